@@ -1,0 +1,77 @@
+# throttle-handler — every target installs what it needs from the repo's own
+# files (go.mod, package-lock.json). Node tools come from node_modules/.bin.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+
+FUNCTIONS := $(notdir $(wildcard functions/*))
+GOTEST_FLAGS ?= -race -shuffle=on -count=1
+FUZZTIME ?= 60s
+SEEDS ?= 20
+
+.PHONY: all deps build test unit integration lint fuzz bench synth deploy demo chaos clean $(addprefix build-,$(FUNCTIONS))
+
+all: lint test
+
+# npm ci only when the lock file changed since the last install.
+deps: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: $(addprefix build-,$(FUNCTIONS))
+build-%:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+		-o build/$*/bootstrap ./functions/$*
+
+# test runs everything: unit tests, the integration suite on the local AWS,
+# the CDK assertions and the state-machine checks.
+test: deps
+	go vet ./...
+	go test $(GOTEST_FLAGS) ./...
+	@if ls statemachines/*.asl.json >/dev/null 2>&1; then $(MAKE) --no-print-directory asl; fi
+
+unit:
+	go test $(GOTEST_FLAGS) ./pkg/... ./functions/... ./cmd/...
+
+integration: deps
+	go test -count=1 ./integration/...
+
+asl: deps
+	asl-validator $(addprefix --json-path ,$(wildcard statemachines/*.asl.json))
+
+lint: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go tool staticcheck ./...
+	@if ls statemachines/*.asl.json >/dev/null 2>&1; then $(MAKE) --no-print-directory asl; fi
+
+# fuzz runs every Fuzz target for FUZZTIME each.
+fuzz:
+	@for pkg in $$(go list ./...); do \
+		for f in $$(go test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f ($(FUZZTIME))"; \
+			go test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
+	done
+
+bench: deps
+	go test -run '^$$' -bench . -benchmem ./pkg/...
+	go run ./integration/cmd/bench limiter
+
+synth: deps build
+	go run ./infra/cdk
+
+deploy: deps build
+	cdk deploy --app 'go run ./infra/cdk' --no-notices
+
+demo: deps
+	go run ./cmd/throttlectl demo
+
+chaos: deps
+	go run ./integration/cmd/chaos --seeds $(SEEDS)
+
+clean:
+	rm -rf build cdk.out

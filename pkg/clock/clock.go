@@ -1,0 +1,62 @@
+// Package clock provides the time sources shared by the limiter, the
+// launch handlers and the local AWS simulator.
+//
+// Every stateful type in this project takes a Clock (only Now) through its
+// options, so tests can run on a Fake and the local stack can run everything
+// on one Scaled clock: k simulated seconds pass per real second, which lets a
+// 500-second launch burst be measured in a few real seconds. Durations in
+// contracts, reports and benchmark JSON are simulated seconds.
+package clock
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock reports the current time. Implementations are safe for concurrent use.
+type Clock interface {
+	Now() time.Time
+}
+
+// Real is the wall clock.
+type Real struct{}
+
+// Now returns time.Now().
+func (Real) Now() time.Time { return time.Now() }
+
+// Fake is a manually advanced clock for tests. The zero value starts at the
+// zero time; use NewFake for a realistic start. Safe for concurrent use.
+type Fake struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewFake returns a Fake reading t.
+func NewFake(t time.Time) *Fake { return &Fake{now: t} }
+
+// Now returns the fake time.
+func (f *Fake) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+// Advance moves the fake time forward by d (negative d is ignored: time never
+// runs backwards).
+func (f *Fake) Advance(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+// Set moves the fake time to t if t is later than the current time.
+func (f *Fake) Set(t time.Time) {
+	f.mu.Lock()
+	if t.After(f.now) {
+		f.now = t
+	}
+	f.mu.Unlock()
+}

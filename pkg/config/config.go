@@ -1,0 +1,156 @@
+// Package config is the one list of environment variables the product's
+// functions read. The CDK stack sets them on every function, the local stack
+// (integration/awslocal) sets them for the in-process handlers, and
+// throttlectl reads the same names. Each main parses them once with Load; an
+// error names the variable that is wrong.
+//
+//	variable                     meaning                                              default
+//	TH_TABLE_NAME                DynamoDB table: requests, plans, results,            (required by plan, runtask, retry, submit, status)
+//	                             limiter buckets and failover marks
+//	TH_EVENT_BUS_NAME            the product's EventBridge bus                        (required by retry and plan)
+//	TH_DLQ_URL                   the product's dead-letter queue (SQS URL)            (required by retry)
+//	TH_STATE_MACHINE_ARN         the launch state machine                             (required by submit and retry)
+//	TH_LIMITS_JSON               limit overrides, JSON (see pkg/limiter)              built-in AWS defaults
+//	TH_LIMITS_FILE               the same, read from a file                           unset
+//	TH_ACCOUNT_SCOPE             the account/region key of the limiter buckets        "<AWS_REGION>"
+//	TH_DEFER_THRESHOLD_SECONDS   a slot further away than this is returned as         2
+//	                             "deferred" instead of waited for in Lambda
+//	TH_MAX_AHEAD_SECONDS         how far ahead the limiter hands out slots            900
+//	TH_FALLBACK_FRACTION         share of a bucket one instance may use when          0.1
+//	                             DynamoDB cannot be reached
+//	TH_LOG_LEVEL                 debug, info, warn, error                             info
+//	AWS_REGION                   the region                                           us-east-1
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Variable names, in one place so the CDK stack and the local stack use the
+// same spelling.
+const (
+	EnvTable           = "TH_TABLE_NAME"
+	EnvEventBus        = "TH_EVENT_BUS_NAME"
+	EnvDLQURL          = "TH_DLQ_URL"
+	EnvStateMachineARN = "TH_STATE_MACHINE_ARN"
+	EnvLimitsJSON      = "TH_LIMITS_JSON"
+	EnvLimitsFile      = "TH_LIMITS_FILE"
+	EnvAccountScope    = "TH_ACCOUNT_SCOPE"
+	EnvDeferThreshold  = "TH_DEFER_THRESHOLD_SECONDS"
+	EnvMaxAhead        = "TH_MAX_AHEAD_SECONDS"
+	EnvFallback        = "TH_FALLBACK_FRACTION"
+	EnvLogLevel        = "TH_LOG_LEVEL"
+	EnvRegion          = "AWS_REGION"
+)
+
+// Config is the parsed, validated environment. The zero value is not valid;
+// use Load.
+type Config struct {
+	Table           string
+	EventBus        string
+	DLQURL          string
+	StateMachineARN string
+	// LimitsJSON is the raw limit override document (from TH_LIMITS_JSON or
+	// the file named by TH_LIMITS_FILE); empty means the built-in defaults.
+	LimitsJSON     string
+	AccountScope   string
+	DeferThreshold time.Duration
+	MaxAhead       time.Duration
+	// FallbackFraction is in (0, 1].
+	FallbackFraction float64
+	LogLevel         slog.Level
+	Region           string
+}
+
+// Load parses the environment through getenv (os.Getenv in mains, a map in
+// tests). required lists variables that must be set for the caller.
+func Load(getenv func(string) string, required ...string) (Config, error) {
+	c := Config{
+		Table:            getenv(EnvTable),
+		EventBus:         getenv(EnvEventBus),
+		DLQURL:           getenv(EnvDLQURL),
+		StateMachineARN:  getenv(EnvStateMachineARN),
+		LimitsJSON:       getenv(EnvLimitsJSON),
+		Region:           getenv(EnvRegion),
+		DeferThreshold:   2 * time.Second,
+		MaxAhead:         900 * time.Second,
+		FallbackFraction: 0.1,
+	}
+	for _, name := range required {
+		if strings.TrimSpace(getenv(name)) == "" {
+			return Config{}, fmt.Errorf("config: %s is required but not set", name)
+		}
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	c.AccountScope = getenv(EnvAccountScope)
+	if c.AccountScope == "" {
+		c.AccountScope = c.Region
+	}
+	if f := getenv(EnvLimitsFile); f != "" {
+		if c.LimitsJSON != "" {
+			return Config{}, fmt.Errorf("config: set %s or %s, not both", EnvLimitsJSON, EnvLimitsFile)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %s: %w", EnvLimitsFile, err)
+		}
+		c.LimitsJSON = string(b)
+	}
+	var err error
+	if c.DeferThreshold, err = seconds(getenv, EnvDeferThreshold, c.DeferThreshold, 0, 900); err != nil {
+		return Config{}, err
+	}
+	if c.MaxAhead, err = seconds(getenv, EnvMaxAhead, c.MaxAhead, 1, 86400); err != nil {
+		return Config{}, err
+	}
+	if v := getenv(EnvFallback); v != "" {
+		f, perr := strconv.ParseFloat(v, 64)
+		if perr != nil || f <= 0 || f > 1 {
+			return Config{}, fmt.Errorf("config: %s: must be a number in (0, 1], got %q", EnvFallback, v)
+		}
+		c.FallbackFraction = f
+	}
+	if v := getenv(EnvLogLevel); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return Config{}, fmt.Errorf("config: %s: must be debug, info, warn or error, got %q", EnvLogLevel, v)
+		}
+	}
+	return c, nil
+}
+
+func seconds(getenv func(string) string, name string, def time.Duration, lo, hi float64) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < lo || f > hi {
+		return 0, fmt.Errorf("config: %s: must be seconds in [%g, %g], got %q", name, lo, hi, v)
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// Environ returns c as the environment variables Load reads, for the local
+// stack and tests to hand to in-process handlers.
+func (c Config) Environ() map[string]string {
+	return map[string]string{
+		EnvTable:           c.Table,
+		EnvEventBus:        c.EventBus,
+		EnvDLQURL:          c.DLQURL,
+		EnvStateMachineARN: c.StateMachineARN,
+		EnvLimitsJSON:      c.LimitsJSON,
+		EnvAccountScope:    c.AccountScope,
+		EnvDeferThreshold:  strconv.FormatFloat(c.DeferThreshold.Seconds(), 'f', -1, 64),
+		EnvMaxAhead:        strconv.FormatFloat(c.MaxAhead.Seconds(), 'f', -1, 64),
+		EnvFallback:        strconv.FormatFloat(c.FallbackFraction, 'f', -1, 64),
+		EnvLogLevel:        c.LogLevel.String(),
+		EnvRegion:          c.Region,
+	}
+}

@@ -1,0 +1,60 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		env      map[string]string
+		required []string
+		wantErr  string
+	}{
+		"defaults":          {env: map[string]string{}},
+		"missing required":  {env: map[string]string{}, required: []string{EnvTable}, wantErr: EnvTable},
+		"bad threshold":     {env: map[string]string{EnvDeferThreshold: "soon"}, wantErr: EnvDeferThreshold},
+		"threshold too big": {env: map[string]string{EnvDeferThreshold: "1000"}, wantErr: EnvDeferThreshold},
+		"bad fallback":      {env: map[string]string{EnvFallback: "0"}, wantErr: EnvFallback},
+		"bad level":         {env: map[string]string{EnvLogLevel: "loud"}, wantErr: EnvLogLevel},
+		"both limits":       {env: map[string]string{EnvLimitsJSON: "{}", EnvLimitsFile: "x"}, wantErr: EnvLimitsFile},
+		"missing file":      {env: map[string]string{EnvLimitsFile: "/nonexistent/limits.json"}, wantErr: EnvLimitsFile},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(env(tc.env), tc.required...)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want an error naming %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestEnvironRoundTrip(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{EnvTable: "t", EnvDeferThreshold: "1.5", EnvRegion: "eu-west-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(env(c.Environ()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != c {
+		t.Fatalf("got %+v, want %+v", got, c)
+	}
+	if c.DeferThreshold != 1500*time.Millisecond || c.AccountScope != "eu-west-1" {
+		t.Fatalf("got %+v", c)
+	}
+}
