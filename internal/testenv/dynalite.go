@@ -19,6 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
 // RepoRoot returns the repository root (the folder holding go.mod).
@@ -151,4 +154,22 @@ func DynamoDBClient(endpoint string) *dynamodb.Client {
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 	})
+}
+
+// CreateTable creates the product's table (the key schema of pkg/config:
+// pk, sk) on a local DynamoDB, on demand.
+func CreateTable(ctx context.Context, c *dynamodb.Client, name string) error {
+	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String(config.TablePK), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(config.TableSK), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String(config.TablePK), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(config.TableSK), KeyType: ddbtypes.KeyTypeRange},
+		},
+	})
+	return err
 }

@@ -48,6 +48,15 @@ const (
 	EnvRegion          = "AWS_REGION"
 )
 
+// The product's DynamoDB table has one key schema for everything it holds
+// (requests, plans, chunk results, limiter buckets, failover marks): a string
+// partition key, a string sort key, and a TTL attribute in epoch seconds.
+const (
+	TablePK  = "pk"
+	TableSK  = "sk"
+	TableTTL = "expiresAt"
+)
+
 // Config is the parsed, validated environment. The zero value is not valid;
 // use Load.
 type Config struct {
