@@ -17,8 +17,11 @@ all: lint test
 
 # npm ci only when the lock file changed since the last install.
 deps: node_modules/.installed
+# node_modules/go.mod makes the go command treat node_modules as another
+# module, so ./... skips the Go templates the aws-cdk package ships.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
+	@printf 'module ignored\n' > node_modules/go.mod
 	@touch $@
 
 build: $(addprefix build-,$(FUNCTIONS))
