@@ -1,0 +1,13 @@
+// Package lambda serves the Lambda Invoke API of the local stack
+// (POST /2015-03-31/functions/{name}/invocations) by running the product's
+// real handlers in-process, with Lambda's semantics: function errors answer
+// 200 with X-Amz-Function-Error: Unhandled and {"errorType","errorMessage"}
+// (errorType = the Go type name, as aws-lambda-go reports it); an account
+// concurrency limit answers 429 TooManyRequestsException; a function timeout
+// (simulated seconds) answers Sandbox.Timedout; a fault hook injects
+// throttles, service errors and crashes before or after the handler runs.
+//
+// A function name may be a name, a name:qualifier or a full or partial ARN;
+// the function is the ARN's name segment. Handlers come from a Resolver (the
+// local stack passes pkg/lambdafn.Build) and are built once per name.
+package lambda

@@ -1,0 +1,74 @@
+package lambda
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/throttle-handler/throttle-handler/integration/services/internal/awsjson"
+)
+
+const restJSON = "application/json"
+
+var jsonMarshal = json.Marshal
+
+// ServeHTTP serves POST /2015-03-31/functions/{name}/invocations with the
+// invocation types RequestResponse (default), Event and DryRun.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/2015-03-31/functions/")
+	name, tail, _ := strings.Cut(rest, "/")
+	if !ok || tail != "invocations" || r.Method != http.MethodPost {
+		awsjson.WriteError(w, restJSON, awsjson.Errorf(404, "UnknownOperationException", "awslocal serves only Invoke (POST /2015-03-31/functions/{name}/invocations)"))
+		return
+	}
+	name, err := url.PathUnescape(name)
+	if err != nil {
+		awsjson.WriteError(w, restJSON, awsjson.Errorf(400, "InvalidParameterValueException", "bad function name: %v", err))
+		return
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
+	if err != nil {
+		awsjson.WriteError(w, restJSON, awsjson.Errorf(400, "InvalidRequestContentException", "read payload: %v", err))
+		return
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	if !json.Valid(payload) {
+		awsjson.WriteError(w, restJSON, awsjson.Errorf(400, "InvalidRequestContentException", "Could not parse request body into json"))
+		return
+	}
+	switch r.Header.Get("X-Amz-Invocation-Type") {
+	case "Event":
+		if err := s.InvokeAsync(r.Context(), name, payload); err != nil {
+			awsjson.WriteError(w, restJSON, err)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		return
+	case "DryRun":
+		if _, err := s.handler(FunctionName(name)); err != nil {
+			awsjson.WriteError(w, restJSON, awsjson.Errorf(404, "ResourceNotFoundException", "Function not found: %s", s.ARN(FunctionName(name))))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	resp, err := s.Invoke(r.Context(), name, payload)
+	if err != nil {
+		if e, ok := err.(*awsjson.Error); ok && e.Status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		awsjson.WriteError(w, restJSON, err)
+		return
+	}
+	w.Header().Set("Content-Type", restJSON)
+	w.Header().Set("X-Amzn-RequestId", resp.RequestID)
+	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
+	if resp.FunctionError != "" {
+		w.Header().Set("X-Amz-Function-Error", resp.FunctionError)
+	}
+	_, _ = w.Write(resp.Payload)
+}

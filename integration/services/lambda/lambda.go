@@ -1,0 +1,364 @@
+package lambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/throttle-handler/throttle-handler/integration/services/internal/awsjson"
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+)
+
+// Resolver builds the handler of a function by name. An error means the
+// function does not exist (ResourceNotFoundException).
+type Resolver func(name string) (awslambda.Handler, error)
+
+// FaultKind is what an injected fault does to one invocation.
+type FaultKind int
+
+const (
+	// FaultNone runs the invocation normally.
+	FaultNone FaultKind = iota
+	// FaultThrottle answers 429 TooManyRequestsException without running the handler.
+	FaultThrottle
+	// FaultServiceError answers 500 ServiceException without running the handler.
+	FaultServiceError
+	// FaultCrashBefore answers Runtime.ExitError without running the handler.
+	FaultCrashBefore
+	// FaultCrashAfter runs the handler, then answers Runtime.ExitError: the
+	// work happened but the caller never learns its result.
+	FaultCrashAfter
+)
+
+// FaultHook decides the fault of one invocation; nil injects none. It is
+// called concurrently.
+type FaultHook func(ctx context.Context, function string, payload []byte) FaultKind
+
+// Options configures a Service.
+type Options struct {
+	// Region and Account build function ARNs (default us-east-1, 000000000000).
+	Region, Account string
+	// Clock is the stack's scaled clock; timeouts are simulated seconds on
+	// it (default: a clock at factor 1).
+	Clock *clock.Scaled
+	// Concurrency is the account's concurrent executions limit; more
+	// in-flight invocations answer 429 (default 1000, as on AWS).
+	Concurrency int
+	// Timeout is the functions' timeout in simulated time (default 900 s);
+	// Timeouts overrides it per function name.
+	Timeout  time.Duration
+	Timeouts map[string]time.Duration
+	// Fault injects faults; nil injects none.
+	Fault FaultHook
+	// Logger receives async invocation failures (default: discard).
+	Logger *slog.Logger
+	// AsyncRetries is how many times an asynchronous (Event) invocation is
+	// retried after a function error (default 2, as Lambda).
+	AsyncRetries *int
+}
+
+// Stats counts invocations since the service started.
+type Stats struct {
+	Invocations    int64 // handler runs started
+	Errors         int64 // function errors, timeouts and crashes
+	Throttles      int64 // 429 answers
+	PeakConcurrent int64
+}
+
+// Service is the local Lambda. Safe for concurrent use.
+type Service struct {
+	resolve Resolver
+	o       Options
+
+	mu       sync.Mutex
+	handlers map[string]*handlerEntry
+
+	inflight atomic.Int64
+	peak     atomic.Int64
+	invoked  atomic.Int64
+	errored  atomic.Int64
+	throttle atomic.Int64
+
+	bg     sync.WaitGroup
+	bgCtx  context.Context
+	cancel context.CancelFunc
+}
+
+type handlerEntry struct {
+	once sync.Once
+	h    awslambda.Handler
+	err  error
+}
+
+// New returns a Service that runs the handlers resolve builds.
+func New(resolve Resolver, optFns ...func(*Options)) *Service {
+	o := Options{Region: "us-east-1", Account: "000000000000", Concurrency: 1000, Timeout: 900 * time.Second}
+	for _, f := range optFns {
+		f(&o)
+	}
+	if o.Clock == nil {
+		o.Clock = clock.NewScaled(time.Now(), 1)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.AsyncRetries == nil {
+		two := 2
+		o.AsyncRetries = &two
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Service{resolve: resolve, o: o, handlers: map[string]*handlerEntry{}, bgCtx: ctx, cancel: cancel}
+}
+
+// FunctionName returns the function a FunctionName parameter names: the
+// name segment of an ARN or partial ARN, without a qualifier.
+func FunctionName(s string) string {
+	parts := strings.Split(s, ":")
+	switch {
+	case strings.HasPrefix(s, "arn:") && len(parts) >= 7:
+		return parts[6] // arn:aws:lambda:region:account:function:name[:qualifier]
+	case len(parts) >= 3 && parts[1] == "function":
+		return parts[2] // account:function:name[:qualifier]
+	default:
+		return parts[0] // name[:qualifier]
+	}
+}
+
+// ARN returns the local ARN of a function.
+func (s *Service) ARN(name string) string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.o.Region, s.o.Account, name)
+}
+
+func (s *Service) handler(name string) (awslambda.Handler, error) {
+	s.mu.Lock()
+	e, ok := s.handlers[name]
+	if !ok {
+		e = &handlerEntry{}
+		s.handlers[name] = e
+	}
+	s.mu.Unlock()
+	e.once.Do(func() { e.h, e.err = s.resolve(name) })
+	return e.h, e.err
+}
+
+// Response is the answer of a synchronous invocation that reached the
+// function: the payload, and FunctionError "Unhandled" when Payload is an
+// error document.
+type Response struct {
+	Payload       []byte
+	FunctionError string
+	RequestID     string
+}
+
+const maxPayload = 6 * 1024 * 1024 // bytes, synchronous request and response
+
+// Invoke runs function synchronously (RequestResponse). Errors are API
+// errors (*awsjson.Error: 404 ResourceNotFoundException, 413
+// RequestTooLargeException, 429 TooManyRequestsException, 500
+// ServiceException); a function error is a Response with FunctionError set.
+func (s *Service) Invoke(ctx context.Context, function string, payload []byte) (Response, error) {
+	name := FunctionName(function)
+	if len(payload) > maxPayload {
+		return Response{}, awsjson.Errorf(413, "RequestTooLargeException", "Request must be smaller than %d bytes for the InvokeFunction operation", maxPayload)
+	}
+	h, err := s.handler(name)
+	if err != nil || h == nil {
+		return Response{}, awsjson.Errorf(404, "ResourceNotFoundException", "Function not found: %s", s.ARN(name))
+	}
+	fault := FaultNone
+	if s.o.Fault != nil {
+		fault = s.o.Fault(ctx, name, payload)
+	}
+	switch fault {
+	case FaultThrottle:
+		s.throttle.Add(1)
+		return Response{}, tooMany()
+	case FaultServiceError:
+		return Response{}, awsjson.Errorf(500, "ServiceException", "Lambda was unable to process the request (injected fault)")
+	}
+	n := s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	if n > int64(s.o.Concurrency) {
+		s.throttle.Add(1)
+		return Response{}, tooMany()
+	}
+	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
+	}
+	s.invoked.Add(1)
+	rid := awsjson.NewID()
+	if fault == FaultCrashBefore {
+		s.errored.Add(1)
+		return errorResponse(rid, "Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status 2", rid)), nil
+	}
+	out, ferr := s.run(ctx, name, rid, h, payload)
+	if fault == FaultCrashAfter {
+		s.errored.Add(1)
+		return errorResponse(rid, "Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status 2", rid)), nil
+	}
+	if ferr != nil {
+		s.errored.Add(1)
+		return Response{Payload: ferr.doc(), FunctionError: "Unhandled", RequestID: rid}, nil
+	}
+	if len(out) > maxPayload {
+		s.errored.Add(1)
+		return errorResponse(rid, "Function.ResponseSizeTooLarge", fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", maxPayload)), nil
+	}
+	return Response{Payload: out, RequestID: rid}, nil
+}
+
+func tooMany() *awsjson.Error {
+	e := awsjson.Errorf(429, "TooManyRequestsException", "Rate Exceeded.")
+	e.Fields = map[string]any{"Reason": "ConcurrentInvocationLimitExceeded", "Type": "User"}
+	return e
+}
+
+func errorResponse(rid, typ, msg string) Response {
+	return Response{Payload: (&funcError{Type: typ, Message: msg}).doc(), FunctionError: "Unhandled", RequestID: rid}
+}
+
+// run calls the handler with a deadline of the function's timeout.
+func (s *Service) run(ctx context.Context, name, rid string, h awslambda.Handler, payload []byte) ([]byte, *funcError) {
+	timeout := s.o.Timeout
+	if t, ok := s.o.Timeouts[name]; ok {
+		timeout = t
+	}
+	// A Go context's deadline is real time: the handler sees the simulated
+	// timeout divided by k.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.Clock.RealDuration(timeout))
+	defer cancel()
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: rid, InvokedFunctionArn: s.ARN(name)})
+	type result struct {
+		out []byte
+		err *funcError
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{err: &funcError{Type: typeName(p), Message: fmt.Sprint(p)}}
+			}
+		}()
+		out, err := h.Invoke(ctx, payload)
+		if err != nil {
+			done <- result{err: toFuncError(err)}
+			return
+		}
+		done <- result{out: out}
+	}()
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case <-ctx.Done():
+		return nil, &funcError{Type: "Sandbox.Timedout", Message: fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", rid, timeout.Seconds())}
+	}
+}
+
+type funcError struct {
+	Type    string `json:"errorType"`
+	Message string `json:"errorMessage"`
+}
+
+func (e *funcError) doc() []byte {
+	b, _ := jsonMarshal(map[string]string{"errorMessage": e.Message, "errorType": e.Type})
+	return b
+}
+
+// toFuncError reports err as aws-lambda-go's runtime does: an
+// InvokeResponse_Error passes its Type through, any other error is named by
+// its Go type without package or pointer.
+func toFuncError(err error) *funcError {
+	var ire messages.InvokeResponse_Error
+	if errors.As(err, &ire) {
+		return &funcError{Type: ire.Type, Message: ire.Message}
+	}
+	var pire *messages.InvokeResponse_Error
+	if errors.As(err, &pire) && pire != nil {
+		return &funcError{Type: pire.Type, Message: pire.Message}
+	}
+	return &funcError{Type: typeName(err), Message: err.Error()}
+}
+
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return "nil"
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
+}
+
+// InvokeAsync queues an asynchronous (Event) invocation and returns at
+// once. Like Lambda, a throttled event waits and tries again, and a function
+// error is retried AsyncRetries times, one then two simulated minutes apart.
+// Only a missing function is an error.
+func (s *Service) InvokeAsync(ctx context.Context, function string, payload []byte) error {
+	name := FunctionName(function)
+	if h, err := s.handler(name); err != nil || h == nil {
+		return awsjson.Errorf(404, "ResourceNotFoundException", "Function not found: %s", s.ARN(name))
+	}
+	payload = append([]byte(nil), payload...)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.deliverAsync(name, payload)
+	}()
+	return nil
+}
+
+func (s *Service) deliverAsync(name string, payload []byte) {
+	ctx := s.bgCtx
+	retries := 0
+	for wait := time.Second; ; {
+		resp, err := s.Invoke(ctx, name, payload)
+		var api *awsjson.Error
+		switch {
+		case errors.As(err, &api) && (api.Status == http.StatusTooManyRequests || api.Status >= 500):
+			// Lambda keeps throttled events queued and retries them.
+			if s.o.Clock.Sleep(ctx, wait) != nil {
+				return
+			}
+			wait = min(2*wait, 5*time.Minute)
+			continue
+		case err != nil:
+			s.o.Logger.Error("async invocation failed", "function", name, "code", api.Code, "err", err)
+			return
+		case resp.FunctionError != "" && retries < *s.o.AsyncRetries:
+			retries++
+			if s.o.Clock.Sleep(ctx, time.Duration(retries)*time.Minute) != nil {
+				return
+			}
+			continue
+		case resp.FunctionError != "":
+			s.o.Logger.Error("async invocation failed after retries", "function", name, "retries", retries, "error", string(resp.Payload))
+		}
+		return
+	}
+}
+
+// Stats returns the counters.
+func (s *Service) Stats() Stats {
+	return Stats{Invocations: s.invoked.Load(), Errors: s.errored.Load(), Throttles: s.throttle.Load(), PeakConcurrent: s.peak.Load()}
+}
+
+// InFlight returns the number of invocations running now.
+func (s *Service) InFlight() int64 { return s.inflight.Load() }
+
+// Close stops retrying queued asynchronous invocations and waits for the
+// running ones to return.
+func (s *Service) Close() {
+	s.cancel()
+	s.bg.Wait()
+}
