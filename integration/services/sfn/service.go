@@ -1,0 +1,348 @@
+package sfn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/integration/services/internal/awsjson"
+	"github.com/throttle-handler/throttle-handler/integration/sfnrunner"
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+)
+
+// Execution statuses.
+const (
+	StatusRunning   = "RUNNING"
+	StatusSucceeded = "SUCCEEDED"
+	StatusFailed    = "FAILED"
+	StatusTimedOut  = "TIMED_OUT"
+	StatusAborted   = "ABORTED"
+)
+
+const maxPayload = 256 * 1024 // bytes: execution input
+
+// Options configures Start.
+type Options struct {
+	// Endpoint is the local AWS edge the runner's Task states call (required).
+	Endpoint string
+	// Clock is the stack's scaled clock; its factor scales the runner's
+	// timers (default: factor 1).
+	Clock *clock.Scaled
+	// Region and Account build ARNs (default us-east-1, 000000000000).
+	Region, Account string
+	// RoleArn is reported as the executions' role.
+	RoleArn string
+	// RunnerStderr receives the Node runner's diagnostics; nil discards them.
+	RunnerStderr io.Writer
+}
+
+// Service is the local Step Functions. Safe for concurrent use.
+type Service struct {
+	o      Options
+	runner *sfnrunner.Runner
+
+	mu         sync.Mutex
+	machines   map[string]*machine   // by ARN
+	executions map[string]*execution // by ARN
+	seq        int64
+}
+
+type machine struct {
+	arn, name  string
+	definition string
+	created    time.Time
+}
+
+type execution struct {
+	arn, name, machine string
+	input              string
+	status             string
+	start, stop        time.Time
+	output             string
+	hasOutput          bool
+	errName, cause     string
+	events             []event
+	transitions        int
+	seq                int64
+	done               chan struct{}
+}
+
+type event struct {
+	sfnrunner.Event
+	at time.Time
+}
+
+// Start starts the Node runner and returns the service. Close stops it.
+func Start(ctx context.Context, o Options) (*Service, error) {
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.Account == "" {
+		o.Account = "000000000000"
+	}
+	if o.Clock == nil {
+		o.Clock = clock.NewScaled(time.Now(), 1)
+	}
+	if o.RoleArn == "" {
+		o.RoleArn = fmt.Sprintf("arn:aws:iam::%s:role/awslocal-states", o.Account)
+	}
+	s := &Service{o: o, machines: map[string]*machine{}, executions: map[string]*execution{}}
+	r, err := sfnrunner.Start(ctx, s, sfnrunner.Options{Endpoint: o.Endpoint, TimeScale: o.Clock.Factor(), Region: o.Region, Stderr: o.RunnerStderr})
+	if err != nil {
+		return nil, err
+	}
+	s.runner = r
+	go s.watchRunner()
+	return s, nil
+}
+
+// watchRunner fails every running execution if the runner dies.
+func (s *Service) watchRunner() {
+	<-s.runner.Exited()
+	s.mu.Lock()
+	var running []string
+	for arn, e := range s.executions {
+		if e.status == StatusRunning {
+			running = append(running, arn)
+		}
+	}
+	s.mu.Unlock()
+	for _, arn := range running {
+		s.Done(arn, sfnrunner.Result{Status: StatusFailed, Error: "States.Runtime", Cause: "the local Step Functions runner exited"})
+	}
+}
+
+// Close kills the runner; executions still running end FAILED with
+// States.Runtime.
+func (s *Service) Close() error { return s.runner.Close() }
+
+// MachineARN returns the local ARN of the state machine name.
+func (s *Service) MachineARN(name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", s.o.Region, s.o.Account, name)
+}
+
+func (s *Service) executionARN(machineName, name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", s.o.Region, s.o.Account, machineName, name)
+}
+
+// Define creates or replaces the state machine name with an ASL definition
+// (already substituted) and returns its ARN. An invalid definition is an
+// InvalidDefinition error.
+func (s *Service) Define(ctx context.Context, name, definition string) (string, error) {
+	if !ValidName(name) {
+		return "", awsjson.Errorf(400, "InvalidName", "Invalid Name: '%s'", name)
+	}
+	if !json.Valid([]byte(definition)) {
+		return "", awsjson.Errorf(400, "InvalidDefinition", "Invalid State Machine Definition: definition of %s is not JSON", name)
+	}
+	arn := s.MachineARN(name)
+	if err := s.runner.Define(ctx, arn, json.RawMessage(definition)); err != nil {
+		return "", awsjson.Errorf(400, "InvalidDefinition", "Invalid State Machine Definition: %v", err)
+	}
+	s.mu.Lock()
+	s.machines[arn] = &machine{arn: arn, name: name, definition: definition, created: s.o.Clock.Now()}
+	s.mu.Unlock()
+	return arn, nil
+}
+
+// StartResult is what StartExecution answers.
+type StartResult struct {
+	ExecutionARN string
+	StartDate    time.Time
+}
+
+// StartExecution starts an execution of machineARN. An empty name gets a
+// random one; an empty input is "{}". Errors are *awsjson.Error with the
+// codes of the API (InvalidName, InvalidExecutionInput,
+// StateMachineDoesNotExist, ExecutionAlreadyExists).
+func (s *Service) StartExecution(_ context.Context, machineARN, name, input string) (StartResult, error) {
+	if name == "" {
+		name = awsjson.NewID()
+	}
+	if input == "" {
+		input = "{}"
+	}
+	if !ValidName(name) {
+		return StartResult{}, awsjson.Errorf(400, "InvalidName", "Invalid Name: '%s'", name)
+	}
+	if len(input) > maxPayload {
+		return StartResult{}, awsjson.Errorf(400, "InvalidExecutionInput", "Input is larger than the maximum size of %d bytes", maxPayload)
+	}
+	if !json.Valid([]byte(input)) {
+		return StartResult{}, awsjson.Errorf(400, "InvalidExecutionInput", "Invalid Input: input is not valid JSON")
+	}
+	s.mu.Lock()
+	m, ok := s.machines[machineARN]
+	if !ok {
+		s.mu.Unlock()
+		return StartResult{}, awsjson.Errorf(400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", machineARN)
+	}
+	arn := s.executionARN(m.name, name)
+	if e, ok := s.executions[arn]; ok {
+		defer s.mu.Unlock()
+		// AWS (Standard): idempotent only while running and with the same input.
+		if e.status == StatusRunning && e.input == input {
+			return StartResult{ExecutionARN: arn, StartDate: e.start}, nil
+		}
+		return StartResult{}, awsjson.Errorf(400, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
+	}
+	now := s.o.Clock.Now()
+	s.seq++
+	e := &execution{arn: arn, name: name, machine: machineARN, input: input, status: StatusRunning, start: now, seq: s.seq, done: make(chan struct{})}
+	s.executions[arn] = e
+	s.mu.Unlock()
+	c := sfnrunner.ContextObject{
+		Execution:    sfnrunner.ContextExecution{ID: arn, Name: name, StartTime: now.UTC().Format(time.RFC3339Nano), RoleArn: s.o.RoleArn},
+		StateMachine: sfnrunner.ContextStateMachine{ID: machineARN, Name: m.name},
+	}
+	if err := s.runner.StartExecution(arn, machineARN, json.RawMessage(input), c); err != nil {
+		s.Done(arn, sfnrunner.Result{Status: StatusFailed, Error: "States.Runtime", Cause: err.Error()})
+	}
+	return StartResult{ExecutionARN: arn, StartDate: now}, nil
+}
+
+// StopExecution aborts a running execution. Stopping an execution that has
+// ended is a no-op, as on AWS.
+func (s *Service) StopExecution(_ context.Context, arn, errName, cause string) (time.Time, error) {
+	s.mu.Lock()
+	e, ok := s.executions[arn]
+	if !ok {
+		s.mu.Unlock()
+		return time.Time{}, awsjson.Errorf(400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn)
+	}
+	if e.status != StatusRunning {
+		stop := e.stop
+		s.mu.Unlock()
+		return stop, nil
+	}
+	e.errName, e.cause = errName, cause
+	s.mu.Unlock()
+	if err := s.runner.Stop(arn); err != nil {
+		s.Done(arn, sfnrunner.Result{Status: StatusAborted})
+	}
+	select {
+	case <-e.done:
+	case <-time.After(5 * time.Second):
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.stop, nil
+}
+
+// Event implements sfnrunner.Listener.
+func (s *Service) Event(arn string, ev sfnrunner.Event) {
+	now := s.o.Clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.executions[arn]
+	if !ok || e.status != StatusRunning {
+		return
+	}
+	e.events = append(e.events, event{Event: ev, at: now})
+	switch {
+	case strings.HasSuffix(ev.Type, "StateEntered"):
+		e.transitions++
+		if ev.Type == "TaskStateEntered" {
+			e.events = append(e.events, event{Event: sfnrunner.Event{Type: "TaskScheduled", State: ev.State, Index: ev.Index}, at: now})
+		}
+	case ev.Retry:
+		e.transitions++
+	}
+}
+
+// Done implements sfnrunner.Listener.
+func (s *Service) Done(arn string, r sfnrunner.Result) {
+	now := s.o.Clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.executions[arn]
+	if !ok || e.status != StatusRunning {
+		return
+	}
+	e.status, e.stop = r.Status, now
+	switch r.Status {
+	case StatusSucceeded:
+		e.output, e.hasOutput = string(r.Output), true
+		if e.output == "" {
+			e.output = "null"
+		}
+	case StatusAborted:
+		// keep the error and cause given to StopExecution
+	default:
+		e.errName, e.cause = r.Error, r.Cause
+	}
+	close(e.done)
+}
+
+// ExecutionInfo is DescribeExecution's answer plus the billed transitions.
+type ExecutionInfo struct {
+	ARN, Name, StateMachineARN string
+	Status                     string
+	StartDate, StopDate        time.Time
+	Input                      string
+	Output                     string // set when SUCCEEDED
+	Error, Cause               string
+	Transitions                int
+}
+
+func (e *execution) info() ExecutionInfo {
+	return ExecutionInfo{ARN: e.arn, Name: e.name, StateMachineARN: e.machine, Status: e.status, StartDate: e.start,
+		StopDate: e.stop, Input: e.input, Output: e.output, Error: e.errName, Cause: e.cause, Transitions: e.transitions}
+}
+
+// Describe returns an execution.
+func (s *Service) Describe(arn string) (ExecutionInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.executions[arn]
+	if !ok {
+		return ExecutionInfo{}, awsjson.Errorf(400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn)
+	}
+	return e.info(), nil
+}
+
+// Wait blocks until the execution ends or ctx is done, and describes it.
+func (s *Service) Wait(ctx context.Context, arn string) (ExecutionInfo, error) {
+	s.mu.Lock()
+	e, ok := s.executions[arn]
+	s.mu.Unlock()
+	if !ok {
+		return ExecutionInfo{}, awsjson.Errorf(400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn)
+	}
+	select {
+	case <-e.done:
+		return s.Describe(arn)
+	case <-ctx.Done():
+		return ExecutionInfo{}, ctx.Err()
+	}
+}
+
+// Executions lists the executions of a machine (all machines when
+// machineARN is empty), newest first, optionally of one status.
+func (s *Service) Executions(machineARN, status string) []ExecutionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var list []*execution
+	for _, e := range s.executions {
+		if (machineARN == "" || e.machine == machineARN) && (status == "" || e.status == status) {
+			list = append(list, e)
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].seq > list[j].seq })
+	out := make([]ExecutionInfo, len(list))
+	for i, e := range list {
+		out[i] = e.info()
+	}
+	return out
+}
+
+// ServeHTTP serves the Step Functions JSON 1.0 API.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.serveAPI(w, r)
+}

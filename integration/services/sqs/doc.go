@@ -1,0 +1,11 @@
+// Package sqs is the local SQS: the subset of the API the product uses for
+// its dead-letter queue (CreateQueue, GetQueueUrl, ListQueues, DeleteQueue,
+// PurgeQueue, SendMessage, SendMessageBatch, ReceiveMessage with long
+// polling, DeleteMessage, DeleteMessageBatch, ChangeMessageVisibility,
+// GetQueueAttributes) over the JSON 1.0 protocol the sqs v1.52 client speaks
+// (X-Amz-Target AmazonSQS.*): no existing local SQS speaks it (tooling.md §8).
+//
+// Delays, visibility timeouts and long-poll waits are simulated seconds on the
+// stack's scaled clock. Queue URLs are <endpoint>/<account>/<name>; a queue
+// is found by the last segment of its URL or ARN, whatever the host.
+package sqs
