@@ -1,0 +1,91 @@
+// Package limiter owns the token buckets: a local limiter, a fleet-wide
+// distributed limiter on DynamoDB, its adaptive rate control and the
+// hierarchical limit configuration. It knows nothing of launching.
+//
+// # Local
+//
+// Local is an in-process GCRA bucket (Allow, AllowN(t, n), ReserveN with a
+// cancellable Reservation, Wait(ctx, n)) on an injectable clock. It reads the
+// clock under its lock and never lets time run backwards, so concurrent
+// callers with stale timestamps cannot over-admit as they can with
+// golang.org/x/time/rate. Allow does not allocate.
+//
+// # Distributed (what pkg/launch uses)
+//
+//	d, err := limiter.NewFromConfig(limiter.NewDynamoStore(ddb, cfg.Table), cfg,
+//		func(o *limiter.Options) { o.Clock = clk; o.Logger = log; o.Recorder = rec })
+//	slot, err := d.Reserve(ctx, "ecs", []limiter.Take{
+//		{Bucket: limiter.ECSRunTask, N: 1},
+//		{Bucket: limiter.ECSFargateRunTask, N: 1},
+//		{Bucket: limiter.ECSFargateTasks, N: 10},
+//	})
+//	// slot.Wait == 0: call now. slot.Wait > 0: the slot is held; call at
+//	// slot.At (return "deferred" with slot.Wait and let Step Functions wait).
+//	err = d.Release(ctx, "ecs", takes, slot)            // the call will not be made
+//	err = d.Signal(ctx, "ecs", limiter.ECSRunTask, limiter.Signal{Reason: "ThrottlingException"})
+//
+// Reserve returns a *BacklogFullError (nothing held, retry after RetryAfter)
+// when a slot would lie more than Options.MaxAhead (TH_MAX_AHEAD_SECONDS)
+// away, and errors naming the field for bad takes (unknown bucket, bucket of
+// another service, n outside (0, burst]). A DynamoDB failure or timeout is
+// never an error and never fails open: the slot then comes from a local
+// limit at Options.FallbackFraction (TH_FALLBACK_FRACTION) of the bucket
+// (Slot.Fallback), logged with slog and counted; the store is tried again
+// after Options.FallbackRetry.
+//
+// # Storage: one item, one conditional write
+//
+// All buckets of one service and account scope live in one item, pk
+// limiter#<service>#<accountScope>, sk bucket (docs/contracts.md), with per
+// bucket attributes tat_<bucket> (theoretical arrival time, µs since the
+// epoch), rate_<bucket> and rateAt_<bucket> (adaptive state), and expiresAt.
+// An acquisition is one UpdateItem that pushes every bucket's TAT forward,
+// with ReturnValues ALL_NEW telling the caller its slot:
+// max over buckets of (new TAT − burst/rate). DynamoDB expressions cannot
+// compute max(TAT, now), so each bucket is written on one of two branches,
+// guarded by its condition: backlog (TAT ≥ now: TAT += inc, and TAT within
+// the look-ahead bound) or idle (TAT < now or absent: TAT = now + inc).
+// DynamoStore guesses the branch from the newest TAT this process has seen
+// (a TAT only grows, so a backlog guess stays right), serialises its own
+// idle guesses per item so a cold start does not send 64 conflicting idle
+// writes, and on ConditionalCheckFailed reads the item (ALL_OLD where
+// DynamoDB returns it; a consistent GetItem on dynalite, which does not) and
+// retries with exact branches. No transactions, no read-modify-write loop.
+//
+// Buckets drawn together are each exact GCRA on their own; the slot is the
+// latest of their conformance times. When calls of one service draw on
+// different sets of buckets, a bucket that is not the binding one records its
+// use earlier than the slot; this is the approximation accepted for one
+// write per acquisition.
+//
+// # Adaptive rate
+//
+// Signal lowers a bucket's rate for the whole fleet: rate × Decrease (not
+// below Floor), stored in the same item with the time of the decrease, by a
+// conditional write on that time so concurrent signals decrease once. A
+// signal within SignalWindow after the last decrease (or from before it) is
+// the same storm and only counted. The rate then recovers linearly, Recovery
+// × Rate per second, up to the configured Rate; processes compute the
+// current rate from the stored pair, so recovery costs no writes.
+//
+// # Limits
+//
+// ParseLimits reads the override document of TH_LIMITS_JSON (see Limits for
+// its shape) over the built-in published AWS defaults: ecs:RunTask,
+// ecs:StartTask, ecs:StopTask 100 burst / 40 per s; ecs:DescribeTasks,
+// ecs:ListTasks 100 / 20; ecs:FargateRunTask 20 / 20 (the Fargate cap of 20
+// RunTask calls per s); ecs:FargateTasks 100 / 20; ec2:RunInstances 5 / 2;
+// ec2:Instances 1000 / 2; ec2:Mutating 50 / 5; ec2:NonMutating 100 / 20.
+// Inheritance: defaults → service → account/region → API action.
+//
+// # Metrics
+//
+// Counters go to a Recorder (metrics.go): LimiterAcquisitions,
+// LimiterDeferrals, LimiterDelaySeconds, LimiterBacklogFull,
+// LimiterReleases, LimiterThrottleSignals, LimiterRateDecreases,
+// LimiterFallbackEpisodes, LimiterFallbackAcquisitions. Counters.EMF renders
+// them as CloudWatch Embedded Metric Format lines.
+//
+// Stores pass the conformance suite limitertest.TestStore: MemoryStore here,
+// DynamoStore against dynalite.
+package limiter

@@ -1,0 +1,361 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/throttle-handler/throttle-handler/pkg/config"
+)
+
+// DynamoAPI is the part of the DynamoDB client DynamoStore uses; a
+// *dynamodb.Client satisfies it.
+type DynamoAPI interface {
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Attribute name prefixes of the bucket item; the bucket name follows.
+const (
+	attrTAT    = "tat_"
+	attrRate   = "rate_"
+	attrRateAt = "rateAt_"
+	sortKey    = "bucket"
+	// keepFor is how long an idle item outlives its last slot (TTL).
+	keepFor = 24 * time.Hour
+	// maxAttempts bounds the conditional writes of one operation.
+	maxAttempts = 16
+)
+
+// DynamoStore is the Store on a DynamoDB table with the product's key
+// schema (pkg/config: pk, sk, TTL expiresAt). See the package doc for the
+// two-branch conditional write. Safe for concurrent use; share one per
+// process so its branch guesses see every response.
+type DynamoStore struct {
+	api   DynamoAPI
+	table string
+
+	mu    sync.Mutex
+	known map[string]map[string]int64 // key → bucket → newest TAT seen (µs)
+	idle  map[string]*sync.Mutex      // key → serialises this process's idle-branch guesses
+
+	writes, conflicts, reads atomic.Int64
+}
+
+// NewDynamoStore returns a store on table through api.
+func NewDynamoStore(api DynamoAPI, table string) *DynamoStore {
+	return &DynamoStore{api: api, table: table, known: map[string]map[string]int64{}, idle: map[string]*sync.Mutex{}}
+}
+
+var _ Store = (*DynamoStore)(nil)
+
+// DynamoStats counts the store's DynamoDB calls since it was created.
+type DynamoStats struct {
+	// Writes counts UpdateItem calls, failed conditional writes included.
+	Writes int64
+	// Conflicts counts ConditionalCheckFailed responses.
+	Conflicts int64
+	// Reads counts GetItem calls.
+	Reads int64
+}
+
+// Stats returns the call counters.
+func (s *DynamoStore) Stats() DynamoStats {
+	return DynamoStats{Writes: s.writes.Load(), Conflicts: s.conflicts.Load(), Reads: s.reads.Load()}
+}
+
+func (s *DynamoStore) keyAttrs(key string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		config.TablePK: &ddbtypes.AttributeValueMemberS{Value: key},
+		config.TableSK: &ddbtypes.AttributeValueMemberS{Value: sortKey},
+	}
+}
+
+func num(v int64) ddbtypes.AttributeValue {
+	return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+// note records the TATs of item: exact for a fresh read, else only forward.
+func (s *DynamoStore) note(key string, item Item, exact bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.known[key]
+	if k == nil || exact {
+		k = map[string]int64{}
+		s.known[key] = k
+	}
+	for b, st := range item {
+		if t := micros(st.TAT); t > k[b] {
+			k[b] = t
+		}
+	}
+}
+
+// backlogGuesses guesses each debit's branch: backlog iff the newest TAT
+// known is at or after now. from, when not nil, is a fresh item to use
+// instead of this process's knowledge.
+func (s *DynamoStore) backlogGuesses(key string, debits []Debit, nowUS int64, from Item) []bool {
+	g := make([]bool, len(debits))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, d := range debits {
+		if from != nil {
+			st, ok := from[d.Bucket]
+			g[i] = ok && micros(st.TAT) >= nowUS
+			continue
+		}
+		t, ok := s.known[key][d.Bucket]
+		g[i] = ok && t >= nowUS
+	}
+	return g
+}
+
+func (s *DynamoStore) idleLock(key string) *sync.Mutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.idle[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.idle[key] = m
+	}
+	return m
+}
+
+// Take implements Store with one conditional UpdateItem per attempt.
+func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAhead time.Duration, debits []Debit) (Item, error) {
+	nowUS, aheadUS := micros(now), maxAhead.Microseconds()
+	if err := checkFull(Item{}, nowUS, aheadUS, debits); err != nil {
+		return nil, err // even an idle bucket could not serve it
+	}
+	var fresh Item
+	for range maxAttempts {
+		g := s.backlogGuesses(key, debits, nowUS, fresh)
+		var held *sync.Mutex
+		if fresh == nil && anyFalse(g) {
+			// Serialise this process's idle guesses on the item: the first
+			// one's answer turns the others into (correct) backlog guesses.
+			held = s.idleLock(key)
+			held.Lock()
+			if g = s.backlogGuesses(key, debits, nowUS, nil); !anyFalse(g) {
+				held.Unlock()
+				held = nil
+			}
+		}
+		item, err := s.takeOnce(ctx, key, nowUS, aheadUS, debits, g)
+		if held != nil {
+			held.Unlock()
+		}
+		if err == nil {
+			s.note(key, item, false)
+			return item, nil
+		}
+		ccf, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err)
+		if !ok {
+			return nil, fmt.Errorf("limiter: take %s: %w", key, err)
+		}
+		s.conflicts.Add(1)
+		if ccf.Item != nil {
+			fresh = parseItem(ccf.Item)
+		} else if fresh, err = s.Load(ctx, key); err != nil {
+			return nil, err
+		}
+		s.note(key, fresh, true)
+		if err := checkFull(fresh, nowUS, aheadUS, debits); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("limiter: take %s: still conflicting after %d conditional writes", key, maxAttempts)
+}
+
+func anyFalse(bs []bool) bool {
+	for _, b := range bs {
+		if !b {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *DynamoStore) takeOnce(ctx context.Context, key string, nowUS, aheadUS int64, debits []Debit, backlog []bool) (Item, error) {
+	names := map[string]string{"#e": config.TableTTL}
+	values := map[string]ddbtypes.AttributeValue{
+		":now": num(nowUS),
+		":e":   num((nowUS+aheadUS)/1e6 + int64(keepFor.Seconds())),
+	}
+	sets := make([]string, 0, len(debits)+1)
+	conds := make([]string, 0, len(debits))
+	for i, d := range debits {
+		t, inc, tau := fmt.Sprintf("#t%d", i), d.Inc.Microseconds(), d.Tau.Microseconds()
+		names[t] = attrTAT + d.Bucket
+		if backlog[i] {
+			// TAT += inc, if the new slot (TAT + inc − tau) is within the bound.
+			values[fmt.Sprintf(":i%d", i)] = num(inc)
+			values[fmt.Sprintf(":m%d", i)] = num(nowUS + aheadUS + tau - inc)
+			sets = append(sets, fmt.Sprintf("%s = %s + :i%d", t, t, i))
+			conds = append(conds, fmt.Sprintf("(%s >= :now AND %s <= :m%d)", t, t, i))
+		} else {
+			values[fmt.Sprintf(":n%d", i)] = num(nowUS + inc)
+			sets = append(sets, fmt.Sprintf("%s = :n%d", t, i))
+			conds = append(conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s < :now)", t, t))
+		}
+	}
+	sets = append(sets, "#e = :e")
+	s.writes.Add(1)
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 s.keyAttrs(key),
+		UpdateExpression:                    aws.String("SET " + strings.Join(sets, ", ")),
+		ConditionExpression:                 aws.String(strings.Join(conds, " AND ")),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return parseItem(out.Attributes), nil
+}
+
+// Give implements Store: a consistent read, then one conditional write on
+// the buckets whose tokens have not refilled yet.
+func (s *DynamoStore) Give(ctx context.Context, key string, now time.Time, debits []Debit) (Item, error) {
+	nowUS := micros(now)
+	for range 4 {
+		item, err := s.Load(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		names := map[string]string{}
+		values := map[string]ddbtypes.AttributeValue{}
+		var sets, conds []string
+		for i, d := range debits {
+			inc := d.Inc.Microseconds()
+			st, ok := item[d.Bucket]
+			if !ok || micros(st.TAT) < nowUS+inc {
+				continue
+			}
+			t := fmt.Sprintf("#t%d", i)
+			names[t] = attrTAT + d.Bucket
+			values[fmt.Sprintf(":i%d", i)] = num(inc)
+			values[fmt.Sprintf(":f%d", i)] = num(nowUS + inc)
+			sets = append(sets, fmt.Sprintf("%s = %s - :i%d", t, t, i))
+			conds = append(conds, fmt.Sprintf("%s >= :f%d", t, i))
+		}
+		if len(sets) == 0 {
+			return item, nil
+		}
+		s.writes.Add(1)
+		out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.table),
+			Key:                       s.keyAttrs(key),
+			UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
+			ConditionExpression:       aws.String(strings.Join(conds, " AND ")),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+			ReturnValues:              ddbtypes.ReturnValueAllNew,
+		})
+		if err == nil {
+			it := parseItem(out.Attributes)
+			s.note(key, it, true)
+			return it, nil
+		}
+		if _, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err); !ok {
+			return nil, fmt.Errorf("limiter: give %s: %w", key, err)
+		}
+		s.conflicts.Add(1)
+	}
+	return nil, fmt.Errorf("limiter: give %s: still conflicting", key)
+}
+
+// SetRate implements Store with one UpdateItem conditioned on rateAt.
+func (s *DynamoStore) SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error) {
+	cond := "attribute_not_exists(#a)"
+	values := map[string]ddbtypes.AttributeValue{
+		":r": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(rate, 'g', -1, 64)},
+		":a": num(micros(at)),
+		":e": num(at.Unix() + int64(keepFor.Seconds())),
+	}
+	if !prev.IsZero() {
+		cond = "#a = :p"
+		values[":p"] = num(micros(prev))
+	}
+	s.writes.Add(1)
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       s.keyAttrs(key),
+		UpdateExpression:          aws.String("SET #r = :r, #a = :a, #e = if_not_exists(#e, :e)"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#r": attrRate + bucket, "#a": attrRateAt + bucket, "#e": config.TableTTL},
+		ExpressionAttributeValues: values,
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
+	})
+	if err == nil {
+		return true, parseItem(out.Attributes), nil
+	}
+	if _, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err); !ok {
+		return false, nil, fmt.Errorf("limiter: set rate %s %s: %w", key, bucket, err)
+	}
+	s.conflicts.Add(1)
+	item, err := s.Load(ctx, key)
+	return false, item, err
+}
+
+// Load implements Store with a strongly consistent GetItem.
+func (s *DynamoStore) Load(ctx context.Context, key string) (Item, error) {
+	s.reads.Add(1)
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            s.keyAttrs(key),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("limiter: load %s: %w", key, err)
+	}
+	return parseItem(out.Item), nil
+}
+
+// parseItem reads the bucket attributes of a DynamoDB item; attributes it
+// does not know are ignored.
+func parseItem(av map[string]ddbtypes.AttributeValue) Item {
+	item := Item{}
+	for name, v := range av {
+		n, ok := v.(*ddbtypes.AttributeValueMemberN)
+		if !ok {
+			continue
+		}
+		var bucket string
+		switch {
+		case strings.HasPrefix(name, attrTAT):
+			bucket = name[len(attrTAT):]
+		case strings.HasPrefix(name, attrRate):
+			bucket = name[len(attrRate):]
+		case strings.HasPrefix(name, attrRateAt):
+			bucket = name[len(attrRateAt):]
+		default:
+			continue
+		}
+		st := item[bucket]
+		switch {
+		case strings.HasPrefix(name, attrTAT):
+			us, _ := strconv.ParseInt(n.Value, 10, 64)
+			st.TAT = fromMicros(us)
+		case strings.HasPrefix(name, attrRate):
+			st.Rate, _ = strconv.ParseFloat(n.Value, 64)
+		default:
+			us, _ := strconv.ParseInt(n.Value, 10, 64)
+			st.RateAt = fromMicros(us)
+		}
+		item[bucket] = st
+	}
+	return item
+}

@@ -1,0 +1,358 @@
+package limiter
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// BucketLimit is one bucket's resolved configuration.
+type BucketLimit struct {
+	// Burst is the bucket size in tokens.
+	Burst float64
+	// Rate is the configured refill rate in tokens/s: the adaptive ceiling.
+	Rate Limit
+	// Floor is the lowest rate adaptive decreases may reach (tokens/s).
+	Floor Limit
+	// Decrease multiplies the rate on a throttle signal, in (0, 1).
+	Decrease float64
+	// Recovery is the fraction of Rate regained per second after a decrease.
+	Recovery float64
+	// SignalWindow: signals within this time after a decrease are the same
+	// storm and do not decrease again.
+	SignalWindow time.Duration
+}
+
+// Built-in bucket names (docs/contracts.md). AWS shares one "cluster
+// resource modify" bucket between RunTask, StartTask and StopTask; they are
+// separate names here so each can be overridden, and pkg/launch draws on
+// ecs:RunTask for its RunTask calls.
+const (
+	ECSRunTask        = "ecs:RunTask"
+	ECSStartTask      = "ecs:StartTask"
+	ECSStopTask       = "ecs:StopTask"
+	ECSDescribeTasks  = "ecs:DescribeTasks"
+	ECSListTasks      = "ecs:ListTasks"
+	ECSFargateRunTask = "ecs:FargateRunTask"
+	ECSFargateTasks   = "ecs:FargateTasks"
+	EC2RunInstances   = "ec2:RunInstances"
+	EC2Instances      = "ec2:Instances"
+	EC2Mutating       = "ec2:Mutating"
+	EC2NonMutating    = "ec2:NonMutating"
+)
+
+// builtin returns the published AWS defaults per account and Region
+// (../shared/reference/aws.md): burst and refill per second.
+func builtin() map[string][2]float64 {
+	return map[string][2]float64{
+		ECSRunTask:        {100, 40},
+		ECSStartTask:      {100, 40},
+		ECSStopTask:       {100, 40},
+		ECSDescribeTasks:  {100, 20},
+		ECSListTasks:      {100, 20},
+		ECSFargateRunTask: {20, 20}, // a cap of 20 RunTask calls per second
+		ECSFargateTasks:   {100, 20},
+		EC2RunInstances:   {5, 2},
+		EC2Instances:      {1000, 2},
+		EC2Mutating:       {50, 5},
+		EC2NonMutating:    {100, 20},
+	}
+}
+
+// Built-in adaptive knobs.
+const (
+	defaultFloorFraction = 0.05
+	defaultDecrease      = 0.85
+	defaultRecovery      = 0.01 // of the ceiling per second
+	defaultSignalWindow  = 2 * time.Second
+)
+
+// settings is one level of the hierarchy; nil fields inherit.
+type settings struct {
+	Burst, Rate, FloorFraction, Decrease, RecoveryPerSecond, SignalWindowSeconds *float64
+}
+
+type accountLimits struct {
+	settings
+	services map[string]*settings
+	actions  map[string]*settings
+}
+
+// Limits is the resolved limit hierarchy: built-in AWS defaults, then the
+// override document's "defaults", "services"[svc], "accounts"[scope] (its own
+// settings, then its "services"[svc]), "actions"[bucket] and
+// "accounts"[scope]."actions"[bucket] — later levels win. It is immutable and
+// safe for concurrent use.
+//
+// The override document (config.Config.LimitsJSON, TH_LIMITS_JSON):
+//
+//	{
+//	  "defaults": {"decrease": 0.8},
+//	  "services": {"ecs": {"recoveryPerSecond": 0.02}},
+//	  "actions":  {"ecs:FargateTasks": {"burst": 200, "rate": 40}},
+//	  "accounts": {"111122223333/us-east-1": {
+//	      "signalWindowSeconds": 5,
+//	      "actions": {"ecs:RunTask": {"rate": 80}}}}
+//	}
+//
+// Settings: burst (tokens), rate (tokens/s, the ceiling), floorFraction
+// (lowest adaptive rate as a fraction of rate), decrease (factor per throttle
+// signal, in (0, 1)), recoveryPerSecond (fraction of rate regained per
+// second), signalWindowSeconds (de-duplication window). A bucket not built
+// in must be named service:Action and given burst and rate.
+type Limits struct {
+	defaults settings
+	services map[string]*settings
+	actions  map[string]*settings
+	accounts map[string]*accountLimits
+}
+
+// DefaultLimits returns the built-in limits with no overrides.
+func DefaultLimits() *Limits {
+	l, _ := ParseLimits("")
+	return l
+}
+
+// ParseLimits parses and validates an override document (empty: built-in
+// defaults only). Errors name the offending key, e.g.
+// `limits: accounts["us-east-1"].actions["ecs:RunTask"].rate: must be > 0, got -1`.
+func ParseLimits(doc string) (*Limits, error) {
+	l := &Limits{services: map[string]*settings{}, actions: map[string]*settings{}, accounts: map[string]*accountLimits{}}
+	if strings.TrimSpace(doc) == "" {
+		return l, nil
+	}
+	top, err := object([]byte(doc), "limits")
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range sortedKeys(top) {
+		path := "limits: " + k
+		switch k {
+		case "defaults":
+			s, err := parseSettings(top[k], path)
+			if err != nil {
+				return nil, err
+			}
+			l.defaults = *s
+		case "services":
+			if l.services, err = settingsMap(top[k], path, checkService); err != nil {
+				return nil, err
+			}
+		case "actions":
+			if l.actions, err = settingsMap(top[k], path, checkBucket); err != nil {
+				return nil, err
+			}
+		case "accounts":
+			accts, err := object(top[k], path)
+			if err != nil {
+				return nil, err
+			}
+			for _, scope := range sortedKeys(accts) {
+				a, err := parseAccount(accts[scope], fmt.Sprintf("%s[%q]", path, scope))
+				if err != nil {
+					return nil, err
+				}
+				l.accounts[scope] = a
+			}
+		default:
+			return nil, fmt.Errorf("%s: unknown key (want defaults, services, accounts, actions)", path)
+		}
+	}
+	// Every bucket must resolve to a usable limit in every scope.
+	scopes := append([]string{""}, sortedKeys(l.accounts)...)
+	for _, scope := range scopes {
+		for _, b := range l.bucketNames(scope) {
+			if _, err := l.Bucket(scope, b); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return l, nil
+}
+
+func parseAccount(raw json.RawMessage, path string) (*accountLimits, error) {
+	obj, err := object(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	a := &accountLimits{}
+	rest := map[string]json.RawMessage{}
+	for _, k := range sortedKeys(obj) {
+		switch k {
+		case "services":
+			if a.services, err = settingsMap(obj[k], path+".services", checkService); err != nil {
+				return nil, err
+			}
+		case "actions":
+			if a.actions, err = settingsMap(obj[k], path+".actions", checkBucket); err != nil {
+				return nil, err
+			}
+		default:
+			rest[k] = obj[k]
+		}
+	}
+	b, _ := json.Marshal(rest)
+	s, err := parseSettings(b, path)
+	if err != nil {
+		return nil, err
+	}
+	a.settings = *s
+	return a, nil
+}
+
+func checkService(name string) error {
+	if name == "" || strings.ContainsAny(name, ":#") {
+		return fmt.Errorf("not a service name (want e.g. ecs, ec2)")
+	}
+	return nil
+}
+
+func checkBucket(name string) error {
+	svc, action, ok := strings.Cut(name, ":")
+	if !ok || svc == "" || action == "" || strings.Contains(name, "#") {
+		return fmt.Errorf("not a bucket name (want service:Action, e.g. ecs:RunTask)")
+	}
+	return nil
+}
+
+func settingsMap(raw json.RawMessage, path string, check func(string) error) (map[string]*settings, error) {
+	obj, err := object(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*settings{}
+	for _, k := range sortedKeys(obj) {
+		p := fmt.Sprintf("%s[%q]", path, k)
+		if err := check(k); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if out[k], err = parseSettings(obj[k], p); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func object(raw json.RawMessage, path string) (map[string]json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("%s: must be a JSON object: %v", path, err)
+	}
+	return obj, nil
+}
+
+func parseSettings(raw json.RawMessage, path string) (*settings, error) {
+	obj, err := object(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	s := &settings{}
+	fields := map[string]struct {
+		dst   **float64
+		check func(float64) bool
+		want  string
+	}{
+		"burst":               {&s.Burst, func(v float64) bool { return v >= 1 }, "≥ 1"},
+		"rate":                {&s.Rate, func(v float64) bool { return v > 0 }, "> 0"},
+		"floorFraction":       {&s.FloorFraction, func(v float64) bool { return v > 0 && v <= 1 }, "in (0, 1]"},
+		"decrease":            {&s.Decrease, func(v float64) bool { return v > 0 && v < 1 }, "in (0, 1)"},
+		"recoveryPerSecond":   {&s.RecoveryPerSecond, func(v float64) bool { return v >= 0 && v <= 1 }, "in [0, 1]"},
+		"signalWindowSeconds": {&s.SignalWindowSeconds, func(v float64) bool { return v >= 0 && v <= 3600 }, "in [0, 3600]"},
+	}
+	for _, k := range sortedKeys(obj) {
+		f, ok := fields[k]
+		if !ok {
+			return nil, fmt.Errorf("%s.%s: unknown key (want %s)", path, k, strings.Join(sortedKeys(fields), ", "))
+		}
+		var v float64
+		if err := json.Unmarshal(obj[k], &v); err != nil {
+			return nil, fmt.Errorf("%s.%s: must be a number, got %s", path, k, obj[k])
+		}
+		if !f.check(v) {
+			return nil, fmt.Errorf("%s.%s: must be %s, got %g", path, k, f.want, v)
+		}
+		*f.dst = &v
+	}
+	return s, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// bucketNames lists every bucket known in scope.
+func (l *Limits) bucketNames(scope string) []string {
+	names := map[string]bool{}
+	for b := range builtin() {
+		names[b] = true
+	}
+	for b := range l.actions {
+		names[b] = true
+	}
+	if a := l.accounts[scope]; a != nil {
+		for b := range a.actions {
+			names[b] = true
+		}
+	}
+	return sortedKeys(names)
+}
+
+// Bucket resolves the limit of bucket (service:Action) for an account scope
+// (config.Config.AccountScope). An unknown bucket is an error.
+func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
+	svc, _, _ := strings.Cut(bucket, ":")
+	var burst, rate *float64
+	if d, ok := builtin()[bucket]; ok {
+		burst, rate = &d[0], &d[1]
+	}
+	floor, dec, rec, win := defaultFloorFraction, defaultDecrease, defaultRecovery, defaultSignalWindow.Seconds()
+	apply := func(s *settings) {
+		if s == nil {
+			return
+		}
+		for _, p := range []struct {
+			src *float64
+			dst **float64
+		}{{s.Burst, &burst}, {s.Rate, &rate}} {
+			if p.src != nil {
+				*p.dst = p.src
+			}
+		}
+		for _, p := range []struct {
+			src *float64
+			dst *float64
+		}{{s.FloorFraction, &floor}, {s.Decrease, &dec}, {s.RecoveryPerSecond, &rec}, {s.SignalWindowSeconds, &win}} {
+			if p.src != nil {
+				*p.dst = *p.src
+			}
+		}
+	}
+	apply(&l.defaults)
+	apply(l.services[svc])
+	a := l.accounts[scope]
+	if a != nil {
+		apply(&a.settings)
+		apply(a.services[svc])
+	}
+	apply(l.actions[bucket])
+	if a != nil {
+		apply(a.actions[bucket])
+	}
+	if burst == nil || rate == nil {
+		if checkBucket(bucket) != nil {
+			return BucketLimit{}, fmt.Errorf("limiter: bucket %q: not a bucket name (want service:Action)", bucket)
+		}
+		return BucketLimit{}, fmt.Errorf("limits: bucket %q (scope %q): not built in; set both burst and rate under actions[%q]", bucket, scope, bucket)
+	}
+	return BucketLimit{
+		Burst:        *burst,
+		Rate:         Limit(*rate),
+		Floor:        Limit(*rate * floor),
+		Decrease:     dec,
+		Recovery:     rec,
+		SignalWindow: time.Duration(win * float64(time.Second)),
+	}, nil
+}

@@ -1,0 +1,97 @@
+package limiter
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Debit is what one acquisition costs one bucket, in the bucket's GCRA
+// terms: the TAT moves forward by Inc (n tokens at the bucket's current
+// rate) and may run at most Tau (burst / ceiling rate) ahead of the slot.
+type Debit struct {
+	Bucket string        `json:"bucket"`
+	Inc    time.Duration `json:"-"`
+	Tau    time.Duration `json:"-"`
+}
+
+// BucketState is one bucket's stored state.
+type BucketState struct {
+	// TAT is the theoretical arrival time; zero for a bucket never used.
+	TAT time.Time
+	// Rate is the rate (tokens/s) set by the last adaptive decrease; 0 when
+	// there has been none (the configured rate applies).
+	Rate float64
+	// RateAt is when Rate was set; zero when never. Recovery counts from it.
+	RateAt time.Time
+}
+
+// Item is the stored state of one service's buckets (one DynamoDB item),
+// keyed by bucket name. Buckets never touched are absent.
+type Item map[string]BucketState
+
+// Store holds bucket items and applies each operation to one item
+// atomically. Times are kept at microsecond precision. Implementations:
+// MemoryStore (tests, single process) and DynamoStore (the fleet).
+// limitertest.TestStore is the conformance suite every Store passes.
+type Store interface {
+	// Take applies one acquisition: for every debit, TAT ← max(TAT, now) +
+	// Inc, provided that for every debit the new TAT − Tau ≤ now + maxAhead.
+	// Otherwise it changes nothing and returns a *BacklogFullError. On
+	// success it returns the item as it is right after this write.
+	Take(ctx context.Context, key string, now time.Time, maxAhead time.Duration, debits []Debit) (Item, error)
+	// Give returns an unused acquisition: for every debit whose bucket's
+	// TAT ≥ now + Inc, TAT ← TAT − Inc; other buckets are left alone (their
+	// tokens have already refilled). It returns the item after the write.
+	Give(ctx context.Context, key string, now time.Time, debits []Debit) (Item, error)
+	// SetRate sets a bucket's adaptive Rate and RateAt = at, only if the
+	// bucket's RateAt equals prev (zero prev: no rate was ever set). It
+	// reports whether it applied and returns the item either way.
+	SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error)
+	// Load returns the item (empty, no error, when it does not exist).
+	Load(ctx context.Context, key string) (Item, error)
+}
+
+// BacklogFullError says a bucket's next slot lies beyond the look-ahead
+// bound (Options.MaxAhead): nothing was reserved. Retry after RetryAfter.
+type BacklogFullError struct {
+	Bucket     string
+	RetryAfter time.Duration
+}
+
+func (e *BacklogFullError) Error() string {
+	return fmt.Sprintf("limiter: backlog of %s is full (next slot beyond the look-ahead bound); retry after %v", e.Bucket, e.RetryAfter)
+}
+
+// micros truncates t to microseconds since the epoch (0 for the zero time).
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros is the inverse of micros.
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// checkFull returns a *BacklogFullError if taking debits on item at now
+// would put a slot beyond now + maxAhead.
+func checkFull(item Item, nowUS, aheadUS int64, debits []Debit) error {
+	var worst *BacklogFullError
+	for _, d := range debits {
+		tat := max(micros(item[d.Bucket].TAT), nowUS)
+		over := tat + d.Inc.Microseconds() - d.Tau.Microseconds() - (nowUS + aheadUS)
+		if over > 0 && (worst == nil || time.Duration(over)*time.Microsecond > worst.RetryAfter) {
+			worst = &BacklogFullError{Bucket: d.Bucket, RetryAfter: time.Duration(over) * time.Microsecond}
+		}
+	}
+	if worst == nil {
+		return nil
+	}
+	return worst
+}
