@@ -1,0 +1,166 @@
+package statemachines
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+)
+
+// TestASLValidator runs asl-validator on every definition file as stored
+// (with ${…} placeholders, which it accepts) and once substituted.
+func TestASLValidator(t *testing.T) {
+	t.Parallel()
+	bin, err := testenv.NodeBin("asl-validator")
+	if err != nil {
+		t.Skipf("asl-validator missing (node_modules not installed; CI runs make deps first): %v", err)
+	}
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command(bin, "--json-path", filepath.Join(testenv.RepoRoot(), "statemachines", name+".asl.json")).CombinedOutput()
+			if err != nil {
+				t.Fatalf("asl-validator %s.asl.json: %v\n%s", name, err, out)
+			}
+			def, err := Load(name, LocalSubstitutions("us-east-1", "bus"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err = exec.Command(bin, "--json-definition", string(def)).CombinedOutput()
+			if err != nil {
+				t.Fatalf("asl-validator on substituted %s: %v\n%s", name, err, out)
+			}
+		})
+	}
+}
+
+// state is the part of an ASL state these checks read.
+type state struct {
+	Type          string
+	Retry         []retrier
+	Catch         []struct{ ErrorEquals []string }
+	ItemProcessor *machine
+	Iterator      *machine
+	Timestamp     string
+	TimestampPath string
+	SecondsPath   string
+}
+
+type retrier struct {
+	ErrorEquals []string
+	MaxAttempts *int
+}
+
+type machine struct {
+	StartAt string
+	States  map[string]state
+}
+
+func parse(t *testing.T, name string) machine {
+	t.Helper()
+	b, err := Raw(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m machine
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return m
+}
+
+// walk calls f for every state, nested Map processors included.
+func walk(m machine, f func(name string, s state)) {
+	for name, s := range m.States {
+		f(name, s)
+		if s.ItemProcessor != nil {
+			walk(*s.ItemProcessor, f)
+		}
+		if s.Iterator != nil {
+			walk(*s.Iterator, f)
+		}
+	}
+}
+
+// TestErrorEqualsNames checks every ErrorEquals name is a Step Functions
+// (States.*), Lambda service (Lambda.*) or product error name: a typo here
+// would silently never match.
+func TestErrorEqualsNames(t *testing.T) {
+	t.Parallel()
+	known := func(n string) bool {
+		return strings.HasPrefix(n, "States.") || strings.HasPrefix(n, "Lambda.") || slices.Contains(failure.ErrorNames[:], n)
+	}
+	for _, name := range Names() {
+		n := 0
+		walk(parse(t, name), func(sn string, s state) {
+			var lists [][]string
+			for _, r := range s.Retry {
+				lists = append(lists, r.ErrorEquals)
+			}
+			for _, c := range s.Catch {
+				lists = append(lists, c.ErrorEquals)
+			}
+			for _, l := range lists {
+				for _, e := range l {
+					n++
+					if !known(e) {
+						t.Errorf("%s: state %s: ErrorEquals %q is not States.*, Lambda.* or one of %v", name, sn, e, failure.ErrorNames)
+					}
+				}
+			}
+		})
+		if n == 0 {
+			t.Errorf("%s: no ErrorEquals at all", name)
+		}
+	}
+}
+
+// TestRetryPolicy checks the native Retry rules of the design: inside the
+// chunk loop only Lambda service errors are retried natively (every other
+// failure goes through classify and retry, which coordinate with the
+// limiter); nothing anywhere retries States.ALL; every Lambda task retries
+// Lambda service errors; waits take their length from a handler
+// (SecondsPath), never from a timestamp, which the local runner cannot scale.
+func TestRetryPolicy(t *testing.T) {
+	t.Parallel()
+	for _, name := range Names() {
+		m := parse(t, name)
+		check := func(inChunk bool) func(string, state) {
+			return func(sn string, s state) {
+				if s.Timestamp != "" || s.TimestampPath != "" {
+					t.Errorf("%s: state %s waits on a timestamp; use SecondsPath from a handler", name, sn)
+				}
+				if s.Type == "Task" {
+					lambda := false
+					for _, r := range s.Retry {
+						for _, e := range r.ErrorEquals {
+							if e == "Lambda.ServiceException" {
+								lambda = true
+							}
+							if e == "States.ALL" || e == "States.TaskFailed" {
+								t.Errorf("%s: state %s retries %s natively", name, sn, e)
+							}
+							if inChunk && !strings.HasPrefix(e, "Lambda.") {
+								t.Errorf("%s: chunk state %s retries %s natively; only Lambda.* may be", name, sn, e)
+							}
+						}
+					}
+					if !lambda {
+						t.Errorf("%s: task %s does not retry Lambda.ServiceException", name, sn)
+					}
+				}
+			}
+		}
+		for sn, s := range m.States {
+			check(false)(sn, s)
+			if s.ItemProcessor != nil {
+				walk(*s.ItemProcessor, check(true))
+			}
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package statemachines
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/throttle-handler/throttle-handler/internal/testenv"
+)
+
+// answer is one scripted Lambda answer: a payload, or an error name (the
+// errorType) with its cause.
+type answer struct {
+	Payload any    `json:"payload,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Cause   string `json:"cause,omitempty"`
+}
+
+type call struct {
+	State   string         `json:"state"`
+	Fn      string         `json:"fn"`
+	Payload map[string]any `json:"payload"`
+}
+
+type flowResult struct {
+	Status  string         `json:"status"`
+	Output  any            `json:"output"`
+	Error   string         `json:"error"`
+	Cause   string         `json:"cause"`
+	Calls   []call         `json:"calls"`
+	Entered map[string]int `json:"entered"`
+}
+
+func (r flowResult) callsTo(state string) []map[string]any {
+	var out []map[string]any
+	for _, c := range r.Calls {
+		if c.State == state {
+			out = append(out, c.Payload)
+		}
+	}
+	return out
+}
+
+// runFlow executes the launch machine in aws-local-stepfunctions (the
+// engine of the local runner) with scripted Lambda answers, timers 1000×
+// faster. Keys of script are "<function>" or "<function>#<chunk>".
+func runFlow(t *testing.T, input any, script map[string][]answer) flowResult {
+	t.Helper()
+	node, err := testenv.NodeBin("node")
+	if err != nil {
+		t.Skipf("node missing (node_modules not installed; CI runs make deps first): %v", err)
+	}
+	def, err := Load(Launch, LocalSubstitutions("us-east-1", "bus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := json.Marshal(map[string]any{"definition": json.RawMessage(def), "input": input, "script": script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(node, filepath.Join(testenv.RepoRoot(), "statemachines", "testdata", "flow.mjs"))
+	cmd.Dir = testenv.RepoRoot()
+	cmd.Stdin = bytes.NewReader(job)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("flow.mjs: %v\n%s", err, stderr.String())
+	}
+	var r flowResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("flow.mjs output %q: %v", out, err)
+	}
+	return r
+}
+
+func ok(p any) answer { return answer{Payload: p} }
+
+func plan(chunks ...int) answer {
+	return ok(map[string]any{"requestId": "r1", "chunks": chunks, "chunkCount": len(chunks),
+		"ecsChunks": len(chunks), "ec2Chunks": 0, "deadline": "2026-11-23T20:00:00Z"})
+}
+
+var (
+	launched = ok(map[string]any{"status": "launched", "launched": 10, "missing": 0})
+	summary  = ok(map[string]any{"requestId": "r1", "requested": 20, "launched": 20, "failed": 0, "deadLettered": 0, "reasons": map[string]int{}})
+	classed  = ok(map[string]any{"class": "throttled", "code": "ThrottlingException", "retryable": true})
+)
+
+func retryAnswer(action string, wait float64, attempt int, reuse bool, exclude []string) answer {
+	return ok(map[string]any{"action": action, "waitSeconds": wait, "attempt": attempt, "reuseToken": reuse, "exclude": exclude, "reason": "r"})
+}
+
+func TestLaunchFlow(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		script map[string][]answer
+		check  func(t *testing.T, r flowResult)
+	}{
+		{
+			name:   "happy path costs three transitions per chunk",
+			script: map[string][]answer{"plan": {plan(0, 1)}, "runtask": {launched}, "summary": {summary}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				perChunk := r.Entered["RunTask"] + r.Entered["Outcome"] + r.Entered["ChunkDone"]
+				if got := perChunk / 2; got != 3 || len(r.Calls) != 4 {
+					t.Errorf("got %d transitions per chunk and %d calls, want 3 and 4 (%v)", got, len(r.Calls), r.Entered)
+				}
+				if got := r.Output.(map[string]any)["launched"]; got != 20.0 {
+					t.Errorf("output launched = %v, want the summary's 20", got)
+				}
+				want := map[string]any{"requestId": "r1", "chunk": 0.0, "attempt": 0.0, "reuseToken": false, "exclude": []any{}}
+				if got := r.callsTo("RunTask"); !containsPayload(got, want) {
+					t.Errorf("runtask inputs %v, want one equal to %v", got, want)
+				}
+			},
+		},
+		{
+			name: "deferred waits then runs with the held slot",
+			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary},
+				"runtask": {ok(map[string]any{"status": "deferred", "launched": 0, "missing": 10, "waitSeconds": 3, "slotAt": "2026-11-23T19:00:03Z"}), launched}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				at := r.callsTo("RunTaskAtSlot")
+				if len(at) != 1 || at[0]["slotAt"] != "2026-11-23T19:00:03Z" || at[0]["attempt"] != 0.0 {
+					t.Errorf("RunTaskAtSlot inputs %v, want one with the held slotAt at attempt 0", at)
+				}
+				if r.Entered["WaitForSlot"] != 1 || r.Entered["Classify"] != 0 {
+					t.Errorf("entered %v, want one WaitForSlot and no Classify", r.Entered)
+				}
+			},
+		},
+		{
+			name: "partial goes through classify and retry to the next attempt",
+			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary}, "classify": {classed},
+				"runtask": {ok(map[string]any{"status": "partial", "launched": 6, "missing": 4, "failures": []any{map[string]any{"reason": "RESOURCE:ENI", "detail": "x"}}}), launched},
+				"retry":   {retryAnswer("failover", 2, 1, false, []string{"subnet-a"})}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				if c := r.callsTo("Classify"); len(c) != 1 || c[0]["status"] != "partial" || c[0]["failures"] == nil {
+					t.Errorf("classify inputs %v, want the partial output with failures", c)
+				}
+				rt := r.callsTo("Retry")
+				if len(rt) != 1 || rt[0]["attempt"] != 0.0 || rt[0]["classification"].(map[string]any)["class"] != "throttled" {
+					t.Errorf("retry inputs %v, want attempt 0 with the classification", rt)
+				}
+				runs := r.callsTo("RunTask")
+				want := map[string]any{"requestId": "r1", "chunk": 0.0, "attempt": 1.0, "reuseToken": false, "exclude": []any{"subnet-a"}}
+				if len(runs) != 2 || !reflect.DeepEqual(runs[1], want) {
+					t.Errorf("runtask inputs %v, want the second to be %v", runs, want)
+				}
+				if r.Entered["Backoff"] != 1 {
+					t.Errorf("entered %v, want one Backoff", r.Entered)
+				}
+			},
+		},
+		{
+			name: "a caught error with no wait reruns at once with the same token",
+			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary}, "classify": {classed},
+				"runtask": {{Error: "TransientError", Cause: `{"errorMessage":"lost","errorType":"TransientError"}`}, launched},
+				"retry":   {retryAnswer("retry", 0, 0, true, nil)}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				if c := r.callsTo("Classify"); len(c) != 1 || c[0]["Error"] != "TransientError" || c[0]["Cause"] == nil {
+					t.Errorf("classify inputs %v, want the Catch's {Error, Cause}", c)
+				}
+				runs := r.callsTo("RunTask")
+				if len(runs) != 2 || runs[1]["reuseToken"] != true || runs[1]["attempt"] != 0.0 {
+					t.Errorf("runtask inputs %v, want a second call reusing attempt 0's token", runs)
+				}
+				if r.Entered["Backoff"] != 0 {
+					t.Errorf("entered %v, want no Backoff for a zero wait", r.Entered)
+				}
+			},
+		},
+		{
+			name: "give up ends the chunk and the request is still summarised",
+			script: map[string][]answer{"plan": {plan(0, 1)}, "summary": {summary}, "classify": {classed},
+				"runtask#0": {launched}, "runtask#1": {{Error: "QuotaError", Cause: "vcpu"}},
+				"retry": {retryAnswer("giveup", 0, 1, false, nil)}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				if r.Entered["ChunkGaveUp"] != 1 || r.Entered["Summary"] != 1 {
+					t.Errorf("entered %v, want one ChunkGaveUp and a Summary", r.Entered)
+				}
+			},
+		},
+		{
+			name: "Lambda service errors are retried natively with the same input",
+			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary},
+				"runtask": {{Error: "Lambda.ServiceException", Cause: "503"}, launched}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				runs := r.callsTo("RunTask")
+				if len(runs) != 2 || !reflect.DeepEqual(runs[0], runs[1]) || r.Entered["Classify"] != 0 {
+					t.Errorf("runtask inputs %v, entered %v: want two identical calls and no classify", runs, r.Entered)
+				}
+			},
+		},
+		{
+			name:   "a rejected request fails with plan's error and launches nothing",
+			script: map[string][]answer{"plan": {{Error: "PermanentError", Cause: `{"errorMessage":"ecs.count: must be in [1, 100000]","errorType":"PermanentError"}`}}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "FAILED")
+				if r.Error != "PermanentError" || len(r.callsTo("RunTask")) != 0 || r.Entered["Plan"] != 1 {
+					t.Errorf("got error %q cause %q after %v, want PermanentError from one Plan and no runtask", r.Error, r.Cause, r.Entered)
+				}
+			},
+		},
+		{
+			name: "a failing chunk still gets the request summarised, then fails it",
+			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary}, "classify": {classed},
+				"runtask": {{Error: "ThrottledError", Cause: "x"}},
+				"retry":   {{Error: "PermanentError", Cause: "retry: table gone"}}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "FAILED")
+				if r.Entered["Summary"] != 1 || r.Error != "PermanentError" {
+					t.Errorf("got error %q, entered %v; want a Summary then PermanentError", r.Error, r.Entered)
+				}
+			},
+		},
+		{
+			name: "an unknown runtask status is classified, not dropped",
+			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary}, "classify": {classed},
+				"runtask": {ok(map[string]any{"status": "weird"})},
+				"retry":   {retryAnswer("giveup", 0, 0, false, nil)}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				if r.Entered["Classify"] != 1 || r.Entered["ChunkGaveUp"] != 1 {
+					t.Errorf("entered %v, want Classify then ChunkGaveUp", r.Entered)
+				}
+			},
+		},
+		{
+			// Wait.SecondsPath takes whole seconds only, on AWS as here: the
+			// handlers round their delays up (see README.md).
+			name: "a fractional waitSeconds is a runtime error",
+			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary},
+				"runtask": {ok(map[string]any{"status": "deferred", "launched": 0, "missing": 10, "waitSeconds": 2.5, "slotAt": "x"})}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "FAILED")
+				if r.Error != "States.Runtime" {
+					t.Errorf("got error %q (%s), want States.Runtime", r.Error, r.Cause)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.check(t, runFlow(t, map[string]any{"requestId": "r1"}, tt.script))
+		})
+	}
+}
+
+func wantStatus(t *testing.T, r flowResult, want string) {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("got status %s (%s: %s), want %s; entered %v", r.Status, r.Error, r.Cause, want, r.Entered)
+	}
+}
+
+func containsPayload(got []map[string]any, want map[string]any) bool {
+	for _, g := range got {
+		if reflect.DeepEqual(g, want) {
+			return true
+		}
+	}
+	return false
+}
