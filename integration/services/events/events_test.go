@@ -1,0 +1,271 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/throttle-handler/throttle-handler/integration/services/internal/awsjson"
+	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+)
+
+// sink is a hand-written fake for the three delivery functions: it records
+// calls and fails the first failN calls of a target with err.
+type sink struct {
+	mu       sync.Mutex
+	calls    map[string][][]byte // by target ARN
+	dlq      []map[string]string
+	failN    int
+	failWith error
+}
+
+func (k *sink) deliver(arn string, payload []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.calls == nil {
+		k.calls = map[string][][]byte{}
+	}
+	k.calls[arn] = append(k.calls[arn], payload)
+	if len(k.calls[arn]) <= k.failN {
+		return k.failWith
+	}
+	return nil
+}
+
+func newService(t *testing.T, k *sink, opt func(*Options)) *Service {
+	t.Helper()
+	o := Options{
+		Clock:          clock.NewScaled(time.Now(), 10000),
+		Buses:          []string{"throttle-handler"},
+		Invoke:         func(_ context.Context, fn string, p []byte) error { return k.deliver(fn, p) },
+		StartExecution: func(_ context.Context, sm, in string) error { return k.deliver(sm, []byte(in)) },
+		SendToDLQ: func(_ context.Context, q, body string, attrs map[string]string) error {
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			attrs["queue"], attrs["body"] = q, body
+			k.dlq = append(k.dlq, attrs)
+			return nil
+		},
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func drain(t *testing.T, s *Service) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPutEventsMatchesProductRule(t *testing.T) {
+	t.Parallel()
+	k := &sink{}
+	s := newService(t, k, nil)
+	rules, err := LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", "dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if err := s.AddRule(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	c := eventbridge.New(eventbridge.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")})
+	out, err := c.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{
+		{Source: aws.String("throttle-handler"), DetailType: aws.String("LaunchRequested"), Detail: aws.String(`{"requestId":"r1"}`), EventBusName: aws.String("throttle-handler")},
+		{Source: aws.String("throttle-handler"), DetailType: aws.String("LaunchRequested"), Detail: aws.String(`{"requestId":"r2"}`)}, // default bus: no rule
+		{Source: aws.String("aws.ecs"), DetailType: aws.String("ECS Service Action"), Detail: aws.String(`{}`)},
+		{Source: aws.String("x"), DetailType: aws.String("y"), Detail: aws.String(`not json`)},
+		{Source: aws.String("x"), DetailType: aws.String("y"), Detail: aws.String(`{}`), EventBusName: aws.String("nope")},
+		{DetailType: aws.String("y"), Detail: aws.String(`{}`)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCodes := []string{"", "", "NotAuthorizedForSourceException", "MalformedDetail", "ResourceNotFoundException", "InvalidArgument"}
+	if out.FailedEntryCount != 4 || len(out.Entries) != len(wantCodes) {
+		t.Fatalf("got %d failed of %d entries, want 4 of %d", out.FailedEntryCount, len(out.Entries), len(wantCodes))
+	}
+	for i, want := range wantCodes {
+		if got := aws.ToString(out.Entries[i].ErrorCode); got != want {
+			t.Errorf("entry %d: got ErrorCode %q, want %q", i, got, want)
+		}
+		if want == "" && aws.ToString(out.Entries[i].EventId) == "" {
+			t.Errorf("entry %d: no EventId", i)
+		}
+	}
+	drain(t, s)
+	calls := k.calls["arn:aws:lambda:us-east-1:000000000000:function:submit"]
+	if len(calls) != 1 {
+		t.Fatalf("submit got %d events, want 1", len(calls))
+	}
+	var env struct {
+		Source     string          `json:"source"`
+		DetailType string          `json:"detail-type"`
+		ID         string          `json:"id"`
+		Detail     json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal(calls[0], &env); err != nil {
+		t.Fatal(err)
+	}
+	if env.DetailType != "LaunchRequested" || string(env.Detail) != `{"requestId":"r1"}` || env.ID != aws.ToString(out.Entries[0].EventId) {
+		t.Errorf("got envelope %s", calls[0])
+	}
+}
+
+func TestPutEventsTooManyEntries(t *testing.T) {
+	t.Parallel()
+	s := newService(t, &sink{}, nil)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	c := eventbridge.New(eventbridge.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1})
+	entries := make([]types.PutEventsRequestEntry, 11)
+	for i := range entries {
+		entries[i] = types.PutEventsRequestEntry{Source: aws.String("s"), DetailType: aws.String("d"), Detail: aws.String("{}")}
+	}
+	_, err := c.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: entries})
+	var api interface{ ErrorCode() string }
+	if !errors.As(err, &api) || api.ErrorCode() != "ValidationException" {
+		t.Fatalf("got %v, want ValidationException", err)
+	}
+}
+
+func TestPutServiceEventsOnDefaultBus(t *testing.T) {
+	t.Parallel()
+	k := &sink{}
+	s := newService(t, k, nil)
+	rules, err := LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if err := s.AddRule(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	envelope := func(detailType, detail string) []byte {
+		return fmt.Appendf(nil, `{"version":"0","id":"1","detail-type":%q,"source":"aws.ecs","account":"000000000000","time":"2026-11-22T00:00:00Z","region":"us-east-1","resources":[],"detail":%s}`, detailType, detail)
+	}
+	err = s.Put(context.Background(),
+		envelope("ECS Service Action", `{"eventType":"ERROR","eventName":"ECS_OPERATION_THROTTLED"}`),
+		envelope("ECS Service Action", `{"eventType":"INFO","eventName":"SERVICE_STEADY_STATE"}`),
+		envelope("ECS Task State Change", `{"lastStatus":"STOPPED","stopCode":"TaskFailedToStart","startedBy":"th/0123456789ab/3/0"}`),
+		envelope("ECS Task State Change", `{"lastStatus":"STOPPED","stopCode":"TaskFailedToStart","startedBy":"someone-else"}`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, s)
+	if got := len(k.calls["arn:aws:lambda:us-east-1:000000000000:function:retry"]); got != 2 {
+		t.Fatalf("retry got %d events, want 2 (the throttle and our failed task)", got)
+	}
+}
+
+func TestDeliveryRetriesAndDeadLetters(t *testing.T) {
+	t.Parallel()
+	throttled := awsjson.Errorf(429, "TooManyRequestsException", "Rate Exceeded.")
+	missing := awsjson.Errorf(404, "ResourceNotFoundException", "Function not found")
+	tests := []struct {
+		name          string
+		failN         int
+		err           error
+		policy        *RetryPolicy
+		wantCalls     int
+		wantDelivered int64
+		wantDLQ       string // EXHAUSTED_RETRY_CONDITION, "-" = none in DLQ, "" = DLQ without condition
+	}{
+		{"throttled twice then delivered", 2, throttled, nil, 3, 1, "-"},
+		{"not retryable goes straight to the DLQ", 5, missing, nil, 1, 0, ""},
+		{"retries exhausted", 5, throttled, &RetryPolicy{MaximumRetryAttempts: 1, MaximumEventAge: time.Hour}, 2, 0, "MaximumRetryAttempts"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			k := &sink{failN: tc.failN, failWith: tc.err}
+			s := newService(t, k, nil)
+			target := "arn:aws:states:us-east-1:000000000000:stateMachine:launch"
+			if err := s.AddRule(Rule{Name: "r", Bus: "throttle-handler", Pattern: json.RawMessage(`{"source":["app"]}`),
+				Targets: []Target{{ARN: target, RetryPolicy: tc.policy, DeadLetterQueue: "dlq"}}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, msg := s.putEntry(entry{Source: "app", DetailType: "d", Detail: "{}", EventBusName: "throttle-handler"}, time.Now()); msg != "" {
+				t.Fatal(msg)
+			}
+			drain(t, s)
+			if got := len(k.calls[target]); got != tc.wantCalls {
+				t.Errorf("got %d delivery attempts, want %d", got, tc.wantCalls)
+			}
+			st := s.Stats()
+			if st.Delivered != tc.wantDelivered {
+				t.Errorf("delivered: got %d, want %d", st.Delivered, tc.wantDelivered)
+			}
+			if tc.wantDLQ == "-" {
+				if len(k.dlq) != 0 {
+					t.Errorf("got %d dead letters, want 0", len(k.dlq))
+				}
+				return
+			}
+			if len(k.dlq) != 1 {
+				t.Fatalf("got %d dead letters, want 1", len(k.dlq))
+			}
+			d := k.dlq[0]
+			if d["EXHAUSTED_RETRY_CONDITION"] != tc.wantDLQ || d["TARGET_ARN"] != target || d["queue"] != "dlq" ||
+				d["RULE_ARN"] != "arn:aws:events:us-east-1:000000000000:rule/throttle-handler/r" || d["ERROR_CODE"] != tc.err.(*awsjson.Error).Code {
+				t.Errorf("dead letter attributes: got %v", d)
+			}
+		})
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	t.Parallel()
+	k := &sink{}
+	s := newService(t, k, func(o *Options) { o.Duplicates = 1 })
+	target := "arn:aws:lambda:us-east-1:000000000000:function:retry"
+	if err := s.AddRule(Rule{Name: "r", Bus: DefaultBus, Pattern: json.RawMessage(`{"source":["aws.ecs"]}`), Targets: []Target{{ARN: target}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(context.Background(), []byte(`{"source":"aws.ecs","detail":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, s)
+	if got := len(k.calls[target]); got != 2 {
+		t.Fatalf("got %d deliveries, want 2 with Duplicates = 1", got)
+	}
+}
+
+func TestAddRuleRejectsBadPattern(t *testing.T) {
+	t.Parallel()
+	s := newService(t, &sink{}, nil)
+	err := s.AddRule(Rule{Name: "r", Bus: DefaultBus, Pattern: json.RawMessage(`{"source":"aws.ecs"}`),
+		Targets: []Target{{ARN: "arn:aws:lambda:us-east-1:000000000000:function:retry"}}})
+	if err == nil {
+		t.Fatal("got nil error for a pattern whose values are not arrays")
+	}
+}
