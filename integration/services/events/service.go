@@ -64,7 +64,7 @@ type Service struct {
 
 	put, matched, delivered, retries, dlq, dropped, dups atomic.Int64
 
-	pending sync.WaitGroup
+	pending  sync.WaitGroup
 	inflight atomic.Int64
 	ctx      context.Context
 	cancel   context.CancelFunc
