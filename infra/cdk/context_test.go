@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/throttle-handler/throttle-handler/infra/cdk/stack"
+)
+
+func ctx(m map[string]any) func(string) any { return func(k string) any { return m[k] } }
+
+func intp(n int) *int { return &n }
+
+func TestFromContext(t *testing.T) {
+	t.Parallel()
+	propsFile := filepath.Join(t.TempDir(), "props.json")
+	if err := os.WriteFile(propsFile, []byte(`{"clusters":["jobs"],"taskDefinitions":["job:3"],"limitsJson":{"ecs:RunTask":{"rate":20}},"alarms":{"dlqDepth":5}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		context  map[string]any
+		want     stack.Settings
+		wantOpts options
+		wantErr  string
+	}{
+		"cdk.json types": {
+			context: map[string]any{
+				"clusters": []any{"jobs"}, "taskDefinitions": []any{"job:3", "sim"},
+				"limitsJson":         map[string]any{"ecs:RunTask": map[string]any{"rate": 20.0}},
+				"runTaskConcurrency": 50.0, "alarms": map[string]any{"throttleRatePercent": 10.0},
+				"stackName": "Prod",
+			},
+			want: stack.Settings{
+				Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3", "sim"},
+				LimitsJSON: `{"ecs:RunTask":{"rate":20}}`, RunTaskConcurrency: intp(50),
+				Alarms: stack.AlarmThresholds{ThrottleRatePercent: 10},
+			},
+			wantOpts: options{stackName: "Prod"},
+		},
+		"-c strings": {
+			context: map[string]any{
+				"clusters": "jobs, batch", "taskDefinitions": "job:3", "subnets": "",
+				"deferThresholdSeconds": "1.5", "alarms.dlqDepth": "3", "retryConcurrency": "0",
+			},
+			want: stack.Settings{
+				Clusters: []string{"jobs", "batch"}, TaskDefinitions: []string{"job:3"},
+				DeferThresholdSeconds: 1.5, RetryConcurrency: intp(0), Alarms: stack.AlarmThresholds{DLQDepth: 3},
+			},
+			wantOpts: options{stackName: "ThrottleHandler"},
+		},
+		"props file, key wins": {
+			context: map[string]any{"propsFile": propsFile, "clusters": "batch", "alarms.limiterFallback": "2"},
+			want: stack.Settings{
+				Clusters: []string{"batch"}, TaskDefinitions: []string{"job:3"},
+				LimitsJSON: `{"ecs:RunTask":{"rate":20}}`, Alarms: stack.AlarmThresholds{DLQDepth: 5, LimiterFallback: 2},
+			},
+			wantOpts: options{stackName: "ThrottleHandler"},
+		},
+		"bad number":            {context: map[string]any{"runTaskConcurrency": "lots"}, wantErr: "runTaskConcurrency"},
+		"fractional int":        {context: map[string]any{"logRetentionDays": 1.5}, wantErr: "logRetentionDays"},
+		"bad alarm":             {context: map[string]any{"alarms.dlqDepth": "deep"}, wantErr: "alarms.dlqDepth"},
+		"bad list":              {context: map[string]any{"subnets": 3.0}, wantErr: "subnets"},
+		"missing props file":    {context: map[string]any{"propsFile": "/nonexistent/props.json"}, wantErr: "propsFile"},
+		"unknown field in file": {context: map[string]any{"propsFile": writeFile(t, `{"cluster":["x"]}`)}, wantErr: "cluster"},
+		"bad stack name type":   {context: map[string]any{"stackName": 3.0}, wantErr: "stackName"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, opts, err := fromContext(ctx(tc.context))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got error %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+			if opts != tc.wantOpts {
+				t.Errorf("got options %+v, want %+v", opts, tc.wantOpts)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "props.json")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The committed cdk.json must synthesize: its context is a valid example.
+func TestCdkJSONContextIsValid(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		App     string         `json:"app"`
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.App != "go run ./infra/cdk" {
+		t.Errorf("got app %q, want go run ./infra/cdk", cfg.App)
+	}
+	s, _, err := fromContext(ctx(cfg.Context))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

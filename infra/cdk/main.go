@@ -1,0 +1,88 @@
+// Command cdk is the throttle-handler CDK app: `go run ./infra/cdk` (or
+// `cdk synth` through cdk.json) synthesizes the stack into cdk.out with no
+// AWS credentials. Settings come from CDK context; see doc.go.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/throttle-handler/throttle-handler/infra/cdk/stack"
+)
+
+func main() {
+	if err := run(); err != nil {
+		// No jsii.Close here: closing a runtime interrupted mid-call prints
+		// a spurious "exited abnormally"; the runtime ends with the process.
+		fmt.Fprintln(os.Stderr, "infra/cdk:", err)
+		os.Exit(1)
+	}
+	jsii.Close()
+}
+
+func run() (err error) {
+	app := awscdk.NewApp(appProps())
+	settings, opts, err := fromContext(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) })
+	if err != nil {
+		return err
+	}
+	if err := settings.Validate(); err != nil {
+		return err
+	}
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	defer func() { // NewThrottleStack panics on bad files, as constructs throw
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	stack.NewThrottleStack(app, opts.stackName, &stack.ThrottleStackProps{
+		Settings: settings, AssetDir: opts.assetDir, StateMachineDir: opts.stateMachineDir, RulesDir: opts.rulesDir,
+	})
+	return nagErrors(app.Synth(nil))
+}
+
+// appProps writes to cdk.out when run without the CLI (which sets
+// CDK_OUTDIR and passes cdk.json's context in CDK_CONTEXT_JSON), reading
+// cdk.json's context itself so both ways synthesize the same stack.
+func appProps() *awscdk.AppProps {
+	if os.Getenv("CDK_OUTDIR") != "" {
+		return nil
+	}
+	props := &awscdk.AppProps{Outdir: jsii.String("cdk.out")}
+	if os.Getenv("CDK_CONTEXT_JSON") == "" {
+		if b, err := os.ReadFile("cdk.json"); err == nil {
+			var cfg struct {
+				Context map[string]any `json:"context"`
+			}
+			if json.Unmarshal(b, &cfg) == nil && cfg.Context != nil {
+				props.Context = &cfg.Context
+			}
+		}
+	}
+	return props
+}
+
+// nagErrors fails on error annotations (cdk-nag's unsuppressed findings), as
+// the CLI does, so `go run ./infra/cdk` cannot succeed where `cdk synth`
+// would not.
+func nagErrors(asm cxapi.CloudAssembly) error {
+	n := 0
+	for _, st := range *asm.Stacks() {
+		for _, m := range *st.Messages() {
+			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", *m.Id, m.Entry.Data)
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		return fmt.Errorf("%d error annotations (cdk-nag findings without a suppression)", n)
+	}
+	return nil
+}

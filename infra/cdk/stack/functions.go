@@ -1,0 +1,169 @@
+package stack
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/throttle-handler/throttle-handler/pkg/config"
+)
+
+// functionSpec sizes one function. Go on arm64 needs little memory; memory
+// also buys CPU, which matters only where a function does many writes.
+type functionSpec struct {
+	name    string
+	id      string // construct ID stem, as in the ASL placeholder
+	memory  float64
+	timeout float64 // seconds
+	// needsMachine: the function starts executions of the launch machine
+	// (TH_STATE_MACHINE_ARN).
+	needsMachine bool
+	// eventTarget: invoked asynchronously by an EventBridge rule.
+	eventTarget bool
+}
+
+var functionSpecs = []functionSpec{
+	// classify is pure: a small function with nothing to reach.
+	{name: "classify", id: "Classify", memory: 128, timeout: 10},
+	// plan writes one item per chunk (10,000 chunks for 100,000 tasks).
+	{name: "plan", id: "Plan", memory: 512, timeout: 120},
+	// runtask waits at most the defer threshold in Lambda, then one call.
+	{name: "runtask", id: "RunTask", memory: 256, timeout: 30},
+	{name: "retry", id: "Retry", memory: 256, timeout: 30, needsMachine: true, eventTarget: true},
+	// summary counts a request's chunk items.
+	{name: "summary", id: "Summary", memory: 512, timeout: 120},
+	{name: "submit", id: "Submit", memory: 128, timeout: 30, needsMachine: true, eventTarget: true},
+}
+
+// addFunctions makes every function with its own role (logs to its own log
+// group only: no AWSLambdaBasicExecutionRole), its configuration as the
+// environment of pkg/config, and the grants its handler needs.
+func (p *parts) addFunctions(assetDir string) {
+	s := p.settings
+	env := map[string]*string{
+		config.EnvTable:    p.table.TableName(),
+		config.EnvEventBus: p.bus.EventBusName(),
+		config.EnvDLQURL:   p.dlq.QueueUrl(),
+		config.EnvLogLevel: jsii.String(s.LogLevel),
+	}
+	if s.LimitsJSON != "" {
+		env[config.EnvLimitsJSON] = jsii.String(s.LimitsJSON)
+	}
+	if s.DeferThresholdSeconds != 0 {
+		env[config.EnvDeferThreshold] = jsii.String(strconv.FormatFloat(s.DeferThresholdSeconds, 'f', -1, 64))
+	}
+	for _, spec := range functionSpecs {
+		fnEnv := make(map[string]*string, len(env)+1)
+		for k, v := range env {
+			fnEnv[k] = v
+		}
+		if spec.needsMachine {
+			fnEnv[config.EnvStateMachineARN] = p.machineARNs[EntryMachine]
+		}
+		logs := awslogs.NewLogGroup(p.stack, jsii.String(spec.id+"Logs"), &awslogs.LogGroupProps{
+			Retention:     retentionDays(s.LogRetentionDays),
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		role := awsiam.NewRole(p.stack, jsii.String(spec.id+"Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("throttle-handler " + spec.name + " function"),
+		})
+		logs.GrantWrite(role)
+		var reserved *float64
+		switch spec.name {
+		case "runtask":
+			reserved = concurrency(*s.RunTaskConcurrency)
+		case "retry":
+			reserved = concurrency(*s.RetryConcurrency)
+		}
+		fn := awslambda.NewFunction(p.stack, jsii.String(spec.id+"Function"), &awslambda.FunctionProps{
+			Description:                  jsii.String("throttle-handler " + spec.name),
+			Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture:                 awslambda.Architecture_ARM_64(),
+			Handler:                      jsii.String("bootstrap"),
+			Code:                         awslambda.Code_FromAsset(jsii.String(filepath.Join(assetDir, spec.name)), nil),
+			MemorySize:                   jsii.Number(spec.memory),
+			Timeout:                      awscdk.Duration_Seconds(jsii.Number(spec.timeout)),
+			Environment:                  &fnEnv,
+			Role:                         role,
+			LogGroup:                     logs,
+			LoggingFormat:                awslambda.LoggingFormat_JSON,
+			ApplicationLogLevelV2:        applicationLogLevel(s.LogLevel),
+			SystemLogLevelV2:             awslambda.SystemLogLevel_WARN,
+			ReservedConcurrentExecutions: reserved,
+		})
+		if spec.eventTarget {
+			// EventBridge invokes asynchronously: an event Lambda accepted
+			// but the handler kept failing goes to the OnFailure
+			// destination, not to the rule target's DLQ. Send both to the
+			// same queue so nothing is dropped.
+			fn.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
+				OnFailure:     awslambdadestinations.NewSqsDestination(p.targetDLQ),
+				RetryAttempts: jsii.Number(2),
+				MaxEventAge:   awscdk.Duration_Hours(jsii.Number(6)),
+			})
+		}
+		p.functions[spec.name] = fn
+	}
+	p.grantFunctions()
+}
+
+func concurrency(n int) *float64 {
+	if n == 0 {
+		return nil
+	}
+	return jsii.Number(float64(n))
+}
+
+func applicationLogLevel(level string) awslambda.ApplicationLogLevel {
+	switch strings.ToLower(level) {
+	case "debug":
+		return awslambda.ApplicationLogLevel_DEBUG
+	case "warn":
+		return awslambda.ApplicationLogLevel_WARN
+	case "error":
+		return awslambda.ApplicationLogLevel_ERROR
+	}
+	return awslambda.ApplicationLogLevel_INFO
+}
+
+// grantFunctions gives each handler what it calls, and nothing else.
+// classify is pure and gets nothing.
+func (p *parts) grantFunctions() {
+	f := p.functions
+	for _, name := range []string{"plan", "runtask", "retry", "summary", "submit"} {
+		p.table.GrantReadWriteData(f[name])
+	}
+	// plan and summary put LaunchCompleted/LaunchFailed; retry puts
+	// LaunchFailed and TaskRelaunched.
+	for _, name := range []string{"plan", "summary", "retry"} {
+		p.bus.GrantPutEventsTo(f[name], nil)
+	}
+	// retry dead-letters the chunks it gives up on.
+	f["retry"].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("DeadLetterGivenUpChunks"),
+		Actions:   jsii.Strings("sqs:SendMessage"),
+		Resources: jsii.Strings(*p.dlq.QueueArn()),
+	}))
+	// submit starts one execution per request; retry starts relaunch
+	// executions. Both look executions up and may stop them.
+	for _, name := range []string{"submit", "retry"} {
+		f[name].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("StartLaunchExecutions"),
+			Actions:   jsii.Strings("states:StartExecution"),
+			Resources: &[]*string{p.machineARNs[EntryMachine]},
+		}))
+		f[name].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ManageLaunchExecutions"),
+			Actions:   jsii.Strings("states:DescribeExecution", "states:StopExecution"),
+			Resources: &[]*string{p.executionARN(EntryMachine, ":*")},
+		}))
+	}
+}

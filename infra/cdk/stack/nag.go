@@ -1,0 +1,64 @@
+package stack
+
+import (
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// addNagSuppressions records, with a reason each, the cdk-nag AwsSolutions
+// findings this stack accepts; each is scoped to one construct and, for
+// IAM5, to the exact resource patterns (appliesTo), so a new wildcard
+// elsewhere still fails. No suppression covers an action wildcard: there is
+// none.
+func addNagSuppressions(p *parts) {
+	suppress := func(construct any, id, reason string, appliesTo ...string) {
+		s := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
+		if len(appliesTo) > 0 {
+			var at []any
+			for _, re := range appliesTo {
+				at = append(at, &cdknag.RegexAppliesTo{Regex: jsii.String(re)})
+			}
+			s.AppliesTo = &at
+		}
+		cdknag.NagSuppressions_AddResourceSuppressions(construct, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
+	}
+	for _, q := range []any{p.dlq, p.targetDLQ} {
+		suppress(q, "AwsSolutions-SQS3",
+			"This queue is itself a dead-letter queue (the product's give-up queue, or the EventBridge targets' and async invokes' undeliverable events); nothing consumes it automatically, so it needs no DLQ of its own.")
+	}
+
+	runtask := p.functions["runtask"].Role()
+	suppress(runtask, "AwsSolutions-IAM5",
+		"A task definition configured as a bare family means every revision of that family (family:*); the family itself is fixed by configuration.",
+		`/^Resource::arn:.+:ecs:.+:task-definition\/[A-Za-z0-9_-]+:\*$/`)
+	suppress(runtask, "AwsSolutions-IAM5",
+		"ecs:TagResource on the tasks of the configured clusters only (task IDs exist only after RunTask), and only with the condition ecs:CreateAction = RunTask.",
+		`/^Resource::arn:.+:ecs:.+:task\/[A-Za-z0-9_-]+\/\*$/`)
+	suppress(runtask, "AwsSolutions-IAM5",
+		"RunInstances creates instances, volumes and network interfaces whose IDs do not exist yet, and uses the AMI, security groups and key pair named in the launch template; every such statement requires ec2:LaunchTemplate to be one of the configured templates, and CreateTags requires ec2:CreateAction = RunInstances.",
+		`/^Resource::arn:.+:ec2:.+:(instance|volume|network-interface|security-group|key-pair|spot-instances-request|image)\/\*$/`)
+
+	for _, name := range []string{"submit", "retry"} {
+		suppress(p.functions[name].Role(), "AwsSolutions-IAM5",
+			"Execution names are derived from request IDs and task ARNs at run time; the pattern is limited to the executions of the launch state machine.",
+			`/^Resource::arn:.+:states:.+:execution:`+*p.machineNames[EntryMachine]+`:\*$/`)
+	}
+	for _, m := range p.machineFiles {
+		role := p.machines[m.Stem].Role()
+		suppress(role, "AwsSolutions-IAM5",
+			"X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and CloudWatch Logs log delivery (CreateLogDelivery, …, DescribeLogGroups) do not support resource-level permissions; CDK adds exactly these actions for TracingEnabled and Logs.",
+			`/^Resource::\*$/`)
+		if m.Distributed {
+			suppress(role, "AwsSolutions-IAM5",
+				"Child executions of this machine's DISTRIBUTED Map are named by Step Functions at run time; the pattern is limited to executions of this machine.",
+				`/^Resource::arn:.+:states:.+:execution:`+*p.machineNames[m.Stem]+`\/\*$/`)
+		}
+		for _, child := range m.Machines {
+			if m.SyncChildren {
+				suppress(role, "AwsSolutions-IAM5",
+					"A .sync startExecution watches the child executions it starts, whose names are chosen at run time; the pattern is limited to executions of the companion machine.",
+					`/^Resource::arn:.+:states:.+:execution:`+*p.machineNames[child]+`:\*$/`)
+			}
+		}
+	}
+}
