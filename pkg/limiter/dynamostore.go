@@ -84,20 +84,34 @@ func num(v int64) ddbtypes.AttributeValue {
 	return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
-// note records the TATs of item: exact for a fresh read, else only forward.
+// note records the TATs of item. They only move forward: responses to
+// concurrent calls arrive in any order, and a TAT only grows but for Give,
+// which sets exact (our own give-back). A TAT another process gave back
+// leaves ours high until the real one passes it: such calls pay a read.
 func (s *DynamoStore) note(key string, item Item, exact bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := s.known[key]
-	if k == nil || exact {
+	if k == nil {
 		k = map[string]int64{}
 		s.known[key] = k
 	}
 	for b, st := range item {
-		if t := micros(st.TAT); t > k[b] {
+		if t := micros(st.TAT); t > k[b] || exact {
 			k[b] = t
 		}
 	}
+}
+
+// knownItem returns the TATs this process has seen for key.
+func (s *DynamoStore) knownItem(key string) Item {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it := Item{}
+	for b, t := range s.known[key] {
+		it[b] = BucketState{TAT: fromMicros(t)}
+	}
+	return it
 }
 
 // backlogGuesses guesses each debit's branch: backlog iff the newest TAT
@@ -137,6 +151,18 @@ func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAh
 		return nil, err // even an idle bucket could not serve it
 	}
 	var fresh Item
+	if checkFull(s.knownItem(key), nowUS, aheadUS, debits) != nil {
+		// TATs only grow (but for Give), so the bucket is likely full:
+		// confirm with a read rather than spend a failing write.
+		var err error
+		if fresh, err = s.Load(ctx, key); err != nil {
+			return nil, err
+		}
+		s.note(key, fresh, false)
+		if err := checkFull(fresh, nowUS, aheadUS, debits); err != nil {
+			return nil, err
+		}
+	}
 	for range maxAttempts {
 		g := s.backlogGuesses(key, debits, nowUS, fresh)
 		var held *sync.Mutex
@@ -168,7 +194,7 @@ func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAh
 		} else if fresh, err = s.Load(ctx, key); err != nil {
 			return nil, err
 		}
-		s.note(key, fresh, true)
+		s.note(key, fresh, false)
 		if err := checkFull(fresh, nowUS, aheadUS, debits); err != nil {
 			return nil, err
 		}

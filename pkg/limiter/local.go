@@ -166,14 +166,14 @@ type Reservation struct {
 
 // OK reports whether the limiter can ever grant the tokens (false when n
 // exceeds the burst or the limit is zero).
-func (r *Reservation) OK() bool { return r.ok }
+func (r Reservation) OK() bool { return r.ok }
 
 // Delay is how long after the reservation was made the caller must wait.
-func (r *Reservation) Delay() time.Duration { return r.DelayFrom(time.Unix(0, r.now)) }
+func (r Reservation) Delay() time.Duration { return r.DelayFrom(time.Unix(0, r.now)) }
 
 // DelayFrom is how long after t the caller must wait (0 if t is at or past
 // the time to act). It is math.MaxInt64 for a reservation that is not OK.
-func (r *Reservation) DelayFrom(t time.Time) time.Duration {
+func (r Reservation) DelayFrom(t time.Time) time.Duration {
 	if !r.ok {
 		return time.Duration(math.MaxInt64)
 	}
@@ -181,7 +181,7 @@ func (r *Reservation) DelayFrom(t time.Time) time.Duration {
 }
 
 // TimeToAct is when the tokens may be used.
-func (r *Reservation) TimeToAct() time.Time { return time.Unix(0, r.at) }
+func (r Reservation) TimeToAct() time.Time { return time.Unix(0, r.at) }
 
 // Cancel gives the tokens back if the time to act is still in the future;
 // tokens whose time has come are considered used. Calling it again does

@@ -1,0 +1,336 @@
+// Package limitertest is the conformance suite every limiter.Store passes:
+// limiter.MemoryStore in its unit tests, limiter.DynamoStore against
+// dynalite. It checks the GCRA semantics of each operation, atomicity under
+// concurrency and a 400-goroutine contention run through a Distributed
+// limiter.
+package limitertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+// T0 is the start of every test timeline.
+var T0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+var keySeq atomic.Int64
+
+// key returns a key no other subtest uses, so one store can serve all.
+func key(t *testing.T) string {
+	return fmt.Sprintf("limiter#test%d#%s", keySeq.Add(1), t.Name())
+}
+
+func sec(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// debit is n tokens of a bucket at rate/s with the given burst.
+func debit(bucket string, n, rate, burst float64) limiter.Debit {
+	return limiter.Debit{Bucket: bucket, Inc: sec(n / rate), Tau: sec(burst / rate)}
+}
+
+func tatOf(t *testing.T, it limiter.Item, bucket string) time.Time {
+	t.Helper()
+	s, ok := it[bucket]
+	if !ok {
+		t.Fatalf("item has no bucket %q: %v", bucket, it)
+	}
+	return s.TAT
+}
+
+func wantTAT(t *testing.T, it limiter.Item, bucket string, want time.Time) {
+	t.Helper()
+	if got := tatOf(t, it, bucket); !got.Equal(want) {
+		t.Fatalf("%s TAT: got %v, want %v (%+v)", bucket, got.Sub(T0), want.Sub(T0), it)
+	}
+}
+
+// TestStore runs the conformance suite on the store newStore returns. The
+// subtests share one store (distinct keys) and run in parallel.
+func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
+	s := newStore(t)
+	ctx := context.Background()
+	const ahead = time.Hour
+	a := debit("svc:A", 1, 10, 3) // inc 100 ms, tau 300 ms
+	b := debit("svc:B", 2, 4, 8)  // inc 500 ms, tau 2 s
+
+	t.Run("LoadMissing", func(t *testing.T) {
+		t.Parallel()
+		it, err := s.Load(ctx, key(t))
+		if err != nil || len(it) != 0 {
+			t.Fatalf("Load of a missing item: got %v, %v; want empty, nil", it, err)
+		}
+	})
+	t.Run("TakeIdleThenBacklog", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		steps := []struct {
+			at   time.Duration
+			want time.Duration // TAT after, from T0
+		}{
+			{0, sec(0.1)},         // idle: now + inc
+			{0, sec(0.2)},         // backlog: TAT + inc
+			{sec(0.05), sec(0.3)}, // still backlog
+			{sec(5), sec(5.1)},    // idle again
+		}
+		for i, st := range steps {
+			it, err := s.Take(ctx, k, T0.Add(st.at), ahead, []limiter.Debit{a})
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			wantTAT(t, it, a.Bucket, T0.Add(st.want))
+		}
+	})
+	t.Run("TakeSeveralBucketsAtOnce", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		if _, err := s.Take(ctx, k, T0, ahead, []limiter.Debit{a}); err != nil {
+			t.Fatal(err)
+		}
+		// A is in backlog (TAT T0+0.1 s), B idle: both branches in one write.
+		it, err := s.Take(ctx, k, T0.Add(sec(0.05)), ahead, []limiter.Debit{a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTAT(t, it, a.Bucket, T0.Add(sec(0.2)))
+		wantTAT(t, it, b.Bucket, T0.Add(sec(0.55)))
+	})
+	t.Run("MaxAheadRefusesAndChangesNothing", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		// Slots: TAT − tau ≤ now + 1 s; with inc 0.1 and tau 0.3 the 13th
+		// take would need a slot at 1.0 s + 0.1 s.
+		n := 0
+		var full *limiter.BacklogFullError
+		for ; n < 100; n++ {
+			_, err := s.Take(ctx, k, T0, time.Second, []limiter.Debit{a})
+			if errors.As(err, &full) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n != 13 {
+			t.Fatalf("granted %d takes within 1 s ahead at 10/s burst 3, want 13", n)
+		}
+		if full.Bucket != a.Bucket || full.RetryAfter <= 0 || full.RetryAfter > sec(0.1) {
+			t.Fatalf("BacklogFullError %+v: want bucket %s and 0 < RetryAfter ≤ 100ms", full, a.Bucket)
+		}
+		it, err := s.Load(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTAT(t, it, a.Bucket, T0.Add(sec(1.3)))
+		// A refused multi-bucket take leaves the other bucket alone too.
+		if _, err := s.Take(ctx, k, T0, time.Second, []limiter.Debit{b, a}); !errors.As(err, &full) {
+			t.Fatalf("got %v, want a BacklogFullError", err)
+		}
+		if it, _ = s.Load(ctx, k); len(it) != 1 {
+			t.Fatalf("a refused take wrote: %+v", it)
+		}
+	})
+	t.Run("Give", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		for range 5 {
+			if _, err := s.Take(ctx, k, T0, ahead, []limiter.Debit{a}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// TAT T0+0.5 s. Giving back at T0 moves it to T0+0.4 s.
+		it, err := s.Give(ctx, k, T0, []limiter.Debit{a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTAT(t, it, a.Bucket, T0.Add(sec(0.4)))
+		// At T0+0.35 s the tokens have refilled (TAT < now + inc): no change.
+		if it, err = s.Give(ctx, k, T0.Add(sec(0.35)), []limiter.Debit{a, b}); err != nil {
+			t.Fatal(err)
+		}
+		wantTAT(t, it, a.Bucket, T0.Add(sec(0.4)))
+		if _, ok := it[b.Bucket]; ok {
+			t.Fatalf("Give created bucket %s: %+v", b.Bucket, it)
+		}
+	})
+	t.Run("SetRateCompareAndSet", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		at1, at2 := T0.Add(time.Second), T0.Add(2*time.Second)
+		steps := []struct {
+			rate      float64
+			at, prev  time.Time
+			applied   bool
+			wantRate  float64
+			wantRateT time.Time
+		}{
+			{20, at1, time.Time{}, true, 20, at1},
+			{10, at2, time.Time{}, false, 20, at1}, // someone decreased first
+			{10, at2, T0, false, 20, at1},          // wrong prev
+			{10, at2, at1, true, 10, at2},
+		}
+		for i, st := range steps {
+			applied, it, err := s.SetRate(ctx, k, "svc:A", st.rate, st.at, st.prev)
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			got := it["svc:A"]
+			if applied != st.applied || got.Rate != st.wantRate || !got.RateAt.Equal(st.wantRateT) {
+				t.Fatalf("step %d: applied %v rate %v at %v; want %v %v %v", i, applied, got.Rate, got.RateAt, st.applied, st.wantRate, st.wantRateT)
+			}
+		}
+		// Takes keep the adaptive state.
+		it, err := s.Take(ctx, k, T0, ahead, []limiter.Debit{a})
+		if err != nil || it["svc:A"].Rate != 10 {
+			t.Fatalf("after a take: %+v, %v; want rate 10 kept", it, err)
+		}
+	})
+	t.Run("ConcurrentTakesAreAtomic", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		const workers, each = 16, 8
+		var wg sync.WaitGroup
+		errs := make(chan error, workers*each)
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					if _, err := s.Take(ctx, k, T0, ahead, []limiter.Debit{a, b}); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		it, err := s.Load(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTAT(t, it, a.Bucket, T0.Add(workers*each*a.Inc))
+		wantTAT(t, it, b.Bucket, T0.Add(workers*each*b.Inc))
+	})
+	t.Run("Contention400", func(t *testing.T) {
+		t.Parallel()
+		Contention(t, s, 400, 5*time.Second)
+	})
+}
+
+// Contention runs workers goroutines acquiring one token at a time from one
+// distributed bucket (burst 100, 40 per s) on a fake clock that a driver
+// advances over window, each holding its slot until the clock reaches it.
+// It asserts admitted ≤ burst + rate × window + 1 and ≥ 95 % of that.
+func Contention(t *testing.T, s limiter.Store, workers int, window time.Duration) {
+	t.Helper()
+	const burst, rate = 100, 40
+	lims, err := limiter.ParseLimits(`{"actions": {"svc:Run": {"burst": 100, "rate": 40}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &tickClock{Fake: clock.NewFake(T0), tick: make(chan struct{})}
+	d := limiter.NewDistributed(s, lims, func(o *limiter.Options) {
+		o.Clock = clk
+		o.AccountScope = fmt.Sprintf("contention%d", keySeq.Add(1))
+		o.MaxAhead = time.Second // callers must come back: real contention
+		o.StoreTimeout = 30 * time.Second
+	})
+	end := T0.Add(window)
+	var admitted, full, inflight atomic.Int64
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			rnd := rand.New(rand.NewPCG(uint64(w), 1))
+			for !done.Load() {
+				asked := clk.Now()
+				inflight.Add(1)
+				slot, err := d.Reserve(context.Background(), "svc", []limiter.Take{{Bucket: "svc:Run", N: 1}})
+				inflight.Add(-1)
+				var bf *limiter.BacklogFullError
+				switch {
+				case errors.As(err, &bf):
+					full.Add(1)
+					// Come back after RetryAfter, jittered as real callers are.
+					back := asked.Add(bf.RetryAfter + time.Duration(rnd.Int64N(int64(2*time.Second))))
+					clk.waitUntil(back, &done)
+					continue
+				case err != nil:
+					errs <- err
+					return
+				case slot.Fallback:
+					errs <- fmt.Errorf("slot from the fallback: the store failed")
+					return
+				}
+				if slot.At.After(end) {
+					return
+				}
+				admitted.Add(1)
+				clk.waitUntil(slot.At, &done) // honour the slot
+			}
+		})
+	}
+	// Advance the fake time in 10 ms steps once no Reserve is in flight, so
+	// a slow store slows the fake time down instead of losing slots.
+	for clk.Now().Before(end) {
+		time.Sleep(500 * time.Microsecond)
+		for i := 0; i < 100 && inflight.Load() > 0; i++ {
+			time.Sleep(500 * time.Microsecond)
+		}
+		clk.advance(10 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	done.Store(true)
+	clk.advance(time.Millisecond)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	bound := burst + rate*window.Seconds() + 1
+	got := float64(admitted.Load())
+	t.Logf("%d workers over %v: admitted %v (bound %v, %.1f %%), %d backlog-full answers", workers, window, got, bound, 100*got/bound, full.Load())
+	if got > bound {
+		t.Fatalf("admitted %v > burst + rate × elapsed + 1 = %v", got, bound)
+	}
+	if got < 0.95*bound {
+		t.Fatalf("admitted %v < 95 %% of %v", got, bound)
+	}
+}
+
+// tickClock is a fake clock whose waiters wake on every advance, instead of
+// polling it.
+type tickClock struct {
+	*clock.Fake
+	mu   sync.Mutex
+	tick chan struct{}
+}
+
+func (c *tickClock) advance(d time.Duration) {
+	c.Advance(d)
+	c.mu.Lock()
+	close(c.tick)
+	c.tick = make(chan struct{})
+	c.mu.Unlock()
+}
+
+func (c *tickClock) waitUntil(t time.Time, done *atomic.Bool) {
+	for !done.Load() {
+		c.mu.Lock()
+		ch := c.tick
+		c.mu.Unlock()
+		if !c.Now().Before(t) {
+			return
+		}
+		<-ch
+	}
+}
