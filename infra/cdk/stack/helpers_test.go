@@ -51,12 +51,12 @@ func fullSettings() Settings {
 	}
 }
 
-func testProps(t testing.TB, s Settings) *ThrottleStackProps {
+func testProps(t testing.TB, s Settings, smDir string) *ThrottleStackProps {
 	t.Helper()
 	return &ThrottleStackProps{
 		Settings:        s,
 		AssetDir:        assets(t),
-		StateMachineDir: dir("testdata", "statemachines"),
+		StateMachineDir: smDir,
 		RulesDir:        dir("..", "..", "..", "statemachines", "rules"),
 	}
 }
@@ -98,7 +98,7 @@ var (
 // costs seconds, so it is made once per test process.
 func sharedStack(t *testing.T) *synthesized {
 	t.Helper()
-	sharedOnce.Do(func() { shared = synth(t, fullSettings()) })
+	sharedOnce.Do(func() { shared = synth(t, fullSettings(), dir("testdata", "statemachines")) })
 	if shared == nil {
 		t.Fatal("shared stack failed to synthesize")
 	}
@@ -106,11 +106,11 @@ func sharedStack(t *testing.T) *synthesized {
 }
 
 // synth builds a stack with the AwsSolutions pack applied, as main does.
-func synth(t *testing.T, s Settings) *synthesized {
+func synth(t *testing.T, s Settings, smDir string) *synthesized {
 	t.Helper()
 	app := awscdk.NewApp(nil)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	st := NewThrottleStack(app, "ThrottleHandler", testProps(t, s))
+	st := NewThrottleStack(app, "ThrottleHandler", testProps(t, s, smDir))
 	out := &synthesized{stack: st, tpl: assertions.Template_FromStack(st, nil)}
 	out.json = *out.tpl.ToJSON()
 	ann := assertions.Annotations_FromStack(st)
@@ -165,6 +165,9 @@ func (s *synthesized) statements() map[string][]map[string]any {
 		}
 	}
 	for id, r := range s.resources("AWS::IAM::Policy") {
+		add(id, props(r)["PolicyDocument"])
+	}
+	for id, r := range s.resources("AWS::SQS::QueuePolicy") {
 		add(id, props(r)["PolicyDocument"])
 	}
 	for id, r := range s.resources("AWS::IAM::ManagedPolicy") {
@@ -246,4 +249,15 @@ func asList(v any) []any {
 		return l
 	}
 	return []any{v}
+}
+
+// assert runs a CDK assertion, which panics on failure, as a test error.
+func assert(t *testing.T, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Error(r)
+		}
+	}()
+	f()
 }
