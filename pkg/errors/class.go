@@ -82,7 +82,9 @@ type Classification struct {
 	Class Class `json:"class"`
 	// Code is the AWS error code or event name it came from, e.g.
 	// ThrottlingException, RequestLimitExceeded, ECS_OPERATION_THROTTLED,
-	// RESOURCE:MEMORY, InsufficientInstanceCapacity; Unknown if none.
+	// RESOURCE:MEMORY, InsufficientInstanceCapacity; the error prefix or
+	// first sentence of a free-text reason (CannotPullContainerError,
+	// "Capacity is unavailable at this time"); Unknown if none.
 	Code   string `json:"code"`
 	Source Source `json:"source"`
 	// API is the API action or bucket concerned, e.g. ecs:RunTask,
@@ -99,6 +101,10 @@ type Classification struct {
 	// subnet, AZ or instance type when known.
 	Scope      ScopeKind `json:"scope,omitempty"`
 	ScopeValue string    `json:"scopeValue,omitempty"`
+	// AZ is the Availability Zone a capacity failure names, when the AWS
+	// message names one (InsufficientInstanceCapacity names the type and
+	// the zone; Scope is then instanceType and AZ narrows it).
+	AZ string `json:"az,omitempty"`
 	// TaskARN is set when the failure is about one task (TaskFailedToStart).
 	TaskARN string `json:"taskArn,omitempty"`
 	// StartedBy is the stopped task's startedBy, when known.
