@@ -225,16 +225,17 @@ func (r *Runner) write(v any) error {
 	return err
 }
 
-// Define loads (or replaces) a state machine definition under arn. The
-// runner validates it; an invalid definition returns the validator's error.
-func (r *Runner) Define(ctx context.Context, arn string, definition json.RawMessage) error {
+// Define loads (or replaces) a state machine definition under arn. With
+// validate, the runner checks it with asl-validator first (about 1 s per
+// definition) and an invalid definition returns the validator's error.
+func (r *Runner) Define(ctx context.Context, arn string, definition json.RawMessage, validate bool) error {
 	ch := make(chan error, 1)
 	r.mu.Lock()
 	r.nextReq++
 	id := r.nextReq
 	r.replies[id] = ch
 	r.mu.Unlock()
-	if err := r.write(map[string]any{"op": "define", "req": id, "arn": arn, "definition": definition}); err != nil {
+	if err := r.write(map[string]any{"op": "define", "req": id, "arn": arn, "definition": definition, "validate": validate}); err != nil {
 		r.mu.Lock()
 		delete(r.replies, id)
 		r.mu.Unlock()

@@ -10,7 +10,7 @@
 // time scale k, so Wait, Retry intervals and timeouts run in simulated seconds.
 //
 // Protocol (newline-delimited JSON):
-//   stdin  {"op":"define","req":n,"arn":…,"definition":{…}}
+//   stdin  {"op":"define","req":n,"arn":…,"definition":{…},"validate":bool}
 //          {"op":"start","arn":execArn,"machine":smArn,"input":…,"context":{…}}
 //          {"op":"stop","arn":execArn}
 //   stdout {"ev":"ready"} | {"ev":"reply","req":n,"error":…}
@@ -228,7 +228,13 @@ async function startExecution(ex, input, mode) {
   } finally {
     ex.children.delete(started.executionArn);
   }
-  const d = await sfnCall('DescribeExecution', { executionArn: started.executionArn });
+  // The child's end reaches Go on the runner's stdout, which may lag this
+  // request: poll until Go has recorded it.
+  let d = await sfnCall('DescribeExecution', { executionArn: started.executionArn });
+  for (let delay = 1; d.status === 'RUNNING'; delay = Math.min(delay * 2, 50)) {
+    await new Promise((resolve) => realSetTimeout(resolve, delay));
+    d = await sfnCall('DescribeExecution', { executionArn: started.executionArn });
+  }
   const parse = (s) => { try { return JSON.parse(s); } catch { return s; } };
   const out = {
     ExecutionArn: d.executionArn, Input: mode === 'sync2' ? parse(d.input) : d.input,
@@ -325,7 +331,10 @@ function define(msg) {
   const def = msg.definition;
   const tasks = new Map();
   prepare(def, tasks);
-  const sm = new StateMachine(def, { validationOptions: { checkPaths: true, checkArn: true } });
+  // Validation (asl-validator) costs ~1 s per definition: only on request
+  // (CreateStateMachine); the repository's files are checked by make asl.
+  const validationOptions = msg.validate ? { checkPaths: true, checkArn: true } : { noValidate: true };
+  const sm = new StateMachine(def, { validationOptions });
   machines.set(msg.arn, { sm, tasks });
 }
 

@@ -111,7 +111,7 @@ func TestRunnerExecutes(t *testing.T) {
 	srv := lambdaStub(t)
 	r, rec := startRunner(t, srv.URL, 1000)
 	ctx := context.Background()
-	if err := r.Define(ctx, "sm", json.RawMessage(machine)); err != nil {
+	if err := r.Define(ctx, "sm", json.RawMessage(machine), true); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -190,7 +190,7 @@ func TestRunnerExecutes(t *testing.T) {
 func TestRunnerRejectsInvalidDefinition(t *testing.T) {
 	t.Parallel()
 	r, _ := startRunner(t, "http://127.0.0.1:1", 1)
-	err := r.Define(context.Background(), "bad", json.RawMessage(`{"StartAt":"Nowhere","States":{"A":{"Type":"Pass","End":true}}}`))
+	err := r.Define(context.Background(), "bad", json.RawMessage(`{"StartAt":"Nowhere","States":{"A":{"Type":"Pass","End":true}}}`), true)
 	if err == nil {
 		t.Fatal("got nil error for a definition whose StartAt names no state")
 	}
@@ -200,7 +200,7 @@ func TestRunnerStop(t *testing.T) {
 	t.Parallel()
 	r, rec := startRunner(t, "http://127.0.0.1:1", 1)
 	def := `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`
-	if err := r.Define(context.Background(), "w", json.RawMessage(def)); err != nil {
+	if err := r.Define(context.Background(), "w", json.RawMessage(def), false); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.StartExecution("e1", "w", json.RawMessage(`{}`), ContextObject{}); err != nil {

@@ -9,5 +9,8 @@
 //
 // A function name may be a name, a name:qualifier or a full or partial ARN;
 // the function is the ARN's name segment. Handlers come from a Resolver (the
-// local stack passes pkg/lambdafn.Build) and are built once per name.
+// local stack passes pkg/lambdafn.Build): one instance per concurrent
+// invocation, kept while idle and reused, as Lambda reuses execution
+// environments (aws-lambda-go's handlers reuse their output buffer, so one
+// instance must not serve two invocations at once).
 package lambda

@@ -49,7 +49,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	case "DryRun":
-		if _, err := s.handler(FunctionName(name)); err != nil {
+		if !s.exists(FunctionName(name)) {
 			awsjson.WriteError(w, restJSON, awsjson.Errorf(404, "ResourceNotFoundException", "Function not found: %s", s.ARN(FunctionName(name))))
 			return
 		}

@@ -82,7 +82,7 @@ type Service struct {
 	o       Options
 
 	mu       sync.Mutex
-	handlers map[string]*handlerEntry
+	handlers map[string]*sandboxes
 
 	inflight atomic.Int64
 	peak     atomic.Int64
@@ -95,10 +95,12 @@ type Service struct {
 	cancel context.CancelFunc
 }
 
-type handlerEntry struct {
-	once sync.Once
-	h    awslambda.Handler
-	err  error
+// sandboxes holds a function's idle handler instances. Like Lambda's
+// execution environments, one instance serves one invocation at a time:
+// aws-lambda-go's handlers reuse their output buffer between calls, so they
+// are not safe for concurrent Invoke.
+type sandboxes struct {
+	idle []awslambda.Handler
 }
 
 // New returns a Service that runs the handlers resolve builds.
@@ -118,7 +120,7 @@ func New(resolve Resolver, optFns ...func(*Options)) *Service {
 		o.AsyncRetries = &two
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{resolve: resolve, o: o, handlers: map[string]*handlerEntry{}, bgCtx: ctx, cancel: cancel}
+	return &Service{resolve: resolve, o: o, handlers: map[string]*sandboxes{}, bgCtx: ctx, cancel: cancel}
 }
 
 // FunctionName returns the function a FunctionName parameter names: the
@@ -140,16 +142,44 @@ func (s *Service) ARN(name string) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.o.Region, s.o.Account, name)
 }
 
-func (s *Service) handler(name string) (awslambda.Handler, error) {
+// acquire takes an idle instance of the function or builds one (a cold
+// start). Give it back with release.
+func (s *Service) acquire(name string) (awslambda.Handler, error) {
 	s.mu.Lock()
-	e, ok := s.handlers[name]
-	if !ok {
-		e = &handlerEntry{}
-		s.handlers[name] = e
+	sb, ok := s.handlers[name]
+	if ok && len(sb.idle) > 0 {
+		h := sb.idle[len(sb.idle)-1]
+		sb.idle = sb.idle[:len(sb.idle)-1]
+		s.mu.Unlock()
+		return h, nil
 	}
 	s.mu.Unlock()
-	e.once.Do(func() { e.h, e.err = s.resolve(name) })
-	return e.h, e.err
+	h, err := s.resolve(name)
+	if err == nil && h == nil {
+		err = fmt.Errorf("resolver returned no handler for %s", name)
+	}
+	return h, err
+}
+
+func (s *Service) release(name string, h awslambda.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sb, ok := s.handlers[name]
+	if !ok {
+		sb = &sandboxes{}
+		s.handlers[name] = sb
+	}
+	sb.idle = append(sb.idle, h)
+}
+
+// exists reports whether the function can be built.
+func (s *Service) exists(name string) bool {
+	h, err := s.acquire(name)
+	if err != nil {
+		return false
+	}
+	s.release(name, h)
+	return true
 }
 
 // Response is the answer of a synchronous invocation that reached the
@@ -172,8 +202,7 @@ func (s *Service) Invoke(ctx context.Context, function string, payload []byte) (
 	if len(payload) > maxPayload {
 		return Response{}, awsjson.Errorf(413, "RequestTooLargeException", "Request must be smaller than %d bytes for the InvokeFunction operation", maxPayload)
 	}
-	h, err := s.handler(name)
-	if err != nil || h == nil {
+	if !s.exists(name) {
 		return Response{}, awsjson.Errorf(404, "ResourceNotFoundException", "Function not found: %s", s.ARN(name))
 	}
 	fault := FaultNone
@@ -201,7 +230,7 @@ func (s *Service) Invoke(ctx context.Context, function string, payload []byte) (
 		s.errored.Add(1)
 		return errorResponse(rid, "Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status 2", rid)), nil
 	}
-	out, ferr := s.run(ctx, name, rid, h, payload)
+	out, ferr := s.run(ctx, name, rid, payload)
 	if fault == FaultCrashAfter {
 		s.errored.Add(1)
 		return errorResponse(rid, "Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status 2", rid)), nil
@@ -228,7 +257,11 @@ func errorResponse(rid, typ, msg string) Response {
 }
 
 // run calls the handler with a deadline of the function's timeout.
-func (s *Service) run(ctx context.Context, name, rid string, h awslambda.Handler, payload []byte) ([]byte, *funcError) {
+func (s *Service) run(ctx context.Context, name, rid string, payload []byte) ([]byte, *funcError) {
+	h, err := s.acquire(name)
+	if err != nil {
+		return nil, &funcError{Type: "Runtime.InitError", Message: err.Error()}
+	}
 	timeout := s.o.Timeout
 	if t, ok := s.o.Timeouts[name]; ok {
 		timeout = t
@@ -246,14 +279,18 @@ func (s *Service) run(ctx context.Context, name, rid string, h awslambda.Handler
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
+				// A panic kills the runtime: the instance is not reused.
 				done <- result{err: &funcError{Type: typeName(p), Message: fmt.Sprint(p)}}
 			}
 		}()
 		out, err := h.Invoke(ctx, payload)
 		if err != nil {
+			s.release(name, h)
 			done <- result{err: toFuncError(err)}
 			return
 		}
+		out = append([]byte(nil), out...) // the handler reuses its buffer
+		s.release(name, h)
 		done <- result{out: out}
 	}()
 	select {
@@ -306,7 +343,7 @@ func typeName(v any) string {
 // Only a missing function is an error.
 func (s *Service) InvokeAsync(ctx context.Context, function string, payload []byte) error {
 	name := FunctionName(function)
-	if h, err := s.handler(name); err != nil || h == nil {
+	if !s.exists(name) {
 		return awsjson.Errorf(404, "ResourceNotFoundException", "Function not found: %s", s.ARN(name))
 	}
 	payload = append([]byte(nil), payload...)

@@ -286,7 +286,7 @@ func (s *Service) apiCreateMachine(r *http.Request) (any, error) {
 	if exists {
 		return nil, awsjson.Errorf(400, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", s.MachineARN(in.Name))
 	}
-	arn, err := s.Define(r.Context(), in.Name, in.Definition)
+	arn, err := s.define(r.Context(), in.Name, in.Definition, true)
 	if err != nil {
 		return nil, err
 	}

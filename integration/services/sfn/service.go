@@ -132,9 +132,26 @@ func (s *Service) executionARN(machineName, name string) string {
 }
 
 // Define creates or replaces the state machine name with an ASL definition
-// (already substituted) and returns its ARN. An invalid definition is an
-// InvalidDefinition error.
+// (already substituted) and returns its ARN. The definition is not
+// validated (asl-validator costs about 1 s per definition; make asl checks
+// the repository's files): use Validate first where it matters.
 func (s *Service) Define(ctx context.Context, name, definition string) (string, error) {
+	return s.define(ctx, name, definition, false)
+}
+
+// Validate checks a definition with asl-validator, as CreateStateMachine
+// does; an invalid definition is an InvalidDefinition error.
+func (s *Service) Validate(ctx context.Context, definition string) error {
+	if !json.Valid([]byte(definition)) {
+		return awsjson.Errorf(400, "InvalidDefinition", "Invalid State Machine Definition: not JSON")
+	}
+	if err := s.runner.Define(ctx, "validate:"+awsjson.NewID(), json.RawMessage(definition), true); err != nil {
+		return awsjson.Errorf(400, "InvalidDefinition", "Invalid State Machine Definition: %v", err)
+	}
+	return nil
+}
+
+func (s *Service) define(ctx context.Context, name, definition string, validate bool) (string, error) {
 	if !ValidName(name) {
 		return "", awsjson.Errorf(400, "InvalidName", "Invalid Name: '%s'", name)
 	}
@@ -142,7 +159,7 @@ func (s *Service) Define(ctx context.Context, name, definition string) (string, 
 		return "", awsjson.Errorf(400, "InvalidDefinition", "Invalid State Machine Definition: definition of %s is not JSON", name)
 	}
 	arn := s.MachineARN(name)
-	if err := s.runner.Define(ctx, arn, json.RawMessage(definition)); err != nil {
+	if err := s.runner.Define(ctx, arn, json.RawMessage(definition), validate); err != nil {
 		return "", awsjson.Errorf(400, "InvalidDefinition", "Invalid State Machine Definition: %v", err)
 	}
 	s.mu.Lock()

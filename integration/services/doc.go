@@ -1,0 +1,12 @@
+// Package services composes the local AWS services beyond ECS and EC2 —
+// Lambda, Step Functions, EventBridge, SQS and DynamoDB (dynalite) — on one
+// edge endpoint and one scaled clock. integration/awslocal calls Start from
+// its startServices hook; tests get a fresh composition from servicestest.
+//
+// Wiring: Step Functions Task states call the Lambda endpoint (and ECS,
+// EventBridge, SQS, DynamoDB) over HTTP through the edge, as on AWS; rule
+// targets reach Lambda (async) and Step Functions (StartExecution, no name)
+// in-process; undeliverable events go to the product's dead-letter queue;
+// DynamoDB requests are proxied to dynalite, where the product's table is
+// created at start.
+package services
