@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -200,12 +201,15 @@ func (d *Distributed) now() time.Time {
 }
 
 // effRate is the adaptive rate at now: after a decrease to st.Rate it
-// recovers linearly by Recovery·Rate per second, within [Floor, Rate].
+// recovers by the factor (1 + Recovery) per second, within [Floor, Rate].
+// Growth in proportion to the rate makes a probing cycle last about as long
+// at 5 calls/s as at 50, so the throttled share does not grow at low rates
+// as it does with additive recovery.
 func effRate(l BucketLimit, st BucketState, now time.Time) Limit {
 	if st.Rate <= 0 || st.RateAt.IsZero() {
 		return l.Rate
 	}
-	r := Limit(st.Rate) + Limit(l.Recovery)*l.Rate*Limit(max(0, now.Sub(st.RateAt).Seconds()))
+	r := Limit(st.Rate * math.Pow(1+l.Recovery, max(0, now.Sub(st.RateAt).Seconds())))
 	return min(max(r, l.Floor), l.Rate)
 }
 
@@ -392,7 +396,7 @@ func (d *Distributed) Release(ctx context.Context, service string, takes []Take,
 // Signal reports a throttle on bucket. The first signal of a storm lowers
 // the bucket's rate for the whole fleet (rate × Decrease, not below Floor);
 // signals within SignalWindow after a decrease are counted but change
-// nothing. The rate then recovers by Recovery × Rate per second. An error
+// nothing. The rate then recovers by (1 + Recovery) per second. An error
 // means the store could not be reached; the signal is then lost.
 func (d *Distributed) Signal(ctx context.Context, service, bucket string, sig Signal) error {
 	if svc, _, _ := strings.Cut(bucket, ":"); svc != service {

@@ -64,9 +64,9 @@
 // below Floor), stored in the same item with the time of the decrease, by a
 // conditional write on that time so concurrent signals decrease once. A
 // signal within SignalWindow after the last decrease (or from before it) is
-// the same storm and only counted. The rate then recovers linearly, Recovery
-// × Rate per second, up to the configured Rate; processes compute the
-// current rate from the stored pair, so recovery costs no writes.
+// the same storm and only counted. The rate then recovers by the factor
+// (1 + Recovery) per second up to the configured Rate; processes compute
+// the current rate from the stored pair, so recovery costs no writes.
 //
 // # Limits
 //

@@ -20,7 +20,8 @@ type BucketLimit struct {
 	Floor Limit
 	// Decrease multiplies the rate on a throttle signal, in (0, 1).
 	Decrease float64
-	// Recovery is the fraction of Rate regained per second after a decrease.
+	// Recovery is the growth per second of the rate after a decrease: the
+	// rate is multiplied by (1 + Recovery) each second, up to Rate.
 	Recovery float64
 	// SignalWindow: signals within this time after a decrease are the same
 	// storm and do not decrease again.
@@ -67,7 +68,7 @@ func builtin() map[string][2]float64 {
 const (
 	defaultFloorFraction = 0.05
 	defaultDecrease      = 0.85
-	defaultRecovery      = 0.01 // of the ceiling per second
+	defaultRecovery      = 0.01 // ×1.01 per second
 	defaultSignalWindow  = 2 * time.Second
 )
 
@@ -101,8 +102,9 @@ type accountLimits struct {
 //
 // Settings: burst (tokens), rate (tokens/s, the ceiling), floorFraction
 // (lowest adaptive rate as a fraction of rate), decrease (factor per throttle
-// signal, in (0, 1)), recoveryPerSecond (fraction of rate regained per
-// second), signalWindowSeconds (de-duplication window). A bucket not built
+// signal, in (0, 1)), recoveryPerSecond (growth of a lowered rate per
+// second: 0.01 multiplies it by 1.01 each second), signalWindowSeconds
+// (de-duplication window). A bucket not built
 // in must be named service:Action and given burst and rate.
 type Limits struct {
 	defaults settings

@@ -1,0 +1,446 @@
+package limiter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+	"github.com/throttle-handler/throttle-handler/pkg/config"
+)
+
+func newTestDistributed(t *testing.T, s Store, lims *Limits, optFns ...func(*Options)) (*Distributed, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(t0)
+	base := func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1" }
+	return NewDistributed(s, lims, append([]func(*Options){base}, optFns...)...), clk
+}
+
+var fargate10 = []Take{{ECSRunTask, 1}, {ECSFargateRunTask, 1}, {ECSFargateTasks, 10}}
+
+func TestReserveSlots(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		takes []Take
+		// waits of successive reservations at the same instant
+		waits []time.Duration
+	}{
+		// 100 burst at 40/s: the 101st call waits 25 ms.
+		{"RunTask burst then 25 ms apart", []Take{{ECSRunTask, 1}}, append(make([]time.Duration, 100), ms(25), ms(50))},
+		// Fargate tasks bucket (100 / 20 per s) binds: 10 calls of 10 tasks,
+		// then one every 500 ms.
+		{"Fargate 10 tasks per call", fargate10, append(make([]time.Duration, 10), ms(500), ms(1000))},
+		// RunInstances requests bucket (5 / 2 per s) binds before instances.
+		{"EC2 one instance per call", []Take{{EC2RunInstances, 1}, {EC2Instances, 1}}, []time.Duration{0, 0, 0, 0, 0, ms(500), ms(1000)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d, _ := newTestDistributed(t, NewMemoryStore(), nil)
+			svc, _, _ := strings.Cut(tt.takes[0].Bucket, ":")
+			for i, want := range tt.waits {
+				s, err := d.Reserve(ctx, svc, tt.takes)
+				if err != nil {
+					t.Fatalf("reservation %d: %v", i, err)
+				}
+				if s.Wait != want || !s.At.Equal(t0.Add(want)) || s.Fallback {
+					t.Fatalf("reservation %d: got wait %v at %v fallback %v, want wait %v", i, s.Wait, s.At.Sub(t0), s.Fallback, want)
+				}
+			}
+		})
+	}
+}
+
+func TestReserveRejectsBadTakes(t *testing.T) {
+	t.Parallel()
+	d, _ := newTestDistributed(t, NewMemoryStore(), nil)
+	tests := []struct {
+		name    string
+		service string
+		takes   []Take
+		want    string
+	}{
+		{"none", "ecs", nil, "no takes"},
+		{"other service", "ecs", []Take{{EC2RunInstances, 1}}, `takes[0].bucket "ec2:RunInstances" is not a bucket of service "ecs"`},
+		{"unknown bucket", "ecs", []Take{{"ecs:Nope", 1}}, `"ecs:Nope"`},
+		{"above burst", "ecs", []Take{{ECSFargateTasks, 101}}, "takes[0].n = 101 for ecs:FargateTasks: must be in (0, burst 100]"},
+		{"zero", "ecs", []Take{{ECSRunTask, 1}, {ECSFargateTasks, 0}}, "takes[1].n = 0"},
+		{"twice", "ecs", []Take{{ECSRunTask, 1}, {ECSRunTask, 1}}, `takes[1].bucket "ecs:RunTask" appears twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := d.Reserve(context.Background(), tt.service, tt.takes)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReserveBacklogFull(t *testing.T) {
+	t.Parallel()
+	rec := &Counters{}
+	d, clk := newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.MaxAhead = time.Second; o.Recorder = rec })
+	ctx := context.Background()
+	takes := []Take{{EC2RunInstances, 1}}
+	// 5 burst + 2 within the second ahead at 2/s.
+	for i := range 7 {
+		if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
+			t.Fatalf("reservation %d: %v", i, err)
+		}
+	}
+	_, err := d.Reserve(ctx, "ec2", takes)
+	full, ok := errors.AsType[*BacklogFullError](err)
+	if !ok || full.RetryAfter != ms(500) || full.Bucket != EC2RunInstances {
+		t.Fatalf("got %v, want a BacklogFullError on ec2:RunInstances, retry after 500ms", err)
+	}
+	clk.Advance(full.RetryAfter)
+	if s, err := d.Reserve(ctx, "ec2", takes); err != nil || s.Wait != time.Second {
+		t.Fatalf("after RetryAfter: %+v, %v; want a slot 1 s away", s, err)
+	}
+	if got := rec.Get(MetricBacklogFull, "ec2"); got != 1 {
+		t.Fatalf("%s: got %v, want 1", MetricBacklogFull, got)
+	}
+}
+
+func TestReleaseGivesTheSlotBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	takes := []Take{{EC2RunInstances, 1}}
+	for _, tc := range []struct {
+		name   string
+		strip  bool // release a slot rebuilt from its time alone (JSON without debits)
+		viaRTT bool // release a slot that went through JSON
+	}{{"as returned", false, false}, {"through JSON", false, true}, {"rebuilt from At", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, clk := newTestDistributed(t, NewMemoryStore(), nil)
+			var last Slot
+			for range 7 {
+				var err error
+				if last, err = d.Reserve(ctx, "ec2", takes); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if last.Wait != time.Second {
+				t.Fatalf("7th slot: wait %v, want 1s", last.Wait)
+			}
+			rel := last
+			if tc.viaRTT {
+				b, _ := json.Marshal(last)
+				rel = Slot{}
+				if err := json.Unmarshal(b, &rel); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.strip {
+				rel = Slot{At: last.At}
+			}
+			if err := d.Release(ctx, "ec2", takes, rel); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := d.Reserve(ctx, "ec2", takes); s.Wait != time.Second {
+				t.Fatalf("after release the next slot waits %v, want the released 1s", s.Wait)
+			}
+			// A slot whose time has come is used: releasing it gives nothing.
+			clk.Advance(time.Second)
+			if err := d.Release(ctx, "ec2", takes, last); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := d.Reserve(ctx, "ec2", takes); s.Wait != ms(500) {
+				t.Fatalf("after a late release the next slot waits %v, want 500ms", s.Wait)
+			}
+		})
+	}
+}
+
+func TestSlotJSON(t *testing.T) {
+	t.Parallel()
+	s := Slot{At: t0.Add(ms(1500)), Wait: ms(1500), Debits: []Debit{{Bucket: ECSRunTask, Inc: ms(25), Tau: ms(2500)}}}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"at":"2026-11-22T10:00:01.5Z","waitSeconds":1.5,"debits":[{"bucket":"ecs:RunTask","incSeconds":0.025,"tauSeconds":2.5}]}`
+	if string(b) != want {
+		t.Fatalf("got %s, want %s", b, want)
+	}
+	var back Slot
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.At.Equal(s.At) || back.Wait != s.Wait || len(back.Debits) != 1 || back.Debits[0] != s.Debits[0] {
+		t.Fatalf("round trip: got %+v, want %+v", back, s)
+	}
+	if err := json.Unmarshal([]byte(`{"debits":[{"incSeconds":1}]}`), &back); err == nil || !strings.Contains(err.Error(), "debits[0]") {
+		t.Fatalf("a debit without bucket: got %v, want an error naming debits[0]", err)
+	}
+}
+
+func TestSignalDecreasesOncePerStormAndRecovers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := NewMemoryStore()
+	rec := &Counters{}
+	var logs bytes.Buffer
+	d, clk := newTestDistributed(t, store, nil, func(o *Options) {
+		o.Recorder = rec
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	// Another process of the fleet on the same store and clock.
+	other := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1" })
+	rate := func(dl *Distributed) float64 {
+		t.Helper()
+		if _, err := dl.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}}); err != nil { // refreshes what it knows
+			t.Fatal(err)
+		}
+		r, err := dl.Rate("ecs", ECSRunTask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(r)
+	}
+	sig := Signal{Reason: "ThrottlingException"}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		signals int
+		want    float64 // rate seen by the other process afterwards
+	}{
+		{"storm of 50 signals decreases once", 0, 50, 40 * 0.85},
+		{"still the same storm", ms(1900), 10, 40 * 0.85 * math.Pow(1.01, 1.9)},
+		{"a new storm decreases again", ms(200), 1, 40 * 0.85 * math.Pow(1.01, 2.1) * 0.85},
+		{"recovers ×1.01 per second", 10 * time.Second, 0, 40 * 0.85 * math.Pow(1.01, 2.1) * 0.85 * math.Pow(1.01, 10)},
+		{"up to the ceiling", time.Hour, 0, 40},
+	}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		for range st.signals {
+			if err := d.Signal(ctx, "ecs", ECSRunTask, sig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := rate(other); got < st.want-1e-6 || got > st.want+1e-6 {
+			t.Fatalf("%s: other process sees rate %v, want %v", st.name, got, st.want)
+		}
+	}
+	if got := rec.Get(MetricThrottleSignals, "ecs"); got != 61 {
+		t.Fatalf("%s: got %v, want 61", MetricThrottleSignals, got)
+	}
+	if got := rec.Get(MetricRateDecreases, "ecs"); got != 2 {
+		t.Fatalf("%s: got %v, want 2", MetricRateDecreases, got)
+	}
+	if !strings.Contains(logs.String(), `"code":"ThrottlingException"`) {
+		t.Fatalf("no decrease logged: %s", logs.String())
+	}
+	// A late signal about a throttle from before the last decrease is a duplicate.
+	if err := d.Signal(ctx, "ecs", ECSRunTask, Signal{Reason: "ECS_OPERATION_THROTTLED", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Get(MetricRateDecreases, "ecs"); got != 2 {
+		t.Fatalf("a stale signal decreased the rate (%v decreases)", got)
+	}
+}
+
+func TestSignalFloor(t *testing.T) {
+	t.Parallel()
+	lims, err := ParseLimits(`{"defaults": {"floorFraction": 0.25, "signalWindowSeconds": 0}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, clk := newTestDistributed(t, NewMemoryStore(), lims)
+	for range 40 {
+		clk.Advance(time.Millisecond)
+		if err := d.Signal(context.Background(), "ec2", EC2RunInstances, Signal{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, _ := d.Rate("ec2", EC2RunInstances); r < 0.5 || r > 0.5+1e-3 {
+		t.Fatalf("rate after 40 decreases: got %v, want the floor 0.5 (25 %% of 2/s)", r)
+	}
+}
+
+// TestAdaptiveConverges runs one caller against a simulated AWS bucket whose
+// true rate (25/s) is lower than the configured 40/s, signalling each
+// throttle: the limiter's admitted rate converges to within 10 % of the true
+// rate and, after convergence, fewer than 2 % of calls are throttled.
+func TestAdaptiveConverges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, trueRate := range []Limit{25, 10, 5, 39} {
+		d, clk := newTestDistributed(t, NewMemoryStore(), nil)
+		aws := NewLocal(trueRate, 100, func(o *LocalOptions) { o.Clock = clk })
+		const total, settle = 1200 * time.Second, 300 * time.Second
+		var admitted, throttled int
+		for clk.Now().Before(t0.Add(total)) {
+			s, err := d.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Set(s.At)
+			ok := aws.AllowN(clk.Now(), 1)
+			if !ok {
+				if err := d.Signal(ctx, "ecs", ECSRunTask, Signal{Reason: "ThrottlingException"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if clk.Now().After(t0.Add(settle)) {
+				admitted++
+				if !ok {
+					throttled++
+				}
+			}
+		}
+		got := float64(admitted) / (total - settle).Seconds()
+		frac := float64(throttled) / float64(admitted)
+		t.Logf("true rate %v/s: admitted %.2f/s after convergence, %.2f %% throttled", trueRate, got, 100*frac)
+		if got < 0.9*float64(trueRate) || got > 1.1*float64(trueRate) {
+			t.Errorf("true rate %v/s: admitted %.2f/s, want within 10 %%", trueRate, got)
+		}
+		if frac >= 0.02 {
+			t.Errorf("true rate %v/s: %.2f %% throttled after convergence, want < 2 %%", trueRate, 100*frac)
+		}
+	}
+}
+
+// flaky wraps a Store and fails (or hangs until the context ends) while
+// down is set.
+type flaky struct {
+	Store
+	down, hang atomic.Bool
+	calls      atomic.Int64
+}
+
+func (f *flaky) err(ctx context.Context) error {
+	f.calls.Add(1)
+	if !f.down.Load() {
+		return nil
+	}
+	if f.hang.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+}
+
+func (f *flaky) Take(ctx context.Context, key string, now time.Time, ahead time.Duration, ds []Debit) (Item, error) {
+	if err := f.err(ctx); err != nil {
+		return nil, err
+	}
+	return f.Store.Take(ctx, key, now, ahead, ds)
+}
+
+func (f *flaky) Load(ctx context.Context, key string) (Item, error) {
+	if err := f.err(ctx); err != nil {
+		return nil, err
+	}
+	return f.Store.Load(ctx, key)
+}
+
+func TestFallbackWhenTheStoreFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, hang := range []bool{false, true} {
+		store := &flaky{Store: NewMemoryStore()}
+		store.hang.Store(hang)
+		rec := &Counters{}
+		var logs bytes.Buffer
+		d, clk := newTestDistributed(t, store, nil, func(o *Options) {
+			o.Recorder = rec
+			o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+			o.StoreTimeout = 20 * time.Millisecond
+			o.FallbackRetry = 5 * time.Second
+		})
+		takes := []Take{{EC2RunInstances, 1}}
+		if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
+			t.Fatal(err)
+		}
+		store.down.Store(true)
+		// Fallback: 10 % of 5 burst → 1, of 2/s → 0.2/s: slots 5 s apart.
+		for i := range 3 {
+			s, err := d.Reserve(ctx, "ec2", takes)
+			if err != nil {
+				t.Fatalf("hang %v, reservation %d: got error %v; the fallback must serve", hang, i, err)
+			}
+			if !s.Fallback || s.Wait != time.Duration(i)*5*time.Second {
+				t.Fatalf("hang %v, reservation %d: %+v; want a fallback slot %d s away", hang, i, s, 5*i)
+			}
+		}
+		calls := store.calls.Load()
+		if calls != 3 {
+			t.Fatalf("hang %v: %d store calls; want 3 (load and take, one failure, then the fallback until the retry time)", hang, calls)
+		}
+		if got := rec.Get(MetricFallbackEpisodes, "ec2"); got != 1 {
+			t.Fatalf("hang %v: %s = %v, want 1", hang, MetricFallbackEpisodes, got)
+		}
+		if got := rec.Get(MetricFallbackAcquisitions, "ec2"); got != 3 {
+			t.Fatalf("hang %v: %s = %v, want 3", hang, MetricFallbackAcquisitions, got)
+		}
+		if !strings.Contains(logs.String(), `"level":"WARN","msg":"limiter: bucket store unreachable; using the local fallback limit"`) {
+			t.Fatalf("hang %v: no warning logged: %s", hang, logs.String())
+		}
+		// After the retry time the store is tried again; once it answers,
+		// the episode ends.
+		store.down.Store(false)
+		clk.Advance(5 * time.Second)
+		s, err := d.Reserve(ctx, "ec2", takes)
+		if err != nil || s.Fallback {
+			t.Fatalf("hang %v: after recovery: %+v, %v; want a fleet slot", hang, s, err)
+		}
+		if !strings.Contains(logs.String(), "fallback episode over") {
+			t.Fatalf("hang %v: recovery not logged: %s", hang, logs.String())
+		}
+	}
+}
+
+func TestCallerCancellationIsNotAFallback(t *testing.T) {
+	t.Parallel()
+	store := &flaky{Store: NewMemoryStore()}
+	store.down.Store(true)
+	store.hang.Store(true)
+	d, _ := newTestDistributed(t, store, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := d.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the caller's context error", err)
+	}
+}
+
+func TestNewFromConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{
+			config.EnvLimitsJSON: `{"accounts": {"eu-west-1": {"actions": {"ecs:RunTask": {"rate": 80, "burst": 200}}}}}`,
+			config.EnvRegion:     "eu-west-1",
+			config.EnvMaxAhead:   "60",
+			config.EnvFallback:   "0.5",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewFromConfig(NewMemoryStore(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Key("ecs"); got != "limiter#ecs#eu-west-1" {
+		t.Fatalf("key: got %q", got)
+	}
+	if l, _ := d.Limit(ECSRunTask); l.Rate != 80 || l.Burst != 200 {
+		t.Fatalf("ecs:RunTask in eu-west-1: got %+v, want 200 / 80", l)
+	}
+	cfg.LimitsJSON = `{"actions": {"ecs:RunTask": {"rate": -1}}}`
+	if _, err := NewFromConfig(NewMemoryStore(), cfg); err == nil || !strings.Contains(err.Error(), `TH_LIMITS_JSON: limits: actions["ecs:RunTask"].rate: must be > 0, got -1`) {
+		t.Fatalf("bad limits: got %v", err)
+	}
+}

@@ -1,0 +1,149 @@
+package limiter
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLimitsBuiltIn(t *testing.T) {
+	t.Parallel()
+	l := DefaultLimits()
+	tests := []struct {
+		bucket      string
+		burst, rate float64
+	}{
+		{ECSRunTask, 100, 40}, {ECSStartTask, 100, 40}, {ECSStopTask, 100, 40},
+		{ECSDescribeTasks, 100, 20}, {ECSListTasks, 100, 20},
+		{ECSFargateRunTask, 20, 20}, {ECSFargateTasks, 100, 20},
+		{EC2RunInstances, 5, 2}, {EC2Instances, 1000, 2},
+		{EC2Mutating, 50, 5}, {EC2NonMutating, 100, 20},
+	}
+	for _, tt := range tests {
+		got, err := l.Bucket("us-east-1", tt.bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := BucketLimit{Burst: tt.burst, Rate: Limit(tt.rate), Floor: Limit(tt.rate * defaultFloorFraction),
+			Decrease: defaultDecrease, Recovery: defaultRecovery, SignalWindow: defaultSignalWindow}
+		if got != want {
+			t.Errorf("%s: got %+v, want %+v", tt.bucket, got, want)
+		}
+	}
+}
+
+func TestLimitsInheritance(t *testing.T) {
+	t.Parallel()
+	doc := `{
+	  "defaults": {"decrease": 0.5, "recoveryPerSecond": 0.02, "signalWindowSeconds": 1},
+	  "services": {"ecs": {"decrease": 0.6, "floorFraction": 0.5}},
+	  "actions":  {"ecs:FargateTasks": {"burst": 200, "rate": 40, "recoveryPerSecond": 0.03},
+	               "ecs:CreateService": {"burst": 50, "rate": 5}},
+	  "accounts": {
+	    "111122223333/us-east-1": {"decrease": 0.7, "signalWindowSeconds": 3,
+	      "services": {"ecs": {"floorFraction": 0.1}},
+	      "actions": {"ecs:RunTask": {"rate": 80}, "ecs:FargateTasks": {"rate": 60}}}
+	  }
+	}`
+	l, err := ParseLimits(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const acct = "111122223333/us-east-1"
+	tests := []struct {
+		scope, bucket string
+		want          BucketLimit
+	}{
+		// defaults → service
+		{"eu-west-1", ECSRunTask, BucketLimit{100, 40, 20, 0.6, 0.02, time.Second}},
+		// defaults only (ec2 has no service settings)
+		{"eu-west-1", EC2RunInstances, BucketLimit{5, 2, 0.1, 0.5, 0.02, time.Second}},
+		// action over service over defaults
+		{"eu-west-1", ECSFargateTasks, BucketLimit{200, 40, 20, 0.6, 0.03, time.Second}},
+		// account over service; account action over account
+		{acct, ECSRunTask, BucketLimit{100, 80, 8, 0.7, 0.02, 3 * time.Second}},
+		// account action over global action over account settings
+		{acct, ECSFargateTasks, BucketLimit{200, 60, 6, 0.7, 0.03, 3 * time.Second}},
+		// a bucket that is not built in, given burst and rate
+		{acct, "ecs:CreateService", BucketLimit{50, 5, 0.5, 0.7, 0.02, 3 * time.Second}},
+	}
+	for _, tt := range tests {
+		got, err := l.Bucket(tt.scope, tt.bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("%s in %s: got %+v, want %+v", tt.bucket, tt.scope, got, tt.want)
+		}
+	}
+	if _, err := l.Bucket(acct, "ecs:Unknown"); err == nil || !strings.Contains(err.Error(), `"ecs:Unknown"`) {
+		t.Errorf("unknown bucket: got %v", err)
+	}
+}
+
+func TestLimitsRejectBadConfigNamingTheKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"not JSON", `{`, "limits: must be a JSON object"},
+		{"not an object", `[1]`, "limits: must be a JSON object"},
+		{"unknown top key", `{"default": {}}`, "limits: default: unknown key"},
+		{"unknown setting", `{"defaults": {"rat": 1}}`, "limits: defaults.rat: unknown key"},
+		{"negative rate", `{"actions": {"ecs:RunTask": {"rate": -1}}}`, `limits: actions["ecs:RunTask"].rate: must be > 0, got -1`},
+		{"rate not a number", `{"actions": {"ecs:RunTask": {"rate": "fast"}}}`, `limits: actions["ecs:RunTask"].rate: must be a number`},
+		{"burst below 1", `{"services": {"ecs": {"burst": 0.5}}}`, `limits: services["ecs"].burst: must be ≥ 1, got 0.5`},
+		{"decrease of 1", `{"defaults": {"decrease": 1}}`, "limits: defaults.decrease: must be in (0, 1), got 1"},
+		{"floor 0", `{"defaults": {"floorFraction": 0}}`, "limits: defaults.floorFraction: must be in (0, 1], got 0"},
+		{"bad bucket name", `{"actions": {"RunTask": {"rate": 1}}}`, `limits: actions["RunTask"]: not a bucket name`},
+		{"bad service name", `{"services": {"ecs:RunTask": {}}}`, `limits: services["ecs:RunTask"]: not a service name`},
+		{"new bucket without burst", `{"actions": {"ecs:CreateService": {"rate": 5}}}`, `bucket "ecs:CreateService" (scope ""): not built in; set both burst and rate`},
+		{"account action", `{"accounts": {"eu-west-1": {"actions": {"ec2:Instances": {"burst": 0}}}}}`, `limits: accounts["eu-west-1"].actions["ec2:Instances"].burst: must be ≥ 1, got 0`},
+		{"account setting", `{"accounts": {"eu-west-1": {"window": 3}}}`, `limits: accounts["eu-west-1"].window: unknown key`},
+		{"account new bucket", `{"accounts": {"eu-west-1": {"actions": {"ec2:CreateTags": {"burst": 100}}}}}`, `bucket "ec2:CreateTags" (scope "eu-west-1"): not built in`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseLimits(tt.doc)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCountersEMF(t *testing.T) {
+	t.Parallel()
+	var c Counters
+	c.Add(MetricAcquisitions, "ecs", 1)
+	c.Add(MetricAcquisitions, "ecs", 1)
+	c.Add(MetricDelay, "ecs", 1.5)
+	c.Add(MetricFallbackEpisodes, "ec2", 1)
+	lines := c.EMF("ThrottleHandler", t0)
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want one per service", len(lines))
+	}
+	var doc struct {
+		Service string
+		Acq     float64 `json:"LimiterAcquisitions"`
+		Delay   float64 `json:"LimiterDelaySeconds"`
+		AWS     struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+	}
+	if err := json.Unmarshal(lines[1], &doc); err != nil {
+		t.Fatal(err)
+	}
+	m := doc.AWS.CloudWatchMetrics
+	if doc.Service != "ecs" || doc.Acq != 2 || doc.Delay != 1.5 || doc.AWS.Timestamp != t0.UnixMilli() ||
+		len(m) != 1 || m[0].Namespace != "ThrottleHandler" || len(m[0].Metrics) != 2 || m[0].Metrics[1].Unit != "Seconds" {
+		t.Fatalf("EMF line: %s", lines[1])
+	}
+}
