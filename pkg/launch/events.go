@@ -1,0 +1,63 @@
+package launch
+
+import "time"
+
+// EventSource is the source of every product event on the product's bus.
+const EventSource = "throttle-handler"
+
+// Detail types of the product events.
+const (
+	DetailLaunchRequested = "LaunchRequested" // detail: Request
+	DetailLaunchCompleted = "LaunchCompleted" // detail: Summary
+	DetailLaunchFailed    = "LaunchFailed"    // detail: LaunchFailedDetail
+	DetailTaskRelaunched  = "TaskRelaunched"  // detail: TaskRelaunchedDetail
+)
+
+// Summary is the end of every request (the summary function's output and
+// the detail of LaunchCompleted): launched + failed + deadLettered =
+// requested once every chunk has ended.
+type Summary struct {
+	RequestID string `json:"requestId"`
+	Requested int    `json:"requested"`
+	Launched  int    `json:"launched"`
+	// Failed counts units given up on (quota, permanent, attempts or
+	// deadline exhausted); each is also dead-lettered with its chunk.
+	Failed       int `json:"failed"`
+	DeadLettered int `json:"deadLettered"`
+	// Pending counts units of chunks that have neither completed nor been
+	// given up (zero at the end of a normal execution).
+	Pending int `json:"pending"`
+	// Reasons counts failed units by reason.
+	Reasons     map[string]int `json:"reasons"`
+	Relaunched  int            `json:"relaunched"`
+	CompletedAt time.Time      `json:"completedAt"`
+}
+
+// LaunchFailedDetail is put when a chunk is given up on: its missing units
+// went to the product's dead-letter queue with the same content.
+type LaunchFailedDetail struct {
+	RequestID string `json:"requestId"`
+	Chunk     int    `json:"chunk"`
+	Kind      Kind   `json:"kind"`
+	Attempt   int    `json:"attempt"`
+	// Missing is the number of units of the chunk not launched.
+	Missing int `json:"missing"`
+	// Class and Code are the last failure's classification.
+	Class  string `json:"class"`
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+	// StoppedTaskARN is set when a failed relaunch is given up on.
+	StoppedTaskARN string    `json:"stoppedTaskArn,omitempty"`
+	At             time.Time `json:"at"`
+}
+
+// TaskRelaunchedDetail is put when a task that failed to start
+// (TaskFailedToStart) was relaunched.
+type TaskRelaunchedDetail struct {
+	RequestID      string    `json:"requestId"`
+	Chunk          int       `json:"chunk"`
+	StoppedTaskARN string    `json:"stoppedTaskArn"`
+	NewTaskARN     string    `json:"newTaskArn"`
+	StoppedReason  string    `json:"stoppedReason,omitempty"`
+	At             time.Time `json:"at"`
+}

@@ -1,0 +1,242 @@
+package launch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+// One dynalite for the package; each test gets its own table.
+var (
+	dynalite *testenv.Dynalite
+	tableSeq atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	d, err := testenv.StartDynalite(context.Background(), testenv.DynaliteOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dynalite:", err)
+		os.Exit(1)
+	}
+	dynalite = d
+	code := m.Run()
+	d.Stop()
+	os.Exit(code)
+}
+
+func newTestStore(t *testing.T) (*Store, *dynamodb.Client) {
+	t.Helper()
+	name := fmt.Sprintf("table-%d", tableSeq.Add(1))
+	c := dynalite.Client()
+	ctx := context.Background()
+	if err := testenv.CreateTable(ctx, c, name); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		out, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		if err == nil && out.Table.TableStatus == ddbtypes.TableStatusActive {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("table %s not active: %v", name, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return NewStore(c, name), c
+}
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// fakeECS answers RunTask like ECS does for client tokens: the same token
+// returns the first answer and launches nothing new. respond decides the
+// answer of a new token; a nil respond launches every task.
+type fakeECS struct {
+	mu      sync.Mutex
+	calls   []*ecs.RunTaskInput
+	opts    []ecs.Options
+	byToken map[string]*ecs.RunTaskOutput
+	respond func(n int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error)
+	// loseResponse: the launch happens, the caller gets an error.
+	loseResponse map[int]bool
+	seq          int
+}
+
+func (f *fakeECS) RunTask(_ context.Context, in *ecs.RunTaskInput, optFns ...func(*ecs.Options)) (*ecs.RunTaskOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var o ecs.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	f.opts = append(f.opts, o)
+	f.calls = append(f.calls, in)
+	n := len(f.calls)
+	if f.byToken == nil {
+		f.byToken = map[string]*ecs.RunTaskOutput{}
+	}
+	if out, ok := f.byToken[aws.ToString(in.ClientToken)]; ok {
+		return out, nil
+	}
+	var out *ecs.RunTaskOutput
+	if f.respond != nil {
+		var err error
+		if out, err = f.respond(n, in); err != nil {
+			return nil, err
+		}
+	} else {
+		out = f.launch(int(aws.ToInt32(in.Count)))
+	}
+	f.byToken[aws.ToString(in.ClientToken)] = out
+	if f.loseResponse[n] {
+		return nil, fmt.Errorf("read tcp 127.0.0.1:1->127.0.0.1:2: %w", os.ErrDeadlineExceeded)
+	}
+	return out, nil
+}
+
+// launch makes k tasks (caller holds mu or is respond).
+func (f *fakeECS) launch(k int) *ecs.RunTaskOutput {
+	out := &ecs.RunTaskOutput{}
+	for range k {
+		f.seq++
+		out.Tasks = append(out.Tasks, ecstypes.Task{TaskArn: aws.String(fmt.Sprintf("arn:aws:ecs:us-east-1:000000000000:task/jobs/%04d", f.seq))})
+	}
+	return out
+}
+
+func (f *fakeECS) Calls() []*ecs.RunTaskInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*ecs.RunTaskInput(nil), f.calls...)
+}
+
+type fakeEC2 struct {
+	mu      sync.Mutex
+	calls   []*ec2.RunInstancesInput
+	respond func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error)
+	seq     int
+}
+
+func (f *fakeEC2) RunInstances(_ context.Context, in *ec2.RunInstancesInput, _ ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, in)
+	if f.respond != nil {
+		return f.respond(in)
+	}
+	return f.instances(int(aws.ToInt32(in.MaxCount))), nil
+}
+
+func (f *fakeEC2) instances(k int) *ec2.RunInstancesOutput {
+	out := &ec2.RunInstancesOutput{}
+	for range k {
+		f.seq++
+		out.Instances = append(out.Instances, ec2types.Instance{InstanceId: aws.String(fmt.Sprintf("i-%08x", f.seq))})
+	}
+	return out
+}
+
+// fakeLimiter hands out slots wait away (per call, from waits, else 0).
+type fakeLimiter struct {
+	mu       sync.Mutex
+	clk      clock.Clock
+	waits    []time.Duration
+	reserves [][]limiter.Take
+	releases int
+	signals  []string // service/bucket/reason
+	err      error
+}
+
+func (l *fakeLimiter) Reserve(_ context.Context, service string, takes []limiter.Take) (limiter.Slot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return limiter.Slot{}, l.err
+	}
+	l.reserves = append(l.reserves, takes)
+	var w time.Duration
+	if len(l.waits) > 0 {
+		w, l.waits = l.waits[0], l.waits[1:]
+	}
+	return limiter.Slot{At: l.clk.Now().Add(w), Wait: w}, nil
+}
+
+func (l *fakeLimiter) Release(context.Context, string, []limiter.Take, limiter.Slot) error {
+	l.mu.Lock()
+	l.releases++
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *fakeLimiter) Signal(_ context.Context, service, bucket string, sig limiter.Signal) error {
+	l.mu.Lock()
+	l.signals = append(l.signals, service+"/"+bucket+"/"+sig.Reason)
+	l.mu.Unlock()
+	return nil
+}
+
+type fakeEvents struct {
+	mu      sync.Mutex
+	entries []string // detail-type + " " + detail
+}
+
+func (f *fakeEvents) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range in.Entries {
+		if aws.ToString(e.Source) != EventSource {
+			return nil, fmt.Errorf("source %q", aws.ToString(e.Source))
+		}
+		f.entries = append(f.entries, aws.ToString(e.DetailType)+" "+aws.ToString(e.Detail))
+	}
+	return &eventbridge.PutEventsOutput{}, nil
+}
+
+type fakeSQS struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.msgs = append(f.msgs, aws.ToString(in.MessageBody))
+	return &sqs.SendMessageOutput{MessageId: aws.String(fmt.Sprint(len(f.msgs)))}, nil
+}
+
+// plan stores r for a test.
+func plan(t *testing.T, st *Store, r Request, now time.Time) StoredRequest {
+	t.Helper()
+	sr, err := st.CreateRequest(context.Background(), r, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sr
+}
+
+func ecsRequest(id string, count int) Request {
+	return Request{RequestID: id, ECS: &ECSSpec{Cluster: "jobs", TaskDefinition: "job:3", Count: count, LaunchType: "FARGATE",
+		NetworkConfiguration: &NetworkConfiguration{AwsvpcConfiguration: &AwsvpcConfiguration{Subnets: []string{"subnet-a"}}}}}
+}
+
+func ec2Request(id string, count int) Request {
+	return Request{RequestID: id, EC2: &EC2Spec{LaunchTemplate: LaunchTemplate{LaunchTemplateID: "lt-1"},
+		InstanceTypes: []string{"c7g.large", "c6g.large"}, SubnetIDs: []string{"subnet-a", "subnet-b"}, Count: count}}
+}

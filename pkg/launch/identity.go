@@ -1,0 +1,100 @@
+package launch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// StartedByPrefix starts the startedBy of every task this product launches
+// (and the th:startedBy tag of every instance); the EventBridge rule for
+// TaskFailedToStart matches it with a prefix pattern.
+const StartedByPrefix = "th/"
+
+// EC2 tag keys put on every instance.
+const (
+	TagStartedBy = "th:startedBy"
+	TagRequestID = "th:requestId"
+)
+
+// RequestHash returns the 12 hex digits (48 bits) of SHA-256(requestId) that
+// identify a request in startedBy and client tokens. 48 bits keep startedBy
+// within ECS's 36 characters; a collision between two live requests would
+// only merge their ledger groups, never their tokens (tokens use 96 bits).
+func RequestHash(requestID string) string {
+	h := sha256.Sum256([]byte(requestID))
+	return hex.EncodeToString(h[:6])
+}
+
+// StartedBy returns th/<request hash>/<chunk>/<attempt>: at most 3+12+1+5+1+2
+// = 24 characters for the largest request (10,000 chunks, 50 attempts),
+// within ECS's 36 letters, digits, -, / and _.
+func StartedBy(requestID string, chunk, attempt int) string {
+	return fmt.Sprintf("%s%s/%d/%d", StartedByPrefix, RequestHash(requestID), chunk, attempt)
+}
+
+// RelaunchStartedBy is the startedBy of a task relaunched after the task
+// stoppedARN failed to start: the chunk is kept (the ledger counts the
+// relaunch in its chunk) and the attempt field is r<6 hex of the stopped ARN>.
+func RelaunchStartedBy(requestID string, chunk int, stoppedARN string) string {
+	h := sha256.Sum256([]byte(stoppedARN))
+	return fmt.Sprintf("%s%s/%d/r%s", StartedByPrefix, RequestHash(requestID), chunk, hex.EncodeToString(h[:3]))
+}
+
+// Identity is what a startedBy value says about a task.
+type Identity struct {
+	RequestHash string
+	Chunk       int
+	// Attempt is the attempt number, or -1 for a relaunch.
+	Attempt  int
+	Relaunch bool
+}
+
+// ParseStartedBy reads a startedBy (or th:startedBy tag) written by this
+// package. ok is false for anything else, so foreign tasks are ignored.
+func ParseStartedBy(s string) (id Identity, ok bool) {
+	rest, found := strings.CutPrefix(s, StartedByPrefix)
+	if !found {
+		return Identity{}, false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 || len(parts[0]) != 12 {
+		return Identity{}, false
+	}
+	if _, err := hex.DecodeString(parts[0]); err != nil {
+		return Identity{}, false
+	}
+	chunk, err := strconv.Atoi(parts[1])
+	if err != nil || chunk < 0 {
+		return Identity{}, false
+	}
+	id = Identity{RequestHash: parts[0], Chunk: chunk}
+	if strings.HasPrefix(parts[2], "r") {
+		id.Attempt, id.Relaunch = -1, true
+		return id, len(parts[2]) > 1
+	}
+	if id.Attempt, err = strconv.Atoi(parts[2]); err != nil || id.Attempt < 0 {
+		return Identity{}, false
+	}
+	return id, true
+}
+
+// ClientToken returns the idempotency token of (requestId, chunk, attempt):
+// th-<24 hex of SHA-256(requestId)>-<chunk>-<attempt>, at most 43 printable
+// ASCII characters (RunTask and RunInstances allow 64). The same triple
+// always gives the same token, so a retry of an ambiguous call is
+// recognised by AWS as the same call; the next attempt gives a new one.
+func ClientToken(requestID string, chunk, attempt int) string {
+	h := sha256.Sum256([]byte(requestID))
+	return fmt.Sprintf("th-%s-%d-%d", hex.EncodeToString(h[:12]), chunk, attempt)
+}
+
+// RelaunchToken is the idempotency token of the relaunch of the task
+// stoppedARN: the ARN keys the relaunch, so a duplicated event (or a retried
+// relaunch after a lost response) maps to one task.
+func RelaunchToken(stoppedARN string) string {
+	h := sha256.Sum256([]byte(stoppedARN))
+	return "th-r-" + hex.EncodeToString(h[:20])
+}

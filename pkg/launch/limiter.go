@@ -1,0 +1,99 @@
+package launch
+
+import (
+	"context"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+// Services of the limiter (the first part of a bucket item's key).
+const (
+	ServiceECS = "ecs"
+	ServiceEC2 = "ec2"
+)
+
+// Limiter is the fleet-wide limiter as pkg/launch uses it;
+// *limiter.Distributed satisfies it. Reserve holds a slot for every take at
+// once (one conditional write) and never blocks; Release gives an unused
+// slot back; Signal slows a bucket for the whole fleet.
+type Limiter interface {
+	Reserve(ctx context.Context, service string, takes []limiter.Take) (limiter.Slot, error)
+	Release(ctx context.Context, service string, takes []limiter.Take, s limiter.Slot) error
+	Signal(ctx context.Context, service, bucket string, sig limiter.Signal) error
+}
+
+var _ Limiter = (*limiter.Distributed)(nil)
+
+// SlotPeeker tells, without reserving, how far away the next free slot for
+// takes is; the retry handler waits at least that long.
+type SlotPeeker interface {
+	NextSlot(ctx context.Context, service string, takes []limiter.Take) (time.Duration, error)
+}
+
+// StorePeeker is a SlotPeeker reading the limiter's item (one read, no
+// write): the next slot of n tokens in a bucket is TAT + n/rate − burst/rate,
+// at the bucket's current adaptive rate.
+type StorePeeker struct {
+	Limiter *limiter.Distributed
+	Store   limiter.Store
+	Clock   interface{ Now() time.Time }
+}
+
+// NextSlot returns the wait until takes could all be admitted (0 if now).
+func (p StorePeeker) NextSlot(ctx context.Context, service string, takes []limiter.Take) (time.Duration, error) {
+	item, err := p.Store.Load(ctx, p.Limiter.Key(service))
+	if err != nil {
+		return 0, err
+	}
+	now := p.Clock.Now()
+	var wait time.Duration
+	for _, t := range takes {
+		lim, err := p.Limiter.Limit(t.Bucket)
+		if err != nil {
+			return 0, err
+		}
+		rate, err := p.Limiter.Rate(service, t.Bucket)
+		if err != nil || rate <= 0 {
+			continue
+		}
+		st := item[t.Bucket]
+		if st.TAT.IsZero() {
+			continue
+		}
+		at := st.TAT.Add(time.Duration((t.N - lim.Burst) / float64(rate) * float64(time.Second)))
+		wait = max(wait, at.Sub(now))
+	}
+	return wait, nil
+}
+
+// takesFor returns the limiter takes of a call launching count units of
+// kind; fargate adds the Fargate buckets for ECS.
+func takesFor(kind Kind, count int, fargate bool) (string, []limiter.Take) {
+	if kind == KindEC2 {
+		return ServiceEC2, []limiter.Take{{Bucket: limiter.EC2RunInstances, N: 1}, {Bucket: limiter.EC2Instances, N: float64(count)}}
+	}
+	t := []limiter.Take{{Bucket: limiter.ECSRunTask, N: 1}}
+	if fargate {
+		t = append(t, limiter.Take{Bucket: limiter.ECSFargateRunTask, N: 1}, limiter.Take{Bucket: limiter.ECSFargateTasks, N: float64(count)})
+	}
+	return ServiceECS, t
+}
+
+// ecsLaunchBuckets are the buckets an account-wide ECS congestion signal
+// slows.
+var ecsLaunchBuckets = []string{limiter.ECSRunTask, limiter.ECSFargateRunTask, limiter.ECSFargateTasks}
+
+// Fargate reports whether the ECS part launches on Fargate (launch type or
+// a FARGATE / FARGATE_SPOT capacity provider), which adds the Fargate buckets.
+func (s *ECSSpec) Fargate() bool {
+	if s.LaunchType == "FARGATE" {
+		return true
+	}
+	for _, c := range s.CapacityProviderStrategy {
+		if c.CapacityProvider == "FARGATE" || c.CapacityProvider == "FARGATE_SPOT" {
+			return true
+		}
+	}
+	return false
+}

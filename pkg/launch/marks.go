@@ -1,0 +1,195 @@
+package launch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/throttle-handler/throttle-handler/pkg/config"
+)
+
+// Placement is one (instance type, subnet) an EC2 batch can be launched in.
+// Its key "<instanceType>#<subnet>" is the sort key of its failover mark and
+// the form of runtask's exclude list.
+type Placement struct {
+	InstanceType string
+	Subnet       string
+}
+
+// Key returns "<instanceType>#<subnet>".
+func (p Placement) Key() string { return p.InstanceType + "#" + p.Subnet }
+
+// MarkUnavailable records fleet-wide that p has no capacity until until, so
+// every runtask skips it (state in the table, not in one Lambda's memory).
+func (st *Store) MarkUnavailable(ctx context.Context, scope string, p Placement, until time.Time) error {
+	it := key("failover#"+scope, p.Key())
+	it["until"] = s(until.UTC().Format(time.RFC3339Nano))
+	it[config.TableTTL] = n(until.Unix() + 1)
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: it}); err != nil {
+		return fmt.Errorf("mark %s unavailable: %w", p.Key(), err)
+	}
+	return nil
+}
+
+// Unavailable returns the placements marked unavailable at now, with the
+// time each mark ends. Expired marks are ignored (DynamoDB's TTL deletes
+// them only eventually).
+func (st *Store) Unavailable(ctx context.Context, scope string, now time.Time) (map[string]time.Time, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(st.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": config.TablePK},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":pk": s("failover#" + scope)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load failover marks: %w", err)
+	}
+	marks := map[string]time.Time{}
+	for _, it := range out.Items {
+		until, perr := time.Parse(time.RFC3339Nano, str(it["until"]))
+		if perr == nil && until.After(now) {
+			marks[str(it[config.TableSK])] = until
+		}
+	}
+	return marks, nil
+}
+
+// Relaunch states.
+const (
+	RelaunchPending = "pending"
+	RelaunchDone    = "done"
+	RelaunchGaveUp  = "gaveup"
+)
+
+// RelaunchClaim is the record keyed by a stopped task's ARN: whoever creates
+// it relaunches the task; a duplicated event finds it and does nothing.
+type RelaunchClaim struct {
+	TaskARN   string
+	RequestID string
+	Chunk     int
+	State     string
+	// SlotAt is a limiter slot already held for the relaunch call.
+	SlotAt time.Time
+	NewARN string
+}
+
+func relaunchKey(arn string) map[string]ddb.AttributeValue { return key("relaunch#"+arn, "relaunch") }
+
+// ClaimRelaunch creates the relaunch record of the stopped task (one
+// conditional write). created is false if it existed; then the stored claim
+// is returned.
+func (st *Store) ClaimRelaunch(ctx context.Context, c RelaunchClaim, expires time.Time) (RelaunchClaim, bool, error) {
+	it := relaunchKey(c.TaskARN)
+	it["requestId"] = s(c.RequestID)
+	it["chunk"] = n(int64(c.Chunk))
+	it["state"] = s(RelaunchPending)
+	it[config.TableTTL] = n(expires.Unix())
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(st.table), Item: it,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": config.TablePK},
+	})
+	if err == nil {
+		c.State = RelaunchPending
+		return c, true, nil
+	}
+	if !isConditionFailed(err) {
+		return RelaunchClaim{}, false, fmt.Errorf("claim relaunch of %s: %w", c.TaskARN, err)
+	}
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: relaunchKey(c.TaskARN), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return RelaunchClaim{}, false, fmt.Errorf("load relaunch of %s: %w", c.TaskARN, err)
+	}
+	got := RelaunchClaim{TaskARN: c.TaskARN, RequestID: str(out.Item["requestId"]), Chunk: num(out.Item["chunk"]),
+		State: str(out.Item["state"]), NewARN: str(out.Item["newArn"])}
+	got.SlotAt, _ = time.Parse(time.RFC3339Nano, str(out.Item["slotAt"]))
+	return got, false, nil
+}
+
+// SetRelaunchSlot remembers a slot held for a relaunch that had to wait.
+func (st *Store) SetRelaunchSlot(ctx context.Context, arn string, at time.Time) error {
+	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #at = :at"),
+		ExpressionAttributeNames:  map[string]string{"#at": "slotAt"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":at": s(at.UTC().Format(time.RFC3339Nano))},
+	})
+	if err != nil {
+		return fmt.Errorf("relaunch slot of %s: %w", arn, err)
+	}
+	return nil
+}
+
+// ChargeRelaunch counts one relaunch against the chunk's budget; ok is false
+// when the budget (max) is spent.
+func (st *Store) ChargeRelaunch(ctx context.Context, requestID string, chunk, max int) (ok bool, err error) {
+	_, err = st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                       key(reqPK(requestID), chunkSK(chunk)),
+		UpdateExpression:          aws.String("ADD #r :one"),
+		ConditionExpression:       aws.String("attribute_not_exists(#r) OR #r < :max"),
+		ExpressionAttributeNames:  map[string]string{"#r": "relaunches"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":one": n(1), ":max": n(int64(max))},
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("charge relaunch %s/%d: %w", requestID, chunk, err)
+	}
+	return true, nil
+}
+
+// FinishRelaunch records the relaunched task in its chunk (the stopped task
+// leaves the launched count, the new one joins it) and closes the claim.
+func (st *Store) FinishRelaunch(ctx context.Context, c RelaunchClaim, newARN string) error {
+	if _, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                      key(reqPK(c.RequestID), chunkSK(c.Chunk)),
+		UpdateExpression:         aws.String("ADD #ids :new, #stopped :old"),
+		ExpressionAttributeNames: map[string]string{"#ids": "ids", "#stopped": "stoppedIds"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{
+			":new": ss([]string{newARN}), ":old": ss([]string{c.TaskARN}),
+		},
+	}); err != nil {
+		return fmt.Errorf("record relaunch of %s: %w", c.TaskARN, err)
+	}
+	return st.closeClaim(ctx, c.TaskARN, RelaunchDone, newARN, "")
+}
+
+// GiveUpRelaunch records that the stopped task will not be relaunched: it
+// leaves the launched count and a lost record carries the reason.
+func (st *Store) GiveUpRelaunch(ctx context.Context, c RelaunchClaim, reason string) error {
+	it := key(reqPK(c.RequestID), chunkSK(c.Chunk)+"#lost#"+shortHash(c.TaskARN))
+	it["reason"] = s(reason)
+	it["units"] = n(1)
+	it["taskArn"] = s(c.TaskARN)
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: it}); err != nil {
+		return fmt.Errorf("record lost relaunch of %s: %w", c.TaskARN, err)
+	}
+	if _, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                       key(reqPK(c.RequestID), chunkSK(c.Chunk)),
+		UpdateExpression:          aws.String("ADD #stopped :old, #lost :one"),
+		ExpressionAttributeNames:  map[string]string{"#stopped": "stoppedIds", "#lost": "lost"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":old": ss([]string{c.TaskARN}), ":one": n(1)},
+	}); err != nil {
+		return fmt.Errorf("record lost relaunch of %s: %w", c.TaskARN, err)
+	}
+	return st.closeClaim(ctx, c.TaskARN, RelaunchGaveUp, "", reason)
+}
+
+func (st *Store) closeClaim(ctx context.Context, arn, state, newARN, reason string) error {
+	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                      relaunchKey(arn),
+		UpdateExpression:         aws.String("SET #st = :st, #new = :new, #reason = :reason"),
+		ExpressionAttributeNames: map[string]string{"#st": "state", "#new": "newArn", "#reason": "reason"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{
+			":st": s(state), ":new": s(newARN), ":reason": s(reason),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("close relaunch claim of %s: %w", arn, err)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package launch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+)
+
+// HandlerOptions configures the plan and summary handlers.
+type HandlerOptions struct {
+	// Clock defaults to the wall clock.
+	Clock clock.Clock
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Metrics defaults to discarding.
+	Metrics Recorder
+	// Bus is the product's event bus (summary puts LaunchCompleted there).
+	Bus string
+}
+
+func (o *HandlerOptions) defaults() {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = nopRecorder{}
+	}
+}
+
+// PlanHandler validates a request, stores it with its plan and answers the
+// plan (chunk indices and counts only). Safe for concurrent use.
+type PlanHandler struct {
+	store *Store
+	o     HandlerOptions
+}
+
+// NewPlanHandler returns the plan handler.
+func NewPlanHandler(store *Store, optFns ...func(*HandlerOptions)) *PlanHandler {
+	var o HandlerOptions
+	for _, f := range optFns {
+		f(&o)
+	}
+	o.defaults()
+	return &PlanHandler{store: store, o: o}
+}
+
+// Handle plans the request in raw: the launch request itself, or a
+// LaunchRequested envelope (its detail is the request). An invalid request
+// is a PermanentError naming every bad field; nothing is stored. The same
+// request again returns the stored plan; a different request under a used
+// requestId is a PermanentError.
+func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (Plan, error) {
+	var env struct {
+		DetailType string          `json:"detail-type"`
+		Detail     json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(raw, &env) == nil && env.DetailType == DetailLaunchRequested && len(env.Detail) > 0 {
+		raw = env.Detail
+	}
+	r, err := ParseRequest(raw)
+	if err != nil {
+		h.o.Logger.Warn("invalid request", "kind", failure.Permanent, "err", err)
+		return Plan{}, permanent("plan", "InvalidRequest", err)
+	}
+	log := h.o.Logger.With("requestId", r.RequestID)
+	sr, err := h.store.CreateRequest(ctx, r, h.o.Clock.Now())
+	if errors.Is(err, ErrRequestConflict) {
+		return Plan{}, permanent("plan", "RequestConflict", fmt.Errorf("%w (requestId %q)", err, r.RequestID))
+	} else if err != nil {
+		return Plan{}, transientErr("plan", err)
+	}
+	log.Info("planned", "chunks", sr.Plan.Count, "ecsChunks", sr.Plan.ECSChunks, "ec2Chunks", sr.Plan.EC2Chunks, "deadline", sr.Deadline)
+	return sr.Plan, nil
+}
+
+// SummaryInput is the summary function's input.
+type SummaryInput struct {
+	RequestID string `json:"requestId"`
+}
+
+// SummaryHandler sums a request's chunk results from the table and puts
+// LaunchCompleted. Safe for concurrent use.
+type SummaryHandler struct {
+	store  *Store
+	events EventsAPI
+	o      HandlerOptions
+}
+
+// NewSummaryHandler returns the summary handler.
+func NewSummaryHandler(store *Store, events EventsAPI, optFns ...func(*HandlerOptions)) *SummaryHandler {
+	var o HandlerOptions
+	for _, f := range optFns {
+		f(&o)
+	}
+	o.defaults()
+	return &SummaryHandler{store: store, events: events, o: o}
+}
+
+// Handle summarises the request and puts LaunchCompleted on the bus.
+func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (Summary, error) {
+	if in.RequestID == "" {
+		return Summary{}, permanent("summary", "InvalidInput", errors.New("summary input: requestId: required"))
+	}
+	sum, err := h.Summarize(ctx, in.RequestID)
+	if errors.Is(err, ErrNotFound) {
+		return Summary{}, permanent("summary", "RequestNotFound", err)
+	} else if err != nil {
+		return Summary{}, transientErr("summary", err)
+	}
+	if err := putEvent(ctx, h.events, h.o.Bus, DetailLaunchCompleted, sum); err != nil {
+		return Summary{}, transientErr("summary", err)
+	}
+	h.o.Logger.Info("summary", "requestId", sum.RequestID, "requested", sum.Requested, "launched", sum.Launched,
+		"failed", sum.Failed, "deadLettered", sum.DeadLettered, "pending", sum.Pending)
+	return sum, nil
+}
+
+// Summarize computes a request's summary from the table without side effects
+// (throttlectl status uses it too).
+func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (Summary, error) {
+	sr, err := h.store.Request(ctx, requestID)
+	if err != nil {
+		return Summary{}, err
+	}
+	chunks, lost, err := h.store.Chunks(ctx, requestID)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum := Summary{RequestID: requestID, Requested: sr.Request.Requested(), Reasons: map[string]int{}, CompletedAt: h.o.Clock.Now().UTC()}
+	seen := map[int]bool{}
+	for _, c := range chunks {
+		seen[c.Index] = true
+		spec, err := sr.Request.Chunk(c.Index)
+		if err != nil {
+			continue
+		}
+		sum.Launched += c.Launched()
+		sum.Relaunched += len(c.Stopped) - c.Lost
+		if c.GaveUp {
+			sum.Failed += c.DeadLettered
+			sum.DeadLettered += c.DeadLettered
+			sum.Reasons[c.Class+": "+c.Code] += c.DeadLettered
+		} else {
+			sum.Pending += c.Missing(spec.Size)
+		}
+	}
+	for _, l := range lost {
+		sum.Failed += l.Units
+		sum.DeadLettered += l.Units
+		sum.Reasons["relaunch: "+l.Reason] += l.Units
+	}
+	for i := range sr.Plan.Count {
+		if !seen[i] {
+			spec, _ := sr.Request.Chunk(i)
+			sum.Pending += spec.Size
+		}
+	}
+	return sum, nil
+}

@@ -1,0 +1,86 @@
+package launch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// EventsAPI is the part of EventBridge the handlers use; *eventbridge.Client
+// satisfies it.
+type EventsAPI interface {
+	PutEvents(context.Context, *eventbridge.PutEventsInput, ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
+}
+
+// SQSAPI is the part of SQS the handlers use; *sqs.Client satisfies it.
+type SQSAPI interface {
+	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+var (
+	_ EventsAPI = (*eventbridge.Client)(nil)
+	_ SQSAPI    = (*sqs.Client)(nil)
+)
+
+// putEvent puts one product event on bus; a failed entry is an error.
+func putEvent(ctx context.Context, api EventsAPI, bus, detailType string, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", detailType, err)
+	}
+	out, err := api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		EventBusName: aws.String(bus), Source: aws.String(EventSource),
+		DetailType: aws.String(detailType), Detail: aws.String(string(b)),
+	}}})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", detailType, err)
+	}
+	if out.FailedEntryCount > 0 {
+		msg := ""
+		if len(out.Entries) > 0 {
+			msg = aws.ToString(out.Entries[0].ErrorCode) + ": " + aws.ToString(out.Entries[0].ErrorMessage)
+		}
+		return fmt.Errorf("put %s: entry failed: %s", detailType, msg)
+	}
+	return nil
+}
+
+// DeadLetter is the body of a message on the product's dead-letter queue:
+// the failure, plus what is needed to launch the missing units by hand.
+type DeadLetter struct {
+	LaunchFailedDetail
+	Failures []Failure `json:"failures,omitempty"`
+	// StartedBy and Token are the last attempt's identity (for finding
+	// whatever it did launch).
+	StartedBy string `json:"startedBy,omitempty"`
+}
+
+// sendDeadLetter sends d to the queue. The message attributes let a consumer
+// de-duplicate (the send is at least once).
+func sendDeadLetter(ctx context.Context, api SQSAPI, url string, d DeadLetter) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("dead-letter: %w", err)
+	}
+	_, err = api.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:    aws.String(url),
+		MessageBody: aws.String(string(b)),
+		MessageAttributes: map[string]sqsAttr{
+			"requestId": {DataType: aws.String("String"), StringValue: aws.String(d.RequestID)},
+			"chunk":     {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(d.Chunk))},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("dead-letter %s/%d: %w", d.RequestID, d.Chunk, err)
+	}
+	return nil
+}
+
+type sqsAttr = sqstypes.MessageAttributeValue

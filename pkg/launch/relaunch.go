@@ -1,0 +1,256 @@
+package launch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+// Event-mode actions.
+const (
+	EventIgnored    = "ignored"    // not ours, or not a failure to act on
+	EventSlowed     = "slowed"     // the ECS launch buckets were signalled
+	EventRelaunched = "relaunched" // the stopped task was relaunched
+	EventDuplicate  = "duplicate"  // the stopped task was already relaunched (or given up)
+	EventGaveUp     = "giveup"     // the stopped task will not be relaunched (dead-lettered)
+)
+
+// EventOutput is the retry function's event-mode output.
+type EventOutput struct {
+	Action         string   `json:"action"`
+	Reason         string   `json:"reason,omitempty"`
+	RequestID      string   `json:"requestId,omitempty"`
+	Chunk          int      `json:"chunk,omitempty"`
+	StoppedTaskARN string   `json:"stoppedTaskArn,omitempty"`
+	NewTaskARN     string   `json:"newTaskArn,omitempty"`
+	Buckets        []string `json:"buckets,omitempty"`
+}
+
+type ecsEvent struct {
+	DetailType string `json:"detail-type"`
+	Source     string `json:"source"`
+	Detail     struct {
+		EventName     string `json:"eventName"`
+		TaskArn       string `json:"taskArn"`
+		LastStatus    string `json:"lastStatus"`
+		StopCode      string `json:"stopCode"`
+		StoppedReason string `json:"stoppedReason"`
+		StartedBy     string `json:"startedBy"`
+	} `json:"detail"`
+}
+
+// HandleEvent reacts to an ECS event from the default bus:
+//
+//   - "ECS Service Action" ECS_OPERATION_THROTTLED / SERVICE_DISCOVERY_
+//     OPERATION_THROTTLED: ECS's own calls on the account's behalf (ENI
+//     attachment, load balancer and Cloud Map registration) are throttled.
+//     They draw on a budget we cannot see, and every task we place costs
+//     some of it, so our launch rate is the lever: each ECS launch bucket
+//     (ecs:RunTask, ecs:FargateRunTask, ecs:FargateTasks) gets one throttle
+//     signal. The limiter multiplies the bucket's rate by its Decrease
+//     (0.7 by default, not below Floor) once per SignalWindow, so a storm
+//     of events is one step, not a collapse; the rate then recovers
+//     linearly. A TaskFailedToStart caused by throttling is signalled the
+//     same way.
+//   - "ECS Task State Change" STOPPED, stopCode TaskFailedToStart, startedBy
+//     th/…: the task is relaunched, see relaunch.
+//
+// Anything else is ignored.
+func (h *Retry) HandleEvent(ctx context.Context, raw json.RawMessage) (EventOutput, error) {
+	var ev ecsEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return EventOutput{}, permanent("retry", "InvalidInput", fmt.Errorf("retry event: %w", err))
+	}
+	if ev.Source != "aws.ecs" {
+		return EventOutput{Action: EventIgnored, Reason: "source " + ev.Source + " is not aws.ecs"}, nil
+	}
+	switch ev.DetailType {
+	case "ECS Service Action":
+		switch ev.Detail.EventName {
+		case "ECS_OPERATION_THROTTLED", "SERVICE_DISCOVERY_OPERATION_THROTTLED":
+			h.o.Metrics.Add(MetricThrottledAsync, 1, UnitCount)
+			return EventOutput{Action: EventSlowed, Reason: ev.Detail.EventName, Buckets: h.slowECS(ctx, ev.Detail.EventName)}, nil
+		}
+		return EventOutput{Action: EventIgnored, Reason: "service action " + ev.Detail.EventName}, nil
+	case "ECS Task State Change":
+		d := ev.Detail
+		if d.LastStatus != "STOPPED" || d.StopCode != "TaskFailedToStart" || !strings.HasPrefix(d.StartedBy, StartedByPrefix) {
+			return EventOutput{Action: EventIgnored, Reason: "not a task of ours that failed to start"}, nil
+		}
+		return h.relaunch(ctx, raw, d.TaskArn, d.StartedBy, d.StoppedReason)
+	}
+	return EventOutput{Action: EventIgnored, Reason: "detail-type " + ev.DetailType}, nil
+}
+
+func (h *Retry) slowECS(ctx context.Context, reason string) []string {
+	now := h.o.Clock.Now()
+	var slowed []string
+	for _, b := range ecsLaunchBuckets {
+		if err := h.lim.Signal(ctx, ServiceECS, b, limiter.Signal{Reason: reason, At: now}); err != nil {
+			h.o.Logger.Warn("throttle signal lost", "bucket", b, "code", reason, "err", err)
+			continue
+		}
+		slowed = append(slowed, b)
+	}
+	return slowed
+}
+
+// relaunch launches one task in place of the stopped task taskARN.
+//
+// How: a direct RunTask of count 1 through the limiter (same buckets as a
+// chunk's call), with client token RelaunchToken(taskARN) and startedBy
+// th/<hash>/<chunk>/r<6 hex of the stopped ARN>, recorded in the chunk (the
+// new ARN joins ids, the stopped one joins stoppedIds). The stopped task's
+// ARN keys everything: a conditional write creates relaunch#<taskArn>, so a
+// duplicated event finds it and does nothing, while two failed tasks of one
+// chunk are two keys and two relaunches; a retried invocation after a lost
+// response reuses the same token. There is no Step Functions Wait here: if
+// the slot is further than DeferThreshold it is kept in the claim and the
+// invocation fails with ThrottledError (RetryAfter = the wait), so Lambda's
+// asynchronous retry (and, past it, the function's on-failure destination)
+// comes back to the held slot. A chunk may relaunch at most maxAttempts ×
+// chunk size tasks; a task that cannot start for a permanent reason (bad
+// image, missing secret) is not relaunched: it is dead-lettered with
+// LaunchFailed.
+func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, startedBy, stoppedReason string) (EventOutput, error) {
+	id, ok := ParseStartedBy(startedBy)
+	if !ok || taskARN == "" {
+		return EventOutput{Action: EventIgnored, Reason: "startedBy " + startedBy + " is not ours"}, nil
+	}
+	requestID, err := h.store.RequestIDForHash(ctx, id.RequestHash)
+	if errors.Is(err, ErrNotFound) {
+		return EventOutput{Action: EventIgnored, Reason: "no request with hash " + id.RequestHash}, nil
+	} else if err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	log := h.o.Logger.With("requestId", requestID, "chunk", id.Chunk, "attempt", id.Attempt, "stoppedTaskArn", taskARN)
+	out := EventOutput{RequestID: requestID, Chunk: id.Chunk, StoppedTaskARN: taskARN}
+	sr, err := h.store.Request(ctx, requestID)
+	if err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	spec, err := sr.Request.Chunk(id.Chunk)
+	if err != nil || spec.Kind != KindECS {
+		return EventOutput{Action: EventIgnored, Reason: fmt.Sprintf("chunk %d is not an ECS chunk of %s", id.Chunk, requestID)}, nil
+	}
+	c := h.o.ClassifyEvent(raw)
+	if c.Class == failure.Throttled {
+		h.o.Metrics.Add(MetricThrottledAsync, 1, UnitCount)
+		h.slowECS(ctx, "TaskFailedToStart:"+c.Code)
+	}
+
+	claim, created, err := h.store.ClaimRelaunch(ctx, RelaunchClaim{TaskARN: taskARN, RequestID: requestID, Chunk: id.Chunk}, sr.Deadline.Add(retention))
+	if err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	if claim.State != RelaunchPending {
+		out.Action, out.NewTaskARN, out.Reason = EventDuplicate, claim.NewARN, "already "+claim.State
+		log.Info("duplicate TaskFailedToStart event", "state", claim.State)
+		return out, nil
+	}
+	if created {
+		if c.Class == failure.Permanent || c.Class == failure.Quota {
+			return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("not relaunched: %s: %s: %s", c.Class, c.Code, stoppedReason))
+		}
+		budget := sr.Request.Attempts() * spec.Size
+		ok, err := h.store.ChargeRelaunch(ctx, requestID, id.Chunk, budget)
+		if err != nil {
+			return EventOutput{}, transientErr("retry", err)
+		}
+		if !ok {
+			return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("relaunch budget of %d spent; last: %s", budget, stoppedReason))
+		}
+	}
+	fargate := sr.Request.ECS.Fargate()
+	go_, wait, err := h.holdRelaunch(ctx, claim, fargate)
+	if err != nil {
+		lc := h.o.ClassifyError(err)
+		if lc.Class == failure.Throttled || lc.Class == failure.Quota {
+			return EventOutput{}, failure.ErrorFor(lc, "limiter", err)
+		}
+		return EventOutput{}, transientErr("limiter", err)
+	}
+	if !go_ {
+		log.Info("relaunch waits for its slot", "delayMs", wait.Milliseconds())
+		return EventOutput{}, &failure.ThrottledError{Detail: failure.Detail{Code: "SlotDeferred", Op: "ecs:RunTask", RetryAfter: wait,
+			Err: fmt.Errorf("relaunch of %s holds a slot %.0f s away", taskARN, wait.Seconds())}}
+	}
+	rec := AttemptRecord{Count: 1, Token: RelaunchToken(taskARN), StartedBy: RelaunchStartedBy(requestID, id.Chunk, taskARN)}
+	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
+	res, err := callRunTask(ctx, h.ecs, sr.Request.ECS.runTaskInput(requestID, rec))
+	if err != nil {
+		lc := h.o.ClassifyError(err)
+		if lc.Class == failure.Throttled {
+			h.o.Metrics.Add(MetricThrottledSync, 1, UnitCount)
+			service, takes := takesFor(KindECS, 1, fargate)
+			for _, t := range takes {
+				_ = h.lim.Signal(ctx, service, t.Bucket, limiter.Signal{Reason: lc.Code, At: h.o.Clock.Now()})
+			}
+		}
+		if lc.Class == failure.Permanent {
+			return h.giveUpRelaunch(ctx, log, claim, out, lc, fmt.Sprintf("relaunch refused: %s: %s", lc.Code, lc.Message))
+		}
+		log.Warn("relaunch call failed", "kind", lc.Class, "code", lc.Code, "err", err)
+		return EventOutput{}, failure.ErrorFor(lc, "ecs:RunTask", err)
+	}
+	if len(res.IDs) == 0 {
+		reason := "no task launched"
+		if len(res.Failures) > 0 {
+			reason = res.Failures[0].Reason + " " + res.Failures[0].Detail
+		}
+		fc := failure.ClassifyRunTaskFailure(firstReason(res.Failures), firstDetail(res.Failures))
+		return EventOutput{}, failure.ErrorFor(fc, "ecs:RunTask", errors.New(reason))
+	}
+	if err := h.store.FinishRelaunch(ctx, claim, res.IDs[0]); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	h.o.Metrics.Add(MetricRelaunched, 1, UnitCount)
+	detail := TaskRelaunchedDetail{RequestID: requestID, Chunk: id.Chunk, StoppedTaskARN: taskARN, NewTaskARN: res.IDs[0],
+		StoppedReason: stoppedReason, At: h.o.Clock.Now().UTC()}
+	if err := putEvent(ctx, h.events, h.o.Bus, DetailTaskRelaunched, detail); err != nil {
+		log.Warn("TaskRelaunched not put", "err", err) // the relaunch itself is recorded
+	}
+	log.Info("relaunched", "newTaskArn", res.IDs[0])
+	out.Action, out.NewTaskARN = EventRelaunched, res.IDs[0]
+	return out, nil
+}
+
+func firstReason(fs []Failure) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return fs[0].Reason
+}
+
+func firstDetail(fs []Failure) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return fs[0].Detail
+}
+
+func (h *Retry) giveUpRelaunch(ctx context.Context, log interface {
+	Warn(string, ...any)
+}, claim RelaunchClaim, out EventOutput, c failure.Classification, reason string) (EventOutput, error) {
+	detail := LaunchFailedDetail{RequestID: claim.RequestID, Chunk: claim.Chunk, Kind: KindECS, Attempt: -1, Missing: 1,
+		Class: string(c.Class), Code: c.Code, Reason: reason, StoppedTaskARN: claim.TaskARN, At: h.o.Clock.Now().UTC()}
+	if err := sendDeadLetter(ctx, h.sqs, h.o.DLQURL, DeadLetter{LaunchFailedDetail: detail}); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	if err := putEvent(ctx, h.events, h.o.Bus, DetailLaunchFailed, detail); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	if err := h.store.GiveUpRelaunch(ctx, claim, reason); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	h.o.Metrics.Add(MetricFailed, 1, UnitCount)
+	h.o.Metrics.Add(MetricDeadLettered, 1, UnitCount)
+	log.Warn("relaunch given up", "reason", reason)
+	out.Action, out.Reason = EventGaveUp, reason
+	return out, nil
+}

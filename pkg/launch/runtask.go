@@ -1,0 +1,359 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+// runtask statuses.
+const (
+	StatusLaunched = "launched" // the chunk is complete
+	StatusPartial  = "partial"  // the call answered; Missing units are still missing (Failures say why)
+	StatusDeferred = "deferred" // the slot is WaitSeconds away and held: wait, then call again with SlotAt
+	StatusDone     = "done"     // nothing to do: the chunk was already complete or given up
+)
+
+// RunTaskInput is the runtask function's input.
+type RunTaskInput struct {
+	RequestID string `json:"requestId"`
+	Chunk     int    `json:"chunk"`
+	// Attempt numbers the chunk's calls from 1 (0 is read as 1).
+	Attempt int `json:"attempt"`
+	// ReuseToken says the caller expects the previous call to be repeated
+	// with its token. runtask does not need it: an attempt whose outcome is
+	// unknown is always repeated, with its token, before anything new.
+	ReuseToken bool `json:"reuseToken"`
+	// Exclude lists EC2 placements "<instanceType>#<subnet>" not to use.
+	Exclude []string `json:"exclude,omitempty"`
+	// SlotAt is a slot held from an earlier "deferred" answer: runtask does
+	// not acquire again.
+	SlotAt *time.Time `json:"slotAt,omitempty"`
+}
+
+// RunTaskOutput is the runtask function's output. It echoes requestId,
+// chunk, the attempt actually used and exclude, so it can be passed on.
+type RunTaskOutput struct {
+	Status    string   `json:"status"`
+	RequestID string   `json:"requestId"`
+	Chunk     int      `json:"chunk"`
+	Attempt   int      `json:"attempt"`
+	Kind      Kind     `json:"kind"`
+	Exclude   []string `json:"exclude,omitempty"`
+	// Launched and Missing count the chunk's units after this call.
+	Launched int `json:"launched"`
+	Missing  int `json:"missing"`
+	// WaitSeconds (whole seconds, rounded up) and SlotAt are set when deferred.
+	WaitSeconds int        `json:"waitSeconds,omitempty"`
+	SlotAt      *time.Time `json:"slotAt,omitempty"`
+	Failures    []Failure  `json:"failures,omitempty"`
+}
+
+// RunTaskOptions configures RunTask.
+type RunTaskOptions struct {
+	// Clock defaults to the wall clock.
+	Clock clock.Clock
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Metrics defaults to discarding.
+	Metrics Recorder
+	// DeferThreshold: a slot further away than this is answered "deferred";
+	// a nearer one is used at once (config.Config.DeferThreshold, default 2 s).
+	DeferThreshold time.Duration
+	// FailoverPeriod is how long a (type, subnet) without capacity is
+	// skipped fleet-wide; default 5 minutes.
+	FailoverPeriod time.Duration
+	// AccountScope keys the failover marks (config.Config.AccountScope).
+	AccountScope string
+	// Classify classifies call errors; default failure.ClassifyError.
+	Classify func(error) failure.Classification
+}
+
+func (o *RunTaskOptions) defaults() {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = nopRecorder{}
+	}
+	if o.FailoverPeriod == 0 {
+		o.FailoverPeriod = 5 * time.Minute
+	}
+	if o.AccountScope == "" {
+		o.AccountScope = "default"
+	}
+	if o.Classify == nil {
+		o.Classify = failure.ClassifyError
+	}
+}
+
+// RunTask is the runtask handler: it makes one chunk's launch call under the
+// limiter, records the outcome in the table and never sleeps. Safe for
+// concurrent use.
+type RunTask struct {
+	store *Store
+	lim   Limiter
+	ecs   ECSAPI
+	ec2   EC2API
+	o     RunTaskOptions
+}
+
+// NewRunTask returns the runtask handler. ecs or ec2 may be nil if requests
+// never use that part.
+func NewRunTask(store *Store, lim Limiter, ecsc ECSAPI, ec2c EC2API, optFns ...func(*RunTaskOptions)) *RunTask {
+	o := RunTaskOptions{DeferThreshold: 2 * time.Second}
+	for _, f := range optFns {
+		f(&o)
+	}
+	o.defaults()
+	return &RunTask{store: store, lim: lim, ecs: ecsc, ec2: ec2c, o: o}
+}
+
+func permanent(op, code string, err error) error {
+	return &failure.PermanentError{Detail: failure.Detail{Code: code, Op: op, Err: err}}
+}
+
+// transientErr wraps a failure of our own dependencies (DynamoDB): the step
+// may be retried as is.
+func transientErr(op string, err error) error {
+	return &failure.TransientError{Detail: failure.Detail{Code: "DependencyError", Op: op, RetryAfter: time.Second, Err: err}}
+}
+
+// Handle runs one invocation. Errors are the named types of pkg/errors.
+func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, error) {
+	if in.RequestID == "" || in.Chunk < 0 || in.Attempt < 0 {
+		return RunTaskOutput{}, permanent("runtask", "InvalidInput", fmt.Errorf("runtask input: requestId required, chunk and attempt ≥ 0, got %q/%d/%d", in.RequestID, in.Chunk, in.Attempt))
+	}
+	if in.Attempt == 0 {
+		in.Attempt = 1
+	}
+	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt)
+	sr, err := h.store.Request(ctx, in.RequestID)
+	if errors.Is(err, ErrNotFound) {
+		return RunTaskOutput{}, permanent("runtask", "RequestNotFound", err)
+	} else if err != nil {
+		return RunTaskOutput{}, transientErr("runtask", err)
+	}
+	spec, err := sr.Request.Chunk(in.Chunk)
+	if err != nil {
+		return RunTaskOutput{}, permanent("runtask", "InvalidInput", err)
+	}
+	out := RunTaskOutput{RequestID: in.RequestID, Chunk: in.Chunk, Attempt: in.Attempt, Kind: spec.Kind, Exclude: in.Exclude}
+	state, err := h.store.Chunk(ctx, in.RequestID, in.Chunk)
+	if err != nil {
+		return RunTaskOutput{}, transientErr("runtask", err)
+	}
+	now := h.o.Clock.Now()
+
+	fargate := spec.Kind == KindECS && sr.Request.ECS.Fargate()
+	rec, call, err := h.nextCall(ctx, sr, spec, state, in, now)
+	if err != nil {
+		h.release(ctx, in, spec.Kind, max(1, state.Missing(spec.Size)), fargate)
+		return RunTaskOutput{}, err
+	}
+	if !call {
+		h.release(ctx, in, spec.Kind, max(1, state.Missing(spec.Size)), fargate)
+		return h.answer(out, spec, state, rec), nil
+	}
+	out.Attempt = rec.Attempt
+	service, takes := takesFor(spec.Kind, rec.Count, fargate)
+
+	// Acquire a slot for every bucket the call needs, unless one is held.
+	if in.SlotAt == nil {
+		slot, err := h.lim.Reserve(ctx, service, takes)
+		if err != nil {
+			c := h.o.Classify(err)
+			log.Warn("limiter refused", "kind", c.Class, "code", c.Code, "err", err)
+			if c.Class == failure.Permanent || c.Class == failure.Transient {
+				return RunTaskOutput{}, transientErr("limiter", err)
+			}
+			return RunTaskOutput{}, failure.ErrorFor(c, "limiter", err)
+		}
+		if slot.Fallback {
+			h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
+		}
+		if slot.Wait > h.o.DeferThreshold {
+			wait := int(math.Ceil(slot.Wait.Seconds()))
+			at := slot.At.UTC()
+			out.Status, out.WaitSeconds, out.SlotAt = StatusDeferred, wait, &at
+			out.Launched, out.Missing = state.Launched(), state.Missing(spec.Size)
+			h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
+			h.o.Metrics.Add(MetricDeferSeconds, slot.Wait.Seconds(), UnitSeconds)
+			log.Info("deferred", "delayMs", slot.Wait.Milliseconds(), "slotAt", at)
+			return out, nil
+		}
+	}
+
+	state, err = h.store.BeginAttempt(ctx, in.RequestID, spec, rec, sr.Deadline.Add(retention))
+	if err != nil {
+		return RunTaskOutput{}, transientErr("runtask", err)
+	}
+	rec = state.Attempts[rec.Attempt] // a concurrent invocation's record wins
+	op := "ecs:RunTask"
+	var res result
+	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
+	if spec.Kind == KindECS {
+		res, err = callRunTask(ctx, h.ecs, sr.Request.ECS.runTaskInput(in.RequestID, rec))
+	} else {
+		op = "ec2:RunInstances"
+		res, err = callRunInstances(ctx, h.ec2, sr.Request.EC2.runInstancesInput(in.RequestID, rec))
+	}
+	if err != nil {
+		return RunTaskOutput{}, h.callFailed(ctx, log, sr, spec, rec, service, takes, op, err)
+	}
+	state, err = h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures)
+	if err != nil {
+		// The call happened; its record stays "sent", so the next
+		// invocation replays it with the same token and records it.
+		return RunTaskOutput{}, transientErr("runtask", err)
+	}
+	h.o.Metrics.Add(MetricLaunched, float64(len(res.IDs)), UnitCount)
+	rec = state.Attempts[rec.Attempt]
+	if spec.Kind == KindEC2 && len(res.IDs) < rec.Count {
+		h.markUnavailable(ctx, log, Placement{rec.InstanceType, rec.Subnet})
+	}
+	out = h.answer(out, spec, state, rec)
+	log.Info("called", "op", op, "launchedNow", len(res.IDs), "launched", out.Launched, "missing", out.Missing)
+	return out, nil
+}
+
+// nextCall decides what this invocation calls: an attempt whose outcome is
+// unknown is replayed first (same token, same parameters); an attempt
+// already answered is answered again from the table (call false); otherwise
+// a new attempt for the missing units.
+func (h *RunTask) nextCall(ctx context.Context, sr StoredRequest, spec ChunkSpec, state ChunkState, in RunTaskInput, now time.Time) (AttemptRecord, bool, error) {
+	if rec, ok := state.Unsettled(); ok {
+		return rec, true, nil
+	}
+	if rec, ok := state.Attempts[in.Attempt]; ok {
+		// A refused call is repeated as it was (nothing was launched);
+		// an answered one is not made again.
+		return rec, rec.State == AttemptFailed && !state.GaveUp && state.Missing(spec.Size) > 0, nil
+	}
+	missing := state.Missing(spec.Size)
+	if missing <= 0 || state.GaveUp {
+		return AttemptRecord{Attempt: in.Attempt}, false, nil
+	}
+	rec := AttemptRecord{
+		Attempt: in.Attempt, Count: missing,
+		Token:     ClientToken(in.RequestID, in.Chunk, in.Attempt),
+		StartedBy: StartedBy(in.RequestID, in.Chunk, in.Attempt),
+	}
+	if spec.Kind == KindEC2 {
+		p, err := h.placement(ctx, sr.Request.EC2, in.Exclude, now)
+		if err != nil {
+			return AttemptRecord{}, false, err
+		}
+		rec.InstanceType, rec.Subnet = p.InstanceType, p.Subnet
+	}
+	return rec, true, nil
+}
+
+// placement returns the first (type, subnet) in preference order that is
+// neither excluded nor marked unavailable fleet-wide.
+func (h *RunTask) placement(ctx context.Context, s *EC2Spec, exclude []string, now time.Time) (Placement, error) {
+	marks, err := h.store.Unavailable(ctx, h.o.AccountScope, now)
+	if err != nil {
+		return Placement{}, transientErr("runtask", err)
+	}
+	var soonest time.Time
+	for _, p := range s.placements() {
+		if slices.Contains(exclude, p.Key()) {
+			continue
+		}
+		until, marked := marks[p.Key()]
+		if !marked {
+			return p, nil
+		}
+		if soonest.IsZero() || until.Before(soonest) {
+			soonest = until
+		}
+	}
+	d := failure.Detail{Code: "NoPlacementAvailable", Op: "ec2:RunInstances", RetryAfter: 5 * time.Second,
+		Err: fmt.Errorf("every instance type × subnet is excluded or without capacity")}
+	if !soonest.IsZero() {
+		d.RetryAfter = max(soonest.Sub(now), time.Second)
+	}
+	return Placement{}, &failure.CapacityError{Detail: d, Scope: failure.ScopeInstanceType}
+}
+
+func (h *RunTask) markUnavailable(ctx context.Context, log *slog.Logger, p Placement) {
+	until := h.o.Clock.Now().Add(h.o.FailoverPeriod)
+	if err := h.store.MarkUnavailable(ctx, h.o.AccountScope, p, until); err != nil {
+		log.Warn("failover mark not stored", "placement", p.Key(), "err", err)
+		return
+	}
+	log.Info("placement marked unavailable", "placement", p.Key(), "until", until)
+}
+
+// callFailed records a failed call and returns the named error for it.
+func (h *RunTask) callFailed(ctx context.Context, log *slog.Logger, sr StoredRequest, spec ChunkSpec, rec AttemptRecord, service string, takes []limiter.Take, op string, err error) error {
+	c := h.o.Classify(err)
+	log = log.With("kind", c.Class, "code", c.Code)
+	if c.Class != failure.Transient {
+		// Definitive: nothing was launched under this token.
+		if ferr := h.store.FailAttempt(ctx, sr.Request.RequestID, spec.Index, rec.Attempt, c.Code); ferr != nil {
+			log.Warn("attempt not marked failed", "err", ferr)
+		}
+	}
+	switch c.Class {
+	case failure.Throttled:
+		h.o.Metrics.Add(MetricThrottledSync, 1, UnitCount)
+		now := h.o.Clock.Now()
+		for _, t := range takes {
+			if serr := h.lim.Signal(ctx, service, t.Bucket, limiter.Signal{Reason: c.Code, At: now}); serr != nil {
+				log.Warn("throttle signal lost", "bucket", t.Bucket, "err", serr)
+			}
+		}
+	case failure.Capacity:
+		if spec.Kind == KindEC2 {
+			p := Placement{rec.InstanceType, rec.Subnet}
+			h.markUnavailable(ctx, log, p)
+			c.Scope, c.ScopeValue = failure.ScopeInstanceType, p.Key()
+		}
+	}
+	log.Warn("call failed", "err", err)
+	return failure.ErrorFor(c, op, err)
+}
+
+// answer builds the output from the chunk's state and the attempt's record.
+func (h *RunTask) answer(out RunTaskOutput, spec ChunkSpec, state ChunkState, rec AttemptRecord) RunTaskOutput {
+	out.Launched = state.Launched()
+	out.Missing = state.Missing(spec.Size)
+	switch {
+	case rec.State == "" && (out.Missing == 0 || state.GaveUp):
+		out.Status = StatusDone
+	case out.Missing == 0:
+		out.Status = StatusLaunched
+	case state.GaveUp:
+		out.Status = StatusDone
+	default:
+		out.Status = StatusPartial
+		out.Failures = rec.Failures
+		if len(out.Failures) == 0 {
+			// A call that launched fewer than asked without saying why.
+			out.Failures = []Failure{{Reason: "Incomplete", Detail: fmt.Sprintf("%d of %d units not launched", out.Missing, spec.Size)}}
+		}
+	}
+	return out
+}
+
+// release gives back a slot held from a deferral when no call is made.
+func (h *RunTask) release(ctx context.Context, in RunTaskInput, kind Kind, count int, fargate bool) {
+	if in.SlotAt == nil {
+		return
+	}
+	service, takes := takesFor(kind, count, fargate)
+	_ = h.lim.Release(ctx, service, takes, limiter.Slot{At: *in.SlotAt})
+}

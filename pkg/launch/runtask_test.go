@@ -1,0 +1,383 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+type runTaskEnv struct {
+	st  *Store
+	clk *clock.Fake
+	ecs *fakeECS
+	ec2 *fakeEC2
+	lim *fakeLimiter
+	h   *RunTask
+}
+
+func newRunTaskEnv(t *testing.T) *runTaskEnv {
+	t.Helper()
+	st, _ := newTestStore(t)
+	e := &runTaskEnv{st: st, clk: clock.NewFake(t0), ecs: &fakeECS{}, ec2: &fakeEC2{}}
+	e.lim = &fakeLimiter{clk: e.clk}
+	e.h = NewRunTask(st, e.lim, e.ecs, e.ec2, func(o *RunTaskOptions) {
+		o.Clock, o.DeferThreshold, o.AccountScope = e.clk, 2*time.Second, "test"
+	})
+	return e
+}
+
+func (e *runTaskEnv) run(t *testing.T, in RunTaskInput) (RunTaskOutput, error) {
+	t.Helper()
+	return e.h.Handle(context.Background(), in)
+}
+
+func TestRunTaskLaunchesChunk(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 25), t0)
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 2, Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != StatusLaunched || out.Launched != 5 || out.Missing != 0 {
+		t.Fatalf("got %+v, want launched 5 of 5", out)
+	}
+	calls := e.ecs.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("got %d RunTask calls, want 1", len(calls))
+	}
+	in := calls[0]
+	if got, want := aws.ToString(in.ClientToken), ClientToken("r1", 2, 1); got != want {
+		t.Errorf("clientToken: got %q, want %q", got, want)
+	}
+	if got, want := aws.ToString(in.StartedBy), StartedBy("r1", 2, 1); got != want {
+		t.Errorf("startedBy: got %q, want %q", got, want)
+	}
+	if got := aws.ToInt32(in.Count); got != 5 {
+		t.Errorf("count: got %d, want 5", got)
+	}
+	if _, ok := e.ecs.opts[0].Retryer.(aws.NopRetryer); !ok {
+		t.Errorf("RunTask retryer: got %T, want aws.NopRetryer (SDK retries off)", e.ecs.opts[0].Retryer)
+	}
+	// Fargate: one take per bucket, the tasks bucket weighted by the count.
+	want := []limiter.Take{{Bucket: limiter.ECSRunTask, N: 1}, {Bucket: limiter.ECSFargateRunTask, N: 1}, {Bucket: limiter.ECSFargateTasks, N: 5}}
+	if len(e.lim.reserves) != 1 || !slices.Equal(e.lim.reserves[0], want) {
+		t.Errorf("reserves: got %v, want one of %v", e.lim.reserves, want)
+	}
+	st, _ := e.st.Chunk(context.Background(), "r1", 2)
+	if len(st.IDs) != 5 {
+		t.Errorf("stored ids: got %d, want 5", len(st.IDs))
+	}
+	// Again: nothing left to do, no call.
+	out, err = e.run(t, RunTaskInput{RequestID: "r1", Chunk: 2, Attempt: 2})
+	if err != nil || out.Status != StatusDone || len(e.ecs.Calls()) != 1 {
+		t.Fatalf("second run: got %+v, %v with %d calls; want done and no call", out, err, len(e.ecs.Calls()))
+	}
+}
+
+func TestRunTaskDefersFarSlot(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	e.lim.waits = []time.Duration{4200 * time.Millisecond}
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != StatusDeferred || out.WaitSeconds != 5 || out.SlotAt == nil || !out.SlotAt.Equal(t0.Add(4200*time.Millisecond)) {
+		t.Fatalf("got %+v, want deferred 5 s (4.2 s rounded up) with slotAt", out)
+	}
+	if n := len(e.ecs.Calls()); n != 0 {
+		t.Fatalf("deferred run made %d calls", n)
+	}
+	// After the Wait: the held slot is used, no new reservation.
+	e.clk.Advance(5 * time.Second)
+	out, err = e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, SlotAt: out.SlotAt})
+	if err != nil || out.Status != StatusLaunched {
+		t.Fatalf("got %+v, %v; want launched", out, err)
+	}
+	if n := len(e.lim.reserves); n != 1 {
+		t.Errorf("reserves: got %d, want 1 (the slot was held)", n)
+	}
+}
+
+func TestRunTaskNearSlotCallsAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	e.lim.waits = []time.Duration{2 * time.Second} // = threshold: not further
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || out.Status != StatusLaunched {
+		t.Fatalf("got %+v, %v; want launched", out, err)
+	}
+}
+
+func TestRunTaskPartialRetriesOnlyMissing(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	e.ecs.respond = func(n int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
+		if n == 1 {
+			out := e.ecs.launch(7)
+			for range 3 {
+				out.Failures = append(out.Failures, ecstypes.Failure{Reason: aws.String("Capacity is unavailable at this time. Please try again later or in a different availability zone")})
+			}
+			return out, nil
+		}
+		return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
+	}
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != StatusPartial || out.Launched != 7 || out.Missing != 3 || len(out.Failures) != 3 {
+		t.Fatalf("got %+v, want partial 7 launched, 3 missing, 3 failures", out)
+	}
+	// The same attempt again is answered from the table, not called again.
+	again, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || again.Status != StatusPartial || len(e.ecs.Calls()) != 1 {
+		t.Fatalf("replayed attempt: got %+v, %v, %d calls; want partial from the table, 1 call", again, err, len(e.ecs.Calls()))
+	}
+	// A definitive failure: the next attempt has a new token, for the 3 missing.
+	out, err = e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 2})
+	if err != nil || out.Status != StatusLaunched || out.Launched != 10 {
+		t.Fatalf("attempt 2: got %+v, %v; want launched 10", out, err)
+	}
+	c := e.ecs.Calls()[1]
+	if aws.ToInt32(c.Count) != 3 || aws.ToString(c.ClientToken) != ClientToken("r1", 0, 2) || aws.ToString(c.StartedBy) != StartedBy("r1", 0, 2) {
+		t.Errorf("attempt 2 call: count %d token %q startedBy %q; want 3 with attempt 2's identity",
+			aws.ToInt32(c.Count), aws.ToString(c.ClientToken), aws.ToString(c.StartedBy))
+	}
+}
+
+func TestRunTaskLostResponseReusesToken(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	e.ecs.loseResponse = map[int]bool{1: true}
+	_, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	var te *failure.TransientError
+	if !errors.As(err, &te) {
+		t.Fatalf("got %T %v, want *failure.TransientError", err, err)
+	}
+	// Whatever attempt the caller names next, the unsettled call is
+	// repeated first with its own token and parameters.
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 2})
+	if err != nil || out.Status != StatusLaunched || out.Launched != 10 || out.Attempt != 1 {
+		t.Fatalf("got %+v, %v; want launched 10 by replaying attempt 1", out, err)
+	}
+	calls := e.ecs.Calls()
+	if len(calls) != 2 || aws.ToString(calls[1].ClientToken) != aws.ToString(calls[0].ClientToken) || aws.ToInt32(calls[1].Count) != 10 {
+		t.Fatalf("got %d calls, second token %q count %d; want the first call repeated", len(calls), aws.ToString(calls[1].ClientToken), aws.ToInt32(calls[1].Count))
+	}
+	if e.ecs.seq != 10 {
+		t.Errorf("tasks launched: got %d, want 10 (no duplicate)", e.ecs.seq)
+	}
+}
+
+func TestRunTaskThrottledSignalsAndRepeatsAttempt(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	e.ecs.respond = func(n int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
+		if n == 1 {
+			return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+		}
+		return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
+	}
+	_, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	var th *failure.ThrottledError
+	if !errors.As(err, &th) || th.Code != "ThrottlingException" {
+		t.Fatalf("got %T %v, want *failure.ThrottledError ThrottlingException", err, err)
+	}
+	want := []string{"ecs/ecs:RunTask/ThrottlingException", "ecs/ecs:FargateRunTask/ThrottlingException", "ecs/ecs:FargateTasks/ThrottlingException"}
+	if !slices.Equal(e.lim.signals, want) {
+		t.Errorf("signals: got %v, want %v", e.lim.signals, want)
+	}
+	st, _ := e.st.Chunk(context.Background(), "r1", 0)
+	if got := st.Attempts[1].State; got != AttemptFailed {
+		t.Errorf("attempt 1 state: got %q, want %q", got, AttemptFailed)
+	}
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || out.Status != StatusLaunched {
+		t.Fatalf("repeat: got %+v, %v; want launched", out, err)
+	}
+}
+
+func TestRunTaskErrorTypes(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		err  error
+		want string
+	}{
+		"throttled": {&smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}, "ThrottledError"},
+		"wrapped throttle": {&smithy.GenericAPIError{Code: "InvalidParameterException",
+			Message: "Rate exceeded (ErrorCode: Throttling)"}, "ThrottledError"},
+		"server":  {&smithy.GenericAPIError{Code: "ServerException", Message: "oops", Fault: smithy.FaultServer}, "TransientError"},
+		"bad def": {&smithy.GenericAPIError{Code: "ClientException", Message: "TaskDefinition not found", Fault: smithy.FaultClient}, "PermanentError"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newRunTaskEnv(t)
+			plan(t, e.st, ecsRequest("r1", 10), t0)
+			e.ecs.respond = func(int, *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) { return nil, tt.err }
+			_, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+			if got := errorTypeName(err); got != tt.want {
+				t.Fatalf("got %s (%v), want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func errorTypeName(err error) string {
+	switch err.(type) {
+	case *failure.ThrottledError:
+		return "ThrottledError"
+	case *failure.CapacityError:
+		return "CapacityError"
+	case *failure.QuotaError:
+		return "QuotaError"
+	case *failure.TransientError:
+		return "TransientError"
+	case *failure.PermanentError:
+		return "PermanentError"
+	}
+	return "other"
+}
+
+func TestRunTaskUnknownRequestIsPermanent(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	_, err := e.run(t, RunTaskInput{RequestID: "nope", Chunk: 0, Attempt: 1})
+	if errorTypeName(err) != "PermanentError" {
+		t.Fatalf("got %T %v, want PermanentError", err, err)
+	}
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 1, Attempt: 1}); errorTypeName(err) != "PermanentError" {
+		t.Fatalf("chunk out of range: got %T %v, want PermanentError", err, err)
+	}
+}
+
+func TestRunTaskEC2FailoverOrder(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ec2Request("r1", 30), t0)
+	noCapacity := map[string]bool{"c7g.large#subnet-a": true, "c7g.large#subnet-b": true}
+	e.ec2.respond = func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
+		if noCapacity[string(in.InstanceType)+"#"+aws.ToString(in.SubnetId)] {
+			return nil, &smithy.GenericAPIError{Code: "InsufficientInstanceCapacity", Message: "We currently do not have sufficient c7g.large capacity in the Availability Zone you requested.", Fault: smithy.FaultServer}
+		}
+		return e.ec2.instances(int(aws.ToInt32(in.MaxCount))), nil
+	}
+	var got []string
+	for attempt := 1; attempt <= 3; attempt++ {
+		out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: attempt})
+		c := e.ec2.calls[len(e.ec2.calls)-1]
+		got = append(got, string(c.InstanceType)+"#"+aws.ToString(c.SubnetId))
+		if attempt < 3 {
+			var ce *failure.CapacityError
+			if !errors.As(err, &ce) || ce.ScopeValue != got[len(got)-1] {
+				t.Fatalf("attempt %d: got %T %v, want CapacityError scoped to %s", attempt, err, err, got[len(got)-1])
+			}
+			continue
+		}
+		if err != nil || out.Status != StatusLaunched || out.Launched != 30 {
+			t.Fatalf("attempt 3: got %+v, %v; want launched 30", out, err)
+		}
+	}
+	want := []string{"c7g.large#subnet-a", "c7g.large#subnet-b", "c6g.large#subnet-a"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("placements: got %v, want %v", got, want)
+	}
+	c := e.ec2.calls[2]
+	if aws.ToInt32(c.MinCount) != 1 || aws.ToInt32(c.MaxCount) != 30 || aws.ToString(c.ClientToken) != ClientToken("r1", 0, 3) {
+		t.Errorf("call: min %d max %d token %q", aws.ToInt32(c.MinCount), aws.ToInt32(c.MaxCount), aws.ToString(c.ClientToken))
+	}
+	tags := map[string]string{}
+	for _, tg := range c.TagSpecifications[0].Tags {
+		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	if tags[TagStartedBy] != StartedBy("r1", 0, 3) || tags[TagRequestID] != "r1" {
+		t.Errorf("tags: got %v", tags)
+	}
+	// The marks are fleet-wide: a second request starts on the next free placement.
+	plan(t, e.st, ec2Request("r2", 5), t0)
+	if _, err := e.run(t, RunTaskInput{RequestID: "r2", Chunk: 0, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.ec2.calls[3]; string(c.InstanceType)+"#"+aws.ToString(c.SubnetId) != "c6g.large#subnet-a" {
+		t.Errorf("second request placed in %s#%s, want c6g.large#subnet-a", c.InstanceType, aws.ToString(c.SubnetId))
+	}
+	// When the marks expire the preferred placement is used again.
+	e.clk.Advance(6 * time.Minute)
+	noCapacity = nil
+	plan(t, e.st, ec2Request("r3", 5), e.clk.Now())
+	if _, err := e.run(t, RunTaskInput{RequestID: "r3", Chunk: 0, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.ec2.calls[4]; string(c.InstanceType) != "c7g.large" || aws.ToString(c.SubnetId) != "subnet-a" {
+		t.Errorf("after expiry placed in %s#%s, want c7g.large#subnet-a", c.InstanceType, aws.ToString(c.SubnetId))
+	}
+}
+
+func TestRunTaskEC2PartialMarksAndFailsOver(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ec2Request("r1", 50), t0)
+	e.ec2.respond = func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
+		if len(e.ec2.calls) == 1 {
+			return e.ec2.instances(20), nil // EC2 met MinCount, not MaxCount
+		}
+		return e.ec2.instances(int(aws.ToInt32(in.MaxCount))), nil
+	}
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || out.Status != StatusPartial || out.Missing != 30 || out.Failures[0].Reason != "InsufficientInstanceCapacity" {
+		t.Fatalf("got %+v, %v; want partial, 30 missing, InsufficientInstanceCapacity", out, err)
+	}
+	out, err = e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 2})
+	if err != nil || out.Status != StatusLaunched {
+		t.Fatalf("attempt 2: got %+v, %v", out, err)
+	}
+	if c := e.ec2.calls[1]; aws.ToString(c.SubnetId) != "subnet-b" || aws.ToInt32(c.MaxCount) != 30 {
+		t.Errorf("attempt 2: %s × %d, want subnet-b × 30", aws.ToString(c.SubnetId), aws.ToInt32(c.MaxCount))
+	}
+}
+
+func TestRunTaskExcludeAll(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ec2Request("r1", 5), t0)
+	all := []string{"c7g.large#subnet-a", "c7g.large#subnet-b", "c6g.large#subnet-a", "c6g.large#subnet-b"}
+	_, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, Exclude: all})
+	var ce *failure.CapacityError
+	if !errors.As(err, &ce) || ce.Code != "NoPlacementAvailable" || len(e.ec2.calls) != 0 {
+		t.Fatalf("got %v with %d calls, want CapacityError NoPlacementAvailable and no call", err, len(e.ec2.calls))
+	}
+}
+
+func TestRunTaskReleasesHeldSlotWhenDone(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(3 * time.Second)
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, SlotAt: &at})
+	if err != nil || out.Status != StatusLaunched || e.lim.releases != 1 || len(e.ecs.Calls()) != 1 {
+		t.Fatalf("got %+v, %v, %d releases, %d calls; want launched, 1 release, no new call", out, err, e.lim.releases, len(e.ecs.Calls()))
+	}
+}

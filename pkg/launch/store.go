@@ -1,0 +1,207 @@
+package launch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/throttle-handler/throttle-handler/pkg/config"
+)
+
+// DynamoDBAPI is the part of the DynamoDB API the store uses; *dynamodb.Client
+// satisfies it.
+type DynamoDBAPI interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// retention is how long request items live after planning (the TTL
+// attribute), beyond the request's deadline.
+const retention = 7 * 24 * time.Hour
+
+// ErrRequestConflict is returned by CreateRequest when the requestId is
+// already used by a different request.
+var ErrRequestConflict = errors.New("requestId: already used by a different request")
+
+// Store keeps requests, plans and chunk results in the product's table
+// (layout in docs/contracts.md):
+//
+//	req#<requestId>     / meta                     the request, its fingerprint, plan counts, deadline
+//	req#<requestId>     / chunk#<6 digits>         ids, stoppedIds, attempt records a<n>, retries, give-up
+//	req#<requestId>     / chunk#<6 digits>#lost#…  a relaunch that was given up
+//	reqhash#<12 hex>    / meta                     requestId (events carry only the hash in startedBy)
+//	failover#<scope>    / <instanceType>#<subnet>  capacity mark, until expiresAt
+//	relaunch#<taskArn>  / relaunch                 relaunch claim of a task that failed to start
+//
+// Safe for concurrent use.
+type Store struct {
+	db    DynamoDBAPI
+	table string
+	cache sync.Map // requestId → *StoredRequest (requests never change)
+}
+
+// NewStore returns a store on table.
+func NewStore(db DynamoDBAPI, table string) *Store { return &Store{db: db, table: table} }
+
+// StoredRequest is a request as planned.
+type StoredRequest struct {
+	Request  Request
+	Plan     Plan
+	Created  time.Time
+	Deadline time.Time
+}
+
+func reqPK(id string) string        { return "req#" + id }
+func chunkSK(i int) string          { return fmt.Sprintf("chunk#%06d", i) }
+func attemptAttr(a int) string      { return "a" + strconv.Itoa(a) }
+func s(v string) ddb.AttributeValue { return &ddb.AttributeValueMemberS{Value: v} }
+func n(v int64) ddb.AttributeValue {
+	return &ddb.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+func ss(v []string) ddb.AttributeValue { return &ddb.AttributeValueMemberSS{Value: v} }
+func key(pk, sk string) map[string]ddb.AttributeValue {
+	return map[string]ddb.AttributeValue{config.TablePK: s(pk), config.TableSK: s(sk)}
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *ddb.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// Fingerprint is a hash of a request's canonical JSON: the same request sent
+// twice has the same fingerprint.
+func Fingerprint(r Request) string {
+	if r.Version == 0 {
+		r.Version = CurrentVersion
+	}
+	b, _ := json.Marshal(r) // struct fields marshal in a fixed order, maps sorted
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// CreateRequest stores r and its plan once. If the requestId is already
+// stored with the same fingerprint it returns the stored plan (a repeated
+// submission is idempotent); with a different request, ErrRequestConflict.
+func (st *Store) CreateRequest(ctx context.Context, r Request, now time.Time) (StoredRequest, error) {
+	dl := r.Deadline(now)
+	plan := NewPlan(r, dl)
+	body, err := json.Marshal(r)
+	if err != nil {
+		return StoredRequest{}, fmt.Errorf("store request: %w", err)
+	}
+	hash := RequestHash(r.RequestID)
+	expires := dl.Add(retention).Unix()
+	item := key(reqPK(r.RequestID), "meta")
+	item["request"] = s(string(body))
+	item["fingerprint"] = s(Fingerprint(r))
+	item["requestHash"] = s(hash)
+	item["createdAt"] = s(now.UTC().Format(time.RFC3339Nano))
+	item["deadline"] = s(dl.UTC().Format(time.RFC3339Nano))
+	item[config.TableTTL] = n(expires)
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(st.table),
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": config.TablePK},
+	})
+	if isConditionFailed(err) {
+		stored, gerr := st.Request(ctx, r.RequestID)
+		if gerr != nil {
+			return StoredRequest{}, gerr
+		}
+		if Fingerprint(stored.Request) != Fingerprint(r) {
+			return StoredRequest{}, ErrRequestConflict
+		}
+		return stored, nil
+	}
+	if err != nil {
+		return StoredRequest{}, fmt.Errorf("store request %s: %w", r.RequestID, err)
+	}
+	hitem := key("reqhash#"+hash, "meta")
+	hitem["requestId"] = s(r.RequestID)
+	hitem[config.TableTTL] = n(expires)
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: hitem}); err != nil {
+		return StoredRequest{}, fmt.Errorf("store request hash %s: %w", r.RequestID, err)
+	}
+	sr := StoredRequest{Request: r, Plan: plan, Created: now.UTC(), Deadline: dl.UTC()}
+	st.cache.Store(r.RequestID, &sr)
+	return sr, nil
+}
+
+// ErrNotFound is returned when an item does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Request loads a stored request (cached after the first read).
+func (st *Store) Request(ctx context.Context, requestID string) (StoredRequest, error) {
+	if v, ok := st.cache.Load(requestID); ok {
+		return *v.(*StoredRequest), nil
+	}
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(st.table), Key: key(reqPK(requestID), "meta"), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return StoredRequest{}, fmt.Errorf("load request %s: %w", requestID, err)
+	}
+	if out.Item == nil {
+		return StoredRequest{}, fmt.Errorf("request %q: %w", requestID, ErrNotFound)
+	}
+	var sr StoredRequest
+	if err := json.Unmarshal([]byte(str(out.Item["request"])), &sr.Request); err != nil {
+		return StoredRequest{}, fmt.Errorf("request %q: stored request unreadable: %w", requestID, err)
+	}
+	sr.Created, _ = time.Parse(time.RFC3339Nano, str(out.Item["createdAt"]))
+	sr.Deadline, _ = time.Parse(time.RFC3339Nano, str(out.Item["deadline"]))
+	sr.Plan = NewPlan(sr.Request, sr.Deadline)
+	st.cache.Store(requestID, &sr)
+	return sr, nil
+}
+
+// RequestIDForHash finds the requestId whose RequestHash is hash.
+func (st *Store) RequestIDForHash(ctx context.Context, hash string) (string, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(st.table), Key: key("reqhash#"+hash, "meta"), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", fmt.Errorf("load request hash %s: %w", hash, err)
+	}
+	if out.Item == nil {
+		return "", fmt.Errorf("request hash %s: %w", hash, ErrNotFound)
+	}
+	return str(out.Item["requestId"]), nil
+}
+
+func str(v ddb.AttributeValue) string {
+	if x, ok := v.(*ddb.AttributeValueMemberS); ok {
+		return x.Value
+	}
+	return ""
+}
+
+func num(v ddb.AttributeValue) int {
+	if x, ok := v.(*ddb.AttributeValueMemberN); ok {
+		i, _ := strconv.Atoi(x.Value)
+		return i
+	}
+	return 0
+}
+
+func strs(v ddb.AttributeValue) []string {
+	if x, ok := v.(*ddb.AttributeValueMemberSS); ok {
+		return x.Value
+	}
+	return nil
+}
