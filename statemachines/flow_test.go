@@ -113,7 +113,7 @@ func TestLaunchFlow(t *testing.T) {
 				if got := r.Output.(map[string]any)["launched"]; got != 20.0 {
 					t.Errorf("output launched = %v, want the summary's 20", got)
 				}
-				want := map[string]any{"requestId": "r1", "chunk": 0.0, "attempt": 0.0, "reuseToken": false, "exclude": []any{}}
+				want := map[string]any{"requestId": "r1", "chunk": 0.0, "attempt": 1.0, "reuseToken": false, "exclude": []any{}}
 				if got := r.callsTo("RunTask"); !containsPayload(got, want) {
 					t.Errorf("runtask inputs %v, want one equal to %v", got, want)
 				}
@@ -126,8 +126,8 @@ func TestLaunchFlow(t *testing.T) {
 			check: func(t *testing.T, r flowResult) {
 				wantStatus(t, r, "SUCCEEDED")
 				at := r.callsTo("RunTaskAtSlot")
-				if len(at) != 1 || at[0]["slotAt"] != "2026-11-23T19:00:03Z" || at[0]["attempt"] != 0.0 {
-					t.Errorf("RunTaskAtSlot inputs %v, want one with the held slotAt at attempt 0", at)
+				if len(at) != 1 || at[0]["slotAt"] != "2026-11-23T19:00:03Z" || at[0]["attempt"] != 1.0 {
+					t.Errorf("RunTaskAtSlot inputs %v, want one with the held slotAt at attempt 1", at)
 				}
 				if r.Entered["WaitForSlot"] != 1 || r.Entered["Classify"] != 0 {
 					t.Errorf("entered %v, want one WaitForSlot and no Classify", r.Entered)
@@ -138,18 +138,18 @@ func TestLaunchFlow(t *testing.T) {
 			name: "partial goes through classify and retry to the next attempt",
 			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary}, "classify": {classed},
 				"runtask": {ok(map[string]any{"status": "partial", "launched": 6, "missing": 4, "failures": []any{map[string]any{"reason": "RESOURCE:ENI", "detail": "x"}}}), launched},
-				"retry":   {retryAnswer("failover", 2, 1, false, []string{"subnet-a"})}},
+				"retry":   {retryAnswer("failover", 2, 2, false, []string{"subnet-a"})}},
 			check: func(t *testing.T, r flowResult) {
 				wantStatus(t, r, "SUCCEEDED")
 				if c := r.callsTo("Classify"); len(c) != 1 || c[0]["status"] != "partial" || c[0]["failures"] == nil {
 					t.Errorf("classify inputs %v, want the partial output with failures", c)
 				}
 				rt := r.callsTo("Retry")
-				if len(rt) != 1 || rt[0]["attempt"] != 0.0 || rt[0]["classification"].(map[string]any)["class"] != "throttled" {
-					t.Errorf("retry inputs %v, want attempt 0 with the classification", rt)
+				if len(rt) != 1 || rt[0]["attempt"] != 1.0 || rt[0]["classification"].(map[string]any)["class"] != "throttled" || !reflect.DeepEqual(rt[0]["exclude"], []any{}) {
+					t.Errorf("retry inputs %v, want attempt 1 with the classification and the current exclude list", rt)
 				}
 				runs := r.callsTo("RunTask")
-				want := map[string]any{"requestId": "r1", "chunk": 0.0, "attempt": 1.0, "reuseToken": false, "exclude": []any{"subnet-a"}}
+				want := map[string]any{"requestId": "r1", "chunk": 0.0, "attempt": 2.0, "reuseToken": false, "exclude": []any{"subnet-a"}}
 				if len(runs) != 2 || !reflect.DeepEqual(runs[1], want) {
 					t.Errorf("runtask inputs %v, want the second to be %v", runs, want)
 				}
@@ -162,15 +162,15 @@ func TestLaunchFlow(t *testing.T) {
 			name: "a caught error with no wait reruns at once with the same token",
 			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary}, "classify": {classed},
 				"runtask": {{Error: "TransientError", Cause: `{"errorMessage":"lost","errorType":"TransientError"}`}, launched},
-				"retry":   {retryAnswer("retry", 0, 0, true, nil)}},
+				"retry":   {retryAnswer("retry", 0, 1, true, nil)}},
 			check: func(t *testing.T, r flowResult) {
 				wantStatus(t, r, "SUCCEEDED")
 				if c := r.callsTo("Classify"); len(c) != 1 || c[0]["Error"] != "TransientError" || c[0]["Cause"] == nil {
 					t.Errorf("classify inputs %v, want the Catch's {Error, Cause}", c)
 				}
 				runs := r.callsTo("RunTask")
-				if len(runs) != 2 || runs[1]["reuseToken"] != true || runs[1]["attempt"] != 0.0 {
-					t.Errorf("runtask inputs %v, want a second call reusing attempt 0's token", runs)
+				if len(runs) != 2 || runs[1]["reuseToken"] != true || runs[1]["attempt"] != 1.0 {
+					t.Errorf("runtask inputs %v, want a second call reusing attempt 1's token", runs)
 				}
 				if r.Entered["Backoff"] != 0 {
 					t.Errorf("entered %v, want no Backoff for a zero wait", r.Entered)
