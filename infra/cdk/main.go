@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/infra/cdk/stack"
 )
 
@@ -28,11 +29,11 @@ func main() {
 
 func run() (err error) {
 	app := awscdk.NewApp(appProps())
-	settings, opts, err := fromContext(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) })
+	s, opts, err := settings.FromContext(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) })
 	if err != nil {
 		return err
 	}
-	if err := settings.Validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		return err
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
@@ -41,8 +42,8 @@ func run() (err error) {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	stack.NewThrottleStack(app, opts.stackName, &stack.ThrottleStackProps{
-		Settings: settings, AssetDir: opts.assetDir, StateMachineDir: opts.stateMachineDir, RulesDir: opts.rulesDir,
+	stack.NewThrottleStack(app, opts.StackName, &stack.ThrottleStackProps{
+		Settings: s, AssetDir: opts.AssetDir, StateMachineDir: opts.StateMachineDir, RulesDir: opts.RulesDir,
 	})
 	return nagErrors(app.Synth(nil))
 }

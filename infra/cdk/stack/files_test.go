@@ -133,64 +133,6 @@ func TestLoadRules(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
-	t.Parallel()
-	ecs := func(f func(*Settings)) Settings {
-		s := Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}}
-		f(&s)
-		return s
-	}
-	neg := -1
-	tests := map[string]struct {
-		s       Settings
-		wantErr string
-	}{
-		"full":                {s: fullSettings()},
-		"ecs only":            {s: ecs(func(*Settings) {})},
-		"ec2 only":            {s: Settings{LaunchTemplates: []string{"lt-0123456789abcdef0"}, Subnets: []string{"subnet-0a1b2c3d"}}},
-		"nothing":             {s: Settings{}, wantErr: "clusters: missing"},
-		"no task definitions": {s: Settings{Clusters: []string{"jobs"}}, wantErr: "taskDefinitions: missing"},
-		"roles without clusters": {s: Settings{TaskRoles: []string{"r"}, LaunchTemplates: []string{"lt-0123456789abcdef0"}, Subnets: []string{"subnet-0a1b2c3d"}},
-			wantErr: "clusters: missing"},
-		"no subnets":        {s: ecs(func(s *Settings) { s.LaunchTemplates = []string{"lt-0123456789abcdef0"} }), wantErr: "subnets: missing"},
-		"no templates":      {s: ecs(func(s *Settings) { s.Subnets = []string{"subnet-0a1b2c3d"} }), wantErr: "launchTemplates: missing"},
-		"bad cluster":       {s: ecs(func(s *Settings) { s.Clusters = []string{"jobs/prod"} }), wantErr: "clusters[0]"},
-		"bad task def":      {s: ecs(func(s *Settings) { s.TaskDefinitions = []string{"job:0"} }), wantErr: "taskDefinitions[0]"},
-		"wildcard task def": {s: ecs(func(s *Settings) { s.TaskDefinitions = []string{"*"} }), wantErr: "taskDefinitions[0]"},
-		"duplicate":         {s: ecs(func(s *Settings) { s.TaskDefinitions = []string{"job:3", "job:3"} }), wantErr: "taskDefinitions[1]: duplicate"},
-		"wildcard role":     {s: ecs(func(s *Settings) { s.TaskRoles = []string{"arn:aws:iam::111122223333:role/*"} }), wantErr: "taskRoles[0]"},
-		"bad template":      {s: ecs(func(s *Settings) { s.LaunchTemplates = []string{"lt-1"}; s.Subnets = []string{"subnet-0a1b2c3d"} }), wantErr: "launchTemplates[0]"},
-		"bad subnet": {s: ecs(func(s *Settings) {
-			s.LaunchTemplates = []string{"lt-0123456789abcdef0"}
-			s.Subnets = []string{"subnet-a"}
-		}), wantErr: "subnets[0]"},
-		"limits not object":  {s: ecs(func(s *Settings) { s.LimitsJSON = "[1]" }), wantErr: "limitsJson"},
-		"limits too long":    {s: ecs(func(s *Settings) { s.LimitsJSON = `{"x":"` + strings.Repeat("a", 3000) + `"}` }), wantErr: "limitsJson"},
-		"defer threshold":    {s: ecs(func(s *Settings) { s.DeferThresholdSeconds = 901 }), wantErr: "deferThresholdSeconds"},
-		"log level":          {s: ecs(func(s *Settings) { s.LogLevel = "loud" }), wantErr: "logLevel"},
-		"retention":          {s: ecs(func(s *Settings) { s.LogRetentionDays = 10 }), wantErr: "logRetentionDays"},
-		"concurrency":        {s: ecs(func(s *Settings) { s.RunTaskConcurrency = &neg }), wantErr: "runTaskConcurrency"},
-		"throttle rate":      {s: ecs(func(s *Settings) { s.Alarms.ThrottleRatePercent = 150 }), wantErr: "alarms.throttleRatePercent"},
-		"negative threshold": {s: ecs(func(s *Settings) { s.Alarms.DLQDepth = -1 }), wantErr: "alarms.dlqDepth"},
-		"topic":              {s: ecs(func(s *Settings) { s.AlarmTopicArn = "ops" }), wantErr: "alarmTopicArn"},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			err := tc.s.Validate()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("got %v, want no error", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
-			}
-		})
-	}
-}
-
 func TestRuleID(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{"ecs-task-failed-to-start": "EcsTaskFailedToStartRule", "launch_requested": "LaunchRequestedRule"} {

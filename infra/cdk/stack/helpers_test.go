@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 )
 
 // TestMain closes the jsii runtime once: closing it per test makes the next
@@ -38,8 +40,8 @@ func dir(rel ...string) string {
 }
 
 // fullSettings configure both launch paths.
-func fullSettings() Settings {
-	return Settings{
+func fullSettings() settings.Settings {
+	return settings.Settings{
 		Clusters:              []string{"jobs", "arn:aws:ecs:eu-west-1:111122223333:cluster/batch"},
 		TaskDefinitions:       []string{"job:3", "sim", "arn:aws:ecs:eu-west-1:111122223333:task-definition/render:12"},
 		TaskRoles:             []string{"jobTaskRole", "arn:aws:iam::111122223333:role/ecsTaskExecutionRole"},
@@ -48,10 +50,12 @@ func fullSettings() Settings {
 		InstanceProfileRoles:  []string{"runnerInstanceRole"},
 		LimitsJSON:            `{"ecs:RunTask":{"burst":50,"rate":20}}`,
 		DeferThresholdSeconds: 1.5,
+		AlarmTopicArn:         "arn:aws:sns:eu-west-1:111122223333:ops",
+		Alarms:                settings.AlarmThresholds{ThrottleRatePercent: 2},
 	}
 }
 
-func testProps(t testing.TB, s Settings, smDir string) *ThrottleStackProps {
+func testProps(t testing.TB, s settings.Settings, smDir string) *ThrottleStackProps {
 	t.Helper()
 	return &ThrottleStackProps{
 		Settings:        s,
@@ -106,7 +110,7 @@ func sharedStack(t *testing.T) *synthesized {
 }
 
 // synth builds a stack with the AwsSolutions pack applied, as main does.
-func synth(t *testing.T, s Settings, smDir string) *synthesized {
+func synth(t *testing.T, s settings.Settings, smDir string) *synthesized {
 	t.Helper()
 	app := awscdk.NewApp(nil)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)

@@ -16,13 +16,14 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
 // parts are the resources the stack's pieces wire together.
 type parts struct {
 	stack     awscdk.Stack
-	settings  Settings
+	settings  settings.Settings
 	table     awsdynamodb.Table
 	bus       awsevents.EventBus
 	dlq       awssqs.Queue // the product's: chunks retry gave up on
@@ -82,7 +83,7 @@ func NewThrottleStack(scope constructs.Construct, id string, props *ThrottleStac
 	stack := awscdk.NewStack(scope, &id, &sprops)
 	p := &parts{
 		stack:         stack,
-		settings:      props.Settings.withDefaults(),
+		settings:      props.Settings.WithDefaults(),
 		functions:     map[string]awslambda.Function{},
 		machines:      map[string]awsstepfunctions.StateMachine{},
 		machineNames:  map[string]*string{},
@@ -97,8 +98,23 @@ func NewThrottleStack(scope constructs.Construct, id string, props *ThrottleStac
 	p.addMachines(machineFiles)
 	p.addRules(rules)
 	p.addAlarms()
+	p.addOutputs()
 	addNagSuppressions(p)
 	return stack
+}
+
+// addOutputs exposes what throttlectl and operators need, under the names
+// of the environment variables that carry them (pkg/config).
+func (p *parts) addOutputs() {
+	out := func(id, env string, value *string) {
+		awscdk.NewCfnOutput(p.stack, jsii.String(id), &awscdk.CfnOutputProps{
+			Value: value, Description: jsii.String(env + " for throttlectl and the functions"),
+		})
+	}
+	out("StateMachineArn", config.EnvStateMachineARN, p.machines[EntryMachine].StateMachineArn())
+	out("EventBusName", config.EnvEventBus, p.bus.EventBusName())
+	out("TableName", config.EnvTable, p.table.TableName())
+	out("DeadLetterQueueUrl", config.EnvDLQURL, p.dlq.QueueUrl())
 }
 
 // addData makes the table, the product bus and the two dead-letter queues.

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"quamina.net/go/quamina"
 
+	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
@@ -47,7 +48,7 @@ func TestFunctions(t *testing.T) {
 	s := sharedStack(t)
 	fns := s.resources("AWS::Lambda::Function")
 	logGroups := s.resources("AWS::Logs::LogGroup")
-	reserved := map[string]any{"runtask": float64(DefaultRunTaskConcurrency), "retry": float64(DefaultRetryConcurrency)}
+	reserved := map[string]any{"runtask": float64(settings.DefaultRunTaskConcurrency), "retry": float64(settings.DefaultRetryConcurrency)}
 	for _, name := range functionNames() {
 		t.Run(name, func(t *testing.T) {
 			p := props(fns[s.functionID(t, name)])
@@ -64,8 +65,8 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("LoggingConfig: got %v, want JSON at INFO", lc)
 			}
 			lg := lc["LogGroup"].(map[string]any)["Ref"].(string)
-			if got := props(logGroups[lg])["RetentionInDays"]; got != float64(DefaultLogRetentionDays) {
-				t.Errorf("log retention: got %v, want %d", got, DefaultLogRetentionDays)
+			if got := props(logGroups[lg])["RetentionInDays"]; got != float64(settings.DefaultLogRetentionDays) {
+				t.Errorf("log retention: got %v, want %d", got, settings.DefaultLogRetentionDays)
 			}
 			env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
 			want := []string{config.EnvDLQURL, config.EnvDeferThreshold, config.EnvEventBus, config.EnvLimitsJSON, config.EnvLogLevel, config.EnvTable}
@@ -556,7 +557,7 @@ var ecsCompanion *synthesized
 func ecsCompanionStack(t *testing.T) *synthesized {
 	t.Helper()
 	if ecsCompanion == nil {
-		ecsCompanion = synth(t, Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}}, dir("testdata", "companion"))
+		ecsCompanion = synth(t, settings.Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}}, dir("testdata", "companion"))
 	}
 	return ecsCompanion
 }
@@ -608,14 +609,14 @@ func TestECSOnlyWithCompanion(t *testing.T) {
 // WHEN the stack is constructed
 // THEN construction fails with an error naming it
 func TestBadPropsFailSynth(t *testing.T) {
-	good := Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}}
+	good := settings.Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}}
 	smDir := dir("testdata", "statemachines")
 	tests := map[string]struct {
 		props   *ThrottleStackProps
 		wantErr string
 	}{
 		"nil props":         {nil, "clusters: missing"},
-		"bad subnet":        {testProps(t, Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}, LaunchTemplates: []string{"lt-0123456789abcdef0"}, Subnets: []string{"sub-1"}}, smDir), "subnets[0]"},
+		"bad subnet":        {testProps(t, settings.Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}, LaunchTemplates: []string{"lt-0123456789abcdef0"}, Subnets: []string{"sub-1"}}, smDir), "subnets[0]"},
 		"no assets":         {&ThrottleStackProps{Settings: good, AssetDir: t.TempDir(), StateMachineDir: smDir, RulesDir: dir("..", "..", "..", "statemachines", "rules")}, "assetDir"},
 		"no launch machine": {testProps(t, good, t.TempDir()), "stateMachineDir"},
 		"no rules":          {&ThrottleStackProps{Settings: good, AssetDir: assets(t), StateMachineDir: smDir, RulesDir: t.TempDir()}, "rulesDir"},
@@ -645,5 +646,50 @@ func TestRepositoryStateMachines(t *testing.T) {
 	s := synth(t, fullSettings(), smDir)
 	for _, e := range s.nagErrs {
 		t.Errorf("unsuppressed cdk-nag error: %s", e)
+	}
+}
+
+// GIVEN thresholds (one set, the rest default) and an alarm topic
+// WHEN the alarms are read
+// THEN each alarm has its threshold, notifies the topic, and the custom
+// metrics come from the EMF namespace
+func TestAlarms(t *testing.T) {
+	s := sharedStack(t)
+	want := map[string]float64{
+		"ThrottleRateAlarm": 2, "DeadLetterQueueAlarm": 1, "EventDeadLetterQueueAlarm": 1,
+		"FailedExecutionsAlarm": 1, "LimiterFallbackAlarm": 1,
+	}
+	got := map[string]float64{}
+	for id, r := range s.resources("AWS::CloudWatch::Alarm") {
+		p := props(r)
+		for prefix := range want {
+			if strings.HasPrefix(id, prefix) {
+				got[prefix] = p["Threshold"].(float64)
+			}
+		}
+		if a := render(p["AlarmActions"]); a != "arn:aws:sns:eu-west-1:111122223333:ops" {
+			t.Errorf("%s: got actions %s, want the alarm topic", id, a)
+		}
+		if p["TreatMissingData"] != "notBreaching" {
+			t.Errorf("%s: got TreatMissingData %v", id, p["TreatMissingData"])
+		}
+		if strings.HasPrefix(id, "ThrottleRateAlarm") || strings.HasPrefix(id, "LimiterFallbackAlarm") {
+			if b, _ := json.Marshal(p); !strings.Contains(string(b), `"Namespace":"`+MetricsNamespace+`"`) {
+				t.Errorf("%s: no metric from namespace %s: %s", id, MetricsNamespace, b)
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("thresholds: got %v, want %v", got, want)
+	}
+	var dash string
+	for _, r := range s.resources("AWS::CloudWatch::Dashboard") {
+		b, _ := json.Marshal(props(r)["DashboardBody"])
+		dash = string(b)
+	}
+	for _, m := range []string{MetricCalls, MetricThrottles, MetricLaunched, MetricFailed, MetricDeadLettered, MetricDeferrals, MetricRetries, MetricLimiterFallback} {
+		if !strings.Contains(dash, `\"`+m+`\"`) {
+			t.Errorf("dashboard has no %s metric", m)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package settings
 
 import (
 	"encoding/json"
@@ -6,8 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/throttle-handler/throttle-handler/infra/cdk/stack"
 )
 
 // Context keys besides the Settings fields (whose keys are their JSON names).
@@ -28,22 +26,23 @@ var (
 	alarmKeys  = []string{"throttleRatePercent", "dlqDepth", "failedExecutions", "limiterFallback"}
 )
 
-// options is what main needs besides the Settings.
-type options struct {
-	stackName       string
-	assetDir        string
-	stateMachineDir string
-	rulesDir        string
+// Options are the context keys that are not Settings: where the app finds
+// its inputs and what it names the stack.
+type Options struct {
+	StackName       string // default ThrottleHandler
+	AssetDir        string // default: the repository's build/
+	StateMachineDir string // default: the repository's statemachines/
+	RulesDir        string // default: StateMachineDir/rules
 }
 
-// fromContext reads the Settings from CDK context: first the JSON file named
+// FromContext reads the Settings from CDK context: first the JSON file named
 // by propsFile (if any), then each key set directly, which wins. Values come
 // either typed (cdk.json) or as strings (`cdk synth -c key=value`): lists
 // as comma-separated strings, numbers as decimal strings, alarms as
 // "alarms.<field>" keys or an "alarms" object. Errors name the key.
-func fromContext(get func(key string) any) (stack.Settings, options, error) {
-	var s stack.Settings
-	opts := options{stackName: "ThrottleHandler"}
+func FromContext(get func(key string) any) (Settings, Options, error) {
+	var s Settings
+	opts := Options{StackName: "ThrottleHandler"}
 	doc := map[string]any{}
 	if f, ok := get(keyPropsFile).(string); ok && f != "" {
 		b, err := os.ReadFile(f)
@@ -127,7 +126,7 @@ func fromContext(get func(key string) any) (stack.Settings, options, error) {
 	if err := dec.Decode(&s); err != nil {
 		return s, opts, fmt.Errorf("context: %v", err)
 	}
-	for key, dst := range map[string]*string{keyStackName: &opts.stackName, keyAssetDir: &opts.assetDir, keyStateMachineDir: &opts.stateMachineDir, keyRulesDir: &opts.rulesDir} {
+	for key, dst := range map[string]*string{keyStackName: &opts.StackName, keyAssetDir: &opts.AssetDir, keyStateMachineDir: &opts.StateMachineDir, keyRulesDir: &opts.RulesDir} {
 		switch v := get(key).(type) {
 		case nil:
 		case string:

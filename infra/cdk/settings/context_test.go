@@ -1,4 +1,4 @@
-package main
+package settings
 
 import (
 	"encoding/json"
@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/throttle-handler/throttle-handler/infra/cdk/stack"
 )
 
 func ctx(m map[string]any) func(string) any { return func(k string) any { return m[k] } }
@@ -23,8 +21,8 @@ func TestFromContext(t *testing.T) {
 	}
 	tests := map[string]struct {
 		context  map[string]any
-		want     stack.Settings
-		wantOpts options
+		want     Settings
+		wantOpts Options
 		wantErr  string
 	}{
 		"cdk.json types": {
@@ -34,31 +32,31 @@ func TestFromContext(t *testing.T) {
 				"runTaskConcurrency": 50.0, "alarms": map[string]any{"throttleRatePercent": 10.0},
 				"stackName": "Prod",
 			},
-			want: stack.Settings{
+			want: Settings{
 				Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3", "sim"},
 				LimitsJSON: `{"ecs:RunTask":{"rate":20}}`, RunTaskConcurrency: intp(50),
-				Alarms: stack.AlarmThresholds{ThrottleRatePercent: 10},
+				Alarms: AlarmThresholds{ThrottleRatePercent: 10},
 			},
-			wantOpts: options{stackName: "Prod"},
+			wantOpts: Options{StackName: "Prod"},
 		},
 		"-c strings": {
 			context: map[string]any{
 				"clusters": "jobs, batch", "taskDefinitions": "job:3", "subnets": "",
 				"deferThresholdSeconds": "1.5", "alarms.dlqDepth": "3", "retryConcurrency": "0",
 			},
-			want: stack.Settings{
+			want: Settings{
 				Clusters: []string{"jobs", "batch"}, TaskDefinitions: []string{"job:3"},
-				DeferThresholdSeconds: 1.5, RetryConcurrency: intp(0), Alarms: stack.AlarmThresholds{DLQDepth: 3},
+				DeferThresholdSeconds: 1.5, RetryConcurrency: intp(0), Alarms: AlarmThresholds{DLQDepth: 3},
 			},
-			wantOpts: options{stackName: "ThrottleHandler"},
+			wantOpts: Options{StackName: "ThrottleHandler"},
 		},
 		"props file, key wins": {
 			context: map[string]any{"propsFile": propsFile, "clusters": "batch", "alarms.limiterFallback": "2"},
-			want: stack.Settings{
+			want: Settings{
 				Clusters: []string{"batch"}, TaskDefinitions: []string{"job:3"},
-				LimitsJSON: `{"ecs:RunTask":{"rate":20}}`, Alarms: stack.AlarmThresholds{DLQDepth: 5, LimiterFallback: 2},
+				LimitsJSON: `{"ecs:RunTask":{"rate":20}}`, Alarms: AlarmThresholds{DLQDepth: 5, LimiterFallback: 2},
 			},
-			wantOpts: options{stackName: "ThrottleHandler"},
+			wantOpts: Options{StackName: "ThrottleHandler"},
 		},
 		"bad number":            {context: map[string]any{"runTaskConcurrency": "lots"}, wantErr: "runTaskConcurrency"},
 		"fractional int":        {context: map[string]any{"logRetentionDays": 1.5}, wantErr: "logRetentionDays"},
@@ -71,7 +69,7 @@ func TestFromContext(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got, opts, err := fromContext(ctx(tc.context))
+			got, opts, err := FromContext(ctx(tc.context))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got error %v, want one naming %s", err, tc.wantErr)
@@ -103,7 +101,7 @@ func writeFile(t *testing.T, content string) string {
 // The committed cdk.json must synthesize: its context is a valid example.
 func TestCdkJSONContextIsValid(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("..", "..", "cdk.json"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "cdk.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +115,7 @@ func TestCdkJSONContextIsValid(t *testing.T) {
 	if cfg.App != "go run ./infra/cdk" {
 		t.Errorf("got app %q, want go run ./infra/cdk", cfg.App)
 	}
-	s, _, err := fromContext(ctx(cfg.Context))
+	s, _, err := FromContext(ctx(cfg.Context))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,33 @@
+// Command cdk (infra/cdk) is the throttle-handler CDK app. `cdk synth` /
+// `cdk deploy` run it through cdk.json ({"app": "go run ./infra/cdk"});
+// `go run ./infra/cdk` alone synthesizes into cdk.out, reading cdk.json's
+// context itself. It needs no AWS credentials to synthesize (the stack is
+// environment-agnostic), and fails on any bad setting, missing asset or
+// unsuppressed cdk-nag (AwsSolutions) error, naming it.
+//
+// Settings are CDK context keys: in cdk.json's "context", per command with
+// `-c key=value` (lists comma-separated), or in a JSON file named by
+// `-c propsFile=path` (keys set directly win over the file).
+//
+//	clusters              ECS cluster names or ARNs RunTask may target
+//	taskDefinitions       task definition ARNs, family:revision, or family (= every revision)
+//	taskRoles             task and execution roles (names or ARNs) passed to ECS tasks
+//	launchTemplates       EC2 launch template IDs (lt-…)
+//	subnets               subnet IDs (subnet-…) for RunInstances
+//	instanceProfileRoles  roles of the launch templates' instance profiles (names or ARNs)
+//	limitsJson            limiter overrides, TH_LIMITS_JSON (a JSON object, ≤ 2 KB)
+//	deferThresholdSeconds TH_DEFER_THRESHOLD_SECONDS (default: the functions' 2 s)
+//	logLevel              debug | info | warn | error (default info)
+//	logRetentionDays      a CloudWatch retention value (default 30)
+//	runTaskConcurrency    runtask's reserved concurrency (default 100; 0 = unreserved)
+//	retryConcurrency      retry's reserved concurrency (default 20; 0 = unreserved)
+//	alarms.throttleRatePercent, alarms.dlqDepth, alarms.failedExecutions,
+//	alarms.limiterFallback   alarm thresholds (defaults 5 %, 1, 1, 1)
+//	alarmTopicArn         an SNS topic every alarm notifies (optional)
+//	stackName             the stack's name (default ThrottleHandler)
+//	assetDir, stateMachineDir, rulesDir   defaults: build/, statemachines/, statemachines/rules/
+//
+// Either the ECS group (clusters + taskDefinitions) or the EC2 group
+// (launchTemplates + subnets) or both must be set: the launch permissions
+// are scoped to exactly those resources.
+package main

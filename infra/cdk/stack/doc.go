@@ -1,0 +1,36 @@
+// Package stack is the throttle-handler CloudFormation stack in Go CDK:
+// NewThrottleStack builds every resource the product runs on.
+//
+//   - Six Lambda functions (classify, plan, runtask, retry, summary, submit;
+//     docs/contracts.md): provided.al2023 on arm64 from build/<name>/bootstrap,
+//     the pkg/config environment, JSON logs to a log group of their own, a role
+//     of their own with only what the handler calls, reserved concurrency for
+//     runtask (caps launch callers) and retry (absorbs ECS event storms).
+//   - One Standard state machine per statemachines/*.asl.json, from the file
+//     itself with the substitutions of docs/contracts.md; logs ALL, X-Ray on.
+//     The file is scanned at synth time and the machine's role is granted
+//     exactly the functions, bus, companion machines and DISTRIBUTED Map
+//     children it uses; an integration the stack does not grant fails synth.
+//   - The product bus and one rule per statemachines/rules/*.json, whose
+//     pattern is written into the template unchanged (the local EventBridge
+//     reads the same files); targets retry with a policy and dead-letter to an
+//     event DLQ, separate from the product DLQ that retry gives up into.
+//   - The DynamoDB table (pk/sk, TTL expiresAt, on-demand, PITR, encrypted),
+//     the two SSE-SQS queues (14 days, TLS only), alarms on throttle rate,
+//     DLQ depth, failed executions and limiter fallback, and a dashboard of
+//     the EMF metrics in MetricsNamespace.
+//
+// Least privilege: runtask may RunTask only the configured task definitions
+// in the configured clusters (ecs:cluster condition), tag only at RunTask
+// (ecs:CreateAction), pass only the configured roles to ecs-tasks; RunInstances
+// only through the configured launch templates into the configured subnets,
+// tag only at RunInstances, pass only instance-profile roles to EC2. No
+// statement allows a wildcard action; every wildcard resource carries a
+// cdk-nag suppression with its reason (nag.go).
+//
+// Names: the stack names nothing but its state machines. Retry is both a task
+// of the launch machine and a starter of its executions, so Ref/GetAtt both
+// ways would be a circular dependency; the machines get a name derived from
+// their construct path and stack name (Names.uniqueResourceName), and their
+// ARNs are built from it.
+package stack
