@@ -268,6 +268,18 @@ func (s *Services) Env() map[string]string {
 	return env
 }
 
+// Stats is a snapshot of the services' counters (for /_awslocal/stats).
+type Stats struct {
+	Lambda     lambda.Stats   `json:"lambda"`
+	Events     events.Stats   `json:"events"`
+	Executions map[string]int `json:"executions"` // by status
+}
+
+// Stats returns the services' counters.
+func (s *Services) Stats() Stats {
+	return Stats{Lambda: s.Lambda.Stats(), Events: s.Events.Stats(), Executions: s.SFN.Stats()}
+}
+
 // Close stops the services and the child processes. Safe to call twice.
 func (s *Services) Close() {
 	s.once.Do(func() {

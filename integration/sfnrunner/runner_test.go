@@ -213,3 +213,19 @@ func TestRunnerStop(t *testing.T) {
 		t.Fatalf("got %s, want ABORTED", got.Status)
 	}
 }
+
+func TestRunnerExecutionTimeout(t *testing.T) {
+	t.Parallel()
+	// 60 simulated seconds at k = 1000 are 60 ms.
+	r, rec := startRunner(t, "http://127.0.0.1:1", 1000)
+	def := `{"TimeoutSeconds":60,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`
+	if err := r.Define(context.Background(), "t", json.RawMessage(def), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StartExecution("e", "t", json.RawMessage(`{}`), ContextObject{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.wait(t, "e"); got.Status != "TIMED_OUT" || got.Error != "States.Timeout" {
+		t.Fatalf("got %+v, want TIMED_OUT with States.Timeout", got)
+	}
+}

@@ -46,13 +46,13 @@ type Options struct {
 
 // Stats counts what happened to events since the service started.
 type Stats struct {
-	Put          int64 // events accepted (PutEvents entries and Put envelopes)
-	Matched      int64 // (event, target) pairs to deliver, duplicates included
-	Delivered    int64
-	Retries      int64
-	DeadLettered int64
-	Dropped      int64 // failed without a dead-letter queue
-	Duplicates   int64
+	Put          int64 `json:"put"`     // events accepted (PutEvents entries and Put envelopes)
+	Matched      int64 `json:"matched"` // (event, target) pairs to deliver, duplicates included
+	Delivered    int64 `json:"delivered"`
+	Retries      int64 `json:"retries"`
+	DeadLettered int64 `json:"deadLettered"`
+	Dropped      int64 `json:"dropped"` // failed without a dead-letter queue
+	Duplicates   int64 `json:"duplicates"`
 }
 
 // Service is the local EventBridge. Safe for concurrent use.

@@ -70,10 +70,10 @@ type Options struct {
 
 // Stats counts invocations since the service started.
 type Stats struct {
-	Invocations    int64 // handler runs started
-	Errors         int64 // function errors, timeouts and crashes
-	Throttles      int64 // 429 answers
-	PeakConcurrent int64
+	Invocations    int64 `json:"invocations"` // handler runs started
+	Errors         int64 `json:"errors"`      // function errors, timeouts and crashes
+	Throttles      int64 `json:"throttles"`   // 429 answers
+	PeakConcurrent int64 `json:"peakConcurrent"`
 }
 
 // Service is the local Lambda. Safe for concurrent use.

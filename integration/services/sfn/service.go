@@ -305,12 +305,17 @@ type ExecutionInfo struct {
 	Input                      string
 	Output                     string // set when SUCCEEDED
 	Error, Cause               string
-	Transitions                int
+	// Transitions are the billed state transitions so far.
+	Transitions int
+	// HistoryEvents is the length of the history; AWS fails a Standard
+	// execution beyond 25,000 events (not enforced locally).
+	HistoryEvents int
 }
 
 func (e *execution) info() ExecutionInfo {
 	return ExecutionInfo{ARN: e.arn, Name: e.name, StateMachineARN: e.machine, Status: e.status, StartDate: e.start,
-		StopDate: e.stop, Input: e.input, Output: e.output, Error: e.errName, Cause: e.cause, Transitions: e.transitions}
+		StopDate: e.stop, Input: e.input, Output: e.output, Error: e.errName, Cause: e.cause, Transitions: e.transitions,
+		HistoryEvents: len(e.events) + 2}
 }
 
 // Describe returns an execution.
@@ -355,6 +360,17 @@ func (s *Service) Executions(machineARN, status string) []ExecutionInfo {
 	out := make([]ExecutionInfo, len(list))
 	for i, e := range list {
 		out[i] = e.info()
+	}
+	return out
+}
+
+// Stats counts executions by status.
+func (s *Service) Stats() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, e := range s.executions {
+		out[e.status]++
 	}
 	return out
 }
