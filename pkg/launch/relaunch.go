@@ -53,9 +53,9 @@ type ecsEvent struct {
 //     some of it, so our launch rate is the lever: each ECS launch bucket
 //     (ecs:RunTask, ecs:FargateRunTask, ecs:FargateTasks) gets one throttle
 //     signal. The limiter multiplies the bucket's rate by its Decrease
-//     (0.7 by default, not below Floor) once per SignalWindow, so a storm
+//     (0.85 by default, not below Floor) once per SignalWindow, so a storm
 //     of events is one step, not a collapse; the rate then recovers
-//     linearly. A TaskFailedToStart caused by throttling is signalled the
+//     gradually. A TaskFailedToStart caused by throttling is signalled the
 //     same way.
 //   - "ECS Task State Change" STOPPED, stopCode TaskFailedToStart, startedBy
 //     th/…: the task is relaunched, see relaunch.

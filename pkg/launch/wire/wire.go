@@ -1,0 +1,144 @@
+// Package wire builds the launch handlers (plan, runtask, retry, summary)
+// from the parsed environment and an AWS configuration: the clients, the
+// fleet-wide limiter on the product's table, EMF metrics on stdout. The
+// pkg/lambdafn registry calls these builders, so the Lambda mains,
+// throttlectl invoke and the local Lambda endpoint run the same handlers.
+package wire
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+	"github.com/throttle-handler/throttle-handler/pkg/config"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+// Deps are what every builder needs (the fields of lambdafn.Deps).
+type Deps struct {
+	Config config.Config
+	AWS    aws.Config
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// Metrics receives EMF lines; nil means os.Stdout (Lambda's log stream).
+	Metrics io.Writer
+}
+
+func (d Deps) fill() Deps {
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Metrics == nil {
+		d.Metrics = os.Stdout
+	}
+	return d
+}
+
+func (d Deps) recorder(function string) launch.Recorder {
+	return launch.NewEMF(d.Metrics, function, d.Clock.Now)
+}
+
+func need(cfg config.Config, function string, vars ...string) error {
+	env := cfg.Environ()
+	for _, v := range vars {
+		if env[v] == "" {
+			return fmt.Errorf("%s: %s is required but not set", function, v)
+		}
+	}
+	return nil
+}
+
+// limiterRecorder forwards the limiter's counters to the function's EMF
+// recorder as Limiter.<metric>.
+type limiterRecorder struct{ r launch.Recorder }
+
+func (l limiterRecorder) Add(m limiter.Metric, _ string, v float64) {
+	l.r.Add("Limiter."+string(m), v, m.Unit())
+}
+
+func newLimiter(d Deps, db *dynamodb.Client, rec launch.Recorder) (*limiter.Distributed, limiter.Store, error) {
+	store := limiter.NewDynamoStore(db, d.Config.Table)
+	lim, err := limiter.NewFromConfig(store, d.Config, func(o *limiter.Options) {
+		o.Clock, o.Logger, o.Recorder = d.Clock, d.Logger, limiterRecorder{rec}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return lim, store, nil
+}
+
+// Plan builds the plan handler.
+func Plan(d Deps) (*launch.PlanHandler, error) {
+	d = d.fill()
+	if err := need(d.Config, "plan", config.EnvTable); err != nil {
+		return nil, err
+	}
+	st := launch.NewStore(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
+	return launch.NewPlanHandler(st, func(o *launch.HandlerOptions) {
+		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("plan"), d.Config.EventBus
+	}), nil
+}
+
+// RunTask builds the runtask handler.
+func RunTask(d Deps) (*launch.RunTask, error) {
+	d = d.fill()
+	if err := need(d.Config, "runtask", config.EnvTable); err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(d.AWS)
+	rec := d.recorder("runtask")
+	lim, _, err := newLimiter(d, db, rec)
+	if err != nil {
+		return nil, err
+	}
+	return launch.NewRunTask(launch.NewStore(db, d.Config.Table), lim, ecs.NewFromConfig(d.AWS), ec2.NewFromConfig(d.AWS),
+		func(o *launch.RunTaskOptions) {
+			o.Clock, o.Logger, o.Metrics = d.Clock, d.Logger, rec
+			o.DeferThreshold, o.AccountScope = d.Config.DeferThreshold, d.Config.AccountScope
+		}), nil
+}
+
+// Retry builds the retry handler (chunk and event mode).
+func Retry(d Deps) (*launch.Retry, error) {
+	d = d.fill()
+	if err := need(d.Config, "retry", config.EnvTable, config.EnvEventBus, config.EnvDLQURL); err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(d.AWS)
+	rec := d.recorder("retry")
+	lim, store, err := newLimiter(d, db, rec)
+	if err != nil {
+		return nil, err
+	}
+	return launch.NewRetry(launch.NewStore(db, d.Config.Table), lim, ecs.NewFromConfig(d.AWS),
+		eventbridge.NewFromConfig(d.AWS), sqs.NewFromConfig(d.AWS), func(o *launch.RetryOptions) {
+			o.Clock, o.Logger, o.Metrics = d.Clock, d.Logger, rec
+			o.Peek = launch.StorePeeker{Limiter: lim, Store: store, Clock: d.Clock}
+			o.DeferThreshold, o.Bus, o.DLQURL = d.Config.DeferThreshold, d.Config.EventBus, d.Config.DLQURL
+		}), nil
+}
+
+// Summary builds the summary handler.
+func Summary(d Deps) (*launch.SummaryHandler, error) {
+	d = d.fill()
+	if err := need(d.Config, "summary", config.EnvTable, config.EnvEventBus); err != nil {
+		return nil, err
+	}
+	st := launch.NewStore(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
+	return launch.NewSummaryHandler(st, eventbridge.NewFromConfig(d.AWS), func(o *launch.HandlerOptions) {
+		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("summary"), d.Config.EventBus
+	}), nil
+}
