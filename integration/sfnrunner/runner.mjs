@@ -417,8 +417,20 @@ function start(msg) {
   const run = m.sm.run(msg.input, { overrides: { taskResourceLocalHandlers: handlers }, context: msg.context, noThrowOnAbort: true });
   ex.abort = run.abort;
   executions.set(ex.arn, ex);
-  consume(ex, run.eventLogs).catch(() => {});
+  // The history must be complete before the end is reported: finish waits
+  // for the event log to close (bounded, in case a path never closes it).
+  const consumed = consume(ex, run.eventLogs).catch(() => {});
+  const drained = () => Promise.race([consumed, new Promise((resolve) => realSetTimeout(resolve, 2000))]);
   run.result.then(
+    async (out) => {
+      await drained();
+      return out;
+    },
+    async (err) => {
+      await drained();
+      throw err;
+    },
+  ).then(
     (out) => {
       if (ex.failure) return finish(ex, { status: 'FAILED', error: ex.failure.error, cause: ex.failure.cause });
       if (ex.stopped) return finish(ex, { status: 'ABORTED' });

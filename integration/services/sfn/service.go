@@ -285,6 +285,7 @@ func (s *Service) Done(arn string, r sfnrunner.Result) {
 	e.status, e.stop = r.Status, now
 	switch r.Status {
 	case StatusSucceeded:
+		e.errName, e.cause = "", "" // a StopExecution that lost the race
 		e.output, e.hasOutput = string(r.Output), true
 		if e.output == "" {
 			e.output = "null"

@@ -16,10 +16,10 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 )
 
-func newTestClient(t *testing.T) (*awssqs.Client, *Service) {
+func newTestClient(t *testing.T, k float64) (*awssqs.Client, *Service) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
-	s := New(Options{Endpoint: "http://" + srv.Listener.Addr().String(), Clock: clock.NewScaled(time.Now(), 100)})
+	s := New(Options{Endpoint: "http://" + srv.Listener.Addr().String(), Clock: clock.NewScaled(time.Now(), k)})
 	srv.Config.Handler = s
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -31,7 +31,7 @@ func newTestClient(t *testing.T) (*awssqs.Client, *Service) {
 func TestQueueLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c, _ := newTestClient(t)
+	c, _ := newTestClient(t, 1) // real time: the visibility timeout must not expire during the test
 	created, err := c.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("dlq"), Attributes: map[string]string{"VisibilityTimeout": "10"}})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestQueueLifecycle(t *testing.T) {
 func TestVisibilityTimeoutExpires(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c, _ := newTestClient(t)
+	c, _ := newTestClient(t, 100)
 	q, _ := c.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("q")})
 	if _, err := c.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String("m")}); err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestVisibilityTimeoutExpires(t *testing.T) {
 func TestLongPollWakesOnSend(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c, s := newTestClient(t)
+	c, s := newTestClient(t, 100)
 	q, _ := c.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("q")})
 	var wg sync.WaitGroup
 	var got *awssqs.ReceiveMessageOutput
@@ -121,7 +121,7 @@ func TestLongPollWakesOnSend(t *testing.T) {
 
 func TestUnknownQueue(t *testing.T) {
 	t.Parallel()
-	c, _ := newTestClient(t)
+	c, _ := newTestClient(t, 100)
 	_, err := c.GetQueueUrl(context.Background(), &awssqs.GetQueueUrlInput{QueueName: aws.String("nope")})
 	var nq *types.QueueDoesNotExist
 	if !errors.As(err, &nq) {
