@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -215,6 +217,20 @@ func TestUndeliverableEventGoesToTheDLQ(t *testing.T) {
 	}
 	if got := aws.ToString(out.Messages[0].MessageAttributes["ERROR_CODE"].StringValue); got != "ResourceNotFoundException" {
 		t.Errorf("ERROR_CODE: got %q", got)
+	}
+}
+
+func TestCloseLeavesNoProcesses(t *testing.T) {
+	t.Parallel()
+	st := servicestest.New(t, services.Options{StateMachinesDir: "-"})
+	runner, dynalite := st.SFN.RunnerPID(), st.Dynalite.Port()
+	st.Close()
+	if err := syscall.Kill(-runner, 0); err != syscall.ESRCH {
+		t.Errorf("runner process group %d after Close: got %v, want ESRCH (gone)", runner, err)
+	}
+	if c, err := (&net.Dialer{Timeout: time.Second}).Dial("tcp", fmt.Sprintf("127.0.0.1:%d", dynalite)); err == nil {
+		c.Close()
+		t.Errorf("dynalite still listens on port %d after Close", dynalite)
 	}
 }
 

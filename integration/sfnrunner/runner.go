@@ -280,6 +280,9 @@ func (r *Runner) Stop(execARN string) error {
 	return r.write(map[string]any{"op": "stop", "arn": execARN})
 }
 
+// PID returns the runner's process id (its process group id too).
+func (r *Runner) PID() int { return r.cmd.Process.Pid }
+
 // Exited is closed when the runner process has exited.
 func (r *Runner) Exited() <-chan struct{} { return r.exited }
 

@@ -122,6 +122,9 @@ func (s *Service) watchRunner() {
 // States.Runtime.
 func (s *Service) Close() error { return s.runner.Close() }
 
+// RunnerPID returns the process id of the Node runner.
+func (s *Service) RunnerPID() int { return s.runner.PID() }
+
 // MachineARN returns the local ARN of the state machine name.
 func (s *Service) MachineARN(name string) string {
 	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", s.o.Region, s.o.Account, name)
