@@ -39,6 +39,8 @@ type setup struct {
 	sim   sim.Config
 	// eventDuplicates is the probability EventBridge delivers an event twice.
 	eventDuplicates float64
+	// config adjusts the product configuration the handlers get.
+	config func(*config.Config)
 }
 
 // world is one running local AWS with clients for it.
@@ -93,6 +95,9 @@ func newWorld(t *testing.T, s setup) *world {
 		cfg, err := o.Config()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if s.config != nil {
+			s.config(&cfg)
 		}
 		awsCfg := w.aws.Copy()
 		o.Resolver = func(name string) (lambda.Handler, error) {
