@@ -352,6 +352,38 @@ func (d *Distributed) remember(key string, item Item, replace bool) {
 	d.known[key] = merged
 }
 
+// Peek returns, without reserving anything, how long from now until takes
+// could all be admitted (0: now), from one read of the item and the same
+// arithmetic as Reserve. A retry can wait at least that long. Errors: bad
+// takes, the store's error, ctx's error.
+func (d *Distributed) Peek(ctx context.Context, service string, takes []Take) (time.Duration, error) {
+	lims, err := d.check(service, takes)
+	if err != nil {
+		return 0, err
+	}
+	key := d.Key(service)
+	sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
+	item, err := d.store.Load(sctx, key)
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("limiter: peek %s: %w", key, err)
+	}
+	d.remember(key, item, true)
+	d.mu.Lock()
+	now := d.nowLocked()
+	debits := d.debitsLocked(key, takes, lims, now)
+	d.mu.Unlock()
+	var wait time.Duration
+	for _, db := range debits {
+		tat := item[db.Bucket].TAT
+		if tat.Before(now) {
+			tat = now
+		}
+		wait = max(wait, tat.Add(db.Inc-db.Tau).Sub(now))
+	}
+	return wait, nil
+}
+
 // Release gives back a slot that will not be used (best effort): a slot
 // whose time has come counts as used and is not given back. takes must be
 // those of the Reserve; they are used only when s carries no Debits (a slot

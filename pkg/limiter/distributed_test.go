@@ -60,6 +60,33 @@ func TestReserveSlots(t *testing.T) {
 	}
 }
 
+func TestPeekMatchesReserve(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, clk := newTestDistributed(t, NewMemoryStore(), nil)
+	for i := range 30 {
+		if i%7 == 0 {
+			clk.Advance(ms(300))
+		}
+		if i == 20 { // a lowered rate changes both alike
+			if err := d.Signal(ctx, "ecs", ECSFargateTasks, Signal{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		peek, err := d.Peek(ctx, "ecs", fargate10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := d.Reserve(ctx, "ecs", fargate10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := peek - s.Wait; diff < -time.Microsecond || diff > time.Microsecond {
+			t.Fatalf("reservation %d: Peek said %v, Reserve gave %v", i, peek, s.Wait)
+		}
+	}
+}
+
 func TestReserveRejectsBadTakes(t *testing.T) {
 	t.Parallel()
 	d, _ := newTestDistributed(t, NewMemoryStore(), nil)

@@ -46,14 +46,16 @@ type DynamoStore struct {
 
 	mu    sync.Mutex
 	known map[string]map[string]int64 // key → bucket → newest TAT seen (µs)
-	idle  map[string]*sync.Mutex      // key → serialises this process's idle-branch guesses
+	// inflight counts this process's Take writes in flight per key.
+	inflight map[string]int64
+	first    map[string]chan struct{} // key → serialises this process's first-contact writes
 
 	writes, conflicts, reads atomic.Int64
 }
 
 // NewDynamoStore returns a store on table through api.
 func NewDynamoStore(api DynamoAPI, table string) *DynamoStore {
-	return &DynamoStore{api: api, table: table, known: map[string]map[string]int64{}, idle: map[string]*sync.Mutex{}}
+	return &DynamoStore{api: api, table: table, known: map[string]map[string]int64{}, inflight: map[string]int64{}, first: map[string]chan struct{}{}}
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -115,8 +117,11 @@ func (s *DynamoStore) knownItem(key string) Item {
 }
 
 // backlogGuesses guesses each debit's branch: backlog iff the newest TAT
-// known is at or after now. from, when not nil, is a fresh item to use
-// instead of this process's knowledge.
+// known, pushed by this process's writes still in flight, is at or after
+// now (a TAT only grows). Under load the newest TAT seen lags the real one
+// by the writes in flight; without that correction guesses flip to idle too
+// early and thrash (../shared/reference/tooling.md §10). from, when not nil,
+// is a fresh item to use instead.
 func (s *DynamoStore) backlogGuesses(key string, debits []Debit, nowUS int64, from Item) []bool {
 	g := make([]bool, len(debits))
 	s.mu.Lock()
@@ -128,20 +133,24 @@ func (s *DynamoStore) backlogGuesses(key string, debits []Debit, nowUS int64, fr
 			continue
 		}
 		t, ok := s.known[key][d.Bucket]
+		// Our own writes in flight push the TAT further than we have seen.
+		t += s.inflight[key] * d.Inc.Microseconds()
 		g[i] = ok && t >= nowUS
 	}
 	return g
 }
 
-func (s *DynamoStore) idleLock(key string) *sync.Mutex {
+// firstLock returns key's first-contact semaphore (a channel of one slot,
+// so waiting on it respects the caller's context).
+func (s *DynamoStore) firstLock(key string) chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.idle[key]
-	if m == nil {
-		m = &sync.Mutex{}
-		s.idle[key] = m
+	c := s.first[key]
+	if c == nil {
+		c = make(chan struct{}, 1)
+		s.first[key] = c
 	}
-	return m
+	return c
 }
 
 // Take implements Store with one conditional UpdateItem per attempt.
@@ -165,20 +174,32 @@ func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAh
 	}
 	for range maxAttempts {
 		g := s.backlogGuesses(key, debits, nowUS, fresh)
-		var held *sync.Mutex
-		if fresh == nil && anyFalse(g) {
-			// Serialise this process's idle guesses on the item: the first
-			// one's answer turns the others into (correct) backlog guesses.
-			held = s.idleLock(key)
-			held.Lock()
-			if g = s.backlogGuesses(key, debits, nowUS, nil); !anyFalse(g) {
-				held.Unlock()
+		var held chan struct{}
+		if fresh == nil && s.unknown(key, debits) {
+			// First contact: serialise this process's blind guesses on the
+			// item, so the first answer informs the others instead of 64
+			// concurrent idle guesses failing on a busy bucket.
+			held = s.firstLock(key)
+			select {
+			case held <- struct{}{}:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("limiter: take %s: %w", key, ctx.Err())
+			}
+			if !s.unknown(key, debits) {
+				<-held
 				held = nil
+				g = s.backlogGuesses(key, debits, nowUS, nil)
 			}
 		}
+		s.mu.Lock()
+		s.inflight[key]++
+		s.mu.Unlock()
 		item, err := s.takeOnce(ctx, key, nowUS, aheadUS, debits, g)
+		s.mu.Lock()
+		s.inflight[key]--
+		s.mu.Unlock()
 		if held != nil {
-			held.Unlock()
+			<-held
 		}
 		if err == nil {
 			s.note(key, item, false)
@@ -202,9 +223,13 @@ func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAh
 	return nil, fmt.Errorf("limiter: take %s: still conflicting after %d conditional writes", key, maxAttempts)
 }
 
-func anyFalse(bs []bool) bool {
-	for _, b := range bs {
-		if !b {
+// unknown reports whether this process has seen no TAT of some debit's
+// bucket yet.
+func (s *DynamoStore) unknown(key string, debits []Debit) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range debits {
+		if _, ok := s.known[key][d.Bucket]; !ok {
 			return true
 		}
 	}
