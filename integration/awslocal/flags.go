@@ -1,0 +1,188 @@
+package awslocal
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/integration/sim"
+)
+
+// BucketFlags names the command-line flag prefix of every bucket:
+// --<prefix>-burst and --<prefix>-rate.
+var BucketFlags = []struct{ Prefix, Bucket, Help string }{
+	{"runtask", sim.BucketRunTask, "ECS RunTask/StartTask/StopTask calls"},
+	{"fargate-call", sim.BucketFargateRunTask, "Fargate RunTask calls"},
+	{"fargate", sim.BucketFargateTasks, "Fargate On-Demand tasks launched"},
+	{"fargate-spot", sim.BucketFargateSpotTasks, "Fargate Spot tasks launched"},
+	{"describetasks", sim.BucketDescribeTasks, "ECS DescribeTasks/ListTasks calls"},
+	{"cluster-read", sim.BucketClusterRead, "ECS DescribeClusters calls"},
+	{"taskdef-read", sim.BucketTaskDefinitionRead, "ECS DescribeTaskDefinition calls"},
+	{"runinstances", sim.BucketRunInstances, "EC2 RunInstances calls"},
+	{"instances", sim.BucketInstances, "EC2 instances launched (resource bucket)"},
+	{"terminate", sim.BucketTerminateInstances, "EC2 TerminateInstances calls"},
+	{"terminated-instances", sim.BucketTerminatedInstances, "EC2 instances terminated (resource bucket)"},
+	{"createtags", sim.BucketCreateTags, "EC2 CreateTags calls"},
+	{"ec2-nonmutating", sim.BucketNonMutating, "EC2 filtered or paginated Describe* calls"},
+	{"ec2-describe-unfiltered", sim.BucketDescribeUnfiltered, "EC2 unfiltered, unpaginated DescribeInstances calls"},
+	{"ec2-mutating", sim.BucketMutating, "other EC2 mutating calls"},
+	{"eni", sim.BucketHiddenENI, "hidden: ENI attachments for awsvpc tasks"},
+	{"subnet-lookup", sim.BucketHiddenSubnetLookup, "hidden: RunTask's subnet lookups"},
+	{"lb", sim.BucketHiddenLoadBalancer, "hidden: load balancer registrations (co-tenant services)"},
+	{"cloudmap", sim.BucketHiddenServiceDiscov, "hidden: Cloud Map registrations (co-tenant services)"},
+}
+
+// Flags holds the awslocal command's flags; Options turns them into Options.
+type Flags struct {
+	addr        string
+	timeScale   float64
+	configFile  string
+	stepMs      int
+	cfg         sim.Config
+	burst, rate map[string]*float64
+}
+
+// BindFlags defines every flag on fs. Bucket defaults are AWS's published
+// ones; a --config JSON file (a sim.Config) is applied first, flags set on
+// the command line override it.
+func BindFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{burst: map[string]*float64{}, rate: map[string]*float64{}}
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:4566", "listen address")
+	fs.Float64Var(&f.timeScale, "time-scale", 1, "simulated seconds per real second")
+	fs.StringVar(&f.configFile, "config", "", "JSON file holding a sim.Config (resources, capacity, …)")
+	fs.IntVar(&f.stepMs, "step-ms", 5, "real milliseconds between runs of the simulator's schedule")
+	c := &f.cfg
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of IDs, faults, storms and co-tenants")
+	fs.StringVar(&c.Region, "region", "us-east-1", "region")
+	fs.StringVar(&c.Account, "account", "000000000000", "account ID")
+	fs.BoolVar(&c.Strict, "strict", false, "reject clusters, task definitions, subnets, launch templates and instance types not in --config's resources")
+	def := sim.DefaultBuckets()
+	for _, b := range BucketFlags {
+		f.burst[b.Bucket] = fs.Float64(b.Prefix+"-burst", def[b.Bucket].Burst, "burst of "+b.Help)
+		f.rate[b.Bucket] = fs.Float64(b.Prefix+"-rate", def[b.Bucket].Rate, "refill per simulated second of "+b.Help)
+	}
+	fs.IntVar(&c.Capacity.VCPULimit, "vcpu-limit", 0, "On-Demand vCPU quota (0: unlimited)")
+	fs.IntVar(&c.Capacity.SpotInstanceLimit, "spot-limit", 0, "spot instance limit (0: unlimited)")
+	l := &c.Lifecycle
+	fs.Float64Var(&l.ProvisioningSeconds, "provisioning-seconds", 5, "PROVISIONING → PENDING (awsvpc tasks)")
+	fs.Float64Var(&l.PendingSeconds, "pending-seconds", 10, "PENDING → RUNNING")
+	fs.Float64Var(&l.RunSeconds, "run-seconds", 0, "RUNNING → STOPPED (0: until stopped)")
+	fs.Float64Var(&l.StoppingSeconds, "stopping-seconds", 5, "StopTask → STOPPED")
+	fs.Float64Var(&l.ENITimeoutSeconds, "eni-timeout-seconds", 30, "a task without an ENI after this long stops with TaskFailedToStart")
+	fs.Float64Var(&c.CotenantShare, "cotenant-share", 0, "share of every bucket taken by traffic the product does not control, in [0, 1)")
+	fs.IntVar(&c.Cotenants.Services, "cotenant-services", 0, "co-tenant ECS services receiving ECS Service Action throttle events")
+	fs.Float64Var(&c.Cotenants.IntervalSeconds, "cotenant-interval-seconds", 30, "mean seconds between a co-tenant service's deployments")
+	fs.IntVar(&c.Cotenants.TasksPerDeployment, "cotenant-tasks", 5, "tasks per co-tenant deployment")
+	fl := &c.Faults
+	fs.Float64Var(&fl.ServerErrorRate, "fault-server-error-rate", 0, "share of calls answered 500 ServerException / InternalError")
+	fs.Float64Var(&fl.ResetRate, "fault-reset-rate", 0, "share of calls whose connection is reset")
+	fs.Float64Var(&fl.LostResponseRate, "fault-lost-rate", 0, "share of RunTask/RunInstances calls that launch but lose their response")
+	fs.StringVar(&fl.LostMode, "fault-lost-mode", sim.LostAsReset, "how a response is lost: reset, error or timeout")
+	fs.Float64Var(&fl.LatencyRate, "fault-latency-rate", 0, "share of calls delayed by --fault-latency-seconds")
+	fs.Float64Var(&fl.LatencySeconds, "fault-latency-seconds", 1, "added latency (simulated seconds)")
+	fs.Float64Var(&fl.StormsPerHour, "storms-per-hour", 0, "throttle storms per simulated hour")
+	fs.Float64Var(&fl.StormSeconds, "storm-seconds", 60, "length of a throttle storm")
+	fs.Float64Var(&fl.StormFraction, "storm-fraction", 0.1, "refill rate during a storm, as a fraction of the normal rate")
+	return f
+}
+
+// Options returns the Options the flags describe; fs is the parsed flag set,
+// whose explicitly set flags override a --config file.
+func (f *Flags) Options(fs *flag.FlagSet) (Options, error) {
+	cfg := f.cfg
+	if f.configFile != "" {
+		b, err := os.ReadFile(f.configFile)
+		if err != nil {
+			return Options{}, fmt.Errorf("--config: %w", err)
+		}
+		var fileCfg sim.Config
+		if err := json.Unmarshal(b, &fileCfg); err != nil {
+			return Options{}, fmt.Errorf("--config %s: %w", f.configFile, err)
+		}
+		cfg = overlay(fileCfg, f.cfg, fs)
+	}
+	if cfg.Buckets == nil {
+		cfg.Buckets = map[string]sim.Bucket{}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	for _, b := range BucketFlags {
+		_, inFile := cfg.Buckets[b.Bucket]
+		if !inFile || set[b.Prefix+"-burst"] || set[b.Prefix+"-rate"] {
+			cur := cfg.Buckets[b.Bucket]
+			if !inFile || set[b.Prefix+"-burst"] {
+				cur.Burst = *f.burst[b.Bucket]
+			}
+			if !inFile || set[b.Prefix+"-rate"] {
+				cur.Rate = *f.rate[b.Bucket]
+			}
+			cfg.Buckets[b.Bucket] = cur
+		}
+	}
+	step := time.Duration(f.stepMs) * time.Millisecond
+	if f.stepMs <= 0 {
+		return Options{}, fmt.Errorf("--step-ms must be > 0, got %d", f.stepMs)
+	}
+	return Options{Addr: f.addr, TimeScale: f.timeScale, Sim: cfg, StepInterval: step}, nil
+}
+
+// overlay returns the config file's values with the flags set explicitly on
+// the command line applied over them.
+func overlay(file, flags sim.Config, fs *flag.FlagSet) sim.Config {
+	out := file
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "seed":
+			out.Seed = flags.Seed
+		case "region":
+			out.Region = flags.Region
+		case "account":
+			out.Account = flags.Account
+		case "strict":
+			out.Strict = flags.Strict
+		case "vcpu-limit":
+			out.Capacity.VCPULimit = flags.Capacity.VCPULimit
+		case "spot-limit":
+			out.Capacity.SpotInstanceLimit = flags.Capacity.SpotInstanceLimit
+		case "provisioning-seconds":
+			out.Lifecycle.ProvisioningSeconds = flags.Lifecycle.ProvisioningSeconds
+		case "pending-seconds":
+			out.Lifecycle.PendingSeconds = flags.Lifecycle.PendingSeconds
+		case "run-seconds":
+			out.Lifecycle.RunSeconds = flags.Lifecycle.RunSeconds
+		case "stopping-seconds":
+			out.Lifecycle.StoppingSeconds = flags.Lifecycle.StoppingSeconds
+		case "eni-timeout-seconds":
+			out.Lifecycle.ENITimeoutSeconds = flags.Lifecycle.ENITimeoutSeconds
+		case "cotenant-share":
+			out.CotenantShare = flags.CotenantShare
+		case "cotenant-services":
+			out.Cotenants.Services = flags.Cotenants.Services
+		case "cotenant-interval-seconds":
+			out.Cotenants.IntervalSeconds = flags.Cotenants.IntervalSeconds
+		case "cotenant-tasks":
+			out.Cotenants.TasksPerDeployment = flags.Cotenants.TasksPerDeployment
+		case "fault-server-error-rate":
+			out.Faults.ServerErrorRate = flags.Faults.ServerErrorRate
+		case "fault-reset-rate":
+			out.Faults.ResetRate = flags.Faults.ResetRate
+		case "fault-lost-rate":
+			out.Faults.LostResponseRate = flags.Faults.LostResponseRate
+		case "fault-lost-mode":
+			out.Faults.LostMode = flags.Faults.LostMode
+		case "fault-latency-rate":
+			out.Faults.LatencyRate = flags.Faults.LatencyRate
+		case "fault-latency-seconds":
+			out.Faults.LatencySeconds = flags.Faults.LatencySeconds
+		case "storms-per-hour":
+			out.Faults.StormsPerHour = flags.Faults.StormsPerHour
+		case "storm-seconds":
+			out.Faults.StormSeconds = flags.Faults.StormSeconds
+		case "storm-fraction":
+			out.Faults.StormFraction = flags.Faults.StormFraction
+		}
+	})
+	return out
+}

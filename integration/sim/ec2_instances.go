@@ -1,0 +1,409 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/xml"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type ec2Tag struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+type stateXML struct {
+	Code int    `xml:"code"`
+	Name string `xml:"name"`
+}
+
+var instanceStates = map[string]int{"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48}
+
+func stateOf(name string) stateXML { return stateXML{Code: instanceStates[name], Name: name} }
+
+// instance is one EC2 instance. Guarded by the Sim's mutex.
+type instance struct {
+	id, reservation, imageID, instanceType string
+	subnet, az, clientToken, ip            string
+	spot                                   bool
+	vcpus                                  int
+	launchTime                             time.Time
+	state                                  string
+	tags                                   []ec2Tag
+	entry                                  int
+}
+
+// ec2Idem is what a RunInstances client token is bound to.
+type ec2Idem struct {
+	params    [32]byte
+	instances []*instance
+	expires   time.Time
+}
+
+// ec2State is the EC2 side of the account. Guarded by the Sim's mutex.
+type ec2State struct {
+	instances map[string]*instance
+	order     []*instance
+	tokens    map[string]*ec2Idem
+	used      map[string]int // live instances per "type/az", "type", "subnet:<id>"
+	vcpus     int            // live On-Demand vCPUs
+	spot      int            // live spot instances
+}
+
+func (e *ec2State) init() {
+	e.instances = map[string]*instance{}
+	e.tokens = map[string]*ec2Idem{}
+	e.used = map[string]int{}
+}
+
+// vcpusOf estimates an instance type's vCPUs from its size: large 2,
+// xlarge 4, Nxlarge 4N, smaller sizes 1 (2 for medium).
+func vcpusOf(instanceType string) int {
+	_, size, _ := strings.Cut(instanceType, ".")
+	switch size {
+	case "nano", "micro", "small":
+		return 1
+	case "medium", "large":
+		return 2
+	case "xlarge":
+		return 4
+	case "metal":
+		return 96
+	}
+	if n, err := strconv.Atoi(strings.TrimSuffix(size, "xlarge")); err == nil && strings.HasSuffix(size, "xlarge") {
+		return 4 * n
+	}
+	return 2
+}
+
+type instanceXML struct {
+	InstanceID        string   `xml:"instanceId"`
+	ImageID           string   `xml:"imageId"`
+	State             stateXML `xml:"instanceState"`
+	PrivateDNSName    string   `xml:"privateDnsName"`
+	AmiLaunchIndex    int      `xml:"amiLaunchIndex"`
+	InstanceType      string   `xml:"instanceType"`
+	LaunchTime        string   `xml:"launchTime"`
+	AvailabilityZone  string   `xml:"placement>availabilityZone"`
+	SubnetID          string   `xml:"subnetId"`
+	VpcID             string   `xml:"vpcId"`
+	PrivateIPAddress  string   `xml:"privateIpAddress"`
+	ClientToken       string   `xml:"clientToken,omitempty"`
+	InstanceLifecycle string   `xml:"instanceLifecycle,omitempty"`
+	Tags              []ec2Tag `xml:"tagSet>item"`
+}
+
+func (in *instance) xml(index int) instanceXML {
+	x := instanceXML{
+		InstanceID: in.id, ImageID: in.imageID, State: stateOf(in.state), AmiLaunchIndex: index,
+		PrivateDNSName: "ip-" + strings.ReplaceAll(in.ip, ".", "-") + ".ec2.internal",
+		InstanceType:   in.instanceType, LaunchTime: in.launchTime.UTC().Format("2006-01-02T15:04:05.000Z"),
+		AvailabilityZone: in.az, SubnetID: in.subnet, VpcID: "vpc-0a1b2c3d", PrivateIPAddress: in.ip,
+		ClientToken: in.clientToken, Tags: in.tags,
+	}
+	if in.spot {
+		x.InstanceLifecycle = "spot"
+	}
+	return x
+}
+
+type reservationXML struct {
+	ReservationID string        `xml:"reservationId"`
+	OwnerID       string        `xml:"ownerId"`
+	Instances     []instanceXML `xml:"instancesSet>item"`
+}
+
+type runInstancesXML struct {
+	XMLName xml.Name `xml:"RunInstancesResponse"`
+	ec2Head
+	reservationXML
+}
+
+func (s *Sim) reservation(list []*instance) *runInstancesXML {
+	out := &runInstancesXML{reservationXML: reservationXML{OwnerID: s.cfg.Account}}
+	for i, in := range list {
+		out.ReservationID = in.reservation
+		out.Instances = append(out.Instances, in.xml(i))
+	}
+	return out
+}
+
+// runInstancesInput is the part of RunInstances the simulator models.
+type runInstancesInput struct {
+	imageID, instanceType, subnet, az, token string
+	ltID, ltName                             string
+	min, max                                 int
+	spot                                     bool
+	tags                                     []ec2Tag
+}
+
+func ec2Bad(code, format string, args ...any) *apiError { return errorf(400, code, format, args...) }
+
+func parseRunInstances(form url.Values) (runInstancesInput, *apiError) {
+	in := runInstancesInput{
+		imageID: form.Get("ImageId"), instanceType: form.Get("InstanceType"), token: form.Get("ClientToken"),
+		subnet: form.Get("SubnetId"), az: form.Get("Placement.AvailabilityZone"),
+		ltID: form.Get("LaunchTemplate.LaunchTemplateId"), ltName: form.Get("LaunchTemplate.LaunchTemplateName"),
+		spot: form.Get("InstanceMarketOptions.MarketType") == "spot",
+	}
+	if in.subnet == "" {
+		in.subnet = form.Get("NetworkInterface.1.SubnetId")
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"MinCount", &in.min}, {"MaxCount", &in.max}} {
+		v := form.Get(f.name)
+		if v == "" {
+			return in, ec2Bad("MissingParameter", "The request must contain the parameter %s", f.name)
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return in, ec2Bad("InvalidParameterValue", "Value (%s) for parameter %s is invalid. Expected a positive integer.", v, strings.ToLower(f.name[:1])+f.name[1:])
+		}
+		*f.dst = n
+	}
+	if in.min > in.max {
+		return in, ec2Bad("InvalidParameterValue", "Value (%d) for parameter maxCount is invalid. maxCount must be greater than or equal to minCount (%d).", in.max, in.min)
+	}
+	if in.token != "" && !validClientToken(in.token) {
+		return in, ec2Bad("InvalidClientToken", "The client token is malformed or invalid: it must be 1 to 64 ASCII characters.")
+	}
+	if in.imageID == "" && in.ltID == "" && in.ltName == "" {
+		return in, ec2Bad("MissingParameter", "The request must contain the parameter ImageId")
+	}
+	for i := 1; ; i++ {
+		p := "TagSpecification." + strconv.Itoa(i)
+		rt, ok := form[p+".ResourceType"]
+		if !ok {
+			break
+		}
+		switch rt[0] {
+		case "instance":
+			in.tags = append(in.tags, tagsOf(form, p+".Tag")...)
+		case "volume", "network-interface", "spot-instances-request", "elastic-gpu":
+		default:
+			return in, ec2Bad("InvalidParameterValue", "'%s' is not a valid taggable resource type for this operation.", rt[0])
+		}
+	}
+	if len(in.tags) > 50 {
+		return in, ec2Bad("TagLimitExceeded", "The maximum number of tags for a resource is 50.")
+	}
+	for _, t := range in.tags {
+		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return in, ec2Bad("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
+		}
+		if len(t.Key) == 0 || len(t.Key) > 128 || len(t.Value) > 256 {
+			return in, ec2Bad("InvalidParameterValue", "Tag key must be 1-128 characters and value at most 256 (key '%s')", t.Key)
+		}
+	}
+	return in, nil
+}
+
+// formHash identifies a Query request's parameters other than the ones
+// idempotency ignores (the action, version, client token and zone).
+func formHash(form url.Values) [32]byte {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		switch k {
+		case "Action", "Version", "ClientToken", "Placement.AvailabilityZone":
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%q&", k, form[k])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+func (s *Sim) ec2RunInstances(form url.Values) (any, *apiError) {
+	in, e := parseRunInstances(form)
+	if e != nil {
+		return nil, e
+	}
+	ph := formHash(form)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.tick()
+	var prior *ec2Idem
+	if in.token != "" {
+		if p := s.ec2.tokens[in.token]; p != nil && now.Before(p.expires) {
+			prior = p
+		}
+	}
+	takes := []take{{BucketRunInstances, 1}}
+	if prior == nil {
+		takes = append(takes, take{BucketInstances, float64(in.max)})
+	}
+	if _, ok := s.takeAll(now, takes...); !ok {
+		s.stats.throttled["ec2:RunInstances"]++
+		return nil, ec2Throttle()
+	}
+	if prior != nil {
+		if prior.params != ph {
+			return nil, ec2Bad("IdempotentParameterMismatch", "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
+		}
+		return s.reservation(prior.instances), nil
+	}
+	if e := s.resolveInstance(&in); e != nil {
+		return nil, e
+	}
+	n, e := s.instanceRoom(&in)
+	if e != nil {
+		return nil, e
+	}
+	list := s.launchInstances(now, &in, n)
+	if in.token != "" {
+		s.ec2.tokens[in.token] = &ec2Idem{params: ph, instances: list, expires: now.Add(tokenTTL)}
+	}
+	return s.reservation(list), nil
+}
+
+// resolveInstance fills the instance type and zone, and in strict mode
+// rejects what the account does not have.
+func (s *Sim) resolveInstance(in *runInstancesInput) *apiError {
+	r := s.cfg.Resources
+	if s.cfg.Strict {
+		if in.ltID != "" && len(r.LaunchTemplates) > 0 {
+			if _, ok := r.LaunchTemplates[in.ltID]; !ok {
+				return ec2Bad("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", in.ltID)
+			}
+		}
+		if in.subnet != "" && len(r.Subnets) > 0 {
+			if _, ok := r.Subnets[in.subnet]; !ok {
+				return ec2Bad("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", in.subnet)
+			}
+		}
+		if in.instanceType != "" && len(r.InstanceTypes) > 0 && !slices.Contains(r.InstanceTypes, in.instanceType) {
+			return ec2Bad("InvalidParameterValue", "Invalid value '%s' for InstanceType.", in.instanceType)
+		}
+	}
+	if in.instanceType == "" {
+		in.instanceType = r.LaunchTemplates[in.ltID]
+	}
+	if in.instanceType == "" {
+		in.instanceType = "m5.large"
+	}
+	if in.imageID == "" {
+		in.imageID = "ami-0abcdef1234567890"
+	}
+	if in.subnet == "" {
+		in.subnet = "subnet-default"
+	}
+	if in.az == "" {
+		in.az = s.azOf(in.subnet)
+	}
+	return nil
+}
+
+// instanceRoom returns how many instances (between MinCount and MaxCount)
+// the account can launch, or the error of the first limit that leaves fewer
+// than MinCount: the vCPU quota, the spot limit, the subnet's free
+// addresses, then the zone's capacity for the type.
+func (s *Sim) instanceRoom(in *runInstancesInput) (int, *apiError) {
+	c := s.cfg.Capacity
+	n := in.max
+	limit := func(room int, err func() *apiError) *apiError {
+		if room < in.min {
+			return err()
+		}
+		n = min(n, room)
+		return nil
+	}
+	v := vcpusOf(in.instanceType)
+	if c.VCPULimit > 0 && !in.spot {
+		if e := limit((c.VCPULimit-s.ec2.vcpus)/v, func() *apiError {
+			return ec2Bad("VcpuLimitExceeded", "You have requested more vCPU capacity than your current vCPU limit of %d allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.", c.VCPULimit)
+		}); e != nil {
+			return 0, e
+		}
+	}
+	if c.SpotInstanceLimit > 0 && in.spot {
+		if e := limit(c.SpotInstanceLimit-s.ec2.spot, func() *apiError {
+			return ec2Bad("MaxSpotInstanceCountExceeded", "Max spot instance count exceeded")
+		}); e != nil {
+			return 0, e
+		}
+	}
+	if a, ok := c.SubnetAddresses[in.subnet]; ok && a > 0 {
+		if e := limit(a-s.ec2.used["subnet:"+in.subnet], func() *apiError {
+			return ec2Bad("InsufficientFreeAddressesInSubnet", "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", in.subnet)
+		}); e != nil {
+			return 0, e
+		}
+	}
+	for _, key := range []string{in.instanceType + "/" + in.az, in.instanceType} {
+		if capN, ok := c.InstanceTypes[key]; ok && capN > 0 {
+			if e := limit(capN-s.ec2.used[key], func() *apiError {
+				return errorf(500, "InsufficientInstanceCapacity",
+					"We currently do not have sufficient %s capacity in the Availability Zone you requested (%s). Our system will be working on provisioning additional capacity. You can currently get %s capacity by not specifying an Availability Zone in your request or choosing %s.",
+					in.instanceType, in.az, in.instanceType, s.otherZones(in.az))
+			}); e != nil {
+				return 0, e
+			}
+		}
+	}
+	return n, nil
+}
+
+func (s *Sim) otherZones(az string) string {
+	var out []string
+	for _, z := range []string{"a", "b", "c"} {
+		if zone := s.cfg.Region + z; zone != az {
+			out = append(out, zone)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func (s *Sim) useCapacity(in *instance, d int) {
+	s.ec2.used[in.instanceType+"/"+in.az] += d
+	s.ec2.used[in.instanceType] += d
+	s.ec2.used["subnet:"+in.subnet] += d
+	if in.spot {
+		s.ec2.spot += d
+	} else {
+		s.ec2.vcpus += d * in.vcpus
+	}
+}
+
+func (s *Sim) launchInstances(now time.Time, in *runInstancesInput, n int) []*instance {
+	res := fmt.Sprintf("r-0%016x", s.nextID())
+	list := make([]*instance, 0, n)
+	for i := 0; i < n; i++ {
+		id := s.nextID()
+		inst := &instance{
+			id: fmt.Sprintf("i-0%016x", id), reservation: res, imageID: in.imageID,
+			instanceType: in.instanceType, subnet: in.subnet, az: in.az, clientToken: in.token,
+			ip: fmt.Sprintf("10.%d.%d.%d", byte(id>>16), byte(id>>8), byte(id)|1), spot: in.spot,
+			vcpus: vcpusOf(in.instanceType), launchTime: now, state: "pending", tags: slices.Clone(in.tags),
+		}
+		s.ec2.instances[inst.id] = inst
+		s.ec2.order = append(s.ec2.order, inst)
+		s.useCapacity(inst, 1)
+		s.stats.instancesLaunched++
+		tags := make(map[string]string, len(in.tags))
+		for _, t := range in.tags {
+			tags[t.Key] = t.Value
+		}
+		inst.entry = s.ledger.add(LedgerEntry{Kind: KindInstance, ID: inst.id, ClientToken: in.token,
+			StartedBy: tags[TagStartedBy], Tags: tags, LaunchedAt: now})
+		s.sched.at(now.Add(secs(s.cfg.Lifecycle.InstancePendingSeconds)), func(time.Time) {
+			if inst.state == "pending" {
+				inst.state = "running"
+			}
+		})
+		list = append(list, inst)
+	}
+	return list
+}
