@@ -26,12 +26,15 @@ const (
 	MetricLimiterFallback = "LimiterFallback" // acquisitions served by the local fallback limit
 )
 
-var period = awscdk.Duration_Minutes(jsii.Number(5))
+// period is the alarms' and dashboard's period. A function, not a package
+// variable: a CDK call at package init would start the jsii runtime in every
+// binary that imports this package.
+func period() awscdk.Duration { return awscdk.Duration_Minutes(jsii.Number(5)) }
 
 func (p *parts) metric(name string) awscloudwatch.Metric {
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace: jsii.String(MetricsNamespace), MetricName: jsii.String(name),
-		Statistic: jsii.String("Sum"), Period: period,
+		Statistic: jsii.String("Sum"), Period: period(),
 	})
 }
 
@@ -56,7 +59,7 @@ func (p *parts) addAlarms() {
 	throttleRate := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Expression: jsii.String("IF(calls > 0, 100 * throttles / calls, 0)"),
 		Label:      jsii.String("Throttled launch calls (%)"),
-		Period:     period,
+		Period:     period(),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
 			"calls": p.metric(MetricCalls), "throttles": p.metric(MetricThrottles),
 		},
@@ -75,11 +78,11 @@ func (p *parts) addAlarms() {
 	failed := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Expression: jsii.String("failed + timedOut + aborted"),
 		Label:      jsii.String("Launch executions failed, timed out or aborted"),
-		Period:     period,
+		Period:     period(),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"failed":   launch.MetricFailed(&awscloudwatch.MetricOptions{Period: period}),
-			"timedOut": launch.MetricTimedOut(&awscloudwatch.MetricOptions{Period: period}),
-			"aborted":  launch.MetricAborted(&awscloudwatch.MetricOptions{Period: period}),
+			"failed":   launch.MetricFailed(&awscloudwatch.MetricOptions{Period: period()}),
+			"timedOut": launch.MetricTimedOut(&awscloudwatch.MetricOptions{Period: period()}),
+			"aborted":  launch.MetricAborted(&awscloudwatch.MetricOptions{Period: period()}),
 		},
 	})
 	alarm("FailedExecutionsAlarm", "Launch executions ended without a summary: see the state machine's log group.", failed, a.FailedExecutions, 1)
@@ -109,8 +112,8 @@ func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awsclou
 	var fnErrors, fnThrottles []awscloudwatch.IMetric
 	for _, spec := range functionSpecs {
 		fn := p.functions[spec.name]
-		fnErrors = append(fnErrors, fn.MetricErrors(&awscloudwatch.MetricOptions{Label: jsii.String(spec.name), Period: period}))
-		fnThrottles = append(fnThrottles, fn.MetricThrottles(&awscloudwatch.MetricOptions{Label: jsii.String(spec.name), Period: period}))
+		fnErrors = append(fnErrors, fn.MetricErrors(&awscloudwatch.MetricOptions{Label: jsii.String(spec.name), Period: period()}))
+		fnThrottles = append(fnThrottles, fn.MetricThrottles(&awscloudwatch.MetricOptions{Label: jsii.String(spec.name), Period: period()}))
 	}
 	awscloudwatch.NewDashboard(p.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		Widgets: &[]*[]awscloudwatch.IWidget{
@@ -127,10 +130,10 @@ func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awsclou
 			},
 			{
 				graph("Launch executions",
-					launch.MetricStarted(&awscloudwatch.MetricOptions{Period: period}),
-					launch.MetricSucceeded(&awscloudwatch.MetricOptions{Period: period}),
-					launch.MetricFailed(&awscloudwatch.MetricOptions{Period: period}),
-					launch.MetricTimedOut(&awscloudwatch.MetricOptions{Period: period})),
+					launch.MetricStarted(&awscloudwatch.MetricOptions{Period: period()}),
+					launch.MetricSucceeded(&awscloudwatch.MetricOptions{Period: period()}),
+					launch.MetricFailed(&awscloudwatch.MetricOptions{Period: period()}),
+					launch.MetricTimedOut(&awscloudwatch.MetricOptions{Period: period()})),
 				graph("Dead-letter queues",
 					p.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Label: jsii.String("product DLQ"), Statistic: jsii.String("Maximum")}),
 					p.targetDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Label: jsii.String("event DLQ"), Statistic: jsii.String("Maximum")})),
