@@ -35,6 +35,14 @@ type env struct {
 func newEnv(t *testing.T, cfg sim.Config) *env {
 	t.Helper()
 	clk := clock.NewFake(t0)
+	e := newEnvOn(t, clk, cfg)
+	e.clk = clk
+	return e
+}
+
+// newEnvOn is newEnv on any clock (env.clk stays nil).
+func newEnvOn(t *testing.T, clk clock.Clock, cfg sim.Config) *env {
+	t.Helper()
 	s, err := sim.New(clk, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +56,7 @@ func newEnv(t *testing.T, cfg sim.Config) *env {
 		ec2H.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	e := &env{sim: s, clk: clk, srv: srv}
+	e := &env{sim: s, srv: srv}
 	e.ecs = ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), Retryer: aws.NopRetryer{}})
 	e.ec2 = ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
