@@ -3,6 +3,7 @@ package awslocal_test
 import (
 	"context"
 	"net/http"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -31,12 +32,19 @@ func unlimited() map[string]sim.Bucket {
 // DescribeTasks and RunInstances. Report: calls/s.
 //
 //	go test -run '^$' -bench SDKCalls -benchtime 5s ./integration/awslocal/
+//
+// With AWSLOCAL_BENCH_ENDPOINT set it drives that endpoint instead (a
+// separate awslocal process, so its CPU can be measured apart from the
+// clients').
 func BenchmarkSDKCalls(b *testing.B) {
-	st := start(b, awslocal.Options{TimeScale: 10, Sim: sim.Config{Buckets: unlimited()}})
+	endpoint := os.Getenv("AWSLOCAL_BENCH_ENDPOINT")
+	if endpoint == "" {
+		endpoint = start(b, awslocal.Options{TimeScale: 10, Sim: sim.Config{Buckets: unlimited()}}).Endpoint
+	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	ecsC := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(st.Endpoint), HTTPClient: hc,
+	ecsC := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: hc,
 		Credentials: aws.AnonymousCredentials{}, Retryer: aws.NopRetryer{}})
-	ec2C := ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(st.Endpoint), HTTPClient: hc,
+	ec2C := ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: hc,
 		Credentials: staticCreds{}, Retryer: aws.NopRetryer{}})
 	ctx := context.Background()
 	b.SetParallelism(16)

@@ -117,10 +117,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, fmt.Errorf("awslocal: listen on %s: %w", o.Addr, err)
 	}
 	s.Endpoint = "http://" + ln.Addr().String()
-	s.conns = map[net.Conn]http.ConnState{}
-	s.srv = &http.Server{Handler: s.Edge, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	s.conns = map[net.Conn]http.ConnState{}
+	s.srv = &http.Server{Handler: s.Edge, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn,
+		// Requests live in the stack's context, so Close wakes handlers that
+		// hold a response on purpose (latency and lost-response faults).
+		BaseContext: func(net.Listener) context.Context { return runCtx }}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -185,6 +188,9 @@ func (s *Stack) Close() error {
 	var err error
 	s.once.Do(func() {
 		s.closeServices()
+		if s.cancel != nil {
+			s.cancel()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if s.srv != nil {
@@ -193,9 +199,6 @@ func (s *Stack) Close() error {
 				err = e
 				_ = s.srv.Close()
 			}
-		}
-		if s.cancel != nil {
-			s.cancel()
 		}
 		s.wg.Wait()
 	})

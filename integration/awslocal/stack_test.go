@@ -120,3 +120,34 @@ func TestScaledClockRefills(t *testing.T) {
 		t.Fatalf("bucket did not refill on the scaled clock: %v", err)
 	}
 }
+
+// TestCloseWakesHeldResponses: Close returns promptly even while a
+// lost-response fault holds a call open (timeout mode, one hour held).
+func TestCloseWakesHeldResponses(t *testing.T) {
+	t.Parallel()
+	st, err := awslocal.Start(context.Background(), awslocal.Options{Sim: sim.Config{
+		Faults: sim.Faults{LostResponseRate: 1, LostMode: sim.LostAsTimeout, LostHoldSeconds: 3600}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(st.Endpoint), Retryer: aws.NopRetryer{},
+		Credentials: aws.AnonymousCredentials{}})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.RunTask(context.Background(), &ecs.RunTaskInput{TaskDefinition: aws.String("job")})
+		done <- err
+	}()
+	for len(st.Sim.Ledger().Entries()) == 0 { // the task is launched; its answer is held
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("the held call succeeded")
+	}
+}
