@@ -40,7 +40,7 @@ type setup struct {
 	// eventDuplicates is the probability EventBridge delivers an event twice.
 	eventDuplicates float64
 	// config adjusts the product configuration the handlers get.
-	config func(*config.Config)
+	config func(*configT)
 }
 
 // world is one running local AWS with clients for it.
@@ -364,3 +364,6 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// configT is the product configuration a setup may adjust.
+type configT = config.Config

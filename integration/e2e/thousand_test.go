@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/integration/sim"
-	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
 // report is the 1,000-task run's measurement (DESIGN.md "Reports"); every
@@ -54,7 +53,7 @@ func TestThousandTasks(t *testing.T) {
 	t.Parallel()
 	const n, scale = 1000, 5
 	faults := sim.Faults{LostResponseRate: 0.03, ServerErrorRate: 0.03, LostMode: sim.LostAsServerError}
-	w := newWorld(t, setup{scale: scale, sim: sim.Config{Seed: 7, Faults: faults}, config: func(c *config.Config) {
+	w := newWorld(t, setup{scale: scale, sim: sim.Config{Seed: 7, Faults: faults}, config: func(c *configT) {
 		if v := os.Getenv("E2E_DEFER_THRESHOLD"); v != "" {
 			d, _ := time.ParseDuration(v)
 			c.DeferThreshold = d

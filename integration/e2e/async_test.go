@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/throttle-handler/throttle-handler/integration/sim"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+// TestTaskFailedToStartRelaunch starves the ENI attachments ECS makes for
+// awsvpc tasks, so that tasks of one chunk stop with TaskFailedToStart; the
+// ECS Task State Change events (each delivered twice) reach retry, which
+// relaunches each failed task exactly once, keyed by its ARN.
+func TestTaskFailedToStartRelaunch(t *testing.T) {
+	t.Parallel()
+	starved := map[string]sim.Bucket{sim.BucketHiddenENI: {Burst: 12, Rate: 0.001}}
+	w := newWorld(t, setup{eventDuplicates: 1, sim: sim.Config{Buckets: starved, Lifecycle: sim.Lifecycle{ENITimeoutSeconds: 10}}})
+	req := fargate("e2e-failed-to-start", 20)
+	e := w.wait(w.start(req), 60*time.Second)
+	if e.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s: %s %s", e.Status, e.Error, e.Cause)
+	}
+
+	// Wait until one chunk has two tasks that failed to start, then give
+	// ECS its ENIs back so the relaunches can start.
+	failedPerChunk := func() (map[int]int, []sim.LedgerEntry) {
+		per := map[int]int{}
+		var failed []sim.LedgerEntry
+		for _, en := range w.ledger(req.RequestID) {
+			if en.FailedToStart {
+				per[en.Chunk]++
+				failed = append(failed, en)
+			}
+		}
+		return per, failed
+	}
+	eventually(t, 30*time.Second, "two tasks of one chunk to fail to start", func() bool {
+		per, _ := failedPerChunk()
+		for _, n := range per {
+			if n >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+	w.admin(http.MethodPost, "/_awslocal/buckets", map[string]sim.Bucket{sim.BucketHiddenENI: sim.DefaultBuckets()[sim.BucketHiddenENI]}, nil)
+
+	eventually(t, 60*time.Second, "every task to run (relaunches included)", func() bool {
+		c := counts(req, w.ledger(req.RequestID))
+		return c.Unique == 20
+	})
+	if w.svc != nil {
+		if err := w.svc.Events.Drain(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries := w.ledger(req.RequestID)
+	byToken := map[string]int{}
+	for _, en := range entries {
+		byToken[en.ClientToken]++
+	}
+	_, failed := failedPerChunk()
+	for _, f := range failed {
+		if n := byToken[launch.RelaunchToken(f.ID)]; n != 1 {
+			t.Errorf("failed task %s (chunk %d): %d relaunches, want 1", f.ID, f.Chunk, n)
+		}
+	}
+	c := counts(req, entries)
+	if c.Duplicates != 0 || c.Unique != 20 {
+		t.Errorf("ledger %+v: want 20 tasks running, none twice", c)
+	}
+	t.Logf("%d tasks failed to start and were relaunched once each; ledger %+v", len(failed), c)
+}
+
+// TestServiceThrottleStormLowersRate makes the account's co-tenant ECS
+// services throttle (their load balancer registrations are starved), which
+// ECS reports as "ECS Service Action" ECS_OPERATION_THROTTLED events on the
+// default bus. retry (event mode) must lower the shared ECS launch buckets'
+// rate in the limiter's DynamoDB item.
+func TestServiceThrottleStormLowersRate(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, setup{sim: sim.Config{
+		Cotenants: sim.Cotenants{Services: 4, IntervalSeconds: 2, RetrySeconds: 2},
+		Buckets:   map[string]sim.Bucket{sim.BucketHiddenLoadBalancer: {Burst: 1, Rate: 0.001}},
+	}})
+	store := limiter.NewDynamoStore(dynamodb.NewFromConfig(w.aws), w.cfg.Table)
+	lim, err := limiter.NewFromConfig(store, w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := lim.Key(launch.ServiceECS)
+	configured, err := lim.Limit(limiter.ECSRunTask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var item limiter.Item
+	eventually(t, 30*time.Second, "the ECS_OPERATION_THROTTLED events to lower ecs:RunTask", func() bool {
+		item, err = store.Load(t.Context(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := item[limiter.ECSRunTask].Rate
+		return r > 0 && r < float64(configured.Rate)
+	})
+	st := w.stats()
+	if st.ServiceActions["ECS_OPERATION_THROTTLED"] == 0 {
+		t.Errorf("no ECS_OPERATION_THROTTLED events were emitted (%v): the rate fell for another reason", st.ServiceActions)
+	}
+	if st.Calls["ecs:RunTask"] != 0 {
+		t.Errorf("the product called RunTask %d times: the decrease could come from a synchronous throttle", st.Calls["ecs:RunTask"])
+	}
+	for _, b := range []string{limiter.ECSRunTask, limiter.ECSFargateRunTask, limiter.ECSFargateTasks} {
+		l, _ := lim.Limit(b)
+		t.Logf("%s: configured %.1f/s, now %.2f/s after %d throttle events", b, float64(l.Rate), item[b].Rate, st.ServiceActions["ECS_OPERATION_THROTTLED"])
+	}
+}
