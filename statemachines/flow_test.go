@@ -44,10 +44,17 @@ func (r flowResult) callsTo(state string) []map[string]any {
 	return out
 }
 
-// runFlow executes the launch machine in aws-local-stepfunctions (the
-// engine of the local runner) with scripted Lambda answers, timers 1000×
-// faster. Keys of script are "<function>" or "<function>#<chunk>".
-func runFlow(t *testing.T, input any, script map[string][]answer) flowResult {
+// flowJob is one scripted run: keys of script are "<function>" or
+// "<function>#<chunk>".
+type flowJob struct {
+	Input  any                 `json:"input"`
+	Script map[string][]answer `json:"script"`
+}
+
+// runFlows executes the launch machine in aws-local-stepfunctions (the
+// engine of the local runner) once per job, with scripted Lambda answers
+// and timers 1000× faster, all in one Node process.
+func runFlows(t *testing.T, jobs []flowJob) []flowResult {
 	t.Helper()
 	node, err := testenv.NodeBin("node")
 	if err != nil {
@@ -57,24 +64,24 @@ func runFlow(t *testing.T, input any, script map[string][]answer) flowResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job, err := json.Marshal(map[string]any{"definition": json.RawMessage(def), "input": input, "script": script})
+	in, err := json.Marshal(map[string]any{"definition": json.RawMessage(def), "jobs": jobs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(node, filepath.Join(testenv.RepoRoot(), "statemachines", "testdata", "flow.mjs"))
 	cmd.Dir = testenv.RepoRoot()
-	cmd.Stdin = bytes.NewReader(job)
+	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("flow.mjs: %v\n%s", err, stderr.String())
 	}
-	var r flowResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("flow.mjs output %q: %v", out, err)
+	var rs []flowResult
+	if err := json.Unmarshal(out, &rs); err != nil || len(rs) != len(jobs) {
+		t.Fatalf("flow.mjs output %q: %v (want %d results)", out, err, len(jobs))
 	}
-	return r
+	return rs
 }
 
 func ok(p any) answer { return answer{Payload: p} }
@@ -249,11 +256,13 @@ func TestLaunchFlow(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.check(t, runFlow(t, map[string]any{"requestId": "r1"}, tt.script))
-		})
+	jobs := make([]flowJob, len(tests))
+	for i, tt := range tests {
+		jobs[i] = flowJob{Input: map[string]any{"requestId": "r1"}, Script: tt.script}
+	}
+	results := runFlows(t, jobs)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.check(t, results[i]) })
 	}
 }
 

@@ -1,12 +1,12 @@
 // flow.mjs runs a state machine definition in aws-local-stepfunctions with
-// scripted Lambda answers, for statemachines/flow_test.go. It reads one JSON
-// job on stdin:
-//   {"definition": {...}, "input": {...}, "timeScale": 1000,
-//    "script": {"<function>[#<chunk>]": [{"payload": ...} | {"error": "Name", "cause": "..."}]}}
+// scripted Lambda answers, for statemachines/flow_test.go. It reads on stdin
+//   {"definition": {...}, "jobs": [{"input": {...},
+//    "script": {"<function>[#<chunk>]": [{"payload": ...} | {"error": "Name", "cause": "..."}]}}, ...]}
+// runs the jobs concurrently and prints one JSON array of results, in order.
 // Each Task call takes the next answer of "<function>#<chunk>" if scripted,
 // else of "<function>"; the last answer of a list repeats. Timers (Wait,
 // Retry intervals) run timeScale times faster, as in the local runner.
-// It prints {"status","output"|"error","cause","calls":[{state,fn,payload}],"entered":{state:n}}.
+// Each result is {"status","output"|"error","cause","calls":[{state,fn,payload}],"entered":{state:n}}.
 const scale = Number(process.env.FLOW_TIME_SCALE || 1000);
 const realSetTimeout = globalThis.setTimeout;
 globalThis.setTimeout = (fn, ms, ...args) => realSetTimeout(fn, (ms || 0) / scale, ...args);
@@ -15,16 +15,7 @@ const { StateMachine } = await import('aws-local-stepfunctions');
 
 let raw = '';
 for await (const chunk of process.stdin) raw += chunk;
-const job = JSON.parse(raw);
-const queues = {};
-for (const [k, v] of Object.entries(job.script || {})) queues[k] = [...v];
-
-const calls = [];
-function answer(key) {
-  const q = queues[key];
-  if (!q || q.length === 0) return undefined;
-  return q.length > 1 ? q.shift() : q[0];
-}
+const { definition, jobs } = JSON.parse(raw);
 
 function taskStates(states, out) {
   for (const [name, s] of Object.entries(states)) {
@@ -34,38 +25,51 @@ function taskStates(states, out) {
   }
   return out;
 }
+const tasks = taskStates(definition.States, []);
+const sm = new StateMachine(definition, { validationOptions: { checkPaths: true, checkArn: true } });
 
-const handlers = {};
-for (const name of taskStates(job.definition.States, [])) {
-  handlers[name] = async (input) => {
-    const fn = String(input.FunctionName).split(':').pop();
-    const payload = input.Payload;
-    calls.push({ state: name, fn, payload });
-    const chunk = payload && payload.chunk !== undefined ? `#${payload.chunk}` : '';
-    const a = answer(fn + chunk) ?? answer(fn);
-    if (a === undefined) throw Object.assign(new Error(`no scripted answer for ${fn}${chunk}`), { name: 'NoScript' });
-    if (a.error) throw Object.assign(new Error(a.cause ?? ''), { name: a.error });
-    return { Payload: a.payload, StatusCode: 200 };
+async function runJob(job) {
+  const queues = {};
+  for (const [k, v] of Object.entries(job.script || {})) queues[k] = [...v];
+  const answer = (key) => {
+    const q = queues[key];
+    if (!q || q.length === 0) return undefined;
+    return q.length > 1 ? q.shift() : q[0];
   };
+  const calls = [];
+  const handlers = {};
+  for (const name of tasks) {
+    handlers[name] = async (input) => {
+      const fn = String(input.FunctionName).split(':').pop();
+      const payload = input.Payload;
+      calls.push({ state: name, fn, payload });
+      const chunk = payload && payload.chunk !== undefined ? `#${payload.chunk}` : '';
+      const a = answer(fn + chunk) ?? answer(fn);
+      if (a === undefined) throw Object.assign(new Error(`no scripted answer for ${fn}${chunk}`), { name: 'NoScript' });
+      if (a.error) throw Object.assign(new Error(a.cause ?? ''), { name: a.error });
+      return { Payload: a.payload, StatusCode: 200 };
+    };
+  }
+  const ex = sm.run(job.input, { overrides: { taskResourceLocalHandlers: handlers } });
+  const entered = {};
+  const drain = (async () => {
+    for await (const e of ex.eventLogs) {
+      if (e.type === 'StateEntered') entered[e.state.name] = (entered[e.state.name] || 0) + 1;
+    }
+  })();
+  const result = { calls, entered };
+  try {
+    result.output = await ex.result;
+    result.status = 'SUCCEEDED';
+  } catch (err) {
+    const c = err.cause ?? err;
+    result.status = 'FAILED';
+    result.error = c.name;
+    result.cause = c.message;
+  }
+  await Promise.race([drain, new Promise((r) => realSetTimeout(r, 200))]);
+  return result;
 }
 
-const sm = new StateMachine(job.definition, { validationOptions: { checkPaths: true, checkArn: true } });
-const ex = sm.run(job.input, { overrides: { taskResourceLocalHandlers: handlers } });
-const entered = {};
-const drain = (async () => {
-  for await (const e of ex.eventLogs) {
-    if (e.type === 'StateEntered') entered[e.state.name] = (entered[e.state.name] || 0) + 1;
-  }
-})();
-const result = { calls, entered };
-try {
-  result.output = await ex.result;
-  result.status = 'SUCCEEDED';
-} catch (err) {
-  const c = err.cause ?? err;
-  result.status = 'FAILED';
-  result.error = c.name;
-  result.cause = c.message;
-}
-await Promise.race([drain, new Promise((r) => realSetTimeout(r, 200))]);
-process.stdout.write(JSON.stringify(result) + '\n');
+const results = await Promise.all(jobs.map(runJob));
+process.stdout.write(JSON.stringify(results) + '\n');
