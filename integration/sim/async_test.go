@@ -214,3 +214,45 @@ func TestCotenantShareHalvesRate(t *testing.T) {
 		t.Fatalf("SetCotenantShare(0.5): got %d admitted, want %d", got, shared)
 	}
 }
+
+// TestBurstCongestsCotenants: the product's Fargate burst beyond the hidden
+// ENI bucket makes its own tasks fail to start and, while the bucket is dry,
+// the co-tenant services get ECS_OPERATION_THROTTLED; before the burst and
+// after it has drained, they deploy quietly.
+func TestBurstCongestsCotenants(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Config{
+		Buckets: map[string]sim.Bucket{
+			sim.BucketHiddenENI:      {Burst: 50, Rate: 5},
+			sim.BucketFargateTasks:   {Burst: 1000, Rate: 100},
+			sim.BucketFargateRunTask: {Burst: 100, Rate: 100},
+		},
+		Lifecycle: sim.Lifecycle{ProvisioningSeconds: 5, ENITimeoutSeconds: 20},
+		Cotenants: sim.Cotenants{Services: 3, IntervalSeconds: 10, TasksPerDeployment: 2, RetrySeconds: 5},
+	})
+	e.settle(t, 60*time.Second)
+	if n := len(serviceActions(t, e.sim)); n != 0 {
+		t.Fatalf("before the burst: got %d service actions, want 0", n)
+	}
+	burstAt := e.clk.Now()
+	for i := 0; i < 20; i++ {
+		if _, err := e.ecs.RunTask(context.Background(), fargate10()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.settle(t, 10*time.Minute)
+	st := e.sim.Stats()
+	if st.FailedToStart < 50 || st.AsyncThrottles != st.FailedToStart {
+		t.Fatalf("200 tasks against ENI 50 + 5/s for 20 s: got %d failed to start (async %d), want ≥ 50", st.FailedToStart, st.AsyncThrottles)
+	}
+	acts := serviceActions(t, e.sim)
+	if len(acts) == 0 {
+		t.Fatal("no ECS Service Action events while the ENI bucket was dry")
+	}
+	lastTask := burstAt.Add(25 * time.Second) // the last ENI attempt: 5 s provisioning + 20 s timeout
+	for _, a := range acts {
+		if a.name != sim.EventECSOperationThrottled || a.at.Before(burstAt) || a.at.After(lastTask.Add(20*time.Second)) {
+			t.Fatalf("service action %s at +%v, want ECS_OPERATION_THROTTLED within the congestion after +0s", a.name, a.at.Sub(burstAt))
+		}
+	}
+}

@@ -32,9 +32,16 @@ func (c *callStats) init() {
 // Stats is a snapshot of the account's counters, for GET /_awslocal/stats
 // and tests. Times are simulated.
 type Stats struct {
-	Now               time.Time              `json:"now"`
-	Calls             map[string]int64       `json:"calls"`
-	Throttled         map[string]int64       `json:"throttled"`
+	Now       time.Time        `json:"now"`
+	Calls     map[string]int64 `json:"calls"`
+	Throttled map[string]int64 `json:"throttled"`
+	// ThrottledCalls sums Throttled: synchronous throttles (ThrottlingException,
+	// RequestLimitExceeded).
+	ThrottledCalls int64 `json:"throttledCalls"`
+	// AsyncThrottles counts the throttles of ECS's calls on the account's
+	// behalf that reached the product: tasks stopped with TaskFailedToStart
+	// plus RunTask's wrapped InvalidParameterException.
+	AsyncThrottles    int64                  `json:"asyncThrottles"`
 	Errors            map[string]int64       `json:"errors"`
 	Faults            map[string]int64       `json:"faults"`
 	TasksLaunched     int64                  `json:"tasksLaunched"`
@@ -60,6 +67,10 @@ func (s *Sim) Stats() Stats {
 		ServiceActions: maps.Clone(s.stats.serviceActions), CotenantDeploys: s.stats.cotenantDeploys,
 		Storms: s.stats.storms, Buckets: make(map[string]BucketStats, len(s.buckets)),
 	}
+	for _, n := range st.Throttled {
+		st.ThrottledCalls += n
+	}
+	st.AsyncThrottles = st.FailedToStart + st.WrappedThrottles
 	for name, b := range s.buckets {
 		b.advance(now)
 		st.Buckets[name] = b.stats()
