@@ -14,6 +14,8 @@ import (
 // PascalCase (Failures, Reason) and the APIs' camelCase both land here.
 type probe struct {
 	DetailType   json.RawMessage `json:"detail-type"`
+	Source       json.RawMessage `json:"source"`
+	Resources    json.RawMessage `json:"resources"`
 	Error        json.RawMessage `json:"Error"`
 	Cause        json.RawMessage `json:"Cause"`
 	ErrorType    json.RawMessage `json:"errorType"`
@@ -76,9 +78,19 @@ func classifyInput(input []byte, depth int) Classification {
 	switch {
 	case p.DetailType != nil:
 		var env eventEnvelope
-		if err := json.Unmarshal(trimmed, &env); err != nil {
-			return unparseable("EventBridge event: " + err.Error())
+		var bad string
+		if env.DetailType, bad = str(p.DetailType, "detail-type"); bad != "" {
+			return unparseable("EventBridge event: " + bad)
 		}
+		if env.Source, bad = str(p.Source, "source"); bad != "" {
+			return unparseable("EventBridge event: " + bad)
+		}
+		if p.Resources != nil {
+			if err := json.Unmarshal(p.Resources, &env.Resources); err != nil {
+				return unparseable("EventBridge event: resources: want a list of strings: " + err.Error())
+			}
+		}
+		env.Detail = p.Detail
 		return classifyEnvelope(env)
 	case p.Error != nil && len(p.Error) > 0 && p.Error[0] == '{' && depth < maxNesting:
 		return classifyInput(p.Error, depth+1)

@@ -2,6 +2,7 @@ package failure
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 )
 
@@ -72,13 +73,13 @@ func classifyEnvelope(env eventEnvelope) Classification {
 			"event from source "+quoteToken(env.Source)+" ("+env.DetailType+") is not an ECS event: nothing to retry")
 	case env.DetailType == "ECS Service Action":
 		var d serviceAction
-		if err := json.Unmarshal(env.Detail, &d); err != nil {
+		if err := unmarshalDetail(env.Detail, &d); err != nil {
 			return unparseable("ECS Service Action: detail: " + err.Error())
 		}
 		c = classifyServiceAction(d, env.Resources)
 	case env.DetailType == "ECS Task State Change":
 		var d taskDetail
-		if err := json.Unmarshal(env.Detail, &d); err != nil {
+		if err := unmarshalDetail(env.Detail, &d); err != nil {
 			return unparseable("ECS Task State Change: detail: " + err.Error())
 		}
 		c = classifyTask(d, SourceEvent)
@@ -245,6 +246,14 @@ func stopReason(reason string) (r rule, code string, ok bool) {
 		return rule{class: Transient}, code, true
 	}
 	return rule{class: Transient}, code, false
+}
+
+// unmarshalDetail decodes an event's detail, which must be an object.
+func unmarshalDetail(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || raw[0] != '{' {
+		return errors.New("want an object")
+	}
+	return json.Unmarshal(raw, v)
 }
 
 // unparseable is the answer for input that cannot be read: permanent, with

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Command is one row of the command table.
+type Command struct {
+	Name     string
+	Synopsis string
+	Usage    string
+	Run      func(ctx context.Context, app *App, args []string) error
+}
+
+// commands is the table of subcommands: one row per command.
+func commands() []Command {
+	return []Command{
+		{
+			Name:     "invoke",
+			Synopsis: "run a function's real handler in-process on an event",
+			Usage:    "invoke [--timeout 15m] <function> <event-file|->",
+			Run:      runInvoke,
+		},
+		{
+			Name:     "help",
+			Synopsis: "show this help",
+			Usage:    "help",
+			Run: func(_ context.Context, app *App, _ []string) error {
+				app.usage(app.Stdout)
+				return nil
+			},
+		},
+	}
+}
+
+func lookup(name string) (Command, bool) {
+	for _, c := range commands() {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Command{}, false
+}
+
+func commandNames() []string {
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (a *App) usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: throttlectl [--region R] [--profile P] [--endpoint-url URL] [--output json|table] <command> [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n           throttlectl %s\n", c.Name, c.Synopsis, c.Usage)
+	}
+	fmt.Fprintf(w, "\nfunctions: %s\n", strings.Join(a.Names(), ", "))
+}

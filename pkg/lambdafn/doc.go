@@ -1,0 +1,9 @@
+// Package lambdafn is the one registry of the product's Lambda handlers.
+// The Lambda mains (functions/<name>/main.go), throttlectl invoke and the
+// local Lambda endpoint of integration/awslocal all call Build, so they run
+// exactly the same handler value with the same JSON semantics.
+//
+// Registered functions: classify (this package, pure), plan, runtask,
+// retry, summary (pkg/launch/wire) and submit (pkg/submit). To add one,
+// add a line to the table in registry.go; nothing else changes.
+package lambdafn

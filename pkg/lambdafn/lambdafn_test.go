@@ -1,0 +1,120 @@
+package lambdafn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/throttle-handler/throttle-handler/pkg/config"
+	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+)
+
+func TestNames(t *testing.T) {
+	t.Parallel()
+	want := []string{"classify", "plan", "retry", "runtask", "submit", "summary"}
+	if got := Names(); !slices.Equal(got, want) {
+		t.Errorf("Names() = %v, want %v", got, want)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		name string
+		want []string
+	}{
+		"unknown lists the known":  {"clasify", []string{`unknown function "clasify"`, "classify, plan, retry, runtask, submit, summary"}},
+		"plan without a table":     {"plan", []string{"build plan", config.EnvTable}},
+		"retry without a table":    {"retry", []string{"build retry", config.EnvTable}},
+		"submit without a machine": {"submit", []string{"build submit", config.EnvStateMachineARN}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h, err := Build(t.Context(), tt.name, Deps{})
+			if err == nil {
+				t.Fatalf("Build(%q) = %T, want an error", tt.name, h)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestClassifyHandler invokes the registered classify handler with Lambda's
+// JSON semantics on every example of functions/classify/testdata.
+func TestClassifyHandler(t *testing.T) {
+	t.Parallel()
+	h, err := Build(t.Context(), "classify", Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("..", "..", "functions", "classify", "testdata")
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]struct {
+		Class failure.Class `json:"class"`
+		Code  string        `json:"code"`
+	}
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range want {
+		payload, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := h.Invoke(context.Background(), payload)
+		if err != nil {
+			t.Fatalf("%s: handler error %v; classify never fails", name, err)
+		}
+		var got failure.Classification
+		dec := json.NewDecoder(bytes.NewReader(out))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("%s: output %s: %v", name, out, err)
+		}
+		if got.Class != w.Class || got.Code != w.Code {
+			t.Errorf("%s: got %s/%s, want %s/%s", name, got.Class, got.Code, w.Class, w.Code)
+		}
+	}
+}
+
+// TestExamplesInSync keeps the function's documented examples identical to
+// the classifier's test payloads.
+func TestExamplesInSync(t *testing.T) {
+	t.Parallel()
+	a := filepath.Join("..", "errors", "testdata", "shapes")
+	b := filepath.Join("..", "..", "functions", "classify", "testdata")
+	list := func(dir string) []string {
+		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range files {
+			files[i] = filepath.Base(files[i])
+		}
+		return files
+	}
+	fa, fb := list(a), list(b)
+	if !slices.Equal(fa, fb) {
+		t.Fatalf("pkg/errors/testdata/shapes has %v\nfunctions/classify/testdata has %v", fa, fb)
+	}
+	for _, f := range fa {
+		x, _ := os.ReadFile(filepath.Join(a, f))
+		y, _ := os.ReadFile(filepath.Join(b, f))
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs between pkg/errors/testdata/shapes and functions/classify/testdata (copy one over the other)", f)
+		}
+	}
+}
