@@ -81,6 +81,10 @@ func newWorld(t *testing.T, s setup) *world {
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
 
 	env := stack.Env()
+	if env[config.EnvStateMachineARN] != "" && (s.eventDuplicates != 0 || s.config != nil) {
+		// Never run a test without the conditions it claims to test.
+		t.Fatal("awslocal.Start now starts the services itself: pass setup.eventDuplicates and setup.config through awslocal.Options (integration/e2e/harness_test.go)")
+	}
 	if env[config.EnvStateMachineARN] == "" {
 		// awslocal.Start does not start the other services yet: compose
 		// them on its edge and clock the way it will.
