@@ -201,3 +201,15 @@ func TestClassifyRunTaskFailureTable(t *testing.T) {
 		t.Errorf("empty failures: got %s/%s, want permanent/NoFailure", got.Class, got.Code)
 	}
 }
+
+func TestClassifyStatesTaskFailedWithNamedDocument(t *testing.T) {
+	t.Parallel()
+	got := ClassifyStates("States.TaskFailed", `{"errorMessage":"quota exceeded VcpuLimitExceeded in ec2:RunInstances: limit 64","errorType":"QuotaError"}`)
+	if got.Class != Quota || got.Code != "VcpuLimitExceeded" || got.API != "ec2:RunInstances" {
+		t.Errorf("got %s/%s api=%s, want quota/VcpuLimitExceeded api=ec2:RunInstances", got.Class, got.Code, got.API)
+	}
+	got = ClassifyStates("wrapError", `{"errorMessage":"operation error Secrets Manager: GetSecretValue, https response error StatusCode: 400, RequestID: r, api error AccessDeniedException: denied","errorType":"wrapError"}`)
+	if got.Class != Permanent || got.API != "secretsmanager:GetSecretValue" {
+		t.Errorf("got %s api=%s, want permanent api=secretsmanager:GetSecretValue", got.Class, got.API)
+	}
+}

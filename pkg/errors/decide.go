@@ -22,6 +22,9 @@ func build(r rule, code string, src Source, msg string) Classification {
 	if c.Code == "" {
 		c.Code = "Unknown"
 	}
+	if c.Message == "" {
+		c.Message = string(r.class) + ": " + c.Code + " (no message)"
+	}
 	if c.MinDelaySeconds <= 0 {
 		c.MinDelaySeconds = defaultDelay(r.class)
 	}

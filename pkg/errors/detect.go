@@ -92,7 +92,7 @@ func classifyInput(input []byte, depth int) Classification {
 		}
 		env.Detail = p.Detail
 		return classifyEnvelope(env)
-	case p.Error != nil && len(p.Error) > 0 && p.Error[0] == '{' && depth < maxNesting:
+	case len(p.Error) > 0 && p.Error[0] == '{' && depth < maxNesting:
 		return classifyInput(p.Error, depth+1)
 	case p.Error != nil:
 		name, err := str(p.Error, "Error")

@@ -183,6 +183,14 @@ func classifyCause(name, cause string) Classification {
 			return c
 		}
 	}
+	if strings.HasPrefix(trimmed, "{") {
+		var doc lambdaErrorDoc
+		if json.Unmarshal([]byte(trimmed), &doc) == nil {
+			if class, kind, ok := classOfName(doc.ErrorType); ok {
+				return classifyNamedStates(class, kind, doc.ErrorType, cause)
+			}
+		}
+	}
 	msg := causeMessage(cause)
 	t := parseText(msg)
 	r, code := decide(t.code, t.msg, t.status)

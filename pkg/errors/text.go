@@ -75,7 +75,7 @@ func parseText(s string) sdkText {
 	// aws-sdk-go-v2: "operation error ECS: RunTask, ..."
 	if i := strings.Index(s, "operation error "); i >= 0 {
 		rest := s[i+len("operation error "):]
-		if svc, after, ok := strings.Cut(rest, ": "); ok && !strings.ContainsAny(svc, " ,") {
+		if svc, after, ok := strings.Cut(rest, ": "); ok && len(svc) <= 64 && !strings.ContainsAny(svc, ",:") {
 			if op, _, ok := strings.Cut(after, ","); ok && !strings.ContainsAny(op, " ") {
 				t.api = apiName(svc, op)
 			}
