@@ -60,6 +60,9 @@ type Options struct {
 	// and DynamoDB table (defaults throttle-handler, throttle-handler-dlq,
 	// throttle-handler).
 	ProductBus, Queue, Table string
+	// Configure adjusts the product configuration (limits, defer
+	// threshold…) that Config and Env report; it runs after the names are set.
+	Configure func(*config.Config)
 	// EventDuplicates is the probability that EventBridge delivers an event
 	// twice (at least once).
 	EventDuplicates float64
@@ -118,7 +121,14 @@ func (o Options) Config() (config.Config, error) {
 		config.EnvStateMachineARN: fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", o.Region, account, statemachines.Launch),
 		config.EnvRegion:          o.Region,
 	}
-	return config.Load(func(k string) string { return env[k] })
+	c, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		return config.Config{}, err
+	}
+	if o.Configure != nil {
+		o.Configure(&c)
+	}
+	return c, nil
 }
 
 // Services is a running composition. Its fields are safe for concurrent use.
