@@ -468,6 +468,11 @@ function stop(msg) {
   ex.abort();
 }
 
+// One failing execution must not take the others down: Node would exit on
+// an unhandled rejection.
+process.on('unhandledRejection', (e) => process.stderr.write(`runner: unhandled rejection: ${e?.stack || e}\n`));
+process.on('uncaughtException', (e) => process.stderr.write(`runner: uncaught exception: ${e?.stack || e}\n`));
+
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
 rl.on('line', (line) => {
   if (line.trim() === '') return;
