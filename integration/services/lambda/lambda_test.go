@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +217,46 @@ func TestFunctionName(t *testing.T) {
 		if got := FunctionName(in); got != want {
 			t.Errorf("FunctionName(%q): got %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestInvokeAsyncRetriesFunctionErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		failures  int
+		wantCalls int64
+	}{
+		{"succeeds first time", 0, 1},
+		{"fails once then succeeds", 1, 2},
+		{"fails always: two retries", 9, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int64
+			s := New(func(string) (awslambda.Handler, error) {
+				return awslambda.NewHandler(func() error {
+					if calls.Add(1) <= int64(tc.failures) {
+						return &ThrottledError{Msg: "not yet"}
+					}
+					return nil
+				}), nil
+			}, func(o *Options) { o.Clock = clock.NewScaled(time.Now(), 100000) }) // a minute is 0.6 ms
+			if err := s.InvokeAsync(context.Background(), "f", []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			s.bg.Wait()
+			s.Close()
+			if got := calls.Load(); got != tc.wantCalls {
+				t.Errorf("got %d runs, want %d", got, tc.wantCalls)
+			}
+		})
+	}
+	s := New(func(string) (awslambda.Handler, error) { return nil, errors.New("none") })
+	t.Cleanup(s.Close)
+	var nf interface{ HTTPStatus() int }
+	if err := s.InvokeAsync(context.Background(), "nope", nil); !errors.As(err, &nf) || nf.HTTPStatus() != 404 {
+		t.Errorf("unknown function: got %v, want 404", err)
 	}
 }
