@@ -105,13 +105,16 @@ func (s *DynamoStore) note(key string, item Item, exact bool) {
 	}
 }
 
-// knownItem returns the TATs this process has seen for key.
-func (s *DynamoStore) knownItem(key string) Item {
+// estimate returns, for each debit's bucket, the newest TAT this process
+// has seen pushed by its own writes still in flight (see backlogGuesses).
+func (s *DynamoStore) estimate(key string, debits []Debit) Item {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	it := Item{}
-	for b, t := range s.known[key] {
-		it[b] = BucketState{TAT: fromMicros(t)}
+	for _, d := range debits {
+		if t, ok := s.known[key][d.Bucket]; ok {
+			it[d.Bucket] = BucketState{TAT: fromMicros(t + s.inflight[key]*d.Inc.Microseconds())}
+		}
 	}
 	return it
 }
@@ -160,7 +163,7 @@ func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAh
 		return nil, err // even an idle bucket could not serve it
 	}
 	var fresh Item
-	if checkFull(s.knownItem(key), nowUS, aheadUS, debits) != nil {
+	if checkFull(s.estimate(key, debits), nowUS, aheadUS, debits) != nil {
 		// TATs only grow (but for Give), so the bucket is likely full:
 		// confirm with a read rather than spend a failing write.
 		var err error

@@ -240,7 +240,7 @@ func Contention(t *testing.T, s limiter.Store, workers int, window time.Duration
 	d := limiter.NewDistributed(s, lims, func(o *limiter.Options) {
 		o.Clock = clk
 		o.AccountScope = fmt.Sprintf("contention%d", keySeq.Add(1))
-		o.MaxAhead = time.Second // callers must come back: real contention
+		o.MaxAhead = 2 * time.Second // callers must come back: real contention
 		o.StoreTimeout = 30 * time.Second
 	})
 	end := T0.Add(window)
@@ -261,7 +261,7 @@ func Contention(t *testing.T, s limiter.Store, workers int, window time.Duration
 				case errors.As(err, &bf):
 					full.Add(1)
 					// Come back after RetryAfter, jittered as real callers are.
-					back := asked.Add(bf.RetryAfter + time.Duration(rnd.Int64N(int64(2*time.Second))))
+					back := asked.Add(bf.RetryAfter + time.Duration(rnd.Int64N(int64(4*time.Second))))
 					clk.waitUntil(back, &done)
 					continue
 				case err != nil:
@@ -279,14 +279,14 @@ func Contention(t *testing.T, s limiter.Store, workers int, window time.Duration
 			}
 		})
 	}
-	// Advance the fake time in 10 ms steps once no Reserve is in flight, so
+	// Advance the fake time in 20 ms steps once no Reserve is in flight, so
 	// a slow store slows the fake time down instead of losing slots.
 	for clk.Now().Before(end) {
 		time.Sleep(500 * time.Microsecond)
 		for i := 0; i < 100 && inflight.Load() > 0; i++ {
 			time.Sleep(500 * time.Microsecond)
 		}
-		clk.advance(10 * time.Millisecond)
+		clk.advance(20 * time.Millisecond)
 	}
 	time.Sleep(20 * time.Millisecond)
 	done.Store(true)
@@ -323,12 +323,15 @@ func (c *tickClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// waitUntil returns once the clock reaches t or done is set. done is set
+// before the last advance, so checking it after taking the channel cannot
+// miss that wake-up.
 func (c *tickClock) waitUntil(t time.Time, done *atomic.Bool) {
-	for !done.Load() {
+	for {
 		c.mu.Lock()
 		ch := c.tick
 		c.mu.Unlock()
-		if !c.Now().Before(t) {
+		if done.Load() || !c.Now().Before(t) {
 			return
 		}
 		<-ch

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDispatch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		wantStderr string
+	}{
+		{"no subcommand", nil, 2, "limiter "},
+		{"unknown subcommand", []string{"nope"}, 2, "usage: bench <subcommand>"},
+		{"bad flag", []string{"limiter", "--bogus"}, 1, "flag provided but not defined: -bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			if got := run(context.Background(), tt.args, &out, &errOut); got != tt.code {
+				t.Fatalf("exit code: got %d, want %d (stderr %q)", got, tt.code, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tt.wantStderr) {
+				t.Fatalf("stderr %q does not contain %q", errOut.String(), tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestLimiterOutput(t *testing.T) {
+	t.Parallel()
+	r := limiterReport{LocalNsPerOp: 130, XRateNsPerOp: 80, DDBWritesPerAcquire: 1.05}
+	var table bytes.Buffer
+	limiterTable(&table, r)
+	for _, want := range []string{"local Allow ns/op", "MISSED", "DynamoDB writes per acquisition"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	doc, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := writeOutput("-", &out, doc, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("--json - wrote %q: %v", out.String(), err)
+	}
+	for _, k := range []string{"local_ns_per_op", "xrate_ns_per_op", "local_allocs_per_op", "overadmissions", "ddb_writes_per_acquire", "ddb_acquires_per_s"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, out.String())
+		}
+	}
+}
