@@ -186,9 +186,10 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 			o.Lambda(lo)
 		}
 	})
-	s.SQS = s.startSQS(o)
+	var sqsErr error
+	s.SQS, sqsErr = startSQS(o)
 	wg.Wait()
-	if err := errors.Join(sfnErr, ddbErr); err != nil {
+	if err := errors.Join(sfnErr, ddbErr, sqsErr); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -228,10 +229,13 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	return s, nil
 }
 
-func (s *Services) startSQS(o Options) *sqs.Service {
+// startSQS returns the SQS service with the product's dead-letter queue.
+func startSQS(o Options) (*sqs.Service, error) {
 	q := sqs.New(sqs.Options{Endpoint: o.Endpoint, Region: o.Region, Account: account, Clock: o.Clock})
-	_, _ = q.CreateQueue(o.Queue, nil) // the default name is valid
-	return q
+	if _, err := q.CreateQueue(o.Queue, nil); err != nil {
+		return nil, fmt.Errorf("services: Queue %q: %w", o.Queue, err)
+	}
+	return q, nil
 }
 
 // load defines the state machines and the rules of o.StateMachinesDir.
