@@ -1,12 +1,10 @@
 package sim
 
 import (
-	"crypto/sha256"
 	"encoding/xml"
 	"fmt"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -142,90 +140,6 @@ type runInstancesInput struct {
 	tags                                     []ec2Tag
 }
 
-func ec2Bad(code, format string, args ...any) *apiError { return errorf(400, code, format, args...) }
-
-func parseRunInstances(form url.Values) (runInstancesInput, *apiError) {
-	in := runInstancesInput{
-		imageID: form.Get("ImageId"), instanceType: form.Get("InstanceType"), token: form.Get("ClientToken"),
-		subnet: form.Get("SubnetId"), az: form.Get("Placement.AvailabilityZone"),
-		ltID: form.Get("LaunchTemplate.LaunchTemplateId"), ltName: form.Get("LaunchTemplate.LaunchTemplateName"),
-		spot: form.Get("InstanceMarketOptions.MarketType") == "spot",
-	}
-	if in.subnet == "" {
-		in.subnet = form.Get("NetworkInterface.1.SubnetId")
-	}
-	for _, f := range []struct {
-		name string
-		dst  *int
-	}{{"MinCount", &in.min}, {"MaxCount", &in.max}} {
-		v := form.Get(f.name)
-		if v == "" {
-			return in, ec2Bad("MissingParameter", "The request must contain the parameter %s", f.name)
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return in, ec2Bad("InvalidParameterValue", "Value (%s) for parameter %s is invalid. Expected a positive integer.", v, strings.ToLower(f.name[:1])+f.name[1:])
-		}
-		*f.dst = n
-	}
-	if in.min > in.max {
-		return in, ec2Bad("InvalidParameterValue", "Value (%d) for parameter maxCount is invalid. maxCount must be greater than or equal to minCount (%d).", in.max, in.min)
-	}
-	if in.token != "" && !validClientToken(in.token) {
-		return in, ec2Bad("InvalidClientToken", "The client token is malformed or invalid: it must be 1 to 64 ASCII characters.")
-	}
-	if in.imageID == "" && in.ltID == "" && in.ltName == "" {
-		return in, ec2Bad("MissingParameter", "The request must contain the parameter ImageId")
-	}
-	for i := 1; ; i++ {
-		p := "TagSpecification." + strconv.Itoa(i)
-		rt, ok := form[p+".ResourceType"]
-		if !ok {
-			break
-		}
-		switch rt[0] {
-		case "instance":
-			in.tags = append(in.tags, tagsOf(form, p+".Tag")...)
-		case "volume", "network-interface", "spot-instances-request", "elastic-gpu":
-		default:
-			return in, ec2Bad("InvalidParameterValue", "'%s' is not a valid taggable resource type for this operation.", rt[0])
-		}
-	}
-	if len(in.tags) > 50 {
-		return in, ec2Bad("TagLimitExceeded", "The maximum number of tags for a resource is 50.")
-	}
-	for _, t := range in.tags {
-		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
-			return in, ec2Bad("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
-		}
-		if len(t.Key) == 0 || len(t.Key) > 128 || len(t.Value) > 256 {
-			return in, ec2Bad("InvalidParameterValue", "Tag key must be 1-128 characters and value at most 256 (key '%s')", t.Key)
-		}
-	}
-	return in, nil
-}
-
-// formHash identifies a Query request's parameters other than the ones
-// idempotency ignores (the action, version, client token and zone).
-func formHash(form url.Values) [32]byte {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		switch k {
-		case "Action", "Version", "ClientToken", "Placement.AvailabilityZone":
-			continue
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	h := sha256.New()
-	for _, k := range keys {
-		fmt.Fprintf(h, "%s=%q&", k, form[k])
-	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
-
 func (s *Sim) ec2RunInstances(form url.Values) (any, *apiError) {
 	in, e := parseRunInstances(form)
 	if e != nil {
@@ -304,77 +218,6 @@ func (s *Sim) resolveInstance(in *runInstancesInput) *apiError {
 		in.az = s.azOf(in.subnet)
 	}
 	return nil
-}
-
-// instanceRoom returns how many instances (between MinCount and MaxCount)
-// the account can launch, or the error of the first limit that leaves fewer
-// than MinCount: the vCPU quota, the spot limit, the subnet's free
-// addresses, then the zone's capacity for the type.
-func (s *Sim) instanceRoom(in *runInstancesInput) (int, *apiError) {
-	c := s.cfg.Capacity
-	n := in.max
-	limit := func(room int, err func() *apiError) *apiError {
-		if room < in.min {
-			return err()
-		}
-		n = min(n, room)
-		return nil
-	}
-	v := vcpusOf(in.instanceType)
-	if c.VCPULimit > 0 && !in.spot {
-		if e := limit((c.VCPULimit-s.ec2.vcpus)/v, func() *apiError {
-			return ec2Bad("VcpuLimitExceeded", "You have requested more vCPU capacity than your current vCPU limit of %d allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.", c.VCPULimit)
-		}); e != nil {
-			return 0, e
-		}
-	}
-	if c.SpotInstanceLimit > 0 && in.spot {
-		if e := limit(c.SpotInstanceLimit-s.ec2.spot, func() *apiError {
-			return ec2Bad("MaxSpotInstanceCountExceeded", "Max spot instance count exceeded")
-		}); e != nil {
-			return 0, e
-		}
-	}
-	if a, ok := c.SubnetAddresses[in.subnet]; ok && a > 0 {
-		if e := limit(a-s.ec2.used["subnet:"+in.subnet], func() *apiError {
-			return ec2Bad("InsufficientFreeAddressesInSubnet", "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", in.subnet)
-		}); e != nil {
-			return 0, e
-		}
-	}
-	for _, key := range []string{in.instanceType + "/" + in.az, in.instanceType} {
-		if capN, ok := c.InstanceTypes[key]; ok && capN > 0 {
-			if e := limit(capN-s.ec2.used[key], func() *apiError {
-				return errorf(500, "InsufficientInstanceCapacity",
-					"We currently do not have sufficient %s capacity in the Availability Zone you requested (%s). Our system will be working on provisioning additional capacity. You can currently get %s capacity by not specifying an Availability Zone in your request or choosing %s.",
-					in.instanceType, in.az, in.instanceType, s.otherZones(in.az))
-			}); e != nil {
-				return 0, e
-			}
-		}
-	}
-	return n, nil
-}
-
-func (s *Sim) otherZones(az string) string {
-	var out []string
-	for _, z := range []string{"a", "b", "c"} {
-		if zone := s.cfg.Region + z; zone != az {
-			out = append(out, zone)
-		}
-	}
-	return strings.Join(out, ", ")
-}
-
-func (s *Sim) useCapacity(in *instance, d int) {
-	s.ec2.used[in.instanceType+"/"+in.az] += d
-	s.ec2.used[in.instanceType] += d
-	s.ec2.used["subnet:"+in.subnet] += d
-	if in.spot {
-		s.ec2.spot += d
-	} else {
-		s.ec2.vcpus += d * in.vcpus
-	}
 }
 
 func (s *Sim) launchInstances(now time.Time, in *runInstancesInput, n int) []*instance {
