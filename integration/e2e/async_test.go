@@ -54,10 +54,8 @@ func TestTaskFailedToStartRelaunch(t *testing.T) {
 		c := counts(req, w.ledger(req.RequestID))
 		return c.Unique == 20
 	})
-	if w.svc != nil {
-		if err := w.svc.Events.Drain(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+	if err := w.svc.Events.Drain(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	entries := w.ledger(req.RequestID)
 	byToken := map[string]int{}

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -27,7 +26,6 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
-	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
@@ -71,51 +69,22 @@ func newWorld(t *testing.T, s setup) *world {
 	if os.Getenv("E2E_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: s.scale, Sim: s.sim, Logger: logger})
+	so := awslocal.ServicesOptions{EventDuplicates: s.eventDuplicates, Configure: s.config}
+	if os.Getenv("E2E_LOG") != "" {
+		so.RunnerStderr = os.Stderr
+	}
+	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: s.scale, Sim: s.sim, Logger: logger, Services: so})
 	if err != nil {
 		t.Fatalf("awslocal.Start: %v", err)
 	}
 	t.Cleanup(func() { _ = stack.Close() })
-	w := &world{t: t, stack: stack}
+	w := &world{t: t, stack: stack, svc: stack.LocalServices()}
+	if w.svc == nil {
+		t.Fatal("awslocal.Start did not start Lambda, Step Functions, EventBridge, SQS and DynamoDB")
+	}
 	w.aws = aws.Config{Region: stack.Region, BaseEndpoint: aws.String(stack.Endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
-
 	env := stack.Env()
-	if env[config.EnvStateMachineARN] != "" && (s.eventDuplicates != 0 || s.config != nil) {
-		// Never run a test without the conditions it claims to test.
-		t.Fatal("awslocal.Start now starts the services itself: pass setup.eventDuplicates and setup.config through awslocal.Options (integration/e2e/harness_test.go)")
-	}
-	if env[config.EnvStateMachineARN] == "" {
-		// awslocal.Start does not start the other services yet: compose
-		// them on its edge and clock the way it will.
-		if stack.Scaled == nil {
-			t.Fatal("awslocal.Start returned no scaled clock")
-		}
-		o := services.Options{Endpoint: stack.Endpoint, Clock: stack.Scaled, Region: stack.Region,
-			EventDuplicates: s.eventDuplicates, Logger: logger}
-		if os.Getenv("E2E_LOG") != "" {
-			o.RunnerStderr = os.Stderr
-		}
-		cfg, err := o.Config()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.config != nil {
-			s.config(&cfg)
-		}
-		awsCfg := w.aws.Copy()
-		o.Resolver = func(name string) (lambda.Handler, error) {
-			return lambdafn.Build(context.Background(), name, lambdafn.Deps{Config: cfg, AWS: awsCfg, Clock: stack.Clock, Logger: logger})
-		}
-		svc, err := services.Start(ctx, stack.Edge, o)
-		if err != nil {
-			t.Fatalf("services.Start: %v", err)
-		}
-		t.Cleanup(svc.Close)
-		stack.Sim.SetSink(svc.Events)
-		w.svc = svc
-		env = svc.Env()
-	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -331,14 +300,9 @@ func (w *world) historyCounts(arn string) (transitions, lambdaTasks int) {
 	return transitions + lambdaTasks, lambdaTasks
 }
 
-// lambdaInvocations returns the local Lambda's invocation count, when the
-// stack exposes it.
-func (w *world) lambdaInvocations() (int64, bool) {
-	if w.svc != nil {
-		return w.svc.Stats().Lambda.Invocations, true
-	}
-	return 0, false
-}
+// lambdaInvocations returns the local Lambda's invocation count: every
+// function, event-driven ones included.
+func (w *world) lambdaInvocations() int64 { return w.svc.Stats().Lambda.Invocations }
 
 // fargate returns a Fargate request for count tasks.
 func fargate(id string, count int) launch.Request {

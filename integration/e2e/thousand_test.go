@@ -115,10 +115,8 @@ func TestThousandTasks(t *testing.T) {
 	}
 	r.StateTransitions, _ = w.historyCounts(e.ARN)
 	r.TransitionsPerTask = float64(r.StateTransitions) / n
-	if inv, ok := w.lambdaInvocations(); ok {
-		r.LambdaInvocations = inv
-		r.LambdaInvocationsPerTk = float64(inv) / n
-	}
+	r.LambdaInvocations = w.lambdaInvocations()
+	r.LambdaInvocationsPerTk = float64(r.LambdaInvocations) / n
 	hist := map[int]int{}
 	for _, en := range entries {
 		hist[int(en.LaunchedAt.Sub(submitted).Seconds())/5*5]++
