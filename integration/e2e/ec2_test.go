@@ -45,6 +45,20 @@ func TestEC2FailoverAndQuota(t *testing.T) {
 	if quota != s.Failed {
 		t.Errorf("reasons %v: want the %d failed instances to name the vCPU quota", s.Reasons, s.Failed)
 	}
+	units, reasons := w.deadLetters(req.RequestID)
+	dead := 0
+	for _, n := range units {
+		dead += n
+	}
+	if dead != s.Failed || len(reasons) == 0 {
+		t.Errorf("dead letters: %d units (%v), want the %d failed", dead, reasons, s.Failed)
+	}
+	for _, r := range reasons {
+		if !strings.Contains(r, "VcpuLimitExceeded") {
+			t.Errorf("dead letter reason %q does not name the vCPU quota", r)
+		}
+	}
+
 	// Where did the instances go? Failover means placements other than
 	// c7g.large in subnet-a, which holds at most 5.
 	out, err := ec2.NewFromConfig(w.aws).DescribeInstances(t.Context(), &ec2.DescribeInstancesInput{

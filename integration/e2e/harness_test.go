@@ -248,6 +248,26 @@ func (w *world) stats() sim.Stats {
 	return s
 }
 
+// deadLetters drains the product's dead-letter queue and returns, for one
+// request, the dead-lettered units by chunk (the last message of a chunk
+// counts: sends are at least once) and their reasons.
+func (w *world) deadLetters(requestID string) (units map[int]int, reasons []string) {
+	w.t.Helper()
+	units = map[int]int{}
+	for _, body := range w.dlq() {
+		var d launch.DeadLetter
+		if err := json.Unmarshal([]byte(body), &d); err != nil {
+			w.t.Fatalf("dead letter %s: %v", body, err)
+		}
+		if d.RequestID != requestID {
+			continue
+		}
+		units[d.Chunk] = d.Missing
+		reasons = append(reasons, d.Reason)
+	}
+	return units, reasons
+}
+
 // dlq drains the product's dead-letter queue.
 func (w *world) dlq() []string {
 	w.t.Helper()

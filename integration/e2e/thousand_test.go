@@ -85,6 +85,14 @@ func TestThousandTasks(t *testing.T) {
 	if e.Summary.Launched != c.Unique {
 		t.Errorf("summary launched %d, ledger unique %d: the record disagrees with what ran", e.Summary.Launched, c.Unique)
 	}
+	units, reasons := w.deadLetters(req.RequestID)
+	queued := 0
+	for _, k := range units {
+		queued += k
+	}
+	if queued != dead {
+		t.Errorf("dead-letter queue holds %d units (%v), summary says %d", queued, reasons, dead)
+	}
 	for reason, k := range e.Summary.Reasons {
 		if reason == "" && k > 0 {
 			t.Errorf("%d units failed without a reason", k)
