@@ -156,15 +156,17 @@ func (st *Store) FinishAttempt(ctx context.Context, requestID string, chunk, att
 	fj, _ := json.Marshal(failures)
 	expr := "SET #a.#st = :done, #a.#l = :n, #a.#f = :f"
 	vals := map[string]ddb.AttributeValue{":done": s(AttemptDone), ":n": n(int64(len(ids))), ":f": s(string(fj))}
-	if len(ids) > 0 {
+	names := map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#l": "launched", "#f": "failures"}
+	if len(ids) > 0 { // DynamoDB rejects empty sets and unused names
 		expr += " ADD #ids :ids"
 		vals[":ids"] = ss(ids)
+		names["#ids"] = "ids"
 	}
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                       key(reqPK(requestID), chunkSK(chunk)),
 		UpdateExpression:          aws.String(expr),
 		ConditionExpression:       aws.String("attribute_exists(#a)"),
-		ExpressionAttributeNames:  map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#ids": "ids", "#l": "launched", "#f": "failures"},
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: vals,
 		ReturnValues:              ddb.ReturnValueAllNew,
 	})

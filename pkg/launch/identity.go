@@ -35,19 +35,28 @@ func StartedBy(requestID string, chunk, attempt int) string {
 	return fmt.Sprintf("%s%s/%d/%d", StartedByPrefix, RequestHash(requestID), chunk, attempt)
 }
 
+// RelaunchAttemptBase starts the attempt numbers of relaunches: attempts of
+// a chunk stay below MaxMaxAttempts, so any attempt ≥ RelaunchAttemptBase in
+// a startedBy is a relaunch. Keeping the field numeric lets every reader of
+// th/<hash>/<chunk>/<attempt> (the simulator's ledger, rules) group the
+// relaunch with its chunk.
+const RelaunchAttemptBase = 100000
+
 // RelaunchStartedBy is the startedBy of a task relaunched after the task
-// stoppedARN failed to start: the chunk is kept (the ledger counts the
-// relaunch in its chunk) and the attempt field is r<6 hex of the stopped ARN>.
+// stoppedARN failed to start: the chunk is kept and the attempt field is
+// RelaunchAttemptBase + (24 bits of SHA-256(stoppedARN)) mod 900000 — at
+// most 3+12+1+5+1+6 = 28 characters.
 func RelaunchStartedBy(requestID string, chunk int, stoppedARN string) string {
 	h := sha256.Sum256([]byte(stoppedARN))
-	return fmt.Sprintf("%s%s/%d/r%s", StartedByPrefix, RequestHash(requestID), chunk, hex.EncodeToString(h[:3]))
+	n := (int(h[0])<<16 | int(h[1])<<8 | int(h[2])) % 900000
+	return fmt.Sprintf("%s%s/%d/%d", StartedByPrefix, RequestHash(requestID), chunk, RelaunchAttemptBase+n)
 }
 
 // Identity is what a startedBy value says about a task.
 type Identity struct {
 	RequestHash string
 	Chunk       int
-	// Attempt is the attempt number, or -1 for a relaunch.
+	// Attempt is the attempt number (≥ RelaunchAttemptBase for a relaunch).
 	Attempt  int
 	Relaunch bool
 }
@@ -71,13 +80,10 @@ func ParseStartedBy(s string) (id Identity, ok bool) {
 		return Identity{}, false
 	}
 	id = Identity{RequestHash: parts[0], Chunk: chunk}
-	if strings.HasPrefix(parts[2], "r") {
-		id.Attempt, id.Relaunch = -1, true
-		return id, len(parts[2]) > 1
-	}
 	if id.Attempt, err = strconv.Atoi(parts[2]); err != nil || id.Attempt < 0 {
 		return Identity{}, false
 	}
+	id.Relaunch = id.Attempt >= RelaunchAttemptBase
 	return id, true
 }
 

@@ -35,7 +35,7 @@ func TestStartedByFitsECS(t *testing.T) {
 
 func TestParseStartedByRejectsForeign(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"", "ecs-svc/123", "th/zz/1/1", "th/0123456789ab/x/1", "th/0123456789ab/1", "th/0123456789ab/1/-1", "th/0123456789ab/1/r"} {
+	for _, s := range []string{"", "ecs-svc/123", "th/zz/1/1", "th/0123456789ab/x/1", "th/0123456789ab/1", "th/0123456789ab/1/-1", "th/0123456789ab/1/r1"} {
 		if id, ok := ParseStartedBy(s); ok {
 			t.Errorf("ParseStartedBy(%q) = %+v, true; want false", s, id)
 		}

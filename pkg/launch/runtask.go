@@ -124,10 +124,16 @@ func permanent(op, code string, err error) error {
 	return &failure.PermanentError{Detail: failure.Detail{Code: code, Op: op, Err: err}}
 }
 
-// transientErr wraps a failure of our own dependencies (DynamoDB): the step
-// may be retried as is.
+// transientErr wraps a failure of our own dependencies (DynamoDB, SQS,
+// EventBridge): the step may be retried as is — unless the dependency
+// refused the request itself (a permanent error such as a
+// ValidationException), which no retry fixes.
 func transientErr(op string, err error) error {
-	return &failure.TransientError{Detail: failure.Detail{Code: "DependencyError", Op: op, RetryAfter: time.Second, Err: err}}
+	d := failure.Detail{Code: "DependencyError", Op: op, RetryAfter: time.Second, Err: err}
+	if c := failure.ClassifyError(err); c.Class == failure.Permanent && c.Source == failure.SourceSDK {
+		return &failure.PermanentError{Detail: d}
+	}
+	return &failure.TransientError{Detail: d}
 }
 
 // Handle runs one invocation. Errors are the named types of pkg/errors.
@@ -166,6 +172,17 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		h.release(ctx, in, spec.Kind, max(1, state.Missing(spec.Size)), fargate)
 		return h.answer(out, spec, state, rec), nil
 	}
+	// Record the attempt (parameters, token) before acquiring its slot, so
+	// that the slot is used right after the limiter hands it out: the
+	// limiter assumes the call happens at the slot, and every delay between
+	// its clock reading and the call lets the real bucket refill less than
+	// it believes. A deferred attempt stays "sent" and is what the next
+	// invocation (with slotAt) makes; repeating its token is always safe.
+	state, err = h.store.BeginAttempt(ctx, in.RequestID, spec, rec, sr.Deadline.Add(retention))
+	if err != nil {
+		return RunTaskOutput{}, transientErr("runtask", err)
+	}
+	rec = state.Attempts[rec.Attempt] // a concurrent invocation's record wins
 	out.Attempt = rec.Attempt
 	service, takes := takesFor(spec.Kind, rec.Count, fargate)
 
@@ -183,23 +200,19 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		if slot.Fallback {
 			h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
 		}
-		if slot.Wait > h.o.DeferThreshold {
-			wait := int(math.Ceil(slot.Wait.Seconds()))
+		// The wait counts from now, not from the limiter's reading of the
+		// clock: the time its write took is already spent.
+		if wait := slot.At.Sub(h.o.Clock.Now()); wait > h.o.DeferThreshold {
 			at := slot.At.UTC()
-			out.Status, out.WaitSeconds, out.SlotAt = StatusDeferred, wait, &at
+			out.Status, out.WaitSeconds, out.SlotAt = StatusDeferred, int(math.Ceil(wait.Seconds())), &at
 			out.Launched, out.Missing = state.Launched(), state.Missing(spec.Size)
 			h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
-			h.o.Metrics.Add(MetricDeferSeconds, slot.Wait.Seconds(), UnitSeconds)
-			log.Info("deferred", "delayMs", slot.Wait.Milliseconds(), "slotAt", at)
+			h.o.Metrics.Add(MetricDeferSeconds, wait.Seconds(), UnitSeconds)
+			log.Info("deferred", "delayMs", wait.Milliseconds(), "slotAt", at)
 			return out, nil
 		}
 	}
 
-	state, err = h.store.BeginAttempt(ctx, in.RequestID, spec, rec, sr.Deadline.Add(retention))
-	if err != nil {
-		return RunTaskOutput{}, transientErr("runtask", err)
-	}
-	rec = state.Attempts[rec.Attempt] // a concurrent invocation's record wins
 	op := "ecs:RunTask"
 	var res result
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)

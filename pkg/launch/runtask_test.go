@@ -162,6 +162,23 @@ func TestRunTaskPartialRetriesOnlyMissing(t *testing.T) {
 	}
 }
 
+func TestRunTaskNothingLaunched(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	e.ecs.respond = func(int, *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
+		out := &ecs.RunTaskOutput{}
+		for range 10 {
+			out.Failures = append(out.Failures, ecstypes.Failure{Reason: aws.String("RESOURCE:MEMORY")})
+		}
+		return out, nil
+	}
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || out.Status != StatusPartial || out.Launched != 0 || out.Missing != 10 || len(out.Failures) != 10 {
+		t.Fatalf("got %+v, %v; want partial with 0 launched and 10 failures", out, err)
+	}
+}
+
 func TestRunTaskLostResponseReusesToken(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
