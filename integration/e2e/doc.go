@@ -11,4 +11,14 @@
 // dynalite). `go test -v -run TestThousandTasks ./integration/e2e/` prints
 // the 1,000-task report: makespan against the ideal, calls, throttled
 // calls, state transitions and Lambda invocations per task.
+//
+// Environment knobs (all optional):
+//
+//	E2E_LOG=1                 stack, handler and runner logs on stderr
+//	E2E_REPORT_DIR=dir        write the 1,000-task report as dir/e2e-thousand.json
+//	E2E_DEFER_THRESHOLD=0s    runtask's defer threshold for the 1,000-task run
+//	E2E_KNOWN_FAILURES=1      run tests skipped for a known defect elsewhere
+//
+// Tests run in parallel, each on its own stack (ports, dynalite, Node
+// runner), at a time scale k of 5–20; every wait is bounded in real time.
 package e2e
