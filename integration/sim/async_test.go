@@ -166,8 +166,9 @@ func TestCotenantServiceActions(t *testing.T) {
 	}
 }
 
-// admitted offers 300 RunTask calls at once, then 10 every 100 ms for
-// steps × 100 ms, and returns the calls admitted.
+// admitted offers 60 RunTask calls at once, then 3 every 100 ms for
+// steps × 100 ms, and returns the calls admitted (size the RunTask bucket
+// below that: burst ≤ 60, rate ≤ 30 per s).
 func admitted(t *testing.T, e *env, steps int) int {
 	t.Helper()
 	ctx := context.Background()
@@ -185,10 +186,10 @@ func admitted(t *testing.T, e *env, steps int) int {
 		}
 		wg.Wait()
 	}
-	fire(300)
+	fire(60)
 	for i := 0; i < steps; i++ {
 		e.step(t, 100*time.Millisecond)
-		fire(10)
+		fire(3)
 	}
 	return int(n.Load())
 }
@@ -197,20 +198,22 @@ func admitted(t *testing.T, e *env, steps int) int {
 // halves what the product is admitted, burst and refill alike.
 func TestCotenantShareHalvesRate(t *testing.T) {
 	t.Parallel()
-	alone := admitted(t, newEnv(t, sim.Config{}), 30)
-	shared := admitted(t, newEnv(t, sim.Config{CotenantShare: 0.5}), 30)
-	if alone != 220 {
-		t.Fatalf("alone: got %d admitted, want 100 + 3 s × 40", alone)
+	// A small RunTask bucket keeps the test to a few hundred calls.
+	small := map[string]sim.Bucket{sim.BucketRunTask: {Burst: 20, Rate: 10}}
+	alone := admitted(t, newEnv(t, sim.Config{Buckets: small}), 40)
+	shared := admitted(t, newEnv(t, sim.Config{Buckets: small, CotenantShare: 0.5}), 40)
+	if alone != 60 {
+		t.Fatalf("alone: got %d admitted, want 20 + 4 s × 10", alone)
 	}
 	if r := float64(shared) / float64(alone); math.Abs(r-0.5) > 0.025 {
 		t.Fatalf("with a 50 %% co-tenant: got %d of %d admitted (%.3f), want half ± 5 %%", shared, alone, r)
 	}
 	// At run time: the share applies from now on.
-	e := newEnv(t, sim.Config{})
+	e := newEnv(t, sim.Config{Buckets: small})
 	if err := e.sim.SetCotenantShare(0.5); err != nil {
 		t.Fatal(err)
 	}
-	if got := admitted(t, e, 30); got != shared {
+	if got := admitted(t, e, 40); got != shared {
 		t.Fatalf("SetCotenantShare(0.5): got %d admitted, want %d", got, shared)
 	}
 }

@@ -156,6 +156,23 @@ func (s *Sim) emit(ev pendingEvent) { s.outbox = append(s.outbox, ev) }
 func (s *Sim) flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
+	return s.deliver(ctx)
+}
+
+// tryFlush is flush for API calls: when another delivery is under way it
+// returns at once (that delivery, or the next Step, takes these events too,
+// in order), so a large batch of lifecycle events never stalls a response.
+func (s *Sim) tryFlush(ctx context.Context) error {
+	if !s.flushMu.TryLock() {
+		return nil
+	}
+	defer s.flushMu.Unlock()
+	return s.deliver(ctx)
+}
+
+// deliver marshals the queued events and hands them to the sink. Callers
+// hold s.flushMu.
+func (s *Sim) deliver(ctx context.Context) error {
 	s.mu.Lock()
 	pending := s.outbox
 	s.outbox = nil

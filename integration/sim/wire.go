@@ -58,7 +58,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, p protocol, service,
 		return
 	}
 	out, aerr := call()
-	if err := s.flush(r.Context()); err != nil {
+	if err := s.tryFlush(r.Context()); err != nil {
 		s.logger.Warn("event sink", "err", err)
 	}
 	if aerr != nil {
