@@ -208,3 +208,25 @@ func TestLatency(t *testing.T) {
 		t.Fatalf("latency faults: got %v", e.sim.Stats().Faults)
 	}
 }
+
+// TestLostRunInstances: the same for EC2: the instance exists, the client
+// saw a reset, and the token's replay returns it.
+func TestLostRunInstances(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Config{Faults: sim.Faults{LostResponseRate: 1}})
+	in := &ec2.RunInstancesInput{MinCount: aws.Int32(1), MaxCount: aws.Int32(1), ImageId: aws.String("ami-1"), ClientToken: aws.String("tok-1")}
+	if _, err := e.ec2.RunInstances(context.Background(), in); outcome(err) != "reset" {
+		t.Fatalf("got %v, want a reset", err)
+	}
+	if err := e.sim.SetFaults(sim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.ec2.RunInstances(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := e.sim.Ledger().Entries()
+	if len(entries) != 1 || entries[0].ID != *out.Instances[0].InstanceId || !entries[0].LostResponse || !entries[0].Acknowledged {
+		t.Fatalf("ledger: got %+v, want the one instance, lost then acknowledged", entries)
+	}
+}
