@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
@@ -71,19 +72,55 @@ func appProps() *awscdk.AppProps {
 
 // nagErrors fails on error annotations (cdk-nag's unsuppressed findings), as
 // the CLI does, so `go run ./infra/cdk` cannot succeed where `cdk synth`
-// would not.
+// would not. It reads the assembly's manifest.json rather than the Go
+// cxapi message types, which are deprecated.
 func nagErrors(asm cxapi.CloudAssembly) error {
+	dir := *asm.Directory()
+	var manifest struct {
+		Artifacts map[string]struct {
+			Metadata               metadata `json:"metadata"`
+			AdditionalMetadataFile string   `json:"additionalMetadataFile"`
+		} `json:"artifacts"`
+	}
+	if err := readJSON(filepath.Join(dir, "manifest.json"), &manifest); err != nil {
+		return err
+	}
 	n := 0
-	for _, st := range *asm.Stacks() {
-		for _, m := range *st.Messages() {
-			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
-				fmt.Fprintf(os.Stderr, "%s: %v\n", *m.Id, m.Entry.Data)
-				n++
+	for _, art := range manifest.Artifacts {
+		md := art.Metadata
+		if art.AdditionalMetadataFile != "" { // where newer CDK versions put it
+			if err := readJSON(filepath.Join(dir, art.AdditionalMetadataFile), &md); err != nil {
+				return err
+			}
+		}
+		for path, entries := range md {
+			for _, e := range entries {
+				if e.Type == "aws:cdk:error" {
+					fmt.Fprintf(os.Stderr, "%s: %v\n", path, e.Data)
+					n++
+				}
 			}
 		}
 	}
 	if n > 0 {
 		return fmt.Errorf("%d error annotations (cdk-nag findings without a suppression)", n)
+	}
+	return nil
+}
+
+// metadata is a cloud assembly artifact's metadata: entries by construct path.
+type metadata map[string][]struct {
+	Type string `json:"type"`
+	Data any    `json:"data"`
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cloud assembly: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("cloud assembly: %s: %w", path, err)
 	}
 	return nil
 }

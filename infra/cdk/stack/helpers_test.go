@@ -132,9 +132,11 @@ func synth(t *testing.T, s settings.Settings, smDir string) *synthesized {
 	ann := assertions.Annotations_FromStack(st)
 	re := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
 	for _, m := range *ann.FindError(jsii.String("*"), re) {
+		//lint:ignore SA1019 assertions.Annotations returns only this (deprecated) cxapi type.
 		out.nagErrs = append(out.nagErrs, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
 	}
 	for _, m := range *ann.FindWarning(jsii.String("*"), re) {
+		//lint:ignore SA1019 assertions.Annotations returns only this (deprecated) cxapi type.
 		out.nagWarns = append(out.nagWarns, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
 	}
 	return out
