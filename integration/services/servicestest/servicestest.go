@@ -38,48 +38,63 @@ type Stack struct {
 const DefaultTimeScale = 100
 
 // New starts the services with o (Endpoint and Clock are filled in: a
-// clock at DefaultTimeScale unless o.Clock is set). The test is skipped
-// when the Node tools are missing (run make deps).
+// clock at DefaultTimeScale unless o.Clock is set) and stops them when the
+// test ends. The test is skipped when the Node tools are missing (run make
+// deps).
 func New(t testing.TB, o services.Options) *Stack {
 	t.Helper()
 	if _, err := testenv.NodeBin("node"); err != nil {
 		t.Skipf("local services need the Node tools: %v", err)
 	}
+	if o.RunnerStderr == nil && testing.Verbose() {
+		o.RunnerStderr = os.Stderr
+	}
+	st, stop, err := Start(o)
+	if err != nil {
+		t.Fatalf("start local services: %v", err)
+	}
+	t.Cleanup(stop)
+	return st
+}
+
+// Start is New for a TestMain that shares one composition between the
+// tests of a package: stop ends it.
+func Start(o services.Options) (*Stack, func(), error) {
 	edge := awslocal.NewEdge()
 	srv := httptest.NewServer(edge)
-	t.Cleanup(srv.Close)
 	if o.Clock == nil {
 		o.Clock = clock.NewScaled(time.Now(), DefaultTimeScale)
 	}
 	o.Endpoint = srv.URL
-	if o.RunnerStderr == nil && testing.Verbose() {
-		o.RunnerStderr = os.Stderr
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	s, err := services.Start(ctx, edge, o)
 	if err != nil {
-		t.Fatalf("start local services: %v", err)
+		srv.Close()
+		return nil, nil, err
 	}
-	t.Cleanup(s.Close)
+	stop := func() {
+		s.Close()
+		srv.Close()
+	}
 	return &Stack{
 		Services: s, Endpoint: srv.URL, Edge: edge, Clock: o.Clock,
 		AWS: aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 			Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
-	}
+	}, stop, nil
 }
 
-// SFN returns a Step Functions client for the stack.
+// SFNClient returns a Step Functions client for the stack.
 func (s *Stack) SFNClient() *sfn.Client { return sfn.NewFromConfig(s.AWS) }
 
-// EventBridge returns an EventBridge client for the stack.
+// EventBridgeClient returns an EventBridge client for the stack.
 func (s *Stack) EventBridgeClient() *eventbridge.Client { return eventbridge.NewFromConfig(s.AWS) }
 
-// SQS returns an SQS client for the stack.
+// SQSClient returns an SQS client for the stack.
 func (s *Stack) SQSClient() *sqs.Client { return sqs.NewFromConfig(s.AWS) }
 
-// DynamoDB returns a DynamoDB client for the stack (through the edge).
+// DynamoDBClient returns a DynamoDB client for the stack (through the edge).
 func (s *Stack) DynamoDBClient() *dynamodb.Client { return dynamodb.NewFromConfig(s.AWS) }
 
-// Lambda returns a Lambda client for the stack.
+// LambdaClient returns a Lambda client for the stack.
 func (s *Stack) LambdaClient() *awslambda.Client { return awslambda.NewFromConfig(s.AWS) }

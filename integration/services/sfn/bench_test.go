@@ -11,7 +11,7 @@ import (
 // (at most 40 iterations at once) and DISTRIBUTED (MaxConcurrency 400).
 func BenchmarkMap1000(b *testing.B) {
 	w := newWorker()
-	st, arns := newStack(b, w, nil)
+	st, arns := newStack(b, w)
 	input := `{"items":[` + strings.TrimSuffix(strings.Repeat(`{"value":1},`, 1000), ",") + `]}`
 	for _, machine := range []string{"wide", "distributed"} {
 		b.Run(machine, func(b *testing.B) {

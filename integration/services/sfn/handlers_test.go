@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/services/lambda"
 	"github.com/throttle-handler/throttle-handler/integration/services/servicestest"
 	"github.com/throttle-handler/throttle-handler/integration/services/sfn"
+	"github.com/throttle-handler/throttle-handler/internal/testenv"
 )
 
 // TransientError and PermanentError are named like the product's failure
@@ -44,17 +46,19 @@ type worker struct {
 	attempts map[string]int
 	throttle map[string]int
 
-	inflight, peak, calls atomic.Int64
-	release               chan struct{}
+	inflight, peak, calls, throttled atomic.Int64
+	release                          chan struct{}
 }
 
 func newWorker() *worker {
 	return &worker{attempts: map[string]int{}, throttle: map[string]int{}, release: make(chan struct{})}
 }
 
-func (w *worker) handle(ctx context.Context, in struct {
+type workInput struct {
 	Item workItem `json:"item"`
-}) (map[string]any, error) {
+}
+
+func (w *worker) handle(ctx context.Context, in workInput) (map[string]any, error) {
 	w.calls.Add(1)
 	n := w.inflight.Add(1)
 	defer w.inflight.Add(-1)
@@ -99,34 +103,102 @@ func (w *worker) fault(_ context.Context, _ string, payload []byte) lambda.Fault
 	defer w.mu.Unlock()
 	w.throttle[in.Item.Key]++
 	if w.throttle[in.Item.Key] <= in.Item.ThrottleTimes {
+		w.throttled.Add(1)
 		return lambda.FaultThrottle
 	}
 	return lambda.FaultNone
 }
 
-// newStack starts the services with the work function and the test
-// machines of testdata defined.
-func newStack(t testing.TB, w *worker, opt func(*services.Options)) (*servicestest.Stack, map[string]string) {
+// shared is the one composition the package's tests share: each test gets
+// its own "work-<test>" function (its worker) and its own copies of the
+// testdata machines, so tests stay independent and only one Node runner
+// starts.
+var shared struct {
+	once    sync.Once
+	st      *servicestest.Stack
+	stop    func()
+	err     error
+	mu      sync.Mutex
+	workers map[string]*worker // by function name
+	seq     int                // makes names unique when a test runs again (-count)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stop != nil {
+		shared.stop()
+	}
+	os.Exit(code)
+}
+
+func workerOf(function string) *worker {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	return shared.workers[function]
+}
+
+func sharedStack(t testing.TB) *servicestest.Stack {
 	t.Helper()
-	o := services.Options{
-		StateMachinesDir: "-", NoDynamoDB: true,
-		Resolver: func(name string) (awslambda.Handler, error) {
-			if name == "work" {
-				return awslambda.NewHandler(w.handle), nil
-			}
-			return nil, fmt.Errorf("no function %s", name)
-		},
-		Lambda: func(lo *lambda.Options) { lo.Fault = w.fault },
+	if _, err := testenv.NodeBin("node"); err != nil {
+		t.Skipf("local services need the Node tools: %v", err)
 	}
-	if opt != nil {
-		opt(&o)
+	shared.once.Do(func() {
+		shared.workers = map[string]*worker{}
+		shared.st, shared.stop, shared.err = servicestest.Start(services.Options{
+			StateMachinesDir: "-", NoDynamoDB: true,
+			Resolver: func(name string) (awslambda.Handler, error) {
+				if workerOf(name) != nil {
+					// Look the worker up per call: sandboxes outlive a test.
+					return awslambda.NewHandler(func(ctx context.Context, in workInput) (map[string]any, error) {
+						return workerOf(name).handle(ctx, in)
+					}), nil
+				}
+				return nil, fmt.Errorf("no function %s", name)
+			},
+			Lambda: func(lo *lambda.Options) {
+				lo.Fault = func(ctx context.Context, fn string, payload []byte) lambda.FaultKind {
+					if w := workerOf(fn); w != nil {
+						return w.fault(ctx, fn, payload)
+					}
+					return lambda.FaultNone
+				}
+			},
+		})
+	})
+	if shared.err != nil {
+		t.Fatalf("start local services: %v", shared.err)
 	}
-	st := servicestest.New(t, o)
-	arns, err := st.SFN.LoadDir(context.Background(), "testdata", "throttle-handler", nil)
+	return shared.st
+}
+
+// newStack returns the shared services with w as this test's work
+// function and the testdata machines defined for it, by file name.
+func newStack(t testing.TB, w *worker) (*servicestest.Stack, map[string]string) {
+	t.Helper()
+	st := sharedStack(t)
+	shared.mu.Lock()
+	shared.seq++
+	id := fmt.Sprintf("%s-%d", strings.NewReplacer("/", "-", " ", "_").Replace(t.Name()), shared.seq)
+	fn := "work-" + id
+	shared.workers[fn] = w
+	shared.mu.Unlock()
+	defs, err := sfn.ReadDir("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
+	subs := map[string]string{
+		"WorkFunctionArn":      "arn:aws:lambda:us-east-1:000000000000:function:" + fn,
+		"ChildStateMachineArn": st.SFN.MachineARN(id + "-child"),
+	}
+	arns := map[string]string{}
+	for name, def := range defs {
+		d, err := sfn.Substitute(def, subs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if arns[name], err = st.SFN.Define(context.Background(), id+"-"+name, d); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return st, arns
 }
-
-var _ = sfn.ValidName

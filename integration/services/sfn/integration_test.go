@@ -40,7 +40,7 @@ func run(t *testing.T, c *awssfn.Client, wait func(context.Context, string) erro
 func TestFlow(t *testing.T) {
 	t.Parallel()
 	w := newWorker()
-	st, arns := newStack(t, w, nil)
+	st, arns := newStack(t, w)
 	c := st.SFNClient()
 	wait := func(ctx context.Context, arn string) error { _, err := st.SFN.Wait(ctx, arn); return err }
 	items := func(n int) string {
@@ -113,7 +113,7 @@ func TestFlow(t *testing.T) {
 	if got := w.peak.Load(); got > 5 {
 		t.Errorf("peak concurrency %d over the Map's MaxConcurrency 5", got)
 	}
-	if got := st.Lambda.Stats().Throttles; got != 3 {
+	if got := w.throttled.Load(); got != 3 {
 		t.Errorf("got %d throttles, want the 3 injected", got)
 	}
 }
@@ -121,7 +121,7 @@ func TestFlow(t *testing.T) {
 func TestInlineMapRunsAtMost40(t *testing.T) {
 	t.Parallel()
 	w := newWorker()
-	st, arns := newStack(t, w, nil)
+	st, arns := newStack(t, w)
 	items := strings.TrimSuffix(strings.Repeat(`{"value":1,"block":true},`, 100), ",")
 	start, err := st.SFN.StartExecution(context.Background(), arns["wide"], "", `{"items":[`+items+`]}`)
 	if err != nil {
@@ -152,7 +152,7 @@ func TestInlineMapRunsAtMost40(t *testing.T) {
 func TestDataLimitExceeded(t *testing.T) {
 	t.Parallel()
 	w := newWorker()
-	st, arns := newStack(t, w, nil)
+	st, arns := newStack(t, w)
 	c := st.SFNClient()
 	wait := func(ctx context.Context, arn string) error { _, err := st.SFN.Wait(ctx, arn); return err }
 	many := strings.TrimSuffix(strings.Repeat(`{"value":1,"pad":3000},`, 100), ",")
@@ -180,7 +180,7 @@ func TestDataLimitExceeded(t *testing.T) {
 
 func TestExecutionNames(t *testing.T) {
 	t.Parallel()
-	st, arns := newStack(t, newWorker(), nil)
+	st, arns := newStack(t, newWorker())
 	c := st.SFNClient()
 	ctx := context.Background()
 	start := func(name, input string) (*awssfn.StartExecutionOutput, error) {
@@ -242,7 +242,7 @@ func TestExecutionNames(t *testing.T) {
 
 func TestNestedStartExecutionSync(t *testing.T) {
 	t.Parallel()
-	st, arns := newStack(t, newWorker(), nil)
+	st, arns := newStack(t, newWorker())
 	wait := func(ctx context.Context, arn string) error { _, err := st.SFN.Wait(ctx, arn); return err }
 	tests := map[string]struct{ input, want string }{
 		"child succeeds": {`{"item":{"value":21}}`, `{"out":{"value":42},"status":"SUCCEEDED"}`},
@@ -316,10 +316,10 @@ func TestECSRunTaskIntegration(t *testing.T) {
 			}
 		}},
 	}
+	// Sequential: the edge has one ECS endpoint.
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			st, arns := newStack(t, newWorker(), nil)
+			st, arns := newStack(t, newWorker())
 			ecs := &fakeECS{throttles: tc.throttles}
 			st.Edge.Handle("ecs", ecs)
 			d := run(t, st.SFNClient(), func(ctx context.Context, arn string) error { _, err := st.SFN.Wait(ctx, arn); return err }, arns["ecs"], `{}`)
@@ -345,7 +345,7 @@ func TestECSRunTaskIntegration(t *testing.T) {
 
 func TestHistoryCountsTransitions(t *testing.T) {
 	t.Parallel()
-	st, arns := newStack(t, newWorker(), nil)
+	st, arns := newStack(t, newWorker())
 	c := st.SFNClient()
 	d := run(t, c, func(ctx context.Context, arn string) error { _, err := st.SFN.Wait(ctx, arn); return err },
 		arns["flow"], `{"items":[{"value":1},{"value":2,"key":"h","failTimes":1}]}`)
