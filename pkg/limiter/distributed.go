@@ -291,8 +291,11 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 	d.mu.Lock()
 	debits := d.debitsLocked(key, takes, lims, now)
 	d.mu.Unlock()
+	// Every bucket is charged at now, each on its own GCRA timeline (see
+	// the package doc on buckets drawn together).
+	at := now
 	sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
-	item, err := d.store.Take(sctx, key, now, d.o.MaxAhead, debits)
+	item, err := d.store.Take(sctx, key, at, now.Add(d.o.MaxAhead), debits)
 	cancel()
 	if err != nil {
 		if full, ok := errors.AsType[*BacklogFullError](err); ok {
@@ -307,7 +310,6 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 	}
 	d.storeOK(key, service)
 	d.remember(key, item, false)
-	at := now
 	for _, db := range debits {
 		if s := item[db.Bucket].TAT.Add(-db.Tau); s.After(at) {
 			at = s
@@ -343,9 +345,14 @@ func (d *Distributed) remember(key string, item Item, replace bool) {
 	for b, s := range old {
 		merged[b] = s
 	}
-	for b, s := range item {
-		if o, ok := merged[b]; ok && o.RateAt.After(s.RateAt) {
-			s.Rate, s.RateAt = o.Rate, o.RateAt
+	for b, s := range item { // responses may arrive out of order
+		if o, ok := merged[b]; ok {
+			if o.RateAt.After(s.RateAt) {
+				s.Rate, s.RateAt = o.Rate, o.RateAt
+			}
+			if o.TAT.After(s.TAT) {
+				s.TAT = o.TAT
+			}
 		}
 		merged[b] = s
 	}
@@ -421,7 +428,7 @@ func (d *Distributed) Release(ctx context.Context, service string, takes []Take,
 	if err != nil {
 		return fmt.Errorf("limiter: release %s: %w", key, err)
 	}
-	d.remember(key, item, false)
+	d.remember(key, item, true) // TATs moved back: replace, not merge
 	return nil
 }
 

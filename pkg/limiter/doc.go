@@ -52,11 +52,18 @@
 // DynamoDB returns it; a consistent GetItem on dynalite, which does not) and
 // retries with exact branches. No transactions, no read-modify-write loop.
 //
-// Buckets drawn together are each exact GCRA on their own; the slot is the
-// latest of their conformance times. When calls of one service draw on
-// different sets of buckets, a bucket that is not the binding one records its
-// use earlier than the slot; this is the approximation accepted for one
-// write per acquisition.
+// Buckets drawn together are each exact GCRA on their own timeline; the
+// slot is the latest of their conformance times. A bucket that does not bind
+// is charged at its own conformance time, earlier than the call is made.
+// When every call of a service draws on the same buckets this is exact (the
+// slots follow the binding bucket). When calls of different kinds mix (EC2
+// launch-type RunTask calls beside Fargate calls held far ahead), the
+// charges in transit show as a small excess: 2.2 % of calls throttled by the
+// RunTask bucket with 200 Fargate calls reserved at once
+// (TestMixedCallsShareABucket), which the adaptive rate absorbs. Charging
+// at the slot instead would be exact but, a TAT being a single frontier,
+// would queue every other call behind the furthest slot (95 s there).
+// One write per acquisition, no starvation: that is the trade.
 //
 // # Adaptive rate
 //

@@ -121,24 +121,24 @@ func (s *DynamoStore) estimate(key string, debits []Debit) Item {
 
 // backlogGuesses guesses each debit's branch: backlog iff the newest TAT
 // known, pushed by this process's writes still in flight, is at or after
-// now (a TAT only grows). Under load the newest TAT seen lags the real one
+// the arrival time (a TAT only grows). Under load the newest TAT seen lags the real one
 // by the writes in flight; without that correction guesses flip to idle too
 // early and thrash (../shared/reference/tooling.md §10). from, when not nil,
 // is a fresh item to use instead.
-func (s *DynamoStore) backlogGuesses(key string, debits []Debit, nowUS int64, from Item) []bool {
+func (s *DynamoStore) backlogGuesses(key string, debits []Debit, atUS int64, from Item) []bool {
 	g := make([]bool, len(debits))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, d := range debits {
 		if from != nil {
 			st, ok := from[d.Bucket]
-			g[i] = ok && micros(st.TAT) >= nowUS
+			g[i] = ok && micros(st.TAT) >= atUS
 			continue
 		}
 		t, ok := s.known[key][d.Bucket]
 		// Our own writes in flight push the TAT further than we have seen.
 		t += s.inflight[key] * d.Inc.Microseconds()
-		g[i] = ok && t >= nowUS
+		g[i] = ok && t >= atUS
 	}
 	return g
 }
@@ -157,13 +157,13 @@ func (s *DynamoStore) firstLock(key string) chan struct{} {
 }
 
 // Take implements Store with one conditional UpdateItem per attempt.
-func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAhead time.Duration, debits []Debit) (Item, error) {
-	nowUS, aheadUS := micros(now), maxAhead.Microseconds()
-	if err := checkFull(Item{}, nowUS, aheadUS, debits); err != nil {
+func (s *DynamoStore) Take(ctx context.Context, key string, at, limit time.Time, debits []Debit) (Item, error) {
+	atUS, limitUS := micros(at), micros(limit)
+	if err := checkFull(Item{}, atUS, limitUS, debits); err != nil {
 		return nil, err // even an idle bucket could not serve it
 	}
 	var fresh Item
-	if checkFull(s.estimate(key, debits), nowUS, aheadUS, debits) != nil {
+	if checkFull(s.estimate(key, debits), atUS, limitUS, debits) != nil {
 		// TATs only grow (but for Give), so the bucket is likely full:
 		// confirm with a read rather than spend a failing write.
 		var err error
@@ -171,12 +171,12 @@ func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAh
 			return nil, err
 		}
 		s.note(key, fresh, false)
-		if err := checkFull(fresh, nowUS, aheadUS, debits); err != nil {
+		if err := checkFull(fresh, atUS, limitUS, debits); err != nil {
 			return nil, err
 		}
 	}
 	for range maxAttempts {
-		g := s.backlogGuesses(key, debits, nowUS, fresh)
+		g := s.backlogGuesses(key, debits, atUS, fresh)
 		var held chan struct{}
 		if fresh == nil && s.unknown(key, debits) {
 			// First contact: serialise this process's blind guesses on the
@@ -191,13 +191,13 @@ func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAh
 			if !s.unknown(key, debits) {
 				<-held
 				held = nil
-				g = s.backlogGuesses(key, debits, nowUS, nil)
+				g = s.backlogGuesses(key, debits, atUS, nil)
 			}
 		}
 		s.mu.Lock()
 		s.inflight[key]++
 		s.mu.Unlock()
-		item, err := s.takeOnce(ctx, key, nowUS, aheadUS, debits, g)
+		item, err := s.takeOnce(ctx, key, atUS, limitUS, debits, g)
 		s.mu.Lock()
 		s.inflight[key]--
 		s.mu.Unlock()
@@ -219,7 +219,7 @@ func (s *DynamoStore) Take(ctx context.Context, key string, now time.Time, maxAh
 			return nil, err
 		}
 		s.note(key, fresh, false)
-		if err := checkFull(fresh, nowUS, aheadUS, debits); err != nil {
+		if err := checkFull(fresh, atUS, limitUS, debits); err != nil {
 			return nil, err
 		}
 	}
@@ -239,11 +239,11 @@ func (s *DynamoStore) unknown(key string, debits []Debit) bool {
 	return false
 }
 
-func (s *DynamoStore) takeOnce(ctx context.Context, key string, nowUS, aheadUS int64, debits []Debit, backlog []bool) (Item, error) {
+func (s *DynamoStore) takeOnce(ctx context.Context, key string, atUS, limitUS int64, debits []Debit, backlog []bool) (Item, error) {
 	names := map[string]string{"#e": config.TableTTL}
 	values := map[string]ddbtypes.AttributeValue{
-		":now": num(nowUS),
-		":e":   num((nowUS+aheadUS)/1e6 + int64(keepFor.Seconds())),
+		":at": num(atUS),
+		":e":  num(limitUS/1e6 + int64(keepFor.Seconds())),
 	}
 	sets := make([]string, 0, len(debits)+1)
 	conds := make([]string, 0, len(debits))
@@ -253,13 +253,13 @@ func (s *DynamoStore) takeOnce(ctx context.Context, key string, nowUS, aheadUS i
 		if backlog[i] {
 			// TAT += inc, if the new slot (TAT + inc − tau) is within the bound.
 			values[fmt.Sprintf(":i%d", i)] = num(inc)
-			values[fmt.Sprintf(":m%d", i)] = num(nowUS + aheadUS + tau - inc)
+			values[fmt.Sprintf(":m%d", i)] = num(limitUS + tau - inc)
 			sets = append(sets, fmt.Sprintf("%s = %s + :i%d", t, t, i))
-			conds = append(conds, fmt.Sprintf("(%s >= :now AND %s <= :m%d)", t, t, i))
+			conds = append(conds, fmt.Sprintf("(%s >= :at AND %s <= :m%d)", t, t, i))
 		} else {
-			values[fmt.Sprintf(":n%d", i)] = num(nowUS + inc)
+			values[fmt.Sprintf(":n%d", i)] = num(atUS + inc)
 			sets = append(sets, fmt.Sprintf("%s = :n%d", t, i))
-			conds = append(conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s < :now)", t, t))
+			conds = append(conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s < :at)", t, t))
 		}
 	}
 	sets = append(sets, "#e = :e")

@@ -32,20 +32,20 @@ func (m *MemoryStore) itemLocked(key string) Item {
 }
 
 // Take implements Store.
-func (m *MemoryStore) Take(ctx context.Context, key string, now time.Time, maxAhead time.Duration, debits []Debit) (Item, error) {
+func (m *MemoryStore) Take(ctx context.Context, key string, at, limit time.Time, debits []Debit) (Item, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it := m.itemLocked(key)
-	nowUS := micros(now)
-	if err := checkFull(it, nowUS, maxAhead.Microseconds(), debits); err != nil {
+	atUS := micros(at)
+	if err := checkFull(it, atUS, micros(limit), debits); err != nil {
 		return nil, err
 	}
 	for _, d := range debits {
 		s := it[d.Bucket]
-		s.TAT = fromMicros(max(micros(s.TAT), nowUS) + d.Inc.Microseconds())
+		s.TAT = fromMicros(max(micros(s.TAT), atUS) + d.Inc.Microseconds())
 		it[d.Bucket] = s
 	}
 	return maps.Clone(it), nil

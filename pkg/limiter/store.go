@@ -35,11 +35,12 @@ type Item map[string]BucketState
 // MemoryStore (tests, single process) and DynamoStore (the fleet).
 // limitertest.TestStore is the conformance suite every Store passes.
 type Store interface {
-	// Take applies one acquisition: for every debit, TAT ← max(TAT, now) +
-	// Inc, provided that for every debit the new TAT − Tau ≤ now + maxAhead.
-	// Otherwise it changes nothing and returns a *BacklogFullError. On
-	// success it returns the item as it is right after this write.
-	Take(ctx context.Context, key string, now time.Time, maxAhead time.Duration, debits []Debit) (Item, error)
+	// Take applies one acquisition arriving at `at` (GCRA): for every debit,
+	// TAT ← max(TAT, at) + Inc, provided that for every debit the new
+	// TAT − Tau ≤ limit (the look-ahead bound: now + MaxAhead). Otherwise it
+	// changes nothing and returns a *BacklogFullError. On success it returns
+	// the item as it is right after this write.
+	Take(ctx context.Context, key string, at, limit time.Time, debits []Debit) (Item, error)
 	// Give returns an unused acquisition: for every debit whose bucket's
 	// TAT ≥ now + Inc, TAT ← TAT − Inc; other buckets are left alone (their
 	// tokens have already refilled). It returns the item after the write.
@@ -79,13 +80,13 @@ func fromMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-// checkFull returns a *BacklogFullError if taking debits on item at now
-// would put a slot beyond now + maxAhead.
-func checkFull(item Item, nowUS, aheadUS int64, debits []Debit) error {
+// checkFull returns a *BacklogFullError if taking debits on item arriving
+// at atUS would put a slot beyond limitUS.
+func checkFull(item Item, atUS, limitUS int64, debits []Debit) error {
 	var worst *BacklogFullError
 	for _, d := range debits {
-		tat := max(micros(item[d.Bucket].TAT), nowUS)
-		over := tat + d.Inc.Microseconds() - d.Tau.Microseconds() - (nowUS + aheadUS)
+		tat := max(micros(item[d.Bucket].TAT), atUS)
+		over := tat + d.Inc.Microseconds() - d.Tau.Microseconds() - limitUS
 		if over > 0 && (worst == nil || time.Duration(over)*time.Microsecond > worst.RetryAfter) {
 			worst = &BacklogFullError{Bucket: d.Bucket, RetryAfter: time.Duration(over) * time.Microsecond}
 		}

@@ -90,7 +90,7 @@ func runLimiter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer dyn.Stop()
-	client := dyn.Client()
+	client := testenv.PooledDynamoDBClient(dyn.Endpoint, 256)
 	if err := testenv.CreateTable(ctx, client, "th-bench"); err != nil {
 		return fmt.Errorf("create table: %w", err)
 	}

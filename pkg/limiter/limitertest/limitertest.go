@@ -81,7 +81,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 			{sec(5), sec(5.1)},    // idle again
 		}
 		for i, st := range steps {
-			it, err := s.Take(ctx, k, T0.Add(st.at), ahead, []limiter.Debit{a})
+			now := T0.Add(st.at)
+			it, err := s.Take(ctx, k, now, now.Add(ahead), []limiter.Debit{a})
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
@@ -91,16 +92,40 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 	t.Run("TakeSeveralBucketsAtOnce", func(t *testing.T) {
 		t.Parallel()
 		k := key(t)
-		if _, err := s.Take(ctx, k, T0, ahead, []limiter.Debit{a}); err != nil {
+		if _, err := s.Take(ctx, k, T0, T0.Add(ahead), []limiter.Debit{a}); err != nil {
 			t.Fatal(err)
 		}
 		// A is in backlog (TAT T0+0.1 s), B idle: both branches in one write.
-		it, err := s.Take(ctx, k, T0.Add(sec(0.05)), ahead, []limiter.Debit{a, b})
+		it, err := s.Take(ctx, k, T0.Add(sec(0.05)), T0.Add(ahead), []limiter.Debit{a, b})
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantTAT(t, it, a.Bucket, T0.Add(sec(0.2)))
 		wantTAT(t, it, b.Bucket, T0.Add(sec(0.55)))
+	})
+	t.Run("TakeArrivingLater", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		steps := []struct {
+			at   time.Duration // arrival; now is T0 throughout
+			want time.Duration // TAT after
+		}{
+			{sec(1), sec(1.1)},   // idle: arrival + inc
+			{sec(0.5), sec(1.2)}, // TAT past the arrival: TAT + inc
+			{sec(3), sec(3.1)},   // arrival past the TAT: arrival + inc
+		}
+		for i, st := range steps {
+			it, err := s.Take(ctx, k, T0.Add(st.at), T0.Add(ahead), []limiter.Debit{a})
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			wantTAT(t, it, a.Bucket, T0.Add(st.want))
+		}
+		// The bound counts from now, not from the arrival.
+		var full *limiter.BacklogFullError
+		if _, err := s.Take(ctx, k, T0.Add(sec(2)), T0.Add(sec(2.5)), []limiter.Debit{a}); !errors.As(err, &full) || full.RetryAfter != sec(0.4) {
+			t.Fatalf("got %v, want a BacklogFullError retrying after 400ms (3.1 + 0.1 − 0.3 − 2.5)", err)
+		}
 	})
 	t.Run("MaxAheadRefusesAndChangesNothing", func(t *testing.T) {
 		t.Parallel()
@@ -110,7 +135,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		n := 0
 		var full *limiter.BacklogFullError
 		for ; n < 100; n++ {
-			_, err := s.Take(ctx, k, T0, time.Second, []limiter.Debit{a})
+			_, err := s.Take(ctx, k, T0, T0.Add(time.Second), []limiter.Debit{a})
 			if errors.As(err, &full) {
 				break
 			}
@@ -130,7 +155,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		}
 		wantTAT(t, it, a.Bucket, T0.Add(sec(1.3)))
 		// A refused multi-bucket take leaves the other bucket alone too.
-		if _, err := s.Take(ctx, k, T0, time.Second, []limiter.Debit{b, a}); !errors.As(err, &full) {
+		if _, err := s.Take(ctx, k, T0, T0.Add(time.Second), []limiter.Debit{b, a}); !errors.As(err, &full) {
 			t.Fatalf("got %v, want a BacklogFullError", err)
 		}
 		if it, _ = s.Load(ctx, k); len(it) != 1 {
@@ -141,7 +166,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		t.Parallel()
 		k := key(t)
 		for range 5 {
-			if _, err := s.Take(ctx, k, T0, ahead, []limiter.Debit{a}); err != nil {
+			if _, err := s.Take(ctx, k, T0, T0.Add(ahead), []limiter.Debit{a}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -187,7 +212,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 			}
 		}
 		// Takes keep the adaptive state.
-		it, err := s.Take(ctx, k, T0, ahead, []limiter.Debit{a})
+		it, err := s.Take(ctx, k, T0, T0.Add(ahead), []limiter.Debit{a})
 		if err != nil || it["svc:A"].Rate != 10 {
 			t.Fatalf("after a take: %+v, %v; want rate 10 kept", it, err)
 		}
@@ -201,7 +226,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		for range workers {
 			wg.Go(func() {
 				for range each {
-					if _, err := s.Take(ctx, k, T0, ahead, []limiter.Debit{a, b}); err != nil {
+					if _, err := s.Take(ctx, k, T0, T0.Add(ahead), []limiter.Debit{a, b}); err != nil {
 						errs <- err
 					}
 				}
@@ -281,9 +306,10 @@ func Contention(t *testing.T, s limiter.Store, workers int, window time.Duration
 	}
 	// Advance the fake time in 20 ms steps once no Reserve is in flight, so
 	// a slow store slows the fake time down instead of losing slots.
+	giveUp := time.Now().Add(2 * time.Minute)
 	for clk.Now().Before(end) {
 		time.Sleep(500 * time.Microsecond)
-		for i := 0; i < 100 && inflight.Load() > 0; i++ {
+		for inflight.Load() > 0 && time.Now().Before(giveUp) {
 			time.Sleep(500 * time.Microsecond)
 		}
 		clk.advance(20 * time.Millisecond)
