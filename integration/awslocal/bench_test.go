@@ -39,7 +39,7 @@ func unlimited() map[string]sim.Bucket {
 func BenchmarkSDKCalls(b *testing.B) {
 	endpoint := os.Getenv("AWSLOCAL_BENCH_ENDPOINT")
 	if endpoint == "" {
-		endpoint = start(b, awslocal.Options{TimeScale: 10, Sim: sim.Config{Buckets: unlimited()}}).Endpoint
+		endpoint = start(b, awslocal.Options{TimeScale: 10, Sim: sim.Config{Buckets: unlimited()}, Services: simOnly}).Endpoint
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	ecsC := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: hc,

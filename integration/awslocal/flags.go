@@ -40,6 +40,7 @@ type Flags struct {
 	timeScale   float64
 	configFile  string
 	stepMs      int
+	noServices  bool
 	cfg         sim.Config
 	burst, rate map[string]*float64
 }
@@ -53,6 +54,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.Float64Var(&f.timeScale, "time-scale", 1, "simulated seconds per real second")
 	fs.StringVar(&f.configFile, "config", "", "JSON file holding a sim.Config (resources, capacity, …)")
 	fs.IntVar(&f.stepMs, "step-ms", 5, "real milliseconds between runs of the simulator's schedule")
+	fs.BoolVar(&f.noServices, "no-services", false, "serve only the ECS/EC2 simulator (no Lambda, Step Functions, EventBridge, SQS, DynamoDB)")
 	c := &f.cfg
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of IDs, faults, storms and co-tenants")
 	fs.StringVar(&c.Region, "region", "us-east-1", "region")
@@ -125,7 +127,9 @@ func (f *Flags) Options(fs *flag.FlagSet) (Options, error) {
 	if f.stepMs <= 0 {
 		return Options{}, fmt.Errorf("--step-ms must be > 0, got %d", f.stepMs)
 	}
-	return Options{Addr: f.addr, TimeScale: f.timeScale, Sim: cfg, StepInterval: step}, nil
+	o := Options{Addr: f.addr, TimeScale: f.timeScale, Sim: cfg, StepInterval: step}
+	o.Services.Disabled = f.noServices
+	return o, nil
 }
 
 // overlay returns the config file's values with the flags set explicitly on

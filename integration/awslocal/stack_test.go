@@ -20,6 +20,10 @@ import (
 
 var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
+// simOnly starts the stack without the other services: these tests are
+// about the ECS/EC2 simulator and the stack's own plumbing.
+var simOnly = awslocal.ServicesOptions{Disabled: true}
+
 func start(t testing.TB, o awslocal.Options) *awslocal.Stack {
 	t.Helper()
 	st, err := awslocal.Start(context.Background(), o)
@@ -97,7 +101,7 @@ func TestClientsFromEnv(t *testing.T) {
 // background schedule moves tasks to RUNNING without any call.
 func TestScaledClockRefills(t *testing.T) {
 	t.Parallel()
-	st := start(t, awslocal.Options{TimeScale: 100, Sim: sim.Config{Buckets: map[string]sim.Bucket{sim.BucketRunTask: {Burst: 1, Rate: 40}}}})
+	st := start(t, awslocal.Options{TimeScale: 100, Services: simOnly, Sim: sim.Config{Buckets: map[string]sim.Bucket{sim.BucketRunTask: {Burst: 1, Rate: 40}}}})
 	c := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(st.Endpoint), Retryer: aws.NopRetryer{},
 		Credentials: aws.AnonymousCredentials{}})
 	ctx := context.Background()
@@ -125,7 +129,7 @@ func TestScaledClockRefills(t *testing.T) {
 // lost-response fault holds a call open (timeout mode, one hour held).
 func TestCloseWakesHeldResponses(t *testing.T) {
 	t.Parallel()
-	st, err := awslocal.Start(context.Background(), awslocal.Options{Sim: sim.Config{
+	st, err := awslocal.Start(context.Background(), awslocal.Options{Services: simOnly, Sim: sim.Config{
 		Faults: sim.Faults{LostResponseRate: 1, LostMode: sim.LostAsTimeout, LostHoldSeconds: 3600}}})
 	if err != nil {
 		t.Fatal(err)
