@@ -56,8 +56,8 @@ func (r *recorder) wait(t *testing.T, arn string) Result {
 
 // lambdaStub answers Lambda Invoke with the input echoed under "echo", or
 // with a function error when the payload asks for one.
-func lambdaStub(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func lambdaStub() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var in map[string]any
 		_ = json.Unmarshal(body, &in)
@@ -76,19 +76,38 @@ func lambdaStub(t *testing.T) *httptest.Server {
 			_, _ = w.Write(out)
 		}
 	}))
-	t.Cleanup(srv.Close)
-	return srv
 }
 
-func startRunner(t *testing.T, endpoint string, k float64) (*Runner, *recorder) {
-	t.Helper()
-	rec := newRecorder()
-	r, err := Start(context.Background(), rec, Options{Endpoint: endpoint, TimeScale: k, Stderr: os.Stderr})
-	if err != nil {
-		t.Skipf("runner unavailable (run make deps): %v", err)
+// shared is the one runner (k = 1000) and Lambda stub the tests share:
+// starting Node and importing the library is the slow part.
+var shared struct {
+	once sync.Once
+	r    *Runner
+	rec  *recorder
+	srv  *httptest.Server
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.r != nil {
+		_ = shared.r.Close()
+		shared.srv.Close()
 	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r, rec
+	os.Exit(code)
+}
+
+func startRunner(t *testing.T) (*Runner, *recorder) {
+	t.Helper()
+	shared.once.Do(func() {
+		shared.srv = lambdaStub()
+		shared.rec = newRecorder()
+		shared.r, shared.err = Start(context.Background(), shared.rec, Options{Endpoint: shared.srv.URL, TimeScale: 1000, Stderr: os.Stderr})
+	})
+	if shared.err != nil {
+		t.Skipf("runner unavailable (run make deps): %v", shared.err)
+	}
+	return shared.r, shared.rec
 }
 
 const machine = `{
@@ -108,10 +127,9 @@ const machine = `{
 
 func TestRunnerExecutes(t *testing.T) {
 	t.Parallel()
-	srv := lambdaStub(t)
-	r, rec := startRunner(t, srv.URL, 1000)
+	r, rec := startRunner(t)
 	ctx := context.Background()
-	if err := r.Define(ctx, "sm", json.RawMessage(machine), true); err != nil {
+	if err := r.Define(ctx, "sm", json.RawMessage(machine), false); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -189,7 +207,7 @@ func TestRunnerExecutes(t *testing.T) {
 
 func TestRunnerRejectsInvalidDefinition(t *testing.T) {
 	t.Parallel()
-	r, _ := startRunner(t, "http://127.0.0.1:1", 1)
+	r, _ := startRunner(t)
 	err := r.Define(context.Background(), "bad", json.RawMessage(`{"StartAt":"Nowhere","States":{"A":{"Type":"Pass","End":true}}}`), true)
 	if err == nil {
 		t.Fatal("got nil error for a definition whose StartAt names no state")
@@ -198,18 +216,18 @@ func TestRunnerRejectsInvalidDefinition(t *testing.T) {
 
 func TestRunnerStop(t *testing.T) {
 	t.Parallel()
-	r, rec := startRunner(t, "http://127.0.0.1:1", 1)
+	r, rec := startRunner(t)
 	def := `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`
 	if err := r.Define(context.Background(), "w", json.RawMessage(def), false); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.StartExecution("e1", "w", json.RawMessage(`{}`), ContextObject{}); err != nil {
+	if err := r.StartExecution("stop-e1", "w", json.RawMessage(`{}`), ContextObject{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Stop("e1"); err != nil {
+	if err := r.Stop("stop-e1"); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.wait(t, "e1"); got.Status != "ABORTED" {
+	if got := rec.wait(t, "stop-e1"); got.Status != "ABORTED" {
 		t.Fatalf("got %s, want ABORTED", got.Status)
 	}
 }
@@ -217,15 +235,15 @@ func TestRunnerStop(t *testing.T) {
 func TestRunnerExecutionTimeout(t *testing.T) {
 	t.Parallel()
 	// 60 simulated seconds at k = 1000 are 60 ms.
-	r, rec := startRunner(t, "http://127.0.0.1:1", 1000)
+	r, rec := startRunner(t)
 	def := `{"TimeoutSeconds":60,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`
 	if err := r.Define(context.Background(), "t", json.RawMessage(def), false); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.StartExecution("e", "t", json.RawMessage(`{}`), ContextObject{}); err != nil {
+	if err := r.StartExecution("timeout-e", "t", json.RawMessage(`{}`), ContextObject{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.wait(t, "e"); got.Status != "TIMED_OUT" || got.Error != "States.Timeout" {
+	if got := rec.wait(t, "timeout-e"); got.Status != "TIMED_OUT" || got.Error != "States.Timeout" {
 		t.Fatalf("got %+v, want TIMED_OUT with States.Timeout", got)
 	}
 }
