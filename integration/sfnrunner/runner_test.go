@@ -3,12 +3,14 @@ package sfnrunner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -77,6 +79,8 @@ func lambdaStub() *httptest.Server {
 		}
 	}))
 }
+
+var runSeq atomic.Int64
 
 // shared is the one runner (k = 1000) and Lambda stub the tests share:
 // starting Node and importing the library is the slow part.
@@ -172,9 +176,10 @@ func TestRunnerExecutes(t *testing.T) {
 		}},
 		{"wait scaled by k", `{"mode":"wait","seconds":100}`, "SUCCEEDED", nil},
 	}
+	run := runSeq.Add(1) // execution ARNs stay unique when the test runs again (-count)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			arn := "exec:" + tc.name
+			arn := fmt.Sprintf("exec-%d:%s", run, tc.name)
 			begin := time.Now()
 			if err := r.StartExecution(arn, "sm", json.RawMessage(tc.input), ContextObject{}); err != nil {
 				t.Fatal(err)
@@ -195,7 +200,7 @@ func TestRunnerExecutes(t *testing.T) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	var retries int
-	for _, e := range rec.events["exec:429 retried then fails with Lambda.TooManyRequestsException"] {
+	for _, e := range rec.events[fmt.Sprintf("exec-%d:429 retried then fails with Lambda.TooManyRequestsException", run)] {
 		if e.Retry {
 			retries++
 		}
