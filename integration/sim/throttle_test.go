@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -180,4 +181,39 @@ func fargate10() *ecs.RunTaskInput {
 		LaunchType: ecstypes.LaunchTypeFargate,
 		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{
 			Subnets: []string{"subnet-a", "subnet-b"}}}}
+}
+
+// TestECSErrorTypeForms: the simulator sends the bare __type; the SDK
+// accepts AWS's other spellings too (namespace#Name, a :url suffix, the
+// X-Amzn-ErrorType header), so the bare form loses nothing.
+func TestECSErrorTypeForms(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		header, body string
+	}{
+		"bare":       {"", `{"__type":"ThrottlingException","message":"Rate exceeded"}`},
+		"namespaced": {"", `{"__type":"com.amazonaws.ecs#ThrottlingException","message":"Rate exceeded"}`},
+		"url suffix": {"", `{"__type":"ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/","message":"Rate exceeded"}`},
+		"header":     {"ThrottlingException", `{"message":"Rate exceeded"}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.header != "" {
+					w.Header().Set("X-Amzn-ErrorType", tc.header)
+				}
+				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+				w.WriteHeader(400)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			c := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{},
+				Credentials: aws.AnonymousCredentials{}})
+			_, err := c.RunTask(context.Background(), runTaskEC2(""))
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != "ThrottlingException" || ae.ErrorMessage() != "Rate exceeded" || !isThrottle(err) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
 }
