@@ -1,7 +1,7 @@
 package failure
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -132,7 +132,7 @@ func classOfName(name string) (Class, string, bool) {
 // minimum delay and message, for a handler to return unwrapped.
 func ErrorFor(c Classification, op string, err error) error {
 	if err == nil && c.Message != "" {
-		err = fmt.Errorf("%s", c.Message)
+		err = errors.New(strings.TrimPrefix(c.Message, c.Code+": "))
 	}
 	d := Detail{Code: c.Code, Op: op, RetryAfter: c.MinDelay(), Err: err}
 	switch c.Class {

@@ -193,3 +193,23 @@ func TestConfigErrorExitsOne(t *testing.T) {
 		t.Errorf("exit %d stderr %q, want 1 naming TH_LOG_LEVEL", r.code, r.stderr)
 	}
 }
+
+func TestDepsHonourGlobals(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"AWS_REGION": "us-east-1", "TH_TABLE_NAME": "launches"}
+	app := &App{Env: Env{Getenv: func(k string) string { return vars[k] }, Stderr: &bytes.Buffer{}}.fill(),
+		Globals: Globals{Region: "eu-west-1", EndpointURL: "http://127.0.0.1:4566", Output: "json"}}
+	d, err := app.Deps(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.AWS.Region != "eu-west-1" || d.Config.Region != "eu-west-1" {
+		t.Errorf("region: aws %q config %q, want eu-west-1 (the flag beats AWS_REGION)", d.AWS.Region, d.Config.Region)
+	}
+	if d.AWS.BaseEndpoint == nil || *d.AWS.BaseEndpoint != "http://127.0.0.1:4566" {
+		t.Errorf("BaseEndpoint = %v, want the --endpoint-url", d.AWS.BaseEndpoint)
+	}
+	if d.Config.Table != "launches" || d.Logger == nil || d.Clock == nil {
+		t.Errorf("deps not filled from the environment: %+v", d.Config)
+	}
+}
