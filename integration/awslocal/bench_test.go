@@ -28,8 +28,11 @@ func unlimited() map[string]sim.Bucket {
 
 // BenchmarkSDKCalls measures API calls per second through the real SDK
 // clients over HTTP against one stack, on all cores (RunParallel with 16
-// goroutines per core), in the mix a launch produces: RunTask (count 10),
-// DescribeTasks and RunInstances. Report: calls/s.
+// goroutines per core). Sub-benchmarks: "launch-mix" is what a launch
+// produces, RunTask (count 10, so 10 tasks and their lifecycle events),
+// DescribeTasks and RunInstances in turn; "runtask-1" is RunTask with
+// count 1 only. Reports calls/s (wall) and cpu-µs/call (process CPU time,
+// clients and server: 2 cores / this is the rate on an idle machine).
 //
 //	go test -run '^$' -bench SDKCalls -benchtime 5s ./integration/awslocal/
 //
@@ -37,48 +40,53 @@ func unlimited() map[string]sim.Bucket {
 // separate awslocal process, so its CPU can be measured apart from the
 // clients').
 func BenchmarkSDKCalls(b *testing.B) {
-	endpoint := os.Getenv("AWSLOCAL_BENCH_ENDPOINT")
-	if endpoint == "" {
-		endpoint = start(b, awslocal.Options{TimeScale: 10, Sim: sim.Config{Buckets: unlimited()}, Services: simOnly}).Endpoint
-	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	ecsC := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: hc,
-		Credentials: aws.AnonymousCredentials{}, Retryer: aws.NopRetryer{}})
-	ec2C := ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: hc,
-		Credentials: staticCreds{}, Retryer: aws.NopRetryer{}})
-	ctx := context.Background()
-	b.SetParallelism(16)
-	b.ReportAllocs()
-	start, cpu0 := time.Now(), cpuTime()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		var last string
-		for pb.Next() {
-			var err error
-			switch i % 3 {
-			case 0:
-				var out *ecs.RunTaskOutput
-				out, err = ecsC.RunTask(ctx, &ecs.RunTaskInput{TaskDefinition: aws.String("job"), Count: aws.Int32(10), StartedBy: aws.String("th/bench/0/0")})
-				if err == nil {
-					last = *out.Tasks[0].TaskArn
+	for _, mix := range []struct {
+		name  string
+		kinds int // calls cycle through the first kinds of: RunTask, DescribeTasks, RunInstances
+		count int32
+	}{{"launch-mix", 3, 10}, {"runtask-1", 1, 1}} {
+		b.Run(mix.name, func(b *testing.B) {
+			endpoint := os.Getenv("AWSLOCAL_BENCH_ENDPOINT")
+			if endpoint == "" {
+				endpoint = start(b, awslocal.Options{TimeScale: 10, Sim: sim.Config{Buckets: unlimited()}, Services: simOnly}).Endpoint
+			}
+			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+			ecsC := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: hc,
+				Credentials: aws.AnonymousCredentials{}, Retryer: aws.NopRetryer{}})
+			ec2C := ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: hc,
+				Credentials: staticCreds{}, Retryer: aws.NopRetryer{}})
+			ctx := context.Background()
+			b.SetParallelism(16)
+			b.ReportAllocs()
+			start, cpu0 := time.Now(), cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				var last string
+				for pb.Next() {
+					var err error
+					switch i % mix.kinds {
+					case 0:
+						var out *ecs.RunTaskOutput
+						out, err = ecsC.RunTask(ctx, &ecs.RunTaskInput{TaskDefinition: aws.String("job"), Count: aws.Int32(mix.count), StartedBy: aws.String("th/bench/0/0")})
+						if err == nil {
+							last = *out.Tasks[0].TaskArn
+						}
+					case 1:
+						_, err = ecsC.DescribeTasks(ctx, &ecs.DescribeTasksInput{Tasks: []string{last}})
+					case 2:
+						_, err = ec2C.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-1"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					i++
 				}
-			case 1:
-				_, err = ecsC.DescribeTasks(ctx, &ecs.DescribeTasksInput{Tasks: []string{last}})
-			case 2:
-				_, err = ec2C.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-1"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
-			}
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			i++
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
-	// CPU per call, clients and server together: on a machine shared with
-	// other work, 2 cores / this is the throughput the process would reach
-	// alone.
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/call")
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/call")
+		})
+	}
 }
 
 func cpuTime() time.Duration {

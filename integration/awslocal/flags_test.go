@@ -58,6 +58,11 @@ func TestFlagsToOptions(t *testing.T) {
 				t.Errorf("flags over file: got share %v seed %d", o.Sim.CotenantShare, o.Sim.Seed)
 			}
 		}},
+		"simulator only": {[]string{"--no-services"}, func(t *testing.T, o awslocal.Options) {
+			if !o.Services.Disabled {
+				t.Errorf("--no-services: Services.Disabled is false")
+			}
+		}},
 		"faults": {[]string{"--fault-lost-rate", "0.1", "--fault-lost-mode", "error", "--storms-per-hour", "2"}, func(t *testing.T, o awslocal.Options) {
 			f := o.Sim.Faults
 			if f.LostResponseRate != 0.1 || f.LostMode != sim.LostAsServerError || f.StormsPerHour != 2 {
