@@ -213,3 +213,49 @@ func TestClassifyStatesTaskFailedWithNamedDocument(t *testing.T) {
 		t.Errorf("got %s api=%s, want permanent api=secretsmanager:GetSecretValue", got.Class, got.API)
 	}
 }
+
+func TestClassifyEventTable(t *testing.T) {
+	t.Parallel()
+	service := func(name, reason string) string {
+		return `{"detail-type":"ECS Service Action","source":"aws.ecs","resources":["arn:aws:ecs:us-east-1:1:service/c/s"],
+			"detail":{"eventType":"ERROR","eventName":"` + name + `","clusterArn":"arn:aws:ecs:us-east-1:1:cluster/c","reason":"` + reason + `"}}`
+	}
+	task := func(stopCode, reason, container string) string {
+		return `{"detail-type":"ECS Task State Change","source":"aws.ecs","detail":{"lastStatus":"STOPPED","stopCode":"` + stopCode +
+			`","stoppedReason":"` + reason + `","clusterArn":"arn:aws:ecs:us-east-1:1:cluster/c","taskArn":"arn:t","startedBy":"th/x/1/0",
+			"containers":[{"name":"app","reason":"` + container + `"}]}}`
+	}
+	tests := map[string]struct {
+		in    string
+		class Class
+		code  string
+		scope ScopeKind
+		value string
+	}{
+		"start impaired":         {service("SERVICE_TASK_START_IMPAIRED", ""), Transient, "SERVICE_TASK_START_IMPAIRED", "", ""},
+		"daemon violated":        {service("SERVICE_DAEMON_PLACEMENT_CONSTRAINT_VIOLATED", ""), Permanent, "SERVICE_DAEMON_PLACEMENT_CONSTRAINT_VIOLATED", "", ""},
+		"deployment failed":      {service("SERVICE_DEPLOYMENT_FAILED", ""), Permanent, "SERVICE_DEPLOYMENT_FAILED", "", ""},
+		"placement memory":       {service("SERVICE_TASK_PLACEMENT_FAILURE", "RESOURCE:MEMORY"), Capacity, "SERVICE_TASK_PLACEMENT_FAILURE", ScopeCluster, "arn:aws:ecs:us-east-1:1:cluster/c"},
+		"placement no reason":    {service("SERVICE_TASK_PLACEMENT_FAILURE", ""), Capacity, "SERVICE_TASK_PLACEMENT_FAILURE", ScopeCluster, "arn:aws:ecs:us-east-1:1:cluster/c"},
+		"termination notice":     {task("TerminationNotice", "Task stopped due to a maintenance event", ""), Transient, "TerminationNotice", "", ""},
+		"user initiated":         {task("UserInitiated", "Task stopped by user", ""), Permanent, "UserInitiated", "", ""},
+		"cannot start":           {task("TaskFailedToStart", "CannotStartContainerError: failed to create shim task: OCI runtime create failed", ""), Permanent, "CannotStartContainerError", "", ""},
+		"create container":       {task("TaskFailedToStart", "CannotCreateContainerError: Error response from daemon: devmapper", ""), Transient, "CannotCreateContainerError", "", ""},
+		"pull timeout":           {task("TaskFailedToStart", "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref: dial tcp 10.0.0.1:443: i/o timeout", ""), Transient, "CannotPullContainerError", "", ""},
+		"unknown then container": {task("TaskFailedToStart", "Task failed to start", "ResourceInitializationError: failed to validate logger args: The specified log group does not exist"), Permanent, "ResourceInitializationError", "", ""},
+		"nothing recognised":     {task("TaskFailedToStart", "Something new happened", ""), Transient, "Something new happened", "", ""},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := ClassifyEvent([]byte(tt.in))
+			if got.Class != tt.class || got.Code != tt.code || got.Scope != tt.scope || got.ScopeValue != tt.value {
+				t.Errorf("got %s/%s scope=%s:%s, want %s/%s scope=%s:%s (%s)", got.Class, got.Code, got.Scope, got.ScopeValue,
+					tt.class, tt.code, tt.scope, tt.value, got.Message)
+			}
+			if got.ReuseToken || got.Source != SourceEvent {
+				t.Errorf("reuseToken %v source %s, want false/event", got.ReuseToken, got.Source)
+			}
+		})
+	}
+}
