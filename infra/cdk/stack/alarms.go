@@ -1,41 +1,65 @@
 package stack
 
 import (
+	"strings"
+	"unicode"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
-// MetricsNamespace is the CloudWatch namespace of the functions' Embedded
-// Metric Format lines. The alarms read the dimensionless aggregate of each
-// metric, so every EMF line must include the empty dimension set ([]).
-const MetricsNamespace = "ThrottleHandler"
+// The functions' EMF metrics are pkg/launch's: namespace
+// launch.MetricNamespace, dimension Function = the function's name. Alarms
+// and widgets sum each metric over the functions that emit metrics, so they
+// do not depend on which handler emits which metric.
+const metricDimension = "Function"
 
-// EMF metric names the functions emit and the alarms and dashboard read.
-const (
-	MetricCalls           = "Calls"           // RunTask + RunInstances calls
-	MetricThrottles       = "Throttles"       // synchronous and asynchronous throttles
-	MetricLaunched        = "Launched"        // tasks/instances launched
-	MetricFailed          = "Failed"          // tasks/instances failed with a reason
-	MetricDeadLettered    = "DeadLettered"    // chunks sent to the product DLQ
-	MetricDeferrals       = "Deferrals"       // runtask answers "deferred"
-	MetricRetries         = "Retries"         // retry decisions "retry"/"failover"
-	MetricLimiterFallback = "LimiterFallback" // acquisitions served by the local fallback limit
-)
+var metricFunctions = []string{"plan", "runtask", "retry", "summary"}
 
 // period is the alarms' and dashboard's period. A function, not a package
 // variable: a CDK call at package init would start the jsii runtime in every
 // binary that imports this package.
 func period() awscdk.Duration { return awscdk.Duration_Minutes(jsii.Number(5)) }
 
-func (p *parts) metric(name string) awscloudwatch.Metric {
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace: jsii.String(MetricsNamespace), MetricName: jsii.String(name),
-		Statistic: jsii.String("Sum"), Period: period(),
+// metric is FILL(m_plan,0) + FILL(m_runtask,0) + … for one EMF metric: its
+// total over the functions, 0 where a function emitted none.
+func (p *parts) metric(name string) awscloudwatch.IMetric {
+	using := map[string]awscloudwatch.IMetric{}
+	var terms []string
+	for _, fn := range metricFunctions {
+		id := metricID(name) + "_" + fn
+		using[id] = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(launch.MetricNamespace), MetricName: jsii.String(name),
+			DimensionsMap: &map[string]*string{metricDimension: jsii.String(fn)},
+			Statistic:     jsii.String("Sum"), Period: period(),
+		})
+		terms = append(terms, "FILL("+id+", 0)")
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(strings.Join(terms, " + ")), Label: jsii.String(name),
+		Period: period(), UsingMetrics: &using,
 	})
+}
+
+// metricID is a metric-math ID for a metric name: lowercase first letter,
+// letters and digits only ("Limiter.X" → "limiterX").
+func metricID(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		switch {
+		case i == 0:
+			b.WriteRune(unicode.ToLower(r))
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // addAlarms makes the alarms of the issue and a dashboard of the product's
@@ -43,7 +67,7 @@ func (p *parts) metric(name string) awscloudwatch.Metric {
 // signal.
 func (p *parts) addAlarms() {
 	a := p.settings.Alarms
-	launch := p.machines[EntryMachine]
+	machine := p.machines[EntryMachine]
 	var alarms []awscloudwatch.IAlarm
 	alarm := func(id, desc string, m awscloudwatch.IMetric, threshold, periods float64) {
 		al := awscloudwatch.NewAlarm(p.stack, jsii.String(id), &awscloudwatch.AlarmProps{
@@ -61,7 +85,7 @@ func (p *parts) addAlarms() {
 		Label:      jsii.String("Throttled launch calls (%)"),
 		Period:     period(),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"calls": p.metric(MetricCalls), "throttles": p.metric(MetricThrottles),
+			"calls": p.metric(launch.MetricCalls), "throttles": p.metric(launch.MetricThrottledSync),
 		},
 	})
 	alarm("ThrottleRateAlarm", "Launch calls are being throttled: the limits in TH_LIMITS_JSON are above what the account allows, or another tenant shares the buckets.",
@@ -80,14 +104,14 @@ func (p *parts) addAlarms() {
 		Label:      jsii.String("Launch executions failed, timed out or aborted"),
 		Period:     period(),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"failed":   launch.MetricFailed(&awscloudwatch.MetricOptions{Period: period()}),
-			"timedOut": launch.MetricTimedOut(&awscloudwatch.MetricOptions{Period: period()}),
-			"aborted":  launch.MetricAborted(&awscloudwatch.MetricOptions{Period: period()}),
+			"failed":   machine.MetricFailed(&awscloudwatch.MetricOptions{Period: period()}),
+			"timedOut": machine.MetricTimedOut(&awscloudwatch.MetricOptions{Period: period()}),
+			"aborted":  machine.MetricAborted(&awscloudwatch.MetricOptions{Period: period()}),
 		},
 	})
 	alarm("FailedExecutionsAlarm", "Launch executions ended without a summary: see the state machine's log group.", failed, a.FailedExecutions, 1)
 	alarm("LimiterFallbackAlarm", "The limiter could not reach DynamoDB and fell back to the conservative local limit: launches are slowed.",
-		p.metric(MetricLimiterFallback), a.LimiterFallback, 1)
+		p.metric(launch.MetricLimiterFallback), a.LimiterFallback, 1)
 
 	if p.settings.AlarmTopicArn != "" {
 		topic := awssns.Topic_FromTopicArn(p.stack, jsii.String("AlarmTopic"), jsii.String(p.settings.AlarmTopicArn))
@@ -104,7 +128,7 @@ func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awsclou
 			Title: jsii.String(title), Left: &metrics, Width: jsii.Number(12), Height: jsii.Number(6),
 		})
 	}
-	launch := p.machines[EntryMachine]
+	machine := p.machines[EntryMachine]
 	alarmRefs := make([]interfacesawscloudwatch.IAlarmRef, len(alarms))
 	for i, a := range alarms {
 		alarmRefs[i] = a
@@ -121,19 +145,19 @@ func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awsclou
 				Title: jsii.String("Alarms"), Alarms: &alarmRefs, Width: jsii.Number(24),
 			})},
 			{
-				graph("Launch calls", p.metric(MetricCalls), p.metric(MetricThrottles)),
+				graph("Launch calls and throttles", p.metric(launch.MetricCalls), p.metric(launch.MetricThrottledSync), p.metric(launch.MetricThrottledAsync)),
 				graph("Throttled launch calls (%)", throttleRate),
 			},
 			{
-				graph("Outcomes", p.metric(MetricLaunched), p.metric(MetricFailed), p.metric(MetricDeadLettered)),
-				graph("Retries, deferrals, limiter fallback", p.metric(MetricRetries), p.metric(MetricDeferrals), p.metric(MetricLimiterFallback)),
+				graph("Outcomes", p.metric(launch.MetricLaunched), p.metric(launch.MetricFailed), p.metric(launch.MetricDeadLettered), p.metric(launch.MetricRelaunched)),
+				graph("Retries, deferrals, limiter fallback", p.metric(launch.MetricRetries), p.metric(launch.MetricDeferrals), p.metric(launch.MetricLimiterFallback)),
 			},
 			{
 				graph("Launch executions",
-					launch.MetricStarted(&awscloudwatch.MetricOptions{Period: period()}),
-					launch.MetricSucceeded(&awscloudwatch.MetricOptions{Period: period()}),
-					launch.MetricFailed(&awscloudwatch.MetricOptions{Period: period()}),
-					launch.MetricTimedOut(&awscloudwatch.MetricOptions{Period: period()})),
+					machine.MetricStarted(&awscloudwatch.MetricOptions{Period: period()}),
+					machine.MetricSucceeded(&awscloudwatch.MetricOptions{Period: period()}),
+					machine.MetricFailed(&awscloudwatch.MetricOptions{Period: period()}),
+					machine.MetricTimedOut(&awscloudwatch.MetricOptions{Period: period()})),
 				graph("Dead-letter queues",
 					p.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Label: jsii.String("product DLQ"), Statistic: jsii.String("Maximum")}),
 					p.targetDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Label: jsii.String("event DLQ"), Statistic: jsii.String("Maximum")})),

@@ -18,7 +18,8 @@
 //   - The DynamoDB table (pk/sk, TTL expiresAt, on-demand, PITR, encrypted),
 //     the two SSE-SQS queues (14 days, TLS only), alarms on throttle rate,
 //     DLQ depth, failed executions and limiter fallback, and a dashboard of
-//     the EMF metrics in MetricsNamespace.
+//     the EMF metrics of pkg/launch (namespace ThrottleHandler, summed over
+//     the Function dimension).
 //
 // Least privilege: runtask may RunTask only the configured task definitions
 // in the configured clusters (ecs:cluster condition), tag only at RunTask

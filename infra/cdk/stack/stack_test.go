@@ -17,6 +17,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
 // GIVEN the fully configured stack
@@ -674,8 +675,35 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("%s: got TreatMissingData %v", id, p["TreatMissingData"])
 		}
 		if strings.HasPrefix(id, "ThrottleRateAlarm") || strings.HasPrefix(id, "LimiterFallbackAlarm") {
-			if b, _ := json.Marshal(p); !strings.Contains(string(b), `"Namespace":"`+MetricsNamespace+`"`) {
-				t.Errorf("%s: no metric from namespace %s: %s", id, MetricsNamespace, b)
+			// Each EMF metric is summed over the functions, by the dimension
+			// pkg/launch.EMF writes.
+			want := []string{launch.MetricLimiterFallback}
+			if strings.HasPrefix(id, "ThrottleRateAlarm") {
+				want = []string{launch.MetricCalls, launch.MetricThrottledSync}
+			}
+			var got []string
+			for _, q := range p["Metrics"].([]any) {
+				ms, ok := q.(map[string]any)["MetricStat"].(map[string]any)
+				if !ok {
+					continue
+				}
+				m := ms["Metric"].(map[string]any)
+				dims, _ := json.Marshal(m["Dimensions"])
+				if m["Namespace"] != launch.MetricNamespace || ms["Stat"] != "Sum" {
+					t.Errorf("%s: got %v", id, ms)
+				}
+				got = append(got, m["MetricName"].(string)+" "+string(dims))
+			}
+			var wantDims []string
+			for _, name := range want {
+				for _, fn := range []string{"plan", "retry", "runtask", "summary"} {
+					wantDims = append(wantDims, name+` [{"Name":"Function","Value":"`+fn+`"}]`)
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(wantDims)
+			if !slices.Equal(got, wantDims) {
+				t.Errorf("%s: metrics\n got %v\nwant %v", id, got, wantDims)
 			}
 		}
 	}
@@ -687,7 +715,8 @@ func TestAlarms(t *testing.T) {
 		b, _ := json.Marshal(props(r)["DashboardBody"])
 		dash = string(b)
 	}
-	for _, m := range []string{MetricCalls, MetricThrottles, MetricLaunched, MetricFailed, MetricDeadLettered, MetricDeferrals, MetricRetries, MetricLimiterFallback} {
+	for _, m := range []string{launch.MetricCalls, launch.MetricThrottledSync, launch.MetricThrottledAsync, launch.MetricLaunched,
+		launch.MetricFailed, launch.MetricDeadLettered, launch.MetricRelaunched, launch.MetricDeferrals, launch.MetricRetries, launch.MetricLimiterFallback} {
 		if !strings.Contains(dash, `\"`+m+`\"`) {
 			t.Errorf("dashboard has no %s metric", m)
 		}
