@@ -143,7 +143,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		"no command":        {nil, ExitUsage, "usage: throttlectl"},
-		"unknown command":   {[]string{"frobnicate"}, ExitUsage, `unknown command "frobnicate" (commands: help, invoke)`},
+		"unknown command":   {[]string{"frobnicate"}, ExitUsage, `unknown command "frobnicate" (commands: ` + strings.Join(commandNames(), ", ") + ")"},
 		"unknown global":    {[]string{"--colour", "invoke"}, ExitUsage, "flag provided but not defined: -colour"},
 		"bad output":        {[]string{"--output", "yaml", "invoke", "classify", file}, ExitUsage, "--output: must be json or table"},
 		"missing args":      {[]string{"invoke", "classify"}, ExitUsage, "want <function> <event-file|->, got 1"},
