@@ -67,6 +67,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	}
 	fs.IntVar(&c.Capacity.VCPULimit, "vcpu-limit", 0, "On-Demand vCPU quota (0: unlimited)")
 	fs.IntVar(&c.Capacity.SpotInstanceLimit, "spot-limit", 0, "spot instance limit (0: unlimited)")
+	fs.IntVar(&c.Capacity.ProvisioningPerCluster, "provisioning-quota", 500, "ECS tasks in PROVISIONING per cluster (-1: unlimited)")
 	l := &c.Lifecycle
 	fs.Float64Var(&l.ProvisioningSeconds, "provisioning-seconds", 5, "PROVISIONING → PENDING (awsvpc tasks)")
 	fs.Float64Var(&l.PendingSeconds, "pending-seconds", 10, "PENDING → RUNNING")
@@ -150,6 +151,8 @@ func overlay(file, flags sim.Config, fs *flag.FlagSet) sim.Config {
 			out.Capacity.VCPULimit = flags.Capacity.VCPULimit
 		case "spot-limit":
 			out.Capacity.SpotInstanceLimit = flags.Capacity.SpotInstanceLimit
+		case "provisioning-quota":
+			out.Capacity.ProvisioningPerCluster = flags.Capacity.ProvisioningPerCluster
 		case "provisioning-seconds":
 			out.Lifecycle.ProvisioningSeconds = flags.Lifecycle.ProvisioningSeconds
 		case "pending-seconds":

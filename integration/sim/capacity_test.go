@@ -3,7 +3,9 @@ package sim_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -126,5 +128,31 @@ func TestRunInstancesCapacity(t *testing.T) {
 				t.Fatalf("got %d instances, want %d", len(out.Instances), tc.launched)
 			}
 		})
+	}
+}
+
+// TestProvisioningQuota: tasks held in PROVISIONING (here by a dry ENI
+// bucket) count against the per-cluster quota; RunTask beyond it fails with
+// ClientException, and room returns as they leave PROVISIONING.
+func TestProvisioningQuota(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Config{
+		Buckets:   map[string]sim.Bucket{sim.BucketHiddenENI: {Burst: 1, Rate: 0.0001}},
+		Capacity:  sim.Capacity{ProvisioningPerCluster: 25},
+		Lifecycle: sim.Lifecycle{ProvisioningSeconds: 5, ENITimeoutSeconds: 10},
+	})
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if _, err := e.ecs.RunTask(ctx, fargate10()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := e.ecs.RunTask(ctx, fargate10())
+	if code(err) != "ClientException" || !strings.Contains(err.Error(), "provisioning") {
+		t.Fatalf("third call: got %v, want ClientException for the PROVISIONING quota", err)
+	}
+	e.settle(t, time.Minute) // one attaches, 19 fail to start: none left PROVISIONING
+	if _, err := e.ecs.RunTask(ctx, fargate10()); err != nil {
+		t.Fatalf("after the tasks left PROVISIONING: %v", err)
 	}
 }

@@ -112,6 +112,10 @@ type Capacity struct {
 	// SpotInstanceLimit bounds running spot instances
 	// (MaxSpotInstanceCountExceeded).
 	SpotInstanceLimit int `json:"spotInstanceLimit,omitempty"`
+	// ProvisioningPerCluster is ECS's quota of tasks in PROVISIONING per
+	// cluster: a RunTask that would exceed it fails with ClientException.
+	// Default 500 (the AWS default); negative disables it.
+	ProvisioningPerCluster int `json:"provisioningPerCluster,omitempty"`
 }
 
 // Config is the simulated account. The zero value plus Defaults is AWS's
@@ -155,6 +159,9 @@ func (c Config) withDefaults() Config {
 	b := DefaultBuckets()
 	maps.Copy(b, c.Buckets)
 	c.Buckets = b
+	if c.Capacity.ProvisioningPerCluster == 0 {
+		c.Capacity.ProvisioningPerCluster = 500
+	}
 	c.Lifecycle = c.Lifecycle.withDefaults()
 	c.Cotenants = c.Cotenants.withDefaults()
 	c.Faults = c.Faults.withDefaults()

@@ -164,8 +164,11 @@ func (s *Sim) SetBucket(name string, cfg Bucket) error {
 }
 
 // SetCapacity replaces the account's capacity limits from now on (running
-// work is not stopped).
+// work is not stopped). A zero ProvisioningPerCluster means the default.
 func (s *Sim) SetCapacity(c Capacity) {
+	if c.ProvisioningPerCluster == 0 {
+		c.ProvisioningPerCluster = 500
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tick()

@@ -181,6 +181,11 @@ func (s *Sim) ecsRunTask(body []byte) (any, *apiError) {
 	if e := s.checkECSResources(cluster, &in); e != nil {
 		return nil, e
 	}
+	if q := s.cfg.Capacity.ProvisioningPerCluster; kind.awsvpc && q > 0 {
+		if cs := s.ecs.clusters[cluster]; cs != nil && cs.provisioning+count > q {
+			return nil, errorf(400, "ClientException", "Tasks provisioning capacity limit exceeded.")
+		}
+	}
 	if kind.awsvpc {
 		// ECS looks the subnets up in EC2 on the account's behalf; when that
 		// hidden call is throttled, RunTask wraps it.

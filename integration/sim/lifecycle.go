@@ -72,11 +72,11 @@ func secs(v float64) time.Duration { return time.Duration(v * float64(time.Secon
 func (s *Sim) startLifecycle(now time.Time, t *task) {
 	l := s.cfg.Lifecycle
 	if t.kind.awsvpc {
-		t.lastStatus = StatusProvisioning
+		s.setLast(t, StatusProvisioning)
 		t.eniDeadline = now.Add(secs(l.ProvisioningSeconds + l.ENITimeoutSeconds))
 		s.sched.at(now.Add(secs(l.ProvisioningSeconds)), func(at time.Time) { s.attachENI(at, t) })
 	} else {
-		t.lastStatus = StatusPending
+		s.setLast(t, StatusPending)
 		t.pullStartedAt = now
 		s.sched.at(now.Add(secs(l.PendingSeconds)), func(at time.Time) { s.taskRunning(at, t) })
 	}
@@ -99,7 +99,7 @@ func (s *Sim) attachENI(at time.Time, t *task) {
 		s.sched.at(next, func(at time.Time) { s.attachENI(at, t) })
 		return
 	}
-	t.lastStatus = StatusPending
+	s.setLast(t, StatusPending)
 	t.pullStartedAt = at
 	t.version++
 	s.emitTask(at, t)
@@ -110,7 +110,7 @@ func (s *Sim) taskRunning(at time.Time, t *task) {
 	if t.desiredStatus == StatusStopped || t.lastStatus != StatusPending {
 		return
 	}
-	t.lastStatus = StatusRunning
+	s.setLast(t, StatusRunning)
 	t.pullStoppedAt = at
 	t.startedAt = at
 	t.version++
@@ -145,7 +145,7 @@ func (s *Sim) finishStop(at time.Time, t *task) {
 	if t.lastStatus == StatusStopped {
 		return
 	}
-	t.lastStatus = StatusStopped
+	s.setLast(t, StatusStopped)
 	t.stoppedAt = at
 	t.version++
 	s.release(t)
@@ -156,7 +156,8 @@ func (s *Sim) finishStop(at time.Time, t *task) {
 // failToStart stops a task that never ran: TaskFailedToStart, with the
 // reason on the task and its container, in one state change to STOPPED.
 func (s *Sim) failToStart(at time.Time, t *task, reason string) {
-	t.desiredStatus, t.lastStatus = StatusStopped, StatusStopped
+	t.desiredStatus = StatusStopped
+	s.setLast(t, StatusStopped)
 	t.stopCode, t.stoppedReason = StopTaskFailedToStart, reason
 	t.containerReason = reason
 	t.stoppingAt, t.stoppedAt = at, at
@@ -165,6 +166,18 @@ func (s *Sim) failToStart(at time.Time, t *task, reason string) {
 	s.release(t)
 	s.ledger.stopped(t.entry, at, t.stopCode, reason)
 	s.emitTask(at, t)
+}
+
+// setLast changes a task's lastStatus, keeping the cluster's count of
+// PROVISIONING tasks (a RunTask quota) current.
+func (s *Sim) setLast(t *task, status string) {
+	if t.lastStatus == StatusProvisioning {
+		t.cluster.provisioning--
+	}
+	if status == StatusProvisioning {
+		t.cluster.provisioning++
+	}
+	t.lastStatus = status
 }
 
 // emitTask publishes an "ECS Task State Change" event for t's current state.

@@ -51,6 +51,9 @@ type clusterState struct {
 	prefix    string  // "arn:aws:ecs:<region>:<account>:"
 	tasks     []*task // creation order, for ListTasks
 	active    int     // EC2-launch-type tasks not yet STOPPED (capacity)
+	// provisioning counts tasks in PROVISIONING (quota
+	// Capacity.ProvisioningPerCluster).
+	provisioning int
 }
 
 // ecsState is the ECS side of the account. Guarded by the Sim's mutex.
