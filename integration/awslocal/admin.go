@@ -17,7 +17,9 @@ type ledgerView struct {
 
 // adminHandler serves the admin endpoints:
 //
-//	GET  /_awslocal/ledger[?requestId=ID][&chunkSize=N]  launches (and counts; duplicates need chunkSize)
+//	GET  /_awslocal/ledger[?requestId=ID][&chunkSize=N][&entries=false]
+//	                                                     launches and counts (duplicates need chunkSize;
+//	                                                     entries=false returns the counts only)
 //	GET  /_awslocal/stats                                calls, throttles, faults, buckets
 //	GET  /_awslocal/config                               the simulator's effective configuration
 //	POST /_awslocal/faults                               body: sim.Faults JSON, replaces the fault rates
@@ -36,10 +38,11 @@ func (s *Stack) adminHandler() http.Handler {
 			}
 			size = func(string, int) int { return n }
 		}
-		if entries == nil {
-			entries = []sim.LedgerEntry{}
+		view := ledgerView{Counts: sim.Count(entries, size), Entries: entries}
+		if r.URL.Query().Get("entries") == "false" || view.Entries == nil {
+			view.Entries = []sim.LedgerEntry{}
 		}
-		writeJSON(w, ledgerView{Counts: sim.Count(entries, size), Entries: entries})
+		writeJSON(w, view)
 	})
 	mux.HandleFunc("GET /_awslocal/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.Sim.Stats())

@@ -88,6 +88,14 @@ func TestClientsFromEnv(t *testing.T) {
 	if len(byReq.Entries) != 1 || byReq.Entries[0].Kind != sim.KindInstance || byReq.Entries[0].Chunk != 1 {
 		t.Fatalf("ledger?requestId=nightly: got %+v", byReq.Entries)
 	}
+	var countsOnly struct {
+		Counts  sim.Counts
+		Entries []sim.LedgerEntry
+	}
+	getJSON(t, st.Endpoint+"/_awslocal/ledger?entries=false", &countsOnly)
+	if countsOnly.Counts.Launched != 3 || len(countsOnly.Entries) != 0 {
+		t.Fatalf("ledger?entries=false: got %+v", countsOnly)
+	}
 	var stats sim.Stats
 	getJSON(t, st.Endpoint+"/_awslocal/stats", &stats)
 	if stats.Calls["ecs:RunTask"] != 1 || stats.Calls["ec2:RunInstances"] != 1 || stats.TasksLaunched != 2 {
