@@ -19,13 +19,14 @@ import (
 )
 
 func main() {
+	// No jsii.Close: in jsii-runtime-go v1.128.0 it races its own watcher
+	// goroutine for the node child's exit status and prints "Runtime process
+	// exited abnormally: waitid: no child processes". The runtime exits by
+	// itself when this process ends and closes its stdin.
 	if err := run(); err != nil {
-		// No jsii.Close here: closing a runtime interrupted mid-call prints
-		// a spurious "exited abnormally"; the runtime ends with the process.
 		fmt.Fprintln(os.Stderr, "infra/cdk:", err)
 		os.Exit(1)
 	}
-	jsii.Close()
 }
 
 func run() (err error) {
