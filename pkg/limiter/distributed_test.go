@@ -521,3 +521,65 @@ func TestMixedCallsShareABucket(t *testing.T) {
 		t.Fatalf("%.1f %% of calls throttled, want ≤ 3 %%", 100*frac)
 	}
 }
+
+// FuzzDistributed drives one bucket (ec2:RunInstances, 5 burst, 2 per s)
+// with arbitrary advances, reservations, releases and signals, and checks
+// the invariants: waits and RetryAfter are never negative, and the slots
+// granted up to any time never exceed burst + rate × elapsed + 1.
+func FuzzDistributed(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 1, 0, 1, 3, 2, 9, 1, 200, 4, 0, 1})
+	f.Add([]byte{1, 1, 1, 1, 1, 1, 1, 1, 255, 3, 1, 2})
+	f.Fuzz(fuzzDistributedBody)
+}
+
+func fuzzDistributedBody(t *testing.T, ops []byte) {
+	if len(ops) > 1024 {
+		return
+	}
+	{
+		ctx := context.Background()
+		d, clk := newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.MaxAhead = 10 * time.Second })
+		takes := []Take{{EC2RunInstances, 1}}
+		var slots []Slot
+		for i := 0; i+1 < len(ops); i += 2 {
+			clk.Advance(time.Duration(ops[i]) * 10 * time.Millisecond)
+			switch ops[i+1] % 4 {
+			case 0, 1:
+				s, err := d.Reserve(ctx, "ec2", takes)
+				if full, ok := errors.AsType[*BacklogFullError](err); ok {
+					if full.RetryAfter <= 0 {
+						t.Fatalf("RetryAfter %v", full.RetryAfter)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Wait < 0 || s.At.Before(clk.Now()) {
+					t.Fatalf("slot %+v before now %v", s, clk.Now())
+				}
+				slots = append(slots, s)
+			case 2:
+				if len(slots) > 0 {
+					s := slots[len(slots)-1]
+					if s.At.After(clk.Now()) { // given back: it will not be used
+						slots = slots[:len(slots)-1]
+					}
+					if err := d.Release(ctx, "ec2", takes, s); err != nil {
+						t.Fatal(err)
+					}
+				}
+			case 3:
+				if err := d.Signal(ctx, "ec2", EC2RunInstances, Signal{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		slices.SortFunc(slots, func(a, b Slot) int { return a.At.Compare(b.At) })
+		for i, s := range slots {
+			if bound := 5 + 2*s.At.Sub(t0).Seconds() + 1; float64(i+1) > bound {
+				t.Fatalf("%d slots up to %v, bound %.2f", i+1, s.At.Sub(t0), bound)
+			}
+		}
+	}
+}

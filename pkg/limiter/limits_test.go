@@ -147,3 +147,36 @@ func TestCountersEMF(t *testing.T) {
 		t.Fatalf("EMF line: %s", lines[1])
 	}
 }
+
+// FuzzParseLimits: any document is either rejected with an error naming
+// where (it starts with "limits:") or yields usable limits for every bucket.
+func FuzzParseLimits(f *testing.F) {
+	for _, seed := range []string{
+		``, `{}`, `{"defaults": {"decrease": 0.5}}`,
+		`{"actions": {"ecs:RunTask": {"rate": 80, "burst": 200}}}`,
+		`{"accounts": {"eu-west-1": {"floorFraction": 0.2, "actions": {"ec2:CreateTags": {"burst": 100, "rate": 10}}}}}`,
+		`{"services": {"ecs": {"rate": -1}}}`, `[]`, `{"actions": {"x": 1}}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		l, err := ParseLimits(doc)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "limits: ") {
+				t.Fatalf("error %q does not start with limits:", err)
+			}
+			return
+		}
+		for _, scope := range append([]string{"", "eu-west-1"}, sortedKeys(l.accounts)...) {
+			for _, b := range l.bucketNames(scope) {
+				bl, err := l.Bucket(scope, b)
+				if err != nil {
+					t.Fatalf("accepted document, but %s in %q: %v", b, scope, err)
+				}
+				if bl.Burst < 1 || bl.Rate <= 0 || bl.Floor <= 0 || bl.Floor > bl.Rate || bl.Decrease <= 0 || bl.Decrease >= 1 {
+					t.Fatalf("accepted document gives unusable %s in %q: %+v", b, scope, bl)
+				}
+			}
+		}
+	})
+}

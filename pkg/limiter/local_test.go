@@ -242,7 +242,7 @@ func FuzzLocal(f *testing.F) {
 	f.Add(uint16(10), uint8(3), []byte{0, 1, 0, 1, 200, 2, 5, 3})
 	f.Add(uint16(1), uint8(1), []byte{255, 1, 255, 1, 0, 1})
 	f.Fuzz(func(t *testing.T, r uint16, b uint8, ops []byte) {
-		if r == 0 || b == 0 {
+		if r == 0 || b == 0 || len(ops) > 1024 {
 			return
 		}
 		clk := clock.NewFake(t0)

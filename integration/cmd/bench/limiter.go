@@ -68,18 +68,29 @@ func runLimiter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ddbRate := fs.Float64("rate", 40, "bucket rate of the paced run (tokens/s; ECS RunTask: 40)")
 	ddbBurst := fs.Float64("burst", 100, "bucket burst of the paced run")
 	check := fs.Bool("check", false, "exit non-zero when a target is missed")
+	rounds := fs.Int("rounds", 5, "rounds of the local benchmarks (the best counts: the machine may be busy)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	r := limiterReport{DDBWorkers: *workers, DDBSeconds: *seconds, DDBRate: *ddbRate, DDBBurst: *ddbBurst}
 	progress := func(s string) { fmt.Fprintln(stderr, "bench limiter:", s) }
 
-	progress("local limiter vs x/time/rate")
-	local, xr := benchLocal()
-	r.LocalNsPerOp, r.LocalAllocsPerOp = float64(local.NsPerOp()), local.AllocsPerOp()
-	r.XRateNsPerOp, r.XRateAllocsPerOp = float64(xr.NsPerOp()), xr.AllocsPerOp()
-	lp, xp := benchLocalParallel()
-	r.LocalParallelNsPerOp, r.XRateParallelNsPerOp = float64(lp.NsPerOp()), float64(xp.NsPerOp())
+	progress(fmt.Sprintf("local limiter vs x/time/rate, best of %d interleaved rounds", *rounds))
+	for i := range *rounds {
+		local, xr := benchLocal()
+		lp, xp := benchLocalParallel()
+		best := func(dst *float64, v int64) {
+			if i == 0 || float64(v) < *dst {
+				*dst = float64(v)
+			}
+		}
+		best(&r.LocalNsPerOp, local.NsPerOp())
+		best(&r.XRateNsPerOp, xr.NsPerOp())
+		best(&r.LocalParallelNsPerOp, lp.NsPerOp())
+		best(&r.XRateParallelNsPerOp, xp.NsPerOp())
+		r.LocalAllocsPerOp = max(r.LocalAllocsPerOp, local.AllocsPerOp())
+		r.XRateAllocsPerOp = max(r.XRateAllocsPerOp, xr.AllocsPerOp())
+	}
 
 	progress("stale-timestamp contention run")
 	staleRun(&r, *workers)
@@ -137,6 +148,7 @@ func benchLocal() (local, xr testing.BenchmarkResult) {
 func benchLocalParallel() (local, xr testing.BenchmarkResult) {
 	local = testing.Benchmark(func(b *testing.B) {
 		l := limiter.NewLocal(1e9, 1<<30)
+		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				l.Allow()
