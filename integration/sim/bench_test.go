@@ -31,7 +31,7 @@ func BenchmarkHandlers(b *testing.B) {
 		{"RunInstances", "", "Action=RunInstances&Version=2016-11-15&ImageId=ami-1&MinCount=1&MaxCount=1&InstanceType=c7g.large&TagSpecification.1.ResourceType=instance&TagSpecification.1.Tag.1.Key=th%3AstartedBy&TagSpecification.1.Tag.1.Value=th%2Fa%2F0%2F0"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			s, err := sim.New(clock.NewFake(t0), sim.Config{Buckets: unlimited})
+			s, err := sim.New(clock.NewFake(t0), sim.Config{Buckets: unlimited, Capacity: sim.Capacity{ProvisioningPerCluster: -1}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -73,7 +73,7 @@ func ParseStartedBy(s string) (hash string, chunk, attempt int, ok bool) {
 // Ledger records every launch. Safe for concurrent use.
 type Ledger struct {
 	mu      sync.Mutex
-	entries []LedgerEntry
+	entries []*LedgerEntry // pointers: growing the slice copies 8 bytes per entry
 	byID    map[string]int
 }
 
@@ -89,7 +89,7 @@ func (l *Ledger) add(e LedgerEntry) int {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.entries = append(l.entries, e)
+	l.entries = append(l.entries, &e)
 	l.byID[e.ID] = len(l.entries) - 1
 	return len(l.entries) - 1
 }
@@ -97,7 +97,7 @@ func (l *Ledger) add(e LedgerEntry) int {
 func (l *Ledger) stopped(i int, at time.Time, code, reason string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := &l.entries[i]
+	e := l.entries[i]
 	e.StoppedAt = &at
 	e.StopCode, e.StoppedReason = code, reason
 	e.FailedToStart = code == StopTaskFailedToStart
@@ -124,7 +124,11 @@ func (l *Ledger) mark(ids []string, lost bool) {
 func (l *Ledger) Entries() []LedgerEntry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]LedgerEntry(nil), l.entries...)
+	out := make([]LedgerEntry, len(l.entries))
+	for i, e := range l.entries {
+		out[i] = *e
+	}
+	return out
 }
 
 // Get returns the entry of a task ARN or instance ID.
@@ -135,7 +139,7 @@ func (l *Ledger) Get(id string) (LedgerEntry, bool) {
 	if !ok {
 		return LedgerEntry{}, false
 	}
-	return l.entries[i], true
+	return *l.entries[i], true
 }
 
 // For returns the entries of one request: key matches the th:requestId tag
