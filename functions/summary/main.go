@@ -1,10 +1,11 @@
 // Command summary is the summary Lambda function: it sums a request's results from the table and puts LaunchCompleted.
-// Its JSON contract is in README.md beside this file.
+// The handler is built by pkg/lambdafn (pkg/launch/wire), like throttlectl
+// invoke and the local Lambda endpoint build it. See README.md for its
+// JSON contract.
 package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -13,26 +14,28 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
-	"github.com/throttle-handler/throttle-handler/pkg/launch/wire"
+	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
 )
+
+const name = "summary"
 
 func main() {
 	ctx := context.Background()
-	cfg, err := config.Load(os.Getenv)
+	log := lambdacontext.NewLogger()
+	cfg, err := config.Load(os.Getenv, config.EnvTable, config.EnvEventBus)
 	if err != nil {
-		slog.Error("config", "err", err)
+		log.Error(name+": configuration", "err", err)
 		os.Exit(1)
 	}
-	logger := slog.New(lambdacontext.NewLogHandler())
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
 	if err != nil {
-		logger.Error("aws config", "err", err)
+		log.Error(name+": AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	h, err := wire.Summary(wire.Deps{Config: cfg, AWS: awsCfg, Clock: clock.Real{}, Logger: logger})
+	h, err := lambdafn.Build(ctx, name, lambdafn.Deps{Config: cfg, AWS: awsCfg, Clock: clock.Real{}, Logger: log})
 	if err != nil {
-		logger.Error("summary", "err", err)
+		log.Error(name+": build", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h)
 }
