@@ -4,8 +4,9 @@
 //   - Six Lambda functions (classify, plan, runtask, retry, summary, submit;
 //     docs/contracts.md): provided.al2023 on arm64 from build/<name>/bootstrap,
 //     the pkg/config environment, JSON logs to a log group of their own, a role
-//     of their own with only what the handler calls, reserved concurrency for
-//     runtask (caps launch callers) and retry (absorbs ECS event storms).
+//     of their own with only what the handler calls (pkg/launch/wire,
+//     pkg/lambdafn), reserved concurrency for runtask (caps launch callers) and
+//     retry (absorbs ECS event storms).
 //   - One Standard state machine per statemachines/*.asl.json, from the file
 //     itself with the substitutions of docs/contracts.md; logs ALL, X-Ray on.
 //     The file is scanned at synth time and the machine's role is granted
@@ -21,7 +22,8 @@
 //     the EMF metrics of pkg/launch (namespace ThrottleHandler, summed over
 //     the Function dimension).
 //
-// Least privilege: runtask may RunTask only the configured task definitions
+// Least privilege: runtask (and retry, which relaunches a task that failed to
+// start) may RunTask only the configured task definitions
 // in the configured clusters (ecs:cluster condition), tag only at RunTask
 // (ecs:CreateAction), pass only the configured roles to ecs-tasks; RunInstances
 // only through the configured launch templates into the configured subnets,
@@ -29,9 +31,9 @@
 // statement allows a wildcard action; every wildcard resource carries a
 // cdk-nag suppression with its reason (nag.go).
 //
-// Names: the stack names nothing but its state machines. Retry is both a task
-// of the launch machine and a starter of its executions, so Ref/GetAtt both
-// ways would be a circular dependency; the machines get a name derived from
-// their construct path and stack name (Names.uniqueResourceName), and their
-// ARNs are built from it.
+// Names: the stack names nothing but its state machines. A DISTRIBUTED Map's
+// role must name its own machine, and a Ref from that role's policy to the
+// machine that depends on it would be a circular dependency; the machines get
+// a name derived from their construct path and stack name
+// (Names.uniqueResourceName), and their ARNs are built from it.
 package stack

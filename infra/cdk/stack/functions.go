@@ -36,7 +36,8 @@ var functionSpecs = []functionSpec{
 	{name: "plan", id: "Plan", memory: 512, timeout: 120},
 	// runtask waits at most the defer threshold in Lambda, then one call.
 	{name: "runtask", id: "RunTask", memory: 256, timeout: 30},
-	{name: "retry", id: "Retry", memory: 256, timeout: 30, needsMachine: true, eventTarget: true},
+	// retry also relaunches tasks that failed to start (event mode).
+	{name: "retry", id: "Retry", memory: 256, timeout: 30, eventTarget: true},
 	// summary counts a request's chunk items.
 	{name: "summary", id: "Summary", memory: 512, timeout: 120},
 	{name: "submit", id: "Submit", memory: 128, timeout: 30, needsMachine: true, eventTarget: true},
@@ -138,7 +139,8 @@ func applicationLogLevel(level string) awslambda.ApplicationLogLevel {
 // classify is pure and gets nothing.
 func (p *parts) grantFunctions() {
 	f := p.functions
-	for _, name := range []string{"plan", "runtask", "retry", "summary", "submit"} {
+	// submit only starts and looks up executions (pkg/submit).
+	for _, name := range []string{"plan", "runtask", "retry", "summary"} {
 		p.table.GrantReadWriteData(f[name])
 	}
 	// plan and summary put LaunchCompleted/LaunchFailed; retry puts
@@ -152,18 +154,16 @@ func (p *parts) grantFunctions() {
 		Actions:   jsii.Strings("sqs:SendMessage"),
 		Resources: jsii.Strings(*p.dlq.QueueArn()),
 	}))
-	// submit starts one execution per request; retry starts relaunch
-	// executions. Both look executions up and may stop them.
-	for _, name := range []string{"submit", "retry"} {
-		f[name].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("StartLaunchExecutions"),
-			Actions:   jsii.Strings("states:StartExecution"),
-			Resources: &[]*string{p.machineARNs[EntryMachine]},
-		}))
-		f[name].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("ManageLaunchExecutions"),
-			Actions:   jsii.Strings("states:DescribeExecution", "states:StopExecution"),
-			Resources: &[]*string{p.executionARN(EntryMachine, ":*")},
-		}))
-	}
+	// submit starts one execution per request and, on
+	// ExecutionAlreadyExists, describes it.
+	f["submit"].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("StartLaunchExecutions"),
+		Actions:   jsii.Strings("states:StartExecution"),
+		Resources: &[]*string{p.machineARNs[EntryMachine]},
+	}))
+	f["submit"].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("DescribeLaunchExecutions"),
+		Actions:   jsii.Strings("states:DescribeExecution"),
+		Resources: &[]*string{p.executionARN(EntryMachine, ":*")},
+	}))
 }

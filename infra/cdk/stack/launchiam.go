@@ -13,12 +13,18 @@ import (
 // tagging only what RunTask creates, passing only the configured roles to
 // ECS tasks; RunInstances only from the configured launch templates into the
 // configured subnets, tagging only what RunInstances creates, passing only
-// the instance-profile roles to EC2.
+// the instance-profile roles to EC2. retry gets the same ECS statements: it
+// relaunches a task that failed to start with a direct RunTask of count 1
+// (pkg/launch relaunch.go); it never calls EC2.
 func (p *parts) addLaunchPermissions() {
 	s := p.settings
-	fn := p.functions["runtask"]
+	addECS := func(props *awsiam.PolicyStatementProps) {
+		for _, name := range []string{"runtask", "retry"} {
+			p.functions[name].AddToRolePolicy(awsiam.NewPolicyStatement(props))
+		}
+	}
 	add := func(props *awsiam.PolicyStatementProps) {
-		fn.AddToRolePolicy(awsiam.NewPolicyStatement(props))
+		p.functions["runtask"].AddToRolePolicy(awsiam.NewPolicyStatement(props))
 	}
 	if len(s.Clusters) > 0 {
 		var clusters, tasks, taskDefs []*string
@@ -29,20 +35,20 @@ func (p *parts) addLaunchPermissions() {
 		for _, td := range s.TaskDefinitions {
 			taskDefs = append(taskDefs, p.taskDefinitionARN(td))
 		}
-		add(&awsiam.PolicyStatementProps{
+		addECS(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("RunConfiguredTaskDefinitions"),
 			Actions:    jsii.Strings("ecs:RunTask"),
 			Resources:  &taskDefs,
 			Conditions: &map[string]any{"ArnEquals": map[string]any{"ecs:cluster": clusters}},
 		})
-		add(&awsiam.PolicyStatementProps{
+		addECS(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("TagTasksAtRunTask"),
 			Actions:    jsii.Strings("ecs:TagResource"),
 			Resources:  &tasks,
 			Conditions: &map[string]any{"StringEquals": map[string]any{"ecs:CreateAction": "RunTask"}},
 		})
 		if len(s.TaskRoles) > 0 {
-			add(&awsiam.PolicyStatementProps{
+			addECS(&awsiam.PolicyStatementProps{
 				Sid:        jsii.String("PassTaskRoles"),
 				Actions:    jsii.Strings("iam:PassRole"),
 				Resources:  p.roleARNs(s.TaskRoles),

@@ -12,13 +12,12 @@ import (
 // nameMachines gives every state machine a name derived from its construct
 // path (and so from the stack name) before anything references it.
 //
-// Why names, when the stack otherwise leaves naming to CloudFormation: retry
-// is both a task of the launch machine (the machine references the
-// function's ARN) and a starter of its executions (the function's
-// environment holds the machine's ARN). With Ref/GetAtt in both directions
-// CloudFormation reports a circular dependency; an ARN built from a known
-// name breaks the cycle. It also lets a DISTRIBUTED Map's role name its own
-// machine without referencing it.
+// Why names, when the stack otherwise leaves naming to CloudFormation: a
+// DISTRIBUTED Map starts child executions of its own machine, so the
+// machine's role must name the machine; a Ref from the role's policy to the
+// machine, which depends on that policy, is a circular dependency. An ARN
+// built from a known name breaks the cycle. The same holds for any function
+// that is both a task of a machine and a starter of its executions.
 func (p *parts) nameMachines(files []machineFile) {
 	for _, m := range files {
 		scope := constructs.NewConstruct(p.stack, jsii.String(title(m.Stem)))

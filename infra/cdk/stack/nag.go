@@ -28,21 +28,22 @@ func addNagSuppressions(p *parts) {
 	}
 
 	runtask := p.functions["runtask"].Role()
-	suppress(runtask, "AwsSolutions-IAM5",
-		"A task definition configured as a bare family means every revision of that family (family:*); the family itself is fixed by configuration.",
-		`/^Resource::arn:.+:ecs:.+:task-definition\/[A-Za-z0-9_-]+:\*$/`)
-	suppress(runtask, "AwsSolutions-IAM5",
-		"ecs:TagResource on the tasks of the configured clusters only (task IDs exist only after RunTask), and only with the condition ecs:CreateAction = RunTask.",
-		`/^Resource::arn:.+:ecs:.+:task\/[A-Za-z0-9_-]+\/\*$/`)
+	for _, name := range []string{"runtask", "retry"} {
+		role := p.functions[name].Role()
+		suppress(role, "AwsSolutions-IAM5",
+			"A task definition configured as a bare family means every revision of that family (family:*); the family itself is fixed by configuration.",
+			`/^Resource::arn:.+:ecs:.+:task-definition\/[A-Za-z0-9_-]+:\*$/`)
+		suppress(role, "AwsSolutions-IAM5",
+			"ecs:TagResource on the tasks of the configured clusters only (task IDs exist only after RunTask), and only with the condition ecs:CreateAction = RunTask.",
+			`/^Resource::arn:.+:ecs:.+:task\/[A-Za-z0-9_-]+\/\*$/`)
+	}
 	suppress(runtask, "AwsSolutions-IAM5",
 		"RunInstances creates instances, volumes and network interfaces whose IDs do not exist yet, and uses the AMI, security groups and key pair named in the launch template; every such statement requires ec2:LaunchTemplate to be one of the configured templates, and CreateTags requires ec2:CreateAction = RunInstances.",
 		`/^Resource::arn:.+:ec2:.+:(instance|volume|network-interface|security-group|key-pair|spot-instances-request|image)\/\*$/`)
 
-	for _, name := range []string{"submit", "retry"} {
-		suppress(p.functions[name].Role(), "AwsSolutions-IAM5",
-			"Execution names are derived from request IDs and task ARNs at run time; the pattern is limited to the executions of the launch state machine.",
-			`/^Resource::arn:.+:states:.+:execution:`+*p.machineNames[EntryMachine]+`:\*$/`)
-	}
+	suppress(p.functions["submit"].Role(), "AwsSolutions-IAM5",
+		"Execution names are derived from request IDs at run time; the pattern is limited to the executions of the launch state machine.",
+		`/^Resource::arn:.+:states:.+:execution:`+*p.machineNames[EntryMachine]+`:\*$/`)
 	for _, m := range p.machineFiles {
 		role := p.machines[m.Stem].Role()
 		suppress(role, "AwsSolutions-IAM5",

@@ -71,7 +71,7 @@ func TestFunctions(t *testing.T) {
 			}
 			env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
 			want := []string{config.EnvDLQURL, config.EnvDeferThreshold, config.EnvEventBus, config.EnvLimitsJSON, config.EnvLogLevel, config.EnvTable}
-			if name == "submit" || name == "retry" {
+			if name == "submit" {
 				want = append(want, config.EnvStateMachineARN)
 			}
 			var got []string
@@ -86,7 +86,7 @@ func TestFunctions(t *testing.T) {
 			if env[config.EnvLimitsJSON] != fullSettings().LimitsJSON || env[config.EnvDeferThreshold] != "1.5" {
 				t.Errorf("environment: got limits %v, threshold %v", env[config.EnvLimitsJSON], env[config.EnvDeferThreshold])
 			}
-			if name == "submit" || name == "retry" {
+			if name == "submit" {
 				if arn := render(env[config.EnvStateMachineARN]); !strings.HasSuffix(arn, ":stateMachine:"+machineName(t, s)) {
 					t.Errorf("%s: got %s, want the launch machine's ARN", config.EnvStateMachineARN, arn)
 				}
@@ -413,6 +413,18 @@ func TestLaunchPermissions(t *testing.T) {
 			}
 		})
 	}
+	// retry relaunches with the same ECS statements, and no EC2 one.
+	retry := s.roleStatements(t, "retry")
+	for _, tc := range tests {
+		got := bySid(retry, tc.sid)
+		if strings.HasPrefix(tc.action, "ecs:") || tc.sid == "PassTaskRoles" {
+			if !reflect.DeepEqual(got, bySid(sts, tc.sid)) {
+				t.Errorf("retry %s: got %v, want runtask's %v", tc.sid, got, bySid(sts, tc.sid))
+			}
+		} else if got != nil {
+			t.Errorf("retry has %s: %v", tc.sid, got)
+		}
+	}
 	// Every statement in runtask's policy is one of these, the table grant or
 	// its log group: nothing else slipped in.
 	for _, st := range sts {
@@ -476,13 +488,14 @@ func TestServicePermissions(t *testing.T) {
 		slices.Sort(out)
 		return slices.Compact(out)
 	}
-	states := []string{"states:DescribeExecution", "states:StartExecution", "states:StopExecution"}
+	asyncDest := []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"} // OnFailure destination
+	relaunch := []string{"ecs:RunTask", "ecs:TagResource", "iam:PassRole"}
 	want := map[string][]string{
 		"classify": logs,
 		"plan":     with(logs, rw, []string{"events:PutEvents"}),
 		"summary":  with(logs, rw, []string{"events:PutEvents"}),
-		"submit":   with(logs, rw, states, []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}),
-		"retry":    with(logs, rw, states, []string{"events:PutEvents", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}),
+		"submit":   with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
+		"retry":    with(logs, rw, asyncDest, relaunch, []string{"events:PutEvents"}),
 	}
 	for name, w := range want {
 		if got := actions(s.roleStatements(t, name)); !slices.Equal(got, w) {
