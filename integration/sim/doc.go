@@ -11,7 +11,8 @@
 //   - launch semantics: parameter validation with ECS's and EC2's error codes,
 //     clientToken idempotency (ConflictException / IdempotentParameterMismatch),
 //     partial success through failures[], cluster/subnet/instance-type
-//     capacity, a vCPU quota and spot limits;
+//     capacity, the PROVISIONING-tasks-per-cluster quota, a vCPU quota and
+//     spot limits;
 //   - a Ledger of every launched task and instance, with the request hash and
 //     chunk parsed from startedBy "th/<hash>/<chunk>/<attempt>" (or the EC2 tag
 //     th:startedBy), from which duplicates and lost work are counted;
@@ -32,6 +33,10 @@
 // lifecycle, co-tenants, storms) runs when Step is called — by Run in the
 // background, or by a test after advancing a clock.Fake — and before every API
 // call, so a response never shows a state older than the clock.
+//
+// Run-time changes. Tests and chaos suites change the account while it runs:
+// SetFaults, SetCapacity, SetBucket, SetCotenantShare, SetCotenants, Storm
+// and SetSink; Stats, Ledger, FaultTrace and Events read it.
 //
 // Concurrency. A Sim is safe for concurrent use. One mutex guards its state;
 // events are handed to the sink after the mutex is released, in order.
