@@ -19,6 +19,8 @@
 //	E2E_DEFER_THRESHOLD=0s    runtask's defer threshold for the 1,000-task run
 //	E2E_KNOWN_FAILURES=1      run tests skipped for a known defect elsewhere
 //
-// Tests run in parallel, each on its own stack (ports, dynalite, Node
-// runner), at a time scale k of 5–20; every wait is bounded in real time.
+// Tests run one after the other, each on its own stack (ports, dynalite,
+// Node runner), at a time scale k of 5–20: a time-scaled stack measures
+// badly on a starved CPU (CI has 2 cores), so they do not compete for it.
+// Every wait is bounded in real time.
 package e2e

@@ -19,7 +19,6 @@ import (
 // On-Demand vCPU quota (60 vCPUs: 30 two-vCPU instances) then stops the
 // rest, which must end failed with the quota as the reason.
 func TestEC2FailoverAndQuota(t *testing.T) {
-	t.Parallel()
 	w := newWorld(t, setup{sim: sim.Config{
 		Resources: sim.Resources{Subnets: map[string]string{"subnet-a": "us-east-1a", "subnet-b": "us-east-1b"}},
 		Capacity:  sim.Capacity{InstanceTypes: map[string]int{"c7g.large/us-east-1a": 5}, VCPULimit: 60},

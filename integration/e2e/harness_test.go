@@ -77,7 +77,15 @@ func newWorld(t *testing.T, s setup) *world {
 	if err != nil {
 		t.Fatalf("awslocal.Start: %v", err)
 	}
-	t.Cleanup(func() { _ = stack.Close() })
+	t.Cleanup(func() {
+		begin := time.Now()
+		if err := stack.Close(); err != nil {
+			t.Logf("awslocal: Close: %v", err)
+		}
+		if d := time.Since(begin); d > 10*time.Second {
+			t.Logf("awslocal: Close took %v", d)
+		}
+	})
 	w := &world{t: t, stack: stack, svc: stack.LocalServices()}
 	if w.svc == nil {
 		t.Fatal("awslocal.Start did not start Lambda, Step Functions, EventBridge, SQS and DynamoDB")

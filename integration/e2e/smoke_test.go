@@ -8,7 +8,6 @@ import (
 // TestSmallRequest launches 25 Fargate tasks with no faults: the shortest
 // path through every part of the stack.
 func TestSmallRequest(t *testing.T) {
-	t.Parallel()
 	w := newWorld(t, setup{})
 	req := fargate("e2e-small", 25)
 	e := w.wait(w.start(req), 60*time.Second)

@@ -50,7 +50,6 @@ func ideal(buckets map[string]sim.Bucket, units map[string]float64) float64 {
 // and answers 3 % of calls with a 5xx: no task may be launched twice and
 // none lost; every task is launched or dead-lettered with a reason.
 func TestThousandTasks(t *testing.T) {
-	t.Parallel()
 	const n, scale = 1000, 5
 	faults := sim.Faults{LostResponseRate: 0.03, ServerErrorRate: 0.03, LostMode: sim.LostAsServerError}
 	w := newWorld(t, setup{scale: scale, sim: sim.Config{Seed: 7, Faults: faults}, config: func(c *configT) {
