@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
@@ -169,7 +170,8 @@ func (a *App) parse(fs *flag.FlagSet, args []string) error {
 // Deps builds the handler dependencies from the environment and the
 // global flags: pkg/config from the TH_* variables, the AWS configuration
 // from the SDK's default chain with --region, --profile and
-// --endpoint-url applied, a JSON logger on stderr, the wall clock.
+// --endpoint-url (or AWS_ENDPOINT_URL) applied, static credentials from
+// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY when no --profile is given, a JSON logger on stderr, the wall clock.
 func (a *App) Deps(ctx context.Context) (lambdafn.Deps, error) {
 	cfg, err := config.Load(a.Getenv)
 	if err != nil {
@@ -185,6 +187,11 @@ func (a *App) Deps(ctx context.Context) (lambdafn.Deps, error) {
 	}
 	if a.Profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(a.Profile))
+	} else if id := a.Getenv("AWS_ACCESS_KEY_ID"); id != "" {
+		// The SDK reads these from the process; reading them through Getenv
+		// too keeps a run's environment in one place (tests pass a map).
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
+			id, a.Getenv("AWS_SECRET_ACCESS_KEY"), a.Getenv("AWS_SESSION_TOKEN"))))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -194,8 +201,12 @@ func (a *App) Deps(ctx context.Context) (lambdafn.Deps, error) {
 		awsCfg.Region = cfg.Region
 	}
 	cfg.Region = awsCfg.Region
-	if a.EndpointURL != "" {
-		awsCfg.BaseEndpoint = aws.String(a.EndpointURL)
+	endpoint := a.EndpointURL
+	if endpoint == "" {
+		endpoint = a.Getenv("AWS_ENDPOINT_URL")
+	}
+	if endpoint != "" {
+		awsCfg.BaseEndpoint = aws.String(endpoint)
 	}
 	log := slog.New(slog.NewJSONHandler(a.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	return lambdafn.Deps{Config: cfg, AWS: awsCfg, Clock: clock.Real{}, Logger: log}, nil

@@ -20,10 +20,40 @@ type Command struct {
 func commands() []Command {
 	return []Command{
 		{
+			Name:     "submit",
+			Synopsis: "submit a launch request (StartExecution named from its requestId, or a LaunchRequested event)",
+			Usage:    "submit [--via-events] [--state-machine-arn ARN] [--event-bus NAME] <request.json|->",
+			Run:      runSubmit,
+		},
+		{
+			Name:     "status",
+			Synopsis: "show a request's progress, counts, reasons and launched ARNs/IDs",
+			Usage:    "status [--watch] [--interval 2s] [--table NAME] [--state-machine-arn ARN] <requestId>",
+			Run:      runStatus,
+		},
+		{
+			Name:     "cancel",
+			Synopsis: "stop a request's execution; what was launched stays launched and reported",
+			Usage:    "cancel [--cause TEXT] [--table NAME] [--state-machine-arn ARN] <requestId>",
+			Run:      runCancel,
+		},
+		{
+			Name:     "redrive",
+			Synopsis: "re-submit what a finished request dead-lettered, once, as <requestId>.redrive",
+			Usage:    "redrive [--table NAME] [--state-machine-arn ARN] <requestId>",
+			Run:      runRedrive,
+		},
+		{
 			Name:     "invoke",
 			Synopsis: "run a function's real handler in-process on an event",
 			Usage:    "invoke [--timeout 15m] <function> <event-file|->",
 			Run:      runInvoke,
+		},
+		{
+			Name:     "demo",
+			Synopsis: "run a launch request end to end on the local AWS, with a live bar, a report and a chart",
+			Usage:    "demo [--tasks 2000] [--concurrency 400] [--time-scale 10] [--report reports/demo.json] [--<bucket>-burst N --<bucket>-rate R …]",
+			Run:      runDemo,
 		},
 		{
 			Name:     "help",

@@ -1,0 +1,174 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// Report is one launch run's measurement. Field names are the shared
+// contract of the demo's and the benchmark's JSON (DESIGN.md "Reports");
+// durations are simulated seconds.
+type Report struct {
+	// Requested is the units (tasks, instances) the request asked for.
+	Requested int `json:"requested"`
+	// Launched counts each chunk's work once: launched and not stopped with
+	// TaskFailedToStart, at most the chunk's size (the ledger's Unique).
+	Launched int `json:"launched"`
+	// Lost = requested − launched − dead-lettered, never below 0.
+	Lost int `json:"lost"`
+	// Duplicates = Σ over chunks of launched beyond the chunk's size.
+	Duplicates int `json:"duplicates"`
+	// DeadLettered units were given up with a reason (the request's summary).
+	DeadLettered int `json:"dead_lettered"`
+	// Calls counts RunTask + RunInstances calls the account received.
+	Calls int64 `json:"calls"`
+	// ThrottledCalls are synchronous throttles (ThrottlingException,
+	// RequestLimitExceeded); AsyncThrottles the rest (TaskFailedToStart,
+	// RunTask's wrapped throttle).
+	ThrottledCalls int64 `json:"throttled_calls"`
+	AsyncThrottles int64 `json:"async_throttles"`
+	// ThrottledPct is 100 × ThrottledCalls / Calls.
+	ThrottledPct float64 `json:"throttled_pct"`
+	// MakespanS runs from submit to the last successful launch call;
+	// IdealMakespanS is the buckets' bound (IdealMakespan).
+	MakespanS      float64 `json:"makespan_s"`
+	IdealMakespanS float64 `json:"ideal_makespan_s"`
+
+	// Context of the run (optional).
+	RequestID   string            `json:"request_id,omitempty"`
+	Status      string            `json:"status,omitempty"` // the execution's final status
+	Concurrency int               `json:"concurrency,omitempty"`
+	TimeScale   float64           `json:"time_scale,omitempty"`
+	StartupS    float64           `json:"startup_wall_s,omitempty"` // real seconds to start the stack
+	WallS       float64           `json:"wall_s,omitempty"`         // real seconds, start-up included
+	Reasons     map[string]int    `json:"reasons,omitempty"`        // dead-lettered units by "class: code"
+	Buckets     map[string]Bucket `json:"buckets,omitempty"`
+	// Timeline is the launch curve: units launched by simulated second.
+	Timeline []Point `json:"timeline,omitempty"`
+}
+
+// Finish fills the derived fields: Lost and ThrottledPct.
+func (r *Report) Finish() {
+	r.Lost = max(0, r.Requested-r.Launched-r.DeadLettered)
+	r.ThrottledPct = 0
+	if r.Calls > 0 {
+		r.ThrottledPct = 100 * float64(r.ThrottledCalls) / float64(r.Calls)
+	}
+}
+
+// WriteJSON writes r, indented, to path.
+func (r Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// WriteTable prints the summary table a person reads at the end of a run.
+func (r Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
+	row("requested", fmt.Sprint(r.Requested))
+	row("launched", fmt.Sprintf("%d%s", r.Launched, pct(r.Launched, r.Requested)))
+	row("dead-lettered", fmt.Sprint(r.DeadLettered)+reasons(r.Reasons))
+	row("duplicates", fmt.Sprint(r.Duplicates))
+	row("lost", fmt.Sprint(r.Lost))
+	row("calls", fmt.Sprint(r.Calls))
+	row("throttled", fmt.Sprintf("%d sync (%.2f %% of calls), %d async", r.ThrottledCalls, r.ThrottledPct, r.AsyncThrottles))
+	ratio := ""
+	if r.IdealMakespanS > 0 {
+		ratio = fmt.Sprintf(" (%.2f× the ideal)", r.MakespanS/r.IdealMakespanS)
+	}
+	row("makespan", fmt.Sprintf("%.1f s simulated%s", r.MakespanS, ratio))
+	row("ideal makespan", fmt.Sprintf("%.1f s simulated", r.IdealMakespanS))
+	if r.WallS > 0 {
+		row("wall time", fmt.Sprintf("%.1f s real (start-up %.1f s, time scale %g×)", r.WallS, r.StartupS, r.TimeScale))
+	}
+	return tw.Flush()
+}
+
+func pct(a, b int) string {
+	if b == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.1f %%)", 100*float64(a)/float64(b))
+}
+
+func reasons(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, m[k]))
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// Bucket is a token bucket: Burst tokens, refilled at Rate per simulated
+// second.
+type Bucket struct {
+	Burst float64 `json:"burst"`
+	Rate  float64 `json:"rate"`
+}
+
+// IdealMakespan is DESIGN.md's bound: the largest, over the buckets the
+// work draws on (units by bucket name), of max(0, (units − burst) / rate).
+// Buckets with no rate do not bound the work.
+func IdealMakespan(units map[string]float64, buckets map[string]Bucket) float64 {
+	var worst float64
+	for name, n := range units {
+		b, ok := buckets[name]
+		if ok && b.Rate > 0 {
+			worst = math.Max(worst, math.Max(0, (n-b.Burst)/b.Rate))
+		}
+	}
+	return worst
+}
+
+// IdealCurve is the most units that can be launched by each time: at t,
+// the smallest over the buckets of (burst + rate·t) divided by the bucket's
+// units per launched unit, capped at total. It is sampled every step
+// simulated seconds from 0 until total is reached (or until), and ends at
+// IdealMakespan exactly.
+func IdealCurve(total int, units map[string]float64, buckets map[string]Bucket, until, step float64) []Point {
+	if total <= 0 || step <= 0 {
+		return nil
+	}
+	at := func(t float64) float64 {
+		y := float64(total)
+		for name, n := range units {
+			b, ok := buckets[name]
+			if !ok || b.Rate <= 0 || n <= 0 {
+				continue
+			}
+			y = math.Min(y, (b.Burst+b.Rate*t)*float64(total)/n)
+		}
+		return y
+	}
+	end := IdealMakespan(units, buckets)
+	var pts []Point
+	for t := 0.0; t < end && t <= until; t += step {
+		pts = append(pts, Point{t, at(t)})
+	}
+	pts = append(pts, Point{end, float64(total)})
+	if until > end {
+		pts = append(pts, Point{until, float64(total)})
+	}
+	return pts
+}
