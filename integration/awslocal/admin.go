@@ -45,7 +45,14 @@ func (s *Stack) adminHandler() http.Handler {
 		writeJSON(w, view)
 	})
 	mux.HandleFunc("GET /_awslocal/stats", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, s.Sim.Stats())
+		view := struct {
+			sim.Stats
+			Services any `json:"services,omitempty"`
+		}{Stats: s.Sim.Stats()}
+		if svc := s.LocalServices(); svc != nil {
+			view.Services = svc.Stats()
+		}
+		writeJSON(w, view)
 	})
 	mux.HandleFunc("GET /_awslocal/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.Sim.Config())

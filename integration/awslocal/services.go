@@ -3,7 +3,6 @@ package awslocal
 import (
 	"context"
 	"io"
-	"net/http"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,26 +50,10 @@ type ServicesOptions struct {
 	RunnerStderr io.Writer
 }
 
-// servicesKey holds the running services on the edge, where Stack keeps
-// its parts, until Stack has a field for them: ServiceOf never routes a
-// request to it.
-const servicesKey = "_services"
-
-type servicesHolder struct{ *services.Services }
-
-func (servicesHolder) ServeHTTP(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
-
 // LocalServices returns the running Lambda, Step Functions, EventBridge,
 // SQS and DynamoDB of the stack (their Go APIs: Events.Drain, SFN.Wait,
 // Stats…), or nil when they were not started.
-func (s *Stack) LocalServices() *services.Services {
-	s.Edge.mu.RLock()
-	defer s.Edge.mu.RUnlock()
-	if h, ok := s.Edge.services[servicesKey].(servicesHolder); ok {
-		return h.Services
-	}
-	return nil
-}
+func (s *Stack) LocalServices() *services.Services { return s.services.Load() }
 
 // startServices starts the other services on s.Edge and the stack's scaled
 // clock, sends the simulator's events to EventBridge's default bus and adds
@@ -106,7 +89,7 @@ func (s *Stack) startServices(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	s.Edge.Handle(servicesKey, servicesHolder{svc})
+	s.services.Store(svc)
 	s.Sim.SetSink(svc.Events)
 	for k, v := range svc.Env() {
 		s.SetEnv(k, v)

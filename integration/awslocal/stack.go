@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/throttle-handler/throttle-handler/integration/services"
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 )
@@ -68,6 +70,9 @@ type Stack struct {
 	once     sync.Once
 	connMu   sync.Mutex
 	conns    map[net.Conn]http.ConnState
+	// services are the Lambda, Step Functions, EventBridge, SQS and
+	// DynamoDB started by startServices; set once, read concurrently.
+	services atomic.Pointer[services.Services]
 }
 
 // Start builds the clock, the simulator, the edge and the admin endpoints,

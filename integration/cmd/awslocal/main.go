@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/throttle-handler/throttle-handler/integration/awslocal"
+	"github.com/throttle-handler/throttle-handler/internal/testenv"
 )
 
 func main() {
@@ -31,12 +32,23 @@ func main() {
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if !o.Services.Disabled {
+		if err := testenv.EnsureNodeTools(ctx, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "awslocal:", err)
+			os.Exit(1)
+		}
+	}
 	stack, err := awslocal.Start(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "awslocal:", err)
 		os.Exit(1)
 	}
 	fmt.Print(stack.ExportLines())
+	if svc := stack.LocalServices(); svc != nil {
+		for name, arn := range svc.StateMachines {
+			fmt.Printf("# state machine %s: %s\n", name, arn)
+		}
+	}
 	fmt.Fprintf(os.Stderr, "awslocal: serving %s at %gx real time; Ctrl-C stops\n", stack.Endpoint, o.TimeScale)
 	<-ctx.Done()
 	if err := stack.Close(); err != nil {
