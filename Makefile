@@ -11,7 +11,7 @@ GOTEST_FLAGS ?= -race -shuffle=on -count=1
 FUZZTIME ?= 60s
 SEEDS ?= 20
 
-.PHONY: all deps build test unit integration lint fuzz bench synth deploy demo chaos clean $(addprefix build-,$(FUNCTIONS))
+.PHONY: all deps build test unit awslocal asl integration lint fuzz bench synth deploy demo chaos clean $(addprefix build-,$(FUNCTIONS))
 
 all: lint test
 
@@ -25,7 +25,8 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 build: $(addprefix build-,$(FUNCTIONS))
-build-%:
+# A static pattern rule: make skips implicit rules for .PHONY targets.
+$(addprefix build-,$(FUNCTIONS)): build-%:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
 		-o build/$*/bootstrap ./functions/$*
 
@@ -33,7 +34,10 @@ build-%:
 # the CDK assertions and the state-machine checks.
 test: deps
 	go vet ./...
-	go test $(GOTEST_FLAGS) ./...
+	go test $(GOTEST_FLAGS) $$(go list ./... | grep -v /infra/cdk)
+	@# The CDK tests run without -race: they start no goroutines of ours, and
+	@# the race build of the CDK library costs minutes on a cold cache.
+	go test -count=1 -shuffle=on ./infra/cdk/...
 	@if ls statemachines/*.asl.json >/dev/null 2>&1; then $(MAKE) --no-print-directory asl; fi
 
 unit:
@@ -64,11 +68,17 @@ bench: deps
 	go test -run '^$$' -bench . -benchmem ./pkg/...
 	go run ./integration/cmd/bench limiter
 
+# CDK_ARGS passes context, e.g. CDK_ARGS="-c clusters=jobs -c taskDefinitions=job:3"
+CDK_ARGS ?=
 synth: deps build
-	go run ./infra/cdk
+	cdk synth --no-notices -q $(CDK_ARGS)
 
 deploy: deps build
-	cdk deploy --app 'go run ./infra/cdk' --no-notices
+	cdk deploy --no-notices --require-approval broadening $(CDK_ARGS)
+
+# awslocal serves the local AWS on the usual edge port until Ctrl-C.
+awslocal: deps
+	go run ./integration/cmd/awslocal --addr 127.0.0.1:4566
 
 demo: deps
 	go run ./cmd/throttlectl demo
