@@ -94,7 +94,7 @@ func TestBadRequestRejected(t *testing.T) {
 // nothing launched after the deadline.
 func TestDeadlinePassed(t *testing.T) {
 	if os.Getenv("E2E_KNOWN_FAILURES") == "" {
-		t.Skip("missing in pkg/launch: runtask reserves and defers to slots past the request deadline (tasks launch 140-170 s after a 20 s deadline), " +
+		t.Skip("missing in pkg/launch: runtask reserves and defers to slots past the request deadline (about 150 of 200 tasks launch up to 175 s after a 20 s deadline), " +
 			"and summary reasons for deadline give-ups say only the last class/code (\"throttled: ThrottlingException\"); set E2E_KNOWN_FAILURES=1 to run")
 	}
 	slow := map[string]sim.Bucket{sim.BucketFargateTasks: {Burst: 10, Rate: 1}}
@@ -122,10 +122,14 @@ func TestDeadlinePassed(t *testing.T) {
 		t.Errorf("reasons %v: want all %d failed units to name the deadline", s.Reasons, s.Failed)
 	}
 	deadline := submitted.Add(20 * time.Second)
+	late, worst := 0, 0.0
 	for _, en := range w.ledger(req.RequestID) {
-		if en.LaunchedAt.After(deadline.Add(2 * time.Second)) {
-			t.Errorf("task %s launched %.1f s after the deadline", en.ID, en.LaunchedAt.Sub(deadline).Seconds())
+		if d := en.LaunchedAt.Sub(deadline).Seconds(); d > 2 {
+			late, worst = late+1, max(worst, d)
 		}
+	}
+	if late > 0 {
+		t.Errorf("%d tasks launched after the deadline, the last %.1f s after it", late, worst)
 	}
 	c := counts(req, w.ledger(req.RequestID))
 	if c.Unique != s.Launched || c.Duplicates != 0 {
