@@ -23,7 +23,10 @@
 //	// slot.At (return "deferred" with slot.Wait and let Step Functions wait).
 //	err = d.Release(ctx, "ecs", takes, slot)            // the call will not be made
 //	err = d.Signal(ctx, "ecs", limiter.ECSRunTask, limiter.Signal{Reason: "ThrottlingException"})
+//	wait, err := d.Peek(ctx, "ecs", takes)               // next slot, nothing reserved
 //
+// Build one Distributed (and one DynamoStore) per process, outside the
+// Lambda handler: both keep what they learned of the item between calls.
 // Reserve returns a *BacklogFullError (nothing held, retry after RetryAfter)
 // when a slot would lie more than Options.MaxAhead (TH_MAX_AHEAD_SECONDS)
 // away, and errors naming the field for bad takes (unknown bucket, bucket of
@@ -33,6 +36,10 @@
 // (Slot.Fallback), logged with slog and counted; the store is tried again
 // after Options.FallbackRetry.
 //
+// A Slot survives JSON (what a Step Functions Wait carries):
+// {"at":"…","waitSeconds":1.5,"fallback":false,"debits":[{"bucket":"ecs:RunTask","incSeconds":0.025,"tauSeconds":2.5}]}.
+// Release needs only At when the debits are lost (it recomputes them).
+//
 // # Storage: one item, one conditional write
 //
 // All buckets of one service and account scope live in one item, pk
@@ -40,17 +47,23 @@
 // bucket attributes tat_<bucket> (theoretical arrival time, µs since the
 // epoch), rate_<bucket> and rateAt_<bucket> (adaptive state), and expiresAt.
 // An acquisition is one UpdateItem that pushes every bucket's TAT forward,
-// with ReturnValues ALL_NEW telling the caller its slot:
-// max over buckets of (new TAT − burst/rate). DynamoDB expressions cannot
+// with ReturnValues ALL_NEW telling the caller its slot: the latest over
+// the buckets of new TAT − burst/ceiling rate (inc is n / the current,
+// possibly lowered, rate; the tolerance stays burst / configured rate, so a
+// lower rate also means a proportionally smaller burst). DynamoDB expressions cannot
 // compute max(TAT, now), so each bucket is written on one of two branches,
 // guarded by its condition: backlog (TAT ≥ now: TAT += inc, and TAT within
 // the look-ahead bound) or idle (TAT < now or absent: TAT = now + inc).
-// DynamoStore guesses the branch from the newest TAT this process has seen
-// (a TAT only grows, so a backlog guess stays right), serialises its own
-// idle guesses per item so a cold start does not send 64 conflicting idle
-// writes, and on ConditionalCheckFailed reads the item (ALL_OLD where
+// DynamoStore guesses the branch from the newest TAT this process has seen,
+// pushed forward by its own writes still in flight (a TAT only grows, so a
+// backlog guess stays right; without the in-flight term, guesses flip to
+// idle too early under load and thrash). It serialises a process's first
+// writes to an item so a cold start does not send 64 blind guesses, answers
+// "backlog full" from a read rather than a failing write when its estimate
+// says so, and on ConditionalCheckFailed reads the item (ALL_OLD where
 // DynamoDB returns it; a consistent GetItem on dynalite, which does not) and
 // retries with exact branches. No transactions, no read-modify-write loop.
+// Peek computes the next slot from one read with the same arithmetic.
 //
 // Buckets drawn together are each exact GCRA on their own timeline; the
 // slot is the latest of their conformance times. A bucket that does not bind
