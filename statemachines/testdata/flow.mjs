@@ -67,7 +67,7 @@ async function runJob(job) {
     result.error = c.name;
     result.cause = c.message;
   }
-  await Promise.race([drain, new Promise((r) => realSetTimeout(r, 200))]);
+  await drain; // the event log ends with the execution
   return result;
 }
 
