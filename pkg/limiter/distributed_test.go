@@ -583,3 +583,16 @@ func fuzzDistributedBody(t *testing.T, ops []byte) {
 		}
 	}
 }
+
+// BenchmarkDistributedReserveMemory is the in-process cost of one
+// acquisition of three buckets (the store's own cost aside).
+func BenchmarkDistributedReserveMemory(b *testing.B) {
+	d := NewDistributed(NewMemoryStore(), nil, func(o *Options) { o.MaxAhead = time.Duration(1 << 62) })
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Reserve(ctx, "ecs", fargate10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
