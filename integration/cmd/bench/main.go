@@ -28,6 +28,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"limiter": {"local and DynamoDB limiter: ns/op, allocs, over-admissions, writes per acquisition", runLimiter},
+		"launch":  {"launch benchmark: strategies × scenarios on the local AWS, table, JSON, chart", runLaunch},
 	}
 }
 

@@ -1,0 +1,22 @@
+// Package benchlaunch is the launch benchmark behind `make bench` and
+// `go run ./integration/cmd/bench launch`: it launches the same request
+// through several strategies — the product ("ours") and three baselines
+// users run today ("naive", "asl-jitter", "sdk-adaptive") — in several
+// scenarios (burst, cotenant, async, ec2, faults), each pair on a fresh
+// local AWS (integration/awslocal) with the same seed, and measures each run
+// from the simulator's ledger and counters (DESIGN.md "Shared contracts":
+// makespan_s, ideal_makespan_s, calls, throttled_calls, async_throttles,
+// lost, duplicates) plus latency percentiles and a cost model.
+//
+// The baselines are real state machines (statemachines/baselines) executed
+// by the same Step Functions runner as the product, calling the simulator
+// through the runner's ecs:runTask integration; sdk-adaptive is a Lambda
+// whose ECS client uses aws-sdk-go-v2's adaptive retry mode. Its sleeps run
+// on the SDK's real clock, which cannot be scaled, so it always runs at time
+// scale 1 on a smaller request (AdaptiveTasks): compare its ratios (makespan
+// ÷ ideal, throttled share), not its absolute numbers.
+//
+// Nothing here changes what the product's handlers do: the run wraps the
+// handler values of pkg/lambdafn only to time them (Lambda GB-seconds) and
+// to count their DynamoDB writes.
+package benchlaunch

@@ -1,0 +1,168 @@
+package benchlaunch
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Strategy names.
+const (
+	Ours        = "ours"
+	Naive       = "naive"
+	ASLJitter   = "asl-jitter"
+	SDKAdaptive = "sdk-adaptive"
+)
+
+// Scenario names.
+const (
+	Burst    = "burst"
+	Cotenant = "cotenant"
+	Async    = "async"
+	EC2      = "ec2"
+	Faults   = "faults"
+)
+
+// AllStrategies and AllScenarios in table order.
+var (
+	AllStrategies = []string{Ours, Naive, ASLJitter, SDKAdaptive}
+	AllScenarios  = []string{Burst, Cotenant, Async, EC2, Faults}
+)
+
+// Params configure a benchmark. Zero fields take the defaults named; Quick
+// changes the defaults of the sizes to the `make bench` budget.
+type Params struct {
+	// Scenarios and Strategies to run (default all).
+	Scenarios, Strategies []string
+	// Tasks is the Fargate tasks per request (default 10,000; quick 1,000).
+	Tasks int
+	// Instances is the EC2 scenario's instances (default 500; quick 100).
+	Instances int
+	// AdaptiveTasks is sdk-adaptive's request size: it runs at time scale 1
+	// (default 1,000; quick 300).
+	AdaptiveTasks int
+	// Concurrency is every Map's MaxConcurrency (default 400).
+	Concurrency int
+	// Account buckets (defaults: AWS's published 100/40 RunTask, Fargate
+	// 100/20 tasks per s; the Fargate RunTask cap is 20/20).
+	RunTaskBurst, RunTaskRate, FargateBurst, FargateRate float64
+	// CotenantShare is the share of every bucket the co-tenant takes in the
+	// cotenant scenario (default 0.3); the strategies are not told.
+	CotenantShare float64
+	// ENIBurst and ENIRate are the hidden ENI bucket of the async scenario
+	// (default 100/15: below the Fargate rate, so ECS throttles
+	// asynchronously).
+	ENIBurst, ENIRate float64
+	// LostRate, ServerErrorRate and CrashRate are the faults scenario's
+	// lost responses, 5xx answers and Lambda crashes (after the work)
+	// (defaults 0.03, 0.03, 0.01).
+	LostRate, ServerErrorRate, CrashRate float64
+	// Seed of every simulated account (default 1).
+	Seed uint64
+	// TimeScale k of the scaled clock (default 20); sdk-adaptive runs at 1.
+	TimeScale float64
+	// Quick is `make bench`: small sizes (≤ 5 minutes on 2 cores).
+	Quick bool
+	// Chart is the PNG chart's path (default reports/bench-launch.png); one
+	// file per scenario, named <chart>-<scenario>.png.
+	Chart string
+	// Out receives progress and the table; Log the stack's diagnostics.
+	Out, Log io.Writer
+	// TTY shows live bars instead of progress lines.
+	TTY bool
+	// RunTimeout bounds one (scenario, strategy) run in real time (default
+	// 10 min).
+	RunTimeout time.Duration
+}
+
+func (p *Params) defaults() error {
+	if len(p.Scenarios) == 0 || slices.Contains(p.Scenarios, "all") {
+		p.Scenarios = AllScenarios
+	}
+	if len(p.Strategies) == 0 || slices.Contains(p.Strategies, "all") {
+		p.Strategies = AllStrategies
+	}
+	def := func(v *int, full, quick int) {
+		if *v == 0 {
+			*v = full
+			if p.Quick {
+				*v = quick
+			}
+		}
+	}
+	def(&p.Tasks, 10000, 1000)
+	def(&p.Instances, 500, 100)
+	def(&p.AdaptiveTasks, 1000, 300)
+	def(&p.Concurrency, 400, 400)
+	deff := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	deff(&p.RunTaskBurst, 100)
+	deff(&p.RunTaskRate, 40)
+	deff(&p.FargateBurst, 100)
+	deff(&p.FargateRate, 20)
+	deff(&p.CotenantShare, 0.3)
+	deff(&p.ENIBurst, 100)
+	deff(&p.ENIRate, 15)
+	deff(&p.LostRate, 0.03)
+	deff(&p.ServerErrorRate, 0.03)
+	deff(&p.CrashRate, 0.01)
+	deff(&p.TimeScale, 20)
+	if p.Seed == 0 {
+		p.Seed = 1
+	}
+	if p.Chart == "" {
+		p.Chart = "reports/bench-launch.png"
+	}
+	if p.Out == nil {
+		p.Out = io.Discard
+	}
+	if p.Log == nil {
+		p.Log = io.Discard
+	}
+	if p.RunTimeout == 0 {
+		p.RunTimeout = 10 * time.Minute
+	}
+	for _, s := range p.Scenarios {
+		if !slices.Contains(AllScenarios, s) {
+			return fmt.Errorf("--scenario: unknown %q (want %s or all)", s, strings.Join(AllScenarios, ", "))
+		}
+	}
+	for _, s := range p.Strategies {
+		if !slices.Contains(AllStrategies, s) {
+			return fmt.Errorf("--strategies: unknown %q (want %s or all)", s, strings.Join(AllStrategies, ", "))
+		}
+	}
+	switch {
+	case p.Tasks < 1 || p.Tasks > 100000:
+		return fmt.Errorf("--tasks: must be 1..100000, got %d", p.Tasks)
+	case p.Instances < 1 || p.Instances > 10000:
+		return fmt.Errorf("--instances: must be 1..10000, got %d", p.Instances)
+	case p.AdaptiveTasks < 1 || p.AdaptiveTasks > 100000:
+		return fmt.Errorf("--adaptive-tasks: must be 1..100000, got %d", p.AdaptiveTasks)
+	case p.Concurrency < 1 || p.Concurrency > 10000:
+		return fmt.Errorf("--concurrency: must be 1..10000, got %d", p.Concurrency)
+	case p.RunTaskBurst < 0 || p.RunTaskRate <= 0:
+		return fmt.Errorf("--runtask-burst/--runtask-rate: burst ≥ 0 and rate > 0, got %g/%g", p.RunTaskBurst, p.RunTaskRate)
+	case p.FargateBurst < 0 || p.FargateRate <= 0:
+		return fmt.Errorf("--fargate-burst/--fargate-rate: burst ≥ 0 and rate > 0, got %g/%g", p.FargateBurst, p.FargateRate)
+	case p.CotenantShare < 0 || p.CotenantShare >= 1:
+		return fmt.Errorf("--cotenant-share: must be in [0, 1), got %g", p.CotenantShare)
+	case p.ENIBurst < 0 || p.ENIRate <= 0:
+		return fmt.Errorf("--eni-burst/--eni-rate: burst ≥ 0 and rate > 0, got %g/%g", p.ENIBurst, p.ENIRate)
+	case p.TimeScale <= 0 || p.TimeScale > 200:
+		return fmt.Errorf("--time-scale: must be in (0, 200], got %g", p.TimeScale)
+	case !strings.HasSuffix(p.Chart, ".png"):
+		return fmt.Errorf("--chart: must name a .png file, got %q", p.Chart)
+	}
+	for name, v := range map[string]float64{"--lost-rate": p.LostRate, "--server-error-rate": p.ServerErrorRate, "--crash-rate": p.CrashRate} {
+		if v < 0 || v >= 1 {
+			return fmt.Errorf("%s: must be in [0, 1), got %g", name, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package benchlaunch
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/throttle-handler/throttle-handler/integration/report"
+)
+
+// Prices (USD, us-east-1, published on aws.amazon.com/<service>/pricing,
+// checked 2026-11): Step Functions Standard per state transition; Lambda
+// arm64 per GB-second and per request; DynamoDB on-demand per write
+// request unit (one per write of ≤ 1 KB; every write here is one item
+// under 1 KB). Free tiers are ignored.
+const (
+	PricePerTransition = 0.025 / 1000
+	PricePerGBSecond   = 0.0000133334
+	PricePerInvocation = 0.20 / 1e6
+	PricePerWrite      = 0.625 / 1e6
+)
+
+// Result is one (scenario, strategy) run. JSON names follow DESIGN.md
+// "Shared contracts"; durations are simulated seconds.
+type Result struct {
+	Scenario string `json:"scenario"`
+	Strategy string `json:"strategy"`
+	// Skipped says why the pair was not run (then only the names are set).
+	Skipped string `json:"skipped,omitempty"`
+	// Error says why a run failed to complete (the numbers are what it did).
+	Error string `json:"error,omitempty"`
+
+	Requested int `json:"requested"`
+	// Launched counts each chunk's work once (ledger Unique).
+	Launched int `json:"launched"`
+	// Failed units were given up with a reported reason (ours: dead-lettered;
+	// baselines: Map items that ended in their Catch).
+	Failed     int `json:"failed"`
+	Lost       int `json:"lost"`
+	Duplicates int `json:"duplicates"`
+
+	Calls          int64   `json:"calls"`
+	ThrottledCalls int64   `json:"throttled_calls"`
+	AsyncThrottles int64   `json:"async_throttles"`
+	ThrottledPct   float64 `json:"throttled_pct"` // 100 × (sync + async) / calls
+	// ThrottledBy counts refusals by the simulator's bucket that refused.
+	ThrottledBy  map[string]int64 `json:"throttled_by,omitempty"`
+	CallsPerTask float64          `json:"calls_per_task"`
+
+	MakespanS      float64 `json:"makespan_s"`
+	IdealMakespanS float64 `json:"ideal_makespan_s"`
+	MakespanRatio  float64 `json:"makespan_ratio"`
+	// IdealRemainingS is the ideal with the co-tenant's share taken out of
+	// the buckets; CapacityUsedPct = 100 × IdealRemainingS / MakespanS.
+	IdealRemainingS float64 `json:"ideal_remaining_s"`
+	CapacityUsedPct float64 `json:"capacity_used_pct"`
+	// P50LaunchS and P99LaunchS: time from submit to each unit's launch.
+	P50LaunchS float64 `json:"p50_launch_s"`
+	P99LaunchS float64 `json:"p99_launch_s"`
+
+	// Cost model inputs and the price per 1,000 requested units.
+	Transitions       int64   `json:"state_transitions"`
+	LambdaInvocations int64   `json:"lambda_invocations"`
+	LambdaGBSeconds   float64 `json:"lambda_gb_s"`
+	DynamoDBWrites    int64   `json:"dynamodb_writes"`
+	CostPer1000USD    float64 `json:"cost_per_1000_usd"`
+
+	Status    string  `json:"status"` // the execution's final status
+	TimeScale float64 `json:"time_scale"`
+	WallS     float64 `json:"wall_s"` // real seconds, start-up included
+
+	curve, throttles []report.Point // for the chart
+}
+
+// finish derives the ratios and the cost.
+func (r *Result) finish() {
+	r.Lost = max(0, r.Requested-r.Launched-r.Failed)
+	if r.Calls > 0 {
+		r.ThrottledPct = 100 * float64(r.ThrottledCalls+r.AsyncThrottles) / float64(r.Calls)
+	}
+	if r.Launched > 0 {
+		r.CallsPerTask = float64(r.Calls) / float64(r.Launched)
+	}
+	if r.IdealMakespanS > 0 {
+		r.MakespanRatio = r.MakespanS / r.IdealMakespanS
+	}
+	if r.MakespanS > 0 {
+		r.CapacityUsedPct = 100 * math.Min(1, r.IdealRemainingS/r.MakespanS)
+	}
+	cost := float64(r.Transitions)*PricePerTransition + r.LambdaGBSeconds*PricePerGBSecond +
+		float64(r.LambdaInvocations)*PricePerInvocation + float64(r.DynamoDBWrites)*PricePerWrite
+	if r.Requested > 0 {
+		r.CostPer1000USD = cost * 1000 / float64(r.Requested)
+	}
+}
+
+// percentile of sorted xs (nearest rank); 0 when empty.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// WriteTable prints results as one table, a row per (scenario, strategy).
+func WriteTable(w io.Writer, rs []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tstrategy\tk\trequested\tlaunched\tfailed\tlost\tdup\tcalls\tthrottled\tasync\tthr %\tcalls/task\tmakespan s\tideal s\tratio\tcap used %\tp50 s\tp99 s\t$/1000\t")
+	for _, r := range rs {
+		if r.Skipped != "" {
+			fmt.Fprintf(tw, "%s\t%s\t\tskipped: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Scenario, r.Strategy, r.Skipped)
+			continue
+		}
+		capUsed := "-"
+		if r.IdealRemainingS != r.IdealMakespanS {
+			capUsed = fmt.Sprintf("%.0f", r.CapacityUsedPct)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%g\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.3f\t%s\t%.1f\t%.1f\t%.4f\t\n",
+			r.Scenario, r.Strategy, r.TimeScale, r.Requested, r.Launched, r.Failed, r.Lost, r.Duplicates, r.Calls, r.ThrottledCalls,
+			r.AsyncThrottles, r.ThrottledPct, r.CallsPerTask, r.MakespanS, r.IdealMakespanS, r.MakespanRatio, capUsed,
+			r.P50LaunchS, r.P99LaunchS, r.CostPer1000USD)
+		if r.Error != "" {
+			fmt.Fprintf(tw, "\t↳ %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Error)
+		}
+	}
+	return tw.Flush()
+}
+
+// sortedTimes returns xs sorted.
+func sortedTimes(xs []float64) []float64 {
+	out := append([]float64(nil), xs...)
+	sort.Float64s(out)
+	return out
+}

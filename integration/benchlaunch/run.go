@@ -1,0 +1,220 @@
+package benchlaunch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/throttle-handler/throttle-handler/integration/awslocal"
+	"github.com/throttle-handler/throttle-handler/integration/report"
+	lambdasvc "github.com/throttle-handler/throttle-handler/integration/services/lambda"
+	sfnsvc "github.com/throttle-handler/throttle-handler/integration/services/sfn"
+	"github.com/throttle-handler/throttle-handler/integration/sim"
+	"github.com/throttle-handler/throttle-handler/pkg/config"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/submit"
+)
+
+// runPair runs one (scenario, strategy) pair on a fresh local AWS and
+// measures it. An error means the run could not be measured at all; a run
+// that ended badly (failed execution, timeout) is a Result with Error set.
+func runPair(ctx context.Context, p Params, s setup) (Result, error) {
+	wall := time.Now()
+	r := Result{Scenario: s.scenario, Strategy: s.strategy, Requested: s.requested(), TimeScale: s.timeScale}
+	dir, err := machinesDir(s.strategy, p.Concurrency)
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+
+	m := &meter{}
+	so := awslocal.ServicesOptions{Functions: m.build, StateMachinesDir: dir, NoDynamoDB: s.strategy != Ours,
+		Configure: func(c *config.Config) { c.LimitsJSON = s.limitsJSON }}
+	if hook := s.faultHook(); hook != nil {
+		so.Lambda = func(o *lambdasvc.Options) { o.Fault = hook }
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if p.Log != nil && p.Log != os.Stdout {
+		so.RunnerStderr = p.Log
+	}
+	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: s.timeScale, Sim: s.sim, Logger: logger, Services: so})
+	if err != nil {
+		return r, fmt.Errorf("start the local AWS: %w", err)
+	}
+	defer stack.Close()
+	svc := stack.LocalServices()
+	if svc == nil {
+		return r, errors.New("the local AWS started without its services")
+	}
+	machine, ok := svc.StateMachines[machineOf[s.strategy]]
+	if !ok {
+		return r, fmt.Errorf("state machine %s not loaded", machineOf[s.strategy])
+	}
+	sfnc := sfn.NewFromConfig(aws.Config{Region: stack.Region, BaseEndpoint: aws.String(stack.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", "")})
+
+	hash := launch.RequestHash(s.request.RequestID)
+	submitted := stack.Clock.Now()
+	var arn string
+	if s.strategy == Ours {
+		body, _ := json.Marshal(s.request)
+		res, err := submit.New(sfnc, machine).Submit(ctx, body)
+		if err != nil {
+			return r, fmt.Errorf("submit: %w", err)
+		}
+		arn = res.ExecutionARN
+	} else {
+		input, err := baselineInput(s, hash)
+		if err != nil {
+			return r, err
+		}
+		res, err := sfnc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machine),
+			Name: aws.String(s.request.RequestID), Input: aws.String(input)})
+		if err != nil {
+			return r, fmt.Errorf("StartExecution: %w", err)
+		}
+		arn = aws.ToString(res.ExecutionArn)
+	}
+
+	size := chunkSize(s.request)
+	var throttles []report.Point
+	var lastThrottled int64
+	snapshot := func() report.Snapshot {
+		c := sim.Count(stack.Sim.Ledger().For(hash), func(_ string, chunk int) int { return size(chunk) })
+		st := stack.Sim.Stats()
+		t := stack.Clock.Now().Sub(submitted).Seconds()
+		if n := st.ThrottledCalls + st.AsyncThrottles; n > lastThrottled {
+			throttles = append(throttles, report.Point{X: t, Y: float64(n - lastThrottled)})
+			lastThrottled = n
+		}
+		return report.Snapshot{SimSeconds: t, Requested: r.Requested, Launched: c.Unique,
+			Throttled: st.ThrottledCalls, Async: st.AsyncThrottles}
+	}
+	prog := report.NewProgress(ctx, p.Out, p.TTY, r.Requested, 5*time.Second)
+	runCtx, cancel := context.WithTimeout(ctx, p.RunTimeout)
+	info, err := follow(runCtx, svc.SFN, arn, prog, snapshot)
+	cancel()
+	final := snapshot()
+	prog.Done(final)
+	if err != nil {
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		r.Error = err.Error()
+	}
+	r.Status = info.Status
+	if info.Status != "" && info.Status != "SUCCEEDED" {
+		r.Error = fmt.Sprintf("execution %s: %s %s", info.Status, info.Error, info.Cause)
+	}
+	r.Failed = failedUnits(s.strategy, info.Output)
+
+	// Let the simulator settle (tasks failing to start after the last call).
+	measure(&r, s, stack, hash, submitted, size)
+	r.throttles = throttles
+	for _, e := range svc.SFN.Executions("", "") {
+		r.Transitions += int64(e.Transitions)
+	}
+	r.LambdaInvocations, r.DynamoDBWrites, r.LambdaGBSeconds = m.snapshot()
+	r.WallS = time.Since(wall).Seconds()
+	r.finish()
+	return r, nil
+}
+
+// follow updates prog until the execution ends.
+func follow(ctx context.Context, svc *sfnsvc.Service, arn string, prog report.Progress, snap func() report.Snapshot) (sfnsvc.ExecutionInfo, error) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			info, _ := svc.Describe(arn)
+			return info, fmt.Errorf("did not finish in time: %w", ctx.Err())
+		case <-tick.C:
+		}
+		prog.Update(snap())
+		info, err := svc.Describe(arn)
+		if err != nil {
+			return info, err
+		}
+		if info.Status != "RUNNING" {
+			return info, nil
+		}
+	}
+}
+
+// chunkSize returns the size of each chunk of req.
+func chunkSize(req launch.Request) func(int) int {
+	return func(chunk int) int {
+		c, err := req.Chunk(chunk)
+		if err != nil {
+			return 0
+		}
+		return c.Size
+	}
+}
+
+// failedUnits reads the units given up with a reason from the execution's
+// output: the product's summary, or the baselines' Map results.
+func failedUnits(strategy, output string) int {
+	if output == "" {
+		return 0
+	}
+	if strategy == Ours {
+		var sum launch.Summary
+		if json.Unmarshal([]byte(output), &sum) != nil {
+			return 0
+		}
+		return sum.Failed
+	}
+	var items []struct {
+		Failed int `json:"failed"`
+	}
+	if json.Unmarshal([]byte(output), &items) != nil {
+		return 0
+	}
+	n := 0
+	for _, it := range items {
+		n += it.Failed
+	}
+	return n
+}
+
+// measure fills r from the ledger and the simulator's counters.
+func measure(r *Result, s setup, stack *awslocal.Stack, hash string, submitted time.Time, size func(int) int) {
+	entries := stack.Sim.Ledger().For(hash)
+	c := sim.Count(entries, func(_ string, chunk int) int { return size(chunk) })
+	st := stack.Sim.Stats()
+	r.Launched, r.Duplicates = c.Unique, c.Duplicates
+	r.Calls = st.Calls["ecs:RunTask"] + st.Calls["ec2:RunInstances"]
+	r.ThrottledCalls, r.AsyncThrottles = st.ThrottledCalls, st.AsyncThrottles
+	for name, b := range st.Buckets {
+		if b.Throttled > 0 {
+			if r.ThrottledBy == nil {
+				r.ThrottledBy = map[string]int64{}
+			}
+			r.ThrottledBy[name] = b.Throttled
+		}
+	}
+	var launched []float64
+	for _, e := range entries {
+		if !e.FailedToStart {
+			launched = append(launched, e.LaunchedAt.Sub(submitted).Seconds())
+		}
+	}
+	launched = sortedTimes(launched)
+	if len(launched) > 0 {
+		r.MakespanS = launched[len(launched)-1]
+	}
+	r.P50LaunchS, r.P99LaunchS = percentile(launched, 50), percentile(launched, 99)
+	r.IdealMakespanS = report.IdealMakespan(s.units, s.ideal)
+	r.IdealRemainingS = report.IdealMakespan(s.units, s.remaining)
+	r.curve = report.Steps(launched)
+}
