@@ -88,6 +88,7 @@ type Distributed struct {
 	until    map[string]time.Time   // per key: stay on the fallback until
 	episode  map[string]bool        // per key: inside a fallback episode
 	failures map[string]int         // per key: store failures in the episode
+	localDec map[string]time.Time   // per key|bucket: last decrease of its fallback limit
 }
 
 // NewDistributed returns a limiter over store with limits (nil: the built-in
@@ -121,7 +122,7 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 	d := &Distributed{
 		store: store, lims: limits, o: o, rec: o.Recorder, log: o.Logger,
 		known: map[string]Item{}, resolved: map[string]BucketLimit{}, local: map[string]*Local{},
-		until: map[string]time.Time{}, episode: map[string]bool{}, failures: map[string]int{},
+		until: map[string]time.Time{}, episode: map[string]bool{}, failures: map[string]int{}, localDec: map[string]time.Time{},
 	}
 	if d.rec == nil {
 		d.rec = nopRecorder{}
@@ -460,6 +461,7 @@ func (d *Distributed) Signal(ctx context.Context, service, bucket string, sig Si
 		item, err = d.store.Load(sctx, key)
 		cancel()
 		if err != nil {
+			d.slowFallback(key, bucket, lim)
 			return fmt.Errorf("limiter: signal %s: %w", bucket, err)
 		}
 		d.remember(key, item, true)
@@ -475,6 +477,7 @@ func (d *Distributed) Signal(ctx context.Context, service, bucket string, sig Si
 		applied, fresh, err := d.store.SetRate(sctx, key, bucket, float64(next), now, st.RateAt)
 		cancel()
 		if err != nil {
+			d.slowFallback(key, bucket, lim)
 			return fmt.Errorf("limiter: signal %s: %w", bucket, err)
 		}
 		d.remember(key, fresh, true)
@@ -487,6 +490,22 @@ func (d *Distributed) Signal(ctx context.Context, service, bucket string, sig Si
 		}
 	}
 	return nil
+}
+
+// slowFallback applies a signal the store could not take to this process's
+// fallback limit of the bucket, so a storm while the store is unreachable
+// still slows this process down.
+func (d *Distributed) slowFallback(key, bucket string, lim BucketLimit) {
+	name := key + "|" + bucket
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.local[name]
+	now := d.nowLocked()
+	if l == nil || now.Before(d.localDec[name].Add(lim.SignalWindow)) {
+		return // no fallback limit yet, or the same storm
+	}
+	d.localDec[name] = now
+	l.SetLimit(max(lim.Floor*Limit(d.o.FallbackFraction), l.Limit()*Limit(lim.Decrease)))
 }
 
 // storeFailed starts (or extends) a fallback episode for key.

@@ -368,6 +368,13 @@ func (f *flaky) Take(ctx context.Context, key string, at, limit time.Time, ds []
 	return f.Store.Take(ctx, key, at, limit, ds)
 }
 
+func (f *flaky) SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error) {
+	if err := f.err(ctx); err != nil {
+		return false, nil, err
+	}
+	return f.Store.SetRate(ctx, key, bucket, rate, at, prev)
+}
+
 func (f *flaky) Load(ctx context.Context, key string) (Item, error) {
 	if err := f.err(ctx); err != nil {
 		return nil, err
@@ -428,6 +435,33 @@ func TestFallbackWhenTheStoreFails(t *testing.T) {
 		if !strings.Contains(logs.String(), "fallback episode over") {
 			t.Fatalf("hang %v: recovery not logged: %s", hang, logs.String())
 		}
+	}
+}
+
+// TestSignalsSlowTheFallback: a throttle storm while the store is down still
+// slows this process (once per storm), and Signal says the store failed.
+func TestSignalsSlowTheFallback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &flaky{Store: NewMemoryStore()}
+	d, _ := newTestDistributed(t, store, nil)
+	takes := []Take{{EC2RunInstances, 1}}
+	if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	if s, _ := d.Reserve(ctx, "ec2", takes); !s.Fallback || s.Wait != 0 {
+		t.Fatalf("first fallback slot %+v, want one at once", s)
+	}
+	for range 10 {
+		if err := d.Signal(ctx, "ec2", EC2RunInstances, Signal{Reason: "RequestLimitExceeded"}); err == nil {
+			t.Fatal("Signal succeeded although the store is down")
+		}
+	}
+	// 10 % of 2/s is 0.2/s; one decrease (×0.85) makes it 0.17/s.
+	s, _ := d.Reserve(ctx, "ec2", takes)
+	if want := fromSeconds(5.0 / 0.85); s.Wait < want-time.Millisecond || s.Wait > want+time.Millisecond {
+		t.Fatalf("fallback slot after a storm: wait %v, want %v", s.Wait, want)
 	}
 }
 

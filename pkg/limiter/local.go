@@ -85,10 +85,31 @@ func timerSleep(ctx context.Context, d time.Duration) error {
 }
 
 // Limit returns the rate in tokens per second.
-func (l *Local) Limit() Limit { return l.limit }
+func (l *Local) Limit() Limit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.limit
+}
 
 // Burst returns the bucket size in tokens.
 func (l *Local) Burst() int { return l.burst }
+
+// SetLimit changes the rate from now on, keeping the tokens the bucket has
+// (as x/time/rate's SetLimit): the backlog is rescaled to the new rate.
+// Slots already handed out stay.
+func (l *Local) SetLimit(limit Limit) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.nowLocked()
+	t := limit.interval()
+	if l.t > 0 && t > 0 && l.tat > now {
+		l.tat = now + int64(float64(l.tat-now)*float64(t)/float64(l.t))
+	}
+	l.limit, l.t, l.tau = limit, t, 0
+	if t > 0 {
+		l.tau = int64(l.burst) * t
+	}
+}
 
 // nowLocked reads the clock (under l.mu) and clamps it so it never runs
 // backwards.
@@ -252,7 +273,7 @@ func (l *Local) reserveAny(n float64) (at time.Time, inc int64) {
 // if n exceeds the burst or if ctx's deadline comes before the tokens would;
 // a canceled wait gives its tokens back.
 func (l *Local) Wait(ctx context.Context, n int) error {
-	if n > l.burst && l.limit != Inf {
+	if n > l.burst && l.Limit() != Inf {
 		return fmt.Errorf("limiter: Wait(n=%d) exceeds burst %d", n, l.burst)
 	}
 	if err := ctx.Err(); err != nil {
@@ -260,7 +281,7 @@ func (l *Local) Wait(ctx context.Context, n int) error {
 	}
 	r := l.ReserveN(time.Time{}, n)
 	if !r.ok {
-		return fmt.Errorf("limiter: Wait(n=%d) can never be satisfied at limit %g", n, float64(l.limit))
+		return fmt.Errorf("limiter: Wait(n=%d) can never be satisfied at limit %g", n, float64(l.Limit()))
 	}
 	d := r.Delay()
 	if d == 0 {

@@ -305,3 +305,19 @@ func BenchmarkXRateAllowParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestLocalSetLimitKeepsTokens(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(t0)
+	l := NewLocal(10, 4, func(o *LocalOptions) { o.Clock = clk })
+	if !l.AllowN(t0, 2) {
+		t.Fatal("burst refused")
+	}
+	l.SetLimit(5) // 2 tokens left, now refilling at 5/s
+	if !l.AllowN(t0, 2) || l.AllowN(t0, 1) {
+		t.Fatal("SetLimit changed the tokens in the bucket")
+	}
+	if r := l.ReserveN(time.Time{}, 1); r.Delay() != ms(200) {
+		t.Fatalf("next token after SetLimit(5): %v, want 200ms", r.Delay())
+	}
+}
