@@ -67,6 +67,9 @@ func TestTaskFailedToStartRelaunch(t *testing.T) {
 			t.Errorf("failed task %s (chunk %d): %d relaunches, want 1", f.ID, f.Chunk, n)
 		}
 	}
+	if st := w.svc.Stats().Events; st.Duplicates < int64(len(failed)) {
+		t.Errorf("EventBridge %+v: want every TaskFailedToStart event (%d) delivered twice", st, len(failed))
+	}
 	c := counts(req, entries)
 	if c.Duplicates != 0 || c.Unique != 20 {
 		t.Errorf("ledger %+v: want 20 tasks running, none twice", c)

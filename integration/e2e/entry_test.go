@@ -52,6 +52,11 @@ func TestLaunchRequestedDuplicated(t *testing.T) {
 	if n := w.executionsNamed(submit.ExecutionName(req.RequestID)); n != 1 {
 		t.Errorf("got %d executions for the request, want 1", n)
 	}
+	// Both puts, each delivered twice, reached submit (the LaunchCompleted
+	// event matches no rule): otherwise the test would prove nothing.
+	if st := w.svc.Stats().Events; st.Duplicates < 2 || st.Delivered < 4 {
+		t.Errorf("EventBridge %+v: want ≥ 2 duplicates and ≥ 4 deliveries to submit", st)
+	}
 	c := counts(req, w.ledger(req.RequestID))
 	if c.Unique != 45 || c.Duplicates != 0 || e.Summary.Launched != 45 {
 		t.Errorf("ledger %+v, summary %+v: want 45 tasks launched once", c, e.Summary)
