@@ -34,7 +34,8 @@
 // never an error and never fails open: the slot then comes from a local
 // limit at Options.FallbackFraction (TH_FALLBACK_FRACTION) of the bucket
 // (Slot.Fallback), logged with slog and counted; the store is tried again
-// after Options.FallbackRetry.
+// after Options.FallbackRetry. A signal the store cannot take lowers that
+// fallback limit instead (once per storm).
 //
 // A Slot survives JSON (what a Step Functions Wait carries):
 // {"at":"…","waitSeconds":1.5,"fallback":false,"debits":[{"bucket":"ecs:RunTask","incSeconds":0.025,"tauSeconds":2.5}]}.
