@@ -1,0 +1,158 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var fargate = map[string]Bucket{"ecs:RunTask": {100, 40}, "ecs:FargateRunTask": {20, 20}, "ecs:FargateTasks": {100, 20}}
+
+func fargateUnits(n float64) map[string]float64 {
+	calls := math.Ceil(n / 10)
+	return map[string]float64{"ecs:RunTask": calls, "ecs:FargateRunTask": calls, "ecs:FargateTasks": n}
+}
+
+func TestIdealMakespan(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		units map[string]float64
+		want  float64
+	}{
+		{"DESIGN.md's example: 10,000 Fargate tasks", fargateUnits(10000), 495},
+		{"2,000 Fargate tasks", fargateUnits(2000), 95},
+		{"within the burst", fargateUnits(100), 0},
+		{"the call bucket binds", map[string]float64{"ecs:FargateRunTask": 220}, 10},
+		{"unknown bucket ignored", map[string]float64{"nope": 1e6}, 0},
+	}
+	for _, tt := range tests {
+		if got := IdealMakespan(tt.units, fargate); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestIdealCurve(t *testing.T) {
+	t.Parallel()
+	pts := IdealCurve(2000, fargateUnits(2000), fargate, 120, 1)
+	if pts[0] != (Point{0, 100}) {
+		t.Errorf("starts at %v, want the burst (0, 100)", pts[0])
+	}
+	if got := At(pts, 10); got != 300 {
+		t.Errorf("at 10 s: %v, want 100 + 20·10 = 300", got)
+	}
+	if last := pts[len(pts)-1]; last != (Point{120, 2000}) {
+		t.Errorf("ends at %v, want (120, 2000)", last)
+	}
+	for i := 1; i < len(pts); i++ {
+		if pts[i].Y < pts[i-1].Y || pts[i].X < pts[i-1].X {
+			t.Fatalf("not monotonic at %d: %v → %v", i, pts[i-1], pts[i])
+		}
+	}
+	if At(pts, 95) != 2000 || At(pts, 94) >= 2000 {
+		t.Errorf("reaches 2000 at %v, want at the ideal makespan 95 s", pts)
+	}
+}
+
+func TestStepsAndAt(t *testing.T) {
+	t.Parallel()
+	got := Steps([]float64{1, 1, 2.5, 4})
+	want := []Point{{0, 0}, {1, 2}, {2.5, 3}, {4, 4}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("point %d: got %v, want %v", i, got[i], want[i])
+		}
+	}
+	for x, y := range map[float64]float64{-1: 0, 0.5: 0, 1: 2, 3: 3, 99: 4} {
+		if a := At(got, x); a != y {
+			t.Errorf("At(%v) = %v, want %v", x, a, y)
+		}
+	}
+}
+
+func TestFinishAndTable(t *testing.T) {
+	t.Parallel()
+	r := Report{Requested: 2000, Launched: 1990, DeadLettered: 4, Calls: 200, ThrottledCalls: 3, MakespanS: 190, IdealMakespanS: 95,
+		Reasons: map[string]int{"capacity: Capacity": 4}}
+	r.Finish()
+	if r.Lost != 6 || r.ThrottledPct != 1.5 {
+		t.Errorf("Finish: lost %d throttled %v%%, want 6 and 1.5", r.Lost, r.ThrottledPct)
+	}
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"launched        1990 (99.5 %)", "dead-lettered   4 (capacity: Capacity ×4)", "lost            6",
+		"throttled       3 sync (1.50 % of calls), 0 async", "makespan        190.0 s simulated (2.00× the ideal)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := r.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	var back Report
+	if err := json.Unmarshal(raw, &back); err != nil || back.Lost != 6 || back.IdealMakespanS != 95 {
+		t.Errorf("JSON round trip: %v %+v", err, back)
+	}
+}
+
+func TestLinesProgress(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	now := time.Unix(0, 0)
+	l := &Lines{W: &b, Every: 2 * time.Second, Now: func() time.Time { return now }}
+	s := Snapshot{SimSeconds: 12, Requested: 200, Launched: 50, InFlight: 30, Deferred: 120, Throttled: 2, Async: 1}
+	l.Update(s) // printed: the first
+	now = now.Add(time.Second)
+	l.Update(s) // too soon
+	now = now.Add(time.Second)
+	l.Update(s) // printed
+	s.Launched, s.DeadLettered = 190, 10
+	l.Done(s)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines, want 3:\n%s", len(lines), b.String())
+	}
+	if want := "t=   12s  launched 50/200 ( 25%)  in flight 30  deferred 120  throttled 3"; lines[0] != want {
+		t.Errorf("got %q, want %q", lines[0], want)
+	}
+	if !strings.HasSuffix(lines[2], "dead-lettered 10") {
+		t.Errorf("last line %q lacks the dead-lettered count", lines[2])
+	}
+}
+
+func TestChartSave(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "c.png")
+	c := Chart{Title: "t", XLabel: "s", YLabel: "tasks",
+		Lines: []Series{{Name: "launched", Points: Steps([]float64{1, 2, 3})}, {Name: "ideal", Points: []Point{{0, 1}, {3, 3}}, Dashed: true}},
+		Marks: []Series{{Name: "throttled", Points: []Point{{2, 2}}}}}
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil || img.Bounds().Dx() != 960 {
+		t.Errorf("png: %v, bounds %v; want 960 px wide", err, img.Bounds())
+	}
+	if err := (Chart{}).Save(path); err == nil {
+		t.Error("an empty chart saved without error")
+	}
+}
