@@ -40,7 +40,7 @@ test: deps
 	go test -count=1 -shuffle=on ./infra/cdk/...
 	@if ls statemachines/*.asl.json >/dev/null 2>&1; then $(MAKE) --no-print-directory asl; fi
 
-unit:
+unit: deps
 	go test $(GOTEST_FLAGS) ./pkg/... ./functions/... ./cmd/...
 
 integration: deps
