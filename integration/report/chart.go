@@ -96,7 +96,7 @@ func (c Chart) Save(path string) error {
 			return fmt.Errorf("report: marks %q: %w", s.Name, err)
 		}
 		sc.GlyphStyle.Shape = draw.CrossGlyph{}
-		sc.GlyphStyle.Radius = vg.Points(3.5)
+		sc.GlyphStyle.Radius = vg.Points(4.5)
 		sc.GlyphStyle.Color = s.Color
 		if sc.GlyphStyle.Color == nil {
 			sc.GlyphStyle.Color = markColor

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"io"
+	"log"
 	"os"
 	"time"
 
@@ -56,6 +58,13 @@ func runDemo(ctx context.Context, app *App, args []string) error {
 			os.Stdout = null
 			defer func() { os.Stdout = f; _ = null.Close() }()
 		}
+	}
+	// The local DynamoDB proxy logs every request its client cancelled
+	// through the standard logger; keep that for --verbose.
+	if !o.Verbose {
+		prev := log.Writer()
+		log.SetOutput(io.Discard)
+		defer log.SetOutput(prev)
 	}
 	rep, err := demo.Run(ctx, o)
 	if err != nil {

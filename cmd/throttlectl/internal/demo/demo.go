@@ -313,7 +313,8 @@ func measure(stack *awslocal.Stack, req launch.Request, submitted time.Time, sum
 
 	end := max(r.MakespanS, r.IdealMakespanS) * 1.04
 	ch := report.Chart{
-		Title:  fmt.Sprintf("%d Fargate tasks through throttle-handler at the published ECS limits (local AWS)", n),
+		Title: fmt.Sprintf("throttle-handler: %s Fargate tasks at the published ECS limits — %d lost, %d duplicates (local AWS)",
+			thousands(n), r.Lost, r.Duplicates),
 		XLabel: "simulated seconds since submit", YLabel: "tasks launched",
 		Lines: []report.Series{
 			{Name: fmt.Sprintf("launched (makespan %.0f s)", r.MakespanS), Points: curve},
@@ -348,4 +349,13 @@ func perSecond(curve []report.Point) []report.Point {
 		out = append(out, report.Point{X: t, Y: report.At(curve, t)})
 	}
 	return out
+}
+
+// thousands formats n with a thousands separator: 2,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
