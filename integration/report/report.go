@@ -33,6 +33,9 @@ type Report struct {
 	// RunTask's wrapped throttle).
 	ThrottledCalls int64 `json:"throttled_calls"`
 	AsyncThrottles int64 `json:"async_throttles"`
+	// ThrottledByBucket names the buckets that refused (a call refused by
+	// two buckets counts in both).
+	ThrottledByBucket map[string]int64 `json:"throttled_by_bucket,omitempty"`
 	// ThrottledPct is 100 × ThrottledCalls / Calls.
 	ThrottledPct float64 `json:"throttled_pct"`
 	// MakespanS runs from submit to the last successful launch call;

@@ -3,14 +3,28 @@
 //	throttlectl [--region R] [--profile P] [--endpoint-url URL] [--output json|table] <command> [args]
 //
 // Global flags may also follow the command name (before its positional
-// arguments). Commands are rows of the table in commands.go: add a row (name,
-// synopsis, usage, run function) to add submit, status, cancel, redrive or
-// demo; main.go does not change.
+// arguments). Commands are rows of the table in commands.go:
+//
+//	submit   validate a launch request, then StartExecution named as the
+//	         submit function names it (pkg/submit), or --via-events
+//	status   the request's execution, summary counts (computed as the
+//	         summary function does), chunks by state, reasons, ARNs/IDs; --watch
+//	cancel   StopExecution; launched work stays launched and reported
+//	redrive  re-submit what a finished request dead-lettered, once, as
+//	         <requestId>.redrive (fresh identities and client tokens)
+//	invoke   run a function's real handler in-process on an event
+//	demo     the local end-to-end run (package demo)
+//
+// The product's resources come from the TH_* variables of pkg/config (the
+// deployed stack's outputs StateMachineArn, EventBusName, TableName carry
+// them) or from --state-machine-arn, --event-bus, --table; the AWS
+// configuration from the SDK's chain, AWS_ENDPOINT_URL / --endpoint-url
+// pointing it at the local stack.
 //
 // Exit codes: 0 success, 1 the command ran and failed (a handler error, an
-// AWS error, bad configuration), 2 usage error (unknown command or
-// function, wrong arguments, unreadable event file), with a message that
-// names what is wrong.
+// AWS error, bad configuration; the demo when anything was lost or
+// doubled), 2 usage error (unknown command or function, wrong arguments,
+// unreadable file), with a message that names what is wrong and what to do.
 //
 // The logic lives here rather than in main so that tests drive Run with
 // their own stdin, stdout, environment and handler builder.

@@ -304,6 +304,14 @@ func measure(stack *awslocal.Stack, req launch.Request, submitted time.Time, sum
 		Calls: st.Calls["ecs:RunTask"] + st.Calls["ec2:RunInstances"], ThrottledCalls: st.ThrottledCalls, AsyncThrottles: st.AsyncThrottles,
 		IdealMakespanS: report.IdealMakespan(units, rb), Buckets: rb, Reasons: sum.Reasons,
 	}
+	for name, b := range st.Buckets {
+		if b.Throttled > 0 {
+			if r.ThrottledByBucket == nil {
+				r.ThrottledByBucket = map[string]int64{}
+			}
+			r.ThrottledByBucket[name] = b.Throttled
+		}
+	}
 	if len(launched) > 0 {
 		r.MakespanS = launched[len(launched)-1]
 	}
