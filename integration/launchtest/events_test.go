@@ -25,6 +25,7 @@ type eventQueue struct {
 	mu       sync.Mutex
 	items    []queued
 	inflight int
+	seen     int // matching envelopes put so far
 }
 
 type queued struct {
@@ -45,6 +46,7 @@ func (q *eventQueue) Put(_ context.Context, envelopes ...[]byte) error {
 	for _, raw := range envelopes {
 		if bytes.Contains(raw, failedToStart) || bytes.Contains(raw, serviceAction) {
 			q.items = append(q.items, queued{raw: raw})
+			q.seen++
 		}
 	}
 	return nil
@@ -113,6 +115,26 @@ func (q *eventQueue) work(ctx context.Context, e *env, action func(string)) {
 func (q *eventQueue) drain(ctx context.Context, e *env) {
 	for ctx.Err() == nil && !q.idle() {
 		e.sleep(ctx, 500*time.Millisecond)
+	}
+}
+
+func (q *eventQueue) count() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.seen
+}
+
+// settle waits until no task has failed to start for quiet (longer than a
+// task's ENI timeout) and every event is handled: a relaunched task may
+// itself fail to start.
+func (q *eventQueue) settle(ctx context.Context, e *env, quiet time.Duration) {
+	for ctx.Err() == nil {
+		before := q.count()
+		e.sleep(ctx, quiet)
+		q.drain(ctx, e)
+		if q.count() == before {
+			return
+		}
 	}
 }
 

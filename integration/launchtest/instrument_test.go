@@ -78,3 +78,21 @@ func (l *tracingLimiter) String() string {
 	defer l.mu.Unlock()
 	return fmt.Sprintf("reserves %d (wait 0: %d), mean lag %.3f s, max %.3f s (simulated)", l.n, l.zero, (l.sum / time.Duration(max(1, l.n))).Seconds(), l.max.Seconds())
 }
+
+// countingRecorder sums the handlers' metrics (launch.Recorder).
+type countingRecorder struct {
+	mu sync.Mutex
+	m  map[string]float64
+}
+
+func (r *countingRecorder) Add(metric string, v float64, _ string) {
+	r.mu.Lock()
+	r.m[metric] += v
+	r.mu.Unlock()
+}
+
+func (r *countingRecorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprint(r.m)
+}

@@ -52,6 +52,7 @@ type Result struct {
 	Invocations   int64
 	Deferrals     int64
 	RetryDecision map[string]int64
+	ThrottledAt   []float64
 	Limiter       string
 }
 
@@ -69,6 +70,7 @@ type env struct {
 	tl      *tracingLimiter
 	lstore  *limiter.DynamoStore
 	tdb     *timedDB
+	metrics *countingRecorder
 }
 
 func start(t *testing.T, sc Scenario) *env {
@@ -112,8 +114,9 @@ func start(t *testing.T, sc Scenario) *env {
 	// threshold lets calls run up to that far ahead of the bucket).
 	tl := &tracingLimiter{Distributed: lim, clk: stack.Clock}
 	e.tl = tl
+	e.metrics = &countingRecorder{m: map[string]float64{}}
 	e.rt = launch.NewRunTask(st, tl, ecsc, ec2c, func(o *launch.RunTaskOptions) {
-		o.Clock, o.DeferThreshold, o.AccountScope = stack.Clock, 0, "it"
+		o.Clock, o.DeferThreshold, o.AccountScope, o.Metrics = stack.Clock, 0, "it", e.metrics
 	})
 	e.retry = launch.NewRetry(st, lim, ecsc, bus, dlq, func(o *launch.RetryOptions) {
 		o.Clock, o.DeferThreshold, o.Bus, o.DLQURL = stack.Clock, 0, "product", "http://127.0.0.1/000000000000/dlq"
@@ -161,6 +164,8 @@ type counters struct {
 	invocations, deferrals atomic.Int64
 	mu                     sync.Mutex
 	decisions              map[string]int64
+	start                  time.Time
+	throttledAt            []float64 // simulated seconds since the start
 }
 
 func (c *counters) decided(a string) {
@@ -206,6 +211,11 @@ func (e *env) driveChunk(ctx context.Context, t *testing.T, c *counters, request
 			e.sleep(ctx, time.Second) // the state machine's Lambda retry
 		}
 		c.decided(ro.Action + "/" + string(cls.Class))
+		if cls.Class == failure.Throttled {
+			c.mu.Lock()
+			c.throttledAt = append(c.throttledAt, e.stack.Clock.Now().Sub(c.start).Seconds())
+			c.mu.Unlock()
+		}
 		if ro.Action == launch.ActionGiveUp {
 			return nil
 		}
@@ -248,7 +258,7 @@ func run(t *testing.T, sc Scenario) Result {
 		}()
 	}
 
-	c := &counters{decisions: map[string]int64{}}
+	c := &counters{decisions: map[string]int64{}, start: simStart}
 	chunks := make(chan int)
 	errs := make(chan error, sc.Invokers)
 	var wg sync.WaitGroup
@@ -276,8 +286,7 @@ func run(t *testing.T, sc Scenario) Result {
 	if sc.EventWorkers > 0 {
 		// Tasks launched last may still fail to start: wait past the
 		// lifecycle's ENI timeout, then for the event queue to drain.
-		e.sleep(ctx, 45*time.Second)
-		e.events.drain(ctx, e)
+		e.events.settle(ctx, e, 45*time.Second)
 	}
 	stopEvents()
 	evWG.Wait()
@@ -300,7 +309,7 @@ func run(t *testing.T, sc Scenario) Result {
 		RunTaskCalls: stats.Calls["ecs:RunTask"], Throttled: stats.Throttled["ecs:RunTask"], Summary: sum,
 		Relaunched: relaunched.Load(), EventActions: actions,
 		SimSeconds: e.stack.Clock.Now().Sub(simStart).Seconds(), RealSeconds: time.Since(realStart).Seconds(),
-		Invocations: c.invocations.Load(), Deferrals: c.deferrals.Load(), RetryDecision: c.decisions, Limiter: fmt.Sprintf("%s; store %+v; launch store: %s", e.tl, e.lstore.Stats(), e.tdb),
+		Invocations: c.invocations.Load(), Deferrals: c.deferrals.Load(), RetryDecision: c.decisions, ThrottledAt: c.throttledAt, Limiter: fmt.Sprintf("%s; store %+v; launch store: %s; runtask metrics %v", e.tl, e.lstore.Stats(), e.tdb, e.metrics),
 	}
 }
 
@@ -325,6 +334,7 @@ func TestLaunch2000Tasks(t *testing.T) {
 	t.Logf("duplicates %d, lost %d, dead-lettered %d; RunTask calls %d, throttled %d (%.2f %%)",
 		r.Counts.Duplicates, r.Lost, r.DeadLettered, r.RunTaskCalls, r.Throttled, 100*rate)
 	t.Logf("summary: %+v", r.Summary)
+	t.Logf("throttles at (simulated s): %.0f", r.ThrottledAt)
 	t.Logf("relaunched %d, event actions %v; invocations %d, deferrals %d, retry decisions %v",
 		r.Relaunched, r.EventActions, r.Invocations, r.Deferrals, r.RetryDecision)
 	t.Logf("simulated %.0f s in %.1f s real; %s", r.SimSeconds, r.RealSeconds, r.Limiter)

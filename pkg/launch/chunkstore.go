@@ -191,6 +191,21 @@ func (st *Store) FailAttempt(ctx context.Context, requestID string, chunk, attem
 	return nil
 }
 
+// ResendAttempt marks a refused attempt "sent" again before it is repeated.
+func (st *Store) ResendAttempt(ctx context.Context, requestID string, chunk, attempt int) error {
+	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                       key(reqPK(requestID), chunkSK(chunk)),
+		UpdateExpression:          aws.String("SET #a.#st = :sent"),
+		ConditionExpression:       aws.String("attribute_exists(#a)"),
+		ExpressionAttributeNames:  map[string]string{"#a": attemptAttr(attempt), "#st": "state"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":sent": s(AttemptSent)},
+	})
+	if err != nil {
+		return fmt.Errorf("resend attempt %s/%d/%d: %w", requestID, chunk, attempt, err)
+	}
+	return nil
+}
+
 // AddRetry counts one retry decision for the chunk and returns the new count.
 func (st *Store) AddRetry(ctx context.Context, requestID string, chunk int) (int, error) {
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{

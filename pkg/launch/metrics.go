@@ -21,6 +21,7 @@ const (
 	MetricDeadLettered    = "DeadLettered"    // units sent to the DLQ
 	MetricRelaunched      = "Relaunched"      // tasks relaunched after TaskFailedToStart
 	MetricLimiterFallback = "LimiterFallback" // slots answered by the local fallback limit
+	MetricStaleSlots      = "StaleSlots"      // slots taken again: the limiter answered too late
 	MetricNamespace       = "ThrottleHandler"
 )
 

@@ -71,6 +71,9 @@ type RunTaskOptions struct {
 	// FailoverPeriod is how long a (type, subnet) without capacity is
 	// skipped fleet-wide; default 5 minutes.
 	FailoverPeriod time.Duration
+	// StaleSlot: a slot already this far in the past when the limiter
+	// answers is taken again (see reserve). Default 1 s.
+	StaleSlot time.Duration
 	// AccountScope keys the failover marks (config.Config.AccountScope).
 	AccountScope string
 	// Classify classifies call errors; default failure.ClassifyError.
@@ -92,6 +95,9 @@ func (o *RunTaskOptions) defaults() {
 	}
 	if o.AccountScope == "" {
 		o.AccountScope = "default"
+	}
+	if o.StaleSlot == 0 {
+		o.StaleSlot = time.Second
 	}
 	if o.Classify == nil {
 		o.Classify = failure.ClassifyError
@@ -178,24 +184,27 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	// its clock reading and the call lets the real bucket refill less than
 	// it believes. A deferred attempt stays "sent" and is what the next
 	// invocation (with slotAt) makes; repeating its token is always safe.
-	state, err = h.store.BeginAttempt(ctx, in.RequestID, spec, rec, sr.Deadline.Add(retention))
-	if err != nil {
-		return RunTaskOutput{}, transientErr("runtask", err)
+	switch rec.State {
+	case AttemptSent: // stored already: replayed as it is
+	case AttemptFailed: // repeated: its outcome is unknown again until it answers
+		if err := h.store.ResendAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt); err != nil {
+			return RunTaskOutput{}, transientErr("runtask", err)
+		}
+	default:
+		state, err = h.store.BeginAttempt(ctx, in.RequestID, spec, rec, sr.Deadline.Add(retention))
+		if err != nil {
+			return RunTaskOutput{}, transientErr("runtask", err)
+		}
+		rec = state.Attempts[rec.Attempt] // a concurrent invocation's record wins
 	}
-	rec = state.Attempts[rec.Attempt] // a concurrent invocation's record wins
 	out.Attempt = rec.Attempt
 	service, takes := takesFor(spec.Kind, rec.Count, fargate)
 
 	// Acquire a slot for every bucket the call needs, unless one is held.
 	if in.SlotAt == nil {
-		slot, err := h.lim.Reserve(ctx, service, takes)
+		slot, err := h.reserve(ctx, log, service, takes)
 		if err != nil {
-			c := h.o.Classify(err)
-			log.Warn("limiter refused", "kind", c.Class, "code", c.Code, "err", err)
-			if c.Class == failure.Permanent || c.Class == failure.Transient {
-				return RunTaskOutput{}, transientErr("limiter", err)
-			}
-			return RunTaskOutput{}, failure.ErrorFor(c, "limiter", err)
+			return RunTaskOutput{}, err
 		}
 		if slot.Fallback {
 			h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
@@ -239,6 +248,34 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	out = h.answer(out, spec, state, rec)
 	log.Info("called", "op", op, "launchedNow", len(res.IDs), "launched", out.Launched, "missing", out.Missing)
 	return out, nil
+}
+
+// reserve takes a slot. A slot already further in the past than StaleSlot
+// when the limiter answers was computed from a stale clock reading (the
+// limiter's write took that long): the limiter believes the call happened
+// back then, while the real bucket, full in the meantime, could not bank
+// the refill. The slot is then taken again, once, at the current time; the
+// stale one stays charged, which pays for the refill the bucket lost.
+func (h *RunTask) reserve(ctx context.Context, log *slog.Logger, service string, takes []limiter.Take) (limiter.Slot, error) {
+	var slot limiter.Slot
+	var err error
+	for try := 0; try < 2; try++ {
+		if slot, err = h.lim.Reserve(ctx, service, takes); err != nil {
+			c := h.o.Classify(err)
+			log.Warn("limiter refused", "kind", c.Class, "code", c.Code, "err", err)
+			if c.Class == failure.Permanent || c.Class == failure.Transient {
+				return limiter.Slot{}, transientErr("limiter", err)
+			}
+			return limiter.Slot{}, failure.ErrorFor(c, "limiter", err)
+		}
+		late := h.o.Clock.Now().Sub(slot.At)
+		if late <= h.o.StaleSlot {
+			break
+		}
+		h.o.Metrics.Add(MetricStaleSlots, 1, UnitCount)
+		log.Info("stale slot taken again", "delayMs", late.Milliseconds())
+	}
+	return slot, nil
 }
 
 // nextCall decides what this invocation calls: an attempt whose outcome is

@@ -227,9 +227,15 @@ func TestRunTaskThrottledSignalsAndRepeatsAttempt(t *testing.T) {
 	if got := st.Attempts[1].State; got != AttemptFailed {
 		t.Errorf("attempt 1 state: got %q, want %q", got, AttemptFailed)
 	}
-	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
-	if err != nil || out.Status != StatusLaunched {
-		t.Fatalf("repeat: got %+v, %v; want launched", out, err)
+	// The repeat is "sent" again while it runs: its response is lost, so a
+	// later invocation must replay it, not move on to a new token.
+	e.ecs.loseResponse = map[int]bool{2: true}
+	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); errorTypeName(err) != "TransientError" {
+		t.Fatalf("repeat: got %v, want TransientError", err)
+	}
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 2})
+	if err != nil || out.Status != StatusLaunched || out.Attempt != 1 || e.ecs.seq != 10 {
+		t.Fatalf("after a lost repeat: got %+v, %v, %d tasks; want attempt 1 replayed, 10 tasks", out, err, e.ecs.seq)
 	}
 }
 
@@ -396,5 +402,30 @@ func TestRunTaskReleasesHeldSlotWhenDone(t *testing.T) {
 	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, SlotAt: &at})
 	if err != nil || out.Status != StatusLaunched || e.lim.releases != 1 || len(e.ecs.Calls()) != 1 {
 		t.Fatalf("got %+v, %v, %d releases, %d calls; want launched, 1 release, no new call", out, err, e.lim.releases, len(e.ecs.Calls()))
+	}
+}
+
+func TestRunTaskRetakesStaleSlot(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	// The limiter answers with a slot 3 s in the past: its clock reading was
+	// stale by then. The slot is taken again once, then used.
+	e.lim.waits = []time.Duration{-3 * time.Second, 0}
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || out.Status != StatusLaunched {
+		t.Fatalf("got %+v, %v; want launched", out, err)
+	}
+	if n := len(e.lim.reserves); n != 2 {
+		t.Errorf("reserves: got %d, want 2 (the stale slot taken again)", n)
+	}
+	// Slightly late (within StaleSlot) is used as it is.
+	plan(t, e.st, ecsRequest("r2", 10), t0)
+	e.lim.waits = []time.Duration{-500 * time.Millisecond}
+	if _, err := e.run(t, RunTaskInput{RequestID: "r2", Chunk: 0, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.lim.reserves); n != 3 {
+		t.Errorf("reserves: got %d, want 3", n)
 	}
 }
