@@ -105,28 +105,41 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// WriteTable prints results as one table, a row per (scenario, strategy).
+// WriteTable prints results as one table, a row per (scenario, strategy)
+// that ran, then a note per pair skipped or ended badly.
 func WriteTable(w io.Writer, rs []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tstrategy\tk\trequested\tlaunched\tfailed\tlost\tdup\tcalls\tthrottled\tasync\tthr %\tcalls/task\tmakespan s\tideal s\tratio\tcap used %\tp50 s\tp99 s\t$/1000\t")
+	var notes []string
 	for _, r := range rs {
 		if r.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t%s\t\tskipped: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Scenario, r.Strategy, r.Skipped)
+			notes = append(notes, fmt.Sprintf("%s × %s: skipped: %s", r.Scenario, r.Strategy, r.Skipped))
 			continue
 		}
-		capUsed := "-"
+		if r.Error != "" {
+			notes = append(notes, fmt.Sprintf("%s × %s: %s", r.Scenario, r.Strategy, r.Error))
+		}
+		ratio, capUsed := "-", "-"
+		if r.IdealMakespanS > 0 {
+			ratio = fmt.Sprintf("%.3f", r.MakespanRatio)
+		}
 		if r.IdealRemainingS != r.IdealMakespanS {
 			capUsed = fmt.Sprintf("%.0f", r.CapacityUsedPct)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%g\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.3f\t%s\t%.1f\t%.1f\t%.4f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%g\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%.1f\t%.1f\t%.4f\t\n",
 			r.Scenario, r.Strategy, r.TimeScale, r.Requested, r.Launched, r.Failed, r.Lost, r.Duplicates, r.Calls, r.ThrottledCalls,
-			r.AsyncThrottles, r.ThrottledPct, r.CallsPerTask, r.MakespanS, r.IdealMakespanS, r.MakespanRatio, capUsed,
+			r.AsyncThrottles, r.ThrottledPct, r.CallsPerTask, r.MakespanS, r.IdealMakespanS, ratio, capUsed,
 			r.P50LaunchS, r.P99LaunchS, r.CostPer1000USD)
-		if r.Error != "" {
-			fmt.Fprintf(tw, "\t↳ %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Error)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		if _, err := fmt.Fprintln(w, "  "+n); err != nil {
+			return err
 		}
 	}
-	return tw.Flush()
+	return nil
 }
 
 // sortedTimes returns xs sorted.

@@ -18,6 +18,7 @@ import (
 	lambdasvc "github.com/throttle-handler/throttle-handler/integration/services/lambda"
 	sfnsvc "github.com/throttle-handler/throttle-handler/integration/services/sfn"
 	"github.com/throttle-handler/throttle-handler/integration/sim"
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
@@ -37,7 +38,12 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 
 	m := &meter{}
 	so := awslocal.ServicesOptions{Functions: m.build, StateMachinesDir: dir, NoDynamoDB: s.strategy != Ours,
-		Configure: func(c *config.Config) { c.LimitsJSON = s.limitsJSON }}
+		Configure: func(c *config.Config) {
+			c.LimitsJSON = s.limitsJSON
+			if p.DeferThreshold != nil {
+				c.DeferThreshold = *p.DeferThreshold
+			}
+		}}
 	if hook := s.faultHook(); hook != nil {
 		so.Lambda = func(o *lambdasvc.Options) { o.Fault = hook }
 	}
@@ -101,6 +107,9 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 	prog := report.NewProgress(ctx, p.Out, p.TTY, r.Requested, 5*time.Second)
 	runCtx, cancel := context.WithTimeout(ctx, p.RunTimeout)
 	info, err := follow(runCtx, svc.SFN, arn, prog, snapshot)
+	if err == nil {
+		settle(runCtx, s, stack.Clock, prog, snapshot, failedUnits(s.strategy, info.Output))
+	}
 	cancel()
 	final := snapshot()
 	prog.Done(final)
@@ -116,7 +125,6 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 	}
 	r.Failed = failedUnits(s.strategy, info.Output)
 
-	// Let the simulator settle (tasks failing to start after the last call).
 	measure(&r, s, stack, hash, submitted, size)
 	r.throttles = throttles
 	for _, e := range svc.SFN.Executions("", "") {
@@ -146,6 +154,37 @@ func follow(ctx context.Context, svc *sfnsvc.Service, arn string, prog report.Pr
 		}
 		if info.Status != "RUNNING" {
 			return info, nil
+		}
+	}
+}
+
+// settle keeps watching after the execution ended while work is still
+// moving: tasks that fail to start after the last call (the async
+// scenario's ENI timeout) and the product's relaunches of them, which run
+// from EventBridge rules, outside the execution. It waits at least the
+// simulator's ENI timeout plus provisioning in the async scenario, and
+// returns as soon as launched + failed reach the request, or after
+// settleSeconds simulated without it.
+func settle(ctx context.Context, s setup, clk clock.Clock, prog report.Progress, snap func() report.Snapshot, failed int) {
+	const settleSeconds = 90
+	start := clk.Now()
+	minimum := 0.0
+	if s.scenario == Async {
+		minimum = s.sim.Lifecycle.ENITimeoutSeconds + 5
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		sn := snap()
+		prog.Update(sn)
+		waited := clk.Now().Sub(start).Seconds()
+		if waited >= minimum && sn.Launched+failed >= sn.Requested || waited >= settleSeconds {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }
@@ -214,7 +253,12 @@ func measure(r *Result, s setup, stack *awslocal.Stack, hash string, submitted t
 		r.MakespanS = launched[len(launched)-1]
 	}
 	r.P50LaunchS, r.P99LaunchS = percentile(launched, 50), percentile(launched, 99)
-	r.IdealMakespanS = report.IdealMakespan(s.units, s.ideal)
-	r.IdealRemainingS = report.IdealMakespan(s.units, s.remaining)
+	r.IdealMakespanS = idealOf(s.units, s.ideal)
+	r.IdealRemainingS = idealOf(s.units, s.remaining)
 	r.curve = report.Steps(launched)
+}
+
+// idealOf is DESIGN.md's ideal makespan of units over buckets.
+func idealOf(units map[string]float64, buckets map[string]report.Bucket) float64 {
+	return report.IdealMakespan(units, buckets)
 }

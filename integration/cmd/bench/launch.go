@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/throttle-handler/throttle-handler/integration/benchlaunch"
 	"github.com/throttle-handler/throttle-handler/integration/report"
@@ -19,7 +20,7 @@ func runLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var p benchlaunch.Params
 	scenario := fs.String("scenario", "all", "scenario: burst, cotenant, async, ec2, faults or all (comma-separated list allowed)")
 	strategies := fs.String("strategies", "all", "strategies, comma-separated: ours, naive, asl-jitter, sdk-adaptive or all")
-	fs.IntVar(&p.Tasks, "tasks", 0, "Fargate tasks per request (default 10000; --quick 1000)")
+	fs.IntVar(&p.Tasks, "tasks", 0, "Fargate tasks per request (default 10000; --quick 600)")
 	fs.IntVar(&p.Instances, "instances", 0, "EC2 instances in the ec2 scenario (default 500; --quick 100)")
 	fs.IntVar(&p.AdaptiveTasks, "adaptive-tasks", 0, "sdk-adaptive's tasks, run at time scale 1 (default 1000; --quick 300)")
 	fs.IntVar(&p.Concurrency, "concurrency", 400, "every Map's MaxConcurrency")
@@ -34,16 +35,21 @@ func runLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Float64Var(&p.ServerErrorRate, "server-error-rate", 0.03, "share of calls answered 5xx (faults scenario)")
 	fs.Float64Var(&p.CrashRate, "crash-rate", 0.01, "share of launching Lambda invocations that crash after the work (faults scenario)")
 	fs.Uint64Var(&p.Seed, "seed", 1, "seed of every simulated account")
-	fs.Float64Var(&p.TimeScale, "time-scale", 20, "run the local AWS k× faster than real time (sdk-adaptive always runs at 1)")
+	fs.Float64Var(&p.TimeScale, "time-scale", 5, "run the local AWS k× faster than real time (sdk-adaptive always runs at 1)")
 	fs.BoolVar(&p.Quick, "quick", false, "make bench: small sizes, ≤ 5 minutes on 2 cores")
 	jsonOut := fs.String("json", "", "also write the results as a JSON array to `FILE` (- for stdout)")
 	fs.StringVar(&p.Chart, "chart", "reports/bench-launch.png", "chart path; one PNG per scenario, <chart>-<scenario>.png")
+	deferThreshold := fs.Float64("defer-threshold", -1, "ours: TH_DEFER_THRESHOLD_SECONDS (simulated s; negative: the product's default)")
 	verbose := fs.Bool("v", false, "show the Step Functions runner's diagnostics on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *deferThreshold >= 0 {
+		d := time.Duration(*deferThreshold * float64(time.Second))
+		p.DeferThreshold = &d
 	}
 	p.Scenarios = splitList(*scenario)
 	p.Strategies = splitList(*strategies)
