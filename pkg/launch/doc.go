@@ -38,5 +38,9 @@
 //
 // Every handler takes a clock.Clock; none sleeps. A limiter slot further
 // than the defer threshold becomes a "deferred" answer that a Step
-// Functions Wait holds at no cost.
+// Functions Wait holds at no cost; a nearer one is used at once, that is up
+// to the threshold ahead of the slot (0 is exact). The attempt is recorded
+// before its slot is taken so the call follows the limiter's answer at
+// once, the wait counts from the answer, and a slot that is already stale
+// when it arrives is taken again (RunTask.reserve).
 package launch
