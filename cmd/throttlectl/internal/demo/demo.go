@@ -168,7 +168,16 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 	if err != nil {
 		return report.Report{}, fmt.Errorf("start the local AWS: %w", err)
 	}
-	defer stack.Close()
+	defer func() {
+		if ctx.Err() != nil {
+			fmt.Fprintln(out, "\nstopping the local AWS (dynalite, the Step Functions runner, the handlers in flight) …")
+		}
+		begin := time.Now()
+		_ = stack.Close()
+		if ctx.Err() != nil {
+			fmt.Fprintf(out, "stopped in %.1f s\n", time.Since(begin).Seconds())
+		}
+	}()
 	startup := time.Since(wall)
 	fmt.Fprintf(out, "local AWS up in %.1f s at %s\n", startup.Seconds(), stack.Endpoint)
 
