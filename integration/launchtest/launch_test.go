@@ -35,6 +35,8 @@ type Scenario struct {
 	Sim       sim.Config
 	// EventWorkers handle the account's events (retry event mode); 0: none.
 	EventWorkers int
+	// Request replaces the default request of Tasks Fargate tasks.
+	Request *launch.Request
 }
 
 // Result is what a run measured.
@@ -227,13 +229,22 @@ func (e *env) driveChunk(ctx context.Context, t *testing.T, c *counters, request
 
 func run(t *testing.T, sc Scenario) Result {
 	t.Helper()
-	e := start(t, sc)
+	return runOn(t, start(t, sc), sc)
+}
+
+// runOn launches the scenario's request on e, chunk by chunk as the state
+// machine would, and measures the outcome.
+func runOn(t *testing.T, e *env, sc Scenario) Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	realStart, simStart := time.Now(), e.stack.Clock.Now()
 	req := launch.Request{RequestID: "it-" + t.Name(), MaxAttempts: 30, DeadlineSeconds: 3600,
 		ECS: &launch.ECSSpec{Cluster: "jobs", TaskDefinition: "job:3", Count: sc.Tasks, LaunchType: "FARGATE",
 			NetworkConfiguration: &launch.NetworkConfiguration{AwsvpcConfiguration: &launch.AwsvpcConfiguration{Subnets: []string{"subnet-a", "subnet-b"}}}}}
+	if sc.Request != nil {
+		req = *sc.Request
+	}
 	sr, err := e.store.CreateRequest(ctx, req, e.stack.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +316,7 @@ func run(t *testing.T, sc Scenario) Result {
 	counts := sim.Count(e.stack.Sim.Ledger().For(launch.RequestHash(req.RequestID)), size)
 	stats := e.stack.Sim.Stats()
 	return Result{
-		Counts: counts, DeadLettered: sum.DeadLettered, Lost: sim.Lost(sc.Tasks, counts.Unique, sum.DeadLettered),
+		Counts: counts, DeadLettered: sum.DeadLettered, Lost: sim.Lost(req.Requested(), counts.Unique, sum.DeadLettered),
 		RunTaskCalls: stats.Calls["ecs:RunTask"], Throttled: stats.Throttled["ecs:RunTask"], Summary: sum,
 		Relaunched: relaunched.Load(), EventActions: actions,
 		SimSeconds: e.stack.Clock.Now().Sub(simStart).Seconds(), RealSeconds: time.Since(realStart).Seconds(),
