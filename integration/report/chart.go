@@ -88,9 +88,8 @@ func (c Chart) Save(path string) error {
 		p.Legend.Add(s.Name, l)
 	}
 	for _, s := range c.Marks {
-		if len(s.Points) == 0 {
-			continue
-		}
+		// Marks without points still get their legend entry: "throttled
+		// calls (0 of 200)" is part of the story.
 		sc, err := plotter.NewScatter(xys(s.Points))
 		if err != nil {
 			return fmt.Errorf("report: marks %q: %w", s.Name, err)
@@ -101,7 +100,9 @@ func (c Chart) Save(path string) error {
 		if sc.GlyphStyle.Color == nil {
 			sc.GlyphStyle.Color = markColor
 		}
-		p.Add(sc)
+		if len(s.Points) > 0 {
+			p.Add(sc)
+		}
 		p.Legend.Add(s.Name, sc)
 	}
 	w, h := c.Width, c.Height

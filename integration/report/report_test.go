@@ -152,6 +152,10 @@ func TestChartSave(t *testing.T) {
 	if err != nil || img.Bounds().Dx() != 960 {
 		t.Errorf("png: %v, bounds %v; want 960 px wide", err, img.Bounds())
 	}
+	empty := Chart{Lines: c.Lines, Marks: []Series{{Name: "throttled (0)"}}}
+	if err := empty.Save(path); err != nil {
+		t.Errorf("a chart with an empty mark series: %v", err)
+	}
 	if err := (Chart{}).Save(path); err == nil {
 		t.Error("an empty chart saved without error")
 	}
