@@ -77,7 +77,7 @@ func saveChart(p Params, scenario string, rows []Result) (string, error) {
 	ch := report.Chart{Title: fmt.Sprintf("launch benchmark, scenario %s: share of the request launched over time", scenario),
 		XLabel: "simulated seconds since submit", YLabel: "% of the request launched"}
 	var end float64
-	var idealDone bool
+	idealDone := map[int]bool{}
 	for _, r := range rows {
 		if r.Skipped != "" || len(r.curve) == 0 {
 			continue
@@ -101,13 +101,17 @@ func saveChart(p Params, scenario string, rows []Result) (string, error) {
 			ch.Marks = append(ch.Marks, report.Series{Name: fmt.Sprintf("%s: throttles (%d)", r.Strategy, r.ThrottledCalls+r.AsyncThrottles),
 				Points: marks, Color: col})
 		}
-		if !idealDone && r.Strategy != SDKAdaptive {
-			s, err := newSetup(p, scenario, r.Strategy)
-			if err == nil {
+		// One dashed ideal per request size: sdk-adaptive's smaller request
+		// has its own (same colour as its curve).
+		if !idealDone[r.Requested] {
+			if s, err := newSetup(p, scenario, r.Strategy); err == nil {
 				ideal := report.IdealCurve(r.Requested, s.units, s.ideal, max(r.MakespanS, r.IdealMakespanS)*1.05, 0.5)
-				ch.Lines = append(ch.Lines, report.Series{Name: fmt.Sprintf("ideal at the published buckets (%.0f s)", r.IdealMakespanS),
-					Points: pct(ideal), Dashed: true, Color: color.RGBA{110, 110, 110, 255}})
-				idealDone = true
+				name, c := fmt.Sprintf("ideal at the published buckets, %d units (%.0f s)", r.Requested, r.IdealMakespanS), color.Color(color.RGBA{110, 110, 110, 255})
+				if r.Strategy == SDKAdaptive {
+					c = col
+				}
+				ch.Lines = append(ch.Lines, report.Series{Name: name, Points: pct(ideal), Dashed: true, Color: c})
+				idealDone[r.Requested] = true
 			}
 		}
 	}
