@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"strings"
 	"time"
@@ -68,6 +69,12 @@ func runLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// writer for them yet): send them to /dev/null, or to stderr with -v,
 	// while the benchmark runs, and keep the real stdout for the table.
 	realStdout := os.Stdout
+	// The DynamoDB proxy's reverse proxy logs cancelled requests (Lambda
+	// timeouts under load) through the standard logger: -v shows them.
+	if !*verbose {
+		log.SetOutput(io.Discard)
+		defer log.SetOutput(os.Stderr)
+	}
 	if devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil && !*verbose {
 		os.Stdout = devnull
 		defer func() { os.Stdout = realStdout; devnull.Close() }()
