@@ -65,7 +65,11 @@ type Result struct {
 	LambdaInvocations int64   `json:"lambda_invocations"`
 	LambdaGBSeconds   float64 `json:"lambda_gb_s"`
 	DynamoDBWrites    int64   `json:"dynamodb_writes"`
-	CostPer1000USD    float64 `json:"cost_per_1000_usd"`
+	// LambdaErrors are function errors, timeouts and crashes the local
+	// Lambda saw (injected crashes included): under load on a small
+	// machine, timeouts show here.
+	LambdaErrors   int64   `json:"lambda_errors"`
+	CostPer1000USD float64 `json:"cost_per_1000_usd"`
 
 	Status    string  `json:"status"` // the execution's final status
 	TimeScale float64 `json:"time_scale"`

@@ -131,6 +131,7 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 		r.Transitions += int64(e.Transitions)
 	}
 	r.LambdaInvocations, r.DynamoDBWrites, r.LambdaGBSeconds = m.snapshot()
+	r.LambdaErrors = svc.Lambda.Stats().Errors
 	r.WallS = time.Since(wall).Seconds()
 	r.finish()
 	return r, nil
