@@ -158,7 +158,15 @@ func (a *App) flags(name string) *flag.FlagSet {
 
 // parse parses a command's flags; errors are usage errors.
 func (a *App) parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		// throttlectl <command> -h: the command's usage and flags on stdout.
+		if c, ok := lookup(fs.Name()); ok {
+			fmt.Fprintf(a.Stdout, "usage: throttlectl %s\n\n%s\n\nflags:\n", c.Usage, c.Synopsis)
+		}
+		fs.SetOutput(a.Stdout)
+		fs.PrintDefaults()
+		return &exitError{ExitOK}
+	} else if err != nil {
 		return usagef("%s: %v", fs.Name(), err)
 	}
 	if err := a.validate(); err != nil {

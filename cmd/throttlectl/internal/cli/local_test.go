@@ -310,3 +310,16 @@ func TestDemoCommand(t *testing.T) {
 		t.Errorf("stdout should name the report and the chart:\n%s", r.stdout)
 	}
 }
+
+func TestCommandHelp(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"submit", "status", "cancel", "redrive", "demo"} {
+		r := run(t, Env{}, cmd, "-h")
+		if r.code != ExitOK || !strings.Contains(r.stdout, "usage: throttlectl "+cmd) || !strings.Contains(r.stdout, "-endpoint-url") {
+			t.Errorf("%s -h: exit %d, stdout %q", cmd, r.code, r.stdout)
+		}
+	}
+	if r := run(t, Env{}, "demo", "-h"); !strings.Contains(r.stdout, "-fargate-rate") {
+		t.Errorf("demo -h lacks the bucket flags:\n%s", r.stdout)
+	}
+}
