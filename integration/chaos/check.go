@@ -1,0 +1,120 @@
+package chaos
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/integration/services"
+	"github.com/throttle-handler/throttle-handler/integration/sim"
+)
+
+// check judges each request (doc.go): nothing lost, nothing twice, a
+// summary with every failed unit under a reason, the DLQ matching it.
+func check(sc Scenario, rs []RequestResult, dead map[string]chunkLetters) []string {
+	var v []string
+	bad := func(id, format string, a ...any) { v = append(v, id+": "+fmt.Sprintf(format, a...)) }
+	for _, r := range rs {
+		if r.Lost != 0 {
+			bad(r.RequestID, "lost %d of %d (ledger unique %d, dead-lettered %d)", r.Lost, r.Requested, r.Ledger.Unique, r.DeadLettered)
+		}
+		if r.Ledger.Duplicates != 0 {
+			bad(r.RequestID, "%d duplicates in the ledger (%+v)", r.Ledger.Duplicates, r.Ledger)
+		}
+		if r.EventDeadLettered != 0 {
+			bad(r.RequestID, "%d TaskFailedToStart events dead-lettered by EventBridge: tasks neither relaunched nor counted failed", r.EventDeadLettered)
+		}
+		if r.Status == "" || r.Summary.RequestID == "" {
+			continue // reported as not terminal
+		}
+		s := r.Summary
+		if s.Requested != r.Requested {
+			bad(r.RequestID, "summary requested %d, want %d", s.Requested, r.Requested)
+		}
+		if s.Pending != 0 {
+			bad(r.RequestID, "summary has %d pending units after the execution ended", s.Pending)
+		}
+		if s.Launched+s.Failed != s.Requested {
+			bad(r.RequestID, "summary launched %d + failed %d ≠ requested %d", s.Launched, s.Failed, s.Requested)
+		}
+		reasons := 0
+		for reason, n := range s.Reasons {
+			if reason == "" {
+				bad(r.RequestID, "%d failed units without a reason", n)
+			}
+			reasons += n
+		}
+		if reasons != s.Failed {
+			bad(r.RequestID, "reasons %v count %d units, failed %d", s.Reasons, reasons, s.Failed)
+		}
+		if s.DeadLettered != s.Failed {
+			bad(r.RequestID, "summary dead-lettered %d, failed %d", s.DeadLettered, s.Failed)
+		}
+		if r.DeadLettered != s.Failed {
+			bad(r.RequestID, "DLQ holds %d units, summary failed %d", r.DeadLettered, s.Failed)
+		}
+		for _, d := range dead[r.RequestID] {
+			if d.Reason == "" {
+				bad(r.RequestID, "dead letter of chunk %d has no reason", d.Chunk)
+			}
+		}
+	}
+	return v
+}
+
+// budgets are the buckets where one call takes one token, so the
+// simulator's call count is the tokens the limiter let through.
+var budgets = map[string]string{sim.BucketRunTask: "ecs:RunTask", sim.BucketRunInstances: "ec2:RunInstances"}
+
+// checkBuckets: the product's calls never exceed what the configured
+// bucket allows over the run (burst + rate × elapsed): the limiter did not
+// admit above the bucket, whether from DynamoDB or its fallback.
+func checkBuckets(sc Scenario, st sim.Stats, origin time.Time) []string {
+	var v []string
+	elapsed := st.Now.Sub(origin).Seconds()
+	names := make([]string, 0, len(budgets))
+	for b := range budgets {
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	for _, b := range names {
+		cfg := sc.Sim.Buckets[b]
+		allowed := cfg.Burst + cfg.Rate*elapsed
+		if calls := st.Calls[budgets[b]]; float64(calls) > math.Ceil(allowed) {
+			v = append(v, fmt.Sprintf("bucket %s: %d calls in %.0f s, the bucket allows %.0f (burst %.0f, rate %.2f/s)",
+				b, calls, elapsed, allowed, cfg.Burst, cfg.Rate))
+		}
+	}
+	return v
+}
+
+// collectFaults adds the faults the run exercised to into.
+func collectFaults(into map[string]int64, st sim.Stats, svc services.Stats, c *counters) {
+	for k, n := range st.Faults {
+		into["sim:"+k] += n
+	}
+	for code, n := range st.Errors {
+		into["error:"+code] += n
+	}
+	add := func(k string, n int64) {
+		if n != 0 {
+			into[k] += n
+		}
+	}
+	add("sim:storms", st.Storms)
+	add("sim:throttledCalls", st.ThrottledCalls)
+	add("sim:tasksFailedToStart", st.FailedToStart)
+	add("sim:wrappedThrottles", st.WrappedThrottles)
+	add("lambda:crashBefore", c.crashBefore.Load())
+	add("lambda:crashAfter", c.crashAfter.Load())
+	add("lambda:timeoutAfter", c.timeoutAfter.Load())
+	add("events:duplicated", svc.Events.Duplicates)
+	add("events:retries", svc.Events.Retries)
+	add("events:deadLettered", svc.Events.DeadLettered)
+	add("events:dropped", svc.Events.Dropped)
+	add("lambda:errors", svc.Lambda.Errors)
+	add("lambda:throttles", svc.Lambda.Throttles)
+	add("events:late", c.lateEvents.Load())
+	add("dynamodb:restarts", c.dynamoRestarts.Load())
+}

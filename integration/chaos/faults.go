@@ -1,0 +1,178 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/throttle-handler/throttle-handler/integration/services"
+	lambdasvc "github.com/throttle-handler/throttle-handler/integration/services/lambda"
+	"github.com/throttle-handler/throttle-handler/integration/sim"
+	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
+)
+
+// counters are the faults this package injected itself (the simulator and
+// EventBridge count theirs).
+type counters struct {
+	crashBefore, crashAfter, timeoutAfter atomic.Int64
+	lateEvents                            atomic.Int64
+	dynamoRestarts                        atomic.Int64
+}
+
+// draws hands out seeded draws to concurrent callers.
+type draws struct {
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func newDraws(seed uint64, stream string) *draws {
+	h := fnv.New64a()
+	h.Write([]byte(stream))
+	return &draws{r: rand.New(rand.NewPCG(seed, h.Sum64()))}
+}
+
+func (d *draws) float() float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.r.Float64()
+}
+
+// lambdaFaults returns the Lambda fault hook: a crash before the handler
+// runs (nothing happened) or after it ran (the work happened, the answer
+// is lost: RunTask committed mid-chunk).
+func lambdaFaults(sc Scenario, faulty map[string]bool, d *draws, c *counters) lambdasvc.FaultHook {
+	return func(_ context.Context, function string, _ []byte) lambdasvc.FaultKind {
+		if !faulty[function] {
+			return lambdasvc.FaultNone
+		}
+		x := d.float()
+		switch {
+		case x < sc.CrashBefore:
+			c.crashBefore.Add(1)
+			return lambdasvc.FaultCrashBefore
+		case x < sc.CrashBefore+sc.CrashAfter:
+			c.crashAfter.Add(1)
+			return lambdasvc.FaultCrashAfter
+		}
+		return lambdasvc.FaultNone
+	}
+}
+
+// timeoutHandler runs the real handler, then, for a drawn share of
+// invocations, holds on until the function's timeout: Lambda answers
+// Sandbox.Timedout although the handler's calls were made.
+type timeoutHandler struct {
+	next awslambda.Handler
+	p    float64
+	d    *draws
+	c    *counters
+}
+
+func (h timeoutHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := h.next.Invoke(ctx, payload)
+	if h.d.float() < h.p {
+		h.c.timeoutAfter.Add(1)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return out, err
+}
+
+// functions builds the product's handlers through pkg/lambdafn, wrapping
+// the faulty ones when sc times them out.
+func functions(sc Scenario, faulty map[string]bool, d *draws, c *counters) func(context.Context, string, lambdafn.Deps) (awslambda.Handler, error) {
+	return func(ctx context.Context, name string, deps lambdafn.Deps) (awslambda.Handler, error) {
+		h, err := lambdafn.Build(ctx, name, deps)
+		if err != nil || sc.TimeoutAfter == 0 || !faulty[name] {
+			return h, err
+		}
+		return timeoutHandler{next: h, p: sc.TimeoutAfter, d: d, c: c}, nil
+	}
+}
+
+// lateSink delivers the simulator's events to EventBridge, holding a drawn
+// share back for up to delay (simulated), so they arrive late and out of
+// order (EventBridge's own duplicates come on top).
+type lateSink struct {
+	next  sim.EventSink
+	clock *clock.Scaled
+	p     float64
+	delay time.Duration
+	d     *draws
+	c     *counters
+	wg    sync.WaitGroup
+	stop  chan struct{}
+}
+
+func (s *lateSink) Put(ctx context.Context, envelopes ...[]byte) error {
+	var now [][]byte
+	for _, e := range envelopes {
+		if s.p == 0 || s.d.float() >= s.p {
+			now = append(now, e)
+			continue
+		}
+		s.c.lateEvents.Add(1)
+		hold := s.clock.RealDuration(time.Duration(s.d.float() * float64(s.delay)))
+		s.wg.Go(func() {
+			select {
+			case <-time.After(hold):
+			case <-s.stop:
+			}
+			_ = s.next.Put(context.WithoutCancel(ctx), e)
+		})
+	}
+	if len(now) == 0 {
+		return nil
+	}
+	return s.next.Put(ctx, now...)
+}
+
+// wait waits for the held-back events to be delivered.
+func (s *lateSink) wait() { s.wg.Wait() }
+
+// close delivers the held-back events at once.
+func (s *lateSink) close() {
+	close(s.stop)
+	s.wg.Wait()
+}
+
+// outage kills dynalite at sc.DynamoOutageAt and restarts it, on the same
+// port and data folder, sc.DynamoOutageFor later (simulated). It returns
+// when dynalite is back or ctx ends; the restarted process replaces
+// svc.Dynalite so the stack's Close stops it.
+func outage(ctx context.Context, sc Scenario, svc *services.Services, clk *clock.Scaled, c *counters) error {
+	old := svc.Dynalite
+	if old == nil || old.Path == "" {
+		return fmt.Errorf("chaos: dynalite outage needs dynalite on disk")
+	}
+	select {
+	case <-time.After(clk.RealDuration(sc.DynamoOutageAt)):
+	case <-ctx.Done():
+		return nil
+	}
+	old.Stop()
+	select {
+	case <-time.After(clk.RealDuration(sc.DynamoOutageFor)):
+	case <-ctx.Done():
+	}
+	var err error
+	for range 5 { // the port may take a moment to be free again
+		var d *testenv.Dynalite
+		d, err = testenv.StartDynalite(context.WithoutCancel(ctx), testenv.DynaliteOptions{Path: old.Path, Port: old.Port()})
+		if err == nil {
+			svc.Dynalite = d
+			c.dynamoRestarts.Add(1)
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("chaos: restart dynalite on port %d: %w", old.Port(), err)
+}

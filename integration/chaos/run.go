@@ -1,0 +1,351 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/throttle-handler/throttle-handler/integration/awslocal"
+	lambdasvc "github.com/throttle-handler/throttle-handler/integration/services/lambda"
+	"github.com/throttle-handler/throttle-handler/integration/sim"
+	"github.com/throttle-handler/throttle-handler/pkg/config"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/submit"
+)
+
+// Options configure Run.
+type Options struct {
+	// TimeScale k: simulated seconds per real second. Default 20.
+	TimeScale float64
+	// Timeout bounds one seed in real time. Default 5 minutes.
+	Timeout time.Duration
+	// FunctionTimeout is runtask's and retry's Lambda timeout (simulated),
+	// what a TimeoutAfter fault waits for. Default 60 s.
+	FunctionTimeout time.Duration
+	// Settle bounds (simulated) how long after the executions end the
+	// ledger may still converge: relaunches after TaskFailedToStart and
+	// late events land then. Default 600 s.
+	Settle time.Duration
+	// CrashFunctions are the functions whose invocations may crash or time
+	// out. Default: every function on the launch path (plan, runtask,
+	// retry, summary).
+	CrashFunctions []string
+	// StateMachinesDir replaces the repository's statemachines/ (to try a
+	// change of the ASL against the matrix).
+	StateMachinesDir string
+	// Log receives the stack's, handlers' and runner's logs; nil discards.
+	Log io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.TimeScale == 0 {
+		o.TimeScale = 20
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	if o.CrashFunctions == nil {
+		o.CrashFunctions = []string{"plan", "runtask", "retry", "summary"}
+	}
+	if o.Settle == 0 {
+		o.Settle = 600 * time.Second
+	}
+	if o.FunctionTimeout == 0 {
+		o.FunctionTimeout = 60 * time.Second
+	}
+}
+
+// RequestResult is what became of one request.
+type RequestResult struct {
+	RequestID string         `json:"requestId"`
+	Requested int            `json:"requested"`
+	Status    string         `json:"status"` // the execution's
+	Summary   launch.Summary `json:"summary"`
+	Ledger    sim.Counts     `json:"ledger"`
+	// DeadLettered counts the units of the DLQ's messages (the last
+	// message per chunk: sends are at least once).
+	DeadLettered int `json:"deadLettered"`
+	// EventDeadLettered counts the request's tasks whose TaskFailedToStart
+	// event EventBridge could not deliver to retry (dead-lettered raw):
+	// not lost, but not relaunched nor counted failed either.
+	EventDeadLettered int `json:"eventDeadLettered,omitempty"`
+	// Lost = requested − unique launched − dead-lettered.
+	Lost int `json:"lost"`
+}
+
+// Result is one seed's outcome. Violations are broken promises; an error
+// from Run is a broken harness (the stack did not start).
+type Result struct {
+	Seed       uint64           `json:"seed"`
+	Scenario   string           `json:"scenario"`
+	Requests   []RequestResult  `json:"requests"`
+	Violations []string         `json:"violations,omitempty"`
+	Faults     map[string]int64 `json:"faults"`
+	Runtime    time.Duration    `json:"runtime"`
+}
+
+// OK reports whether every invariant held.
+func (r Result) OK() bool { return len(r.Violations) == 0 }
+
+// Run runs sc on a fresh local stack and checks the invariants (doc.go).
+func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
+	o.defaults()
+	begin := time.Now()
+	res = Result{Seed: sc.Seed, Scenario: sc.String(), Faults: map[string]int64{}}
+	defer func() { res.Runtime = time.Since(begin) }()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+
+	dir, err := os.MkdirTemp("", "chaos-dynalite-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	logger := slog.New(slog.DiscardHandler)
+	so := awslocal.ServicesOptions{EventDuplicates: sc.EventDuplicates, DynamoDBPath: dir, RunnerStderr: o.Log, StateMachinesDir: o.StateMachinesDir}
+	if o.Log != nil {
+		logger = slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	var c counters
+	faulty := map[string]bool{}
+	for _, f := range o.CrashFunctions {
+		faulty[f] = true
+	}
+	ld, fd := newDraws(sc.Seed, "lambda"), newDraws(sc.Seed, "timeouts")
+	so.Configure = func(cfg *config.Config) { cfg.LimitsJSON = sc.LimitsJSON }
+	so.Lambda = func(lo *lambdasvc.Options) {
+		lo.Fault = lambdaFaults(sc, faulty, ld, &c)
+		lo.Timeouts = map[string]time.Duration{"runtask": o.FunctionTimeout, "retry": o.FunctionTimeout, "plan": o.FunctionTimeout, "summary": o.FunctionTimeout}
+	}
+	so.Functions = functions(sc, faulty, fd, &c)
+	origin := time.Now().UTC()
+	sctx, scancel := context.WithTimeout(ctx, 90*time.Second)
+	stack, err := awslocal.Start(sctx, awslocal.Options{TimeScale: o.TimeScale, Origin: origin, Sim: sc.Sim, Logger: logger, Services: so})
+	scancel()
+	if err != nil {
+		return res, fmt.Errorf("chaos: awslocal.Start: %w", err)
+	}
+	svc := stack.LocalServices()
+	late := &lateSink{next: svc.Events, clock: stack.Scaled, p: sc.EventLate, delay: sc.EventDelay, d: newDraws(sc.Seed, "events"), c: &c, stop: make(chan struct{})}
+	stack.Sim.SetSink(late)
+	var outageErr error
+	outageDone := make(chan struct{})
+	octx, ocancel := context.WithCancel(ctx)
+	defer func() {
+		ocancel()
+		<-outageDone
+		late.close()
+		_ = stack.Close()
+	}()
+	go func() {
+		defer close(outageDone)
+		if sc.DynamoOutageAt > 0 {
+			outageErr = outage(octx, sc, svc, stack.Scaled, &c)
+		}
+	}()
+
+	env := stack.Env()
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		return res, err
+	}
+	awsCfg := aws.Config{Region: stack.Region, BaseEndpoint: aws.String(stack.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+	sfnc, sqsc := sfn.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)
+
+	arns := make([]string, len(sc.Requests))
+	for i, r := range sc.Requests {
+		b, _ := json.Marshal(r)
+		out, err := sfnc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(cfg.StateMachineARN),
+			Name: aws.String(submit.ExecutionName(r.RequestID)), Input: aws.String(string(b))})
+		if err != nil {
+			return res, fmt.Errorf("chaos: StartExecution %s: %w", r.RequestID, err)
+		}
+		arns[i] = aws.ToString(out.ExecutionArn)
+	}
+	res.Requests = make([]RequestResult, len(sc.Requests))
+	for i, r := range sc.Requests {
+		rr := &res.Requests[i]
+		rr.RequestID, rr.Requested = r.RequestID, r.Requested()
+		status, output, cause, err := waitExecution(ctx, sfnc, arns[i])
+		if err != nil {
+			res.Violations = append(res.Violations, fmt.Sprintf("%s: not terminal: %v", r.RequestID, err))
+			continue
+		}
+		rr.Status = status
+		if status != string(sfntypes.ExecutionStatusSucceeded) {
+			res.Violations = append(res.Violations, fmt.Sprintf("%s: execution %s without a summary: %s", r.RequestID, status, cause))
+			continue
+		}
+		if err := json.Unmarshal([]byte(output), &rr.Summary); err != nil {
+			res.Violations = append(res.Violations, fmt.Sprintf("%s: summary %q: %v", r.RequestID, output, err))
+		}
+	}
+
+	// Let the stragglers land: the outage ends, late and duplicated events
+	// are delivered, and relaunches after TaskFailedToStart run.
+	<-outageDone
+	if outageErr != nil {
+		return res, outageErr
+	}
+	late.wait()
+	if err := svc.Events.Drain(ctx); err != nil {
+		return res, fmt.Errorf("chaos: drain events: %w", err)
+	}
+	dead, err := deadLetters(ctx, sqsc, cfg.DLQURL)
+	if err != nil {
+		return res, err
+	}
+	settle := time.Now().Add(stack.Scaled.RealDuration(o.Settle))
+	for {
+		lost := 0
+		for i, r := range sc.Requests {
+			res.Requests[i].Ledger = ledgerCounts(stack.Sim, r)
+			res.Requests[i].DeadLettered = dead[r.RequestID].units()
+			res.Requests[i].EventDeadLettered = dead[rawPrefix+launch.RequestHash(r.RequestID)].units()
+			res.Requests[i].Lost = res.Requests[i].Requested - res.Requests[i].Ledger.Unique - res.Requests[i].DeadLettered - res.Requests[i].EventDeadLettered
+			if res.Requests[i].Status == string(sfntypes.ExecutionStatusSucceeded) {
+				lost += max(0, res.Requests[i].Lost) // a failed execution will not recover
+			}
+		}
+		if lost == 0 || time.Now().After(settle) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+		_ = svc.Events.Drain(ctx)
+		more, err := deadLetters(ctx, sqsc, cfg.DLQURL)
+		if err != nil {
+			return res, err
+		}
+		for id, d := range more {
+			if dead[id] == nil {
+				dead[id] = d
+				continue
+			}
+			for k, v := range d {
+				dead[id][k] = v
+			}
+		}
+	}
+	st := stack.Sim.Stats()
+	res.Violations = append(res.Violations, check(sc, res.Requests, dead)...)
+	res.Violations = append(res.Violations, checkBuckets(sc, st, origin)...)
+	collectFaults(res.Faults, st, svc.Stats(), &c)
+	return res, nil
+}
+
+// waitExecution polls an execution until it ends.
+func waitExecution(ctx context.Context, c *sfn.Client, arn string) (status, output, cause string, err error) {
+	for {
+		d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err == nil && d.Status != sfntypes.ExecutionStatusRunning {
+			return string(d.Status), aws.ToString(d.Output), aws.ToString(d.Error) + " " + aws.ToString(d.Cause), nil
+		}
+		if err != nil && !strings.Contains(err.Error(), "ExecutionDoesNotExist") {
+			return "", "", "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", "", "", fmt.Errorf("still running: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ledgerCounts judges r's launches in the simulator's ledger (DESIGN.md
+// "Ledger"): entries are found by request hash (tasks) and request id
+// (instances' tag).
+func ledgerCounts(s *sim.Sim, r launch.Request) sim.Counts {
+	seen := map[string]bool{}
+	var entries []sim.LedgerEntry
+	for _, key := range []string{launch.RequestHash(r.RequestID), r.RequestID} {
+		for _, e := range s.Ledger().For(key) {
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				entries = append(entries, e)
+			}
+		}
+	}
+	return sim.Count(entries, func(_ string, chunk int) int {
+		c, err := r.Chunk(chunk)
+		if err != nil {
+			return 0
+		}
+		return c.Size
+	})
+}
+
+// rawPrefix keys, by request hash, the events EventBridge dead-lettered.
+const rawPrefix = "event-dlq:"
+
+// chunkLetters are one request's dead letters, the last per chunk and kind.
+type chunkLetters map[string]launch.DeadLetter
+
+func (c chunkLetters) units() int {
+	n := 0
+	for _, d := range c {
+		n += d.Missing
+	}
+	return n
+}
+
+// deadLetters drains the product's DLQ, by request id.
+func deadLetters(ctx context.Context, c *sqs.Client, url string) (map[string]chunkLetters, error) {
+	out := map[string]chunkLetters{}
+	for {
+		m, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
+		if err != nil {
+			return nil, fmt.Errorf("chaos: ReceiveMessage: %w", err)
+		}
+		if len(m.Messages) == 0 {
+			return out, nil
+		}
+		for _, msg := range m.Messages {
+			body := []byte(aws.ToString(msg.Body))
+			var d launch.DeadLetter
+			if err := json.Unmarshal(body, &d); err != nil {
+				return nil, fmt.Errorf("chaos: dead letter %q: %w", body, err)
+			}
+			key := fmt.Sprintf("%d/%s", d.Chunk, d.Kind)
+			if d.RequestID == "" {
+				// An event EventBridge could not deliver to its target (the
+				// rule's dead-letter queue is the product's): the task it
+				// names was neither relaunched nor counted as failed.
+				var env struct {
+					DetailType string `json:"detail-type"`
+					Detail     struct {
+						TaskArn   string `json:"taskArn"`
+						StartedBy string `json:"startedBy"`
+					} `json:"detail"`
+				}
+				_ = json.Unmarshal(body, &env)
+				id, ok := launch.ParseStartedBy(env.Detail.StartedBy)
+				if !ok {
+					return nil, fmt.Errorf("chaos: dead letter from neither the product nor one of its tasks: %s", body)
+				}
+				d = launch.DeadLetter{Failures: []launch.Failure{{Reason: "event:" + env.DetailType}}}
+				d.RequestID, d.Missing = rawPrefix+id.RequestHash, 1
+				key = env.Detail.TaskArn
+			}
+			if out[d.RequestID] == nil {
+				out[d.RequestID] = chunkLetters{}
+			}
+			out[d.RequestID][key] = d
+			if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: msg.ReceiptHandle}); err != nil {
+				return nil, errors.Join(fmt.Errorf("chaos: DeleteMessage"), err)
+			}
+		}
+	}
+}
