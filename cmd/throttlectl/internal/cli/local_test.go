@@ -136,6 +136,13 @@ func TestSubmitAndStatusLocal(t *testing.T) {
 		t.Errorf("status lists %d IDs, the simulator launched %d: %v vs %v", len(st.IDs), len(want), st.IDs, want)
 	}
 
+	// invoke runs the real summary handler against the local table and bus.
+	r = run(t, Env{Getenv: l.env.Getenv, Stdin: strings.NewReader(`{"requestId":"cli-submit"}`)}, "invoke", "summary", "-")
+	var sum launch.Summary
+	if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &sum) != nil || sum.Launched != 25 || sum.Requested != 25 {
+		t.Errorf("invoke summary: exit %d, stdout %s, stderr %s: want 25 of 25 launched", r.code, r.stdout, r.stderr)
+	}
+
 	r = l.run(t, "submit", file)
 	if r.code != ExitOK || !strings.Contains(r.stdout, `"alreadySubmitted": true`) {
 		t.Errorf("second submit: exit %d, stdout %s: want alreadySubmitted", r.code, r.stdout)
