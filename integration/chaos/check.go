@@ -117,4 +117,5 @@ func collectFaults(into map[string]int64, st sim.Stats, svc services.Stats, c *c
 	add("lambda:throttles", svc.Lambda.Throttles)
 	add("events:late", c.lateEvents.Load())
 	add("dynamodb:restarts", c.dynamoRestarts.Load())
+	add("lambda:asyncDropped", c.asyncDropped.Load())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,39 @@ type counters struct {
 	crashBefore, crashAfter, timeoutAfter atomic.Int64
 	lateEvents                            atomic.Int64
 	dynamoRestarts                        atomic.Int64
+	// asyncDropped: asynchronous invocations (EventBridge → retry) that
+	// failed after Lambda's retries. On AWS the stack sends them to the
+	// event DLQ (OnFailure); the local Lambda only logs them.
+	asyncDropped atomic.Int64
+}
+
+// dropCounter counts the local Lambda's "async invocation failed after
+// retries" records on their way to the stack's log handler.
+type dropCounter struct {
+	slog.Handler
+	c *counters
+}
+
+func (h dropCounter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError || h.Handler.Enabled(ctx, l)
+}
+
+func (h dropCounter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "async invocation failed after retries" {
+		h.c.asyncDropped.Add(1)
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h dropCounter) WithAttrs(as []slog.Attr) slog.Handler {
+	return dropCounter{Handler: h.Handler.WithAttrs(as), c: h.c}
+}
+
+func (h dropCounter) WithGroup(name string) slog.Handler {
+	return dropCounter{Handler: h.Handler.WithGroup(name), c: h.c}
 }
 
 // draws hands out seeded draws to concurrent callers.

@@ -34,9 +34,9 @@ type Options struct {
 	// FunctionTimeout is runtask's and retry's Lambda timeout (simulated),
 	// what a TimeoutAfter fault waits for. Default 60 s.
 	FunctionTimeout time.Duration
-	// Settle bounds (simulated) how long after the executions end the
-	// ledger may still converge: relaunches after TaskFailedToStart and
-	// late events land then. Default 600 s.
+	// Settle bounds (simulated) how long after the executions end, or
+	// after the ledger last moved, it may still converge: relaunches after
+	// TaskFailedToStart and late events land then. Default 300 s.
 	Settle time.Duration
 	// CrashFunctions are the functions whose invocations may crash or time
 	// out. Default: every function on the launch path (plan, runtask,
@@ -60,7 +60,7 @@ func (o *Options) defaults() {
 		o.CrashFunctions = []string{"plan", "runtask", "retry", "summary"}
 	}
 	if o.Settle == 0 {
-		o.Settle = 600 * time.Second
+		o.Settle = 300 * time.Second
 	}
 	if o.FunctionTimeout == 0 {
 		o.FunctionTimeout = 60 * time.Second
@@ -81,6 +81,9 @@ type RequestResult struct {
 	// event EventBridge could not deliver to retry (dead-lettered raw):
 	// not lost, but not relaunched nor counted failed either.
 	EventDeadLettered int `json:"eventDeadLettered,omitempty"`
+	// Short lists, when units are lost, the chunks short of their size
+	// with what the ledger holds for them (for replays).
+	Short []string `json:"short,omitempty"`
 	// Lost = requested − unique launched − dead-lettered.
 	Lost int `json:"lost"`
 }
@@ -119,6 +122,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 		logger = slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	var c counters
+	logger = slog.New(dropCounter{Handler: logger.Handler(), c: &c})
 	faulty := map[string]bool{}
 	for _, f := range o.CrashFunctions {
 		faulty[f] = true
@@ -208,17 +212,25 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	// Settle while the ledger still moves: relaunches after
+	// TaskFailedToStart wait for ECS's ENIs, which a starved account hands
+	// out slowly. Settle without progress means stuck.
 	settle := time.Now().Add(stack.Scaled.RealDuration(o.Settle))
+	progress := -1
 	for {
-		lost := 0
+		lost, unique := 0, 0
 		for i, r := range sc.Requests {
 			res.Requests[i].Ledger = ledgerCounts(stack.Sim, r)
 			res.Requests[i].DeadLettered = dead[r.RequestID].units()
 			res.Requests[i].EventDeadLettered = dead[rawPrefix+launch.RequestHash(r.RequestID)].units()
 			res.Requests[i].Lost = res.Requests[i].Requested - res.Requests[i].Ledger.Unique - res.Requests[i].DeadLettered - res.Requests[i].EventDeadLettered
+			unique += res.Requests[i].Ledger.Unique + res.Requests[i].DeadLettered + res.Requests[i].EventDeadLettered
 			if res.Requests[i].Status == string(sfntypes.ExecutionStatusSucceeded) {
 				lost += max(0, res.Requests[i].Lost) // a failed execution will not recover
 			}
+		}
+		if unique != progress {
+			progress, settle = unique, time.Now().Add(stack.Scaled.RealDuration(o.Settle))
 		}
 		if lost == 0 || time.Now().After(settle) || ctx.Err() != nil {
 			break
@@ -239,7 +251,15 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 			}
 		}
 	}
+	for i, r := range sc.Requests {
+		if res.Requests[i].Lost > 0 {
+			res.Requests[i].Short = shortChunks(stack.Sim, r, dead[r.RequestID])
+		}
+	}
 	st := stack.Sim.Stats()
+	if n := c.asyncDropped.Load(); n > 0 {
+		res.Violations = append(res.Violations, fmt.Sprintf("%d asynchronous invocations (EventBridge → retry: relaunches) failed after Lambda's retries and were dropped (on AWS: the event DLQ via OnFailure); the summaries do not count them", n))
+	}
 	res.Violations = append(res.Violations, check(sc, res.Requests, dead)...)
 	res.Violations = append(res.Violations, checkBuckets(sc, st, origin)...)
 	collectFaults(res.Faults, st, svc.Stats(), &c)
@@ -348,4 +368,41 @@ func deadLetters(ctx context.Context, c *sqs.Client, url string) (map[string]chu
 			}
 		}
 	}
+}
+
+// shortChunks describes the chunks of r with fewer live units than their
+// size and no dead letter: each entry's attempt, start and stop.
+func shortChunks(s *sim.Sim, r launch.Request, dead chunkLetters) []string {
+	byChunk := map[int][]sim.LedgerEntry{}
+	for _, e := range s.Ledger().For(launch.RequestHash(r.RequestID)) {
+		byChunk[e.Chunk] = append(byChunk[e.Chunk], e)
+	}
+	for _, e := range s.Ledger().For(r.RequestID) {
+		byChunk[e.Chunk] = append(byChunk[e.Chunk], e)
+	}
+	var out []string
+	for i := 0; ; i++ {
+		c, err := r.Chunk(i)
+		if err != nil {
+			break
+		}
+		live := 0
+		desc := ""
+		for _, e := range byChunk[i] {
+			if !e.FailedToStart {
+				live++
+			}
+			desc += fmt.Sprintf(" [%s attempt %d failedToStart %v lostResponse %v stop %s]", e.ID[max(0, len(e.ID)-8):], e.Attempt, e.FailedToStart, e.LostResponse, e.StopCode)
+		}
+		deadUnits := 0
+		for _, d := range dead {
+			if d.Chunk == i {
+				deadUnits += d.Missing
+			}
+		}
+		if live+deadUnits < c.Size {
+			out = append(out, fmt.Sprintf("chunk %d: size %d, live %d, dead-lettered %d:%s", i, c.Size, live, deadUnits, desc))
+		}
+	}
+	return out
 }
