@@ -222,4 +222,3 @@ func FuzzRetryEvent(f *testing.F) {
 		}
 	})
 }
-
