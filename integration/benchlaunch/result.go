@@ -56,6 +56,9 @@ type Result struct {
 	// the buckets; CapacityUsedPct = 100 × IdealRemainingS / MakespanS.
 	IdealRemainingS float64 `json:"ideal_remaining_s"`
 	CapacityUsedPct float64 `json:"capacity_used_pct"`
+	// FirstLaunchS is submit → first launch: the start-up cost (plan,
+	// cold starts) that the ideal does not count.
+	FirstLaunchS float64 `json:"first_launch_s"`
 	// P50LaunchS and P99LaunchS: time from submit to each unit's launch.
 	P50LaunchS float64 `json:"p50_launch_s"`
 	P99LaunchS float64 `json:"p99_launch_s"`

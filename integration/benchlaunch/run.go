@@ -251,7 +251,7 @@ func measure(r *Result, s setup, stack *awslocal.Stack, hash string, submitted t
 	}
 	launched = sortedTimes(launched)
 	if len(launched) > 0 {
-		r.MakespanS = launched[len(launched)-1]
+		r.FirstLaunchS, r.MakespanS = launched[0], launched[len(launched)-1]
 	}
 	r.P50LaunchS, r.P99LaunchS = percentile(launched, 50), percentile(launched, 99)
 	r.IdealMakespanS = idealOf(s.units, s.ideal)
