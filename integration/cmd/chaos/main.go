@@ -125,8 +125,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "seeds %d, failed %d %v, harness errors %d %v, runtime %v\n",
 		*seeds, len(failed), failed, len(broken), broken, time.Since(begin).Round(time.Second))
+	extra := ""
+	if *machines != "" {
+		extra += " --statemachines " + *machines
+	}
+	if *crash != fs.Lookup("crash").DefValue {
+		extra += " --crash " + *crash
+	}
 	for _, s := range failed {
-		fmt.Fprintf(stdout, "replay: go run ./integration/cmd/chaos --seeds 1 --first-seed %d -v\n", s)
+		fmt.Fprintf(stdout, "replay: go run ./integration/cmd/chaos --seeds 1 --first-seed %d --scale %g%s -v\n", s, *scale, extra)
 	}
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{"results": results, "faults": totals, "failed": failed, "harnessErrors": broken,
