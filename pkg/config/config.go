@@ -9,6 +9,8 @@
 //	                             limiter buckets and failover marks
 //	TH_EVENT_BUS_NAME            the product's EventBridge bus                        (required by retry and plan)
 //	TH_DLQ_URL                   the product's dead-letter queue (SQS URL)            (required by retry)
+//	TH_RELAUNCH_QUEUE_URL        the relaunch queue (SQS URL): relaunches after       (required by retry)
+//	                             TaskFailedToStart wait there for their slot
 //	TH_STATE_MACHINE_ARN         the launch state machine                             (required by submit and retry)
 //	TH_LIMITS_JSON               limit overrides, JSON (see pkg/limiter)              built-in AWS defaults
 //	TH_LIMITS_FILE               the same, read from a file                           unset
@@ -34,18 +36,19 @@ import (
 // Variable names, in one place so the CDK stack and the local stack use the
 // same spelling.
 const (
-	EnvTable           = "TH_TABLE_NAME"
-	EnvEventBus        = "TH_EVENT_BUS_NAME"
-	EnvDLQURL          = "TH_DLQ_URL"
-	EnvStateMachineARN = "TH_STATE_MACHINE_ARN"
-	EnvLimitsJSON      = "TH_LIMITS_JSON"
-	EnvLimitsFile      = "TH_LIMITS_FILE"
-	EnvAccountScope    = "TH_ACCOUNT_SCOPE"
-	EnvDeferThreshold  = "TH_DEFER_THRESHOLD_SECONDS"
-	EnvMaxAhead        = "TH_MAX_AHEAD_SECONDS"
-	EnvFallback        = "TH_FALLBACK_FRACTION"
-	EnvLogLevel        = "TH_LOG_LEVEL"
-	EnvRegion          = "AWS_REGION"
+	EnvTable            = "TH_TABLE_NAME"
+	EnvEventBus         = "TH_EVENT_BUS_NAME"
+	EnvDLQURL           = "TH_DLQ_URL"
+	EnvRelaunchQueueURL = "TH_RELAUNCH_QUEUE_URL"
+	EnvStateMachineARN  = "TH_STATE_MACHINE_ARN"
+	EnvLimitsJSON       = "TH_LIMITS_JSON"
+	EnvLimitsFile       = "TH_LIMITS_FILE"
+	EnvAccountScope     = "TH_ACCOUNT_SCOPE"
+	EnvDeferThreshold   = "TH_DEFER_THRESHOLD_SECONDS"
+	EnvMaxAhead         = "TH_MAX_AHEAD_SECONDS"
+	EnvFallback         = "TH_FALLBACK_FRACTION"
+	EnvLogLevel         = "TH_LOG_LEVEL"
+	EnvRegion           = "AWS_REGION"
 )
 
 // The product's DynamoDB table has one key schema for everything it holds
@@ -60,10 +63,13 @@ const (
 // Config is the parsed, validated environment. The zero value is not valid;
 // use Load.
 type Config struct {
-	Table           string
-	EventBus        string
-	DLQURL          string
-	StateMachineARN string
+	Table    string
+	EventBus string
+	DLQURL   string
+	// RelaunchQueueURL is the SQS queue a relaunch waits on (with a
+	// message delay) when its limiter slot is far away.
+	RelaunchQueueURL string
+	StateMachineARN  string
 	// LimitsJSON is the raw limit override document (from TH_LIMITS_JSON or
 	// the file named by TH_LIMITS_FILE); empty means the built-in defaults.
 	LimitsJSON     string
@@ -83,6 +89,7 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 		Table:            getenv(EnvTable),
 		EventBus:         getenv(EnvEventBus),
 		DLQURL:           getenv(EnvDLQURL),
+		RelaunchQueueURL: getenv(EnvRelaunchQueueURL),
 		StateMachineARN:  getenv(EnvStateMachineARN),
 		LimitsJSON:       getenv(EnvLimitsJSON),
 		Region:           getenv(EnvRegion),
@@ -150,16 +157,17 @@ func seconds(getenv func(string) string, name string, def time.Duration, lo, hi 
 // stack and tests to hand to in-process handlers.
 func (c Config) Environ() map[string]string {
 	return map[string]string{
-		EnvTable:           c.Table,
-		EnvEventBus:        c.EventBus,
-		EnvDLQURL:          c.DLQURL,
-		EnvStateMachineARN: c.StateMachineARN,
-		EnvLimitsJSON:      c.LimitsJSON,
-		EnvAccountScope:    c.AccountScope,
-		EnvDeferThreshold:  strconv.FormatFloat(c.DeferThreshold.Seconds(), 'f', -1, 64),
-		EnvMaxAhead:        strconv.FormatFloat(c.MaxAhead.Seconds(), 'f', -1, 64),
-		EnvFallback:        strconv.FormatFloat(c.FallbackFraction, 'f', -1, 64),
-		EnvLogLevel:        c.LogLevel.String(),
-		EnvRegion:          c.Region,
+		EnvTable:            c.Table,
+		EnvEventBus:         c.EventBus,
+		EnvDLQURL:           c.DLQURL,
+		EnvRelaunchQueueURL: c.RelaunchQueueURL,
+		EnvStateMachineARN:  c.StateMachineARN,
+		EnvLimitsJSON:       c.LimitsJSON,
+		EnvAccountScope:     c.AccountScope,
+		EnvDeferThreshold:   strconv.FormatFloat(c.DeferThreshold.Seconds(), 'f', -1, 64),
+		EnvMaxAhead:         strconv.FormatFloat(c.MaxAhead.Seconds(), 'f', -1, 64),
+		EnvFallback:         strconv.FormatFloat(c.FallbackFraction, 'f', -1, 64),
+		EnvLogLevel:         c.LogLevel.String(),
+		EnvRegion:           c.Region,
 	}
 }

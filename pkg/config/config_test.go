@@ -17,6 +17,7 @@ func TestLoad(t *testing.T) {
 	}{
 		"defaults":          {env: map[string]string{}},
 		"missing required":  {env: map[string]string{}, required: []string{EnvTable}, wantErr: EnvTable},
+		"missing relaunch":  {env: map[string]string{EnvTable: "t"}, required: []string{EnvTable, EnvRelaunchQueueURL}, wantErr: EnvRelaunchQueueURL},
 		"bad threshold":     {env: map[string]string{EnvDeferThreshold: "soon"}, wantErr: EnvDeferThreshold},
 		"threshold too big": {env: map[string]string{EnvDeferThreshold: "1000"}, wantErr: EnvDeferThreshold},
 		"bad fallback":      {env: map[string]string{EnvFallback: "0"}, wantErr: EnvFallback},
@@ -43,7 +44,7 @@ func TestLoad(t *testing.T) {
 
 func TestEnvironRoundTrip(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(map[string]string{EnvTable: "t", EnvDeferThreshold: "1.5", EnvRegion: "eu-west-1"}))
+	c, err := Load(env(map[string]string{EnvTable: "t", EnvRelaunchQueueURL: "http://127.0.0.1/000000000000/relaunch", EnvDeferThreshold: "1.5", EnvRegion: "eu-west-1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestEnvironRoundTrip(t *testing.T) {
 	if got != c {
 		t.Fatalf("got %+v, want %+v", got, c)
 	}
-	if c.DeferThreshold != 1500*time.Millisecond || c.AccountScope != "eu-west-1" {
+	if c.DeferThreshold != 1500*time.Millisecond || c.AccountScope != "eu-west-1" || c.RelaunchQueueURL == "" {
 		t.Fatalf("got %+v", c)
 	}
 }
