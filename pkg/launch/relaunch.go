@@ -5,7 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
@@ -18,6 +25,7 @@ const (
 	EventRelaunched = "relaunched" // the stopped task was relaunched
 	EventDuplicate  = "duplicate"  // the stopped task was already relaunched (or given up)
 	EventGaveUp     = "giveup"     // the stopped task will not be relaunched (dead-lettered)
+	EventDeferred   = "deferred"   // the relaunch holds a far slot and waits on the relaunch queue
 )
 
 // EventOutput is the retry function's event-mode output.
@@ -29,6 +37,8 @@ type EventOutput struct {
 	StoppedTaskARN string   `json:"stoppedTaskArn,omitempty"`
 	NewTaskARN     string   `json:"newTaskArn,omitempty"`
 	Buckets        []string `json:"buckets,omitempty"`
+	// WaitSeconds is the delay of a deferred relaunch's queue message.
+	WaitSeconds int `json:"waitSeconds,omitempty"`
 }
 
 type ecsEvent struct {
@@ -111,9 +121,13 @@ func (h *Retry) slowECS(ctx context.Context, reason string) []string {
 // chunk are two keys and two relaunches; a retried invocation after a lost
 // response reuses the same token. There is no Step Functions Wait here: if
 // the slot is further than DeferThreshold it is kept in the claim and the
-// invocation fails with ThrottledError (RetryAfter = the wait), so Lambda's
-// asynchronous retry (and, past it, the function's on-failure destination)
-// comes back to the held slot. A chunk may relaunch at most maxAttempts ×
+// original event goes to the relaunch queue with DelaySeconds = the wait
+// (at most SQS's 900 s; a longer wait is queued again), and the invocation
+// succeeds; the queue's event source brings the event back to the held slot.
+// Failing the invocation instead would lean on Lambda's two async retries,
+// which are minutes apart in total: a longer wait dropped the relaunch. A
+// relaunch is given up once the request's deadline has passed or its slot
+// lies beyond it, so nothing waits forever. A chunk may relaunch at most maxAttempts ×
 // chunk size tasks; a task that cannot start for a permanent reason (bad
 // image, missing secret) is not relaunched: it is dead-lettered with
 // LaunchFailed.
@@ -139,11 +153,6 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 		return EventOutput{Action: EventIgnored, Reason: fmt.Sprintf("chunk %d is not an ECS chunk of %s", id.Chunk, requestID)}, nil
 	}
 	c := h.o.ClassifyEvent(raw)
-	if c.Class == failure.Throttled {
-		h.o.Metrics.Add(MetricThrottledAsync, 1, UnitCount)
-		h.slowECS(ctx, "TaskFailedToStart:"+c.Code)
-	}
-
 	claim, created, err := h.store.ClaimRelaunch(ctx, RelaunchClaim{TaskARN: taskARN, RequestID: requestID, Chunk: id.Chunk}, sr.Deadline.Add(retention))
 	if err != nil {
 		return EventOutput{}, transientErr("retry", err)
@@ -154,6 +163,12 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 		return out, nil
 	}
 	if created {
+		// Once per stopped task: the same event back from the relaunch
+		// queue (or duplicated by EventBridge) is not another throttle.
+		if c.Class == failure.Throttled {
+			h.o.Metrics.Add(MetricThrottledAsync, 1, UnitCount)
+			h.slowECS(ctx, "TaskFailedToStart:"+c.Code)
+		}
 		if c.Class == failure.Permanent || c.Class == failure.Quota {
 			return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("not relaunched: %s: %s: %s", c.Class, c.Code, stoppedReason))
 		}
@@ -166,6 +181,9 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 			return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("relaunch budget of %d spent; last: %s", budget, stoppedReason))
 		}
 	}
+	if now := h.o.Clock.Now(); !now.Before(sr.Deadline) {
+		return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("deadline %s passed before the relaunch; last: %s", sr.Deadline.Format(time.RFC3339), stoppedReason))
+	}
 	fargate := sr.Request.ECS.Fargate()
 	go_, wait, err := h.holdRelaunch(ctx, claim, fargate)
 	if err != nil {
@@ -176,9 +194,15 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 		return EventOutput{}, transientErr("limiter", err)
 	}
 	if !go_ {
-		log.Info("relaunch waits for its slot", "delayMs", wait.Milliseconds())
-		return EventOutput{}, &failure.ThrottledError{Detail: failure.Detail{Code: "SlotDeferred", Op: "ecs:RunTask", RetryAfter: wait,
-			Err: fmt.Errorf("relaunch of %s holds a slot %.0f s away", taskARN, wait.Seconds())}}
+		if slotAt := h.o.Clock.Now().Add(wait); slotAt.After(sr.Deadline) {
+			service, takes := takesFor(KindECS, 1, fargate)
+			if err := h.lim.Release(ctx, service, takes, limiter.Slot{At: slotAt}); err != nil {
+				log.Warn("relaunch slot not released", "err", err)
+			}
+			return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("deadline %s reached before the relaunch's slot (%.0f s away); last: %s",
+				sr.Deadline.Format(time.RFC3339), wait.Seconds(), stoppedReason))
+		}
+		return h.deferRelaunch(ctx, log, raw, out, wait)
 	}
 	rec := AttemptRecord{Count: 1, Token: RelaunchToken(taskARN), StartedBy: RelaunchStartedBy(requestID, id.Chunk, taskARN)}
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
@@ -218,6 +242,102 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 	log.Info("relaunched", "newTaskArn", res.IDs[0])
 	out.Action, out.NewTaskARN = EventRelaunched, res.IDs[0]
 	return out, nil
+}
+
+// maxQueueDelay is SQS's longest DelaySeconds.
+const maxQueueDelay = 900
+
+// deferRelaunch puts the original event on the relaunch queue, to come back
+// when the held slot is due. Without a queue (RelaunchQueueURL empty) the
+// invocation fails with ThrottledError, for a caller that retries by itself.
+func (h *Retry) deferRelaunch(ctx context.Context, log *slog.Logger, raw json.RawMessage, out EventOutput, wait time.Duration) (EventOutput, error) {
+	if h.o.RelaunchQueueURL == "" {
+		return EventOutput{}, &failure.ThrottledError{Detail: failure.Detail{Code: "SlotDeferred", Op: "ecs:RunTask", RetryAfter: wait,
+			Err: fmt.Errorf("relaunch of %s holds a slot %.0f s away", out.StoppedTaskARN, wait.Seconds())}}
+	}
+	delay := min(int(math.Ceil(wait.Seconds())), maxQueueDelay)
+	_, err := h.sqs.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: aws.String(h.o.RelaunchQueueURL), MessageBody: aws.String(string(raw)), DelaySeconds: int32(delay),
+		MessageAttributes: map[string]sqsAttr{
+			"requestId":      {DataType: aws.String("String"), StringValue: aws.String(out.RequestID)},
+			"stoppedTaskArn": {DataType: aws.String("String"), StringValue: aws.String(out.StoppedTaskARN)},
+		},
+	})
+	if err != nil {
+		// The slot stays held in the claim; the caller's retry comes back to it.
+		return EventOutput{}, transientErr("retry", fmt.Errorf("relaunch queue: %w", err))
+	}
+	h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
+	h.o.Metrics.Add(MetricDeferSeconds, wait.Seconds(), UnitSeconds)
+	log.Info("relaunch waits for its slot on the relaunch queue", "delayMs", wait.Milliseconds(), "delaySeconds", delay)
+	out.Action, out.WaitSeconds = EventDeferred, delay
+	out.Reason = fmt.Sprintf("slot %.0f s away", wait.Seconds())
+	return out, nil
+}
+
+// SQSBatch is the event an SQS event source mapping delivers to the retry
+// function: records of the relaunch queue, each body an ECS event.
+type SQSBatch struct {
+	Records []SQSRecord `json:"Records"`
+}
+
+// SQSRecord is one message of an SQSBatch (the fields retry reads).
+type SQSRecord struct {
+	MessageID   string `json:"messageId"`
+	EventSource string `json:"eventSource"`
+	Body        string `json:"body"`
+}
+
+// SQSBatchResponse is the partial batch response (ReportBatchItemFailures):
+// only the listed records stay on the queue.
+type SQSBatchResponse struct {
+	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
+}
+
+// BatchItemFailure names a record to redeliver by its messageId.
+type BatchItemFailure struct {
+	ItemIdentifier string `json:"itemIdentifier"`
+}
+
+// HandleSQS runs HandleEvent on each record's body (concurrently; a batch
+// is at most 10) and reports the records that failed, so the event source
+// deletes the others and redelivers these after the visibility timeout
+// (then the queue's redrive policy dead-letters what keeps failing). A
+// deferred relaunch has queued itself again and counts as done. A batch
+// that is not SQS records is refused whole, before anything is handled.
+func (h *Retry) HandleSQS(ctx context.Context, b SQSBatch) (SQSBatchResponse, error) {
+	if len(b.Records) == 0 {
+		return SQSBatchResponse{}, permanent("retry", "InvalidInput", errors.New("retry input: Records: at least one record required"))
+	}
+	for i, r := range b.Records {
+		switch {
+		case r.EventSource != "aws:sqs":
+			return SQSBatchResponse{}, permanent("retry", "InvalidInput", fmt.Errorf("retry input: Records[%d].eventSource: want aws:sqs, got %q", i, r.EventSource))
+		case r.MessageID == "":
+			return SQSBatchResponse{}, permanent("retry", "InvalidInput", fmt.Errorf("retry input: Records[%d].messageId: required", i))
+		}
+	}
+	failed := make([]bool, len(b.Records))
+	var wg sync.WaitGroup
+	for i, r := range b.Records {
+		wg.Go(func() {
+			out, err := h.HandleEvent(ctx, json.RawMessage(r.Body))
+			if err != nil {
+				failed[i] = true
+				h.o.Logger.Warn("relaunch queue record failed; redelivered", "messageId", r.MessageID, "err", err)
+				return
+			}
+			h.o.Logger.Debug("relaunch queue record", "messageId", r.MessageID, "action", out.Action)
+		})
+	}
+	wg.Wait()
+	resp := SQSBatchResponse{BatchItemFailures: []BatchItemFailure{}}
+	for i, r := range b.Records {
+		if failed[i] {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, BatchItemFailure{ItemIdentifier: r.MessageID})
+		}
+	}
+	return resp, nil
 }
 
 func firstReason(fs []Failure) string {

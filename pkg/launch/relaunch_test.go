@@ -3,13 +3,20 @@ package launch
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 )
 
 func taskEvent(t *testing.T, taskARN, startedBy, reason string) json.RawMessage {
@@ -108,7 +115,9 @@ func TestRelaunchRetriedAfterLostResponseReusesToken(t *testing.T) {
 	}
 }
 
-func TestRelaunchFarSlotIsThrottledAndHeld(t *testing.T) {
+// Without a relaunch queue the invocation fails with ThrottledError and the
+// caller's retry comes back to the held slot.
+func TestRelaunchFarSlotWithoutQueueIsThrottledAndHeld(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
@@ -168,5 +177,252 @@ func TestEventModeIgnoresAndSlows(t *testing.T) {
 		if err != nil || out.(EventOutput).Action != EventIgnored {
 			t.Errorf("%s: got %+v, %v; want ignored", name, out, err)
 		}
+	}
+}
+
+// queueSQS records SendMessage calls by queue; fail makes the next sends to
+// the relaunch queue fail.
+type queueSQS struct {
+	mu   sync.Mutex
+	sent []*sqs.SendMessageInput
+	fail int
+}
+
+const relaunchQueue = "http://127.0.0.1/000000000000/relaunch"
+
+func (q *queueSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if aws.ToString(in.QueueUrl) == relaunchQueue && q.fail > 0 {
+		q.fail--
+		return nil, errors.New("sqs: connection refused")
+	}
+	q.sent = append(q.sent, in)
+	return &sqs.SendMessageOutput{MessageId: aws.String(fmt.Sprint(len(q.sent)))}, nil
+}
+
+func (q *queueSQS) to(url string) []*sqs.SendMessageInput {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*sqs.SendMessageInput
+	for _, in := range q.sent {
+		if aws.ToString(in.QueueUrl) == url {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// withQueue replaces e.r with a retry handler that has a relaunch queue.
+func withQueue(e *retryEnv) *queueSQS {
+	q := &queueSQS{}
+	e.r = NewRetry(e.st, e.lim, e.ecs, e.events, q, func(o *RetryOptions) {
+		o.Clock, o.Peek, o.Bus, o.DLQURL, o.RelaunchQueueURL = e.clk, e.peek, "product", "http://127.0.0.1/q", relaunchQueue
+	})
+	return q
+}
+
+func batch(bodies ...string) json.RawMessage {
+	var b SQSBatch
+	for i, body := range bodies {
+		b.Records = append(b.Records, SQSRecord{MessageID: fmt.Sprintf("m%d", i), EventSource: "aws:sqs", Body: body})
+	}
+	raw, _ := json.Marshal(b)
+	return raw
+}
+
+func TestRelaunchFarSlotWaitsOnRelaunchQueue(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	q := withQueue(e)
+	e.lim.waits = []time.Duration{1200 * time.Second} // beyond SQS's 900 s delay
+	ctx := context.Background()
+	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+
+	out, err := e.r.Handle(ctx, ev)
+	if err != nil || out.(EventOutput).Action != EventDeferred || out.(EventOutput).WaitSeconds != 900 {
+		t.Fatalf("got %+v, %v; want deferred by 900 s", out, err)
+	}
+	sent := q.to(relaunchQueue)
+	if len(sent) != 1 || sent[0].DelaySeconds != 900 || aws.ToString(sent[0].MessageBody) != string(ev) {
+		t.Fatalf("relaunch queue: %d messages, want 1 with the original event and a delay of 900 s", len(sent))
+	}
+
+	// The queue brings it back: 300 s still to go, queued again.
+	e.clk.Advance(900 * time.Second)
+	resp, err := e.r.Handle(ctx, batch(aws.ToString(sent[0].MessageBody)))
+	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+		t.Fatalf("got %+v, %v; want no failures", resp, err)
+	}
+	if sent = q.to(relaunchQueue); len(sent) != 2 || sent[1].DelaySeconds != 300 {
+		t.Fatalf("relaunch queue: %d messages (last delay %d), want 2, the second 300 s", len(sent), sent[len(sent)-1].DelaySeconds)
+	}
+
+	e.clk.Advance(300 * time.Second)
+	resp, err = e.r.Handle(ctx, batch(aws.ToString(sent[1].MessageBody)))
+	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+		t.Fatalf("got %+v, %v; want no failures", resp, err)
+	}
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	if len(e.ecs.Calls()) != 2 || st.Launched() != 10 || len(st.Stopped) != 1 {
+		t.Fatalf("calls %d launched %d stopped %d; want 2, 10, 1", len(e.ecs.Calls()), st.Launched(), len(st.Stopped))
+	}
+	if n := len(e.lim.reserves); n != 2 { // the chunk's and the relaunch's, once
+		t.Errorf("reserves: got %d, want 2", n)
+	}
+	if n := len(e.lim.signals); n != 3 { // three ECS buckets, once: a queued replay is no new throttle
+		t.Errorf("signals: got %v, want the three ECS buckets once", e.lim.signals)
+	}
+	if len(q.to("http://127.0.0.1/q")) != 0 {
+		t.Error("dead-lettered")
+	}
+	// The queue delivers at least once: the event once more is a duplicate.
+	resp, err = e.r.Handle(ctx, batch(string(ev)))
+	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 || len(e.ecs.Calls()) != 2 {
+		t.Fatalf("redelivery: got %+v, %v, %d calls", resp, err, len(e.ecs.Calls()))
+	}
+}
+
+func TestRelaunchQueueSendFailureIsAnError(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	q := withQueue(e)
+	q.fail = 1
+	e.lim.waits = []time.Duration{60 * time.Second}
+	ctx := context.Background()
+	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	if _, err := e.r.Handle(ctx, ev); errorTypeName(err) != "TransientError" {
+		t.Fatalf("got %v, want TransientError (Lambda retries)", err)
+	}
+	e.clk.Advance(10 * time.Second)
+	out, err := e.r.Handle(ctx, ev)
+	if err != nil || out.(EventOutput).Action != EventDeferred || out.(EventOutput).WaitSeconds != 50 {
+		t.Fatalf("got %+v, %v; want deferred to the held slot, 50 s", out, err)
+	}
+	if n := len(e.lim.reserves); n != 2 {
+		t.Errorf("reserves: got %d, want 2 (the slot is held, not taken again)", n)
+	}
+}
+
+func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	withQueue(e)
+	bad := RelaunchToken(arns[2])
+	e.ecs.respond = func(_ int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
+		if aws.ToString(in.ClientToken) == bad {
+			return nil, &smithy.GenericAPIError{Code: "ServerException", Message: "internal error", Fault: smithy.FaultServer}
+		}
+		return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
+	}
+	sb := StartedBy("r1", 0, 1)
+	ctx := context.Background()
+	raw := batch(string(taskEvent(t, arns[1], sb, "")), "not json", string(taskEvent(t, arns[2], sb, "")), string(taskEvent(t, arns[3], sb, "")))
+	resp, err := e.r.Handle(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range resp.(SQSBatchResponse).BatchItemFailures {
+		got = append(got, f.ItemIdentifier)
+	}
+	slices.Sort(got)
+	if want := []string{"m1", "m2"}; !slices.Equal(got, want) {
+		t.Fatalf("batchItemFailures: got %v, want %v", got, want)
+	}
+	b, _ := json.Marshal(resp)
+	if !strings.Contains(string(b), `"batchItemFailures":[{"itemIdentifier":"m`) {
+		t.Errorf("wire shape: %s", b)
+	}
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	if len(st.Stopped) != 2 {
+		t.Errorf("stopped: got %d, want 2 relaunched", len(st.Stopped))
+	}
+}
+
+func TestRelaunchSQSBatchBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	withQueue(e)
+	ev := string(taskEvent(t, arns[1], StartedBy("r1", 0, 1), ""))
+	for name, tc := range map[string]struct {
+		raw   string
+		field string
+	}{
+		"foreign source": {`{"Records":[{"messageId":"m0","eventSource":"aws:sqs","body":` + strconv.Quote(ev) + `},{"messageId":"m1","eventSource":"aws:kinesis","body":"{}"}]}`, "Records[1].eventSource"},
+		"no messageId":   {`{"Records":[{"eventSource":"aws:sqs","body":` + strconv.Quote(ev) + `}]}`, "Records[0].messageId"},
+		"empty":          {`{"Records":[]}`, "Records"},
+		"not a list":     {`{"Records":{}}`, "Records"},
+	} {
+		_, err := e.r.Handle(context.Background(), json.RawMessage(tc.raw))
+		if errorTypeName(err) != "PermanentError" || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: got %v, want a PermanentError naming %s", name, err, tc.field)
+		}
+	}
+	if n := len(e.ecs.Calls()); n != 1 {
+		t.Fatalf("calls: got %d, want only the chunk's", n)
+	}
+}
+
+func TestRelaunchPastDeadlineGivesUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		wait, advance time.Duration
+	}{
+		"deadline passes while queued": {wait: 300 * time.Second, advance: 700 * time.Second},
+		"slot beyond the deadline":     {wait: 900 * time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newRetryEnv(t, 0)
+			r := ecsRequest("r1", 10)
+			r.DeadlineSeconds = 600
+			plan(t, e.st, r, t0)
+			if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
+				t.Fatalf("launch: %+v, %v", out, err)
+			}
+			st, _ := e.st.Chunk(ctx, "r1", 0)
+			q := withQueue(e)
+			e.lim.waits = []time.Duration{tc.wait}
+			ev := taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")
+			out, err := e.r.Handle(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.advance > 0 {
+				if out.(EventOutput).Action != EventDeferred {
+					t.Fatalf("got %+v, want deferred", out)
+				}
+				e.clk.Advance(tc.advance)
+				resp, err := e.r.Handle(ctx, batch(string(ev)))
+				if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+					t.Fatalf("got %+v, %v", resp, err)
+				}
+				out, _ = e.r.Handle(ctx, ev) // the claim now says given up
+				if out.(EventOutput).Action != EventDuplicate {
+					t.Fatalf("got %+v, want duplicate (given up)", out)
+				}
+			} else {
+				if o := out.(EventOutput); o.Action != EventGaveUp || !strings.Contains(o.Reason, "deadline") {
+					t.Fatalf("got %+v, want giveup naming the deadline", out)
+				}
+				if e.lim.releases != 1 {
+					t.Errorf("releases: got %d, want the far slot given back", e.lim.releases)
+				}
+			}
+			dl := q.to("http://127.0.0.1/q")
+			if len(dl) != 1 || !strings.Contains(aws.ToString(dl[0].MessageBody), "deadline") {
+				t.Fatalf("dead letters: %d, want 1 naming the deadline", len(dl))
+			}
+			st, _ = e.st.Chunk(ctx, "r1", 0)
+			if len(e.ecs.Calls()) != 1 || st.Lost != 1 || st.Missing(10) != 0 {
+				t.Fatalf("calls %d lost %d missing %d; want 1, 1, 0", len(e.ecs.Calls()), st.Lost, st.Missing(10))
+			}
+		})
 	}
 }

@@ -68,10 +68,13 @@ type RetryOptions struct {
 	// on a far slot anyway).
 	Peek SlotPeeker
 	// DeferThreshold is runtask's; event-mode relaunches further than this
-	// from their slot fail with ThrottledError (default 2 s).
+	// from their slot wait on the relaunch queue (default 2 s).
 	DeferThreshold time.Duration
 	// Bus is the product's event bus; DLQURL the product's dead-letter queue.
 	Bus, DLQURL string
+	// RelaunchQueueURL is the queue a relaunch waits on for a far slot
+	// (message delay); empty: the invocation fails with ThrottledError.
+	RelaunchQueueURL string
 	// ClassifyEvent classifies an EventBridge envelope; default
 	// failure.ClassifyEvent. ClassifyError: default failure.ClassifyError.
 	ClassifyEvent func([]byte) failure.Classification
@@ -117,16 +120,25 @@ func NewRetry(store *Store, lim Limiter, ecsc ECSAPI, events EventsAPI, sqsc SQS
 }
 
 // Handle dispatches on the input's shape: an EventBridge envelope
-// (detail-type present) is event mode, anything else chunk mode.
+// (detail-type present) is event mode, an SQS batch (Records present) is
+// the relaunch queue's, anything else chunk mode.
 func (h *Retry) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	var probe struct {
-		DetailType *string `json:"detail-type"`
+		DetailType *string          `json:"detail-type"`
+		Records    *json.RawMessage `json:"Records"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, permanent("retry", "InvalidInput", fmt.Errorf("retry input: not a JSON object: %w", err))
 	}
 	if probe.DetailType != nil {
 		return h.HandleEvent(ctx, raw)
+	}
+	if probe.Records != nil {
+		var b SQSBatch
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil, permanent("retry", "InvalidInput", fmt.Errorf("retry input: Records: %w", err))
+		}
+		return h.HandleSQS(ctx, b)
 	}
 	var in RetryInput
 	if err := json.Unmarshal(raw, &in); err != nil {
