@@ -1,4 +1,6 @@
-// Command retry is the retry Lambda function: it decides how a failed chunk goes on (chunk mode) and reacts to ECS events (event mode).
+// Command retry is the retry Lambda function: it decides how a failed chunk
+// goes on (chunk mode), reacts to ECS events (event mode) and takes back the
+// relaunches that waited on the relaunch queue (SQS batches).
 // The handler is built by pkg/lambdafn (pkg/launch/wire), like throttlectl
 // invoke and the local Lambda endpoint build it. See README.md for its
 // JSON contract.
@@ -22,7 +24,7 @@ const name = "retry"
 func main() {
 	ctx := context.Background()
 	log := lambdacontext.NewLogger()
-	cfg, err := config.Load(os.Getenv, config.EnvTable, config.EnvEventBus, config.EnvDLQURL)
+	cfg, err := config.Load(os.Getenv, config.EnvTable, config.EnvEventBus, config.EnvDLQURL, config.EnvRelaunchQueueURL)
 	if err != nil {
 		log.Error(name+": configuration", "err", err)
 		os.Exit(1)

@@ -8,7 +8,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
@@ -117,4 +121,60 @@ func TestExamplesInSync(t *testing.T) {
 			t.Errorf("%s differs between pkg/errors/testdata/shapes and functions/classify/testdata (copy one over the other)", f)
 		}
 	}
+}
+
+// TestRetryNeedsTheRelaunchQueue: retry names TH_RELAUNCH_QUEUE_URL when
+// everything else is set.
+func TestRetryNeedsTheRelaunchQueue(t *testing.T) {
+	t.Parallel()
+	cfg := config.Config{Table: "t", EventBus: "b", DLQURL: "http://127.0.0.1:1/000000000000/dlq", Region: "us-east-1", AccountScope: "us-east-1"}
+	_, err := Build(t.Context(), "retry", Deps{Config: cfg, AWS: aws.Config{Region: "us-east-1"}})
+	if err == nil || !strings.Contains(err.Error(), config.EnvRelaunchQueueURL) {
+		t.Fatalf("got %v, want an error naming %s", err, config.EnvRelaunchQueueURL)
+	}
+	cfg.RelaunchQueueURL = "http://127.0.0.1:1/000000000000/relaunch"
+	if _, err := Build(t.Context(), "retry", Deps{Config: cfg, AWS: aws.Config{Region: "us-east-1"}}); err != nil {
+		t.Fatalf("full config: %v", err)
+	}
+}
+
+// TestMetricsWriter: Deps.Metrics receives the handlers' EMF lines.
+func TestMetricsWriter(t *testing.T) {
+	t.Parallel()
+	cfg := config.Config{Table: "t", EventBus: "b", DLQURL: "http://127.0.0.1:1/000000000000/dlq",
+		RelaunchQueueURL: "http://127.0.0.1:1/000000000000/relaunch", Region: "us-east-1", AccountScope: "us-east-1"}
+	var buf syncBuffer
+	h, err := Build(t.Context(), "retry", Deps{Config: cfg, Metrics: &buf, AWS: aws.Config{Region: "us-east-1",
+		BaseEndpoint: aws.String("http://127.0.0.1:1"), Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A throttle service action counts ThrottledAsync before it signals the
+	// limiter; the cancelled context keeps the signal off the network.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ev := `{"detail-type":"ECS Service Action","source":"aws.ecs","detail":{"eventName":"ECS_OPERATION_THROTTLED"}}`
+	if _, err := h.Invoke(ctx, []byte(ev)); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); !strings.Contains(got, `"ThrottledAsync":1`) || !strings.Contains(got, `"Function":"retry"`) {
+		t.Fatalf("metrics writer got %q, want the ThrottledAsync EMF line of retry", got)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -3,6 +3,7 @@ package lambdafn
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -25,6 +26,10 @@ type Deps struct {
 	AWS    aws.Config
 	Clock  clock.Clock
 	Logger *slog.Logger
+	// Metrics receives the handlers' EMF lines; nil means os.Stdout
+	// (Lambda's log stream). In-process users (demo, bench) route them
+	// elsewhere.
+	Metrics io.Writer
 }
 
 func (d Deps) fill() Deps {
@@ -38,7 +43,7 @@ func (d Deps) fill() Deps {
 }
 
 func (d Deps) wire() wire.Deps {
-	return wire.Deps{Config: d.Config, AWS: d.AWS, Clock: d.Clock, Logger: d.Logger}
+	return wire.Deps{Config: d.Config, AWS: d.AWS, Clock: d.Clock, Logger: d.Logger, Metrics: d.Metrics}
 }
 
 // builder makes one function's handler.

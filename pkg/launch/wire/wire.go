@@ -111,10 +111,11 @@ func RunTask(d Deps) (*launch.RunTask, error) {
 		}), nil
 }
 
-// Retry builds the retry handler (chunk and event mode).
+// Retry builds the retry handler (chunk mode, event mode, and the relaunch
+// queue's SQS batches).
 func Retry(d Deps) (*launch.Retry, error) {
 	d = d.fill()
-	if err := need(d.Config, "retry", config.EnvTable, config.EnvEventBus, config.EnvDLQURL); err != nil {
+	if err := need(d.Config, "retry", config.EnvTable, config.EnvEventBus, config.EnvDLQURL, config.EnvRelaunchQueueURL); err != nil {
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(d.AWS)
@@ -128,6 +129,7 @@ func Retry(d Deps) (*launch.Retry, error) {
 			o.Clock, o.Logger, o.Metrics = d.Clock, d.Logger, rec
 			o.Peek = launch.StorePeeker{Limiter: lim, Store: store, Clock: d.Clock}
 			o.DeferThreshold, o.Bus, o.DLQURL = d.Config.DeferThreshold, d.Config.EventBus, d.Config.DLQURL
+			o.RelaunchQueueURL = d.Config.RelaunchQueueURL
 		}), nil
 }
 

@@ -11,16 +11,18 @@ import (
 
 func TestBuildersNameMissingVariables(t *testing.T) {
 	t.Parallel()
-	full := config.Config{Table: "t", EventBus: "b", DLQURL: "http://127.0.0.1/q", Region: "us-east-1", AccountScope: "us-east-1"}
+	full := config.Config{Table: "t", EventBus: "b", DLQURL: "http://127.0.0.1/q", RelaunchQueueURL: "http://127.0.0.1/relaunch",
+		Region: "us-east-1", AccountScope: "us-east-1"}
 	awsCfg := aws.Config{Region: "us-east-1"}
 	tests := map[string]struct {
 		build func(Deps) error
 		miss  string
 	}{
-		"plan":    {func(d Deps) error { _, err := Plan(d); return err }, config.EnvTable},
-		"runtask": {func(d Deps) error { _, err := RunTask(d); return err }, config.EnvTable},
-		"retry":   {func(d Deps) error { _, err := Retry(d); return err }, config.EnvDLQURL},
-		"summary": {func(d Deps) error { _, err := Summary(d); return err }, config.EnvEventBus},
+		"plan":                             {func(d Deps) error { _, err := Plan(d); return err }, config.EnvTable},
+		"runtask":                          {func(d Deps) error { _, err := RunTask(d); return err }, config.EnvTable},
+		"retry":                            {func(d Deps) error { _, err := Retry(d); return err }, config.EnvDLQURL},
+		"retry without the relaunch queue": {func(d Deps) error { _, err := Retry(d); return err }, config.EnvRelaunchQueueURL},
+		"summary":                          {func(d Deps) error { _, err := Summary(d); return err }, config.EnvEventBus},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -36,6 +38,8 @@ func TestBuildersNameMissingVariables(t *testing.T) {
 				cfg.DLQURL = ""
 			case config.EnvEventBus:
 				cfg.EventBus = ""
+			case config.EnvRelaunchQueueURL:
+				cfg.RelaunchQueueURL = ""
 			}
 			err := tt.build(Deps{Config: cfg, AWS: awsCfg})
 			if err == nil || !strings.Contains(err.Error(), tt.miss) {
