@@ -31,40 +31,21 @@ type SlotPeeker interface {
 	NextSlot(ctx context.Context, service string, takes []limiter.Take) (time.Duration, error)
 }
 
-// StorePeeker is a SlotPeeker reading the limiter's item (one read, no
-// write): the next slot of n tokens in a bucket is TAT + n/rate − burst/rate,
-// at the bucket's current adaptive rate.
+// StorePeeker is a SlotPeeker on the fleet-wide limiter: one read of the
+// limiter's item, no write. It delegates to (*limiter.Distributed).Peek so
+// the retry handler's wait and Reserve share one GCRA arithmetic (the
+// adaptive rate included) and cannot drift apart.
 type StorePeeker struct {
 	Limiter *limiter.Distributed
-	Store   limiter.Store
-	Clock   interface{ Now() time.Time }
+	// Store and Clock are not read: Peek uses the limiter's own store and
+	// clock. They remain so that existing callers compile.
+	Store limiter.Store
+	Clock interface{ Now() time.Time }
 }
 
 // NextSlot returns the wait until takes could all be admitted (0 if now).
 func (p StorePeeker) NextSlot(ctx context.Context, service string, takes []limiter.Take) (time.Duration, error) {
-	item, err := p.Store.Load(ctx, p.Limiter.Key(service))
-	if err != nil {
-		return 0, err
-	}
-	now := p.Clock.Now()
-	var wait time.Duration
-	for _, t := range takes {
-		lim, err := p.Limiter.Limit(t.Bucket)
-		if err != nil {
-			return 0, err
-		}
-		rate, err := p.Limiter.Rate(service, t.Bucket)
-		if err != nil || rate <= 0 {
-			continue
-		}
-		st := item[t.Bucket]
-		if st.TAT.IsZero() {
-			continue
-		}
-		at := st.TAT.Add(time.Duration((t.N - lim.Burst) / float64(rate) * float64(time.Second)))
-		wait = max(wait, at.Sub(now))
-	}
-	return wait, nil
+	return p.Limiter.Peek(ctx, service, takes)
 }
 
 // takesFor returns the limiter takes of a call launching count units of

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
@@ -147,7 +149,7 @@ func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (Summa
 		if c.GaveUp {
 			sum.Failed += c.DeadLettered
 			sum.DeadLettered += c.DeadLettered
-			sum.Reasons[c.Class+": "+c.Code] += c.DeadLettered
+			sum.Reasons[summaryReason(sr, c)] += c.DeadLettered
 		} else {
 			sum.Pending += c.Missing(spec.Size)
 		}
@@ -164,4 +166,14 @@ func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (Summa
 		}
 	}
 	return sum, nil
+}
+
+// summaryReason is the Reasons key of a given-up chunk: "<class>: <code>"
+// of its last failure, or one deadline reason for every chunk the deadline
+// ended (whatever its last failure was).
+func summaryReason(sr StoredRequest, c ChunkState) string {
+	if strings.HasPrefix(c.Reason, reasonDeadline+" ") {
+		return fmt.Sprintf("%s %s passed", reasonDeadline, sr.Deadline.UTC().Format(time.RFC3339))
+	}
+	return c.Class + ": " + c.Code
 }

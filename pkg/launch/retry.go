@@ -229,19 +229,29 @@ func (h *Retry) HandleChunk(ctx context.Context, in RetryInput) (RetryOutput, er
 		}
 	}
 
+	missing, deadline := state.Missing(spec.Size), sr.Deadline.UTC().Format(time.RFC3339)
 	switch {
+	case c.Code == CodeDeadlinePassed || !now.Before(sr.Deadline):
+		// runtask found no slot before the deadline, or it has passed.
+		return h.giveUp(ctx, log, sr, spec, state, in, out, c, fmt.Sprintf("%s %s passed: %d of %d units not launched; last %s: %s",
+			reasonDeadline, deadline, missing, spec.Size, c.Class, c.Code))
 	case !c.Retryable:
 		return h.giveUp(ctx, log, sr, spec, state, in, out, c, fmt.Sprintf("%s: %s: %s", c.Class, c.Code, c.Message))
 	case retries >= sr.Request.Attempts():
 		return h.giveUp(ctx, log, sr, spec, state, in, out, c, fmt.Sprintf("attempts exhausted (%d of %d); last %s: %s", retries, sr.Request.Attempts(), c.Class, c.Code))
 	case now.Add(wait).After(sr.Deadline):
-		return h.giveUp(ctx, log, sr, spec, state, in, out, c, fmt.Sprintf("deadline %s reached; last %s: %s", sr.Deadline.Format(time.RFC3339), c.Class, c.Code))
+		return h.giveUp(ctx, log, sr, spec, state, in, out, c, fmt.Sprintf("%s %s passes before the next attempt (in %.0f s): %d of %d units not launched; last %s: %s",
+			reasonDeadline, deadline, math.Ceil(wait.Seconds()), missing, spec.Size, c.Class, c.Code))
 	}
 	out.WaitSeconds = int(math.Ceil(wait.Seconds()))
 	out.Reason = fmt.Sprintf("%s: %s", c.Class, c.Code)
 	log.Info("retry", "action", out.Action, "delayMs", wait.Milliseconds(), "next", out.Attempt, "reuseToken", out.ReuseToken)
 	return out, nil
 }
+
+// reasonDeadline starts the reason of every give-up caused by the request's
+// deadline; the summary groups those units under one deadline reason.
+const reasonDeadline = "deadline"
 
 // giveUp dead-letters the chunk's missing units and puts LaunchFailed, then
 // records the give-up. The sends come first: if this invocation dies, the

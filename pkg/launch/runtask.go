@@ -178,6 +178,12 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		h.release(ctx, in, spec.Kind, max(1, state.Missing(spec.Size)), fargate)
 		return h.answer(out, spec, state, rec), nil
 	}
+	// A call that would launch anew (not the replay of an attempt whose
+	// outcome is unknown) is not made once the deadline has passed.
+	fresh := rec.State != AttemptSent
+	if fresh && in.SlotAt == nil && !now.Before(sr.Deadline) {
+		return h.pastDeadline(out, spec, state, sr.Deadline, now), nil
+	}
 	// Record the attempt (parameters, token) before acquiring its slot, so
 	// that the slot is used right after the limiter hands it out: the
 	// limiter assumes the call happens at the slot, and every delay between
@@ -208,6 +214,19 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		}
 		if slot.Fallback {
 			h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
+		}
+		if fresh && slot.At.After(sr.Deadline) {
+			// Too late: the slot goes back (its tokens return to the bucket)
+			// and the attempt is closed as refused, since it was never sent.
+			ferr := h.store.FailAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, CodeDeadlinePassed)
+			if rerr := h.lim.Release(ctx, service, takes, slot); rerr != nil {
+				log.Warn("slot past the deadline not released", "err", rerr)
+			}
+			if ferr != nil {
+				return RunTaskOutput{}, transientErr("runtask", ferr)
+			}
+			log.Info("slot past the deadline given back", "slotAt", slot.At.UTC(), "deadline", sr.Deadline)
+			return h.pastDeadline(out, spec, state, sr.Deadline, slot.At), nil
 		}
 		// The wait counts from now, not from the limiter's reading of the
 		// clock: the time its write took is already spent.
@@ -396,6 +415,21 @@ func (h *RunTask) answer(out RunTaskOutput, spec ChunkSpec, state ChunkState, re
 			out.Failures = []Failure{{Reason: "Incomplete", Detail: fmt.Sprintf("%d of %d units not launched", out.Missing, spec.Size)}}
 		}
 	}
+	return out
+}
+
+// CodeDeadlinePassed is the failure reason (and so the classification
+// code) of a chunk whose next call could not be made before the request's
+// deadline; the retry handler gives such a chunk up with a deadline reason.
+const CodeDeadlinePassed = "DeadlinePassed"
+
+// pastDeadline answers "partial" with a DeadlinePassed failure: nothing was
+// called; at is the slot (or the time) that fell after the deadline.
+func (h *RunTask) pastDeadline(out RunTaskOutput, spec ChunkSpec, state ChunkState, deadline, at time.Time) RunTaskOutput {
+	out.Status = StatusPartial
+	out.Launched, out.Missing = state.Launched(), state.Missing(spec.Size)
+	out.Failures = []Failure{{Reason: CodeDeadlinePassed, Detail: fmt.Sprintf("deadline %s passed (next slot %s): %d of %d units not launched",
+		deadline.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), out.Missing, spec.Size)}}
 	return out
 }
 
