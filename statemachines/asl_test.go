@@ -87,13 +87,18 @@ func walk(m machine, f func(name string, s state)) {
 	}
 }
 
+// lambdaRuntimeErrors are the error names Lambda gives an invocation whose
+// runtime crashed or timed out (the function never answered).
+var lambdaRuntimeErrors = []string{"Runtime.ExitError", "Sandbox.Timedout"}
+
 // TestErrorEqualsNames checks every ErrorEquals name is a Step Functions
-// (States.*), Lambda service (Lambda.*) or product error name: a typo here
-// would silently never match.
+// (States.*), Lambda service (Lambda.*), Lambda runtime crash/timeout or
+// product error name: a typo here would silently never match.
 func TestErrorEqualsNames(t *testing.T) {
 	t.Parallel()
 	known := func(n string) bool {
-		return strings.HasPrefix(n, "States.") || strings.HasPrefix(n, "Lambda.") || slices.Contains(failure.ErrorNames[:], n)
+		return strings.HasPrefix(n, "States.") || strings.HasPrefix(n, "Lambda.") ||
+			slices.Contains(lambdaRuntimeErrors, n) || slices.Contains(failure.ErrorNames[:], n)
 	}
 	for _, name := range Names() {
 		n := 0
@@ -109,7 +114,7 @@ func TestErrorEqualsNames(t *testing.T) {
 				for _, e := range l {
 					n++
 					if !known(e) {
-						t.Errorf("%s: state %s: ErrorEquals %q is not States.*, Lambda.* or one of %v", name, sn, e, failure.ErrorNames)
+						t.Errorf("%s: state %s: ErrorEquals %q is not States.*, Lambda.*, one of %v or one of %v", name, sn, e, lambdaRuntimeErrors, failure.ErrorNames)
 					}
 				}
 			}
@@ -120,12 +125,15 @@ func TestErrorEqualsNames(t *testing.T) {
 	}
 }
 
-// TestRetryPolicy checks the native Retry rules of the design: inside the
-// chunk loop only Lambda service errors are retried natively (every other
-// failure goes through classify and retry, which coordinate with the
-// limiter); nothing anywhere retries States.ALL; every Lambda task retries
-// Lambda service errors; waits take their length from a handler
-// (SecondsPath), never from a timestamp, which the local runner cannot scale.
+// TestRetryPolicy checks the native Retry rules of the design: the chunk's
+// launch calls (RunTask, RunTaskAtSlot) retry only Lambda service errors
+// natively (every other failure goes through classify and retry, which
+// coordinate with the limiter); nothing anywhere retries States.ALL; every
+// Lambda task retries Lambda service errors; every task but the launch
+// calls also retries a crash or timeout of its function (nothing else would
+// catch it) and TransientError/ThrottledError; waits take their length from
+// a handler (SecondsPath), never from a timestamp, which the local runner
+// cannot scale.
 func TestRetryPolicy(t *testing.T) {
 	t.Parallel()
 	for _, name := range Names() {
@@ -136,22 +144,28 @@ func TestRetryPolicy(t *testing.T) {
 					t.Errorf("%s: state %s waits on a timestamp; use SecondsPath from a handler", name, sn)
 				}
 				if s.Type == "Task" {
-					lambda := false
+					launchCall := inChunk && len(s.Catch) > 0 // RunTask, RunTaskAtSlot: their Catch goes to classify
+					retried := map[string]bool{}
 					for _, r := range s.Retry {
 						for _, e := range r.ErrorEquals {
-							if e == "Lambda.ServiceException" {
-								lambda = true
-							}
+							retried[e] = true
 							if e == "States.ALL" || e == "States.TaskFailed" {
 								t.Errorf("%s: state %s retries %s natively", name, sn, e)
 							}
-							if inChunk && !strings.HasPrefix(e, "Lambda.") {
+							if launchCall && !strings.HasPrefix(e, "Lambda.") {
 								t.Errorf("%s: chunk state %s retries %s natively; only Lambda.* may be", name, sn, e)
 							}
 						}
 					}
-					if !lambda {
+					if !retried["Lambda.ServiceException"] {
 						t.Errorf("%s: task %s does not retry Lambda.ServiceException", name, sn)
+					}
+					if !launchCall {
+						for _, e := range append([]string{"Lambda.Unknown", "States.Timeout", "TransientError", "ThrottledError"}, lambdaRuntimeErrors...) {
+							if !retried[e] {
+								t.Errorf("%s: task %s does not retry %s (a crash, timeout or outage would fail the execution)", name, sn, e)
+							}
+						}
 					}
 				}
 			}

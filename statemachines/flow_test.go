@@ -209,6 +209,39 @@ func TestLaunchFlow(t *testing.T) {
 			},
 		},
 		{
+			name: "a crash or timeout of plan, classify, retry and summary is retried natively",
+			script: map[string][]answer{
+				"plan":     {{Error: "Runtime.ExitError", Cause: `{"errorType":"Runtime.ExitError"}`}, plan(0)},
+				"runtask":  {{Error: "ThrottledError", Cause: "x"}, launched},
+				"classify": {{Error: "Sandbox.Timedout", Cause: "timed out"}, {Error: "Lambda.Unknown", Cause: "?"}, classed},
+				"retry":    {{Error: "States.Timeout", Cause: ""}, retryAnswer("retry", 0, 2, false, nil)},
+				"summary":  {{Error: "Runtime.ExitError", Cause: "crash"}, summary}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				for state, n := range map[string]int{"Plan": 2, "Classify": 3, "Retry": 2, "Summary": 2} {
+					if got := len(r.callsTo(state)); got != n {
+						t.Errorf("%s called %d times, want %d (crash retried with the same input)", state, got, n)
+					}
+				}
+			},
+		},
+		{
+			name: "a DynamoDB outage of retry and summary is waited out natively",
+			script: map[string][]answer{"plan": {plan(0)}, "classify": {classed},
+				"runtask": {{Error: "ThrottledError", Cause: "x"}, launched},
+				"retry": {{Error: "TransientError", Cause: "ddb"}, {Error: "TransientError", Cause: "ddb"}, {Error: "TransientError", Cause: "ddb"},
+					{Error: "TransientError", Cause: "ddb"}, {Error: "TransientError", Cause: "ddb"}, {Error: "TransientError", Cause: "ddb"},
+					retryAnswer("retry", 0, 2, false, nil)},
+				"summary": {{Error: "TransientError", Cause: "ddb"}, {Error: "TransientError", Cause: "ddb"}, {Error: "TransientError", Cause: "ddb"},
+					{Error: "TransientError", Cause: "ddb"}, {Error: "TransientError", Cause: "ddb"}, {Error: "TransientError", Cause: "ddb"}, summary}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				if n := len(r.callsTo("Retry")); n != 7 {
+					t.Errorf("retry called %d times, want 7", n)
+				}
+			},
+		},
+		{
 			name:   "a rejected request fails with plan's error and launches nothing",
 			script: map[string][]answer{"plan": {{Error: "PermanentError", Cause: `{"errorMessage":"ecs.count: must be in [1, 100000]","errorType":"PermanentError"}`}}},
 			check: func(t *testing.T, r flowResult) {
