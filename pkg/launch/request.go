@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // CurrentVersion is the request schema version this package writes and
@@ -151,7 +155,8 @@ func ParseRequest(b []byte) (Request, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return Request{}, &ValidationError{Problems: []string{"request: not a valid launch request JSON: " + err.Error()}}
+		// The decoder's message quotes an unknown field's whole name.
+		return Request{}, &ValidationError{Problems: []string{"request: not a valid launch request JSON: " + clipN(err.Error(), maxDecodeEcho)}}
 	}
 	if err := r.Validate(); err != nil {
 		return Request{}, err
@@ -173,7 +178,7 @@ func (r Request) Validate() error {
 	case len(r.RequestID) > maxRequestIDLen:
 		add("requestId: must be at most %d characters, got %d", maxRequestIDLen, len(r.RequestID))
 	case !requestIDRe.MatchString(r.RequestID):
-		add("requestId: must use only letters, digits and ._:/@+=-, got %q", r.RequestID)
+		add("requestId: must use only letters, digits and ._:/@+=-, got %s", quoteClipped(r.RequestID))
 	}
 	if r.ECS == nil && r.EC2 == nil {
 		add("ecs, ec2: at least one is required")
@@ -198,10 +203,50 @@ func (r Request) Validate() error {
 			add("caps.maxInstances: must be ≥ 0, got %d", r.Caps.MaxInstances)
 		}
 	}
+	if len(p) > maxProblems {
+		p = append(p[:maxProblems], fmt.Sprintf("and %d more problems", len(p)-maxProblems))
+	}
 	if len(p) > 0 {
 		return &ValidationError{Problems: p}
 	}
 	return nil
+}
+
+// An error names the field and quotes at most maxEcho bytes of a bad value,
+// and lists at most maxProblems problems: a 1 MB string (or 100,000 list
+// entries) in a request must not make a 1 MB log line or execution cause.
+// The decoder's own messages (which name the field) get more room.
+const (
+	maxEcho       = 64
+	maxDecodeEcho = 256
+	maxProblems   = 20
+)
+
+// clip returns v cut to maxEcho bytes (on a rune boundary) with "…" and
+// its length in bytes appended when it was longer.
+func clip(v string) string { return clipN(v, maxEcho) }
+
+func clipN(v string, n int) string {
+	if len(v) <= n {
+		return v
+	}
+	return fmt.Sprintf("%s… (%d bytes)", v[:runeCut(v, n)], len(v))
+}
+
+// quoteClipped quotes v like %q, clipped like clip.
+func quoteClipped(v string) string {
+	if len(v) <= maxEcho {
+		return strconv.Quote(v)
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(v[:runeCut(v, maxEcho)]), len(v))
+}
+
+// runeCut returns the largest cut ≤ n that does not split a rune of v.
+func runeCut(v string, n int) int {
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return n
 }
 
 func (s *ECSSpec) problems(caps *Caps) []string {
@@ -220,7 +265,7 @@ func (s *ECSSpec) problems(caps *Caps) []string {
 		add("ecs.count: must not exceed caps.maxTasks %d, got %d", caps.MaxTasks, s.Count)
 	}
 	if s.LaunchType != "" && !launchTypes[s.LaunchType] {
-		add("ecs.launchType: must be FARGATE, EC2 or EXTERNAL, got %q", s.LaunchType)
+		add("ecs.launchType: must be FARGATE, EC2 or EXTERNAL, got %s", quoteClipped(s.LaunchType))
 	}
 	if s.LaunchType != "" && len(s.CapacityProviderStrategy) > 0 {
 		add("ecs.launchType: must be empty when ecs.capacityProviderStrategy is set")
@@ -248,7 +293,7 @@ func (s *ECSSpec) problems(caps *Caps) []string {
 			add("ecs.networkConfiguration.awsvpcConfiguration.securityGroups: must have at most 5 entries, got %d", len(a.SecurityGroups))
 		}
 		if a.AssignPublicIp != "" && a.AssignPublicIp != "ENABLED" && a.AssignPublicIp != "DISABLED" {
-			add("ecs.networkConfiguration.awsvpcConfiguration.assignPublicIp: must be ENABLED or DISABLED, got %q", a.AssignPublicIp)
+			add("ecs.networkConfiguration.awsvpcConfiguration.assignPublicIp: must be ENABLED or DISABLED, got %s", quoteClipped(a.AssignPublicIp))
 		}
 	}
 	if s.LaunchType == "FARGATE" && (s.NetworkConfiguration == nil || s.NetworkConfiguration.AwsvpcConfiguration == nil) {
@@ -283,7 +328,7 @@ func (s *EC2Spec) problems(caps *Caps) []string {
 	}
 	for i, t := range s.InstanceTypes {
 		if t == "" || strings.ContainsAny(t, "# ") {
-			add("ec2.instanceTypes[%d]: must be an instance type such as c7g.large, got %q", i, t)
+			add("ec2.instanceTypes[%d]: must be an instance type such as c7g.large, got %s", i, quoteClipped(t))
 		}
 	}
 	if len(s.SubnetIDs) == 0 || len(s.SubnetIDs) > 16 {
@@ -291,7 +336,7 @@ func (s *EC2Spec) problems(caps *Caps) []string {
 	}
 	for i, sn := range s.SubnetIDs {
 		if !strings.HasPrefix(sn, "subnet-") || strings.ContainsAny(sn, "# ") {
-			add("ec2.subnetIds[%d]: must be a subnet id (subnet-…), got %q", i, sn)
+			add("ec2.subnetIds[%d]: must be a subnet id (subnet-…), got %s", i, quoteClipped(sn))
 		}
 	}
 	if s.Count < 1 || s.Count > MaxEC2Count {
@@ -301,7 +346,7 @@ func (s *EC2Spec) problems(caps *Caps) []string {
 		add("ec2.count: must not exceed caps.maxInstances %d, got %d", caps.MaxInstances, s.Count)
 	}
 	if s.Market != "" && s.Market != "on-demand" && s.Market != "spot" {
-		add("ec2.market: must be on-demand or spot, got %q", s.Market)
+		add("ec2.market: must be on-demand or spot, got %s", quoteClipped(s.Market))
 	}
 	p = append(p, tagProblems("ec2.tags", s.Tags, 40)...)
 	return p
@@ -312,14 +357,15 @@ func tagProblems(field string, tags map[string]string, max int) []string {
 	if len(tags) > max {
 		p = append(p, fmt.Sprintf("%s: must have at most %d entries, got %d", field, max, len(tags)))
 	}
-	for k, v := range tags {
+	for _, k := range slices.Sorted(maps.Keys(tags)) { // sorted: the same request, the same message
+		v := tags[k]
 		if !tagKeyRe.MatchString(k) {
-			p = append(p, fmt.Sprintf("%s: key %q must be 1..128 letters, digits, spaces or _.:/=+-@", field, k))
+			p = append(p, fmt.Sprintf("%s: key %s must be 1..128 letters, digits, spaces or _.:/=+-@", field, quoteClipped(k)))
 		} else if strings.HasPrefix(strings.ToLower(k), "aws:") || strings.HasPrefix(k, "th:") {
-			p = append(p, fmt.Sprintf("%s: key %q uses a reserved prefix (aws:, th:)", field, k))
+			p = append(p, fmt.Sprintf("%s: key %s uses a reserved prefix (aws:, th:)", field, quoteClipped(k)))
 		}
 		if len(v) > 256 {
-			p = append(p, fmt.Sprintf("%s[%s]: value must be at most 256 characters, got %d", field, k, len(v)))
+			p = append(p, fmt.Sprintf("%s[%s]: value must be at most 256 characters, got %d", field, clip(k), len(v)))
 		}
 	}
 	return p
