@@ -293,10 +293,14 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 	debits := d.debitsLocked(key, takes, lims, now)
 	d.mu.Unlock()
 	// Every bucket is charged at now, each on its own GCRA timeline (see
-	// the package doc on buckets drawn together).
-	at := now
+	// the package doc on buckets drawn together). now is read again for
+	// each write attempt: a retry after a lost race arrives when it is made.
+	arrive := func() (time.Time, time.Time) {
+		t := d.now()
+		return t, t.Add(d.o.MaxAhead)
+	}
 	sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
-	item, err := d.store.Take(sctx, key, at, now.Add(d.o.MaxAhead), debits)
+	item, at, err := d.store.Take(sctx, key, arrive, debits)
 	cancel()
 	if err != nil {
 		if full, ok := errors.AsType[*BacklogFullError](err); ok {
@@ -311,6 +315,7 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 	}
 	d.storeOK(key, service)
 	d.remember(key, item, false)
+	now = at // the arrival the store applied
 	for _, db := range debits {
 		if s := item[db.Bucket].TAT.Add(-db.Tau); s.After(at) {
 			at = s

@@ -361,11 +361,11 @@ func (f *flaky) err(ctx context.Context) error {
 	return errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
 }
 
-func (f *flaky) Take(ctx context.Context, key string, at, limit time.Time, ds []Debit) (Item, error) {
+func (f *flaky) Take(ctx context.Context, key string, arrive Arrival, ds []Debit) (Item, time.Time, error) {
 	if err := f.err(ctx); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return f.Store.Take(ctx, key, at, limit, ds)
+	return f.Store.Take(ctx, key, arrive, ds)
 }
 
 func (f *flaky) SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error) {

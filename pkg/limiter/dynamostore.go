@@ -156,11 +156,17 @@ func (s *DynamoStore) firstLock(key string) chan struct{} {
 	return c
 }
 
-// Take implements Store with one conditional UpdateItem per attempt.
-func (s *DynamoStore) Take(ctx context.Context, key string, at, limit time.Time, debits []Debit) (Item, error) {
+// Take implements Store with one conditional UpdateItem per attempt. Each
+// attempt reads arrive afresh: after a lost race, or a wait behind the
+// first-contact lock, the first reading lies in the past, and a write
+// arriving there would charge an idle bucket where its tokens had already
+// refilled (TAT = stale now + inc under-counts the call) and hand out a slot
+// measured from a past instant.
+func (s *DynamoStore) Take(ctx context.Context, key string, arrive Arrival, debits []Debit) (Item, time.Time, error) {
+	at, limit := arrive()
 	atUS, limitUS := micros(at), micros(limit)
 	if err := checkFull(Item{}, atUS, limitUS, debits); err != nil {
-		return nil, err // even an idle bucket could not serve it
+		return nil, time.Time{}, err // even an idle bucket could not serve it
 	}
 	var fresh Item
 	if checkFull(s.estimate(key, debits), atUS, limitUS, debits) != nil {
@@ -168,15 +174,14 @@ func (s *DynamoStore) Take(ctx context.Context, key string, at, limit time.Time,
 		// confirm with a read rather than spend a failing write.
 		var err error
 		if fresh, err = s.Load(ctx, key); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		s.note(key, fresh, false)
 		if err := checkFull(fresh, atUS, limitUS, debits); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 	}
 	for range maxAttempts {
-		g := s.backlogGuesses(key, debits, atUS, fresh)
 		var held chan struct{}
 		if fresh == nil && s.unknown(key, debits) {
 			// First contact: serialise this process's blind guesses on the
@@ -186,14 +191,18 @@ func (s *DynamoStore) Take(ctx context.Context, key string, at, limit time.Time,
 			select {
 			case held <- struct{}{}:
 			case <-ctx.Done():
-				return nil, fmt.Errorf("limiter: take %s: %w", key, ctx.Err())
+				return nil, time.Time{}, fmt.Errorf("limiter: take %s: %w", key, ctx.Err())
 			}
 			if !s.unknown(key, debits) {
 				<-held
 				held = nil
-				g = s.backlogGuesses(key, debits, atUS, nil)
 			}
 		}
+		if held != nil { // the wait took time
+			at, limit = arrive()
+			atUS, limitUS = micros(at), micros(limit)
+		}
+		g := s.backlogGuesses(key, debits, atUS, fresh)
 		s.mu.Lock()
 		s.inflight[key]++
 		s.mu.Unlock()
@@ -206,24 +215,27 @@ func (s *DynamoStore) Take(ctx context.Context, key string, at, limit time.Time,
 		}
 		if err == nil {
 			s.note(key, item, false)
-			return item, nil
+			return item, at, nil
 		}
 		ccf, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err)
 		if !ok {
-			return nil, fmt.Errorf("limiter: take %s: %w", key, err)
+			return nil, time.Time{}, fmt.Errorf("limiter: take %s: %w", key, err)
 		}
 		s.conflicts.Add(1)
 		if ccf.Item != nil {
 			fresh = parseItem(ccf.Item)
 		} else if fresh, err = s.Load(ctx, key); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		s.note(key, fresh, false)
+		// The race and the read took time: the retry arrives now.
+		at, limit = arrive()
+		atUS, limitUS = micros(at), micros(limit)
 		if err := checkFull(fresh, atUS, limitUS, debits); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 	}
-	return nil, fmt.Errorf("limiter: take %s: still conflicting after %d conditional writes", key, maxAttempts)
+	return nil, time.Time{}, fmt.Errorf("limiter: take %s: still conflicting after %d conditional writes", key, maxAttempts)
 }
 
 // unknown reports whether this process has seen no TAT of some debit's

@@ -32,23 +32,24 @@ func (m *MemoryStore) itemLocked(key string) Item {
 }
 
 // Take implements Store.
-func (m *MemoryStore) Take(ctx context.Context, key string, at, limit time.Time, debits []Debit) (Item, error) {
+func (m *MemoryStore) Take(ctx context.Context, key string, arrive Arrival, debits []Debit) (Item, time.Time, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it := m.itemLocked(key)
+	at, limit := arrive() // under the lock: one attempt, never stale
 	atUS := micros(at)
 	if err := checkFull(it, atUS, micros(limit), debits); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	for _, d := range debits {
 		s := it[d.Bucket]
 		s.TAT = fromMicros(max(micros(s.TAT), atUS) + d.Inc.Microseconds())
 		it[d.Bucket] = s
 	}
-	return maps.Clone(it), nil
+	return maps.Clone(it), at, nil
 }
 
 // Give implements Store.

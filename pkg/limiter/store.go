@@ -35,12 +35,15 @@ type Item map[string]BucketState
 // MemoryStore (tests, single process) and DynamoStore (the fleet).
 // limitertest.TestStore is the conformance suite every Store passes.
 type Store interface {
-	// Take applies one acquisition arriving at `at` (GCRA): for every debit,
-	// TAT ← max(TAT, at) + Inc, provided that for every debit the new
-	// TAT − Tau ≤ limit (the look-ahead bound: now + MaxAhead). Otherwise it
-	// changes nothing and returns a *BacklogFullError. On success it returns
-	// the item as it is right after this write.
-	Take(ctx context.Context, key string, at, limit time.Time, debits []Debit) (Item, error)
+	// Take applies one acquisition (GCRA) arriving at `at`, the first value
+	// of arrive: for every debit, TAT ← max(TAT, at) + Inc, provided that for
+	// every debit the new TAT − Tau ≤ limit (arrive's second value, the
+	// look-ahead bound: now + MaxAhead). Otherwise it changes nothing and
+	// returns a *BacklogFullError. A store that writes more than once (a
+	// conditional write that lost a race) calls arrive again for each
+	// attempt, so a retry does not arrive in the past. On success it returns
+	// the item as it is right after the write and the `at` it applied.
+	Take(ctx context.Context, key string, arrive Arrival, debits []Debit) (Item, time.Time, error)
 	// Give returns an unused acquisition: for every debit whose bucket's
 	// TAT ≥ now + Inc, TAT ← TAT − Inc; other buckets are left alone (their
 	// tokens have already refilled). It returns the item after the write.
@@ -51,6 +54,15 @@ type Store interface {
 	SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error)
 	// Load returns the item (empty, no error, when it does not exist).
 	Load(ctx context.Context, key string) (Item, error)
+}
+
+// Arrival returns an acquisition's arrival time and look-ahead bound. Store
+// implementations call it once per write attempt.
+type Arrival func() (at, limit time.Time)
+
+// At is the fixed Arrival (at, limit).
+func At(at, limit time.Time) Arrival {
+	return func() (time.Time, time.Time) { return at, limit }
 }
 
 // BacklogFullError says a bucket's next slot lies beyond the look-ahead

@@ -82,7 +82,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		}
 		for i, st := range steps {
 			now := T0.Add(st.at)
-			it, err := s.Take(ctx, k, now, now.Add(ahead), []limiter.Debit{a})
+			it, _, err := s.Take(ctx, k, limiter.At(now, now.Add(ahead)), []limiter.Debit{a})
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
@@ -92,11 +92,11 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 	t.Run("TakeSeveralBucketsAtOnce", func(t *testing.T) {
 		t.Parallel()
 		k := key(t)
-		if _, err := s.Take(ctx, k, T0, T0.Add(ahead), []limiter.Debit{a}); err != nil {
+		if _, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a}); err != nil {
 			t.Fatal(err)
 		}
 		// A is in backlog (TAT T0+0.1 s), B idle: both branches in one write.
-		it, err := s.Take(ctx, k, T0.Add(sec(0.05)), T0.Add(ahead), []limiter.Debit{a, b})
+		it, _, err := s.Take(ctx, k, limiter.At(T0.Add(sec(0.05)), T0.Add(ahead)), []limiter.Debit{a, b})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 			{sec(3), sec(3.1)},   // arrival past the TAT: arrival + inc
 		}
 		for i, st := range steps {
-			it, err := s.Take(ctx, k, T0.Add(st.at), T0.Add(ahead), []limiter.Debit{a})
+			it, _, err := s.Take(ctx, k, limiter.At(T0.Add(st.at), T0.Add(ahead)), []limiter.Debit{a})
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
@@ -123,7 +123,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		}
 		// The bound counts from now, not from the arrival.
 		var full *limiter.BacklogFullError
-		if _, err := s.Take(ctx, k, T0.Add(sec(2)), T0.Add(sec(2.5)), []limiter.Debit{a}); !errors.As(err, &full) || full.RetryAfter != sec(0.4) {
+		if _, _, err := s.Take(ctx, k, limiter.At(T0.Add(sec(2)), T0.Add(sec(2.5))), []limiter.Debit{a}); !errors.As(err, &full) || full.RetryAfter != sec(0.4) {
 			t.Fatalf("got %v, want a BacklogFullError retrying after 400ms (3.1 + 0.1 − 0.3 − 2.5)", err)
 		}
 	})
@@ -135,7 +135,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		n := 0
 		var full *limiter.BacklogFullError
 		for ; n < 100; n++ {
-			_, err := s.Take(ctx, k, T0, T0.Add(time.Second), []limiter.Debit{a})
+			_, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(time.Second)), []limiter.Debit{a})
 			if errors.As(err, &full) {
 				break
 			}
@@ -155,7 +155,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		}
 		wantTAT(t, it, a.Bucket, T0.Add(sec(1.3)))
 		// A refused multi-bucket take leaves the other bucket alone too.
-		if _, err := s.Take(ctx, k, T0, T0.Add(time.Second), []limiter.Debit{b, a}); !errors.As(err, &full) {
+		if _, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(time.Second)), []limiter.Debit{b, a}); !errors.As(err, &full) {
 			t.Fatalf("got %v, want a BacklogFullError", err)
 		}
 		if it, _ = s.Load(ctx, k); len(it) != 1 {
@@ -166,7 +166,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		t.Parallel()
 		k := key(t)
 		for range 5 {
-			if _, err := s.Take(ctx, k, T0, T0.Add(ahead), []limiter.Debit{a}); err != nil {
+			if _, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -212,7 +212,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 			}
 		}
 		// Takes keep the adaptive state.
-		it, err := s.Take(ctx, k, T0, T0.Add(ahead), []limiter.Debit{a})
+		it, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a})
 		if err != nil || it["svc:A"].Rate != 10 {
 			t.Fatalf("after a take: %+v, %v; want rate 10 kept", it, err)
 		}
@@ -226,7 +226,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		for range workers {
 			wg.Go(func() {
 				for range each {
-					if _, err := s.Take(ctx, k, T0, T0.Add(ahead), []limiter.Debit{a, b}); err != nil {
+					if _, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a, b}); err != nil {
 						errs <- err
 					}
 				}
