@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,6 +67,12 @@ type Options struct {
 	// AsyncRetries is how many times an asynchronous (Event) invocation is
 	// retried after a function error (default 2, as Lambda).
 	AsyncRetries *int
+	// OnFailure maps a function name to the SQS queue (URL or ARN) of its
+	// asynchronous invocations' on-failure destination: an invocation that
+	// still fails after AsyncRetries is sent there as Lambda's destination
+	// record, through SendToQueue. Without one it is only logged.
+	OnFailure   map[string]string
+	SendToQueue func(ctx context.Context, queue, body string) error
 }
 
 // Stats counts invocations since the service started.
@@ -379,9 +386,61 @@ func (s *Service) deliverAsync(name string, payload []byte) {
 			}
 			continue
 		case resp.FunctionError != "":
+			if q := s.o.OnFailure[name]; q != "" && s.o.SendToQueue != nil {
+				s.sendOnFailure(ctx, name, q, payload, resp, retries)
+				return
+			}
 			s.o.Logger.Error("async invocation failed after retries", "function", name, "retries", retries, "error", string(resp.Payload))
 		}
 		return
+	}
+}
+
+// destinationRecord is the document Lambda sends to an on-failure
+// destination of an asynchronous invocation.
+type destinationRecord struct {
+	Version        string `json:"version"`
+	Timestamp      string `json:"timestamp"`
+	RequestContext struct {
+		RequestID              string `json:"requestId"`
+		FunctionARN            string `json:"functionArn"`
+		Condition              string `json:"condition"`
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	RequestPayload  json.RawMessage `json:"requestPayload"`
+	ResponseContext struct {
+		StatusCode      int    `json:"statusCode"`
+		ExecutedVersion string `json:"executedVersion"`
+		FunctionError   string `json:"functionError"`
+	} `json:"responseContext"`
+	ResponsePayload json.RawMessage `json:"responsePayload"`
+}
+
+// sendOnFailure sends the destination record to queue, trying again while
+// the send fails (the event is not dropped while the service runs).
+func (s *Service) sendOnFailure(ctx context.Context, name, queue string, payload []byte, resp Response, retries int) {
+	var rec destinationRecord
+	rec.Version, rec.Timestamp = "1.0", s.o.Clock.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	rec.RequestContext.RequestID, rec.RequestContext.FunctionARN = resp.RequestID, s.ARN(name)+":$LATEST"
+	rec.RequestContext.Condition, rec.RequestContext.ApproximateInvokeCount = "RetriesExhausted", retries+1
+	rec.RequestPayload = payload
+	rec.ResponseContext.StatusCode, rec.ResponseContext.ExecutedVersion, rec.ResponseContext.FunctionError = 200, "$LATEST", resp.FunctionError
+	rec.ResponsePayload = resp.Payload
+	if !json.Valid(resp.Payload) {
+		rec.ResponsePayload, _ = json.Marshal(string(resp.Payload))
+	}
+	body, _ := json.Marshal(rec)
+	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		err := s.o.SendToQueue(ctx, queue, string(body))
+		if err == nil {
+			s.o.Logger.Warn("async invocation failed after retries; sent to its on-failure destination", "function", name, "retries", retries, "queue", queue)
+			return
+		}
+		s.o.Logger.Error("on-failure destination", "function", name, "queue", queue, "err", err)
+		if s.o.Clock.Sleep(ctx, wait) != nil {
+			s.o.Logger.Error("async invocation failed after retries", "function", name, "retries", retries, "error", string(resp.Payload))
+			return
+		}
 	}
 }
 

@@ -260,3 +260,58 @@ func TestInvokeAsyncRetriesFunctionErrors(t *testing.T) {
 		t.Errorf("unknown function: got %v, want 404", err)
 	}
 }
+
+// TestInvokeAsyncOnFailureDestination: an event that still fails after the
+// retries goes to the function's on-failure queue as Lambda's destination
+// record (a failed send is tried again); a function without one only logs.
+func TestInvokeAsyncOnFailureDestination(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var sent []string
+	sends := 0
+	s := New(func(string) (awslambda.Handler, error) {
+		return awslambda.NewHandler(func() error { return &ThrottledError{Msg: "SlotDeferred"} }), nil
+	}, func(o *Options) {
+		o.Clock = clock.NewScaled(time.Now(), 100000)
+		o.OnFailure = map[string]string{"retry": "http://127.0.0.1/000000000000/dlq"}
+		o.SendToQueue = func(_ context.Context, q, body string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if sends++; sends == 1 {
+				return errors.New("queue unavailable")
+			}
+			sent = append(sent, q+" "+body)
+			return nil
+		}
+	})
+	for _, fn := range []string{"retry", "other"} {
+		if err := s.InvokeAsync(context.Background(), fn, []byte(`{"detail-type":"ECS Task State Change"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.bg.Wait()
+	s.Close()
+	if len(sent) != 1 {
+		t.Fatalf("got %d destination records, want 1 (retry's; other has no destination)", len(sent))
+	}
+	q, body, _ := strings.Cut(sent[0], " ")
+	var rec struct {
+		RequestContext struct {
+			FunctionARN            string `json:"functionArn"`
+			Condition              string `json:"condition"`
+			ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+		} `json:"requestContext"`
+		RequestPayload  map[string]any `json:"requestPayload"`
+		ResponsePayload struct {
+			ErrorType string `json:"errorType"`
+		} `json:"responsePayload"`
+	}
+	if err := json.Unmarshal([]byte(body), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if q != "http://127.0.0.1/000000000000/dlq" || rec.RequestContext.Condition != "RetriesExhausted" || rec.RequestContext.ApproximateInvokeCount != 3 ||
+		!strings.Contains(rec.RequestContext.FunctionARN, ":function:retry") || rec.RequestPayload["detail-type"] != "ECS Task State Change" ||
+		rec.ResponsePayload.ErrorType != "ThrottledError" {
+		t.Errorf("destination record to %s: %s", q, body)
+	}
+}

@@ -1,6 +1,7 @@
 package sqs
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -248,6 +249,10 @@ func (s *Service) apiAttributes(in request) (any, error) {
 		"MessageRetentionPeriod":                strconv.Itoa(int(q.retention / time.Second)),
 		"MaximumMessageSize":                    "262144",
 		"ReceiveMessageWaitTimeSeconds":         "0",
+	}
+	if q.redrive != nil {
+		b, _ := json.Marshal(q.redrive)
+		all["RedrivePolicy"] = string(b)
 	}
 	out := map[string]string{}
 	for _, n := range in.AttributeNames {

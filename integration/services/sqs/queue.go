@@ -33,9 +33,18 @@ type queue struct {
 	delay          time.Duration
 	retention      time.Duration
 
+	// redrive moves a message that has been received maxReceives times to
+	// the target queue (by ARN) instead of receiving it again; nil: never.
+	redrive *redrivePolicy
+
 	mu     sync.Mutex
 	msgs   []*message
 	notify chan struct{} // closed and replaced when a message is sent
+}
+
+type redrivePolicy struct {
+	Target      string `json:"deadLetterTargetArn"`
+	MaxReceives int    `json:"maxReceiveCount"`
 }
 
 func newQueue(name, url, arn string, now time.Time) *queue {
@@ -54,15 +63,21 @@ func (q *queue) add(m *message) {
 // take makes up to n visible messages invisible for vis and returns copies,
 // plus when the next hidden message becomes visible (zero if none) and the
 // channel that signals a new message.
-func (q *queue) take(now time.Time, n int, vis time.Duration, newReceipt func() string) ([]message, time.Time, <-chan struct{}) {
+//
+// With a redrive policy, a visible message already received maxReceives
+// times is removed and returned in dead instead (SQS moves it to the
+// dead-letter queue on the receive that would exceed the count).
+func (q *queue) take(now time.Time, n int, vis time.Duration, newReceipt func() string) (out []message, next time.Time, notify <-chan struct{}, dead []*message) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []message
-	var next time.Time
 	kept := q.msgs[:0]
 	for _, m := range q.msgs {
 		if now.Sub(m.sent) > q.retention {
 			continue // expired
+		}
+		if q.redrive != nil && m.receives >= q.redrive.MaxReceives && !m.visibleAt.After(now) {
+			dead = append(dead, m)
+			continue
 		}
 		kept = append(kept, m)
 		if m.visibleAt.After(now) {
@@ -83,7 +98,7 @@ func (q *queue) take(now time.Time, n int, vis time.Duration, newReceipt func() 
 		out = append(out, *m)
 	}
 	q.msgs = kept
-	return out, next, q.notify
+	return out, next, q.notify, dead
 }
 
 func (q *queue) remove(receipt string) bool {

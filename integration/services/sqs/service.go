@@ -2,6 +2,7 @@ package sqs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -95,6 +96,12 @@ func setAttributes(q *queue, attrs map[string]string) error {
 				return awsjson.Errorf(400, "InvalidAttributeValue", "Invalid value for the parameter DelaySeconds.")
 			}
 			q.delay = time.Duration(n) * time.Second
+		case "RedrivePolicy":
+			var rp redrivePolicy
+			if json.Unmarshal([]byte(v), &rp) != nil || rp.Target == "" || rp.MaxReceives < 1 || rp.MaxReceives > 1000 {
+				return awsjson.Errorf(400, "InvalidAttributeValue", "Invalid value for the parameter RedrivePolicy. Reason: deadLetterTargetArn and maxReceiveCount (1 to 1000) are required.")
+			}
+			q.redrive = &rp
 		case "MessageRetentionPeriod":
 			if err != nil || n < 60 || n > 1209600 {
 				return awsjson.Errorf(400, "InvalidAttributeValue", "Invalid value for the parameter MessageRetentionPeriod.")
@@ -128,6 +135,16 @@ func (s *Service) Send(_ context.Context, queueRef, body string, attrs map[strin
 		a[k] = Attribute{DataType: "String", StringValue: v}
 	}
 	m, err := s.send(queueRef, body, a, -1)
+	if err != nil {
+		return "", err
+	}
+	return m.id, nil
+}
+
+// SendDelayed puts a message that becomes visible after delaySeconds
+// (0..900, simulated) and returns its id.
+func (s *Service) SendDelayed(_ context.Context, queueRef, body string, delaySeconds int) (string, error) {
+	m, err := s.send(queueRef, body, nil, delaySeconds)
 	if err != nil {
 		return "", err
 	}
@@ -172,7 +189,8 @@ func (s *Service) receive(ctx context.Context, queueRef string, max int, vis, wa
 	deadline := s.o.Clock.Now().Add(wait)
 	for {
 		now := s.o.Clock.Now()
-		msgs, next, notify := q.take(now, max, vis, awsjson.NewID)
+		msgs, next, notify, dead := q.take(now, max, vis, awsjson.NewID)
+		s.redrive(q, dead, now)
 		if len(msgs) > 0 || !now.Before(deadline) {
 			return msgs, nil
 		}
@@ -190,6 +208,61 @@ func (s *Service) receive(ctx context.Context, queueRef string, max int, vis, wa
 		}
 		t.Stop()
 	}
+}
+
+// redrive moves dead (taken off q) to q's dead-letter queue; if that queue
+// does not exist they go back to q, visible (nothing is dropped).
+func (s *Service) redrive(q *queue, dead []*message, now time.Time) {
+	if len(dead) == 0 {
+		return
+	}
+	target, err := s.lookup(q.redrive.Target)
+	for _, m := range dead {
+		m.visibleAt, m.receipt = now, ""
+		if err != nil {
+			q.add(m)
+			continue
+		}
+		m.receives, m.firstRecv = 0, time.Time{}
+		target.add(m)
+	}
+}
+
+// Message is a received message, for in-process consumers (the local
+// event source mapping).
+type Message struct {
+	ID, Body, MD5OfBody, ReceiptHandle string
+	Attributes                         map[string]Attribute
+	// ReceiveCount counts this receive; Sent and FirstReceive are simulated.
+	ReceiveCount       int
+	Sent, FirstReceive time.Time
+}
+
+// Receive returns up to max messages of the queue named by URL, ARN or
+// name, waiting up to wait (simulated) for the first; they are hidden for
+// the queue's visibility timeout. The redrive policy applies.
+func (s *Service) Receive(ctx context.Context, queueRef string, max int, wait time.Duration) ([]Message, error) {
+	msgs, err := s.receive(ctx, queueRef, max, -1, wait)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = Message{ID: m.id, Body: m.body, MD5OfBody: m.md5Body, ReceiptHandle: m.receipt, Attributes: m.attrs,
+			ReceiveCount: m.receives, Sent: m.sent, FirstReceive: m.firstRecv}
+	}
+	return out, nil
+}
+
+// Delete deletes a received message by its receipt handle; a message
+// already gone (deleted, or received again since) is not an error.
+func (s *Service) Delete(queueRef, receipt string) error {
+	q, err := s.lookup(queueRef)
+	if err != nil {
+		return err
+	}
+	q.remove(receipt)
+	return nil
 }
 
 // Depth returns the visible, in-flight and delayed message counts of a queue.
