@@ -80,6 +80,7 @@ func TestBadInputEndToEnd(t *testing.T) {
 		{name: "count out of range", req: with("bad-range", "count", 1_000_000), invalid: true, field: "ecs.count"},
 		{name: "oversized overrides", req: with("bad-size", "overrides", map[string]any{"containerOverrides": []any{map[string]any{"name": "m", "command": []string{strings.Repeat("x", 9000)}}}}), invalid: true, field: "ecs.overrides"},
 		{name: "launch type unknown", req: with("bad-lt", "launchType", "LAMBDA"), invalid: true, field: "ecs.launchType"},
+		{name: "200 KB launch type", req: with("bad-huge", "launchType", strings.Repeat("L", 200_000)), invalid: true, field: "ecs.launchType"},
 		{name: "unknown task definition", req: with("bad-td", "taskDefinition", "nope:1"), reason: "ClientException", runTaskCalls: 1},
 		{name: "malformed task definition ARN", req: with("bad-arn", "taskDefinition", "arn:aws:ecs:us-east-1:000000000000:task-definition"), reason: "ClientException", runTaskCalls: 1},
 		{name: "unknown cluster", req: with("bad-cluster", "cluster", "arn:aws:ecs:us-east-1:000000000000:cluster/nope"), reason: "ClusterNotFoundException", runTaskCalls: 1},
@@ -108,6 +109,10 @@ func TestBadInputEndToEnd(t *testing.T) {
 			if tt.invalid {
 				if status != "FAILED" || !strings.Contains(cause, "PermanentError") || !strings.Contains(cause, tt.field) {
 					t.Errorf("execution %s %q, want FAILED with a PermanentError naming %s", status, cause, tt.field)
+				}
+				// The cause names the field without echoing the whole value.
+				if len(cause) > 4096 {
+					t.Errorf("cause is %d bytes long: it echoes the request's value", len(cause))
 				}
 				if n := svc.Stats().Lambda.Invocations - inv0; n != 1 {
 					t.Errorf("%d Lambda invocations, want 1 (plan, not retried)", n)
