@@ -17,7 +17,6 @@
 //	E2E_LOG=1                 stack, handler and runner logs on stderr
 //	E2E_REPORT_DIR=dir        write the 1,000-task report as dir/e2e-thousand.json
 //	E2E_DEFER_THRESHOLD=0s    runtask's defer threshold for the 1,000-task run
-//	E2E_KNOWN_FAILURES=1      run tests skipped for a known defect elsewhere
 //
 // Tests run one after the other, each on its own stack (ports, dynalite,
 // Node runner), at a time scale k of 5–20: a time-scaled stack measures
