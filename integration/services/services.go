@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/throttle-handler/throttle-handler/integration/services/esm"
 	"github.com/throttle-handler/throttle-handler/integration/services/events"
 	"github.com/throttle-handler/throttle-handler/integration/services/lambda"
 	"github.com/throttle-handler/throttle-handler/integration/services/sfn"
@@ -60,6 +61,12 @@ type Options struct {
 	// and DynamoDB table (defaults throttle-handler, throttle-handler-dlq,
 	// throttle-handler).
 	ProductBus, Queue, Table string
+	// RelaunchQueue names the relaunch queue (default
+	// throttle-handler-relaunch): the retry function's event source, with
+	// the dead-letter queue as its redrive target after RelaunchMaxReceives
+	// receives (default 10).
+	RelaunchQueue       string
+	RelaunchMaxReceives int
 	// Configure adjusts the product configuration (limits, defer
 	// threshold…) that Config and Env report; it runs after the names are set.
 	Configure func(*config.Config)
@@ -98,6 +105,12 @@ func (o *Options) defaults() error {
 	if o.Table == "" {
 		o.Table = "throttle-handler"
 	}
+	if o.RelaunchQueue == "" {
+		o.RelaunchQueue = "throttle-handler-relaunch"
+	}
+	if o.RelaunchMaxReceives == 0 {
+		o.RelaunchMaxReceives = 10
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -115,11 +128,12 @@ func (o Options) Config() (config.Config, error) {
 		return config.Config{}, err
 	}
 	env := map[string]string{
-		config.EnvTable:           o.Table,
-		config.EnvEventBus:        o.ProductBus,
-		config.EnvDLQURL:          fmt.Sprintf("%s/%s/%s", o.Endpoint, account, o.Queue),
-		config.EnvStateMachineARN: fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", o.Region, account, statemachines.Launch),
-		config.EnvRegion:          o.Region,
+		config.EnvTable:            o.Table,
+		config.EnvEventBus:         o.ProductBus,
+		config.EnvDLQURL:           fmt.Sprintf("%s/%s/%s", o.Endpoint, account, o.Queue),
+		config.EnvRelaunchQueueURL: fmt.Sprintf("%s/%s/%s", o.Endpoint, account, o.RelaunchQueue),
+		config.EnvStateMachineARN:  fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", o.Region, account, statemachines.Launch),
+		config.EnvRegion:           o.Region,
 	}
 	c, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -138,6 +152,8 @@ type Services struct {
 	Events   *events.Service
 	SQS      *sqs.Service
 	Dynalite *testenv.Dynalite // nil with NoDynamoDB
+	// Relaunches is the relaunch queue's event source mapping (→ retry).
+	Relaunches *esm.Mapping
 
 	// StateMachines maps machine names (launch, …) to ARNs.
 	StateMachines map[string]string
@@ -180,14 +196,21 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	if resolver == nil {
 		resolver = func(name string) (awsHandler, error) { return nil, fmt.Errorf("no function %s", name) }
 	}
+	var sqsErr error
+	s.SQS, sqsErr = startSQS(o)
 	s.Lambda = lambda.New(resolver, func(lo *lambda.Options) {
 		lo.Region, lo.Account, lo.Clock, lo.Logger = o.Region, account, o.Clock, o.Logger
+		// As the stack: retry's failed asynchronous invocations (ECS
+		// events) go to the product's dead-letter queue.
+		lo.OnFailure = map[string]string{"retry": cfg.DLQURL}
+		lo.SendToQueue = func(ctx context.Context, q, body string) error {
+			_, err := s.SQS.Send(ctx, q, body, nil)
+			return err
+		}
 		if o.Lambda != nil {
 			o.Lambda(lo)
 		}
 	})
-	var sqsErr error
-	s.SQS, sqsErr = startSQS(o)
 	wg.Wait()
 	if err := errors.Join(sfnErr, ddbErr, sqsErr); err != nil {
 		s.Close()
@@ -216,11 +239,18 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	r.Handle(RouteEvents, s.Events)
 	r.Handle(RouteSQS, s.SQS)
 	if s.Dynalite != nil {
-		target, _ := url.Parse(s.Dynalite.Endpoint)
-		r.Handle(RouteDynamoDB, httputil.NewSingleHostReverseProxy(target))
+		r.Handle(RouteDynamoDB, dynamoProxy(s.Dynalite.Endpoint, o.Logger))
 	}
 	if o.StateMachinesDir != "-" {
 		if err := s.load(ctx, o); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if o.Resolver != nil {
+		s.Relaunches, err = esm.Start(esm.Options{SQS: s.SQS, QueueName: o.RelaunchQueue, Lambda: s.Lambda, Function: "retry",
+			Clock: o.Clock, Region: o.Region, Logger: o.Logger})
+		if err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -229,11 +259,35 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	return s, nil
 }
 
-// startSQS returns the SQS service with the product's dead-letter queue.
+// dynamoProxy forwards DynamoDB requests to dynalite. A client that went
+// away (its context cancelled) is not an error worth a line; anything else
+// answers 502 with a short log (the default handler logs every one).
+func dynamoProxy(endpoint string, log *slog.Logger) http.Handler {
+	target, _ := url.Parse(endpoint)
+	p := httputil.NewSingleHostReverseProxy(target)
+	p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		if errors.Is(err, context.Canceled) || errors.Is(r.Context().Err(), context.Canceled) {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		log.Warn("dynamodb proxy", "target", endpoint, "err", err)
+		w.WriteHeader(http.StatusBadGateway)
+	}
+	return p
+}
+
+// startSQS returns the SQS service with the product's dead-letter queue and
+// the relaunch queue, whose redrive target is the dead-letter queue.
 func startSQS(o Options) (*sqs.Service, error) {
 	q := sqs.New(sqs.Options{Endpoint: o.Endpoint, Region: o.Region, Account: account, Clock: o.Clock})
 	if _, err := q.CreateQueue(o.Queue, nil); err != nil {
 		return nil, fmt.Errorf("services: Queue %q: %w", o.Queue, err)
+	}
+	// A retry invocation is short: a failed record comes back after 60 s.
+	attrs := map[string]string{"VisibilityTimeout": "60",
+		"RedrivePolicy": fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, q.QueueARN(o.Queue), o.RelaunchMaxReceives)}
+	if _, err := q.CreateQueue(o.RelaunchQueue, attrs); err != nil {
+		return nil, fmt.Errorf("services: RelaunchQueue %q: %w", o.RelaunchQueue, err)
 	}
 	return q, nil
 }
@@ -287,11 +341,16 @@ type Stats struct {
 	Lambda     lambda.Stats   `json:"lambda"`
 	Events     events.Stats   `json:"events"`
 	Executions map[string]int `json:"executions"` // by status
+	Relaunches esm.Stats      `json:"relaunches"` // the relaunch queue's event source
 }
 
 // Stats returns the services' counters.
 func (s *Services) Stats() Stats {
-	return Stats{Lambda: s.Lambda.Stats(), Events: s.Events.Stats(), Executions: s.SFN.Stats()}
+	st := Stats{Lambda: s.Lambda.Stats(), Events: s.Events.Stats(), Executions: s.SFN.Stats()}
+	if s.Relaunches != nil {
+		st.Relaunches = s.Relaunches.Stats()
+	}
+	return st
 }
 
 // Close stops the services and the child processes. Safe to call twice.
@@ -299,6 +358,9 @@ func (s *Services) Close() {
 	s.once.Do(func() {
 		if s.Events != nil {
 			s.Events.Close()
+		}
+		if s.Relaunches != nil {
+			s.Relaunches.Stop()
 		}
 		if s.SFN != nil {
 			_ = s.SFN.Close()

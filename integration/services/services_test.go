@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -193,7 +196,7 @@ func TestServicesThroughTheEdge(t *testing.T) {
 	})
 	t.Run("env", func(t *testing.T) {
 		env := st.Env()
-		for _, k := range []string{"AWS_ENDPOINT_URL_SFN", "AWS_ENDPOINT_URL_DYNAMODB", "TH_TABLE_NAME", "TH_DLQ_URL", "TH_EVENT_BUS_NAME", "TH_STATE_MACHINE_ARN"} {
+		for _, k := range []string{"AWS_ENDPOINT_URL_SFN", "AWS_ENDPOINT_URL_DYNAMODB", "TH_TABLE_NAME", "TH_DLQ_URL", "TH_EVENT_BUS_NAME", "TH_STATE_MACHINE_ARN", "TH_RELAUNCH_QUEUE_URL"} {
 			if env[k] == "" {
 				t.Errorf("%s not set", k)
 			}
@@ -267,4 +270,81 @@ func BenchmarkAWSLocalStart(b *testing.B) {
 		}
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "start-s/op")
+}
+
+// TestRelaunchQueueFeedsRetry: the relaunch queue is retry's event source
+// (delay honoured, partial batch failures redelivered), its redrive target
+// the dead-letter queue; retry's failed async invocations go there too.
+func TestRelaunchQueueFeedsRetry(t *testing.T) {
+	t.Parallel()
+	var got sync.Map // body → simulated receive times
+	var clk atomic.Pointer[servicestest.Stack]
+	o := services.Options{StateMachinesDir: "-", NoDynamoDB: true, RelaunchMaxReceives: 2}
+	o.Resolver = func(name string) (awslambda.Handler, error) {
+		if name != "retry" {
+			return nil, fmt.Errorf("no function %s", name)
+		}
+		return awslambda.NewHandler(func(ctx context.Context, ev json.RawMessage) (any, error) {
+			var b struct {
+				Records []struct {
+					MessageID string `json:"messageId"`
+					Body      string `json:"body"`
+				} `json:"Records"`
+			}
+			if err := json.Unmarshal(ev, &b); err != nil || b.Records == nil {
+				return nil, errors.New("async event: fails") // the EventBridge path
+			}
+			var failed []map[string]string
+			for _, r := range b.Records {
+				v, _ := got.LoadOrStore(r.Body, &[]time.Time{})
+				*v.(*[]time.Time) = append(*v.(*[]time.Time), clk.Load().Clock.Now())
+				if r.Body == "bad" {
+					failed = append(failed, map[string]string{"itemIdentifier": r.MessageID})
+				}
+			}
+			return map[string]any{"batchItemFailures": failed}, nil
+		}), nil
+	}
+	st := servicestest.New(t, o)
+	clk.Store(st)
+	ctx := context.Background()
+	q := st.SQSClient()
+	relaunch := st.Env()["TH_RELAUNCH_QUEUE_URL"]
+	sent := st.Clock.Now()
+	for body, delay := range map[string]int32{"good": 90, "bad": 0} {
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(relaunch), MessageBody: aws.String(body), DelaySeconds: delay}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Lambda.InvokeAsync(ctx, "retry", []byte(`{"detail-type":"ECS Task State Change"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// In the DLQ: "bad" after 2 receives, and retry's failed async event.
+	var bodies []string
+	for deadline := time.Now().Add(30 * time.Second); len(bodies) < 2 && time.Now().Before(deadline); {
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(st.Config.DLQURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(st.Config.DLQURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(bodies) != 2 {
+		t.Fatalf("DLQ: %q, want the redriven record and retry's on-failure record", bodies)
+	}
+	slices.Sort(bodies)
+	if bodies[0] != "bad" || !strings.Contains(bodies[1], `"condition":"RetriesExhausted"`) {
+		t.Errorf("DLQ: %q", bodies)
+	}
+	good, _ := got.Load("good")
+	if good == nil || len(*good.(*[]time.Time)) != 1 || (*good.(*[]time.Time))[0].Sub(sent) < 90*time.Second {
+		t.Errorf("good: received %v, want once, at least 90 s after the send", good)
+	}
+	if v, i, d, _ := st.SQS.Depth(relaunch); v+i+d != 0 {
+		t.Errorf("relaunch queue holds %d/%d/%d, want empty", v, i, d)
+	}
 }
