@@ -277,6 +277,10 @@ func (s *Service) run(ctx context.Context, name, rid string, payload []byte) ([]
 	// timeout divided by k.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.Clock.RealDuration(timeout))
 	defer cancel()
+	// The caller going away does not stop a function (as on Lambda), but
+	// Close does: otherwise the edge's Shutdown waits for the handler.
+	stop := context.AfterFunc(s.bgCtx, cancel)
+	defer stop()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: rid, InvokedFunctionArn: s.ARN(name)})
 	type result struct {
 		out []byte
@@ -304,6 +308,9 @@ func (s *Service) run(ctx context.Context, name, rid string, payload []byte) ([]
 	case r := <-done:
 		return r.out, r.err
 	case <-ctx.Done():
+		if s.bgCtx.Err() != nil {
+			return nil, &funcError{Type: "Runtime.ExitError", Message: fmt.Sprintf("RequestId: %s Error: Runtime exited: the local Lambda service closed", rid)}
+		}
 		return nil, &funcError{Type: "Sandbox.Timedout", Message: fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", rid, timeout.Seconds())}
 	}
 }
@@ -452,8 +459,9 @@ func (s *Service) Stats() Stats {
 // InFlight returns the number of invocations running now.
 func (s *Service) InFlight() int64 { return s.inflight.Load() }
 
-// Close stops retrying queued asynchronous invocations and waits for the
-// running ones to return.
+// Close stops retrying queued asynchronous invocations, cancels the
+// context of every running handler and waits for the asynchronous ones to
+// return.
 func (s *Service) Close() {
 	s.cancel()
 	s.bg.Wait()
