@@ -22,10 +22,16 @@
 //	runTaskConcurrency    runtask's reserved concurrency (default 100; 0 = unreserved)
 //	retryConcurrency      retry's reserved concurrency (default 20; 0 = unreserved)
 //	alarms.throttleRatePercent, alarms.dlqDepth, alarms.failedExecutions,
-//	alarms.limiterFallback   alarm thresholds (defaults 5 %, 1, 1, 1)
+//	alarms.limiterFallback   alarm thresholds (defaults 5 %, 1, 1, 1); dlqDepth
+//	                      applies to each dead-letter queue (product, event, relaunch)
 //	alarmTopicArn         an SNS topic every alarm notifies (optional)
 //	stackName             the stack's name (default ThrottleHandler)
 //	assetDir, stateMachineDir, rulesDir   defaults: build/, statemachines/, statemachines/rules/
+//
+// The stack (package stack) also makes the relaunch queue that retry
+// defers relaunches to and consumes (TH_RELAUNCH_QUEUE_URL; its own DLQ
+// after 10 receives) and sends retry's failed asynchronous invocations to
+// the product DLQ; see `go doc ./infra/cdk/stack`.
 //
 // Either the ECS group (clusters + taskDefinitions) or the EC2 group
 // (launchTemplates + subnets) or both must be set: the launch permissions

@@ -95,10 +95,12 @@ func (p *parts) addAlarms() {
 	}) awscloudwatch.Metric {
 		return q.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1))})
 	}
-	alarm("DeadLetterQueueAlarm", "Chunks were given up on and dead-lettered: read the messages for the reason and redrive.",
+	alarm("DeadLetterQueueAlarm", "Chunks were given up on and dead-lettered, or retry failed on an event after its async retries: read the messages for the reason and redrive.",
 		visible(p.dlq), a.DLQDepth, 1)
-	alarm("EventDeadLetterQueueAlarm", "EventBridge or Lambda could not deliver an event to submit/retry: requests or relaunches are waiting in the queue.",
+	alarm("EventDeadLetterQueueAlarm", "EventBridge could not deliver an event to submit/retry, or submit failed on one: requests or relaunches are waiting in the queue.",
 		visible(p.targetDLQ), a.DLQDepth, 1)
+	alarm("RelaunchDeadLetterQueueAlarm", "A relaunch failed 10 receives of the relaunch queue and was dead-lettered: read the message for the task and redrive it to the relaunch queue.",
+		visible(p.relaunchDLQ), a.DLQDepth, 1)
 	failed := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Expression: jsii.String("failed + timedOut + aborted"),
 		Label:      jsii.String("Launch executions failed, timed out or aborted"),
@@ -160,7 +162,8 @@ func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awsclou
 					machine.MetricTimedOut(&awscloudwatch.MetricOptions{Period: period()})),
 				graph("Dead-letter queues",
 					p.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Label: jsii.String("product DLQ"), Statistic: jsii.String("Maximum")}),
-					p.targetDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Label: jsii.String("event DLQ"), Statistic: jsii.String("Maximum")})),
+					p.targetDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Label: jsii.String("event DLQ"), Statistic: jsii.String("Maximum")}),
+					p.relaunchDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Label: jsii.String("relaunch DLQ"), Statistic: jsii.String("Maximum")})),
 			},
 			{graph("Function errors", fnErrors...), graph("Function throttles", fnThrottles...)},
 		},

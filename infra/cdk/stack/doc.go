@@ -17,10 +17,20 @@
 //     reads the same files); targets retry with a policy and dead-letter to an
 //     event DLQ, separate from the product DLQ that retry gives up into.
 //   - The DynamoDB table (pk/sk, TTL expiresAt, on-demand, PITR, encrypted),
-//     the two SSE-SQS queues (14 days, TLS only), alarms on throttle rate,
-//     DLQ depth, failed executions and limiter fallback, and a dashboard of
-//     the EMF metrics of pkg/launch (namespace ThrottleHandler, summed over
-//     the Function dimension).
+//     the SSE-SQS queues (14 days, TLS only), alarms on throttle rate, the
+//     depth of each DLQ, failed executions and limiter fallback, and a
+//     dashboard of the EMF metrics of pkg/launch (namespace ThrottleHandler,
+//     summed over the Function dimension).
+//   - The relaunch queue: relaunches retry defers (TH_RELAUNCH_QUEUE_URL,
+//     retry alone may send) and consumes through an SQS event source, 10
+//     messages a batch with ReportBatchItemFailures, so only failed items
+//     come back. Its visibility timeout is 6× retry's timeout (AWS's
+//     guidance, so a throttled or retried batch is not received twice while
+//     in work); after 10 receives a relaunch goes to the relaunch DLQ,
+//     which has its own alarm.
+//   - Asynchronous invocations (EventBridge targets): 2 retries within 6 h,
+//     then the event goes to an OnFailure destination: the product DLQ for
+//     retry (beside the chunks it gives up on), the event DLQ for submit.
 //
 // Least privilege: runtask (and retry, which relaunches a task that failed to
 // start) may RunTask only the configured task definitions

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
@@ -68,6 +69,9 @@ func (p *parts) addFunctions(assetDir string) {
 		if spec.needsMachine {
 			fnEnv[config.EnvStateMachineARN] = p.machineARNs[EntryMachine]
 		}
+		if spec.name == "retry" {
+			fnEnv[config.EnvRelaunchQueueURL] = p.relaunch.QueueUrl()
+		}
 		logs := awslogs.NewLogGroup(p.stack, jsii.String(spec.id+"Logs"), &awslogs.LogGroupProps{
 			Retention:     retentionDays(s.LogRetentionDays),
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -103,10 +107,17 @@ func (p *parts) addFunctions(assetDir string) {
 		if spec.eventTarget {
 			// EventBridge invokes asynchronously: an event Lambda accepted
 			// but the handler kept failing goes to the OnFailure
-			// destination, not to the rule target's DLQ. Send both to the
-			// same queue so nothing is dropped.
+			// destination, not to the rule target's DLQ. submit's go to
+			// the event DLQ beside its undeliverable requests; retry's are
+			// relaunches or chunks it could not handle, work it would
+			// otherwise have dead-lettered itself: the product DLQ, where
+			// given-up work is read and redriven.
+			dest := p.targetDLQ
+			if spec.name == "retry" {
+				dest = p.dlq
+			}
 			fn.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
-				OnFailure:     awslambdadestinations.NewSqsDestination(p.targetDLQ),
+				OnFailure:     awslambdadestinations.NewSqsDestination(dest),
 				RetryAttempts: jsii.Number(2),
 				MaxEventAge:   awscdk.Duration_Hours(jsii.Number(6)),
 			})
@@ -114,6 +125,16 @@ func (p *parts) addFunctions(assetDir string) {
 		p.functions[spec.name] = fn
 	}
 	p.grantFunctions()
+}
+
+// specOf returns the spec of the function named name.
+func specOf(name string) functionSpec {
+	for _, s := range functionSpecs {
+		if s.name == name {
+			return s
+		}
+	}
+	panic("stack: no function spec " + name)
 }
 
 func concurrency(n int) *float64 {
@@ -153,6 +174,13 @@ func (p *parts) grantFunctions() {
 		Sid:       jsii.String("DeadLetterGivenUpChunks"),
 		Actions:   jsii.Strings("sqs:SendMessage"),
 		Resources: jsii.Strings(*p.dlq.QueueArn()),
+	}))
+	// retry defers relaunches to its queue and consumes it in batches of
+	// 10, reporting failed items so only they are received again.
+	p.relaunch.GrantSendMessages(f["retry"])
+	f["retry"].AddEventSource(awslambdaeventsources.NewSqsEventSource(p.relaunch, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(10),
+		ReportBatchItemFailures: jsii.Bool(true),
 	}))
 	// submit starts one execution per request and, on
 	// ExecutionAlreadyExists, describes it.

@@ -22,9 +22,9 @@ func addNagSuppressions(p *parts) {
 		}
 		cdknag.NagSuppressions_AddResourceSuppressions(construct, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
 	}
-	for _, q := range []any{p.dlq, p.targetDLQ} {
+	for _, q := range []any{p.dlq, p.targetDLQ, p.relaunchDLQ} {
 		suppress(q, "AwsSolutions-SQS3",
-			"This queue is itself a dead-letter queue (the product's give-up queue, or the EventBridge targets' and async invokes' undeliverable events); nothing consumes it automatically, so it needs no DLQ of its own.")
+			"This queue is itself a dead-letter queue (the product's give-up queue, the EventBridge targets' and async invokes' undeliverable events, or the relaunch queue's poisoned relaunches); nothing consumes it automatically, so it needs no DLQ of its own.")
 	}
 
 	runtask := p.functions["runtask"].Role()

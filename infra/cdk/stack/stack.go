@@ -27,9 +27,13 @@ type parts struct {
 	table     awsdynamodb.Table
 	bus       awsevents.EventBus
 	dlq       awssqs.Queue // the product's: chunks retry gave up on
-	targetDLQ awssqs.Queue // EventBridge targets' and async invokes' undeliverable events
-	functions map[string]awslambda.Function
-	machines  map[string]awsstepfunctions.StateMachine
+	targetDLQ awssqs.Queue // EventBridge targets' and submit's async invokes' undeliverable events
+	// relaunch holds the relaunches retry defers (TH_RELAUNCH_QUEUE_URL);
+	// retry consumes it. relaunchDLQ takes a relaunch after 10 receives.
+	relaunch    awssqs.Queue
+	relaunchDLQ awssqs.Queue
+	functions   map[string]awslambda.Function
+	machines    map[string]awsstepfunctions.StateMachine
 	// machineNames/ARNs are known before the machines exist (see machines.go).
 	machineNames map[string]*string
 	machineARNs  map[string]*string
@@ -117,7 +121,8 @@ func (p *parts) addOutputs() {
 	out("DeadLetterQueueUrl", config.EnvDLQURL, p.dlq.QueueUrl())
 }
 
-// addData makes the table, the product bus and the two dead-letter queues.
+// addData makes the table, the product bus, the two dead-letter queues and
+// the relaunch queue with its own dead-letter queue.
 func (p *parts) addData() {
 	p.table = awsdynamodb.NewTable(p.stack, jsii.String("Table"), &awsdynamodb.TableProps{
 		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(config.TablePK), Type: awsdynamodb.AttributeType_STRING},
@@ -146,6 +151,20 @@ func (p *parts) addData() {
 	}
 	p.dlq = queue("DeadLetterQueue")
 	p.targetDLQ = queue("EventDeadLetterQueue")
+	p.relaunchDLQ = queue("RelaunchDeadLetterQueue")
+	p.relaunch = awssqs.NewQueue(p.stack, jsii.String("RelaunchQueue"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		// AWS's guidance for a Lambda event source: 6× the function's
+		// timeout, so a batch whose invocation is throttled or retried is
+		// not received again while it is still being worked on.
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(6 * specOf("retry").timeout)),
+		// A relaunch that fails 10 receives (each handled with
+		// ReportBatchItemFailures, so only the failing message counts) is
+		// kept, alarmed on and redriven by hand, never dropped.
+		DeadLetterQueue: &awssqs.DeadLetterQueue{Queue: p.relaunchDLQ, MaxReceiveCount: jsii.Number(10)},
+	})
 }
 
 func functionNames() []string {

@@ -32,8 +32,9 @@ func TestResourceCounts(t *testing.T) {
 		"AWS::Events::EventBus":            1,
 		"AWS::Events::Rule":                3,
 		"AWS::DynamoDB::Table":             1,
-		"AWS::SQS::Queue":                  2, // product DLQ, event DLQ
-		"AWS::CloudWatch::Alarm":           5,
+		"AWS::SQS::Queue":                  4, // product DLQ, event DLQ, relaunch queue and its DLQ
+		"AWS::Lambda::EventSourceMapping":  1, // retry on the relaunch queue
+		"AWS::CloudWatch::Alarm":           6,
 		"AWS::CloudWatch::Dashboard":       1,
 		"AWS::Logs::LogGroup":              7, // one per function, one for the machine
 	} {
@@ -71,8 +72,11 @@ func TestFunctions(t *testing.T) {
 			}
 			env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
 			want := []string{config.EnvDLQURL, config.EnvDeferThreshold, config.EnvEventBus, config.EnvLimitsJSON, config.EnvLogLevel, config.EnvTable}
-			if name == "submit" {
+			switch name {
+			case "submit":
 				want = append(want, config.EnvStateMachineARN)
+			case "retry":
+				want = append(want, config.EnvRelaunchQueueURL)
 			}
 			var got []string
 			for k := range env {
@@ -85,6 +89,11 @@ func TestFunctions(t *testing.T) {
 			}
 			if env[config.EnvLimitsJSON] != fullSettings().LimitsJSON || env[config.EnvDeferThreshold] != "1.5" {
 				t.Errorf("environment: got limits %v, threshold %v", env[config.EnvLimitsJSON], env[config.EnvDeferThreshold])
+			}
+			if name == "retry" {
+				if url := render(env[config.EnvRelaunchQueueURL]); url != "${"+queueID(t, s, "RelaunchQueue")+"}" {
+					t.Errorf("%s: got %s, want the relaunch queue's URL", config.EnvRelaunchQueueURL, url)
+				}
 			}
 			if name == "submit" {
 				if arn := render(env[config.EnvStateMachineARN]); !strings.HasSuffix(arn, ":stateMachine:"+machineName(t, s)) {
@@ -107,7 +116,7 @@ func machineName(t *testing.T, s *synthesized) string {
 // GIVEN the fully configured stack
 // WHEN the table and queues are read
 // THEN the table has the shared key schema, TTL, on-demand billing, PITR and
-// encryption; both queues are encrypted, keep 14 days and refuse plain HTTP
+// encryption; every queue is encrypted, keeps 14 days and refuses plain HTTP
 func TestTableAndQueues(t *testing.T) {
 	s := sharedStack(t)
 	assert(t, func() {
@@ -129,7 +138,7 @@ func TestTableAndQueues(t *testing.T) {
 	assert(t, func() {
 		s.tpl.ResourcePropertiesCountIs(jsii.String("AWS::SQS::Queue"), map[string]any{
 			"SqsManagedSseEnabled": true, "MessageRetentionPeriod": 14 * 24 * 3600,
-		}, jsii.Number(2))
+		}, jsii.Number(4))
 	})
 	assert(t, func() {
 		s.tpl.ResourcePropertiesCountIs(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
@@ -138,7 +147,7 @@ func TestTableAndQueues(t *testing.T) {
 					"Effect": "Deny", "Action": "sqs:*", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
 				}),
 			})}),
-		}, jsii.Number(2))
+		}, jsii.Number(4))
 	})
 }
 
@@ -490,12 +499,13 @@ func TestServicePermissions(t *testing.T) {
 	}
 	asyncDest := []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"} // OnFailure destination
 	relaunch := []string{"ecs:RunTask", "ecs:TagResource", "iam:PassRole"}
+	consume := []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"} // the relaunch queue's event source
 	want := map[string][]string{
 		"classify": logs,
 		"plan":     with(logs, rw, []string{"events:PutEvents"}),
 		"summary":  with(logs, rw, []string{"events:PutEvents"}),
 		"submit":   with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
-		"retry":    with(logs, rw, asyncDest, relaunch, []string{"events:PutEvents"}),
+		"retry":    with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents"}),
 	}
 	for name, w := range want {
 		if got := actions(s.roleStatements(t, name)); !slices.Equal(got, w) {
@@ -670,7 +680,7 @@ func TestRepositoryStateMachines(t *testing.T) {
 func TestAlarms(t *testing.T) {
 	s := sharedStack(t)
 	want := map[string]float64{
-		"ThrottleRateAlarm": 2, "DeadLetterQueueAlarm": 1, "EventDeadLetterQueueAlarm": 1,
+		"ThrottleRateAlarm": 2, "DeadLetterQueueAlarm": 1, "EventDeadLetterQueueAlarm": 1, "RelaunchDeadLetterQueueAlarm": 1,
 		"FailedExecutionsAlarm": 1, "LimiterFallbackAlarm": 1,
 	}
 	got := map[string]float64{}
