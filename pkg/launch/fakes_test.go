@@ -18,6 +18,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
@@ -76,7 +77,10 @@ type fakeECS struct {
 	respond func(n int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error)
 	// loseResponse: the launch happens, the caller gets an error.
 	loseResponse map[int]bool
-	seq          int
+	// throttle: the call is throttled before its token is looked up (as
+	// ECS does), so even a replay of a launched token is refused.
+	throttle map[int]bool
+	seq      int
 }
 
 func (f *fakeECS) RunTask(_ context.Context, in *ecs.RunTaskInput, optFns ...func(*ecs.Options)) (*ecs.RunTaskOutput, error) {
@@ -91,6 +95,9 @@ func (f *fakeECS) RunTask(_ context.Context, in *ecs.RunTaskInput, optFns ...fun
 	n := len(f.calls)
 	if f.byToken == nil {
 		f.byToken = map[string]*ecs.RunTaskOutput{}
+	}
+	if f.throttle[n] {
+		return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
 	}
 	if out, ok := f.byToken[aws.ToString(in.ClientToken)]; ok {
 		return out, nil

@@ -230,24 +230,51 @@ func (h *Retry) HandleChunk(ctx context.Context, in RetryInput) (RetryOutput, er
 	}
 
 	missing, deadline := state.Missing(spec.Size), sr.Deadline.UTC().Format(time.RFC3339)
+	var giveUp string
 	switch {
 	case c.Code == CodeDeadlinePassed || !now.Before(sr.Deadline):
 		// runtask found no slot before the deadline, or it has passed.
-		return h.giveUp(ctx, log, sr, spec, state, in, out, c, fmt.Sprintf("%s %s passed: %d of %d units not launched; last %s: %s",
-			reasonDeadline, deadline, missing, spec.Size, c.Class, c.Code))
+		giveUp = fmt.Sprintf("%s %s passed: %d of %d units not launched; last %s: %s",
+			reasonDeadline, deadline, missing, spec.Size, c.Class, c.Code)
 	case !c.Retryable:
-		return h.giveUp(ctx, log, sr, spec, state, in, out, c, fmt.Sprintf("%s: %s: %s", c.Class, c.Code, c.Message))
+		giveUp = fmt.Sprintf("%s: %s: %s", c.Class, c.Code, c.Message)
 	case retries >= sr.Request.Attempts():
-		return h.giveUp(ctx, log, sr, spec, state, in, out, c, fmt.Sprintf("attempts exhausted (%d of %d); last %s: %s", retries, sr.Request.Attempts(), c.Class, c.Code))
+		giveUp = fmt.Sprintf("attempts exhausted (%d of %d); last %s: %s", retries, sr.Request.Attempts(), c.Class, c.Code)
 	case now.Add(wait).After(sr.Deadline):
-		return h.giveUp(ctx, log, sr, spec, state, in, out, c, fmt.Sprintf("%s %s passes before the next attempt (in %.0f s): %d of %d units not launched; last %s: %s",
-			reasonDeadline, deadline, math.Ceil(wait.Seconds()), missing, spec.Size, c.Class, c.Code))
+		giveUp = fmt.Sprintf("%s %s passes before the next attempt (in %.0f s): %d of %d units not launched; last %s: %s",
+			reasonDeadline, deadline, math.Ceil(wait.Seconds()), missing, spec.Size, c.Class, c.Code)
+	}
+	if giveUp != "" {
+		// An attempt whose outcome is unknown may have launched: the table
+		// does not count its units yet, so giving up now would dead-letter
+		// units that run (and a relaunch of one of them would then count
+		// on top). Its replay (same token, launches nothing twice) comes
+		// first, within settleReplays decisions beyond the budget.
+		u, unsettled := state.Unsettled()
+		if !unsettled || retries >= sr.Request.Attempts()+settleReplays {
+			if unsettled {
+				giveUp += fmt.Sprintf("; attempt %d's outcome still unknown after %d replays", u.Attempt, settleReplays)
+			}
+			return h.giveUp(ctx, log, sr, spec, state, in, out, c, giveUp)
+		}
+		out.Action, out.ReuseToken, out.Attempt, out.Exclude = ActionRetry, true, u.Attempt, slices.Clone(in.Exclude)
+		if out.Exclude == nil {
+			out.Exclude = []string{}
+		}
+		out.WaitSeconds = int(math.Ceil(wait.Seconds()))
+		out.Reason = fmt.Sprintf("settle attempt %d (outcome unknown) before giving up: %s", u.Attempt, giveUp)
+		log.Info("replay before give-up", "next", out.Attempt, "delayMs", wait.Milliseconds(), "reason", giveUp)
+		return out, nil
 	}
 	out.WaitSeconds = int(math.Ceil(wait.Seconds()))
 	out.Reason = fmt.Sprintf("%s: %s", c.Class, c.Code)
 	log.Info("retry", "action", out.Action, "delayMs", wait.Milliseconds(), "next", out.Attempt, "reuseToken", out.ReuseToken)
 	return out, nil
 }
+
+// settleReplays bounds the replays of an attempt whose outcome is unknown
+// that a chunk may get beyond its attempt budget before it is given up.
+const settleReplays = 5
 
 // reasonDeadline starts the reason of every give-up caused by the request's
 // deadline; the summary groups those units under one deadline reason.

@@ -251,7 +251,7 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		res, err = callRunInstances(ctx, h.ec2, sr.Request.EC2.runInstancesInput(in.RequestID, rec))
 	}
 	if err != nil {
-		return RunTaskOutput{}, h.callFailed(ctx, log, sr, spec, rec, service, takes, op, err)
+		return RunTaskOutput{}, h.callFailed(ctx, log, sr, spec, rec, !fresh, service, takes, op, err)
 	}
 	state, err = h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures)
 	if err != nil {
@@ -367,11 +367,17 @@ func (h *RunTask) markUnavailable(ctx context.Context, log *slog.Logger, p Place
 }
 
 // callFailed records a failed call and returns the named error for it.
-func (h *RunTask) callFailed(ctx context.Context, log *slog.Logger, sr StoredRequest, spec ChunkSpec, rec AttemptRecord, service string, takes []limiter.Take, op string, err error) error {
+// replay says the call repeated an attempt whose outcome was unknown.
+func (h *RunTask) callFailed(ctx context.Context, log *slog.Logger, sr StoredRequest, spec ChunkSpec, rec AttemptRecord, replay bool, service string, takes []limiter.Take, op string, err error) error {
 	c := h.o.Classify(err)
 	log = log.With("kind", c.Class, "code", c.Code)
-	if c.Class != failure.Transient {
-		// Definitive: nothing was launched under this token.
+	// ECS and EC2 throttle a call before they look its client token up, so
+	// a throttled replay says nothing about the first call, which may have
+	// launched: the attempt stays unknown ("sent") and is replayed again;
+	// marking it refused would let a new token launch the units twice.
+	definitive := c.Class != failure.Transient && !(replay && c.Class == failure.Throttled)
+	if definitive {
+		// Nothing was launched under this token.
 		if ferr := h.store.FailAttempt(ctx, sr.Request.RequestID, spec.Index, rec.Attempt, c.Code); ferr != nil {
 			log.Warn("attempt not marked failed", "err", ferr)
 		}
