@@ -338,7 +338,12 @@ func deadLetters(ctx context.Context, c *sqs.Client, url string) (map[string]chu
 			if err := json.Unmarshal(body, &d); err != nil {
 				return nil, fmt.Errorf("chaos: dead letter %q: %w", body, err)
 			}
+			// A chunk's give-up is sent at least once (same key); each lost
+			// relaunch of the chunk is one more unit under its own key.
 			key := fmt.Sprintf("%d/%s", d.Chunk, d.Kind)
+			if d.StoppedTaskARN != "" {
+				key += "/" + d.StoppedTaskARN
+			}
 			if d.RequestID == "" {
 				// An event EventBridge could not deliver to its target (the
 				// rule's dead-letter queue is the product's): the task it
