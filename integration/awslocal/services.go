@@ -48,6 +48,9 @@ type ServicesOptions struct {
 	DynamoDBPath string
 	// RunnerStderr receives the Step Functions runner's diagnostics.
 	RunnerStderr io.Writer
+	// Metrics receives the in-process functions' EMF lines (default
+	// os.Stdout, as Lambda's log stream).
+	Metrics io.Writer
 }
 
 // LocalServices returns the running Lambda, Step Functions, EventBridge,
@@ -77,7 +80,7 @@ func (s *Stack) startServices(ctx context.Context, o Options) error {
 	if build == nil {
 		build = lambdafn.Build
 	}
-	deps := lambdafn.Deps{Config: cfg, Clock: s.Clock, Logger: s.logger, AWS: aws.Config{
+	deps := lambdafn.Deps{Config: cfg, Clock: s.Clock, Logger: s.logger, Metrics: so.Metrics, AWS: aws.Config{
 		Region: s.Region, BaseEndpoint: aws.String(s.Endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
 	}}
