@@ -220,7 +220,7 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 			return h.giveUpRelaunch(ctx, log, claim, out, lc, fmt.Sprintf("relaunch refused: %s: %s", lc.Code, lc.Message))
 		}
 		log.Warn("relaunch call failed", "kind", lc.Class, "code", lc.Code, "err", err)
-		return EventOutput{}, failure.ErrorFor(lc, "ecs:RunTask", err)
+		return h.retryRelaunchLater(ctx, log, raw, out, claim, fargate, lc, err)
 	}
 	if len(res.IDs) == 0 {
 		reason := "no task launched"
@@ -228,7 +228,7 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 			reason = res.Failures[0].Reason + " " + res.Failures[0].Detail
 		}
 		fc := failure.ClassifyRunTaskFailure(firstReason(res.Failures), firstDetail(res.Failures))
-		return EventOutput{}, failure.ErrorFor(fc, "ecs:RunTask", errors.New(reason))
+		return h.retryRelaunchLater(ctx, log, raw, out, claim, fargate, fc, errors.New(reason))
 	}
 	if err := h.store.FinishRelaunch(ctx, claim, res.IDs[0]); err != nil {
 		return EventOutput{}, transientErr("retry", err)
@@ -273,6 +273,39 @@ func (h *Retry) deferRelaunch(ctx context.Context, log *slog.Logger, raw json.Ra
 	out.Action, out.WaitSeconds = EventDeferred, delay
 	out.Reason = fmt.Sprintf("slot %.0f s away", wait.Seconds())
 	return out, nil
+}
+
+// retryRelaunchLater puts a relaunch whose call failed for a retryable
+// reason (throttled, capacity, transient) back on the relaunch queue after
+// max(the class minimum, the bucket's next slot) plus up to 30 s of jitter,
+// so a throttling storm or an ECS outage longer than Lambda's two async
+// retries does not drop it; the request's deadline ends the loop. Only a
+// transient failure keeps its slot (the call may have happened; the token
+// is the same): the others reserve a new one next time. Without a queue,
+// or for another class, the invocation fails.
+func (h *Retry) retryRelaunchLater(ctx context.Context, log *slog.Logger, raw json.RawMessage, out EventOutput, claim RelaunchClaim, fargate bool, lc failure.Classification, cause error) (EventOutput, error) {
+	if h.o.RelaunchQueueURL == "" || !lc.Class.Retryable() {
+		return EventOutput{}, failure.ErrorFor(lc, "ecs:RunTask", cause)
+	}
+	if lc.Class != failure.Transient {
+		if err := h.store.SetRelaunchSlot(ctx, claim.TaskARN, time.Time{}); err != nil {
+			return EventOutput{}, transientErr("retry", err)
+		}
+	}
+	wait := max(lc.MinDelay(), time.Second)
+	if h.o.Peek != nil {
+		service, takes := takesFor(KindECS, 1, fargate)
+		if next, err := h.o.Peek.NextSlot(ctx, service, takes); err == nil {
+			wait = max(wait, next)
+		}
+	}
+	wait += time.Duration(h.o.Rand() * float64(30*time.Second))
+	o, err := h.deferRelaunch(ctx, log, raw, out, wait)
+	if err != nil {
+		return o, err
+	}
+	o.Reason = fmt.Sprintf("relaunch call %s: %s; again in %d s", lc.Class, lc.Code, o.WaitSeconds)
+	return o, nil
 }
 
 // SQSBatch is the event an SQS event source mapping delivers to the retry

@@ -310,11 +310,17 @@ func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
-	withQueue(e)
-	bad := RelaunchToken(arns[2])
+	q := withQueue(e)
+	quota, throttled := RelaunchToken(arns[2]), RelaunchToken(arns[3])
+	throttles := 0
 	e.ecs.respond = func(_ int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
-		if aws.ToString(in.ClientToken) == bad {
-			return nil, &smithy.GenericAPIError{Code: "ServerException", Message: "internal error", Fault: smithy.FaultServer}
+		switch aws.ToString(in.ClientToken) {
+		case quota:
+			return nil, &smithy.GenericAPIError{Code: "LimitExceededException", Message: "limit", Fault: smithy.FaultClient}
+		case throttled:
+			if throttles++; throttles == 1 {
+				return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}
+			}
 		}
 		return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
 	}
@@ -338,8 +344,22 @@ func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
 		t.Errorf("wire shape: %s", b)
 	}
 	st, _ := e.st.Chunk(ctx, "r1", 0)
-	if len(st.Stopped) != 2 {
-		t.Errorf("stopped: got %d, want 2 relaunched", len(st.Stopped))
+	if len(st.Stopped) != 1 {
+		t.Errorf("stopped: got %d, want 1 relaunched", len(st.Stopped))
+	}
+	// The throttled relaunch is back on the queue, without its slot.
+	sent := q.to(relaunchQueue)
+	if len(sent) != 1 || sent[0].DelaySeconds < 1 || !strings.Contains(aws.ToString(sent[0].MessageBody), arns[3]) {
+		t.Fatalf("relaunch queue: %d messages, want the throttled relaunch", len(sent))
+	}
+	reserves := len(e.lim.reserves)
+	e.clk.Advance(time.Duration(sent[0].DelaySeconds) * time.Second)
+	resp, err = e.r.Handle(ctx, batch(aws.ToString(sent[0].MessageBody)))
+	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+		t.Fatalf("requeued relaunch: got %+v, %v", resp, err)
+	}
+	if st, _ = e.st.Chunk(ctx, "r1", 0); len(st.Stopped) != 2 || len(e.lim.reserves) != reserves+1 {
+		t.Errorf("stopped %d, reserves %d; want 2 relaunched, a new slot for the throttled one", len(st.Stopped), len(e.lim.reserves)-reserves)
 	}
 }
 
