@@ -8,5 +8,9 @@
 // targets reach Lambda (async) and Step Functions (StartExecution, no name)
 // in-process; undeliverable events go to the product's dead-letter queue;
 // DynamoDB requests are proxied to dynalite, where the product's table is
-// created at start.
+// created at start. The relaunch queue (TH_RELAUNCH_QUEUE_URL; redrive to
+// the dead-letter queue after 10 receives) feeds the retry function through
+// an SQS event source mapping (package esm); retry's asynchronous
+// invocations that fail after Lambda's retries go to the dead-letter queue
+// as on-failure destination records.
 package services

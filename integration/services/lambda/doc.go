@@ -13,4 +13,9 @@
 // invocation, kept while idle and reused, as Lambda reuses execution
 // environments (aws-lambda-go's handlers reuse their output buffer, so one
 // instance must not serve two invocations at once).
+//
+// Asynchronous (Event) invocations are retried AsyncRetries times after a
+// function error; what still fails goes to the function's on-failure SQS
+// destination (Options.OnFailure) as Lambda's destination record, or is
+// logged. Close cancels the context of every running handler.
 package lambda

@@ -5,6 +5,11 @@
 // GetQueueAttributes) over the JSON 1.0 protocol the sqs v1.52 client speaks
 // (X-Amz-Target AmazonSQS.*): no existing local SQS speaks it (tooling.md §8).
 //
+// A queue's RedrivePolicy (deadLetterTargetArn, maxReceiveCount) moves a
+// message received maxReceiveCount times to its dead-letter queue on the
+// next receive. Receive and Delete serve in-process consumers (the local
+// event source mapping).
+//
 // Delays, visibility timeouts and long-poll waits are simulated seconds on the
 // stack's scaled clock. Queue URLs are <endpoint>/<account>/<name>; a queue
 // is found by the last segment of its URL or ARN, whatever the host.
