@@ -247,7 +247,7 @@ func (d *Distributed) debitsLocked(key string, takes []Take, lims []BucketLimit,
 	debits := make([]Debit, len(takes))
 	for i, t := range takes {
 		r := effRate(lims[i], d.known[key][t.Bucket], now)
-		debits[i] = Debit{Bucket: t.Bucket, Inc: r.durationFor(t.N), Tau: lims[i].Rate.durationFor(lims[i].Burst)}
+		debits[i] = Debit{Bucket: t.Bucket, Inc: r.durationFor(t.N), Tau: lims[i].Rate.durationFor(lims[i].Tolerance)}
 	}
 	return debits
 }

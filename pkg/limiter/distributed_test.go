@@ -35,13 +35,15 @@ func TestReserveSlots(t *testing.T) {
 		// waits of successive reservations at the same instant
 		waits []time.Duration
 	}{
-		// 100 burst at 40/s: the 101st call waits 25 ms.
-		{"RunTask burst then 25 ms apart", []Take{{ECSRunTask, 1}}, append(make([]time.Duration, 100), ms(25), ms(50))},
-		// Fargate tasks bucket (100 / 20 per s) binds: 10 calls of 10 tasks,
-		// then one every 500 ms.
-		{"Fargate 10 tasks per call", fargate10, append(make([]time.Duration, 10), ms(500), ms(1000))},
-		// RunInstances requests bucket (5 / 2 per s) binds before instances.
-		{"EC2 one instance per call", []Take{{EC2RunInstances, 1}, {EC2Instances, 1}}, []time.Duration{0, 0, 0, 0, 0, ms(500), ms(1000)}},
+		// 100 burst at 40/s, 90 of it at once (burstFraction 0.9): the 91st
+		// call waits 25 ms.
+		{"RunTask burst then 25 ms apart", []Take{{ECSRunTask, 1}}, append(make([]time.Duration, 90), ms(25), ms(50))},
+		// Fargate tasks bucket (100 / 20 per s, 90 at once) binds: 9 calls
+		// of 10 tasks, then one every 500 ms.
+		{"Fargate 10 tasks per call", fargate10, append(make([]time.Duration, 9), ms(500), ms(1000))},
+		// RunInstances requests bucket (5 / 2 per s, 4 at once) binds
+		// before instances.
+		{"EC2 one instance per call", []Take{{EC2RunInstances, 1}, {EC2Instances, 1}}, []time.Duration{0, 0, 0, 0, ms(500), ms(1000)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,8 +123,9 @@ func TestReserveBacklogFull(t *testing.T) {
 	d, clk := newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.MaxAhead = time.Second; o.Recorder = rec })
 	ctx := context.Background()
 	takes := []Take{{EC2RunInstances, 1}}
-	// 5 burst + 2 within the second ahead at 2/s.
-	for i := range 7 {
+	// 4 of the burst (burstFraction 0.9 of 5, in whole tokens) + 2 within
+	// the second ahead at 2/s.
+	for i := range 6 {
 		if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
 			t.Fatalf("reservation %d: %v", i, err)
 		}
@@ -154,14 +157,14 @@ func TestReleaseGivesTheSlotBack(t *testing.T) {
 			t.Parallel()
 			d, clk := newTestDistributed(t, NewMemoryStore(), nil)
 			var last Slot
-			for range 7 {
+			for range 6 { // 4 at once (burstFraction), then 500 ms apart
 				var err error
 				if last, err = d.Reserve(ctx, "ec2", takes); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if last.Wait != time.Second {
-				t.Fatalf("7th slot: wait %v, want 1s", last.Wait)
+				t.Fatalf("6th slot: wait %v, want 1s", last.Wait)
 			}
 			rel := last
 			if tc.viaRTT {
@@ -239,16 +242,18 @@ func TestSignalDecreasesOncePerStormAndRecovers(t *testing.T) {
 		return float64(r)
 	}
 	sig := Signal{Reason: "ThrottlingException"}
+	dec, win := defaultDecrease, defaultSignalWindow
+	w := win.Seconds()
 	steps := []struct {
 		name    string
 		advance time.Duration
 		signals int
 		want    float64 // rate seen by the other process afterwards
 	}{
-		{"storm of 50 signals decreases once", 0, 50, 40 * 0.85},
-		{"still the same storm", ms(1900), 10, 40 * 0.85 * math.Pow(1.01, 1.9)},
-		{"a new storm decreases again", ms(200), 1, 40 * 0.85 * math.Pow(1.01, 2.1) * 0.85},
-		{"recovers ×1.01 per second", 10 * time.Second, 0, 40 * 0.85 * math.Pow(1.01, 2.1) * 0.85 * math.Pow(1.01, 10)},
+		{"storm of 50 signals decreases once", 0, 50, 40 * dec},
+		{"still the same storm", win - ms(100), 10, 40 * dec * math.Pow(1.01, w-0.1)},
+		{"a new storm decreases again", ms(200), 1, 40 * dec * math.Pow(1.01, w+0.1) * dec},
+		{"recovers ×1.01 per second", 10 * time.Second, 0, 40 * dec * math.Pow(1.01, w+0.1) * dec * math.Pow(1.01, 10)},
 		{"up to the ceiling", time.Hour, 0, 40},
 	}
 	for _, st := range steps {
@@ -458,9 +463,9 @@ func TestSignalsSlowTheFallback(t *testing.T) {
 			t.Fatal("Signal succeeded although the store is down")
 		}
 	}
-	// 10 % of 2/s is 0.2/s; one decrease (×0.85) makes it 0.17/s.
+	// 10 % of 2/s is 0.2/s; one decrease (×0.7) makes it 0.14/s.
 	s, _ := d.Reserve(ctx, "ec2", takes)
-	if want := fromSeconds(5.0 / 0.85); s.Wait < want-time.Millisecond || s.Wait > want+time.Millisecond {
+	if want := fromSeconds(5.0 / defaultDecrease); s.Wait < want-time.Millisecond || s.Wait > want+time.Millisecond {
 		t.Fatalf("fallback slot after a storm: wait %v, want %v", s.Wait, want)
 	}
 }

@@ -53,5 +53,6 @@ func ExampleDistributed() {
 	// Output:
 	// deferred 500ms
 	// deferred 1s
-	// Fargate tasks now at 17 per s
+	// deferred 1.5s
+	// Fargate tasks now at 14 per s
 }

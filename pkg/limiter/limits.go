@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,10 @@ type BucketLimit struct {
 	// SignalWindow: signals within this time after a decrease are the same
 	// storm and do not decrease again.
 	SignalWindow time.Duration
+	// Tolerance is the part of Burst the limiter hands out at once
+	// (Burst × burstFraction in whole tokens, at least 1); the rest is headroom for the refill the real
+	// bucket loses between the limiter's reading and the call.
+	Tolerance float64
 }
 
 // Built-in bucket names (docs/contracts.md). AWS shares one "cluster
@@ -64,17 +69,35 @@ func builtin() map[string][2]float64 {
 	}
 }
 
-// Built-in adaptive knobs.
+// Built-in adaptive knobs, tuned on the launch benchmark's regime (slots
+// held up to the whole request ahead, a co-tenant taking 30 % of the
+// Fargate bucket, a time-scaled clock; README "Tuning"):
+//
+//   - burstFraction 0.9: hand out 90 % of the burst at once. The real bucket
+//     cannot bank the refill it loses while full between the limiter's
+//     reading and the call (Lambda and DynamoDB latency, jitter, slots
+//     reordered in transit); 10 tokens of 100 absorb 0.5 s of that at 20/s.
+//     Without it a single spurious throttle costs a whole decrease.
+//   - decrease 0.7: one decrease reaches a co-tenant's 30 % share. A storm
+//     at 0.85 needs 2–3 windows to get there while slots held at the old
+//     rate keep arriving; 0.5 (TCP's) overshoots and loses 30 % throughput.
+//   - signalWindow 5 s: throttles of slots handed out before a decrease
+//     keep arriving for about a tolerance (burst/rate = 5 s on the Fargate
+//     bucket); counting them as new storms drove the rate to its floor.
+//   - recovery 0.01 (×1.01 per s): back from 0.7 to the ceiling in 36 s; a
+//     slower 0.005 saved under 1 % of throttles and doubles that.
+//   - floorFraction 0.05: a storm never stops a bucket.
 const (
 	defaultFloorFraction = 0.05
-	defaultDecrease      = 0.85
+	defaultDecrease      = 0.7
 	defaultRecovery      = 0.01 // ×1.01 per second
-	defaultSignalWindow  = 2 * time.Second
+	defaultSignalWindow  = 5 * time.Second
+	defaultBurstFraction = 0.9
 )
 
 // settings is one level of the hierarchy; nil fields inherit.
 type settings struct {
-	Burst, Rate, FloorFraction, Decrease, RecoveryPerSecond, SignalWindowSeconds *float64
+	Burst, Rate, FloorFraction, Decrease, RecoveryPerSecond, SignalWindowSeconds, BurstFraction *float64
 }
 
 type accountLimits struct {
@@ -100,7 +123,8 @@ type accountLimits struct {
 //	      "actions": {"ecs:RunTask": {"rate": 80}}}}
 //	}
 //
-// Settings: burst (tokens), rate (tokens/s, the ceiling), floorFraction
+// Settings: burst (tokens), rate (tokens/s, the ceiling), burstFraction
+// (share of the burst handed out at once, in (0, 1]), floorFraction
 // (lowest adaptive rate as a fraction of rate), decrease (factor per throttle
 // signal, in (0, 1)), recoveryPerSecond (growth of a lowered rate per
 // second: 0.01 multiplies it by 1.01 each second), signalWindowSeconds
@@ -262,6 +286,7 @@ func parseSettings(raw json.RawMessage, path string) (*settings, error) {
 		"burst":               {&s.Burst, func(v float64) bool { return v >= 1 }, "≥ 1"},
 		"rate":                {&s.Rate, func(v float64) bool { return v > 0 }, "> 0"},
 		"floorFraction":       {&s.FloorFraction, func(v float64) bool { return v > 0 && v <= 1 }, "in (0, 1]"},
+		"burstFraction":       {&s.BurstFraction, func(v float64) bool { return v > 0 && v <= 1 }, "in (0, 1]"},
 		"decrease":            {&s.Decrease, func(v float64) bool { return v > 0 && v < 1 }, "in (0, 1)"},
 		"recoveryPerSecond":   {&s.RecoveryPerSecond, func(v float64) bool { return v >= 0 && v <= 1 }, "in [0, 1]"},
 		"signalWindowSeconds": {&s.SignalWindowSeconds, func(v float64) bool { return v >= 0 && v <= 3600 }, "in [0, 3600]"},
@@ -310,7 +335,7 @@ func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
 	if d, ok := builtin()[bucket]; ok {
 		burst, rate = &d[0], &d[1]
 	}
-	floor, dec, rec, win := defaultFloorFraction, defaultDecrease, defaultRecovery, defaultSignalWindow.Seconds()
+	floor, dec, rec, win, bf := defaultFloorFraction, defaultDecrease, defaultRecovery, defaultSignalWindow.Seconds(), defaultBurstFraction
 	apply := func(s *settings) {
 		if s == nil {
 			return
@@ -326,7 +351,7 @@ func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
 		for _, p := range []struct {
 			src *float64
 			dst *float64
-		}{{s.FloorFraction, &floor}, {s.Decrease, &dec}, {s.RecoveryPerSecond, &rec}, {s.SignalWindowSeconds, &win}} {
+		}{{s.FloorFraction, &floor}, {s.Decrease, &dec}, {s.RecoveryPerSecond, &rec}, {s.SignalWindowSeconds, &win}, {s.BurstFraction, &bf}} {
 			if p.src != nil {
 				*p.dst = *p.src
 			}
@@ -353,6 +378,7 @@ func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
 		Burst:        *burst,
 		Rate:         Limit(*rate),
 		Floor:        Limit(*rate * floor),
+		Tolerance:    max(1, math.Floor(*burst*bf)),
 		Decrease:     dec,
 		Recovery:     rec,
 		SignalWindow: time.Duration(win * float64(time.Second)),

@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ func TestLimitsBuiltIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := BucketLimit{Burst: tt.burst, Rate: Limit(tt.rate), Floor: Limit(tt.rate * defaultFloorFraction),
-			Decrease: defaultDecrease, Recovery: defaultRecovery, SignalWindow: defaultSignalWindow}
+			Decrease: defaultDecrease, Recovery: defaultRecovery, SignalWindow: defaultSignalWindow,
+			Tolerance: math.Floor(tt.burst * defaultBurstFraction)}
 		if got != want {
 			t.Errorf("%s: got %+v, want %+v", tt.bucket, got, want)
 		}
@@ -56,17 +58,17 @@ func TestLimitsInheritance(t *testing.T) {
 		want          BucketLimit
 	}{
 		// defaults → service
-		{"eu-west-1", ECSRunTask, BucketLimit{100, 40, 20, 0.6, 0.02, time.Second}},
+		{"eu-west-1", ECSRunTask, BucketLimit{100, 40, 20, 0.6, 0.02, time.Second, math.Floor(100 * defaultBurstFraction)}},
 		// defaults only (ec2 has no service settings)
-		{"eu-west-1", EC2RunInstances, BucketLimit{5, 2, 0.1, 0.5, 0.02, time.Second}},
+		{"eu-west-1", EC2RunInstances, BucketLimit{5, 2, 0.1, 0.5, 0.02, time.Second, math.Floor(5 * defaultBurstFraction)}},
 		// action over service over defaults
-		{"eu-west-1", ECSFargateTasks, BucketLimit{200, 40, 20, 0.6, 0.03, time.Second}},
+		{"eu-west-1", ECSFargateTasks, BucketLimit{200, 40, 20, 0.6, 0.03, time.Second, math.Floor(200 * defaultBurstFraction)}},
 		// account over service; account action over account
-		{acct, ECSRunTask, BucketLimit{100, 80, 8, 0.7, 0.02, 3 * time.Second}},
+		{acct, ECSRunTask, BucketLimit{100, 80, 8, 0.7, 0.02, 3 * time.Second, math.Floor(100 * defaultBurstFraction)}},
 		// account action over global action over account settings
-		{acct, ECSFargateTasks, BucketLimit{200, 60, 6, 0.7, 0.03, 3 * time.Second}},
+		{acct, ECSFargateTasks, BucketLimit{200, 60, 6, 0.7, 0.03, 3 * time.Second, math.Floor(200 * defaultBurstFraction)}},
 		// a bucket that is not built in, given burst and rate
-		{acct, "ecs:CreateService", BucketLimit{50, 5, 0.5, 0.7, 0.02, 3 * time.Second}},
+		{acct, "ecs:CreateService", BucketLimit{50, 5, 0.5, 0.7, 0.02, 3 * time.Second, math.Floor(50 * defaultBurstFraction)}},
 	}
 	for _, tt := range tests {
 		got, err := l.Bucket(tt.scope, tt.bucket)
