@@ -23,7 +23,7 @@ func check(sc Scenario, rs []RequestResult, dead map[string]chunkLetters) []stri
 			bad(r.RequestID, "%d duplicates in the ledger (%+v)", r.Ledger.Duplicates, r.Ledger)
 		}
 		if r.EventDeadLettered != 0 {
-			bad(r.RequestID, "%d TaskFailedToStart events dead-lettered by EventBridge: tasks neither relaunched nor counted failed", r.EventDeadLettered)
+			bad(r.RequestID, "%d TaskFailedToStart events dead-lettered (EventBridge target, relaunch queue redrive or Lambda on-failure): tasks neither relaunched nor counted failed", r.EventDeadLettered)
 		}
 		if r.Status == "" || r.Summary.RequestID == "" {
 			continue // reported as not terminal

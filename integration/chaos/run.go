@@ -346,8 +346,17 @@ func deadLetters(ctx context.Context, c *sqs.Client, url string) (map[string]chu
 			}
 			if d.RequestID == "" {
 				// An event EventBridge could not deliver to its target (the
-				// rule's dead-letter queue is the product's): the task it
-				// names was neither relaunched nor counted as failed.
+				// rule's dead-letter queue is the product's), an event the
+				// relaunch queue redrove, or Lambda's on-failure record of
+				// an asynchronous retry invocation (the event is its
+				// requestPayload): the task it names was neither relaunched
+				// nor counted as failed.
+				var dest struct {
+					RequestPayload json.RawMessage `json:"requestPayload"`
+				}
+				if json.Unmarshal(body, &dest) == nil && len(dest.RequestPayload) > 0 && dest.RequestPayload[0] == '{' {
+					body = dest.RequestPayload
+				}
 				var env struct {
 					DetailType string `json:"detail-type"`
 					Detail     struct {
