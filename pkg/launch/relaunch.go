@@ -308,6 +308,36 @@ func (h *Retry) retryRelaunchLater(ctx context.Context, log *slog.Logger, raw js
 	return o, nil
 }
 
+// handOffDelay is how long an event handed to the relaunch queue waits.
+const handOffDelay = 10 * time.Second
+
+// handOff is for an EventBridge event whose handling failed for a reason
+// that may pass (the table, the limiter or ECS unreachable): rather than
+// fail the asynchronous invocation — Lambda retries it twice within three
+// minutes, then it is dead-lettered — the event goes to the relaunch queue,
+// whose event source retries it for maxReceiveCount receives. Bad input,
+// a missing queue or a failed send return the error as it was.
+func (h *Retry) handOff(ctx context.Context, raw json.RawMessage, cause error) (any, error) {
+	var pe *failure.PermanentError
+	if h.o.RelaunchQueueURL == "" || errors.As(cause, &pe) {
+		return nil, cause
+	}
+	delay := handOffDelay
+	var te *failure.ThrottledError
+	if errors.As(cause, &te) && te.RetryAfter > delay {
+		delay = te.RetryAfter
+	}
+	secs := min(int(math.Ceil(delay.Seconds())), maxQueueDelay)
+	if _, err := h.sqs.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: aws.String(h.o.RelaunchQueueURL), MessageBody: aws.String(string(raw)), DelaySeconds: int32(secs),
+	}); err != nil {
+		h.o.Logger.Warn("event not handed to the relaunch queue", "err", err)
+		return nil, cause
+	}
+	h.o.Logger.Warn("event handed to the relaunch queue", "delaySeconds", secs, "err", cause)
+	return EventOutput{Action: EventDeferred, WaitSeconds: secs, Reason: "handed to the relaunch queue: " + cause.Error()}, nil
+}
+
 // SQSBatch is the event an SQS event source mapping delivers to the retry
 // function: records of the relaunch queue, each body an ECS event.
 type SQSBatch struct {

@@ -289,7 +289,7 @@ func TestRelaunchQueueSendFailureIsAnError(t *testing.T) {
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
 	q := withQueue(e)
-	q.fail = 1
+	q.fail = 2 // the deferral and the hand-off
 	e.lim.waits = []time.Duration{60 * time.Second}
 	ctx := context.Background()
 	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
@@ -444,5 +444,38 @@ func TestRelaunchPastDeadlineGivesUp(t *testing.T) {
 				t.Fatalf("calls %d lost %d missing %d; want 1, 1, 0", len(e.ecs.Calls()), st.Lost, st.Missing(10))
 			}
 		})
+	}
+}
+
+// TestEventHandedToTheQueueOnFailure: an EventBridge event that fails for a
+// reason that may pass goes to the relaunch queue instead of failing the
+// asynchronous invocation; bad input still fails.
+func TestEventHandedToTheQueueOnFailure(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	q := withQueue(e)
+	e.lim.err = errors.New("limiter: table unreachable")
+	ctx := context.Background()
+	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	out, err := e.r.Handle(ctx, ev)
+	if err != nil || out.(EventOutput).Action != EventDeferred {
+		t.Fatalf("got %+v, %v; want deferred (handed to the queue)", out, err)
+	}
+	sent := q.to(relaunchQueue)
+	if len(sent) != 1 || sent[0].DelaySeconds != 10 || aws.ToString(sent[0].MessageBody) != string(ev) {
+		t.Fatalf("relaunch queue: %d messages, want the event with a 10 s delay", len(sent))
+	}
+	e.lim.err = nil
+	e.clk.Advance(10 * time.Second)
+	resp, err := e.r.Handle(ctx, batch(aws.ToString(sent[0].MessageBody)))
+	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 || len(e.ecs.Calls()) != 2 {
+		t.Fatalf("from the queue: got %+v, %v, %d calls; want relaunched", resp, err, len(e.ecs.Calls()))
+	}
+	if _, err := e.r.Handle(ctx, json.RawMessage(`{"detail-type":5}`)); errorTypeName(err) != "PermanentError" {
+		t.Fatalf("bad input: got %v, want PermanentError", err)
+	}
+	if n := len(q.to(relaunchQueue)); n != 1 {
+		t.Errorf("relaunch queue: %d messages, want bad input not queued", n)
 	}
 }

@@ -131,7 +131,11 @@ func (h *Retry) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return nil, permanent("retry", "InvalidInput", fmt.Errorf("retry input: not a JSON object: %w", err))
 	}
 	if probe.DetailType != nil {
-		return h.HandleEvent(ctx, raw)
+		out, err := h.HandleEvent(ctx, raw)
+		if err != nil {
+			return h.handOff(ctx, raw, err)
+		}
+		return out, nil
 	}
 	if probe.Records != nil {
 		var b SQSBatch
