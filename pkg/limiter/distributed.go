@@ -63,6 +63,14 @@ type Options struct {
 	FallbackRetry time.Duration
 	// StoreTimeout bounds each store call (wall time). Default 2 s.
 	StoreTimeout time.Duration
+	// EarlyCalls is how far ahead of its slot a caller may make a call: a
+	// slot at most this far away is used at once (pkg/launch's defer
+	// threshold, TH_DEFER_THRESHOLD_SECONDS; NewFromConfig sets it). Every
+	// bucket's tolerance is shortened by it, so a call made that early
+	// still conforms to the real bucket; the calls made at once then take
+	// the burst, and the sustained rate is unchanged. Default 0: calls are
+	// made at their slots.
+	EarlyCalls time.Duration
 	// Logger receives fallback episodes and rate decreases. Default: discard.
 	Logger *slog.Logger
 	// Recorder receives the counters of metrics.go. Default: none.
@@ -116,6 +124,7 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = 2 * time.Second
 	}
+	o.EarlyCalls = max(0, o.EarlyCalls)
 	if limits == nil {
 		limits = DefaultLimits()
 	}
@@ -145,6 +154,7 @@ func NewFromConfig(store Store, cfg config.Config, optFns ...func(*Options)) (*D
 		o.AccountScope = cfg.AccountScope
 		o.MaxAhead = cfg.MaxAhead
 		o.FallbackFraction = cfg.FallbackFraction
+		o.EarlyCalls = cfg.DeferThreshold
 	}
 	return NewDistributed(store, lims, append([]func(*Options){base}, optFns...)...), nil
 }
@@ -247,7 +257,9 @@ func (d *Distributed) debitsLocked(key string, takes []Take, lims []BucketLimit,
 	debits := make([]Debit, len(takes))
 	for i, t := range takes {
 		r := effRate(lims[i], d.known[key][t.Bucket], now)
-		debits[i] = Debit{Bucket: t.Bucket, Inc: r.durationFor(t.N), Tau: lims[i].Rate.durationFor(lims[i].Tolerance)}
+		// A tolerance shorter than EarlyCalls turns negative: slots then lie
+		// after the TAT, so an early call still conforms.
+		debits[i] = Debit{Bucket: t.Bucket, Inc: r.durationFor(t.N), Tau: lims[i].Rate.durationFor(lims[i].Tolerance) - d.o.EarlyCalls}
 	}
 	return debits
 }

@@ -63,6 +63,30 @@ func TestReserveSlots(t *testing.T) {
 	}
 }
 
+// TestEarlyCallsShortenTheTolerance: with EarlyCalls 2 s, every slot lies
+// 2 s later, so a call made when its slot is 2 s away still conforms.
+func TestEarlyCallsShortenTheTolerance(t *testing.T) {
+	t.Parallel()
+	d, _ := newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.EarlyCalls = 2 * time.Second })
+	// Fargate tasks: 90 of 100 at once (4.5 s at 20/s) less 2 s is 2.5 s:
+	// 5 calls of 10 tasks now, then 500 ms apart.
+	want := append(make([]time.Duration, 5), ms(500), ms(1000), ms(1500), ms(2000), ms(2500))
+	for i, w := range want {
+		s, err := d.Reserve(context.Background(), "ecs", []Take{{ECSFargateTasks, 10}})
+		if err != nil || s.Wait != w {
+			t.Fatalf("reservation %d: wait %v, %v; want %v", i, s.Wait, err, w)
+		}
+	}
+	// A bucket whose tolerance is shorter (Fargate RunTask calls: 18 of 20
+	// at 20/s is 0.9 s) puts its slots after the TAT: 1.1 s + 50 ms. Drawn
+	// with the tasks bucket, it binds the first Fargate calls (each made at
+	// once: 1.15 s ≤ 2 s).
+	d, _ = newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.EarlyCalls = 2 * time.Second })
+	if s, err := d.Reserve(context.Background(), "ecs", []Take{{ECSFargateRunTask, 1}}); err != nil || s.Wait != ms(1150) {
+		t.Fatalf("short tolerance: wait %v, %v; want 1.15s", s.Wait, err)
+	}
+}
+
 func TestPeekMatchesReserve(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -487,10 +511,11 @@ func TestNewFromConfig(t *testing.T) {
 	t.Parallel()
 	cfg, err := config.Load(func(k string) string {
 		return map[string]string{
-			config.EnvLimitsJSON: `{"accounts": {"eu-west-1": {"actions": {"ecs:RunTask": {"rate": 80, "burst": 200}}}}}`,
-			config.EnvRegion:     "eu-west-1",
-			config.EnvMaxAhead:   "60",
-			config.EnvFallback:   "0.5",
+			config.EnvLimitsJSON:     `{"accounts": {"eu-west-1": {"actions": {"ecs:RunTask": {"rate": 80, "burst": 200}}}}}`,
+			config.EnvRegion:         "eu-west-1",
+			config.EnvMaxAhead:       "60",
+			config.EnvFallback:       "0.5",
+			config.EnvDeferThreshold: "1.5",
 		}[k]
 	})
 	if err != nil {
@@ -505,6 +530,9 @@ func TestNewFromConfig(t *testing.T) {
 	}
 	if l, _ := d.Limit(ECSRunTask); l.Rate != 80 || l.Burst != 200 {
 		t.Fatalf("ecs:RunTask in eu-west-1: got %+v, want 200 / 80", l)
+	}
+	if d.o.EarlyCalls != 1500*time.Millisecond || d.o.MaxAhead != time.Minute || d.o.FallbackFraction != 0.5 {
+		t.Fatalf("options: early calls %v, max ahead %v, fallback %v; want 1.5s (the defer threshold), 1m, 0.5", d.o.EarlyCalls, d.o.MaxAhead, d.o.FallbackFraction)
 	}
 	cfg.LimitsJSON = `{"actions": {"ecs:RunTask": {"rate": -1}}}`
 	if _, err := NewFromConfig(NewMemoryStore(), cfg); err == nil || !strings.Contains(err.Error(), `TH_LIMITS_JSON: limits: actions["ecs:RunTask"].rate: must be > 0, got -1`) {

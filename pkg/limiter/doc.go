@@ -49,9 +49,10 @@
 // epoch), rate_<bucket> and rateAt_<bucket> (adaptive state), and expiresAt.
 // An acquisition is one UpdateItem that pushes every bucket's TAT forward,
 // with ReturnValues ALL_NEW telling the caller its slot: the latest over
-// the buckets of new TAT − burst/ceiling rate (inc is n / the current,
-// possibly lowered, rate; the tolerance stays burst / configured rate, so a
-// lower rate also means a proportionally smaller burst). DynamoDB expressions cannot
+// the buckets of new TAT − tolerance (inc is n / the current, possibly
+// lowered, rate; the tolerance is burst × burstFraction / configured rate,
+// so a lower rate also means a proportionally smaller burst, and 10 % of
+// the burst is kept back by default, see Adaptive rate). DynamoDB expressions cannot
 // compute max(TAT, now), so each bucket is written on one of two branches,
 // guarded by its condition: backlog (TAT ≥ now: TAT += inc, and TAT within
 // the look-ahead bound) or idle (TAT < now or absent: TAT = now + inc).
@@ -88,6 +89,15 @@
 // the same storm and only counted. The rate then recovers by the factor
 // (1 + Recovery) per second up to the configured Rate; processes compute
 // the current rate from the stored pair, so recovery costs no writes.
+//
+// Defaults (limits.go, README "Tuning"): decrease ×0.7, signal window 5 s,
+// recovery ×1.01 per second, floor 5 % of the rate, and a burst fraction
+// of 0.9: the limiter hands out 90 % of a bucket's burst at once, the rest
+// being headroom for the refill the real bucket loses while full between
+// the limiter's reading and the call. A slot is held however far ahead it
+// lies, so a decrease reaches only slots handed out after it: the decrease
+// is strong enough for one to reach a co-tenant's 30 % share, and the
+// window spans the throttles of slots handed out before it.
 //
 // # Limits
 //

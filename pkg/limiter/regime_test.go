@@ -3,7 +3,10 @@ package limiter
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,9 +31,14 @@ func (q *evq) Push(x any)   { *q = append(*q, x.(ev)) }
 func (q *evq) Pop() any     { o := *q; x := o[len(o)-1]; *q = o[:len(o)-1]; return x }
 
 type regime struct {
-	chunks     int
-	share      float64 // co-tenant share of the Fargate bucket
-	ramp, lat  time.Duration
+	chunks    int
+	share     float64 // co-tenant share of the Fargate bucket
+	ramp, lat time.Duration
+	// early: a slot at most this far ahead is used at once (pkg/launch's
+	// defer threshold) instead of at its time.
+	early time.Duration
+	// compensate: the limiter is told (Options.EarlyCalls).
+	compensate bool
 	limitsJSON string
 	seed       uint64
 }
@@ -40,7 +48,11 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, clk := newTestDistributed(t, NewMemoryStore(), lims)
+	d, clk := newTestDistributed(t, NewMemoryStore(), lims, func(o *Options) {
+		if r.compensate {
+			o.EarlyCalls = r.early
+		}
+	})
 	left := 1 - r.share
 	aws := NewLocal(Limit(20*left), int(100*left), func(o *LocalOptions) { o.Clock = clk })
 	rng := rand.New(rand.NewPCG(r.seed, 1))
@@ -63,7 +75,11 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 				t.Fatal(err)
 			}
 			lat := time.Duration(float64(r.lat) * (0.5 + rng.Float64()))
-			push(ev{at: s.At.Add(lat), chunk: e.chunk, call: true})
+			at := s.At
+			if s.Wait <= r.early {
+				at = e.at
+			}
+			push(ev{at: at.Add(lat), chunk: e.chunk, call: true})
 			continue
 		}
 		calls++
@@ -85,11 +101,12 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 // TestLaunchRegime replays the product's regime on the default limits: 60
 // Fargate RunTask calls of 10 tasks arriving over 10 s, each reserving a
 // slot (held however far ahead) and calling at it after 50–150 % of a
-// latency, against an AWS bucket of 100 / 20 per s, or 70 / 14 with a
-// co-tenant taking 30 %. A throttled call signals and reserves again after
-// max(1 s, Peek, jittered backoff). Means over 20 seeds; with the previous
-// defaults (burst fraction 1, decrease 0.85, window 2 s) they were 1.6 %
-// throttled alone (×1.13 makespan) and 13.6–14.8 % with the co-tenant.
+// latency, or at once when the slot is at most 2 s away (pkg/launch's
+// defer threshold, told to the limiter as EarlyCalls), against an AWS
+// bucket of 100 / 20 per s, or 70 / 14 with a co-tenant taking 30 %. A
+// throttled call signals and reserves again after max(1 s, Peek, jittered
+// backoff). Means over 20 seeds; README "Tuning" has the previous defaults'
+// numbers (5.6 % and 20 % throttled).
 func TestLaunchRegime(t *testing.T) {
 	t.Parallel()
 	for _, share := range []float64{0, 0.3} {
@@ -97,17 +114,44 @@ func TestLaunchRegime(t *testing.T) {
 			var thr, ms float64
 			const seeds = 20
 			for s := range seeds {
-				a, b := runRegime(t, regime{chunks: 60, share: share, ramp: 10 * time.Second, lat: lat, seed: uint64(s)})
+				a, b := runRegime(t, regime{chunks: 60, share: share, ramp: 10 * time.Second, lat: lat,
+					early: 2 * time.Second, compensate: true, seed: uint64(s)})
 				thr += a / seeds
 				ms += b / seeds
 			}
 			ideal := (600 - 100*(1-share)) / (20 * (1 - share))
 			t.Logf("co-tenant %.0f %%, latency %v: %.1f %% throttled, makespan %.1f s (ideal %.1f, ×%.2f)", 100*share, lat, thr, ms, ideal, ms/ideal)
-			if maxThr := map[float64]float64{0: 0.5, 0.3: 10}[share]; thr > maxThr {
+			if maxThr := map[float64]float64{0: 0.5, 0.3: 6}[share]; thr > maxThr {
 				t.Errorf("co-tenant %.0f %%, latency %v: %.1f %% throttled, want ≤ %g %%", 100*share, lat, thr, maxThr)
 			}
-			if ms > 1.1*ideal {
-				t.Errorf("co-tenant %.0f %%, latency %v: makespan %.1f s, want ≤ 1.1 × ideal %.1f s", 100*share, lat, ms, ideal)
+			if ms > 1.15*ideal {
+				t.Errorf("co-tenant %.0f %%, latency %v: makespan %.1f s, want ≤ 1.15 × ideal %.1f s", 100*share, lat, ms, ideal)
+			}
+		}
+	}
+}
+
+// TestRegimeSweep prints the regime's numbers for limit documents
+// separated by ";" in TH_REGIME (e.g. {} for the defaults), with calls at
+// their slots, 2 s early, and 2 s early with EarlyCalls set (shown as -2s).
+func TestRegimeSweep(t *testing.T) {
+	if os.Getenv("TH_REGIME") == "" {
+		t.Skip("experiment")
+	}
+	for _, js := range strings.Split(os.Getenv("TH_REGIME"), ";") {
+		for _, early := range []time.Duration{0, 2 * time.Second, -2 * time.Second} {
+			for _, share := range []float64{0, 0.3} {
+				for _, lat := range []time.Duration{100 * time.Millisecond, 500 * time.Millisecond} {
+					var thr, ms float64
+					const seeds = 20
+					for s := range seeds {
+						a, b := runRegime(t, regime{chunks: 60, share: share, ramp: 10 * time.Second, lat: lat, early: max(early, -early), compensate: early < 0, seed: uint64(s), limitsJSON: js})
+						thr += a / seeds
+						ms += b / seeds
+					}
+					ideal := (600 - 100*(1-share)) / (20 * (1 - share))
+					fmt.Printf("%-60s early %v share %.1f lat %v: %5.1f %% thr, ×%.2f\n", js, early, share, lat, thr, ms/ideal)
+				}
 			}
 		}
 	}
