@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -152,6 +153,24 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 	if err != nil || spec.Kind != KindECS {
 		return EventOutput{Action: EventIgnored, Reason: fmt.Sprintf("chunk %d is not an ECS chunk of %s", id.Chunk, requestID)}, nil
 	}
+	if id.Attempt >= RelaunchAttemptBase && h.o.RelaunchQueueURL != "" && h.o.Clock.Now().Before(sr.Deadline) {
+		// A relaunched task that failed to start before its own relaunch
+		// was recorded (lost response, crash, timeout): relaunching it now
+		// would count its replacement on top of the task it replaced,
+		// which the table still counts as launched. It waits until that
+		// relaunch is recorded (or the deadline).
+		st, err := h.store.Chunk(ctx, requestID, id.Chunk)
+		if err != nil {
+			return EventOutput{}, transientErr("retry", err)
+		}
+		if !slices.Contains(st.IDs, taskARN) {
+			o, err := h.deferRelaunch(ctx, log, raw, out, predecessorWait)
+			if err == nil {
+				o.Reason = "the relaunch this task came from is not recorded yet"
+			}
+			return o, err
+		}
+	}
 	c := h.o.ClassifyEvent(raw)
 	claim, created, err := h.store.ClaimRelaunch(ctx, RelaunchClaim{TaskARN: taskARN, RequestID: requestID, Chunk: id.Chunk}, sr.Deadline.Add(retention))
 	if err != nil {
@@ -243,6 +262,10 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 	out.Action, out.NewTaskARN = EventRelaunched, res.IDs[0]
 	return out, nil
 }
+
+// predecessorWait is how long a relaunched task's own relaunch waits for
+// the relaunch it came from to be recorded.
+const predecessorWait = 10 * time.Second
 
 // maxQueueDelay is SQS's longest DelaySeconds.
 const maxQueueDelay = 900

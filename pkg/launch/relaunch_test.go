@@ -479,3 +479,43 @@ func TestEventHandedToTheQueueOnFailure(t *testing.T) {
 		t.Errorf("relaunch queue: %d messages, want bad input not queued", n)
 	}
 }
+
+// TestRelaunchOfUnrecordedRelaunchWaits: a relaunched task that fails to
+// start before its own relaunch is recorded waits for it, so the table
+// never counts both the task it replaced and its replacement.
+func TestRelaunchOfUnrecordedRelaunchWaits(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	q := withQueue(e)
+	e.ecs.loseResponse = map[int]bool{2: true}
+	ctx := context.Background()
+	evX := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	if out, err := e.r.Handle(ctx, evX); err != nil || out.(EventOutput).Action != EventDeferred {
+		t.Fatalf("lost response: got %+v, %v; want deferred (tried again from the queue)", out, err)
+	}
+	x1 := "arn:aws:ecs:us-east-1:000000000000:task/jobs/0011" // launched, response lost
+	evX1 := taskEvent(t, x1, RelaunchStartedBy("r1", 0, arns[0]), "")
+	out, err := e.r.Handle(ctx, evX1)
+	if err != nil || out.(EventOutput).Action != EventDeferred || len(e.ecs.Calls()) != 2 {
+		t.Fatalf("got %+v, %v, %d calls; want deferred without a call", out, err, len(e.ecs.Calls()))
+	}
+	if st, _ := e.st.Chunk(ctx, "r1", 0); st.Launched() != 10 {
+		t.Fatalf("launched %d, want 10", st.Launched())
+	}
+	// The first relaunch is recorded from the queue (same token), then the second goes.
+	e.clk.Advance(time.Minute)
+	for _, ev := range []json.RawMessage{evX, evX1} {
+		resp, err := e.r.Handle(ctx, batch(string(ev)))
+		if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+			t.Fatalf("got %+v, %v", resp, err)
+		}
+	}
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	if st.Launched() != 10 || len(st.Stopped) != 2 || len(st.IDs) != 12 || len(e.ecs.Calls()) != 4 {
+		t.Fatalf("launched %d stopped %d ids %d calls %d; want 10, 2, 12, 4", st.Launched(), len(st.Stopped), len(st.IDs), len(e.ecs.Calls()))
+	}
+	if n := len(q.to(relaunchQueue)); n != 2 {
+		t.Errorf("relaunch queue: %d messages, want 2", n)
+	}
+}
