@@ -200,11 +200,20 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 			return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("relaunch budget of %d spent; last: %s", budget, stoppedReason))
 		}
 	}
-	if now := h.o.Clock.Now(); !now.Before(sr.Deadline) {
-		return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("deadline %s passed before the relaunch; last: %s", sr.Deadline.Format(time.RFC3339), stoppedReason))
-	}
 	fargate := sr.Request.ECS.Fargate()
-	go_, wait, err := h.holdRelaunch(ctx, claim, fargate)
+	settle := false // replay a call of unknown outcome past the deadline
+	if now := h.o.Clock.Now(); !now.Before(sr.Deadline) {
+		if settle, err = h.store.RelaunchUnsettled(ctx, taskARN); err != nil {
+			return EventOutput{}, transientErr("retry", err)
+		}
+		if !settle {
+			return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("deadline %s passed before the relaunch; last: %s", sr.Deadline.Format(time.RFC3339), stoppedReason))
+		}
+	}
+	go_, wait, err := true, time.Duration(0), error(nil)
+	if !settle {
+		go_, wait, err = h.holdRelaunch(ctx, claim, fargate)
+	}
 	if err != nil {
 		lc := h.o.ClassifyError(err)
 		if lc.Class == failure.Throttled || lc.Class == failure.Quota {
@@ -224,6 +233,9 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 		return h.deferRelaunch(ctx, log, raw, out, wait)
 	}
 	rec := AttemptRecord{Count: 1, Token: RelaunchToken(taskARN), StartedBy: RelaunchStartedBy(requestID, id.Chunk, taskARN)}
+	if err := h.store.SetRelaunchUnsettled(ctx, taskARN, true); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
 	res, err := callRunTask(ctx, h.ecs, sr.Request.ECS.runTaskInput(requestID, rec))
 	if err != nil {
@@ -239,7 +251,7 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 			return h.giveUpRelaunch(ctx, log, claim, out, lc, fmt.Sprintf("relaunch refused: %s: %s", lc.Code, lc.Message))
 		}
 		log.Warn("relaunch call failed", "kind", lc.Class, "code", lc.Code, "err", err)
-		return h.retryRelaunchLater(ctx, log, raw, out, claim, fargate, lc, err)
+		return h.retryRelaunchLater(ctx, log, raw, out, claim, fargate, false, lc, err)
 	}
 	if len(res.IDs) == 0 {
 		reason := "no task launched"
@@ -247,7 +259,7 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 			reason = res.Failures[0].Reason + " " + res.Failures[0].Detail
 		}
 		fc := failure.ClassifyRunTaskFailure(firstReason(res.Failures), firstDetail(res.Failures))
-		return h.retryRelaunchLater(ctx, log, raw, out, claim, fargate, fc, errors.New(reason))
+		return h.retryRelaunchLater(ctx, log, raw, out, claim, fargate, true, fc, errors.New(reason))
 	}
 	if err := h.store.FinishRelaunch(ctx, claim, res.IDs[0]); err != nil {
 		return EventOutput{}, transientErr("retry", err)
@@ -304,13 +316,22 @@ func (h *Retry) deferRelaunch(ctx context.Context, log *slog.Logger, raw json.Ra
 // so a throttling storm or an ECS outage longer than Lambda's two async
 // retries does not drop it; the request's deadline ends the loop. Only a
 // transient failure keeps its slot (the call may have happened; the token
-// is the same): the others reserve a new one next time. Without a queue,
-// or for another class, the invocation fails.
-func (h *Retry) retryRelaunchLater(ctx context.Context, log *slog.Logger, raw json.RawMessage, out EventOutput, claim RelaunchClaim, fargate bool, lc failure.Classification, cause error) (EventOutput, error) {
+// is the same): the others reserve a new one next time. answered says the
+// failure is the token's own answer (failures[]), which settles the call.
+// Without a queue, or for another class, the invocation fails.
+func (h *Retry) retryRelaunchLater(ctx context.Context, log *slog.Logger, raw json.RawMessage, out EventOutput, claim RelaunchClaim, fargate, answered bool, lc failure.Classification, cause error) (EventOutput, error) {
 	if h.o.RelaunchQueueURL == "" || !lc.Class.Retryable() {
 		return EventOutput{}, failure.ErrorFor(lc, "ecs:RunTask", cause)
 	}
+	if answered {
+		// failures[] is the token's own answer: nothing launched.
+		if err := h.store.SetRelaunchUnsettled(ctx, claim.TaskARN, false); err != nil {
+			return EventOutput{}, transientErr("retry", err)
+		}
+	}
 	if lc.Class != failure.Transient {
+		// A throttle comes before ECS looks the token up: an earlier call
+		// of unknown outcome stays unknown, but the slot is spent.
 		if err := h.store.SetRelaunchSlot(ctx, claim.TaskARN, time.Time{}); err != nil {
 			return EventOutput{}, transientErr("retry", err)
 		}

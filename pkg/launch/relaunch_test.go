@@ -519,3 +519,38 @@ func TestRelaunchOfUnrecordedRelaunchWaits(t *testing.T) {
 		t.Errorf("relaunch queue: %d messages, want 2", n)
 	}
 }
+
+// TestRelaunchOfUnknownOutcomeIsSettledPastTheDeadline: a relaunch call
+// whose answer was lost may have launched; past the deadline it is replayed
+// with its token (recording the task it launched), not dead-lettered.
+func TestRelaunchOfUnknownOutcomeIsSettledPastTheDeadline(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	r := ecsRequest("r1", 10)
+	r.DeadlineSeconds = 600
+	plan(t, e.st, r, t0)
+	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
+		t.Fatalf("launch: %+v, %v", out, err)
+	}
+	ctx := context.Background()
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	q := withQueue(e)
+	e.ecs.loseResponse = map[int]bool{2: true}
+	ev := taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")
+	if out, err := e.r.Handle(ctx, ev); err != nil || out.(EventOutput).Action != EventDeferred {
+		t.Fatalf("lost response: got %+v, %v; want deferred", out, err)
+	}
+	e.clk.Advance(700 * time.Second)
+	resp, err := e.r.Handle(ctx, batch(string(ev)))
+	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+		t.Fatalf("got %+v, %v", resp, err)
+	}
+	calls := e.ecs.Calls()
+	st, _ = e.st.Chunk(ctx, "r1", 0)
+	if len(calls) != 3 || aws.ToString(calls[1].ClientToken) != aws.ToString(calls[2].ClientToken) || e.ecs.seq != 11 {
+		t.Fatalf("calls %d, tasks %d; want the lost call replayed with its token, 11 tasks", len(calls), e.ecs.seq)
+	}
+	if st.Launched() != 10 || st.Lost != 0 || len(q.to("http://127.0.0.1/q")) != 0 {
+		t.Fatalf("launched %d lost %d dead letters %d; want 10, 0, 0", st.Launched(), st.Lost, len(q.to("http://127.0.0.1/q")))
+	}
+}

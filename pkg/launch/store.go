@@ -205,3 +205,31 @@ func strs(v ddb.AttributeValue) []string {
 	}
 	return nil
 }
+
+// SetRelaunchUnsettled marks (true) or clears the relaunch claim of arn as
+// having a RunTask call whose outcome is unknown: written before the call,
+// cleared when the call is refused. A relaunch that is so marked is never
+// given up at the deadline (its task may run): the call is replayed with
+// its token instead, as chunk mode replays an unknown attempt.
+func (st *Store) SetRelaunchUnsettled(ctx context.Context, arn string, unsettled bool) error {
+	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #u = :u"),
+		ExpressionAttributeNames:  map[string]string{"#u": "unsettled"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":u": &ddb.AttributeValueMemberBOOL{Value: unsettled}},
+	})
+	if err != nil {
+		return fmt.Errorf("relaunch of %s: unsettled: %w", arn, err)
+	}
+	return nil
+}
+
+// RelaunchUnsettled reports SetRelaunchUnsettled's mark (consistent read).
+func (st *Store) RelaunchUnsettled(ctx context.Context, arn string) (bool, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: relaunchKey(arn),
+		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#u"), ExpressionAttributeNames: map[string]string{"#u": "unsettled"}})
+	if err != nil {
+		return false, fmt.Errorf("relaunch of %s: unsettled: %w", arn, err)
+	}
+	b, _ := out.Item["unsettled"].(*ddb.AttributeValueMemberBOOL)
+	return b != nil && b.Value, nil
+}
