@@ -352,6 +352,18 @@ func (h *Retry) retryRelaunchLater(ctx context.Context, log *slog.Logger, raw js
 	return o, nil
 }
 
+// reserveTime returns a context that ends when a fifth of ctx's remaining
+// time is left (the function's timeout), so that a hung call (a response
+// that never comes) leaves time to hand the event to the relaunch queue or
+// to answer a batch's failures, instead of timing the invocation out.
+func reserveTime(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, d.Add(-time.Until(d)/5))
+}
+
 // handOffDelay is how long an event handed to the relaunch queue waits.
 const handOffDelay = 10 * time.Second
 
@@ -425,10 +437,12 @@ func (h *Retry) HandleSQS(ctx context.Context, b SQSBatch) (SQSBatchResponse, er
 		}
 	}
 	failed := make([]bool, len(b.Records))
+	work, cancel := reserveTime(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	for i, r := range b.Records {
 		wg.Go(func() {
-			out, err := h.HandleEvent(ctx, json.RawMessage(r.Body))
+			out, err := h.HandleEvent(work, json.RawMessage(r.Body))
 			if err != nil {
 				failed[i] = true
 				h.o.Logger.Warn("relaunch queue record failed; redelivered", "messageId", r.MessageID, "err", err)

@@ -554,3 +554,33 @@ func TestRelaunchOfUnknownOutcomeIsSettledPastTheDeadline(t *testing.T) {
 		t.Fatalf("launched %d lost %d dead letters %d; want 10, 0, 0", st.Launched(), st.Lost, len(q.to("http://127.0.0.1/q")))
 	}
 }
+
+// hungECS never answers: the call ends with its context.
+type hungECS struct{}
+
+func (hungECS) RunTask(ctx context.Context, _ *ecs.RunTaskInput, _ ...func(*ecs.Options)) (*ecs.RunTaskOutput, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestHungCallLeavesTimeToHandOff: a relaunch call that never answers ends
+// at four fifths of the invocation's time, and the event is handed to the
+// relaunch queue before the function's timeout.
+func TestHungCallLeavesTimeToHandOff(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	q := &queueSQS{}
+	r := NewRetry(e.st, e.lim, hungECS{}, e.events, q, func(o *RetryOptions) {
+		o.Clock, o.Bus, o.DLQURL, o.RelaunchQueueURL = e.clk, "product", "http://127.0.0.1/q", relaunchQueue
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	out, err := r.Handle(ctx, taskEvent(t, arns[0], StartedBy("r1", 0, 1), ""))
+	if err != nil || out.(EventOutput).Action != EventDeferred || ctx.Err() != nil {
+		t.Fatalf("got %+v, %v (context %v); want handed to the queue in time", out, err, ctx.Err())
+	}
+	if n := len(q.to(relaunchQueue)); n != 1 {
+		t.Fatalf("relaunch queue: %d messages, want 1", n)
+	}
+}

@@ -131,7 +131,9 @@ func (h *Retry) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return nil, permanent("retry", "InvalidInput", fmt.Errorf("retry input: not a JSON object: %w", err))
 	}
 	if probe.DetailType != nil {
-		out, err := h.HandleEvent(ctx, raw)
+		work, cancel := reserveTime(ctx)
+		defer cancel()
+		out, err := h.HandleEvent(work, raw)
 		if err != nil {
 			return h.handOff(ctx, raw, err)
 		}
