@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -327,15 +328,61 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 	}
 	d.storeOK(key, service)
 	d.remember(key, item, false)
+	tats := make(map[string]time.Time, len(debits))
+	for _, db := range debits {
+		tats[db.Bucket] = item[db.Bucket].TAT
+	}
+	debits = d.chargeDecrease(ctx, key, takes, lims, debits, item, at, arrive, tats)
 	now = at // the arrival the store applied
 	for _, db := range debits {
-		if s := item[db.Bucket].TAT.Add(-db.Tau); s.After(at) {
+		if s := tats[db.Bucket].Add(-db.Tau); s.After(at) {
 			at = s
 		}
 	}
 	s := Slot{At: at, Wait: at.Sub(now), Debits: debits}
 	d.recordSlot(service, s)
 	return s, nil
+}
+
+// chargeDecrease charges what debits, computed from the adaptive state this
+// process knew, fell short of the state item (the store's, right after the
+// take) says: after another process's decrease, a process that has not
+// seen it yet would otherwise pace its next call at the old rate, and with
+// one process per Lambda sandbox most calls come from such processes. It
+// costs one more write, once per process and decrease. It returns the
+// debits with the charge added and updates tats for the buckets charged;
+// if the charge fails the take stands as it was (the adaptive rate is a
+// soft control; the slot is still within the configured limit).
+func (d *Distributed) chargeDecrease(ctx context.Context, key string, takes []Take, lims []BucketLimit,
+	debits []Debit, item Item, at time.Time, arrive Arrival, tats map[string]time.Time) []Debit {
+	var extra []Debit
+	for i, t := range takes {
+		want := effRate(lims[i], item[t.Bucket], at).durationFor(t.N)
+		if short := want - debits[i].Inc; short > time.Microsecond {
+			extra = append(extra, Debit{Bucket: t.Bucket, Inc: short, Tau: debits[i].Tau})
+		}
+	}
+	if len(extra) == 0 {
+		return debits
+	}
+	sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
+	fresh, _, err := d.store.Take(sctx, key, arrive, extra)
+	cancel()
+	if err != nil {
+		d.log.Warn("limiter: decrease seen late not charged", "key", key, "error", err.Error())
+		return debits
+	}
+	d.remember(key, fresh, false)
+	out := slices.Clone(debits)
+	for _, e := range extra {
+		tats[e.Bucket] = fresh[e.Bucket].TAT
+		for i := range out {
+			if out[i].Bucket == e.Bucket {
+				out[i].Inc += e.Inc
+			}
+		}
+	}
+	return out
 }
 
 func (d *Distributed) recordSlot(service string, s Slot) {

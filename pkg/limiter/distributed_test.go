@@ -309,6 +309,38 @@ func TestSignalDecreasesOncePerStormAndRecovers(t *testing.T) {
 	}
 }
 
+// TestDecreaseReachesAProcessThatHasNotSeenIt: a process whose adaptive
+// state predates another process's decrease learns it from its next take's
+// answer and charges the difference at once, so that very call is paced at
+// the decreased rate (one process per Lambda sandbox: most calls come from
+// processes that have not seen the last decrease).
+func TestDecreaseReachesAProcessThatHasNotSeenIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := NewMemoryStore()
+	a, clk := newTestDistributed(t, store, nil)
+	b := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1" })
+	takes := []Take{{ECSFargateTasks, 10}}
+	for range 10 { // 90 at once, then 500 ms apart at 20/s: TAT 5 s
+		if _, err := b.Reserve(ctx, "ecs", takes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException"}); err != nil {
+		t.Fatal(err)
+	}
+	inc := fromSeconds(10 / (20 * defaultDecrease)) // 714 ms at 14/s
+	for i, want := range []time.Duration{ms(500) + inc, ms(500) + 2*inc} {
+		s, err := b.Reserve(ctx, "ecs", takes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := s.Wait - want; d < -time.Millisecond || d > time.Millisecond || s.Debits[0].Inc-inc > time.Microsecond || inc-s.Debits[0].Inc > time.Microsecond {
+			t.Fatalf("reservation %d after the decrease: wait %v, debit %v; want %v and %v (paced at 14/s)", i, s.Wait, s.Debits[0].Inc, want, inc)
+		}
+	}
+}
+
 func TestSignalFloor(t *testing.T) {
 	t.Parallel()
 	lims, err := ParseLimits(`{"defaults": {"floorFraction": 0.25, "signalWindowSeconds": 0}}`)

@@ -4,8 +4,10 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ type ev struct {
 	at    time.Time
 	chunk int
 	call  bool // false: reserve; true: call at at
+	proc  int
 	seq   int
 }
 type evq []ev
@@ -39,6 +42,8 @@ type regime struct {
 	early time.Duration
 	// compensate: the limiter is told (Options.EarlyCalls).
 	compensate bool
+	// procs: the fleet's processes (Distributed instances on one store).
+	procs      int
 	limitsJSON string
 	seed       uint64
 }
@@ -48,11 +53,16 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, clk := newTestDistributed(t, NewMemoryStore(), lims, func(o *Options) {
-		if r.compensate {
-			o.EarlyCalls = r.early
-		}
-	})
+	store, clk := NewMemoryStore(), clock.NewFake(t0)
+	procs := make([]*Distributed, max(1, r.procs))
+	for i := range procs {
+		procs[i] = NewDistributed(store, lims, func(o *Options) {
+			o.Clock = clk
+			if r.compensate {
+				o.EarlyCalls = r.early
+			}
+		})
+	}
 	left := 1 - r.share
 	aws := NewLocal(Limit(20*left), int(100*left), func(o *LocalOptions) { o.Clock = clk })
 	rng := rand.New(rand.NewPCG(r.seed, 1))
@@ -70,7 +80,9 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 		e := heap.Pop(q).(ev)
 		clk.Set(e.at)
 		if !e.call {
-			s, err := d.Reserve(ctx, "ecs", fargate10)
+			// Each invocation runs in one of the fleet's processes.
+			e.proc = rng.IntN(len(procs))
+			s, err := procs[e.proc].Reserve(ctx, "ecs", fargate10)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +91,7 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 			if s.Wait <= r.early {
 				at = e.at
 			}
-			push(ev{at: at.Add(lat), chunk: e.chunk, call: true})
+			push(ev{at: at.Add(lat), chunk: e.chunk, call: true, proc: e.proc})
 			continue
 		}
 		calls++
@@ -88,9 +100,9 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 			continue
 		}
 		thr++
-		_ = d.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException", At: e.at})
+		_ = procs[e.proc].Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException", At: e.at})
 		retries[e.chunk]++
-		wait, _ := d.Peek(ctx, "ecs", fargate10)
+		wait, _ := procs[e.proc].Peek(ctx, "ecs", fargate10)
 		backoff := min(20*time.Second, time.Duration(float64(time.Second)*float64(int(1)<<min(retries[e.chunk]-1, 5))))
 		wait = max(wait, time.Second, time.Duration(rng.Float64()*float64(backoff)))
 		push(ev{at: e.at.Add(wait), chunk: e.chunk})
@@ -99,7 +111,8 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 }
 
 // TestLaunchRegime replays the product's regime on the default limits: 60
-// Fargate RunTask calls of 10 tasks arriving over 10 s, each reserving a
+// Fargate RunTask calls of 10 tasks arriving over 10 s in 30 processes
+// (Lambda sandboxes, one Distributed each, one store), each reserving a
 // slot (held however far ahead) and calling at it after 50–150 % of a
 // latency, or at once when the slot is at most 2 s away (pkg/launch's
 // defer threshold, told to the limiter as EarlyCalls), against an AWS
@@ -115,7 +128,7 @@ func TestLaunchRegime(t *testing.T) {
 			const seeds = 20
 			for s := range seeds {
 				a, b := runRegime(t, regime{chunks: 60, share: share, ramp: 10 * time.Second, lat: lat,
-					early: 2 * time.Second, compensate: true, seed: uint64(s)})
+					early: 2 * time.Second, compensate: true, procs: 30, seed: uint64(s)})
 				thr += a / seeds
 				ms += b / seeds
 			}
@@ -138,6 +151,7 @@ func TestRegimeSweep(t *testing.T) {
 	if os.Getenv("TH_REGIME") == "" {
 		t.Skip("experiment")
 	}
+	procs, _ := strconv.Atoi(os.Getenv("TH_PROCS"))
 	for _, js := range strings.Split(os.Getenv("TH_REGIME"), ";") {
 		for _, early := range []time.Duration{0, 2 * time.Second, -2 * time.Second} {
 			for _, share := range []float64{0, 0.3} {
@@ -145,7 +159,7 @@ func TestRegimeSweep(t *testing.T) {
 					var thr, ms float64
 					const seeds = 20
 					for s := range seeds {
-						a, b := runRegime(t, regime{chunks: 60, share: share, ramp: 10 * time.Second, lat: lat, early: max(early, -early), compensate: early < 0, seed: uint64(s), limitsJSON: js})
+						a, b := runRegime(t, regime{chunks: 60, share: share, ramp: 10 * time.Second, lat: lat, early: max(early, -early), compensate: early < 0, seed: uint64(s), limitsJSON: js, procs: procs})
 						thr += a / seeds
 						ms += b / seeds
 					}
