@@ -3,6 +3,7 @@ package limiter
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"math/rand/v2"
@@ -17,6 +18,8 @@ type ev struct {
 	at    time.Time
 	chunk int
 	call  bool // false: reserve; true: call at at
+	resAt time.Time
+	early bool
 	proc  int
 	seq   int
 }
@@ -42,6 +45,11 @@ type regime struct {
 	early time.Duration
 	// compensate: the limiter is told (Options.EarlyCalls).
 	compensate bool
+	// revalidate: a deferred call whose bucket was decreased after its
+	// reservation reserves again instead of calling.
+	revalidate bool
+	// maxAhead: Options.MaxAhead (0: the default).
+	maxAhead time.Duration
 	// procs: the fleet's processes (Distributed instances on one store).
 	procs      int
 	limitsJSON string
@@ -58,6 +66,7 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 	for i := range procs {
 		procs[i] = NewDistributed(store, lims, func(o *Options) {
 			o.Clock = clk
+			o.MaxAhead = r.maxAhead
 			if r.compensate {
 				o.EarlyCalls = r.early
 			}
@@ -83,6 +92,10 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 			// Each invocation runs in one of the fleet's processes.
 			e.proc = rng.IntN(len(procs))
 			s, err := procs[e.proc].Reserve(ctx, "ecs", fargate10)
+			if full, ok := errors.AsType[*BacklogFullError](err); ok {
+				push(ev{at: e.at.Add(full.RetryAfter + time.Millisecond), chunk: e.chunk})
+				continue
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,8 +104,14 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 			if s.Wait <= r.early {
 				at = e.at
 			}
-			push(ev{at: at.Add(lat), chunk: e.chunk, call: true, proc: e.proc})
+			push(ev{at: at.Add(lat), chunk: e.chunk, call: true, proc: e.proc, resAt: e.at, early: s.Wait <= r.early})
 			continue
+		}
+		if r.revalidate && !e.early {
+			if it, _ := store.Load(ctx, procs[0].Key("ecs")); it[ECSFargateTasks].RateAt.After(e.resAt) {
+				push(ev{at: e.at, chunk: e.chunk})
+				continue
+			}
 		}
 		calls++
 		if aws.AllowN(e.at, 10) {
@@ -147,11 +166,17 @@ func TestLaunchRegime(t *testing.T) {
 // TestRegimeSweep prints the regime's numbers for limit documents
 // separated by ";" in TH_REGIME (e.g. {} for the defaults), with calls at
 // their slots, 2 s early, and 2 s early with EarlyCalls set (shown as -2s).
+// TH_PROCS (processes, default 1), TH_RAMP (arrivals spread, default 0:
+// all at once), TH_MAX_AHEAD (Options.MaxAhead) and TH_REVALIDATE (a
+// deferred call whose bucket was decreased after its reservation reserves
+// again) vary the regime. README "Tuning" has the numbers.
 func TestRegimeSweep(t *testing.T) {
 	if os.Getenv("TH_REGIME") == "" {
 		t.Skip("experiment")
 	}
 	procs, _ := strconv.Atoi(os.Getenv("TH_PROCS"))
+	ramp, _ := time.ParseDuration(os.Getenv("TH_RAMP"))
+	maxAhead, _ := time.ParseDuration(os.Getenv("TH_MAX_AHEAD"))
 	for _, js := range strings.Split(os.Getenv("TH_REGIME"), ";") {
 		for _, early := range []time.Duration{0, 2 * time.Second, -2 * time.Second} {
 			for _, share := range []float64{0, 0.3} {
@@ -159,7 +184,7 @@ func TestRegimeSweep(t *testing.T) {
 					var thr, ms float64
 					const seeds = 20
 					for s := range seeds {
-						a, b := runRegime(t, regime{chunks: 60, share: share, ramp: 10 * time.Second, lat: lat, early: max(early, -early), compensate: early < 0, seed: uint64(s), limitsJSON: js, procs: procs})
+						a, b := runRegime(t, regime{chunks: 60, share: share, ramp: ramp, lat: lat, early: max(early, -early), compensate: early < 0, seed: uint64(s), limitsJSON: js, procs: procs, maxAhead: maxAhead, revalidate: os.Getenv("TH_REVALIDATE") != ""})
 						thr += a / seeds
 						ms += b / seeds
 					}
