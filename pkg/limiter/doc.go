@@ -94,7 +94,11 @@
 // signal within SignalWindow after the last decrease (or from before it) is
 // the same storm and only counted. The rate then recovers by the factor
 // (1 + Recovery) per second up to the configured Rate; processes compute
-// the current rate from the stored pair, so recovery costs no writes.
+// the current rate from the stored pair, so recovery costs no writes. A
+// process learns another's decrease from its next take's answer (ALL_NEW)
+// and then charges that take the difference with one more write, so the
+// call is paced at the decreased rate even in a process that had not seen
+// it (each Lambda sandbox is such a process).
 //
 // Defaults (limits.go, README "Tuning"): decrease ×0.7, signal window 5 s,
 // recovery ×1.01 per second, floor 5 % of the rate, and a burst fraction
