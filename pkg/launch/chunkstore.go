@@ -59,10 +59,13 @@ type ChunkState struct {
 	Index int
 	// IDs are every task ARN / instance ID launched for the chunk,
 	// relaunches included; Stopped are the tasks that failed to start.
-	IDs      []string
-	Stopped  []string
-	Attempts map[int]AttemptRecord
-	Retries  int
+	IDs     []string
+	Stopped []string
+	// Relaunching are the stopped tasks registered for a relaunch
+	// (RegisterRelaunch); those not yet in Stopped are still pending.
+	Relaunching []string
+	Attempts    map[int]AttemptRecord
+	Retries     int
 	// Relaunches counts relaunch claims against the chunk's budget.
 	Relaunches int
 	// Lost counts stopped tasks whose relaunch was given up (dead-lettered).
@@ -80,6 +83,30 @@ func (c ChunkState) Launched() int {
 	n := 0
 	for _, id := range c.IDs {
 		if !slices.Contains(c.Stopped, id) {
+			n++
+		}
+	}
+	return n
+}
+
+// PendingRelaunches is the number of the chunk's stopped tasks whose
+// relaunch is neither recorded nor given up: registered, not yet stopped.
+func (c ChunkState) PendingRelaunches() int {
+	n := 0
+	for _, id := range c.Relaunching {
+		if !slices.Contains(c.Stopped, id) {
+			n++
+		}
+	}
+	return n
+}
+
+// Settled is Launched without the tasks whose relaunch is pending: they
+// failed to start and their replacement is not launched yet.
+func (c ChunkState) Settled() int {
+	n := 0
+	for _, id := range c.IDs {
+		if !slices.Contains(c.Stopped, id) && !slices.Contains(c.Relaunching, id) {
 			n++
 		}
 	}
@@ -301,6 +328,8 @@ func parseChunk(idx int, it map[string]ddb.AttributeValue) ChunkState {
 			c.IDs = strs(v)
 		case "stoppedIds":
 			c.Stopped = strs(v)
+		case "relaunchIds":
+			c.Relaunching = strs(v)
 		case "retries":
 			c.Retries = num(v)
 		case "relaunches":

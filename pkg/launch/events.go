@@ -14,8 +14,8 @@ const (
 )
 
 // Summary is the end of every request (the summary function's output and
-// the detail of LaunchCompleted): launched + failed + deadLettered =
-// requested once every chunk has ended.
+// the detail of LaunchCompleted): launched + failed + pending +
+// pendingRelaunches = requested (each failed unit is also in deadLettered).
 type Summary struct {
 	RequestID string `json:"requestId"`
 	Requested int    `json:"requested"`
@@ -27,10 +27,19 @@ type Summary struct {
 	// Pending counts units of chunks that have neither completed nor been
 	// given up (zero at the end of a normal execution).
 	Pending int `json:"pending"`
+	// PendingRelaunches counts tasks that failed to start and whose
+	// relaunch is neither recorded nor given up yet (waiting on the relaunch
+	// queue); they are not in Launched. Zero in a final summary unless the
+	// deadline and its grace passed first.
+	PendingRelaunches int `json:"pendingRelaunches"`
 	// Reasons counts failed units by reason.
 	Reasons     map[string]int `json:"reasons"`
 	Relaunched  int            `json:"relaunched"`
 	CompletedAt time.Time      `json:"completedAt"`
+	// WaitSeconds > 0 says the summary is not final (nothing was put): ask
+	// again in that many seconds, relaunches are pending. Only when asked
+	// with waitForRelaunches.
+	WaitSeconds int `json:"waitSeconds,omitempty"`
 }
 
 // LaunchFailedDetail is put when a chunk is given up on: its missing units

@@ -110,6 +110,26 @@ func (st *Store) ClaimRelaunch(ctx context.Context, c RelaunchClaim, expires tim
 	return got, false, nil
 }
 
+// RegisterRelaunch adds a stopped task to its chunk's relaunchIds before
+// anything else is done about it, and returns the chunk as stored. A set, not
+// a counter: every pass of the same event (queue redelivery, retried
+// invocation) adds it again without counting twice. Its relaunch is pending
+// until the task joins stoppedIds (FinishRelaunch, GiveUpRelaunch), which the
+// summary reads from the chunk items it reads anyway (no extra read).
+func (st *Store) RegisterRelaunch(ctx context.Context, requestID string, chunk int, arn string) (ChunkState, error) {
+	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                       key(reqPK(requestID), chunkSK(chunk)),
+		UpdateExpression:          aws.String("ADD #rl :arn"),
+		ExpressionAttributeNames:  map[string]string{"#rl": "relaunchIds"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":arn": ss([]string{arn})},
+		ReturnValues:              ddb.ReturnValueAllNew,
+	})
+	if err != nil {
+		return ChunkState{}, fmt.Errorf("register relaunch of %s: %w", arn, err)
+	}
+	return parseChunk(chunk, attrs), nil
+}
+
 // SetRelaunchSlot remembers a slot held for a relaunch that had to wait.
 func (st *Store) SetRelaunchSlot(ctx context.Context, arn string, at time.Time) error {
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{

@@ -86,7 +86,22 @@ func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (Plan, er
 // SummaryInput is the summary function's input.
 type SummaryInput struct {
 	RequestID string `json:"requestId"`
+	// WaitForRelaunches asks for a check: while relaunches are pending and
+	// the deadline (plus RelaunchGrace) has not passed, the summary is
+	// returned with WaitSeconds and LaunchCompleted is not put. Without it
+	// every call is final.
+	WaitForRelaunches bool `json:"waitForRelaunches,omitempty"`
 }
+
+// RelaunchCheckSeconds is the WaitSeconds of a summary that waits for
+// pending relaunches (a loop of the state machine: 3 transitions each).
+const RelaunchCheckSeconds = 30
+
+// RelaunchGrace is how long after the deadline the summary still waits for
+// pending relaunches: one given up at the deadline comes back from the
+// relaunch queue after its delay (≤ the slot wait plus 30 s of jitter), and
+// a call of unknown outcome is replayed past the deadline.
+const RelaunchGrace = 2 * time.Minute
 
 // SummaryHandler sums a request's chunk results from the table and puts
 // LaunchCompleted. Safe for concurrent use.
@@ -117,11 +132,22 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (Summary, 
 	} else if err != nil {
 		return Summary{}, transientErr("summary", err)
 	}
+	if in.WaitForRelaunches && sum.PendingRelaunches > 0 {
+		sr, err := h.store.Request(ctx, in.RequestID) // cached by Summarize
+		if err != nil {
+			return Summary{}, transientErr("summary", err)
+		}
+		if h.o.Clock.Now().Before(sr.Deadline.Add(RelaunchGrace)) {
+			sum.WaitSeconds = RelaunchCheckSeconds
+			h.o.Logger.Info("summary waits for relaunches", "requestId", sum.RequestID, "pendingRelaunches", sum.PendingRelaunches)
+			return sum, nil
+		}
+	}
 	if err := putEvent(ctx, h.events, h.o.Bus, DetailLaunchCompleted, sum); err != nil {
 		return Summary{}, transientErr("summary", err)
 	}
 	h.o.Logger.Info("summary", "requestId", sum.RequestID, "requested", sum.Requested, "launched", sum.Launched,
-		"failed", sum.Failed, "deadLettered", sum.DeadLettered, "pending", sum.Pending)
+		"failed", sum.Failed, "deadLettered", sum.DeadLettered, "pending", sum.Pending, "pendingRelaunches", sum.PendingRelaunches)
 	return sum, nil
 }
 
@@ -144,14 +170,17 @@ func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (Summa
 		if err != nil {
 			continue
 		}
-		sum.Launched += c.Launched()
+		// A task whose relaunch is pending is neither launched nor failed yet.
+		settled, relaunching := c.Settled(), c.PendingRelaunches()
+		sum.Launched += settled
+		sum.PendingRelaunches += relaunching
 		sum.Relaunched += len(c.Stopped) - c.Lost
 		if c.GaveUp {
 			sum.Failed += c.DeadLettered
 			sum.DeadLettered += c.DeadLettered
 			sum.Reasons[summaryReason(sr, c)] += c.DeadLettered
 		} else {
-			sum.Pending += c.Missing(spec.Size)
+			sum.Pending += max(0, spec.Size-settled-relaunching-c.Lost)
 		}
 	}
 	for _, l := range lost {

@@ -153,16 +153,19 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 	if err != nil || spec.Kind != KindECS {
 		return EventOutput{Action: EventIgnored, Reason: fmt.Sprintf("chunk %d is not an ECS chunk of %s", id.Chunk, requestID)}, nil
 	}
+	// Registered first, so that the summary counts the relaunch as pending
+	// from now until it is recorded or given up (the state machine waits for
+	// it before LaunchCompleted); the write's answer is the chunk as stored.
+	st, err := h.store.RegisterRelaunch(ctx, requestID, id.Chunk, taskARN)
+	if err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
 	if id.Attempt >= RelaunchAttemptBase && h.o.RelaunchQueueURL != "" && h.o.Clock.Now().Before(sr.Deadline) {
 		// A relaunched task that failed to start before its own relaunch
 		// was recorded (lost response, crash, timeout): relaunching it now
 		// would count its replacement on top of the task it replaced,
 		// which the table still counts as launched. It waits until that
 		// relaunch is recorded (or the deadline).
-		st, err := h.store.Chunk(ctx, requestID, id.Chunk)
-		if err != nil {
-			return EventOutput{}, transientErr("retry", err)
-		}
 		if !slices.Contains(st.IDs, taskARN) {
 			o, err := h.deferRelaunch(ctx, log, raw, out, predecessorWait)
 			if err == nil {

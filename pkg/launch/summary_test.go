@@ -1,0 +1,105 @@
+package launch
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func completedEvents(e *retryEnv) int {
+	e.events.mu.Lock()
+	defer e.events.mu.Unlock()
+	n := 0
+	for _, en := range e.events.entries {
+		if strings.HasPrefix(en, DetailLaunchCompleted+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+// A relaunch waiting on the relaunch queue when the chunks have ended is
+// pending, not launched (chaos seed 111: a relaunch given up after
+// LaunchCompleted said 0 failed). A check waits for it; the final summary
+// comes once it is given up, counting it failed.
+func TestSummaryWaitsForPendingRelaunches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newRetryEnv(t, 0)
+	r := ecsRequest("r1", 10)
+	r.DeadlineSeconds = 600
+	plan(t, e.st, r, t0)
+	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
+		t.Fatalf("launch: %+v, %v", out, err)
+	}
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	withQueue(e)
+	e.lim.waits = []time.Duration{300 * time.Second}
+	ev := taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")
+	// Delivered twice (EventBridge at least once): still one pending.
+	for range 2 {
+		if out, err := e.r.Handle(ctx, ev); err != nil || out.(EventOutput).Action != EventDeferred {
+			t.Fatalf("got %+v, %v; want deferred", out, err)
+		}
+	}
+
+	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })
+	sum, err := sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.PendingRelaunches != 1 || sum.Launched != 9 || sum.Failed != 0 || sum.Pending != 0 || sum.WaitSeconds != RelaunchCheckSeconds {
+		t.Fatalf("check: %+v; want 1 pending relaunch, 9 launched, waitSeconds %d", sum, RelaunchCheckSeconds)
+	}
+	if n := completedEvents(e); n != 0 {
+		t.Fatalf("a check put %d LaunchCompleted, want none", n)
+	}
+
+	// The deadline passes while it is queued: it comes back and is given up.
+	e.clk.Advance(700 * time.Second)
+	if resp, err := e.r.Handle(ctx, batch(string(ev))); err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+		t.Fatalf("got %+v, %v", resp, err)
+	}
+	sum, err = sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.PendingRelaunches != 0 || sum.Launched != 9 || sum.Failed != 1 || sum.DeadLettered != 1 || sum.WaitSeconds != 0 {
+		t.Fatalf("final: %+v; want 9 launched, 1 failed, nothing pending", sum)
+	}
+	if n := completedEvents(e); n != 1 {
+		t.Fatalf("LaunchCompleted put %d times, want once", n)
+	}
+}
+
+// A relaunch still pending once the deadline and its grace have passed does
+// not hold the summary forever: it is final and says what is pending. A
+// summary asked without waitForRelaunches is always final.
+func TestSummaryStopsWaitingAfterDeadline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newRetryEnv(t, 0)
+	r := ecsRequest("r1", 10)
+	r.DeadlineSeconds = 600
+	plan(t, e.st, r, t0)
+	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
+		t.Fatalf("launch: %+v, %v", out, err)
+	}
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	withQueue(e)
+	e.lim.waits = []time.Duration{300 * time.Second}
+	if out, err := e.r.Handle(ctx, taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")); err != nil || out.(EventOutput).Action != EventDeferred {
+		t.Fatalf("got %+v, %v; want deferred", out, err)
+	}
+	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })
+	sum, err := sh.Handle(ctx, SummaryInput{RequestID: "r1"})
+	if err != nil || sum.WaitSeconds != 0 || sum.PendingRelaunches != 1 || completedEvents(e) != 1 {
+		t.Fatalf("without waitForRelaunches: %+v, %v, %d LaunchCompleted; want final with 1 pending relaunch", sum, err, completedEvents(e))
+	}
+	e.clk.Advance(600*time.Second + RelaunchGrace)
+	sum, err = sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true})
+	if err != nil || sum.WaitSeconds != 0 || sum.PendingRelaunches != 1 || sum.Launched != 9 || completedEvents(e) != 2 {
+		t.Fatalf("past the grace: %+v, %v; want final with 1 pending relaunch and 9 launched", sum, err)
+	}
+}
