@@ -276,6 +276,34 @@ func TestLaunchFlow(t *testing.T) {
 			},
 		},
 		{
+			// Relaunches still queued when the Map ends (chaos seed 111):
+			// summary answers waitSeconds, the machine waits and asks again;
+			// only the answer without it is final (and is the output).
+			name: "pending relaunches are waited for before the final summary",
+			script: map[string][]answer{"plan": {plan(0, 1)}, "runtask": {launched},
+				"summary": {
+					ok(map[string]any{"requestId": "r1", "requested": 20, "launched": 19, "pendingRelaunches": 1, "waitSeconds": 30, "reasons": map[string]int{}}),
+					ok(map[string]any{"requestId": "r1", "requested": 20, "launched": 19, "pendingRelaunches": 1, "waitSeconds": 30, "reasons": map[string]int{}}),
+					ok(map[string]any{"requestId": "r1", "requested": 20, "launched": 19, "failed": 1, "deadLettered": 1, "pendingRelaunches": 0, "reasons": map[string]int{"relaunch: deadline": 1}}),
+				}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				calls := r.callsTo("Summary")
+				if len(calls) != 3 || r.Entered["WaitForRelaunches"] != 2 || r.Entered["RelaunchesPending"] != 3 {
+					t.Fatalf("summary called %d times, entered %v; want 3 calls and 2 waits", len(calls), r.Entered)
+				}
+				for _, c := range calls {
+					if want := map[string]any{"requestId": "r1", "waitForRelaunches": true}; !reflect.DeepEqual(c, want) {
+						t.Errorf("summary input %v, want %v", c, want)
+					}
+				}
+				out := r.Output.(map[string]any)
+				if out["failed"] != 1.0 || out["waitSeconds"] != nil {
+					t.Errorf("output %v, want the final summary (failed 1, no waitSeconds)", out)
+				}
+			},
+		},
+		{
 			// Wait.SecondsPath takes whole seconds only, on AWS as here: the
 			// handlers round their delays up (see README.md).
 			name: "a fractional waitSeconds is a runtime error",
