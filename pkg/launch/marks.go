@@ -130,6 +130,30 @@ func (st *Store) RegisterRelaunch(ctx context.Context, requestID string, chunk i
 	return parseChunk(chunk, attrs), nil
 }
 
+// MarkSummaryCheck records the first summary check of a request (the end
+// of its chunks) and returns it: later checks get the first one's time.
+func (st *Store) MarkSummaryCheck(ctx context.Context, requestID string, now time.Time) (time.Time, error) {
+	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                       key(reqPK(requestID), "meta"),
+		UpdateExpression:          aws.String("SET #c = if_not_exists(#c, :now)"),
+		ConditionExpression:       aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames:  map[string]string{"#c": "summaryCheckAt", "#pk": config.TablePK},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":now": s(now.UTC().Format(time.RFC3339Nano))},
+		ReturnValues:              ddb.ReturnValueUpdatedNew,
+	})
+	if isConditionFailed(err) {
+		return time.Time{}, fmt.Errorf("request %q: %w", requestID, ErrNotFound)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("summary check of %s: %w", requestID, err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, str(attrs["summaryCheckAt"]))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("summary check of %s: stored time unreadable: %w", requestID, err)
+	}
+	return t, nil
+}
+
 // SetRelaunchSlot remembers a slot held for a relaunch that had to wait.
 func (st *Store) SetRelaunchSlot(ctx context.Context, arn string, at time.Time) error {
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -23,7 +24,17 @@ type HandlerOptions struct {
 	Metrics Recorder
 	// Bus is the product's event bus (summary puts LaunchCompleted there).
 	Bus string
+	// StartWatch is how long after the chunks end (the first check) the
+	// summary of a request with ECS tasks waits for those just launched to
+	// fail to start: their TaskFailedToStart event, not yet there, would
+	// dead-letter a unit LaunchCompleted counted launched. Default
+	// DefaultStartWatch; negative: no watch.
+	StartWatch time.Duration
 }
+
+// DefaultStartWatch covers ECS's ENI attachment timeout and the event's
+// delivery.
+const DefaultStartWatch = 60 * time.Second
 
 func (o *HandlerOptions) defaults() {
 	if o.Clock == nil {
@@ -34,6 +45,9 @@ func (o *HandlerOptions) defaults() {
 	}
 	if o.Metrics == nil {
 		o.Metrics = nopRecorder{}
+	}
+	if o.StartWatch == 0 {
+		o.StartWatch = DefaultStartWatch
 	}
 }
 
@@ -132,14 +146,14 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (Summary, 
 	} else if err != nil {
 		return Summary{}, transientErr("summary", err)
 	}
-	if in.WaitForRelaunches && sum.PendingRelaunches > 0 {
-		sr, err := h.store.Request(ctx, in.RequestID) // cached by Summarize
+	if in.WaitForRelaunches {
+		wait, err := h.waitFor(ctx, sum)
 		if err != nil {
 			return Summary{}, transientErr("summary", err)
 		}
-		if h.o.Clock.Now().Before(sr.Deadline.Add(RelaunchGrace)) {
-			sum.WaitSeconds = RelaunchCheckSeconds
-			h.o.Logger.Info("summary waits for relaunches", "requestId", sum.RequestID, "pendingRelaunches", sum.PendingRelaunches)
+		if wait > 0 {
+			sum.WaitSeconds = wait
+			h.o.Logger.Info("summary waits for relaunches", "requestId", sum.RequestID, "pendingRelaunches", sum.PendingRelaunches, "waitSeconds", wait)
 			return sum, nil
 		}
 	}
@@ -149,6 +163,37 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (Summary, 
 	h.o.Logger.Info("summary", "requestId", sum.RequestID, "requested", sum.Requested, "launched", sum.Launched,
 		"failed", sum.Failed, "deadLettered", sum.DeadLettered, "pending", sum.Pending, "pendingRelaunches", sum.PendingRelaunches)
 	return sum, nil
+}
+
+// waitFor returns how long a check should wait before the final summary
+// (0: final now). It waits while relaunches are pending, until RelaunchGrace
+// after the deadline or after the first check, whichever is later (a
+// relaunch registered past the deadline is given up or replayed at once),
+// and, for a request with ECS tasks launched, StartWatch from the first check.
+func (h *SummaryHandler) waitFor(ctx context.Context, sum Summary) (int, error) {
+	sr, err := h.store.Request(ctx, sum.RequestID) // cached by Summarize
+	if err != nil {
+		return 0, err
+	}
+	now := h.o.Clock.Now()
+	first, err := h.store.MarkSummaryCheck(ctx, sum.RequestID, now)
+	if err != nil {
+		return 0, err
+	}
+	if sum.PendingRelaunches > 0 && now.Before(later(sr.Deadline, first).Add(RelaunchGrace)) {
+		return RelaunchCheckSeconds, nil
+	}
+	if end := first.Add(h.o.StartWatch); sr.Plan.ECSChunks > 0 && sum.Launched+sum.Relaunched > 0 && now.Before(end) {
+		return min(RelaunchCheckSeconds, int(math.Ceil(end.Sub(now).Seconds()))), nil
+	}
+	return 0, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Summarize computes a request's summary from the table without side effects

@@ -2,6 +2,7 @@ package launch
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -73,8 +74,8 @@ func TestSummaryWaitsForPendingRelaunches(t *testing.T) {
 	}
 }
 
-// A relaunch still pending once the deadline and its grace have passed does
-// not hold the summary forever: it is final and says what is pending. A
+// A relaunch still pending once the deadline (or the first check) and the
+// grace have passed does not hold the summary forever: it is final and says what is pending. A
 // summary asked without waitForRelaunches is always final.
 func TestSummaryStopsWaitingAfterDeadline(t *testing.T) {
 	t.Parallel()
@@ -97,9 +98,54 @@ func TestSummaryStopsWaitingAfterDeadline(t *testing.T) {
 	if err != nil || sum.WaitSeconds != 0 || sum.PendingRelaunches != 1 || completedEvents(e) != 1 {
 		t.Fatalf("without waitForRelaunches: %+v, %v, %d LaunchCompleted; want final with 1 pending relaunch", sum, err, completedEvents(e))
 	}
+	if sum, err := sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true}); err != nil || sum.WaitSeconds != RelaunchCheckSeconds {
+		t.Fatalf("first check: %+v, %v; want a wait", sum, err)
+	}
 	e.clk.Advance(600*time.Second + RelaunchGrace)
 	sum, err = sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true})
 	if err != nil || sum.WaitSeconds != 0 || sum.PendingRelaunches != 1 || sum.Launched != 9 || completedEvents(e) != 2 {
 		t.Fatalf("past the grace: %+v, %v; want final with 1 pending relaunch and 9 launched", sum, err)
+	}
+}
+
+// Tasks launched just before the chunks ended may still fail to start
+// (chaos seed 111: a replay launched 10 tasks 6 ms before the summary, 4
+// failed to start and were dead-lettered after LaunchCompleted). A check
+// waits StartWatch from the first check; an EC2-only request does not.
+func TestSummaryWatchesJustLaunchedTasks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newRetryEnv(t, 0)
+	plan(t, e.st, ecsRequest("r1", 10), t0)
+	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
+		t.Fatalf("launch: %+v, %v", out, err)
+	}
+	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })
+	var waits []int
+	for range 4 {
+		sum, err := sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, sum.WaitSeconds)
+		if sum.WaitSeconds == 0 {
+			if sum.Launched != 10 || completedEvents(e) != 1 {
+				t.Fatalf("final: %+v, %d LaunchCompleted", sum, completedEvents(e))
+			}
+			break
+		}
+		e.clk.Advance(time.Duration(sum.WaitSeconds) * time.Second)
+	}
+	if want := []int{30, 30, 0}; fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Fatalf("waits %v, want %v (StartWatch %v from the first check)", waits, want, DefaultStartWatch)
+	}
+
+	plan(t, e.st, ec2Request("r2", 4), t0)
+	sum, err := sh.Handle(ctx, SummaryInput{RequestID: "r2", WaitForRelaunches: true})
+	if err != nil || sum.WaitSeconds != 0 {
+		t.Fatalf("EC2 request: %+v, %v; want final at once", sum, err)
+	}
+	if _, err := sh.Handle(ctx, SummaryInput{RequestID: "nope", WaitForRelaunches: true}); errorTypeName(err) != "PermanentError" {
+		t.Fatalf("unknown request: got %v, want PermanentError", err)
 	}
 }
