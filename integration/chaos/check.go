@@ -35,6 +35,9 @@ func check(sc Scenario, rs []RequestResult, dead map[string]chunkLetters) []stri
 		if s.Pending != 0 {
 			bad(r.RequestID, "summary has %d pending units after the execution ended", s.Pending)
 		}
+		if s.PendingRelaunches != 0 {
+			bad(r.RequestID, "final summary with %d relaunches pending", s.PendingRelaunches)
+		}
 		if s.Launched+s.Failed != s.Requested {
 			bad(r.RequestID, "summary launched %d + failed %d ≠ requested %d", s.Launched, s.Failed, s.Requested)
 		}

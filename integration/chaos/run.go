@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/throttle-handler/throttle-handler/integration/awslocal"
+	"github.com/throttle-handler/throttle-handler/integration/services"
 	lambdasvc "github.com/throttle-handler/throttle-handler/integration/services/lambda"
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
@@ -97,6 +98,9 @@ type Result struct {
 	Violations []string         `json:"violations,omitempty"`
 	Faults     map[string]int64 `json:"faults"`
 	Runtime    time.Duration    `json:"runtime"`
+	// RelaunchQueued is the relaunch queue's depth when settling ended
+	// (non-zero only if the seed's timeout cut it short).
+	RelaunchQueued int `json:"relaunchQueued,omitempty"`
 }
 
 // OK reports whether every invariant held.
@@ -214,10 +218,17 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 	}
 	// Settle while the ledger still moves: relaunches after
 	// TaskFailedToStart wait for ECS's ENIs, which a starved account hands
-	// out slowly. Settle without progress means stuck.
+	// out slowly. Settle without progress means stuck. A relaunch waiting
+	// on the relaunch queue (its slot, or a retry after a throttle) is not
+	// stuck however long it waits: it ends launched or dead-lettered by the
+	// request's deadline, so the loop also waits while the queue holds it.
 	settle := time.Now().Add(stack.Scaled.RealDuration(o.Settle))
 	progress := -1
 	for {
+		queued, err := relaunchQueued(svc, cfg.RelaunchQueueURL)
+		if err != nil {
+			return res, err
+		}
 		lost, unique := 0, 0
 		for i, r := range sc.Requests {
 			res.Requests[i].Ledger = ledgerCounts(stack.Sim, r)
@@ -232,7 +243,8 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 		if unique != progress {
 			progress, settle = unique, time.Now().Add(stack.Scaled.RealDuration(o.Settle))
 		}
-		if lost == 0 || time.Now().After(settle) || ctx.Err() != nil {
+		res.RelaunchQueued = queued
+		if (queued == 0 && (lost == 0 || time.Now().After(settle))) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -264,6 +276,19 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 	res.Violations = append(res.Violations, checkBuckets(sc, st, origin)...)
 	collectFaults(res.Faults, st, svc.Stats(), &c)
 	return res, nil
+}
+
+// relaunchQueued is the relaunch queue's depth: visible, in flight and
+// delayed messages.
+func relaunchQueued(svc *services.Services, url string) (int, error) {
+	if url == "" {
+		return 0, nil
+	}
+	v, f, d, err := svc.SQS.Depth(url)
+	if err != nil {
+		return 0, fmt.Errorf("chaos: relaunch queue depth: %w", err)
+	}
+	return v + f + d, nil
 }
 
 // waitExecution polls an execution until it ends.

@@ -212,12 +212,17 @@ func (st *Store) GiveUpRelaunch(ctx context.Context, c RelaunchClaim, reason str
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: it}); err != nil {
 		return fmt.Errorf("record lost relaunch of %s: %w", c.TaskARN, err)
 	}
+	// Counted once: two deliveries of the event may both give up (chaos
+	// seed 111), and a second "lost" would hide a missing unit of the chunk.
 	if _, err := st.update(ctx, &dynamodb.UpdateItemInput{
-		Key:                       key(reqPK(c.RequestID), chunkSK(c.Chunk)),
-		UpdateExpression:          aws.String("ADD #stopped :old, #lost :one"),
-		ExpressionAttributeNames:  map[string]string{"#stopped": "stoppedIds", "#lost": "lost"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":old": ss([]string{c.TaskARN}), ":one": n(1)},
-	}); err != nil {
+		Key:                      key(reqPK(c.RequestID), chunkSK(c.Chunk)),
+		UpdateExpression:         aws.String("ADD #stopped :old, #lost :one"),
+		ConditionExpression:      aws.String("NOT contains(#stopped, :arn)"),
+		ExpressionAttributeNames: map[string]string{"#stopped": "stoppedIds", "#lost": "lost"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{
+			":old": ss([]string{c.TaskARN}), ":one": n(1), ":arn": s(c.TaskARN),
+		},
+	}); err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("record lost relaunch of %s: %w", c.TaskARN, err)
 	}
 	return st.closeClaim(ctx, c.TaskARN, RelaunchGaveUp, "", reason)

@@ -149,3 +149,25 @@ func TestSummaryWatchesJustLaunchedTasks(t *testing.T) {
 		t.Fatalf("unknown request: got %v, want PermanentError", err)
 	}
 }
+
+// Two deliveries of one TaskFailedToStart event may both give its relaunch
+// up: the chunk counts one lost unit, not two.
+func TestGiveUpRelaunchCountedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	c := RelaunchClaim{TaskARN: arns[0], RequestID: "r1", Chunk: 0}
+	if _, err := e.st.RegisterRelaunch(ctx, "r1", 0, arns[0]); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := e.st.GiveUpRelaunch(ctx, c, "deadline"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	if st.Lost != 1 || st.Missing(10) != 0 || st.PendingRelaunches() != 0 || st.Settled() != 9 {
+		t.Fatalf("lost %d missing %d pending relaunches %d settled %d; want 1, 0, 0, 9", st.Lost, st.Missing(10), st.PendingRelaunches(), st.Settled())
+	}
+}
