@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
@@ -15,18 +18,16 @@ import (
 // TestTaskFailedToStartRelaunch starves the ENI attachments ECS makes for
 // awsvpc tasks, so that tasks of one chunk stop with TaskFailedToStart; the
 // ECS Task State Change events (each delivered twice) reach retry, which
-// relaunches each failed task exactly once, keyed by its ARN.
+// relaunches each failed task exactly once, keyed by its ARN. The chunks
+// end while those relaunches still wait: the execution must wait for them
+// and its final summary count them
+// relaunched and launched, none pending, after the last relaunch.
 func TestTaskFailedToStartRelaunch(t *testing.T) {
 	starved := map[string]sim.Bucket{sim.BucketHiddenENI: {Burst: 12, Rate: 0.001}}
 	w := newWorld(t, setup{eventDuplicates: 1, sim: sim.Config{Buckets: starved, Lifecycle: sim.Lifecycle{ENITimeoutSeconds: 10}}})
 	req := fargate("e2e-failed-to-start", 20)
-	e := w.wait(w.start(req), 60*time.Second)
-	if e.Status != "SUCCEEDED" {
-		t.Fatalf("execution %s: %s %s", e.Status, e.Error, e.Cause)
-	}
+	arn := w.start(req)
 
-	// Wait until one chunk has two tasks that failed to start, then give
-	// ECS its ENIs back so the relaunches can start.
 	failedPerChunk := func() (map[int]int, []sim.LedgerEntry) {
 		per := map[int]int{}
 		var failed []sim.LedgerEntry
@@ -38,10 +39,18 @@ func TestTaskFailedToStartRelaunch(t *testing.T) {
 		}
 		return per, failed
 	}
-	eventually(t, 30*time.Second, "two tasks of one chunk to fail to start", func() bool {
+	var chunksEnded time.Time // the last chunk launch
+	eventually(t, 30*time.Second, "the chunks to launch and two tasks of one chunk to fail to start", func() bool {
+		n := 0
+		for _, en := range w.ledger(req.RequestID) {
+			if en.Attempt < launch.RelaunchAttemptBase {
+				n++
+				chunksEnded = later(chunksEnded, en.LaunchedAt)
+			}
+		}
 		per, _ := failedPerChunk()
-		for _, n := range per {
-			if n >= 2 {
+		for _, f := range per {
+			if f >= 2 && n >= 20 {
 				return true
 			}
 		}
@@ -49,10 +58,10 @@ func TestTaskFailedToStartRelaunch(t *testing.T) {
 	})
 	w.admin(http.MethodPost, "/_awslocal/buckets", map[string]sim.Bucket{sim.BucketHiddenENI: sim.DefaultBuckets()[sim.BucketHiddenENI]}, nil)
 
-	eventually(t, 60*time.Second, "every task to run (relaunches included)", func() bool {
-		c := counts(req, w.ledger(req.RequestID))
-		return c.Unique == 20
-	})
+	e := w.wait(arn, 90*time.Second)
+	if e.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s: %s %s", e.Status, e.Error, e.Cause)
+	}
 	if err := w.svc.Events.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +83,70 @@ func TestTaskFailedToStartRelaunch(t *testing.T) {
 	if c.Duplicates != 0 || c.Unique != 20 {
 		t.Errorf("ledger %+v: want 20 tasks running, none twice", c)
 	}
-	t.Logf("%d tasks failed to start and were relaunched once each; ledger %+v", len(failed), c)
+	if s := e.Summary; s.Launched != 20 || s.Failed != 0 || s.Pending != 0 || s.PendingRelaunches != 0 || s.Relaunched != len(failed) {
+		t.Errorf("final summary %+v: want 20 launched, %d relaunched, nothing failed or pending", s, len(failed))
+	}
+	// Relaunches launched after the chunks ended were pending when the Map
+	// ended: the final summary came after every one of them.
+	after := 0
+	for _, en := range entries {
+		if en.Attempt < launch.RelaunchAttemptBase {
+			continue
+		}
+		if en.LaunchedAt.After(chunksEnded) {
+			after++
+		}
+		if en.LaunchedAt.After(e.Summary.CompletedAt) {
+			t.Errorf("relaunch %s launched at %v, after the final summary (%v)", en.ID, en.LaunchedAt, e.Summary.CompletedAt)
+		}
+	}
+	if after == 0 {
+		t.Errorf("no relaunch after the chunks ended (%v): the test did not test the wait", chunksEnded)
+	}
+	if n := w.statesEntered(arn, "WaitForRelaunches"); n < 1 {
+		t.Errorf("WaitForRelaunches entered %d times, want the summary to have waited", n)
+	}
+	t.Logf("%d tasks failed to start and were relaunched once each; ledger %+v; summary %+v", len(failed), c, e.Summary)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// describe returns an execution's status (and summary once it ended).
+func (w *world) describe(arn string) execution {
+	w.t.Helper()
+	d, err := w.sfn.DescribeExecution(w.t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		w.t.Fatalf("DescribeExecution: %v", err)
+	}
+	e := execution{ARN: arn, Status: string(d.Status)}
+	if d.Output != nil {
+		_ = json.Unmarshal([]byte(*d.Output), &e.Summary)
+	}
+	return e
+}
+
+// statesEntered counts how often an execution entered the state name.
+func (w *world) statesEntered(arn, name string) int {
+	w.t.Helper()
+	n := 0
+	p := sfn.NewGetExecutionHistoryPaginator(w.sfn, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
+	for p.HasMorePages() {
+		out, err := p.NextPage(w.t.Context())
+		if err != nil {
+			w.t.Fatalf("GetExecutionHistory: %v", err)
+		}
+		for _, ev := range out.Events {
+			if d := ev.StateEnteredEventDetails; d != nil && aws.ToString(d.Name) == name {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // TestServiceThrottleStormLowersRate makes the account's co-tenant ECS
