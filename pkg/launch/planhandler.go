@@ -107,8 +107,8 @@ type SummaryInput struct {
 	WaitForRelaunches bool `json:"waitForRelaunches,omitempty"`
 }
 
-// RelaunchCheckSeconds is the WaitSeconds of a summary that waits for
-// pending relaunches (a loop of the state machine: 3 transitions each).
+// RelaunchCheckSeconds is the shortest WaitSeconds of a summary that waits
+// (a loop of the state machine: 3 transitions each).
 const RelaunchCheckSeconds = 30
 
 // RelaunchGrace is how long after the deadline the summary still waits for
@@ -180,8 +180,11 @@ func (h *SummaryHandler) waitFor(ctx context.Context, sum Summary) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	if sum.PendingRelaunches > 0 && now.Before(later(sr.Deadline, first).Add(RelaunchGrace)) {
-		return RelaunchCheckSeconds, nil
+	if limit := later(sr.Deadline, first).Add(RelaunchGrace); sum.PendingRelaunches > 0 && now.Before(limit) {
+		// A hundredth of the time left, so that a deadline of days stays
+		// within a few hundred loops (the execution's history holds 25,000
+		// events, ≈ 9 a loop).
+		return max(RelaunchCheckSeconds, int(math.Ceil(limit.Sub(now).Seconds()/100))), nil
 	}
 	if end := first.Add(h.o.StartWatch); sr.Plan.ECSChunks > 0 && sum.Launched+sum.Relaunched > 0 && now.Before(end) {
 		return min(RelaunchCheckSeconds, int(math.Ceil(end.Sub(now).Seconds()))), nil
