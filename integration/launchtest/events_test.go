@@ -3,6 +3,7 @@ package launchtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,20 +13,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
 // eventQueue is the simulator's event sink standing in for the default bus
 // and the two ECS rules of statemachines/rules (TaskFailedToStart with our
-// startedBy prefix; ECS throttle service actions): matching envelopes are
-// delivered to the retry handler; a failed delivery comes back later, as
-// Lambda's asynchronous retry does.
+// startedBy prefix; ECS throttle service actions), and for the relaunch
+// queue with its event source: matching envelopes and the relaunch queue's
+// messages are delivered to handle (the retry handler). A failed delivery
+// comes back later, as Lambda's retry does, for as long as the run lasts:
+// an event the harness dropped would be a relaunch lost by the harness, not
+// by the product.
 type eventQueue struct {
+	clk    *clock.Scaled
+	handle func(context.Context, json.RawMessage) (any, error)
+
 	mu       sync.Mutex
 	items    []queued
 	inflight int
-	seen     int // matching envelopes put so far
+	seen     int // matching envelopes put so far (the relaunch queue's messages are not new events)
+	failed   []string
 }
 
 type queued struct {
@@ -50,6 +59,13 @@ func (q *eventQueue) Put(_ context.Context, envelopes ...[]byte) error {
 		}
 	}
 	return nil
+}
+
+// delay is a relaunch queue message: body comes back after delay.
+func (q *eventQueue) delay(body string, delay time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.items = append(q.items, queued{raw: []byte(body), notBefore: q.clk.Now().Add(delay)})
 }
 
 func (q *eventQueue) next(now time.Time) (queued, bool) {
@@ -80,17 +96,29 @@ func (q *eventQueue) idle() bool {
 	return len(q.items) == 0 && q.inflight == 0
 }
 
+// pending describes what is still queued or failing (empty when idle).
+func (q *eventQueue) pending() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 && q.inflight == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d queued, %d in flight; failures %q", len(q.items), q.inflight, q.failed)
+}
+
 // work delivers events until ctx ends.
-func (q *eventQueue) work(ctx context.Context, e *env, action func(string)) {
+func (q *eventQueue) work(ctx context.Context, action func(string)) {
 	for ctx.Err() == nil {
-		it, ok := q.next(e.stack.Clock.Now())
+		it, ok := q.next(q.clk.Now())
 		if !ok {
-			e.sleep(ctx, 200*time.Millisecond)
+			_ = q.clk.Sleep(ctx, 200*time.Millisecond)
 			continue
 		}
-		out, err := e.retry.Handle(ctx, it.raw)
+		out, err := q.handle(ctx, it.raw)
 		if err == nil {
-			action(out.(launch.EventOutput).Action)
+			if eo, ok := out.(launch.EventOutput); ok {
+				action(eo.Action)
+			}
 			q.done(nil)
 			continue
 		}
@@ -100,21 +128,21 @@ func (q *eventQueue) work(ctx context.Context, e *env, action func(string)) {
 			wait = th.RetryAfter
 		}
 		it.tries++
-		if it.tries > 50 {
-			action("undeliverable: " + err.Error())
-			q.done(nil)
-			continue
-		}
 		action(fmt.Sprintf("retried:%T", err))
-		it.notBefore = e.stack.Clock.Now().Add(wait)
+		if it.tries%50 == 0 {
+			q.mu.Lock()
+			q.failed = append(q.failed, fmt.Sprintf("%d tries: %v", it.tries, err))
+			q.mu.Unlock()
+		}
+		it.notBefore = q.clk.Now().Add(wait)
 		q.done(&it)
 	}
 }
 
 // drain waits until every event is handled.
-func (q *eventQueue) drain(ctx context.Context, e *env) {
+func (q *eventQueue) drain(ctx context.Context) {
 	for ctx.Err() == nil && !q.idle() {
-		e.sleep(ctx, 500*time.Millisecond)
+		_ = q.clk.Sleep(ctx, 500*time.Millisecond)
 	}
 }
 
@@ -124,26 +152,37 @@ func (q *eventQueue) count() int {
 	return q.seen
 }
 
-// settle waits until no task has failed to start for quiet (longer than a
-// task's ENI timeout) and every event is handled: a relaunched task may
-// itself fail to start.
-func (q *eventQueue) settle(ctx context.Context, e *env, quiet time.Duration) {
+// settle waits until every event is handled and then no task fails to
+// start for quiet (longer than a task's ENI timeout): the quiet period
+// starts once the queue is idle, after the last relaunch, since a
+// relaunched task may itself fail to start.
+func (q *eventQueue) settle(ctx context.Context, quiet time.Duration) {
 	for ctx.Err() == nil {
+		q.drain(ctx)
 		before := q.count()
-		e.sleep(ctx, quiet)
-		q.drain(ctx, e)
-		if q.count() == before {
+		_ = q.clk.Sleep(ctx, quiet)
+		if q.count() == before && q.idle() {
 			return
 		}
 	}
 }
 
+// relaunchQueueURL names the relaunch queue the events' queue stands for.
+const relaunchQueueURL = "http://127.0.0.1/000000000000/relaunch"
+
+// recordingSQS records the dead letters and hands the relaunch queue's
+// messages to relaunch, after their DelaySeconds.
 type recordingSQS struct {
-	mu   sync.Mutex
-	msgs []string
+	relaunch *eventQueue
+	mu       sync.Mutex
+	msgs     []string
 }
 
 func (r *recordingSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	if aws.ToString(in.QueueUrl) == relaunchQueueURL && r.relaunch != nil {
+		r.relaunch.delay(aws.ToString(in.MessageBody), time.Duration(in.DelaySeconds)*time.Second)
+		return &sqs.SendMessageOutput{MessageId: aws.String("relaunch")}, nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.msgs = append(r.msgs, aws.ToString(in.MessageBody))

@@ -3,11 +3,13 @@ package launchtest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
@@ -95,4 +97,53 @@ func (r *countingRecorder) String() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return fmt.Sprint(r.m)
+}
+
+// chunkMismatches lists the chunks whose launched count differs between the
+// ledger (effective tasks) and the table, with both sides' records: what a
+// lost or duplicated unit is traced from.
+func (e *env) chunkMismatches(ctx context.Context, req launch.Request, chunks []int, entries []sim.LedgerEntry) []string {
+	type side struct {
+		effective int
+		lines     []string
+	}
+	hash := launch.RequestHash(req.RequestID)
+	led := map[int]*side{}
+	for _, en := range entries {
+		if en.RequestHash != hash {
+			continue
+		}
+		s := led[en.Chunk]
+		if s == nil {
+			s = &side{}
+			led[en.Chunk] = s
+		}
+		if !en.FailedToStart {
+			s.effective++
+		}
+		s.lines = append(s.lines, fmt.Sprintf("%s startedBy=%s at=%s failedToStart=%v lostResponse=%v ack=%v",
+			en.ID, en.StartedBy, en.LaunchedAt.Format("15:04:05.000"), en.FailedToStart, en.LostResponse, en.Acknowledged))
+	}
+	var out []string
+	for _, i := range chunks {
+		spec, err := req.Chunk(i)
+		if err != nil {
+			continue
+		}
+		st, err := e.store.Chunk(ctx, req.RequestID, i)
+		if err != nil {
+			out = append(out, fmt.Sprintf("chunk %d: %v", i, err))
+			continue
+		}
+		s := led[i]
+		if s == nil {
+			s = &side{}
+		}
+		if min(s.effective, spec.Size) == st.Launched() && st.Launched()+st.Lost >= spec.Size {
+			continue
+		}
+		out = append(out, fmt.Sprintf("chunk %d (size %d): ledger effective %d, table launched %d lost %d gaveUp %v; table %+v; ledger:\n\t%s",
+			i, spec.Size, s.effective, st.Launched(), st.Lost, st.GaveUp, st, strings.Join(s.lines, "\n\t")))
+	}
+	return out
 }

@@ -56,6 +56,8 @@ type Result struct {
 	RetryDecision map[string]int64
 	ThrottledAt   []float64
 	Limiter       string
+	// Mismatches are the chunks whose ledger and table disagree.
+	Mismatches []string
 }
 
 // env is the stack the handlers run against: awslocal (ECS, EC2, ledger,
@@ -110,7 +112,7 @@ func start(t *testing.T, sc Scenario) *env {
 	})
 	tdb := &timedDB{DynamoDBAPI: db}
 	st := launch.NewStore(tdb, table)
-	dlq, bus := &recordingSQS{}, &recordingEvents{}
+	dlq, bus := &recordingSQS{relaunch: q}, &recordingEvents{}
 	e := &env{stack: stack, store: st, events: q, dlq: dlq, lc: lc, tl: nil, lstore: lstore, tdb: tdb}
 	// Threshold 0: every call is made at or after its slot (a positive
 	// threshold lets calls run up to that far ahead of the bucket).
@@ -123,7 +125,9 @@ func start(t *testing.T, sc Scenario) *env {
 	e.retry = launch.NewRetry(st, lim, ecsc, bus, dlq, func(o *launch.RetryOptions) {
 		o.Clock, o.DeferThreshold, o.Bus, o.DLQURL = stack.Clock, 0, "product", "http://127.0.0.1/000000000000/dlq"
 		o.Peek = launch.StorePeeker{Limiter: lim, Store: lstore, Clock: stack.Clock}
+		o.RelaunchQueueURL = relaunchQueueURL
 	})
+	q.clk, q.handle = stack.Scaled, e.retry.Handle
 	e.summary = launch.NewSummaryHandler(st, bus, func(o *launch.HandlerOptions) { o.Clock, o.Bus = stack.Clock, "product" })
 	return e
 }
@@ -258,7 +262,7 @@ func runOn(t *testing.T, e *env, sc Scenario) Result {
 		evWG.Add(1)
 		go func() {
 			defer evWG.Done()
-			e.events.work(evCtx, e, func(a string) {
+			e.events.work(evCtx, func(a string) {
 				actMu.Lock()
 				actions[a]++
 				actMu.Unlock()
@@ -297,7 +301,10 @@ func runOn(t *testing.T, e *env, sc Scenario) Result {
 	if sc.EventWorkers > 0 {
 		// Tasks launched last may still fail to start: wait past the
 		// lifecycle's ENI timeout, then for the event queue to drain.
-		e.events.settle(ctx, e, 45*time.Second)
+		e.events.settle(ctx, 45*time.Second)
+		if p := e.events.pending(); p != "" || ctx.Err() != nil {
+			t.Errorf("events not settled (%v): %s", ctx.Err(), p)
+		}
 	}
 	stopEvents()
 	evWG.Wait()
@@ -313,14 +320,15 @@ func runOn(t *testing.T, e *env, sc Scenario) Result {
 		}
 		return s.Size
 	}
-	counts := sim.Count(e.stack.Sim.Ledger().For(launch.RequestHash(req.RequestID)), size)
+	entries := e.stack.Sim.Ledger().For(launch.RequestHash(req.RequestID))
+	counts := sim.Count(entries, size)
 	stats := e.stack.Sim.Stats()
 	return Result{
 		Counts: counts, DeadLettered: sum.DeadLettered, Lost: sim.Lost(req.Requested(), counts.Unique, sum.DeadLettered),
 		RunTaskCalls: stats.Calls["ecs:RunTask"], Throttled: stats.Throttled["ecs:RunTask"], Summary: sum,
 		Relaunched: relaunched.Load(), EventActions: actions,
 		SimSeconds: e.stack.Clock.Now().Sub(simStart).Seconds(), RealSeconds: time.Since(realStart).Seconds(),
-		Invocations: c.invocations.Load(), Deferrals: c.deferrals.Load(), RetryDecision: c.decisions, ThrottledAt: c.throttledAt, Limiter: fmt.Sprintf("%s; store %+v; launch store: %s; runtask metrics %v", e.tl, e.lstore.Stats(), e.tdb, e.metrics),
+		Invocations: c.invocations.Load(), Deferrals: c.deferrals.Load(), RetryDecision: c.decisions, ThrottledAt: c.throttledAt, Mismatches: e.chunkMismatches(ctx, req, sr.Plan.Chunks, entries), Limiter: fmt.Sprintf("%s; store %+v; launch store: %s; runtask metrics %v", e.tl, e.lstore.Stats(), e.tdb, e.metrics),
 	}
 }
 
@@ -355,14 +363,18 @@ func TestLaunch2000Tasks(t *testing.T) {
 	if r.Lost != 0 {
 		t.Errorf("lost: got %d, want 0", r.Lost)
 	}
+	for _, m := range r.Mismatches {
+		t.Log(m)
+	}
 	if rate >= 0.01 {
 		t.Errorf("throttled RunTask calls: got %.2f %%, want < 1 %%", 100*rate)
 	}
 	if r.Counts.LostResponses == 0 {
 		t.Error("no response was lost: the scenario does not test token reuse")
 	}
-	if got := r.Summary.Launched + r.Summary.DeadLettered; got != sc.Tasks || r.Summary.Pending != 0 {
-		t.Errorf("summary: launched %d + dead-lettered %d = %d, pending %d; want %d, 0", r.Summary.Launched, r.Summary.DeadLettered, got, r.Summary.Pending, sc.Tasks)
+	if got := r.Summary.Launched + r.Summary.DeadLettered; got != sc.Tasks || r.Summary.Pending != 0 || r.Summary.PendingRelaunches != 0 {
+		t.Errorf("summary: launched %d + dead-lettered %d = %d, pending %d, pending relaunches %d; want %d, 0, 0",
+			r.Summary.Launched, r.Summary.DeadLettered, got, r.Summary.Pending, r.Summary.PendingRelaunches, sc.Tasks)
 	}
 	if r.Summary.Launched != r.Counts.Unique {
 		t.Errorf("table says %d launched, ledger %d", r.Summary.Launched, r.Counts.Unique)
