@@ -66,8 +66,12 @@ type RunTaskOptions struct {
 	// Metrics defaults to discarding.
 	Metrics Recorder
 	// DeferThreshold: a slot further away than this is answered "deferred";
-	// a nearer one is used at once (config.Config.DeferThreshold, default 2 s).
+	// for a nearer one the invocation sleeps until the slot, then calls
+	// (config.Config.DeferThreshold, default 2 s).
 	DeferThreshold time.Duration
+	// Sleep waits d of Clock time or until ctx ends. Default: the clock's
+	// own Sleep (clock.Scaled), a fake clock's Advance, else a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// FailoverPeriod is how long a (type, subnet) without capacity is
 	// skipped fleet-wide; default 5 minutes.
 	FailoverPeriod time.Duration
@@ -102,11 +106,44 @@ func (o *RunTaskOptions) defaults() {
 	if o.Classify == nil {
 		o.Classify = failure.ClassifyError
 	}
+	if o.Sleep == nil {
+		o.Sleep = sleeperFor(o.Clock)
+	}
 }
 
+// sleeperFor returns how to wait on clk (RunTaskOptions.Sleep).
+func sleeperFor(clk clock.Clock) func(context.Context, time.Duration) error {
+	switch c := clk.(type) {
+	case interface {
+		Sleep(context.Context, time.Duration) error
+	}:
+		return c.Sleep
+	case interface{ Advance(time.Duration) }:
+		return func(ctx context.Context, d time.Duration) error {
+			c.Advance(d)
+			return ctx.Err()
+		}
+	}
+	return func(ctx context.Context, d time.Duration) error {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// callReserve is the time an invocation keeps for the call and its record
+// after a wait for the slot; with less left before the Lambda deadline the
+// slot is answered "deferred" instead.
+const callReserve = 5 * time.Second
+
 // RunTask is the runtask handler: it makes one chunk's launch call under the
-// limiter, records the outcome in the table and never sleeps. Safe for
-// concurrent use.
+// limiter at its slot (sleeping at most DeferThreshold for it) and records
+// the outcome in the table. Safe for concurrent use.
 type RunTask struct {
 	store *Store
 	lim   Limiter
@@ -229,8 +266,19 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 			return h.pastDeadline(out, spec, state, sr.Deadline, slot.At), nil
 		}
 		// The wait counts from now, not from the limiter's reading of the
-		// clock: the time its write took is already spent.
-		if wait := slot.At.Sub(h.o.Clock.Now()); wait > h.o.DeferThreshold {
+		// clock: the time its write took is already spent. A near slot is
+		// waited for here, so the call happens at the slot the limiter
+		// assumed; a far one (or a wait the Lambda deadline cannot hold) is
+		// deferred to a Wait state with the slot held.
+		wait := slot.At.Sub(h.o.Clock.Now())
+		if wait > 0 && wait <= h.o.DeferThreshold && !h.deadlineTooNear(ctx, wait) {
+			if err := h.o.Sleep(ctx, wait); err != nil {
+				// The attempt stays "sent": the next invocation replays it.
+				return RunTaskOutput{}, transientErr("runtask", fmt.Errorf("waiting for the slot: %w", err))
+			}
+			wait = 0
+		}
+		if wait > 0 {
 			at := slot.At.UTC()
 			out.Status, out.WaitSeconds, out.SlotAt = StatusDeferred, int(math.Ceil(wait.Seconds())), &at
 			out.Launched, out.Missing = state.Launched(), state.Missing(spec.Size)
@@ -267,6 +315,13 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	out = h.answer(out, spec, state, rec)
 	log.Info("called", "op", op, "launchedNow", len(res.IDs), "launched", out.Launched, "missing", out.Missing)
 	return out, nil
+}
+
+// deadlineTooNear says the invocation's deadline (real time) leaves no
+// callReserve after a wait of d.
+func (h *RunTask) deadlineTooNear(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < d+callReserve
 }
 
 // reserve takes a slot. A slot already further in the past than StaleSlot

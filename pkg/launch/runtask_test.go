@@ -113,14 +113,57 @@ func TestRunTaskDefersFarSlot(t *testing.T) {
 	}
 }
 
-func TestRunTaskNearSlotCallsAtOnce(t *testing.T) {
+// A slot within the threshold is waited for in the invocation: the call is
+// made at the slot, not ahead of the bucket.
+func TestRunTaskNearSlotCallsAtTheSlot(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
 	plan(t, e.st, ecsRequest("r1", 10), t0)
 	e.lim.waits = []time.Duration{2 * time.Second} // = threshold: not further
+	var calledAt time.Time
+	e.ecs.respond = func(_ int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
+		calledAt = e.clk.Now()
+		return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
+	}
 	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
 	if err != nil || out.Status != StatusLaunched {
 		t.Fatalf("got %+v, %v; want launched", out, err)
+	}
+	if slot := t0.Add(2 * time.Second); calledAt.Before(slot) {
+		t.Fatalf("called at %v, %v before its slot", calledAt, slot.Sub(calledAt))
+	}
+}
+
+// A wait the Lambda deadline cannot hold is deferred with the slot held,
+// and a wait cut short makes no call: the attempt is replayed later.
+func TestRunTaskNearSlotDeadlineAndCancel(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, ecsRequest("r1", 20), t0)
+	e.lim.waits = []time.Duration{1500 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // < wait + callReserve
+	defer cancel()
+	out, err := e.h.Handle(ctx, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || out.Status != StatusDeferred || out.SlotAt == nil || out.WaitSeconds != 2 {
+		t.Fatalf("got %+v, %v; want deferred 2 s with slotAt", out, err)
+	}
+
+	h := NewRunTask(e.st, e.lim, e.ecs, e.ec2, func(o *RunTaskOptions) {
+		o.Clock, o.DeferThreshold = e.clk, 2*time.Second
+		o.Sleep = func(context.Context, time.Duration) error { return context.Canceled }
+	})
+	e.lim.waits = []time.Duration{time.Second}
+	_, err = h.Handle(context.Background(), RunTaskInput{RequestID: "r1", Chunk: 1, Attempt: 1})
+	var te *failure.TransientError
+	if !errors.As(err, &te) {
+		t.Fatalf("got %v, want a transient error", err)
+	}
+	if n := len(e.ecs.Calls()); n != 0 {
+		t.Fatalf("%d calls made without waiting for the slot", n)
+	}
+	st, _ := e.st.Chunk(context.Background(), "r1", 1)
+	if rec, ok := st.Unsettled(); !ok || rec.Attempt != 1 {
+		t.Fatalf("attempt not kept for replay: %+v", st.Attempts)
 	}
 }
 

@@ -64,13 +64,10 @@ type Options struct {
 	FallbackRetry time.Duration
 	// StoreTimeout bounds each store call (wall time). Default 2 s.
 	StoreTimeout time.Duration
-	// EarlyCalls is how far ahead of its slot a caller may make a call: a
-	// slot at most this far away is used at once (pkg/launch's defer
-	// threshold, TH_DEFER_THRESHOLD_SECONDS; NewFromConfig sets it). Every
-	// bucket's tolerance is shortened by it, so a call made that early
-	// still conforms to the real bucket; the calls made at once then take
-	// the burst, and the sustained rate is unchanged. Default 0: calls are
-	// made at their slots.
+	// EarlyCalls is how far ahead of its slot a caller may make a call.
+	// Every bucket's tolerance is shortened by it, so a call made that
+	// early still conforms to the real bucket. Default 0: calls are made at
+	// their slots (pkg/launch waits for a slot within its defer threshold).
 	EarlyCalls time.Duration
 	// Logger receives fallback episodes and rate decreases. Default: discard.
 	Logger *slog.Logger
@@ -145,7 +142,8 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 
 // NewFromConfig builds a Distributed limiter from the parsed environment:
 // limits from cfg.LimitsJSON, scope, look-ahead and fallback fraction from
-// cfg. A bad limits document is an error naming the key.
+// cfg. EarlyCalls stays 0: pkg/launch calls at the slot. A bad limits
+// document is an error naming the key.
 func NewFromConfig(store Store, cfg config.Config, optFns ...func(*Options)) (*Distributed, error) {
 	lims, err := ParseLimits(cfg.LimitsJSON)
 	if err != nil {
@@ -155,7 +153,6 @@ func NewFromConfig(store Store, cfg config.Config, optFns ...func(*Options)) (*D
 		o.AccountScope = cfg.AccountScope
 		o.MaxAhead = cfg.MaxAhead
 		o.FallbackFraction = cfg.FallbackFraction
-		o.EarlyCalls = cfg.DeferThreshold
 	}
 	return NewDistributed(store, lims, append([]func(*Options){base}, optFns...)...), nil
 }

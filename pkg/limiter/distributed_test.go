@@ -563,8 +563,8 @@ func TestNewFromConfig(t *testing.T) {
 	if l, _ := d.Limit(ECSRunTask); l.Rate != 80 || l.Burst != 200 {
 		t.Fatalf("ecs:RunTask in eu-west-1: got %+v, want 200 / 80", l)
 	}
-	if d.o.EarlyCalls != 1500*time.Millisecond || d.o.MaxAhead != time.Minute || d.o.FallbackFraction != 0.5 {
-		t.Fatalf("options: early calls %v, max ahead %v, fallback %v; want 1.5s (the defer threshold), 1m, 0.5", d.o.EarlyCalls, d.o.MaxAhead, d.o.FallbackFraction)
+	if d.o.EarlyCalls != 0 || d.o.MaxAhead != time.Minute || d.o.FallbackFraction != 0.5 {
+		t.Fatalf("options: early calls %v, max ahead %v, fallback %v; want 0 (pkg/launch calls at the slot), 1m, 0.5", d.o.EarlyCalls, d.o.MaxAhead, d.o.FallbackFraction)
 	}
 	cfg.LimitsJSON = `{"actions": {"ecs:RunTask": {"rate": -1}}}`
 	if _, err := NewFromConfig(NewMemoryStore(), cfg); err == nil || !strings.Contains(err.Error(), `TH_LIMITS_JSON: limits: actions["ecs:RunTask"].rate: must be > 0, got -1`) {

@@ -27,12 +27,10 @@
 //
 // Build one Distributed (and one DynamoStore) per process, outside the
 // Lambda handler: both keep what they learned of the item between calls.
-// A caller that makes a call at once when its slot is near (pkg/launch does
-// for slots up to its defer threshold) says so with Options.EarlyCalls
-// (NewFromConfig sets it to TH_DEFER_THRESHOLD_SECONDS): every bucket's
-// tolerance is shortened by it, so such a call still conforms; the calls
-// made at once take the burst. Without it, each such call could be that
-// far ahead of what the real bucket allows.
+// Make the call at Slot.At: pkg/launch sleeps until a slot within its
+// defer threshold. A caller that calls ahead of its slot says how far with
+// Options.EarlyCalls (default 0, also through NewFromConfig): every
+// bucket's tolerance is shortened by it, so such a call still conforms.
 // Reserve returns a *BacklogFullError (nothing held, retry after RetryAfter)
 // when a slot would lie more than Options.MaxAhead (TH_MAX_AHEAD_SECONDS)
 // away, and errors naming the field for bad takes (unknown bucket, bucket of
