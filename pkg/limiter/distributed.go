@@ -60,8 +60,17 @@ type Options struct {
 	// the store cannot be reached, in (0, 1]. Default 0.1.
 	FallbackFraction float64
 	// FallbackRetry is how long (clock time) to stay on the fallback after a
-	// store failure before trying the store again. Default 5 s.
+	// store failure before trying the store again, and the RetryAfter of a
+	// *StoreBusyError. Default 5 s.
 	FallbackRetry time.Duration
+	// BusyGrace is how long (clock time) store timeouts answer
+	// *StoreBusyError (nothing admitted, retry after FallbackRetry) before
+	// the local fallback takes over: a store that times out is most often
+	// one loaded by the fleet itself, and if every process fell back at
+	// once the fallback fractions would add up past the bucket. Errors
+	// other than timeouts fall back at once. Default 2 × FallbackRetry;
+	// negative: timeouts fall back at once too.
+	BusyGrace time.Duration
 	// StoreTimeout bounds each store call (wall time). Default 2 s.
 	StoreTimeout time.Duration
 	// EarlyCalls is how far ahead of its slot a caller may make a call.
@@ -94,6 +103,7 @@ type Distributed struct {
 	until    map[string]time.Time   // per key: stay on the fallback until
 	episode  map[string]bool        // per key: inside a fallback episode
 	failures map[string]int         // per key: store failures in the episode
+	busy     map[string]time.Time   // per key: first timeout of the current run of timeouts
 	localDec map[string]time.Time   // per key|bucket: last decrease of its fallback limit
 }
 
@@ -122,6 +132,9 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = 2 * time.Second
 	}
+	if o.BusyGrace == 0 {
+		o.BusyGrace = 2 * o.FallbackRetry
+	}
 	o.EarlyCalls = max(0, o.EarlyCalls)
 	if limits == nil {
 		limits = DefaultLimits()
@@ -129,7 +142,7 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 	d := &Distributed{
 		store: store, lims: limits, o: o, rec: o.Recorder, log: o.Logger,
 		known: map[string]Item{}, resolved: map[string]BucketLimit{}, local: map[string]*Local{},
-		until: map[string]time.Time{}, episode: map[string]bool{}, failures: map[string]int{}, localDec: map[string]time.Time{},
+		until: map[string]time.Time{}, episode: map[string]bool{}, failures: map[string]int{}, busy: map[string]time.Time{}, localDec: map[string]time.Time{},
 	}
 	if d.rec == nil {
 		d.rec = nopRecorder{}
@@ -294,8 +307,7 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 			if ctx.Err() != nil {
 				return Slot{}, ctx.Err()
 			}
-			d.storeFailed(key, service, err)
-			return d.reserveFallback(key, service, takes, lims)
+			return d.storeError(key, service, takes, lims, err)
 		}
 		d.remember(key, item, true)
 	}
@@ -320,8 +332,7 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		if ctx.Err() != nil {
 			return Slot{}, ctx.Err()
 		}
-		d.storeFailed(key, service, err)
-		return d.reserveFallback(key, service, takes, lims)
+		return d.storeError(key, service, takes, lims, err)
 	}
 	d.storeOK(key, service)
 	d.remember(key, item, false)
@@ -569,6 +580,61 @@ func (d *Distributed) slowFallback(key, bucket string, lim BucketLimit) {
 	l.SetLimit(max(lim.Floor*Limit(d.o.FallbackFraction), l.Limit()*Limit(lim.Decrease)))
 }
 
+// StoreBusyError is Reserve's answer when the store timed out and has been
+// timing out for less than Options.BusyGrace: nothing is held; try again
+// after RetryAfter. A slow store is a busy one, and waiting drops nothing.
+type StoreBusyError struct {
+	Key        string
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *StoreBusyError) Error() string {
+	return fmt.Sprintf("limiter: bucket store busy (%s: %v); nothing reserved, retry after %v", e.Key, e.Err, e.RetryAfter)
+}
+
+func (e *StoreBusyError) Unwrap() error { return e.Err }
+
+// isTimeout says err is a store call running out of its StoreTimeout (or
+// the SDK's own deadline), as opposed to a refusal or an unreachable host.
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	t, ok := errors.AsType[interface {
+		error
+		Timeout() bool
+	}](err)
+	return ok && t.Timeout()
+}
+
+// storeError decides what a failed store call answers: a timeout within
+// BusyGrace of the first one is a *StoreBusyError; anything else opens (or
+// extends) a fallback episode and takes the slot from the fallback limit.
+func (d *Distributed) storeError(key, service string, takes []Take, lims []BucketLimit, err error) (Slot, error) {
+	if isTimeout(err) && d.o.BusyGrace > 0 {
+		d.mu.Lock()
+		now := d.nowLocked()
+		first, ok := d.busy[key]
+		if !ok {
+			first = now
+			d.busy[key] = now
+		}
+		d.mu.Unlock()
+		if now.Sub(first) < d.o.BusyGrace {
+			d.rec.Add(MetricStoreBusy, service, 1)
+			if !ok {
+				d.log.Warn("limiter: bucket store slow; deferring without admitting",
+					"key", key, "error", err.Error(), "retryMs", d.o.FallbackRetry.Milliseconds(),
+					"fallbackAfterMs", d.o.BusyGrace.Milliseconds())
+			}
+			return Slot{}, &StoreBusyError{Key: key, RetryAfter: d.o.FallbackRetry, Err: err}
+		}
+	}
+	d.storeFailed(key, service, err)
+	return d.reserveFallback(key, service, takes, lims)
+}
+
 // storeFailed starts (or extends) a fallback episode for key.
 func (d *Distributed) storeFailed(key, service string, err error) {
 	d.mu.Lock()
@@ -592,6 +658,7 @@ func (d *Distributed) storeOK(key, service string) {
 	n := d.failures[key]
 	delete(d.episode, key)
 	delete(d.failures, key)
+	delete(d.busy, key)
 	d.mu.Unlock()
 	if was {
 		d.log.Info("limiter: bucket store reachable again; fallback episode over", "key", key, "failures", n, "service", service)
@@ -618,6 +685,7 @@ func (d *Distributed) reserveFallback(key, service string, takes []Take, lims []
 			rate := effRate(lims[i], d.known[key][t.Bucket], now) * Limit(f)
 			burst := max(1, int(lims[i].Burst*f))
 			l = NewLocal(rate, burst, func(o *LocalOptions) { o.Clock = d.o.Clock })
+			l.drain() // no burst: see drain
 			d.local[name] = l
 		}
 		at, inc := l.reserveAny(t.N)

@@ -456,14 +456,16 @@ func TestFallbackWhenTheStoreFails(t *testing.T) {
 			o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 			o.StoreTimeout = 20 * time.Millisecond
 			o.FallbackRetry = 5 * time.Second
+			o.BusyGrace = -1 // timeouts fall back at once (TestStoreTimeoutDefersBeforeFallingBack)
 		})
 		takes := []Take{{EC2RunInstances, 1}}
 		if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
 			t.Fatal(err)
 		}
 		store.down.Store(true)
-		// Fallback: 10 % of 5 burst → 1, of 2/s → 0.2/s: slots 5 s apart.
-		for i := range 3 {
+		// Fallback: 10 % of 5 burst → 1, of 2/s → 0.2/s: slots 5 s apart,
+		// the first one 5 s away (the fallback bucket starts empty).
+		for i := 1; i <= 3; i++ {
 			s, err := d.Reserve(ctx, "ec2", takes)
 			if err != nil {
 				t.Fatalf("hang %v, reservation %d: got error %v; the fallback must serve", hang, i, err)
@@ -511,17 +513,18 @@ func TestSignalsSlowTheFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.down.Store(true)
-	if s, _ := d.Reserve(ctx, "ec2", takes); !s.Fallback || s.Wait != 0 {
-		t.Fatalf("first fallback slot %+v, want one at once", s)
+	if s, _ := d.Reserve(ctx, "ec2", takes); !s.Fallback || s.Wait != 5*time.Second {
+		t.Fatalf("first fallback slot %+v, want one 5 s away (an empty bucket at 0.2/s)", s)
 	}
 	for range 10 {
 		if err := d.Signal(ctx, "ec2", EC2RunInstances, Signal{Reason: "RequestLimitExceeded"}); err == nil {
 			t.Fatal("Signal succeeded although the store is down")
 		}
 	}
-	// 10 % of 2/s is 0.2/s; one decrease (×0.7) makes it 0.14/s.
+	// 10 % of 2/s is 0.2/s; one decrease (×0.7) makes it 0.14/s: the
+	// second slot, 10 s away at the old rate, moves to 10 / 0.7 s.
 	s, _ := d.Reserve(ctx, "ec2", takes)
-	if want := fromSeconds(5.0 / defaultDecrease); s.Wait < want-time.Millisecond || s.Wait > want+time.Millisecond {
+	if want := fromSeconds(10.0 / defaultDecrease); s.Wait < want-time.Millisecond || s.Wait > want+time.Millisecond {
 		t.Fatalf("fallback slot after a storm: wait %v, want %v", s.Wait, want)
 	}
 }
@@ -693,5 +696,92 @@ func BenchmarkDistributedReserveMemory(b *testing.B) {
 		if _, err := d.Reserve(ctx, "ecs", fargate10); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestFallbackStartsEmpty: a fleet of processes falling back at once must
+// not each spend a burst; a fallback bucket admits fraction × rate from its
+// first take on.
+func TestFallbackStartsEmpty(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &flaky{Store: NewMemoryStore()}
+	store.down.Store(true) // refused: not a timeout, so the fallback serves at once
+	d, _ := newTestDistributed(t, store, nil)
+	// ecs:FargateTasks 100 burst / 20 per s; 10 % of it is 2/s and a burst
+	// of 10, which a full bucket would hand out at once.
+	takes := []Take{{ECSFargateTasks, 10}}
+	for i := 1; i <= 3; i++ {
+		s, err := d.Reserve(ctx, "ecs", takes)
+		if err != nil {
+			t.Fatalf("reservation %d: %v", i, err)
+		}
+		if want := time.Duration(i) * 5 * time.Second; !s.Fallback || s.Wait != want {
+			t.Fatalf("reservation %d: %+v; want a fallback slot %v away (10 tasks at 2/s each, no burst)", i, s, want)
+		}
+	}
+}
+
+// TestStoreTimeoutDefersBeforeFallingBack: a store that times out is most
+// often a busy one; for BusyGrace Reserve admits nothing and says when to
+// try again, then the fallback serves. A refusal falls back at once.
+func TestStoreTimeoutDefersBeforeFallingBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &flaky{Store: NewMemoryStore()}
+	rec := &Counters{}
+	var logs bytes.Buffer
+	d, clk := newTestDistributed(t, store, nil, func(o *Options) {
+		o.Recorder = rec
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		o.StoreTimeout = 20 * time.Millisecond
+		o.FallbackRetry = 5 * time.Second
+	})
+	takes := []Take{{EC2RunInstances, 1}}
+	if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	store.hang.Store(true)
+	for _, step := range []time.Duration{0, 4 * time.Second, 5 * time.Second} { // 0, 4, 9 s < 10 s grace
+		clk.Advance(step)
+		s, err := d.Reserve(ctx, "ec2", takes)
+		busy, ok := errors.AsType[*StoreBusyError](err)
+		if !ok || busy.RetryAfter != 5*time.Second || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("after %v: %+v, %v; want a *StoreBusyError retrying after 5 s", step, s, err)
+		}
+	}
+	if got := rec.Get(MetricAcquisitions, "ec2"); got != 1 {
+		t.Fatalf("%s = %v while the store is busy; want 1 (nothing admitted)", MetricAcquisitions, got)
+	}
+	if got := rec.Get(MetricStoreBusy, "ec2"); got != 3 {
+		t.Fatalf("%s = %v, want 3", MetricStoreBusy, got)
+	}
+	if n := strings.Count(logs.String(), "bucket store slow"); n != 1 {
+		t.Fatalf("%d busy warnings, want 1 per run of timeouts: %s", n, logs.String())
+	}
+	clk.Advance(time.Second) // 10 s of timeouts: the fallback takes over
+	s, err := d.Reserve(ctx, "ec2", takes)
+	if err != nil || !s.Fallback || s.Wait != 5*time.Second {
+		t.Fatalf("after the grace: %+v, %v; want a fallback slot 5 s away", s, err)
+	}
+	if got := rec.Get(MetricFallbackEpisodes, "ec2"); got != 1 {
+		t.Fatalf("%s = %v, want 1", MetricFallbackEpisodes, got)
+	}
+	// Recovery clears the run of timeouts: the next one is busy again.
+	store.down.Store(false)
+	clk.Advance(5 * time.Second)
+	if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	if _, err := d.Reserve(ctx, "ec2", takes); !errors.As(err, new(*StoreBusyError)) {
+		t.Fatalf("a timeout after recovery: %v; want a *StoreBusyError", err)
+	}
+	// A refusal is no busy store: the fallback serves at once.
+	store.hang.Store(false)
+	s, err = d.Reserve(ctx, "ec2", takes)
+	if err != nil || !s.Fallback {
+		t.Fatalf("refused store: %+v, %v; want a fallback slot", s, err)
 	}
 }

@@ -255,6 +255,16 @@ func (l *Local) ReserveN(t time.Time, n int) Reservation {
 	return r
 }
 
+// drain empties the bucket as of now: the next take conforms one increment
+// from now, with no burst. A fallback bucket starts so, since every process
+// of a fleet may fall back at once and a full one each would add up to a
+// burst per process.
+func (l *Local) drain() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tat = max(l.tat, l.nowLocked()+l.tau)
+}
+
 // reserveAnyLocked is ReserveN for the fallback path: it also accepts n
 // above the burst (the slot is then further away) and fractional n.
 func (l *Local) reserveAny(n float64) (at time.Time, inc int64) {

@@ -29,6 +29,9 @@ const (
 	// MetricRateDecreases counts signals that lowered a rate (the others
 	// were duplicates of the same storm).
 	MetricRateDecreases Metric = "LimiterRateDecreases"
+	// MetricStoreBusy counts acquisitions answered *StoreBusyError (the
+	// store timed out; nothing admitted).
+	MetricStoreBusy Metric = "LimiterStoreBusy"
 	// MetricFallbackEpisodes counts switches to the local fallback limit.
 	MetricFallbackEpisodes Metric = "LimiterFallbackEpisodes"
 	// MetricFallbackAcquisitions counts slots granted by the fallback.
