@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/integration/services/esm"
 	"github.com/throttle-handler/throttle-handler/integration/services/events"
 	"github.com/throttle-handler/throttle-handler/integration/services/lambda"
@@ -203,6 +204,10 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 		// As the stack: retry's failed asynchronous invocations (ECS
 		// events) go to the product's dead-letter queue.
 		lo.OnFailure = map[string]string{"retry": cfg.DLQURL}
+		// As the stack's defaults: runtask and retry run within their
+		// reserved concurrency (429 beyond, which the state machine and
+		// the asynchronous invoker retry).
+		lo.Reserved = map[string]int{"runtask": settings.DefaultRunTaskConcurrency, "retry": settings.DefaultRetryConcurrency}
 		lo.SendToQueue = func(ctx context.Context, q, body string) error {
 			_, err := s.SQS.Send(ctx, q, body, nil)
 			return err

@@ -56,6 +56,12 @@ type Options struct {
 	// Concurrency is the account's concurrent executions limit; more
 	// in-flight invocations answer 429 (default 1000, as on AWS).
 	Concurrency int
+	// Reserved maps a function name to its reserved concurrency: it may
+	// never run more invocations at once (more answer 429 with reason
+	// ReservedFunctionConcurrentInvocationLimitExceeded) and the others
+	// share what is left of Concurrency (never less than 1 here; AWS keeps
+	// 100 unreserved). A value ≤ 0 reserves nothing.
+	Reserved map[string]int
 	// Timeout is the functions' timeout in simulated time (default 900 s);
 	// Timeouts overrides it per function name.
 	Timeout  time.Duration
@@ -91,11 +97,14 @@ type Service struct {
 	mu       sync.Mutex
 	handlers map[string]*sandboxes
 
-	inflight atomic.Int64
-	peak     atomic.Int64
-	invoked  atomic.Int64
-	errored  atomic.Int64
-	throttle atomic.Int64
+	inflight   atomic.Int64
+	unreserved atomic.Int64             // in flight of functions without a reservation
+	byFunc     map[string]*atomic.Int64 // in flight per reserved function
+	pool       int64                    // Concurrency less the reservations
+	peak       atomic.Int64
+	invoked    atomic.Int64
+	errored    atomic.Int64
+	throttle   atomic.Int64
 
 	bg     sync.WaitGroup
 	bgCtx  context.Context
@@ -127,7 +136,16 @@ func New(resolve Resolver, optFns ...func(*Options)) *Service {
 		o.AsyncRetries = &two
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{resolve: resolve, o: o, handlers: map[string]*sandboxes{}, bgCtx: ctx, cancel: cancel}
+	s := &Service{resolve: resolve, o: o, handlers: map[string]*sandboxes{}, bgCtx: ctx, cancel: cancel,
+		byFunc: map[string]*atomic.Int64{}, pool: int64(o.Concurrency)}
+	for name, n := range o.Reserved {
+		if n > 0 {
+			s.byFunc[name] = new(atomic.Int64)
+			s.pool -= int64(n)
+		}
+	}
+	s.pool = max(s.pool, 1)
+	return s
 }
 
 // FunctionName returns the function a FunctionName parameter names: the
@@ -223,12 +241,13 @@ func (s *Service) Invoke(ctx context.Context, function string, payload []byte) (
 	case FaultServiceError:
 		return Response{}, awsjson.Errorf(500, "ServiceException", "Lambda was unable to process the request (injected fault)")
 	}
+	if err := s.admit(name); err != nil {
+		s.throttle.Add(1)
+		return Response{}, err
+	}
+	defer s.done(name)
 	n := s.inflight.Add(1)
 	defer s.inflight.Add(-1)
-	if n > int64(s.o.Concurrency) {
-		s.throttle.Add(1)
-		return Response{}, tooMany()
-	}
 	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
 	}
 	s.invoked.Add(1)
@@ -251,6 +270,34 @@ func (s *Service) Invoke(ctx context.Context, function string, payload []byte) (
 		return errorResponse(rid, "Function.ResponseSizeTooLarge", fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", maxPayload)), nil
 	}
 	return Response{Payload: out, RequestID: rid}, nil
+}
+
+// admit counts an invocation of name in flight against its reservation, or
+// against the unreserved pool, and answers 429 when that is exhausted.
+// Undo with done.
+func (s *Service) admit(name string) error {
+	if c, ok := s.byFunc[name]; ok {
+		if c.Add(1) > int64(s.o.Reserved[name]) {
+			c.Add(-1)
+			e := tooMany()
+			e.Fields["Reason"] = "ReservedFunctionConcurrentInvocationLimitExceeded"
+			return e
+		}
+		return nil
+	}
+	if s.unreserved.Add(1) > s.pool {
+		s.unreserved.Add(-1)
+		return tooMany()
+	}
+	return nil
+}
+
+func (s *Service) done(name string) {
+	if c, ok := s.byFunc[name]; ok {
+		c.Add(-1)
+		return
+	}
+	s.unreserved.Add(-1)
 }
 
 func tooMany() *awsjson.Error {

@@ -149,6 +149,51 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 }
 
+// TestReservedConcurrency: a function with reserved concurrency answers 429
+// beyond it (reason ReservedFunctionConcurrentInvocationLimitExceeded) while
+// the account has room, and the others share what the reservation leaves.
+func TestReservedConcurrency(t *testing.T) {
+	t.Parallel()
+	release, started := make(chan struct{}), make(chan struct{}, 3)
+	base := testResolver(release, started)
+	// "other" is the same handler under another name (unreserved).
+	resolve := func(name string) (awslambda.Handler, error) {
+		if name == "other" {
+			name = "work"
+		}
+		return base(name)
+	}
+	s := New(resolve, func(o *Options) { o.Concurrency = 3; o.Reserved = map[string]int{"work": 1} })
+	t.Cleanup(s.Close)
+	c := newClient(t, s)
+	invoke := func(fn, mode string) error {
+		_, err := c.Invoke(context.Background(), &awsl.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(`{"mode":"` + mode + `"}`)})
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, fn := range []string{"work", "other", "other"} {
+		wg.Go(func() { _ = invoke(fn, "block") })
+	}
+	for range 3 {
+		<-started
+	}
+	var tm *types.TooManyRequestsException
+	if err := invoke("work", "plain"); !errors.As(err, &tm) || tm.Reason != types.ThrottleReasonReservedFunctionConcurrentInvocationLimitExceeded {
+		t.Fatalf("work beyond its reservation of 1: got %v, want TooManyRequestsException (ReservedFunctionConcurrentInvocationLimitExceeded)", err)
+	}
+	if err := invoke("other", "plain"); !errors.As(err, &tm) || tm.Reason != types.ThrottleReasonConcurrentInvocationLimitExceeded {
+		t.Fatalf("other beyond the unreserved 2: got %v, want TooManyRequestsException (ConcurrentInvocationLimitExceeded)", err)
+	}
+	close(release)
+	wg.Wait()
+	if err := invoke("work", "echo"); err != nil {
+		t.Fatalf("work after its invocation ended: %v, want it to run", err)
+	}
+	if got := s.Stats(); got.Throttles != 2 || got.PeakConcurrent != 3 {
+		t.Errorf("stats: got %+v, want 2 throttles at peak 3", got)
+	}
+}
+
 func TestTimeoutInSimulatedSeconds(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{}, 1)
