@@ -71,6 +71,10 @@ type Options struct {
 	// other than timeouts fall back at once. Default 2 × FallbackRetry;
 	// negative: timeouts fall back at once too.
 	BusyGrace time.Duration
+	// BusyTimeouts is how many timeouts in a row the busy answer lasts at
+	// least, besides BusyGrace: a timeout is wall time (StoreTimeout) and
+	// on a scaled clock one may already outlast BusyGrace. Default 3.
+	BusyTimeouts int
 	// StoreTimeout bounds each store call (wall time). Default 2 s.
 	StoreTimeout time.Duration
 	// EarlyCalls is how far ahead of its slot a caller may make a call.
@@ -104,6 +108,7 @@ type Distributed struct {
 	episode  map[string]bool        // per key: inside a fallback episode
 	failures map[string]int         // per key: store failures in the episode
 	busy     map[string]time.Time   // per key: first timeout of the current run of timeouts
+	timeouts map[string]int         // per key: timeouts in the current run
 	localDec map[string]time.Time   // per key|bucket: last decrease of its fallback limit
 }
 
@@ -135,6 +140,9 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 	if o.BusyGrace == 0 {
 		o.BusyGrace = 2 * o.FallbackRetry
 	}
+	if o.BusyTimeouts <= 0 {
+		o.BusyTimeouts = 3
+	}
 	o.EarlyCalls = max(0, o.EarlyCalls)
 	if limits == nil {
 		limits = DefaultLimits()
@@ -142,7 +150,7 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 	d := &Distributed{
 		store: store, lims: limits, o: o, rec: o.Recorder, log: o.Logger,
 		known: map[string]Item{}, resolved: map[string]BucketLimit{}, local: map[string]*Local{},
-		until: map[string]time.Time{}, episode: map[string]bool{}, failures: map[string]int{}, busy: map[string]time.Time{}, localDec: map[string]time.Time{},
+		until: map[string]time.Time{}, episode: map[string]bool{}, failures: map[string]int{}, busy: map[string]time.Time{}, timeouts: map[string]int{}, localDec: map[string]time.Time{},
 	}
 	if d.rec == nil {
 		d.rec = nopRecorder{}
@@ -620,8 +628,10 @@ func (d *Distributed) storeError(key, service string, takes []Take, lims []Bucke
 			first = now
 			d.busy[key] = now
 		}
+		d.timeouts[key]++
+		n := d.timeouts[key]
 		d.mu.Unlock()
-		if now.Sub(first) < d.o.BusyGrace {
+		if now.Sub(first) < d.o.BusyGrace || n <= d.o.BusyTimeouts {
 			d.rec.Add(MetricStoreBusy, service, 1)
 			if !ok {
 				d.log.Warn("limiter: bucket store slow; deferring without admitting",
@@ -659,6 +669,7 @@ func (d *Distributed) storeOK(key, service string) {
 	delete(d.episode, key)
 	delete(d.failures, key)
 	delete(d.busy, key)
+	delete(d.timeouts, key)
 	d.mu.Unlock()
 	if was {
 		d.log.Info("limiter: bucket store reachable again; fallback episode over", "key", key, "failures", n, "service", service)

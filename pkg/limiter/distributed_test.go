@@ -760,7 +760,7 @@ func TestStoreTimeoutDefersBeforeFallingBack(t *testing.T) {
 	if n := strings.Count(logs.String(), "bucket store slow"); n != 1 {
 		t.Fatalf("%d busy warnings, want 1 per run of timeouts: %s", n, logs.String())
 	}
-	clk.Advance(time.Second) // 10 s of timeouts: the fallback takes over
+	clk.Advance(time.Second) // 10 s and a 4th timeout: the fallback takes over
 	s, err := d.Reserve(ctx, "ec2", takes)
 	if err != nil || !s.Fallback || s.Wait != 5*time.Second {
 		t.Fatalf("after the grace: %+v, %v; want a fallback slot 5 s away", s, err)
@@ -783,5 +783,24 @@ func TestStoreTimeoutDefersBeforeFallingBack(t *testing.T) {
 	s, err = d.Reserve(ctx, "ec2", takes)
 	if err != nil || !s.Fallback {
 		t.Fatalf("refused store: %+v, %v; want a fallback slot", s, err)
+	}
+}
+
+// TestBusyLastsSomeTimeouts: on a fast clock one timeout (wall time) may
+// outlast BusyGrace; the busy answer still lasts BusyTimeouts timeouts.
+func TestBusyLastsSomeTimeouts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &flaky{Store: NewMemoryStore()}
+	d, clk := newTestDistributed(t, store, nil, func(o *Options) { o.StoreTimeout = 10 * time.Millisecond })
+	takes := []Take{{EC2RunInstances, 1}}
+	store.down.Store(true)
+	store.hang.Store(true)
+	for i := range 4 {
+		s, err := d.Reserve(ctx, "ec2", takes)
+		if busy := errors.As(err, new(*StoreBusyError)); busy != (i < 3) {
+			t.Fatalf("timeout %d, 20 s apart: %+v, %v; want busy for the first 3 only", i+1, s, err)
+		}
+		clk.Advance(20 * time.Second)
 	}
 }
