@@ -34,12 +34,33 @@
 // Reserve returns a *BacklogFullError (nothing held, retry after RetryAfter)
 // when a slot would lie more than Options.MaxAhead (TH_MAX_AHEAD_SECONDS)
 // away, and errors naming the field for bad takes (unknown bucket, bucket of
-// another service, n outside (0, burst]). A DynamoDB failure or timeout is
-// never an error and never fails open: the slot then comes from a local
-// limit at Options.FallbackFraction (TH_FALLBACK_FRACTION) of the bucket
+// another service, n outside (0, burst]). A DynamoDB failure or timeout
+// never fails open; see Store failures.
+//
+// # Store failures
+//
+// A store error (AccessDenied, ResourceNotFound, connection refused) falls
+// back at once: the slot comes from a local limit at
+// Options.FallbackFraction (TH_FALLBACK_FRACTION, 0.1) of the bucket
 // (Slot.Fallback), logged with slog and counted; the store is tried again
-// after Options.FallbackRetry. A signal the store cannot take lowers that
-// fallback limit instead (once per storm).
+// after Options.FallbackRetry (5 s). A signal the store cannot take lowers
+// that fallback limit instead (once per storm). The fallback bucket starts
+// empty: its first slot is one increment away (10 Fargate tasks at 10 % of
+// 20/s: 5 s), never a burst, since a fleet of sandboxes tends to fall back
+// together and one burst each adds up past the real bucket.
+//
+// A store timeout is most often a store the fleet itself loads (a cold
+// Map of a few hundred runtask sandboxes queues ~4 calls each), and then
+// every process would fall back at once: N processes × fraction is over
+// the bucket once N > 1/fraction. So a timeout answers *StoreBusyError
+// (nothing held, RetryAfter FallbackRetry, counted as LimiterStoreBusy,
+// logged once per run of timeouts); pkg/launch classifies it transient and
+// the state machine retries later, which drops nothing. Only when the
+// timeouts have lasted Options.BusyGrace (2 × FallbackRetry) of clock time
+// and more than Options.BusyTimeouts (3) calls in a row does the local
+// fallback take over. A fallback fraction is safe only up to 1 / the
+// number of processes that may fall back together (runtask's reserved
+// concurrency, 100 by default): see README "Store failures".
 //
 // A Slot survives JSON (what a Step Functions Wait carries):
 // {"at":"…","waitSeconds":1.5,"fallback":false,"debits":[{"bucket":"ecs:RunTask","incSeconds":0.025,"tauSeconds":2.5}]}.
