@@ -8,7 +8,8 @@
 //     pkg/lambdafn), reserved concurrency for runtask (caps launch callers) and
 //     retry (absorbs ECS event storms).
 //   - One Standard state machine per statemachines/*.asl.json, from the file
-//     itself with the substitutions of docs/contracts.md; logs ALL, X-Ray on.
+//     itself with the substitutions of docs/contracts.md; logs ALL events
+//     without execution data (no request payloads in logs), X-Ray on.
 //     The file is scanned at synth time and the machine's role is granted
 //     exactly the functions, bus, companion machines and DISTRIBUTED Map
 //     children it uses; an integration the stack does not grant fails synth.

@@ -82,9 +82,12 @@ func (p *parts) addMachines(files []machineFile) {
 			DefinitionBody:          awsstepfunctions.DefinitionBody_FromFile(jsii.String(m.Path), nil),
 			DefinitionSubstitutions: subsPtr,
 			Logs: &awsstepfunctions.LogOptions{
-				Destination:          logs,
-				Level:                awsstepfunctions.LogLevel_ALL,
-				IncludeExecutionData: jsii.Bool(true),
+				Destination: logs,
+				Level:       awsstepfunctions.LogLevel_ALL,
+				// Every event, but not the states' input and output: a
+				// request's container overrides may carry secrets, and the
+				// execution history (IAM-guarded) already keeps them.
+				IncludeExecutionData: jsii.Bool(false),
 			},
 			TracingEnabled: jsii.Bool(true),
 		})

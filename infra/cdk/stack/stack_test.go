@@ -168,8 +168,8 @@ func TestStateMachine(t *testing.T) {
 		t.Errorf("tracing: got %v", sm["TracingConfiguration"])
 	}
 	lc := sm["LoggingConfiguration"].(map[string]any)
-	if lc["Level"] != "ALL" || lc["IncludeExecutionData"] != true {
-		t.Errorf("logging: got %v, want ALL with execution data", lc)
+	if lc["Level"] != "ALL" || lc["IncludeExecutionData"] != false {
+		t.Errorf("logging: got %v, want ALL without execution data (request payloads stay out of logs)", lc)
 	}
 	subs := sm["DefinitionSubstitutions"].(map[string]any)
 	var got []string
