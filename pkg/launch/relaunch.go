@@ -225,15 +225,43 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 		return EventOutput{}, transientErr("limiter", err)
 	}
 	if !go_ {
-		if slotAt := h.o.Clock.Now().Add(wait); slotAt.After(sr.Deadline) {
+		if now := h.o.Clock.Now(); now.Add(wait).After(sr.Deadline) {
+			// An earlier call of unknown outcome may have launched the task:
+			// giving up would count it lost while it runs. The far slot goes
+			// back and the event waits for the deadline, where the call is
+			// replayed with its token (settle above) and only then settled.
+			unsettled, err := h.store.RelaunchUnsettled(ctx, taskARN)
+			if err != nil {
+				return EventOutput{}, transientErr("retry", err)
+			}
+			if unsettled {
+				// Cleared first: a pass back before the deadline must not
+				// release the same slot twice.
+				if err := h.store.SetRelaunchSlot(ctx, taskARN, time.Time{}); err != nil {
+					return EventOutput{}, transientErr("retry", err)
+				}
+			}
 			service, takes := takesFor(KindECS, 1, fargate)
-			if err := h.lim.Release(ctx, service, takes, limiter.Slot{At: slotAt}); err != nil {
+			if err := h.lim.Release(ctx, service, takes, limiter.Slot{At: now.Add(wait)}); err != nil {
 				log.Warn("relaunch slot not released", "err", err)
+			}
+			if unsettled {
+				o, err := h.deferRelaunch(ctx, log, raw, out, sr.Deadline.Sub(now))
+				if err == nil {
+					o.Reason = fmt.Sprintf("slot %.0f s away, after the deadline; the call of unknown outcome is replayed at the deadline", wait.Seconds())
+				}
+				return o, err
 			}
 			return h.giveUpRelaunch(ctx, log, claim, out, c, fmt.Sprintf("deadline %s reached before the relaunch's slot (%.0f s away); last: %s",
 				sr.Deadline.Format(time.RFC3339), wait.Seconds(), stoppedReason))
 		}
 		return h.deferRelaunch(ctx, log, raw, out, wait)
+	}
+	if wait > 0 {
+		// Before the unsettled mark: a wait cut short calls nothing.
+		if err := h.o.Sleep(ctx, wait); err != nil {
+			return EventOutput{}, transientErr("retry", fmt.Errorf("waiting for the relaunch slot: %w", err))
+		}
 	}
 	rec := AttemptRecord{Count: 1, Token: RelaunchToken(taskARN), StartedBy: RelaunchStartedBy(requestID, id.Chunk, taskARN)}
 	if err := h.store.SetRelaunchUnsettled(ctx, taskARN, true); err != nil {

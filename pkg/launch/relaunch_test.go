@@ -584,3 +584,139 @@ func TestHungCallLeavesTimeToHandOff(t *testing.T) {
 		t.Fatalf("relaunch queue: %d messages, want 1", n)
 	}
 }
+
+// TestRelaunchOfUnknownOutcomeWithSlotPastTheDeadlineWaitsForIt: a relaunch
+// whose call's answer was lost and whose next slot lies after the deadline
+// is not given up (the lost call may have launched): the slot goes back and
+// the event waits for the deadline, where the call is replayed with its
+// token and recorded.
+func TestRelaunchOfUnknownOutcomeWithSlotPastTheDeadlineWaitsForIt(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	r := ecsRequest("r1", 10)
+	r.DeadlineSeconds = 600
+	plan(t, e.st, r, t0)
+	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
+		t.Fatalf("launch: %+v, %v", out, err)
+	}
+	ctx := context.Background()
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	q := withQueue(e)
+	e.ecs.loseResponse = map[int]bool{2: true}
+	ev := taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")
+	if out, err := e.r.Handle(ctx, ev); err != nil || out.(EventOutput).Action != EventDeferred {
+		t.Fatalf("lost response: got %+v, %v; want deferred", out, err)
+	}
+	// Back from the queue 10 s later; the next slot is 900 s away, after the deadline.
+	e.clk.Advance(10 * time.Second)
+	e.lim.waits = []time.Duration{900 * time.Second}
+	resp, err := e.r.Handle(ctx, batch(string(ev)))
+	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+		t.Fatalf("got %+v, %v", resp, err)
+	}
+	if dl := q.to("http://127.0.0.1/q"); len(dl) != 0 {
+		t.Fatalf("dead-lettered while the lost call may have launched: %s", aws.ToString(dl[0].MessageBody))
+	}
+	sent := q.to(relaunchQueue)
+	if len(sent) != 2 || sent[1].DelaySeconds != 590 {
+		t.Fatalf("relaunch queue: %d messages (last delay %d), want 2, the second until the deadline (590 s)", len(sent), sent[len(sent)-1].DelaySeconds)
+	}
+	if e.lim.releases != 1 {
+		t.Errorf("releases: got %d, want the far slot given back", e.lim.releases)
+	}
+	if len(e.ecs.Calls()) != 2 {
+		t.Fatalf("calls %d, want no call before the deadline", len(e.ecs.Calls()))
+	}
+	// At the deadline the call is replayed with its token and settles.
+	e.clk.Advance(590 * time.Second)
+	resp, err = e.r.Handle(ctx, batch(aws.ToString(sent[1].MessageBody)))
+	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+		t.Fatalf("got %+v, %v", resp, err)
+	}
+	calls := e.ecs.Calls()
+	st, _ = e.st.Chunk(ctx, "r1", 0)
+	if len(calls) != 3 || aws.ToString(calls[1].ClientToken) != aws.ToString(calls[2].ClientToken) || e.ecs.seq != 11 {
+		t.Fatalf("calls %d, tasks %d; want the lost call replayed with its token, 11 tasks", len(calls), e.ecs.seq)
+	}
+	if st.Launched() != 10 || st.Lost != 0 || len(st.Stopped) != 1 || len(q.to("http://127.0.0.1/q")) != 0 {
+		t.Fatalf("launched %d lost %d stopped %d dead letters %d; want 10, 0, 1, 0", st.Launched(), st.Lost, len(st.Stopped), len(q.to("http://127.0.0.1/q")))
+	}
+	if e.lim.releases != 1 {
+		t.Errorf("releases: got %d, want 1 (the slot given back once)", e.lim.releases)
+	}
+}
+
+// TestRelaunchCallsAtItsSlot: a slot within DeferThreshold is slept for, so
+// the relaunch calls at or after it, not up to DeferThreshold early; the
+// same for a slot held in the claim that the queue brings back early.
+func TestRelaunchCallsAtItsSlot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		wait, advance time.Duration // the slot; when the queued event comes back
+	}{
+		"near slot":            {wait: 1500 * time.Millisecond},
+		"held slot come early": {wait: 60 * time.Second, advance: 58500 * time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newRetryEnv(t, 0)
+			arns := launchChunk(t, e)
+			withQueue(e)
+			var calledAt time.Time
+			e.ecs.respond = func(_ int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
+				calledAt = e.clk.Now()
+				return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
+			}
+			e.lim.waits = []time.Duration{tc.wait}
+			slotAt := e.clk.Now().Add(tc.wait)
+			ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+			out, err := e.r.Handle(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.advance > 0 {
+				if out.(EventOutput).Action != EventDeferred {
+					t.Fatalf("got %+v, want deferred", out)
+				}
+				e.clk.Advance(tc.advance)
+				out, err = e.r.Handle(ctx, ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if out.(EventOutput).Action != EventRelaunched {
+				t.Fatalf("got %+v, want relaunched", out)
+			}
+			if calledAt.Before(slotAt) {
+				t.Fatalf("called at %s, %s before the slot", calledAt.Format(time.RFC3339Nano), slotAt.Sub(calledAt))
+			}
+			if d := calledAt.Sub(slotAt); d > 100*time.Millisecond {
+				t.Errorf("called %s after the slot, want at it", d)
+			}
+		})
+	}
+}
+
+// TestRelaunchWaitCutShortCallsNothing: a sleep for the slot that ends with
+// the context makes no call and leaves no unknown outcome behind.
+func TestRelaunchWaitCutShortCallsNothing(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	e.r = NewRetry(e.st, e.lim, e.ecs, e.events, e.sqs, func(o *RetryOptions) {
+		o.Clock, o.Bus, o.DLQURL = e.clk, "product", "http://127.0.0.1/q"
+		o.Sleep = func(context.Context, time.Duration) error { return context.Canceled }
+	})
+	e.lim.waits = []time.Duration{time.Second}
+	ctx := context.Background()
+	if _, err := e.r.HandleEvent(ctx, taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")); errorTypeName(err) != "TransientError" {
+		t.Fatalf("got %v, want TransientError", err)
+	}
+	if n := len(e.ecs.Calls()); n != 1 {
+		t.Fatalf("calls %d, want only the chunk's", n)
+	}
+	if u, err := e.st.RelaunchUnsettled(ctx, arns[0]); err != nil || u {
+		t.Fatalf("unsettled %v, %v; want false", u, err)
+	}
+}

@@ -68,8 +68,12 @@ type RetryOptions struct {
 	// on a far slot anyway).
 	Peek SlotPeeker
 	// DeferThreshold is runtask's; event-mode relaunches further than this
-	// from their slot wait on the relaunch queue (default 2 s).
+	// from their slot wait on the relaunch queue (default 2 s); nearer ones
+	// sleep until the slot, then call.
 	DeferThreshold time.Duration
+	// Sleep waits d of Clock time or until ctx ends (RunTaskOptions.Sleep);
+	// default: the clock's own.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Bus is the product's event bus; DLQURL the product's dead-letter queue.
 	Bus, DLQURL string
 	// RelaunchQueueURL is the queue a relaunch waits on for a far slot
@@ -115,6 +119,9 @@ func NewRetry(store *Store, lim Limiter, ecsc ECSAPI, events EventsAPI, sqsc SQS
 	}
 	if o.ClassifyError == nil {
 		o.ClassifyError = failure.ClassifyError
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleeperFor(o.Clock)
 	}
 	return &Retry{store: store, lim: lim, ecs: ecsc, events: events, sqs: sqsc, o: o}
 }
@@ -320,13 +327,17 @@ func (h *Retry) giveUp(ctx context.Context, log *slog.Logger, sr StoredRequest, 
 }
 
 // holdRelaunch is used by event mode: acquire (or reuse) the slot of a
-// relaunch; ok false means it is too far and has been remembered.
+// relaunch. ok true: call after wait (≥ 0, the time left to the slot: the
+// call happens at the slot the limiter assumed, not up to DeferThreshold
+// early). ok false: the slot is too far (or the Lambda deadline cannot hold
+// the wait) and has been remembered in the claim; wait is the time to it.
 func (h *Retry) holdRelaunch(ctx context.Context, claim RelaunchClaim, fargate bool) (ok bool, wait time.Duration, err error) {
 	if !claim.SlotAt.IsZero() {
-		if w := claim.SlotAt.Sub(h.o.Clock.Now()); w > h.o.DeferThreshold {
+		w := claim.SlotAt.Sub(h.o.Clock.Now())
+		if w > h.o.DeferThreshold || lambdaTooNear(ctx, w) {
 			return false, w, nil
 		}
-		return true, 0, nil
+		return true, max(0, w), nil
 	}
 	service, takes := takesFor(KindECS, 1, fargate)
 	slot, err := h.lim.Reserve(ctx, service, takes)
@@ -336,12 +347,24 @@ func (h *Retry) holdRelaunch(ctx context.Context, claim RelaunchClaim, fargate b
 	if slot.Fallback {
 		h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
 	}
-	if slot.Wait <= h.o.DeferThreshold {
-		return true, 0, nil
+	// From now, not from the limiter's reading of the clock: its write took time.
+	w := slot.At.Sub(h.o.Clock.Now())
+	if w <= h.o.DeferThreshold && !lambdaTooNear(ctx, w) {
+		return true, max(0, w), nil
 	}
 	if err := h.store.SetRelaunchSlot(ctx, claim.TaskARN, slot.At); err != nil {
 		_ = h.lim.Release(ctx, service, takes, slot)
 		return false, 0, err
 	}
-	return false, slot.Wait, nil
+	return false, max(w, 0), nil
+}
+
+// lambdaTooNear says the invocation's deadline (real time) leaves no
+// callReserve after a wait of d.
+func lambdaTooNear(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < d+callReserve
 }
