@@ -39,6 +39,9 @@ type setup struct {
 	eventDuplicates float64
 	// config adjusts the product configuration the handlers get.
 	config func(*configT)
+	// logs, when set, receives every log line of the stack and the
+	// product's handlers (JSON, debug level).
+	logs io.Writer
 }
 
 // world is one running local AWS with clients for it.
@@ -69,7 +72,15 @@ func newWorld(t *testing.T, s setup) *world {
 	if os.Getenv("E2E_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	so := awslocal.ServicesOptions{EventDuplicates: s.eventDuplicates, Configure: s.config}
+	if s.logs != nil {
+		logger = slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	so := awslocal.ServicesOptions{EventDuplicates: s.eventDuplicates, Configure: s.config, Metrics: io.Discard}
+	if s.logs != nil {
+		so.Metrics = s.logs // EMF lines share the Lambda log stream on AWS
+	} else if os.Getenv("E2E_LOG") != "" {
+		so.Metrics = os.Stdout
+	}
 	if os.Getenv("E2E_LOG") != "" {
 		so.RunnerStderr = os.Stderr
 	}
