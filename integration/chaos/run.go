@@ -233,7 +233,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 		for i, r := range sc.Requests {
 			res.Requests[i].Ledger = ledgerCounts(stack.Sim, r)
 			res.Requests[i].DeadLettered = dead[r.RequestID].units()
-			res.Requests[i].EventDeadLettered = dead[rawPrefix+launch.RequestHash(r.RequestID)].units()
+			res.Requests[i].EventDeadLettered = undelivered(stack.Sim, r, dead[rawPrefix+launch.RequestHash(r.RequestID)])
 			res.Requests[i].Lost = res.Requests[i].Requested - res.Requests[i].Ledger.Unique - res.Requests[i].DeadLettered - res.Requests[i].EventDeadLettered
 			unique += res.Requests[i].Ledger.Unique + res.Requests[i].DeadLettered + res.Requests[i].EventDeadLettered
 			if res.Requests[i].Status == string(sfntypes.ExecutionStatusSucceeded) {
@@ -395,7 +395,7 @@ func deadLetters(ctx context.Context, c *sqs.Client, url string) (map[string]chu
 					return nil, fmt.Errorf("chaos: dead letter from neither the product nor one of its tasks: %s", body)
 				}
 				d = launch.DeadLetter{Failures: []launch.Failure{{Reason: "event:" + env.DetailType}}}
-				d.RequestID, d.Missing = rawPrefix+id.RequestHash, 1
+				d.RequestID, d.Missing, d.Chunk, d.StoppedTaskARN = rawPrefix+id.RequestHash, 1, id.Chunk, env.Detail.TaskArn
 				key = env.Detail.TaskArn
 			}
 			if out[d.RequestID] == nil {
@@ -407,6 +407,27 @@ func deadLetters(ctx context.Context, c *sqs.Client, url string) (map[string]chu
 			}
 		}
 	}
+}
+
+// undelivered counts the dead-lettered TaskFailedToStart events of r whose
+// task was not relaunched: an event whose handling relaunched the task and
+// then failed (a crash after the work, retried until it was dead-lettered)
+// leaves a DLQ message, but no unit is missing.
+func undelivered(s *sim.Sim, r launch.Request, events chunkLetters) int {
+	if len(events) == 0 {
+		return 0
+	}
+	relaunched := map[string]bool{}
+	for _, e := range s.Ledger().For(launch.RequestHash(r.RequestID)) {
+		relaunched[e.StartedBy] = true
+	}
+	n := 0
+	for _, d := range events {
+		if !relaunched[launch.RelaunchStartedBy(r.RequestID, d.Chunk, d.StoppedTaskARN)] {
+			n += d.Missing
+		}
+	}
+	return n
 }
 
 // shortChunks describes the chunks of r with fewer live units than their
