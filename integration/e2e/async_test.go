@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -114,20 +113,6 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// describe returns an execution's status (and summary once it ended).
-func (w *world) describe(arn string) execution {
-	w.t.Helper()
-	d, err := w.sfn.DescribeExecution(w.t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-	if err != nil {
-		w.t.Fatalf("DescribeExecution: %v", err)
-	}
-	e := execution{ARN: arn, Status: string(d.Status)}
-	if d.Output != nil {
-		_ = json.Unmarshal([]byte(*d.Output), &e.Summary)
-	}
-	return e
 }
 
 // statesEntered counts how often an execution entered the state name.

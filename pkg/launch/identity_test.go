@@ -54,7 +54,7 @@ func TestClientToken(t *testing.T) {
 			t.Fatalf("token %q has %q outside ASCII 33–126", tok, c)
 		}
 	}
-	if ClientToken("r", 1, 1) != ClientToken("r", 1, 1) {
+	if a, b := ClientToken("r", 1, 1), ClientToken("r", 1, 1); a != b {
 		t.Error("same triple, different tokens")
 	}
 	seen := map[string]bool{}
