@@ -240,7 +240,10 @@ func run(t *testing.T, sc Scenario) Result {
 // machine would, and measures the outcome.
 func runOn(t *testing.T, e *env, sc Scenario) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Real time: the launch takes about 90 s on 2 cores, and relaunches
+	// deferred on the relaunch queue may wait minutes of simulated time
+	// (k = 5) before the events settle.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	realStart, simStart := time.Now(), e.stack.Clock.Now()
 	req := launch.Request{RequestID: "it-" + t.Name(), MaxAttempts: 30, DeadlineSeconds: 3600,
