@@ -9,6 +9,7 @@
 package clock
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -23,6 +24,18 @@ type Real struct{}
 
 // Now returns time.Now().
 func (Real) Now() time.Time { return time.Now() }
+
+// Sleep waits d of wall time, or until ctx is done (then ctx.Err()).
+func (Real) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Fake is a manually advanced clock for tests. The zero value starts at the
 // zero time; use NewFake for a realistic start. Safe for concurrent use.

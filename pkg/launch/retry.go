@@ -358,13 +358,3 @@ func (h *Retry) holdRelaunch(ctx context.Context, claim RelaunchClaim, fargate b
 	}
 	return false, max(w, 0), nil
 }
-
-// lambdaTooNear says the invocation's deadline (real time) leaves no
-// callReserve after a wait of d.
-func lambdaTooNear(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return false
-	}
-	dl, ok := ctx.Deadline()
-	return ok && time.Until(dl) < d+callReserve
-}

@@ -124,22 +124,23 @@ func sleeperFor(clk clock.Clock) func(context.Context, time.Duration) error {
 			return ctx.Err()
 		}
 	}
-	return func(ctx context.Context, d time.Duration) error {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return clock.Real{}.Sleep
 }
 
 // callReserve is the time an invocation keeps for the call and its record
 // after a wait for the slot; with less left before the Lambda deadline the
 // slot is answered "deferred" instead.
 const callReserve = 5 * time.Second
+
+// lambdaTooNear says the invocation's deadline (real time) leaves no
+// callReserve after a wait of d (runtask's and relaunch's slot waits).
+func lambdaTooNear(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < d+callReserve
+}
 
 // RunTask is the runtask handler: it makes one chunk's launch call under the
 // limiter at its slot (sleeping at most DeferThreshold for it) and records
@@ -271,7 +272,7 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		// assumed; a far one (or a wait the Lambda deadline cannot hold) is
 		// deferred to a Wait state with the slot held.
 		wait := slot.At.Sub(h.o.Clock.Now())
-		if wait > 0 && wait <= h.o.DeferThreshold && !h.deadlineTooNear(ctx, wait) {
+		if wait > 0 && wait <= h.o.DeferThreshold && !lambdaTooNear(ctx, wait) {
 			if err := h.o.Sleep(ctx, wait); err != nil {
 				// The attempt stays "sent": the next invocation replays it.
 				return RunTaskOutput{}, transientErr("runtask", fmt.Errorf("waiting for the slot: %w", err))
@@ -315,13 +316,6 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	out = h.answer(out, spec, state, rec)
 	log.Info("called", "op", op, "launchedNow", len(res.IDs), "launched", out.Launched, "missing", out.Missing)
 	return out, nil
-}
-
-// deadlineTooNear says the invocation's deadline (real time) leaves no
-// callReserve after a wait of d.
-func (h *RunTask) deadlineTooNear(ctx context.Context, d time.Duration) bool {
-	dl, ok := ctx.Deadline()
-	return ok && time.Until(dl) < d+callReserve
 }
 
 // reserve takes a slot. A slot already further in the past than StaleSlot

@@ -63,7 +63,7 @@ func NewLocal(limit Limit, burst int, optFns ...func(*LocalOptions)) *Local {
 		}); ok {
 			l.sleep = s.Sleep
 		} else {
-			l.sleep = timerSleep
+			l.sleep = clock.Real{}.Sleep
 		}
 	}
 	l.t = limit.interval()
@@ -71,17 +71,6 @@ func NewLocal(limit Limit, burst int, optFns ...func(*LocalOptions)) *Local {
 		l.tau = int64(burst) * l.t
 	}
 	return l
-}
-
-func timerSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Limit returns the rate in tokens per second.
