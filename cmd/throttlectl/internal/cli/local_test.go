@@ -179,10 +179,17 @@ func TestCancelLocal(t *testing.T) {
 	if r := l.run(t, "submit", writeRequest(t, "cli-cancel", 300, nil)); r.code != ExitOK {
 		t.Fatalf("submit: %s", r.stderr)
 	}
+	// Cancel once the table records a launch: the simulator's ledger leads
+	// the table by the runtask invocation still writing its result.
 	deadline := time.Now().Add(30 * time.Second)
-	for len(l.ledgerIDs("cli-cancel")) == 0 {
+	for {
+		r := l.run(t, "status", "cli-cancel")
+		var st Status
+		if r.code == ExitOK && json.Unmarshal([]byte(r.stdout), &st) == nil && st.Launched > 0 {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("nothing launched in 30 s")
+			t.Fatalf("nothing launched in 30 s: exit %d, stdout %s, stderr %s", r.code, r.stdout, r.stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
