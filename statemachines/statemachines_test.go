@@ -96,6 +96,13 @@ func TestRules(t *testing.T) {
 			t.Errorf("rule %s: got target %q, want %q", name, got[name], target)
 		}
 	}
+	// A lost TaskFailedToStart event is a task neither relaunched nor
+	// counted failed: it goes through the relaunch queue's 10 receives.
+	for _, r := range rules {
+		if want := map[string]string{"ecs-task-failed-to-start": ViaRelaunchQueue}[r.Name]; r.Via != want {
+			t.Errorf("rule %s: via %q, want %q", r.Name, r.Via, want)
+		}
+	}
 }
 
 func without(m map[string]string, key string) map[string]string {

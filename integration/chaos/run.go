@@ -270,7 +270,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 	}
 	st := stack.Sim.Stats()
 	if n := c.asyncDropped.Load(); n > 0 {
-		res.Violations = append(res.Violations, fmt.Sprintf("%d asynchronous invocations (EventBridge → retry: relaunches) failed after Lambda's retries and were dropped (on AWS: the event DLQ via OnFailure); the summaries do not count them", n))
+		res.Violations = append(res.Violations, fmt.Sprintf("%d asynchronous invocations (EventBridge → retry: throttle signals) failed after Lambda's retries and were dropped (on AWS: the event DLQ via OnFailure); the summaries do not count them", n))
 	}
 	res.Violations = append(res.Violations, check(sc, res.Requests, dead)...)
 	res.Violations = append(res.Violations, checkBuckets(sc, st, origin)...)

@@ -228,6 +228,10 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 			_, err := s.SFN.StartExecution(ctx, machineARN, "", input)
 			return err
 		},
+		SendMessage: func(ctx context.Context, q, body string) error {
+			_, err := s.SQS.Send(ctx, q, body, nil)
+			return err
+		},
 		SendToDLQ: func(ctx context.Context, q, body string, attrs map[string]string) error {
 			_, err := s.SQS.Send(ctx, q, body, attrs)
 			return err
@@ -308,7 +312,7 @@ func (s *Services) load(ctx context.Context, o Options) error {
 		return err
 	}
 	s.StateMachines = arns
-	rules, err := events.LoadRules(filepath.Join(o.StateMachinesDir, "rules"), o.ProductBus, o.Region, account, s.Config.DLQURL)
+	rules, err := events.LoadRules(filepath.Join(o.StateMachinesDir, "rules"), o.ProductBus, o.Region, account, s.Config.DLQURL, s.SQS.QueueARN(o.RelaunchQueue))
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func newStack(t testing.TB, sub *submitter, o services.Options) (*servicestest.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := events.LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", st.Config.DLQURL)
+	rules, err := events.LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", st.Config.DLQURL, "arn:aws:sqs:us-east-1:000000000000:relaunch")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,9 @@
 //     dashboard of the EMF metrics of pkg/launch (namespace ThrottleHandler,
 //     summed over the Function dimension).
 //   - The relaunch queue: relaunches retry defers (TH_RELAUNCH_QUEUE_URL,
-//     retry alone may send) and consumes through an SQS event source, 10
+//     retry may send) and TaskFailedToStart events (the rule whose file says
+//     "via": "relaunch-queue"; EventBridge may send for that rule alone),
+//     which retry consumes through an SQS event source, 10
 //     messages a batch with ReportBatchItemFailures, so only failed items
 //     come back. Its visibility timeout is 6× retry's timeout (AWS's
 //     guidance, so a throttled or retried batch is not received twice while

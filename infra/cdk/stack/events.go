@@ -5,6 +5,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
 // addRules makes one rule per statemachines/rules/*.json. The pattern is
@@ -30,6 +32,18 @@ func (p *parts) addRules(rules []ruleFile) {
 		}
 		rule := awsevents.NewRule(p.stack, jsii.String(ruleID(r.Name)), props)
 		rule.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), r.Pattern)
+		if r.Via == statemachines.ViaRelaunchQueue {
+			// The queue's event source gives the event 10 receives of
+			// retry before its redrive, where an asynchronous invocation
+			// gives 3. The target adds the queue policy statement that
+			// lets this rule (aws:SourceArn) send to it.
+			rule.AddTarget(awseventstargets.NewSqsQueue(p.relaunch, &awseventstargets.SqsQueueProps{
+				DeadLetterQueue: p.targetDLQ,
+				RetryAttempts:   jsii.Number(retries),
+				MaxEventAge:     maxAge,
+			}))
+			continue
+		}
 		rule.AddTarget(awseventstargets.NewLambdaFunction(p.functions[r.Target], &awseventstargets.LambdaFunctionProps{
 			DeadLetterQueue: p.targetDLQ,
 			RetryAttempts:   jsii.Number(retries),

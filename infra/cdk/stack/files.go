@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
 // Function names (docs/contracts.md), and the ASL placeholder of each.
@@ -217,7 +219,10 @@ func appendUnique(s []string, v string) []string {
 type ruleFile struct {
 	Name        string         `json:"-"`
 	Bus         string         `json:"bus"`
-	Target      string         `json:"target"`
+	Target string `json:"target"`
+	// Via is "" or statemachines.ViaRelaunchQueue: the rule targets the
+	// relaunch queue, which Target (retry) consumes.
+	Via         string         `json:"via"`
 	Description string         `json:"description"`
 	Pattern     map[string]any `json:"pattern"`
 }
@@ -260,6 +265,9 @@ func loadRules(dir string) ([]ruleFile, error) {
 		}
 		if !slices.Contains(slices.Collect(maps.Values(functionPlaceholders)), r.Target) {
 			return nil, fmt.Errorf("rulesDir: %s: target: unknown function %q", p, r.Target)
+		}
+		if r.Via != "" && (r.Via != statemachines.ViaRelaunchQueue || r.Target != "retry") {
+			return nil, fmt.Errorf("rulesDir: %s: via: only %q, for target retry, got %q for %q", p, statemachines.ViaRelaunchQueue, r.Via, r.Target)
 		}
 		if len(r.Pattern) == 0 {
 			return nil, fmt.Errorf("rulesDir: %s: pattern: missing", p)

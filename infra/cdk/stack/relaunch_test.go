@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -25,8 +26,8 @@ func queueID(t *testing.T, s *synthesized, stem string) string {
 // are read
 // THEN the queue is encrypted and TLS-only, hides a received batch for 6×
 // retry's timeout, dead-letters after 10 receives into its own DLQ; retry
-// consumes it in batches of 10 reporting item failures, and only retry may
-// send to it
+// consumes it in batches of 10 reporting item failures; retry may send to
+// it, and EventBridge only for the TaskFailedToStart rule
 func TestRelaunchQueue(t *testing.T) {
 	s := sharedStack(t)
 	q, dlq := queueID(t, s, "RelaunchQueue"), queueID(t, s, "RelaunchDeadLetterQueue")
@@ -68,6 +69,29 @@ func TestRelaunchQueue(t *testing.T) {
 	}
 	if !tls {
 		t.Errorf("relaunch queue: no policy denying plain HTTP")
+	}
+	// EventBridge may send to it for the TaskFailedToStart rule only.
+	var rule string
+	for id := range s.resources("AWS::Events::Rule") {
+		if strings.HasPrefix(id, ruleID("ecs-task-failed-to-start")) {
+			rule = id
+		}
+	}
+	var allows []string
+	for _, r := range s.resources("AWS::SQS::QueuePolicy") {
+		if render(props(r)["Queues"]) != "${"+q+"}" {
+			continue
+		}
+		for _, st := range props(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if st["Effect"] == "Allow" {
+				allows = append(allows, render(st["Principal"])+" "+render(st["Action"])+" "+render(st["Condition"]))
+			}
+		}
+	}
+	want := `{"Service":"events.amazonaws.com"} sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage {"ArnEquals":{"aws:SourceArn":{"Fn::GetAtt":["` + rule + `","Arn"]}}}`
+	if rule == "" || !slices.Equal(allows, []string{want}) {
+		t.Errorf("relaunch queue policy allows %q, want only %q", allows, want)
 	}
 
 	maps := s.resources("AWS::Lambda::EventSourceMapping")

@@ -18,6 +18,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
 // GIVEN the fully configured stack
@@ -228,8 +229,8 @@ func mustRules(t *testing.T) []ruleFile {
 // GIVEN the rule files of statemachines/rules (the local EventBridge's too)
 // WHEN the synthesized rules are read
 // THEN each has the file's pattern byte for byte (as JSON), lives on the
-// file's bus, targets the file's function with a retry policy and the event
-// DLQ — not the product's DLQ
+// file's bus, targets the file's function (or, "via" it, the relaunch
+// queue) with a retry policy and the event DLQ — not the product's DLQ
 func TestRulesAreTheFiles(t *testing.T) {
 	s := sharedStack(t)
 	rules := synthesizedRules(t, s)
@@ -264,8 +265,12 @@ func TestRulesAreTheFiles(t *testing.T) {
 				t.Fatalf("got %d targets, want 1", len(targets))
 			}
 			tg := targets[0].(map[string]any)
-			if got, want := render(tg["Arn"]), "${"+s.functionID(t, f.Target)+".Arn}"; got != want {
-				t.Errorf("target: got %s, want %s", got, want)
+			wantArn := "${" + s.functionID(t, f.Target) + ".Arn}"
+			if f.Via == statemachines.ViaRelaunchQueue {
+				wantArn = "${" + queueID(t, s, "RelaunchQueue") + ".Arn}"
+			}
+			if got := render(tg["Arn"]); got != wantArn {
+				t.Errorf("target: got %s, want %s", got, wantArn)
 			}
 			if got, want := render(tg["DeadLetterConfig"].(map[string]any)["Arn"]), "${"+eventDLQ+".Arn}"; got != want {
 				t.Errorf("target DLQ: got %s, want %s", got, want)

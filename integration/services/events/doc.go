@@ -1,12 +1,14 @@
 // Package events is the local EventBridge: PutEvents over the real
 // eventbridge client's JSON 1.1 protocol (X-Amz-Target AWSEvents.PutEvents)
 // on the default bus and on named buses, rules matched with quamina, and
-// rule targets (Lambda, invoked asynchronously as EventBridge does, and Step
-// Functions StartExecution without a name, as AWS).
+// rule targets (Lambda, invoked asynchronously as EventBridge does, Step
+// Functions StartExecution without a name, as AWS, and SQS, the event as
+// the message body).
 //
 // Rules come from the same files the CDK stack reads
 // (statemachines/rules/*.json: {"bus": "product"|"default", "target":
-// "<function>", "pattern": {…}}, see LoadRules) or from AddRule. Delivery is
+// "<function>", "via"?: "relaunch-queue", "pattern": {…}}, see LoadRules)
+// or from AddRule. Delivery is
 // at least once: with Options.Duplicates an event is delivered twice at that
 // rate. A failed delivery is retried with exponential backoff and full jitter
 // on the stack's scaled clock while the error is retryable (throttling, 5xx,

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +23,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 )
 
-// sink is a hand-written fake for the three delivery functions: it records
+// sink is a hand-written fake for the four delivery functions: it records
 // calls and fails the first failN calls of a target with err.
 type sink struct {
 	mu       sync.Mutex
@@ -51,6 +53,7 @@ func newService(t *testing.T, k *sink, opt func(*Options)) *Service {
 		Buses:          []string{"throttle-handler"},
 		Invoke:         func(_ context.Context, fn string, p []byte) error { return k.deliver(fn, p) },
 		StartExecution: func(_ context.Context, sm, in string) error { return k.deliver(sm, []byte(in)) },
+		SendMessage:    func(_ context.Context, q, body string) error { return k.deliver(q, []byte(body)) },
 		SendToDLQ: func(_ context.Context, q, body string, attrs map[string]string) error {
 			k.mu.Lock()
 			defer k.mu.Unlock()
@@ -83,7 +86,7 @@ func TestPutEventsMatchesProductRule(t *testing.T) {
 	t.Parallel()
 	k := &sink{}
 	s := newService(t, k, nil)
-	rules, err := LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", "dlq")
+	rules, err := LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", "dlq", relaunchARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +163,7 @@ func TestPutServiceEventsOnDefaultBus(t *testing.T) {
 	t.Parallel()
 	k := &sink{}
 	s := newService(t, k, nil)
-	rules, err := LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", "")
+	rules, err := LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", "", relaunchARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +185,39 @@ func TestPutServiceEventsOnDefaultBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	drain(t, s)
-	if got := len(k.calls["arn:aws:lambda:us-east-1:000000000000:function:retry"]); got != 2 {
-		t.Fatalf("retry got %d events, want 2 (the throttle and our failed task)", got)
+	// The throttle signal invokes retry; our failed task goes to the
+	// relaunch queue (10 receives, not 3 asynchronous attempts), whole.
+	if got := k.calls["arn:aws:lambda:us-east-1:000000000000:function:retry"]; len(got) != 1 || !strings.Contains(string(got[0]), "ECS_OPERATION_THROTTLED") {
+		t.Errorf("retry got %d events %q, want 1, the throttle", len(got), got)
+	}
+	got := k.calls[relaunchARN]
+	if len(got) != 1 || !strings.Contains(string(got[0]), `"startedBy":"th/0123456789ab/3/0"`) || !strings.Contains(string(got[0]), `"detail-type":"ECS Task State Change"`) {
+		t.Fatalf("relaunch queue got %d messages %q, want 1, our failed task's whole event", len(got), got)
+	}
+}
+
+// relaunchARN is the relaunch queue the rule files' "via" names.
+const relaunchARN = "arn:aws:sqs:us-east-1:000000000000:throttle-handler-relaunch"
+
+// GIVEN a rule file whose "via" is not the relaunch queue, or no relaunch
+// queue ARN for one that is
+// WHEN the rules are loaded
+// THEN the error names the file and the field
+func TestLoadRulesRefusesBadVia(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ file, queue, want string }{
+		{`{"bus":"default","target":"retry","via":"kinesis","pattern":{"source":["x"]}}`, relaunchARN, `via: want "relaunch-queue" or nothing, got "kinesis"`},
+		{`{"bus":"default","target":"submit","via":"relaunch-queue","pattern":{"source":["x"]}}`, relaunchARN, `via: the relaunch queue is consumed by retry, not "submit"`},
+		{`{"bus":"default","target":"retry","via":"relaunch-queue","pattern":{"source":["x"]}}`, "", `via relaunch-queue: no relaunch queue ARN given`},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(tc.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadRules(dir, "throttle-handler", "us-east-1", "000000000000", "", tc.queue)
+		if err == nil || !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error naming bad.json and %q", tc.file, err, tc.want)
+		}
 	}
 }
 

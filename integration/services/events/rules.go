@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
 // DefaultBus is the name of the account's default event bus.
@@ -24,8 +26,9 @@ type RetryPolicy struct {
 type Target struct {
 	// ID names the target within its rule (default: "Target0", …).
 	ID string
-	// ARN is a Lambda function ARN (arn:aws:lambda:…:function:name) or a
-	// state machine ARN (arn:aws:states:…:stateMachine:name).
+	// ARN is a Lambda function ARN (arn:aws:lambda:…:function:name), a
+	// state machine ARN (arn:aws:states:…:stateMachine:name) or an SQS
+	// queue ARN (arn:aws:sqs:…:name), which gets the event as its body.
 	ARN string
 	// RetryPolicy, nil for AWS's defaults.
 	RetryPolicy *RetryPolicy
@@ -43,19 +46,12 @@ type Rule struct {
 	Targets     []Target
 }
 
-// ruleFile is the shape of statemachines/rules/*.json (docs/contracts.md).
-type ruleFile struct {
-	Bus         string          `json:"bus"`
-	Target      string          `json:"target"`
-	Description string          `json:"description"`
-	Pattern     json.RawMessage `json:"pattern"`
-}
-
-// LoadRules reads the rule files of dir. Bus "product" becomes productBus,
-// "default" the default bus; the target function becomes a Lambda target of
-// the given region and account with dlq as its dead-letter queue. A rule is
-// named after its file.
-func LoadRules(dir, productBus, region, account, dlq string) ([]Rule, error) {
+// LoadRules reads the rule files of dir (statemachines.ParseRule). Bus
+// "product" becomes productBus, "default" the default bus. A rule's target
+// is the function's Lambda ARN of the given region and account, or, for
+// "via": "relaunch-queue", relaunchQueue (an SQS queue ARN); dlq is every
+// target's dead-letter queue. A rule is named after its file.
+func LoadRules(dir, productBus, region, account, dlq, relaunchQueue string) ([]Rule, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return nil, err
@@ -66,27 +62,24 @@ func LoadRules(dir, productBus, region, account, dlq string) ([]Rule, error) {
 		if err != nil {
 			return nil, err
 		}
-		var rf ruleFile
-		if err := json.Unmarshal(b, &rf); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+		rf, err := statemachines.ParseRule(f, b)
+		if err != nil {
+			return nil, err
 		}
 		bus := DefaultBus
-		switch rf.Bus {
-		case "product":
+		if rf.Bus == statemachines.BusProduct {
 			bus = productBus
-		case "default":
-		default:
-			return nil, fmt.Errorf("%s: bus: want product or default, got %q", f, rf.Bus)
 		}
-		if rf.Target == "" {
-			return nil, fmt.Errorf("%s: target: a function name is required", f)
-		}
-		if len(rf.Pattern) == 0 {
-			return nil, fmt.Errorf("%s: pattern is required", f)
+		arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, rf.Target)
+		if rf.Via == statemachines.ViaRelaunchQueue {
+			if !strings.HasPrefix(relaunchQueue, "arn:aws:sqs:") {
+				return nil, fmt.Errorf("%s: via %s: no relaunch queue ARN given (got %q)", f, rf.Via, relaunchQueue)
+			}
+			arn = relaunchQueue
 		}
 		rules = append(rules, Rule{
-			Name: strings.TrimSuffix(filepath.Base(f), ".json"), Bus: bus, Description: rf.Description, Pattern: rf.Pattern,
-			Targets: []Target{{ARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, rf.Target), DeadLetterQueue: dlq}},
+			Name: rf.Name, Bus: bus, Description: rf.Description, Pattern: rf.Pattern,
+			Targets: []Target{{ARN: arn, DeadLetterQueue: dlq}},
 		})
 	}
 	return rules, nil

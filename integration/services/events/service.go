@@ -33,6 +33,8 @@ type Options struct {
 	Invoke func(ctx context.Context, function string, payload []byte) error
 	// StartExecution delivers to a state machine target, without a name.
 	StartExecution func(ctx context.Context, machineARN, input string) error
+	// SendMessage delivers to an SQS queue target: the event is the body.
+	SendMessage func(ctx context.Context, queueARN, body string) error
 	// SendToDLQ puts an undeliverable event on a dead-letter queue.
 	SendToDLQ func(ctx context.Context, queue, body string, attrs map[string]string) error
 	// Duplicates is the probability in [0, 1] that a delivery happens twice
@@ -155,8 +157,8 @@ func (s *Service) AddRule(r Rule) error {
 		return fmt.Errorf("rule %s: %d targets, EventBridge allows 5", r.Name, len(r.Targets))
 	}
 	for i, t := range r.Targets {
-		if !strings.HasPrefix(t.ARN, "arn:aws:lambda:") && !strings.HasPrefix(t.ARN, "arn:aws:states:") {
-			return fmt.Errorf("rule %s: target %d: ARN %q is neither a Lambda function nor a state machine", r.Name, i, t.ARN)
+		if !strings.HasPrefix(t.ARN, "arn:aws:lambda:") && !strings.HasPrefix(t.ARN, "arn:aws:states:") && !strings.HasPrefix(t.ARN, "arn:aws:sqs:") {
+			return fmt.Errorf("rule %s: target %d: ARN %q is neither a Lambda function, a state machine nor an SQS queue", r.Name, i, t.ARN)
 		}
 		if t.ID == "" {
 			r.Targets[i].ID = "Target" + strconv.Itoa(i)
@@ -244,6 +246,11 @@ func (s *Service) send(ctx context.Context, t Target, env []byte) error {
 			return errors.New("no Lambda service")
 		}
 		return s.o.Invoke(ctx, t.ARN, env)
+	case strings.HasPrefix(t.ARN, "arn:aws:sqs:"):
+		if s.o.SendMessage == nil {
+			return errors.New("no SQS service")
+		}
+		return s.o.SendMessage(ctx, t.ARN, string(env))
 	default:
 		if s.o.StartExecution == nil {
 			return errors.New("no Step Functions service")
