@@ -217,8 +217,8 @@ func appendUnique(s []string, v string) []string {
 // the bus it lives on, the function it targets and its event pattern, read
 // by this stack and by the local EventBridge alike.
 type ruleFile struct {
-	Name        string         `json:"-"`
-	Bus         string         `json:"bus"`
+	Name   string `json:"-"`
+	Bus    string `json:"bus"`
 	Target string `json:"target"`
 	// Via is "" or statemachines.ViaRelaunchQueue: the rule targets the
 	// relaunch queue, which Target (retry) consumes.
