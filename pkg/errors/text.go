@@ -14,13 +14,19 @@ const maxText = 1024
 // clip cuts s to maxText bytes on a rune boundary and makes it valid UTF-8.
 func clip(s string) string {
 	if len(s) > maxText {
+		s = s[:maxText]
+	}
+	// Replacing comes before the final cut: each invalid byte becomes a
+	// 3-byte U+FFFD, so a clipped message of stray bytes could triple.
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) > maxText {
 		cut := maxText
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
 		s = s[:cut]
 	}
-	return strings.ToValidUTF8(s, "\uFFFD")
+	return s
 }
 
 // isCodeByte reports whether b may appear in an AWS error code.
