@@ -83,7 +83,7 @@ func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (Plan, er
 	}
 	r, err := ParseRequest(raw)
 	if err != nil {
-		h.o.Logger.Warn("invalid request", "kind", failure.Permanent, "err", err)
+		h.o.Logger.Warn("invalid request", "requestId", loggableID(raw), "kind", failure.Permanent, "err", err)
 		return Plan{}, permanent("plan", "InvalidRequest", err)
 	}
 	log := h.o.Logger.With("requestId", r.RequestID)
@@ -95,6 +95,21 @@ func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (Plan, er
 	}
 	log.Info("planned", "chunks", sr.Plan.Count, "ecsChunks", sr.Plan.ECSChunks, "ec2Chunks", sr.Plan.EC2Chunks, "deadline", sr.Deadline)
 	return sr.Plan, nil
+}
+
+// loggableID is the requestId of a request that failed validation, for the
+// log line that tells its sender why: "" when it is missing, not a string
+// or too long to be an id (the error names that field).
+func loggableID(raw json.RawMessage) string {
+	var probe struct {
+		RequestID any `json:"requestId"`
+	}
+	_ = json.Unmarshal(raw, &probe)
+	id, _ := probe.RequestID.(string)
+	if len(id) > 128 {
+		return ""
+	}
+	return id
 }
 
 // SummaryInput is the summary function's input.

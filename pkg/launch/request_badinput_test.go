@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -218,6 +219,30 @@ func TestBadInputPlanStoresNothing(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), strings.Repeat("y", 100)) {
 		t.Errorf("the plan logs echo the request's container command")
+	}
+}
+
+// GIVEN an invalid request with a usable requestId, and one whose
+// requestId is itself too long
+// WHEN plan refuses them
+// THEN the log line names the first's requestId and not the second's
+func TestBadInputLogNamesRequest(t *testing.T) {
+	t.Parallel()
+	st, _ := newTestStore(t)
+	var logs bytes.Buffer
+	h := NewPlanHandler(st, func(o *HandlerOptions) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	long := strings.Repeat("r", 4096)
+	for _, id := range []string{"job-42", long} {
+		b := fmt.Appendf(nil, `{"requestId":%q,"ecs":{"cluster":"c","taskDefinition":"td:1","count":-1}}`, id)
+		if _, err := h.Handle(context.Background(), b); err == nil {
+			t.Fatalf("requestId %.10s…: count -1 accepted", id)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"requestId":"job-42"`) || !strings.Contains(lines[1], `"requestId":""`) {
+		t.Errorf("plan logs %q: want the first line to name job-42, the second no id", lines)
 	}
 }
 
