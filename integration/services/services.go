@@ -292,8 +292,10 @@ func startSQS(o Options) (*sqs.Service, error) {
 	if _, err := q.CreateQueue(o.Queue, nil); err != nil {
 		return nil, fmt.Errorf("services: Queue %q: %w", o.Queue, err)
 	}
-	// A retry invocation is short: a failed record comes back after 60 s.
-	attrs := map[string]string{"VisibilityTimeout": "60",
+	// As the stack: 6 × retry's 30 s timeout, so a record whose invocation
+	// is slow or retried is not received again (and counted towards the
+	// redrive) while it is still being handled.
+	attrs := map[string]string{"VisibilityTimeout": "180",
 		"RedrivePolicy": fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, q.QueueARN(o.Queue), o.RelaunchMaxReceives)}
 	if _, err := q.CreateQueue(o.RelaunchQueue, attrs); err != nil {
 		return nil, fmt.Errorf("services: RelaunchQueue %q: %w", o.RelaunchQueue, err)
