@@ -257,8 +257,10 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 		}
 	}
 	if o.Resolver != nil {
+		// Throttled batches are retried for up to 90 s of the relaunch
+		// queue's 180 s visibility timeout, leaving retry's 30 s to run.
 		s.Relaunches, err = esm.Start(esm.Options{SQS: s.SQS, QueueName: o.RelaunchQueue, Lambda: s.Lambda, Function: "retry",
-			Clock: o.Clock, Region: o.Region, Logger: o.Logger})
+			Clock: o.Clock, Region: o.Region, Logger: o.Logger, ThrottleRetryFor: 90 * time.Second})
 		if err != nil {
 			s.Close()
 			return nil, err

@@ -2,8 +2,9 @@
 // long-poll a queue on the stack's scaled clock, invoke the function
 // synchronously with a batch of up to BatchSize records, and delete the
 // records the function did not report in batchItemFailures
-// (ReportBatchItemFailures). Records it reported, and the whole batch when
-// the invocation fails or answers something unreadable, stay on the queue
+// (ReportBatchItemFailures). An invocation throttled (429) is retried with
+// backoff for Options.ThrottleRetryFor. Records it reported, and the whole
+// batch when the invocation fails or answers something unreadable, stay on the queue
 // and come back after the visibility timeout; the queue's redrive policy
 // moves a message that keeps failing to its dead-letter queue.
 package esm
@@ -13,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -49,6 +51,13 @@ type Options struct {
 	// Pollers is how many batches are in flight at once (default 5, the
 	// pollers AWS starts with).
 	Pollers int
+	// ThrottleRetryFor is how long after the receive a batch whose
+	// invocation was throttled (429) is invoked again, with backoff, before
+	// it is left to the visibility timeout — as Lambda keeps retrying a
+	// throttled batch while its messages are invisible. Set it below the
+	// queue's visibility timeout less the function's timeout. Default 0: a
+	// throttled batch fails like any other.
+	ThrottleRetryFor time.Duration
 	// Logger (default: discard).
 	Logger *slog.Logger
 }
@@ -59,13 +68,14 @@ type Mapping struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu                         sync.Mutex
-	invocations, deleted, kept int
+	mu                                    sync.Mutex
+	invocations, throttled, deleted, kept int
 }
 
 // Stats counts the mapping's work since it started.
 type Stats struct {
 	Invocations int `json:"invocations"` // batches handed to the function
+	Throttled   int `json:"throttled"`   // invocations answered 429, then retried
 	Deleted     int `json:"deleted"`     // records done
 	Kept        int `json:"kept"`        // records left for redelivery
 }
@@ -108,7 +118,7 @@ func (m *Mapping) Stop() {
 func (m *Mapping) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Stats{Invocations: m.invocations, Deleted: m.deleted, Kept: m.kept}
+	return Stats{Invocations: m.invocations, Throttled: m.throttled, Deleted: m.deleted, Kept: m.kept}
 }
 
 // record is one SQS record of the Lambda event.
@@ -168,10 +178,7 @@ func (m *Mapping) deliver(ctx context.Context, msgs []sqs.Message) {
 	payload, _ := json.Marshal(map[string]any{"Records": recs})
 	// The batch runs to its end even when the mapping stops: its records
 	// are then deleted or left, never half-handled.
-	resp, err := m.o.Lambda.Invoke(context.WithoutCancel(ctx), m.o.Function, payload)
-	m.mu.Lock()
-	m.invocations++
-	m.mu.Unlock()
+	resp, err := m.invoke(context.WithoutCancel(ctx), payload)
 	failed, ok := failures(resp, err, msgs)
 	if !ok {
 		m.o.Logger.Warn("esm: batch failed; records come back after the visibility timeout", "function", m.o.Function, "records", len(msgs), "err", err, "functionError", resp.FunctionError)
@@ -191,6 +198,29 @@ func (m *Mapping) deliver(ctx context.Context, msgs []sqs.Message) {
 	m.deleted += deleted
 	m.kept += len(msgs) - deleted
 	m.mu.Unlock()
+}
+
+// invoke invokes the function with a batch; a throttled invocation is
+// retried after 1, 2, 4, 8, 8 … s while within ThrottleRetryFor of now.
+func (m *Mapping) invoke(ctx context.Context, payload []byte) (lambda.Response, error) {
+	start := m.o.Clock.Now()
+	for backoff := time.Second; ; backoff = min(2*backoff, 8*time.Second) {
+		resp, err := m.o.Lambda.Invoke(ctx, m.o.Function, payload)
+		var api interface{ HTTPStatus() int }
+		throttled := errors.As(err, &api) && api.HTTPStatus() == http.StatusTooManyRequests
+		m.mu.Lock()
+		m.invocations++
+		if throttled {
+			m.throttled++
+		}
+		m.mu.Unlock()
+		if !throttled || m.o.Clock.Now().Add(backoff).Sub(start) > m.o.ThrottleRetryFor {
+			return resp, err
+		}
+		if m.o.Clock.Sleep(ctx, backoff) != nil {
+			return resp, err
+		}
+	}
 }
 
 // failures returns the message ids to keep. ok is false when the whole

@@ -178,3 +178,76 @@ func TestFailures(t *testing.T) {
 		}
 	}
 }
+
+// throttling is an Invoker that answers 429 to the first n invocations,
+// then succeeds with an empty partial batch response.
+type throttling struct {
+	mu    sync.Mutex
+	n     int
+	calls int
+}
+
+type status429 struct{}
+
+func (status429) Error() string   { return "TooManyRequestsException: Rate Exceeded." }
+func (status429) HTTPStatus() int { return 429 }
+
+func (f *throttling) Invoke(context.Context, string, []byte) (lambda.Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.n {
+		return lambda.Response{}, status429{}
+	}
+	return lambda.Response{Payload: []byte(`{"batchItemFailures":[]}`)}, nil
+}
+
+// GIVEN a function throttled (429) for its first invocations
+// WHEN a batch is delivered with ThrottleRetryFor 90 s, and with none
+// THEN with it the batch is invoked again after backoff and deleted on its
+// first receive; without it the batch is left for the visibility timeout
+func TestThrottledBatchRetried(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		retryFor   time.Duration
+		throttles  int
+		wantCalls  int
+		wantKept   int
+		wantDelete int
+	}{
+		{"retried within the window", 90 * time.Second, 3, 4, 0, 1},       // 1 + 2 + 4 s of backoff
+		{"window spent, left to the queue", 10 * time.Second, 5, 4, 1, 0}, // 1 + 2 + 4 s, then 8 more would pass 10 s
+		{"no window", 0, 1, 1, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// 50×: the last retry decision has 3 s of slack, 60 ms real.
+			clk := clock.NewScaled(time.Now(), 50)
+			q := sqs.New(sqs.Options{Endpoint: "http://127.0.0.1:1", Clock: clk})
+			if _, err := q.CreateQueue("work", map[string]string{"VisibilityTimeout": "180"}); err != nil {
+				t.Fatal(err)
+			}
+			fn := &throttling{n: tc.throttles}
+			m, err := Start(Options{SQS: q, QueueName: "work", Lambda: fn, Function: "retry", Clock: clk, Pollers: 1, ThrottleRetryFor: tc.retryFor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := q.Send(context.Background(), "work", "relaunch", nil); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for st := m.Stats(); st.Deleted+st.Kept == 0; st = m.Stats() {
+				if time.Now().After(deadline) {
+					t.Fatalf("the batch was not handled: %+v", st)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			m.Stop()
+			st := m.Stats()
+			if st.Invocations != tc.wantCalls || st.Throttled != min(tc.throttles, tc.wantCalls) || st.Kept != tc.wantKept || st.Deleted != tc.wantDelete {
+				t.Errorf("stats %+v: want %d invocations, %d kept, %d deleted", st, tc.wantCalls, tc.wantKept, tc.wantDelete)
+			}
+		})
+	}
+}
