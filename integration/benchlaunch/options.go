@@ -75,7 +75,8 @@ type Params struct {
 	// Chart is the PNG chart's path (default reports/bench-launch.png); one
 	// file per scenario, named <chart>-<scenario>.png.
 	Chart string
-	// Out receives progress and the table; Log the stack's diagnostics.
+	// Out receives progress and the table; Log the stack's diagnostics and
+	// the handlers' logs (nil: discarded).
 	Out, Log io.Writer
 	// TTY shows live bars instead of progress lines.
 	TTY bool

@@ -48,6 +48,10 @@ type Result struct {
 	// ThrottledBy counts refusals by the simulator's bucket that refused.
 	ThrottledBy  map[string]int64 `json:"throttled_by,omitempty"`
 	CallsPerTask float64          `json:"calls_per_task"`
+	// ThrottleTimesS are when throttles were seen (simulated seconds since
+	// submit, at the progress poll's resolution), one entry per throttle:
+	// where in the run they fall says what caused them.
+	ThrottleTimesS []float64 `json:"throttle_times_s,omitempty"`
 
 	MakespanS      float64 `json:"makespan_s"`
 	IdealMakespanS float64 `json:"ideal_makespan_s"`

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -48,6 +50,11 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 		so.Lambda = func(o *lambdasvc.Options) { o.Fault = hook }
 	}
 	logger := slog.New(slog.DiscardHandler)
+	if p.Log != io.Discard {
+		// -v: the stack's and the handlers' logs too (deferrals, stretched
+		// slots, rate decreases), to see why a run throttled.
+		logger = slog.New(slog.NewTextHandler(p.Log, nil))
+	}
 	if p.Log != nil && p.Log != os.Stdout {
 		so.RunnerStderr = p.Log
 	}
@@ -127,6 +134,11 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 
 	measure(&r, s, stack, hash, submitted, size)
 	r.throttles = throttles
+	for _, p := range throttles {
+		for range int(p.Y) {
+			r.ThrottleTimesS = append(r.ThrottleTimesS, math.Round(p.X*10)/10)
+		}
+	}
 	for _, e := range svc.SFN.Executions("", "") {
 		r.Transitions += int64(e.Transitions)
 	}

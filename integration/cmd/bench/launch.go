@@ -41,7 +41,7 @@ func runLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	jsonOut := fs.String("json", "", "also write the results as a JSON array to `FILE` (- for stdout)")
 	fs.StringVar(&p.Chart, "chart", "reports/bench-launch.png", "chart path; one PNG per scenario, <chart>-<scenario>.png")
 	deferThreshold := fs.Float64("defer-threshold", -1, "ours: TH_DEFER_THRESHOLD_SECONDS (simulated s; negative: the product's default)")
-	verbose := fs.Bool("v", false, "show the Step Functions runner's diagnostics on stderr")
+	verbose := fs.Bool("v", false, "show the Step Functions runner's diagnostics and the handlers' logs on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
