@@ -25,17 +25,6 @@ type Limiter interface {
 
 var _ Limiter = (*limiter.Distributed)(nil)
 
-// SlotStretcher says when a held slot is due after the decreases since it
-// was booked (*limiter.Distributed.Stretch): slots booked ahead at the old
-// rate are re-paced at the decreased one, in order. runtask asks it before
-// a call at a slot that lay ahead; a Limiter without it leaves slots as
-// booked.
-type SlotStretcher interface {
-	Stretch(ctx context.Context, service string, takes []limiter.Take, at time.Time) (time.Time, error)
-}
-
-var _ SlotStretcher = (*limiter.Distributed)(nil)
-
 // SlotPeeker tells, without reserving, how far away the next free slot for
 // takes is; the retry handler waits at least that long.
 type SlotPeeker interface {

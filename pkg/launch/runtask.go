@@ -51,8 +51,7 @@ type RunTaskOutput struct {
 	// Launched and Missing count the chunk's units after this call.
 	Launched int `json:"launched"`
 	Missing  int `json:"missing"`
-	// WaitSeconds and SlotAt are set when deferred. WaitSeconds is whole
-	// seconds rounded down: the invocation with SlotAt sleeps until the slot.
+	// WaitSeconds (whole seconds, rounded up) and SlotAt are set when deferred.
 	WaitSeconds int        `json:"waitSeconds,omitempty"`
 	SlotAt      *time.Time `json:"slotAt,omitempty"`
 	Failures    []Failure  `json:"failures,omitempty"`
@@ -246,7 +245,6 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	service, takes := takesFor(spec.Kind, rec.Count, fargate)
 
 	// Acquire a slot for every bucket the call needs, unless one is held.
-	booked := in.SlotAt
 	if in.SlotAt == nil {
 		slot, err := h.reserve(ctx, log, service, takes)
 		if err != nil {
@@ -282,18 +280,13 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 			wait = 0
 		}
 		if wait > 0 {
-			return h.deferred(log, out, spec, state, slot.At, wait), nil
-		}
-		if slot.Wait > 0 {
-			booked = &slot.At // slept for: a decrease meanwhile may have moved it
-		}
-	}
-	// A slot booked ahead is due later if its bucket was slowed since: wait
-	// for the stretched slot (sleeping for a near one, deferring a far one
-	// with the slot as booked, so that asking again moves it no further).
-	if booked != nil {
-		if wait, ok := h.stretchedWait(ctx, log, service, takes, *booked); !ok {
-			return h.deferred(log, out, spec, state, *booked, wait), nil
+			at := slot.At.UTC()
+			out.Status, out.WaitSeconds, out.SlotAt = StatusDeferred, int(math.Ceil(wait.Seconds())), &at
+			out.Launched, out.Missing = state.Launched(), state.Missing(spec.Size)
+			h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
+			h.o.Metrics.Add(MetricDeferSeconds, wait.Seconds(), UnitSeconds)
+			log.Info("deferred", "delayMs", wait.Milliseconds(), "slotAt", at)
+			return out, nil
 		}
 	}
 
@@ -323,61 +316,6 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	out = h.answer(out, spec, state, rec)
 	log.Info("called", "op", op, "launchedNow", len(res.IDs), "launched", out.Launched, "missing", out.Missing)
 	return out, nil
-}
-
-// deferred answers "deferred": the slot booked at `at` is held and the
-// call is due in wait (later than at when a decrease stretched it). The
-// Wait is wait rounded down: the invocation at the slot sleeps the rest
-// (stretchedWait), so the call is made at the slot rather than up to a
-// second after it.
-func (h *RunTask) deferred(log *slog.Logger, out RunTaskOutput, spec ChunkSpec, state ChunkState, at time.Time, wait time.Duration) RunTaskOutput {
-	at = at.UTC()
-	out.Status, out.WaitSeconds, out.SlotAt = StatusDeferred, int(math.Floor(wait.Seconds())), &at
-	out.Launched, out.Missing = state.Launched(), state.Missing(spec.Size)
-	h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
-	h.o.Metrics.Add(MetricDeferSeconds, wait.Seconds(), UnitSeconds)
-	log.Info("deferred", "delayMs", wait.Milliseconds(), "slotAt", at)
-	return out
-}
-
-// stretchedWait waits for the slot booked at `at`, stretched by the
-// decreases since (limiter Stretch), and reports false with the wait left
-// when that is further than the defer threshold (or than the Lambda
-// deadline allows). It first sleeps until the slot as booked (a decrease
-// only moves a slot later), then asks once (one read) and sleeps until a
-// due time within the threshold. A limiter without Stretch, or a store
-// error, leaves the slot as booked.
-func (h *RunTask) stretchedWait(ctx context.Context, log *slog.Logger, service string, takes []limiter.Take, at time.Time) (time.Duration, bool) {
-	sleepUntil := func(due time.Time) (time.Duration, bool) {
-		wait := due.Sub(h.o.Clock.Now())
-		if wait <= 0 {
-			return 0, true
-		}
-		if wait > h.o.DeferThreshold || lambdaTooNear(ctx, wait) {
-			return wait, false
-		}
-		if err := h.o.Sleep(ctx, wait); err != nil {
-			return wait, false // deferred: the attempt stays "sent", the slot held
-		}
-		return 0, true
-	}
-	if wait, ok := sleepUntil(at); !ok {
-		return wait, false
-	}
-	st, ok := h.lim.(SlotStretcher)
-	if !ok {
-		return 0, true
-	}
-	due, err := st.Stretch(ctx, service, takes, at)
-	if err != nil {
-		log.Warn("slot not checked for a decrease; calling at it as booked", "err", err)
-		return 0, true
-	}
-	wait, ok := sleepUntil(due)
-	if !ok {
-		log.Info("slot stretched by a decrease", "slotAt", at.UTC(), "dueAt", due.UTC())
-	}
-	return wait, ok
 }
 
 // reserve takes a slot. A slot already further in the past than StaleSlot

@@ -546,38 +546,15 @@ func (d *Distributed) Signal(ctx context.Context, service, bucket string, sig Si
 		}
 		d.remember(key, item, true)
 	}
-	loaded := !seen // read just above
 	for range 3 {
 		st := item[bucket]
 		if !st.RateAt.IsZero() && at.Before(st.RateAt.Add(lim.SignalWindow)) {
 			return nil // the same storm: already slowed down
 		}
-		if !loaded {
-			// The stretch needs the TAT as it is now, not as last seen.
-			sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
-			item, err = d.store.Load(sctx, key)
-			cancel()
-			if err != nil {
-				d.slowFallback(key, bucket, lim)
-				return fmt.Errorf("limiter: signal %s: %w", bucket, err)
-			}
-			d.remember(key, item, true)
-			loaded = true
-			continue
-		}
 		cur := effRate(lim, st, now)
 		next := max(lim.Floor, cur*Limit(lim.Decrease))
-		ch := RateChange{Rate: float64(next), At: now, Prev: st.RateAt}
-		// The slots ahead were paced at the rate of their booking: after a
-		// decrease, the decreased rate (or its stretch), not the recovered
-		// one, so the stretch is from the lower of the two.
-		booked := cur
-		if st.Rate > 0 {
-			booked = min(cur, Limit(st.Rate))
-		}
-		ch.Stretches, ch.Shift = stretchFor(st, lim.Rate.durationFor(lim.Tolerance)-d.o.EarlyCalls, now, float64(booked/next))
 		sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
-		applied, fresh, err := d.store.SetRate(sctx, key, bucket, ch)
+		applied, fresh, err := d.store.SetRate(sctx, key, bucket, float64(next), now, st.RateAt)
 		cancel()
 		if err != nil {
 			d.slowFallback(key, bucket, lim)
@@ -588,87 +565,11 @@ func (d *Distributed) Signal(ctx context.Context, service, bucket string, sig Si
 		if applied {
 			d.rec.Add(MetricRateDecreases, service, 1)
 			d.log.Info("limiter: rate decreased", "bucket", bucket, "code", sig.Reason,
-				"fromRate", float64(cur), "toRate", float64(next), "scope", d.o.AccountScope,
-				"stretchedMs", ch.Shift.Milliseconds())
+				"fromRate", float64(cur), "toRate", float64(next), "scope", d.o.AccountScope)
 			return nil
 		}
 	}
 	return nil
-}
-
-// Stretch bookkeeping bounds: a stretch is kept while a slot it moved may
-// still be woken for (its stretched end plus keepStretch), and at most
-// maxStretches per bucket (dropping one only leaves some old slots where
-// they were booked: never above the configured limit).
-const (
-	keepStretch  = 15 * time.Minute
-	maxStretches = 8
-)
-
-// stretchFor returns the bucket's stretch list after a decrease at now by
-// factor (old rate / new rate) and the TAT shift that goes with it: the
-// slots booked ahead at the old rate (up to TAT − tau) are re-paced at the
-// new one from now on, and the TAT moves by the stretch of the last of them,
-// so slots booked later queue behind them.
-func stretchFor(st BucketState, tau time.Duration, now time.Time, factor float64) ([]Stretch, time.Duration) {
-	var out []Stretch
-	for _, x := range st.Stretches {
-		if x.At.Add(time.Duration(float64(x.Until.Sub(x.At)) * x.Factor)).Add(keepStretch).After(now) {
-			out = append(out, x)
-		}
-	}
-	until := st.TAT.Add(-tau)
-	if factor <= 1 || st.TAT.IsZero() || !until.After(now) {
-		return out, 0
-	}
-	out = append(out, Stretch{At: now, Factor: factor, Until: until})
-	if len(out) > maxStretches {
-		out = out[len(out)-maxStretches:]
-	}
-	return out, time.Duration(float64(until.Sub(now)) * (factor - 1))
-}
-
-// normStretches is st at the store's microsecond precision (a copy).
-func normStretches(st []Stretch) []Stretch {
-	if len(st) == 0 {
-		return nil
-	}
-	out := make([]Stretch, len(st))
-	for i, x := range st {
-		out[i] = Stretch{At: fromMicros(micros(x.At)), Factor: x.Factor, Until: fromMicros(micros(x.Until))}
-	}
-	return out
-}
-
-// Stretch returns when a slot held at `at` for takes is due now: a slot
-// booked before a decrease of one of its buckets moves by that decrease's
-// Stretch (each in turn, oldest first), so the slots booked ahead at the
-// old rate are paced at the new one, in their order, without being taken
-// again. It costs one read. On a store error it returns at and the error
-// (the slot stays where booked: the decrease is a soft control).
-func (d *Distributed) Stretch(ctx context.Context, service string, takes []Take, at time.Time) (time.Time, error) {
-	if _, err := d.check(service, takes); err != nil {
-		return at, err
-	}
-	key := d.Key(service)
-	sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
-	item, err := d.store.Load(sctx, key)
-	cancel()
-	if err != nil {
-		return at, fmt.Errorf("limiter: stretch %s: %w", key, err)
-	}
-	d.remember(key, item, true)
-	due := at
-	for _, t := range takes {
-		v := at
-		for _, x := range item[t.Bucket].Stretches {
-			v = x.apply(v)
-		}
-		if v.After(due) {
-			due = v
-		}
-	}
-	return due, nil
 }
 
 // slowFallback applies a signal the store could not take to this process's

@@ -330,9 +330,7 @@ func TestDecreaseReachesAProcessThatHasNotSeenIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	inc := fromSeconds(10 / (20 * defaultDecrease)) // 714 ms at 14/s
-	// The slot booked 500 ms ahead is stretched to 714 ms (Stretch) and the
-	// TAT with it: the next slots follow it at 14/s.
-	for i, want := range []time.Duration{2 * inc, 3 * inc} {
+	for i, want := range []time.Duration{ms(500) + inc, ms(500) + 2*inc} {
 		s, err := b.Reserve(ctx, "ecs", takes)
 		if err != nil {
 			t.Fatal(err)
@@ -431,11 +429,11 @@ func (f *flaky) Take(ctx context.Context, key string, arrive Arrival, ds []Debit
 	return f.Store.Take(ctx, key, arrive, ds)
 }
 
-func (f *flaky) SetRate(ctx context.Context, key, bucket string, ch RateChange) (bool, Item, error) {
+func (f *flaky) SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error) {
 	if err := f.err(ctx); err != nil {
 		return false, nil, err
 	}
-	return f.Store.SetRate(ctx, key, bucket, ch)
+	return f.Store.SetRate(ctx, key, bucket, rate, at, prev)
 }
 
 func (f *flaky) Load(ctx context.Context, key string) (Item, error) {
@@ -804,77 +802,5 @@ func TestBusyLastsSomeTimeouts(t *testing.T) {
 			t.Fatalf("timeout %d, 20 s apart: %+v, %v; want busy for the first 3 only", i+1, s, err)
 		}
 		clk.Advance(20 * time.Second)
-	}
-}
-
-// TestStretchRepacesSlotsBookedAhead: after a decrease, every slot booked
-// before it is due at the decreased rate, in its order, whatever process
-// asks and however often; a slot booked after it stays; a second decrease
-// stretches the stretched slots again.
-func TestStretchRepacesSlotsBookedAhead(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store := NewMemoryStore()
-	d, clk := newTestDistributed(t, store, nil)
-	other := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1" })
-	takes := []Take{{ECSRunTask, 1}, {ECSFargateTasks, 10}}
-	var booked []time.Time
-	for range 20 { // 9 at once, then 500 ms apart: the last at 5.5 s
-		s, err := d.Reserve(ctx, "ecs", takes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		booked = append(booked, s.At)
-	}
-	clk.Advance(time.Second)
-	c := clk.Now()
-	if err := d.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException"}); err != nil {
-		t.Fatal(err)
-	}
-	f := 1 / defaultDecrease
-	after, err := other.Reserve(ctx, "ecs", takes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prev := time.Time{}
-	for i, at := range booked {
-		want := at
-		if at.After(c) {
-			want = c.Add(time.Duration(float64(at.Sub(c)) * f))
-		}
-		for _, p := range []*Distributed{d, other, d} { // any process, any number of times
-			got, err := p.Stretch(ctx, "ecs", takes, at)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := got.Sub(want); diff < -time.Millisecond || diff > time.Millisecond {
-				t.Fatalf("slot %d at %v: due %v, want %v", i, at.Sub(t0), got.Sub(t0), want.Sub(t0))
-			}
-		}
-		if want.Before(prev) {
-			t.Fatalf("slot %d due %v before slot %d's %v: order lost", i, want.Sub(t0), i-1, prev.Sub(t0))
-		}
-		prev = want
-	}
-	if !after.At.After(prev) {
-		t.Fatalf("slot booked after the decrease at %v, not after the last stretched one %v", after.At.Sub(t0), prev.Sub(t0))
-	}
-	if got, _ := d.Stretch(ctx, "ecs", takes, after.At); !got.Equal(after.At) {
-		t.Fatalf("slot booked after the decrease moved: %v → %v", after.At.Sub(t0), got.Sub(t0))
-	}
-	// A second decrease, past the signal window: the slots still ahead are
-	// stretched once more, from their stretched place, by the rate they were
-	// paced at (14/s) over the new one (the recovered rate × 0.7).
-	clk.Advance(6 * time.Second)
-	c2 := clk.Now()
-	if err := d.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException"}); err != nil {
-		t.Fatal(err)
-	}
-	last := booked[len(booked)-1]
-	once := c.Add(time.Duration(float64(last.Sub(c)) * f))
-	f2 := 14 / (14 * math.Pow(1+defaultRecovery, 6) * defaultDecrease)
-	want := c2.Add(time.Duration(float64(once.Sub(c2)) * f2))
-	if got, _ := other.Stretch(ctx, "ecs", takes, last); got.Sub(want) > time.Millisecond || want.Sub(got) > time.Millisecond {
-		t.Fatalf("after two decreases: slot %v due %v, want %v", last.Sub(t0), got.Sub(t0), want.Sub(t0))
 	}
 }

@@ -71,8 +71,7 @@
 // All buckets of one service and account scope live in one item, pk
 // limiter#<service>#<accountScope>, sk bucket (docs/contracts.md), with per
 // bucket attributes tat_<bucket> (theoretical arrival time, µs since the
-// epoch), rate_<bucket> and rateAt_<bucket> (adaptive state),
-// stretch_<bucket> (recent stretches, see Stretch below), and expiresAt.
+// epoch), rate_<bucket> and rateAt_<bucket> (adaptive state), and expiresAt.
 // An acquisition is one UpdateItem that pushes every bucket's TAT forward,
 // with ReturnValues ALL_NEW telling the caller its slot: the latest over
 // the buckets of new TAT − tolerance (inc is n / the current, possibly
@@ -85,9 +84,7 @@
 // DynamoStore guesses the branch from the newest TAT this process has seen,
 // pushed forward by its own writes still in flight (a TAT only grows, so a
 // backlog guess stays right; without the in-flight term, guesses flip to
-// idle too early under load and thrash). Every read of the item (the
-// first Reserve of a process loads it) informs the guesses, so a cold
-// process writes once. It serialises a process's first
+// idle too early under load and thrash). It serialises a process's first
 // writes to an item so a cold start does not send 64 blind guesses, answers
 // "backlog full" from a read rather than a failing write when its estimate
 // says so, and on ConditionalCheckFailed reads the item (ALL_OLD where
@@ -126,27 +123,10 @@
 // recovery ×1.01 per second, floor 5 % of the rate, and a burst fraction
 // of 0.9: the limiter hands out 90 % of a bucket's burst at once, the rest
 // being headroom for the refill the real bucket loses while full between
-// the limiter's reading and the call. The decrease is strong enough for
-// one to reach a co-tenant's 30 % share, and the window spans the throttles
-// of calls already on their way when it lands.
-//
-// # Stretch: slots booked ahead
-//
-// A slot is held however far ahead it lies (a Map books all its chunks at
-// its start), so a decrease alone would reach only slots handed out after
-// it. The decrease therefore also stretches the slots already booked: the
-// same write records on the bucket a Stretch {At: now, Factor: booked rate
-// / new rate, Until: TAT − tau} (the booked rate is the last decreased rate
-// when lower than the recovered one: the slots ahead were paced at it) and
-// moves the TAT forward by the stretch of Until (an addition, so takes
-// racing it keep their place). A caller about to use a slot s booked ahead
-// asks Stretch (one read): each recorded stretch with At < s ≤ Until maps s
-// to At + (s − At) × Factor, oldest first, the latest over its buckets. The
-// slots keep their order, nothing is taken again, and asking twice for the
-// slot as booked gives the same time (pkg/launch defers with the slot as
-// booked and asks again when woken). A stretch only delays: never above
-// the configured limit. Stretches are kept 15 minutes past their stretched
-// end, at most 8 per bucket.
+// the limiter's reading and the call. A slot is held however far ahead it
+// lies, so a decrease reaches only slots handed out after it: the decrease
+// is strong enough for one to reach a co-tenant's 30 % share, and the
+// window spans the throttles of slots handed out before it.
 //
 // # Limits
 //

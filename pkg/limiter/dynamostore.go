@@ -29,10 +29,7 @@ const (
 	attrTAT    = "tat_"
 	attrRate   = "rate_"
 	attrRateAt = "rateAt_"
-	// attrStretch holds a bucket's Stretches as text:
-	// "<at µs>:<factor>:<until µs>" entries joined by ";", oldest first.
-	attrStretch = "stretch_"
-	sortKey     = "bucket"
+	sortKey    = "bucket"
 	// keepFor is how long an idle item outlives its last slot (TTL).
 	keepFor = 24 * time.Hour
 	// maxAttempts bounds the conditional writes of one operation.
@@ -346,49 +343,30 @@ func (s *DynamoStore) Give(ctx context.Context, key string, now time.Time, debit
 	return nil, fmt.Errorf("limiter: give %s: still conflicting", key)
 }
 
-// SetRate implements Store with one UpdateItem conditioned on rateAt. The
-// shift is an addition on the TAT (no read-modify-write): takes racing the
-// decrease keep their place.
-func (s *DynamoStore) SetRate(ctx context.Context, key, bucket string, ch RateChange) (bool, Item, error) {
+// SetRate implements Store with one UpdateItem conditioned on rateAt.
+func (s *DynamoStore) SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error) {
 	cond := "attribute_not_exists(#a)"
-	names := map[string]string{"#r": attrRate + bucket, "#a": attrRateAt + bucket, "#e": config.TableTTL, "#s": attrStretch + bucket}
 	values := map[string]ddbtypes.AttributeValue{
-		":r": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(ch.Rate, 'g', -1, 64)},
-		":a": num(micros(ch.At)),
-		":e": num(ch.At.Unix() + int64(keepFor.Seconds())),
+		":r": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(rate, 'g', -1, 64)},
+		":a": num(micros(at)),
+		":e": num(at.Unix() + int64(keepFor.Seconds())),
 	}
-	if !ch.Prev.IsZero() {
+	if !prev.IsZero() {
 		cond = "#a = :p"
-		values[":p"] = num(micros(ch.Prev))
-	}
-	update := "SET #r = :r, #a = :a, #e = if_not_exists(#e, :e)"
-	if st := encodeStretches(ch.Stretches); st != "" {
-		update += ", #s = :s"
-		values[":s"] = &ddbtypes.AttributeValueMemberS{Value: st}
-	} else {
-		update += " REMOVE #s"
-	}
-	if ch.Shift > 0 {
-		// A shift is computed from a TAT seen, so the bucket has one; were
-		// it gone, a TAT of Shift after the epoch is an idle bucket.
-		update = strings.Replace(update, "SET ", "SET #t = if_not_exists(#t, :z) + :d, ", 1)
-		names["#t"] = attrTAT + bucket
-		values[":d"], values[":z"] = num(ch.Shift.Microseconds()), num(0)
+		values[":p"] = num(micros(prev))
 	}
 	s.writes.Add(1)
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       s.keyAttrs(key),
-		UpdateExpression:          aws.String(update),
+		UpdateExpression:          aws.String("SET #r = :r, #a = :a, #e = if_not_exists(#e, :e)"),
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  names,
+		ExpressionAttributeNames:  map[string]string{"#r": attrRate + bucket, "#a": attrRateAt + bucket, "#e": config.TableTTL},
 		ExpressionAttributeValues: values,
 		ReturnValues:              ddbtypes.ReturnValueAllNew,
 	})
 	if err == nil {
-		item := parseItem(out.Attributes)
-		s.note(key, item, false)
-		return true, item, nil
+		return true, parseItem(out.Attributes), nil
 	}
 	if _, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err); !ok {
 		return false, nil, fmt.Errorf("limiter: set rate %s %s: %w", key, bucket, err)
@@ -398,39 +376,7 @@ func (s *DynamoStore) SetRate(ctx context.Context, key, bucket string, ch RateCh
 	return false, item, err
 }
 
-// encodeStretches renders attrStretch's text ("" for none).
-func encodeStretches(st []Stretch) string {
-	parts := make([]string, 0, len(st))
-	for _, x := range normStretches(st) {
-		parts = append(parts, fmt.Sprintf("%d:%s:%d", micros(x.At), strconv.FormatFloat(x.Factor, 'g', -1, 64), micros(x.Until)))
-	}
-	return strings.Join(parts, ";")
-}
-
-// decodeStretches parses attrStretch's text; malformed entries are skipped
-// (a stretch is a soft control: without it slots stay where booked).
-func decodeStretches(v string) []Stretch {
-	var out []Stretch
-	for _, e := range strings.Split(v, ";") {
-		f := strings.Split(e, ":")
-		if len(f) != 3 {
-			continue
-		}
-		at, err1 := strconv.ParseInt(f[0], 10, 64)
-		factor, err2 := strconv.ParseFloat(f[1], 64)
-		until, err3 := strconv.ParseInt(f[2], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil {
-			continue
-		}
-		out = append(out, Stretch{At: fromMicros(at), Factor: factor, Until: fromMicros(until)})
-	}
-	return out
-}
-
-// Load implements Store with a strongly consistent GetItem. The TATs read
-// inform the next Take's branch guesses: a cold process (a new Lambda
-// sandbox) that loads the item first then writes once, where a blind guess
-// on a busy bucket costs a failed write and a read more.
+// Load implements Store with a strongly consistent GetItem.
 func (s *DynamoStore) Load(ctx context.Context, key string) (Item, error) {
 	s.reads.Add(1)
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
@@ -441,9 +387,7 @@ func (s *DynamoStore) Load(ctx context.Context, key string) (Item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("limiter: load %s: %w", key, err)
 	}
-	item := parseItem(out.Item)
-	s.note(key, item, false)
-	return item, nil
+	return parseItem(out.Item), nil
 }
 
 // parseItem reads the bucket attributes of a DynamoDB item; attributes it
@@ -451,13 +395,6 @@ func (s *DynamoStore) Load(ctx context.Context, key string) (Item, error) {
 func parseItem(av map[string]ddbtypes.AttributeValue) Item {
 	item := Item{}
 	for name, v := range av {
-		if sv, ok := v.(*ddbtypes.AttributeValueMemberS); ok && strings.HasPrefix(name, attrStretch) {
-			b := name[len(attrStretch):]
-			st := item[b]
-			st.Stretches = decodeStretches(sv.Value)
-			item[b] = st
-			continue
-		}
 		n, ok := v.(*ddbtypes.AttributeValueMemberN)
 		if !ok {
 			continue

@@ -73,7 +73,7 @@ func (m *MemoryStore) Give(ctx context.Context, key string, now time.Time, debit
 }
 
 // SetRate implements Store.
-func (m *MemoryStore) SetRate(ctx context.Context, key, bucket string, ch RateChange) (bool, Item, error) {
+func (m *MemoryStore) SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error) {
 	if err := ctx.Err(); err != nil {
 		return false, nil, err
 	}
@@ -81,14 +81,10 @@ func (m *MemoryStore) SetRate(ctx context.Context, key, bucket string, ch RateCh
 	defer m.mu.Unlock()
 	it := m.itemLocked(key)
 	s := it[bucket]
-	if micros(s.RateAt) != micros(ch.Prev) {
+	if micros(s.RateAt) != micros(prev) {
 		return false, maps.Clone(it), nil
 	}
-	s.Rate, s.RateAt = ch.Rate, fromMicros(micros(ch.At))
-	s.Stretches = normStretches(ch.Stretches)
-	if !s.TAT.IsZero() && ch.Shift > 0 {
-		s.TAT = fromMicros(micros(s.TAT) + ch.Shift.Microseconds())
-	}
+	s.Rate, s.RateAt = rate, fromMicros(micros(at))
 	it[bucket] = s
 	return true, maps.Clone(it), nil
 }

@@ -19,7 +19,6 @@ type ev struct {
 	chunk int
 	call  bool // false: reserve; true: call at at
 	resAt time.Time
-	slot  time.Time // the slot as booked
 	early bool
 	proc  int
 	seq   int
@@ -49,9 +48,6 @@ type regime struct {
 	// revalidate: a deferred call whose bucket was decreased after its
 	// reservation reserves again instead of calling.
 	revalidate bool
-	// stretch: a call whose slot lay ahead asks Stretch when it is due
-	// and waits for the stretched slot (pkg/launch's runtask).
-	stretch bool
 	// maxAhead: Options.MaxAhead (0: the default).
 	maxAhead time.Duration
 	// procs: the fleet's processes (Distributed instances on one store).
@@ -108,20 +104,8 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 			if s.Wait <= r.early {
 				at = e.at
 			}
-			push(ev{at: at.Add(lat), chunk: e.chunk, call: true, proc: e.proc, resAt: e.at, slot: s.At, early: s.Wait <= r.early})
+			push(ev{at: at.Add(lat), chunk: e.chunk, call: true, proc: e.proc, resAt: e.at, early: s.Wait <= r.early})
 			continue
-		}
-		if r.stretch && e.slot.After(e.resAt) {
-			due, err := procs[e.proc].Stretch(ctx, "ecs", fargate10, e.slot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if due.After(e.at) {
-				lat := time.Duration(float64(r.lat) * (0.5 + rng.Float64()))
-				e.at = due.Add(lat)
-				push(e)
-				continue
-			}
 		}
 		if r.revalidate && !e.early {
 			if it, _ := store.Load(ctx, procs[0].Key("ecs")); it[ECSFargateTasks].RateAt.After(e.resAt) {
@@ -183,10 +167,9 @@ func TestLaunchRegime(t *testing.T) {
 // separated by ";" in TH_REGIME (e.g. {} for the defaults), with calls at
 // their slots, 2 s early, and 2 s early with EarlyCalls set (shown as -2s).
 // TH_PROCS (processes, default 1), TH_RAMP (arrivals spread, default 0:
-// all at once), TH_MAX_AHEAD (Options.MaxAhead), TH_CHUNKS (default 60),
-// TH_REVALIDATE (a deferred call whose bucket was decreased after its
-// reservation reserves again) and TH_STRETCH (it asks Stretch instead)
-// vary the regime. README "Tuning" has the numbers.
+// all at once), TH_MAX_AHEAD (Options.MaxAhead) and TH_REVALIDATE (a
+// deferred call whose bucket was decreased after its reservation reserves
+// again) vary the regime. README "Tuning" has the numbers.
 func TestRegimeSweep(t *testing.T) {
 	if os.Getenv("TH_REGIME") == "" {
 		t.Skip("experiment")
@@ -194,10 +177,6 @@ func TestRegimeSweep(t *testing.T) {
 	procs, _ := strconv.Atoi(os.Getenv("TH_PROCS"))
 	ramp, _ := time.ParseDuration(os.Getenv("TH_RAMP"))
 	maxAhead, _ := time.ParseDuration(os.Getenv("TH_MAX_AHEAD"))
-	chunks, _ := strconv.Atoi(os.Getenv("TH_CHUNKS"))
-	if chunks == 0 {
-		chunks = 60
-	}
 	for _, js := range strings.Split(os.Getenv("TH_REGIME"), ";") {
 		for _, early := range []time.Duration{0, 2 * time.Second, -2 * time.Second} {
 			for _, share := range []float64{0, 0.3} {
@@ -205,48 +184,13 @@ func TestRegimeSweep(t *testing.T) {
 					var thr, ms float64
 					const seeds = 20
 					for s := range seeds {
-						a, b := runRegime(t, regime{chunks: chunks, share: share, ramp: ramp, lat: lat, early: max(early, -early), compensate: early < 0, seed: uint64(s), limitsJSON: js, procs: procs, maxAhead: maxAhead, revalidate: os.Getenv("TH_REVALIDATE") != "", stretch: os.Getenv("TH_STRETCH") != ""})
+						a, b := runRegime(t, regime{chunks: 60, share: share, ramp: ramp, lat: lat, early: max(early, -early), compensate: early < 0, seed: uint64(s), limitsJSON: js, procs: procs, maxAhead: maxAhead, revalidate: os.Getenv("TH_REVALIDATE") != ""})
 						thr += a / seeds
 						ms += b / seeds
 					}
-					ideal := (float64(chunks)*10 - 100*(1-share)) / (20 * (1 - share))
+					ideal := (600 - 100*(1-share)) / (20 * (1 - share))
 					fmt.Printf("%-60s early %v share %.1f lat %v: %5.1f %% thr, ×%.2f\n", js, early, share, lat, thr, ms/ideal)
 				}
-			}
-		}
-	}
-}
-
-// TestStretchRegime is the product's regime with a co-tenant taking 30 %:
-// every chunk reserves within 2 s of the start in one of 30 processes and
-// calls at its slot (pkg/launch's runtask sleeps for a near one and defers
-// a far one), asking Stretch first, so the slots booked at the published
-// rate before the first throttle are re-paced at the decreased one. What is
-// left is mostly the first burst (90 tokens into a bucket of 70). Means
-// over 10 seeds.
-func TestStretchRegime(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		chunks           int
-		stretch          bool
-		maxThr, maxRatio float64
-	}{
-		{chunks: 60, stretch: true, maxThr: 6.5, maxRatio: 1.06},
-		{chunks: 1000, stretch: true, maxThr: 1.5, maxRatio: 1.02},
-	}
-	for _, c := range cases {
-		for _, lat := range []time.Duration{100 * time.Millisecond, 500 * time.Millisecond} {
-			var thr, ms float64
-			const seeds = 10
-			for s := range seeds {
-				a, b := runRegime(t, regime{chunks: c.chunks, share: 0.3, ramp: 2 * time.Second, lat: lat, procs: 30, seed: uint64(s), stretch: c.stretch})
-				thr += a / seeds
-				ms += b / seeds
-			}
-			ideal := (float64(c.chunks)*10 - 70) / 14
-			t.Logf("%d chunks, stretch %v, latency %v: %.1f %% throttled, makespan ×%.3f of the remaining ideal", c.chunks, c.stretch, lat, thr, ms/ideal)
-			if thr > c.maxThr || ms/ideal > c.maxRatio {
-				t.Errorf("%d chunks, stretch %v, latency %v: %.1f %% throttled, ×%.3f; want ≤ %g %%, ≤ ×%g", c.chunks, c.stretch, lat, thr, ms/ideal, c.maxThr, c.maxRatio)
 			}
 		}
 	}

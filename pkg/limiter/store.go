@@ -24,42 +24,6 @@ type BucketState struct {
 	Rate float64
 	// RateAt is when Rate was set; zero when never. Recovery counts from it.
 	RateAt time.Time
-	// Stretches are the recent decreases that found slots booked ahead,
-	// oldest first (see Distributed.Stretch).
-	Stretches []Stretch
-}
-
-// Stretch records a decrease that found slots booked ahead at the old rate:
-// a slot s with At < s ≤ Until was booked before it and is now due at
-// At + (s − At) × Factor (Factor = old rate / new rate), and the TAT was
-// moved forward by the same stretch of Until, so that later slots follow.
-type Stretch struct {
-	At     time.Time
-	Factor float64
-	Until  time.Time
-}
-
-// apply maps a slot booked before the decrease onto the decreased rate;
-// other slots are returned as they are.
-func (s Stretch) apply(slot time.Time) time.Time {
-	if !slot.After(s.At) || slot.After(s.Until) || s.Factor <= 1 {
-		return slot
-	}
-	return s.At.Add(time.Duration(float64(slot.Sub(s.At)) * s.Factor))
-}
-
-// RateChange is an adaptive decrease as Store.SetRate applies it.
-type RateChange struct {
-	// Rate and At are the bucket's new Rate and RateAt.
-	Rate float64
-	At   time.Time
-	// Prev is the RateAt the change was computed from: the write applies
-	// only if the bucket's RateAt still equals it (zero: never set).
-	Prev time.Time
-	// Shift moves the bucket's TAT forward (0: left alone).
-	Shift time.Duration
-	// Stretches replaces the bucket's stretch list.
-	Stretches []Stretch
 }
 
 // Item is the stored state of one service's buckets (one DynamoDB item),
@@ -84,11 +48,10 @@ type Store interface {
 	// TAT ≥ now + Inc, TAT ← TAT − Inc; other buckets are left alone (their
 	// tokens have already refilled). It returns the item after the write.
 	Give(ctx context.Context, key string, now time.Time, debits []Debit) (Item, error)
-	// SetRate sets a bucket's adaptive Rate, RateAt and Stretches and moves
-	// its TAT forward by Shift (a bucket without a TAT keeps none), only if
-	// the bucket's RateAt equals ch.Prev (zero: no rate was ever set). It
+	// SetRate sets a bucket's adaptive Rate and RateAt = at, only if the
+	// bucket's RateAt equals prev (zero prev: no rate was ever set). It
 	// reports whether it applied and returns the item either way.
-	SetRate(ctx context.Context, key, bucket string, ch RateChange) (bool, Item, error)
+	SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error)
 	// Load returns the item (empty, no error, when it does not exist).
 	Load(ctx context.Context, key string) (Item, error)
 }

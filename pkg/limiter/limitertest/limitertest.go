@@ -202,7 +202,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 			{10, at2, at1, true, 10, at2},
 		}
 		for i, st := range steps {
-			applied, it, err := s.SetRate(ctx, k, "svc:A", limiter.RateChange{Rate: st.rate, At: st.at, Prev: st.prev})
+			applied, it, err := s.SetRate(ctx, k, "svc:A", st.rate, st.at, st.prev)
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
@@ -215,43 +215,6 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		it, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a})
 		if err != nil || it["svc:A"].Rate != 10 {
 			t.Fatalf("after a take: %+v, %v; want rate 10 kept", it, err)
-		}
-	})
-	t.Run("SetRateStretches", func(t *testing.T) {
-		t.Parallel()
-		k := key(t)
-		if _, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a}); err != nil {
-			t.Fatal(err)
-		}
-		st := []limiter.Stretch{{At: T0, Factor: 1.5, Until: T0.Add(sec(0.1))}, {At: T0.Add(sec(0.05)), Factor: 20.0 / 14, Until: T0.Add(sec(0.2))}}
-		steps := []struct {
-			name    string
-			ch      limiter.RateChange
-			applied bool
-			want    []limiter.Stretch
-			wantTAT time.Time
-		}{
-			{"shift and stretches", limiter.RateChange{Rate: 7, At: T0, Shift: sec(0.25), Stretches: st}, true, st, T0.Add(sec(0.35))},
-			{"lost race changes nothing", limiter.RateChange{Rate: 5, At: T0.Add(sec(1)), Shift: sec(1)}, false, st, T0.Add(sec(0.35))},
-			{"no stretches clears them, no shift keeps the TAT", limiter.RateChange{Rate: 5, At: T0.Add(sec(1)), Prev: T0}, true, nil, T0.Add(sec(0.35))},
-		}
-		for _, tc := range steps {
-			applied, it, err := s.SetRate(ctx, k, a.Bucket, tc.ch)
-			if err != nil {
-				t.Fatalf("%s: %v", tc.name, err)
-			}
-			got := it[a.Bucket]
-			if applied != tc.applied || !got.TAT.Equal(tc.wantTAT) || len(got.Stretches) != len(tc.want) {
-				t.Fatalf("%s: applied %v, TAT %v, stretches %+v; want %v, %v, %+v", tc.name, applied, got.TAT, got.Stretches, tc.applied, tc.wantTAT, tc.want)
-			}
-			for i, x := range tc.want {
-				if g := got.Stretches[i]; !g.At.Equal(x.At) || !g.Until.Equal(x.Until) || g.Factor != x.Factor {
-					t.Fatalf("%s: stretch %d = %+v, want %+v", tc.name, i, g, x)
-				}
-			}
-			if l, err := s.Load(ctx, k); err != nil || len(l[a.Bucket].Stretches) != len(tc.want) {
-				t.Fatalf("%s: Load: %+v, %v", tc.name, l, err)
-			}
 		}
 	})
 	t.Run("ConcurrentTakesAreAtomic", func(t *testing.T) {
