@@ -110,10 +110,13 @@ func TestRelaunchesWaitOnTheQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &counters{decisions: map[string]int64{}, start: stack.Clock.Now()}
+	// One invoker a chunk, as the launch state machine's Map (MaxConcurrency
+	// 400): every chunk books its slots at the start, so the Fargate task
+	// bucket is booked minutes ahead however fast this machine runs.
 	chunks := make(chan int)
-	errs := make(chan error, 16)
+	errs := make(chan error, len(sr.Plan.Chunks))
 	var wg sync.WaitGroup
-	for range 16 {
+	for range len(sr.Plan.Chunks) {
 		wg.Go(func() {
 			for ch := range chunks {
 				if err := e.driveChunk(ctx, t, c, req.RequestID, ch); err != nil {
