@@ -35,6 +35,7 @@ type eventQueue struct {
 	inflight int
 	seen     int // matching envelopes put so far (the relaunch queue's messages are not new events)
 	failed   []string
+	lastOut  map[string]string // event body → the handler's last answer to it
 }
 
 type queued struct {
@@ -103,7 +104,12 @@ func (q *eventQueue) pending() string {
 	if len(q.items) == 0 && q.inflight == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%d queued, %d in flight; failures %q", len(q.items), q.inflight, q.failed)
+	var due []string // when each queued item comes back (simulated) and its last answer
+	now := q.clk.Now()
+	for _, it := range q.items {
+		due = append(due, fmt.Sprintf("in %v after %s", it.notBefore.Sub(now).Round(time.Second), q.lastOut[string(it.raw)]))
+	}
+	return fmt.Sprintf("%d queued (due %q), %d in flight; failures %q", len(q.items), due, q.inflight, q.failed)
 }
 
 // work delivers events until ctx ends.
@@ -115,6 +121,12 @@ func (q *eventQueue) work(ctx context.Context, action func(string)) {
 			continue
 		}
 		out, err := q.handle(ctx, it.raw)
+		q.mu.Lock()
+		if q.lastOut == nil {
+			q.lastOut = map[string]string{}
+		}
+		q.lastOut[string(it.raw)] = fmt.Sprintf("%+v (err %v)", out, err)
+		q.mu.Unlock()
 		if err == nil {
 			if eo, ok := out.(launch.EventOutput); ok {
 				action(eo.Action)

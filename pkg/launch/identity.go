@@ -104,3 +104,15 @@ func RelaunchToken(stoppedARN string) string {
 	h := sha256.Sum256([]byte(stoppedARN))
 	return "th-r-" + hex.EncodeToString(h[:20])
 }
+
+// RelaunchTokenGen is the client token of generation gen of the relaunch of
+// stoppedARN: gen 0 is RelaunchToken; the generation advances only after a
+// call answered failures[] (nothing launched), since ECS answers a replayed
+// token with its first answer, so a token that got "Capacity is
+// unavailable" would get it for as long as the token lives.
+func RelaunchTokenGen(stoppedARN string, gen int) string {
+	if gen <= 0 {
+		return RelaunchToken(stoppedARN)
+	}
+	return RelaunchToken(stoppedARN) + "-" + strconv.Itoa(gen)
+}

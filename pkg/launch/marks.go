@@ -75,6 +75,9 @@ type RelaunchClaim struct {
 	// SlotAt is a limiter slot already held for the relaunch call.
 	SlotAt time.Time
 	NewARN string
+	// Gen is the generation of the relaunch call's client token
+	// (RelaunchTokenGen), advanced by AdvanceRelaunchToken.
+	Gen int
 }
 
 func relaunchKey(arn string) map[string]ddb.AttributeValue { return key("relaunch#"+arn, "relaunch") }
@@ -105,7 +108,7 @@ func (st *Store) ClaimRelaunch(ctx context.Context, c RelaunchClaim, expires tim
 		return RelaunchClaim{}, false, fmt.Errorf("load relaunch of %s: %w", c.TaskARN, err)
 	}
 	got := RelaunchClaim{TaskARN: c.TaskARN, RequestID: str(out.Item["requestId"]), Chunk: num(out.Item["chunk"]),
-		State: str(out.Item["state"]), NewARN: str(out.Item["newArn"])}
+		State: str(out.Item["state"]), NewARN: str(out.Item["newArn"]), Gen: num(out.Item["tokenGen"])}
 	got.SlotAt, _ = time.Parse(time.RFC3339Nano, str(out.Item["slotAt"]))
 	return got, false, nil
 }

@@ -114,7 +114,7 @@ func (h *Retry) slowECS(ctx context.Context, reason string) []string {
 // relaunch launches one task in place of the stopped task taskARN.
 //
 // How: a direct RunTask of count 1 through the limiter (same buckets as a
-// chunk's call), with client token RelaunchToken(taskARN) and startedBy
+// chunk's call), with client token RelaunchTokenGen(taskARN, generation) and startedBy
 // th/<hash>/<chunk>/<100000 + hash of the stopped ARN>, recorded in the chunk (the
 // new ARN joins ids, the stopped one joins stoppedIds). The stopped task's
 // ARN keys everything: a conditional write creates relaunch#<taskArn>, so a
@@ -263,7 +263,7 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 			return EventOutput{}, transientErr("retry", fmt.Errorf("waiting for the relaunch slot: %w", err))
 		}
 	}
-	rec := AttemptRecord{Count: 1, Token: RelaunchToken(taskARN), StartedBy: RelaunchStartedBy(requestID, id.Chunk, taskARN)}
+	rec := AttemptRecord{Count: 1, Token: RelaunchTokenGen(taskARN, claim.Gen), StartedBy: RelaunchStartedBy(requestID, id.Chunk, taskARN)}
 	if err := h.store.SetRelaunchUnsettled(ctx, taskARN, true); err != nil {
 		return EventOutput{}, transientErr("retry", err)
 	}
@@ -355,8 +355,10 @@ func (h *Retry) retryRelaunchLater(ctx context.Context, log *slog.Logger, raw js
 		return EventOutput{}, failure.ErrorFor(lc, "ecs:RunTask", cause)
 	}
 	if answered {
-		// failures[] is the token's own answer: nothing launched.
-		if err := h.store.SetRelaunchUnsettled(ctx, claim.TaskARN, false); err != nil {
+		// failures[] is the token's own answer: nothing launched, and a
+		// replay of that token would get the same answer; the next call
+		// uses the next generation.
+		if err := h.store.AdvanceRelaunchToken(ctx, claim.TaskARN, claim.Gen); err != nil {
 			return EventOutput{}, transientErr("retry", err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 )
@@ -718,5 +719,56 @@ func TestRelaunchWaitCutShortCallsNothing(t *testing.T) {
 	}
 	if u, err := e.st.RelaunchUnsettled(ctx, arns[0]); err != nil || u {
 		t.Fatalf("unsettled %v, %v; want false", u, err)
+	}
+}
+
+// GIVEN a relaunch whose call ECS answers with a capacity failure
+// WHEN the event comes back from the relaunch queue
+// THEN the next call carries the next token generation (the first token
+// would be answered the same failure for as long as it lives) and launches;
+// a delivery that saw the same failure does not advance it again.
+func TestRelaunchAfterAnsweredFailureAdvancesToken(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	q := withQueue(e)
+	e.ecs.respond = func(n int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
+		if n == 2 {
+			return &ecs.RunTaskOutput{Failures: []ecstypes.Failure{{Reason: aws.String("Capacity is unavailable at this time. Please try again later or in a different availability zone")}}}, nil
+		}
+		return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
+	}
+	ctx := context.Background()
+	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	out, err := e.r.Handle(ctx, ev)
+	if err != nil || out.(EventOutput).Action != EventDeferred {
+		t.Fatalf("got %+v, %v; want deferred after the capacity failure", out, err)
+	}
+	// A delivery that saw generation 0 fail too: no second advance.
+	if err := e.st.AdvanceRelaunchToken(ctx, arns[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	sent := q.to(relaunchQueue)
+	if len(sent) != 1 {
+		t.Fatalf("relaunch queue: %d messages, want 1", len(sent))
+	}
+	e.clk.Advance(time.Duration(sent[0].DelaySeconds) * time.Second)
+	out, err = e.r.Handle(ctx, ev)
+	if err != nil || out.(EventOutput).Action != EventRelaunched {
+		t.Fatalf("got %+v, %v; want relaunched", out, err)
+	}
+	calls := e.ecs.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("calls: got %d, want 3 (chunk, failed relaunch, relaunch)", len(calls))
+	}
+	if got, want := aws.ToString(calls[1].ClientToken), RelaunchToken(arns[0]); got != want {
+		t.Errorf("first relaunch token %q, want %q", got, want)
+	}
+	if got, want := aws.ToString(calls[2].ClientToken), RelaunchTokenGen(arns[0], 1); got != want {
+		t.Errorf("second relaunch token %q, want generation 1 %q", got, want)
+	}
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	if st.Launched() != 10 || len(st.Stopped) != 1 || e.ecs.seq != 11 {
+		t.Fatalf("launched %d stopped %d tasks %d; want 10, 1, 11", st.Launched(), len(st.Stopped), e.ecs.seq)
 	}
 }

@@ -223,6 +223,30 @@ func (st *Store) SetRelaunchUnsettled(ctx context.Context, arn string, unsettled
 	return nil
 }
 
+// AdvanceRelaunchToken moves the relaunch of arn from token generation gen
+// to gen+1 and marks it settled, after a call with generation gen answered
+// failures[] (nothing launched). Only from gen: a concurrent delivery that
+// saw the same answer does not advance it twice, so every delivery calls
+// with the one token that may have launched.
+func (st *Store) AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error {
+	cond := "attribute_not_exists(#g) OR #g = :gen"
+	if gen > 0 {
+		cond = "#g = :gen"
+	}
+	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #g = :next, #u = :u"),
+		ConditionExpression:      aws.String(cond),
+		ExpressionAttributeNames: map[string]string{"#g": "tokenGen", "#u": "unsettled"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{
+			":gen": n(int64(gen)), ":next": n(int64(gen + 1)), ":u": &ddb.AttributeValueMemberBOOL{Value: false},
+		},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("relaunch of %s: token generation: %w", arn, err)
+	}
+	return nil
+}
+
 // RelaunchUnsettled reports SetRelaunchUnsettled's mark (consistent read).
 func (st *Store) RelaunchUnsettled(ctx context.Context, arn string) (bool, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: relaunchKey(arn),
