@@ -114,8 +114,8 @@ func (h *Retry) slowECS(ctx context.Context, reason string) []string {
 // relaunch launches one task in place of the stopped task taskARN.
 //
 // How: a direct RunTask of count 1 through the limiter (same buckets as a
-// chunk's call), with client token RelaunchTokenGen(taskARN, generation) and startedBy
-// th/<hash>/<chunk>/<100000 + hash of the stopped ARN>, recorded in the chunk (the
+// chunk's call), with client token RelaunchTokenGen(taskARN, claim.Gen) and
+// startedBy th/<hash>/<chunk>/<100000 + hash of the stopped ARN>, recorded in the chunk (the
 // new ARN joins ids, the stopped one joins stoppedIds). The stopped task's
 // ARN keys everything: a conditional write creates relaunch#<taskArn>, so a
 // duplicated event finds it and does nothing, while two failed tasks of one

@@ -229,13 +229,10 @@ func (st *Store) SetRelaunchUnsettled(ctx context.Context, arn string, unsettled
 // saw the same answer does not advance it twice, so every delivery calls
 // with the one token that may have launched.
 func (st *Store) AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error {
-	cond := "attribute_not_exists(#g) OR #g = :gen"
-	if gen > 0 {
-		cond = "#g = :gen"
-	}
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #g = :next, #u = :u"),
-		ConditionExpression:      aws.String(cond),
+		// Generation 0 is stored as no attribute.
+		ConditionExpression:      aws.String("attribute_not_exists(#g) OR #g = :gen"),
 		ExpressionAttributeNames: map[string]string{"#g": "tokenGen", "#u": "unsettled"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{
 			":gen": n(int64(gen)), ":next": n(int64(gen + 1)), ":u": &ddb.AttributeValueMemberBOOL{Value: false},
