@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 )
 
 // TestASLValidator runs asl-validator on every definition file as stored

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 )
 
 // Classify is the classify function's handler: it reads any of the input

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/throttle-handler/throttle-handler/pkg/config"
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 )
 
 func TestNames(t *testing.T) {
@@ -112,13 +112,13 @@ func TestExamplesInSync(t *testing.T) {
 	}
 	fa, fb := list(a), list(b)
 	if !slices.Equal(fa, fb) {
-		t.Fatalf("pkg/errors/testdata/shapes has %v\nfunctions/classify/testdata has %v", fa, fb)
+		t.Fatalf("pkg/failure/testdata/shapes has %v\nfunctions/classify/testdata has %v", fa, fb)
 	}
 	for _, f := range fa {
 		x, _ := os.ReadFile(filepath.Join(a, f))
 		y, _ := os.ReadFile(filepath.Join(b, f))
 		if !bytes.Equal(x, y) {
-			t.Errorf("%s differs between pkg/errors/testdata/shapes and functions/classify/testdata (copy one over the other)", f)
+			t.Errorf("%s differs between pkg/failure/testdata/shapes and functions/classify/testdata (copy one over the other)", f)
 		}
 	}
 }

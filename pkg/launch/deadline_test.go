@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 )
 
 // A slot after the deadline is not taken: it goes back to the limiter,

@@ -29,7 +29,7 @@
 //
 // # Errors
 //
-// Handlers return the unwrapped named errors of pkg/errors (ThrottledError,
+// Handlers return the unwrapped named errors of pkg/failure (ThrottledError,
 // CapacityError, QuotaError, TransientError, PermanentError): invalid input
 // is a PermanentError naming the field and rule; table failures are
 // TransientError (the step may be retried as is).

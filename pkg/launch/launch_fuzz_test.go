@@ -11,7 +11,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 )
 
 // FuzzParseRequest: any bytes either fail with a *ValidationError naming a

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 )
 
 // HandlerOptions configures the plan and summary handlers.

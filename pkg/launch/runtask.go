@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
@@ -180,7 +180,7 @@ func transientErr(op string, err error) error {
 	return &failure.TransientError{Detail: d}
 }
 
-// Handle runs one invocation. Errors are the named types of pkg/errors.
+// Handle runs one invocation. Errors are the named types of pkg/failure.
 func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, error) {
 	if in.RequestID == "" || in.Chunk < 0 || in.Attempt < 0 {
 		return RunTaskOutput{}, permanent("runtask", "InvalidInput", fmt.Errorf("runtask input: requestId required, chunk and attempt ≥ 0, got %q/%d/%d", in.RequestID, in.Chunk, in.Attempt))

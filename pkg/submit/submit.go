@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
@@ -70,7 +70,7 @@ type Result struct {
 
 // Handle is the submit function: it takes a LaunchRequested envelope from
 // the product's bus and submits its detail (see Submit). Errors are the
-// unwrapped named types of pkg/errors; a bad envelope or request is a
+// unwrapped named types of pkg/failure; a bad envelope or request is a
 // *failure.PermanentError naming the field.
 func (s *Submitter) Handle(ctx context.Context, ev events.EventBridgeEvent) (Result, error) {
 	switch {

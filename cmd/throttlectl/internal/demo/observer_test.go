@@ -9,7 +9,7 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )

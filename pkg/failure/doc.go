@@ -1,4 +1,4 @@
-// Package failure (imported from pkg/errors as failure) owns the product's
+// Package failure owns the product's
 // failure taxonomy: every error, Step Functions error object, RunTask
 // failures[] entry and ECS EventBridge event is classified into exactly one
 // of five classes.

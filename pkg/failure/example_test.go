@@ -6,7 +6,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
-	failure "github.com/throttle-handler/throttle-handler/pkg/errors"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 )
 
 func ExampleClassify() {

@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkClassify measures one classification per documented shape:
-// go test ./pkg/errors -run '^$' -bench Classify -benchmem
+// go test ./pkg/failure -run '^$' -bench Classify -benchmem
 func BenchmarkClassify(b *testing.B) {
 	_, payloads := loadShapes(b)
 	for _, name := range []string{
