@@ -22,6 +22,7 @@ import (
 	lambdasvc "github.com/throttle-handler/throttle-handler/integration/services/lambda"
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
@@ -336,7 +337,7 @@ func ledgerCounts(s *sim.Sim, r launch.Request) sim.Counts {
 const rawPrefix = "event-dlq:"
 
 // chunkLetters are one request's dead letters, the last per chunk and kind.
-type chunkLetters map[string]launch.DeadLetter
+type chunkLetters map[string]handler.DeadLetter
 
 func (c chunkLetters) units() int {
 	n := 0
@@ -359,7 +360,7 @@ func deadLetters(ctx context.Context, c *sqs.Client, url string) (map[string]chu
 		}
 		for _, msg := range m.Messages {
 			body := []byte(aws.ToString(msg.Body))
-			var d launch.DeadLetter
+			var d handler.DeadLetter
 			if err := json.Unmarshal(body, &d); err != nil {
 				return nil, fmt.Errorf("chaos: dead letter %q: %w", body, err)
 			}
@@ -394,7 +395,7 @@ func deadLetters(ctx context.Context, c *sqs.Client, url string) (map[string]chu
 				if !ok {
 					return nil, fmt.Errorf("chaos: dead letter from neither the product nor one of its tasks: %s", body)
 				}
-				d = launch.DeadLetter{Failures: []launch.Failure{{Reason: "event:" + env.DetailType}}}
+				d = handler.DeadLetter{Failures: []launch.Failure{{Reason: "event:" + env.DetailType}}}
 				d.RequestID, d.Missing, d.Chunk, d.StoppedTaskARN = rawPrefix+id.RequestHash, 1, id.Chunk, env.Detail.TaskArn
 				key = env.Detail.TaskArn
 			}

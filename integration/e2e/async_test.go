@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/throttle-handler/throttle-handler/integration/sim"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
@@ -149,7 +150,7 @@ func TestServiceThrottleStormLowersRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := lim.Key(launch.ServiceECS)
+	key := lim.Key(handler.ServiceECS)
 	configured, err := lim.Limit(limiter.ECSRunTask)
 	if err != nil {
 		t.Fatal(err)

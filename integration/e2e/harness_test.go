@@ -26,6 +26,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
@@ -274,7 +275,7 @@ func (w *world) deadLetters(requestID string) (units map[int]int, reasons []stri
 	w.t.Helper()
 	units = map[int]int{}
 	for _, body := range w.dlq() {
-		var d launch.DeadLetter
+		var d handler.DeadLetter
 		if err := json.Unmarshal([]byte(body), &d); err != nil {
 			w.t.Fatalf("dead letter %s: %v", body, err)
 		}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 )
 
 // eventQueue is the simulator's event sink standing in for the default bus
@@ -128,7 +128,7 @@ func (q *eventQueue) work(ctx context.Context, action func(string)) {
 		q.lastOut[string(it.raw)] = fmt.Sprintf("%+v (err %v)", out, err)
 		q.mu.Unlock()
 		if err == nil {
-			if eo, ok := out.(launch.EventOutput); ok {
+			if eo, ok := out.(handler.EventOutput); ok {
 				action(eo.Action)
 			}
 			q.done(nil)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
@@ -18,7 +19,7 @@ import (
 // calls: on dynalite under 64 invokers it is what makes the limiter's clock
 // readings stale in simulated time.
 type timedDB struct {
-	launch.DynamoDBAPI
+	launchstore.DynamoDBAPI
 	mu       sync.Mutex
 	n        int
 	sum, max time.Duration
@@ -81,7 +82,7 @@ func (l *tracingLimiter) String() string {
 	return fmt.Sprintf("reserves %d (wait 0: %d), mean lag %.3f s, max %.3f s (simulated)", l.n, l.zero, (l.sum / time.Duration(max(1, l.n))).Seconds(), l.max.Seconds())
 }
 
-// countingRecorder sums the handlers' metrics (launch.Recorder).
+// countingRecorder sums the handlers' metrics (handler.Recorder).
 type countingRecorder struct {
 	mu sync.Mutex
 	m  map[string]float64

@@ -23,7 +23,9 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
@@ -64,10 +66,10 @@ type Result struct {
 // faults) and dynalite, reached with the real SDK clients.
 type env struct {
 	stack   *awslocal.Stack
-	rt      *launch.RunTask
-	retry   *launch.Retry
-	summary *launch.SummaryHandler
-	store   *launch.Store
+	rt      *handler.RunTask
+	retry   *handler.Retry
+	summary *handler.SummaryHandler
+	store   launchstore.Store
 	events  *eventQueue
 	dlq     *recordingSQS
 	lc      *limiter.Counters
@@ -111,7 +113,7 @@ func start(t *testing.T, sc Scenario) *env {
 		o.Clock, o.AccountScope, o.Recorder = stack.Clock, "it", lc
 	})
 	tdb := &timedDB{DynamoDBAPI: db}
-	st := launch.NewStore(tdb, table)
+	st := launchstore.NewDynamoDB(tdb, table)
 	dlq, bus := &recordingSQS{relaunch: q}, &recordingEvents{}
 	e := &env{stack: stack, store: st, events: q, dlq: dlq, lc: lc, tl: nil, lstore: lstore, tdb: tdb}
 	// Threshold 0: every call is made at or after its slot (a positive
@@ -119,16 +121,16 @@ func start(t *testing.T, sc Scenario) *env {
 	tl := &tracingLimiter{Distributed: lim, clk: stack.Clock}
 	e.tl = tl
 	e.metrics = &countingRecorder{m: map[string]float64{}}
-	e.rt = launch.NewRunTask(st, tl, ecsc, ec2c, func(o *launch.RunTaskOptions) {
+	e.rt = handler.NewRunTask(st, tl, ecsc, ec2c, func(o *handler.RunTaskOptions) {
 		o.Clock, o.DeferThreshold, o.AccountScope, o.Metrics = stack.Clock, 0, "it", e.metrics
 	})
-	e.retry = launch.NewRetry(st, lim, ecsc, bus, dlq, func(o *launch.RetryOptions) {
+	e.retry = handler.NewRetry(st, lim, ecsc, bus, dlq, func(o *handler.RetryOptions) {
 		o.Clock, o.DeferThreshold, o.Bus, o.DLQURL = stack.Clock, 0, "product", "http://127.0.0.1/000000000000/dlq"
-		o.Peek = launch.StorePeeker{Limiter: lim, Store: lstore, Clock: stack.Clock}
+		o.Peek = handler.StorePeeker{Limiter: lim, Store: lstore, Clock: stack.Clock}
 		o.RelaunchQueueURL = relaunchQueueURL
 	})
 	q.clk, q.handle = stack.Scaled, e.retry.Handle
-	e.summary = launch.NewSummaryHandler(st, bus, func(o *launch.HandlerOptions) { o.Clock, o.Bus = stack.Clock, "product" })
+	e.summary = handler.NewSummaryHandler(st, bus, func(o *handler.HandlerOptions) { o.Clock, o.Bus = stack.Clock, "product" })
 	return e
 }
 
@@ -184,7 +186,7 @@ func (c *counters) decided(a string) {
 // processor does: RunTask → Outcome (launched/done, deferred → Wait,
 // otherwise Classify → Retry → Backoff), with the same JSON in between.
 func (e *env) driveChunk(ctx context.Context, t *testing.T, c *counters, requestID string, chunk int) error {
-	in := launch.RunTaskInput{RequestID: requestID, Chunk: chunk, Attempt: 0}
+	in := handler.RunTaskInput{RequestID: requestID, Chunk: chunk, Attempt: 0}
 	for step := 0; step < 500; step++ {
 		c.invocations.Add(1)
 		out, err := e.rt.Handle(ctx, in)
@@ -192,9 +194,9 @@ func (e *env) driveChunk(ctx context.Context, t *testing.T, c *counters, request
 		switch {
 		case err != nil:
 			toClassify = catchCause(err)
-		case out.Status == launch.StatusLaunched || out.Status == launch.StatusDone:
+		case out.Status == handler.StatusLaunched || out.Status == handler.StatusDone:
 			return nil
-		case out.Status == launch.StatusDeferred:
+		case out.Status == handler.StatusDeferred:
 			c.deferrals.Add(1)
 			e.wait(ctx, time.Duration(out.WaitSeconds)*time.Second)
 			in.SlotAt = out.SlotAt
@@ -203,9 +205,9 @@ func (e *env) driveChunk(ctx context.Context, t *testing.T, c *counters, request
 			toClassify, _ = json.Marshal(out)
 		}
 		cls := failure.Classify(toClassify)
-		var ro launch.RetryOutput
+		var ro handler.RetryOutput
 		for try := 0; ; try++ {
-			ro, err = e.retry.HandleChunk(ctx, launch.RetryInput{RequestID: requestID, Chunk: chunk, Attempt: in.Attempt,
+			ro, err = e.retry.HandleChunk(ctx, handler.RetryInput{RequestID: requestID, Chunk: chunk, Attempt: in.Attempt,
 				Classification: &cls, Exclude: in.Exclude})
 			if err == nil {
 				break
@@ -222,11 +224,11 @@ func (e *env) driveChunk(ctx context.Context, t *testing.T, c *counters, request
 			c.throttledAt = append(c.throttledAt, e.stack.Clock.Now().Sub(c.start).Seconds())
 			c.mu.Unlock()
 		}
-		if ro.Action == launch.ActionGiveUp {
+		if ro.Action == handler.ActionGiveUp {
 			return nil
 		}
 		e.wait(ctx, time.Duration(ro.WaitSeconds)*time.Second)
-		in = launch.RunTaskInput{RequestID: requestID, Chunk: chunk, Attempt: ro.Attempt, ReuseToken: ro.ReuseToken, Exclude: ro.Exclude}
+		in = handler.RunTaskInput{RequestID: requestID, Chunk: chunk, Attempt: ro.Attempt, ReuseToken: ro.ReuseToken, Exclude: ro.Exclude}
 	}
 	return fmt.Errorf("chunk %d: no end after 500 steps", chunk)
 }
@@ -269,7 +271,7 @@ func runOn(t *testing.T, e *env, sc Scenario) Result {
 				actMu.Lock()
 				actions[a]++
 				actMu.Unlock()
-				if a == launch.EventRelaunched {
+				if a == handler.EventRelaunched {
 					relaunched.Add(1)
 				}
 			})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 )
 
 // fastQueue is an eventQueue on a clock 1000 times faster than real time.
@@ -29,7 +29,7 @@ func TestEventQueueNeverDropsAnEvent(t *testing.T) {
 		if calls.Add(1) <= 80 {
 			return nil, &failure.CapacityError{Detail: failure.Detail{Code: "RESOURCE:ENI", Op: "ecs:RunTask"}}
 		}
-		return launch.EventOutput{Action: launch.EventRelaunched}, nil
+		return handler.EventOutput{Action: handler.EventRelaunched}, nil
 	})
 	_ = q.Put(context.Background(), []byte(stoppedEvent))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -44,8 +44,8 @@ func TestEventQueueNeverDropsAnEvent(t *testing.T) {
 	q.drain(ctx)
 	stop()
 	wg.Wait()
-	if ctx.Err() != nil || actions[launch.EventRelaunched] != 1 || calls.Load() != 81 {
-		t.Fatalf("relaunched %d times after %d deliveries (%v); actions %v", actions[launch.EventRelaunched], calls.Load(), ctx.Err(), actions)
+	if ctx.Err() != nil || actions[handler.EventRelaunched] != 1 || calls.Load() != 81 {
+		t.Fatalf("relaunched %d times after %d deliveries (%v); actions %v", actions[handler.EventRelaunched], calls.Load(), ctx.Err(), actions)
 	}
 }
 
@@ -65,7 +65,7 @@ func TestSettleWaitsPastTheLastRelaunch(t *testing.T) {
 				_ = q.Put(context.Background(), []byte(stoppedEvent))
 			}()
 		}
-		return launch.EventOutput{Action: launch.EventRelaunched}, nil
+		return handler.EventOutput{Action: handler.EventRelaunched}, nil
 	})
 	_ = q.Put(context.Background(), []byte(stoppedEvent))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -21,6 +21,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/wire"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 )
 
 // emfMax keeps, per function/metric, the largest EMF value written.
@@ -99,7 +100,7 @@ func TestRelaunchesWaitOnTheQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := launch.NewStore(dynamodb.NewFromConfig(awsCfg), svc.Config.Table)
+	store := launchstore.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), svc.Config.Table)
 	e := &env{stack: stack, rt: rt, retry: retry, summary: summary, store: store}
 
 	req := launch.Request{RequestID: "relaunch-wait", MaxAttempts: 30, DeadlineSeconds: 3600,

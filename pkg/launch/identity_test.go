@@ -1,6 +1,7 @@
-package launch
+package launch_test
 
 import (
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,19 +16,19 @@ func TestStartedByFitsECS(t *testing.T) {
 		id             string
 		chunk, attempt int
 	}{{"r", 0, 1}, {long, 9999, 50}, {"nightly-2026-11-22", 12, 3}} {
-		sb := StartedBy(tc.id, tc.chunk, tc.attempt)
+		sb := launch.StartedBy(tc.id, tc.chunk, tc.attempt)
 		if !startedByRe.MatchString(sb) {
 			t.Errorf("StartedBy(%q,%d,%d) = %q: not ≤ 36 of [A-Za-z0-9/_-]", tc.id[:1], tc.chunk, tc.attempt, sb)
 		}
-		id, ok := ParseStartedBy(sb)
-		if !ok || id.Chunk != tc.chunk || id.Attempt != tc.attempt || id.RequestHash != RequestHash(tc.id) {
+		id, ok := launch.ParseStartedBy(sb)
+		if !ok || id.Chunk != tc.chunk || id.Attempt != tc.attempt || id.RequestHash != launch.RequestHash(tc.id) {
 			t.Errorf("ParseStartedBy(%q) = %+v, %v", sb, id, ok)
 		}
-		rb := RelaunchStartedBy(tc.id, tc.chunk, "arn:aws:ecs:us-east-1:1:task/c/abc")
+		rb := launch.RelaunchStartedBy(tc.id, tc.chunk, "arn:aws:ecs:us-east-1:1:task/c/abc")
 		if !startedByRe.MatchString(rb) {
 			t.Errorf("RelaunchStartedBy = %q: not ≤ 36 of [A-Za-z0-9/_-]", rb)
 		}
-		if id, ok := ParseStartedBy(rb); !ok || !id.Relaunch || id.Chunk != tc.chunk {
+		if id, ok := launch.ParseStartedBy(rb); !ok || !id.Relaunch || id.Chunk != tc.chunk {
 			t.Errorf("ParseStartedBy(%q) = %+v, %v; want a relaunch of chunk %d", rb, id, ok, tc.chunk)
 		}
 	}
@@ -36,7 +37,7 @@ func TestStartedByFitsECS(t *testing.T) {
 func TestParseStartedByRejectsForeign(t *testing.T) {
 	t.Parallel()
 	for _, s := range []string{"", "ecs-svc/123", "th/zz/1/1", "th/0123456789ab/x/1", "th/0123456789ab/1", "th/0123456789ab/1/-1", "th/0123456789ab/1/r1"} {
-		if id, ok := ParseStartedBy(s); ok {
+		if id, ok := launch.ParseStartedBy(s); ok {
 			t.Errorf("ParseStartedBy(%q) = %+v, true; want false", s, id)
 		}
 	}
@@ -45,26 +46,26 @@ func TestParseStartedByRejectsForeign(t *testing.T) {
 func TestClientToken(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("y", 256)
-	tok := ClientToken(long, 9999, 50)
+	tok := launch.ClientToken(long, 9999, 50)
 	if len(tok) > 64 {
 		t.Fatalf("len %d > 64: %q", len(tok), tok)
 	}
-	for _, c := range tok + RelaunchToken("arn:aws:ecs:x") {
+	for _, c := range tok + launch.RelaunchToken("arn:aws:ecs:x") {
 		if c < 33 || c > 126 {
 			t.Fatalf("token %q has %q outside ASCII 33–126", tok, c)
 		}
 	}
-	if a, b := ClientToken("r", 1, 1), ClientToken("r", 1, 1); a != b {
+	if a, b := launch.ClientToken("r", 1, 1), launch.ClientToken("r", 1, 1); a != b {
 		t.Error("same triple, different tokens")
 	}
 	seen := map[string]bool{}
-	for _, tk := range []string{ClientToken("r", 1, 1), ClientToken("r", 1, 2), ClientToken("r", 2, 1), ClientToken("s", 1, 1), ClientToken("r", 11, 1)} {
+	for _, tk := range []string{launch.ClientToken("r", 1, 1), launch.ClientToken("r", 1, 2), launch.ClientToken("r", 2, 1), launch.ClientToken("s", 1, 1), launch.ClientToken("r", 11, 1)} {
 		if seen[tk] {
 			t.Errorf("token %q repeats", tk)
 		}
 		seen[tk] = true
 	}
-	if RelaunchToken("a") == RelaunchToken("b") {
+	if launch.RelaunchToken("a") == launch.RelaunchToken("b") {
 		t.Error("relaunch tokens of two ARNs are equal")
 	}
 }

@@ -399,3 +399,17 @@ func IsValidation(err error) bool {
 	var v *ValidationError
 	return errors.As(err, &v)
 }
+
+// Fargate reports whether the ECS part launches on Fargate (launch type or
+// a FARGATE / FARGATE_SPOT capacity provider), which adds the Fargate buckets.
+func (s *ECSSpec) Fargate() bool {
+	if s.LaunchType == "FARGATE" {
+		return true
+	}
+	for _, c := range s.CapacityProviderStrategy {
+		if c.CapacityProvider == "FARGATE" || c.CapacityProvider == "FARGATE_SPOT" {
+			return true
+		}
+	}
+	return false
+}

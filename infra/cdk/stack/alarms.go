@@ -11,11 +11,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 )
 
 // The functions' EMF metrics are pkg/launch's: namespace
-// launch.MetricNamespace, dimension Function = the function's name. Alarms
+// handler.MetricNamespace, dimension Function = the function's name. Alarms
 // and widgets sum each metric over the functions that emit metrics, so they
 // do not depend on which handler emits which metric.
 const metricDimension = "Function"
@@ -35,7 +35,7 @@ func (p *parts) metric(name string) awscloudwatch.IMetric {
 	for _, fn := range metricFunctions {
 		id := metricID(name) + "_" + fn
 		using[id] = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(launch.MetricNamespace), MetricName: jsii.String(name),
+			Namespace: jsii.String(handler.MetricNamespace), MetricName: jsii.String(name),
 			DimensionsMap: &map[string]*string{metricDimension: jsii.String(fn)},
 			Statistic:     jsii.String("Sum"), Period: period(),
 		})
@@ -85,7 +85,7 @@ func (p *parts) addAlarms() {
 		Label:      jsii.String("Throttled launch calls (%)"),
 		Period:     period(),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"calls": p.metric(launch.MetricCalls), "throttles": p.metric(launch.MetricThrottledSync),
+			"calls": p.metric(handler.MetricCalls), "throttles": p.metric(handler.MetricThrottledSync),
 		},
 	})
 	alarm("ThrottleRateAlarm", "Launch calls are being throttled: the limits in TH_LIMITS_JSON are above what the account allows, or another tenant shares the buckets.",
@@ -113,7 +113,7 @@ func (p *parts) addAlarms() {
 	})
 	alarm("FailedExecutionsAlarm", "Launch executions ended without a summary: see the state machine's log group.", failed, a.FailedExecutions, 1)
 	alarm("LimiterFallbackAlarm", "The limiter could not reach DynamoDB and fell back to the conservative local limit: launches are slowed.",
-		p.metric(launch.MetricLimiterFallback), a.LimiterFallback, 1)
+		p.metric(handler.MetricLimiterFallback), a.LimiterFallback, 1)
 
 	if p.settings.AlarmTopicArn != "" {
 		topic := awssns.Topic_FromTopicArn(p.stack, jsii.String("AlarmTopic"), jsii.String(p.settings.AlarmTopicArn))
@@ -147,12 +147,12 @@ func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awsclou
 				Title: jsii.String("Alarms"), Alarms: &alarmRefs, Width: jsii.Number(24),
 			})},
 			{
-				graph("Launch calls and throttles", p.metric(launch.MetricCalls), p.metric(launch.MetricThrottledSync), p.metric(launch.MetricThrottledAsync)),
+				graph("Launch calls and throttles", p.metric(handler.MetricCalls), p.metric(handler.MetricThrottledSync), p.metric(handler.MetricThrottledAsync)),
 				graph("Throttled launch calls (%)", throttleRate),
 			},
 			{
-				graph("Outcomes", p.metric(launch.MetricLaunched), p.metric(launch.MetricFailed), p.metric(launch.MetricDeadLettered), p.metric(launch.MetricRelaunched)),
-				graph("Retries, deferrals, limiter fallback", p.metric(launch.MetricRetries), p.metric(launch.MetricDeferrals), p.metric(launch.MetricLimiterFallback)),
+				graph("Outcomes", p.metric(handler.MetricLaunched), p.metric(handler.MetricFailed), p.metric(handler.MetricDeadLettered), p.metric(handler.MetricRelaunched)),
+				graph("Retries, deferrals, limiter fallback", p.metric(handler.MetricRetries), p.metric(handler.MetricDeferrals), p.metric(handler.MetricLimiterFallback)),
 			},
 			{
 				graph("Launch executions",

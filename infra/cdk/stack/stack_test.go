@@ -17,7 +17,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
@@ -704,10 +704,10 @@ func TestAlarms(t *testing.T) {
 		}
 		if strings.HasPrefix(id, "ThrottleRateAlarm") || strings.HasPrefix(id, "LimiterFallbackAlarm") {
 			// Each EMF metric is summed over the functions, by the dimension
-			// pkg/launch.EMF writes.
-			want := []string{launch.MetricLimiterFallback}
+			// pkg/handler.EMF writes.
+			want := []string{handler.MetricLimiterFallback}
 			if strings.HasPrefix(id, "ThrottleRateAlarm") {
-				want = []string{launch.MetricCalls, launch.MetricThrottledSync}
+				want = []string{handler.MetricCalls, handler.MetricThrottledSync}
 			}
 			var got []string
 			for _, q := range p["Metrics"].([]any) {
@@ -717,7 +717,7 @@ func TestAlarms(t *testing.T) {
 				}
 				m := ms["Metric"].(map[string]any)
 				dims, _ := json.Marshal(m["Dimensions"])
-				if m["Namespace"] != launch.MetricNamespace || ms["Stat"] != "Sum" {
+				if m["Namespace"] != handler.MetricNamespace || ms["Stat"] != "Sum" {
 					t.Errorf("%s: got %v", id, ms)
 				}
 				got = append(got, m["MetricName"].(string)+" "+string(dims))
@@ -743,8 +743,8 @@ func TestAlarms(t *testing.T) {
 		b, _ := json.Marshal(props(r)["DashboardBody"])
 		dash = string(b)
 	}
-	for _, m := range []string{launch.MetricCalls, launch.MetricThrottledSync, launch.MetricThrottledAsync, launch.MetricLaunched,
-		launch.MetricFailed, launch.MetricDeadLettered, launch.MetricRelaunched, launch.MetricDeferrals, launch.MetricRetries, launch.MetricLimiterFallback} {
+	for _, m := range []string{handler.MetricCalls, handler.MetricThrottledSync, handler.MetricThrottledAsync, handler.MetricLaunched,
+		handler.MetricFailed, handler.MetricDeadLettered, handler.MetricRelaunched, handler.MetricDeferrals, handler.MetricRetries, handler.MetricLimiterFallback} {
 		if !strings.Contains(dash, `\"`+m+`\"`) {
 			t.Errorf("dashboard has no %s metric", m)
 		}

@@ -20,7 +20,8 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
@@ -47,8 +48,8 @@ func (d Deps) fill() Deps {
 	return d
 }
 
-func (d Deps) recorder(function string) launch.Recorder {
-	return launch.NewEMF(d.Metrics, function, d.Clock.Now)
+func (d Deps) recorder(function string) handler.Recorder {
+	return handler.NewEMF(d.Metrics, function, d.Clock.Now)
 }
 
 func need(cfg config.Config, function string, vars ...string) error {
@@ -63,13 +64,13 @@ func need(cfg config.Config, function string, vars ...string) error {
 
 // limiterRecorder forwards the limiter's counters to the function's EMF
 // recorder as Limiter.<metric>.
-type limiterRecorder struct{ r launch.Recorder }
+type limiterRecorder struct{ r handler.Recorder }
 
 func (l limiterRecorder) Add(m limiter.Metric, _ string, v float64) {
 	l.r.Add("Limiter."+string(m), v, m.Unit())
 }
 
-func newLimiter(d Deps, db *dynamodb.Client, rec launch.Recorder) (*limiter.Distributed, limiter.Store, error) {
+func newLimiter(d Deps, db *dynamodb.Client, rec handler.Recorder) (*limiter.Distributed, limiter.Store, error) {
 	store := limiter.NewDynamoStore(db, d.Config.Table)
 	lim, err := limiter.NewFromConfig(store, d.Config, func(o *limiter.Options) {
 		o.Clock, o.Logger, o.Recorder = d.Clock, d.Logger, limiterRecorder{rec}
@@ -81,19 +82,19 @@ func newLimiter(d Deps, db *dynamodb.Client, rec launch.Recorder) (*limiter.Dist
 }
 
 // Plan builds the plan handler.
-func Plan(d Deps) (*launch.PlanHandler, error) {
+func Plan(d Deps) (*handler.PlanHandler, error) {
 	d = d.fill()
 	if err := need(d.Config, "plan", config.EnvTable); err != nil {
 		return nil, err
 	}
-	st := launch.NewStore(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
-	return launch.NewPlanHandler(st, func(o *launch.HandlerOptions) {
+	st := launchstore.NewDynamoDB(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
+	return handler.NewPlanHandler(st, func(o *handler.HandlerOptions) {
 		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("plan"), d.Config.EventBus
 	}), nil
 }
 
 // RunTask builds the runtask handler.
-func RunTask(d Deps) (*launch.RunTask, error) {
+func RunTask(d Deps) (*handler.RunTask, error) {
 	d = d.fill()
 	if err := need(d.Config, "runtask", config.EnvTable); err != nil {
 		return nil, err
@@ -104,8 +105,8 @@ func RunTask(d Deps) (*launch.RunTask, error) {
 	if err != nil {
 		return nil, err
 	}
-	return launch.NewRunTask(launch.NewStore(db, d.Config.Table), lim, ecs.NewFromConfig(d.AWS), ec2.NewFromConfig(d.AWS),
-		func(o *launch.RunTaskOptions) {
+	return handler.NewRunTask(launchstore.NewDynamoDB(db, d.Config.Table), lim, ecs.NewFromConfig(d.AWS), ec2.NewFromConfig(d.AWS),
+		func(o *handler.RunTaskOptions) {
 			o.Clock, o.Logger, o.Metrics = d.Clock, d.Logger, rec
 			o.DeferThreshold, o.AccountScope = d.Config.DeferThreshold, d.Config.AccountScope
 		}), nil
@@ -113,7 +114,7 @@ func RunTask(d Deps) (*launch.RunTask, error) {
 
 // Retry builds the retry handler (chunk mode, event mode, and the relaunch
 // queue's SQS batches).
-func Retry(d Deps) (*launch.Retry, error) {
+func Retry(d Deps) (*handler.Retry, error) {
 	d = d.fill()
 	if err := need(d.Config, "retry", config.EnvTable, config.EnvEventBus, config.EnvDLQURL, config.EnvRelaunchQueueURL); err != nil {
 		return nil, err
@@ -124,23 +125,23 @@ func Retry(d Deps) (*launch.Retry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return launch.NewRetry(launch.NewStore(db, d.Config.Table), lim, ecs.NewFromConfig(d.AWS),
-		eventbridge.NewFromConfig(d.AWS), sqs.NewFromConfig(d.AWS), func(o *launch.RetryOptions) {
+	return handler.NewRetry(launchstore.NewDynamoDB(db, d.Config.Table), lim, ecs.NewFromConfig(d.AWS),
+		eventbridge.NewFromConfig(d.AWS), sqs.NewFromConfig(d.AWS), func(o *handler.RetryOptions) {
 			o.Clock, o.Logger, o.Metrics = d.Clock, d.Logger, rec
-			o.Peek = launch.StorePeeker{Limiter: lim, Store: store, Clock: d.Clock}
+			o.Peek = handler.StorePeeker{Limiter: lim, Store: store, Clock: d.Clock}
 			o.DeferThreshold, o.Bus, o.DLQURL = d.Config.DeferThreshold, d.Config.EventBus, d.Config.DLQURL
 			o.RelaunchQueueURL = d.Config.RelaunchQueueURL
 		}), nil
 }
 
 // Summary builds the summary handler.
-func Summary(d Deps) (*launch.SummaryHandler, error) {
+func Summary(d Deps) (*handler.SummaryHandler, error) {
 	d = d.fill()
 	if err := need(d.Config, "summary", config.EnvTable, config.EnvEventBus); err != nil {
 		return nil, err
 	}
-	st := launch.NewStore(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
-	return launch.NewSummaryHandler(st, eventbridge.NewFromConfig(d.AWS), func(o *launch.HandlerOptions) {
+	st := launchstore.NewDynamoDB(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
+	return handler.NewSummaryHandler(st, eventbridge.NewFromConfig(d.AWS), func(o *handler.HandlerOptions) {
 		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("summary"), d.Config.EventBus
 	}), nil
 }

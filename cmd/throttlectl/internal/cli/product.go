@@ -11,7 +11,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 )
 
 // names are the deployed product's resources. Flags win over the TH_*
@@ -74,6 +74,6 @@ func (a *App) product(ctx context.Context, n names, need int) (*product, error) 
 
 func (p *product) sfn() *sfn.Client            { return sfn.NewFromConfig(p.deps.AWS) }
 func (p *product) events() *eventbridge.Client { return eventbridge.NewFromConfig(p.deps.AWS) }
-func (p *product) store() *launch.Store {
-	return launch.NewStore(dynamodb.NewFromConfig(p.deps.AWS), p.table)
+func (p *product) store() launchstore.Store {
+	return launchstore.NewDynamoDB(dynamodb.NewFromConfig(p.deps.AWS), p.table)
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
 
@@ -125,8 +126,8 @@ func (p *product) status(ctx context.Context, id string) (Status, error) {
 		}
 	}
 	store := p.store()
-	sum, err := launch.NewSummaryHandler(store, nil).Summarize(ctx, id)
-	if errors.Is(err, launch.ErrNotFound) {
+	sum, err := handler.NewSummaryHandler(store, nil).Summarize(ctx, id)
+	if errors.Is(err, launchstore.ErrNotFound) {
 		if st.Execution == "" || st.Execution == "NOT_FOUND" {
 			return Status{}, fmt.Errorf("request %q not found: no req#%s item in table %s%s; submit it first (throttlectl submit), or check --table, --state-machine-arn and --region",
 				id, id, p.table, orMachine(p.machine, st.ExecutionName))

@@ -12,8 +12,8 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
 // chunk states as the observer sees them.
@@ -66,14 +66,14 @@ type watched struct {
 }
 
 func (w watched) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	var in launch.RunTaskInput
+	var in handler.RunTaskInput
 	ours := json.Unmarshal(payload, &in) == nil && in.RequestID == w.o.requestID
 	if ours {
 		w.o.begin(in.Chunk)
 	}
 	out, err := w.h.Invoke(ctx, payload)
 	if ours {
-		var res launch.RunTaskOutput
+		var res handler.RunTaskOutput
 		if err == nil && json.Unmarshal(out, &res) == nil {
 			w.o.answer(in.Chunk, res)
 		} else if _, ok := errors.AsType[*failure.ThrottledError](err); ok {
@@ -101,15 +101,15 @@ func (o *observer) begin(chunk int) {
 	}
 }
 
-func (o *observer) answer(chunk int, res launch.RunTaskOutput) {
+func (o *observer) answer(chunk int, res handler.RunTaskOutput) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	v := o.view(chunk)
 	v.missing = res.Missing
 	switch res.Status {
-	case launch.StatusDeferred:
+	case handler.StatusDeferred:
 		v.state = stateDeferred
-	case launch.StatusLaunched, launch.StatusDone:
+	case handler.StatusLaunched, handler.StatusDone:
 		v.state = stateDone
 	default: // partial: a retry follows
 		v.state = stateCalling

@@ -10,18 +10,18 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
 // scripted answers runtask invocations from a script keyed by chunk.
 type scripted struct {
-	answer map[int]func() (launch.RunTaskOutput, error)
+	answer map[int]func() (handler.RunTaskOutput, error)
 	inside func() // called during the invocation
 }
 
 func (s scripted) Invoke(_ context.Context, payload []byte) ([]byte, error) {
-	var in launch.RunTaskInput
+	var in handler.RunTaskInput
 	_ = json.Unmarshal(payload, &in)
 	if s.inside != nil {
 		s.inside()
@@ -38,18 +38,18 @@ func TestObserver(t *testing.T) {
 	fake := clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	obs := newObserver("r1", func(int) int { return 10 })
 	var during [2]int
-	h := scripted{answer: map[int]func() (launch.RunTaskOutput, error){
-		0: func() (launch.RunTaskOutput, error) {
-			return launch.RunTaskOutput{Status: launch.StatusLaunched, Launched: 10}, nil
+	h := scripted{answer: map[int]func() (handler.RunTaskOutput, error){
+		0: func() (handler.RunTaskOutput, error) {
+			return handler.RunTaskOutput{Status: handler.StatusLaunched, Launched: 10}, nil
 		},
-		1: func() (launch.RunTaskOutput, error) {
-			return launch.RunTaskOutput{Status: launch.StatusDeferred, Missing: 10, WaitSeconds: 5}, nil
+		1: func() (handler.RunTaskOutput, error) {
+			return handler.RunTaskOutput{Status: handler.StatusDeferred, Missing: 10, WaitSeconds: 5}, nil
 		},
-		2: func() (launch.RunTaskOutput, error) {
-			return launch.RunTaskOutput{Status: launch.StatusPartial, Launched: 6, Missing: 4}, nil
+		2: func() (handler.RunTaskOutput, error) {
+			return handler.RunTaskOutput{Status: handler.StatusPartial, Launched: 6, Missing: 4}, nil
 		},
-		3: func() (launch.RunTaskOutput, error) {
-			return launch.RunTaskOutput{}, &failure.ThrottledError{Detail: failure.Detail{Code: "ThrottlingException"}}
+		3: func() (handler.RunTaskOutput, error) {
+			return handler.RunTaskOutput{}, &failure.ThrottledError{Detail: failure.Detail{Code: "ThrottlingException"}}
 		},
 	}, inside: func() { during[0], during[1] = obs.counts() }}
 	build := obs.wrap(func(context.Context, string, lambdafn.Deps) (awslambda.Handler, error) { return h, nil })
@@ -61,7 +61,7 @@ func TestObserver(t *testing.T) {
 		t.Error("functions other than runtask must not be wrapped")
 	}
 	call := func(id string, chunk int) {
-		b, _ := json.Marshal(launch.RunTaskInput{RequestID: id, Chunk: chunk, Attempt: 1})
+		b, _ := json.Marshal(handler.RunTaskInput{RequestID: id, Chunk: chunk, Attempt: 1})
 		_, _ = rt.Invoke(t.Context(), b)
 	}
 	call("r1", 0)

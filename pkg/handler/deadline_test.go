@@ -1,8 +1,10 @@
-package launch
+package handler
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,7 @@ func TestRunTaskSlotPastDeadlineGivenUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newRetryEnv(t, 0)
-	r := ecsRequest("r1", 20)
+	r := launchtest.ECSRequest("r1", 20)
 	r.DeadlineSeconds = 20
 	plan(t, e.st, r, t0)
 	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
@@ -38,7 +40,7 @@ func TestRunTaskSlotPastDeadlineGivenUp(t *testing.T) {
 		t.Errorf("releases: got %d, want 1 (the late slot given back)", e.lim.releases)
 	}
 	st, _ := e.st.Chunk(ctx, "r1", 1)
-	if a := st.Attempts[1]; a.State != AttemptFailed || a.Code != CodeDeadlinePassed {
+	if a := st.Attempts[1]; a.State != launch.AttemptFailed || a.Code != CodeDeadlinePassed {
 		t.Errorf("attempt 1: got %+v, want failed with DeadlinePassed (never sent, never replayed)", a)
 	}
 
@@ -86,7 +88,7 @@ func TestRunTaskSlotPastDeadlineGivenUp(t *testing.T) {
 func TestRunTaskAfterDeadlineReservesNothing(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	r := ecsRequest("r1", 10)
+	r := launchtest.ECSRequest("r1", 10)
 	r.DeadlineSeconds = 20
 	plan(t, e.st, r, t0)
 	e.clk.Advance(20 * time.Second)
@@ -111,7 +113,7 @@ func TestRunTaskAfterDeadlineReservesNothing(t *testing.T) {
 func TestRunTaskReplaysUnknownAttemptAfterDeadline(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	r := ecsRequest("r1", 10)
+	r := launchtest.ECSRequest("r1", 10)
 	r.DeadlineSeconds = 20
 	plan(t, e.st, r, t0)
 	e.ecs.loseResponse = map[int]bool{1: true}

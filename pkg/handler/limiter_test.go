@@ -1,7 +1,8 @@
-package launch
+package handler
 
 import (
 	"context"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ func TestStorePeekerMatchesReserve(t *testing.T) {
 	store := limiter.NewMemoryStore()
 	d := limiter.NewDistributed(store, nil, func(o *limiter.Options) { o.Clock = clk })
 	p := StorePeeker{Limiter: d, Store: store, Clock: clk}
-	service, takes := takesFor(KindECS, 10, true)
+	service, takes := takesFor(launch.KindECS, 10, true)
 	for i := range 12 {
 		if i == 6 {
 			if err := d.Signal(ctx, service, limiter.ECSFargateTasks, limiter.Signal{Reason: "ThrottlingException", At: clk.Now()}); err != nil {

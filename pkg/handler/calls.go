@@ -1,8 +1,9 @@
-package launch
+package handler
 
 import (
 	"context"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"maps"
 	"slices"
 
@@ -38,12 +39,12 @@ func noEC2Retry(o *ec2.Options) { o.Retryer = aws.NopRetryer{} }
 // result is what one launch call returned.
 type result struct {
 	IDs      []string
-	Failures []Failure
+	Failures []launch.Failure
 }
 
 // runTaskInput builds the RunTask call of an attempt record (count, token
 // and startedBy come from the record so a replay sends identical parameters).
-func (s *ECSSpec) runTaskInput(requestID string, rec AttemptRecord) *ecs.RunTaskInput {
+func runTaskInput(s *launch.ECSSpec, requestID string, rec launch.AttemptRecord) *ecs.RunTaskInput {
 	in := &ecs.RunTaskInput{
 		Cluster:        aws.String(s.Cluster),
 		TaskDefinition: aws.String(s.TaskDefinition),
@@ -91,7 +92,7 @@ func (s *ECSSpec) runTaskInput(requestID string, rec AttemptRecord) *ecs.RunTask
 		}
 		in.Overrides = to
 	}
-	in.Tags = append(in.Tags, ecstypes.Tag{Key: aws.String(TagRequestID), Value: aws.String(requestID)})
+	in.Tags = append(in.Tags, ecstypes.Tag{Key: aws.String(launch.TagRequestID), Value: aws.String(requestID)})
 	for _, k := range slices.Sorted(maps.Keys(s.Tags)) {
 		in.Tags = append(in.Tags, ecstypes.Tag{Key: aws.String(k), Value: aws.String(s.Tags[k])})
 	}
@@ -110,7 +111,7 @@ func callRunTask(ctx context.Context, c ECSAPI, in *ecs.RunTaskInput) (result, e
 		}
 	}
 	for _, f := range out.Failures {
-		r.Failures = append(r.Failures, Failure{Reason: aws.ToString(f.Reason), Detail: aws.ToString(f.Detail), ARN: aws.ToString(f.Arn)})
+		r.Failures = append(r.Failures, launch.Failure{Reason: aws.ToString(f.Reason), Detail: aws.ToString(f.Detail), ARN: aws.ToString(f.Arn)})
 	}
 	return r, nil
 }
@@ -118,7 +119,7 @@ func callRunTask(ctx context.Context, c ECSAPI, in *ecs.RunTaskInput) (result, e
 // runInstancesInput builds the RunInstances call of an attempt record.
 // MinCount 1 lets EC2 launch what capacity allows; the missing part is
 // retried elsewhere.
-func (s *EC2Spec) runInstancesInput(requestID string, rec AttemptRecord) *ec2.RunInstancesInput {
+func runInstancesInput(s *launch.EC2Spec, requestID string, rec launch.AttemptRecord) *ec2.RunInstancesInput {
 	lt := &ec2types.LaunchTemplateSpecification{}
 	if s.LaunchTemplate.LaunchTemplateID != "" {
 		lt.LaunchTemplateId = aws.String(s.LaunchTemplate.LaunchTemplateID)
@@ -130,8 +131,8 @@ func (s *EC2Spec) runInstancesInput(requestID string, rec AttemptRecord) *ec2.Ru
 		lt.Version = aws.String(s.LaunchTemplate.Version)
 	}
 	tags := []ec2types.Tag{
-		{Key: aws.String(TagStartedBy), Value: aws.String(rec.StartedBy)},
-		{Key: aws.String(TagRequestID), Value: aws.String(requestID)},
+		{Key: aws.String(launch.TagStartedBy), Value: aws.String(rec.StartedBy)},
+		{Key: aws.String(launch.TagRequestID), Value: aws.String(requestID)},
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Tags)) {
 		tags = append(tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(s.Tags[k])})
@@ -163,24 +164,10 @@ func callRunInstances(ctx context.Context, c EC2API, in *ec2.RunInstancesInput) 
 		}
 	}
 	if want := int(aws.ToInt32(in.MaxCount)); len(r.IDs) < want {
-		r.Failures = append(r.Failures, Failure{
+		r.Failures = append(r.Failures, launch.Failure{
 			Reason: "InsufficientInstanceCapacity",
 			Detail: fmt.Sprintf("launched %d of %d %s instances in %s", len(r.IDs), want, in.InstanceType, aws.ToString(in.SubnetId)),
 		})
 	}
 	return r, nil
-}
-
-// placements lists an EC2 spec's (instance type, subnet) pairs in
-// preference order: every subnet of the first type, then the next type.
-// Staying on the preferred type across AZs first matches what a user who
-// ordered the types asked for.
-func (s *EC2Spec) placements() []Placement {
-	var ps []Placement
-	for _, t := range s.InstanceTypes {
-		for _, sn := range s.SubnetIDs {
-			ps = append(ps, Placement{InstanceType: t, Subnet: sn})
-		}
-	}
-	return ps
 }

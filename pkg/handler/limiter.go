@@ -1,7 +1,8 @@
-package launch
+package handler
 
 import (
 	"context"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
@@ -50,8 +51,8 @@ func (p StorePeeker) NextSlot(ctx context.Context, service string, takes []limit
 
 // takesFor returns the limiter takes of a call launching count units of
 // kind; fargate adds the Fargate buckets for ECS.
-func takesFor(kind Kind, count int, fargate bool) (string, []limiter.Take) {
-	if kind == KindEC2 {
+func takesFor(kind launch.Kind, count int, fargate bool) (string, []limiter.Take) {
+	if kind == launch.KindEC2 {
 		return ServiceEC2, []limiter.Take{{Bucket: limiter.EC2RunInstances, N: 1}, {Bucket: limiter.EC2Instances, N: float64(count)}}
 	}
 	t := []limiter.Take{{Bucket: limiter.ECSRunTask, N: 1}}
@@ -64,17 +65,3 @@ func takesFor(kind Kind, count int, fargate bool) (string, []limiter.Take) {
 // ecsLaunchBuckets are the buckets an account-wide ECS congestion signal
 // slows.
 var ecsLaunchBuckets = []string{limiter.ECSRunTask, limiter.ECSFargateRunTask, limiter.ECSFargateTasks}
-
-// Fargate reports whether the ECS part launches on Fargate (launch type or
-// a FARGATE / FARGATE_SPOT capacity provider), which adds the Fargate buckets.
-func (s *ECSSpec) Fargate() bool {
-	if s.LaunchType == "FARGATE" {
-		return true
-	}
-	for _, c := range s.CapacityProviderStrategy {
-		if c.CapacityProvider == "FARGATE" || c.CapacityProvider == "FARGATE_SPOT" {
-			return true
-		}
-	}
-	return false
-}

@@ -1,9 +1,12 @@
-package launch
+package handler
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"strings"
 	"testing"
 	"time"
@@ -28,12 +31,12 @@ func FuzzParseRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseRequest(b)
+		r, err := launch.ParseRequest(b)
 		if err != nil {
-			if !IsValidation(err) {
+			if !launch.IsValidation(err) {
 				t.Fatalf("ParseRequest error %T is not a *ValidationError: %v", err, err)
 			}
-			for _, p := range err.(*ValidationError).Problems {
+			for _, p := range err.(*launch.ValidationError).Problems {
 				if field, _, ok := strings.Cut(p, ": "); !ok || field == "" {
 					t.Fatalf("problem %q does not start with the field it is about", p)
 				}
@@ -43,7 +46,7 @@ func FuzzParseRequest(f *testing.F) {
 		if err := r.Validate(); err != nil {
 			t.Fatalf("parsed request does not validate: %v", err)
 		}
-		p := NewPlan(r, t0)
+		p := launch.NewPlan(r, t0)
 		sum := 0
 		for _, i := range p.Chunks {
 			c, err := r.Chunk(i)
@@ -66,11 +69,11 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r2, err := ParseRequest(again)
+		r2, err := launch.ParseRequest(again)
 		if err != nil {
 			t.Fatalf("round trip %s: %v", again, err)
 		}
-		if Fingerprint(r) != Fingerprint(r2) {
+		if launch.Fingerprint(r) != launch.Fingerprint(r2) {
 			t.Fatalf("round trip changed the request: %s", again)
 		}
 	})
@@ -84,7 +87,7 @@ func FuzzIdentity(f *testing.F) {
 	f.Add(strings.Repeat("x", 256), 99999, 50)
 	f.Add("é/ü:@+=", 3, 100000)
 	f.Fuzz(func(t *testing.T, id string, chunk, attempt int) {
-		if chunk < 0 || chunk > MaxECSCount || attempt < 1 || attempt > 1<<30 {
+		if chunk < 0 || chunk > launch.MaxECSCount || attempt < 1 || attempt > 1<<30 {
 			return
 		}
 		checkIdentity(t, id, chunk, attempt)
@@ -93,19 +96,19 @@ func FuzzIdentity(f *testing.F) {
 
 func checkIdentity(t *testing.T, id string, chunk, attempt int) {
 	t.Helper()
-	sb := StartedBy(id, chunk, attempt)
+	sb := launch.StartedBy(id, chunk, attempt)
 	if len(sb) > 36 || strings.Trim(sb, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_") != "" {
 		t.Fatalf("startedBy %q: ECS allows ≤ 36 letters, digits, -/_", sb)
 	}
-	got, ok := ParseStartedBy(sb)
-	if !ok || got.Chunk != chunk || got.Attempt != attempt || got.RequestHash != RequestHash(id) {
-		t.Fatalf("ParseStartedBy(%q) = %+v, %v; want chunk %d attempt %d hash %s", sb, got, ok, chunk, attempt, RequestHash(id))
+	got, ok := launch.ParseStartedBy(sb)
+	if !ok || got.Chunk != chunk || got.Attempt != attempt || got.RequestHash != launch.RequestHash(id) {
+		t.Fatalf("ParseStartedBy(%q) = %+v, %v; want chunk %d attempt %d hash %s", sb, got, ok, chunk, attempt, launch.RequestHash(id))
 	}
-	tok := ClientToken(id, chunk, attempt)
+	tok := launch.ClientToken(id, chunk, attempt)
 	if len(tok) == 0 || len(tok) > 64 || !utf8.ValidString(tok) || strings.IndexFunc(tok, func(r rune) bool { return r > 126 || r < 33 }) >= 0 {
 		t.Fatalf("client token %q: want 1..64 printable ASCII", tok)
 	}
-	if tok == ClientToken(id, chunk, attempt+1) {
+	if tok == launch.ClientToken(id, chunk, attempt+1) {
 		t.Fatalf("attempts %d and %d share the token %q", attempt, attempt+1, tok)
 	}
 }
@@ -119,9 +122,9 @@ func fuzzRetry(f *testing.F, rnd func() float64) (*Retry, *fakeECS, *fakeSQS) {
 	if err := testenv.CreateTable(context.Background(), c, name); err != nil {
 		f.Fatal(err)
 	}
-	st := NewStore(c, name)
+	st := launchstore.NewDynamoDB(c, name)
 	clk := clock.NewFake(t0)
-	for _, r := range []Request{ecsRequest("fuzz-ecs", 25), ec2Request("fuzz-ec2", 5)} {
+	for _, r := range []launch.Request{launchtest.ECSRequest("fuzz-ecs", 25), launchtest.EC2Request("fuzz-ec2", 5)} {
 		var err error
 		for range 200 { // until the new table is active
 			if _, err = st.CreateRequest(context.Background(), r, t0); err == nil {
@@ -216,7 +219,7 @@ func FuzzRetryEvent(f *testing.F) {
 			} `json:"detail"`
 		}
 		_ = json.Unmarshal(b, &ev)
-		ours := ev.Detail.StopCode == "TaskFailedToStart" && strings.HasPrefix(ev.Detail.StartedBy, StartedByPrefix)
+		ours := ev.Detail.StopCode == "TaskFailedToStart" && strings.HasPrefix(ev.Detail.StartedBy, launch.StartedByPrefix)
 		if !ours && len(ecsc.Calls()) != before {
 			t.Fatalf("event %s (%+v) launched a task", b, out)
 		}

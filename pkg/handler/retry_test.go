@@ -1,8 +1,10 @@
-package launch
+package handler
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"slices"
 	"strings"
 	"testing"
@@ -75,7 +77,7 @@ func TestRetryDecisions(t *testing.T) {
 			t.Parallel()
 			e := newRetryEnv(t, tt.rnd)
 			e.peek.wait = tt.peek
-			plan(t, e.st, ecsRequest("r1", 10), t0)
+			plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 			ctx := context.Background()
 			for range tt.retriesBef {
 				if _, err := e.st.AddRetry(ctx, "r1", 0); err != nil {
@@ -98,7 +100,7 @@ func TestRetryDecisions(t *testing.T) {
 				if err := json.Unmarshal([]byte(e.sqs.msgs[0]), &dl); err != nil || dl.Missing != 10 || dl.RequestID != "r1" || dl.Reason == "" {
 					t.Errorf("dead letter %s: %v", e.sqs.msgs[0], err)
 				}
-				if !strings.HasPrefix(e.events.entries[0], DetailLaunchFailed+" ") {
+				if !strings.HasPrefix(e.events.entries[0], launch.DetailLaunchFailed+" ") {
 					t.Errorf("event: got %s, want LaunchFailed", e.events.entries[0])
 				}
 			}
@@ -109,7 +111,7 @@ func TestRetryDecisions(t *testing.T) {
 func TestRetryNextAttemptFollowsRecordedAttempts(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.ecs.respond = func(int, *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
 		return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
 	}
@@ -128,7 +130,7 @@ func TestRetryNextAttemptFollowsRecordedAttempts(t *testing.T) {
 func TestRetryDeadline(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
-	r := ecsRequest("r1", 10)
+	r := launchtest.ECSRequest("r1", 10)
 	r.DeadlineSeconds = 30
 	plan(t, e.st, r, t0)
 	e.clk.Advance(29 * time.Second)
@@ -142,7 +144,7 @@ func TestRetryDeadline(t *testing.T) {
 func TestRetryGiveUpOnceCounted(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	in := RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: classification(failure.Permanent, "ClientException", 0)}
 	for range 2 {
 		if _, err := e.r.HandleChunk(context.Background(), in); err != nil {
@@ -163,7 +165,7 @@ func TestRetryGiveUpOnceCounted(t *testing.T) {
 func TestRetryFailover(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
-	plan(t, e.st, ec2Request("r1", 10), t0)
+	plan(t, e.st, launchtest.EC2Request("r1", 10), t0)
 	c := classification(failure.Capacity, "InsufficientInstanceCapacity", 5)
 	c.Scope, c.ScopeValue = failure.ScopeInstanceType, "c7g.large#subnet-a"
 	out, err := e.r.HandleChunk(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: c, Exclude: []string{}})
@@ -182,7 +184,7 @@ func TestRetryFailover(t *testing.T) {
 func TestRetryHandleDispatchAndJSON(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	raw := `{"requestId":"r1","chunk":0,"attempt":1,"classification":{"class":"throttled","code":"ThrottlingException","source":"sdk","retryable":true,"reuseToken":false,"minDelaySeconds":2,"message":"Rate exceeded"}}`
 	got, err := e.r.Handle(context.Background(), json.RawMessage(raw))
 	if err != nil {

@@ -1,8 +1,11 @@
-package launch
+package handler
 
 import (
 	"context"
 	"errors"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"slices"
 	"testing"
 	"time"
@@ -19,7 +22,7 @@ import (
 )
 
 type runTaskEnv struct {
-	st  *Store
+	st  launchstore.Store
 	clk *clock.Fake
 	ecs *fakeECS
 	ec2 *fakeEC2
@@ -46,7 +49,7 @@ func (e *runTaskEnv) run(t *testing.T, in RunTaskInput) (RunTaskOutput, error) {
 func TestRunTaskLaunchesChunk(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 25), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 25), t0)
 	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 2, Attempt: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -59,10 +62,10 @@ func TestRunTaskLaunchesChunk(t *testing.T) {
 		t.Fatalf("got %d RunTask calls, want 1", len(calls))
 	}
 	in := calls[0]
-	if got, want := aws.ToString(in.ClientToken), ClientToken("r1", 2, 1); got != want {
+	if got, want := aws.ToString(in.ClientToken), launch.ClientToken("r1", 2, 1); got != want {
 		t.Errorf("clientToken: got %q, want %q", got, want)
 	}
-	if got, want := aws.ToString(in.StartedBy), StartedBy("r1", 2, 1); got != want {
+	if got, want := aws.ToString(in.StartedBy), launch.StartedBy("r1", 2, 1); got != want {
 		t.Errorf("startedBy: got %q, want %q", got, want)
 	}
 	if got := aws.ToInt32(in.Count); got != 5 {
@@ -90,7 +93,7 @@ func TestRunTaskLaunchesChunk(t *testing.T) {
 func TestRunTaskDefersFarSlot(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.lim.waits = []time.Duration{4200 * time.Millisecond}
 	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
 	if err != nil {
@@ -118,7 +121,7 @@ func TestRunTaskDefersFarSlot(t *testing.T) {
 func TestRunTaskNearSlotCallsAtTheSlot(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.lim.waits = []time.Duration{2 * time.Second} // = threshold: not further
 	var calledAt time.Time
 	e.ecs.respond = func(_ int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
@@ -139,7 +142,7 @@ func TestRunTaskNearSlotCallsAtTheSlot(t *testing.T) {
 func TestRunTaskNearSlotDeadlineAndCancel(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 20), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 20), t0)
 	e.lim.waits = []time.Duration{1500 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // < wait + callReserve
 	defer cancel()
@@ -170,7 +173,7 @@ func TestRunTaskNearSlotDeadlineAndCancel(t *testing.T) {
 func TestRunTaskPartialRetriesOnlyMissing(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.ecs.respond = func(n int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
 		if n == 1 {
 			out := e.ecs.launch(7)
@@ -199,7 +202,7 @@ func TestRunTaskPartialRetriesOnlyMissing(t *testing.T) {
 		t.Fatalf("attempt 2: got %+v, %v; want launched 10", out, err)
 	}
 	c := e.ecs.Calls()[1]
-	if aws.ToInt32(c.Count) != 3 || aws.ToString(c.ClientToken) != ClientToken("r1", 0, 2) || aws.ToString(c.StartedBy) != StartedBy("r1", 0, 2) {
+	if aws.ToInt32(c.Count) != 3 || aws.ToString(c.ClientToken) != launch.ClientToken("r1", 0, 2) || aws.ToString(c.StartedBy) != launch.StartedBy("r1", 0, 2) {
 		t.Errorf("attempt 2 call: count %d token %q startedBy %q; want 3 with attempt 2's identity",
 			aws.ToInt32(c.Count), aws.ToString(c.ClientToken), aws.ToString(c.StartedBy))
 	}
@@ -208,7 +211,7 @@ func TestRunTaskPartialRetriesOnlyMissing(t *testing.T) {
 func TestRunTaskNothingLaunched(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.ecs.respond = func(int, *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
 		out := &ecs.RunTaskOutput{}
 		for range 10 {
@@ -225,7 +228,7 @@ func TestRunTaskNothingLaunched(t *testing.T) {
 func TestRunTaskLostResponseReusesToken(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.ecs.loseResponse = map[int]bool{1: true}
 	_, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
 	var te *failure.TransientError
@@ -250,7 +253,7 @@ func TestRunTaskLostResponseReusesToken(t *testing.T) {
 func TestRunTaskThrottledSignalsAndRepeatsAttempt(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.ecs.respond = func(n int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
 		if n == 1 {
 			return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
@@ -267,8 +270,8 @@ func TestRunTaskThrottledSignalsAndRepeatsAttempt(t *testing.T) {
 		t.Errorf("signals: got %v, want %v", e.lim.signals, want)
 	}
 	st, _ := e.st.Chunk(context.Background(), "r1", 0)
-	if got := st.Attempts[1].State; got != AttemptFailed {
-		t.Errorf("attempt 1 state: got %q, want %q", got, AttemptFailed)
+	if got := st.Attempts[1].State; got != launch.AttemptFailed {
+		t.Errorf("attempt 1 state: got %q, want %q", got, launch.AttemptFailed)
 	}
 	// The repeat is "sent" again while it runs: its response is lost, so a
 	// later invocation must replay it, not move on to a new token.
@@ -298,7 +301,7 @@ func TestRunTaskErrorTypes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newRunTaskEnv(t)
-			plan(t, e.st, ecsRequest("r1", 10), t0)
+			plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 			e.ecs.respond = func(int, *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) { return nil, tt.err }
 			_, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
 			if got := errorTypeName(err); got != tt.want {
@@ -331,7 +334,7 @@ func TestRunTaskUnknownRequestIsPermanent(t *testing.T) {
 	if errorTypeName(err) != "PermanentError" {
 		t.Fatalf("got %T %v, want PermanentError", err, err)
 	}
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 1, Attempt: 1}); errorTypeName(err) != "PermanentError" {
 		t.Fatalf("chunk out of range: got %T %v, want PermanentError", err, err)
 	}
@@ -340,7 +343,7 @@ func TestRunTaskUnknownRequestIsPermanent(t *testing.T) {
 func TestRunTaskEC2FailoverOrder(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ec2Request("r1", 30), t0)
+	plan(t, e.st, launchtest.EC2Request("r1", 30), t0)
 	noCapacity := map[string]bool{"c7g.large#subnet-a": true, "c7g.large#subnet-b": true}
 	e.ec2.respond = func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
 		if noCapacity[string(in.InstanceType)+"#"+aws.ToString(in.SubnetId)] {
@@ -369,18 +372,18 @@ func TestRunTaskEC2FailoverOrder(t *testing.T) {
 		t.Fatalf("placements: got %v, want %v", got, want)
 	}
 	c := e.ec2.calls[2]
-	if aws.ToInt32(c.MinCount) != 1 || aws.ToInt32(c.MaxCount) != 30 || aws.ToString(c.ClientToken) != ClientToken("r1", 0, 3) {
+	if aws.ToInt32(c.MinCount) != 1 || aws.ToInt32(c.MaxCount) != 30 || aws.ToString(c.ClientToken) != launch.ClientToken("r1", 0, 3) {
 		t.Errorf("call: min %d max %d token %q", aws.ToInt32(c.MinCount), aws.ToInt32(c.MaxCount), aws.ToString(c.ClientToken))
 	}
 	tags := map[string]string{}
 	for _, tg := range c.TagSpecifications[0].Tags {
 		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
-	if tags[TagStartedBy] != StartedBy("r1", 0, 3) || tags[TagRequestID] != "r1" {
+	if tags[launch.TagStartedBy] != launch.StartedBy("r1", 0, 3) || tags[launch.TagRequestID] != "r1" {
 		t.Errorf("tags: got %v", tags)
 	}
 	// The marks are fleet-wide: a second request starts on the next free placement.
-	plan(t, e.st, ec2Request("r2", 5), t0)
+	plan(t, e.st, launchtest.EC2Request("r2", 5), t0)
 	if _, err := e.run(t, RunTaskInput{RequestID: "r2", Chunk: 0, Attempt: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +393,7 @@ func TestRunTaskEC2FailoverOrder(t *testing.T) {
 	// When the marks expire the preferred placement is used again.
 	e.clk.Advance(6 * time.Minute)
 	noCapacity = nil
-	plan(t, e.st, ec2Request("r3", 5), e.clk.Now())
+	plan(t, e.st, launchtest.EC2Request("r3", 5), e.clk.Now())
 	if _, err := e.run(t, RunTaskInput{RequestID: "r3", Chunk: 0, Attempt: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +405,7 @@ func TestRunTaskEC2FailoverOrder(t *testing.T) {
 func TestRunTaskEC2PartialMarksAndFailsOver(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ec2Request("r1", 50), t0)
+	plan(t, e.st, launchtest.EC2Request("r1", 50), t0)
 	e.ec2.respond = func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
 		if len(e.ec2.calls) == 1 {
 			return e.ec2.instances(20), nil // EC2 met MinCount, not MaxCount
@@ -425,7 +428,7 @@ func TestRunTaskEC2PartialMarksAndFailsOver(t *testing.T) {
 func TestRunTaskExcludeAll(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ec2Request("r1", 5), t0)
+	plan(t, e.st, launchtest.EC2Request("r1", 5), t0)
 	all := []string{"c7g.large#subnet-a", "c7g.large#subnet-b", "c6g.large#subnet-a", "c6g.large#subnet-b"}
 	_, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, Exclude: all})
 	var ce *failure.CapacityError
@@ -437,7 +440,7 @@ func TestRunTaskExcludeAll(t *testing.T) {
 func TestRunTaskReleasesHeldSlotWhenDone(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +454,7 @@ func TestRunTaskReleasesHeldSlotWhenDone(t *testing.T) {
 func TestRunTaskRetakesStaleSlot(t *testing.T) {
 	t.Parallel()
 	e := newRunTaskEnv(t)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	// The limiter answers with a slot 3 s in the past: its clock reading was
 	// stale by then. The slot is taken again once, then used.
 	e.lim.waits = []time.Duration{-3 * time.Second, 0}
@@ -463,7 +466,7 @@ func TestRunTaskRetakesStaleSlot(t *testing.T) {
 		t.Errorf("reserves: got %d, want 2 (the stale slot taken again)", n)
 	}
 	// Slightly late (within StaleSlot) is used as it is.
-	plan(t, e.st, ecsRequest("r2", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r2", 10), t0)
 	e.lim.waits = []time.Duration{-500 * time.Millisecond}
 	if _, err := e.run(t, RunTaskInput{RequestID: "r2", Chunk: 0, Attempt: 1}); err != nil {
 		t.Fatal(err)

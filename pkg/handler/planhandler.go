@@ -1,10 +1,12 @@
-package launch
+package handler
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"log/slog"
 	"math"
 	"strings"
@@ -54,12 +56,12 @@ func (o *HandlerOptions) defaults() {
 // PlanHandler validates a request, stores it with its plan and answers the
 // plan (chunk indices and counts only). Safe for concurrent use.
 type PlanHandler struct {
-	store *Store
+	store launchstore.Store
 	o     HandlerOptions
 }
 
 // NewPlanHandler returns the plan handler.
-func NewPlanHandler(store *Store, optFns ...func(*HandlerOptions)) *PlanHandler {
+func NewPlanHandler(store launchstore.Store, optFns ...func(*HandlerOptions)) *PlanHandler {
 	var o HandlerOptions
 	for _, f := range optFns {
 		f(&o)
@@ -73,25 +75,25 @@ func NewPlanHandler(store *Store, optFns ...func(*HandlerOptions)) *PlanHandler 
 // is a PermanentError naming every bad field; nothing is stored. The same
 // request again returns the stored plan; a different request under a used
 // requestId is a PermanentError.
-func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (Plan, error) {
+func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (launch.Plan, error) {
 	var env struct {
 		DetailType string          `json:"detail-type"`
 		Detail     json.RawMessage `json:"detail"`
 	}
-	if json.Unmarshal(raw, &env) == nil && env.DetailType == DetailLaunchRequested && len(env.Detail) > 0 {
+	if json.Unmarshal(raw, &env) == nil && env.DetailType == launch.DetailLaunchRequested && len(env.Detail) > 0 {
 		raw = env.Detail
 	}
-	r, err := ParseRequest(raw)
+	r, err := launch.ParseRequest(raw)
 	if err != nil {
 		h.o.Logger.Warn("invalid request", "requestId", loggableID(raw), "kind", failure.Permanent, "err", err)
-		return Plan{}, permanent("plan", "InvalidRequest", err)
+		return launch.Plan{}, permanent("plan", "InvalidRequest", err)
 	}
 	log := h.o.Logger.With("requestId", r.RequestID)
 	sr, err := h.store.CreateRequest(ctx, r, h.o.Clock.Now())
-	if errors.Is(err, ErrRequestConflict) {
-		return Plan{}, permanent("plan", "RequestConflict", fmt.Errorf("%w (requestId %q)", err, r.RequestID))
+	if errors.Is(err, launchstore.ErrRequestConflict) {
+		return launch.Plan{}, permanent("plan", "RequestConflict", fmt.Errorf("%w (requestId %q)", err, r.RequestID))
 	} else if err != nil {
-		return Plan{}, transientErr("plan", err)
+		return launch.Plan{}, transientErr("plan", err)
 	}
 	log.Info("planned", "chunks", sr.Plan.Count, "ecsChunks", sr.Plan.ECSChunks, "ec2Chunks", sr.Plan.EC2Chunks, "deadline", sr.Deadline)
 	return sr.Plan, nil
@@ -135,13 +137,13 @@ const RelaunchGrace = 2 * time.Minute
 // SummaryHandler sums a request's chunk results from the table and puts
 // LaunchCompleted. Safe for concurrent use.
 type SummaryHandler struct {
-	store  *Store
+	store  launchstore.Store
 	events EventsAPI
 	o      HandlerOptions
 }
 
 // NewSummaryHandler returns the summary handler.
-func NewSummaryHandler(store *Store, events EventsAPI, optFns ...func(*HandlerOptions)) *SummaryHandler {
+func NewSummaryHandler(store launchstore.Store, events EventsAPI, optFns ...func(*HandlerOptions)) *SummaryHandler {
 	var o HandlerOptions
 	for _, f := range optFns {
 		f(&o)
@@ -151,20 +153,20 @@ func NewSummaryHandler(store *Store, events EventsAPI, optFns ...func(*HandlerOp
 }
 
 // Handle summarises the request and puts LaunchCompleted on the bus.
-func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (Summary, error) {
+func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (launch.Summary, error) {
 	if in.RequestID == "" {
-		return Summary{}, permanent("summary", "InvalidInput", errors.New("summary input: requestId: required"))
+		return launch.Summary{}, permanent("summary", "InvalidInput", errors.New("summary input: requestId: required"))
 	}
 	sum, err := h.Summarize(ctx, in.RequestID)
-	if errors.Is(err, ErrNotFound) {
-		return Summary{}, permanent("summary", "RequestNotFound", err)
+	if errors.Is(err, launchstore.ErrNotFound) {
+		return launch.Summary{}, permanent("summary", "RequestNotFound", err)
 	} else if err != nil {
-		return Summary{}, transientErr("summary", err)
+		return launch.Summary{}, transientErr("summary", err)
 	}
 	if in.WaitForRelaunches {
 		wait, err := h.waitFor(ctx, sum)
 		if err != nil {
-			return Summary{}, transientErr("summary", err)
+			return launch.Summary{}, transientErr("summary", err)
 		}
 		if wait > 0 {
 			sum.WaitSeconds = wait
@@ -172,8 +174,8 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (Summary, 
 			return sum, nil
 		}
 	}
-	if err := putEvent(ctx, h.events, h.o.Bus, DetailLaunchCompleted, sum); err != nil {
-		return Summary{}, transientErr("summary", err)
+	if err := putEvent(ctx, h.events, h.o.Bus, launch.DetailLaunchCompleted, sum); err != nil {
+		return launch.Summary{}, transientErr("summary", err)
 	}
 	h.o.Logger.Info("summary", "requestId", sum.RequestID, "requested", sum.Requested, "launched", sum.Launched,
 		"failed", sum.Failed, "deadLettered", sum.DeadLettered, "pending", sum.Pending, "pendingRelaunches", sum.PendingRelaunches)
@@ -185,7 +187,7 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (Summary, 
 // after the deadline or after the first check, whichever is later (a
 // relaunch registered past the deadline is given up or replayed at once),
 // and, for a request with ECS tasks launched, StartWatch from the first check.
-func (h *SummaryHandler) waitFor(ctx context.Context, sum Summary) (int, error) {
+func (h *SummaryHandler) waitFor(ctx context.Context, sum launch.Summary) (int, error) {
 	sr, err := h.store.Request(ctx, sum.RequestID) // cached by Summarize
 	if err != nil {
 		return 0, err
@@ -216,16 +218,16 @@ func later(a, b time.Time) time.Time {
 
 // Summarize computes a request's summary from the table without side effects
 // (throttlectl status uses it too).
-func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (Summary, error) {
+func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (launch.Summary, error) {
 	sr, err := h.store.Request(ctx, requestID)
 	if err != nil {
-		return Summary{}, err
+		return launch.Summary{}, err
 	}
 	chunks, lost, err := h.store.Chunks(ctx, requestID)
 	if err != nil {
-		return Summary{}, err
+		return launch.Summary{}, err
 	}
-	sum := Summary{RequestID: requestID, Requested: sr.Request.Requested(), Reasons: map[string]int{}, CompletedAt: h.o.Clock.Now().UTC()}
+	sum := launch.Summary{RequestID: requestID, Requested: sr.Request.Requested(), Reasons: map[string]int{}, CompletedAt: h.o.Clock.Now().UTC()}
 	seen := map[int]bool{}
 	for _, c := range chunks {
 		seen[c.Index] = true
@@ -263,7 +265,7 @@ func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (Summa
 // summaryReason is the Reasons key of a given-up chunk: "<class>: <code>"
 // of its last failure, or one deadline reason for every chunk the deadline
 // ended (whatever its last failure was).
-func summaryReason(sr StoredRequest, c ChunkState) string {
+func summaryReason(sr launch.StoredRequest, c launch.ChunkState) string {
 	if strings.HasPrefix(c.Reason, reasonDeadline+" ") {
 		return fmt.Sprintf("%s %s passed", reasonDeadline, sr.Deadline.UTC().Format(time.RFC3339))
 	}

@@ -1,8 +1,10 @@
-package launch
+package handler
 
 import (
 	"context"
 	"errors"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"strings"
 	"testing"
 
@@ -19,7 +21,7 @@ func TestRunTaskThrottledReplayKeepsAttemptUnknown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newRetryEnv(t, 0)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.ecs.loseResponse = map[int]bool{1: true}
 	e.ecs.throttle = map[int]bool{2: true}
 	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); errorTypeName(err) != "TransientError" {
@@ -31,8 +33,8 @@ func TestRunTaskThrottledReplayKeepsAttemptUnknown(t *testing.T) {
 		t.Fatalf("throttled replay: got %T %v, want ThrottledError", err, err)
 	}
 	st, _ := e.st.Chunk(ctx, "r1", 0)
-	if got := st.Attempts[1].State; got != AttemptSent {
-		t.Fatalf("attempt 1 after a throttled replay: got %q, want %q (outcome still unknown)", got, AttemptSent)
+	if got := st.Attempts[1].State; got != launch.AttemptSent {
+		t.Fatalf("attempt 1 after a throttled replay: got %q, want %q (outcome still unknown)", got, launch.AttemptSent)
 	}
 	// The state machine: classify (throttled: a new token), retry, runtask.
 	dec, err := e.r.HandleChunk(ctx, RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: classification(failure.Throttled, "ThrottlingException", 1)})
@@ -47,7 +49,7 @@ func TestRunTaskThrottledReplayKeepsAttemptUnknown(t *testing.T) {
 		t.Fatalf("ECS launched %d tasks for a chunk of 10 (a new token after a throttled replay)", e.ecs.seq)
 	}
 	calls := e.ecs.Calls()
-	if tok := aws.ToString(calls[len(calls)-1].ClientToken); tok != ClientToken("r1", 0, 1) {
+	if tok := aws.ToString(calls[len(calls)-1].ClientToken); tok != launch.ClientToken("r1", 0, 1) {
 		t.Errorf("last call token %q, want attempt 1's", tok)
 	}
 }
@@ -60,7 +62,7 @@ func TestRetrySettlesUnknownAttemptBeforeGivingUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newRetryEnv(t, 0)
-	r := ecsRequest("r1", 10)
+	r := launchtest.ECSRequest("r1", 10)
 	r.MaxAttempts = 1
 	plan(t, e.st, r, t0)
 	e.ecs.loseResponse = map[int]bool{1: true}
@@ -84,7 +86,7 @@ func TestRetrySettlesUnknownAttemptBeforeGivingUp(t *testing.T) {
 	}
 	// One of the ten fails to start and is relaunched.
 	stopped := "arn:aws:ecs:us-east-1:000000000000:task/jobs/0001"
-	if err := e.st.FinishRelaunch(ctx, RelaunchClaim{TaskARN: stopped, RequestID: "r1", Chunk: 0}, "arn:aws:ecs:us-east-1:000000000000:task/jobs/r001"); err != nil {
+	if err := e.st.FinishRelaunch(ctx, launch.RelaunchClaim{TaskARN: stopped, RequestID: "r1", Chunk: 0}, "arn:aws:ecs:us-east-1:000000000000:task/jobs/r001"); err != nil {
 		t.Fatal(err)
 	}
 	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })
@@ -103,7 +105,7 @@ func TestRetrySettleReplaysBounded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newRetryEnv(t, 0)
-	r := ecsRequest("r1", 10)
+	r := launchtest.ECSRequest("r1", 10)
 	r.MaxAttempts = 1
 	plan(t, e.st, r, t0)
 	e.ecs.loseResponse = map[int]bool{1: true}

@@ -1,8 +1,10 @@
-package launch
+package handler
 
 import (
 	"context"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,7 @@ func completedEvents(e *retryEnv) int {
 	defer e.events.mu.Unlock()
 	n := 0
 	for _, en := range e.events.entries {
-		if strings.HasPrefix(en, DetailLaunchCompleted+" ") {
+		if strings.HasPrefix(en, launch.DetailLaunchCompleted+" ") {
 			n++
 		}
 	}
@@ -28,7 +30,7 @@ func TestSummaryWaitsForPendingRelaunches(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newRetryEnv(t, 0)
-	r := ecsRequest("r1", 10)
+	r := launchtest.ECSRequest("r1", 10)
 	r.DeadlineSeconds = 600
 	plan(t, e.st, r, t0)
 	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
@@ -37,7 +39,7 @@ func TestSummaryWaitsForPendingRelaunches(t *testing.T) {
 	st, _ := e.st.Chunk(ctx, "r1", 0)
 	withQueue(e)
 	e.lim.waits = []time.Duration{300 * time.Second}
-	ev := taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")
+	ev := taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")
 	// Delivered twice (EventBridge at least once): still one pending.
 	for range 2 {
 		if out, err := e.r.Handle(ctx, ev); err != nil || out.(EventOutput).Action != EventDeferred {
@@ -81,7 +83,7 @@ func TestSummaryStopsWaitingAfterDeadline(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newRetryEnv(t, 0)
-	r := ecsRequest("r1", 10)
+	r := launchtest.ECSRequest("r1", 10)
 	r.DeadlineSeconds = 600
 	plan(t, e.st, r, t0)
 	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
@@ -90,7 +92,7 @@ func TestSummaryStopsWaitingAfterDeadline(t *testing.T) {
 	st, _ := e.st.Chunk(ctx, "r1", 0)
 	withQueue(e)
 	e.lim.waits = []time.Duration{300 * time.Second}
-	if out, err := e.r.Handle(ctx, taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")); err != nil || out.(EventOutput).Action != EventDeferred {
+	if out, err := e.r.Handle(ctx, taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")); err != nil || out.(EventOutput).Action != EventDeferred {
 		t.Fatalf("got %+v, %v; want deferred", out, err)
 	}
 	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })
@@ -116,7 +118,7 @@ func TestSummaryWatchesJustLaunchedTasks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newRetryEnv(t, 0)
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
 		t.Fatalf("launch: %+v, %v", out, err)
 	}
@@ -140,7 +142,7 @@ func TestSummaryWatchesJustLaunchedTasks(t *testing.T) {
 		t.Fatalf("waits %v, want %v (StartWatch %v from the first check)", waits, want, DefaultStartWatch)
 	}
 
-	plan(t, e.st, ec2Request("r2", 4), t0)
+	plan(t, e.st, launchtest.EC2Request("r2", 4), t0)
 	sum, err := sh.Handle(ctx, SummaryInput{RequestID: "r2", WaitForRelaunches: true})
 	if err != nil || sum.WaitSeconds != 0 {
 		t.Fatalf("EC2 request: %+v, %v; want final at once", sum, err)
@@ -157,7 +159,7 @@ func TestGiveUpRelaunchCountedOnce(t *testing.T) {
 	ctx := context.Background()
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
-	c := RelaunchClaim{TaskARN: arns[0], RequestID: "r1", Chunk: 0}
+	c := launch.RelaunchClaim{TaskARN: arns[0], RequestID: "r1", Chunk: 0}
 	if _, err := e.st.RegisterRelaunch(ctx, "r1", 0, arns[0]); err != nil {
 		t.Fatal(err)
 	}

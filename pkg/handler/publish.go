@@ -1,9 +1,10 @@
-package launch
+package handler
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,7 +37,7 @@ func putEvent(ctx context.Context, api EventsAPI, bus, detailType string, detail
 		return fmt.Errorf("put %s: %w", detailType, err)
 	}
 	out, err := api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-		EventBusName: aws.String(bus), Source: aws.String(EventSource),
+		EventBusName: aws.String(bus), Source: aws.String(launch.EventSource),
 		DetailType: aws.String(detailType), Detail: aws.String(string(b)),
 	}}})
 	if err != nil {
@@ -55,8 +56,8 @@ func putEvent(ctx context.Context, api EventsAPI, bus, detailType string, detail
 // DeadLetter is the body of a message on the product's dead-letter queue:
 // the failure, plus what is needed to launch the missing units by hand.
 type DeadLetter struct {
-	LaunchFailedDetail
-	Failures []Failure `json:"failures,omitempty"`
+	launch.LaunchFailedDetail
+	Failures []launch.Failure `json:"failures,omitempty"`
 	// StartedBy and Token are the last attempt's identity (for finding
 	// whatever it did launch).
 	StartedBy string `json:"startedBy,omitempty"`

@@ -1,8 +1,9 @@
-package launch
+package launchstore
 
 import (
 	"context"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,20 +13,9 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
-// Placement is one (instance type, subnet) an EC2 batch can be launched in.
-// Its key "<instanceType>#<subnet>" is the sort key of its failover mark and
-// the form of runtask's exclude list.
-type Placement struct {
-	InstanceType string
-	Subnet       string
-}
-
-// Key returns "<instanceType>#<subnet>".
-func (p Placement) Key() string { return p.InstanceType + "#" + p.Subnet }
-
 // MarkUnavailable records fleet-wide that p has no capacity until until, so
 // every runtask skips it (state in the table, not in one Lambda's memory).
-func (st *Store) MarkUnavailable(ctx context.Context, scope string, p Placement, until time.Time) error {
+func (st *DynamoDB) MarkUnavailable(ctx context.Context, scope string, p launch.Placement, until time.Time) error {
 	it := key("failover#"+scope, p.Key())
 	it["until"] = s(until.UTC().Format(time.RFC3339Nano))
 	it[config.TableTTL] = n(until.Unix() + 1)
@@ -38,7 +28,7 @@ func (st *Store) MarkUnavailable(ctx context.Context, scope string, p Placement,
 // Unavailable returns the placements marked unavailable at now, with the
 // time each mark ends. Expired marks are ignored (DynamoDB's TTL deletes
 // them only eventually).
-func (st *Store) Unavailable(ctx context.Context, scope string, now time.Time) (map[string]time.Time, error) {
+func (st *DynamoDB) Unavailable(ctx context.Context, scope string, now time.Time) (map[string]time.Time, error) {
 	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(st.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
@@ -58,38 +48,16 @@ func (st *Store) Unavailable(ctx context.Context, scope string, now time.Time) (
 	return marks, nil
 }
 
-// Relaunch states.
-const (
-	RelaunchPending = "pending"
-	RelaunchDone    = "done"
-	RelaunchGaveUp  = "gaveup"
-)
-
-// RelaunchClaim is the record keyed by a stopped task's ARN: whoever creates
-// it relaunches the task; a duplicated event finds it and does nothing.
-type RelaunchClaim struct {
-	TaskARN   string
-	RequestID string
-	Chunk     int
-	State     string
-	// SlotAt is a limiter slot already held for the relaunch call.
-	SlotAt time.Time
-	NewARN string
-	// Gen is the generation of the relaunch call's client token
-	// (RelaunchTokenGen), advanced by AdvanceRelaunchToken.
-	Gen int
-}
-
 func relaunchKey(arn string) map[string]ddb.AttributeValue { return key("relaunch#"+arn, "relaunch") }
 
 // ClaimRelaunch creates the relaunch record of the stopped task (one
 // conditional write). created is false if it existed; then the stored claim
 // is returned.
-func (st *Store) ClaimRelaunch(ctx context.Context, c RelaunchClaim, expires time.Time) (RelaunchClaim, bool, error) {
+func (st *DynamoDB) ClaimRelaunch(ctx context.Context, c launch.RelaunchClaim, expires time.Time) (launch.RelaunchClaim, bool, error) {
 	it := relaunchKey(c.TaskARN)
 	it["requestId"] = s(c.RequestID)
 	it["chunk"] = n(int64(c.Chunk))
-	it["state"] = s(RelaunchPending)
+	it["state"] = s(launch.RelaunchPending)
 	it[config.TableTTL] = n(expires.Unix())
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(st.table), Item: it,
@@ -97,17 +65,17 @@ func (st *Store) ClaimRelaunch(ctx context.Context, c RelaunchClaim, expires tim
 		ExpressionAttributeNames: map[string]string{"#pk": config.TablePK},
 	})
 	if err == nil {
-		c.State = RelaunchPending
+		c.State = launch.RelaunchPending
 		return c, true, nil
 	}
 	if !isConditionFailed(err) {
-		return RelaunchClaim{}, false, fmt.Errorf("claim relaunch of %s: %w", c.TaskARN, err)
+		return launch.RelaunchClaim{}, false, fmt.Errorf("claim relaunch of %s: %w", c.TaskARN, err)
 	}
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: relaunchKey(c.TaskARN), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return RelaunchClaim{}, false, fmt.Errorf("load relaunch of %s: %w", c.TaskARN, err)
+		return launch.RelaunchClaim{}, false, fmt.Errorf("load relaunch of %s: %w", c.TaskARN, err)
 	}
-	got := RelaunchClaim{TaskARN: c.TaskARN, RequestID: str(out.Item["requestId"]), Chunk: num(out.Item["chunk"]),
+	got := launch.RelaunchClaim{TaskARN: c.TaskARN, RequestID: str(out.Item["requestId"]), Chunk: num(out.Item["chunk"]),
 		State: str(out.Item["state"]), NewARN: str(out.Item["newArn"]), Gen: num(out.Item["tokenGen"])}
 	got.SlotAt, _ = time.Parse(time.RFC3339Nano, str(out.Item["slotAt"]))
 	return got, false, nil
@@ -119,7 +87,7 @@ func (st *Store) ClaimRelaunch(ctx context.Context, c RelaunchClaim, expires tim
 // invocation) adds it again without counting twice. Its relaunch is pending
 // until the task joins stoppedIds (FinishRelaunch, GiveUpRelaunch), which the
 // summary reads from the chunk items it reads anyway (no extra read).
-func (st *Store) RegisterRelaunch(ctx context.Context, requestID string, chunk int, arn string) (ChunkState, error) {
+func (st *DynamoDB) RegisterRelaunch(ctx context.Context, requestID string, chunk int, arn string) (launch.ChunkState, error) {
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                       key(reqPK(requestID), chunkSK(chunk)),
 		UpdateExpression:          aws.String("ADD #rl :arn"),
@@ -128,14 +96,14 @@ func (st *Store) RegisterRelaunch(ctx context.Context, requestID string, chunk i
 		ReturnValues:              ddb.ReturnValueAllNew,
 	})
 	if err != nil {
-		return ChunkState{}, fmt.Errorf("register relaunch of %s: %w", arn, err)
+		return launch.ChunkState{}, fmt.Errorf("register relaunch of %s: %w", arn, err)
 	}
 	return parseChunk(chunk, attrs), nil
 }
 
 // MarkSummaryCheck records the first summary check of a request (the end
 // of its chunks) and returns it: later checks get the first one's time.
-func (st *Store) MarkSummaryCheck(ctx context.Context, requestID string, now time.Time) (time.Time, error) {
+func (st *DynamoDB) MarkSummaryCheck(ctx context.Context, requestID string, now time.Time) (time.Time, error) {
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                       key(reqPK(requestID), "meta"),
 		UpdateExpression:          aws.String("SET #c = if_not_exists(#c, :now)"),
@@ -158,7 +126,7 @@ func (st *Store) MarkSummaryCheck(ctx context.Context, requestID string, now tim
 }
 
 // SetRelaunchSlot remembers a slot held for a relaunch that had to wait.
-func (st *Store) SetRelaunchSlot(ctx context.Context, arn string, at time.Time) error {
+func (st *DynamoDB) SetRelaunchSlot(ctx context.Context, arn string, at time.Time) error {
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #at = :at"),
 		ExpressionAttributeNames:  map[string]string{"#at": "slotAt"},
@@ -172,7 +140,7 @@ func (st *Store) SetRelaunchSlot(ctx context.Context, arn string, at time.Time) 
 
 // ChargeRelaunch counts one relaunch against the chunk's budget; ok is false
 // when the budget (max) is spent.
-func (st *Store) ChargeRelaunch(ctx context.Context, requestID string, chunk, max int) (ok bool, err error) {
+func (st *DynamoDB) ChargeRelaunch(ctx context.Context, requestID string, chunk, max int) (ok bool, err error) {
 	_, err = st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                       key(reqPK(requestID), chunkSK(chunk)),
 		UpdateExpression:          aws.String("ADD #r :one"),
@@ -191,7 +159,7 @@ func (st *Store) ChargeRelaunch(ctx context.Context, requestID string, chunk, ma
 
 // FinishRelaunch records the relaunched task in its chunk (the stopped task
 // leaves the launched count, the new one joins it) and closes the claim.
-func (st *Store) FinishRelaunch(ctx context.Context, c RelaunchClaim, newARN string) error {
+func (st *DynamoDB) FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string) error {
 	if _, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                      key(reqPK(c.RequestID), chunkSK(c.Chunk)),
 		UpdateExpression:         aws.String("ADD #ids :new, #stopped :old"),
@@ -202,12 +170,12 @@ func (st *Store) FinishRelaunch(ctx context.Context, c RelaunchClaim, newARN str
 	}); err != nil {
 		return fmt.Errorf("record relaunch of %s: %w", c.TaskARN, err)
 	}
-	return st.closeClaim(ctx, c.TaskARN, RelaunchDone, newARN, "")
+	return st.closeClaim(ctx, c.TaskARN, launch.RelaunchDone, newARN, "")
 }
 
 // GiveUpRelaunch records that the stopped task will not be relaunched: it
 // leaves the launched count and a lost record carries the reason.
-func (st *Store) GiveUpRelaunch(ctx context.Context, c RelaunchClaim, reason string) error {
+func (st *DynamoDB) GiveUpRelaunch(ctx context.Context, c launch.RelaunchClaim, reason string) error {
 	it := key(reqPK(c.RequestID), chunkSK(c.Chunk)+"#lost#"+shortHash(c.TaskARN))
 	it["reason"] = s(reason)
 	it["units"] = n(1)
@@ -228,10 +196,10 @@ func (st *Store) GiveUpRelaunch(ctx context.Context, c RelaunchClaim, reason str
 	}); err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("record lost relaunch of %s: %w", c.TaskARN, err)
 	}
-	return st.closeClaim(ctx, c.TaskARN, RelaunchGaveUp, "", reason)
+	return st.closeClaim(ctx, c.TaskARN, launch.RelaunchGaveUp, "", reason)
 }
 
-func (st *Store) closeClaim(ctx context.Context, arn, state, newARN, reason string) error {
+func (st *DynamoDB) closeClaim(ctx context.Context, arn, state, newARN, reason string) error {
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                      relaunchKey(arn),
 		UpdateExpression:         aws.String("SET #st = :st, #new = :new, #reason = :reason"),

@@ -1,8 +1,11 @@
-package launch
+package handler
 
 import (
 	"context"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -43,7 +46,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newTestStore(t *testing.T) (*Store, *dynamodb.Client) {
+func newTestStore(t *testing.T) (*launchstore.DynamoDB, *dynamodb.Client) {
 	t.Helper()
 	name := fmt.Sprintf("table-%d", tableSeq.Add(1))
 	c := dynalite.Client()
@@ -61,10 +64,10 @@ func newTestStore(t *testing.T) (*Store, *dynamodb.Client) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return NewStore(c, name), c
+	return launchstore.NewDynamoDB(c, name), c
 }
 
-var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+var t0 = launchtest.T0
 
 // fakeECS answers RunTask like ECS does for client tokens: the same token
 // returns the first answer and launches nothing new. respond decides the
@@ -208,7 +211,7 @@ func (f *fakeEvents) PutEvents(_ context.Context, in *eventbridge.PutEventsInput
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, e := range in.Entries {
-		if aws.ToString(e.Source) != EventSource {
+		if aws.ToString(e.Source) != launch.EventSource {
 			return nil, fmt.Errorf("source %q", aws.ToString(e.Source))
 		}
 		f.entries = append(f.entries, aws.ToString(e.DetailType)+" "+aws.ToString(e.Detail))
@@ -229,21 +232,11 @@ func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...
 }
 
 // plan stores r for a test.
-func plan(t *testing.T, st *Store, r Request, now time.Time) StoredRequest {
+func plan(t *testing.T, st launchstore.Store, r launch.Request, now time.Time) launch.StoredRequest {
 	t.Helper()
 	sr, err := st.CreateRequest(context.Background(), r, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sr
-}
-
-func ecsRequest(id string, count int) Request {
-	return Request{RequestID: id, ECS: &ECSSpec{Cluster: "jobs", TaskDefinition: "job:3", Count: count, LaunchType: "FARGATE",
-		NetworkConfiguration: &NetworkConfiguration{AwsvpcConfiguration: &AwsvpcConfiguration{Subnets: []string{"subnet-a"}}}}}
-}
-
-func ec2Request(id string, count int) Request {
-	return Request{RequestID: id, EC2: &EC2Spec{LaunchTemplate: LaunchTemplate{LaunchTemplateID: "lt-1"},
-		InstanceTypes: []string{"c7g.large", "c6g.large"}, SubnetIDs: []string{"subnet-a", "subnet-b"}, Count: count}}
 }

@@ -1,12 +1,11 @@
-package launch
+package launchstore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"strconv"
 	"sync"
 	"time"
@@ -29,15 +28,11 @@ type DynamoDBAPI interface {
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 
-// retention is how long request items live after planning (the TTL
+// Retention is how long request items live after planning (the TTL
 // attribute), beyond the request's deadline.
-const retention = 7 * 24 * time.Hour
+const Retention = 7 * 24 * time.Hour
 
-// ErrRequestConflict is returned by CreateRequest when the requestId is
-// already used by a different request.
-var ErrRequestConflict = errors.New("requestId: already used by a different request")
-
-// Store keeps requests, plans and chunk results in the product's table
+// DynamoDB keeps requests, plans and chunk results in the product's table
 // (layout in docs/contracts.md):
 //
 //	req#<requestId>     / meta                     the request, its fingerprint, plan counts, deadline
@@ -48,21 +43,15 @@ var ErrRequestConflict = errors.New("requestId: already used by a different requ
 //	relaunch#<taskArn>  / relaunch                 relaunch claim of a task that failed to start
 //
 // Safe for concurrent use.
-type Store struct {
+type DynamoDB struct {
 	db    DynamoDBAPI
 	table string
 	cache sync.Map // requestId → *StoredRequest (requests never change)
 }
 
-// NewStore returns a store on table.
-func NewStore(db DynamoDBAPI, table string) *Store { return &Store{db: db, table: table} }
-
-// StoredRequest is a request as planned.
-type StoredRequest struct {
-	Request  Request
-	Plan     Plan
-	Created  time.Time
-	Deadline time.Time
+// NewDynamoDB returns the store on table.
+func NewDynamoDB(db DynamoDBAPI, table string) *DynamoDB {
+	return &DynamoDB{db: db, table: table}
 }
 
 func reqPK(id string) string        { return "req#" + id }
@@ -82,32 +71,21 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// Fingerprint is a hash of a request's canonical JSON: the same request sent
-// twice has the same fingerprint.
-func Fingerprint(r Request) string {
-	if r.Version == 0 {
-		r.Version = CurrentVersion
-	}
-	b, _ := json.Marshal(r) // struct fields marshal in a fixed order, maps sorted
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
 // CreateRequest stores r and its plan once. If the requestId is already
 // stored with the same fingerprint it returns the stored plan (a repeated
 // submission is idempotent); with a different request, ErrRequestConflict.
-func (st *Store) CreateRequest(ctx context.Context, r Request, now time.Time) (StoredRequest, error) {
+func (st *DynamoDB) CreateRequest(ctx context.Context, r launch.Request, now time.Time) (launch.StoredRequest, error) {
 	dl := r.Deadline(now)
-	plan := NewPlan(r, dl)
+	plan := launch.NewPlan(r, dl)
 	body, err := json.Marshal(r)
 	if err != nil {
-		return StoredRequest{}, fmt.Errorf("store request: %w", err)
+		return launch.StoredRequest{}, fmt.Errorf("store request: %w", err)
 	}
-	hash := RequestHash(r.RequestID)
-	expires := dl.Add(retention).Unix()
+	hash := launch.RequestHash(r.RequestID)
+	expires := dl.Add(Retention).Unix()
 	item := key(reqPK(r.RequestID), "meta")
 	item["request"] = s(string(body))
-	item["fingerprint"] = s(Fingerprint(r))
+	item["fingerprint"] = s(launch.Fingerprint(r))
 	item["requestHash"] = s(hash)
 	item["createdAt"] = s(now.UTC().Format(time.RFC3339Nano))
 	item["deadline"] = s(dl.UTC().Format(time.RFC3339Nano))
@@ -121,57 +99,54 @@ func (st *Store) CreateRequest(ctx context.Context, r Request, now time.Time) (S
 	if isConditionFailed(err) {
 		stored, gerr := st.Request(ctx, r.RequestID)
 		if gerr != nil {
-			return StoredRequest{}, gerr
+			return launch.StoredRequest{}, gerr
 		}
-		if Fingerprint(stored.Request) != Fingerprint(r) {
-			return StoredRequest{}, ErrRequestConflict
+		if launch.Fingerprint(stored.Request) != launch.Fingerprint(r) {
+			return launch.StoredRequest{}, ErrRequestConflict
 		}
 		return stored, nil
 	}
 	if err != nil {
-		return StoredRequest{}, fmt.Errorf("store request %s: %w", r.RequestID, err)
+		return launch.StoredRequest{}, fmt.Errorf("store request %s: %w", r.RequestID, err)
 	}
 	hitem := key("reqhash#"+hash, "meta")
 	hitem["requestId"] = s(r.RequestID)
 	hitem[config.TableTTL] = n(expires)
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: hitem}); err != nil {
-		return StoredRequest{}, fmt.Errorf("store request hash %s: %w", r.RequestID, err)
+		return launch.StoredRequest{}, fmt.Errorf("store request hash %s: %w", r.RequestID, err)
 	}
-	sr := StoredRequest{Request: r, Plan: plan, Created: now.UTC(), Deadline: dl.UTC()}
+	sr := launch.StoredRequest{Request: r, Plan: plan, Created: now.UTC(), Deadline: dl.UTC()}
 	st.cache.Store(r.RequestID, &sr)
 	return sr, nil
 }
 
-// ErrNotFound is returned when an item does not exist.
-var ErrNotFound = errors.New("not found")
-
 // Request loads a stored request (cached after the first read).
-func (st *Store) Request(ctx context.Context, requestID string) (StoredRequest, error) {
+func (st *DynamoDB) Request(ctx context.Context, requestID string) (launch.StoredRequest, error) {
 	if v, ok := st.cache.Load(requestID); ok {
-		return *v.(*StoredRequest), nil
+		return *v.(*launch.StoredRequest), nil
 	}
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(st.table), Key: key(reqPK(requestID), "meta"), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return StoredRequest{}, fmt.Errorf("load request %s: %w", requestID, err)
+		return launch.StoredRequest{}, fmt.Errorf("load request %s: %w", requestID, err)
 	}
 	if out.Item == nil {
-		return StoredRequest{}, fmt.Errorf("request %q: %w", requestID, ErrNotFound)
+		return launch.StoredRequest{}, fmt.Errorf("request %q: %w", requestID, ErrNotFound)
 	}
-	var sr StoredRequest
+	var sr launch.StoredRequest
 	if err := json.Unmarshal([]byte(str(out.Item["request"])), &sr.Request); err != nil {
-		return StoredRequest{}, fmt.Errorf("request %q: stored request unreadable: %w", requestID, err)
+		return launch.StoredRequest{}, fmt.Errorf("request %q: stored request unreadable: %w", requestID, err)
 	}
 	sr.Created, _ = time.Parse(time.RFC3339Nano, str(out.Item["createdAt"]))
 	sr.Deadline, _ = time.Parse(time.RFC3339Nano, str(out.Item["deadline"]))
-	sr.Plan = NewPlan(sr.Request, sr.Deadline)
+	sr.Plan = launch.NewPlan(sr.Request, sr.Deadline)
 	st.cache.Store(requestID, &sr)
 	return sr, nil
 }
 
 // RequestIDForHash finds the requestId whose RequestHash is hash.
-func (st *Store) RequestIDForHash(ctx context.Context, hash string) (string, error) {
+func (st *DynamoDB) RequestIDForHash(ctx context.Context, hash string) (string, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(st.table), Key: key("reqhash#"+hash, "meta"), ConsistentRead: aws.Bool(true),
 	})
@@ -211,7 +186,7 @@ func strs(v ddb.AttributeValue) []string {
 // cleared when the call is refused. A relaunch that is so marked is never
 // given up at the deadline (its task may run): the call is replayed with
 // its token instead, as chunk mode replays an unknown attempt.
-func (st *Store) SetRelaunchUnsettled(ctx context.Context, arn string, unsettled bool) error {
+func (st *DynamoDB) SetRelaunchUnsettled(ctx context.Context, arn string, unsettled bool) error {
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #u = :u"),
 		ExpressionAttributeNames:  map[string]string{"#u": "unsettled"},
@@ -228,7 +203,7 @@ func (st *Store) SetRelaunchUnsettled(ctx context.Context, arn string, unsettled
 // failures[] (nothing launched). Only from gen: a concurrent delivery that
 // saw the same answer does not advance it twice, so every delivery calls
 // with the one token that may have launched.
-func (st *Store) AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error {
+func (st *DynamoDB) AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error {
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #g = :next, #u = :u"),
 		// Generation 0 is stored as no attribute.
@@ -245,7 +220,7 @@ func (st *Store) AdvanceRelaunchToken(ctx context.Context, arn string, gen int) 
 }
 
 // RelaunchUnsettled reports SetRelaunchUnsettled's mark (consistent read).
-func (st *Store) RelaunchUnsettled(ctx context.Context, arn string) (bool, error) {
+func (st *DynamoDB) RelaunchUnsettled(ctx context.Context, arn string) (bool, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: relaunchKey(arn),
 		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#u"), ExpressionAttributeNames: map[string]string{"#u": "unsettled"}})
 	if err != nil {
@@ -254,3 +229,6 @@ func (st *Store) RelaunchUnsettled(ctx context.Context, arn string) (bool, error
 	b, _ := out.Item["unsettled"].(*ddb.AttributeValueMemberBOOL)
 	return b != nil && b.Value, nil
 }
+
+// Table is the name of the store's table.
+func (st *DynamoDB) Table() string { return st.table }

@@ -1,4 +1,4 @@
-package launch
+package handler
 
 import (
 	"encoding/json"

@@ -1,9 +1,11 @@
-package launch
+package handler
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"log/slog"
 	"math"
 	"slices"
@@ -42,19 +44,19 @@ type RunTaskInput struct {
 // RunTaskOutput is the runtask function's output. It echoes requestId,
 // chunk, the attempt actually used and exclude, so it can be passed on.
 type RunTaskOutput struct {
-	Status    string   `json:"status"`
-	RequestID string   `json:"requestId"`
-	Chunk     int      `json:"chunk"`
-	Attempt   int      `json:"attempt"`
-	Kind      Kind     `json:"kind"`
-	Exclude   []string `json:"exclude,omitempty"`
+	Status    string      `json:"status"`
+	RequestID string      `json:"requestId"`
+	Chunk     int         `json:"chunk"`
+	Attempt   int         `json:"attempt"`
+	Kind      launch.Kind `json:"kind"`
+	Exclude   []string    `json:"exclude,omitempty"`
 	// Launched and Missing count the chunk's units after this call.
 	Launched int `json:"launched"`
 	Missing  int `json:"missing"`
 	// WaitSeconds (whole seconds, rounded up) and SlotAt are set when deferred.
-	WaitSeconds int        `json:"waitSeconds,omitempty"`
-	SlotAt      *time.Time `json:"slotAt,omitempty"`
-	Failures    []Failure  `json:"failures,omitempty"`
+	WaitSeconds int              `json:"waitSeconds,omitempty"`
+	SlotAt      *time.Time       `json:"slotAt,omitempty"`
+	Failures    []launch.Failure `json:"failures,omitempty"`
 }
 
 // RunTaskOptions configures RunTask.
@@ -146,7 +148,7 @@ func lambdaTooNear(ctx context.Context, d time.Duration) bool {
 // limiter at its slot (sleeping at most DeferThreshold for it) and records
 // the outcome in the table. Safe for concurrent use.
 type RunTask struct {
-	store *Store
+	store launchstore.Store
 	lim   Limiter
 	ecs   ECSAPI
 	ec2   EC2API
@@ -155,7 +157,7 @@ type RunTask struct {
 
 // NewRunTask returns the runtask handler. ecs or ec2 may be nil if requests
 // never use that part.
-func NewRunTask(store *Store, lim Limiter, ecsc ECSAPI, ec2c EC2API, optFns ...func(*RunTaskOptions)) *RunTask {
+func NewRunTask(store launchstore.Store, lim Limiter, ecsc ECSAPI, ec2c EC2API, optFns ...func(*RunTaskOptions)) *RunTask {
 	o := RunTaskOptions{DeferThreshold: 2 * time.Second}
 	for _, f := range optFns {
 		f(&o)
@@ -190,7 +192,7 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	}
 	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt)
 	sr, err := h.store.Request(ctx, in.RequestID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, launchstore.ErrNotFound) {
 		return RunTaskOutput{}, permanent("runtask", "RequestNotFound", err)
 	} else if err != nil {
 		return RunTaskOutput{}, transientErr("runtask", err)
@@ -206,7 +208,7 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	}
 	now := h.o.Clock.Now()
 
-	fargate := spec.Kind == KindECS && sr.Request.ECS.Fargate()
+	fargate := spec.Kind == launch.KindECS && sr.Request.ECS.Fargate()
 	rec, call, err := h.nextCall(ctx, sr, spec, state, in, now)
 	if err != nil {
 		h.release(ctx, in, spec.Kind, max(1, state.Missing(spec.Size)), fargate)
@@ -218,7 +220,7 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	}
 	// A call that would launch anew (not the replay of an attempt whose
 	// outcome is unknown) is not made once the deadline has passed.
-	fresh := rec.State != AttemptSent
+	fresh := rec.State != launch.AttemptSent
 	if fresh && in.SlotAt == nil && !now.Before(sr.Deadline) {
 		return h.pastDeadline(out, spec, state, sr.Deadline, now), nil
 	}
@@ -229,13 +231,13 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	// it believes. A deferred attempt stays "sent" and is what the next
 	// invocation (with slotAt) makes; repeating its token is always safe.
 	switch rec.State {
-	case AttemptSent: // stored already: replayed as it is
-	case AttemptFailed: // repeated: its outcome is unknown again until it answers
+	case launch.AttemptSent: // stored already: replayed as it is
+	case launch.AttemptFailed: // repeated: its outcome is unknown again until it answers
 		if err := h.store.ResendAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt); err != nil {
 			return RunTaskOutput{}, transientErr("runtask", err)
 		}
 	default:
-		state, err = h.store.BeginAttempt(ctx, in.RequestID, spec, rec, sr.Deadline.Add(retention))
+		state, err = h.store.BeginAttempt(ctx, in.RequestID, spec, rec, sr.Deadline.Add(launchstore.Retention))
 		if err != nil {
 			return RunTaskOutput{}, transientErr("runtask", err)
 		}
@@ -293,11 +295,11 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	op := "ecs:RunTask"
 	var res result
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
-	if spec.Kind == KindECS {
-		res, err = callRunTask(ctx, h.ecs, sr.Request.ECS.runTaskInput(in.RequestID, rec))
+	if spec.Kind == launch.KindECS {
+		res, err = callRunTask(ctx, h.ecs, runTaskInput(sr.Request.ECS, in.RequestID, rec))
 	} else {
 		op = "ec2:RunInstances"
-		res, err = callRunInstances(ctx, h.ec2, sr.Request.EC2.runInstancesInput(in.RequestID, rec))
+		res, err = callRunInstances(ctx, h.ec2, runInstancesInput(sr.Request.EC2, in.RequestID, rec))
 	}
 	if err != nil {
 		return RunTaskOutput{}, h.callFailed(ctx, log, sr, spec, rec, !fresh, service, takes, op, err)
@@ -310,8 +312,8 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	}
 	h.o.Metrics.Add(MetricLaunched, float64(len(res.IDs)), UnitCount)
 	rec = state.Attempts[rec.Attempt]
-	if spec.Kind == KindEC2 && len(res.IDs) < rec.Count {
-		h.markUnavailable(ctx, log, Placement{rec.InstanceType, rec.Subnet})
+	if spec.Kind == launch.KindEC2 && len(res.IDs) < rec.Count {
+		h.markUnavailable(ctx, log, launch.Placement{InstanceType: rec.InstanceType, Subnet: rec.Subnet})
 	}
 	out = h.answer(out, spec, state, rec)
 	log.Info("called", "op", op, "launchedNow", len(res.IDs), "launched", out.Launched, "missing", out.Missing)
@@ -350,28 +352,28 @@ func (h *RunTask) reserve(ctx context.Context, log *slog.Logger, service string,
 // unknown is replayed first (same token, same parameters); an attempt
 // already answered is answered again from the table (call false); otherwise
 // a new attempt for the missing units.
-func (h *RunTask) nextCall(ctx context.Context, sr StoredRequest, spec ChunkSpec, state ChunkState, in RunTaskInput, now time.Time) (AttemptRecord, bool, error) {
+func (h *RunTask) nextCall(ctx context.Context, sr launch.StoredRequest, spec launch.ChunkSpec, state launch.ChunkState, in RunTaskInput, now time.Time) (launch.AttemptRecord, bool, error) {
 	if rec, ok := state.Unsettled(); ok {
 		return rec, true, nil
 	}
 	if rec, ok := state.Attempts[in.Attempt]; ok {
 		// A refused call is repeated as it was (nothing was launched);
 		// an answered one is not made again.
-		return rec, rec.State == AttemptFailed && !state.GaveUp && state.Missing(spec.Size) > 0, nil
+		return rec, rec.State == launch.AttemptFailed && !state.GaveUp && state.Missing(spec.Size) > 0, nil
 	}
 	missing := state.Missing(spec.Size)
 	if missing <= 0 || state.GaveUp {
-		return AttemptRecord{Attempt: in.Attempt}, false, nil
+		return launch.AttemptRecord{Attempt: in.Attempt}, false, nil
 	}
-	rec := AttemptRecord{
+	rec := launch.AttemptRecord{
 		Attempt: in.Attempt, Count: missing,
-		Token:     ClientToken(in.RequestID, in.Chunk, in.Attempt),
-		StartedBy: StartedBy(in.RequestID, in.Chunk, in.Attempt),
+		Token:     launch.ClientToken(in.RequestID, in.Chunk, in.Attempt),
+		StartedBy: launch.StartedBy(in.RequestID, in.Chunk, in.Attempt),
 	}
-	if spec.Kind == KindEC2 {
+	if spec.Kind == launch.KindEC2 {
 		p, err := h.placement(ctx, sr.Request.EC2, in.Exclude, now)
 		if err != nil {
-			return AttemptRecord{}, false, err
+			return launch.AttemptRecord{}, false, err
 		}
 		rec.InstanceType, rec.Subnet = p.InstanceType, p.Subnet
 	}
@@ -380,13 +382,13 @@ func (h *RunTask) nextCall(ctx context.Context, sr StoredRequest, spec ChunkSpec
 
 // placement returns the first (type, subnet) in preference order that is
 // neither excluded nor marked unavailable fleet-wide.
-func (h *RunTask) placement(ctx context.Context, s *EC2Spec, exclude []string, now time.Time) (Placement, error) {
+func (h *RunTask) placement(ctx context.Context, s *launch.EC2Spec, exclude []string, now time.Time) (launch.Placement, error) {
 	marks, err := h.store.Unavailable(ctx, h.o.AccountScope, now)
 	if err != nil {
-		return Placement{}, transientErr("runtask", err)
+		return launch.Placement{}, transientErr("runtask", err)
 	}
 	var soonest time.Time
-	for _, p := range s.placements() {
+	for _, p := range s.Placements() {
 		if slices.Contains(exclude, p.Key()) {
 			continue
 		}
@@ -403,10 +405,10 @@ func (h *RunTask) placement(ctx context.Context, s *EC2Spec, exclude []string, n
 	if !soonest.IsZero() {
 		d.RetryAfter = max(soonest.Sub(now), time.Second)
 	}
-	return Placement{}, &failure.CapacityError{Detail: d, Scope: failure.ScopeInstanceType}
+	return launch.Placement{}, &failure.CapacityError{Detail: d, Scope: failure.ScopeInstanceType}
 }
 
-func (h *RunTask) markUnavailable(ctx context.Context, log *slog.Logger, p Placement) {
+func (h *RunTask) markUnavailable(ctx context.Context, log *slog.Logger, p launch.Placement) {
 	until := h.o.Clock.Now().Add(h.o.FailoverPeriod)
 	if err := h.store.MarkUnavailable(ctx, h.o.AccountScope, p, until); err != nil {
 		log.Warn("failover mark not stored", "placement", p.Key(), "err", err)
@@ -417,7 +419,7 @@ func (h *RunTask) markUnavailable(ctx context.Context, log *slog.Logger, p Place
 
 // callFailed records a failed call and returns the named error for it.
 // replay says the call repeated an attempt whose outcome was unknown.
-func (h *RunTask) callFailed(ctx context.Context, log *slog.Logger, sr StoredRequest, spec ChunkSpec, rec AttemptRecord, replay bool, service string, takes []limiter.Take, op string, err error) error {
+func (h *RunTask) callFailed(ctx context.Context, log *slog.Logger, sr launch.StoredRequest, spec launch.ChunkSpec, rec launch.AttemptRecord, replay bool, service string, takes []limiter.Take, op string, err error) error {
 	c := h.o.Classify(err)
 	log = log.With("kind", c.Class, "code", c.Code)
 	// ECS and EC2 throttle a call before they look its client token up, so
@@ -441,8 +443,8 @@ func (h *RunTask) callFailed(ctx context.Context, log *slog.Logger, sr StoredReq
 			}
 		}
 	case failure.Capacity:
-		if spec.Kind == KindEC2 {
-			p := Placement{rec.InstanceType, rec.Subnet}
+		if spec.Kind == launch.KindEC2 {
+			p := launch.Placement{InstanceType: rec.InstanceType, Subnet: rec.Subnet}
 			h.markUnavailable(ctx, log, p)
 			c.Scope, c.ScopeValue = failure.ScopeInstanceType, p.Key()
 		}
@@ -452,7 +454,7 @@ func (h *RunTask) callFailed(ctx context.Context, log *slog.Logger, sr StoredReq
 }
 
 // answer builds the output from the chunk's state and the attempt's record.
-func (h *RunTask) answer(out RunTaskOutput, spec ChunkSpec, state ChunkState, rec AttemptRecord) RunTaskOutput {
+func (h *RunTask) answer(out RunTaskOutput, spec launch.ChunkSpec, state launch.ChunkState, rec launch.AttemptRecord) RunTaskOutput {
 	out.Launched = state.Launched()
 	out.Missing = state.Missing(spec.Size)
 	switch {
@@ -467,7 +469,7 @@ func (h *RunTask) answer(out RunTaskOutput, spec ChunkSpec, state ChunkState, re
 		out.Failures = rec.Failures
 		if len(out.Failures) == 0 {
 			// A call that launched fewer than asked without saying why.
-			out.Failures = []Failure{{Reason: "Incomplete", Detail: fmt.Sprintf("%d of %d units not launched", out.Missing, spec.Size)}}
+			out.Failures = []launch.Failure{{Reason: "Incomplete", Detail: fmt.Sprintf("%d of %d units not launched", out.Missing, spec.Size)}}
 		}
 	}
 	return out
@@ -480,16 +482,16 @@ const CodeDeadlinePassed = "DeadlinePassed"
 
 // pastDeadline answers "partial" with a DeadlinePassed failure: nothing was
 // called; at is the slot (or the time) that fell after the deadline.
-func (h *RunTask) pastDeadline(out RunTaskOutput, spec ChunkSpec, state ChunkState, deadline, at time.Time) RunTaskOutput {
+func (h *RunTask) pastDeadline(out RunTaskOutput, spec launch.ChunkSpec, state launch.ChunkState, deadline, at time.Time) RunTaskOutput {
 	out.Status = StatusPartial
 	out.Launched, out.Missing = state.Launched(), state.Missing(spec.Size)
-	out.Failures = []Failure{{Reason: CodeDeadlinePassed, Detail: fmt.Sprintf("deadline %s passed (next slot %s): %d of %d units not launched",
+	out.Failures = []launch.Failure{{Reason: CodeDeadlinePassed, Detail: fmt.Sprintf("deadline %s passed (next slot %s): %d of %d units not launched",
 		deadline.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), out.Missing, spec.Size)}}
 	return out
 }
 
 // release gives back a slot held from a deferral when no call is made.
-func (h *RunTask) release(ctx context.Context, in RunTaskInput, kind Kind, count int, fargate bool) {
+func (h *RunTask) release(ctx context.Context, in RunTaskInput, kind launch.Kind, count int, fargate bool) {
 	if in.SlotAt == nil {
 		return
 	}

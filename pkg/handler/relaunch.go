@@ -1,10 +1,12 @@
-package launch
+package handler
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"log/slog"
 	"math"
 	"slices"
@@ -90,7 +92,7 @@ func (h *Retry) HandleEvent(ctx context.Context, raw json.RawMessage) (EventOutp
 		return EventOutput{Action: EventIgnored, Reason: "service action " + ev.Detail.EventName}, nil
 	case "ECS Task State Change":
 		d := ev.Detail
-		if d.LastStatus != "STOPPED" || d.StopCode != "TaskFailedToStart" || !strings.HasPrefix(d.StartedBy, StartedByPrefix) {
+		if d.LastStatus != "STOPPED" || d.StopCode != "TaskFailedToStart" || !strings.HasPrefix(d.StartedBy, launch.StartedByPrefix) {
 			return EventOutput{Action: EventIgnored, Reason: "not a task of ours that failed to start"}, nil
 		}
 		return h.relaunch(ctx, raw, d.TaskArn, d.StartedBy, d.StoppedReason)
@@ -133,12 +135,12 @@ func (h *Retry) slowECS(ctx context.Context, reason string) []string {
 // image, missing secret) is not relaunched: it is dead-lettered with
 // LaunchFailed.
 func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, startedBy, stoppedReason string) (EventOutput, error) {
-	id, ok := ParseStartedBy(startedBy)
+	id, ok := launch.ParseStartedBy(startedBy)
 	if !ok || taskARN == "" {
 		return EventOutput{Action: EventIgnored, Reason: "startedBy " + startedBy + " is not ours"}, nil
 	}
 	requestID, err := h.store.RequestIDForHash(ctx, id.RequestHash)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, launchstore.ErrNotFound) {
 		return EventOutput{Action: EventIgnored, Reason: "no request with hash " + id.RequestHash}, nil
 	} else if err != nil {
 		return EventOutput{}, transientErr("retry", err)
@@ -150,7 +152,7 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 		return EventOutput{}, transientErr("retry", err)
 	}
 	spec, err := sr.Request.Chunk(id.Chunk)
-	if err != nil || spec.Kind != KindECS {
+	if err != nil || spec.Kind != launch.KindECS {
 		return EventOutput{Action: EventIgnored, Reason: fmt.Sprintf("chunk %d is not an ECS chunk of %s", id.Chunk, requestID)}, nil
 	}
 	// Registered first, so that the summary counts the relaunch as pending
@@ -160,7 +162,7 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 	if err != nil {
 		return EventOutput{}, transientErr("retry", err)
 	}
-	if id.Attempt >= RelaunchAttemptBase && h.o.RelaunchQueueURL != "" && h.o.Clock.Now().Before(sr.Deadline) {
+	if id.Attempt >= launch.RelaunchAttemptBase && h.o.RelaunchQueueURL != "" && h.o.Clock.Now().Before(sr.Deadline) {
 		// A relaunched task that failed to start before its own relaunch
 		// was recorded (lost response, crash, timeout): relaunching it now
 		// would count its replacement on top of the task it replaced,
@@ -175,11 +177,11 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 		}
 	}
 	c := h.o.ClassifyEvent(raw)
-	claim, created, err := h.store.ClaimRelaunch(ctx, RelaunchClaim{TaskARN: taskARN, RequestID: requestID, Chunk: id.Chunk}, sr.Deadline.Add(retention))
+	claim, created, err := h.store.ClaimRelaunch(ctx, launch.RelaunchClaim{TaskARN: taskARN, RequestID: requestID, Chunk: id.Chunk}, sr.Deadline.Add(launchstore.Retention))
 	if err != nil {
 		return EventOutput{}, transientErr("retry", err)
 	}
-	if claim.State != RelaunchPending {
+	if claim.State != launch.RelaunchPending {
 		out.Action, out.NewTaskARN, out.Reason = EventDuplicate, claim.NewARN, "already "+claim.State
 		log.Info("duplicate TaskFailedToStart event", "state", claim.State)
 		return out, nil
@@ -241,7 +243,7 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 					return EventOutput{}, transientErr("retry", err)
 				}
 			}
-			service, takes := takesFor(KindECS, 1, fargate)
+			service, takes := takesFor(launch.KindECS, 1, fargate)
 			if err := h.lim.Release(ctx, service, takes, limiter.Slot{At: now.Add(wait)}); err != nil {
 				log.Warn("relaunch slot not released", "err", err)
 			}
@@ -263,17 +265,17 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 			return EventOutput{}, transientErr("retry", fmt.Errorf("waiting for the relaunch slot: %w", err))
 		}
 	}
-	rec := AttemptRecord{Count: 1, Token: RelaunchTokenGen(taskARN, claim.Gen), StartedBy: RelaunchStartedBy(requestID, id.Chunk, taskARN)}
+	rec := launch.AttemptRecord{Count: 1, Token: launch.RelaunchTokenGen(taskARN, claim.Gen), StartedBy: launch.RelaunchStartedBy(requestID, id.Chunk, taskARN)}
 	if err := h.store.SetRelaunchUnsettled(ctx, taskARN, true); err != nil {
 		return EventOutput{}, transientErr("retry", err)
 	}
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
-	res, err := callRunTask(ctx, h.ecs, sr.Request.ECS.runTaskInput(requestID, rec))
+	res, err := callRunTask(ctx, h.ecs, runTaskInput(sr.Request.ECS, requestID, rec))
 	if err != nil {
 		lc := h.o.ClassifyError(err)
 		if lc.Class == failure.Throttled {
 			h.o.Metrics.Add(MetricThrottledSync, 1, UnitCount)
-			service, takes := takesFor(KindECS, 1, fargate)
+			service, takes := takesFor(launch.KindECS, 1, fargate)
 			for _, t := range takes {
 				_ = h.lim.Signal(ctx, service, t.Bucket, limiter.Signal{Reason: lc.Code, At: h.o.Clock.Now()})
 			}
@@ -296,9 +298,9 @@ func (h *Retry) relaunch(ctx context.Context, raw json.RawMessage, taskARN, star
 		return EventOutput{}, transientErr("retry", err)
 	}
 	h.o.Metrics.Add(MetricRelaunched, 1, UnitCount)
-	detail := TaskRelaunchedDetail{RequestID: requestID, Chunk: id.Chunk, StoppedTaskARN: taskARN, NewTaskARN: res.IDs[0],
+	detail := launch.TaskRelaunchedDetail{RequestID: requestID, Chunk: id.Chunk, StoppedTaskARN: taskARN, NewTaskARN: res.IDs[0],
 		StoppedReason: stoppedReason, At: h.o.Clock.Now().UTC()}
-	if err := putEvent(ctx, h.events, h.o.Bus, DetailTaskRelaunched, detail); err != nil {
+	if err := putEvent(ctx, h.events, h.o.Bus, launch.DetailTaskRelaunched, detail); err != nil {
 		log.Warn("TaskRelaunched not put", "err", err) // the relaunch itself is recorded
 	}
 	log.Info("relaunched", "newTaskArn", res.IDs[0])
@@ -350,7 +352,7 @@ func (h *Retry) deferRelaunch(ctx context.Context, log *slog.Logger, raw json.Ra
 // is the same): the others reserve a new one next time. answered says the
 // failure is the token's own answer (failures[]), which settles the call.
 // Without a queue, or for another class, the invocation fails.
-func (h *Retry) retryRelaunchLater(ctx context.Context, log *slog.Logger, raw json.RawMessage, out EventOutput, claim RelaunchClaim, fargate, answered bool, lc failure.Classification, cause error) (EventOutput, error) {
+func (h *Retry) retryRelaunchLater(ctx context.Context, log *slog.Logger, raw json.RawMessage, out EventOutput, claim launch.RelaunchClaim, fargate, answered bool, lc failure.Classification, cause error) (EventOutput, error) {
 	if h.o.RelaunchQueueURL == "" || !lc.Class.Retryable() {
 		return EventOutput{}, failure.ErrorFor(lc, "ecs:RunTask", cause)
 	}
@@ -371,7 +373,7 @@ func (h *Retry) retryRelaunchLater(ctx context.Context, log *slog.Logger, raw js
 	}
 	wait := max(lc.MinDelay(), time.Second)
 	if h.o.Peek != nil {
-		service, takes := takesFor(KindECS, 1, fargate)
+		service, takes := takesFor(launch.KindECS, 1, fargate)
 		if next, err := h.o.Peek.NextSlot(ctx, service, takes); err == nil {
 			wait = max(wait, next)
 		}
@@ -494,14 +496,14 @@ func (h *Retry) HandleSQS(ctx context.Context, b SQSBatch) (SQSBatchResponse, er
 	return resp, nil
 }
 
-func firstReason(fs []Failure) string {
+func firstReason(fs []launch.Failure) string {
 	if len(fs) == 0 {
 		return ""
 	}
 	return fs[0].Reason
 }
 
-func firstDetail(fs []Failure) string {
+func firstDetail(fs []launch.Failure) string {
 	if len(fs) == 0 {
 		return ""
 	}
@@ -510,13 +512,13 @@ func firstDetail(fs []Failure) string {
 
 func (h *Retry) giveUpRelaunch(ctx context.Context, log interface {
 	Warn(string, ...any)
-}, claim RelaunchClaim, out EventOutput, c failure.Classification, reason string) (EventOutput, error) {
-	detail := LaunchFailedDetail{RequestID: claim.RequestID, Chunk: claim.Chunk, Kind: KindECS, Attempt: -1, Missing: 1,
+}, claim launch.RelaunchClaim, out EventOutput, c failure.Classification, reason string) (EventOutput, error) {
+	detail := launch.LaunchFailedDetail{RequestID: claim.RequestID, Chunk: claim.Chunk, Kind: launch.KindECS, Attempt: -1, Missing: 1,
 		Class: string(c.Class), Code: c.Code, Reason: reason, StoppedTaskARN: claim.TaskARN, At: h.o.Clock.Now().UTC()}
 	if err := sendDeadLetter(ctx, h.sqs, h.o.DLQURL, DeadLetter{LaunchFailedDetail: detail}); err != nil {
 		return EventOutput{}, transientErr("retry", err)
 	}
-	if err := putEvent(ctx, h.events, h.o.Bus, DetailLaunchFailed, detail); err != nil {
+	if err := putEvent(ctx, h.events, h.o.Bus, launch.DetailLaunchFailed, detail); err != nil {
 		return EventOutput{}, transientErr("retry", err)
 	}
 	if err := h.store.GiveUpRelaunch(ctx, claim, reason); err != nil {

@@ -1,8 +1,10 @@
-package launch
+package handler
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"os"
 	"strings"
 	"testing"
@@ -17,7 +19,7 @@ func TestPlanHandler(t *testing.T) {
 	st, _ := newTestStore(t)
 	h := NewPlanHandler(st, func(o *HandlerOptions) { o.Clock = clock.NewFake(t0) })
 	ctx := context.Background()
-	b, _ := os.ReadFile("testdata/request-ecs-ec2.json")
+	b, _ := os.ReadFile("../launch/testdata/request-ecs-ec2.json")
 	p, err := h.Handle(ctx, b)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +56,7 @@ func TestPlanHandler(t *testing.T) {
 func TestSummaryHandler(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
-	r := ecsRequest("r1", 25)
+	r := launchtest.ECSRequest("r1", 25)
 	plan(t, e.st, r, t0)
 	ctx := context.Background()
 	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil {
@@ -74,7 +76,7 @@ func TestSummaryHandler(t *testing.T) {
 		t.Fatalf("got %+v", sum)
 	}
 	last := e.events.entries[len(e.events.entries)-1]
-	if !strings.HasPrefix(last, DetailLaunchCompleted+" ") || !strings.Contains(last, `"launched":10`) {
+	if !strings.HasPrefix(last, launch.DetailLaunchCompleted+" ") || !strings.Contains(last, `"launched":10`) {
 		t.Errorf("event: got %s", last)
 	}
 	if _, err := sh.Handle(ctx, SummaryInput{RequestID: "nope"}); errorTypeName(err) != "PermanentError" {

@@ -1,10 +1,12 @@
-package launch
+package handler
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -31,7 +33,7 @@ type RetryInput struct {
 	// Classification is classify's answer about the failure.
 	Classification *failure.Classification `json:"classification"`
 	// Failures are the runtask failures[] (for the dead letter), optional.
-	Failures []Failure `json:"failures,omitempty"`
+	Failures []launch.Failure `json:"failures,omitempty"`
 	// Exclude is the current EC2 exclude list, optional.
 	Exclude []string `json:"exclude,omitempty"`
 }
@@ -88,7 +90,7 @@ type RetryOptions struct {
 // Retry is the retry handler: in chunk mode it decides how a failed chunk
 // goes on; in event mode it reacts to ECS events. Safe for concurrent use.
 type Retry struct {
-	store  *Store
+	store  launchstore.Store
 	lim    Limiter
 	ecs    ECSAPI
 	events EventsAPI
@@ -97,7 +99,7 @@ type Retry struct {
 }
 
 // NewRetry returns the retry handler.
-func NewRetry(store *Store, lim Limiter, ecsc ECSAPI, events EventsAPI, sqsc SQSAPI, optFns ...func(*RetryOptions)) *Retry {
+func NewRetry(store launchstore.Store, lim Limiter, ecsc ECSAPI, events EventsAPI, sqsc SQSAPI, optFns ...func(*RetryOptions)) *Retry {
 	o := RetryOptions{BaseDelay: time.Second, MaxDelay: 300 * time.Second, DeferThreshold: 2 * time.Second}
 	for _, f := range optFns {
 		f(&o)
@@ -175,7 +177,7 @@ func (h *Retry) HandleChunk(ctx context.Context, in RetryInput) (RetryOutput, er
 	c := *in.Classification
 	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt, "kind", c.Class, "code", c.Code)
 	sr, err := h.store.Request(ctx, in.RequestID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, launchstore.ErrNotFound) {
 		return RetryOutput{}, permanent("retry", "RequestNotFound", err)
 	} else if err != nil {
 		return RetryOutput{}, transientErr("retry", err)
@@ -221,7 +223,7 @@ func (h *Retry) HandleChunk(ctx context.Context, in RetryInput) (RetryOutput, er
 
 	wait := c.MinDelay()
 	if h.o.Peek != nil {
-		service, takes := takesFor(spec.Kind, max(1, state.Missing(spec.Size)), spec.Kind == KindECS && sr.Request.ECS.Fargate())
+		service, takes := takesFor(spec.Kind, max(1, state.Missing(spec.Size)), spec.Kind == launch.KindECS && sr.Request.ECS.Fargate())
 		if next, perr := h.o.Peek.NextSlot(ctx, service, takes); perr == nil {
 			wait = max(wait, next)
 		}
@@ -230,12 +232,12 @@ func (h *Retry) HandleChunk(ctx context.Context, in RetryInput) (RetryOutput, er
 	wait = min(max(wait, time.Duration(h.o.Rand()*backoff)), h.o.MaxDelay)
 
 	out.Action = ActionRetry
-	if c.Class == failure.Capacity && spec.Kind == KindEC2 {
+	if c.Class == failure.Capacity && spec.Kind == launch.KindEC2 {
 		out.Action = ActionFailover
 		if c.ScopeValue != "" && !slices.Contains(out.Exclude, c.ScopeValue) {
 			out.Exclude = append(out.Exclude, c.ScopeValue)
 		}
-		if len(out.Exclude) >= len(sr.Request.EC2.placements()) {
+		if len(out.Exclude) >= len(sr.Request.EC2.Placements()) {
 			// Everything tried: start over; the fleet-wide marks still
 			// steer runtask away from what is still without capacity.
 			out.Exclude = []string{}
@@ -296,10 +298,10 @@ const reasonDeadline = "deadline"
 // giveUp dead-letters the chunk's missing units and puts LaunchFailed, then
 // records the give-up. The sends come first: if this invocation dies, the
 // state machine's retry sends again (at least once, never zero times).
-func (h *Retry) giveUp(ctx context.Context, log *slog.Logger, sr StoredRequest, spec ChunkSpec, state ChunkState, in RetryInput, out RetryOutput, c failure.Classification, reason string) (RetryOutput, error) {
+func (h *Retry) giveUp(ctx context.Context, log *slog.Logger, sr launch.StoredRequest, spec launch.ChunkSpec, state launch.ChunkState, in RetryInput, out RetryOutput, c failure.Classification, reason string) (RetryOutput, error) {
 	missing := state.Missing(spec.Size)
 	last := state.Attempts[in.Attempt]
-	detail := LaunchFailedDetail{
+	detail := launch.LaunchFailedDetail{
 		RequestID: in.RequestID, Chunk: in.Chunk, Kind: spec.Kind, Attempt: in.Attempt, Missing: missing,
 		Class: string(c.Class), Code: c.Code, Reason: reason, At: h.o.Clock.Now().UTC(),
 	}
@@ -310,7 +312,7 @@ func (h *Retry) giveUp(ctx context.Context, log *slog.Logger, sr StoredRequest, 
 	if err := sendDeadLetter(ctx, h.sqs, h.o.DLQURL, DeadLetter{LaunchFailedDetail: detail, Failures: failures, StartedBy: last.StartedBy}); err != nil {
 		return RetryOutput{}, transientErr("retry", err)
 	}
-	if err := putEvent(ctx, h.events, h.o.Bus, DetailLaunchFailed, detail); err != nil {
+	if err := putEvent(ctx, h.events, h.o.Bus, launch.DetailLaunchFailed, detail); err != nil {
 		return RetryOutput{}, transientErr("retry", err)
 	}
 	first, err := h.store.GiveUp(ctx, in.RequestID, in.Chunk, missing, string(c.Class), c.Code, reason)
@@ -331,7 +333,7 @@ func (h *Retry) giveUp(ctx context.Context, log *slog.Logger, sr StoredRequest, 
 // call happens at the slot the limiter assumed, not up to DeferThreshold
 // early). ok false: the slot is too far (or the Lambda deadline cannot hold
 // the wait) and has been remembered in the claim; wait is the time to it.
-func (h *Retry) holdRelaunch(ctx context.Context, claim RelaunchClaim, fargate bool) (ok bool, wait time.Duration, err error) {
+func (h *Retry) holdRelaunch(ctx context.Context, claim launch.RelaunchClaim, fargate bool) (ok bool, wait time.Duration, err error) {
 	if !claim.SlotAt.IsZero() {
 		w := claim.SlotAt.Sub(h.o.Clock.Now())
 		if w > h.o.DeferThreshold || lambdaTooNear(ctx, w) {
@@ -339,7 +341,7 @@ func (h *Retry) holdRelaunch(ctx context.Context, claim RelaunchClaim, fargate b
 		}
 		return true, max(0, w), nil
 	}
-	service, takes := takesFor(KindECS, 1, fargate)
+	service, takes := takesFor(launch.KindECS, 1, fargate)
 	slot, err := h.lim.Reserve(ctx, service, takes)
 	if err != nil {
 		return false, 0, err

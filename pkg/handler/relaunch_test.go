@@ -1,10 +1,12 @@
-package launch
+package handler
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"os"
 	"slices"
 	"strconv"
@@ -37,7 +39,7 @@ func taskEvent(t *testing.T, taskARN, startedBy, reason string) json.RawMessage 
 // launchChunk launches chunk 0 of a 10-task request and returns its task ARNs.
 func launchChunk(t *testing.T, e *retryEnv) []string {
 	t.Helper()
-	plan(t, e.st, ecsRequest("r1", 10), t0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
 		t.Fatalf("launch: %+v, %v", out, err)
 	}
@@ -53,7 +55,7 @@ func TestRelaunchKeyedByTaskARN(t *testing.T) {
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
 	ctx := context.Background()
-	sb := StartedBy("r1", 0, 1)
+	sb := launch.StartedBy("r1", 0, 1)
 
 	// Two failed tasks of one chunk, the first event delivered twice.
 	evs := []json.RawMessage{taskEvent(t, arns[3], sb, ""), taskEvent(t, arns[3], sb, ""), taskEvent(t, arns[7], sb, "")}
@@ -74,7 +76,7 @@ func TestRelaunchKeyedByTaskARN(t *testing.T) {
 	}
 	for i, arn := range []string{arns[3], arns[7]} {
 		c := calls[i]
-		if aws.ToInt32(c.Count) != 1 || aws.ToString(c.ClientToken) != RelaunchToken(arn) || aws.ToString(c.StartedBy) != RelaunchStartedBy("r1", 0, arn) {
+		if aws.ToInt32(c.Count) != 1 || aws.ToString(c.ClientToken) != launch.RelaunchToken(arn) || aws.ToString(c.StartedBy) != launch.RelaunchStartedBy("r1", 0, arn) {
 			t.Errorf("relaunch %d: count %d token %q startedBy %q", i, aws.ToInt32(c.Count), aws.ToString(c.ClientToken), aws.ToString(c.StartedBy))
 		}
 	}
@@ -84,7 +86,7 @@ func TestRelaunchKeyedByTaskARN(t *testing.T) {
 	}
 	n := 0
 	for _, en := range e.events.entries {
-		if strings.HasPrefix(en, DetailTaskRelaunched+" ") {
+		if strings.HasPrefix(en, launch.DetailTaskRelaunched+" ") {
 			n++
 		}
 	}
@@ -102,7 +104,7 @@ func TestRelaunchRetriedAfterLostResponseReusesToken(t *testing.T) {
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
 	e.ecs.loseResponse = map[int]bool{2: true}
-	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
 	if _, err := e.r.Handle(context.Background(), ev); errorTypeName(err) != "TransientError" {
 		t.Fatalf("got %v, want TransientError", err)
 	}
@@ -123,7 +125,7 @@ func TestRelaunchFarSlotWithoutQueueIsThrottledAndHeld(t *testing.T) {
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
 	e.lim.waits = []time.Duration{30 * time.Second}
-	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
 	_, err := e.r.Handle(context.Background(), ev)
 	if errorTypeName(err) != "ThrottledError" {
 		t.Fatalf("got %v, want ThrottledError", err)
@@ -142,7 +144,7 @@ func TestRelaunchPermanentIsDeadLettered(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
-	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/library/nope:latest: not found")
+	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/library/nope:latest: not found")
 	out, err := e.r.Handle(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +241,7 @@ func TestRelaunchFarSlotWaitsOnRelaunchQueue(t *testing.T) {
 	q := withQueue(e)
 	e.lim.waits = []time.Duration{1200 * time.Second} // beyond SQS's 900 s delay
 	ctx := context.Background()
-	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
 
 	out, err := e.r.Handle(ctx, ev)
 	if err != nil || out.(EventOutput).Action != EventDeferred || out.(EventOutput).WaitSeconds != 900 {
@@ -293,7 +295,7 @@ func TestRelaunchQueueSendFailureIsAnError(t *testing.T) {
 	q.fail = 2 // the deferral and the hand-off
 	e.lim.waits = []time.Duration{60 * time.Second}
 	ctx := context.Background()
-	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
 	if _, err := e.r.Handle(ctx, ev); errorTypeName(err) != "TransientError" {
 		t.Fatalf("got %v, want TransientError (Lambda retries)", err)
 	}
@@ -312,7 +314,7 @@ func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
 	q := withQueue(e)
-	quota, throttled := RelaunchToken(arns[2]), RelaunchToken(arns[3])
+	quota, throttled := launch.RelaunchToken(arns[2]), launch.RelaunchToken(arns[3])
 	throttles := 0
 	e.ecs.respond = func(_ int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
 		switch aws.ToString(in.ClientToken) {
@@ -325,7 +327,7 @@ func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
 		}
 		return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
 	}
-	sb := StartedBy("r1", 0, 1)
+	sb := launch.StartedBy("r1", 0, 1)
 	ctx := context.Background()
 	raw := batch(string(taskEvent(t, arns[1], sb, "")), "not json", string(taskEvent(t, arns[2], sb, "")), string(taskEvent(t, arns[3], sb, "")))
 	resp, err := e.r.Handle(ctx, raw)
@@ -369,7 +371,7 @@ func TestRelaunchSQSBatchBadInputChangesNothing(t *testing.T) {
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
 	withQueue(e)
-	ev := string(taskEvent(t, arns[1], StartedBy("r1", 0, 1), ""))
+	ev := string(taskEvent(t, arns[1], launch.StartedBy("r1", 0, 1), ""))
 	for name, tc := range map[string]struct {
 		raw   string
 		field string
@@ -401,7 +403,7 @@ func TestRelaunchPastDeadlineGivesUp(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newRetryEnv(t, 0)
-			r := ecsRequest("r1", 10)
+			r := launchtest.ECSRequest("r1", 10)
 			r.DeadlineSeconds = 600
 			plan(t, e.st, r, t0)
 			if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
@@ -410,7 +412,7 @@ func TestRelaunchPastDeadlineGivesUp(t *testing.T) {
 			st, _ := e.st.Chunk(ctx, "r1", 0)
 			q := withQueue(e)
 			e.lim.waits = []time.Duration{tc.wait}
-			ev := taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")
+			ev := taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")
 			out, err := e.r.Handle(ctx, ev)
 			if err != nil {
 				t.Fatal(err)
@@ -458,7 +460,7 @@ func TestEventHandedToTheQueueOnFailure(t *testing.T) {
 	q := withQueue(e)
 	e.lim.err = errors.New("limiter: table unreachable")
 	ctx := context.Background()
-	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
 	out, err := e.r.Handle(ctx, ev)
 	if err != nil || out.(EventOutput).Action != EventDeferred {
 		t.Fatalf("got %+v, %v; want deferred (handed to the queue)", out, err)
@@ -491,12 +493,12 @@ func TestRelaunchOfUnrecordedRelaunchWaits(t *testing.T) {
 	q := withQueue(e)
 	e.ecs.loseResponse = map[int]bool{2: true}
 	ctx := context.Background()
-	evX := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	evX := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
 	if out, err := e.r.Handle(ctx, evX); err != nil || out.(EventOutput).Action != EventDeferred {
 		t.Fatalf("lost response: got %+v, %v; want deferred (tried again from the queue)", out, err)
 	}
 	x1 := "arn:aws:ecs:us-east-1:000000000000:task/jobs/0011" // launched, response lost
-	evX1 := taskEvent(t, x1, RelaunchStartedBy("r1", 0, arns[0]), "")
+	evX1 := taskEvent(t, x1, launch.RelaunchStartedBy("r1", 0, arns[0]), "")
 	out, err := e.r.Handle(ctx, evX1)
 	if err != nil || out.(EventOutput).Action != EventDeferred || len(e.ecs.Calls()) != 2 {
 		t.Fatalf("got %+v, %v, %d calls; want deferred without a call", out, err, len(e.ecs.Calls()))
@@ -527,7 +529,7 @@ func TestRelaunchOfUnrecordedRelaunchWaits(t *testing.T) {
 func TestRelaunchOfUnknownOutcomeIsSettledPastTheDeadline(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
-	r := ecsRequest("r1", 10)
+	r := launchtest.ECSRequest("r1", 10)
 	r.DeadlineSeconds = 600
 	plan(t, e.st, r, t0)
 	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
@@ -537,7 +539,7 @@ func TestRelaunchOfUnknownOutcomeIsSettledPastTheDeadline(t *testing.T) {
 	st, _ := e.st.Chunk(ctx, "r1", 0)
 	q := withQueue(e)
 	e.ecs.loseResponse = map[int]bool{2: true}
-	ev := taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")
+	ev := taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")
 	if out, err := e.r.Handle(ctx, ev); err != nil || out.(EventOutput).Action != EventDeferred {
 		t.Fatalf("lost response: got %+v, %v; want deferred", out, err)
 	}
@@ -577,7 +579,7 @@ func TestHungCallLeavesTimeToHandOff(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	out, err := r.Handle(ctx, taskEvent(t, arns[0], StartedBy("r1", 0, 1), ""))
+	out, err := r.Handle(ctx, taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), ""))
 	if err != nil || out.(EventOutput).Action != EventDeferred || ctx.Err() != nil {
 		t.Fatalf("got %+v, %v (context %v); want handed to the queue in time", out, err, ctx.Err())
 	}
@@ -594,7 +596,7 @@ func TestHungCallLeavesTimeToHandOff(t *testing.T) {
 func TestRelaunchOfUnknownOutcomeWithSlotPastTheDeadlineWaitsForIt(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
-	r := ecsRequest("r1", 10)
+	r := launchtest.ECSRequest("r1", 10)
 	r.DeadlineSeconds = 600
 	plan(t, e.st, r, t0)
 	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
@@ -604,7 +606,7 @@ func TestRelaunchOfUnknownOutcomeWithSlotPastTheDeadlineWaitsForIt(t *testing.T)
 	st, _ := e.st.Chunk(ctx, "r1", 0)
 	q := withQueue(e)
 	e.ecs.loseResponse = map[int]bool{2: true}
-	ev := taskEvent(t, st.IDs[0], StartedBy("r1", 0, 1), "")
+	ev := taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")
 	if out, err := e.r.Handle(ctx, ev); err != nil || out.(EventOutput).Action != EventDeferred {
 		t.Fatalf("lost response: got %+v, %v; want deferred", out, err)
 	}
@@ -671,7 +673,7 @@ func TestRelaunchCallsAtItsSlot(t *testing.T) {
 			}
 			e.lim.waits = []time.Duration{tc.wait}
 			slotAt := e.clk.Now().Add(tc.wait)
-			ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+			ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
 			out, err := e.r.Handle(ctx, ev)
 			if err != nil {
 				t.Fatal(err)
@@ -711,7 +713,7 @@ func TestRelaunchWaitCutShortCallsNothing(t *testing.T) {
 	})
 	e.lim.waits = []time.Duration{time.Second}
 	ctx := context.Background()
-	if _, err := e.r.HandleEvent(ctx, taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")); errorTypeName(err) != "TransientError" {
+	if _, err := e.r.HandleEvent(ctx, taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")); errorTypeName(err) != "TransientError" {
 		t.Fatalf("got %v, want TransientError", err)
 	}
 	if n := len(e.ecs.Calls()); n != 1 {
@@ -739,7 +741,7 @@ func TestRelaunchAfterAnsweredFailureAdvancesToken(t *testing.T) {
 		return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
 	}
 	ctx := context.Background()
-	ev := taskEvent(t, arns[0], StartedBy("r1", 0, 1), "")
+	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
 	out, err := e.r.Handle(ctx, ev)
 	if err != nil || out.(EventOutput).Action != EventDeferred {
 		t.Fatalf("got %+v, %v; want deferred after the capacity failure", out, err)
@@ -761,10 +763,10 @@ func TestRelaunchAfterAnsweredFailureAdvancesToken(t *testing.T) {
 	if len(calls) != 3 {
 		t.Fatalf("calls: got %d, want 3 (chunk, failed relaunch, relaunch)", len(calls))
 	}
-	if got, want := aws.ToString(calls[1].ClientToken), RelaunchToken(arns[0]); got != want {
+	if got, want := aws.ToString(calls[1].ClientToken), launch.RelaunchToken(arns[0]); got != want {
 		t.Errorf("first relaunch token %q, want %q", got, want)
 	}
-	if got, want := aws.ToString(calls[2].ClientToken), RelaunchTokenGen(arns[0], 1); got != want {
+	if got, want := aws.ToString(calls[2].ClientToken), launch.RelaunchTokenGen(arns[0], 1); got != want {
 		t.Errorf("second relaunch token %q, want generation 1 %q", got, want)
 	}
 	st, _ := e.st.Chunk(ctx, "r1", 0)

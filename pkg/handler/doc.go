@@ -1,0 +1,44 @@
+// Package handler holds the handlers behind the Lambda functions plan,
+// runtask, retry and summary (thin mains in functions/, built by
+// pkg/launch/wire). Each handler takes the model of pkg/launch, persists
+// through a launchstore.Store, draws every call from the fleet-wide
+// limiter, and classifies failures with pkg/failure.
+//
+// # Flow
+//
+//	plan     validate → store request + plan → chunk indices
+//	runtask  one chunk: limiter slot (one write for every bucket) → deferred,
+//	         or RunTask / RunInstances (SDK retries off) → chunk item
+//	retry    chunk mode: next attempt, token reuse, wait, failover, give-up
+//	         (DLQ + LaunchFailed); event mode: relaunch a TaskFailedToStart
+//	         task keyed by its ARN, slow the ECS buckets on throttle events
+//	summary  counts from the table → LaunchCompleted
+//
+// # Idempotency
+//
+// Every call of a chunk is an attempt record written before the call with
+// the parameters, token (launch.ClientToken) and startedBy it uses. An
+// attempt whose outcome is unknown (state "sent": timeout, 5xx, lost
+// response, crashed Lambda) is always repeated first, with the same token
+// and parameters, so AWS answers with what it already launched; only a
+// definitive answer (launched, partial, throttled, capacity) lets a new
+// attempt with a new token launch what is still missing. Launched ARNs /
+// instance IDs are kept as a set, so a replayed answer adds nothing.
+//
+// # Errors
+//
+// Handlers return the unwrapped named errors of pkg/failure (ThrottledError,
+// CapacityError, QuotaError, TransientError, PermanentError): invalid input
+// is a PermanentError naming the field and rule; store failures are
+// TransientError (the step may be retried as is).
+//
+// # Time
+//
+// Every handler takes a clock.Clock. A limiter slot further than the defer
+// threshold becomes a "deferred" answer that a Step Functions Wait (or, for
+// a relaunch, an SQS delay) holds at no cost; a nearer one is slept for in
+// the function, so the call goes out at its slot. The attempt is recorded
+// before its slot is taken so the call follows the limiter's answer at
+// once, and a slot that is already stale when it arrives is taken again
+// (RunTask.reserve).
+package handler

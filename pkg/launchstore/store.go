@@ -1,0 +1,57 @@
+package launchstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+)
+
+// Store is the launch handlers' persistence: requests and their plans,
+// chunk state and attempt records, capacity failover marks, and relaunch
+// claims. Every method is one conditional write or one read, so concurrent
+// Lambdas never race on a read-modify-write. Implementations: DynamoDB (the
+// product's table) and Memory (tests, a single process). Both pass
+// storetest.TestStore.
+type Store interface {
+	// Requests (written once by plan).
+	CreateRequest(ctx context.Context, r launch.Request, now time.Time) (launch.StoredRequest, error)
+	Request(ctx context.Context, requestID string) (launch.StoredRequest, error)
+	RequestIDForHash(ctx context.Context, hash string) (string, error)
+
+	// Chunks: attempts are recorded before the call they describe.
+	Chunk(ctx context.Context, requestID string, chunk int) (launch.ChunkState, error)
+	Chunks(ctx context.Context, requestID string) ([]launch.ChunkState, []launch.LostRecord, error)
+	BeginAttempt(ctx context.Context, requestID string, c launch.ChunkSpec, rec launch.AttemptRecord, expires time.Time) (launch.ChunkState, error)
+	FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure) (launch.ChunkState, error)
+	FailAttempt(ctx context.Context, requestID string, chunk, attempt int, code string) error
+	ResendAttempt(ctx context.Context, requestID string, chunk, attempt int) error
+	AddRetry(ctx context.Context, requestID string, chunk int) (int, error)
+	GiveUp(ctx context.Context, requestID string, chunk, missing int, class, code, reason string) (first bool, err error)
+	MarkSummaryCheck(ctx context.Context, requestID string, now time.Time) (time.Time, error)
+
+	// Failover marks: placements without capacity, fleet-wide.
+	MarkUnavailable(ctx context.Context, scope string, p launch.Placement, until time.Time) error
+	Unavailable(ctx context.Context, scope string, now time.Time) (map[string]time.Time, error)
+
+	// Relaunch claims, keyed by the stopped task's ARN.
+	ClaimRelaunch(ctx context.Context, c launch.RelaunchClaim, expires time.Time) (launch.RelaunchClaim, bool, error)
+	RegisterRelaunch(ctx context.Context, requestID string, chunk int, arn string) (launch.ChunkState, error)
+	ChargeRelaunch(ctx context.Context, requestID string, chunk, max int) (ok bool, err error)
+	SetRelaunchSlot(ctx context.Context, arn string, at time.Time) error
+	AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error
+	SetRelaunchUnsettled(ctx context.Context, arn string, unsettled bool) error
+	RelaunchUnsettled(ctx context.Context, arn string) (bool, error)
+	FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string) error
+	GiveUpRelaunch(ctx context.Context, c launch.RelaunchClaim, reason string) error
+}
+
+// ErrRequestConflict is returned by CreateRequest when the requestId is
+// already used by a different request.
+var ErrRequestConflict = errors.New("requestId: already used by a different request")
+
+// ErrNotFound is returned when an item does not exist.
+var ErrNotFound = errors.New("not found")
+
+var _ Store = (*DynamoDB)(nil)
