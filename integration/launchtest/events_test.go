@@ -28,7 +28,7 @@ import (
 // by the product.
 type eventQueue struct {
 	clk    *clock.Scaled
-	handle func(context.Context, json.RawMessage) (any, error)
+	handle func(context.Context, json.RawMessage) (handler.EventOutput, error)
 
 	mu       sync.Mutex
 	items    []queued
@@ -128,9 +128,7 @@ func (q *eventQueue) work(ctx context.Context, action func(string)) {
 		q.lastOut[string(it.raw)] = fmt.Sprintf("%+v (err %v)", out, err)
 		q.mu.Unlock()
 		if err == nil {
-			if eo, ok := out.(handler.EventOutput); ok {
-				action(eo.Action)
-			}
+			action(out.Action)
 			q.done(nil)
 			continue
 		}

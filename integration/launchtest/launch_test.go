@@ -65,18 +65,19 @@ type Result struct {
 // env is the stack the handlers run against: awslocal (ECS, EC2, ledger,
 // faults) and dynalite, reached with the real SDK clients.
 type env struct {
-	stack   *awslocal.Stack
-	rt      *handler.RunTask
-	retry   *handler.Retry
-	summary *handler.SummaryHandler
-	store   launchstore.Store
-	events  *eventQueue
-	dlq     *recordingSQS
-	lc      *limiter.Counters
-	tl      *tracingLimiter
-	lstore  *limiter.DynamoStore
-	tdb     *timedDB
-	metrics *countingRecorder
+	stack    *awslocal.Stack
+	rt       *handler.RunTask
+	retry    *handler.ChunkRetry
+	relaunch *handler.Relaunch
+	summary  *handler.SummaryHandler
+	store    launchstore.Store
+	events   *eventQueue
+	dlq      *recordingSQS
+	lc       *limiter.Counters
+	tl       *tracingLimiter
+	lstore   *limiter.DynamoStore
+	tdb      *timedDB
+	metrics  *countingRecorder
 }
 
 func start(t *testing.T, sc Scenario) *env {
@@ -124,12 +125,21 @@ func start(t *testing.T, sc Scenario) *env {
 	e.rt = handler.NewRunTask(st, tl, ecsc, ec2c, func(o *handler.RunTaskOptions) {
 		o.Clock, o.DeferThreshold, o.AccountScope, o.Metrics = stack.Clock, 0, "it", e.metrics
 	})
-	e.retry = handler.NewRetry(st, lim, ecsc, bus, dlq, func(o *handler.RetryOptions) {
-		o.Clock, o.DeferThreshold, o.Bus, o.DLQURL = stack.Clock, 0, "product", "http://127.0.0.1/000000000000/dlq"
-		o.Peek = handler.StorePeeker{Limiter: lim, Store: lstore, Clock: stack.Clock}
+	peek, dlqURL := handler.StorePeeker{Limiter: lim}, "http://127.0.0.1/000000000000/dlq"
+	e.retry = handler.NewChunkRetry(st, bus, dlq, func(o *handler.ChunkRetryOptions) {
+		o.Clock, o.Bus, o.DLQURL, o.Peek = stack.Clock, "product", dlqURL, peek
+	})
+	e.relaunch = handler.NewRelaunch(st, lim, ecsc, bus, dlq, func(o *handler.RelaunchOptions) {
+		o.Clock, o.DeferThreshold, o.Bus, o.DLQURL, o.Peek = stack.Clock, 0, "product", dlqURL, peek
 		o.RelaunchQueueURL = relaunchQueueURL
 	})
-	q.clk, q.handle = stack.Scaled, e.retry.Handle
+	q.clk, q.handle = stack.Scaled, func(ctx context.Context, raw json.RawMessage) (handler.EventOutput, error) {
+		var ev handler.ECSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return handler.EventOutput{}, err
+		}
+		return e.relaunch.HandleEvent(ctx, ev)
+	}
 	e.summary = handler.NewSummaryHandler(st, bus, func(o *handler.HandlerOptions) { o.Clock, o.Bus = stack.Clock, "product" })
 	return e
 }
@@ -207,7 +217,7 @@ func (e *env) driveChunk(ctx context.Context, t *testing.T, c *counters, request
 		cls := failure.Classify(toClassify)
 		var ro handler.RetryOutput
 		for try := 0; ; try++ {
-			ro, err = e.retry.HandleChunk(ctx, handler.RetryInput{RequestID: requestID, Chunk: chunk, Attempt: in.Attempt,
+			ro, err = e.retry.Handle(ctx, handler.RetryInput{RequestID: requestID, Chunk: chunk, Attempt: in.Attempt,
 				Classification: &cls, Exclude: in.Exclude})
 			if err == nil {
 				break

@@ -14,7 +14,7 @@ import (
 )
 
 // fastQueue is an eventQueue on a clock 1000 times faster than real time.
-func fastQueue(handle func(context.Context, json.RawMessage) (any, error)) *eventQueue {
+func fastQueue(handle func(context.Context, json.RawMessage) (handler.EventOutput, error)) *eventQueue {
 	return &eventQueue{clk: clock.NewScaled(time.Now(), 1000), handle: handle}
 }
 
@@ -25,9 +25,9 @@ const stoppedEvent = `{"detail-type":"ECS Task State Change","detail":{"stopCode
 // until it succeeds; dropping it lost the task in TestLaunch2000Tasks.
 func TestEventQueueNeverDropsAnEvent(t *testing.T) {
 	var calls atomic.Int64
-	q := fastQueue(func(context.Context, json.RawMessage) (any, error) {
+	q := fastQueue(func(context.Context, json.RawMessage) (handler.EventOutput, error) {
 		if calls.Add(1) <= 80 {
-			return nil, &failure.CapacityError{Detail: failure.Detail{Code: "RESOURCE:ENI", Op: "ecs:RunTask"}}
+			return handler.EventOutput{}, &failure.CapacityError{Detail: failure.Detail{Code: "RESOURCE:ENI", Op: "ecs:RunTask"}}
 		}
 		return handler.EventOutput{Action: handler.EventRelaunched}, nil
 	})
@@ -55,10 +55,10 @@ func TestEventQueueNeverDropsAnEvent(t *testing.T) {
 func TestSettleWaitsPastTheLastRelaunch(t *testing.T) {
 	var q *eventQueue
 	var calls atomic.Int64
-	q = fastQueue(func(context.Context, json.RawMessage) (any, error) {
+	q = fastQueue(func(context.Context, json.RawMessage) (handler.EventOutput, error) {
 		switch calls.Add(1) {
 		case 1: // the slot is 50 s away: the event comes back then
-			return nil, &failure.ThrottledError{Detail: failure.Detail{Code: "SlotDeferred", RetryAfter: 50 * time.Second}}
+			return handler.EventOutput{}, &failure.ThrottledError{Detail: failure.Detail{Code: "SlotDeferred", RetryAfter: 50 * time.Second}}
 		case 2: // relaunched; the new task fails to start 35 s later
 			go func() {
 				_ = q.clk.Sleep(context.Background(), 35*time.Second)

@@ -101,7 +101,7 @@ func TestRelaunchesWaitOnTheQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := launchstore.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), svc.Config.Table)
-	e := &env{stack: stack, rt: rt, retry: retry, summary: summary, store: store}
+	e := &env{stack: stack, rt: rt, retry: retry.Chunk, relaunch: retry.Relaunch, summary: summary, store: store}
 
 	req := launch.Request{RequestID: "relaunch-wait", MaxAttempts: 30, DeadlineSeconds: 3600,
 		ECS: &launch.ECSSpec{Cluster: "jobs", TaskDefinition: "job:3", Count: tasks, LaunchType: "FARGATE",

@@ -38,6 +38,79 @@ type taskDetail struct {
 	} `json:"containers"`
 }
 
+// ECSEvent is an EventBridge event from source aws.ecs, parsed once: its
+// envelope, the fields of its detail the product acts on, and its
+// classification (as ClassifyEvent).
+type ECSEvent struct {
+	DetailType string
+	Source     string
+	// EventName is an "ECS Service Action" event's eventName.
+	EventName string
+	// Task is an "ECS Task State Change" event's task.
+	Task ECSTask
+	// Class is the event classified: see ClassifyEvent.
+	Class Classification
+}
+
+// ECSTask is the part of an "ECS Task State Change" detail that tells which
+// task stopped, who started it and why.
+type ECSTask struct {
+	TaskArn, StartedBy, LastStatus, StopCode, StoppedReason string
+}
+
+// Detail types of the ECS events the product reads.
+const (
+	DetailECSServiceAction   = "ECS Service Action"
+	DetailECSTaskStateChange = "ECS Task State Change"
+)
+
+// ParseECSEvent reads an EventBridge envelope once. It fails only on input
+// that is not an envelope (not JSON, or a detail that is not the object
+// its detail-type says); an event of another source or detail-type parses,
+// and its Class says so.
+func ParseECSEvent(envelope []byte) (ECSEvent, error) {
+	var env eventEnvelope
+	if err := json.Unmarshal(envelope, &env); err != nil {
+		return ECSEvent{}, errors.New("EventBridge event: " + err.Error())
+	}
+	ev, err := parseEnvelope(env)
+	if err != nil {
+		return ECSEvent{}, err
+	}
+	return ev, nil
+}
+
+func parseEnvelope(env eventEnvelope) (ECSEvent, error) {
+	ev := ECSEvent{DetailType: env.DetailType, Source: env.Source}
+	var c Classification
+	switch {
+	case env.DetailType == "":
+		return ECSEvent{}, errors.New(`EventBridge event: "detail-type" is missing or empty`)
+	case env.Source != "aws.ecs":
+		c = build(rule{class: Permanent}, "NotECSEvent", SourceEvent,
+			"event from source "+quoteToken(env.Source)+" ("+env.DetailType+") is not an ECS event: nothing to retry")
+	case env.DetailType == DetailECSServiceAction:
+		var d serviceAction
+		if err := unmarshalDetail(env.Detail, &d); err != nil {
+			return ECSEvent{}, errors.New("ECS Service Action: detail: " + err.Error())
+		}
+		ev.EventName = d.EventName
+		c = classifyServiceAction(d, env.Resources)
+	case env.DetailType == DetailECSTaskStateChange:
+		var d taskDetail
+		if err := unmarshalDetail(env.Detail, &d); err != nil {
+			return ECSEvent{}, errors.New("ECS Task State Change: detail: " + err.Error())
+		}
+		ev.Task = ECSTask{TaskArn: d.TaskArn, StartedBy: d.StartedBy, LastStatus: d.LastStatus, StopCode: d.StopCode, StoppedReason: d.StoppedReason}
+		c = classifyTask(d, SourceEvent)
+	default:
+		c = build(rule{class: Permanent}, env.DetailType, SourceEvent, env.DetailType+" is not a failure event: nothing to retry")
+	}
+	c.ReuseToken = false
+	ev.Class = c
+	return ev, nil
+}
+
 // ClassifyEvent classifies an EventBridge envelope from source aws.ecs.
 //
 // "ECS Service Action" (code = eventName): ECS_OPERATION_THROTTLED and
@@ -64,30 +137,11 @@ func ClassifyEvent(envelope []byte) Classification {
 }
 
 func classifyEnvelope(env eventEnvelope) Classification {
-	var c Classification
-	switch {
-	case env.DetailType == "":
-		return unparseable(`EventBridge event: "detail-type" is missing or empty`)
-	case env.Source != "aws.ecs":
-		c = build(rule{class: Permanent}, "NotECSEvent", SourceEvent,
-			"event from source "+quoteToken(env.Source)+" ("+env.DetailType+") is not an ECS event: nothing to retry")
-	case env.DetailType == "ECS Service Action":
-		var d serviceAction
-		if err := unmarshalDetail(env.Detail, &d); err != nil {
-			return unparseable("ECS Service Action: detail: " + err.Error())
-		}
-		c = classifyServiceAction(d, env.Resources)
-	case env.DetailType == "ECS Task State Change":
-		var d taskDetail
-		if err := unmarshalDetail(env.Detail, &d); err != nil {
-			return unparseable("ECS Task State Change: detail: " + err.Error())
-		}
-		c = classifyTask(d, SourceEvent)
-	default:
-		c = build(rule{class: Permanent}, env.DetailType, SourceEvent, env.DetailType+" is not a failure event: nothing to retry")
+	ev, err := parseEnvelope(env)
+	if err != nil {
+		return unparseable(err.Error())
 	}
-	c.ReuseToken = false
-	return c
+	return ev.Class
 }
 
 func classifyServiceAction(d serviceAction, resources []string) Classification {

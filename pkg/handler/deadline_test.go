@@ -50,7 +50,7 @@ func TestRunTaskSlotPastDeadlineGivenUp(t *testing.T) {
 	if c.Code != CodeDeadlinePassed {
 		t.Fatalf("classify: got code %q, want %q", c.Code, CodeDeadlinePassed)
 	}
-	dec, err := e.r.HandleChunk(ctx, RetryInput{RequestID: "r1", Chunk: 1, Attempt: out.Attempt, Classification: &c})
+	dec, err := e.r.Handle(ctx, RetryInput{RequestID: "r1", Chunk: 1, Attempt: out.Attempt, Classification: &c})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,12 @@ func checkIdentity(t *testing.T, id string, chunk, attempt int) {
 
 // fuzzRetry is a retry handler over a dynalite table holding one ECS and
 // one EC2 request, for the fuzz targets below (one table per target).
-func fuzzRetry(f *testing.F, rnd func() float64) (*Retry, *fakeECS, *fakeSQS) {
+type retryHandlers struct {
+	chunk *ChunkRetry
+	rl    *Relaunch
+}
+
+func fuzzRetry(f *testing.F, rnd func() float64) (retryHandlers, *fakeECS, *fakeSQS) {
 	f.Helper()
 	name := fmt.Sprintf("fuzz-%d", tableSeq.Add(1))
 	c := dynalite.Client()
@@ -137,9 +142,14 @@ func fuzzRetry(f *testing.F, rnd func() float64) (*Retry, *fakeECS, *fakeSQS) {
 		}
 	}
 	ecsc, sqsc := &fakeECS{}, &fakeSQS{}
-	h := NewRetry(st, &fakeLimiter{clk: clk}, ecsc, &fakeEvents{}, sqsc, func(o *RetryOptions) {
-		o.Clock, o.Rand, o.Bus, o.DLQURL = clk, rnd, "product", "http://127.0.0.1/q"
-	})
+	h := retryHandlers{
+		chunk: NewChunkRetry(st, &fakeEvents{}, sqsc, func(o *ChunkRetryOptions) {
+			o.Clock, o.Rand, o.Bus, o.DLQURL = clk, rnd, "product", "http://127.0.0.1/q"
+		}),
+		rl: NewRelaunch(st, &fakeLimiter{clk: clk}, ecsc, &fakeEvents{}, sqsc, func(o *RelaunchOptions) {
+			o.Clock, o.Rand, o.Bus, o.DLQURL = clk, rnd, "product", "http://127.0.0.1/q"
+		}),
+	}
 	return h, ecsc, sqsc
 }
 
@@ -163,7 +173,7 @@ func FuzzRetryPlan(f *testing.F) {
 		rnd = r
 		c := &failure.Classification{Class: failure.Class(class), Code: code, Retryable: retryable, ReuseToken: reuse,
 			MinDelaySeconds: minDelay, ScopeValue: scope, Message: code}
-		out, err := h.HandleChunk(context.Background(), RetryInput{RequestID: id, Chunk: chunk, Attempt: attempt, Classification: c})
+		out, err := h.chunk.Handle(context.Background(), RetryInput{RequestID: id, Chunk: chunk, Attempt: attempt, Classification: c})
 		if err != nil {
 			if _, ok := err.(*failure.PermanentError); !ok {
 				if _, ok := err.(*failure.TransientError); !ok {
@@ -208,7 +218,7 @@ func FuzzRetryEvent(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		before := len(ecsc.Calls())
-		out, err := h.HandleEvent(context.Background(), b)
+		out, err := invokeEvent(context.Background(), h.rl, b)
 		if err != nil {
 			return
 		}

@@ -14,7 +14,7 @@ const (
 	ServiceEC2 = "ec2"
 )
 
-// Limiter is the fleet-wide limiter as pkg/launch uses it;
+// Limiter is the fleet-wide limiter as the handlers use it;
 // *limiter.Distributed satisfies it. Reserve holds a slot for every take at
 // once (one conditional write) and never blocks; Release gives an unused
 // slot back; Signal slows a bucket for the whole fleet.
@@ -38,10 +38,6 @@ type SlotPeeker interface {
 // adaptive rate included) and cannot drift apart.
 type StorePeeker struct {
 	Limiter *limiter.Distributed
-	// Store and Clock are not read: Peek uses the limiter's own store and
-	// clock. They remain so that existing callers compile.
-	Store limiter.Store
-	Clock interface{ Now() time.Time }
 }
 
 // NextSlot returns the wait until takes could all be admitted (0 if now).

@@ -17,7 +17,7 @@ func TestStorePeekerMatchesReserve(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	store := limiter.NewMemoryStore()
 	d := limiter.NewDistributed(store, nil, func(o *limiter.Options) { o.Clock = clk })
-	p := StorePeeker{Limiter: d, Store: store, Clock: clk}
+	p := StorePeeker{Limiter: d}
 	service, takes := takesFor(launch.KindECS, 10, true)
 	for i := range 12 {
 		if i == 6 {

@@ -85,3 +85,18 @@ func sendDeadLetter(ctx context.Context, api SQSAPI, url string, d DeadLetter) e
 }
 
 type sqsAttr = sqstypes.MessageAttributeValue
+
+// deadLetters is where given-up work goes: the product's dead-letter queue,
+// then LaunchFailed on the product's bus. Both are at least once.
+type deadLetters struct {
+	events   EventsAPI
+	sqs      SQSAPI
+	bus, dlq string
+}
+
+func (d deadLetters) send(ctx context.Context, dl DeadLetter) error {
+	if err := sendDeadLetter(ctx, d.sqs, d.dlq, dl); err != nil {
+		return err
+	}
+	return putEvent(ctx, d.events, d.bus, launch.DetailLaunchFailed, dl.LaunchFailedDetail)
+}

@@ -61,11 +61,11 @@ func TestRelaunchKeyedByTaskARN(t *testing.T) {
 	evs := []json.RawMessage{taskEvent(t, arns[3], sb, ""), taskEvent(t, arns[3], sb, ""), taskEvent(t, arns[7], sb, "")}
 	var actions []string
 	for _, ev := range evs {
-		out, err := e.r.Handle(ctx, ev)
+		out, err := e.event(ctx, ev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		actions = append(actions, out.(EventOutput).Action)
+		actions = append(actions, out.Action)
 	}
 	if want := []string{EventRelaunched, EventDuplicate, EventRelaunched}; !slices.Equal(actions, want) {
 		t.Fatalf("actions: got %v, want %v", actions, want)
@@ -105,11 +105,11 @@ func TestRelaunchRetriedAfterLostResponseReusesToken(t *testing.T) {
 	arns := launchChunk(t, e)
 	e.ecs.loseResponse = map[int]bool{2: true}
 	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
-	if _, err := e.r.Handle(context.Background(), ev); errorTypeName(err) != "TransientError" {
+	if _, err := e.event(context.Background(), ev); errorTypeName(err) != "TransientError" {
 		t.Fatalf("got %v, want TransientError", err)
 	}
-	out, err := e.r.Handle(context.Background(), ev)
-	if err != nil || out.(EventOutput).Action != EventRelaunched {
+	out, err := e.event(context.Background(), ev)
+	if err != nil || out.Action != EventRelaunched {
 		t.Fatalf("got %+v, %v", out, err)
 	}
 	calls := e.ecs.Calls()
@@ -126,13 +126,13 @@ func TestRelaunchFarSlotWithoutQueueIsThrottledAndHeld(t *testing.T) {
 	arns := launchChunk(t, e)
 	e.lim.waits = []time.Duration{30 * time.Second}
 	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
-	_, err := e.r.Handle(context.Background(), ev)
+	_, err := e.event(context.Background(), ev)
 	if errorTypeName(err) != "ThrottledError" {
 		t.Fatalf("got %v, want ThrottledError", err)
 	}
 	e.clk.Advance(30 * time.Second)
-	out, err := e.r.Handle(context.Background(), ev)
-	if err != nil || out.(EventOutput).Action != EventRelaunched {
+	out, err := e.event(context.Background(), ev)
+	if err != nil || out.Action != EventRelaunched {
 		t.Fatalf("got %+v, %v", out, err)
 	}
 	if n := len(e.lim.reserves); n != 2 { // the chunk's and the relaunch's, once
@@ -145,11 +145,11 @@ func TestRelaunchPermanentIsDeadLettered(t *testing.T) {
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
 	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/library/nope:latest: not found")
-	out, err := e.r.Handle(context.Background(), ev)
+	out, err := e.event(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.(EventOutput).Action != EventGaveUp || len(e.sqs.msgs) != 1 || len(e.ecs.Calls()) != 1 {
+	if out.Action != EventGaveUp || len(e.sqs.msgs) != 1 || len(e.ecs.Calls()) != 1 {
 		t.Fatalf("got %+v, %d dead letters, %d calls; want giveup, 1, no relaunch", out, len(e.sqs.msgs), len(e.ecs.Calls()))
 	}
 	st, _ := e.st.Chunk(context.Background(), "r1", 0)
@@ -163,8 +163,8 @@ func TestEventModeIgnoresAndSlows(t *testing.T) {
 	e := newRetryEnv(t, 0)
 	launchChunk(t, e)
 	b, _ := os.ReadFile("testdata/ecs-operation-throttled.json")
-	out, err := e.r.Handle(context.Background(), b)
-	if err != nil || out.(EventOutput).Action != EventSlowed {
+	out, err := e.event(context.Background(), b)
+	if err != nil || out.Action != EventSlowed {
 		t.Fatalf("got %+v, %v; want slowed", out, err)
 	}
 	want := []string{"ecs/ecs:RunTask/ECS_OPERATION_THROTTLED", "ecs/ecs:FargateRunTask/ECS_OPERATION_THROTTLED", "ecs/ecs:FargateTasks/ECS_OPERATION_THROTTLED"}
@@ -176,8 +176,8 @@ func TestEventModeIgnoresAndSlows(t *testing.T) {
 		"unknown request":   taskEvent(t, "arn:y", "th/0123456789ab/0/1", ""),
 		"steady state":      json.RawMessage(`{"detail-type":"ECS Service Action","source":"aws.ecs","detail":{"eventName":"SERVICE_STEADY_STATE"}}`),
 	} {
-		out, err := e.r.Handle(context.Background(), ev)
-		if err != nil || out.(EventOutput).Action != EventIgnored {
+		out, err := e.event(context.Background(), ev)
+		if err != nil || out.Action != EventIgnored {
 			t.Errorf("%s: got %+v, %v; want ignored", name, out, err)
 		}
 	}
@@ -219,7 +219,7 @@ func (q *queueSQS) to(url string) []*sqs.SendMessageInput {
 // withQueue replaces e.r with a retry handler that has a relaunch queue.
 func withQueue(e *retryEnv) *queueSQS {
 	q := &queueSQS{}
-	e.r = NewRetry(e.st, e.lim, e.ecs, e.events, q, func(o *RetryOptions) {
+	e.rl = NewRelaunch(e.st, e.lim, e.ecs, e.events, q, func(o *RelaunchOptions) {
 		o.Clock, o.Peek, o.Bus, o.DLQURL, o.RelaunchQueueURL = e.clk, e.peek, "product", "http://127.0.0.1/q", relaunchQueue
 	})
 	return q
@@ -243,19 +243,19 @@ func TestRelaunchFarSlotWaitsOnRelaunchQueue(t *testing.T) {
 	ctx := context.Background()
 	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
 
-	out, err := e.r.Handle(ctx, ev)
-	if err != nil || out.(EventOutput).Action != EventDeferred || out.(EventOutput).WaitSeconds != 900 {
+	out, err := e.event(ctx, ev)
+	if err != nil || out.Action != EventDeferred || out.WaitSeconds != 900 {
 		t.Fatalf("got %+v, %v; want deferred by 900 s", out, err)
 	}
 	sent := q.to(relaunchQueue)
-	if len(sent) != 1 || sent[0].DelaySeconds != 900 || aws.ToString(sent[0].MessageBody) != string(ev) {
+	if len(sent) != 1 || sent[0].DelaySeconds != 900 || aws.ToString(sent[0].MessageBody) != strings.TrimSpace(string(ev)) {
 		t.Fatalf("relaunch queue: %d messages, want 1 with the original event and a delay of 900 s", len(sent))
 	}
 
 	// The queue brings it back: 300 s still to go, queued again.
 	e.clk.Advance(900 * time.Second)
-	resp, err := e.r.Handle(ctx, batch(aws.ToString(sent[0].MessageBody)))
-	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+	resp, err := e.queue(ctx, batch(aws.ToString(sent[0].MessageBody)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("got %+v, %v; want no failures", resp, err)
 	}
 	if sent = q.to(relaunchQueue); len(sent) != 2 || sent[1].DelaySeconds != 300 {
@@ -263,8 +263,8 @@ func TestRelaunchFarSlotWaitsOnRelaunchQueue(t *testing.T) {
 	}
 
 	e.clk.Advance(300 * time.Second)
-	resp, err = e.r.Handle(ctx, batch(aws.ToString(sent[1].MessageBody)))
-	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+	resp, err = e.queue(ctx, batch(aws.ToString(sent[1].MessageBody)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("got %+v, %v; want no failures", resp, err)
 	}
 	st, _ := e.st.Chunk(ctx, "r1", 0)
@@ -281,8 +281,8 @@ func TestRelaunchFarSlotWaitsOnRelaunchQueue(t *testing.T) {
 		t.Error("dead-lettered")
 	}
 	// The queue delivers at least once: the event once more is a duplicate.
-	resp, err = e.r.Handle(ctx, batch(string(ev)))
-	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 || len(e.ecs.Calls()) != 2 {
+	resp, err = e.queue(ctx, batch(string(ev)))
+	if err != nil || len(resp.BatchItemFailures) != 0 || len(e.ecs.Calls()) != 2 {
 		t.Fatalf("redelivery: got %+v, %v, %d calls", resp, err, len(e.ecs.Calls()))
 	}
 }
@@ -296,12 +296,12 @@ func TestRelaunchQueueSendFailureIsAnError(t *testing.T) {
 	e.lim.waits = []time.Duration{60 * time.Second}
 	ctx := context.Background()
 	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
-	if _, err := e.r.Handle(ctx, ev); errorTypeName(err) != "TransientError" {
+	if _, err := e.event(ctx, ev); errorTypeName(err) != "TransientError" {
 		t.Fatalf("got %v, want TransientError (Lambda retries)", err)
 	}
 	e.clk.Advance(10 * time.Second)
-	out, err := e.r.Handle(ctx, ev)
-	if err != nil || out.(EventOutput).Action != EventDeferred || out.(EventOutput).WaitSeconds != 50 {
+	out, err := e.event(ctx, ev)
+	if err != nil || out.Action != EventDeferred || out.WaitSeconds != 50 {
 		t.Fatalf("got %+v, %v; want deferred to the held slot, 50 s", out, err)
 	}
 	if n := len(e.lim.reserves); n != 2 {
@@ -330,12 +330,12 @@ func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
 	sb := launch.StartedBy("r1", 0, 1)
 	ctx := context.Background()
 	raw := batch(string(taskEvent(t, arns[1], sb, "")), "not json", string(taskEvent(t, arns[2], sb, "")), string(taskEvent(t, arns[3], sb, "")))
-	resp, err := e.r.Handle(ctx, raw)
+	resp, err := e.queue(ctx, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, f := range resp.(SQSBatchResponse).BatchItemFailures {
+	for _, f := range resp.BatchItemFailures {
 		got = append(got, f.ItemIdentifier)
 	}
 	slices.Sort(got)
@@ -357,8 +357,8 @@ func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
 	}
 	reserves := len(e.lim.reserves)
 	e.clk.Advance(time.Duration(sent[0].DelaySeconds) * time.Second)
-	resp, err = e.r.Handle(ctx, batch(aws.ToString(sent[0].MessageBody)))
-	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+	resp, err = e.queue(ctx, batch(aws.ToString(sent[0].MessageBody)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("requeued relaunch: got %+v, %v", resp, err)
 	}
 	if st, _ = e.st.Chunk(ctx, "r1", 0); len(st.Stopped) != 2 || len(e.lim.reserves) != reserves+1 {
@@ -381,7 +381,7 @@ func TestRelaunchSQSBatchBadInputChangesNothing(t *testing.T) {
 		"empty":          {`{"Records":[]}`, "Records"},
 		"not a list":     {`{"Records":{}}`, "Records"},
 	} {
-		_, err := e.r.Handle(context.Background(), json.RawMessage(tc.raw))
+		_, err := e.queue(context.Background(), json.RawMessage(tc.raw))
 		if errorTypeName(err) != "PermanentError" || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: got %v, want a PermanentError naming %s", name, err, tc.field)
 		}
@@ -413,25 +413,25 @@ func TestRelaunchPastDeadlineGivesUp(t *testing.T) {
 			q := withQueue(e)
 			e.lim.waits = []time.Duration{tc.wait}
 			ev := taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")
-			out, err := e.r.Handle(ctx, ev)
+			out, err := e.event(ctx, ev)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if tc.advance > 0 {
-				if out.(EventOutput).Action != EventDeferred {
+				if out.Action != EventDeferred {
 					t.Fatalf("got %+v, want deferred", out)
 				}
 				e.clk.Advance(tc.advance)
-				resp, err := e.r.Handle(ctx, batch(string(ev)))
-				if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+				resp, err := e.queue(ctx, batch(string(ev)))
+				if err != nil || len(resp.BatchItemFailures) != 0 {
 					t.Fatalf("got %+v, %v", resp, err)
 				}
-				out, _ = e.r.Handle(ctx, ev) // the claim now says given up
-				if out.(EventOutput).Action != EventDuplicate {
+				out, _ = e.event(ctx, ev) // the claim now says given up
+				if out.Action != EventDuplicate {
 					t.Fatalf("got %+v, want duplicate (given up)", out)
 				}
 			} else {
-				if o := out.(EventOutput); o.Action != EventGaveUp || !strings.Contains(o.Reason, "deadline") {
+				if o := out; o.Action != EventGaveUp || !strings.Contains(o.Reason, "deadline") {
 					t.Fatalf("got %+v, want giveup naming the deadline", out)
 				}
 				if e.lim.releases != 1 {
@@ -461,21 +461,21 @@ func TestEventHandedToTheQueueOnFailure(t *testing.T) {
 	e.lim.err = errors.New("limiter: table unreachable")
 	ctx := context.Background()
 	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
-	out, err := e.r.Handle(ctx, ev)
-	if err != nil || out.(EventOutput).Action != EventDeferred {
+	out, err := e.event(ctx, ev)
+	if err != nil || out.Action != EventDeferred {
 		t.Fatalf("got %+v, %v; want deferred (handed to the queue)", out, err)
 	}
 	sent := q.to(relaunchQueue)
-	if len(sent) != 1 || sent[0].DelaySeconds != 10 || aws.ToString(sent[0].MessageBody) != string(ev) {
+	if len(sent) != 1 || sent[0].DelaySeconds != 10 || aws.ToString(sent[0].MessageBody) != strings.TrimSpace(string(ev)) {
 		t.Fatalf("relaunch queue: %d messages, want the event with a 10 s delay", len(sent))
 	}
 	e.lim.err = nil
 	e.clk.Advance(10 * time.Second)
-	resp, err := e.r.Handle(ctx, batch(aws.ToString(sent[0].MessageBody)))
-	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 || len(e.ecs.Calls()) != 2 {
+	resp, err := e.queue(ctx, batch(aws.ToString(sent[0].MessageBody)))
+	if err != nil || len(resp.BatchItemFailures) != 0 || len(e.ecs.Calls()) != 2 {
 		t.Fatalf("from the queue: got %+v, %v, %d calls; want relaunched", resp, err, len(e.ecs.Calls()))
 	}
-	if _, err := e.r.Handle(ctx, json.RawMessage(`{"detail-type":5}`)); errorTypeName(err) != "PermanentError" {
+	if _, err := e.event(ctx, json.RawMessage(`{"detail-type":5}`)); errorTypeName(err) != "PermanentError" {
 		t.Fatalf("bad input: got %v, want PermanentError", err)
 	}
 	if n := len(q.to(relaunchQueue)); n != 1 {
@@ -494,13 +494,13 @@ func TestRelaunchOfUnrecordedRelaunchWaits(t *testing.T) {
 	e.ecs.loseResponse = map[int]bool{2: true}
 	ctx := context.Background()
 	evX := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
-	if out, err := e.r.Handle(ctx, evX); err != nil || out.(EventOutput).Action != EventDeferred {
+	if out, err := e.event(ctx, evX); err != nil || out.Action != EventDeferred {
 		t.Fatalf("lost response: got %+v, %v; want deferred (tried again from the queue)", out, err)
 	}
 	x1 := "arn:aws:ecs:us-east-1:000000000000:task/jobs/0011" // launched, response lost
 	evX1 := taskEvent(t, x1, launch.RelaunchStartedBy("r1", 0, arns[0]), "")
-	out, err := e.r.Handle(ctx, evX1)
-	if err != nil || out.(EventOutput).Action != EventDeferred || len(e.ecs.Calls()) != 2 {
+	out, err := e.event(ctx, evX1)
+	if err != nil || out.Action != EventDeferred || len(e.ecs.Calls()) != 2 {
 		t.Fatalf("got %+v, %v, %d calls; want deferred without a call", out, err, len(e.ecs.Calls()))
 	}
 	if st, _ := e.st.Chunk(ctx, "r1", 0); st.Launched() != 10 {
@@ -509,8 +509,8 @@ func TestRelaunchOfUnrecordedRelaunchWaits(t *testing.T) {
 	// The first relaunch is recorded from the queue (same token), then the second goes.
 	e.clk.Advance(time.Minute)
 	for _, ev := range []json.RawMessage{evX, evX1} {
-		resp, err := e.r.Handle(ctx, batch(string(ev)))
-		if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+		resp, err := e.queue(ctx, batch(string(ev)))
+		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("got %+v, %v", resp, err)
 		}
 	}
@@ -540,12 +540,12 @@ func TestRelaunchOfUnknownOutcomeIsSettledPastTheDeadline(t *testing.T) {
 	q := withQueue(e)
 	e.ecs.loseResponse = map[int]bool{2: true}
 	ev := taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")
-	if out, err := e.r.Handle(ctx, ev); err != nil || out.(EventOutput).Action != EventDeferred {
+	if out, err := e.event(ctx, ev); err != nil || out.Action != EventDeferred {
 		t.Fatalf("lost response: got %+v, %v; want deferred", out, err)
 	}
 	e.clk.Advance(700 * time.Second)
-	resp, err := e.r.Handle(ctx, batch(string(ev)))
-	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+	resp, err := e.queue(ctx, batch(string(ev)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("got %+v, %v", resp, err)
 	}
 	calls := e.ecs.Calls()
@@ -574,13 +574,13 @@ func TestHungCallLeavesTimeToHandOff(t *testing.T) {
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
 	q := &queueSQS{}
-	r := NewRetry(e.st, e.lim, hungECS{}, e.events, q, func(o *RetryOptions) {
+	r := NewRelaunch(e.st, e.lim, hungECS{}, e.events, q, func(o *RelaunchOptions) {
 		o.Clock, o.Bus, o.DLQURL, o.RelaunchQueueURL = e.clk, "product", "http://127.0.0.1/q", relaunchQueue
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	out, err := r.Handle(ctx, taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), ""))
-	if err != nil || out.(EventOutput).Action != EventDeferred || ctx.Err() != nil {
+	out, err := invokeEvent(ctx, r, taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), ""))
+	if err != nil || out.Action != EventDeferred || ctx.Err() != nil {
 		t.Fatalf("got %+v, %v (context %v); want handed to the queue in time", out, err, ctx.Err())
 	}
 	if n := len(q.to(relaunchQueue)); n != 1 {
@@ -607,14 +607,14 @@ func TestRelaunchOfUnknownOutcomeWithSlotPastTheDeadlineWaitsForIt(t *testing.T)
 	q := withQueue(e)
 	e.ecs.loseResponse = map[int]bool{2: true}
 	ev := taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")
-	if out, err := e.r.Handle(ctx, ev); err != nil || out.(EventOutput).Action != EventDeferred {
+	if out, err := e.event(ctx, ev); err != nil || out.Action != EventDeferred {
 		t.Fatalf("lost response: got %+v, %v; want deferred", out, err)
 	}
 	// Back from the queue 10 s later; the next slot is 900 s away, after the deadline.
 	e.clk.Advance(10 * time.Second)
 	e.lim.waits = []time.Duration{900 * time.Second}
-	resp, err := e.r.Handle(ctx, batch(string(ev)))
-	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+	resp, err := e.queue(ctx, batch(string(ev)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("got %+v, %v", resp, err)
 	}
 	if dl := q.to("http://127.0.0.1/q"); len(dl) != 0 {
@@ -632,8 +632,8 @@ func TestRelaunchOfUnknownOutcomeWithSlotPastTheDeadlineWaitsForIt(t *testing.T)
 	}
 	// At the deadline the call is replayed with its token and settles.
 	e.clk.Advance(590 * time.Second)
-	resp, err = e.r.Handle(ctx, batch(aws.ToString(sent[1].MessageBody)))
-	if err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+	resp, err = e.queue(ctx, batch(aws.ToString(sent[1].MessageBody)))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("got %+v, %v", resp, err)
 	}
 	calls := e.ecs.Calls()
@@ -674,21 +674,21 @@ func TestRelaunchCallsAtItsSlot(t *testing.T) {
 			e.lim.waits = []time.Duration{tc.wait}
 			slotAt := e.clk.Now().Add(tc.wait)
 			ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
-			out, err := e.r.Handle(ctx, ev)
+			out, err := e.event(ctx, ev)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if tc.advance > 0 {
-				if out.(EventOutput).Action != EventDeferred {
+				if out.Action != EventDeferred {
 					t.Fatalf("got %+v, want deferred", out)
 				}
 				e.clk.Advance(tc.advance)
-				out, err = e.r.Handle(ctx, ev)
+				out, err = e.event(ctx, ev)
 				if err != nil {
 					t.Fatal(err)
 				}
 			}
-			if out.(EventOutput).Action != EventRelaunched {
+			if out.Action != EventRelaunched {
 				t.Fatalf("got %+v, want relaunched", out)
 			}
 			if calledAt.Before(slotAt) {
@@ -707,13 +707,12 @@ func TestRelaunchWaitCutShortCallsNothing(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
 	arns := launchChunk(t, e)
-	e.r = NewRetry(e.st, e.lim, e.ecs, e.events, e.sqs, func(o *RetryOptions) {
-		o.Clock, o.Bus, o.DLQURL = e.clk, "product", "http://127.0.0.1/q"
-		o.Sleep = func(context.Context, time.Duration) error { return context.Canceled }
+	e.rl = NewRelaunch(e.st, e.lim, e.ecs, e.events, e.sqs, func(o *RelaunchOptions) {
+		o.Clock, o.Bus, o.DLQURL = sleepless{e.clk}, "product", "http://127.0.0.1/q"
 	})
 	e.lim.waits = []time.Duration{time.Second}
 	ctx := context.Background()
-	if _, err := e.r.HandleEvent(ctx, taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")); errorTypeName(err) != "TransientError" {
+	if _, err := e.event(ctx, taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")); errorTypeName(err) != "TransientError" {
 		t.Fatalf("got %v, want TransientError", err)
 	}
 	if n := len(e.ecs.Calls()); n != 1 {
@@ -742,8 +741,8 @@ func TestRelaunchAfterAnsweredFailureAdvancesToken(t *testing.T) {
 	}
 	ctx := context.Background()
 	ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
-	out, err := e.r.Handle(ctx, ev)
-	if err != nil || out.(EventOutput).Action != EventDeferred {
+	out, err := e.event(ctx, ev)
+	if err != nil || out.Action != EventDeferred {
 		t.Fatalf("got %+v, %v; want deferred after the capacity failure", out, err)
 	}
 	// A delivery that saw generation 0 fail too: no second advance.
@@ -755,8 +754,8 @@ func TestRelaunchAfterAnsweredFailureAdvancesToken(t *testing.T) {
 		t.Fatalf("relaunch queue: %d messages, want 1", len(sent))
 	}
 	e.clk.Advance(time.Duration(sent[0].DelaySeconds) * time.Second)
-	out, err = e.r.Handle(ctx, ev)
-	if err != nil || out.(EventOutput).Action != EventRelaunched {
+	out, err = e.event(ctx, ev)
+	if err != nil || out.Action != EventRelaunched {
 		t.Fatalf("got %+v, %v; want relaunched", out, err)
 	}
 	calls := e.ecs.Calls()

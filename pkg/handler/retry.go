@@ -5,16 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
-	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/throttle-handler/throttle-handler/pkg/clock"
+	"github.com/throttle-handler/throttle-handler/pkg/backoff"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 )
 
 // Retry actions.
@@ -24,7 +25,7 @@ const (
 	ActionGiveUp   = "giveup"   // dead-lettered and LaunchFailed put; the chunk ends
 )
 
-// RetryInput is the retry function's chunk-mode input.
+// RetryInput is the retry function's chunk input (from the state machine).
 type RetryInput struct {
 	RequestID string `json:"requestId"`
 	Chunk     int    `json:"chunk"`
@@ -38,7 +39,7 @@ type RetryInput struct {
 	Exclude []string `json:"exclude,omitempty"`
 }
 
-// RetryOutput is the retry function's chunk-mode output.
+// RetryOutput is the retry function's chunk output.
 type RetryOutput struct {
 	Action    string `json:"action"`
 	RequestID string `json:"requestId"`
@@ -52,238 +53,204 @@ type RetryOutput struct {
 	Reason     string   `json:"reason"`
 }
 
-// RetryOptions configures Retry.
-type RetryOptions struct {
-	// Clock defaults to the wall clock.
-	Clock clock.Clock
-	// Logger defaults to discarding.
-	Logger *slog.Logger
-	// Metrics defaults to discarding.
-	Metrics Recorder
-	// BaseDelay and MaxDelay shape the full-jitter exponential backoff
-	// (uniform in [0, min(MaxDelay, BaseDelay·2^(retries−1))]); MaxDelay
-	// also caps the whole wait. Defaults 1 s and 300 s.
-	BaseDelay, MaxDelay time.Duration
+// ChunkRetryOptions configures ChunkRetry.
+type ChunkRetryOptions struct {
+	Options
+	// Policy shapes the delay (backoff.Policy's defaults: 1 s base, 300 s cap).
+	Policy backoff.Policy
 	// Rand returns a float in [0, 1); default math/rand/v2.
 	Rand func() float64
 	// Peek gives the bucket's next free slot; nil means 0 (runtask defers
 	// on a far slot anyway).
 	Peek SlotPeeker
-	// DeferThreshold is runtask's; event-mode relaunches further than this
-	// from their slot wait on the relaunch queue (default 2 s); nearer ones
-	// sleep until the slot, then call.
-	DeferThreshold time.Duration
-	// Sleep waits d of Clock time or until ctx ends (RunTaskOptions.Sleep);
-	// default: the clock's own.
-	Sleep func(ctx context.Context, d time.Duration) error
 	// Bus is the product's event bus; DLQURL the product's dead-letter queue.
 	Bus, DLQURL string
-	// RelaunchQueueURL is the queue a relaunch waits on for a far slot
-	// (message delay); empty: the invocation fails with ThrottledError.
-	RelaunchQueueURL string
-	// ClassifyEvent classifies an EventBridge envelope; default
-	// failure.ClassifyEvent. ClassifyError: default failure.ClassifyError.
-	ClassifyEvent func([]byte) failure.Classification
-	ClassifyError func(error) failure.Classification
 }
 
-// Retry is the retry handler: in chunk mode it decides how a failed chunk
-// goes on; in event mode it reacts to ECS events. Safe for concurrent use.
-type Retry struct {
-	store  launchstore.Store
-	lim    Limiter
-	ecs    ECSAPI
-	events EventsAPI
-	sqs    SQSAPI
-	o      RetryOptions
+// ChunkRetry decides how a failed chunk goes on: the same attempt again
+// (its outcome is unknown), the next attempt after a delay, failover to
+// another placement, or give-up (dead letter and LaunchFailed). Safe for
+// concurrent use.
+type ChunkRetry struct {
+	store launchstore.Store
+	dead  deadLetters
+	o     ChunkRetryOptions
 }
 
-// NewRetry returns the retry handler.
-func NewRetry(store launchstore.Store, lim Limiter, ecsc ECSAPI, events EventsAPI, sqsc SQSAPI, optFns ...func(*RetryOptions)) *Retry {
-	o := RetryOptions{BaseDelay: time.Second, MaxDelay: 300 * time.Second, DeferThreshold: 2 * time.Second}
+// NewChunkRetry returns the chunk retry handler.
+func NewChunkRetry(store launchstore.Store, events EventsAPI, sqsc SQSAPI, optFns ...func(*ChunkRetryOptions)) *ChunkRetry {
+	var o ChunkRetryOptions
 	for _, f := range optFns {
 		f(&o)
 	}
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Metrics == nil {
-		o.Metrics = nopRecorder{}
-	}
+	o.defaults()
 	if o.Rand == nil {
 		o.Rand = rand.Float64
 	}
-	if o.ClassifyEvent == nil {
-		o.ClassifyEvent = failure.ClassifyEvent
-	}
-	if o.ClassifyError == nil {
-		o.ClassifyError = failure.ClassifyError
-	}
-	if o.Sleep == nil {
-		o.Sleep = sleeperFor(o.Clock)
-	}
-	return &Retry{store: store, lim: lim, ecs: ecsc, events: events, sqs: sqsc, o: o}
+	return &ChunkRetry{store: store, dead: deadLetters{events: events, sqs: sqsc, bus: o.Bus, dlq: o.DLQURL}, o: o}
 }
 
-// Handle dispatches on the input's shape: an EventBridge envelope
-// (detail-type present) is event mode, an SQS batch (Records present) is
-// the relaunch queue's, anything else chunk mode.
-func (h *Retry) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		DetailType *string          `json:"detail-type"`
-		Records    *json.RawMessage `json:"Records"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, permanent("retry", "InvalidInput", fmt.Errorf("retry input: not a JSON object: %w", err))
-	}
-	if probe.DetailType != nil {
-		work, cancel := reserveTime(ctx)
-		defer cancel()
-		out, err := h.HandleEvent(work, raw)
-		if err != nil {
-			return h.handOff(ctx, raw, err)
-		}
-		return out, nil
-	}
-	if probe.Records != nil {
-		var b SQSBatch
-		if err := json.Unmarshal(raw, &b); err != nil {
-			return nil, permanent("retry", "InvalidInput", fmt.Errorf("retry input: Records: %w", err))
-		}
-		return h.HandleSQS(ctx, b)
-	}
-	var in RetryInput
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return nil, permanent("retry", "InvalidInput", fmt.Errorf("retry input: %w", err))
-	}
-	return h.HandleChunk(ctx, in)
-}
-
-// HandleChunk decides the next step of a failed chunk. The wait is the
-// largest of the classification's minimum delay, the bucket's next free
-// slot and a full-jitter exponential backoff, capped at MaxDelay; the
-// attempt budget (request maxAttempts) and the request deadline bound it.
-func (h *Retry) HandleChunk(ctx context.Context, in RetryInput) (RetryOutput, error) {
-	if in.RequestID == "" || in.Chunk < 0 {
-		return RetryOutput{}, permanent("retry", "InvalidInput", fmt.Errorf("retry input: requestId required and chunk ≥ 0, got %q/%d", in.RequestID, in.Chunk))
-	}
-	if in.Classification == nil {
-		return RetryOutput{}, permanent("retry", "InvalidInput", errors.New("retry input: classification: required"))
+// Handle decides the next step of a failed chunk: load → count the retry →
+// choose the attempt → ask the policy for the delay → give up, settle, or
+// retry. The delay is backoff.Policy's; the attempt budget (request
+// maxAttempts) and the request deadline bound it.
+func (h *ChunkRetry) Handle(ctx context.Context, in RetryInput) (RetryOutput, error) {
+	c, err := in.check()
+	if err != nil {
+		return RetryOutput{}, err
 	}
 	in.Attempt = max(in.Attempt, 1)
-	c := *in.Classification
-	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt, "kind", c.Class, "code", c.Code)
-	sr, err := h.store.Request(ctx, in.RequestID)
-	if errors.Is(err, launchstore.ErrNotFound) {
-		return RetryOutput{}, permanent("retry", "RequestNotFound", err)
-	} else if err != nil {
-		return RetryOutput{}, transientErr("retry", err)
-	}
-	spec, err := sr.Request.Chunk(in.Chunk)
+	v, err := loadChunk(ctx, h.store, "retry", in.RequestID, in.Chunk)
 	if err != nil {
-		return RetryOutput{}, permanent("retry", "InvalidInput", err)
+		return RetryOutput{}, err
 	}
-	state, err := h.store.Chunk(ctx, in.RequestID, in.Chunk)
-	if err != nil {
-		return RetryOutput{}, transientErr("retry", err)
-	}
-	out := RetryOutput{RequestID: in.RequestID, Chunk: in.Chunk, Attempt: in.Attempt, Exclude: slices.Clone(in.Exclude)}
-	if out.Exclude == nil {
-		out.Exclude = []string{}
-	}
-	if state.GaveUp || state.Missing(spec.Size) == 0 {
-		out.Action, out.Reason = ActionRetry, "chunk already ended"
+	out := RetryOutput{Action: ActionRetry, RequestID: in.RequestID, Chunk: in.Chunk, Attempt: in.Attempt, Exclude: orEmpty(in.Exclude)}
+	if v.state.GaveUp || v.state.Missing(v.spec.Size) == 0 {
+		out.Reason = "chunk already ended"
 		return out, nil
+	}
+	wc := waitCase(c)
+	retries, err := h.countRetry(ctx, in, v, c, wc)
+	if err != nil {
+		return RetryOutput{}, err
+	}
+	now := h.o.Clock.Now()
+	out.Attempt, out.ReuseToken = nextAttempt(in.Attempt, c, wc, v.state)
+	dec := h.o.Policy.Delay(backoff.Input{Case: wc, Retries: retries, MinDelay: c.MinDelay(),
+		NextSlot: h.nextSlot(ctx, v), Now: now, Deadline: v.sr.Deadline, Rand: h.o.Rand()})
+	out.Action, out.Exclude = failover(c, v, out.Exclude)
+	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt, "kind", c.Class, "code", c.Code)
+	if reason := giveUpReason(c, v, retries, dec, now); reason != "" {
+		return h.settleOrGiveUp(ctx, log, in, out, v, c, retries, dec.Delay, reason)
+	}
+	out.WaitSeconds = int(math.Ceil(dec.Delay.Seconds()))
+	out.Reason = fmt.Sprintf("%s: %s", c.Class, c.Code)
+	log.Info("retry", "action", out.Action, "delayMs", dec.Delay.Milliseconds(), "next", out.Attempt, "reuseToken", out.ReuseToken, "case", wc.String())
+	return out, nil
+}
+
+func (in RetryInput) check() (failure.Classification, error) {
+	if in.RequestID == "" || in.Chunk < 0 {
+		return failure.Classification{}, permanent("retry", "InvalidInput", fmt.Errorf("retry input: requestId required and chunk ≥ 0, got %q/%d", in.RequestID, in.Chunk))
+	}
+	if in.Classification == nil {
+		return failure.Classification{}, permanent("retry", "InvalidInput", errors.New("retry input: classification: required"))
+	}
+	return *in.Classification, nil
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return slices.Clone(s)
+}
+
+// waitCase is the policy's case for a chunk's failure: the limiter's own
+// refusals (its codes start with "Limiter") spend no attempt.
+func waitCase(c failure.Classification) backoff.Case {
+	if strings.HasPrefix(c.Code, "Limiter") {
+		return backoff.LimiterBusy
+	}
+	return backoff.ChunkCall
+}
+
+// countRetry records the decision and returns the chunk's retries so far,
+// this one included; a wait that spends no attempt is not counted.
+func (h *ChunkRetry) countRetry(ctx context.Context, in RetryInput, v chunkView, c failure.Classification, wc backoff.Case) (int, error) {
+	h.o.Metrics.Add(MetricRetries, 1, UnitCount)
+	h.o.Metrics.Add(MetricRetries+"."+string(c.Class), 1, UnitCount)
+	if !h.o.Policy.Delay(backoff.Input{Case: wc}).SpendsAttempt {
+		return v.state.Retries, nil
 	}
 	retries, err := h.store.AddRetry(ctx, in.RequestID, in.Chunk)
 	if err != nil {
-		return RetryOutput{}, transientErr("retry", err)
+		return 0, transientErr("retry", err)
 	}
-	h.o.Metrics.Add(MetricRetries, 1, UnitCount)
-	h.o.Metrics.Add(MetricRetries+"."+string(c.Class), 1, UnitCount)
-	now := h.o.Clock.Now()
+	return retries, nil
+}
 
-	// Next attempt: a transient failure may have launched, so the same
-	// attempt (token) is repeated; otherwise a new token for what is missing.
-	if c.ReuseToken {
-		out.ReuseToken = true
+// nextAttempt: a failure that may have launched (transient), or a wait on
+// the limiter that called nothing, repeats the attempt with its token;
+// otherwise the next attempt takes a new token for what is missing.
+func nextAttempt(failed int, c failure.Classification, wc backoff.Case, state launch.ChunkState) (int, bool) {
+	if c.ReuseToken || wc == backoff.LimiterBusy {
 		if u, ok := state.Unsettled(); ok {
-			out.Attempt = u.Attempt
+			return u.Attempt, true
 		}
-	} else {
-		last := in.Attempt
-		for a := range state.Attempts {
-			last = max(last, a)
-		}
-		out.Attempt = last + 1
+		return failed, true
 	}
-
-	wait := c.MinDelay()
-	if h.o.Peek != nil {
-		service, takes := takesFor(spec.Kind, max(1, state.Missing(spec.Size)), spec.Kind == launch.KindECS && sr.Request.ECS.Fargate())
-		if next, perr := h.o.Peek.NextSlot(ctx, service, takes); perr == nil {
-			wait = max(wait, next)
-		}
+	last := failed
+	for a := range state.Attempts {
+		last = max(last, a)
 	}
-	backoff := min(float64(h.o.MaxDelay), float64(h.o.BaseDelay)*math.Pow(2, float64(retries-1)))
-	wait = min(max(wait, time.Duration(h.o.Rand()*backoff)), h.o.MaxDelay)
+	return last + 1, false
+}
 
-	out.Action = ActionRetry
-	if c.Class == failure.Capacity && spec.Kind == launch.KindEC2 {
-		out.Action = ActionFailover
-		if c.ScopeValue != "" && !slices.Contains(out.Exclude, c.ScopeValue) {
-			out.Exclude = append(out.Exclude, c.ScopeValue)
-		}
-		if len(out.Exclude) >= len(sr.Request.EC2.Placements()) {
-			// Everything tried: start over; the fleet-wide marks still
-			// steer runtask away from what is still without capacity.
-			out.Exclude = []string{}
-		}
+func (h *ChunkRetry) nextSlot(ctx context.Context, v chunkView) time.Duration {
+	if h.o.Peek == nil {
+		return 0
 	}
+	service, takes := takesFor(v.spec.Kind, max(1, v.state.Missing(v.spec.Size)), v.fargate())
+	next, err := h.o.Peek.NextSlot(ctx, service, takes)
+	if err != nil {
+		return 0
+	}
+	return next
+}
 
-	missing, deadline := state.Missing(spec.Size), sr.Deadline.UTC().Format(time.RFC3339)
-	var giveUp string
+// failover: an EC2 capacity failure moves to another placement. Once
+// everything was tried the list starts over; the fleet-wide marks still
+// steer runtask away from what is still without capacity.
+func failover(c failure.Classification, v chunkView, exclude []string) (string, []string) {
+	if c.Class != failure.Capacity || v.spec.Kind != launch.KindEC2 {
+		return ActionRetry, exclude
+	}
+	if c.ScopeValue != "" && !slices.Contains(exclude, c.ScopeValue) {
+		exclude = append(exclude, c.ScopeValue)
+	}
+	if len(exclude) >= len(v.sr.Request.EC2.Placements()) {
+		exclude = []string{}
+	}
+	return ActionFailover, exclude
+}
+
+// giveUpReason says why the chunk ends now, or "" if it goes on.
+func giveUpReason(c failure.Classification, v chunkView, retries int, dec backoff.Decision, now time.Time) string {
+	missing, size, deadline := v.state.Missing(v.spec.Size), v.spec.Size, v.sr.Deadline.UTC().Format(time.RFC3339)
+	attempts := v.sr.Request.Attempts()
 	switch {
-	case c.Code == CodeDeadlinePassed || !now.Before(sr.Deadline):
+	case c.Code == CodeDeadlinePassed || !now.Before(v.sr.Deadline):
 		// runtask found no slot before the deadline, or it has passed.
-		giveUp = fmt.Sprintf("%s %s passed: %d of %d units not launched; last %s: %s",
-			reasonDeadline, deadline, missing, spec.Size, c.Class, c.Code)
+		return fmt.Sprintf("%s %s passed: %d of %d units not launched; last %s: %s", reasonDeadline, deadline, missing, size, c.Class, c.Code)
 	case !c.Retryable:
-		giveUp = fmt.Sprintf("%s: %s: %s", c.Class, c.Code, c.Message)
-	case retries >= sr.Request.Attempts():
-		giveUp = fmt.Sprintf("attempts exhausted (%d of %d); last %s: %s", retries, sr.Request.Attempts(), c.Class, c.Code)
-	case now.Add(wait).After(sr.Deadline):
-		giveUp = fmt.Sprintf("%s %s passes before the next attempt (in %.0f s): %d of %d units not launched; last %s: %s",
-			reasonDeadline, deadline, math.Ceil(wait.Seconds()), missing, spec.Size, c.Class, c.Code)
+		return fmt.Sprintf("%s: %s: %s", c.Class, c.Code, c.Message)
+	case retries >= attempts:
+		return fmt.Sprintf("attempts exhausted (%d of %d); last %s: %s", retries, attempts, c.Class, c.Code)
+	case dec.PastDeadline:
+		return fmt.Sprintf("%s %s passes before the next attempt (in %.0f s): %d of %d units not launched; last %s: %s",
+			reasonDeadline, deadline, math.Ceil(dec.Delay.Seconds()), missing, size, c.Class, c.Code)
 	}
-	if giveUp != "" {
-		// An attempt whose outcome is unknown may have launched: the table
-		// does not count its units yet, so giving up now would dead-letter
-		// units that run (and a relaunch of one of them would then count
-		// on top). Its replay (same token, launches nothing twice) comes
-		// first, within settleReplays decisions beyond the budget.
-		u, unsettled := state.Unsettled()
-		if !unsettled || retries >= sr.Request.Attempts()+settleReplays {
-			if unsettled {
-				giveUp += fmt.Sprintf("; attempt %d's outcome still unknown after %d replays", u.Attempt, settleReplays)
-			}
-			return h.giveUp(ctx, log, sr, spec, state, in, out, c, giveUp)
+	return ""
+}
+
+// settleOrGiveUp ends the chunk, unless an attempt's outcome is unknown:
+// it may have launched, and the table does not count its units yet, so
+// giving up now would dead-letter units that run (and a relaunch of one of
+// them would then count on top). Its replay (same token, launches nothing
+// twice) comes first, within settleReplays decisions beyond the budget.
+func (h *ChunkRetry) settleOrGiveUp(ctx context.Context, log *slog.Logger, in RetryInput, out RetryOutput, v chunkView, c failure.Classification, retries int, wait time.Duration, reason string) (RetryOutput, error) {
+	u, unsettled := v.state.Unsettled()
+	if !unsettled || retries >= v.sr.Request.Attempts()+settleReplays {
+		if unsettled {
+			reason += fmt.Sprintf("; attempt %d's outcome still unknown after %d replays", u.Attempt, settleReplays)
 		}
-		out.Action, out.ReuseToken, out.Attempt, out.Exclude = ActionRetry, true, u.Attempt, slices.Clone(in.Exclude)
-		if out.Exclude == nil {
-			out.Exclude = []string{}
-		}
-		out.WaitSeconds = int(math.Ceil(wait.Seconds()))
-		out.Reason = fmt.Sprintf("settle attempt %d (outcome unknown) before giving up: %s", u.Attempt, giveUp)
-		log.Info("replay before give-up", "next", out.Attempt, "delayMs", wait.Milliseconds(), "reason", giveUp)
-		return out, nil
+		return h.giveUp(ctx, log, in, out, v, c, reason)
 	}
+	out.Action, out.ReuseToken, out.Attempt, out.Exclude = ActionRetry, true, u.Attempt, orEmpty(in.Exclude)
 	out.WaitSeconds = int(math.Ceil(wait.Seconds()))
-	out.Reason = fmt.Sprintf("%s: %s", c.Class, c.Code)
-	log.Info("retry", "action", out.Action, "delayMs", wait.Milliseconds(), "next", out.Attempt, "reuseToken", out.ReuseToken)
+	out.Reason = fmt.Sprintf("settle attempt %d (outcome unknown) before giving up: %s", u.Attempt, reason)
+	log.Info("replay before give-up", "next", out.Attempt, "delayMs", wait.Milliseconds(), "reason", reason)
 	return out, nil
 }
 
@@ -298,21 +265,18 @@ const reasonDeadline = "deadline"
 // giveUp dead-letters the chunk's missing units and puts LaunchFailed, then
 // records the give-up. The sends come first: if this invocation dies, the
 // state machine's retry sends again (at least once, never zero times).
-func (h *Retry) giveUp(ctx context.Context, log *slog.Logger, sr launch.StoredRequest, spec launch.ChunkSpec, state launch.ChunkState, in RetryInput, out RetryOutput, c failure.Classification, reason string) (RetryOutput, error) {
-	missing := state.Missing(spec.Size)
-	last := state.Attempts[in.Attempt]
+func (h *ChunkRetry) giveUp(ctx context.Context, log *slog.Logger, in RetryInput, out RetryOutput, v chunkView, c failure.Classification, reason string) (RetryOutput, error) {
+	missing := v.state.Missing(v.spec.Size)
+	last := v.state.Attempts[in.Attempt]
 	detail := launch.LaunchFailedDetail{
-		RequestID: in.RequestID, Chunk: in.Chunk, Kind: spec.Kind, Attempt: in.Attempt, Missing: missing,
+		RequestID: in.RequestID, Chunk: in.Chunk, Kind: v.spec.Kind, Attempt: in.Attempt, Missing: missing,
 		Class: string(c.Class), Code: c.Code, Reason: reason, At: h.o.Clock.Now().UTC(),
 	}
 	failures := in.Failures
 	if failures == nil {
 		failures = last.Failures
 	}
-	if err := sendDeadLetter(ctx, h.sqs, h.o.DLQURL, DeadLetter{LaunchFailedDetail: detail, Failures: failures, StartedBy: last.StartedBy}); err != nil {
-		return RetryOutput{}, transientErr("retry", err)
-	}
-	if err := putEvent(ctx, h.events, h.o.Bus, launch.DetailLaunchFailed, detail); err != nil {
+	if err := h.dead.send(ctx, DeadLetter{LaunchFailedDetail: detail, Failures: failures, StartedBy: last.StartedBy}); err != nil {
 		return RetryOutput{}, transientErr("retry", err)
 	}
 	first, err := h.store.GiveUp(ctx, in.RequestID, in.Chunk, missing, string(c.Class), c.Code, reason)
@@ -328,35 +292,12 @@ func (h *Retry) giveUp(ctx context.Context, log *slog.Logger, sr launch.StoredRe
 	return out, nil
 }
 
-// holdRelaunch is used by event mode: acquire (or reuse) the slot of a
-// relaunch. ok true: call after wait (≥ 0, the time left to the slot: the
-// call happens at the slot the limiter assumed, not up to DeferThreshold
-// early). ok false: the slot is too far (or the Lambda deadline cannot hold
-// the wait) and has been remembered in the claim; wait is the time to it.
-func (h *Retry) holdRelaunch(ctx context.Context, claim launch.RelaunchClaim, fargate bool) (ok bool, wait time.Duration, err error) {
-	if !claim.SlotAt.IsZero() {
-		w := claim.SlotAt.Sub(h.o.Clock.Now())
-		if w > h.o.DeferThreshold || lambdaTooNear(ctx, w) {
-			return false, w, nil
-		}
-		return true, max(0, w), nil
+// UnmarshalJSON decodes the input; a document that does not fit is a
+// PermanentError (the state machine never retries it).
+func (in *RetryInput) UnmarshalJSON(b []byte) error {
+	type plain RetryInput
+	if err := json.Unmarshal(b, (*plain)(in)); err != nil {
+		return permanent("retry", "InvalidInput", fmt.Errorf("retry input: %w", err))
 	}
-	service, takes := takesFor(launch.KindECS, 1, fargate)
-	slot, err := h.lim.Reserve(ctx, service, takes)
-	if err != nil {
-		return false, 0, err
-	}
-	if slot.Fallback {
-		h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
-	}
-	// From now, not from the limiter's reading of the clock: its write took time.
-	w := slot.At.Sub(h.o.Clock.Now())
-	if w <= h.o.DeferThreshold && !lambdaTooNear(ctx, w) {
-		return true, max(0, w), nil
-	}
-	if err := h.store.SetRelaunchSlot(ctx, claim.TaskARN, slot.At); err != nil {
-		_ = h.lim.Release(ctx, service, takes, slot)
-		return false, 0, err
-	}
-	return false, max(w, 0), nil
+	return nil
 }

@@ -3,6 +3,8 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"slices"
@@ -22,7 +24,8 @@ type retryEnv struct {
 	events *fakeEvents
 	sqs    *fakeSQS
 	peek   *fakePeek
-	r      *Retry
+	r      *ChunkRetry
+	rl     *Relaunch
 }
 
 type fakePeek struct{ wait time.Duration }
@@ -34,8 +37,12 @@ func (p *fakePeek) NextSlot(context.Context, string, []limiter.Take) (time.Durat
 func newRetryEnv(t *testing.T, rnd float64) *retryEnv {
 	t.Helper()
 	e := &retryEnv{runTaskEnv: *newRunTaskEnv(t), events: &fakeEvents{}, sqs: &fakeSQS{}, peek: &fakePeek{}}
-	e.r = NewRetry(e.st, e.lim, e.ecs, e.events, e.sqs, func(o *RetryOptions) {
-		o.Clock, o.Rand, o.Peek, o.Bus, o.DLQURL = e.clk, func() float64 { return rnd }, e.peek, "product", "http://127.0.0.1/q"
+	rand := func() float64 { return rnd }
+	e.r = NewChunkRetry(e.st, e.events, e.sqs, func(o *ChunkRetryOptions) {
+		o.Clock, o.Rand, o.Peek, o.Bus, o.DLQURL = e.clk, rand, e.peek, "product", "http://127.0.0.1/q"
+	})
+	e.rl = NewRelaunch(e.st, e.lim, e.ecs, e.events, e.sqs, func(o *RelaunchOptions) {
+		o.Clock, o.Rand, o.Peek, o.Bus, o.DLQURL = e.clk, rand, e.peek, "product", "http://127.0.0.1/q"
 	})
 	return e
 }
@@ -84,7 +91,7 @@ func TestRetryDecisions(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := e.r.HandleChunk(ctx, RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: tt.class})
+			got, err := e.r.Handle(ctx, RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: tt.class})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +127,7 @@ func TestRetryNextAttemptFollowsRecordedAttempts(t *testing.T) {
 	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 0}); err == nil {
 		t.Fatal("want a throttle")
 	}
-	out, err := e.r.HandleChunk(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 0,
+	out, err := e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 0,
 		Classification: classification(failure.Throttled, "ThrottlingException", 1)})
 	if err != nil || out.Attempt != 2 || out.ReuseToken {
 		t.Fatalf("got %+v, %v; want attempt 2 with a new token", out, err)
@@ -134,7 +141,7 @@ func TestRetryDeadline(t *testing.T) {
 	r.DeadlineSeconds = 30
 	plan(t, e.st, r, t0)
 	e.clk.Advance(29 * time.Second)
-	out, err := e.r.HandleChunk(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1,
+	out, err := e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1,
 		Classification: classification(failure.Capacity, "RESOURCE:FARGATE", 5)})
 	if err != nil || out.Action != ActionGiveUp || !strings.Contains(out.Reason, "deadline") {
 		t.Fatalf("got %+v, %v; want giveup for the deadline", out, err)
@@ -147,7 +154,7 @@ func TestRetryGiveUpOnceCounted(t *testing.T) {
 	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	in := RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: classification(failure.Permanent, "ClientException", 0)}
 	for range 2 {
-		if _, err := e.r.HandleChunk(context.Background(), in); err != nil {
+		if _, err := e.r.Handle(context.Background(), in); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -168,29 +175,31 @@ func TestRetryFailover(t *testing.T) {
 	plan(t, e.st, launchtest.EC2Request("r1", 10), t0)
 	c := classification(failure.Capacity, "InsufficientInstanceCapacity", 5)
 	c.Scope, c.ScopeValue = failure.ScopeInstanceType, "c7g.large#subnet-a"
-	out, err := e.r.HandleChunk(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: c, Exclude: []string{}})
+	out, err := e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: c, Exclude: []string{}})
 	if err != nil || out.Action != ActionFailover || !slices.Equal(out.Exclude, []string{"c7g.large#subnet-a"}) || out.Attempt != 2 || out.WaitSeconds != 5 {
 		t.Fatalf("got %+v, %v; want failover excluding c7g.large#subnet-a, attempt 2, 5 s", out, err)
 	}
 	// Everything excluded: start over (the fleet-wide marks still steer).
 	c.ScopeValue = "c6g.large#subnet-b"
-	out, err = e.r.HandleChunk(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 2, Classification: c,
+	out, err = e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 2, Classification: c,
 		Exclude: []string{"c7g.large#subnet-a", "c7g.large#subnet-b", "c6g.large#subnet-a"}})
 	if err != nil || out.Action != ActionFailover || len(out.Exclude) != 0 {
 		t.Fatalf("got %+v, %v; want failover with exclude reset", out, err)
 	}
 }
 
-func TestRetryHandleDispatchAndJSON(t *testing.T) {
+// TestRetryJSONContract drives the chunk entry point as Lambda does: JSON
+// in, JSON out, and bad input a PermanentError (its errorType).
+func TestRetryJSONContract(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
 	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	raw := `{"requestId":"r1","chunk":0,"attempt":1,"classification":{"class":"throttled","code":"ThrottlingException","source":"sdk","retryable":true,"reuseToken":false,"minDelaySeconds":2,"message":"Rate exceeded"}}`
-	got, err := e.r.Handle(context.Background(), json.RawMessage(raw))
+	h := lambda.NewHandler(e.r.Handle)
+	b, err := h.Invoke(context.Background(), []byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(got)
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	for _, k := range []string{"action", "waitSeconds", "attempt", "reuseToken", "exclude", "reason"} {
@@ -201,7 +210,34 @@ func TestRetryHandleDispatchAndJSON(t *testing.T) {
 	if m["action"] != "retry" || m["waitSeconds"].(float64) != 2 {
 		t.Errorf("got %s, want retry after 2 s", b)
 	}
-	if _, err := e.r.Handle(context.Background(), json.RawMessage(`[1]`)); errorTypeName(err) != "PermanentError" {
+	if _, err := h.Invoke(context.Background(), []byte(`[1]`)); errorTypeName(err) != "PermanentError" {
 		t.Errorf("bad input: got %v, want PermanentError", err)
 	}
 }
+
+// event hands raw to the EventBridge entry point, decoded as Lambda does.
+func (e *retryEnv) event(ctx context.Context, raw json.RawMessage) (EventOutput, error) {
+	return invokeEvent(ctx, e.rl, raw)
+}
+
+func invokeEvent(ctx context.Context, rl *Relaunch, raw json.RawMessage) (EventOutput, error) {
+	var ev ECSEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return EventOutput{}, err
+	}
+	return rl.HandleEvent(ctx, ev)
+}
+
+// queue hands raw to the relaunch queue's entry point, decoded as Lambda does.
+func (e *retryEnv) queue(ctx context.Context, raw json.RawMessage) (SQSBatchResponse, error) {
+	var b SQSBatch
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return SQSBatchResponse{}, err
+	}
+	return e.rl.HandleSQS(ctx, b)
+}
+
+// sleepless is a clock whose Sleep is always cut short.
+type sleepless struct{ clock.Clock }
+
+func (sleepless) Sleep(context.Context, time.Duration) error { return context.Canceled }

@@ -2,7 +2,6 @@ package handler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
@@ -61,19 +59,11 @@ type RunTaskOutput struct {
 
 // RunTaskOptions configures RunTask.
 type RunTaskOptions struct {
-	// Clock defaults to the wall clock.
-	Clock clock.Clock
-	// Logger defaults to discarding.
-	Logger *slog.Logger
-	// Metrics defaults to discarding.
-	Metrics Recorder
+	Options
 	// DeferThreshold: a slot further away than this is answered "deferred";
-	// for a nearer one the invocation sleeps until the slot, then calls
-	// (config.Config.DeferThreshold, default 2 s).
+	// for a nearer one the invocation sleeps until the slot (Clock.Sleep),
+	// then calls (config.Config.DeferThreshold, default 2 s).
 	DeferThreshold time.Duration
-	// Sleep waits d of Clock time or until ctx ends. Default: the clock's
-	// own Sleep (clock.Scaled), a fake clock's Advance, else a timer.
-	Sleep func(ctx context.Context, d time.Duration) error
 	// FailoverPeriod is how long a (type, subnet) without capacity is
 	// skipped fleet-wide; default 5 minutes.
 	FailoverPeriod time.Duration
@@ -87,15 +77,7 @@ type RunTaskOptions struct {
 }
 
 func (o *RunTaskOptions) defaults() {
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Metrics == nil {
-		o.Metrics = nopRecorder{}
-	}
+	o.Options.defaults()
 	if o.FailoverPeriod == 0 {
 		o.FailoverPeriod = 5 * time.Minute
 	}
@@ -108,25 +90,6 @@ func (o *RunTaskOptions) defaults() {
 	if o.Classify == nil {
 		o.Classify = failure.ClassifyError
 	}
-	if o.Sleep == nil {
-		o.Sleep = sleeperFor(o.Clock)
-	}
-}
-
-// sleeperFor returns how to wait on clk (RunTaskOptions.Sleep).
-func sleeperFor(clk clock.Clock) func(context.Context, time.Duration) error {
-	switch c := clk.(type) {
-	case interface {
-		Sleep(context.Context, time.Duration) error
-	}:
-		return c.Sleep
-	case interface{ Advance(time.Duration) }:
-		return func(ctx context.Context, d time.Duration) error {
-			c.Advance(d)
-			return ctx.Err()
-		}
-	}
-	return clock.Real{}.Sleep
 }
 
 // callReserve is the time an invocation keeps for the call and its record
@@ -166,145 +129,137 @@ func NewRunTask(store launchstore.Store, lim Limiter, ecsc ECSAPI, ec2c EC2API, 
 	return &RunTask{store: store, lim: lim, ecs: ecsc, ec2: ec2c, o: o}
 }
 
-func permanent(op, code string, err error) error {
-	return &failure.PermanentError{Detail: failure.Detail{Code: code, Op: op, Err: err}}
-}
-
-// transientErr wraps a failure of our own dependencies (DynamoDB, SQS,
-// EventBridge): the step may be retried as is — unless the dependency
-// refused the request itself (a permanent error such as a
-// ValidationException), which no retry fixes.
-func transientErr(op string, err error) error {
-	d := failure.Detail{Code: "DependencyError", Op: op, RetryAfter: time.Second, Err: err}
-	if c := failure.ClassifyError(err); c.Class == failure.Permanent && c.Source == failure.SourceSDK {
-		return &failure.PermanentError{Detail: d}
-	}
-	return &failure.TransientError{Detail: d}
-}
-
-// Handle runs one invocation. Errors are the named types of pkg/failure.
+// Handle runs one invocation in named steps: load the chunk → decide the
+// call → record the attempt → acquire its slot (wait for a near one, defer
+// a far one) → call → record the answer. Errors are the named types of
+// pkg/failure.
 func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, error) {
 	if in.RequestID == "" || in.Chunk < 0 || in.Attempt < 0 {
 		return RunTaskOutput{}, permanent("runtask", "InvalidInput", fmt.Errorf("runtask input: requestId required, chunk and attempt ≥ 0, got %q/%d/%d", in.RequestID, in.Chunk, in.Attempt))
 	}
-	if in.Attempt == 0 {
-		in.Attempt = 1
-	}
-	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt)
-	sr, err := h.store.Request(ctx, in.RequestID)
-	if errors.Is(err, launchstore.ErrNotFound) {
-		return RunTaskOutput{}, permanent("runtask", "RequestNotFound", err)
-	} else if err != nil {
-		return RunTaskOutput{}, transientErr("runtask", err)
-	}
-	spec, err := sr.Request.Chunk(in.Chunk)
+	in.Attempt = max(in.Attempt, 1)
+	v, err := loadChunk(ctx, h.store, "runtask", in.RequestID, in.Chunk)
 	if err != nil {
-		return RunTaskOutput{}, permanent("runtask", "InvalidInput", err)
-	}
-	out := RunTaskOutput{RequestID: in.RequestID, Chunk: in.Chunk, Attempt: in.Attempt, Kind: spec.Kind, Exclude: in.Exclude}
-	state, err := h.store.Chunk(ctx, in.RequestID, in.Chunk)
-	if err != nil {
-		return RunTaskOutput{}, transientErr("runtask", err)
-	}
-	now := h.o.Clock.Now()
-
-	fargate := spec.Kind == launch.KindECS && sr.Request.ECS.Fargate()
-	rec, call, err := h.nextCall(ctx, sr, spec, state, in, now)
-	if err != nil {
-		h.release(ctx, in, spec.Kind, max(1, state.Missing(spec.Size)), fargate)
 		return RunTaskOutput{}, err
 	}
-	if !call {
-		h.release(ctx, in, spec.Kind, max(1, state.Missing(spec.Size)), fargate)
-		return h.answer(out, spec, state, rec), nil
+	out := RunTaskOutput{RequestID: in.RequestID, Chunk: in.Chunk, Attempt: in.Attempt, Kind: v.spec.Kind, Exclude: in.Exclude}
+	now := h.o.Clock.Now()
+	rec, call, err := h.nextCall(ctx, v.sr, v.spec, v.state, in, now)
+	if err != nil || !call {
+		h.release(ctx, in, v.spec.Kind, max(1, v.state.Missing(v.spec.Size)), v.fargate())
+		if err != nil {
+			return RunTaskOutput{}, err
+		}
+		return h.answer(out, v.spec, v.state, rec), nil
 	}
 	// A call that would launch anew (not the replay of an attempt whose
 	// outcome is unknown) is not made once the deadline has passed.
 	fresh := rec.State != launch.AttemptSent
-	if fresh && in.SlotAt == nil && !now.Before(sr.Deadline) {
-		return h.pastDeadline(out, spec, state, sr.Deadline, now), nil
+	if fresh && in.SlotAt == nil && !now.Before(v.sr.Deadline) {
+		return h.pastDeadline(out, v.spec, v.state, v.sr.Deadline, now), nil
 	}
-	// Record the attempt (parameters, token) before acquiring its slot, so
-	// that the slot is used right after the limiter hands it out: the
-	// limiter assumes the call happens at the slot, and every delay between
-	// its clock reading and the call lets the real bucket refill less than
-	// it believes. A deferred attempt stays "sent" and is what the next
-	// invocation (with slotAt) makes; repeating its token is always safe.
-	switch rec.State {
-	case launch.AttemptSent: // stored already: replayed as it is
-	case launch.AttemptFailed: // repeated: its outcome is unknown again until it answers
-		if err := h.store.ResendAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt); err != nil {
-			return RunTaskOutput{}, transientErr("runtask", err)
-		}
-	default:
-		state, err = h.store.BeginAttempt(ctx, in.RequestID, spec, rec, sr.Deadline.Add(launchstore.Retention))
-		if err != nil {
-			return RunTaskOutput{}, transientErr("runtask", err)
-		}
-		rec = state.Attempts[rec.Attempt] // a concurrent invocation's record wins
+	if rec, err = h.begin(ctx, in, &v, rec); err != nil {
+		return RunTaskOutput{}, err
 	}
 	out.Attempt = rec.Attempt
-	service, takes := takesFor(spec.Kind, rec.Count, fargate)
-
-	// Acquire a slot for every bucket the call needs, unless one is held.
 	if in.SlotAt == nil {
-		slot, err := h.reserve(ctx, log, service, takes)
-		if err != nil {
-			return RunTaskOutput{}, err
-		}
-		if slot.Fallback {
-			h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
-		}
-		if fresh && slot.At.After(sr.Deadline) {
-			// Too late: the slot goes back (its tokens return to the bucket)
-			// and the attempt is closed as refused, since it was never sent.
-			ferr := h.store.FailAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, CodeDeadlinePassed)
-			if rerr := h.lim.Release(ctx, service, takes, slot); rerr != nil {
-				log.Warn("slot past the deadline not released", "err", rerr)
-			}
-			if ferr != nil {
-				return RunTaskOutput{}, transientErr("runtask", ferr)
-			}
-			log.Info("slot past the deadline given back", "slotAt", slot.At.UTC(), "deadline", sr.Deadline)
-			return h.pastDeadline(out, spec, state, sr.Deadline, slot.At), nil
-		}
-		// The wait counts from now, not from the limiter's reading of the
-		// clock: the time its write took is already spent. A near slot is
-		// waited for here, so the call happens at the slot the limiter
-		// assumed; a far one (or a wait the Lambda deadline cannot hold) is
-		// deferred to a Wait state with the slot held.
-		wait := slot.At.Sub(h.o.Clock.Now())
-		if wait > 0 && wait <= h.o.DeferThreshold && !lambdaTooNear(ctx, wait) {
-			if err := h.o.Sleep(ctx, wait); err != nil {
-				// The attempt stays "sent": the next invocation replays it.
-				return RunTaskOutput{}, transientErr("runtask", fmt.Errorf("waiting for the slot: %w", err))
-			}
-			wait = 0
-		}
-		if wait > 0 {
-			at := slot.At.UTC()
-			out.Status, out.WaitSeconds, out.SlotAt = StatusDeferred, int(math.Ceil(wait.Seconds())), &at
-			out.Launched, out.Missing = state.Launched(), state.Missing(spec.Size)
-			h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
-			h.o.Metrics.Add(MetricDeferSeconds, wait.Seconds(), UnitSeconds)
-			log.Info("deferred", "delayMs", wait.Milliseconds(), "slotAt", at)
-			return out, nil
+		log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt)
+		if out, done, err := h.acquire(ctx, log, v, rec, fresh, out); done || err != nil {
+			return out, err
 		}
 	}
+	return h.callAndRecord(ctx, in, v, rec, fresh, out)
+}
 
+// begin records the attempt (parameters, token) before its slot is
+// acquired, so that the slot is used right after the limiter hands it out:
+// the limiter assumes the call happens at the slot, and every delay
+// between its clock reading and the call lets the real bucket refill less
+// than it believes. A deferred attempt stays "sent" and is what the next
+// invocation (with slotAt) makes; repeating its token is always safe.
+func (h *RunTask) begin(ctx context.Context, in RunTaskInput, v *chunkView, rec launch.AttemptRecord) (launch.AttemptRecord, error) {
+	switch rec.State {
+	case launch.AttemptSent: // stored already: replayed as it is
+		return rec, nil
+	case launch.AttemptFailed: // repeated: its outcome is unknown again until it answers
+		if err := h.store.ResendAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt); err != nil {
+			return rec, transientErr("runtask", err)
+		}
+		return rec, nil
+	}
+	state, err := h.store.BeginAttempt(ctx, in.RequestID, v.spec, rec, v.sr.Deadline.Add(launchstore.Retention))
+	if err != nil {
+		return rec, transientErr("runtask", err)
+	}
+	v.state = state
+	return state.Attempts[rec.Attempt], nil // a concurrent invocation's record wins
+}
+
+// acquire takes a slot for every bucket the call needs. A slot past the
+// deadline goes back and the attempt closes as refused; a near slot is
+// slept for, so the call happens at the slot the limiter assumed; a far
+// one (or a wait the Lambda deadline cannot hold) is answered "deferred"
+// with the slot held, for a Wait state. done says out is the answer.
+func (h *RunTask) acquire(ctx context.Context, log *slog.Logger, v chunkView, rec launch.AttemptRecord, fresh bool, out RunTaskOutput) (RunTaskOutput, bool, error) {
+	service, takes := takesFor(v.spec.Kind, rec.Count, v.fargate())
+	slot, err := h.reserve(ctx, log, service, takes)
+	if err != nil {
+		return RunTaskOutput{}, true, err
+	}
+	if slot.Fallback {
+		h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
+	}
+	if fresh && slot.At.After(v.sr.Deadline) {
+		ferr := h.store.FailAttempt(ctx, v.sr.Request.RequestID, v.spec.Index, rec.Attempt, CodeDeadlinePassed)
+		if rerr := h.lim.Release(ctx, service, takes, slot); rerr != nil {
+			log.Warn("slot past the deadline not released", "err", rerr)
+		}
+		if ferr != nil {
+			return RunTaskOutput{}, true, transientErr("runtask", ferr)
+		}
+		log.Info("slot past the deadline given back", "slotAt", slot.At.UTC(), "deadline", v.sr.Deadline)
+		return h.pastDeadline(out, v.spec, v.state, v.sr.Deadline, slot.At), true, nil
+	}
+	// The wait counts from now, not from the limiter's reading of the
+	// clock: the time its write took is already spent.
+	wait := slot.At.Sub(h.o.Clock.Now())
+	if wait <= 0 {
+		return out, false, nil
+	}
+	if wait <= h.o.DeferThreshold && !lambdaTooNear(ctx, wait) {
+		if err := h.o.Clock.Sleep(ctx, wait); err != nil {
+			// The attempt stays "sent": the next invocation replays it.
+			return RunTaskOutput{}, true, transientErr("runtask", fmt.Errorf("waiting for the slot: %w", err))
+		}
+		return out, false, nil
+	}
+	at := slot.At.UTC()
+	out.Status, out.WaitSeconds, out.SlotAt = StatusDeferred, int(math.Ceil(wait.Seconds())), &at
+	out.Launched, out.Missing = v.state.Launched(), v.state.Missing(v.spec.Size)
+	h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
+	h.o.Metrics.Add(MetricDeferSeconds, wait.Seconds(), UnitSeconds)
+	log.Info("deferred", "delayMs", wait.Milliseconds(), "slotAt", at)
+	return out, true, nil
+}
+
+// callAndRecord makes the call and records its answer in the chunk.
+func (h *RunTask) callAndRecord(ctx context.Context, in RunTaskInput, v chunkView, rec launch.AttemptRecord, fresh bool, out RunTaskOutput) (RunTaskOutput, error) {
+	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt)
+	service, takes := takesFor(v.spec.Kind, rec.Count, v.fargate())
 	op := "ecs:RunTask"
 	var res result
+	var err error
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
-	if spec.Kind == launch.KindECS {
-		res, err = callRunTask(ctx, h.ecs, runTaskInput(sr.Request.ECS, in.RequestID, rec))
+	if v.spec.Kind == launch.KindECS {
+		res, err = callRunTask(ctx, h.ecs, runTaskInput(v.sr.Request.ECS, in.RequestID, rec))
 	} else {
 		op = "ec2:RunInstances"
-		res, err = callRunInstances(ctx, h.ec2, runInstancesInput(sr.Request.EC2, in.RequestID, rec))
+		res, err = callRunInstances(ctx, h.ec2, runInstancesInput(v.sr.Request.EC2, in.RequestID, rec))
 	}
 	if err != nil {
-		return RunTaskOutput{}, h.callFailed(ctx, log, sr, spec, rec, !fresh, service, takes, op, err)
+		return RunTaskOutput{}, h.callFailed(ctx, log, v.sr, v.spec, rec, !fresh, service, takes, op, err)
 	}
-	state, err = h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures)
+	state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures)
 	if err != nil {
 		// The call happened; its record stays "sent", so the next
 		// invocation replays it with the same token and records it.
@@ -312,10 +267,10 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	}
 	h.o.Metrics.Add(MetricLaunched, float64(len(res.IDs)), UnitCount)
 	rec = state.Attempts[rec.Attempt]
-	if spec.Kind == launch.KindEC2 && len(res.IDs) < rec.Count {
+	if v.spec.Kind == launch.KindEC2 && len(res.IDs) < rec.Count {
 		h.markUnavailable(ctx, log, launch.Placement{InstanceType: rec.InstanceType, Subnet: rec.Subnet})
 	}
-	out = h.answer(out, spec, state, rec)
+	out = h.answer(out, v.spec, state, rec)
 	log.Info("called", "op", op, "launchedNow", len(res.IDs), "launched", out.Launched, "missing", out.Missing)
 	return out, nil
 }

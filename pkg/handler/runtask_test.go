@@ -152,8 +152,7 @@ func TestRunTaskNearSlotDeadlineAndCancel(t *testing.T) {
 	}
 
 	h := NewRunTask(e.st, e.lim, e.ecs, e.ec2, func(o *RunTaskOptions) {
-		o.Clock, o.DeferThreshold = e.clk, 2*time.Second
-		o.Sleep = func(context.Context, time.Duration) error { return context.Canceled }
+		o.Clock, o.DeferThreshold = sleepless{e.clk}, 2*time.Second
 	})
 	e.lim.waits = []time.Duration{time.Second}
 	_, err = h.Handle(context.Background(), RunTaskInput{RequestID: "r1", Chunk: 1, Attempt: 1})

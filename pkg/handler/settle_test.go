@@ -37,7 +37,7 @@ func TestRunTaskThrottledReplayKeepsAttemptUnknown(t *testing.T) {
 		t.Fatalf("attempt 1 after a throttled replay: got %q, want %q (outcome still unknown)", got, launch.AttemptSent)
 	}
 	// The state machine: classify (throttled: a new token), retry, runtask.
-	dec, err := e.r.HandleChunk(ctx, RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: classification(failure.Throttled, "ThrottlingException", 1)})
+	dec, err := e.r.Handle(ctx, RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: classification(failure.Throttled, "ThrottlingException", 1)})
 	if err != nil || dec.Action != ActionRetry {
 		t.Fatalf("retry: got %+v, %v", dec, err)
 	}
@@ -70,7 +70,7 @@ func TestRetrySettlesUnknownAttemptBeforeGivingUp(t *testing.T) {
 		t.Fatalf("lost response: got %v, want TransientError", err)
 	}
 	// Budget spent (1 of 1): the retry must still replay attempt 1.
-	dec, err := e.r.HandleChunk(ctx, RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: classification(failure.Transient, "RequestTimeout", 0)})
+	dec, err := e.r.Handle(ctx, RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: classification(failure.Transient, "RequestTimeout", 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,11 +114,11 @@ func TestRetrySettleReplaysBounded(t *testing.T) {
 	}
 	in := RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: classification(failure.Transient, "RequestTimeout", 0)}
 	for i := range settleReplays {
-		if dec, err := e.r.HandleChunk(ctx, in); err != nil || dec.Action != ActionRetry || !dec.ReuseToken {
+		if dec, err := e.r.Handle(ctx, in); err != nil || dec.Action != ActionRetry || !dec.ReuseToken {
 			t.Fatalf("decision %d: got %+v, %v; want a replay", i+1, dec, err)
 		}
 	}
-	dec, err := e.r.HandleChunk(ctx, in)
+	dec, err := e.r.Handle(ctx, in)
 	if err != nil || dec.Action != ActionGiveUp || !strings.Contains(dec.Reason, "outcome still unknown") {
 		t.Fatalf("got %+v, %v; want a give-up naming the unknown outcome", dec, err)
 	}

@@ -42,7 +42,7 @@ func TestSummaryWaitsForPendingRelaunches(t *testing.T) {
 	ev := taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")
 	// Delivered twice (EventBridge at least once): still one pending.
 	for range 2 {
-		if out, err := e.r.Handle(ctx, ev); err != nil || out.(EventOutput).Action != EventDeferred {
+		if out, err := e.event(ctx, ev); err != nil || out.Action != EventDeferred {
 			t.Fatalf("got %+v, %v; want deferred", out, err)
 		}
 	}
@@ -61,7 +61,7 @@ func TestSummaryWaitsForPendingRelaunches(t *testing.T) {
 
 	// The deadline passes while it is queued: it comes back and is given up.
 	e.clk.Advance(700 * time.Second)
-	if resp, err := e.r.Handle(ctx, batch(string(ev))); err != nil || len(resp.(SQSBatchResponse).BatchItemFailures) != 0 {
+	if resp, err := e.queue(ctx, batch(string(ev))); err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("got %+v, %v", resp, err)
 	}
 	sum, err = sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true})
@@ -92,7 +92,7 @@ func TestSummaryStopsWaitingAfterDeadline(t *testing.T) {
 	st, _ := e.st.Chunk(ctx, "r1", 0)
 	withQueue(e)
 	e.lim.waits = []time.Duration{300 * time.Second}
-	if out, err := e.r.Handle(ctx, taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")); err != nil || out.(EventOutput).Action != EventDeferred {
+	if out, err := e.event(ctx, taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")); err != nil || out.Action != EventDeferred {
 		t.Fatalf("got %+v, %v; want deferred", out, err)
 	}
 	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })

@@ -98,7 +98,7 @@ func TestClassifyHandler(t *testing.T) {
 // the classifier's test payloads.
 func TestExamplesInSync(t *testing.T) {
 	t.Parallel()
-	a := filepath.Join("..", "errors", "testdata", "shapes")
+	a := filepath.Join("..", "failure", "testdata", "shapes")
 	b := filepath.Join("..", "..", "functions", "classify", "testdata")
 	list := func(dir string) []string {
 		files, err := filepath.Glob(filepath.Join(dir, "*.json"))

@@ -74,7 +74,7 @@ func registry() map[string]builder {
 			if err != nil {
 				return nil, err
 			}
-			return lambda.NewHandler(h.Handle), nil
+			return newRetryFunction(h), nil
 		},
 		"summary": func(_ context.Context, d Deps) (lambda.Handler, error) {
 			h, err := wire.Summary(d.wire())

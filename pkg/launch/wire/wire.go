@@ -112,26 +112,37 @@ func RunTask(d Deps) (*handler.RunTask, error) {
 		}), nil
 }
 
-// Retry builds the retry handler (chunk mode, event mode, and the relaunch
-// queue's SQS batches).
-func Retry(d Deps) (*handler.Retry, error) {
+// RetryHandlers are the two handlers the retry function serves: chunk
+// retries from the state machine, and ECS events (EventBridge, relaunch
+// queue).
+type RetryHandlers struct {
+	Chunk    *handler.ChunkRetry
+	Relaunch *handler.Relaunch
+}
+
+// Retry builds the retry function's handlers.
+func Retry(d Deps) (RetryHandlers, error) {
 	d = d.fill()
 	if err := need(d.Config, "retry", config.EnvTable, config.EnvEventBus, config.EnvDLQURL, config.EnvRelaunchQueueURL); err != nil {
-		return nil, err
+		return RetryHandlers{}, err
 	}
 	db := dynamodb.NewFromConfig(d.AWS)
 	rec := d.recorder("retry")
-	lim, store, err := newLimiter(d, db, rec)
+	lim, _, err := newLimiter(d, db, rec)
 	if err != nil {
-		return nil, err
+		return RetryHandlers{}, err
 	}
-	return handler.NewRetry(launchstore.NewDynamoDB(db, d.Config.Table), lim, ecs.NewFromConfig(d.AWS),
-		eventbridge.NewFromConfig(d.AWS), sqs.NewFromConfig(d.AWS), func(o *handler.RetryOptions) {
-			o.Clock, o.Logger, o.Metrics = d.Clock, d.Logger, rec
-			o.Peek = handler.StorePeeker{Limiter: lim, Store: store, Clock: d.Clock}
-			o.DeferThreshold, o.Bus, o.DLQURL = d.Config.DeferThreshold, d.Config.EventBus, d.Config.DLQURL
-			o.RelaunchQueueURL = d.Config.RelaunchQueueURL
-		}), nil
+	st, peek := launchstore.NewDynamoDB(db, d.Config.Table), handler.StorePeeker{Limiter: lim}
+	base := handler.Options{Clock: d.Clock, Logger: d.Logger, Metrics: rec}
+	chunk := handler.NewChunkRetry(st, eventbridge.NewFromConfig(d.AWS), sqs.NewFromConfig(d.AWS), func(o *handler.ChunkRetryOptions) {
+		o.Options, o.Peek, o.Bus, o.DLQURL = base, peek, d.Config.EventBus, d.Config.DLQURL
+	})
+	relaunch := handler.NewRelaunch(st, lim, ecs.NewFromConfig(d.AWS), eventbridge.NewFromConfig(d.AWS), sqs.NewFromConfig(d.AWS),
+		func(o *handler.RelaunchOptions) {
+			o.Options, o.Peek, o.Bus, o.DLQURL = base, peek, d.Config.EventBus, d.Config.DLQURL
+			o.DeferThreshold, o.RelaunchQueueURL = d.Config.DeferThreshold, d.Config.RelaunchQueueURL
+		})
+	return RetryHandlers{Chunk: chunk, Relaunch: relaunch}, nil
 }
 
 // Summary builds the summary handler.

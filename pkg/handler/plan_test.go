@@ -62,7 +62,7 @@ func TestSummaryHandler(t *testing.T) {
 	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.r.HandleChunk(ctx, RetryInput{RequestID: "r1", Chunk: 1, Attempt: 1,
+	if _, err := e.r.Handle(ctx, RetryInput{RequestID: "r1", Chunk: 1, Attempt: 1,
 		Classification: classification("permanent", "ClientException", 0)}); err != nil {
 		t.Fatal(err)
 	}

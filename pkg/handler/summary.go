@@ -2,117 +2,15 @@ package handler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
-	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
-	"log/slog"
 	"math"
 	"strings"
 	"time"
 
-	"github.com/throttle-handler/throttle-handler/pkg/clock"
-	"github.com/throttle-handler/throttle-handler/pkg/failure"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 )
-
-// HandlerOptions configures the plan and summary handlers.
-type HandlerOptions struct {
-	// Clock defaults to the wall clock.
-	Clock clock.Clock
-	// Logger defaults to discarding.
-	Logger *slog.Logger
-	// Metrics defaults to discarding.
-	Metrics Recorder
-	// Bus is the product's event bus (summary puts LaunchCompleted there).
-	Bus string
-	// StartWatch is how long after the chunks end (the first check) the
-	// summary of a request with ECS tasks waits for those just launched to
-	// fail to start: their TaskFailedToStart event, not yet there, would
-	// dead-letter a unit LaunchCompleted counted launched. Default
-	// DefaultStartWatch; negative: no watch.
-	StartWatch time.Duration
-}
-
-// DefaultStartWatch covers ECS's ENI attachment timeout and the event's
-// delivery.
-const DefaultStartWatch = 60 * time.Second
-
-func (o *HandlerOptions) defaults() {
-	if o.Clock == nil {
-		o.Clock = clock.Real{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Metrics == nil {
-		o.Metrics = nopRecorder{}
-	}
-	if o.StartWatch == 0 {
-		o.StartWatch = DefaultStartWatch
-	}
-}
-
-// PlanHandler validates a request, stores it with its plan and answers the
-// plan (chunk indices and counts only). Safe for concurrent use.
-type PlanHandler struct {
-	store launchstore.Store
-	o     HandlerOptions
-}
-
-// NewPlanHandler returns the plan handler.
-func NewPlanHandler(store launchstore.Store, optFns ...func(*HandlerOptions)) *PlanHandler {
-	var o HandlerOptions
-	for _, f := range optFns {
-		f(&o)
-	}
-	o.defaults()
-	return &PlanHandler{store: store, o: o}
-}
-
-// Handle plans the request in raw: the launch request itself, or a
-// LaunchRequested envelope (its detail is the request). An invalid request
-// is a PermanentError naming every bad field; nothing is stored. The same
-// request again returns the stored plan; a different request under a used
-// requestId is a PermanentError.
-func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (launch.Plan, error) {
-	var env struct {
-		DetailType string          `json:"detail-type"`
-		Detail     json.RawMessage `json:"detail"`
-	}
-	if json.Unmarshal(raw, &env) == nil && env.DetailType == launch.DetailLaunchRequested && len(env.Detail) > 0 {
-		raw = env.Detail
-	}
-	r, err := launch.ParseRequest(raw)
-	if err != nil {
-		h.o.Logger.Warn("invalid request", "requestId", loggableID(raw), "kind", failure.Permanent, "err", err)
-		return launch.Plan{}, permanent("plan", "InvalidRequest", err)
-	}
-	log := h.o.Logger.With("requestId", r.RequestID)
-	sr, err := h.store.CreateRequest(ctx, r, h.o.Clock.Now())
-	if errors.Is(err, launchstore.ErrRequestConflict) {
-		return launch.Plan{}, permanent("plan", "RequestConflict", fmt.Errorf("%w (requestId %q)", err, r.RequestID))
-	} else if err != nil {
-		return launch.Plan{}, transientErr("plan", err)
-	}
-	log.Info("planned", "chunks", sr.Plan.Count, "ecsChunks", sr.Plan.ECSChunks, "ec2Chunks", sr.Plan.EC2Chunks, "deadline", sr.Deadline)
-	return sr.Plan, nil
-}
-
-// loggableID is the requestId of a request that failed validation, for the
-// log line that tells its sender why: "" when it is missing, not a string
-// or too long to be an id (the error names that field).
-func loggableID(raw json.RawMessage) string {
-	var probe struct {
-		RequestID any `json:"requestId"`
-	}
-	_ = json.Unmarshal(raw, &probe)
-	id, _ := probe.RequestID.(string)
-	if len(id) > 128 {
-		return ""
-	}
-	return id
-}
 
 // SummaryInput is the summary function's input.
 type SummaryInput struct {

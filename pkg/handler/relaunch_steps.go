@@ -1,0 +1,344 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+// relaunchJob is one stopped task's relaunch as its steps see it.
+type relaunchJob struct {
+	ev        ECSEvent
+	id        launch.Identity
+	requestID string
+	sr        launch.StoredRequest
+	spec      launch.ChunkSpec
+	claim     launch.RelaunchClaim
+	log       *slog.Logger
+	out       EventOutput
+}
+
+func (j *relaunchJob) taskARN() string { return j.ev.Task.TaskArn }
+func (j *relaunchJob) reason() string  { return j.ev.Task.StoppedReason }
+func (j *relaunchJob) fargate() bool   { return j.sr.Request.ECS.Fargate() }
+
+// relaunch launches one task in place of a stopped one, in named steps:
+// find the request → register the relaunch → claim it → hold a slot →
+// call → record.
+//
+// How: a direct RunTask of count 1 through the limiter (same buckets as a
+// chunk's call), with client token RelaunchTokenGen(taskARN, claim.Gen) and
+// startedBy th/<hash>/<chunk>/<100000 + hash of the stopped ARN>, recorded
+// in the chunk (the new ARN joins ids, the stopped one joins stoppedIds).
+// The stopped task's ARN keys everything: a conditional write creates
+// relaunch#<taskArn>, so a duplicated event finds it and does nothing,
+// while two failed tasks of one chunk are two keys and two relaunches; a
+// retried invocation after a lost response reuses the same token. A slot
+// further than DeferThreshold is kept in the claim and the event waits on
+// the relaunch queue (relaunch_queue.go). A relaunch is given up once the
+// request's deadline has passed or its slot lies beyond it, so nothing
+// waits forever. A chunk may relaunch at most maxAttempts × chunk size
+// tasks; a task that cannot start for a permanent reason (bad image,
+// missing secret) is dead-lettered with LaunchFailed, not relaunched.
+func (h *Relaunch) relaunch(ctx context.Context, ev ECSEvent) (EventOutput, error) {
+	j, done, out, err := h.find(ctx, ev)
+	if done || err != nil {
+		return out, err
+	}
+	for _, step := range []func(context.Context, *relaunchJob) (bool, EventOutput, error){h.register, h.claim, h.call} {
+		if done, out, err := step(ctx, j); done || err != nil {
+			return out, err
+		}
+	}
+	return j.out, nil
+}
+
+// find reads the request and chunk the stopped task belongs to. Events of
+// tasks that are not ours, or of no stored request, are ignored.
+func (h *Relaunch) find(ctx context.Context, ev ECSEvent) (*relaunchJob, bool, EventOutput, error) {
+	arn, startedBy := ev.Task.TaskArn, ev.Task.StartedBy
+	id, ok := launch.ParseStartedBy(startedBy)
+	if !ok || arn == "" {
+		return nil, true, EventOutput{Action: EventIgnored, Reason: "startedBy " + startedBy + " is not ours"}, nil
+	}
+	requestID, err := h.store.RequestIDForHash(ctx, id.RequestHash)
+	if errors.Is(err, launchstore.ErrNotFound) {
+		return nil, true, EventOutput{Action: EventIgnored, Reason: "no request with hash " + id.RequestHash}, nil
+	} else if err != nil {
+		return nil, true, EventOutput{}, transientErr("retry", err)
+	}
+	sr, err := h.store.Request(ctx, requestID)
+	if err != nil {
+		return nil, true, EventOutput{}, transientErr("retry", err)
+	}
+	spec, err := sr.Request.Chunk(id.Chunk)
+	if err != nil || spec.Kind != launch.KindECS {
+		return nil, true, EventOutput{Action: EventIgnored, Reason: fmt.Sprintf("chunk %d is not an ECS chunk of %s", id.Chunk, requestID)}, nil
+	}
+	return &relaunchJob{ev: ev, id: id, requestID: requestID, sr: sr, spec: spec,
+		log: h.o.Logger.With("requestId", requestID, "chunk", id.Chunk, "attempt", id.Attempt, "stoppedTaskArn", arn),
+		out: EventOutput{RequestID: requestID, Chunk: id.Chunk, StoppedTaskARN: arn}}, false, EventOutput{}, nil
+}
+
+// register marks the relaunch pending in the chunk first, so the summary
+// counts it from now until it is recorded or given up (the state machine
+// waits for it before LaunchCompleted). A relaunched task that failed to
+// start before its own relaunch was recorded (lost response, crash,
+// timeout) waits for that record: relaunching it now would count its
+// replacement on top of the task it replaced, which the table still
+// counts as launched.
+func (h *Relaunch) register(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+	st, err := h.store.RegisterRelaunch(ctx, j.requestID, j.id.Chunk, j.taskARN())
+	if err != nil {
+		return true, EventOutput{}, transientErr("retry", err)
+	}
+	waitsForPredecessor := j.id.Attempt >= launch.RelaunchAttemptBase && h.o.RelaunchQueueURL != "" &&
+		h.o.Clock.Now().Before(j.sr.Deadline) && !slices.Contains(st.IDs, j.taskARN())
+	if !waitsForPredecessor {
+		return false, EventOutput{}, nil
+	}
+	out, err := h.deferRelaunch(ctx, j, predecessorWait)
+	if err == nil {
+		out.Reason = "the relaunch this task came from is not recorded yet"
+	}
+	return true, out, err
+}
+
+// claim creates the relaunch claim keyed by the stopped task's ARN. Only
+// its creator signals a throttle, refuses a permanent cause and charges
+// the chunk's relaunch budget; a duplicate of a settled claim ends here.
+func (h *Relaunch) claim(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+	claim, created, err := h.store.ClaimRelaunch(ctx, launch.RelaunchClaim{TaskARN: j.taskARN(), RequestID: j.requestID, Chunk: j.id.Chunk},
+		j.sr.Deadline.Add(launchstore.Retention))
+	if err != nil {
+		return true, EventOutput{}, transientErr("retry", err)
+	}
+	j.claim = claim
+	if claim.State != launch.RelaunchPending {
+		j.out.Action, j.out.NewTaskARN, j.out.Reason = EventDuplicate, claim.NewARN, "already "+claim.State
+		j.log.Info("duplicate TaskFailedToStart event", "state", claim.State)
+		return true, j.out, nil
+	}
+	if !created {
+		return false, EventOutput{}, nil
+	}
+	// Once per stopped task: the same event back from the relaunch queue
+	// (or duplicated by EventBridge) is not another throttle.
+	c := j.ev.Class
+	if c.Class == failure.Throttled {
+		h.o.Metrics.Add(MetricThrottledAsync, 1, UnitCount)
+		h.slowECS(ctx, "TaskFailedToStart:"+c.Code)
+	}
+	if c.Class == failure.Permanent || c.Class == failure.Quota {
+		out, err := h.giveUp(ctx, j, c, fmt.Sprintf("not relaunched: %s: %s: %s", c.Class, c.Code, j.reason()))
+		return true, out, err
+	}
+	budget := j.sr.Request.Attempts() * j.spec.Size
+	ok, err := h.store.ChargeRelaunch(ctx, j.requestID, j.id.Chunk, budget)
+	if err != nil {
+		return true, EventOutput{}, transientErr("retry", err)
+	}
+	if !ok {
+		out, err := h.giveUp(ctx, j, c, fmt.Sprintf("relaunch budget of %d spent; last: %s", budget, j.reason()))
+		return true, out, err
+	}
+	return false, EventOutput{}, nil
+}
+
+// call holds the relaunch's slot, waits for it, makes the call and
+// records its answer.
+func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+	wait, done, out, err := h.slot(ctx, j)
+	if done || err != nil {
+		return true, out, err
+	}
+	if wait > 0 {
+		// Before the unsettled mark: a wait cut short calls nothing.
+		if err := h.o.Clock.Sleep(ctx, wait); err != nil {
+			return true, EventOutput{}, transientErr("retry", fmt.Errorf("waiting for the relaunch slot: %w", err))
+		}
+	}
+	rec := launch.AttemptRecord{Count: 1, Token: launch.RelaunchTokenGen(j.taskARN(), j.claim.Gen),
+		StartedBy: launch.RelaunchStartedBy(j.requestID, j.id.Chunk, j.taskARN())}
+	if err := h.store.SetRelaunchUnsettled(ctx, j.taskARN(), true); err != nil {
+		return true, EventOutput{}, transientErr("retry", err)
+	}
+	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
+	res, err := callRunTask(ctx, h.ecs, runTaskInput(j.sr.Request.ECS, j.requestID, rec))
+	if err != nil {
+		out, err := h.callFailed(ctx, j, err)
+		return true, out, err
+	}
+	if len(res.IDs) == 0 {
+		reason := "no task launched"
+		if len(res.Failures) > 0 {
+			reason = res.Failures[0].Reason + " " + res.Failures[0].Detail
+		}
+		fc := failure.ClassifyRunTaskFailure(firstReason(res.Failures), firstDetail(res.Failures))
+		out, err := h.retryLater(ctx, j, true, fc, errors.New(reason))
+		return true, out, err
+	}
+	out, err = h.record(ctx, j, res.IDs[0])
+	return true, out, err
+}
+
+// slot decides when the call goes: a call of unknown outcome past the
+// deadline is replayed at once (settle); otherwise a slot is held, and a
+// far one sends the event to the relaunch queue, or — beyond the deadline
+// — gives the relaunch up. wait is the time left to a near slot.
+func (h *Relaunch) slot(ctx context.Context, j *relaunchJob) (time.Duration, bool, EventOutput, error) {
+	if !h.o.Clock.Now().Before(j.sr.Deadline) {
+		settle, err := h.store.RelaunchUnsettled(ctx, j.taskARN())
+		if err != nil {
+			return 0, true, EventOutput{}, transientErr("retry", err)
+		}
+		if !settle {
+			out, err := h.giveUp(ctx, j, j.ev.Class, fmt.Sprintf("deadline %s passed before the relaunch; last: %s", j.sr.Deadline.Format(time.RFC3339), j.reason()))
+			return 0, true, out, err
+		}
+		return 0, false, EventOutput{}, nil
+	}
+	near, wait, err := h.holdSlot(ctx, j.claim, j.fargate())
+	if err != nil {
+		lc := h.o.ClassifyError(err)
+		if lc.Class == failure.Throttled || lc.Class == failure.Quota {
+			return 0, true, EventOutput{}, failure.ErrorFor(lc, "limiter", err)
+		}
+		return 0, true, EventOutput{}, transientErr("limiter", err)
+	}
+	if near {
+		return wait, false, EventOutput{}, nil
+	}
+	if now := h.o.Clock.Now(); now.Add(wait).After(j.sr.Deadline) {
+		out, err := h.slotPastDeadline(ctx, j, now, wait)
+		return 0, true, out, err
+	}
+	out, err := h.deferRelaunch(ctx, j, wait)
+	return 0, true, out, err
+}
+
+// slotPastDeadline: the held slot lies beyond the deadline, so it goes
+// back. An earlier call of unknown outcome may have launched the task:
+// giving up would count it lost while it runs, so the event waits for the
+// deadline, where the call is replayed with its token (slot's settle) and
+// only then settled. Otherwise the relaunch is given up.
+func (h *Relaunch) slotPastDeadline(ctx context.Context, j *relaunchJob, now time.Time, wait time.Duration) (EventOutput, error) {
+	unsettled, err := h.store.RelaunchUnsettled(ctx, j.taskARN())
+	if err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	if unsettled {
+		// Cleared first: a pass back before the deadline must not release
+		// the same slot twice.
+		if err := h.store.SetRelaunchSlot(ctx, j.taskARN(), time.Time{}); err != nil {
+			return EventOutput{}, transientErr("retry", err)
+		}
+	}
+	service, takes := takesFor(launch.KindECS, 1, j.fargate())
+	if err := h.lim.Release(ctx, service, takes, limiter.Slot{At: now.Add(wait)}); err != nil {
+		j.log.Warn("relaunch slot not released", "err", err)
+	}
+	if !unsettled {
+		return h.giveUp(ctx, j, j.ev.Class, fmt.Sprintf("deadline %s reached before the relaunch's slot (%.0f s away); last: %s",
+			j.sr.Deadline.Format(time.RFC3339), wait.Seconds(), j.reason()))
+	}
+	out, err := h.deferRelaunch(ctx, j, j.sr.Deadline.Sub(now))
+	if err == nil {
+		out.Reason = fmt.Sprintf("slot %.0f s away, after the deadline; the call of unknown outcome is replayed at the deadline", wait.Seconds())
+	}
+	return out, err
+}
+
+// holdSlot acquires (or reuses) the slot of a relaunch. near true: call
+// after wait (≥ 0, the time left to the slot: the call happens at the slot
+// the limiter assumed, not up to DeferThreshold early). near false: the
+// slot is too far (or the Lambda deadline cannot hold the wait) and has
+// been remembered in the claim; wait is the time to it.
+func (h *Relaunch) holdSlot(ctx context.Context, claim launch.RelaunchClaim, fargate bool) (near bool, wait time.Duration, err error) {
+	if !claim.SlotAt.IsZero() {
+		w := claim.SlotAt.Sub(h.o.Clock.Now())
+		if w > h.o.DeferThreshold || lambdaTooNear(ctx, w) {
+			return false, w, nil
+		}
+		return true, max(0, w), nil
+	}
+	service, takes := takesFor(launch.KindECS, 1, fargate)
+	slot, err := h.lim.Reserve(ctx, service, takes)
+	if err != nil {
+		return false, 0, err
+	}
+	if slot.Fallback {
+		h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
+	}
+	// From now, not from the limiter's reading of the clock: its write took time.
+	w := slot.At.Sub(h.o.Clock.Now())
+	if w <= h.o.DeferThreshold && !lambdaTooNear(ctx, w) {
+		return true, max(0, w), nil
+	}
+	if err := h.store.SetRelaunchSlot(ctx, claim.TaskARN, slot.At); err != nil {
+		_ = h.lim.Release(ctx, service, takes, slot)
+		return false, 0, err
+	}
+	return false, max(w, 0), nil
+}
+
+// callFailed: a throttle slows the buckets, a permanent refusal gives the
+// relaunch up, anything else tries again later.
+func (h *Relaunch) callFailed(ctx context.Context, j *relaunchJob, err error) (EventOutput, error) {
+	lc := h.o.ClassifyError(err)
+	if lc.Class == failure.Throttled {
+		h.o.Metrics.Add(MetricThrottledSync, 1, UnitCount)
+		service, takes := takesFor(launch.KindECS, 1, j.fargate())
+		for _, t := range takes {
+			_ = h.lim.Signal(ctx, service, t.Bucket, limiter.Signal{Reason: lc.Code, At: h.o.Clock.Now()})
+		}
+	}
+	if lc.Class == failure.Permanent {
+		return h.giveUp(ctx, j, lc, fmt.Sprintf("relaunch refused: %s: %s", lc.Code, lc.Message))
+	}
+	j.log.Warn("relaunch call failed", "kind", lc.Class, "code", lc.Code, "err", err)
+	return h.retryLater(ctx, j, false, lc, err)
+}
+
+// record closes the claim with the new task and announces it.
+func (h *Relaunch) record(ctx context.Context, j *relaunchJob, newARN string) (EventOutput, error) {
+	if err := h.store.FinishRelaunch(ctx, j.claim, newARN); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	h.o.Metrics.Add(MetricRelaunched, 1, UnitCount)
+	detail := launch.TaskRelaunchedDetail{RequestID: j.requestID, Chunk: j.id.Chunk, StoppedTaskARN: j.taskARN(), NewTaskARN: newARN,
+		StoppedReason: j.reason(), At: h.o.Clock.Now().UTC()}
+	if err := putEvent(ctx, h.dead.events, h.o.Bus, launch.DetailTaskRelaunched, detail); err != nil {
+		j.log.Warn("TaskRelaunched not put", "err", err) // the relaunch itself is recorded
+	}
+	j.log.Info("relaunched", "newTaskArn", newARN)
+	j.out.Action, j.out.NewTaskARN = EventRelaunched, newARN
+	return j.out, nil
+}
+
+// giveUp dead-letters the stopped task's unit, puts LaunchFailed and
+// closes the claim as given up.
+func (h *Relaunch) giveUp(ctx context.Context, j *relaunchJob, c failure.Classification, reason string) (EventOutput, error) {
+	claim := j.claim
+	detail := launch.LaunchFailedDetail{RequestID: claim.RequestID, Chunk: claim.Chunk, Kind: launch.KindECS, Attempt: -1, Missing: 1,
+		Class: string(c.Class), Code: c.Code, Reason: reason, StoppedTaskARN: claim.TaskARN, At: h.o.Clock.Now().UTC()}
+	if err := h.dead.send(ctx, DeadLetter{LaunchFailedDetail: detail}); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	if err := h.store.GiveUpRelaunch(ctx, claim, reason); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	h.o.Metrics.Add(MetricFailed, 1, UnitCount)
+	h.o.Metrics.Add(MetricDeadLettered, 1, UnitCount)
+	j.log.Warn("relaunch given up", "reason", reason)
+	j.out.Action, j.out.Reason = EventGaveUp, reason
+	return j.out, nil
+}
