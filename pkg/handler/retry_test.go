@@ -241,3 +241,31 @@ func (e *retryEnv) queue(ctx context.Context, raw json.RawMessage) (SQSBatchResp
 type sleepless struct{ clock.Clock }
 
 func (sleepless) Sleep(context.Context, time.Duration) error { return context.Canceled }
+
+// GIVEN a chunk whose runtask was refused by the limiter itself (its
+// backlog full), with nothing called
+// WHEN retry decides
+// THEN it waits the limiter's retry-after, repeats the same attempt, and
+// spends none of the request's attempts
+func TestRetryLimiterBusySpendsNoAttempt(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0.99)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
+	c := classification(failure.Throttled, "LimiterBacklogFull", 7)
+	for range 12 { // more than the request's 8 attempts
+		out, err := e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 3, Classification: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Action != ActionRetry || out.Attempt != 3 || !out.ReuseToken || out.WaitSeconds != 7 {
+			t.Fatalf("got %+v, want retry of attempt 3 with its token after 7 s", out)
+		}
+	}
+	st, err := e.st.Chunk(context.Background(), "r1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Retries != 0 {
+		t.Errorf("retries counted: %d, want 0", st.Retries)
+	}
+}
