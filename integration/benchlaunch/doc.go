@@ -4,7 +4,7 @@
 // users run today ("naive", "asl-jitter", "sdk-adaptive") — in several
 // scenarios (burst, cotenant, async, ec2, faults), each pair on a fresh
 // local AWS (integration/awslocal) with the same seed, and measures each run
-// from the simulator's ledger and counters (DESIGN.md "Shared contracts":
+// from the simulator's ledger and counters (the fields of integration/report.Report:
 // makespan_s, ideal_makespan_s, calls, throttled_calls, async_throttles,
 // lost, duplicates) plus latency percentiles and a cost model.
 //

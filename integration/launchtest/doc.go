@@ -1,4 +1,4 @@
-// Package launchtest drives the launch handlers of pkg/launch directly (no
+// Package launchtest drives the launch handlers of pkg/handler directly (no
 // state machine) against the local AWS — the ECS/EC2 simulator of
 // integration/awslocal with its ledger and faults, and dynalite — through
 // the real aws-sdk-go-v2 clients, on the stack's scaled clock. The test

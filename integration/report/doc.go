@@ -1,5 +1,5 @@
 // Package report measures and shows a launch run: the Report (the JSON
-// fields the demo and the benchmark share, DESIGN.md "Shared contracts"),
+// fields the demo and the benchmark share),
 // its summary table, the ideal makespan and ideal launch curve of a set of
 // token buckets, a PNG chart of launch curves against the ideal with marks
 // (gonum/plot), and live progress (an mpb bar on a terminal, plain lines

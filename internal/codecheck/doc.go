@@ -31,4 +31,8 @@
 // without a reason, an entry listed twice, and a stale entry: one naming a
 // function that no longer exists or that is back within the limits. Delete
 // the entry in the change that splits or moves the function.
+//
+// TestDocLinks, in the same run, checks the repository's markdown files:
+// every relative link ([text](path), ![alt](path), [name]: path) must name
+// a file or directory that exists inside the repository.
 package codecheck

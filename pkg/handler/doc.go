@@ -6,13 +6,21 @@
 //
 // # Flow
 //
-//	plan     validate → store request + plan → chunk indices
-//	runtask  one chunk: limiter slot (one write for every bucket) → deferred,
-//	         or RunTask / RunInstances (SDK retries off) → chunk item
-//	retry    chunk mode: next attempt, token reuse, wait, failover, give-up
-//	         (DLQ + LaunchFailed); event mode: relaunch a TaskFailedToStart
-//	         task keyed by its ARN, slow the ECS buckets on throttle events
-//	summary  counts from the table → LaunchCompleted
+//	PlanHandler     validate → store request + plan → chunk indices
+//	RunTask         one chunk: loadChunk → nextCall → begin → acquire (one
+//	                limiter write for every bucket; a far slot is answered
+//	                deferred) → callAndRecord (RunTask / RunInstances, SDK
+//	                retries off); callFailed signals throttles
+//	ChunkRetry      next attempt, token reuse, wait, failover, give-up
+//	                (DLQ + LaunchFailed)
+//	Relaunch        HandleEvent (EventBridge) and HandleSQS (relaunch queue):
+//	                slow the ECS buckets on throttle events; relaunch a
+//	                TaskFailedToStart task keyed by its ARN (relaunch_steps.go:
+//	                find → register → claim → slot → call → record)
+//	SummaryHandler  counts from the table → LaunchCompleted
+//
+// Every wait — a chunk's retry, a relaunch, a hand-off to the relaunch
+// queue, a busy limiter — is decided by pkg/backoff's Policy.Delay.
 //
 // # Idempotency
 //

@@ -10,7 +10,7 @@
 // callers with stale timestamps cannot over-admit as they can with
 // golang.org/x/time/rate. Allow does not allocate.
 //
-// # Distributed (what pkg/launch uses)
+// # Distributed (what pkg/handler uses)
 //
 //	d, err := limiter.NewFromConfig(limiter.NewDynamoStore(ddb, cfg.Table), cfg,
 //		func(o *limiter.Options) { o.Clock = clk; o.Logger = log; o.Recorder = rec })
@@ -27,7 +27,7 @@
 //
 // Build one Distributed (and one DynamoStore) per process, outside the
 // Lambda handler: both keep what they learned of the item between calls.
-// Make the call at Slot.At: pkg/launch sleeps until a slot within its
+// Make the call at Slot.At: pkg/handler sleeps until a slot within its
 // defer threshold. A caller that calls ahead of its slot says how far with
 // Options.EarlyCalls (default 0, also through NewFromConfig): every
 // bucket's tolerance is shortened by it, so such a call still conforms.
@@ -54,7 +54,7 @@
 // every process would fall back at once: N processes × fraction is over
 // the bucket once N > 1/fraction. So a timeout answers *StoreBusyError
 // (nothing held, RetryAfter FallbackRetry, counted as LimiterStoreBusy,
-// logged once per run of timeouts); pkg/launch classifies it transient and
+// logged once per run of timeouts); pkg/failure classifies it transient and
 // the state machine retries later, which drops nothing. Only when the
 // timeouts have lasted Options.BusyGrace (2 × FallbackRetry) of clock time
 // and more than Options.BusyTimeouts (3) calls in a row does the local

@@ -20,7 +20,7 @@
 //   - The DynamoDB table (pk/sk, TTL expiresAt, on-demand, PITR, encrypted),
 //     the SSE-SQS queues (14 days, TLS only), alarms on throttle rate, the
 //     depth of each DLQ, failed executions and limiter fallback, and a
-//     dashboard of the EMF metrics of pkg/launch (namespace ThrottleHandler,
+//     dashboard of the EMF metrics of pkg/handler (namespace ThrottleHandler,
 //     summed over the Function dimension).
 //   - The relaunch queue: relaunches retry defers (TH_RELAUNCH_QUEUE_URL,
 //     retry may send) and TaskFailedToStart events (the rule whose file says
