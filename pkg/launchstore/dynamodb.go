@@ -138,8 +138,14 @@ func (st *DynamoDB) Request(ctx context.Context, requestID string) (launch.Store
 	if err := json.Unmarshal([]byte(str(out.Item["request"])), &sr.Request); err != nil {
 		return launch.StoredRequest{}, fmt.Errorf("request %q: stored request unreadable: %w", requestID, err)
 	}
-	sr.Created, _ = time.Parse(time.RFC3339Nano, str(out.Item["createdAt"]))
-	sr.Deadline, _ = time.Parse(time.RFC3339Nano, str(out.Item["deadline"]))
+	// A time that does not parse is an error, not a zero time: a zero
+	// deadline would read as passed and give every chunk up.
+	if sr.Created, err = time.Parse(time.RFC3339Nano, str(out.Item["createdAt"])); err != nil {
+		return launch.StoredRequest{}, fmt.Errorf("request %q: stored createdAt unreadable: %w", requestID, err)
+	}
+	if sr.Deadline, err = time.Parse(time.RFC3339Nano, str(out.Item["deadline"])); err != nil {
+		return launch.StoredRequest{}, fmt.Errorf("request %q: stored deadline unreadable: %w", requestID, err)
+	}
 	sr.Plan = launch.NewPlan(sr.Request, sr.Deadline)
 	st.cache.Store(requestID, &sr)
 	return sr, nil
