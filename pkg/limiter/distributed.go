@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
-	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
 // Take is what one API call draws from one bucket: N tokens (calls, tasks,
@@ -159,23 +158,6 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	return d
-}
-
-// NewFromConfig builds a Distributed limiter from the parsed environment:
-// limits from cfg.LimitsJSON, scope, look-ahead and fallback fraction from
-// cfg. EarlyCalls stays 0: pkg/launch calls at the slot. A bad limits
-// document is an error naming the key.
-func NewFromConfig(store Store, cfg config.Config, optFns ...func(*Options)) (*Distributed, error) {
-	lims, err := ParseLimits(cfg.LimitsJSON)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvLimitsJSON, err)
-	}
-	base := func(o *Options) {
-		o.AccountScope = cfg.AccountScope
-		o.MaxAhead = cfg.MaxAhead
-		o.FallbackFraction = cfg.FallbackFraction
-	}
-	return NewDistributed(store, lims, append([]func(*Options){base}, optFns...)...), nil
 }
 
 // Key returns the store key of service's item.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
-	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
 func newTestDistributed(t *testing.T, s Store, lims *Limits, optFns ...func(*Options)) (*Distributed, *clock.Fake) {
@@ -539,39 +538,6 @@ func TestCallerCancellationIsNotAFallback(t *testing.T) {
 	defer cancel()
 	if _, err := d.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want the caller's context error", err)
-	}
-}
-
-func TestNewFromConfig(t *testing.T) {
-	t.Parallel()
-	cfg, err := config.Load(func(k string) string {
-		return map[string]string{
-			config.EnvLimitsJSON:     `{"accounts": {"eu-west-1": {"actions": {"ecs:RunTask": {"rate": 80, "burst": 200}}}}}`,
-			config.EnvRegion:         "eu-west-1",
-			config.EnvMaxAhead:       "60",
-			config.EnvFallback:       "0.5",
-			config.EnvDeferThreshold: "1.5",
-		}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewFromConfig(NewMemoryStore(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := d.Key("ecs"); got != "limiter#ecs#eu-west-1" {
-		t.Fatalf("key: got %q", got)
-	}
-	if l, _ := d.Limit(ECSRunTask); l.Rate != 80 || l.Burst != 200 {
-		t.Fatalf("ecs:RunTask in eu-west-1: got %+v, want 200 / 80", l)
-	}
-	if d.o.EarlyCalls != 0 || d.o.MaxAhead != time.Minute || d.o.FallbackFraction != 0.5 {
-		t.Fatalf("options: early calls %v, max ahead %v, fallback %v; want 0 (pkg/launch calls at the slot), 1m, 0.5", d.o.EarlyCalls, d.o.MaxAhead, d.o.FallbackFraction)
-	}
-	cfg.LimitsJSON = `{"actions": {"ecs:RunTask": {"rate": -1}}}`
-	if _, err := NewFromConfig(NewMemoryStore(), cfg); err == nil || !strings.Contains(err.Error(), `TH_LIMITS_JSON: limits: actions["ecs:RunTask"].rate: must be > 0, got -1`) {
-		t.Fatalf("bad limits: got %v", err)
 	}
 }
 
