@@ -59,7 +59,7 @@ type Options struct {
 	// the store cannot be reached, in (0, 1]. Default 0.1.
 	FallbackFraction float64
 	// FallbackRetry is how long (clock time) to stay on the fallback after a
-	// store failure before trying the store again, and the RetryAfter of a
+	// store failure before trying the store again, and the Wait of a
 	// *StoreBusyError. Default 5 s.
 	FallbackRetry time.Duration
 	// BusyGrace is how long (clock time) store timeouts answer
@@ -572,18 +572,30 @@ func (d *Distributed) slowFallback(key, bucket string, lim BucketLimit) {
 
 // StoreBusyError is Reserve's answer when the store timed out and has been
 // timing out for less than Options.BusyGrace: nothing is held; try again
-// after RetryAfter. A slow store is a busy one, and waiting drops nothing.
+// after Wait. A slow store is a busy one, and waiting drops nothing.
+//
+// pkg/failure classifies it by its behaviour (RetryAfter, LimiterBusy) as
+// transient, code LimiterStoreBusy, with Wait as the least delay — not by
+// the timeout it wraps.
 type StoreBusyError struct {
-	Key        string
-	RetryAfter time.Duration
-	Err        error
+	Key string
+	// Wait is Options.FallbackRetry: when to ask the store again.
+	Wait time.Duration
+	Err  error
 }
 
 func (e *StoreBusyError) Error() string {
-	return fmt.Sprintf("limiter: bucket store busy (%s: %v); nothing reserved, retry after %v", e.Key, e.Err, e.RetryAfter)
+	return fmt.Sprintf("limiter: bucket store busy (%s: %v); nothing reserved, retry after %v", e.Key, e.Err, e.Wait)
 }
 
 func (e *StoreBusyError) Unwrap() error { return e.Err }
+
+// RetryAfter returns Wait: the least wait before asking again.
+func (e *StoreBusyError) RetryAfter() time.Duration { return e.Wait }
+
+// LimiterBusy reports true: the limiter could not ask its store; the
+// bucket may well have room.
+func (e *StoreBusyError) LimiterBusy() bool { return true }
 
 // isTimeout says err is a store call running out of its StoreTimeout (or
 // the SDK's own deadline), as opposed to a refusal or an unreachable host.
@@ -620,7 +632,7 @@ func (d *Distributed) storeError(key, service string, takes []Take, lims []Bucke
 					"key", key, "error", err.Error(), "retryMs", d.o.FallbackRetry.Milliseconds(),
 					"fallbackAfterMs", d.o.BusyGrace.Milliseconds())
 			}
-			return Slot{}, &StoreBusyError{Key: key, RetryAfter: d.o.FallbackRetry, Err: err}
+			return Slot{}, &StoreBusyError{Key: key, Wait: d.o.FallbackRetry, Err: err}
 		}
 	}
 	d.storeFailed(key, service, err)
@@ -693,7 +705,7 @@ func (d *Distributed) reserveFallback(key, service string, takes []Take, lims []
 			h.l.giveBack(h.at, h.inc)
 		}
 		d.rec.Add(MetricBacklogFull, service, 1)
-		return Slot{}, &BacklogFullError{Bucket: takes[0].Bucket, RetryAfter: ahead - d.o.MaxAhead}
+		return Slot{}, &BacklogFullError{Bucket: takes[0].Bucket, Wait: ahead - d.o.MaxAhead}
 	}
 	s.Wait = s.At.Sub(now)
 	d.recordSlot(service, s)

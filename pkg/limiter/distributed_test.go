@@ -155,10 +155,10 @@ func TestReserveBacklogFull(t *testing.T) {
 	}
 	_, err := d.Reserve(ctx, "ec2", takes)
 	full, ok := errors.AsType[*BacklogFullError](err)
-	if !ok || full.RetryAfter != ms(500) || full.Bucket != EC2RunInstances {
+	if !ok || full.Wait != ms(500) || full.Bucket != EC2RunInstances {
 		t.Fatalf("got %v, want a BacklogFullError on ec2:RunInstances, retry after 500ms", err)
 	}
-	clk.Advance(full.RetryAfter)
+	clk.Advance(full.Wait)
 	if s, err := d.Reserve(ctx, "ec2", takes); err != nil || s.Wait != time.Second {
 		t.Fatalf("after RetryAfter: %+v, %v; want a slot 1 s away", s, err)
 	}
@@ -615,8 +615,8 @@ func fuzzDistributedBody(t *testing.T, ops []byte) {
 			case 0, 1:
 				s, err := d.Reserve(ctx, "ec2", takes)
 				if full, ok := errors.AsType[*BacklogFullError](err); ok {
-					if full.RetryAfter <= 0 {
-						t.Fatalf("RetryAfter %v", full.RetryAfter)
+					if full.Wait <= 0 {
+						t.Fatalf("RetryAfter %v", full.Wait)
 					}
 					continue
 				}
@@ -713,7 +713,7 @@ func TestStoreTimeoutDefersBeforeFallingBack(t *testing.T) {
 		clk.Advance(step)
 		s, err := d.Reserve(ctx, "ec2", takes)
 		busy, ok := errors.AsType[*StoreBusyError](err)
-		if !ok || busy.RetryAfter != 5*time.Second || !errors.Is(err, context.DeadlineExceeded) {
+		if !ok || busy.Wait != 5*time.Second || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("after %v: %+v, %v; want a *StoreBusyError retrying after 5 s", step, s, err)
 		}
 	}
