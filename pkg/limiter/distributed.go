@@ -367,7 +367,7 @@ func (d *Distributed) chargeDecrease(ctx context.Context, key string, takes []Ta
 	fresh, _, err := d.store.Take(sctx, key, arrive, extra)
 	cancel()
 	if err != nil {
-		d.log.Warn("limiter: decrease seen late not charged", "key", key, "error", err.Error())
+		d.log.Warn("limiter: decrease seen late not charged", "key", key, "err", err)
 		return debits
 	}
 	d.remember(key, fresh, false)
@@ -629,7 +629,7 @@ func (d *Distributed) storeError(key, service string, takes []Take, lims []Bucke
 			d.rec.Add(MetricStoreBusy, service, 1)
 			if !ok {
 				d.log.Warn("limiter: bucket store slow; deferring without admitting",
-					"key", key, "error", err.Error(), "retryMs", d.o.FallbackRetry.Milliseconds(),
+					"key", key, "err", err, "retryMs", d.o.FallbackRetry.Milliseconds(),
 					"fallbackAfterMs", d.o.BusyGrace.Milliseconds())
 			}
 			return Slot{}, &StoreBusyError{Key: key, Wait: d.o.FallbackRetry, Err: err}
@@ -650,7 +650,7 @@ func (d *Distributed) storeFailed(key, service string, err error) {
 	if start {
 		d.rec.Add(MetricFallbackEpisodes, service, 1)
 		d.log.Warn("limiter: bucket store unreachable; using the local fallback limit",
-			"key", key, "error", err.Error(), "fallbackFraction", d.o.FallbackFraction,
+			"key", key, "err", err, "fallbackFraction", d.o.FallbackFraction,
 			"retryMs", d.o.FallbackRetry.Milliseconds())
 	}
 }
