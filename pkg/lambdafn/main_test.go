@@ -40,23 +40,23 @@ func TestMainRequires(t *testing.T) {
 			for _, v := range required {
 				env[v] = values[v]
 			}
-			if _, err := handler(t.Context(), name, getenv(env), nil); err != nil {
+			if _, err := handler(t.Context(), name, config.FromMap(env), nil); err != nil {
 				t.Fatalf("with %v set: %v", required, err)
 			}
 			for _, v := range required {
 				less := maps.Clone(env)
 				delete(less, v)
-				_, err := handler(t.Context(), name, getenv(less), nil)
+				_, err := handler(t.Context(), name, config.FromMap(less), nil)
 				if err == nil || !strings.Contains(err.Error(), v) {
 					t.Errorf("without %s: got %v, want an error naming it", v, err)
 				}
 			}
 		})
 	}
-	if _, err := handler(t.Context(), "clasify", getenv(nil), nil); err == nil || !strings.Contains(err.Error(), `unknown function "clasify"`) {
+	if _, err := handler(t.Context(), "clasify", config.FromMap(nil), nil); err == nil || !strings.Contains(err.Error(), `unknown function "clasify"`) {
 		t.Errorf("unknown function: got %v", err)
 	}
-	if _, err := handler(t.Context(), "classify", getenv(map[string]string{config.EnvLogLevel: "loud"}), nil); err == nil || !strings.Contains(err.Error(), config.EnvLogLevel) {
+	if _, err := handler(t.Context(), "classify", config.FromMap(map[string]string{config.EnvLogLevel: "loud"}), nil); err == nil || !strings.Contains(err.Error(), config.EnvLogLevel) {
 		t.Errorf("bad %s: got %v, want an error naming it", config.EnvLogLevel, err)
 	}
 }

@@ -10,14 +10,12 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
-func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
 // TestLimiterFromEnvironment: the functions' limiter takes its limits,
 // scope, look-ahead and fallback fraction from the TH_* variables, and a
 // bad limits document names TH_LIMITS_JSON.
 func TestLimiterFromEnvironment(t *testing.T) {
 	t.Parallel()
-	cfg, err := config.Load(getenv(map[string]string{
+	cfg, err := config.Load(config.FromMap(map[string]string{
 		config.EnvLimitsJSON:     `{"accounts": {"eu-west-1": {"actions": {"ecs:RunTask": {"rate": 80, "burst": 200}}}}}`,
 		config.EnvRegion:         "eu-west-1",
 		config.EnvMaxAhead:       "60",
