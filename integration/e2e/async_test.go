@@ -12,6 +12,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/wire"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
@@ -146,7 +147,7 @@ func TestServiceThrottleStormLowersRate(t *testing.T) {
 		Buckets:   map[string]sim.Bucket{sim.BucketHiddenLoadBalancer: {Burst: 1, Rate: 0.001}},
 	}})
 	store := limiter.NewDynamoStore(dynamodb.NewFromConfig(w.aws), w.cfg.Table)
-	lim, err := limiter.NewFromConfig(store, w.cfg)
+	lim, err := wire.NewLimiter(store, w.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,50 @@ func TestFakeNeverRunsBackwards(t *testing.T) {
 	}
 }
 
+func TestFakeSleepAdvances(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := map[string]struct {
+		ctx     context.Context
+		d       time.Duration
+		want    time.Duration // fake time gone by
+		wantErr error
+	}{
+		"waits d":           {ctx: context.Background(), d: 3 * time.Second, want: 3 * time.Second},
+		"zero":              {ctx: context.Background(), d: 0, want: 0},
+		"negative":          {ctx: context.Background(), d: -time.Second, want: 0},
+		"done ctx, no time": {ctx: done, d: time.Second, want: 0, wantErr: context.Canceled},
+		"done ctx, zero d":  {ctx: done, d: 0, want: 0, wantErr: context.Canceled},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := NewFake(t0)
+			var c Clock = f
+			if err := c.Sleep(tc.ctx, tc.d); err != tc.wantErr {
+				t.Fatalf("Sleep: got %v, want %v", err, tc.wantErr)
+			}
+			if got := f.Now().Sub(t0); got != tc.want {
+				t.Fatalf("fake time gone by: got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRealSleepCanceled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (Real{}).Sleep(ctx, time.Hour); err != context.Canceled {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if err := (Real{}).Sleep(context.Background(), 0); err != nil {
+		t.Fatalf("Sleep(0): got %v, want nil", err)
+	}
+}
+
 func TestScaledRunsFaster(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)

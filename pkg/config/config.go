@@ -141,6 +141,12 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 	return c, nil
 }
 
+// FromMap returns the getenv Load reads for an environment held in a map
+// (tests, the local stack, Environ's answer); unset names read "".
+func FromMap(env map[string]string) func(string) string {
+	return func(name string) string { return env[name] }
+}
+
 func seconds(getenv func(string) string, name string, def time.Duration, lo, hi float64) (time.Duration, error) {
 	v := getenv(name)
 	if v == "" {

@@ -6,8 +6,6 @@ import (
 	"time"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
 func TestLoad(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
@@ -28,7 +26,7 @@ func TestLoad(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load(env(tc.env), tc.required...)
+			_, err := Load(FromMap(tc.env), tc.required...)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("got %v, want no error", err)
@@ -44,11 +42,11 @@ func TestLoad(t *testing.T) {
 
 func TestEnvironRoundTrip(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(map[string]string{EnvTable: "t", EnvRelaunchQueueURL: "http://127.0.0.1/000000000000/relaunch", EnvDeferThreshold: "1.5", EnvRegion: "eu-west-1"}))
+	c, err := Load(FromMap(map[string]string{EnvTable: "t", EnvRelaunchQueueURL: "http://127.0.0.1/000000000000/relaunch", EnvDeferThreshold: "1.5", EnvRegion: "eu-west-1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Load(env(c.Environ()))
+	got, err := Load(FromMap(c.Environ()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,8 +27,9 @@
 // # Classifiers
 //
 //	ClassifyError(err)                   aws-sdk-go-v2 errors (a chain, as aws/retry: named errors,
-//	                                     API error codes + message + HTTP status, context, connection,
-//	                                     RetryableError); DefaultErrorClassifiers to compose your own
+//	                                     a limiter's refusals (LimiterError), API error codes + message
+//	                                     + HTTP status, context, connection, RetryableError);
+//	                                     DefaultErrorClassifiers to compose your own
 //	ClassifyStates(error, cause)         a Step Functions {Error, Cause}
 //	ClassifyRunTaskFailure(reason, detail), ClassifyRunTaskFailures(list)
 //	ClassifyEvent(envelope)              EventBridge "ECS Service Action" / "ECS Task State Change"
@@ -58,9 +59,11 @@
 //	  ENI provisioning timeout (TaskFailedToStart) 5 s  ECS's EC2 calls congested
 //	  image pull / secret fetch throttled          2 s
 //	  after the SDK's own retries (MaxAttemptsError) doubled
+//	  LimiterBacklogFull (a LimiterError)         its RetryAfter, if longer
 //	capacity                                      5 s
 //	quota                                        60 s  (not retried by default)
 //	transient                                     1 s
+//	  LimiterStoreBusy (a LimiterError)           its RetryAfter, if longer
 //	  Lambda service errors (Lambda.*, Sandbox.*)  2 s  AWS's advice
 //	permanent                                     0
 //

@@ -38,12 +38,14 @@ func (cs ErrorClassifiers) ClassifyError(err error) (Classification, bool) {
 }
 
 // DefaultErrorClassifiers returns, in a new slice, the chain ClassifyError
-// uses: this package's named errors, AWS API error codes (with the HTTP
-// status), context cancellation and deadlines, connection errors, and
-// errors that declare themselves retryable. Callers may prepend their own.
+// uses: this package's named errors, a rate limiter's refusals
+// (LimiterError), AWS API error codes (with the HTTP status), context
+// cancellation and deadlines, connection errors, and errors that declare
+// themselves retryable. Callers may prepend their own.
 func DefaultErrorClassifiers() ErrorClassifiers {
 	return ErrorClassifiers{
 		ErrorClassifierFunc(classifyNamed),
+		ErrorClassifierFunc(classifyLimiter),
 		ErrorClassifierFunc(classifyAPIError),
 		ErrorClassifierFunc(classifyContext),
 		ErrorClassifierFunc(classifyConnection),
@@ -52,7 +54,7 @@ func DefaultErrorClassifiers() ErrorClassifiers {
 }
 
 // defaultChain is DefaultErrorClassifiers without the allocation.
-var defaultChain = [...]ErrorClassifierFunc{classifyNamed, classifyAPIError, classifyContext, classifyConnection, classifyRetryable}
+var defaultChain = [...]ErrorClassifierFunc{classifyNamed, classifyLimiter, classifyAPIError, classifyContext, classifyConnection, classifyRetryable}
 
 // ClassifyError classifies an error returned by an aws-sdk-go-v2 call (or
 // by this product's handlers). It never fails: an error nobody recognises

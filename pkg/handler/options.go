@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"errors"
+	"github.com/throttle-handler/throttle-handler/pkg/backoff"
 	"log/slog"
 	"time"
 
@@ -82,4 +83,15 @@ func loadChunk(ctx context.Context, st launchstore.Store, op, requestID string, 
 // fargate says the chunk's calls draw on the Fargate buckets too.
 func (v chunkView) fargate() bool {
 	return v.spec.Kind == launch.KindECS && v.sr.Request.ECS.Fargate()
+}
+
+// limiterErr is the error for a Reserve that failed. The limiter's own
+// refusals (backlog full, store busy) keep their code and retry-after, so
+// the retry waits without spending an attempt (backoff.LimiterBusy); a
+// throttle or quota keeps its class; anything else is the store failing.
+func limiterErr(c failure.Classification, err error) error {
+	if waitCase(c) == backoff.LimiterBusy || c.Class == failure.Throttled || c.Class == failure.Quota {
+		return failure.ErrorFor(c, "limiter", err)
+	}
+	return transientErr("limiter", err)
 }

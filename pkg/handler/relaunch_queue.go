@@ -124,8 +124,11 @@ func (h *Relaunch) handOff(ctx context.Context, ev ECSEvent, cause error) (Event
 	}
 	var retryAfter time.Duration
 	var te *failure.ThrottledError
+	var tr *failure.TransientError
 	if errors.As(cause, &te) {
 		retryAfter = te.RetryAfter
+	} else if errors.As(cause, &tr) && waitCase(failure.Classification{Code: tr.Code}) == backoff.LimiterBusy {
+		retryAfter = tr.RetryAfter
 	}
 	dec := h.o.Policy.Delay(backoff.Input{Case: backoff.HandOff, MinDelay: retryAfter})
 	secs := min(int(math.Ceil(dec.Delay.Seconds())), maxQueueDelay)

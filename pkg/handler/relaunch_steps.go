@@ -208,11 +208,7 @@ func (h *Relaunch) slot(ctx context.Context, j *relaunchJob) (time.Duration, boo
 	}
 	near, wait, err := h.holdSlot(ctx, j.claim, j.fargate())
 	if err != nil {
-		lc := h.o.ClassifyError(err)
-		if lc.Class == failure.Throttled || lc.Class == failure.Quota {
-			return 0, true, EventOutput{}, failure.ErrorFor(lc, "limiter", err)
-		}
-		return 0, true, EventOutput{}, transientErr("limiter", err)
+		return 0, true, EventOutput{}, limiterErr(h.o.ClassifyError(err), err)
 	}
 	if near {
 		return wait, false, EventOutput{}, nil

@@ -286,12 +286,8 @@ func (h *RunTask) reserve(ctx context.Context, log *slog.Logger, service string,
 	var err error
 	for try := 0; try < 2; try++ {
 		if slot, err = h.lim.Reserve(ctx, service, takes); err != nil {
-			c := h.o.Classify(err)
-			log.Warn("limiter refused", "kind", c.Class, "code", c.Code, "err", err)
-			if c.Class == failure.Permanent || c.Class == failure.Transient {
-				return limiter.Slot{}, transientErr("limiter", err)
-			}
-			return limiter.Slot{}, failure.ErrorFor(c, "limiter", err)
+			log.Warn("limiter refused", "err", err)
+			return limiter.Slot{}, limiterErr(h.o.Classify(err), err)
 		}
 		late := h.o.Clock.Now().Sub(slot.At)
 		if late <= h.o.StaleSlot {

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
@@ -472,5 +473,34 @@ func TestRunTaskRetakesStaleSlot(t *testing.T) {
 	}
 	if n := len(e.lim.reserves); n != 3 {
 		t.Errorf("reserves: got %d, want 3", n)
+	}
+}
+
+// GIVEN a limiter whose store is busy (it timed out)
+// WHEN runtask reserves
+// THEN its error keeps the limiter's code and wait, the state machine's
+// classify reads that code back, and retry repeats the attempt without
+// spending one of the request's attempts
+func TestRunTaskLimiterBusyKeepsItsCode(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
+	e.lim.err = &limiter.StoreBusyError{Key: "ecs", Wait: 5 * time.Second, Err: context.DeadlineExceeded}
+	_, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	var te *failure.TransientError
+	if !errors.As(err, &te) || te.Code != "LimiterStoreBusy" || te.RetryAfter != 5*time.Second {
+		t.Fatalf("got %T %v, want TransientError LimiterStoreBusy with a 5 s retry-after", err, err)
+	}
+	doc, _ := json.Marshal(map[string]string{"errorType": "TransientError", "errorMessage": err.Error()})
+	c := failure.ClassifyStates("TransientError", string(doc))
+	if c.Code != "LimiterStoreBusy" {
+		t.Fatalf("classify read code %q from %s, want LimiterStoreBusy", c.Code, doc)
+	}
+	out, err := e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: &c})
+	if err != nil || out.Action != ActionRetry || out.Attempt != 1 || !out.ReuseToken {
+		t.Fatalf("retry: %+v, %v; want attempt 1 again", out, err)
+	}
+	if st, _ := e.st.Chunk(context.Background(), "r1", 0); st.Retries != 0 {
+		t.Errorf("retries counted: %d, want 0", st.Retries)
 	}
 }

@@ -3,7 +3,11 @@
 // local Lambda endpoint of integration/awslocal all call Build, so they run
 // exactly the same handler value with the same JSON semantics.
 //
+// Main is each Lambda main in full (func main() { lambdafn.Main("runtask") }):
+// environment → AWS configuration → Build → lambda.Start.
+//
 // Registered functions: classify (this package, pure), plan, runtask,
 // retry, summary (pkg/launch/wire) and submit (pkg/submit). To add one,
-// add a line to the table in registry.go; nothing else changes.
+// add a line to the table in registry.go (the variables its main requires
+// and its builder) and a one-line functions/<name>/main.go.
 package lambdafn

@@ -28,19 +28,23 @@ func TestNames(t *testing.T) {
 
 func TestBuildErrors(t *testing.T) {
 	t.Parallel()
+	badLimits := config.Config{Table: "t", LimitsJSON: `{"actions": {"ecs:RunTask": {"rate": -1}}}`}
 	tests := map[string]struct {
 		name string
+		cfg  config.Config
 		want []string
 	}{
-		"unknown lists the known":  {"clasify", []string{`unknown function "clasify"`, "classify, plan, retry, runtask, submit, summary"}},
-		"plan without a table":     {"plan", []string{"build plan", config.EnvTable}},
-		"retry without a table":    {"retry", []string{"build retry", config.EnvTable}},
-		"submit without a machine": {"submit", []string{"build submit", config.EnvStateMachineARN}},
+		"unknown lists the known":  {name: "clasify", want: []string{`unknown function "clasify"`, "classify, plan, retry, runtask, submit, summary"}},
+		"plan without a table":     {name: "plan", want: []string{"build plan", config.EnvTable}},
+		"retry without a table":    {name: "retry", want: []string{"build retry", config.EnvTable}},
+		"submit without a machine": {name: "submit", want: []string{"build submit", config.EnvStateMachineARN}},
+		"runtask with bad limits": {name: "runtask", cfg: badLimits,
+			want: []string{"build runtask", config.EnvLimitsJSON + `: limits: actions["ecs:RunTask"].rate: must be > 0, got -1`}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			h, err := Build(t.Context(), tt.name, Deps{})
+			h, err := Build(t.Context(), tt.name, Deps{Config: tt.cfg})
 			if err == nil {
 				t.Fatalf("Build(%q) = %T, want an error", tt.name, h)
 			}
@@ -111,6 +115,9 @@ func TestExamplesInSync(t *testing.T) {
 		return files
 	}
 	fa, fb := list(a), list(b)
+	if len(fa) == 0 {
+		t.Fatalf("no examples in %s", a)
+	}
 	if !slices.Equal(fa, fb) {
 		t.Fatalf("pkg/failure/testdata/shapes has %v\nfunctions/classify/testdata has %v", fa, fb)
 	}

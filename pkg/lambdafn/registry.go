@@ -49,48 +49,69 @@ func (d Deps) wire() wire.Deps {
 // builder makes one function's handler.
 type builder func(ctx context.Context, d Deps) (lambda.Handler, error)
 
+// function is one line of the registry: the variables its main requires
+// (Main fails at start naming the first one missing) and how its handler
+// is built.
+type function struct {
+	required []string
+	build    builder
+}
+
 // registry is the table of functions: one line per function.
-func registry() map[string]builder {
-	return map[string]builder{
-		"classify": func(_ context.Context, d Deps) (lambda.Handler, error) {
+func registry() map[string]function {
+	return map[string]function{
+		"classify": {nil, func(_ context.Context, d Deps) (lambda.Handler, error) {
 			return lambda.NewHandler(NewClassify(d.Logger)), nil
-		},
-		"plan": func(_ context.Context, d Deps) (lambda.Handler, error) {
-			h, err := wire.Plan(d.wire())
-			if err != nil {
-				return nil, err
-			}
-			return lambda.NewHandler(h.Handle), nil
-		},
-		"runtask": func(_ context.Context, d Deps) (lambda.Handler, error) {
-			h, err := wire.RunTask(d.wire())
-			if err != nil {
-				return nil, err
-			}
-			return lambda.NewHandler(h.Handle), nil
-		},
-		"retry": func(_ context.Context, d Deps) (lambda.Handler, error) {
+		}},
+		"plan": {[]string{config.EnvTable}, func(_ context.Context, d Deps) (lambda.Handler, error) {
+			return handlerOf(wire.Plan(d.wire()))
+		}},
+		"runtask": {[]string{config.EnvTable}, func(_ context.Context, d Deps) (lambda.Handler, error) {
+			return handlerOf(wire.RunTask(d.wire()))
+		}},
+		"retry": {[]string{config.EnvTable, config.EnvEventBus, config.EnvDLQURL, config.EnvRelaunchQueueURL}, func(_ context.Context, d Deps) (lambda.Handler, error) {
 			h, err := wire.Retry(d.wire())
 			if err != nil {
 				return nil, err
 			}
 			return newRetryFunction(h), nil
-		},
-		"summary": func(_ context.Context, d Deps) (lambda.Handler, error) {
-			h, err := wire.Summary(d.wire())
-			if err != nil {
-				return nil, err
-			}
-			return lambda.NewHandler(h.Handle), nil
-		},
-		"submit": func(_ context.Context, d Deps) (lambda.Handler, error) {
+		}},
+		"summary": {[]string{config.EnvTable, config.EnvEventBus}, func(_ context.Context, d Deps) (lambda.Handler, error) {
+			return handlerOf(wire.Summary(d.wire()))
+		}},
+		"submit": {[]string{config.EnvStateMachineARN}, func(_ context.Context, d Deps) (lambda.Handler, error) {
 			if d.Config.StateMachineARN == "" {
 				return nil, fmt.Errorf("submit: %s is required but not set", config.EnvStateMachineARN)
 			}
 			s := submit.New(sfn.NewFromConfig(d.AWS), d.Config.StateMachineARN, func(o *submit.Options) { o.Logger = d.Logger })
 			return lambda.NewHandler(s.Handle), nil
-		},
+		}},
 	}
+}
+
+// typed is a handler value with one typed entry point (the launch
+// handlers).
+type typed[TIn, TOut any] interface {
+	Handle(context.Context, TIn) (TOut, error)
+}
+
+// handlerOf adapts a wire builder's answer: the handler's Handle method,
+// as aws-lambda-go's NewHandler takes it, or the error.
+func handlerOf[H typed[TIn, TOut], TIn, TOut any](h H, err error) (lambda.Handler, error) {
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(h.Handle), nil
+}
+
+// lookup returns the named function; an unknown name is an error that
+// lists the known ones.
+func lookup(name string) (function, error) {
+	f, ok := registry()[name]
+	if !ok {
+		return function{}, fmt.Errorf("lambdafn: unknown function %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return f, nil
 }
 
 // Names lists the registered functions, sorted.
@@ -107,11 +128,11 @@ func Names() []string {
 // unknown name is an error that lists the known ones; a function whose
 // configuration is missing says which variable.
 func Build(ctx context.Context, name string, d Deps) (lambda.Handler, error) {
-	b, ok := registry()[name]
-	if !ok {
-		return nil, fmt.Errorf("lambdafn: unknown function %q (known: %s)", name, strings.Join(Names(), ", "))
+	f, err := lookup(name)
+	if err != nil {
+		return nil, err
 	}
-	h, err := b(ctx, d.fill())
+	h, err := f.build(ctx, d.fill())
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: build %s: %w", name, err)
 	}

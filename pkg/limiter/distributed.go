@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
-	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
 // Take is what one API call draws from one bucket: N tokens (calls, tasks,
@@ -60,7 +59,7 @@ type Options struct {
 	// the store cannot be reached, in (0, 1]. Default 0.1.
 	FallbackFraction float64
 	// FallbackRetry is how long (clock time) to stay on the fallback after a
-	// store failure before trying the store again, and the RetryAfter of a
+	// store failure before trying the store again, and the Wait of a
 	// *StoreBusyError. Default 5 s.
 	FallbackRetry time.Duration
 	// BusyGrace is how long (clock time) store timeouts answer
@@ -159,23 +158,6 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	return d
-}
-
-// NewFromConfig builds a Distributed limiter from the parsed environment:
-// limits from cfg.LimitsJSON, scope, look-ahead and fallback fraction from
-// cfg. EarlyCalls stays 0: pkg/launch calls at the slot. A bad limits
-// document is an error naming the key.
-func NewFromConfig(store Store, cfg config.Config, optFns ...func(*Options)) (*Distributed, error) {
-	lims, err := ParseLimits(cfg.LimitsJSON)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvLimitsJSON, err)
-	}
-	base := func(o *Options) {
-		o.AccountScope = cfg.AccountScope
-		o.MaxAhead = cfg.MaxAhead
-		o.FallbackFraction = cfg.FallbackFraction
-	}
-	return NewDistributed(store, lims, append([]func(*Options){base}, optFns...)...), nil
 }
 
 // Key returns the store key of service's item.
@@ -385,7 +367,7 @@ func (d *Distributed) chargeDecrease(ctx context.Context, key string, takes []Ta
 	fresh, _, err := d.store.Take(sctx, key, arrive, extra)
 	cancel()
 	if err != nil {
-		d.log.Warn("limiter: decrease seen late not charged", "key", key, "error", err.Error())
+		d.log.Warn("limiter: decrease seen late not charged", "key", key, "err", err)
 		return debits
 	}
 	d.remember(key, fresh, false)
@@ -590,18 +572,30 @@ func (d *Distributed) slowFallback(key, bucket string, lim BucketLimit) {
 
 // StoreBusyError is Reserve's answer when the store timed out and has been
 // timing out for less than Options.BusyGrace: nothing is held; try again
-// after RetryAfter. A slow store is a busy one, and waiting drops nothing.
+// after Wait. A slow store is a busy one, and waiting drops nothing.
+//
+// pkg/failure classifies it by its behaviour (RetryAfter, LimiterBusy) as
+// transient, code LimiterStoreBusy, with Wait as the least delay — not by
+// the timeout it wraps.
 type StoreBusyError struct {
-	Key        string
-	RetryAfter time.Duration
-	Err        error
+	Key string
+	// Wait is Options.FallbackRetry: when to ask the store again.
+	Wait time.Duration
+	Err  error
 }
 
 func (e *StoreBusyError) Error() string {
-	return fmt.Sprintf("limiter: bucket store busy (%s: %v); nothing reserved, retry after %v", e.Key, e.Err, e.RetryAfter)
+	return fmt.Sprintf("limiter: bucket store busy (%s: %v); nothing reserved, retry after %v", e.Key, e.Err, e.Wait)
 }
 
 func (e *StoreBusyError) Unwrap() error { return e.Err }
+
+// RetryAfter returns Wait: the least wait before asking again.
+func (e *StoreBusyError) RetryAfter() time.Duration { return e.Wait }
+
+// LimiterBusy reports true: the limiter could not ask its store; the
+// bucket may well have room.
+func (e *StoreBusyError) LimiterBusy() bool { return true }
 
 // isTimeout says err is a store call running out of its StoreTimeout (or
 // the SDK's own deadline), as opposed to a refusal or an unreachable host.
@@ -635,10 +629,10 @@ func (d *Distributed) storeError(key, service string, takes []Take, lims []Bucke
 			d.rec.Add(MetricStoreBusy, service, 1)
 			if !ok {
 				d.log.Warn("limiter: bucket store slow; deferring without admitting",
-					"key", key, "error", err.Error(), "retryMs", d.o.FallbackRetry.Milliseconds(),
+					"key", key, "err", err, "retryMs", d.o.FallbackRetry.Milliseconds(),
 					"fallbackAfterMs", d.o.BusyGrace.Milliseconds())
 			}
-			return Slot{}, &StoreBusyError{Key: key, RetryAfter: d.o.FallbackRetry, Err: err}
+			return Slot{}, &StoreBusyError{Key: key, Wait: d.o.FallbackRetry, Err: err}
 		}
 	}
 	d.storeFailed(key, service, err)
@@ -656,7 +650,7 @@ func (d *Distributed) storeFailed(key, service string, err error) {
 	if start {
 		d.rec.Add(MetricFallbackEpisodes, service, 1)
 		d.log.Warn("limiter: bucket store unreachable; using the local fallback limit",
-			"key", key, "error", err.Error(), "fallbackFraction", d.o.FallbackFraction,
+			"key", key, "err", err, "fallbackFraction", d.o.FallbackFraction,
 			"retryMs", d.o.FallbackRetry.Milliseconds())
 	}
 }
@@ -711,7 +705,7 @@ func (d *Distributed) reserveFallback(key, service string, takes []Take, lims []
 			h.l.giveBack(h.at, h.inc)
 		}
 		d.rec.Add(MetricBacklogFull, service, 1)
-		return Slot{}, &BacklogFullError{Bucket: takes[0].Bucket, RetryAfter: ahead - d.o.MaxAhead}
+		return Slot{}, &BacklogFullError{Bucket: takes[0].Bucket, Wait: ahead - d.o.MaxAhead}
 	}
 	s.Wait = s.At.Sub(now)
 	d.recordSlot(service, s)

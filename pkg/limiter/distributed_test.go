@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
-	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
 func newTestDistributed(t *testing.T, s Store, lims *Limits, optFns ...func(*Options)) (*Distributed, *clock.Fake) {
@@ -156,10 +155,10 @@ func TestReserveBacklogFull(t *testing.T) {
 	}
 	_, err := d.Reserve(ctx, "ec2", takes)
 	full, ok := errors.AsType[*BacklogFullError](err)
-	if !ok || full.RetryAfter != ms(500) || full.Bucket != EC2RunInstances {
+	if !ok || full.Wait != ms(500) || full.Bucket != EC2RunInstances {
 		t.Fatalf("got %v, want a BacklogFullError on ec2:RunInstances, retry after 500ms", err)
 	}
-	clk.Advance(full.RetryAfter)
+	clk.Advance(full.Wait)
 	if s, err := d.Reserve(ctx, "ec2", takes); err != nil || s.Wait != time.Second {
 		t.Fatalf("after RetryAfter: %+v, %v; want a slot 1 s away", s, err)
 	}
@@ -542,39 +541,6 @@ func TestCallerCancellationIsNotAFallback(t *testing.T) {
 	}
 }
 
-func TestNewFromConfig(t *testing.T) {
-	t.Parallel()
-	cfg, err := config.Load(func(k string) string {
-		return map[string]string{
-			config.EnvLimitsJSON:     `{"accounts": {"eu-west-1": {"actions": {"ecs:RunTask": {"rate": 80, "burst": 200}}}}}`,
-			config.EnvRegion:         "eu-west-1",
-			config.EnvMaxAhead:       "60",
-			config.EnvFallback:       "0.5",
-			config.EnvDeferThreshold: "1.5",
-		}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewFromConfig(NewMemoryStore(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := d.Key("ecs"); got != "limiter#ecs#eu-west-1" {
-		t.Fatalf("key: got %q", got)
-	}
-	if l, _ := d.Limit(ECSRunTask); l.Rate != 80 || l.Burst != 200 {
-		t.Fatalf("ecs:RunTask in eu-west-1: got %+v, want 200 / 80", l)
-	}
-	if d.o.EarlyCalls != 0 || d.o.MaxAhead != time.Minute || d.o.FallbackFraction != 0.5 {
-		t.Fatalf("options: early calls %v, max ahead %v, fallback %v; want 0 (pkg/launch calls at the slot), 1m, 0.5", d.o.EarlyCalls, d.o.MaxAhead, d.o.FallbackFraction)
-	}
-	cfg.LimitsJSON = `{"actions": {"ecs:RunTask": {"rate": -1}}}`
-	if _, err := NewFromConfig(NewMemoryStore(), cfg); err == nil || !strings.Contains(err.Error(), `TH_LIMITS_JSON: limits: actions["ecs:RunTask"].rate: must be > 0, got -1`) {
-		t.Fatalf("bad limits: got %v", err)
-	}
-}
-
 // TestMixedCallsShareABucket measures the approximation of buckets drawn
 // together: 200 Fargate calls (bound by ecs:FargateTasks, one per 500 ms)
 // are reserved at once and hold slots up to 95 s ahead, while RunTask-only
@@ -649,8 +615,8 @@ func fuzzDistributedBody(t *testing.T, ops []byte) {
 			case 0, 1:
 				s, err := d.Reserve(ctx, "ec2", takes)
 				if full, ok := errors.AsType[*BacklogFullError](err); ok {
-					if full.RetryAfter <= 0 {
-						t.Fatalf("RetryAfter %v", full.RetryAfter)
+					if full.Wait <= 0 {
+						t.Fatalf("RetryAfter %v", full.Wait)
 					}
 					continue
 				}
@@ -747,7 +713,7 @@ func TestStoreTimeoutDefersBeforeFallingBack(t *testing.T) {
 		clk.Advance(step)
 		s, err := d.Reserve(ctx, "ec2", takes)
 		busy, ok := errors.AsType[*StoreBusyError](err)
-		if !ok || busy.RetryAfter != 5*time.Second || !errors.Is(err, context.DeadlineExceeded) {
+		if !ok || busy.Wait != 5*time.Second || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("after %v: %+v, %v; want a *StoreBusyError retrying after 5 s", step, s, err)
 		}
 	}

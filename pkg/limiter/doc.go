@@ -1,6 +1,8 @@
 // Package limiter owns the token buckets: a local limiter, a fleet-wide
 // distributed limiter on DynamoDB, its adaptive rate control and the
-// hierarchical limit configuration. It knows nothing of launching.
+// hierarchical limit configuration. It knows nothing of launching, nor of
+// the product's environment: pkg/launch/wire.NewLimiter turns the TH_*
+// variables (pkg/config) into Options and Limits.
 //
 // # Local
 //
@@ -12,8 +14,9 @@
 //
 // # Distributed (what pkg/handler uses)
 //
-//	d, err := limiter.NewFromConfig(limiter.NewDynamoStore(ddb, cfg.Table), cfg,
-//		func(o *limiter.Options) { o.Clock = clk; o.Logger = log; o.Recorder = rec })
+//	lims, err := limiter.ParseLimits(overrides) // "" = the built-in AWS defaults
+//	d := limiter.NewDistributed(limiter.NewDynamoStore(ddb, table), lims,
+//		func(o *limiter.Options) { o.AccountScope = "eu-west-1"; o.Clock = clk; o.Logger = log })
 //	slot, err := d.Reserve(ctx, "ecs", []limiter.Take{
 //		{Bucket: limiter.ECSRunTask, N: 1},
 //		{Bucket: limiter.ECSFargateRunTask, N: 1},
@@ -29,19 +32,19 @@
 // Lambda handler: both keep what they learned of the item between calls.
 // Make the call at Slot.At: pkg/handler sleeps until a slot within its
 // defer threshold. A caller that calls ahead of its slot says how far with
-// Options.EarlyCalls (default 0, also through NewFromConfig): every
-// bucket's tolerance is shortened by it, so such a call still conforms.
-// Reserve returns a *BacklogFullError (nothing held, retry after RetryAfter)
-// when a slot would lie more than Options.MaxAhead (TH_MAX_AHEAD_SECONDS)
-// away, and errors naming the field for bad takes (unknown bucket, bucket of
-// another service, n outside (0, burst]). A DynamoDB failure or timeout
+// Options.EarlyCalls (default 0): every bucket's tolerance is shortened by
+// it, so such a call still conforms. Reserve returns a *BacklogFullError
+// (nothing held, retry after its Wait; pkg/failure: throttled, code
+// LimiterBacklogFull) when a slot would lie more than Options.MaxAhead
+// away, and errors naming the field for bad takes (unknown bucket, bucket
+// of another service, n outside (0, burst]). A DynamoDB failure or timeout
 // never fails open; see Store failures.
 //
 // # Store failures
 //
 // A store error (AccessDenied, ResourceNotFound, connection refused) falls
 // back at once: the slot comes from a local limit at
-// Options.FallbackFraction (TH_FALLBACK_FRACTION, 0.1) of the bucket
+// Options.FallbackFraction (0.1) of the bucket
 // (Slot.Fallback), logged with slog and counted; the store is tried again
 // after Options.FallbackRetry (5 s). A signal the store cannot take lowers
 // that fallback limit instead (once per storm). The fallback bucket starts
@@ -53,9 +56,10 @@
 // Map of a few hundred runtask sandboxes queues ~4 calls each), and then
 // every process would fall back at once: N processes × fraction is over
 // the bucket once N > 1/fraction. So a timeout answers *StoreBusyError
-// (nothing held, RetryAfter FallbackRetry, counted as LimiterStoreBusy,
-// logged once per run of timeouts); pkg/failure classifies it transient and
-// the state machine retries later, which drops nothing. Only when the
+// (nothing held, Wait FallbackRetry, counted as LimiterStoreBusy, logged
+// once per run of timeouts); pkg/failure classifies it transient (code
+// LimiterStoreBusy, its Wait the least delay) and the state machine
+// retries later, which drops nothing. Only when the
 // timeouts have lasted Options.BusyGrace (2 × FallbackRetry) of clock time
 // and more than Options.BusyTimeouts (3) calls in a row does the local
 // fallback take over. A fallback fraction is safe only up to 1 / the
@@ -69,9 +73,10 @@
 // # Storage: one item, one conditional write
 //
 // All buckets of one service and account scope live in one item, pk
-// limiter#<service>#<accountScope>, sk bucket (docs/contracts.md), with per
-// bucket attributes tat_<bucket> (theoretical arrival time, µs since the
-// epoch), rate_<bucket> and rateAt_<bucket> (adaptive state), and expiresAt.
+// limiter#<service>#<accountScope>, sk bucket (docs/contracts.md; the key
+// and TTL attribute names are DynamoOptions), with per bucket attributes
+// tat_<bucket> (theoretical arrival time, µs since the epoch),
+// rate_<bucket> and rateAt_<bucket> (adaptive state), and expiresAt.
 // An acquisition is one UpdateItem that pushes every bucket's TAT forward,
 // with ReturnValues ALL_NEW telling the caller its slot: the latest over
 // the buckets of new TAT − tolerance (inc is n / the current, possibly
@@ -130,12 +135,13 @@
 //
 // # Limits
 //
-// ParseLimits reads the override document of TH_LIMITS_JSON (see Limits for
-// its shape) over the built-in published AWS defaults: ecs:RunTask,
-// ecs:StartTask, ecs:StopTask 100 burst / 40 per s; ecs:DescribeTasks,
-// ecs:ListTasks 100 / 20; ecs:FargateRunTask 20 / 20 (the Fargate cap of 20
-// RunTask calls per s); ecs:FargateTasks 100 / 20; ec2:RunInstances 5 / 2;
-// ec2:Instances 1000 / 2; ec2:Mutating 50 / 5; ec2:NonMutating 100 / 20.
+// ParseLimits reads an override document (the product's TH_LIMITS_JSON;
+// see Limits for its shape) over the built-in published AWS defaults:
+// ecs:RunTask, ecs:StartTask, ecs:StopTask 100 burst / 40 per s;
+// ecs:DescribeTasks, ecs:ListTasks 100 / 20; ecs:FargateRunTask 20 / 20
+// (the Fargate cap of 20 RunTask calls per s); ecs:FargateTasks 100 / 20;
+// ec2:RunInstances 5 / 2; ec2:Instances 1000 / 2; ec2:Mutating 50 / 5;
+// ec2:NonMutating 100 / 20.
 // Inheritance: defaults → service → account/region → API action.
 //
 // # Metrics

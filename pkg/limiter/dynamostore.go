@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
 // DynamoAPI is the part of the DynamoDB client DynamoStore uses; a
@@ -36,13 +35,27 @@ const (
 	maxAttempts = 16
 )
 
-// DynamoStore is the Store on a DynamoDB table with the product's key
-// schema (pkg/config: pk, sk, TTL expiresAt). See the package doc for the
-// two-branch conditional write. Safe for concurrent use; share one per
-// process so its branch guesses see every response.
+// DynamoOptions names the attributes of the table's key schema. Zero
+// fields take the defaults, which are the product's table (pkg/config's
+// TablePK, TableSK, TableTTL).
+type DynamoOptions struct {
+	// PartitionKey is the string partition key. Default "pk".
+	PartitionKey string
+	// SortKey is the string sort key. Default "sk".
+	SortKey string
+	// TTLAttribute is the table's TTL attribute (epoch seconds). Default
+	// "expiresAt".
+	TTLAttribute string
+}
+
+// DynamoStore is the Store on a DynamoDB table with a string partition
+// key, a string sort key and a TTL attribute (DynamoOptions). See the
+// package doc for the two-branch conditional write. Safe for concurrent
+// use; share one per process so its branch guesses see every response.
 type DynamoStore struct {
 	api   DynamoAPI
 	table string
+	o     DynamoOptions
 
 	mu    sync.Mutex
 	known map[string]map[string]int64 // key → bucket → newest TAT seen (µs)
@@ -54,8 +67,15 @@ type DynamoStore struct {
 }
 
 // NewDynamoStore returns a store on table through api.
-func NewDynamoStore(api DynamoAPI, table string) *DynamoStore {
-	return &DynamoStore{api: api, table: table, known: map[string]map[string]int64{}, inflight: map[string]int64{}, first: map[string]chan struct{}{}}
+func NewDynamoStore(api DynamoAPI, table string, optFns ...func(*DynamoOptions)) *DynamoStore {
+	o := DynamoOptions{}
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	o.PartitionKey = cmp.Or(o.PartitionKey, "pk")
+	o.SortKey = cmp.Or(o.SortKey, "sk")
+	o.TTLAttribute = cmp.Or(o.TTLAttribute, "expiresAt")
+	return &DynamoStore{api: api, table: table, o: o, known: map[string]map[string]int64{}, inflight: map[string]int64{}, first: map[string]chan struct{}{}}
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -77,8 +97,8 @@ func (s *DynamoStore) Stats() DynamoStats {
 
 func (s *DynamoStore) keyAttrs(key string) map[string]ddbtypes.AttributeValue {
 	return map[string]ddbtypes.AttributeValue{
-		config.TablePK: &ddbtypes.AttributeValueMemberS{Value: key},
-		config.TableSK: &ddbtypes.AttributeValueMemberS{Value: sortKey},
+		s.o.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: key},
+		s.o.SortKey:      &ddbtypes.AttributeValueMemberS{Value: sortKey},
 	}
 }
 
@@ -252,7 +272,7 @@ func (s *DynamoStore) unknown(key string, debits []Debit) bool {
 }
 
 func (s *DynamoStore) takeOnce(ctx context.Context, key string, atUS, limitUS int64, debits []Debit, backlog []bool) (Item, error) {
-	names := map[string]string{"#e": config.TableTTL}
+	names := map[string]string{"#e": s.o.TTLAttribute}
 	values := map[string]ddbtypes.AttributeValue{
 		":at": num(atUS),
 		":e":  num(limitUS/1e6 + int64(keepFor.Seconds())),
@@ -361,7 +381,7 @@ func (s *DynamoStore) SetRate(ctx context.Context, key, bucket string, rate floa
 		Key:                       s.keyAttrs(key),
 		UpdateExpression:          aws.String("SET #r = :r, #a = :a, #e = if_not_exists(#e, :e)"),
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#r": attrRate + bucket, "#a": attrRateAt + bucket, "#e": config.TableTTL},
+		ExpressionAttributeNames:  map[string]string{"#r": attrRate + bucket, "#a": attrRateAt + bucket, "#e": s.o.TTLAttribute},
 		ExpressionAttributeValues: values,
 		ReturnValues:              ddbtypes.ReturnValueAllNew,
 	})

@@ -112,7 +112,7 @@ type accountLimits struct {
 // "accounts"[scope]."actions"[bucket] — later levels win. It is immutable and
 // safe for concurrent use.
 //
-// The override document (config.Config.LimitsJSON, TH_LIMITS_JSON):
+// The override document (the product passes TH_LIMITS_JSON):
 //
 //	{
 //	  "defaults": {"decrease": 0.8},
@@ -328,7 +328,7 @@ func (l *Limits) bucketNames(scope string) []string {
 }
 
 // Bucket resolves the limit of bucket (service:Action) for an account scope
-// (config.Config.AccountScope). An unknown bucket is an error.
+// (Options.AccountScope). An unknown bucket is an error.
 func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
 	svc, _, _ := strings.Cut(bucket, ":")
 	var burst, rate *float64

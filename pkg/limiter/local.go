@@ -26,8 +26,7 @@ import (
 // allocate.
 type Local struct {
 	mu    sync.Mutex
-	clk   clock.Clock // nil means time.Now, read without an interface call
-	sleep func(ctx context.Context, d time.Duration) error
+	clk   clock.Clock // nil means the wall clock, read without an interface call
 	limit Limit
 	burst int
 	t     int64 // ns per token; 0 = Inf, -1 = nothing refills
@@ -38,12 +37,9 @@ type Local struct {
 
 // LocalOptions configures NewLocal.
 type LocalOptions struct {
-	// Clock is the time source. Default: the wall clock.
+	// Clock is the time source; Wait sleeps on it. Default: the wall clock
+	// (whose timers are fake under testing/synctest).
 	Clock clock.Clock
-	// Sleep waits for d or until ctx is done; Wait uses it. Default: the
-	// Clock's own Sleep(ctx, d) when it has one (clock.Scaled does), else a
-	// real timer (fake under testing/synctest).
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // NewLocal returns a limiter admitting limit tokens per second with bursts of
@@ -53,18 +49,9 @@ func NewLocal(limit Limit, burst int, optFns ...func(*LocalOptions)) *Local {
 	for _, fn := range optFns {
 		fn(&o)
 	}
-	l := &Local{clk: o.Clock, sleep: o.Sleep, limit: limit, burst: burst}
+	l := &Local{clk: o.Clock, limit: limit, burst: burst}
 	if _, real := o.Clock.(clock.Real); real {
 		l.clk = nil
-	}
-	if l.sleep == nil {
-		if s, ok := o.Clock.(interface {
-			Sleep(context.Context, time.Duration) error
-		}); ok {
-			l.sleep = s.Sleep
-		} else {
-			l.sleep = clock.Real{}.Sleep
-		}
 	}
 	l.t = limit.interval()
 	if l.t > 0 {
@@ -110,6 +97,14 @@ func (l *Local) nowLocked() int64 {
 		now = l.clk.Now().UnixNano()
 	}
 	return l.clampLocked(now)
+}
+
+// sleep waits d on the limiter's clock.
+func (l *Local) sleep(ctx context.Context, d time.Duration) error {
+	if l.clk == nil {
+		return clock.Real{}.Sleep(ctx, d)
+	}
+	return l.clk.Sleep(ctx, d)
 }
 
 func (l *Local) clampLocked(t int64) int64 {

@@ -93,7 +93,7 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 			e.proc = rng.IntN(len(procs))
 			s, err := procs[e.proc].Reserve(ctx, "ecs", fargate10)
 			if full, ok := errors.AsType[*BacklogFullError](err); ok {
-				push(ev{at: e.at.Add(full.RetryAfter + time.Millisecond), chunk: e.chunk})
+				push(ev{at: e.at.Add(full.Wait + time.Millisecond), chunk: e.chunk})
 				continue
 			}
 			if err != nil {

@@ -66,15 +66,27 @@ func At(at, limit time.Time) Arrival {
 }
 
 // BacklogFullError says a bucket's next slot lies beyond the look-ahead
-// bound (Options.MaxAhead): nothing was reserved. Retry after RetryAfter.
+// bound (Options.MaxAhead): nothing was reserved. Retry after Wait.
+//
+// pkg/failure classifies it by its behaviour (RetryAfter, LimiterBusy) as
+// throttled, code LimiterBacklogFull, with Wait as the least delay.
 type BacklogFullError struct {
-	Bucket     string
-	RetryAfter time.Duration
+	Bucket string
+	// Wait is how long until the bucket's next slot is back within the
+	// bound.
+	Wait time.Duration
 }
 
 func (e *BacklogFullError) Error() string {
-	return fmt.Sprintf("limiter: backlog of %s is full (next slot beyond the look-ahead bound); retry after %v", e.Bucket, e.RetryAfter)
+	return fmt.Sprintf("limiter: backlog of %s is full (next slot beyond the look-ahead bound); retry after %v", e.Bucket, e.Wait)
 }
+
+// RetryAfter returns Wait: the least wait before asking again.
+func (e *BacklogFullError) RetryAfter() time.Duration { return e.Wait }
+
+// LimiterBusy reports false: the bucket itself refused (a rate limit), not
+// its store.
+func (e *BacklogFullError) LimiterBusy() bool { return false }
 
 // micros truncates t to microseconds since the epoch (0 for the zero time).
 func micros(t time.Time) int64 {
@@ -99,8 +111,8 @@ func checkFull(item Item, atUS, limitUS int64, debits []Debit) error {
 	for _, d := range debits {
 		tat := max(micros(item[d.Bucket].TAT), atUS)
 		over := tat + d.Inc.Microseconds() - d.Tau.Microseconds() - limitUS
-		if over > 0 && (worst == nil || time.Duration(over)*time.Microsecond > worst.RetryAfter) {
-			worst = &BacklogFullError{Bucket: d.Bucket, RetryAfter: time.Duration(over) * time.Microsecond}
+		if over > 0 && (worst == nil || time.Duration(over)*time.Microsecond > worst.Wait) {
+			worst = &BacklogFullError{Bucket: d.Bucket, Wait: time.Duration(over) * time.Microsecond}
 		}
 	}
 	if worst == nil {

@@ -71,14 +71,32 @@ func (l limiterRecorder) Add(m limiter.Metric, _ string, v float64) {
 }
 
 func newLimiter(d Deps, db *dynamodb.Client, rec handler.Recorder) (*limiter.Distributed, limiter.Store, error) {
-	store := limiter.NewDynamoStore(db, d.Config.Table)
-	lim, err := limiter.NewFromConfig(store, d.Config, func(o *limiter.Options) {
+	store := limiter.NewDynamoStore(db, d.Config.Table, func(o *limiter.DynamoOptions) {
+		o.PartitionKey, o.SortKey, o.TTLAttribute = config.TablePK, config.TableSK, config.TableTTL
+	})
+	lim, err := NewLimiter(store, d.Config, func(o *limiter.Options) {
 		o.Clock, o.Logger, o.Recorder = d.Clock, d.Logger, limiterRecorder{rec}
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return lim, store, nil
+}
+
+// NewLimiter builds the fleet-wide limiter on store from the parsed
+// environment: limits from cfg.LimitsJSON over the built-in defaults, and
+// the account scope, look-ahead and fallback fraction from cfg; optFns
+// apply after them. EarlyCalls stays 0: pkg/launch calls at the slot. A bad
+// limits document is an error naming TH_LIMITS_JSON.
+func NewLimiter(store limiter.Store, cfg config.Config, optFns ...func(*limiter.Options)) (*limiter.Distributed, error) {
+	lims, err := limiter.ParseLimits(cfg.LimitsJSON)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvLimitsJSON, err)
+	}
+	fromEnv := func(o *limiter.Options) {
+		o.AccountScope, o.MaxAhead, o.FallbackFraction = cfg.AccountScope, cfg.MaxAhead, cfg.FallbackFraction
+	}
+	return limiter.NewDistributed(store, lims, append([]func(*limiter.Options){fromEnv}, optFns...)...), nil
 }
 
 // Plan builds the plan handler.

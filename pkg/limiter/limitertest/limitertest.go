@@ -123,7 +123,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		}
 		// The bound counts from now, not from the arrival.
 		var full *limiter.BacklogFullError
-		if _, _, err := s.Take(ctx, k, limiter.At(T0.Add(sec(2)), T0.Add(sec(2.5))), []limiter.Debit{a}); !errors.As(err, &full) || full.RetryAfter != sec(0.4) {
+		if _, _, err := s.Take(ctx, k, limiter.At(T0.Add(sec(2)), T0.Add(sec(2.5))), []limiter.Debit{a}); !errors.As(err, &full) || full.Wait != sec(0.4) {
 			t.Fatalf("got %v, want a BacklogFullError retrying after 400ms (3.1 + 0.1 − 0.3 − 2.5)", err)
 		}
 	})
@@ -146,7 +146,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		if n != 13 {
 			t.Fatalf("granted %d takes within 1 s ahead at 10/s burst 3, want 13", n)
 		}
-		if full.Bucket != a.Bucket || full.RetryAfter <= 0 || full.RetryAfter > sec(0.1) {
+		if full.Bucket != a.Bucket || full.Wait <= 0 || full.Wait > sec(0.1) {
 			t.Fatalf("BacklogFullError %+v: want bucket %s and 0 < RetryAfter ≤ 100ms", full, a.Bucket)
 		}
 		it, err := s.Load(ctx, k)
@@ -286,7 +286,7 @@ func Contention(t *testing.T, s limiter.Store, workers int, window time.Duration
 				case errors.As(err, &bf):
 					full.Add(1)
 					// Come back after RetryAfter, jittered as real callers are.
-					back := asked.Add(bf.RetryAfter + time.Duration(rnd.Int64N(int64(4*time.Second))))
+					back := asked.Add(bf.Wait + time.Duration(rnd.Int64N(int64(4*time.Second))))
 					clk.waitUntil(back, &done)
 					continue
 				case err != nil:
