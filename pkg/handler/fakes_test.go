@@ -8,13 +8,10 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -23,48 +20,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 
-	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
-// One dynalite for the package; each test gets its own table.
-var (
-	dynalite *testenv.Dynalite
-	tableSeq atomic.Int64
-)
-
-func TestMain(m *testing.M) {
-	d, err := testenv.StartDynalite(context.Background(), testenv.DynaliteOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dynalite:", err)
-		os.Exit(1)
-	}
-	dynalite = d
-	code := m.Run()
-	d.Stop()
-	os.Exit(code)
-}
-
-func newTestStore(t *testing.T) (*launchstore.DynamoDB, *dynamodb.Client) {
+// newTestStore returns an empty in-memory store (the launch store's
+// semantics, checked by storetest on both implementations), as the handlers
+// see it and as a test inspects it. No test of this package starts DynamoDB.
+func newTestStore(t *testing.T) (launchstore.Store, *launchstore.Memory) {
 	t.Helper()
-	name := fmt.Sprintf("table-%d", tableSeq.Add(1))
-	c := dynalite.Client()
-	ctx := context.Background()
-	if err := testenv.CreateTable(ctx, c, name); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; ; i++ {
-		out, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
-		if err == nil && out.Table.TableStatus == ddbtypes.TableStatusActive {
-			break
-		}
-		if i == 200 {
-			t.Fatalf("table %s not active: %v", name, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return launchstore.NewDynamoDB(c, name), c
+	m := launchstore.NewMemory()
+	return m, m
 }
 
 var t0 = launchtest.T0

@@ -3,16 +3,13 @@ package handler
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
-	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
 )
@@ -113,31 +110,21 @@ func checkIdentity(t *testing.T, id string, chunk, attempt int) {
 	}
 }
 
-// fuzzRetry is a retry handler over a dynalite table holding one ECS and
-// one EC2 request, for the fuzz targets below (one table per target).
+// retryHandlers are the retry function's two handlers.
 type retryHandlers struct {
 	chunk *ChunkRetry
 	rl    *Relaunch
 }
 
+// fuzzRetry is the retry function's handlers over a memory store holding
+// one ECS and one EC2 request, for the fuzz targets below (one store per
+// target).
 func fuzzRetry(f *testing.F, rnd func() float64) (retryHandlers, *fakeECS, *fakeSQS) {
 	f.Helper()
-	name := fmt.Sprintf("fuzz-%d", tableSeq.Add(1))
-	c := dynalite.Client()
-	if err := testenv.CreateTable(context.Background(), c, name); err != nil {
-		f.Fatal(err)
-	}
-	st := launchstore.NewDynamoDB(c, name)
+	st := launchstore.NewMemory()
 	clk := clock.NewFake(t0)
 	for _, r := range []launch.Request{launchtest.ECSRequest("fuzz-ecs", 25), launchtest.EC2Request("fuzz-ec2", 5)} {
-		var err error
-		for range 200 { // until the new table is active
-			if _, err = st.CreateRequest(context.Background(), r, t0); err == nil {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		if err != nil {
+		if _, err := st.CreateRequest(context.Background(), r, t0); err != nil {
 			f.Fatal(err)
 		}
 	}

@@ -1,0 +1,65 @@
+package launchstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore/storetest"
+)
+
+// One dynalite for the package; each store gets its own table.
+var (
+	dynalite *testenv.Dynalite
+	tableSeq atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	d, err := testenv.StartDynalite(context.Background(), testenv.DynaliteOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dynalite:", err)
+		os.Exit(1)
+	}
+	dynalite = d
+	code := m.Run()
+	d.Stop()
+	os.Exit(code)
+}
+
+// newDynamoDB returns a store on a new, active table.
+func newDynamoDB(t *testing.T) *launchstore.DynamoDB {
+	t.Helper()
+	name := fmt.Sprintf("table-%d", tableSeq.Add(1))
+	c := testenv.PooledDynamoDBClient(dynalite.Endpoint, 64)
+	ctx := context.Background()
+	if err := testenv.CreateTable(ctx, c, name); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		out, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		if err == nil && out.Table.TableStatus == ddbtypes.TableStatusActive {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("table %s not active: %v", name, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return launchstore.NewDynamoDB(c, name)
+}
+
+// TestDynamoDB runs the conformance suite on dynalite through the real
+// aws-sdk-go-v2 client.
+func TestDynamoDB(t *testing.T) {
+	t.Parallel()
+	storetest.TestStore(t, func(t *testing.T) launchstore.Store { return newDynamoDB(t) })
+}

@@ -1,0 +1,141 @@
+package launchstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+)
+
+// Chunk implements Store: a chunk never written is empty.
+func (m *Memory) Chunk(ctx context.Context, requestID string, chunk int) (launch.ChunkState, error) {
+	if err := m.lock(ctx); err != nil {
+		return launch.ChunkState{}, err
+	}
+	defer m.mu.Unlock()
+	return m.chunks[requestID][chunk].state(chunk), nil
+}
+
+// Chunks implements Store, in the order of DynamoDB's sort keys.
+func (m *Memory) Chunks(ctx context.Context, requestID string) ([]launch.ChunkState, []launch.LostRecord, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer m.mu.Unlock()
+	var chunks []launch.ChunkState
+	var lost []launch.LostRecord
+	idx := slices.Collect(maps.Keys(m.chunks[requestID]))
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(chunkSK(a), chunkSK(b)) })
+	for _, i := range idx {
+		chunks = append(chunks, m.chunks[requestID][i].state(i))
+	}
+	sks := slices.Sorted(maps.Keys(m.lost[requestID]))
+	for _, sk := range sks {
+		lost = append(lost, m.lost[requestID][sk])
+	}
+	return chunks, lost, nil
+}
+
+// BeginAttempt implements Store: the earlier record of the attempt wins.
+// Failures and Code are not part of a new record.
+func (m *Memory) BeginAttempt(ctx context.Context, requestID string, c launch.ChunkSpec, rec launch.AttemptRecord, _ time.Time) (launch.ChunkState, error) {
+	if err := m.lock(ctx); err != nil {
+		return launch.ChunkState{}, err
+	}
+	defer m.mu.Unlock()
+	rec.State, rec.Failures, rec.Code = launch.AttemptSent, nil, ""
+	it := m.chunk(requestID, c.Index)
+	if _, ok := it.attempts[rec.Attempt]; !ok {
+		it.attempts[rec.Attempt] = rec
+	}
+	return it.state(c.Index), nil
+}
+
+// FinishAttempt implements Store; the attempt must have begun.
+func (m *Memory) FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure) (launch.ChunkState, error) {
+	if err := m.lock(ctx); err != nil {
+		return launch.ChunkState{}, err
+	}
+	defer m.mu.Unlock()
+	if len(addSet(nil, ids...)) != len(ids) {
+		return launch.ChunkState{}, fmt.Errorf("finish attempt %s/%d/%d: %w", requestID, chunk, attempt, errDuplicates(ids))
+	}
+	it := m.chunks[requestID][chunk]
+	if it == nil || !hasAttempt(it, attempt) {
+		return launch.ChunkState{}, fmt.Errorf("finish attempt %s/%d/%d: %w", requestID, chunk, attempt, conditionFailed())
+	}
+	rec := it.attempts[attempt]
+	rec.State, rec.Launched, rec.Failures = launch.AttemptDone, len(ids), nil
+	fj, _ := json.Marshal(failures) // stored as JSON: nil reads back nil, empty empty
+	_ = json.Unmarshal(fj, &rec.Failures)
+	it.attempts[attempt] = rec
+	it.ids = addSet(it.ids, ids...)
+	return it.state(chunk), nil
+}
+
+func hasAttempt(it *memChunk, attempt int) bool {
+	_, ok := it.attempts[attempt]
+	return ok
+}
+
+// setAttempt changes a begun attempt's record, or fails as the condition
+// attribute_exists(a<attempt>) does.
+func (m *Memory) setAttempt(ctx context.Context, op, requestID string, chunk, attempt int, set func(*launch.AttemptRecord)) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	it := m.chunks[requestID][chunk]
+	if it == nil || !hasAttempt(it, attempt) {
+		return fmt.Errorf("%s %s/%d/%d: %w", op, requestID, chunk, attempt, conditionFailed())
+	}
+	rec := it.attempts[attempt]
+	set(&rec)
+	it.attempts[attempt] = rec
+	return nil
+}
+
+// FailAttempt implements Store; the attempt must have begun.
+func (m *Memory) FailAttempt(ctx context.Context, requestID string, chunk, attempt int, code string) error {
+	return m.setAttempt(ctx, "fail attempt", requestID, chunk, attempt, func(r *launch.AttemptRecord) {
+		r.State, r.Code = launch.AttemptFailed, code
+	})
+}
+
+// ResendAttempt implements Store; the attempt must have begun. Its code stays.
+func (m *Memory) ResendAttempt(ctx context.Context, requestID string, chunk, attempt int) error {
+	return m.setAttempt(ctx, "resend attempt", requestID, chunk, attempt, func(r *launch.AttemptRecord) {
+		r.State = launch.AttemptSent
+	})
+}
+
+// AddRetry implements Store.
+func (m *Memory) AddRetry(ctx context.Context, requestID string, chunk int) (int, error) {
+	if err := m.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer m.mu.Unlock()
+	it := m.chunk(requestID, chunk)
+	it.retries++
+	return it.retries, nil
+}
+
+// GiveUp implements Store: first only for the first call on the chunk.
+func (m *Memory) GiveUp(ctx context.Context, requestID string, chunk, missing int, class, code, reason string) (bool, error) {
+	if err := m.lock(ctx); err != nil {
+		return false, err
+	}
+	defer m.mu.Unlock()
+	if it := m.chunks[requestID][chunk]; it != nil && it.gaveUp {
+		return false, nil
+	}
+	it := m.chunk(requestID, chunk)
+	it.gaveUp, it.reason, it.class, it.code = true, reason, class, code
+	it.deadLettered += missing
+	return true, nil
+}
