@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore/storetest"
 )
@@ -62,4 +64,32 @@ func newDynamoDB(t *testing.T) *launchstore.DynamoDB {
 func TestDynamoDB(t *testing.T) {
 	t.Parallel()
 	storetest.TestStore(t, func(t *testing.T) launchstore.Store { return newDynamoDB(t) })
+}
+
+// GIVEN a stored request whose deadline attribute is corrupt
+// WHEN it is loaded
+// THEN Request fails naming the deadline, instead of a zero deadline that
+// every handler would read as passed (and give the chunks up)
+func TestDynamoDBCorruptDeadlineIsAnError(t *testing.T) {
+	t.Parallel()
+	st := newDynamoDB(t)
+	ctx := context.Background()
+	if _, err := st.CreateRequest(ctx, launchtest.ECSRequest("r1", 10), launchtest.T0); err != nil {
+		t.Fatal(err)
+	}
+	c := testenv.PooledDynamoDBClient(dynalite.Endpoint, 4)
+	if _, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(st.Table()),
+		Key: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: "req#r1"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "meta"},
+		},
+		UpdateExpression:          aws.String("SET deadline = :d"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":d": &ddbtypes.AttributeValueMemberS{Value: "tomorrow"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := launchstore.NewDynamoDB(c, st.Table()) // no cached copy
+	if _, err := fresh.Request(ctx, "r1"); err == nil || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("Request: %v, want an error naming the deadline", err)
+	}
 }
