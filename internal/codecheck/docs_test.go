@@ -1,7 +1,6 @@
 package codecheck
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,19 +27,8 @@ func TestDocLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := 0
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != root && skipDir(d.Name()) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".md") {
-			return nil
-		}
+	isDoc := func(name string) bool { return strings.HasSuffix(name, ".md") }
+	err = walkFiles(root, isDoc, func(path string) error {
 		files++
 		b, err := os.ReadFile(path)
 		if err != nil {

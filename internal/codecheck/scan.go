@@ -46,7 +46,18 @@ func RepoRoot(dir string) (string, error) {
 func ScanRepo(root string) ([]Func, error) {
 	fset := token.NewFileSet()
 	var out []Func
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err := walkFiles(root, isSource, func(path string) error {
+		funcs, err := scanFile(fset, root, path)
+		out = append(out, funcs...)
+		return err
+	})
+	return out, err
+}
+
+// walkFiles calls visit for every regular file under root whose name keep
+// accepts, outside the skipped directories, in lexical order.
+func walkFiles(root string, keep func(name string) bool, visit func(path string) error) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -56,14 +67,11 @@ func ScanRepo(root string) ([]Func, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || !isSource(d.Name()) {
+		if !d.Type().IsRegular() || !keep(d.Name()) {
 			return nil
 		}
-		funcs, err := scanFile(fset, root, path)
-		out = append(out, funcs...)
-		return err
+		return visit(path)
 	})
-	return out, err
 }
 
 func skipDir(name string) bool {
