@@ -93,7 +93,7 @@ awslocal: deps
 	go run ./integration/cmd/awslocal --addr 127.0.0.1:4566
 
 demo: deps
-	go run ./cmd/throttlectl demo $(DEMO_FLAGS)
+	go run ./integration/cmd/demo $(DEMO_FLAGS)
 
 chaos: deps
 	go run ./integration/cmd/chaos --seeds $(SEEDS) --first-seed $(FIRST_SEED) --parallel $(CHAOS_PARALLEL)

@@ -296,44 +296,15 @@ func TestProductErrors(t *testing.T) {
 	}
 }
 
-// TestDemoCommand runs `throttlectl demo` small, with bucket flags: the
-// report must show the flags' buckets (ideal (40 − 10) / 5 = 6 s).
-func TestDemoCommand(t *testing.T) {
-	t.Parallel()
-	if _, err := testenv.NodeBin("node"); err != nil {
-		t.Skipf("needs the Node tools (make deps): %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "demo.json")
-	r := run(t, Env{}, "demo", "--tasks", "40", "--time-scale", "20", "--fargate-burst", "10", "--fargate-rate", "5", "--report", path)
-	if r.code != ExitOK {
-		t.Fatalf("demo: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
-	}
-	var rep struct {
-		Launched, Lost, Duplicates int
-		Ideal                      float64                                  `json:"ideal_makespan_s"`
-		Buckets                    map[string]struct{ Burst, Rate float64 } `json:"buckets"`
-	}
-	b, err := os.ReadFile(path)
-	if err != nil || json.Unmarshal(b, &rep) != nil {
-		t.Fatalf("report %s: %v", path, err)
-	}
-	if rep.Launched != 40 || rep.Lost != 0 || rep.Duplicates != 0 || rep.Ideal != 6 || rep.Buckets["ecs:FargateTasks"].Rate != 5 {
-		t.Errorf("report %+v: want 40 launched, ideal 6 s from --fargate-burst 10 --fargate-rate 5", rep)
-	}
-	if !strings.Contains(r.stdout, "report: "+path) || !strings.Contains(r.stdout, "chart:  "+strings.TrimSuffix(path, ".json")+".png") {
-		t.Errorf("stdout should name the report and the chart:\n%s", r.stdout)
-	}
-}
-
 func TestCommandHelp(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"submit", "status", "cancel", "redrive", "demo"} {
+	for _, cmd := range []string{"submit", "status", "cancel", "redrive"} {
 		r := run(t, Env{}, cmd, "-h")
 		if r.code != ExitOK || !strings.Contains(r.stdout, "usage: throttlectl "+cmd) || !strings.Contains(r.stdout, "-endpoint-url") {
 			t.Errorf("%s -h: exit %d, stdout %q", cmd, r.code, r.stdout)
 		}
 	}
-	if r := run(t, Env{}, "demo", "-h"); !strings.Contains(r.stdout, "-fargate-rate") {
-		t.Errorf("demo -h lacks the bucket flags:\n%s", r.stdout)
+	if r := run(t, Env{}, "demo"); r.code != ExitUsage || !strings.Contains(r.stderr, "go run ./integration/cmd/demo") {
+		t.Errorf("demo: exit %d, stderr %q; want a usage error (the demo is go run ./integration/cmd/demo)", r.code, r.stderr)
 	}
 }
