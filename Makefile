@@ -55,6 +55,7 @@ lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go tool staticcheck ./...
+	@if [ -d internal/codecheck ]; then go test ./internal/codecheck/...; fi
 	@if ls statemachines/*.asl.json >/dev/null 2>&1; then $(MAKE) --no-print-directory asl; fi
 	@$(MAKE) --no-print-directory vuln
 
