@@ -274,16 +274,16 @@ func TestProductErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		"invalid request":    {[]string{"submit", bad}, ExitFailure, "ecs.count: must be 1..100000, got 0"},
-		"no state machine":   {[]string{"submit", good}, ExitFailure, "set TH_STATE_MACHINE_ARN or pass --state-machine-arn (the deployed stack's output StateMachineArn"},
-		"no bus":             {[]string{"submit", "--via-events", good}, ExitFailure, "set TH_EVENT_BUS_NAME or pass --event-bus"},
-		"no table":           {[]string{"status", "r1"}, ExitFailure, "set TH_TABLE_NAME or pass --table"},
-		"cancel no machine":  {[]string{"cancel", "--table", "t", "r1"}, ExitFailure, "TH_STATE_MACHINE_ARN"},
-		"status no id":       {[]string{"status"}, ExitUsage, "status: want <requestId>, got 0"},
-		"submit no file":     {[]string{"submit", "no/such.json"}, ExitUsage, "submit: request no/such.json"},
-		"redrive a redrive":  {[]string{"redrive", "r1.redrive"}, ExitFailure, "itself a redrive"},
-		"bad interval":       {[]string{"status", "--interval", "0s", "r1"}, ExitUsage, "--interval: must be > 0"},
-		"demo takes no args": {[]string{"demo", "now"}, ExitUsage, "demo: takes no arguments"},
+		"invalid request":   {[]string{"submit", bad}, ExitFailure, "ecs.count: must be 1..100000, got 0"},
+		"no state machine":  {[]string{"submit", good}, ExitFailure, "set TH_STATE_MACHINE_ARN or pass --state-machine-arn (the deployed stack's output StateMachineArn"},
+		"no bus":            {[]string{"submit", "--via-events", good}, ExitFailure, "set TH_EVENT_BUS_NAME or pass --event-bus"},
+		"no table":          {[]string{"status", "r1"}, ExitFailure, "set TH_TABLE_NAME or pass --table"},
+		"cancel no machine": {[]string{"cancel", "--table", "t", "r1"}, ExitFailure, "TH_STATE_MACHINE_ARN"},
+		"status no id":      {[]string{"status"}, ExitUsage, "status: want <requestId>, got 0"},
+		"submit no file":    {[]string{"submit", "no/such.json"}, ExitUsage, "submit: request no/such.json"},
+		"redrive a redrive": {[]string{"redrive", "r1.redrive"}, ExitFailure, "itself a redrive"},
+		"bad interval":      {[]string{"status", "--interval", "0s", "r1"}, ExitUsage, "--interval: must be > 0"},
+		"demo moved":        {[]string{"demo", "--tasks", "40"}, ExitUsage, "the local demo is `make demo` (go run ./integration/cmd/demo)"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -303,8 +303,5 @@ func TestCommandHelp(t *testing.T) {
 		if r.code != ExitOK || !strings.Contains(r.stdout, "usage: throttlectl "+cmd) || !strings.Contains(r.stdout, "-endpoint-url") {
 			t.Errorf("%s -h: exit %d, stdout %q", cmd, r.code, r.stdout)
 		}
-	}
-	if r := run(t, Env{}, "demo"); r.code != ExitUsage || !strings.Contains(r.stderr, "go run ./integration/cmd/demo") {
-		t.Errorf("demo: exit %d, stderr %q; want a usage error (the demo is go run ./integration/cmd/demo)", r.code, r.stderr)
 	}
 }
