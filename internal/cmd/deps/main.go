@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/throttle-handler/throttle-handler/internal/nodetools"
@@ -20,8 +21,13 @@ import (
 func main() {
 	dir := flag.String("dir", ".", "the repository root (holding package-lock.json)")
 	flag.Parse()
+	root, err := filepath.Abs(*dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "deps:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	_, err := nodetools.Ensure(ctx, *dir, os.Stdout)
+	_, err = nodetools.Ensure(ctx, root, os.Stdout)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "deps:", err)
