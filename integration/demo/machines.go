@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/throttle-handler/throttle-handler/integration/services/sfn"
 	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
@@ -33,12 +33,10 @@ func machinesDir(c int) (string, error) {
 		if err != nil {
 			return fail(err)
 		}
-		var def any
-		if err := json.Unmarshal(b, &def); err != nil {
+		out, err := sfn.WithMaxConcurrency(b, c)
+		if err != nil {
 			return fail(fmt.Errorf("%s.asl.json: %w", name, err))
 		}
-		setMapConcurrency(def, c)
-		out, _ := json.MarshalIndent(def, "", "  ")
 		if err := os.WriteFile(filepath.Join(dst, name+".asl.json"), out, 0o644); err != nil {
 			return fail(err)
 		}
@@ -61,22 +59,4 @@ func machinesDir(c int) (string, error) {
 		}
 	}
 	return dst, nil
-}
-
-// setMapConcurrency sets MaxConcurrency on every Map state in a definition,
-// nested ones included.
-func setMapConcurrency(v any, c int) {
-	switch x := v.(type) {
-	case map[string]any:
-		if t, _ := x["Type"].(string); strings.EqualFold(t, "Map") {
-			x["MaxConcurrency"] = c
-		}
-		for _, child := range x {
-			setMapConcurrency(child, c)
-		}
-	case []any:
-		for _, child := range x {
-			setMapConcurrency(child, c)
-		}
-	}
 }
