@@ -18,14 +18,13 @@ DEMO_FLAGS ?=
 
 all: lint test
 
-# npm ci only when the lock file changed since the last install.
-deps: node_modules/.installed
-# node_modules/go.mod makes the go command treat node_modules as another
-# module, so ./... skips the Go templates the aws-cdk package ships.
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	@printf 'module ignored\n' > node_modules/go.mod
-	@touch $@
+# deps is the one install path (internal/nodetools), also taken by every
+# command that needs the Node tools: npm ci only when package.json or
+# package-lock.json changed since the last install (node_modules/.installed),
+# then node_modules/go.mod, which makes the go command treat node_modules as
+# another module, so ./... skips the Go templates the aws-cdk package ships.
+deps:
+	@go run ./internal/cmd/deps
 
 build: $(addprefix build-,$(FUNCTIONS))
 # A static pattern rule: make skips implicit rules for .PHONY targets.
@@ -56,6 +55,7 @@ lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go tool staticcheck ./...
+	@if [ -d internal/codecheck ]; then go test ./internal/codecheck/...; fi
 	@if ls statemachines/*.asl.json >/dev/null 2>&1; then $(MAKE) --no-print-directory asl; fi
 	@$(MAKE) --no-print-directory vuln
 
@@ -94,7 +94,7 @@ awslocal: deps
 	go run ./integration/cmd/awslocal --addr 127.0.0.1:4566
 
 demo: deps
-	go run ./cmd/throttlectl demo $(DEMO_FLAGS)
+	go run ./integration/cmd/demo $(DEMO_FLAGS)
 
 chaos: deps
 	go run ./integration/cmd/chaos --seeds $(SEEDS) --first-seed $(FIRST_SEED) --parallel $(CHAOS_PARALLEL)

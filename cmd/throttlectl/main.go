@@ -13,8 +13,8 @@ import (
 )
 
 func main() {
-	// Ctrl-C or SIGTERM cancels the command's context: the demo then stops
-	// every process it started before exiting.
+	// Ctrl-C or SIGTERM cancels the command's context: status --watch
+	// stops watching, a call in flight is abandoned.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], cli.Env{})
 	stop()

@@ -34,6 +34,20 @@ var BucketFlags = []struct{ Prefix, Bucket, Help string }{
 	{"cloudmap", sim.BucketHiddenServiceDiscov, "hidden: Cloud Map registrations (co-tenant services)"},
 }
 
+// BindBucketFlags defines --<prefix>-burst and --<prefix>-rate for every
+// bucket of BucketFlags on fs, defaulting to AWS's published values
+// (sim.DefaultBuckets), and returns the values by bucket name. The demo
+// (integration/demo) binds the same flags.
+func BindBucketFlags(fs *flag.FlagSet) (burst, rate map[string]*float64) {
+	burst, rate = map[string]*float64{}, map[string]*float64{}
+	def := sim.DefaultBuckets()
+	for _, b := range BucketFlags {
+		burst[b.Bucket] = fs.Float64(b.Prefix+"-burst", def[b.Bucket].Burst, "burst of "+b.Help)
+		rate[b.Bucket] = fs.Float64(b.Prefix+"-rate", def[b.Bucket].Rate, "refill per simulated second of "+b.Help)
+	}
+	return burst, rate
+}
+
 // Flags holds the awslocal command's flags; Options turns them into Options.
 type Flags struct {
 	addr        string
@@ -49,7 +63,7 @@ type Flags struct {
 // ones; a --config JSON file (a sim.Config) is applied first, flags set on
 // the command line override it.
 func BindFlags(fs *flag.FlagSet) *Flags {
-	f := &Flags{burst: map[string]*float64{}, rate: map[string]*float64{}}
+	f := &Flags{}
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:4566", "listen address")
 	fs.Float64Var(&f.timeScale, "time-scale", 1, "simulated seconds per real second")
 	fs.StringVar(&f.configFile, "config", "", "JSON file holding a sim.Config (resources, capacity, …)")
@@ -60,11 +74,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&c.Region, "region", "us-east-1", "region")
 	fs.StringVar(&c.Account, "account", "000000000000", "account ID")
 	fs.BoolVar(&c.Strict, "strict", false, "reject clusters, task definitions, subnets, launch templates and instance types not in --config's resources")
-	def := sim.DefaultBuckets()
-	for _, b := range BucketFlags {
-		f.burst[b.Bucket] = fs.Float64(b.Prefix+"-burst", def[b.Bucket].Burst, "burst of "+b.Help)
-		f.rate[b.Bucket] = fs.Float64(b.Prefix+"-rate", def[b.Bucket].Rate, "refill per simulated second of "+b.Help)
-	}
+	f.burst, f.rate = BindBucketFlags(fs)
 	fs.IntVar(&c.Capacity.VCPULimit, "vcpu-limit", 0, "On-Demand vCPU quota (0: unlimited)")
 	fs.IntVar(&c.Capacity.SpotInstanceLimit, "spot-limit", 0, "spot instance limit (0: unlimited)")
 	fs.IntVar(&c.Capacity.ProvisioningPerCluster, "provisioning-quota", 500, "ECS tasks in PROVISIONING per cluster (-1: unlimited)")

@@ -128,7 +128,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.srv = &http.Server{Handler: s.Edge, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn,
 		// Requests live in the stack's context, so Close wakes handlers that
 		// hold a response on purpose (latency and lost-response faults).
-		BaseContext: func(net.Listener) context.Context { return runCtx }}
+		BaseContext: func(net.Listener) context.Context { return runCtx },
+		// The server's own complaints go to the stack's logger, not to the
+		// process's standard logger.
+		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

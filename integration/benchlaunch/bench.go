@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/throttle-handler/throttle-handler/integration/report"
-	"github.com/throttle-handler/throttle-handler/internal/testenv"
 )
 
 // Run runs every selected (scenario, strategy) pair in turn, each on a
@@ -22,12 +21,6 @@ import (
 func Run(ctx context.Context, p Params) ([]Result, error) {
 	if err := p.defaults(); err != nil {
 		return nil, err
-	}
-	if _, err := testenv.NodeBin("node"); err != nil {
-		fmt.Fprintln(p.Out, "installing the Node tools (npm ci) …")
-		if err := testenv.EnsureNodeTools(ctx, p.Log); err != nil {
-			return nil, fmt.Errorf("node tools: %w (run make deps)", err)
-		}
 	}
 	var results []Result
 	total, i := len(p.Scenarios)*len(p.Strategies), 0

@@ -1,12 +1,11 @@
 package benchlaunch
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/throttle-handler/throttle-handler/integration/services/sfn"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 )
 
@@ -59,32 +58,9 @@ func copyMachine(src, dst string, c int) error {
 	if err != nil {
 		return err
 	}
-	var def any
-	if err := json.Unmarshal(b, &def); err != nil {
+	out, err := sfn.WithMaxConcurrency(b, c)
+	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
-	setMapConcurrency(def, c)
-	out, err := json.MarshalIndent(def, "", "  ")
-	if err != nil {
-		return err
-	}
 	return os.WriteFile(dst, out, 0o644)
-}
-
-// setMapConcurrency sets MaxConcurrency on every Map state, nested ones
-// included.
-func setMapConcurrency(v any, c int) {
-	switch x := v.(type) {
-	case map[string]any:
-		if t, _ := x["Type"].(string); strings.EqualFold(t, "Map") {
-			x["MaxConcurrency"] = c
-		}
-		for _, child := range x {
-			setMapConcurrency(child, c)
-		}
-	case []any:
-		for _, child := range x {
-			setMapConcurrency(child, c)
-		}
-	}
 }

@@ -78,6 +78,9 @@ type Params struct {
 	// Out receives progress and the table; Log the stack's diagnostics and
 	// the handlers' logs (nil: discarded).
 	Out, Log io.Writer
+	// Metrics receives the handlers' EMF metric lines, Lambda's log stream
+	// (nil: discarded).
+	Metrics io.Writer
 	// TTY shows live bars instead of progress lines.
 	TTY bool
 	// RunTimeout bounds one (scenario, strategy) run in real time (default
@@ -131,6 +134,9 @@ func (p *Params) defaults() error {
 	}
 	if p.Log == nil {
 		p.Log = io.Discard
+	}
+	if p.Metrics == nil {
+		p.Metrics = io.Discard
 	}
 	if p.RunTimeout == 0 {
 		p.RunTimeout = 10 * time.Minute

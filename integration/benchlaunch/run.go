@@ -39,7 +39,7 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 	defer os.RemoveAll(dir)
 
 	m := &meter{}
-	so := awslocal.ServicesOptions{Functions: m.build, StateMachinesDir: dir, NoDynamoDB: s.strategy != Ours,
+	so := awslocal.ServicesOptions{Functions: m.build, StateMachinesDir: dir, NoDynamoDB: s.strategy != Ours, Metrics: p.Metrics,
 		Configure: func(c *config.Config) {
 			c.LimitsJSON = s.limitsJSON
 			if p.DeferThreshold != nil {

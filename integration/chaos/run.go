@@ -49,6 +49,9 @@ type Options struct {
 	StateMachinesDir string
 	// Log receives the stack's, handlers' and runner's logs; nil discards.
 	Log io.Writer
+	// Metrics receives the handlers' EMF metric lines, Lambda's log stream;
+	// nil discards.
+	Metrics io.Writer
 }
 
 func (o *Options) defaults() {
@@ -66,6 +69,9 @@ func (o *Options) defaults() {
 	}
 	if o.FunctionTimeout == 0 {
 		o.FunctionTimeout = 60 * time.Second
+	}
+	if o.Metrics == nil {
+		o.Metrics = io.Discard
 	}
 }
 
@@ -122,7 +128,8 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 	}
 	defer os.RemoveAll(dir)
 	logger := slog.New(slog.DiscardHandler)
-	so := awslocal.ServicesOptions{EventDuplicates: sc.EventDuplicates, DynamoDBPath: dir, RunnerStderr: o.Log, StateMachinesDir: o.StateMachinesDir}
+	so := awslocal.ServicesOptions{EventDuplicates: sc.EventDuplicates, DynamoDBPath: dir, RunnerStderr: o.Log, StateMachinesDir: o.StateMachinesDir,
+		Metrics: o.Metrics}
 	if o.Log != nil {
 		logger = slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}

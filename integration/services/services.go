@@ -272,10 +272,12 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 
 // dynamoProxy forwards DynamoDB requests to dynalite. A client that went
 // away (its context cancelled) is not an error worth a line; anything else
-// answers 502 with a short log (the default handler logs every one).
+// answers 502 with a short log (the default handler logs every one). The
+// proxy's other complaints go to log too, never to the standard logger.
 func dynamoProxy(endpoint string, log *slog.Logger) http.Handler {
 	target, _ := url.Parse(endpoint)
 	p := httputil.NewSingleHostReverseProxy(target)
+	p.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		if errors.Is(err, context.Canceled) || errors.Is(r.Context().Err(), context.Canceled) {
 			w.WriteHeader(http.StatusBadGateway)

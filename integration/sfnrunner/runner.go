@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -79,8 +78,7 @@ type Runner struct {
 
 // Script returns the path of runner.mjs in the source tree.
 func Script() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "runner.mjs")
+	return filepath.Join(testenv.RepoRoot(), "integration", "sfnrunner", "runner.mjs")
 }
 
 // Start launches the runner and waits until it has imported the library.

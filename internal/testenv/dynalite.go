@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -23,22 +22,6 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
-
-// RepoRoot returns the repository root (the folder holding go.mod).
-func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
-// NodeBin returns the path of a binary installed by npm ci under
-// node_modules/.bin, or an error saying to run make deps.
-func NodeBin(name string) (string, error) {
-	p := filepath.Join(RepoRoot(), "node_modules", ".bin", name)
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s not installed: run `make deps` (npm ci) first: %w", name, err)
-	}
-	return p, nil
-}
 
 // FreePort returns a free TCP port on 127.0.0.1.
 func FreePort() (int, error) {

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/throttle-handler/throttle-handler/integration/awslocal"
+	"github.com/throttle-handler/throttle-handler/internal/nodetools"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 )
 
@@ -33,7 +34,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if !o.Services.Disabled {
-		if err := testenv.EnsureNodeTools(ctx, os.Stderr); err != nil {
+		if _, err := nodetools.Ensure(ctx, testenv.RepoRoot(), os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, "awslocal:", err)
 			os.Exit(1)
 		}

@@ -5,13 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/integration/benchlaunch"
 	"github.com/throttle-handler/throttle-handler/integration/report"
+	"github.com/throttle-handler/throttle-handler/internal/nodetools"
+	"github.com/throttle-handler/throttle-handler/internal/testenv"
 )
 
 // runLaunch is `bench launch`: the launch benchmark of integration/benchlaunch.
@@ -62,22 +63,12 @@ func runLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		p.TTY = report.IsTerminal(f)
 	}
 	if *verbose {
-		p.Log = stderr
+		// The handlers' EMF metric lines (Lambda's log stream) too; without
+		// -v they are discarded, and stdout keeps the table.
+		p.Log, p.Metrics = stderr, stderr
 	}
-	// The product's handlers write their EMF metric lines to os.Stdout (as
-	// on Lambda, where stdout is the log stream; lambdafn.Deps has no
-	// writer for them yet): send them to /dev/null, or to stderr with -v,
-	// while the benchmark runs, and keep the real stdout for the table.
-	realStdout := os.Stdout
-	// The DynamoDB proxy's reverse proxy logs cancelled requests (Lambda
-	// timeouts under load) through the standard logger: -v shows them.
-	if !*verbose {
-		log.SetOutput(io.Discard)
-		defer log.SetOutput(os.Stderr)
-	}
-	if devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil && !*verbose {
-		os.Stdout = devnull
-		defer func() { os.Stdout = realStdout; devnull.Close() }()
+	if _, err := nodetools.Ensure(ctx, testenv.RepoRoot(), p.Out); err != nil {
+		return err
 	}
 	results, err := benchlaunch.Run(ctx, p)
 	if len(results) > 0 {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/throttle-handler/throttle-handler/internal/nodetools"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
@@ -96,6 +97,9 @@ func runLimiter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	staleRun(&r, *workers)
 
 	progress("starting dynalite")
+	if _, err := nodetools.Ensure(ctx, testenv.RepoRoot(), stderr); err != nil {
+		return err
+	}
 	dyn, err := testenv.StartDynalite(ctx, testenv.DynaliteOptions{})
 	if err != nil {
 		return err

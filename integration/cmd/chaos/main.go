@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"maps"
 	"os"
 	"os/signal"
@@ -52,19 +51,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	// The handlers write their EMF metric lines to os.Stdout and the
-	// DynamoDB proxy logs cancelled requests through the standard logger:
-	// keep both for -v.
-	if !*verbose {
-		if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
-			prev := os.Stdout
-			os.Stdout = null
-			defer func() { os.Stdout = prev; _ = null.Close() }()
-		}
-		prev := log.Writer()
-		log.SetOutput(io.Discard)
-		defer log.SetOutput(prev)
-	}
 	if *seeds < 1 || *parallel < 1 || *scale <= 0 {
 		fmt.Fprintln(stderr, "chaos: --seeds, --parallel and --scale must be positive")
 		return 2
@@ -73,7 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	o := chaos.Options{TimeScale: *scale, Timeout: *timeout, StateMachinesDir: *machines, CrashFunctions: strings.Split(*crash, ",")}
 	if *verbose {
-		o.Log = stderr
+		// The handlers' EMF metric lines too: stdout keeps the results.
+		o.Log, o.Metrics = stderr, stderr
 	}
 
 	begin := time.Now()

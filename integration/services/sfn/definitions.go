@@ -2,6 +2,7 @@ package sfn
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,6 +56,35 @@ func (s *Service) Substitutions(defs map[string]string, bus string, extra map[st
 		subs[k] = v
 	}
 	return subs
+}
+
+// WithMaxConcurrency returns the ASL definition def with MaxConcurrency
+// set to c on every Map state, nested ones included, re-encoded with
+// two-space indentation (placeholders are kept). The demo and the launch
+// benchmark run the product's machine at other concurrencies with it.
+func WithMaxConcurrency(def []byte, c int) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(def, &v); err != nil {
+		return nil, fmt.Errorf("definition: %w", err)
+	}
+	setMapConcurrency(v, c)
+	return json.MarshalIndent(v, "", "  ")
+}
+
+func setMapConcurrency(v any, c int) {
+	switch x := v.(type) {
+	case map[string]any:
+		if t, _ := x["Type"].(string); strings.EqualFold(t, "Map") {
+			x["MaxConcurrency"] = c
+		}
+		for _, child := range x {
+			setMapConcurrency(child, c)
+		}
+	case []any:
+		for _, child := range x {
+			setMapConcurrency(child, c)
+		}
+	}
 }
 
 // ReadDir reads every *.asl.json of dir, keyed by machine name (the file

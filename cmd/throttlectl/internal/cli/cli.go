@@ -118,6 +118,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return ExitUsage
 	}
 	cmd, ok := lookup(rest[0])
+	if !ok && rest[0] == "demo" {
+		return app.fail(usagef("unknown command \"demo\": the local demo is `make demo` (go run ./integration/cmd/demo); throttlectl talks only to AWS"))
+	}
 	if !ok {
 		return app.fail(usagef("unknown command %q (commands: %s)", rest[0], strings.Join(commandNames(), ", ")))
 	}

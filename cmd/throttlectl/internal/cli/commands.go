@@ -50,12 +50,6 @@ func commands() []Command {
 			Run:      runInvoke,
 		},
 		{
-			Name:     "demo",
-			Synopsis: "run a launch request end to end on the local AWS, with a live bar, a report and a chart",
-			Usage:    "demo [--tasks 2000] [--concurrency 400] [--time-scale 10] [--report reports/demo.json] [--<bucket>-burst N --<bucket>-rate R …]",
-			Run:      runDemo,
-		},
-		{
 			Name:     "help",
 			Synopsis: "show this help",
 			Usage:    "help",

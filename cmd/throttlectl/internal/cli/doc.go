@@ -13,7 +13,11 @@
 //	redrive  re-submit what a finished request dead-lettered, once, as
 //	         <requestId>.redrive (fresh identities and client tokens)
 //	invoke   run a function's real handler in-process on an event
-//	demo     the local end-to-end run (package demo)
+//
+// throttlectl talks only to AWS (a deployed stack, or the local one at
+// --endpoint-url). The local end-to-end demo, which starts the local AWS,
+// is `go run ./integration/cmd/demo` (make demo): the shipped CLI links
+// none of the test harness (TestShippedCodeLinksNoHarness).
 //
 // The product's resources come from the TH_* variables of pkg/config (the
 // deployed stack's outputs StateMachineArn, EventBusName, TableName carry
@@ -22,8 +26,7 @@
 // pointing it at the local stack.
 //
 // Exit codes: 0 success, 1 the command ran and failed (a handler error, an
-// AWS error, bad configuration; the demo when anything was lost or
-// doubled), 2 usage error (unknown command or function, wrong arguments,
+// AWS error, bad configuration), 2 usage error (unknown command or function, wrong arguments,
 // unreadable file), with a message that names what is wrong and what to do.
 //
 // The logic lives here rather than in main so that tests drive Run with

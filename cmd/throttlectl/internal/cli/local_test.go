@@ -274,16 +274,16 @@ func TestProductErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		"invalid request":    {[]string{"submit", bad}, ExitFailure, "ecs.count: must be 1..100000, got 0"},
-		"no state machine":   {[]string{"submit", good}, ExitFailure, "set TH_STATE_MACHINE_ARN or pass --state-machine-arn (the deployed stack's output StateMachineArn"},
-		"no bus":             {[]string{"submit", "--via-events", good}, ExitFailure, "set TH_EVENT_BUS_NAME or pass --event-bus"},
-		"no table":           {[]string{"status", "r1"}, ExitFailure, "set TH_TABLE_NAME or pass --table"},
-		"cancel no machine":  {[]string{"cancel", "--table", "t", "r1"}, ExitFailure, "TH_STATE_MACHINE_ARN"},
-		"status no id":       {[]string{"status"}, ExitUsage, "status: want <requestId>, got 0"},
-		"submit no file":     {[]string{"submit", "no/such.json"}, ExitUsage, "submit: request no/such.json"},
-		"redrive a redrive":  {[]string{"redrive", "r1.redrive"}, ExitFailure, "itself a redrive"},
-		"bad interval":       {[]string{"status", "--interval", "0s", "r1"}, ExitUsage, "--interval: must be > 0"},
-		"demo takes no args": {[]string{"demo", "now"}, ExitUsage, "demo: takes no arguments"},
+		"invalid request":   {[]string{"submit", bad}, ExitFailure, "ecs.count: must be 1..100000, got 0"},
+		"no state machine":  {[]string{"submit", good}, ExitFailure, "set TH_STATE_MACHINE_ARN or pass --state-machine-arn (the deployed stack's output StateMachineArn"},
+		"no bus":            {[]string{"submit", "--via-events", good}, ExitFailure, "set TH_EVENT_BUS_NAME or pass --event-bus"},
+		"no table":          {[]string{"status", "r1"}, ExitFailure, "set TH_TABLE_NAME or pass --table"},
+		"cancel no machine": {[]string{"cancel", "--table", "t", "r1"}, ExitFailure, "TH_STATE_MACHINE_ARN"},
+		"status no id":      {[]string{"status"}, ExitUsage, "status: want <requestId>, got 0"},
+		"submit no file":    {[]string{"submit", "no/such.json"}, ExitUsage, "submit: request no/such.json"},
+		"redrive a redrive": {[]string{"redrive", "r1.redrive"}, ExitFailure, "itself a redrive"},
+		"bad interval":      {[]string{"status", "--interval", "0s", "r1"}, ExitUsage, "--interval: must be > 0"},
+		"demo moved":        {[]string{"demo", "--tasks", "40"}, ExitUsage, "the local demo is `make demo` (go run ./integration/cmd/demo)"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -296,44 +296,12 @@ func TestProductErrors(t *testing.T) {
 	}
 }
 
-// TestDemoCommand runs `throttlectl demo` small, with bucket flags: the
-// report must show the flags' buckets (ideal (40 − 10) / 5 = 6 s).
-func TestDemoCommand(t *testing.T) {
-	t.Parallel()
-	if _, err := testenv.NodeBin("node"); err != nil {
-		t.Skipf("needs the Node tools (make deps): %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "demo.json")
-	r := run(t, Env{}, "demo", "--tasks", "40", "--time-scale", "20", "--fargate-burst", "10", "--fargate-rate", "5", "--report", path)
-	if r.code != ExitOK {
-		t.Fatalf("demo: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
-	}
-	var rep struct {
-		Launched, Lost, Duplicates int
-		Ideal                      float64                                  `json:"ideal_makespan_s"`
-		Buckets                    map[string]struct{ Burst, Rate float64 } `json:"buckets"`
-	}
-	b, err := os.ReadFile(path)
-	if err != nil || json.Unmarshal(b, &rep) != nil {
-		t.Fatalf("report %s: %v", path, err)
-	}
-	if rep.Launched != 40 || rep.Lost != 0 || rep.Duplicates != 0 || rep.Ideal != 6 || rep.Buckets["ecs:FargateTasks"].Rate != 5 {
-		t.Errorf("report %+v: want 40 launched, ideal 6 s from --fargate-burst 10 --fargate-rate 5", rep)
-	}
-	if !strings.Contains(r.stdout, "report: "+path) || !strings.Contains(r.stdout, "chart:  "+strings.TrimSuffix(path, ".json")+".png") {
-		t.Errorf("stdout should name the report and the chart:\n%s", r.stdout)
-	}
-}
-
 func TestCommandHelp(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"submit", "status", "cancel", "redrive", "demo"} {
+	for _, cmd := range []string{"submit", "status", "cancel", "redrive"} {
 		r := run(t, Env{}, cmd, "-h")
 		if r.code != ExitOK || !strings.Contains(r.stdout, "usage: throttlectl "+cmd) || !strings.Contains(r.stdout, "-endpoint-url") {
 			t.Errorf("%s -h: exit %d, stdout %q", cmd, r.code, r.stdout)
 		}
-	}
-	if r := run(t, Env{}, "demo", "-h"); !strings.Contains(r.stdout, "-fargate-rate") {
-		t.Errorf("demo -h lacks the bucket flags:\n%s", r.stdout)
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
 // TestDemoSmall runs the demo with 60 tasks and slow Fargate buckets (so
@@ -92,21 +94,44 @@ func TestOptionsErrors(t *testing.T) {
 	}
 }
 
-func TestSetMapConcurrency(t *testing.T) {
+// TestMachinesDir: the embedded definitions and rules are written out with
+// the Map's concurrency set, and the rules read back as they were.
+func TestMachinesDir(t *testing.T) {
 	t.Parallel()
-	dir, err := withConcurrency(filepath.Join(testenv.RepoRoot(), "statemachines"), 7)
+	dir, err := machinesDir(7)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	b, err := os.ReadFile(filepath.Join(dir, "launch.asl.json"))
+	b, err := os.ReadFile(filepath.Join(dir, statemachines.Launch+".asl.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(b), `"MaxConcurrency": 7`) || strings.Contains(string(b), `"MaxConcurrency": 400`) {
 		t.Errorf("launch.asl.json copy does not carry MaxConcurrency 7")
 	}
-	if rules, _ := filepath.Glob(filepath.Join(dir, "rules", "*.json")); len(rules) == 0 {
-		t.Error("rules were not copied")
+	want, err := statemachines.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "rules", "*.json"))
+	if len(files) != len(want) || len(want) == 0 {
+		t.Fatalf("rules written: %v, want %d", files, len(want))
+	}
+	for _, w := range want {
+		b, err := os.ReadFile(filepath.Join(dir, "rules", w.Name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := statemachines.ParseRule(w.Name+".json", b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gp, wp any
+		_ = json.Unmarshal(got.Pattern, &gp)
+		_ = json.Unmarshal(w.Pattern, &wp)
+		if got.Bus != w.Bus || got.Target != w.Target || got.Via != w.Via || got.Description != w.Description || !reflect.DeepEqual(gp, wp) {
+			t.Errorf("rule %s: got %+v, want %+v", w.Name, got, w)
+		}
 	}
 }

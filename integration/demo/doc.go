@@ -1,5 +1,5 @@
-// Package demo is `throttlectl demo` (what `make demo` runs): it installs
-// the Node tools if a fresh clone lacks them, starts the local AWS
+// Package demo is the local end-to-end run that `make demo` and
+// `go run ./integration/cmd/demo` run: it starts the local AWS
 // (integration/awslocal: the ECS/EC2 simulator at AWS's published buckets,
 // the product's real handlers behind the local Lambda endpoint, the launch
 // state machine in the local Step Functions runner, EventBridge, SQS and
@@ -7,13 +7,21 @@
 // request the way `throttlectl submit` does, shows live progress, and ends
 // with the summary table, a JSON report and a PNG chart (integration/report).
 //
+// The state machines and rules are the ones package statemachines embeds
+// (the CDK stack deploys the same); the demo reads no file of the source
+// tree. The command installs the Node tools first (Options.Install).
+//
 // What it shows is measured, not modelled: launched, duplicates and lost
 // come from the simulator's ledger of what really ran; calls and throttles
 // from the simulator's counters; dead-lettered units and reasons from the
 // request's summary. The progress bar's "in flight" and "deferred" come from
 // watching the runtask handler's answers (the demo wraps the handler values
-// of pkg/lambdafn; it changes nothing they do).
+// of pkg/lambdafn; it changes nothing they do). The handlers' EMF metric
+// lines are discarded.
 //
 // Every process it starts (dynalite, the Node runner) is stopped when it
 // returns, also when ctx is cancelled (Ctrl-C).
+//
+// It lives under integration/ because it runs the test harness: throttlectl,
+// the shipped CLI, talks only to AWS and links none of it.
 package demo

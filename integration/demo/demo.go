@@ -23,7 +23,6 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/awslocal"
 	"github.com/throttle-handler/throttle-handler/integration/report"
 	"github.com/throttle-handler/throttle-handler/integration/sim"
-	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
@@ -61,6 +60,10 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Timeout bounds the run in real time (default 10 min).
 	Timeout time.Duration
+	// Install, when set, makes the Node tools current once the options
+	// are checked, before the stack starts, writing what it does to Out
+	// (the command passes internal/nodetools.Ensure: what make deps does).
+	Install func(ctx context.Context, log io.Writer) error
 }
 
 func (o *Options) defaults() error {
@@ -122,21 +125,16 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 	out := o.Out
 	fmt.Fprintf(out, "throttle-handler demo: %d Fargate tasks, Map concurrency %d, local AWS at %g× real time\n", o.Tasks, o.Concurrency, o.TimeScale)
 
-	if _, err := testenv.NodeBin("node"); err != nil {
-		fmt.Fprintln(out, "installing the Node tools (npm ci) …")
-		if err := testenv.EnsureNodeTools(ctx, o.Log); err != nil {
-			return report.Report{}, fmt.Errorf("node tools: %w (run make deps)", err)
+	if o.Install != nil {
+		if err := o.Install(ctx, out); err != nil {
+			return report.Report{}, fmt.Errorf("node tools: %w", err)
 		}
 	}
-	dir := filepath.Join(testenv.RepoRoot(), "statemachines")
-	if o.Concurrency != 400 {
-		d, err := withConcurrency(dir, o.Concurrency)
-		if err != nil {
-			return report.Report{}, fmt.Errorf("--concurrency: %w", err)
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, err := machinesDir(o.Concurrency)
+	if err != nil {
+		return report.Report{}, fmt.Errorf("state machines: %w", err)
 	}
+	defer os.RemoveAll(dir)
 
 	req := launch.Request{RequestID: fmt.Sprintf("demo-%d-tasks", o.Tasks), ECS: &launch.ECSSpec{
 		Cluster: "demo", TaskDefinition: "job:1", Count: o.Tasks, LaunchType: "FARGATE",
@@ -154,7 +152,9 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 	buckets := sim.DefaultBuckets()
 	maps.Copy(buckets, o.Buckets)
 	logger := slog.New(slog.DiscardHandler)
-	so := awslocal.ServicesOptions{Functions: obs.wrap(lambdafn.Build), StateMachinesDir: dir}
+	// The handlers' EMF metric lines (Lambda's log stream) would bury the
+	// progress: the demo measures from the simulator instead.
+	so := awslocal.ServicesOptions{Functions: obs.wrap(lambdafn.Build), StateMachinesDir: dir, Metrics: io.Discard}
 	if o.DeferThreshold >= 0 {
 		so.Configure = func(c *config.Config) { c.DeferThreshold = o.DeferThreshold }
 	}
