@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -171,15 +170,19 @@ func functionNames() []string {
 	return []string{"classify", "plan", "runtask", "retry", "summary", "submit"}
 }
 
-// repoRoot is the repository this file was compiled from (infra/cdk/stack
-// is three levels down); the defaults of AssetDir and StateMachineDir.
+// repoRoot is the nearest directory at or above the working directory that
+// holds go.mod (cdk runs the app from the directory of cdk.json, the
+// repository's root); the defaults of AssetDir and StateMachineDir.
 func repoRoot() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok || !filepath.IsAbs(file) {
-		wd, _ := os.Getwd()
-		return wd
+	wd, _ := os.Getwd()
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			return wd
+		}
 	}
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
 // title is "runtask" → "Runtask", for construct IDs.
