@@ -11,8 +11,8 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/handler"
+	"github.com/throttle-handler/throttle-handler/pkg/handler/wire"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
-	"github.com/throttle-handler/throttle-handler/pkg/launch/wire"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 

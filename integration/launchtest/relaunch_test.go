@@ -19,8 +19,8 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
+	"github.com/throttle-handler/throttle-handler/pkg/handler/wire"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
-	"github.com/throttle-handler/throttle-handler/pkg/launch/wire"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 )
 

@@ -1,6 +1,6 @@
 // Package handler holds the handlers behind the Lambda functions plan,
 // runtask, retry and summary (thin mains in functions/, built by
-// pkg/launch/wire). Each handler takes the model of pkg/launch, persists
+// pkg/handler/wire). Each handler takes the model of pkg/launch, persists
 // through a launchstore.Store, draws every call from the fleet-wide
 // limiter, and classifies failures with pkg/failure.
 //

@@ -7,7 +7,7 @@
 // environment → AWS configuration → Build → lambda.Start.
 //
 // Registered functions: classify (this package, pure), plan, runtask,
-// retry, summary (pkg/launch/wire) and submit (pkg/submit). To add one,
+// retry, summary (pkg/handler/wire) and submit (pkg/submit). To add one,
 // add a line to the table in registry.go (the variables its main requires
 // and its builder) and a one-line functions/<name>/main.go.
 package lambdafn

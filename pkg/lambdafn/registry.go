@@ -14,7 +14,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
-	"github.com/throttle-handler/throttle-handler/pkg/launch/wire"
+	"github.com/throttle-handler/throttle-handler/pkg/handler/wire"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
 

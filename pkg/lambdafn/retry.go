@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
-	"github.com/throttle-handler/throttle-handler/pkg/launch/wire"
+	"github.com/throttle-handler/throttle-handler/pkg/handler/wire"
 )
 
 // retryFunction is the retry function's entry. One deployed function serves

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/throttle-handler/throttle-handler/pkg/handler"
-	"github.com/throttle-handler/throttle-handler/pkg/launch/wire"
+	"github.com/throttle-handler/throttle-handler/pkg/handler/wire"
 )
 
 // TestRetryFunctionRoutes: each trigger's document reaches its own typed

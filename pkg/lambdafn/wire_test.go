@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/config"
-	"github.com/throttle-handler/throttle-handler/pkg/launch/wire"
+	"github.com/throttle-handler/throttle-handler/pkg/handler/wire"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 

@@ -1,7 +1,7 @@
 // Package limiter owns the token buckets: a local limiter, a fleet-wide
 // distributed limiter on DynamoDB, its adaptive rate control and the
 // hierarchical limit configuration. It knows nothing of launching, nor of
-// the product's environment: pkg/launch/wire.NewLimiter turns the TH_*
+// the product's environment: pkg/handler/wire.NewLimiter turns the TH_*
 // variables (pkg/config) into Options and Limits.
 //
 // # Local

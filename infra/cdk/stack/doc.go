@@ -4,7 +4,7 @@
 //   - Six Lambda functions (classify, plan, runtask, retry, summary, submit;
 //     docs/contracts.md): provided.al2023 on arm64 from build/<name>/bootstrap,
 //     the pkg/config environment, JSON logs to a log group of their own, a role
-//     of their own with only what the handler calls (pkg/launch/wire,
+//     of their own with only what the handler calls (pkg/handler/wire,
 //     pkg/lambdafn), reserved concurrency for runtask (caps launch callers) and
 //     retry (absorbs ECS event storms).
 //   - One Standard state machine per statemachines/*.asl.json, from the file
