@@ -33,8 +33,8 @@ const (
 	HandOff
 	// LimiterBusy: the limiter could not answer (its store is busy, or the
 	// bucket is booked beyond its backlog). Nothing was called, so the
-	// wait is the limiter's own retry-after (at least the next slot) and
-	// spends no attempt.
+	// wait is the limiter's own retry-after (at least the next slot and
+	// BusyMin) and spends no attempt; the deadline still bounds it.
 	LimiterBusy
 )
 
@@ -63,6 +63,10 @@ type Policy struct {
 	RelaunchFloor, RelaunchJitter time.Duration
 	// HandOffMin is HandOff's least delay. Default 10 s.
 	HandOffMin time.Duration
+	// BusyMin is LimiterBusy's least delay, default 5 s (the limiter's
+	// FallbackRetry): a wait that spends no attempt must not loop fast,
+	// since every loop adds to the execution's history.
+	BusyMin time.Duration
 }
 
 // Input is one decision's facts.
@@ -103,6 +107,7 @@ func (p Policy) withDefaults() Policy {
 	def(&p.RelaunchFloor, time.Second)
 	def(&p.RelaunchJitter, 30*time.Second)
 	def(&p.HandOffMin, 10*time.Second)
+	def(&p.BusyMin, 5*time.Second)
 	return p
 }
 
@@ -120,7 +125,7 @@ func (p Policy) Delay(in Input) Decision {
 	case HandOff:
 		d.Delay = max(in.MinDelay, p.HandOffMin)
 	case LimiterBusy:
-		d.Delay = max(in.MinDelay, in.NextSlot)
+		d.Delay = max(in.MinDelay, in.NextSlot, p.BusyMin)
 	}
 	d.Delay = max(d.Delay, 0)
 	d.PastDeadline = !in.Deadline.IsZero() && in.Now.Add(d.Delay).After(in.Deadline)

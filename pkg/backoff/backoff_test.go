@@ -68,8 +68,12 @@ func TestDelay(t *testing.T) {
 			want: Decision{Delay: 45 * s},
 		},
 		"limiter busy: its retry-after, no attempt spent": {
-			in:   Input{Case: LimiterBusy, MinDelay: 3 * s, Rand: 0.9},
-			want: Decision{Delay: 3 * s},
+			in:   Input{Case: LimiterBusy, MinDelay: 8 * s, Rand: 0.9},
+			want: Decision{Delay: 8 * s},
+		},
+		"limiter busy: at least BusyMin": {
+			in:   Input{Case: LimiterBusy, MinDelay: s},
+			want: Decision{Delay: 5 * s},
 		},
 		"limiter busy: past the deadline": {
 			in:   Input{Case: LimiterBusy, MinDelay: 3 * s, NextSlot: 20 * s, Now: t0, Deadline: t0.Add(5 * s)},
