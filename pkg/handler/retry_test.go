@@ -252,7 +252,7 @@ func TestRetryLimiterBusySpendsNoAttempt(t *testing.T) {
 	e := newRetryEnv(t, 0.99)
 	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	c := classification(failure.Throttled, "LimiterBacklogFull", 7) // above the policy's 5 s floor
-	for range 12 { // more than the request's 8 attempts
+	for range 12 {                                                  // more than the request's 8 attempts
 		out, err := e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 3, Classification: c})
 		if err != nil {
 			t.Fatal(err)
