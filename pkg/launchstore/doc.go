@@ -4,8 +4,10 @@
 // conformance suite, storetest.TestStore, runs on both, so a handler test
 // on the memory store says what the DynamoDB store would do.
 //
-// Every method is a single read or a single conditional write: claims,
-// attempt records and give-ups are decided by DynamoDB's condition, never
-// by a read followed by a write, so 400 concurrent Lambdas do not race.
+// Every decision — a claim, an attempt record, a give-up, a budget charge —
+// is one conditional write, never a read followed by a write, so 400
+// concurrent Lambdas do not race. A few methods make more than one write
+// (GiveUpRelaunch: the lost record, the chunk's count, the claim); each
+// write is safe to repeat, and Memory makes them atomic.
 // The DynamoDB layout is in DynamoDB's doc comment and docs/contracts.md.
 package launchstore
