@@ -10,8 +10,8 @@ import (
 
 // Store is the launch handlers' persistence: requests and their plans,
 // chunk state and attempt records, capacity failover marks, and relaunch
-// claims. Every method is one conditional write or one read, so concurrent
-// Lambdas never race on a read-modify-write. Implementations: DynamoDB (the
+// claims. Every decision is one conditional write, so concurrent Lambdas
+// never race on a read-modify-write. Implementations: DynamoDB (the
 // product's table) and Memory (tests, a single process). Both pass
 // storetest.TestStore.
 type Store interface {
