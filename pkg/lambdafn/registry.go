@@ -3,48 +3,20 @@ package lambdafn
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/handler/wire"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
 
-// Deps are what a handler is built from. Config and AWS are required by
-// the functions that call AWS; a nil Clock means the wall clock and a nil
-// Logger discards.
-type Deps struct {
-	Config config.Config
-	AWS    aws.Config
-	Clock  clock.Clock
-	Logger *slog.Logger
-	// Metrics receives the handlers' EMF lines; nil means os.Stdout
-	// (Lambda's log stream). In-process users (demo, bench) route them
-	// elsewhere.
-	Metrics io.Writer
-}
-
-func (d Deps) fill() Deps {
-	if d.Clock == nil {
-		d.Clock = clock.Real{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
-	}
-	return d
-}
-
-func (d Deps) wire() wire.Deps {
-	return wire.Deps{Config: d.Config, AWS: d.AWS, Clock: d.Clock, Logger: d.Logger, Metrics: d.Metrics}
-}
+// Deps are what a handler is built from: wire.Deps, so the Lambda mains,
+// throttlectl invoke and the local Lambda endpoint build handlers alike.
+type Deps = wire.Deps
 
 // builder makes one function's handler.
 type builder func(ctx context.Context, d Deps) (lambda.Handler, error)
@@ -64,20 +36,20 @@ func registry() map[string]function {
 			return lambda.NewHandler(NewClassify(d.Logger)), nil
 		}},
 		"plan": {[]string{config.EnvTable}, func(_ context.Context, d Deps) (lambda.Handler, error) {
-			return handlerOf(wire.Plan(d.wire()))
+			return handlerOf(wire.Plan(d))
 		}},
 		"runtask": {[]string{config.EnvTable}, func(_ context.Context, d Deps) (lambda.Handler, error) {
-			return handlerOf(wire.RunTask(d.wire()))
+			return handlerOf(wire.RunTask(d))
 		}},
 		"retry": {[]string{config.EnvTable, config.EnvEventBus, config.EnvDLQURL, config.EnvRelaunchQueueURL}, func(_ context.Context, d Deps) (lambda.Handler, error) {
-			h, err := wire.Retry(d.wire())
+			h, err := wire.Retry(d)
 			if err != nil {
 				return nil, err
 			}
 			return newRetryFunction(h), nil
 		}},
 		"summary": {[]string{config.EnvTable, config.EnvEventBus}, func(_ context.Context, d Deps) (lambda.Handler, error) {
-			return handlerOf(wire.Summary(d.wire()))
+			return handlerOf(wire.Summary(d))
 		}},
 		"submit": {[]string{config.EnvStateMachineARN}, func(_ context.Context, d Deps) (lambda.Handler, error) {
 			if d.Config.StateMachineARN == "" {
@@ -132,7 +104,7 @@ func Build(ctx context.Context, name string, d Deps) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := f.build(ctx, d.fill())
+	h, err := f.build(ctx, d.Filled())
 	if err != nil {
 		return nil, fmt.Errorf("lambdafn: build %s: %w", name, err)
 	}

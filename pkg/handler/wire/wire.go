@@ -25,17 +25,21 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
-// Deps are what every builder needs (the fields of lambdafn.Deps).
+// Deps are what a handler is built from (pkg/lambdafn's Deps). Config and
+// AWS are required by the handlers that call AWS; a nil Clock means the
+// wall clock, a nil Logger discards, and nil Metrics means os.Stdout
+// (Lambda's log stream; in-process users such as the demo route the EMF
+// lines elsewhere).
 type Deps struct {
-	Config config.Config
-	AWS    aws.Config
-	Clock  clock.Clock
-	Logger *slog.Logger
-	// Metrics receives EMF lines; nil means os.Stdout (Lambda's log stream).
+	Config  config.Config
+	AWS     aws.Config
+	Clock   clock.Clock
+	Logger  *slog.Logger
 	Metrics io.Writer
 }
 
-func (d Deps) fill() Deps {
+// Filled returns d with its defaults.
+func (d Deps) Filled() Deps {
 	if d.Clock == nil {
 		d.Clock = clock.Real{}
 	}
@@ -101,7 +105,7 @@ func NewLimiter(store limiter.Store, cfg config.Config, optFns ...func(*limiter.
 
 // Plan builds the plan handler.
 func Plan(d Deps) (*handler.PlanHandler, error) {
-	d = d.fill()
+	d = d.Filled()
 	if err := need(d.Config, "plan", config.EnvTable); err != nil {
 		return nil, err
 	}
@@ -113,7 +117,7 @@ func Plan(d Deps) (*handler.PlanHandler, error) {
 
 // RunTask builds the runtask handler.
 func RunTask(d Deps) (*handler.RunTask, error) {
-	d = d.fill()
+	d = d.Filled()
 	if err := need(d.Config, "runtask", config.EnvTable); err != nil {
 		return nil, err
 	}
@@ -140,7 +144,7 @@ type RetryHandlers struct {
 
 // Retry builds the retry function's handlers.
 func Retry(d Deps) (RetryHandlers, error) {
-	d = d.fill()
+	d = d.Filled()
 	if err := need(d.Config, "retry", config.EnvTable, config.EnvEventBus, config.EnvDLQURL, config.EnvRelaunchQueueURL); err != nil {
 		return RetryHandlers{}, err
 	}
@@ -165,7 +169,7 @@ func Retry(d Deps) (RetryHandlers, error) {
 
 // Summary builds the summary handler.
 func Summary(d Deps) (*handler.SummaryHandler, error) {
-	d = d.fill()
+	d = d.Filled()
 	if err := need(d.Config, "summary", config.EnvTable, config.EnvEventBus); err != nil {
 		return nil, err
 	}
