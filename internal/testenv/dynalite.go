@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,6 +41,7 @@ type Dynalite struct {
 	port     int
 	cmd      *exec.Cmd
 	done     chan struct{}
+	stopped  atomic.Bool
 }
 
 // DynaliteOptions configures StartDynalite.
@@ -87,16 +89,23 @@ func StartDynalite(ctx context.Context, o DynaliteOptions) (*Dynalite, error) {
 	go func() {
 		sc := bufio.NewScanner(out)
 		once := false
+		var tail []string // its last lines, for an exit nobody asked for
 		for sc.Scan() {
 			if o.Log != nil {
 				fmt.Fprintln(o.Log, sc.Text())
 			}
+			tail = append(tail[max(0, len(tail)-19):], sc.Text())
 			if !once && strings.Contains(sc.Text(), "listening") {
 				once = true
 				close(ready)
 			}
 		}
-		_ = cmd.Wait()
+		werr := cmd.Wait()
+		if once && !d.stopped.Load() {
+			// Every later DynamoDB call fails (the proxy answers 502): say why.
+			fmt.Fprintf(os.Stderr, "testenv: dynalite on port %d exited while in use: %v; its last output:\n%s\n",
+				port, werr, strings.Join(tail, "\n"))
+		}
 		close(d.done)
 	}()
 	select {
@@ -121,6 +130,7 @@ func (d *Dynalite) Stop() {
 	if d == nil || d.cmd.Process == nil {
 		return
 	}
+	d.stopped.Store(true)
 	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
 	<-d.done
 }
