@@ -86,28 +86,7 @@ func StartDynalite(ctx context.Context, o DynaliteOptions) (*Dynalite, error) {
 	}
 	d := &Dynalite{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Path: o.Path, port: port, cmd: cmd, done: make(chan struct{})}
 	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		once := false
-		var tail []string // its last lines, for an exit nobody asked for
-		for sc.Scan() {
-			if o.Log != nil {
-				fmt.Fprintln(o.Log, sc.Text())
-			}
-			tail = append(tail[max(0, len(tail)-19):], sc.Text())
-			if !once && strings.Contains(sc.Text(), "listening") {
-				once = true
-				close(ready)
-			}
-		}
-		werr := cmd.Wait()
-		if once && !d.stopped.Load() {
-			// Every later DynamoDB call fails (the proxy answers 502): say why.
-			fmt.Fprintf(os.Stderr, "testenv: dynalite on port %d exited while in use: %v; its last output:\n%s\n",
-				port, werr, strings.Join(tail, "\n"))
-		}
-		close(d.done)
-	}()
+	go d.watch(out, o.Log, ready)
 	select {
 	case <-ready:
 		return d, nil
@@ -120,6 +99,32 @@ func StartDynalite(ctx context.Context, o DynaliteOptions) (*Dynalite, error) {
 		d.Stop()
 		return nil, ctx.Err()
 	}
+}
+
+// watch reads dynalite's output until it exits: ready closes at its
+// "listening" line; an exit nobody asked for (Stop) is told on stderr with
+// the last lines, since every later DynamoDB call then fails (the proxy
+// answers 502).
+func (d *Dynalite) watch(out io.Reader, log io.Writer, ready chan struct{}) {
+	sc := bufio.NewScanner(out)
+	listening := false
+	var tail []string
+	for sc.Scan() {
+		if log != nil {
+			fmt.Fprintln(log, sc.Text())
+		}
+		tail = append(tail[max(0, len(tail)-19):], sc.Text())
+		if !listening && strings.Contains(sc.Text(), "listening") {
+			listening = true
+			close(ready)
+		}
+	}
+	werr := d.cmd.Wait()
+	if listening && !d.stopped.Load() {
+		fmt.Fprintf(os.Stderr, "testenv: dynalite on port %d exited while in use: %v; its last output:\n%s\n",
+			d.port, werr, strings.Join(tail, "\n"))
+	}
+	close(d.done)
 }
 
 // Port returns the TCP port dynalite listens on.
