@@ -60,8 +60,13 @@ func (e *ECSEvent) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalJSON returns the event as it came.
-func (e ECSEvent) MarshalJSON() ([]byte, error) { return e.Raw, nil }
+// MarshalJSON returns the event as it came (null for one never decoded).
+func (e ECSEvent) MarshalJSON() ([]byte, error) {
+	if len(e.Raw) == 0 {
+		return []byte("null"), nil
+	}
+	return e.Raw, nil
+}
 
 // RelaunchOptions configures Relaunch.
 type RelaunchOptions struct {
