@@ -22,8 +22,8 @@ const (
 	PricePerWrite      = 0.625 / 1e6
 )
 
-// Result is one (scenario, strategy) run. JSON names follow DESIGN.md
-// "Shared contracts"; durations are simulated seconds.
+// Result is one (scenario, strategy) run. JSON names follow docs/contracts.md
+// "Reports and the ledger"; durations are simulated seconds.
 type Result struct {
 	Scenario string `json:"scenario"`
 	Strategy string `json:"strategy"`

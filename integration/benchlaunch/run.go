@@ -271,7 +271,7 @@ func measure(r *Result, s setup, stack *awslocal.Stack, hash string, submitted t
 	r.curve = report.Steps(launched)
 }
 
-// idealOf is DESIGN.md's ideal makespan of units over buckets.
+// idealOf is the contracts' ideal makespan of units over buckets.
 func idealOf(units map[string]float64, buckets map[string]report.Bucket) float64 {
 	return report.IdealMakespan(units, buckets)
 }

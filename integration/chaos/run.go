@@ -317,8 +317,8 @@ func waitExecution(ctx context.Context, c *sfn.Client, arn string) (status, outp
 	}
 }
 
-// ledgerCounts judges r's launches in the simulator's ledger (DESIGN.md
-// "Ledger"): entries are found by request hash (tasks) and request id
+// ledgerCounts judges r's launches in the simulator's ledger (docs/contracts.md
+// "Reports and the ledger"): entries are found by request hash (tasks) and request id
 // (instances' tag).
 func ledgerCounts(s *sim.Sim, r launch.Request) sim.Counts {
 	seen := map[string]bool{}

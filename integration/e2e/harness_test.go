@@ -249,7 +249,7 @@ func (w *world) ledgerByTag(requestID string) []sim.LedgerEntry {
 	return v.Entries
 }
 
-// counts judges a request's ledger against its chunks (DESIGN.md Ledger).
+// counts judges a request's ledger against its chunks (docs/contracts.md "Reports and the ledger").
 func counts(req launch.Request, entries []sim.LedgerEntry) sim.Counts {
 	return sim.Count(entries, func(_ string, chunk int) int {
 		c, err := req.Chunk(chunk)

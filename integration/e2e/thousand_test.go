@@ -11,8 +11,8 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 )
 
-// report is the 1,000-task run's measurement (DESIGN.md "Reports"); every
-// duration is in simulated seconds.
+// report is the 1,000-task run's measurement (docs/contracts.md, "Reports
+// and the ledger"); every duration is in simulated seconds.
 type report struct {
 	Tasks                  int     `json:"tasks"`
 	TimeScale              float64 `json:"timeScale"`
@@ -32,7 +32,7 @@ type report struct {
 	WallSeconds            float64 `json:"wall_s"`
 }
 
-// ideal is DESIGN.md's ideal makespan: the largest, over the buckets the
+// ideal is the contracts' ideal makespan: the largest, over the buckets the
 // work draws on, of max(0, (units − burst) / rate).
 func ideal(buckets map[string]sim.Bucket, units map[string]float64) float64 {
 	var worst float64

@@ -12,7 +12,7 @@ import (
 )
 
 // Report is one launch run's measurement. Field names are the shared
-// contract of the demo's and the benchmark's JSON (DESIGN.md "Reports");
+// contract of the demo's and the benchmark's JSON (docs/contracts.md "Reports and the ledger");
 // durations are simulated seconds.
 type Report struct {
 	// Requested is the units (tasks, instances) the request asked for.
@@ -130,7 +130,7 @@ type Bucket struct {
 	Rate  float64 `json:"rate"`
 }
 
-// IdealMakespan is DESIGN.md's bound: the largest, over the buckets the
+// IdealMakespan is the contracts' bound: the largest, over the buckets the
 // work draws on (units by bucket name), of max(0, (units − burst) / rate).
 // Buckets with no rate do not bound the work.
 func IdealMakespan(units map[string]float64, buckets map[string]Bucket) float64 {

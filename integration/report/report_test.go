@@ -26,7 +26,7 @@ func TestIdealMakespan(t *testing.T) {
 		units map[string]float64
 		want  float64
 	}{
-		{"DESIGN.md's example: 10,000 Fargate tasks", fargateUnits(10000), 495},
+		{"the contracts' example: 10,000 Fargate tasks", fargateUnits(10000), 495},
 		{"2,000 Fargate tasks", fargateUnits(2000), 95},
 		{"within the burst", fargateUnits(100), 0},
 		{"the call bucket binds", map[string]float64{"ecs:FargateRunTask": 220}, 10},

@@ -48,8 +48,10 @@ type Bucket struct {
 }
 
 // DefaultBuckets returns AWS's published defaults per account and Region
-// (../shared/reference/aws.md): ECS request throttling and Fargate launch
-// limits, EC2 request and resource buckets. The hidden buckets are not
+// (AWS documentation: "Amazon ECS API request throttling", "AWS Fargate
+// throttling quotas", "Request throttling for the Amazon EC2 API"): ECS
+// request throttling and Fargate launch limits, EC2 request and resource
+// buckets. The hidden buckets are not
 // published; their defaults are generous guesses that only a burst of
 // thousands of awsvpc tasks exhausts.
 func DefaultBuckets() map[string]Bucket {

@@ -161,7 +161,7 @@ func (l *Ledger) For(key string) []LedgerEntry {
 // ChunkSize tells how many tasks or instances a chunk of a request asked for.
 type ChunkSize func(requestHash string, chunk int) int
 
-// Counts summarises entries per DESIGN.md "Shared contracts".
+// Counts summarises entries per docs/contracts.md "Reports and the ledger".
 type Counts struct {
 	Launched      int `json:"launched"`      // entries
 	FailedToStart int `json:"failedToStart"` // stopped with TaskFailedToStart
@@ -230,7 +230,7 @@ func Count(entries []LedgerEntry, size ChunkSize) Counts {
 	return c
 }
 
-// Lost is DESIGN.md's lost = requested − launched − dead-lettered, with
+// Lost is the contracts' lost = requested − launched − dead-lettered, with
 // launched = Counts.Unique (each chunk's work counted once), never below 0.
 func Lost(requested, unique, deadLettered int) int {
 	return max(0, requested-unique-deadLettered)

@@ -38,6 +38,10 @@ const (
 	LimiterBusy
 )
 
+// SpendsAttempt says a wait of this case counts against the request's
+// maxAttempts: only a chunk's own failed call does.
+func (c Case) SpendsAttempt() bool { return c == ChunkCall }
+
 func (c Case) String() string {
 	switch c {
 	case ChunkCall:
@@ -119,7 +123,7 @@ func (p Policy) Delay(in Input) Decision {
 	case ChunkCall:
 		ceiling := min(float64(p.Max), float64(p.Base)*math.Pow(2, float64(max(in.Retries, 1)-1)))
 		jitter := time.Duration(in.Rand * ceiling)
-		d = Decision{Delay: min(max(in.MinDelay, in.NextSlot, jitter), p.Max), SpendsAttempt: true}
+		d.Delay = min(max(in.MinDelay, in.NextSlot, jitter), p.Max)
 	case RelaunchCall:
 		d.Delay = max(in.MinDelay, p.RelaunchFloor, in.NextSlot) + time.Duration(in.Rand*float64(p.RelaunchJitter))
 	case HandOff:
@@ -128,6 +132,7 @@ func (p Policy) Delay(in Input) Decision {
 		d.Delay = max(in.MinDelay, in.NextSlot, p.BusyMin)
 	}
 	d.Delay = max(d.Delay, 0)
+	d.SpendsAttempt = in.Case.SpendsAttempt()
 	d.PastDeadline = !in.Deadline.IsZero() && in.Now.Add(d.Delay).After(in.Deadline)
 	return d
 }

@@ -3,7 +3,6 @@ package handler
 import (
 	"context"
 	"errors"
-	"github.com/throttle-handler/throttle-handler/pkg/backoff"
 	"log/slog"
 	"time"
 
@@ -90,7 +89,7 @@ func (v chunkView) fargate() bool {
 // the retry waits without spending an attempt (backoff.LimiterBusy); a
 // throttle or quota keeps its class; anything else is the store failing.
 func limiterErr(c failure.Classification, err error) error {
-	if waitCase(c) == backoff.LimiterBusy || c.Class == failure.Throttled || c.Class == failure.Quota {
+	if limiterRefused(c.Code) || c.Class == failure.Throttled || c.Class == failure.Quota {
 		return failure.ErrorFor(c, "limiter", err)
 	}
 	return transientErr("limiter", err)

@@ -127,7 +127,7 @@ func (h *Relaunch) handOff(ctx context.Context, ev ECSEvent, cause error) (Event
 	var tr *failure.TransientError
 	if errors.As(cause, &te) {
 		retryAfter = te.RetryAfter
-	} else if errors.As(cause, &tr) && waitCase(failure.Classification{Code: tr.Code}) == backoff.LimiterBusy {
+	} else if errors.As(cause, &tr) && limiterRefused(tr.Code) {
 		retryAfter = tr.RetryAfter
 	}
 	dec := h.o.Policy.Delay(backoff.Input{Case: backoff.HandOff, MinDelay: retryAfter})

@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/backoff"
@@ -147,12 +146,18 @@ func orEmpty(s []string) []string {
 }
 
 // waitCase is the policy's case for a chunk's failure: the limiter's own
-// refusals (its codes start with "Limiter") spend no attempt.
+// refusals spend no attempt.
 func waitCase(c failure.Classification) backoff.Case {
-	if strings.HasPrefix(c.Code, "Limiter") {
+	if limiterRefused(c.Code) {
 		return backoff.LimiterBusy
 	}
 	return backoff.ChunkCall
+}
+
+// limiterRefused says code is one of the limiter's own refusals (nothing
+// was called). Only the code crosses Step Functions, not the error.
+func limiterRefused(code string) bool {
+	return code == failure.CodeLimiterBacklogFull || code == failure.CodeLimiterStoreBusy
 }
 
 // countRetry records the decision and returns the chunk's retries so far,
@@ -160,7 +165,7 @@ func waitCase(c failure.Classification) backoff.Case {
 func (h *ChunkRetry) countRetry(ctx context.Context, in RetryInput, v chunkView, c failure.Classification, wc backoff.Case) (int, error) {
 	h.o.Metrics.Add(MetricRetries, 1, UnitCount)
 	h.o.Metrics.Add(MetricRetries+"."+string(c.Class), 1, UnitCount)
-	if !h.o.Policy.Delay(backoff.Input{Case: wc}).SpendsAttempt {
+	if !wc.SpendsAttempt() {
 		return v.state.Retries, nil
 	}
 	retries, err := h.store.AddRetry(ctx, in.RequestID, in.Chunk)

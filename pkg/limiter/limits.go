@@ -52,7 +52,9 @@ const (
 )
 
 // builtin returns the published AWS defaults per account and Region
-// (../shared/reference/aws.md): burst and refill per second.
+// (AWS documentation: "Amazon ECS API request throttling", "AWS Fargate
+// throttling quotas", "Request throttling for the Amazon EC2 API"): burst
+// and refill per second.
 func builtin() map[string][2]float64 {
 	return map[string][2]float64{
 		ECSRunTask:        {100, 40},
