@@ -26,8 +26,11 @@ type DynamoAPI interface {
 // Attribute name prefixes of the bucket item; the bucket name follows.
 const (
 	attrTAT    = "tat_"
+	attrPos    = "pos_"
 	attrRate   = "rate_"
 	attrRateAt = "rateAt_"
+	attrEpoch  = "ep_"
+	attrSignal = "why_"
 	sortKey    = "bucket"
 	// keepFor is how long an idle item outlives its last slot (TTL).
 	keepFor = 24 * time.Hour
@@ -250,6 +253,9 @@ func (s *DynamoStore) Take(ctx context.Context, key string, arrive Arrival, debi
 			return nil, time.Time{}, err
 		}
 		s.note(key, fresh, false)
+		if err := checkEpoch(fresh, debits); err != nil {
+			return nil, time.Time{}, err
+		}
 		// The race and the read took time: the retry arrives now.
 		at, limit = arrive()
 		atUS, limitUS = micros(at), micros(limit)
@@ -284,6 +290,13 @@ func (s *DynamoStore) takeOnce(ctx context.Context, key string, atUS, limitUS in
 	for i, d := range debits {
 		t, inc, tau := fmt.Sprintf("#t%d", i), d.Inc.Microseconds(), d.Tau.Microseconds()
 		names[t] = attrTAT + d.Bucket
+		p, ep := fmt.Sprintf("#p%d", i), fmt.Sprintf("#q%d", i)
+		names[p], names[ep] = attrPos+d.Bucket, attrEpoch+d.Bucket
+		values[":zero"] = num(0)
+		values[fmt.Sprintf(":k%d", i)] = numF(d.N)
+		values[fmt.Sprintf(":q%d", i)] = num(d.Epoch)
+		sets = append(sets, fmt.Sprintf("%s = if_not_exists(%s, :zero) + :k%d", p, p, i))
+		conds = append(conds, epochCond(ep, fmt.Sprintf(":q%d", i), d.Epoch))
 		if backlog[i] {
 			// TAT += inc, if the new slot (TAT + inc − tau) is within the bound.
 			values[fmt.Sprintf(":i%d", i)] = num(inc)
@@ -329,15 +342,18 @@ func (s *DynamoStore) Give(ctx context.Context, key string, now time.Time, debit
 		for i, d := range debits {
 			inc := d.Inc.Microseconds()
 			st, ok := item[d.Bucket]
-			if !ok || micros(st.TAT) < nowUS+inc {
+			if !ok || st.Epoch != d.Epoch || micros(st.TAT) < nowUS+inc {
 				continue
 			}
-			t := fmt.Sprintf("#t%d", i)
-			names[t] = attrTAT + d.Bucket
+			t, p, ep := fmt.Sprintf("#t%d", i), fmt.Sprintf("#p%d", i), fmt.Sprintf("#q%d", i)
+			names[t], names[p], names[ep] = attrTAT+d.Bucket, attrPos+d.Bucket, attrEpoch+d.Bucket
 			values[fmt.Sprintf(":i%d", i)] = num(inc)
 			values[fmt.Sprintf(":f%d", i)] = num(nowUS + inc)
-			sets = append(sets, fmt.Sprintf("%s = %s - :i%d", t, t, i))
-			conds = append(conds, fmt.Sprintf("%s >= :f%d", t, i))
+			values[fmt.Sprintf(":k%d", i)] = numF(d.N)
+			values[fmt.Sprintf(":q%d", i)] = num(d.Epoch)
+			values[":zero"] = num(0)
+			sets = append(sets, fmt.Sprintf("%s = %s - :i%d", t, t, i), fmt.Sprintf("%s = if_not_exists(%s, :zero) - :k%d", p, p, i))
+			conds = append(conds, fmt.Sprintf("%s >= :f%d", t, i), epochCond(ep, fmt.Sprintf(":q%d", i), d.Epoch))
 		}
 		if len(sets) == 0 {
 			return item, nil
@@ -365,35 +381,59 @@ func (s *DynamoStore) Give(ctx context.Context, key string, now time.Time, debit
 	return nil, fmt.Errorf("limiter: give %s: still conflicting", key)
 }
 
-// SetRate implements Store with one UpdateItem conditioned on rateAt.
-func (s *DynamoStore) SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error) {
-	cond := "attribute_not_exists(#a)"
-	values := map[string]ddbtypes.AttributeValue{
-		":r": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(rate, 'g', -1, 64)},
-		":a": num(micros(at)),
-		":e": num(at.Unix() + int64(keepFor.Seconds())),
+// Swap implements Store with one UpdateItem conditioned on the compared
+// attributes of prev (absent or 0 for zero values).
+func (s *DynamoStore) Swap(ctx context.Context, key, bucket string, prev, next BucketState) (bool, Item, error) {
+	names := map[string]string{"#e": s.o.TTLAttribute}
+	values := map[string]ddbtypes.AttributeValue{":zero": num(0)}
+	var sets, conds []string
+	for i, f := range stateFields {
+		n, v := fmt.Sprintf("#a%d", i), fmt.Sprintf(":v%d", i)
+		names[n] = f.prefix + bucket
+		values[v] = f.get(next)
+		sets = append(sets, n+" = "+v)
+		if !f.compared {
+			continue
+		}
+		pv := f.get(prev)
+		if pv.(*ddbtypes.AttributeValueMemberN).Value == "0" {
+			conds = append(conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s = :zero)", n, n))
+			continue
+		}
+		values[fmt.Sprintf(":p%d", i)] = pv
+		conds = append(conds, fmt.Sprintf("%s = :p%d", n, i))
 	}
-	if !prev.IsZero() {
-		cond = "#a = :p"
-		values[":p"] = num(micros(prev))
+	values[":e"] = num(max(next.TAT.Unix(), next.RateAt.Unix()) + int64(keepFor.Seconds()))
+	sets = append(sets, "#e = :e")
+	if next.LastSignal != "" {
+		names["#w"] = attrSignal + bucket
+		values[":w"] = &ddbtypes.AttributeValueMemberS{Value: next.LastSignal}
+		sets = append(sets, "#w = :w")
 	}
 	s.writes.Add(1)
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       s.keyAttrs(key),
-		UpdateExpression:          aws.String("SET #r = :r, #a = :a, #e = if_not_exists(#e, :e)"),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#r": attrRate + bucket, "#a": attrRateAt + bucket, "#e": s.o.TTLAttribute},
-		ExpressionAttributeValues: values,
-		ReturnValues:              ddbtypes.ReturnValueAllNew,
+		TableName:                           aws.String(s.table),
+		Key:                                 s.keyAttrs(key),
+		UpdateExpression:                    aws.String("SET " + strings.Join(sets, ", ")),
+		ConditionExpression:                 aws.String(strings.Join(conds, " AND ")),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return true, parseItem(out.Attributes), nil
+		it := parseItem(out.Attributes)
+		s.note(key, it, true)
+		return true, it, nil
 	}
-	if _, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err); !ok {
-		return false, nil, fmt.Errorf("limiter: set rate %s %s: %w", key, bucket, err)
+	ccf, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err)
+	if !ok {
+		return false, nil, fmt.Errorf("limiter: swap %s %s: %w", key, bucket, err)
 	}
 	s.conflicts.Add(1)
+	if ccf.Item != nil {
+		return false, parseItem(ccf.Item), nil
+	}
 	item, err := s.Load(ctx, key)
 	return false, item, err
 }
@@ -412,38 +452,79 @@ func (s *DynamoStore) Load(ctx context.Context, key string) (Item, error) {
 	return parseItem(out.Item), nil
 }
 
+// stateField is one attribute of a bucket's state: its name prefix, how
+// it is read and written, and whether Swap compares it.
+type stateField struct {
+	prefix   string
+	compared bool
+	get      func(BucketState) ddbtypes.AttributeValue
+	set      func(*BucketState, string)
+}
+
+func timeField(prefix string, compared bool, f func(*BucketState) *time.Time) stateField {
+	return stateField{prefix, compared,
+		func(s BucketState) ddbtypes.AttributeValue { return num(micros(*f(&s))) },
+		func(s *BucketState, v string) { us, _ := strconv.ParseInt(v, 10, 64); *f(s) = fromMicros(us) }}
+}
+
+func floatField(prefix string, compared bool, f func(*BucketState) *float64) stateField {
+	return stateField{prefix, compared,
+		func(s BucketState) ddbtypes.AttributeValue { return numF(*f(&s)) },
+		func(s *BucketState, v string) { *f(s), _ = strconv.ParseFloat(v, 64) }}
+}
+
+// stateFields are the bucket attributes, named <prefix><bucket>.
+var stateFields = []stateField{
+	timeField(attrTAT, true, func(s *BucketState) *time.Time { return &s.TAT }),
+	floatField(attrPos, true, func(s *BucketState) *float64 { return &s.Pos }),
+	floatField(attrRate, false, func(s *BucketState) *float64 { return &s.Rate }),
+	timeField(attrRateAt, true, func(s *BucketState) *time.Time { return &s.RateAt }),
+	{attrEpoch, true, func(s BucketState) ddbtypes.AttributeValue { return num(s.Epoch) },
+		func(s *BucketState, v string) { s.Epoch, _ = strconv.ParseInt(v, 10, 64) }},
+	timeField("aAt_", false, func(s *BucketState) *time.Time { return &s.AnchorAt }),
+	floatField("aPos_", false, func(s *BucketState) *float64 { return &s.AnchorPos }),
+	floatField("aRate_", false, func(s *BucketState) *float64 { return &s.AnchorRate }),
+	floatField("thr_", false, func(s *BucketState) *float64 { return &s.Throttled }),
+	timeField("mAt_", true, func(s *BucketState) *time.Time { return &s.MarkAt }),
+	floatField("mPos_", false, func(s *BucketState) *float64 { return &s.MarkPos }),
+	floatField("mThr_", false, func(s *BucketState) *float64 { return &s.MarkThrottled }),
+}
+
+func numF(v float64) ddbtypes.AttributeValue {
+	return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(v, 'g', -1, 64)}
+}
+
+// epochCond is the condition that attribute name holds epoch (absent
+// counts as epoch 0).
+func epochCond(name, value string, epoch int64) string {
+	if epoch == 0 {
+		return fmt.Sprintf("(attribute_not_exists(%s) OR %s = %s)", name, name, value)
+	}
+	return fmt.Sprintf("%s = %s", name, value)
+}
+
 // parseItem reads the bucket attributes of a DynamoDB item; attributes it
 // does not know are ignored.
 func parseItem(av map[string]ddbtypes.AttributeValue) Item {
 	item := Item{}
 	for name, v := range av {
 		n, ok := v.(*ddbtypes.AttributeValueMemberN)
+		if w, isS := v.(*ddbtypes.AttributeValueMemberS); isS && strings.HasPrefix(name, attrSignal) {
+			st := item[name[len(attrSignal):]]
+			st.LastSignal = w.Value
+			item[name[len(attrSignal):]] = st
+		}
 		if !ok {
 			continue
 		}
-		var bucket string
-		switch {
-		case strings.HasPrefix(name, attrTAT):
-			bucket = name[len(attrTAT):]
-		case strings.HasPrefix(name, attrRate):
-			bucket = name[len(attrRate):]
-		case strings.HasPrefix(name, attrRateAt):
-			bucket = name[len(attrRateAt):]
-		default:
-			continue
+		for _, f := range stateFields {
+			if bucket, ok := strings.CutPrefix(name, f.prefix); ok {
+				st := item[bucket]
+				f.set(&st, n.Value)
+				item[bucket] = st
+				break
+			}
 		}
-		st := item[bucket]
-		switch {
-		case strings.HasPrefix(name, attrTAT):
-			us, _ := strconv.ParseInt(n.Value, 10, 64)
-			st.TAT = fromMicros(us)
-		case strings.HasPrefix(name, attrRate):
-			st.Rate, _ = strconv.ParseFloat(n.Value, 64)
-		default:
-			us, _ := strconv.ParseInt(n.Value, 10, 64)
-			st.RateAt = fromMicros(us)
-		}
-		item[bucket] = st
 	}
 	return item
 }

@@ -41,12 +41,16 @@ func (m *MemoryStore) Take(ctx context.Context, key string, arrive Arrival, debi
 	it := m.itemLocked(key)
 	at, limit := arrive() // under the lock: one attempt, never stale
 	atUS := micros(at)
+	if err := checkEpoch(maps.Clone(it), debits); err != nil {
+		return nil, time.Time{}, err
+	}
 	if err := checkFull(it, atUS, micros(limit), debits); err != nil {
 		return nil, time.Time{}, err
 	}
 	for _, d := range debits {
 		s := it[d.Bucket]
 		s.TAT = fromMicros(max(micros(s.TAT), atUS) + d.Inc.Microseconds())
+		s.Pos += d.N
 		it[d.Bucket] = s
 	}
 	return maps.Clone(it), at, nil
@@ -64,28 +68,27 @@ func (m *MemoryStore) Give(ctx context.Context, key string, now time.Time, debit
 	for _, d := range debits {
 		s, ok := it[d.Bucket]
 		inc := d.Inc.Microseconds()
-		if ok && micros(s.TAT) >= nowUS+inc {
+		if ok && s.Epoch == d.Epoch && micros(s.TAT) >= nowUS+inc {
 			s.TAT = fromMicros(micros(s.TAT) - inc)
+			s.Pos -= d.N
 			it[d.Bucket] = s
 		}
 	}
 	return maps.Clone(it), nil
 }
 
-// SetRate implements Store.
-func (m *MemoryStore) SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error) {
+// Swap implements Store.
+func (m *MemoryStore) Swap(ctx context.Context, key, bucket string, prev, next BucketState) (bool, Item, error) {
 	if err := ctx.Err(); err != nil {
 		return false, nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it := m.itemLocked(key)
-	s := it[bucket]
-	if micros(s.RateAt) != micros(prev) {
+	if !sameState(it[bucket], prev) {
 		return false, maps.Clone(it), nil
 	}
-	s.Rate, s.RateAt = rate, fromMicros(micros(at))
-	it[bucket] = s
+	it[bucket] = next.truncate()
 	return true, maps.Clone(it), nil
 }
 

@@ -29,13 +29,14 @@ const (
 	// MetricRateDecreases counts signals that lowered a rate (the others
 	// were duplicates of the same storm).
 	MetricRateDecreases Metric = "LimiterRateDecreases"
-	// MetricStoreBusy counts acquisitions answered *StoreBusyError (the
-	// store timed out; nothing admitted).
+	// MetricStoreBusy counts store failures answered *StoreBusyError
+	// (nothing admitted).
 	MetricStoreBusy Metric = "LimiterStoreBusy"
-	// MetricFallbackEpisodes counts switches to the local fallback limit.
-	MetricFallbackEpisodes Metric = "LimiterFallbackEpisodes"
-	// MetricFallbackAcquisitions counts slots granted by the fallback.
-	MetricFallbackAcquisitions Metric = "LimiterFallbackAcquisitions"
+	// MetricStoreConfig counts store failures no wait cures (access
+	// denied, no such table): alarm on it.
+	MetricStoreConfig Metric = "LimiterStoreConfigErrors"
+	// MetricRetimed counts held slots a decrease moved later (Recheck).
+	MetricRetimed Metric = "LimiterRetimedSlots"
 )
 
 // Unit returns the EMF unit of m.

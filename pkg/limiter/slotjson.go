@@ -7,47 +7,49 @@ import (
 	"time"
 )
 
-type debitJSON struct {
-	Bucket     string  `json:"bucket"`
-	IncSeconds float64 `json:"incSeconds"`
-	TauSeconds float64 `json:"tauSeconds,omitempty"`
+type positionJSON struct {
+	Bucket string    `json:"bucket"`
+	End    float64   `json:"end"`
+	N      float64   `json:"n"`
+	Epoch  int64     `json:"epoch"`
+	At     time.Time `json:"at"`
 }
 
 type slotJSON struct {
-	At          time.Time   `json:"at"`
-	WaitSeconds float64     `json:"waitSeconds"`
-	Fallback    bool        `json:"fallback,omitempty"`
-	Debits      []debitJSON `json:"debits,omitempty"`
+	At          time.Time      `json:"at"`
+	WaitSeconds float64        `json:"waitSeconds"`
+	Binding     string         `json:"binding,omitempty"`
+	Positions   []positionJSON `json:"positions,omitempty"`
 }
-
-func seconds(d time.Duration) float64 { return d.Seconds() }
 
 func fromSeconds(s float64) time.Duration {
 	return time.Duration(math.Round(s * float64(time.Second)))
 }
 
-// MarshalJSON writes the slot with durations in seconds:
-// {"at":"2026-11-22T10:00:01.5Z","waitSeconds":1.5,"debits":[{"bucket":"ecs:RunTask","incSeconds":0.025,"tauSeconds":2.5}]}.
+// MarshalJSON writes the slot with its wait in seconds:
+// {"at":"2026-11-22T10:00:01.5Z","waitSeconds":1.5,"binding":"ecs:FargateTasks",
+// "positions":[{"bucket":"ecs:FargateTasks","end":130,"n":10,"epoch":2,"at":"2026-11-22T10:00:01.5Z"}]}.
 func (s Slot) MarshalJSON() ([]byte, error) {
-	j := slotJSON{At: s.At, WaitSeconds: seconds(s.Wait), Fallback: s.Fallback}
-	for _, d := range s.Debits {
-		j.Debits = append(j.Debits, debitJSON{Bucket: d.Bucket, IncSeconds: seconds(d.Inc), TauSeconds: seconds(d.Tau)})
+	j := slotJSON{At: s.At, WaitSeconds: s.Wait.Seconds(), Binding: s.Binding}
+	for _, p := range s.Positions {
+		j.Positions = append(j.Positions, positionJSON(p))
 	}
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON reads the form MarshalJSON writes.
+// UnmarshalJSON reads the form MarshalJSON writes; a position needs a
+// bucket, n > 0 and epoch ≥ 0.
 func (s *Slot) UnmarshalJSON(b []byte) error {
 	var j slotJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return fmt.Errorf("limiter: slot: %w", err)
 	}
-	*s = Slot{At: j.At, Wait: fromSeconds(j.WaitSeconds), Fallback: j.Fallback}
-	for i, d := range j.Debits {
-		if d.Bucket == "" || d.IncSeconds < 0 {
-			return fmt.Errorf("limiter: slot: debits[%d]: needs a bucket and incSeconds ≥ 0", i)
+	*s = Slot{At: j.At, Wait: fromSeconds(j.WaitSeconds), Binding: j.Binding}
+	for i, p := range j.Positions {
+		if p.Bucket == "" || !(p.N > 0) || p.Epoch < 0 {
+			return fmt.Errorf("limiter: slot: positions[%d]: needs a bucket, n > 0 and epoch ≥ 0", i)
 		}
-		s.Debits = append(s.Debits, Debit{Bucket: d.Bucket, Inc: fromSeconds(d.IncSeconds), Tau: fromSeconds(d.TauSeconds)})
+		s.Positions = append(s.Positions, Position(p))
 	}
 	return nil
 }

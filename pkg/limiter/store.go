@@ -6,24 +6,51 @@ import (
 	"time"
 )
 
-// Debit is what one acquisition costs one bucket, in the bucket's GCRA
-// terms: the TAT moves forward by Inc (n tokens at the bucket's current
-// rate) and may run at most Tau (burst / ceiling rate) ahead of the slot.
+// Debit is what one acquisition costs one bucket: N tokens, which move the
+// bucket's frontier position by N and its TAT by Inc (N at the bucket's
+// current rate); the slot may run at most Tau (the burst allowance) ahead
+// of the TAT. Epoch is the bucket epoch Inc was computed in: a store
+// refuses a debit of an older epoch with an *EpochError, since its Inc was
+// computed at a rate a decrease has replaced.
 type Debit struct {
-	Bucket string        `json:"bucket"`
-	Inc    time.Duration `json:"-"`
-	Tau    time.Duration `json:"-"`
+	Bucket string
+	N      float64
+	Inc    time.Duration
+	Tau    time.Duration
+	Epoch  int64
 }
 
 // BucketState is one bucket's stored state.
 type BucketState struct {
-	// TAT is the theoretical arrival time; zero for a bucket never used.
+	// TAT is the theoretical arrival time of the frontier (GCRA); zero for
+	// a bucket never used.
 	TAT time.Time
-	// Rate is the rate (tokens/s) set by the last adaptive decrease; 0 when
-	// there has been none (the configured rate applies).
-	Rate float64
-	// RateAt is when Rate was set; zero when never. Recovery counts from it.
+	// Pos is the frontier position: the tokens handed out so far, less
+	// those given back. A slot's position is the frontier right after its
+	// take.
+	Pos float64
+	// Rate is the rate (tokens/s) the last decrease set; 0 when there has
+	// been none (the configured rate applies). RateAt is when; the rate
+	// recovers from it.
+	Rate   float64
 	RateAt time.Time
+	// Epoch counts decreases. A slot booked in an older epoch is re-timed
+	// from the anchor: position AnchorPos was due at AnchorAt, and later
+	// positions follow at AnchorRate, with no burst.
+	Epoch      int64
+	AnchorAt   time.Time
+	AnchorPos  float64
+	AnchorRate float64
+	// Throttled counts the tokens reported throttled. The mark is the last
+	// throttle counted with its position: when (MarkAt), where (MarkPos),
+	// and Throttled right after it (MarkThrottled). Two marks bracket what
+	// the real bucket admitted between two instants it was empty.
+	Throttled     float64
+	MarkAt        time.Time
+	MarkPos       float64
+	MarkThrottled float64
+	// LastSignal is the reason of the last decrease, for Status.
+	LastSignal string
 }
 
 // Item is the stored state of one service's buckets (one DynamoDB item),
@@ -36,22 +63,26 @@ type Item map[string]BucketState
 // limitertest.TestStore is the conformance suite every Store passes.
 type Store interface {
 	// Take applies one acquisition (GCRA) arriving at `at`, the first value
-	// of arrive: for every debit, TAT ← max(TAT, at) + Inc, provided that for
-	// every debit the new TAT − Tau ≤ limit (arrive's second value, the
-	// look-ahead bound: now + MaxAhead). Otherwise it changes nothing and
-	// returns a *BacklogFullError. A store that writes more than once (a
-	// conditional write that lost a race) calls arrive again for each
-	// attempt, so a retry does not arrive in the past. On success it returns
-	// the item as it is right after the write and the `at` it applied.
+	// of arrive: for every debit, TAT ← max(TAT, at) + Inc and Pos ← Pos +
+	// N, provided that for every debit the bucket's epoch is the debit's
+	// (else an *EpochError carrying the item) and the new TAT − Tau ≤ limit
+	// (arrive's second value, the look-ahead bound: now + MaxAhead; else a
+	// *BacklogFullError). A store that writes more than once (a conditional
+	// write that lost a race) calls arrive again for each attempt, so a
+	// retry does not arrive in the past. On success it returns the item as
+	// it is right after the write and the `at` it applied.
 	Take(ctx context.Context, key string, arrive Arrival, debits []Debit) (Item, time.Time, error)
-	// Give returns an unused acquisition: for every debit whose bucket's
-	// TAT ≥ now + Inc, TAT ← TAT − Inc; other buckets are left alone (their
-	// tokens have already refilled). It returns the item after the write.
+	// Give returns tokens at the frontier: for every debit whose bucket is
+	// in the debit's epoch and whose TAT ≥ now + Inc, TAT ← TAT − Inc and
+	// Pos ← Pos − N; other buckets are left alone (their tokens have
+	// refilled, or a decrease re-timed them). It returns the item after the
+	// write.
 	Give(ctx context.Context, key string, now time.Time, debits []Debit) (Item, error)
-	// SetRate sets a bucket's adaptive Rate and RateAt = at, only if the
-	// bucket's RateAt equals prev (zero prev: no rate was ever set). It
-	// reports whether it applied and returns the item either way.
-	SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error)
+	// Swap replaces bucket's state by next if it still is prev (TAT, Pos,
+	// Epoch, RateAt and MarkAt compared; a zero prev matches a bucket never
+	// written). It reports whether it applied and returns the item either
+	// way. Decreases and throttle counts use it.
+	Swap(ctx context.Context, key, bucket string, prev, next BucketState) (bool, Item, error)
 	// Load returns the item (empty, no error, when it does not exist).
 	Load(ctx context.Context, key string) (Item, error)
 }
@@ -88,6 +119,18 @@ func (e *BacklogFullError) RetryAfter() time.Duration { return e.Wait }
 // its store.
 func (e *BacklogFullError) LimiterBusy() bool { return false }
 
+// EpochError is a store's answer to a Take whose debits were computed in
+// an epoch a decrease has ended: nothing was written; Item is the state
+// that refused it, to compute the debits again from.
+type EpochError struct {
+	Bucket string
+	Item   Item
+}
+
+func (e *EpochError) Error() string {
+	return fmt.Sprintf("limiter: %s: a decrease changed the rate since the debit was computed", e.Bucket)
+}
+
 // micros truncates t to microseconds since the epoch (0 for the zero time).
 func micros(t time.Time) int64 {
 	if t.IsZero() {
@@ -119,4 +162,28 @@ func checkFull(item Item, atUS, limitUS int64, debits []Debit) error {
 		return nil
 	}
 	return worst
+}
+
+// checkEpoch returns an *EpochError if a debit's epoch is not its bucket's.
+func checkEpoch(item Item, debits []Debit) error {
+	for _, d := range debits {
+		if item[d.Bucket].Epoch != d.Epoch {
+			return &EpochError{Bucket: d.Bucket, Item: item}
+		}
+	}
+	return nil
+}
+
+// sameState says a and b agree on what Swap compares.
+func sameState(a, b BucketState) bool {
+	return micros(a.TAT) == micros(b.TAT) && a.Pos == b.Pos && a.Epoch == b.Epoch &&
+		micros(a.RateAt) == micros(b.RateAt) && micros(a.MarkAt) == micros(b.MarkAt)
+}
+
+// truncate rounds the state's times to the store's microseconds.
+func (s BucketState) truncate() BucketState {
+	for _, t := range []*time.Time{&s.TAT, &s.RateAt, &s.AnchorAt, &s.MarkAt} {
+		*t = fromMicros(micros(*t))
+	}
+	return s
 }
