@@ -204,8 +204,15 @@ func (d *Distributed) now() time.Time {
 	return d.nowLocked()
 }
 
-// effRate is the learned rate at now: after a decrease to st.Rate it
-// recovers by the factor (1 + Recovery) per second, within [Floor, Rate].
+// probeHold is how long a decreased rate holds before it probes upward:
+// a rate measured just under the real one would otherwise cross it again
+// within seconds (×1.01 per second from 3 % below: 3 s) and make a throttle
+// per few seconds, which at 5 calls/s is several percent of the calls.
+const probeHold = 10 * time.Second
+
+// effRate is the learned rate at now: after a decrease to st.Rate it holds
+// for probeHold, then recovers by the factor (1 + Recovery) per second,
+// within [Floor, Rate].
 // Growth in proportion to the rate makes a probing cycle last about as long
 // at 5 calls/s as at 50. A take uses the rate of its own time, so growth
 // reaches only positions beyond the frontier.
@@ -213,7 +220,7 @@ func effRate(l BucketLimit, st BucketState, now time.Time) Limit {
 	if st.Rate <= 0 || st.RateAt.IsZero() {
 		return l.Rate
 	}
-	r := Limit(st.Rate * math.Pow(1+l.Recovery, max(0, now.Sub(st.RateAt).Seconds())))
+	r := Limit(st.Rate * math.Pow(1+l.Recovery, max(0, now.Sub(st.RateAt.Add(probeHold)).Seconds())))
 	return min(max(r, l.Floor), l.Rate)
 }
 

@@ -1,12 +1,10 @@
 package limiter
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+
 	"errors"
-	"log/slog"
-	"math"
+
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -54,8 +52,8 @@ func TestReserveSlots(t *testing.T) {
 				if err != nil {
 					t.Fatalf("reservation %d: %v", i, err)
 				}
-				if s.Wait != want || !s.At.Equal(t0.Add(want)) || s.Fallback {
-					t.Fatalf("reservation %d: got wait %v at %v fallback %v, want wait %v", i, s.Wait, s.At.Sub(t0), s.Fallback, want)
+				if s.Wait != want || !s.At.Equal(t0.Add(want)) {
+					t.Fatalf("reservation %d: got wait %v at %v, want wait %v", i, s.Wait, s.At.Sub(t0), want)
 				}
 			}
 		})
@@ -167,179 +165,6 @@ func TestReserveBacklogFull(t *testing.T) {
 	}
 }
 
-func TestReleaseGivesTheSlotBack(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	takes := []Take{{EC2RunInstances, 1}}
-	for _, tc := range []struct {
-		name   string
-		strip  bool // release a slot rebuilt from its time alone (JSON without debits)
-		viaRTT bool // release a slot that went through JSON
-	}{{"as returned", false, false}, {"through JSON", false, true}, {"rebuilt from At", true, false}} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			d, clk := newTestDistributed(t, NewMemoryStore(), nil)
-			var last Slot
-			for range 6 { // 4 at once (burstFraction), then 500 ms apart
-				var err error
-				if last, err = d.Reserve(ctx, "ec2", takes); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if last.Wait != time.Second {
-				t.Fatalf("6th slot: wait %v, want 1s", last.Wait)
-			}
-			rel := last
-			if tc.viaRTT {
-				b, _ := json.Marshal(last)
-				rel = Slot{}
-				if err := json.Unmarshal(b, &rel); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if tc.strip {
-				rel = Slot{At: last.At}
-			}
-			if err := d.Release(ctx, "ec2", takes, rel); err != nil {
-				t.Fatal(err)
-			}
-			if s, _ := d.Reserve(ctx, "ec2", takes); s.Wait != time.Second {
-				t.Fatalf("after release the next slot waits %v, want the released 1s", s.Wait)
-			}
-			// A slot whose time has come is used: releasing it gives nothing.
-			clk.Advance(time.Second)
-			if err := d.Release(ctx, "ec2", takes, last); err != nil {
-				t.Fatal(err)
-			}
-			if s, _ := d.Reserve(ctx, "ec2", takes); s.Wait != ms(500) {
-				t.Fatalf("after a late release the next slot waits %v, want 500ms", s.Wait)
-			}
-		})
-	}
-}
-
-func TestSlotJSON(t *testing.T) {
-	t.Parallel()
-	s := Slot{At: t0.Add(ms(1500)), Wait: ms(1500), Debits: []Debit{{Bucket: ECSRunTask, Inc: ms(25), Tau: ms(2500)}}}
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"at":"2026-11-22T10:00:01.5Z","waitSeconds":1.5,"debits":[{"bucket":"ecs:RunTask","incSeconds":0.025,"tauSeconds":2.5}]}`
-	if string(b) != want {
-		t.Fatalf("got %s, want %s", b, want)
-	}
-	var back Slot
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !back.At.Equal(s.At) || back.Wait != s.Wait || len(back.Debits) != 1 || back.Debits[0] != s.Debits[0] {
-		t.Fatalf("round trip: got %+v, want %+v", back, s)
-	}
-	if err := json.Unmarshal([]byte(`{"debits":[{"incSeconds":1}]}`), &back); err == nil || !strings.Contains(err.Error(), "debits[0]") {
-		t.Fatalf("a debit without bucket: got %v, want an error naming debits[0]", err)
-	}
-}
-
-func TestSignalDecreasesOncePerStormAndRecovers(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store := NewMemoryStore()
-	rec := &Counters{}
-	var logs bytes.Buffer
-	d, clk := newTestDistributed(t, store, nil, func(o *Options) {
-		o.Recorder = rec
-		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
-	})
-	// Another process of the fleet on the same store and clock.
-	other := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1" })
-	rate := func(dl *Distributed) float64 {
-		t.Helper()
-		if _, err := dl.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}}); err != nil { // refreshes what it knows
-			t.Fatal(err)
-		}
-		r, err := dl.Rate("ecs", ECSRunTask)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return float64(r)
-	}
-	sig := Signal{Reason: "ThrottlingException"}
-	dec, win := defaultDecrease, defaultSignalWindow
-	w := win.Seconds()
-	steps := []struct {
-		name    string
-		advance time.Duration
-		signals int
-		want    float64 // rate seen by the other process afterwards
-	}{
-		{"storm of 50 signals decreases once", 0, 50, 40 * dec},
-		{"still the same storm", win - ms(100), 10, 40 * dec * math.Pow(1.01, w-0.1)},
-		{"a new storm decreases again", ms(200), 1, 40 * dec * math.Pow(1.01, w+0.1) * dec},
-		{"recovers ×1.01 per second", 10 * time.Second, 0, 40 * dec * math.Pow(1.01, w+0.1) * dec * math.Pow(1.01, 10)},
-		{"up to the ceiling", time.Hour, 0, 40},
-	}
-	for _, st := range steps {
-		clk.Advance(st.advance)
-		for range st.signals {
-			if err := d.Signal(ctx, "ecs", ECSRunTask, sig); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if got := rate(other); got < st.want-1e-6 || got > st.want+1e-6 {
-			t.Fatalf("%s: other process sees rate %v, want %v", st.name, got, st.want)
-		}
-	}
-	if got := rec.Get(MetricThrottleSignals, "ecs"); got != 61 {
-		t.Fatalf("%s: got %v, want 61", MetricThrottleSignals, got)
-	}
-	if got := rec.Get(MetricRateDecreases, "ecs"); got != 2 {
-		t.Fatalf("%s: got %v, want 2", MetricRateDecreases, got)
-	}
-	if !strings.Contains(logs.String(), `"code":"ThrottlingException"`) {
-		t.Fatalf("no decrease logged: %s", logs.String())
-	}
-	// A late signal about a throttle from before the last decrease is a duplicate.
-	if err := d.Signal(ctx, "ecs", ECSRunTask, Signal{Reason: "ECS_OPERATION_THROTTLED", At: t0}); err != nil {
-		t.Fatal(err)
-	}
-	if got := rec.Get(MetricRateDecreases, "ecs"); got != 2 {
-		t.Fatalf("a stale signal decreased the rate (%v decreases)", got)
-	}
-}
-
-// TestDecreaseReachesAProcessThatHasNotSeenIt: a process whose adaptive
-// state predates another process's decrease learns it from its next take's
-// answer and charges the difference at once, so that very call is paced at
-// the decreased rate (one process per Lambda sandbox: most calls come from
-// processes that have not seen the last decrease).
-func TestDecreaseReachesAProcessThatHasNotSeenIt(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store := NewMemoryStore()
-	a, clk := newTestDistributed(t, store, nil)
-	b := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1" })
-	takes := []Take{{ECSFargateTasks, 10}}
-	for range 10 { // 90 at once, then 500 ms apart at 20/s: TAT 5 s
-		if _, err := b.Reserve(ctx, "ecs", takes); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException"}); err != nil {
-		t.Fatal(err)
-	}
-	inc := fromSeconds(10 / (20 * defaultDecrease)) // 714 ms at 14/s
-	for i, want := range []time.Duration{ms(500) + inc, ms(500) + 2*inc} {
-		s, err := b.Reserve(ctx, "ecs", takes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := s.Wait - want; d < -time.Millisecond || d > time.Millisecond || s.Debits[0].Inc-inc > time.Microsecond || inc-s.Debits[0].Inc > time.Microsecond {
-			t.Fatalf("reservation %d after the decrease: wait %v, debit %v; want %v and %v (paced at 14/s)", i, s.Wait, s.Debits[0].Inc, want, inc)
-		}
-	}
-}
-
 func TestSignalFloor(t *testing.T) {
 	t.Parallel()
 	lims, err := ParseLimits(`{"defaults": {"floorFraction": 0.25, "signalWindowSeconds": 0}}`)
@@ -378,7 +203,8 @@ func TestAdaptiveConverges(t *testing.T) {
 			clk.Set(s.At)
 			ok := aws.AllowN(clk.Now(), 1)
 			if !ok {
-				if err := d.Signal(ctx, "ecs", ECSRunTask, Signal{Reason: "ThrottlingException"}); err != nil {
+				p, _ := s.Position(ECSRunTask)
+				if err := d.Signal(ctx, "ecs", ECSRunTask, Signal{Reason: "ThrottlingException", At: clk.Now(), Position: p}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -407,6 +233,7 @@ type flaky struct {
 	Store
 	down, hang atomic.Bool
 	calls      atomic.Int64
+	fail       error // what a down store answers; default connection refused
 }
 
 func (f *flaky) err(ctx context.Context) error {
@@ -418,6 +245,9 @@ func (f *flaky) err(ctx context.Context) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}
+	if f.fail != nil {
+		return f.fail
+	}
 	return errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
 }
 
@@ -428,11 +258,11 @@ func (f *flaky) Take(ctx context.Context, key string, arrive Arrival, ds []Debit
 	return f.Store.Take(ctx, key, arrive, ds)
 }
 
-func (f *flaky) SetRate(ctx context.Context, key, bucket string, rate float64, at, prev time.Time) (bool, Item, error) {
+func (f *flaky) Swap(ctx context.Context, key, bucket string, prev, next BucketState) (bool, Item, error) {
 	if err := f.err(ctx); err != nil {
 		return false, nil, err
 	}
-	return f.Store.SetRate(ctx, key, bucket, rate, at, prev)
+	return f.Store.Swap(ctx, key, bucket, prev, next)
 }
 
 func (f *flaky) Load(ctx context.Context, key string) (Item, error) {
@@ -440,92 +270,6 @@ func (f *flaky) Load(ctx context.Context, key string) (Item, error) {
 		return nil, err
 	}
 	return f.Store.Load(ctx, key)
-}
-
-func TestFallbackWhenTheStoreFails(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	for _, hang := range []bool{false, true} {
-		store := &flaky{Store: NewMemoryStore()}
-		store.hang.Store(hang)
-		rec := &Counters{}
-		var logs bytes.Buffer
-		d, clk := newTestDistributed(t, store, nil, func(o *Options) {
-			o.Recorder = rec
-			o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
-			o.StoreTimeout = 20 * time.Millisecond
-			o.FallbackRetry = 5 * time.Second
-			o.BusyGrace = -1 // timeouts fall back at once (TestStoreTimeoutDefersBeforeFallingBack)
-		})
-		takes := []Take{{EC2RunInstances, 1}}
-		if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
-			t.Fatal(err)
-		}
-		store.down.Store(true)
-		// Fallback: 10 % of 5 burst → 1, of 2/s → 0.2/s: slots 5 s apart,
-		// the first one 5 s away (the fallback bucket starts empty).
-		for i := 1; i <= 3; i++ {
-			s, err := d.Reserve(ctx, "ec2", takes)
-			if err != nil {
-				t.Fatalf("hang %v, reservation %d: got error %v; the fallback must serve", hang, i, err)
-			}
-			if !s.Fallback || s.Wait != time.Duration(i)*5*time.Second {
-				t.Fatalf("hang %v, reservation %d: %+v; want a fallback slot %d s away", hang, i, s, 5*i)
-			}
-		}
-		calls := store.calls.Load()
-		if calls != 3 {
-			t.Fatalf("hang %v: %d store calls; want 3 (load and take, one failure, then the fallback until the retry time)", hang, calls)
-		}
-		if got := rec.Get(MetricFallbackEpisodes, "ec2"); got != 1 {
-			t.Fatalf("hang %v: %s = %v, want 1", hang, MetricFallbackEpisodes, got)
-		}
-		if got := rec.Get(MetricFallbackAcquisitions, "ec2"); got != 3 {
-			t.Fatalf("hang %v: %s = %v, want 3", hang, MetricFallbackAcquisitions, got)
-		}
-		if !strings.Contains(logs.String(), `"level":"WARN","msg":"limiter: bucket store unreachable; using the local fallback limit"`) {
-			t.Fatalf("hang %v: no warning logged: %s", hang, logs.String())
-		}
-		// After the retry time the store is tried again; once it answers,
-		// the episode ends.
-		store.down.Store(false)
-		clk.Advance(5 * time.Second)
-		s, err := d.Reserve(ctx, "ec2", takes)
-		if err != nil || s.Fallback {
-			t.Fatalf("hang %v: after recovery: %+v, %v; want a fleet slot", hang, s, err)
-		}
-		if !strings.Contains(logs.String(), "fallback episode over") {
-			t.Fatalf("hang %v: recovery not logged: %s", hang, logs.String())
-		}
-	}
-}
-
-// TestSignalsSlowTheFallback: a throttle storm while the store is down still
-// slows this process (once per storm), and Signal says the store failed.
-func TestSignalsSlowTheFallback(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store := &flaky{Store: NewMemoryStore()}
-	d, _ := newTestDistributed(t, store, nil)
-	takes := []Take{{EC2RunInstances, 1}}
-	if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
-		t.Fatal(err)
-	}
-	store.down.Store(true)
-	if s, _ := d.Reserve(ctx, "ec2", takes); !s.Fallback || s.Wait != 5*time.Second {
-		t.Fatalf("first fallback slot %+v, want one 5 s away (an empty bucket at 0.2/s)", s)
-	}
-	for range 10 {
-		if err := d.Signal(ctx, "ec2", EC2RunInstances, Signal{Reason: "RequestLimitExceeded"}); err == nil {
-			t.Fatal("Signal succeeded although the store is down")
-		}
-	}
-	// 10 % of 2/s is 0.2/s; one decrease (×0.7) makes it 0.14/s: the
-	// second slot, 10 s away at the old rate, moves to 10 / 0.7 s.
-	s, _ := d.Reserve(ctx, "ec2", takes)
-	if want := fromSeconds(10.0 / defaultDecrease); s.Wait < want-time.Millisecond || s.Wait > want+time.Millisecond {
-		t.Fatalf("fallback slot after a storm: wait %v, want %v", s.Wait, want)
-	}
 }
 
 func TestCallerCancellationIsNotAFallback(t *testing.T) {
@@ -633,7 +377,7 @@ func fuzzDistributedBody(t *testing.T, ops []byte) {
 					if s.At.After(clk.Now()) { // given back: it will not be used
 						slots = slots[:len(slots)-1]
 					}
-					if err := d.Release(ctx, "ec2", takes, s); err != nil {
+					if err := d.Release(ctx, "ec2", s); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -662,111 +406,5 @@ func BenchmarkDistributedReserveMemory(b *testing.B) {
 		if _, err := d.Reserve(ctx, "ecs", fargate10); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// TestFallbackStartsEmpty: a fleet of processes falling back at once must
-// not each spend a burst; a fallback bucket admits fraction × rate from its
-// first take on.
-func TestFallbackStartsEmpty(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store := &flaky{Store: NewMemoryStore()}
-	store.down.Store(true) // refused: not a timeout, so the fallback serves at once
-	d, _ := newTestDistributed(t, store, nil)
-	// ecs:FargateTasks 100 burst / 20 per s; 10 % of it is 2/s and a burst
-	// of 10, which a full bucket would hand out at once.
-	takes := []Take{{ECSFargateTasks, 10}}
-	for i := 1; i <= 3; i++ {
-		s, err := d.Reserve(ctx, "ecs", takes)
-		if err != nil {
-			t.Fatalf("reservation %d: %v", i, err)
-		}
-		if want := time.Duration(i) * 5 * time.Second; !s.Fallback || s.Wait != want {
-			t.Fatalf("reservation %d: %+v; want a fallback slot %v away (10 tasks at 2/s each, no burst)", i, s, want)
-		}
-	}
-}
-
-// TestStoreTimeoutDefersBeforeFallingBack: a store that times out is most
-// often a busy one; for BusyGrace Reserve admits nothing and says when to
-// try again, then the fallback serves. A refusal falls back at once.
-func TestStoreTimeoutDefersBeforeFallingBack(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store := &flaky{Store: NewMemoryStore()}
-	rec := &Counters{}
-	var logs bytes.Buffer
-	d, clk := newTestDistributed(t, store, nil, func(o *Options) {
-		o.Recorder = rec
-		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
-		o.StoreTimeout = 20 * time.Millisecond
-		o.FallbackRetry = 5 * time.Second
-	})
-	takes := []Take{{EC2RunInstances, 1}}
-	if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
-		t.Fatal(err)
-	}
-	store.down.Store(true)
-	store.hang.Store(true)
-	for _, step := range []time.Duration{0, 4 * time.Second, 5 * time.Second} { // 0, 4, 9 s < 10 s grace
-		clk.Advance(step)
-		s, err := d.Reserve(ctx, "ec2", takes)
-		busy, ok := errors.AsType[*StoreBusyError](err)
-		if !ok || busy.Wait != 5*time.Second || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("after %v: %+v, %v; want a *StoreBusyError retrying after 5 s", step, s, err)
-		}
-	}
-	if got := rec.Get(MetricAcquisitions, "ec2"); got != 1 {
-		t.Fatalf("%s = %v while the store is busy; want 1 (nothing admitted)", MetricAcquisitions, got)
-	}
-	if got := rec.Get(MetricStoreBusy, "ec2"); got != 3 {
-		t.Fatalf("%s = %v, want 3", MetricStoreBusy, got)
-	}
-	if n := strings.Count(logs.String(), "bucket store slow"); n != 1 {
-		t.Fatalf("%d busy warnings, want 1 per run of timeouts: %s", n, logs.String())
-	}
-	clk.Advance(time.Second) // 10 s and a 4th timeout: the fallback takes over
-	s, err := d.Reserve(ctx, "ec2", takes)
-	if err != nil || !s.Fallback || s.Wait != 5*time.Second {
-		t.Fatalf("after the grace: %+v, %v; want a fallback slot 5 s away", s, err)
-	}
-	if got := rec.Get(MetricFallbackEpisodes, "ec2"); got != 1 {
-		t.Fatalf("%s = %v, want 1", MetricFallbackEpisodes, got)
-	}
-	// Recovery clears the run of timeouts: the next one is busy again.
-	store.down.Store(false)
-	clk.Advance(5 * time.Second)
-	if _, err := d.Reserve(ctx, "ec2", takes); err != nil {
-		t.Fatal(err)
-	}
-	store.down.Store(true)
-	if _, err := d.Reserve(ctx, "ec2", takes); !errors.As(err, new(*StoreBusyError)) {
-		t.Fatalf("a timeout after recovery: %v; want a *StoreBusyError", err)
-	}
-	// A refusal is no busy store: the fallback serves at once.
-	store.hang.Store(false)
-	s, err = d.Reserve(ctx, "ec2", takes)
-	if err != nil || !s.Fallback {
-		t.Fatalf("refused store: %+v, %v; want a fallback slot", s, err)
-	}
-}
-
-// TestBusyLastsSomeTimeouts: on a fast clock one timeout (wall time) may
-// outlast BusyGrace; the busy answer still lasts BusyTimeouts timeouts.
-func TestBusyLastsSomeTimeouts(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store := &flaky{Store: NewMemoryStore()}
-	d, clk := newTestDistributed(t, store, nil, func(o *Options) { o.StoreTimeout = 10 * time.Millisecond })
-	takes := []Take{{EC2RunInstances, 1}}
-	store.down.Store(true)
-	store.hang.Store(true)
-	for i := range 4 {
-		s, err := d.Reserve(ctx, "ec2", takes)
-		if busy := errors.As(err, new(*StoreBusyError)); busy != (i < 3) {
-			t.Fatalf("timeout %d, 20 s apart: %+v, %v; want busy for the first 3 only", i+1, s, err)
-		}
-		clk.Advance(20 * time.Second)
 	}
 }

@@ -23,66 +23,83 @@
 //		{Bucket: limiter.ECSFargateTasks, N: 10},
 //	})
 //	// slot.Wait == 0: call now. slot.Wait > 0: the slot is held; call at
-//	// slot.At (return "deferred" with slot.Wait and let Step Functions wait).
-//	err = d.Release(ctx, "ecs", takes, slot)            // the call will not be made
-//	err = d.Signal(ctx, "ecs", limiter.ECSRunTask, limiter.Signal{Reason: "ThrottlingException"})
-//	wait, err := d.Peek(ctx, "ecs", takes)               // next slot, nothing reserved
+//	// slot.At (or carry the slot through a Step Functions Wait).
+//	slot, err = d.Recheck(ctx, "ecs", slot)   // after a wait: one read; a decrease may have moved it
+//	err = d.Release(ctx, "ecs", slot)          // the call will not be made: exact give-back
+//	p, _ := slot.Position(slot.Binding)
+//	err = d.Signal(ctx, "ecs", slot.Binding, limiter.Signal{Reason: "ThrottlingException", Position: p})
+//	wait, err := d.Peek(ctx, "ecs", takes)     // next slot, nothing reserved
 //
 // Build one Distributed (and one DynamoStore) per process, outside the
 // Lambda handler: both keep what they learned of the item between calls.
-// Make the call at Slot.At: pkg/handler sleeps until a slot within its
-// defer threshold. A caller that calls ahead of its slot says how far with
-// Options.EarlyCalls (default 0): every bucket's tolerance is shortened by
-// it, so such a call still conforms. Reserve returns a *BacklogFullError
-// (nothing held, retry after its Wait; pkg/failure: throttled, code
-// LimiterBacklogFull) when a slot would lie more than Options.MaxAhead
-// away, and errors naming the field for bad takes (unknown bucket, bucket
-// of another service, n outside (0, burst]). A DynamoDB failure or timeout
-// never fails open; see Store failures.
+// Make the call at Slot.At. A caller that calls ahead of its slot says how
+// far with Options.EarlyCalls (default 0): every bucket's tolerance is
+// shortened by it. Reserve returns a *BacklogFullError (nothing held, retry
+// after its Wait; pkg/failure: throttled, code LimiterBacklogFull) when a
+// slot would lie more than Options.MaxAhead away, and errors naming the
+// field for bad takes (unknown bucket, bucket of another service, n outside
+// (0, burst]).
 //
-// # Store failures
+// # Positions and epochs
 //
-// A store error (AccessDenied, ResourceNotFound, connection refused) falls
-// back at once: the slot comes from a local limit at
-// Options.FallbackFraction (0.1) of the bucket
-// (Slot.Fallback), logged with slog and counted; the store is tried again
-// after Options.FallbackRetry (5 s). A signal the store cannot take lowers
-// that fallback limit instead (once per storm). The fallback bucket starts
-// empty: its first slot is one increment away (10 Fargate tasks at 10 % of
-// 20/s: 5 s), never a burst, since a fleet of sandboxes tends to fall back
-// together and one burst each adds up past the real bucket.
+// A slot books a position in each bucket it draws on, counted in that
+// bucket's tokens (1 call, 10 tasks, …): Position{Bucket, End, N, Epoch,
+// At}, where End is the bucket's frontier right after the take. The bucket
+// keeps, besides its GCRA frontier (TAT, Pos), an epoch that counts
+// decreases and the anchor of the last one: position AnchorPos was due at
+// AnchorAt and later positions follow at AnchorRate. A decrease re-anchors
+// in one conditional write: the position due now under the old timing
+// becomes the anchor, every later one moves to the new rate at once (no
+// per-slot writes), and the frontier grants no burst (the real bucket is
+// empty after a throttle; the allowance grows back with idle time, as GCRA
+// has it). Recheck (one read) re-times a slot of an older epoch from the
+// anchor, never earlier than it was, and gives it the current epoch. An
+// increase (the learned rate growing back) applies only to takes made
+// after it, beyond the frontier: chunks asleep in Wait states cannot wake
+// early, so moving booked positions earlier would run two schedules at
+// once. A take computed in an older epoch is refused by the store
+// (*EpochError) and made again at the new rate.
 //
-// A store timeout is most often a store the fleet itself loads (a cold
-// Map of a few hundred runtask sandboxes queues ~4 calls each), and then
-// every process would fall back at once: N processes × fraction is over
-// the bucket once N > 1/fraction. So a timeout answers *StoreBusyError
-// (nothing held, Wait FallbackRetry, counted as LimiterStoreBusy, logged
-// once per run of timeouts); pkg/failure classifies it transient (code
-// LimiterStoreBusy, its Wait the least delay) and the state machine
-// retries later, which drops nothing. Only when the
-// timeouts have lasted Options.BusyGrace (2 × FallbackRetry) of clock time
-// and more than Options.BusyTimeouts (3) calls in a row does the local
-// fallback take over. A fallback fraction is safe only up to 1 / the
-// number of processes that may fall back together (runtask's reserved
-// concurrency, 100 by default): see README "Store failures".
+// Release gives a slot's tokens back at the frontier: for each position
+// not yet due (as Recheck times it), N tokens at the bucket's current rate
+// and epoch, one read and one write. Positions are counts, so this is
+// exact whatever happened to the rate; a slot whose time has come counts
+// as used.
+//
+// # Store failures: fail closed
+//
+// Every store error answers *StoreBusyError (nothing held, retry after
+// Options.BusyRetry, 5 s; counted as LimiterStoreBusy, logged once per run
+// of failures): a process that cannot read the fleet's state cannot know
+// what the others admit, and any local allowance multiplied by the
+// sandboxes that fall back together (100 runtask + 20 retry) goes over the
+// bucket. pkg/failure classifies it transient, code LimiterStoreBusy, with
+// Wait as the least delay: the chunk waits, spending no attempt, until its
+// deadline. A configuration error (access denied, no such table) is the
+// same answer with Config set, logged as an error and counted as
+// LimiterStoreConfigErrors, which the stack alarms on. Recheck with the
+// store down keeps the slot as it was (its place is still booked).
 //
 // A Slot survives JSON (what a Step Functions Wait carries):
-// {"at":"…","waitSeconds":1.5,"fallback":false,"debits":[{"bucket":"ecs:RunTask","incSeconds":0.025,"tauSeconds":2.5}]}.
-// Release needs only At when the debits are lost (it recomputes them).
+// {"at":"…","waitSeconds":1.5,"binding":"ecs:FargateTasks","positions":[{"bucket":"ecs:FargateTasks","end":130,"n":10,"epoch":2,"at":"…"}]}.
 //
 // # Storage: one item, one conditional write
 //
 // All buckets of one service and account scope live in one item, pk
 // limiter#<service>#<accountScope>, sk bucket (docs/contracts.md; the key
 // and TTL attribute names are DynamoOptions), with per bucket attributes
-// tat_<bucket> (theoretical arrival time, µs since the epoch),
-// rate_<bucket> and rateAt_<bucket> (adaptive state), and expiresAt.
-// An acquisition is one UpdateItem that pushes every bucket's TAT forward,
+// tat_<bucket> (theoretical arrival time, µs since the epoch), pos_ (the
+// frontier position), ep_ (epoch), rate_ and rateAt_ (the learned rate),
+// aAt_, aPos_, aRate_ (the anchor), thr_, mAt_, mPos_, mThr_ (throttle
+// count and mark), why_ (last decrease's reason), and expiresAt: about
+// 330 bytes a bucket, so about 1.1 KB and two write units per write for the
+// three ECS launch buckets. An acquisition is one UpdateItem that pushes every bucket's TAT
+// and position forward, conditioned on each bucket's epoch,
 // with ReturnValues ALL_NEW telling the caller its slot: the latest over
 // the buckets of new TAT − tolerance (inc is n / the current, possibly
 // lowered, rate; the tolerance is burst × burstFraction / configured rate,
 // so a lower rate also means a proportionally smaller burst, and 10 % of
-// the burst is kept back by default, see Adaptive rate). DynamoDB expressions cannot
+// the burst is kept back by default, see Learning the rate). DynamoDB expressions cannot
 // compute max(TAT, now), so each bucket is written on one of two branches,
 // guarded by its condition: backlog (TAT ≥ now: TAT += inc, and TAT within
 // the look-ahead bound) or idle (TAT < now or absent: TAT = now + inc).
@@ -110,38 +127,52 @@
 // would queue every other call behind the furthest slot (95 s there).
 // One write per acquisition, no starvation: that is the trade.
 //
-// # Adaptive rate
+// # Learning the rate
 //
-// Signal lowers a bucket's rate for the whole fleet: rate × Decrease (not
-// below Floor), stored in the same item with the time of the decrease, by a
-// conditional write on that time so concurrent signals decrease once. A
-// signal within SignalWindow after the last decrease (or from before it) is
-// the same storm and only counted. The rate then recovers by the factor
-// (1 + Recovery) per second up to the configured Rate; processes compute
-// the current rate from the stored pair, so recovery costs no writes. A
-// process learns another's decrease from its next take's answer (ALL_NEW)
-// and then charges that take the difference with one more write, so the
-// call is paced at the decreased rate even in a process that had not seen
-// it (each Lambda sandbox is such a process).
+// Signal reports a throttle on a bucket; callers attribute an ambiguous
+// one (ECS's "Rate exceeded" does not say which bucket refused) to the
+// slot's Binding bucket, the one that set its time. A signal that carries
+// its slot's position counts the throttled tokens on the bucket and, if
+// the call was timed in the current epoch, decreases the rate — once per
+// epoch however many processes report the storm, since the decrease ends
+// the epoch (the recovery point of TCP NewReno). A signal without a
+// position (an asynchronous ECS event minutes later) counts for the
+// current epoch when its call was made SignalWindow (5 s) or more after
+// the last decrease: by then every slot the decrease re-timed has been
+// re-checked (runtask sleeps at most its 2-s defer threshold in process).
+//
+// The new rate is measured, not guessed: a token bucket driven past its
+// limit admits exactly its refill, and two throttles bracket two instants
+// the real bucket was empty. The bucket keeps a mark (time, position, and
+// the throttled count) at the throttle that made the last decrease; at the
+// next, what it admitted of ours in between — the positions between the
+// two throttled calls less those reported throttled — over the time
+// between is the rate left to us, and the rate goes to it less 3 %
+// (measureMargin), at least ×0.95. Marks between 1 s and 60 s apart are
+// used; otherwise (the first throttle, or an old mark) the decrease is
+// blind: × Decrease (0.7). Every count rides on the signal's own write
+// (Swap, conditional on the bucket's state); nothing is written per
+// success. After a decrease the rate holds for 10 s, then grows ×(1 +
+// Recovery) per second up to the configured rate, probing gently.
 //
 // Defaults (limits.go, README "Tuning"): decrease ×0.7, signal window 5 s,
 // recovery ×1.01 per second, floor 5 % of the rate, and a burst fraction
 // of 0.9: the limiter hands out 90 % of a bucket's burst at once, the rest
 // being headroom for the refill the real bucket loses while full between
-// the limiter's reading and the call. A slot is held however far ahead it
-// lies, so a decrease reaches only slots handed out after it: the decrease
-// is strong enough for one to reach a co-tenant's 30 % share, and the
-// window spans the throttles of slots handed out before it.
+// the limiter's reading and the call.
 //
 // # Limits
 //
 // ParseLimits reads an override document (the product's TH_LIMITS_JSON;
-// see Limits for its shape) over the built-in published AWS defaults:
-// ecs:RunTask, ecs:StartTask, ecs:StopTask 100 burst / 40 per s;
-// ecs:DescribeTasks, ecs:ListTasks 100 / 20; ecs:FargateRunTask 20 / 20
-// (the Fargate cap of 20 RunTask calls per s); ecs:FargateTasks 100 / 20;
-// ec2:RunInstances 5 / 2; ec2:Instances 1000 / 2; ec2:Mutating 50 / 5;
-// ec2:NonMutating 100 / 20.
+// see Limits for its shape) over the built-in published AWS defaults, one
+// bucket per AWS throttling category: ecs:RunTask ("cluster resource
+// modify": RunTask, StartTask, StopTask) 100 burst / 40 per s;
+// ecs:DescribeTasks ("cluster resource read": DescribeTasks, ListTasks)
+// 100 / 20; ecs:FargateRunTask 20 / 20 (the Fargate cap of 20 RunTask calls
+// per s); ecs:FargateTasks 100 / 20; ec2:RunInstances 5 / 2; ec2:Instances
+// 1000 / 2; ec2:TerminateInstances 100 / 5; ec2:TerminatedInstances
+// 1000 / 20; ec2:Mutating 50 / 5; ec2:NonMutating 100 / 20. BucketOf maps
+// an action to its bucket.
 // Inheritance: defaults → service → account/region → API action.
 //
 // # Metrics
@@ -149,8 +180,10 @@
 // Counters go to a Recorder (metrics.go): LimiterAcquisitions,
 // LimiterDeferrals, LimiterDelaySeconds, LimiterBacklogFull,
 // LimiterReleases, LimiterThrottleSignals, LimiterRateDecreases,
-// LimiterFallbackEpisodes, LimiterFallbackAcquisitions. Counters.EMF renders
-// them as CloudWatch Embedded Metric Format lines.
+// LimiterStoreBusy, LimiterStoreConfigErrors, LimiterRetimedSlots.
+// Counters.EMF renders them as CloudWatch Embedded Metric Format lines.
+// Status returns, per bucket, the learned rate, epoch, queue and last
+// decrease from one read (throttlectl status shows it).
 //
 // Stores pass the conformance suite limitertest.TestStore: MemoryStore here,
 // DynamoStore against dynalite.

@@ -385,7 +385,7 @@ func (s *DynamoStore) Give(ctx context.Context, key string, now time.Time, debit
 // attributes of prev (absent or 0 for zero values).
 func (s *DynamoStore) Swap(ctx context.Context, key, bucket string, prev, next BucketState) (bool, Item, error) {
 	names := map[string]string{"#e": s.o.TTLAttribute}
-	values := map[string]ddbtypes.AttributeValue{":zero": num(0)}
+	values := map[string]ddbtypes.AttributeValue{}
 	var sets, conds []string
 	for i, f := range stateFields {
 		n, v := fmt.Sprintf("#a%d", i), fmt.Sprintf(":v%d", i)
@@ -397,6 +397,7 @@ func (s *DynamoStore) Swap(ctx context.Context, key, bucket string, prev, next B
 		}
 		pv := f.get(prev)
 		if pv.(*ddbtypes.AttributeValueMemberN).Value == "0" {
+			values[":zero"] = num(0)
 			conds = append(conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s = :zero)", n, n))
 			continue
 		}

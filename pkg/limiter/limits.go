@@ -33,23 +33,41 @@ type BucketLimit struct {
 	Tolerance float64
 }
 
-// Built-in bucket names (docs/contracts.md). AWS shares one "cluster
-// resource modify" bucket between RunTask, StartTask and StopTask; they are
-// separate names here so each can be overridden, and pkg/launch draws on
-// ecs:RunTask for its RunTask calls.
+// Built-in bucket names (docs/contracts.md). A bucket is one of AWS's
+// throttling categories, named after the action the product draws on most:
+// ecs:RunTask is ECS's "cluster resource modify" bucket (RunTask, StartTask,
+// StopTask share it), ecs:DescribeTasks its "cluster resource read" bucket
+// (DescribeTasks, ListTasks). BucketOf maps an action to its bucket.
 const (
-	ECSRunTask        = "ecs:RunTask"
-	ECSStartTask      = "ecs:StartTask"
-	ECSStopTask       = "ecs:StopTask"
-	ECSDescribeTasks  = "ecs:DescribeTasks"
-	ECSListTasks      = "ecs:ListTasks"
-	ECSFargateRunTask = "ecs:FargateRunTask"
-	ECSFargateTasks   = "ecs:FargateTasks"
-	EC2RunInstances   = "ec2:RunInstances"
-	EC2Instances      = "ec2:Instances"
-	EC2Mutating       = "ec2:Mutating"
-	EC2NonMutating    = "ec2:NonMutating"
+	ECSRunTask            = "ecs:RunTask"
+	ECSDescribeTasks      = "ecs:DescribeTasks"
+	ECSFargateRunTask     = "ecs:FargateRunTask"
+	ECSFargateTasks       = "ecs:FargateTasks"
+	EC2RunInstances       = "ec2:RunInstances"
+	EC2Instances          = "ec2:Instances"
+	EC2TerminateInstances = "ec2:TerminateInstances"
+	EC2TerminatedInstance = "ec2:TerminatedInstances"
+	EC2Mutating           = "ec2:Mutating"
+	EC2NonMutating        = "ec2:NonMutating"
 )
+
+// actionBuckets maps the actions that share another's bucket to it
+// (AWS documentation: "Amazon ECS API request throttling", "Request
+// throttling for the Amazon EC2 API").
+var actionBuckets = map[string]string{
+	"ecs:StartTask": ECSRunTask, "ecs:StopTask": ECSRunTask,
+	"ecs:ListTasks":         ECSDescribeTasks,
+	"ec2:DescribeInstances": EC2NonMutating,
+}
+
+// BucketOf returns the bucket an API action ("service:Action") draws on:
+// the action's category bucket when it shares one, else the action itself.
+func BucketOf(action string) string {
+	if b, ok := actionBuckets[action]; ok {
+		return b
+	}
+	return action
+}
 
 // builtin returns the published AWS defaults per account and Region
 // (AWS documentation: "Amazon ECS API request throttling", "AWS Fargate
@@ -57,17 +75,16 @@ const (
 // and refill per second.
 func builtin() map[string][2]float64 {
 	return map[string][2]float64{
-		ECSRunTask:        {100, 40},
-		ECSStartTask:      {100, 40},
-		ECSStopTask:       {100, 40},
-		ECSDescribeTasks:  {100, 20},
-		ECSListTasks:      {100, 20},
-		ECSFargateRunTask: {20, 20}, // a cap of 20 RunTask calls per second
-		ECSFargateTasks:   {100, 20},
-		EC2RunInstances:   {5, 2},
-		EC2Instances:      {1000, 2},
-		EC2Mutating:       {50, 5},
-		EC2NonMutating:    {100, 20},
+		ECSRunTask:            {100, 40},
+		ECSDescribeTasks:      {100, 20},
+		ECSFargateRunTask:     {20, 20}, // a cap of 20 RunTask calls per second
+		ECSFargateTasks:       {100, 20},
+		EC2RunInstances:       {5, 2},
+		EC2Instances:          {1000, 2},
+		EC2TerminateInstances: {100, 5},
+		EC2TerminatedInstance: {1000, 20},
+		EC2Mutating:           {50, 5},
+		EC2NonMutating:        {100, 20},
 	}
 }
 

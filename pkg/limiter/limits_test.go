@@ -15,8 +15,8 @@ func TestLimitsBuiltIn(t *testing.T) {
 		bucket      string
 		burst, rate float64
 	}{
-		{ECSRunTask, 100, 40}, {ECSStartTask, 100, 40}, {ECSStopTask, 100, 40},
-		{ECSDescribeTasks, 100, 20}, {ECSListTasks, 100, 20},
+		{ECSRunTask, 100, 40}, {ECSDescribeTasks, 100, 20},
+		{EC2TerminateInstances, 100, 5}, {EC2TerminatedInstance, 1000, 20},
 		{ECSFargateRunTask, 20, 20}, {ECSFargateTasks, 100, 20},
 		{EC2RunInstances, 5, 2}, {EC2Instances, 1000, 2},
 		{EC2Mutating, 50, 5}, {EC2NonMutating, 100, 20},
@@ -122,7 +122,7 @@ func TestCountersEMF(t *testing.T) {
 	c.Add(MetricAcquisitions, "ecs", 1)
 	c.Add(MetricAcquisitions, "ecs", 1)
 	c.Add(MetricDelay, "ecs", 1.5)
-	c.Add(MetricFallbackEpisodes, "ec2", 1)
+	c.Add(MetricStoreBusy, "ec2", 1)
 	lines := c.EMF("ThrottleHandler", t0)
 	if len(lines) != 2 {
 		t.Fatalf("got %d lines, want one per service", len(lines))
@@ -181,4 +181,25 @@ func FuzzParseLimits(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBucketOf: actions sharing an AWS throttling category share its
+// bucket ("Amazon ECS API request throttling": RunTask, StartTask and
+// StopTask are "cluster resource modify"; DescribeTasks and ListTasks
+// "cluster resource read"); others draw on their own.
+func TestBucketOf(t *testing.T) {
+	t.Parallel()
+	for action, want := range map[string]string{
+		"ecs:RunTask": ECSRunTask, "ecs:StartTask": ECSRunTask, "ecs:StopTask": ECSRunTask,
+		"ecs:DescribeTasks": ECSDescribeTasks, "ecs:ListTasks": ECSDescribeTasks,
+		"ec2:TerminateInstances": EC2TerminateInstances, "ec2:DescribeInstances": EC2NonMutating,
+		"ec2:RunInstances": EC2RunInstances,
+	} {
+		if got := BucketOf(action); got != want {
+			t.Errorf("BucketOf(%q) = %q, want %q", action, got, want)
+		}
+		if _, err := DefaultLimits().Bucket("", BucketOf(action)); err != nil {
+			t.Errorf("%s: its bucket has no built-in limit: %v", action, err)
+		}
+	}
 }

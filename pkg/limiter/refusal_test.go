@@ -66,7 +66,7 @@ func TestRefusalsClassified(t *testing.T) {
 				store.hang.Store(true)
 				d, _ := newTestDistributed(t, store, nil, func(o *Options) {
 					o.StoreTimeout = 10 * time.Millisecond
-					o.FallbackRetry = 7 * time.Second
+					o.BusyRetry = 7 * time.Second
 				})
 				_, err := d.Reserve(ctx, "ec2", takes)
 				return err

@@ -86,11 +86,14 @@ func (d *Distributed) afterSignal(lim BucketLimit, st BucketState, sig Signal, a
 	hasPos := p.N > 0
 	if hasPos {
 		next.Throttled += p.N
-		if at.After(st.MarkAt) {
-			next.MarkAt, next.MarkPos, next.MarkThrottled = at, p.End, next.Throttled
-		}
 	}
 	if !currentEpoch(lim, st, sig, at) {
+		// The mark stays where a decrease put it, so the next decrease
+		// measures over a whole window; one older than measureMax is
+		// replaced, as the account may have changed since.
+		if hasPos && (st.MarkAt.IsZero() || at.Sub(st.MarkAt) > measureMax) {
+			next.MarkAt, next.MarkPos, next.MarkThrottled = at, p.End, next.Throttled
+		}
 		return next, false, hasPos
 	}
 	r := effRate(lim, st, now)
@@ -101,6 +104,9 @@ func (d *Distributed) afterSignal(lim BucketLimit, st BucketState, sig Signal, a
 	target = max(lim.Floor, target)
 	reanchor(&next, st, r, target, now, d.tau(lim))
 	next.LastSignal = sig.Reason
+	if hasPos {
+		next.MarkAt, next.MarkPos, next.MarkThrottled = at, p.End, next.Throttled
+	}
 	return next, true, true
 }
 
@@ -116,7 +122,8 @@ func currentEpoch(lim BucketLimit, st BucketState, sig Signal, at time.Time) boo
 }
 
 // measured is the rate the real bucket admitted our calls at between the
-// bucket's mark and the throttle of p at `at`. The bucket was empty at both
+// bucket's mark (the throttle that made the last decrease) and the throttle
+// of p at `at`. The bucket was empty at both
 // instants (each refused a call), and a bucket driven past its limit admits
 // exactly its refill, so what it admitted of ours in between (the positions
 // between the two throttled calls, less those reported throttled) over the

@@ -33,7 +33,7 @@ func sec(f float64) time.Duration { return time.Duration(f * float64(time.Second
 
 // debit is n tokens of a bucket at rate/s with the given burst.
 func debit(bucket string, n, rate, burst float64) limiter.Debit {
-	return limiter.Debit{Bucket: bucket, Inc: sec(n / rate), Tau: sec(burst / rate)}
+	return limiter.Debit{Bucket: bucket, N: n, Inc: sec(n / rate), Tau: sec(burst / rate)}
 }
 
 func tatOf(t *testing.T, it limiter.Item, bucket string) time.Time {
@@ -50,6 +50,14 @@ func wantTAT(t *testing.T, it limiter.Item, bucket string, want time.Time) {
 	if got := tatOf(t, it, bucket); !got.Equal(want) {
 		t.Fatalf("%s TAT: got %v, want %v (%+v)", bucket, got.Sub(T0), want.Sub(T0), it)
 	}
+}
+
+// equalState compares states at the store's microsecond precision.
+func equalState(a, b limiter.BucketState) bool {
+	eq := func(x, y time.Time) bool { return x.UnixMicro() == y.UnixMicro() }
+	return eq(a.TAT, b.TAT) && eq(a.RateAt, b.RateAt) && eq(a.AnchorAt, b.AnchorAt) && eq(a.MarkAt, b.MarkAt) &&
+		a.Pos == b.Pos && a.Rate == b.Rate && a.Epoch == b.Epoch && a.AnchorPos == b.AnchorPos && a.AnchorRate == b.AnchorRate &&
+		a.Throttled == b.Throttled && a.MarkPos == b.MarkPos && a.MarkThrottled == b.MarkThrottled && a.LastSignal == b.LastSignal
 }
 
 // TestStore runs the conformance suite on the store newStore returns. The
@@ -176,6 +184,15 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 			t.Fatal(err)
 		}
 		wantTAT(t, it, a.Bucket, T0.Add(sec(0.4)))
+		if it[a.Bucket].Pos != 4 {
+			t.Fatalf("Give left the frontier at %v, want 4", it[a.Bucket].Pos)
+		}
+		// A debit of another epoch gives nothing back.
+		stale := a
+		stale.Epoch = 3
+		if it, err = s.Give(ctx, k, T0, []limiter.Debit{stale}); err != nil || it[a.Bucket].Pos != 4 {
+			t.Fatalf("Give of another epoch: %+v, %v; want nothing given", it, err)
+		}
 		// At T0+0.35 s the tokens have refilled (TAT < now + inc): no change.
 		if it, err = s.Give(ctx, k, T0.Add(sec(0.35)), []limiter.Debit{a, b}); err != nil {
 			t.Fatal(err)
@@ -185,36 +202,62 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 			t.Fatalf("Give created bucket %s: %+v", b.Bucket, it)
 		}
 	})
-	t.Run("SetRateCompareAndSet", func(t *testing.T) {
+	t.Run("SwapCompareAndSet", func(t *testing.T) {
 		t.Parallel()
 		k := key(t)
 		at1, at2 := T0.Add(time.Second), T0.Add(2*time.Second)
+		v1 := limiter.BucketState{Rate: 20, RateAt: at1, Epoch: 1, AnchorAt: at1, AnchorPos: 7.5, AnchorRate: 20,
+			TAT: at1.Add(time.Second), Pos: 12, Throttled: 3, MarkAt: at1, MarkPos: 10, MarkThrottled: 3, LastSignal: "ThrottlingException"}
+		v2 := v1
+		v2.Epoch, v2.Rate, v2.RateAt = 2, 10, at2
 		steps := []struct {
-			rate      float64
-			at, prev  time.Time
-			applied   bool
-			wantRate  float64
-			wantRateT time.Time
+			prev, next limiter.BucketState
+			applied    bool
+			want       limiter.BucketState
 		}{
-			{20, at1, time.Time{}, true, 20, at1},
-			{10, at2, time.Time{}, false, 20, at1}, // someone decreased first
-			{10, at2, T0, false, 20, at1},          // wrong prev
-			{10, at2, at1, true, 10, at2},
+			{limiter.BucketState{}, v1, true, v1},
+			{limiter.BucketState{}, v2, false, v1}, // someone wrote first
+			{v2, v2, false, v1},                    // wrong prev
+			{v1, v2, true, v2},
 		}
 		for i, st := range steps {
-			applied, it, err := s.SetRate(ctx, k, "svc:A", st.rate, st.at, st.prev)
+			applied, it, err := s.Swap(ctx, k, "svc:A", st.prev, st.next)
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
-			got := it["svc:A"]
-			if applied != st.applied || got.Rate != st.wantRate || !got.RateAt.Equal(st.wantRateT) {
-				t.Fatalf("step %d: applied %v rate %v at %v; want %v %v %v", i, applied, got.Rate, got.RateAt, st.applied, st.wantRate, st.wantRateT)
+			if got := it["svc:A"]; applied != st.applied || !equalState(got, st.want) {
+				t.Fatalf("step %d: applied %v state %+v; want %v %+v", i, applied, got, st.applied, st.want)
 			}
 		}
-		// Takes keep the adaptive state.
-		it, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a})
-		if err != nil || it["svc:A"].Rate != 10 {
-			t.Fatalf("after a take: %+v, %v; want rate 10 kept", it, err)
+		// Takes keep the rest of the state and move the frontier.
+		it, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{{Bucket: "svc:A", N: 2, Inc: sec(0.2), Epoch: 2}})
+		if err != nil || it["svc:A"].Rate != 10 || it["svc:A"].Pos != 14 || it["svc:A"].Epoch != 2 || it["svc:A"].AnchorPos != 7.5 {
+			t.Fatalf("after a take: %+v, %v; want rate 10, epoch 2, anchor kept and Pos 14", it, err)
+		}
+	})
+	t.Run("TakeRefusesAnOlderEpoch", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		if _, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a, b}); err != nil {
+			t.Fatal(err)
+		}
+		it, _ := s.Load(ctx, k)
+		next := it[b.Bucket]
+		next.Epoch, next.Rate, next.RateAt = 1, 2, T0
+		if ok, _, err := s.Swap(ctx, k, b.Bucket, it[b.Bucket], next); !ok || err != nil {
+			t.Fatalf("swap: %v %v", ok, err)
+		}
+		var ee *limiter.EpochError
+		if _, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a, b}); !errors.As(err, &ee) || ee.Bucket != b.Bucket || ee.Item[b.Bucket].Epoch != 1 {
+			t.Fatalf("a debit of epoch 0 on a bucket in epoch 1: got %v, want an EpochError for %s carrying the item", err, b.Bucket)
+		}
+		if after, _ := s.Load(ctx, k); after[a.Bucket].Pos != 1 || after[b.Bucket].Pos != 2 {
+			t.Fatalf("a refused take wrote: %+v", after)
+		}
+		b1 := b
+		b1.Epoch = 1
+		if it, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{a, b1}); err != nil || it[b.Bucket].Pos != 4 || it[a.Bucket].Pos != 2 {
+			t.Fatalf("a take in the current epoch: %+v, %v", it, err)
 		}
 	})
 	t.Run("ConcurrentTakesAreAtomic", func(t *testing.T) {
@@ -243,6 +286,9 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		}
 		wantTAT(t, it, a.Bucket, T0.Add(workers*each*a.Inc))
 		wantTAT(t, it, b.Bucket, T0.Add(workers*each*b.Inc))
+		if it[a.Bucket].Pos != workers*each*a.N || it[b.Bucket].Pos != workers*each*b.N {
+			t.Fatalf("frontiers %v and %v, want %v and %v", it[a.Bucket].Pos, it[b.Bucket].Pos, workers*each*a.N, workers*each*b.N)
+		}
 	})
 	t.Run("Contention400", func(t *testing.T) {
 		t.Parallel()
@@ -291,9 +337,6 @@ func Contention(t *testing.T, s limiter.Store, workers int, window time.Duration
 					continue
 				case err != nil:
 					errs <- err
-					return
-				case slot.Fallback:
-					errs <- fmt.Errorf("slot from the fallback: the store failed")
 					return
 				}
 				if slot.At.After(end) {
