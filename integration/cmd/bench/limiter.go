@@ -51,7 +51,7 @@ type limiterReport struct {
 	DDBReads            int64   `json:"ddb_reads"`
 	DDBWritesPerAcquire float64 `json:"ddb_writes_per_acquire"`
 	DDBPacedPerS        float64 `json:"ddb_paced_acquires_per_s"`
-	DDBFallbacks        int64   `json:"ddb_fallback_acquisitions"`
+	DDBBusy             int64   `json:"ddb_busy_answers"`
 
 	// The unpaced run: as many acquisitions as the store serves.
 	DDBAcquiresPerS          float64 `json:"ddb_acquires_per_s"`
@@ -120,7 +120,7 @@ func runLimiter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	r.Overadmissions += max(0, r.LocalAdmitted-int64(r.LocalBound))
 	r.TargetsMet = r.LocalNsPerOp <= 1.5*r.XRateNsPerOp && r.LocalAllocsPerOp == 0 &&
-		r.Overadmissions == 0 && r.DDBWritesPerAcquire <= 1.2 && r.DDBFallbacks == 0
+		r.Overadmissions == 0 && r.DDBWritesPerAcquire <= 1.2 && r.DDBBusy == 0
 	doc, _ := json.Marshal(r)
 	if err := writeOutput(*jsonOut, stdout, doc, func(w io.Writer) { limiterTable(w, r) }); err != nil {
 		return err
@@ -250,7 +250,7 @@ func pacedRun(ctx context.Context, r *limiterReport, store *limiter.DynamoStore)
 	r.DDBWrites, r.DDBConflicts, r.DDBReads = st.Writes, st.Conflicts, st.Reads
 	r.DDBWritesPerAcquire = float64(st.Writes) / float64(rec.Get(limiter.MetricAcquisitions, "bench"))
 	r.DDBPacedPerS = float64(r.DDBAcquisitions) / r.DDBSeconds
-	r.DDBFallbacks = int64(rec.Get(limiter.MetricFallbackAcquisitions, "bench"))
+	r.DDBBusy = int64(rec.Get(limiter.MetricStoreBusy, "bench"))
 	r.Overadmissions += max(0, r.DDBAcquisitions-int64(r.DDBBound))
 	return nil
 }
@@ -311,7 +311,7 @@ func limiterTable(w io.Writer, r limiterReport) {
 	fmt.Fprintf(tw, "DynamoDB paced run: acquisitions\t%d\tbound %.0f\t\n", r.DDBAcquisitions, r.DDBBound)
 	fmt.Fprintf(tw, "DynamoDB writes per acquisition\t%.3f\t≤ 1.2\t%s\n", r.DDBWritesPerAcquire, ok(r.DDBWritesPerAcquire <= 1.2))
 	fmt.Fprintf(tw, "DynamoDB writes / conflicts / reads\t%d / %d / %d\t\t\n", r.DDBWrites, r.DDBConflicts, r.DDBReads)
-	fmt.Fprintf(tw, "DynamoDB fallback acquisitions\t%d\t0\t%s\n", r.DDBFallbacks, ok(r.DDBFallbacks == 0))
+	fmt.Fprintf(tw, "DynamoDB busy answers (store failed)\t%d\t0\t%s\n", r.DDBBusy, ok(r.DDBBusy == 0))
 	fmt.Fprintf(tw, "DynamoDB acquisitions/s (unpaced, %d callers)\t%.0f\t\t\n", r.DDBWorkers, r.DDBAcquiresPerS)
 	fmt.Fprintf(tw, "DynamoDB writes per acquisition (unpaced)\t%.3f\t\t\n", r.DDBSaturationWritesPerAc)
 	tw.Flush()

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -135,6 +136,15 @@ func TestSubmitAndStatusLocal(t *testing.T) {
 	if want := l.ledgerIDs("cli-submit"); !slices.Equal(st.IDs, want) {
 		t.Errorf("status lists %d IDs, the simulator launched %d: %v vs %v", len(st.IDs), len(want), st.IDs, want)
 	}
+	// The limiter's state of the buckets the request drew on: 3 calls of
+	// up to 10 Fargate tasks each, at the configured rates, no decrease.
+	byBucket := map[string]limiter.BucketStatus{}
+	for _, b := range st.Limiter {
+		byBucket[b.Bucket] = b
+	}
+	if b := byBucket[limiter.ECSRunTask]; b.ConfiguredRate != 40 || b.Rate != 40 || b.Epoch != 0 || b.LastSignal != "" {
+		t.Errorf("limiter status of %s: %+v; want rate 40 of 40, epoch 0, no decrease (all: %+v)", limiter.ECSRunTask, b, st.Limiter)
+	}
 
 	// invoke runs the real summary handler against the local table and bus.
 	r = run(t, Env{Getenv: l.env.Getenv, Stdin: strings.NewReader(`{"requestId":"cli-submit"}`)}, "invoke", "summary", "-")
@@ -148,7 +158,7 @@ func TestSubmitAndStatusLocal(t *testing.T) {
 		t.Errorf("second submit: exit %d, stdout %s: want alreadySubmitted", r.code, r.stdout)
 	}
 	r = l.run(t, "--output", "table", "status", "cli-submit")
-	for _, want := range []string{"execution      SUCCEEDED", "progress       25/25 launched (100.0 %)", "chunks         3: 3 launched, 0 in progress, 0 dead-lettered, 0 not started", "… 15 more"} {
+	for _, want := range []string{"execution      SUCCEEDED", "limiter        ecs:FargateTasks: 20 of 20 per s, epoch 0", "progress       25/25 launched (100.0 %)", "chunks         3: 3 launched, 0 in progress, 0 dead-lettered, 0 not started", "… 15 more"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("table status lacks %q:\n%s", want, r.stdout)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/handler/wire"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -76,4 +78,10 @@ func (p *product) sfn() *sfn.Client            { return sfn.NewFromConfig(p.deps
 func (p *product) events() *eventbridge.Client { return eventbridge.NewFromConfig(p.deps.AWS) }
 func (p *product) store() launchstore.Store {
 	return launchstore.NewDynamoDB(dynamodb.NewFromConfig(p.deps.AWS), p.table)
+}
+
+// limiter is the fleet's limiter as the functions build it (same table,
+// limits and account scope), for reading its state.
+func (p *product) limiter() (*limiter.Distributed, error) {
+	return wire.NewLimiter(limiter.NewDynamoStore(dynamodb.NewFromConfig(p.deps.AWS), p.table), p.deps.Config)
 }

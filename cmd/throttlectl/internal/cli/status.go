@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 	"maps"
 	"slices"
 	"sort"
@@ -50,6 +52,9 @@ type Status struct {
 	// IDs are the launched task ARNs and instance IDs (tasks that failed
 	// to start excluded).
 	IDs []string `json:"ids"`
+	// Limiter is what the fleet's limiter believes of the buckets this
+	// request draws on: learned rate, epoch, queue, last decrease.
+	Limiter []limiter.BucketStatus `json:"limiter,omitempty"`
 }
 
 // Chunks counts a request's chunks by state.
@@ -178,11 +183,27 @@ func (p *product) status(ctx context.Context, id string) (Status, error) {
 		}
 	}
 	st.Chunks.NotStarted = st.Chunks.Total - len(chunks)
+	if st.Limiter, err = p.limiterStatus(ctx, sr.Request); err != nil {
+		return Status{}, fmt.Errorf("status %s: %w", id, err)
+	}
 	sort.Strings(st.IDs)
 	if len(st.Failures) == 0 {
 		st.Failures = nil
 	}
 	return st, nil
+}
+
+// limiterStatus reads the limiter's state of the service req launches on.
+func (p *product) limiterStatus(ctx context.Context, req launch.Request) ([]limiter.BucketStatus, error) {
+	lim, err := p.limiter()
+	if err != nil {
+		return nil, err
+	}
+	service := handler.ServiceECS
+	if req.EC2 != nil {
+		service = handler.ServiceEC2
+	}
+	return lim.Status(ctx, service)
 }
 
 func orMachine(machine, name string) string {
@@ -224,6 +245,9 @@ func (a *App) printStatus(st Status) error {
 	for _, k := range slices.Sorted(maps.Keys(st.Failures)) {
 		row("failure", fmt.Sprintf("%s ×%d calls", k, st.Failures[k]))
 	}
+	for _, b := range st.Limiter {
+		row("limiter", limiterRow(b))
+	}
 	const show = 10
 	for i, id := range st.IDs {
 		if i == show {
@@ -233,4 +257,15 @@ func (a *App) printStatus(st Status) error {
 		row(map[bool]string{true: "ids", false: ""}[i == 0], id)
 	}
 	return tw.Flush()
+}
+
+// limiterRow is one bucket's line: learned of configured rate, epoch,
+// queue and last decrease.
+func limiterRow(b limiter.BucketStatus) string {
+	line := fmt.Sprintf("%s: %.3g of %.3g per s, epoch %d, queue %.0f (%.1f s ahead), %.0f throttled",
+		b.Bucket, b.Rate, b.ConfiguredRate, b.Epoch, b.Queued, b.QueueSeconds, b.Throttled)
+	if b.LastSignal != "" {
+		line += fmt.Sprintf("; last decrease %s at %s", b.LastSignal, b.LastDecrease.UTC().Format(time.RFC3339))
+	}
+	return line
 }
