@@ -23,6 +23,9 @@ import (
 // counters are the faults this package injected itself (the simulator and
 // EventBridge count theirs).
 type counters struct {
+	// outageFrom and outageTo are when dynalite was stopped and answered
+	// again (simulated time).
+	outageFrom, outageTo                  atomic.Pointer[time.Time]
 	crashBefore, crashAfter, timeoutAfter atomic.Int64
 	lateEvents                            atomic.Int64
 	dynamoRestarts                        atomic.Int64
@@ -193,6 +196,8 @@ func outage(ctx context.Context, sc Scenario, svc *services.Services, clk *clock
 		return nil
 	}
 	old.Stop()
+	from := clk.Now()
+	c.outageFrom.Store(&from)
 	select {
 	case <-time.After(clk.RealDuration(sc.DynamoOutageFor)):
 	case <-ctx.Done():
@@ -203,6 +208,8 @@ func outage(ctx context.Context, sc Scenario, svc *services.Services, clk *clock
 		d, err = testenv.StartDynalite(context.WithoutCancel(ctx), testenv.DynaliteOptions{Path: old.Path, Port: old.Port()})
 		if err == nil {
 			svc.Dynalite = d
+			to := clk.Now()
+			c.outageTo.Store(&to)
 			c.dynamoRestarts.Add(1)
 			return nil
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +106,12 @@ type Result struct {
 	Violations []string         `json:"violations,omitempty"`
 	Faults     map[string]int64 `json:"faults"`
 	Runtime    time.Duration    `json:"runtime"`
+	// OutageFrom and OutageTo bracket the DynamoDB outage, and LaunchTimes
+	// are the ledger's launches, sorted (simulated times; set only when an
+	// outage ran), to judge how soon launches resumed after it.
+	OutageFrom  time.Time   `json:"outageFrom,omitzero"`
+	OutageTo    time.Time   `json:"outageTo,omitzero"`
+	LaunchTimes []time.Time `json:"-"`
 	// RelaunchQueued is the relaunch queue's depth when settling ended
 	// (non-zero only if the seed's timeout cut it short).
 	RelaunchQueued int `json:"relaunchQueued,omitempty"`
@@ -283,6 +290,15 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 	res.Violations = append(res.Violations, check(sc, res.Requests, dead)...)
 	res.Violations = append(res.Violations, checkBuckets(sc, st, origin)...)
 	collectFaults(res.Faults, st, svc.Stats(), &c)
+	if from, to := c.outageFrom.Load(), c.outageTo.Load(); from != nil && to != nil {
+		res.OutageFrom, res.OutageTo = *from, *to
+		for _, r := range sc.Requests {
+			for _, e := range stack.Sim.Ledger().For(launch.RequestHash(r.RequestID)) {
+				res.LaunchTimes = append(res.LaunchTimes, e.LaunchedAt)
+			}
+		}
+		slices.SortFunc(res.LaunchTimes, time.Time.Compare)
+	}
 	return res, nil
 }
 
