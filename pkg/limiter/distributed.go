@@ -331,6 +331,11 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		d.remember(key, item, false)
 		s := slotOf(item, at, debits)
 		d.recordSlot(service, s)
+		for i, t := range takes {
+			if t.Bucket == s.Binding {
+				d.rec.Add(MetricRateRatio, service, float64(effRate(lims[i], item[t.Bucket], at)/lims[i].Rate))
+			}
+		}
 		return s, nil
 	}
 }

@@ -180,7 +180,9 @@
 // Counters go to a Recorder (metrics.go): LimiterAcquisitions,
 // LimiterDeferrals, LimiterDelaySeconds, LimiterBacklogFull,
 // LimiterReleases, LimiterThrottleSignals, LimiterRateDecreases,
-// LimiterStoreBusy, LimiterStoreConfigErrors, LimiterRetimedSlots.
+// LimiterStoreBusy, LimiterStoreConfigErrors, LimiterRetimedSlots, and
+// the gauge LimiterRateRatio (learned / configured rate of the binding
+// bucket, per acquisition).
 // Counters.EMF renders them as CloudWatch Embedded Metric Format lines.
 // Status returns, per bucket, the learned rate, epoch, queue and last
 // decrease from one read (throttlectl status shows it).

@@ -150,6 +150,10 @@ func TestDecreaseRetimesBookedSlots(t *testing.T) {
 	if next := reserveN(t, d, "ecs", takes, 1)[0]; !near(next.Wait, ms(15714)) {
 		t.Fatalf("first new slot: %v, want one increment (714 ms at 14/s) after the last booked, no burst", next.Wait)
 	}
+	// 31 acquisitions at the configured rate (ratio 1), the last at 0.7.
+	if got := rec.Get(MetricRateRatio, "ecs"); got < 30.69 || got > 30.71 {
+		t.Fatalf("%s summed %v, want 30 × 1 + 0.7", MetricRateRatio, got)
+	}
 	if rec.Get(MetricRetimed, "ecs") != 1 {
 		t.Fatalf("%s = %v, want 1", MetricRetimed, rec.Get(MetricRetimed, "ecs"))
 	}

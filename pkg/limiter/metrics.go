@@ -37,12 +37,19 @@ const (
 	MetricStoreConfig Metric = "LimiterStoreConfigErrors"
 	// MetricRetimed counts held slots a decrease moved later (Recheck).
 	MetricRetimed Metric = "LimiterRetimedSlots"
+	// MetricRateRatio is a gauge, one value per acquisition: the learned
+	// rate of the slot's binding bucket over its configured rate. A maximum
+	// under 0.5 for 15 minutes is a limit to raise or a co-tenant to find.
+	MetricRateRatio Metric = "LimiterRateRatio"
 )
 
 // Unit returns the EMF unit of m.
 func (m Metric) Unit() string {
-	if m == MetricDelay {
+	switch m {
+	case MetricDelay:
 		return "Seconds"
+	case MetricRateRatio:
+		return "None"
 	}
 	return "Count"
 }
