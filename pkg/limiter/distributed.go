@@ -341,21 +341,30 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 }
 
 // slotOf builds the slot a take applied at `at` got, from the item right
-// after it.
+// after it. The binding bucket is the one whose position is due latest;
+// when every bucket still has burst left, the one with the fewest such
+// calls left (its allowance over this call's increment), which a burst of
+// launches, ours or a co-tenant's, empties first.
 func slotOf(item Item, at time.Time, debits []Debit) Slot {
 	s := Slot{At: at, Positions: make([]Position, len(debits))}
+	best := math.Inf(-1)
 	for i, db := range debits {
 		st := item[db.Bucket]
-		due := st.TAT.Add(-db.Tau)
+		raw := st.TAT.Add(-db.Tau)
+		due := raw
 		if due.Before(at) {
 			due = at
 		}
 		s.Positions[i] = Position{Bucket: db.Bucket, End: st.Pos, N: db.N, Epoch: st.Epoch, At: due}
-		if due.After(s.At) || s.Binding == "" {
-			s.Binding = db.Bucket
-			if due.After(s.At) {
-				s.At = due
-			}
+		score := raw.Sub(at).Seconds() // due later binds
+		if score < 0 && db.Inc > 0 {
+			score /= db.Inc.Seconds() // minus the calls of burst left
+		}
+		if score > best {
+			best, s.Binding = score, db.Bucket
+		}
+		if due.After(s.At) {
+			s.At = due
 		}
 	}
 	s.Wait = s.At.Sub(at)

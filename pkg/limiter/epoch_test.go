@@ -69,6 +69,11 @@ func TestSlotsCarryPositions(t *testing.T) {
 	if last.Binding != ECSFargateTasks || !near(last.Wait, ms(1500)) {
 		t.Fatalf("12th slot: binding %s, wait %v; want the tasks bucket binding, 1.5 s", last.Binding, last.Wait)
 	}
+	// Within every burst, the bucket closest to empty binds: after one
+	// call, tasks (10 of 90) before calls (1 of 90 or 18).
+	if first := slots[0]; first.Wait != 0 || first.Binding != ECSFargateTasks {
+		t.Fatalf("first slot: wait %v binding %s; want 0 and the tasks bucket", first.Wait, first.Binding)
+	}
 }
 
 // TestReleaseGivesPositionsBack: Release returns exactly the slot's tokens
