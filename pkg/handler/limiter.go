@@ -2,9 +2,10 @@ package handler
 
 import (
 	"context"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"errors"
 	"time"
 
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
@@ -15,12 +16,17 @@ const (
 )
 
 // Limiter is the fleet-wide limiter as the handlers use it;
-// *limiter.Distributed satisfies it. Reserve holds a slot for every take at
-// once (one conditional write) and never blocks; Release gives an unused
-// slot back; Signal slows a bucket for the whole fleet.
+// *limiter.Distributed satisfies it. Reserve holds a position in every
+// take's bucket at once (one conditional write) and never blocks; Recheck
+// re-times a slot held across a wait (one read; later, never earlier);
+// Release gives an unused slot back exactly (a slot without positions
+// gives nothing back); Signal slows a bucket for the whole fleet. Store
+// failures are *limiter.StoreBusyError: nothing is admitted without the
+// store.
 type Limiter interface {
 	Reserve(ctx context.Context, service string, takes []limiter.Take) (limiter.Slot, error)
-	Release(ctx context.Context, service string, takes []limiter.Take, s limiter.Slot) error
+	Recheck(ctx context.Context, service string, s limiter.Slot) (limiter.Slot, error)
+	Release(ctx context.Context, service string, s limiter.Slot) error
 	Signal(ctx context.Context, service, bucket string, sig limiter.Signal) error
 }
 
@@ -45,8 +51,17 @@ func (p StorePeeker) NextSlot(ctx context.Context, service string, takes []limit
 	return p.Limiter.Peek(ctx, service, takes)
 }
 
+// serviceOf is the limiter service whose buckets calls of kind draw on.
+func serviceOf(kind launch.Kind) string {
+	if kind == launch.KindEC2 {
+		return ServiceEC2
+	}
+	return ServiceECS
+}
+
 // takesFor returns the limiter takes of a call launching count units of
-// kind; fargate adds the Fargate buckets for ECS.
+// kind; fargate adds the Fargate buckets for ECS. The last take is the
+// one weighted by the count (see throttleSignal).
 func takesFor(kind launch.Kind, count int, fargate bool) (string, []limiter.Take) {
 	if kind == launch.KindEC2 {
 		return ServiceEC2, []limiter.Take{{Bucket: limiter.EC2RunInstances, N: 1}, {Bucket: limiter.EC2Instances, N: float64(count)}}
@@ -61,3 +76,40 @@ func takesFor(kind launch.Kind, count int, fargate bool) (string, []limiter.Take
 // ecsLaunchBuckets are the buckets an account-wide ECS congestion signal
 // slows.
 var ecsLaunchBuckets = []string{limiter.ECSRunTask, limiter.ECSFargateRunTask, limiter.ECSFargateTasks}
+
+// throttleSignal is the one signal a throttled launch call sends, and the
+// bucket it goes to. ECS's "Rate exceeded" does not say which bucket
+// refused, so it goes to the slot's Binding bucket, the one that timed the
+// call, with the call's position there: the throttle then counts once, for
+// the epoch the call was timed in, however many calls of that epoch report
+// it. A slot without positions (the legacy slotAt, or a relaunch's slot
+// kept as a time) names no bucket: the last take, weighted by the count
+// and binding at the published limits, gets a signal judged by its time.
+func throttleSignal(slot limiter.Slot, takes []limiter.Take, reason string, at time.Time) (string, limiter.Signal) {
+	sig := limiter.Signal{Reason: reason, At: at}
+	bucket := slot.Binding
+	if bucket == "" {
+		return takes[len(takes)-1].Bucket, sig
+	}
+	if p, ok := slot.Position(bucket); ok {
+		sig.Position = p
+	}
+	return bucket, sig
+}
+
+// giveBack releases a slot that will not be used. A slot without positions
+// (the legacy slotAt, a relaunch's slot kept as a time) has nothing exact
+// to give back: it stays counted as used.
+func giveBack(ctx context.Context, lim Limiter, service string, slot limiter.Slot) error {
+	if len(slot.Positions) == 0 {
+		return nil
+	}
+	return lim.Release(ctx, service, slot)
+}
+
+// countBusy counts a limiter answer of a failed store (MetricLimiterBusy).
+func countBusy(m Recorder, err error) {
+	if _, ok := errors.AsType[*limiter.StoreBusyError](err); ok {
+		m.Add(MetricLimiterBusy, 1, UnitCount)
+	}
+}
