@@ -210,6 +210,27 @@ func (l *fakeLimiter) Signal(_ context.Context, service, bucket string, sig limi
 	return nil
 }
 
+// countRecorder sums each metric.
+type countRecorder struct {
+	mu  sync.Mutex
+	sum map[string]float64
+}
+
+func (r *countRecorder) Add(metric string, v float64, _ string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sum == nil {
+		r.sum = map[string]float64{}
+	}
+	r.sum[metric] += v
+}
+
+func (r *countRecorder) get(metric string) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sum[metric]
+}
+
 type fakeEvents struct {
 	mu      sync.Mutex
 	entries []string // detail-type + " " + detail

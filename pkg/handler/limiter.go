@@ -79,22 +79,34 @@ var ecsLaunchBuckets = []string{limiter.ECSRunTask, limiter.ECSFargateRunTask, l
 
 // throttleSignal is the one signal a throttled launch call sends, and the
 // bucket it goes to. ECS's "Rate exceeded" does not say which bucket
-// refused, so it goes to the slot's Binding bucket, the one that timed the
-// call, with the call's position there: the throttle then counts once, for
-// the epoch the call was timed in, however many calls of that epoch report
-// it. A slot without positions (the legacy slotAt, or a relaunch's slot
-// kept as a time) names no bucket: the last take, weighted by the count
-// and binding at the published limits, gets a signal judged by its time.
+// refused, so it goes to the bucket that timed the call (binding), with the
+// call's position there: the throttle then counts once, for the epoch the
+// call was timed in, however many calls of that epoch report it. A slot
+// without positions (the legacy slotAt, a relaunch's slot kept as a time)
+// names no bucket: the last take, weighted by the count and binding at the
+// published limits, gets a signal judged by its time.
 func throttleSignal(slot limiter.Slot, takes []limiter.Take, reason string, at time.Time) (string, limiter.Signal) {
 	sig := limiter.Signal{Reason: reason, At: at}
-	bucket := slot.Binding
-	if bucket == "" {
-		return takes[len(takes)-1].Bucket, sig
-	}
-	if p, ok := slot.Position(bucket); ok {
+	if p, ok := binding(slot); ok {
 		sig.Position = p
+		return p.Bucket, sig
 	}
-	return bucket, sig
+	return takes[len(takes)-1].Bucket, sig
+}
+
+// binding is the slot's position that set its time (the limiter's
+// Binding). In a tie, a call within every bucket's burst allowance, the
+// limiter names its first take, the calls bucket; the last take wins here
+// instead: weighted by the count (10 tasks a call against 1), it is the
+// bucket a burst of launches, ours or a co-tenant's, empties first.
+func binding(slot limiter.Slot) (limiter.Position, bool) {
+	var b limiter.Position
+	for i, p := range slot.Positions {
+		if i == 0 || !p.At.Before(b.At) {
+			b = p
+		}
+	}
+	return b, len(slot.Positions) > 0
 }
 
 // giveBack releases a slot that will not be used. A slot without positions

@@ -225,6 +225,19 @@ func withQueue(e *retryEnv) *queueSQS {
 	return q
 }
 
+// backFromQueue checks that out deferred ev to the relaunch queue and
+// hands ev back from it after advance.
+func backFromQueue(t *testing.T, e *retryEnv, ev json.RawMessage, out EventOutput, advance time.Duration) {
+	t.Helper()
+	if out.Action != EventDeferred {
+		t.Fatalf("got %+v, want deferred", out)
+	}
+	e.clk.Advance(advance)
+	if resp, err := e.queue(context.Background(), batch(string(ev))); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("back from the queue: %+v, %v", resp, err)
+	}
+}
+
 func batch(bodies ...string) json.RawMessage {
 	var b SQSBatch
 	for i, body := range bodies {
@@ -419,14 +432,7 @@ func TestRelaunchPastDeadlineGivesUp(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.advance > 0 {
-				if out.Action != EventDeferred {
-					t.Fatalf("got %+v, want deferred", out)
-				}
-				e.clk.Advance(tc.advance)
-				resp, err := e.queue(ctx, batch(string(ev)))
-				if err != nil || len(resp.BatchItemFailures) != 0 {
-					t.Fatalf("got %+v, %v", resp, err)
-				}
+				backFromQueue(t, e, ev, out, tc.advance)
 				out, _ = e.event(ctx, ev) // the claim now says given up
 				if out.Action != EventDuplicate {
 					t.Fatalf("got %+v, want duplicate (given up)", out)

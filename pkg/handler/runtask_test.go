@@ -24,21 +24,22 @@ import (
 )
 
 type runTaskEnv struct {
-	st  launchstore.Store
-	clk *clock.Fake
-	ecs *fakeECS
-	ec2 *fakeEC2
-	lim *fakeLimiter
-	h   *RunTask
+	st      launchstore.Store
+	clk     *clock.Fake
+	ecs     *fakeECS
+	ec2     *fakeEC2
+	lim     *fakeLimiter
+	metrics *countRecorder
+	h       *RunTask
 }
 
 func newRunTaskEnv(t *testing.T) *runTaskEnv {
 	t.Helper()
 	st, _ := newTestStore(t)
-	e := &runTaskEnv{st: st, clk: clock.NewFake(t0), ecs: &fakeECS{}, ec2: &fakeEC2{}}
+	e := &runTaskEnv{st: st, clk: clock.NewFake(t0), ecs: &fakeECS{}, ec2: &fakeEC2{}, metrics: &countRecorder{}}
 	e.lim = &fakeLimiter{clk: e.clk}
 	e.h = NewRunTask(st, e.lim, e.ecs, e.ec2, func(o *RunTaskOptions) {
-		o.Clock, o.DeferThreshold, o.AccountScope = e.clk, 2*time.Second, "test"
+		o.Clock, o.DeferThreshold, o.AccountScope, o.Metrics = e.clk, 2*time.Second, "test", e.metrics
 	})
 	return e
 }
