@@ -74,7 +74,26 @@ func (h *RunTask) place(ctx context.Context, c *launchCall, out RunTaskOutput, s
 		}
 		return out, false, nil
 	}
+	h.markHeld(ctx, c)
 	return h.deferred(c, out, wait), true, nil
+}
+
+// codeSlotHeld marks a new attempt that waits for its slot across a Wait.
+const codeSlotHeld = "SlotHeld"
+
+// markHeld records that a new attempt deferred to its slot was not sent: its
+// outcome is known until the invocation after the Wait marks it sent again
+// (begin), so a slot a decrease moved past the request's deadline is then
+// given up without a call. Left "sent" (the write failed, or a replay of
+// an attempt whose outcome is unknown), it is called whenever its slot
+// comes, as a replay must be.
+func (h *RunTask) markHeld(ctx context.Context, c *launchCall) {
+	if !c.fresh {
+		return
+	}
+	if err := h.store.FailAttempt(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, codeSlotHeld); err != nil {
+		c.log.Warn("deferred attempt left as sent", "err", err)
+	}
 }
 
 // slotPastDeadline gives back a slot that lies after the request's

@@ -14,6 +14,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
@@ -316,5 +317,53 @@ func TestRunTaskThrottleWithStoreDown(t *testing.T) {
 	}
 	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); errorTypeName(err) != "ThrottledError" {
 		t.Fatalf("got %v, want ThrottledError", err)
+	}
+}
+
+// GIVEN a chunk deferred to a slot 4.2 s away, 20 s before the deadline
+// WHEN a decrease moves the slot 30 s later, past the deadline
+// THEN a new attempt (marked not sent while it waited) gives the slot
+// back and ends DeadlinePassed without a call; the replay of an attempt
+// whose outcome is unknown keeps its slot, to be called when it comes
+func TestRunTaskRetimedPastTheDeadline(t *testing.T) {
+	t.Parallel()
+	for name, replay := range map[string]bool{"new attempt": false, "replay": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newRunTaskEnv(t)
+			r := launchtest.ECSRequest("r1", 10)
+			r.DeadlineSeconds = 20
+			plan(t, e.st, r, t0)
+			if replay {
+				e.ecs.loseResponse = map[int]bool{1: true}
+				if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); errorTypeName(err) != "TransientError" {
+					t.Fatalf("lost response: got %v", err)
+				}
+			}
+			e.lim.waits = []time.Duration{4200 * time.Millisecond}
+			first, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+			if err != nil || first.Status != StatusDeferred {
+				t.Fatalf("got %+v, %v; want deferred", first, err)
+			}
+			calls := len(e.ecs.Calls())
+			e.lim.later = []time.Duration{30 * time.Second}
+			e.clk.Advance(4 * time.Second)
+			out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, Slot: first.Slot})
+			if err != nil || len(e.ecs.Calls()) != calls {
+				t.Fatalf("got %+v, %v, %d new calls; want no call", out, err, len(e.ecs.Calls())-calls)
+			}
+			if replay {
+				if out.Status != StatusDeferred || len(e.lim.releases) != 0 {
+					t.Errorf("got %s, %d releases; want deferred again, the slot kept", out.Status, len(e.lim.releases))
+				}
+				return
+			}
+			if out.Status != StatusPartial || len(out.Failures) != 1 || out.Failures[0].Reason != CodeDeadlinePassed || len(e.lim.releases) != 1 {
+				t.Errorf("got %+v, %d releases; want partial DeadlinePassed, the slot given back", out, len(e.lim.releases))
+			}
+			if st, _ := e.st.Chunk(context.Background(), "r1", 0); st.Attempts[1].State != launch.AttemptFailed {
+				t.Errorf("attempt 1: %+v, want failed (nothing sent)", st.Attempts[1])
+			}
+		})
 	}
 }
