@@ -95,6 +95,13 @@ var (
 	launched = ok(map[string]any{"status": "launched", "launched": 10, "missing": 0})
 	summary  = ok(map[string]any{"requestId": "r1", "requested": 20, "launched": 20, "failed": 0, "deadLettered": 0, "reasons": map[string]int{}})
 	classed  = ok(map[string]any{"class": "throttled", "code": "ThrottlingException", "retryable": true})
+	// heldSlot is a deferred answer's slot (pkg/limiter's JSON), as the
+	// state machine passes it on: opaque to it.
+	heldSlot = map[string]any{"at": "2026-11-23T19:00:03.4Z", "waitSeconds": 3.4, "binding": "ecs:FargateTasks",
+		"positions": []any{map[string]any{"bucket": "ecs:FargateTasks", "end": 130.0, "n": 10.0, "epoch": 2.0, "at": "2026-11-23T19:00:03.4Z"}}}
+	// retimedSlot is heldSlot after a decrease moved it (Recheck).
+	retimedSlot = map[string]any{"at": "2026-11-23T19:00:09Z", "waitSeconds": 5.6, "binding": "ecs:FargateTasks",
+		"positions": []any{map[string]any{"bucket": "ecs:FargateTasks", "end": 130.0, "n": 10.0, "epoch": 3.0, "at": "2026-11-23T19:00:09Z"}}}
 )
 
 func retryAnswer(action string, wait float64, attempt int, reuse bool, exclude []string) answer {
@@ -129,15 +136,31 @@ func TestLaunchFlow(t *testing.T) {
 		{
 			name: "deferred waits then runs with the held slot",
 			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary},
-				"runtask": {ok(map[string]any{"status": "deferred", "launched": 0, "missing": 10, "waitSeconds": 3, "slotAt": "2026-11-23T19:00:03Z"}), launched}},
+				"runtask": {ok(map[string]any{"status": "deferred", "launched": 0, "missing": 10, "waitSeconds": 3, "slotAt": "2026-11-23T19:00:03Z", "slot": heldSlot}), launched}},
 			check: func(t *testing.T, r flowResult) {
 				wantStatus(t, r, "SUCCEEDED")
 				at := r.callsTo("RunTaskAtSlot")
-				if len(at) != 1 || at[0]["slotAt"] != "2026-11-23T19:00:03Z" || at[0]["attempt"] != 1.0 {
-					t.Errorf("RunTaskAtSlot inputs %v, want one with the held slotAt at attempt 1", at)
+				if len(at) != 1 || !reflect.DeepEqual(at[0]["slot"], heldSlot) || at[0]["slotAt"] != nil || at[0]["attempt"] != 1.0 {
+					t.Errorf("RunTaskAtSlot inputs %v, want one with the held slot (and no slotAt) at attempt 1", at)
 				}
 				if r.Entered["WaitForSlot"] != 1 || r.Entered["Classify"] != 0 {
 					t.Errorf("entered %v, want one WaitForSlot and no Classify", r.Entered)
+				}
+			},
+		},
+		{
+			name: "a slot re-timed on waking is deferred again and passed on",
+			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary},
+				"runtask": {ok(map[string]any{"status": "deferred", "launched": 0, "missing": 10, "waitSeconds": 3, "slot": heldSlot}),
+					ok(map[string]any{"status": "deferred", "launched": 0, "missing": 10, "waitSeconds": 5, "slot": retimedSlot}), launched}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				at := r.callsTo("RunTaskAtSlot")
+				if len(at) != 2 || !reflect.DeepEqual(at[0]["slot"], heldSlot) || !reflect.DeepEqual(at[1]["slot"], retimedSlot) {
+					t.Errorf("RunTaskAtSlot inputs %v, want the held slot, then the re-timed one", at)
+				}
+				if r.Entered["WaitForSlot"] != 2 || r.Entered["Classify"] != 0 {
+					t.Errorf("entered %v, want two WaitForSlot and no Classify", r.Entered)
 				}
 			},
 		},
@@ -308,7 +331,7 @@ func TestLaunchFlow(t *testing.T) {
 			// handlers round their delays up (see README.md).
 			name: "a fractional waitSeconds is a runtime error",
 			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary},
-				"runtask": {ok(map[string]any{"status": "deferred", "launched": 0, "missing": 10, "waitSeconds": 2.5, "slotAt": "x"})}},
+				"runtask": {ok(map[string]any{"status": "deferred", "launched": 0, "missing": 10, "waitSeconds": 2.5, "slot": heldSlot})}},
 			check: func(t *testing.T, r flowResult) {
 				wantStatus(t, r, "FAILED")
 				if r.Error != "States.Runtime" {

@@ -22,7 +22,7 @@
 //	runTaskConcurrency    runtask's reserved concurrency (default 100; 0 = unreserved)
 //	retryConcurrency      retry's reserved concurrency (default 20; 0 = unreserved)
 //	alarms.throttleRatePercent, alarms.dlqDepth, alarms.failedExecutions,
-//	alarms.limiterFallback   alarm thresholds (defaults 5 %, 1, 1, 1); dlqDepth
+//	alarms.limiterBusy    alarm thresholds (defaults 5 %, 1, 1, 1); dlqDepth
 //	                      applies to each dead-letter queue (product, event, relaunch)
 //	alarmTopicArn         an SNS topic every alarm notifies (optional)
 //	stackName             the stack's name (default ThrottleHandler)

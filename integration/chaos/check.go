@@ -72,7 +72,7 @@ var budgets = map[string]string{sim.BucketRunTask: "ecs:RunTask", sim.BucketRunI
 
 // checkBuckets: the product's calls never exceed what the configured
 // bucket allows over the run (burst + rate × elapsed): the limiter did not
-// admit above the bucket, whether from DynamoDB or its fallback.
+// admit above the bucket, through a DynamoDB outage too (it fails closed).
 func checkBuckets(sc Scenario, st sim.Stats, origin time.Time) []string {
 	var v []string
 	elapsed := st.Now.Sub(origin).Seconds()

@@ -20,8 +20,8 @@
 // latency, responses lost after the launch committed (reset, 500 or
 // timeout), Lambda crashes before/after the handler ran and timeouts after
 // it ran (mid-chunk: the RunTask happened, its answer is lost), dynalite
-// killed and restarted on the same port and data folder (the limiter's
-// fallback and the store's retries), EventBridge events duplicated,
+// killed and restarted on the same port and data folder (the limiter
+// failing closed, and the store's retries), EventBridge events duplicated,
 // delivered late and out of order, tasks stopped with TaskFailedToStart
 // (ENI attachments starved), EC2-launch-type cluster capacity
 // (RESOURCE:MEMORY), instance-type capacity and the On-Demand vCPU quota.

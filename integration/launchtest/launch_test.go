@@ -209,7 +209,10 @@ func (e *env) driveChunk(ctx context.Context, t *testing.T, c *counters, request
 		case out.Status == handler.StatusDeferred:
 			c.deferrals.Add(1)
 			e.wait(ctx, time.Duration(out.WaitSeconds)*time.Second)
-			in.SlotAt = out.SlotAt
+			in.Slot = nil // through JSON, as the Wait state passes it on
+			if b, err := json.Marshal(out.Slot); err == nil {
+				_ = json.Unmarshal(b, &in.Slot)
+			}
 			continue
 		default:
 			toClassify, _ = json.Marshal(out)

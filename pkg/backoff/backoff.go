@@ -68,8 +68,10 @@ type Policy struct {
 	// HandOffMin is HandOff's least delay. Default 10 s.
 	HandOffMin time.Duration
 	// BusyMin is LimiterBusy's least delay, default 5 s (the limiter's
-	// FallbackRetry): a wait that spends no attempt must not loop fast,
-	// since every loop adds to the execution's history.
+	// BusyRetry): a wait that spends no attempt must not loop fast, since
+	// every loop adds to the execution's history. It does not grow with
+	// repeated answers, so that launches resume within one such wait of
+	// the store answering again.
 	BusyMin time.Duration
 }
 

@@ -93,6 +93,23 @@ func TestDelay(t *testing.T) {
 	}
 }
 
+// TestLimiterBusyDoesNotGrow: a store that stays down answers busy again
+// and again; each wait is the limiter's retry-after (5 s), whatever the
+// number of answers and the draw, so launches resume within 10 s of the
+// store answering.
+func TestLimiterBusyDoesNotGrow(t *testing.T) {
+	t.Parallel()
+	var p Policy
+	for retries := 1; retries <= 200; retries++ {
+		for _, r := range []float64{0, 0.5, 0.999} {
+			in := Input{Case: LimiterBusy, Retries: retries, MinDelay: 5 * time.Second, Rand: r}
+			if d := p.Delay(in); d.Delay != 5*time.Second || d.SpendsAttempt {
+				t.Fatalf("answer %d, draw %g: got %+v, want 5 s spending no attempt", retries, r, d)
+			}
+		}
+	}
+}
+
 // TestChunkDelayBounds: whatever the draw, a chunk's delay lies between its
 // least delay and Max.
 func TestChunkDelayBounds(t *testing.T) {

@@ -18,8 +18,6 @@
 //	TH_DEFER_THRESHOLD_SECONDS   a slot further away than this is returned as         2
 //	                             "deferred" instead of waited for in Lambda
 //	TH_MAX_AHEAD_SECONDS         how far ahead the limiter hands out slots            900
-//	TH_FALLBACK_FRACTION         share of a bucket one instance may use when          0.1
-//	                             DynamoDB cannot be reached
 //	TH_LOG_LEVEL                 debug, info, warn, error                             info
 //	AWS_REGION                   the region                                           us-east-1
 package config
@@ -46,7 +44,6 @@ const (
 	EnvAccountScope     = "TH_ACCOUNT_SCOPE"
 	EnvDeferThreshold   = "TH_DEFER_THRESHOLD_SECONDS"
 	EnvMaxAhead         = "TH_MAX_AHEAD_SECONDS"
-	EnvFallback         = "TH_FALLBACK_FRACTION"
 	EnvLogLevel         = "TH_LOG_LEVEL"
 	EnvRegion           = "AWS_REGION"
 )
@@ -76,10 +73,8 @@ type Config struct {
 	AccountScope   string
 	DeferThreshold time.Duration
 	MaxAhead       time.Duration
-	// FallbackFraction is in (0, 1].
-	FallbackFraction float64
-	LogLevel         slog.Level
-	Region           string
+	LogLevel       slog.Level
+	Region         string
 }
 
 // Load parses the environment through getenv (os.Getenv in mains, a map in
@@ -95,7 +90,6 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 		Region:           getenv(EnvRegion),
 		DeferThreshold:   2 * time.Second,
 		MaxAhead:         900 * time.Second,
-		FallbackFraction: 0.1,
 	}
 	for _, name := range required {
 		if strings.TrimSpace(getenv(name)) == "" {
@@ -125,13 +119,6 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 	}
 	if c.MaxAhead, err = seconds(getenv, EnvMaxAhead, c.MaxAhead, 1, 86400); err != nil {
 		return Config{}, err
-	}
-	if v := getenv(EnvFallback); v != "" {
-		f, perr := strconv.ParseFloat(v, 64)
-		if perr != nil || f <= 0 || f > 1 {
-			return Config{}, fmt.Errorf("config: %s: must be a number in (0, 1], got %q", EnvFallback, v)
-		}
-		c.FallbackFraction = f
 	}
 	if v := getenv(EnvLogLevel); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
@@ -172,7 +159,6 @@ func (c Config) Environ() map[string]string {
 		EnvAccountScope:     c.AccountScope,
 		EnvDeferThreshold:   strconv.FormatFloat(c.DeferThreshold.Seconds(), 'f', -1, 64),
 		EnvMaxAhead:         strconv.FormatFloat(c.MaxAhead.Seconds(), 'f', -1, 64),
-		EnvFallback:         strconv.FormatFloat(c.FallbackFraction, 'f', -1, 64),
 		EnvLogLevel:         c.LogLevel.String(),
 		EnvRegion:           c.Region,
 	}

@@ -18,7 +18,6 @@ func TestLoad(t *testing.T) {
 		"missing relaunch":  {env: map[string]string{EnvTable: "t"}, required: []string{EnvTable, EnvRelaunchQueueURL}, wantErr: EnvRelaunchQueueURL},
 		"bad threshold":     {env: map[string]string{EnvDeferThreshold: "soon"}, wantErr: EnvDeferThreshold},
 		"threshold too big": {env: map[string]string{EnvDeferThreshold: "1000"}, wantErr: EnvDeferThreshold},
-		"bad fallback":      {env: map[string]string{EnvFallback: "0"}, wantErr: EnvFallback},
 		"bad level":         {env: map[string]string{EnvLogLevel: "loud"}, wantErr: EnvLogLevel},
 		"both limits":       {env: map[string]string{EnvLimitsJSON: "{}", EnvLimitsFile: "x"}, wantErr: EnvLimitsFile},
 		"missing file":      {env: map[string]string{EnvLimitsFile: "/nonexistent/limits.json"}, wantErr: EnvLimitsFile},

@@ -36,8 +36,8 @@ func TestRunTaskSlotPastDeadlineGivenUp(t *testing.T) {
 	if n := len(e.ecs.Calls()); n != 1 {
 		t.Errorf("RunTask calls: got %d, want 1 (none for the late slot)", n)
 	}
-	if e.lim.releases != 1 {
-		t.Errorf("releases: got %d, want 1 (the late slot given back)", e.lim.releases)
+	if len(e.lim.releases) != 1 {
+		t.Errorf("releases: got %d, want 1 (the late slot given back)", len(e.lim.releases))
 	}
 	st, _ := e.st.Chunk(ctx, "r1", 1)
 	if a := st.Attempts[1]; a.State != launch.AttemptFailed || a.Code != CodeDeadlinePassed {

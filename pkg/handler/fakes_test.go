@@ -129,15 +129,24 @@ func (f *fakeEC2) instances(k int) *ec2.RunInstancesOutput {
 	return out
 }
 
-// fakeLimiter hands out slots wait away (per call, from waits, else 0).
+// fakeLimiter hands out slots wait away (per call, from waits, else 0),
+// each with a position per take and the last take binding, as the limiter
+// times a launch at the published limits.
 type fakeLimiter struct {
 	mu       sync.Mutex
 	clk      clock.Clock
 	waits    []time.Duration
 	reserves [][]limiter.Take
-	releases int
+	releases []limiter.Slot
 	signals  []string // service/bucket/reason
-	err      error
+	sigs     []limiter.Signal
+	// later moves each rechecked slot that much later (per call, else 0);
+	// recheckErr fails Recheck, which then keeps the slot.
+	later      []time.Duration
+	rechecks   []limiter.Slot
+	recheckErr error
+	err        error
+	frontier   map[string]float64
 }
 
 func (l *fakeLimiter) Reserve(_ context.Context, service string, takes []limiter.Take) (limiter.Slot, error) {
@@ -151,12 +160,44 @@ func (l *fakeLimiter) Reserve(_ context.Context, service string, takes []limiter
 	if len(l.waits) > 0 {
 		w, l.waits = l.waits[0], l.waits[1:]
 	}
-	return limiter.Slot{At: l.clk.Now().Add(w), Wait: w}, nil
+	if l.frontier == nil {
+		l.frontier = map[string]float64{}
+	}
+	s := limiter.Slot{At: l.clk.Now().Add(w), Wait: w, Binding: takes[len(takes)-1].Bucket}
+	for _, t := range takes {
+		l.frontier[t.Bucket] += t.N
+		s.Positions = append(s.Positions, limiter.Position{Bucket: t.Bucket, End: l.frontier[t.Bucket], N: t.N, At: s.At})
+	}
+	return s, nil
 }
 
-func (l *fakeLimiter) Release(context.Context, string, []limiter.Take, limiter.Slot) error {
+func (l *fakeLimiter) Recheck(_ context.Context, _ string, s limiter.Slot) (limiter.Slot, error) {
 	l.mu.Lock()
-	l.releases++
+	defer l.mu.Unlock()
+	l.rechecks = append(l.rechecks, s)
+	if l.recheckErr != nil {
+		return s, l.recheckErr
+	}
+	var d time.Duration
+	if len(l.later) > 0 {
+		d, l.later = l.later[0], l.later[1:]
+	}
+	out := s
+	out.Positions = nil
+	for _, p := range s.Positions {
+		if d > 0 {
+			p.At, p.Epoch = s.At.Add(d), p.Epoch+1
+		}
+		out.Positions = append(out.Positions, p)
+	}
+	out.At = s.At.Add(d)
+	out.Wait = max(0, out.At.Sub(l.clk.Now()))
+	return out, nil
+}
+
+func (l *fakeLimiter) Release(_ context.Context, _ string, s limiter.Slot) error {
+	l.mu.Lock()
+	l.releases = append(l.releases, s)
 	l.mu.Unlock()
 	return nil
 }
@@ -164,8 +205,30 @@ func (l *fakeLimiter) Release(context.Context, string, []limiter.Take, limiter.S
 func (l *fakeLimiter) Signal(_ context.Context, service, bucket string, sig limiter.Signal) error {
 	l.mu.Lock()
 	l.signals = append(l.signals, service+"/"+bucket+"/"+sig.Reason)
+	l.sigs = append(l.sigs, sig)
 	l.mu.Unlock()
 	return nil
+}
+
+// countRecorder sums each metric.
+type countRecorder struct {
+	mu  sync.Mutex
+	sum map[string]float64
+}
+
+func (r *countRecorder) Add(metric string, v float64, _ string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sum == nil {
+		r.sum = map[string]float64{}
+	}
+	r.sum[metric] += v
+}
+
+func (r *countRecorder) get(metric string) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sum[metric]
 }
 
 type fakeEvents struct {

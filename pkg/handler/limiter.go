@@ -2,9 +2,10 @@ package handler
 
 import (
 	"context"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"errors"
 	"time"
 
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
@@ -15,12 +16,17 @@ const (
 )
 
 // Limiter is the fleet-wide limiter as the handlers use it;
-// *limiter.Distributed satisfies it. Reserve holds a slot for every take at
-// once (one conditional write) and never blocks; Release gives an unused
-// slot back; Signal slows a bucket for the whole fleet.
+// *limiter.Distributed satisfies it. Reserve holds a position in every
+// take's bucket at once (one conditional write) and never blocks; Recheck
+// re-times a slot held across a wait (one read; later, never earlier);
+// Release gives an unused slot back exactly (a slot without positions
+// gives nothing back); Signal slows a bucket for the whole fleet. Store
+// failures are *limiter.StoreBusyError: nothing is admitted without the
+// store.
 type Limiter interface {
 	Reserve(ctx context.Context, service string, takes []limiter.Take) (limiter.Slot, error)
-	Release(ctx context.Context, service string, takes []limiter.Take, s limiter.Slot) error
+	Recheck(ctx context.Context, service string, s limiter.Slot) (limiter.Slot, error)
+	Release(ctx context.Context, service string, s limiter.Slot) error
 	Signal(ctx context.Context, service, bucket string, sig limiter.Signal) error
 }
 
@@ -45,8 +51,17 @@ func (p StorePeeker) NextSlot(ctx context.Context, service string, takes []limit
 	return p.Limiter.Peek(ctx, service, takes)
 }
 
+// serviceOf is the limiter service whose buckets calls of kind draw on.
+func serviceOf(kind launch.Kind) string {
+	if kind == launch.KindEC2 {
+		return ServiceEC2
+	}
+	return ServiceECS
+}
+
 // takesFor returns the limiter takes of a call launching count units of
-// kind; fargate adds the Fargate buckets for ECS.
+// kind; fargate adds the Fargate buckets for ECS. The last take is the
+// one weighted by the count (see throttleSignal).
 func takesFor(kind launch.Kind, count int, fargate bool) (string, []limiter.Take) {
 	if kind == launch.KindEC2 {
 		return ServiceEC2, []limiter.Take{{Bucket: limiter.EC2RunInstances, N: 1}, {Bucket: limiter.EC2Instances, N: float64(count)}}
@@ -61,3 +76,52 @@ func takesFor(kind launch.Kind, count int, fargate bool) (string, []limiter.Take
 // ecsLaunchBuckets are the buckets an account-wide ECS congestion signal
 // slows.
 var ecsLaunchBuckets = []string{limiter.ECSRunTask, limiter.ECSFargateRunTask, limiter.ECSFargateTasks}
+
+// throttleSignal is the one signal a throttled launch call sends, and the
+// bucket it goes to. ECS's "Rate exceeded" does not say which bucket
+// refused, so it goes to the bucket that timed the call (binding), with the
+// call's position there: the throttle then counts once, for the epoch the
+// call was timed in, however many calls of that epoch report it. A slot
+// without positions (the legacy slotAt, a relaunch's slot kept as a time)
+// names no bucket: the last take, weighted by the count and binding at the
+// published limits, gets a signal judged by its time.
+func throttleSignal(slot limiter.Slot, takes []limiter.Take, reason string, at time.Time) (string, limiter.Signal) {
+	sig := limiter.Signal{Reason: reason, At: at}
+	if p, ok := binding(slot); ok {
+		sig.Position = p
+		return p.Bucket, sig
+	}
+	return takes[len(takes)-1].Bucket, sig
+}
+
+// binding is the slot's position that set its time (the limiter's
+// Binding). In a tie, a call within every bucket's burst allowance, the
+// limiter names its first take, the calls bucket; the last take wins here
+// instead: weighted by the count (10 tasks a call against 1), it is the
+// bucket a burst of launches, ours or a co-tenant's, empties first.
+func binding(slot limiter.Slot) (limiter.Position, bool) {
+	var b limiter.Position
+	for i, p := range slot.Positions {
+		if i == 0 || !p.At.Before(b.At) {
+			b = p
+		}
+	}
+	return b, len(slot.Positions) > 0
+}
+
+// giveBack releases a slot that will not be used. A slot without positions
+// (the legacy slotAt, a relaunch's slot kept as a time) has nothing exact
+// to give back: it stays counted as used.
+func giveBack(ctx context.Context, lim Limiter, service string, slot limiter.Slot) error {
+	if len(slot.Positions) == 0 {
+		return nil
+	}
+	return lim.Release(ctx, service, slot)
+}
+
+// countBusy counts a limiter answer of a failed store (MetricLimiterBusy).
+func countBusy(m Recorder, err error) {
+	if _, ok := errors.AsType[*limiter.StoreBusyError](err); ok {
+		m.Add(MetricLimiterBusy, 1, UnitCount)
+	}
+}

@@ -10,19 +10,19 @@ import (
 // Metric names emitted by the handlers (CloudWatch namespace
 // MetricNamespace, dimension Function).
 const (
-	MetricCalls           = "Calls"           // RunTask + RunInstances calls made
-	MetricThrottledSync   = "ThrottledSync"   // calls answered with a throttle
-	MetricThrottledAsync  = "ThrottledAsync"  // throttle events (service action, TaskFailedToStart)
-	MetricDeferrals       = "Deferrals"       // runtask answers "deferred"
-	MetricDeferSeconds    = "DeferSeconds"    // the delay of each deferral
-	MetricRetries         = "Retries"         // retry decisions; also Retries.<class>
-	MetricLaunched        = "Launched"        // units launched
-	MetricFailed          = "Failed"          // units given up
-	MetricDeadLettered    = "DeadLettered"    // units sent to the DLQ
-	MetricRelaunched      = "Relaunched"      // tasks relaunched after TaskFailedToStart
-	MetricLimiterFallback = "LimiterFallback" // slots answered by the local fallback limit
-	MetricStaleSlots      = "StaleSlots"      // slots taken again: the limiter answered too late
-	MetricNamespace       = "ThrottleHandler"
+	MetricCalls          = "Calls"          // RunTask + RunInstances calls made
+	MetricThrottledSync  = "ThrottledSync"  // calls answered with a throttle
+	MetricThrottledAsync = "ThrottledAsync" // throttle events (service action, TaskFailedToStart)
+	MetricDeferrals      = "Deferrals"      // runtask answers "deferred"
+	MetricDeferSeconds   = "DeferSeconds"   // the delay of each deferral
+	MetricRetries        = "Retries"        // retry decisions; also Retries.<class>
+	MetricLaunched       = "Launched"       // units launched
+	MetricFailed         = "Failed"         // units given up
+	MetricDeadLettered   = "DeadLettered"   // units sent to the DLQ
+	MetricRelaunched     = "Relaunched"     // tasks relaunched after TaskFailedToStart
+	MetricLimiterBusy    = "LimiterBusy"    // reservations and re-checks answered busy: the limiter's store failed
+	MetricStaleSlots     = "StaleSlots"     // slots taken again: the limiter answered too late
+	MetricNamespace      = "ThrottleHandler"
 )
 
 // Recorder receives metric values. Implementations are safe for concurrent use.

@@ -99,12 +99,13 @@ type RelaunchOptions struct {
 //     OPERATION_THROTTLED (classified throttled by pkg/failure): ECS's own
 //     calls on the account's behalf are throttled. They draw on a budget we
 //     cannot see, and every task we place costs some of it, so our launch
-//     rate is the lever: each ECS launch bucket gets one throttle signal.
-//     The limiter multiplies the bucket's rate by its Decrease (0.7 by
-//     default, not below Floor) once per SignalWindow, so a storm of events
-//     is one step, not a collapse; the rate then recovers gradually.
+//     rate is the lever: each ECS launch bucket gets one throttle signal,
+//     without a position (no slot comes with the event): the limiter
+//     decreases a bucket once per SignalWindow, so a storm of events is one
+//     step, not a collapse; the rate then recovers gradually.
 //   - "ECS Task State Change" STOPPED, stopCode TaskFailedToStart, startedBy
-//     th/…: the task is relaunched (relaunch_steps.go).
+//     th/…: the task is relaunched (relaunch_steps.go); a throttling cause
+//     slows the tasks bucket (slowTasks).
 //
 // Anything else is ignored.
 type Relaunch struct {
@@ -249,7 +250,8 @@ func (h *Relaunch) react(ctx context.Context, ev ECSEvent) (EventOutput, error) 
 	return EventOutput{Action: EventIgnored, Reason: "detail-type " + ev.DetailType}, nil
 }
 
-// slowECS signals every ECS launch bucket once.
+// slowECS signals every ECS launch bucket once. The events carry no slot,
+// so the signals have no position and the limiter judges them by time.
 func (h *Relaunch) slowECS(ctx context.Context, reason string) []string {
 	now := h.o.Clock.Now()
 	var slowed []string
@@ -261,6 +263,25 @@ func (h *Relaunch) slowECS(ctx context.Context, reason string) []string {
 		slowed = append(slowed, b)
 	}
 	return slowed
+}
+
+// slowTasks signals a throttling TaskFailedToStart (an ENI provisioning
+// timeout, an image pull or secret fetch throttled) on the one bucket that
+// counts what it costs: tasks started, not calls. An ENI timeout points at
+// an EC2 network-interface bucket ECS calls on our behalf, which we do not
+// draw on; one ENI per awsvpc task makes ecs:FargateTasks its image among
+// ours (ecs:RunTask for the EC2 launch type, the only bucket such a launch
+// draws on). Slowing the call buckets as well would count one throttle
+// three times. The event arrives long after the call and carries no slot:
+// no position, judged by time.
+func (h *Relaunch) slowTasks(ctx context.Context, j *relaunchJob, reason string) {
+	bucket := limiter.ECSRunTask
+	if j.fargate() {
+		bucket = limiter.ECSFargateTasks
+	}
+	if err := h.lim.Signal(ctx, ServiceECS, bucket, limiter.Signal{Reason: reason, At: h.o.Clock.Now()}); err != nil {
+		j.log.Warn("throttle signal lost", "bucket", bucket, "code", reason, "err", err)
+	}
 }
 
 // UnmarshalJSON decodes a batch; one that does not fit is a PermanentError.

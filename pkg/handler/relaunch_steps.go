@@ -22,8 +22,12 @@ type relaunchJob struct {
 	sr        launch.StoredRequest
 	spec      launch.ChunkSpec
 	claim     launch.RelaunchClaim
-	log       *slog.Logger
-	out       EventOutput
+	// slot is the slot held for the call (holdSlot): the limiter's own
+	// when reserved by this invocation, only a time when kept in the claim.
+	slot     limiter.Slot
+	calledAt time.Time
+	log      *slog.Logger
+	out      EventOutput
 }
 
 func (j *relaunchJob) taskARN() string { return j.ev.Task.TaskArn }
@@ -135,7 +139,7 @@ func (h *Relaunch) claim(ctx context.Context, j *relaunchJob) (bool, EventOutput
 	c := j.ev.Class
 	if c.Class == failure.Throttled {
 		h.o.Metrics.Add(MetricThrottledAsync, 1, UnitCount)
-		h.slowECS(ctx, "TaskFailedToStart:"+c.Code)
+		h.slowTasks(ctx, j, "TaskFailedToStart:"+c.Code)
 	}
 	if c.Class == failure.Permanent || c.Class == failure.Quota {
 		out, err := h.giveUp(ctx, j, c, fmt.Sprintf("not relaunched: %s: %s: %s", c.Class, c.Code, j.reason()))
@@ -172,6 +176,7 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		return true, EventOutput{}, transientErr("retry", err)
 	}
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
+	j.calledAt = h.o.Clock.Now()
 	res, err := callRunTask(ctx, h.ecs, runTaskInput(j.sr.Request.ECS, j.requestID, rec))
 	if err != nil {
 		out, err := h.callFailed(ctx, j, err)
@@ -206,7 +211,7 @@ func (h *Relaunch) slot(ctx context.Context, j *relaunchJob) (time.Duration, boo
 		}
 		return 0, false, EventOutput{}, nil
 	}
-	near, wait, err := h.holdSlot(ctx, j.claim, j.fargate())
+	near, wait, err := h.holdSlot(ctx, j)
 	if err != nil {
 		return 0, true, EventOutput{}, limiterErr(h.o.ClassifyError(err), err)
 	}
@@ -214,7 +219,7 @@ func (h *Relaunch) slot(ctx context.Context, j *relaunchJob) (time.Duration, boo
 		return wait, false, EventOutput{}, nil
 	}
 	if now := h.o.Clock.Now(); now.Add(wait).After(j.sr.Deadline) {
-		out, err := h.slotPastDeadline(ctx, j, now, wait)
+		out, err := h.slotPastDeadline(ctx, j, wait)
 		return 0, true, out, err
 	}
 	out, err := h.deferRelaunch(ctx, j, wait)
@@ -222,11 +227,13 @@ func (h *Relaunch) slot(ctx context.Context, j *relaunchJob) (time.Duration, boo
 }
 
 // slotPastDeadline: the held slot lies beyond the deadline, so it goes
-// back. An earlier call of unknown outcome may have launched the task:
-// giving up would count it lost while it runs, so the event waits for the
-// deadline, where the call is replayed with its token (slot's settle) and
-// only then settled. Otherwise the relaunch is given up.
-func (h *Relaunch) slotPastDeadline(ctx context.Context, j *relaunchJob, now time.Time, wait time.Duration) (EventOutput, error) {
+// back (exactly when this invocation reserved it; one kept in the claim is
+// only a time, with nothing exact to give back, so it stays counted). An
+// earlier call of unknown outcome may have launched the task: giving up
+// would count it lost while it runs, so the event waits for the deadline,
+// where the call is replayed with its token (slot's settle) and only then
+// settled. Otherwise the relaunch is given up.
+func (h *Relaunch) slotPastDeadline(ctx context.Context, j *relaunchJob, wait time.Duration) (EventOutput, error) {
 	unsettled, err := h.store.RelaunchUnsettled(ctx, j.taskARN())
 	if err != nil {
 		return EventOutput{}, transientErr("retry", err)
@@ -238,63 +245,66 @@ func (h *Relaunch) slotPastDeadline(ctx context.Context, j *relaunchJob, now tim
 			return EventOutput{}, transientErr("retry", err)
 		}
 	}
-	service, takes := takesFor(launch.KindECS, 1, j.fargate())
-	if err := h.lim.Release(ctx, service, takes, limiter.Slot{At: now.Add(wait)}); err != nil {
+	if err := giveBack(ctx, h.lim, ServiceECS, j.slot); err != nil {
 		j.log.Warn("relaunch slot not released", "err", err)
 	}
 	if !unsettled {
 		return h.giveUp(ctx, j, j.ev.Class, fmt.Sprintf("deadline %s reached before the relaunch's slot (%.0f s away); last: %s",
 			j.sr.Deadline.Format(time.RFC3339), wait.Seconds(), j.reason()))
 	}
-	out, err := h.deferRelaunch(ctx, j, j.sr.Deadline.Sub(now))
+	out, err := h.deferRelaunch(ctx, j, j.sr.Deadline.Sub(h.o.Clock.Now()))
 	if err == nil {
 		out.Reason = fmt.Sprintf("slot %.0f s away, after the deadline; the call of unknown outcome is replayed at the deadline", wait.Seconds())
 	}
 	return out, err
 }
 
-// holdSlot acquires (or reuses) the slot of a relaunch. near true: call
-// after wait (≥ 0, the time left to the slot: the call happens at the slot
-// the limiter assumed, not up to DeferThreshold early). near false: the
-// slot is too far (or the Lambda deadline cannot hold the wait) and has
-// been remembered in the claim; wait is the time to it.
-func (h *Relaunch) holdSlot(ctx context.Context, claim launch.RelaunchClaim, fargate bool) (near bool, wait time.Duration, err error) {
-	if !claim.SlotAt.IsZero() {
-		w := claim.SlotAt.Sub(h.o.Clock.Now())
+// holdSlot acquires (or reuses) the slot of a relaunch, into j.slot. near
+// true: call after wait (≥ 0, the time left to the slot: the call happens
+// at the slot the limiter assumed, not up to DeferThreshold early). near
+// false: the slot is too far (or the Lambda deadline cannot hold the wait)
+// and has been remembered in the claim; wait is the time to it. The claim
+// keeps only the slot's time, so a slot back from the relaunch queue is
+// neither re-timed nor given back exactly.
+func (h *Relaunch) holdSlot(ctx context.Context, j *relaunchJob) (near bool, wait time.Duration, err error) {
+	if at := j.claim.SlotAt; !at.IsZero() {
+		j.slot = limiter.Slot{At: at}
+		w := at.Sub(h.o.Clock.Now())
 		if w > h.o.DeferThreshold || lambdaTooNear(ctx, w) {
 			return false, w, nil
 		}
 		return true, max(0, w), nil
 	}
-	service, takes := takesFor(launch.KindECS, 1, fargate)
+	service, takes := takesFor(launch.KindECS, 1, j.fargate())
 	slot, err := h.lim.Reserve(ctx, service, takes)
 	if err != nil {
+		countBusy(h.o.Metrics, err)
 		return false, 0, err
 	}
-	if slot.Fallback {
-		h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
-	}
+	j.slot = slot
 	// From now, not from the limiter's reading of the clock: its write took time.
 	w := slot.At.Sub(h.o.Clock.Now())
 	if w <= h.o.DeferThreshold && !lambdaTooNear(ctx, w) {
 		return true, max(0, w), nil
 	}
-	if err := h.store.SetRelaunchSlot(ctx, claim.TaskARN, slot.At); err != nil {
-		_ = h.lim.Release(ctx, service, takes, slot)
+	if err := h.store.SetRelaunchSlot(ctx, j.claim.TaskARN, slot.At); err != nil {
+		_ = h.lim.Release(ctx, service, slot)
 		return false, 0, err
 	}
 	return false, max(w, 0), nil
 }
 
-// callFailed: a throttle slows the buckets, a permanent refusal gives the
-// relaunch up, anything else tries again later.
+// callFailed: a throttle slows the slot's binding bucket (throttleSignal),
+// a permanent refusal gives the relaunch up, anything else tries again
+// later.
 func (h *Relaunch) callFailed(ctx context.Context, j *relaunchJob, err error) (EventOutput, error) {
 	lc := h.o.ClassifyError(err)
 	if lc.Class == failure.Throttled {
 		h.o.Metrics.Add(MetricThrottledSync, 1, UnitCount)
 		service, takes := takesFor(launch.KindECS, 1, j.fargate())
-		for _, t := range takes {
-			_ = h.lim.Signal(ctx, service, t.Bucket, limiter.Signal{Reason: lc.Code, At: h.o.Clock.Now()})
+		bucket, sig := throttleSignal(j.slot, takes, lc.Code, j.calledAt)
+		if serr := h.lim.Signal(ctx, service, bucket, sig); serr != nil {
+			j.log.Warn("throttle signal lost", "bucket", bucket, "err", serr)
 		}
 	}
 	if lc.Class == failure.Permanent {

@@ -225,6 +225,19 @@ func withQueue(e *retryEnv) *queueSQS {
 	return q
 }
 
+// backFromQueue checks that out deferred ev to the relaunch queue and
+// hands ev back from it after advance.
+func backFromQueue(t *testing.T, e *retryEnv, ev json.RawMessage, out EventOutput, advance time.Duration) {
+	t.Helper()
+	if out.Action != EventDeferred {
+		t.Fatalf("got %+v, want deferred", out)
+	}
+	e.clk.Advance(advance)
+	if resp, err := e.queue(context.Background(), batch(string(ev))); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("back from the queue: %+v, %v", resp, err)
+	}
+}
+
 func batch(bodies ...string) json.RawMessage {
 	var b SQSBatch
 	for i, body := range bodies {
@@ -274,8 +287,9 @@ func TestRelaunchFarSlotWaitsOnRelaunchQueue(t *testing.T) {
 	if n := len(e.lim.reserves); n != 2 { // the chunk's and the relaunch's, once
 		t.Errorf("reserves: got %d, want 2", n)
 	}
-	if n := len(e.lim.signals); n != 3 { // three ECS buckets, once: a queued replay is no new throttle
-		t.Errorf("signals: got %v, want the three ECS buckets once", e.lim.signals)
+	// The tasks bucket, once: a queued replay is no new throttle.
+	if len(e.lim.signals) != 1 || !strings.HasPrefix(e.lim.signals[0], "ecs/ecs:FargateTasks/TaskFailedToStart:") || e.lim.sigs[0].Position.N != 0 {
+		t.Errorf("signals: got %v, want ecs:FargateTasks once, without a position", e.lim.signals)
 	}
 	if len(q.to("http://127.0.0.1/q")) != 0 {
 		t.Error("dead-lettered")
@@ -418,14 +432,7 @@ func TestRelaunchPastDeadlineGivesUp(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.advance > 0 {
-				if out.Action != EventDeferred {
-					t.Fatalf("got %+v, want deferred", out)
-				}
-				e.clk.Advance(tc.advance)
-				resp, err := e.queue(ctx, batch(string(ev)))
-				if err != nil || len(resp.BatchItemFailures) != 0 {
-					t.Fatalf("got %+v, %v", resp, err)
-				}
+				backFromQueue(t, e, ev, out, tc.advance)
 				out, _ = e.event(ctx, ev) // the claim now says given up
 				if out.Action != EventDuplicate {
 					t.Fatalf("got %+v, want duplicate (given up)", out)
@@ -434,8 +441,8 @@ func TestRelaunchPastDeadlineGivesUp(t *testing.T) {
 				if o := out; o.Action != EventGaveUp || !strings.Contains(o.Reason, "deadline") {
 					t.Fatalf("got %+v, want giveup naming the deadline", out)
 				}
-				if e.lim.releases != 1 {
-					t.Errorf("releases: got %d, want the far slot given back", e.lim.releases)
+				if len(e.lim.releases) != 1 {
+					t.Errorf("releases: got %d, want the far slot given back", len(e.lim.releases))
 				}
 			}
 			dl := q.to("http://127.0.0.1/q")
@@ -624,8 +631,8 @@ func TestRelaunchOfUnknownOutcomeWithSlotPastTheDeadlineWaitsForIt(t *testing.T)
 	if len(sent) != 2 || sent[1].DelaySeconds != 590 {
 		t.Fatalf("relaunch queue: %d messages (last delay %d), want 2, the second until the deadline (590 s)", len(sent), sent[len(sent)-1].DelaySeconds)
 	}
-	if e.lim.releases != 1 {
-		t.Errorf("releases: got %d, want the far slot given back", e.lim.releases)
+	if len(e.lim.releases) != 1 {
+		t.Errorf("releases: got %d, want the far slot given back", len(e.lim.releases))
 	}
 	if len(e.ecs.Calls()) != 2 {
 		t.Fatalf("calls %d, want no call before the deadline", len(e.ecs.Calls()))
@@ -644,8 +651,8 @@ func TestRelaunchOfUnknownOutcomeWithSlotPastTheDeadlineWaitsForIt(t *testing.T)
 	if st.Launched() != 10 || st.Lost != 0 || len(st.Stopped) != 1 || len(q.to("http://127.0.0.1/q")) != 0 {
 		t.Fatalf("launched %d lost %d stopped %d dead letters %d; want 10, 0, 1, 0", st.Launched(), st.Lost, len(st.Stopped), len(q.to("http://127.0.0.1/q")))
 	}
-	if e.lim.releases != 1 {
-		t.Errorf("releases: got %d, want 1 (the slot given back once)", e.lim.releases)
+	if len(e.lim.releases) != 1 {
+		t.Errorf("releases: got %d, want 1 (the slot given back once)", len(e.lim.releases))
 	}
 }
 

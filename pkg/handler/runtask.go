@@ -6,7 +6,6 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"log/slog"
-	"math"
 	"slices"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 const (
 	StatusLaunched = "launched" // the chunk is complete
 	StatusPartial  = "partial"  // the call answered; Missing units are still missing (Failures say why)
-	StatusDeferred = "deferred" // the slot is WaitSeconds away and held: wait, then call again with SlotAt
+	StatusDeferred = "deferred" // the slot is WaitSeconds away and held: wait, then call again with Slot
 	StatusDone     = "done"     // nothing to do: the chunk was already complete or given up
 )
 
@@ -34,9 +33,24 @@ type RunTaskInput struct {
 	ReuseToken bool `json:"reuseToken"`
 	// Exclude lists EC2 placements "<instanceType>#<subnet>" not to use.
 	Exclude []string `json:"exclude,omitempty"`
-	// SlotAt is a slot held from an earlier "deferred" answer: runtask does
-	// not acquire again.
+	// Slot is a slot held from an earlier "deferred" answer: runtask
+	// re-times it (one read) and does not reserve again.
+	Slot *limiter.Slot `json:"slot,omitempty"`
+	// SlotAt is the form of a held slot from before slots carried their
+	// positions (executions in flight during an upgrade): a slot with only
+	// its time, which is neither re-timed nor given back. Slot wins.
 	SlotAt *time.Time `json:"slotAt,omitempty"`
+}
+
+// held returns the slot the input holds, if any.
+func (in RunTaskInput) held() (limiter.Slot, bool) {
+	switch {
+	case in.Slot != nil:
+		return *in.Slot, true
+	case in.SlotAt != nil:
+		return limiter.Slot{At: *in.SlotAt}, true
+	}
+	return limiter.Slot{}, false
 }
 
 // RunTaskOutput is the runtask function's output. It echoes requestId,
@@ -51,8 +65,15 @@ type RunTaskOutput struct {
 	// Launched and Missing count the chunk's units after this call.
 	Launched int `json:"launched"`
 	Missing  int `json:"missing"`
-	// WaitSeconds (whole seconds, rounded up) and SlotAt are set when deferred.
-	WaitSeconds int              `json:"waitSeconds,omitempty"`
+	// WaitSeconds, Slot and SlotAt are set when deferred. WaitSeconds is
+	// the wait in whole seconds rounded down, for the Wait state (always
+	// written: a deferral can wait 0 s, and the Wait state reads it); the
+	// invocation after it sleeps the rest, so the call lands on its slot.
+	// Slot is what the next invocation passes back; SlotAt, its time, is
+	// for readers and logs (and for executions of an older definition,
+	// which pass it back instead).
+	WaitSeconds int              `json:"waitSeconds"`
+	Slot        *limiter.Slot    `json:"slot,omitempty"`
 	SlotAt      *time.Time       `json:"slotAt,omitempty"`
 	Failures    []launch.Failure `json:"failures,omitempty"`
 }
@@ -130,9 +151,9 @@ func NewRunTask(store launchstore.Store, lim Limiter, ecsc ECSAPI, ec2c EC2API, 
 }
 
 // Handle runs one invocation in named steps: load the chunk → decide the
-// call → record the attempt → acquire its slot (wait for a near one, defer
-// a far one) → call → record the answer. Errors are the named types of
-// pkg/failure.
+// call → record the attempt → hold its slot (reserve one, or re-time the
+// one held across a Wait; sleep for a near one, defer a far one) → call →
+// record the answer. Errors are the named types of pkg/failure.
 func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, error) {
 	if in.RequestID == "" || in.Chunk < 0 || in.Attempt < 0 {
 		return RunTaskOutput{}, permanent("runtask", "InvalidInput", fmt.Errorf("runtask input: requestId required, chunk and attempt ≥ 0, got %q/%d/%d", in.RequestID, in.Chunk, in.Attempt))
@@ -144,9 +165,12 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	}
 	out := RunTaskOutput{RequestID: in.RequestID, Chunk: in.Chunk, Attempt: in.Attempt, Kind: v.spec.Kind, Exclude: in.Exclude}
 	now := h.o.Clock.Now()
+	held, holding := in.held()
 	rec, call, err := h.nextCall(ctx, v.sr, v.spec, v.state, in, now)
 	if err != nil || !call {
-		h.release(ctx, in, v.spec.Kind, max(1, v.state.Missing(v.spec.Size)), v.fargate())
+		if holding {
+			h.release(ctx, v.spec.Kind, held)
+		}
 		if err != nil {
 			return RunTaskOutput{}, err
 		}
@@ -155,20 +179,37 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	// A call that would launch anew (not the replay of an attempt whose
 	// outcome is unknown) is not made once the deadline has passed.
 	fresh := rec.State != launch.AttemptSent
-	if fresh && in.SlotAt == nil && !now.Before(v.sr.Deadline) {
+	if fresh && !holding && !now.Before(v.sr.Deadline) {
 		return h.pastDeadline(out, v.spec, v.state, v.sr.Deadline, now), nil
 	}
 	if rec, err = h.begin(ctx, in, &v, rec); err != nil {
 		return RunTaskOutput{}, err
 	}
 	out.Attempt = rec.Attempt
-	if in.SlotAt == nil {
-		log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt)
-		if out, done, err := h.acquire(ctx, log, v, rec, fresh, out); done || err != nil {
-			return out, err
-		}
+	c := h.newCall(in, v, rec, fresh)
+	if out, done, err := h.hold(ctx, c, in, out); done || err != nil {
+		return out, err
 	}
-	return h.callAndRecord(ctx, in, v, rec, fresh, out)
+	return h.callAndRecord(ctx, c, out)
+}
+
+// launchCall is one invocation's call as its steps see it.
+type launchCall struct {
+	in      RunTaskInput
+	v       chunkView
+	rec     launch.AttemptRecord
+	fresh   bool // a new call, not the replay of one whose outcome is unknown
+	service string
+	takes   []limiter.Take
+	slot    limiter.Slot // the slot held for the call
+	at      time.Time    // when the call was made
+	log     *slog.Logger
+}
+
+func (h *RunTask) newCall(in RunTaskInput, v chunkView, rec launch.AttemptRecord, fresh bool) *launchCall {
+	service, takes := takesFor(v.spec.Kind, rec.Count, v.fargate())
+	return &launchCall{in: in, v: v, rec: rec, fresh: fresh, service: service, takes: takes,
+		log: h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt)}
 }
 
 // begin records the attempt (parameters, token) before its slot is
@@ -176,7 +217,7 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 // the limiter assumes the call happens at the slot, and every delay
 // between its clock reading and the call lets the real bucket refill less
 // than it believes. A deferred attempt stays "sent" and is what the next
-// invocation (with slotAt) makes; repeating its token is always safe.
+// invocation (with its slot) makes; repeating its token is always safe.
 func (h *RunTask) begin(ctx context.Context, in RunTaskInput, v *chunkView, rec launch.AttemptRecord) (launch.AttemptRecord, error) {
 	switch rec.State {
 	case launch.AttemptSent: // stored already: replayed as it is
@@ -195,61 +236,14 @@ func (h *RunTask) begin(ctx context.Context, in RunTaskInput, v *chunkView, rec 
 	return state.Attempts[rec.Attempt], nil // a concurrent invocation's record wins
 }
 
-// acquire takes a slot for every bucket the call needs. A slot past the
-// deadline goes back and the attempt closes as refused; a near slot is
-// slept for, so the call happens at the slot the limiter assumed; a far
-// one (or a wait the Lambda deadline cannot hold) is answered "deferred"
-// with the slot held, for a Wait state. done says out is the answer.
-func (h *RunTask) acquire(ctx context.Context, log *slog.Logger, v chunkView, rec launch.AttemptRecord, fresh bool, out RunTaskOutput) (RunTaskOutput, bool, error) {
-	service, takes := takesFor(v.spec.Kind, rec.Count, v.fargate())
-	slot, err := h.reserve(ctx, log, service, takes)
-	if err != nil {
-		return RunTaskOutput{}, true, err
-	}
-	if slot.Fallback {
-		h.o.Metrics.Add(MetricLimiterFallback, 1, UnitCount)
-	}
-	if fresh && slot.At.After(v.sr.Deadline) {
-		ferr := h.store.FailAttempt(ctx, v.sr.Request.RequestID, v.spec.Index, rec.Attempt, CodeDeadlinePassed)
-		if rerr := h.lim.Release(ctx, service, takes, slot); rerr != nil {
-			log.Warn("slot past the deadline not released", "err", rerr)
-		}
-		if ferr != nil {
-			return RunTaskOutput{}, true, transientErr("runtask", ferr)
-		}
-		log.Info("slot past the deadline given back", "slotAt", slot.At.UTC(), "deadline", v.sr.Deadline)
-		return h.pastDeadline(out, v.spec, v.state, v.sr.Deadline, slot.At), true, nil
-	}
-	// The wait counts from now, not from the limiter's reading of the
-	// clock: the time its write took is already spent.
-	wait := slot.At.Sub(h.o.Clock.Now())
-	if wait <= 0 {
-		return out, false, nil
-	}
-	if wait <= h.o.DeferThreshold && !lambdaTooNear(ctx, wait) {
-		if err := h.o.Clock.Sleep(ctx, wait); err != nil {
-			// The attempt stays "sent": the next invocation replays it.
-			return RunTaskOutput{}, true, transientErr("runtask", fmt.Errorf("waiting for the slot: %w", err))
-		}
-		return out, false, nil
-	}
-	at := slot.At.UTC()
-	out.Status, out.WaitSeconds, out.SlotAt = StatusDeferred, int(math.Ceil(wait.Seconds())), &at
-	out.Launched, out.Missing = v.state.Launched(), v.state.Missing(v.spec.Size)
-	h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
-	h.o.Metrics.Add(MetricDeferSeconds, wait.Seconds(), UnitSeconds)
-	log.Info("deferred", "delayMs", wait.Milliseconds(), "slotAt", at)
-	return out, true, nil
-}
-
 // callAndRecord makes the call and records its answer in the chunk.
-func (h *RunTask) callAndRecord(ctx context.Context, in RunTaskInput, v chunkView, rec launch.AttemptRecord, fresh bool, out RunTaskOutput) (RunTaskOutput, error) {
-	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt)
-	service, takes := takesFor(v.spec.Kind, rec.Count, v.fargate())
+func (h *RunTask) callAndRecord(ctx context.Context, c *launchCall, out RunTaskOutput) (RunTaskOutput, error) {
+	in, v, rec := c.in, c.v, c.rec
 	op := "ecs:RunTask"
 	var res result
 	var err error
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
+	c.at = h.o.Clock.Now()
 	if v.spec.Kind == launch.KindECS {
 		res, err = callRunTask(ctx, h.ecs, runTaskInput(v.sr.Request.ECS, in.RequestID, rec))
 	} else {
@@ -257,7 +251,7 @@ func (h *RunTask) callAndRecord(ctx context.Context, in RunTaskInput, v chunkVie
 		res, err = callRunInstances(ctx, h.ec2, runInstancesInput(v.sr.Request.EC2, in.RequestID, rec))
 	}
 	if err != nil {
-		return RunTaskOutput{}, h.callFailed(ctx, log, v.sr, v.spec, rec, !fresh, service, takes, op, err)
+		return RunTaskOutput{}, h.callFailed(ctx, c, op, err)
 	}
 	state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures)
 	if err != nil {
@@ -268,35 +262,11 @@ func (h *RunTask) callAndRecord(ctx context.Context, in RunTaskInput, v chunkVie
 	h.o.Metrics.Add(MetricLaunched, float64(len(res.IDs)), UnitCount)
 	rec = state.Attempts[rec.Attempt]
 	if v.spec.Kind == launch.KindEC2 && len(res.IDs) < rec.Count {
-		h.markUnavailable(ctx, log, launch.Placement{InstanceType: rec.InstanceType, Subnet: rec.Subnet})
+		h.markUnavailable(ctx, c.log, launch.Placement{InstanceType: rec.InstanceType, Subnet: rec.Subnet})
 	}
 	out = h.answer(out, v.spec, state, rec)
-	log.Info("called", "op", op, "launchedNow", len(res.IDs), "launched", out.Launched, "missing", out.Missing)
+	c.log.Info("called", "op", op, "launchedNow", len(res.IDs), "launched", out.Launched, "missing", out.Missing)
 	return out, nil
-}
-
-// reserve takes a slot. A slot already further in the past than StaleSlot
-// when the limiter answers was computed from a stale clock reading (the
-// limiter's write took that long): the limiter believes the call happened
-// back then, while the real bucket, full in the meantime, could not bank
-// the refill. The slot is then taken again, once, at the current time; the
-// stale one stays charged, which pays for the refill the bucket lost.
-func (h *RunTask) reserve(ctx context.Context, log *slog.Logger, service string, takes []limiter.Take) (limiter.Slot, error) {
-	var slot limiter.Slot
-	var err error
-	for try := 0; try < 2; try++ {
-		if slot, err = h.lim.Reserve(ctx, service, takes); err != nil {
-			log.Warn("limiter refused", "err", err)
-			return limiter.Slot{}, limiterErr(h.o.Classify(err), err)
-		}
-		late := h.o.Clock.Now().Sub(slot.At)
-		if late <= h.o.StaleSlot {
-			break
-		}
-		h.o.Metrics.Add(MetricStaleSlots, 1, UnitCount)
-		log.Info("stale slot taken again", "delayMs", late.Milliseconds())
-	}
-	return slot, nil
 }
 
 // nextCall decides what this invocation calls: an attempt whose outcome is
@@ -369,39 +339,37 @@ func (h *RunTask) markUnavailable(ctx context.Context, log *slog.Logger, p launc
 }
 
 // callFailed records a failed call and returns the named error for it.
-// replay says the call repeated an attempt whose outcome was unknown.
-func (h *RunTask) callFailed(ctx context.Context, log *slog.Logger, sr launch.StoredRequest, spec launch.ChunkSpec, rec launch.AttemptRecord, replay bool, service string, takes []limiter.Take, op string, err error) error {
-	c := h.o.Classify(err)
-	log = log.With("kind", c.Class, "code", c.Code)
+func (h *RunTask) callFailed(ctx context.Context, c *launchCall, op string, err error) error {
+	cl := h.o.Classify(err)
+	log := c.log.With("kind", cl.Class, "code", cl.Code)
 	// ECS and EC2 throttle a call before they look its client token up, so
 	// a throttled replay says nothing about the first call, which may have
 	// launched: the attempt stays unknown ("sent") and is replayed again;
 	// marking it refused would let a new token launch the units twice.
-	definitive := c.Class != failure.Transient && !(replay && c.Class == failure.Throttled)
+	replay := !c.fresh
+	definitive := cl.Class != failure.Transient && !(replay && cl.Class == failure.Throttled)
 	if definitive {
 		// Nothing was launched under this token.
-		if ferr := h.store.FailAttempt(ctx, sr.Request.RequestID, spec.Index, rec.Attempt, c.Code); ferr != nil {
+		if ferr := h.store.FailAttempt(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, cl.Code); ferr != nil {
 			log.Warn("attempt not marked failed", "err", ferr)
 		}
 	}
-	switch c.Class {
+	switch cl.Class {
 	case failure.Throttled:
 		h.o.Metrics.Add(MetricThrottledSync, 1, UnitCount)
-		now := h.o.Clock.Now()
-		for _, t := range takes {
-			if serr := h.lim.Signal(ctx, service, t.Bucket, limiter.Signal{Reason: c.Code, At: now}); serr != nil {
-				log.Warn("throttle signal lost", "bucket", t.Bucket, "err", serr)
-			}
+		bucket, sig := throttleSignal(c.slot, c.takes, cl.Code, c.at)
+		if serr := h.lim.Signal(ctx, c.service, bucket, sig); serr != nil {
+			log.Warn("throttle signal lost", "bucket", bucket, "err", serr)
 		}
 	case failure.Capacity:
-		if spec.Kind == launch.KindEC2 {
-			p := launch.Placement{InstanceType: rec.InstanceType, Subnet: rec.Subnet}
+		if c.v.spec.Kind == launch.KindEC2 {
+			p := launch.Placement{InstanceType: c.rec.InstanceType, Subnet: c.rec.Subnet}
 			h.markUnavailable(ctx, log, p)
-			c.Scope, c.ScopeValue = failure.ScopeInstanceType, p.Key()
+			cl.Scope, cl.ScopeValue = failure.ScopeInstanceType, p.Key()
 		}
 	}
 	log.Warn("call failed", "err", err)
-	return failure.ErrorFor(c, op, err)
+	return failure.ErrorFor(cl, op, err)
 }
 
 // answer builds the output from the chunk's state and the attempt's record.
@@ -439,13 +407,4 @@ func (h *RunTask) pastDeadline(out RunTaskOutput, spec launch.ChunkSpec, state l
 	out.Failures = []launch.Failure{{Reason: CodeDeadlinePassed, Detail: fmt.Sprintf("deadline %s passed (next slot %s): %d of %d units not launched",
 		deadline.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), out.Missing, spec.Size)}}
 	return out
-}
-
-// release gives back a slot held from a deferral when no call is made.
-func (h *RunTask) release(ctx context.Context, in RunTaskInput, kind launch.Kind, count int, fargate bool) {
-	if in.SlotAt == nil {
-		return
-	}
-	service, takes := takesFor(kind, count, fargate)
-	_ = h.lim.Release(ctx, service, takes, limiter.Slot{At: *in.SlotAt})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -23,21 +24,22 @@ import (
 )
 
 type runTaskEnv struct {
-	st  launchstore.Store
-	clk *clock.Fake
-	ecs *fakeECS
-	ec2 *fakeEC2
-	lim *fakeLimiter
-	h   *RunTask
+	st      launchstore.Store
+	clk     *clock.Fake
+	ecs     *fakeECS
+	ec2     *fakeEC2
+	lim     *fakeLimiter
+	metrics *countRecorder
+	h       *RunTask
 }
 
 func newRunTaskEnv(t *testing.T) *runTaskEnv {
 	t.Helper()
 	st, _ := newTestStore(t)
-	e := &runTaskEnv{st: st, clk: clock.NewFake(t0), ecs: &fakeECS{}, ec2: &fakeEC2{}}
+	e := &runTaskEnv{st: st, clk: clock.NewFake(t0), ecs: &fakeECS{}, ec2: &fakeEC2{}, metrics: &countRecorder{}}
 	e.lim = &fakeLimiter{clk: e.clk}
 	e.h = NewRunTask(st, e.lim, e.ecs, e.ec2, func(o *RunTaskOptions) {
-		o.Clock, o.DeferThreshold, o.AccountScope = e.clk, 2*time.Second, "test"
+		o.Clock, o.DeferThreshold, o.AccountScope, o.Metrics = e.clk, 2*time.Second, "test", e.metrics
 	})
 	return e
 }
@@ -96,24 +98,41 @@ func TestRunTaskDefersFarSlot(t *testing.T) {
 	e := newRunTaskEnv(t)
 	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.lim.waits = []time.Duration{4200 * time.Millisecond}
+	var calledAt time.Time
+	e.ecs.respond = func(_ int, in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
+		calledAt = e.clk.Now()
+		return e.ecs.launch(int(aws.ToInt32(in.Count))), nil
+	}
 	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Status != StatusDeferred || out.WaitSeconds != 5 || out.SlotAt == nil || !out.SlotAt.Equal(t0.Add(4200*time.Millisecond)) {
-		t.Fatalf("got %+v, want deferred 5 s (4.2 s rounded up) with slotAt", out)
+	slotAt := t0.Add(4200 * time.Millisecond)
+	if out.Status != StatusDeferred || out.WaitSeconds != 4 || out.SlotAt == nil || !out.SlotAt.Equal(slotAt) ||
+		out.Slot == nil || !out.Slot.At.Equal(slotAt) || len(out.Slot.Positions) != 3 {
+		t.Fatalf("got %+v, want deferred 4 s (4.2 s rounded down) with the whole slot and its time", out)
 	}
 	if n := len(e.ecs.Calls()); n != 0 {
 		t.Fatalf("deferred run made %d calls", n)
 	}
-	// After the Wait: the held slot is used, no new reservation.
-	e.clk.Advance(5 * time.Second)
-	out, err = e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, SlotAt: out.SlotAt})
+	// The slot survives the state machine's JSON.
+	b, _ := json.Marshal(out)
+	var in RunTaskInput
+	if err := json.Unmarshal(b, &in); err != nil || in.Slot == nil || len(in.Slot.Positions) != 3 {
+		t.Fatalf("output as the next input: %+v, %v", in, err)
+	}
+	// After the Wait: the held slot is re-checked, the rest slept, no new
+	// reservation; the call lands on the slot.
+	e.clk.Advance(time.Duration(out.WaitSeconds) * time.Second)
+	out, err = e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, Slot: in.Slot})
 	if err != nil || out.Status != StatusLaunched {
 		t.Fatalf("got %+v, %v; want launched", out, err)
 	}
-	if n := len(e.lim.reserves); n != 1 {
-		t.Errorf("reserves: got %d, want 1 (the slot was held)", n)
+	if len(e.lim.reserves) != 1 || len(e.lim.rechecks) != 1 {
+		t.Errorf("reserves %d, rechecks %d; want 1 and 1 (the slot was held)", len(e.lim.reserves), len(e.lim.rechecks))
+	}
+	if !calledAt.Equal(slotAt) {
+		t.Errorf("called at %v, want at the slot %v", calledAt, slotAt)
 	}
 }
 
@@ -148,8 +167,8 @@ func TestRunTaskNearSlotDeadlineAndCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // < wait + callReserve
 	defer cancel()
 	out, err := e.h.Handle(ctx, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
-	if err != nil || out.Status != StatusDeferred || out.SlotAt == nil || out.WaitSeconds != 2 {
-		t.Fatalf("got %+v, %v; want deferred 2 s with slotAt", out, err)
+	if err != nil || out.Status != StatusDeferred || out.Slot == nil || out.WaitSeconds != 1 {
+		t.Fatalf("got %+v, %v; want deferred 1 s (1.5 s rounded down) with the slot", out, err)
 	}
 
 	h := NewRunTask(e.st, e.lim, e.ecs, e.ec2, func(o *RunTaskOptions) {
@@ -265,9 +284,13 @@ func TestRunTaskThrottledSignalsAndRepeatsAttempt(t *testing.T) {
 	if !errors.As(err, &th) || th.Code != "ThrottlingException" {
 		t.Fatalf("got %T %v, want *failure.ThrottledError ThrottlingException", err, err)
 	}
-	want := []string{"ecs/ecs:RunTask/ThrottlingException", "ecs/ecs:FargateRunTask/ThrottlingException", "ecs/ecs:FargateTasks/ThrottlingException"}
+	// One signal, on the binding bucket, with the call's position there.
+	want := []string{"ecs/ecs:FargateTasks/ThrottlingException"}
 	if !slices.Equal(e.lim.signals, want) {
 		t.Errorf("signals: got %v, want %v", e.lim.signals, want)
+	}
+	if p := e.lim.sigs[0].Position; p.Bucket != limiter.ECSFargateTasks || p.N != 10 || p.End != 10 || !e.lim.sigs[0].At.Equal(t0) {
+		t.Errorf("signal: got %+v, want the call's position in ecs:FargateTasks (end 10, n 10) at %v", e.lim.sigs[0], t0)
 	}
 	st, _ := e.st.Chunk(context.Background(), "r1", 0)
 	if got := st.Attempts[1].State; got != launch.AttemptFailed {
@@ -437,17 +460,37 @@ func TestRunTaskExcludeAll(t *testing.T) {
 	}
 }
 
+// A slot held across a Wait for a chunk that needs no call any more goes
+// back exactly; a legacy slotAt (only a time) has nothing to give back.
 func TestRunTaskReleasesHeldSlotWhenDone(t *testing.T) {
 	t.Parallel()
-	e := newRunTaskEnv(t)
-	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
-	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil {
-		t.Fatal(err)
-	}
 	at := t0.Add(3 * time.Second)
-	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, SlotAt: &at})
-	if err != nil || out.Status != StatusLaunched || e.lim.releases != 1 || len(e.ecs.Calls()) != 1 {
-		t.Fatalf("got %+v, %v, %d releases, %d calls; want launched, 1 release, no new call", out, err, e.lim.releases, len(e.ecs.Calls()))
+	held := limiter.Slot{At: at, Binding: limiter.ECSFargateTasks, Positions: []limiter.Position{
+		{Bucket: limiter.ECSRunTask, End: 7, N: 1, At: at}, {Bucket: limiter.ECSFargateTasks, End: 70, N: 10, At: at}}}
+	for name, tc := range map[string]struct {
+		in       RunTaskInput
+		releases int
+	}{
+		"slot":   {RunTaskInput{Slot: &held}, 1},
+		"slotAt": {RunTaskInput{SlotAt: &at}, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newRunTaskEnv(t)
+			plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
+			if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil {
+				t.Fatal(err)
+			}
+			in := tc.in
+			in.RequestID, in.Chunk, in.Attempt = "r1", 0, 1
+			out, err := e.run(t, in)
+			if err != nil || out.Status != StatusLaunched || len(e.lim.releases) != tc.releases || len(e.ecs.Calls()) != 1 {
+				t.Fatalf("got %+v, %v, %d releases, %d calls; want launched, %d release, no new call", out, err, len(e.lim.releases), len(e.ecs.Calls()), tc.releases)
+			}
+			if tc.releases == 1 && !reflect.DeepEqual(e.lim.releases[0], held) {
+				t.Errorf("released %+v, want the held slot %+v", e.lim.releases[0], held)
+			}
+		})
 	}
 }
 

@@ -11,15 +11,14 @@ import (
 )
 
 // TestLimiterFromEnvironment: the functions' limiter takes its limits,
-// scope, look-ahead and fallback fraction from the TH_* variables, and a
-// bad limits document names TH_LIMITS_JSON.
+// scope and look-ahead from the TH_* variables, and a bad limits document
+// names TH_LIMITS_JSON.
 func TestLimiterFromEnvironment(t *testing.T) {
 	t.Parallel()
 	cfg, err := config.Load(config.FromMap(map[string]string{
 		config.EnvLimitsJSON:     `{"accounts": {"eu-west-1": {"actions": {"ecs:RunTask": {"rate": 80, "burst": 200}}}}}`,
 		config.EnvRegion:         "eu-west-1",
 		config.EnvMaxAhead:       "60",
-		config.EnvFallback:       "0.5",
 		config.EnvDeferThreshold: "1.5",
 	}))
 	if err != nil {
@@ -36,9 +35,9 @@ func TestLimiterFromEnvironment(t *testing.T) {
 	if l, _ := d.Limit(limiter.ECSRunTask); l.Rate != 80 || l.Burst != 200 {
 		t.Errorf("ecs:RunTask in eu-west-1: got %+v, want 200 / 80", l)
 	}
-	if got.AccountScope != "eu-west-1" || got.EarlyCalls != 0 || got.MaxAhead != time.Minute || got.FallbackFraction != 0.5 {
-		t.Errorf("options: scope %q, early calls %v, max ahead %v, fallback %v; want eu-west-1, 0 (pkg/launch calls at the slot), 1m, 0.5",
-			got.AccountScope, got.EarlyCalls, got.MaxAhead, got.FallbackFraction)
+	if got.AccountScope != "eu-west-1" || got.EarlyCalls != 0 || got.MaxAhead != time.Minute {
+		t.Errorf("options: scope %q, early calls %v, max ahead %v; want eu-west-1, 0 (pkg/launch calls at the slot), 1m",
+			got.AccountScope, got.EarlyCalls, got.MaxAhead)
 	}
 	cfg.LimitsJSON = `{"actions": {"ecs:RunTask": {"rate": -1}}}`
 	if _, err := wire.NewLimiter(limiter.NewMemoryStore(), cfg); err == nil ||

@@ -23,7 +23,7 @@ var (
 	listKeys   = []string{"clusters", "taskDefinitions", "taskRoles", "launchTemplates", "subnets", "instanceProfileRoles"}
 	stringKeys = []string{"limitsJson", "logLevel", "alarmTopicArn"}
 	numberKeys = []string{"deferThresholdSeconds", "logRetentionDays", "runTaskConcurrency", "retryConcurrency"}
-	alarmKeys  = []string{"throttleRatePercent", "dlqDepth", "failedExecutions", "limiterFallback"}
+	alarmKeys  = []string{"throttleRatePercent", "dlqDepth", "failedExecutions", "limiterBusy"}
 )
 
 // Options are the context keys that are not Settings: where the app finds

@@ -51,10 +51,10 @@ func TestFromContext(t *testing.T) {
 			wantOpts: Options{StackName: "ThrottleHandler"},
 		},
 		"props file, key wins": {
-			context: map[string]any{"propsFile": propsFile, "clusters": "batch", "alarms.limiterFallback": "2"},
+			context: map[string]any{"propsFile": propsFile, "clusters": "batch", "alarms.limiterBusy": "2"},
 			want: Settings{
 				Clusters: []string{"batch"}, TaskDefinitions: []string{"job:3"},
-				LimitsJSON: `{"ecs:RunTask":{"rate":20}}`, Alarms: AlarmThresholds{DLQDepth: 5, LimiterFallback: 2},
+				LimitsJSON: `{"ecs:RunTask":{"rate":20}}`, Alarms: AlarmThresholds{DLQDepth: 5, LimiterBusy: 2},
 			},
 			wantOpts: Options{StackName: "ThrottleHandler"},
 		},

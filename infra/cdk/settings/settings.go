@@ -74,9 +74,9 @@ type AlarmThresholds struct {
 	// FailedExecutions: failed, timed-out or aborted launch executions in
 	// 5 minutes. Default 1.
 	FailedExecutions float64 `json:"failedExecutions,omitempty"`
-	// LimiterFallback: limiter fallbacks to the local limit (DynamoDB
-	// unreachable) in 5 minutes. Default 1.
-	LimiterFallback float64 `json:"limiterFallback,omitempty"`
+	// LimiterBusy: reservations the limiter answered busy because its
+	// DynamoDB item could not be read or written, in 5 minutes. Default 1.
+	LimiterBusy float64 `json:"limiterBusy,omitempty"`
 }
 
 // Defaults of the optional settings.
@@ -180,7 +180,7 @@ func (s Settings) Validate() error {
 		"alarms.throttleRatePercent": s.Alarms.ThrottleRatePercent,
 		"alarms.dlqDepth":            s.Alarms.DLQDepth,
 		"alarms.failedExecutions":    s.Alarms.FailedExecutions,
-		"alarms.limiterFallback":     s.Alarms.LimiterFallback,
+		"alarms.limiterBusy":         s.Alarms.LimiterBusy,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s: must be > 0 (0 = default), got %g", key, v)
@@ -231,6 +231,6 @@ func (s Settings) WithDefaults() Settings {
 	def(&s.Alarms.ThrottleRatePercent, 5)
 	def(&s.Alarms.DLQDepth, 1)
 	def(&s.Alarms.FailedExecutions, 1)
-	def(&s.Alarms.LimiterFallback, 1)
+	def(&s.Alarms.LimiterBusy, 1)
 	return s
 }

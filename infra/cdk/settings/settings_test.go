@@ -83,7 +83,7 @@ func TestWithDefaults(t *testing.T) {
 	got := Settings{RetryConcurrency: &zero, Alarms: AlarmThresholds{DLQDepth: 3}, LogLevel: "WARN"}.WithDefaults()
 	if got.LogLevel != "warn" || got.LogRetentionDays != DefaultLogRetentionDays ||
 		*got.RunTaskConcurrency != DefaultRunTaskConcurrency || *got.RetryConcurrency != 0 ||
-		got.Alarms != (AlarmThresholds{ThrottleRatePercent: 5, DLQDepth: 3, FailedExecutions: 1, LimiterFallback: 1}) {
+		got.Alarms != (AlarmThresholds{ThrottleRatePercent: 5, DLQDepth: 3, FailedExecutions: 1, LimiterBusy: 1}) {
 		t.Errorf("got %+v", got)
 	}
 }

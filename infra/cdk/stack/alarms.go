@@ -112,8 +112,8 @@ func (p *parts) addAlarms() {
 		},
 	})
 	alarm("FailedExecutionsAlarm", "Launch executions ended without a summary: see the state machine's log group.", failed, a.FailedExecutions, 1)
-	alarm("LimiterFallbackAlarm", "The limiter could not reach DynamoDB and fell back to the conservative local limit: launches are slowed.",
-		p.metric(handler.MetricLimiterFallback), a.LimiterFallback, 1)
+	alarm("LimiterStoreAlarm", "The limiter could not read or write its DynamoDB item and admitted nothing: launches wait until it answers (a configuration error, such as access denied or a missing table, does not pass by itself).",
+		p.metric(handler.MetricLimiterBusy), a.LimiterBusy, 1)
 
 	if p.settings.AlarmTopicArn != "" {
 		topic := awssns.Topic_FromTopicArn(p.stack, jsii.String("AlarmTopic"), jsii.String(p.settings.AlarmTopicArn))
@@ -152,7 +152,7 @@ func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awsclou
 			},
 			{
 				graph("Outcomes", p.metric(handler.MetricLaunched), p.metric(handler.MetricFailed), p.metric(handler.MetricDeadLettered), p.metric(handler.MetricRelaunched)),
-				graph("Retries, deferrals, limiter fallback", p.metric(handler.MetricRetries), p.metric(handler.MetricDeferrals), p.metric(handler.MetricLimiterFallback)),
+				graph("Retries, deferrals, limiter busy", p.metric(handler.MetricRetries), p.metric(handler.MetricDeferrals), p.metric(handler.MetricLimiterBusy)),
 			},
 			{
 				graph("Launch executions",

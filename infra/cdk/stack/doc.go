@@ -19,9 +19,9 @@
 //     event DLQ, separate from the product DLQ that retry gives up into.
 //   - The DynamoDB table (pk/sk, TTL expiresAt, on-demand, PITR, encrypted),
 //     the SSE-SQS queues (14 days, TLS only), alarms on throttle rate, the
-//     depth of each DLQ, failed executions and limiter fallback, and a
-//     dashboard of the EMF metrics of pkg/handler (namespace ThrottleHandler,
-//     summed over the Function dimension).
+//     depth of each DLQ, failed executions and a limiter store answering
+//     busy, and a dashboard of the EMF metrics of pkg/handler (namespace
+//     ThrottleHandler, summed over the Function dimension).
 //   - The relaunch queue: relaunches retry defers (TH_RELAUNCH_QUEUE_URL,
 //     retry may send) and TaskFailedToStart events (the rule whose file says
 //     "via": "relaunch-queue"; EventBridge may send for that rule alone),

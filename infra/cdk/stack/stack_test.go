@@ -686,7 +686,7 @@ func TestAlarms(t *testing.T) {
 	s := sharedStack(t)
 	want := map[string]float64{
 		"ThrottleRateAlarm": 2, "DeadLetterQueueAlarm": 1, "EventDeadLetterQueueAlarm": 1, "RelaunchDeadLetterQueueAlarm": 1,
-		"FailedExecutionsAlarm": 1, "LimiterFallbackAlarm": 1,
+		"FailedExecutionsAlarm": 1, "LimiterStoreAlarm": 1,
 	}
 	got := map[string]float64{}
 	for id, r := range s.resources("AWS::CloudWatch::Alarm") {
@@ -702,10 +702,10 @@ func TestAlarms(t *testing.T) {
 		if p["TreatMissingData"] != "notBreaching" {
 			t.Errorf("%s: got TreatMissingData %v", id, p["TreatMissingData"])
 		}
-		if strings.HasPrefix(id, "ThrottleRateAlarm") || strings.HasPrefix(id, "LimiterFallbackAlarm") {
+		if strings.HasPrefix(id, "ThrottleRateAlarm") || strings.HasPrefix(id, "LimiterStoreAlarm") {
 			// Each EMF metric is summed over the functions, by the dimension
 			// pkg/handler.EMF writes.
-			want := []string{handler.MetricLimiterFallback}
+			want := []string{handler.MetricLimiterBusy}
 			if strings.HasPrefix(id, "ThrottleRateAlarm") {
 				want = []string{handler.MetricCalls, handler.MetricThrottledSync}
 			}
@@ -744,7 +744,7 @@ func TestAlarms(t *testing.T) {
 		dash = string(b)
 	}
 	for _, m := range []string{handler.MetricCalls, handler.MetricThrottledSync, handler.MetricThrottledAsync, handler.MetricLaunched,
-		handler.MetricFailed, handler.MetricDeadLettered, handler.MetricRelaunched, handler.MetricDeferrals, handler.MetricRetries, handler.MetricLimiterFallback} {
+		handler.MetricFailed, handler.MetricDeadLettered, handler.MetricRelaunched, handler.MetricDeferrals, handler.MetricRetries, handler.MetricLimiterBusy} {
 		if !strings.Contains(dash, `\"`+m+`\"`) {
 			t.Errorf("dashboard has no %s metric", m)
 		}

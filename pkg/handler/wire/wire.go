@@ -89,8 +89,9 @@ func newLimiter(d Deps, db *dynamodb.Client, rec handler.Recorder) (*limiter.Dis
 
 // NewLimiter builds the fleet-wide limiter on store from the parsed
 // environment: limits from cfg.LimitsJSON over the built-in defaults, and
-// the account scope, look-ahead and fallback fraction from cfg; optFns
-// apply after them. EarlyCalls stays 0: pkg/launch calls at the slot. A bad
+// the account scope and look-ahead from cfg; optFns apply after them. It
+// fails closed: a store failure answers busy, nothing falls back to a
+// local limit. EarlyCalls stays 0: pkg/launch calls at the slot. A bad
 // limits document is an error naming TH_LIMITS_JSON.
 func NewLimiter(store limiter.Store, cfg config.Config, optFns ...func(*limiter.Options)) (*limiter.Distributed, error) {
 	lims, err := limiter.ParseLimits(cfg.LimitsJSON)
@@ -98,7 +99,7 @@ func NewLimiter(store limiter.Store, cfg config.Config, optFns ...func(*limiter.
 		return nil, fmt.Errorf("%s: %w", config.EnvLimitsJSON, err)
 	}
 	fromEnv := func(o *limiter.Options) {
-		o.AccountScope, o.MaxAhead, o.FallbackFraction = cfg.AccountScope, cfg.MaxAhead, cfg.FallbackFraction
+		o.AccountScope, o.MaxAhead = cfg.AccountScope, cfg.MaxAhead
 	}
 	return limiter.NewDistributed(store, lims, append([]func(*limiter.Options){fromEnv}, optFns...)...), nil
 }

@@ -1,0 +1,160 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
+)
+
+// hold holds the call's slot: the one the input holds across a Wait,
+// re-timed (wake), or a new one (acquire). done says out is the answer.
+func (h *RunTask) hold(ctx context.Context, c *launchCall, in RunTaskInput, out RunTaskOutput) (RunTaskOutput, bool, error) {
+	if held, ok := in.held(); ok {
+		return h.wake(ctx, c, held, out)
+	}
+	return h.acquire(ctx, c, out)
+}
+
+// acquire reserves the call's slot in every bucket it draws on, then
+// places it (see place).
+func (h *RunTask) acquire(ctx context.Context, c *launchCall, out RunTaskOutput) (RunTaskOutput, bool, error) {
+	slot, err := h.reserve(ctx, c.log, c.service, c.takes)
+	if err != nil {
+		return RunTaskOutput{}, true, err
+	}
+	c.slot = slot
+	return h.place(ctx, c, out, h.o.DeferThreshold)
+}
+
+// wake re-times a slot held across a Wait state, with one read: a decrease
+// since it was booked moves it later, never earlier, and a slot that moved
+// beyond the defer threshold is deferred again with the same positions,
+// nothing reserved anew. If the limiter cannot read its store, the slot
+// keeps its place and time. The Wait was rounded down, so up to a second
+// is left to sleep here whatever the defer threshold.
+func (h *RunTask) wake(ctx context.Context, c *launchCall, held limiter.Slot, out RunTaskOutput) (RunTaskOutput, bool, error) {
+	slot, err := h.lim.Recheck(ctx, c.service, held)
+	switch {
+	case err != nil:
+		countBusy(h.o.Metrics, err)
+		c.log.Warn("held slot not re-timed; kept as it was", "err", err)
+		slot = held
+	case slot.At.After(held.At):
+		c.log.Info("held slot re-timed", "from", held.At.UTC(), "slotAt", slot.At.UTC(), "laterMs", slot.At.Sub(held.At).Milliseconds())
+	}
+	c.slot = slot
+	return h.place(ctx, c, out, max(h.o.DeferThreshold, time.Second))
+}
+
+// place decides what happens at c.slot. A slot past the request's deadline
+// goes back and the attempt closes as refused; a slot at most sleepMax
+// away is slept for, so the call lands on the slot the limiter timed; a
+// further one (or a wait the Lambda deadline cannot hold) is answered
+// "deferred" with the slot held, for a Wait state. done says out is the
+// answer.
+func (h *RunTask) place(ctx context.Context, c *launchCall, out RunTaskOutput, sleepMax time.Duration) (RunTaskOutput, bool, error) {
+	if c.fresh && c.slot.At.After(c.v.sr.Deadline) {
+		out, err := h.slotPastDeadline(ctx, c, out)
+		return out, true, err
+	}
+	// The wait counts from now, not from the limiter's reading of the
+	// clock: the time its write took is already spent.
+	wait := c.slot.At.Sub(h.o.Clock.Now())
+	if wait <= 0 {
+		return out, false, nil
+	}
+	if wait <= sleepMax && !lambdaTooNear(ctx, wait) {
+		if err := h.o.Clock.Sleep(ctx, wait); err != nil {
+			// The attempt stays "sent": the next invocation replays it.
+			return RunTaskOutput{}, true, transientErr("runtask", fmt.Errorf("waiting for the slot: %w", err))
+		}
+		return out, false, nil
+	}
+	h.markHeld(ctx, c)
+	return h.deferred(c, out, wait), true, nil
+}
+
+// codeSlotHeld marks a new attempt that waits for its slot across a Wait.
+const codeSlotHeld = "SlotHeld"
+
+// markHeld records that a new attempt deferred to its slot was not sent: its
+// outcome is known until the invocation after the Wait marks it sent again
+// (begin), so a slot a decrease moved past the request's deadline is then
+// given up without a call. Left "sent" (the write failed, or a replay of
+// an attempt whose outcome is unknown), it is called whenever its slot
+// comes, as a replay must be.
+func (h *RunTask) markHeld(ctx context.Context, c *launchCall) {
+	if !c.fresh {
+		return
+	}
+	if err := h.store.FailAttempt(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, codeSlotHeld); err != nil {
+		c.log.Warn("deferred attempt left as sent", "err", err)
+	}
+}
+
+// slotPastDeadline gives back a slot that lies after the request's
+// deadline and closes the attempt as refused.
+func (h *RunTask) slotPastDeadline(ctx context.Context, c *launchCall, out RunTaskOutput) (RunTaskOutput, error) {
+	v := c.v
+	ferr := h.store.FailAttempt(ctx, v.sr.Request.RequestID, v.spec.Index, c.rec.Attempt, CodeDeadlinePassed)
+	if rerr := giveBack(ctx, h.lim, c.service, c.slot); rerr != nil {
+		c.log.Warn("slot past the deadline not released", "err", rerr)
+	}
+	if ferr != nil {
+		return RunTaskOutput{}, transientErr("runtask", ferr)
+	}
+	c.log.Info("slot past the deadline given back", "slotAt", c.slot.At.UTC(), "deadline", v.sr.Deadline)
+	return h.pastDeadline(out, v.spec, v.state, v.sr.Deadline, c.slot.At), nil
+}
+
+// deferred answers "deferred" with the slot held. waitSeconds is the wait
+// rounded down and the invocation after the Wait sleeps the rest: rounded
+// up, every deferred call would land up to a second after its slot, off
+// the schedule the limiter keeps (and times throttles by).
+func (h *RunTask) deferred(c *launchCall, out RunTaskOutput, wait time.Duration) RunTaskOutput {
+	slot := c.slot
+	slot.At, slot.Wait = slot.At.UTC(), wait
+	at := slot.At
+	out.Status, out.WaitSeconds, out.Slot, out.SlotAt = StatusDeferred, int(wait/time.Second), &slot, &at
+	out.Launched, out.Missing = c.v.state.Launched(), c.v.state.Missing(c.v.spec.Size)
+	h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
+	h.o.Metrics.Add(MetricDeferSeconds, wait.Seconds(), UnitSeconds)
+	c.log.Info("deferred", "delayMs", wait.Milliseconds(), "slotAt", at, "binding", slot.Binding)
+	return out
+}
+
+// reserve takes a slot. A slot already further in the past than StaleSlot
+// when the limiter answers was computed from a stale clock reading (the
+// limiter's write took that long): the limiter believes the call happened
+// back then, while the real bucket, full in the meantime, could not bank
+// the refill. The slot is then taken again, once, at the current time; the
+// stale one stays charged, which pays for the refill the bucket lost.
+func (h *RunTask) reserve(ctx context.Context, log *slog.Logger, service string, takes []limiter.Take) (limiter.Slot, error) {
+	var slot limiter.Slot
+	var err error
+	for try := 0; try < 2; try++ {
+		if slot, err = h.lim.Reserve(ctx, service, takes); err != nil {
+			countBusy(h.o.Metrics, err)
+			log.Warn("limiter refused", "err", err)
+			return limiter.Slot{}, limiterErr(h.o.Classify(err), err)
+		}
+		late := h.o.Clock.Now().Sub(slot.At)
+		if late <= h.o.StaleSlot {
+			break
+		}
+		h.o.Metrics.Add(MetricStaleSlots, 1, UnitCount)
+		log.Info("stale slot taken again", "delayMs", late.Milliseconds())
+	}
+	return slot, nil
+}
+
+// release gives back a slot held from a deferral when no call is made.
+func (h *RunTask) release(ctx context.Context, kind launch.Kind, slot limiter.Slot) {
+	if err := giveBack(ctx, h.lim, serviceOf(kind), slot); err != nil {
+		h.o.Logger.Warn("held slot not released", "err", err)
+	}
+}
