@@ -94,12 +94,14 @@ func throttleSignal(slot limiter.Slot, takes []limiter.Take, reason string, at t
 	return takes[len(takes)-1].Bucket, sig
 }
 
-// binding is the slot's position that set its time (the limiter's
-// Binding). In a tie, a call within every bucket's burst allowance, the
-// limiter names its first take, the calls bucket; the last take wins here
-// instead: weighted by the count (10 tasks a call against 1), it is the
-// bucket a burst of launches, ours or a co-tenant's, empties first.
+// binding is the slot's position in the bucket the limiter named binding:
+// the one due latest or, when every bucket has burst left, the one with the
+// fewest calls left. A slot that names none (built by hand, or by an older
+// release) binds on its latest position, ties to the count-weighted last.
 func binding(slot limiter.Slot) (limiter.Position, bool) {
+	if p, ok := slot.Position(slot.Binding); ok {
+		return p, true
+	}
 	var b limiter.Position
 	for i, p := range slot.Positions {
 		if i == 0 || !p.At.Before(b.At) {

@@ -34,7 +34,8 @@ func (h *RunTask) acquire(ctx context.Context, c *launchCall, out RunTaskOutput)
 // since it was booked moves it later, never earlier, and a slot that moved
 // beyond the defer threshold is deferred again with the same positions,
 // nothing reserved anew. If the limiter cannot read its store, the slot
-// keeps its place and time. The Wait was rounded down, so up to a second
+// keeps its place and time; a slot already more than StaleSlot past is
+// replaced by a new one. The Wait was rounded down, so up to a second
 // is left to sleep here whatever the defer threshold.
 func (h *RunTask) wake(ctx context.Context, c *launchCall, held limiter.Slot, out RunTaskOutput) (RunTaskOutput, bool, error) {
 	slot, err := h.lim.Recheck(ctx, c.service, held)
@@ -43,6 +44,15 @@ func (h *RunTask) wake(ctx context.Context, c *launchCall, held limiter.Slot, ou
 		countBusy(h.o.Metrics, err)
 		c.log.Warn("held slot not re-timed; kept as it was", "err", err)
 		slot = held
+	case h.o.Clock.Now().Sub(slot.At) > h.o.StaleSlot:
+		// Woken long after its slot (retried through a store outage, a
+		// slow invocation): the real bucket lost the refill the slot stood
+		// for, and a crowd of such calls would go out at once. The old
+		// position stays charged (it pays for that refill); a new one is
+		// taken at the current time.
+		h.o.Metrics.Add(MetricStaleSlots, 1, UnitCount)
+		c.log.Info("held slot stale; taking a new one", "slotAt", slot.At.UTC(), "lateMs", h.o.Clock.Now().Sub(slot.At).Milliseconds())
+		return h.acquire(ctx, c, out)
 	case slot.At.After(held.At):
 		c.log.Info("held slot re-timed", "from", held.At.UTC(), "slotAt", slot.At.UTC(), "laterMs", slot.At.Sub(held.At).Milliseconds())
 	}

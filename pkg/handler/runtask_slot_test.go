@@ -367,3 +367,34 @@ func TestRunTaskRetimedPastTheDeadline(t *testing.T) {
 		})
 	}
 }
+
+// GIVEN a chunk deferred with a slot 4.2 s away
+// WHEN runtask wakes with it 15 s late (its invocation retried through a
+// DynamoDB outage)
+// THEN the stale slot is not called on (the real bucket lost the refill it
+// stood for, and every such chunk would call at once): a new slot is
+// taken, and the call made at it.
+func TestRunTaskReplacesAStaleHeldSlot(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	e.h.o.DeferThreshold = 2 * time.Second
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
+	calls := recordCalls(e, e.clk)
+	e.lim.waits = []time.Duration{4200 * time.Millisecond, 1500 * time.Millisecond}
+	first, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || first.Status != StatusDeferred {
+		t.Fatalf("first: %+v, %v", first, err)
+	}
+	e.clk.Advance(first.Slot.Wait + 15*time.Second)
+	woke := e.clk.Now()
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, Slot: first.Slot})
+	if err != nil || out.Status != StatusLaunched {
+		t.Fatalf("got %+v, %v; want launched", out, err)
+	}
+	if len(e.lim.reserves) != 2 || len(*calls) != 1 || !(*calls)[0].Equal(woke.Add(1500*time.Millisecond)) {
+		t.Fatalf("reserves %d, calls at %v; want a second reservation and one call at it (%v)", len(e.lim.reserves), *calls, woke.Add(1500*time.Millisecond))
+	}
+	if e.metrics.get(MetricStaleSlots) != 1 {
+		t.Errorf("%s = %v, want 1", MetricStaleSlots, e.metrics.get(MetricStaleSlots))
+	}
+}
