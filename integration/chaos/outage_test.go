@@ -38,7 +38,11 @@ func TestDynamoDBOutageFailsClosed(t *testing.T) {
 			ECS: &launch.ECSSpec{Cluster: "jobs", TaskDefinition: "job:3", Count: tasks, LaunchType: "FARGATE",
 				NetworkConfiguration: &launch.NetworkConfiguration{AwsvpcConfiguration: &launch.AwsvpcConfiguration{Subnets: []string{"subnet-a", "subnet-b"}}}}}},
 		DynamoOutageAt: 20 * time.Second, DynamoOutageFor: 120 * time.Second}
-	r, err := Run(t.Context(), sc, Options{TimeScale: 10, Timeout: 5 * time.Minute, FunctionTimeout: 60 * time.Second})
+	// Time scale 3, not chaos's usual 10: a function whose DynamoDB calls
+	// fail spends the SDK's retry backoff in real time, which a faster
+	// clock turns into minutes of simulated Lambda concurrency (and
+	// TooManyRequests retries Step Functions would not exhaust on AWS).
+	r, err := Run(t.Context(), sc, Options{TimeScale: 3, Timeout: 5 * time.Minute, FunctionTimeout: 60 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
