@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/throttle-handler/throttle-handler/integration/report"
@@ -21,6 +22,10 @@ import (
 func Run(ctx context.Context, p Params) ([]Result, error) {
 	if err := p.defaults(); err != nil {
 		return nil, err
+	}
+	if slices.Contains(p.Strategies, SDKAdaptive) {
+		fmt.Fprintf(p.Out, "sdk-adaptive launches %d tasks at time scale 1 (the SDK's clock cannot be scaled); the others %d tasks (ec2: %d instances) at %g×: compare ratios, not seconds\n",
+			p.AdaptiveTasks, p.Tasks, p.Instances, p.TimeScale)
 	}
 	var results []Result
 	total, i := len(p.Scenarios)*len(p.Strategies), 0
@@ -44,6 +49,10 @@ func Run(ctx context.Context, p Params) ([]Result, error) {
 			}
 			fmt.Fprintf(p.Out, "        makespan %.1f s (ideal %.1f s, ×%.2f), %d/%d launched, %d throttled of %d calls, %d lost, %d duplicates, %.1f s real\n",
 				r.MakespanS, r.IdealMakespanS, r.MakespanRatio, r.Launched, r.Requested, r.ThrottledCalls+r.AsyncThrottles, r.Calls, r.Lost, r.Duplicates, r.WallS)
+			if r.CotenantCalls > 0 {
+				fmt.Fprintf(p.Out, "        co-tenant: %d of its %d calls throttled; %.0f %% of the capacity it left used (ideal %.1f s)\n",
+					r.CotenantThrottledCalls, r.CotenantCalls, r.CapacityUsedPct, r.IdealRemainingS)
+			}
 			rows = append(rows, r)
 		}
 		if path, err := saveChart(p, sc, rows); err != nil {
@@ -99,7 +108,7 @@ func saveChart(p Params, scenario string, rows []Result) (string, error) {
 		if !idealDone[r.Requested] {
 			if s, err := newSetup(p, scenario, r.Strategy); err == nil {
 				ideal := report.IdealCurve(r.Requested, s.units, s.ideal, max(r.MakespanS, r.IdealMakespanS)*1.05, 0.5)
-				name, c := fmt.Sprintf("ideal at the published buckets, %d units (%.0f s)", r.Requested, r.IdealMakespanS), color.Color(color.RGBA{110, 110, 110, 255})
+				name, c := fmt.Sprintf("ideal at the account's buckets, %d units (%.0f s)", r.Requested, r.IdealMakespanS), color.Color(color.RGBA{110, 110, 110, 255})
 				if r.Strategy == SDKAdaptive {
 					c = col
 				}
@@ -118,9 +127,9 @@ func saveChart(p Params, scenario string, rows []Result) (string, error) {
 	return path, ch.Save(path)
 }
 
-// EncodeJSON writes results as one indented JSON array to w.
-func EncodeJSON(w io.Writer, rs []Result) error {
-	b, err := json.MarshalIndent(rs, "", "  ")
+// EncodeJSON writes v (the results, or a SeedsReport) as indented JSON to w.
+func EncodeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -128,9 +137,10 @@ func EncodeJSON(w io.Writer, rs []Result) error {
 	return err
 }
 
-// WriteJSON writes results as one indented JSON array to path.
-func WriteJSON(path string, rs []Result) error {
-	b, err := json.MarshalIndent(rs, "", "  ")
+// WriteJSON writes v (the results, or a SeedsReport) as indented JSON to
+// path.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
