@@ -7,8 +7,15 @@ import (
 	"time"
 )
 
-// cotenantStep is how often the co-tenant caller calls on each bucket.
-const cotenantStep = 100 * time.Millisecond
+// cotenantStep is how often the co-tenant caller calls on each bucket;
+// cotenantRetry how long it waits on a bucket after a throttled call: the
+// AWS SDKs' standard retry mode waits a random 0 to 2 s before its first
+// retry ("Retry behavior", AWS SDKs and Tools Reference Guide), 1 s on
+// average, and no randomness keeps the runs comparable.
+const (
+	cotenantStep  = 100 * time.Millisecond
+	cotenantRetry = time.Second
+)
 
 // The co-tenant caller is traffic the product does not control, drawing on
 // the same token buckets as the product's calls: AWS keeps one bucket per
@@ -17,28 +24,44 @@ const cotenantStep = 100 * time.Millisecond
 // EC2 API"). While present it wants Share of each published bucket's rate;
 // hidden buckets are ECS's own calls and it does not draw on them.
 //
-// Every 100 ms of simulated time it makes one call on each published bucket
-// for the tokens its rate earned since its last call, all or nothing, as a
-// throttled API call takes nothing. A call that finds the bucket short is a
-// throttled co-tenant call; its tokens stay wanted and the next call asks
-// for them too, up to Share of the burst plus one step's worth (what its own
-// callers cannot send in one burst, they give up). A co-tenant already there
-// when it is set (Config.CotenantStartSeconds 0, or SetCotenantTraffic from
-// not after now) first takes Share of each burst: the account is in use, so
-// the product finds the buckets (1 − Share) full. One that arrives later
-// ramps in at its rate. The schedule has no randomness: the same calls give
-// the same answers.
+// Its demand accrues continuously; every 100 ms of simulated time it makes
+// calls of one call's tokens (cotenantCallTokens) on each published bucket
+// while it has that much demand, stopping at the first throttled call (a
+// throttled call takes nothing) and trying that bucket again 1 s later.
+// Unmet demand is kept up to Share of the burst plus one call (what its
+// callers cannot send in one burst, they give up). Calls come whole, as
+// the product's do: a co-tenant sipping fractions of a token every 100 ms
+// would always be served before a caller waiting for ten tokens, and no
+// over-drawing could harm it; and it backs off as the SDKs do, so a
+// strategy that grabs every token the moment the bucket holds a call's
+// worth finds it short again when it retries. A co-tenant already there when it is set
+// (Config.CotenantStartSeconds 0, or SetCotenantTraffic from not after now)
+// first takes Share of each burst: the account is in use, so the product
+// finds the buckets (1 − Share) full. One that arrives later ramps in at its
+// rate. Nothing here is random: the same calls get the same answers.
 type cotenantCaller struct {
 	share       float64
 	from, until time.Time // until zero: it never leaves
-	last        time.Time // its previous call
+	last        time.Time // its previous round of calls
 	generation  int       // bumped when replaced; calls of an older one stop
+}
+
+// cotenantCallTokens is one co-tenant call's tokens on a bucket: ten tasks
+// or instances on the resource buckets (RunTask launches at most ten tasks
+// a call: "RunTask", Amazon ECS API Reference), one request elsewhere.
+func cotenantCallTokens(bucket string) float64 {
+	switch bucket {
+	case BucketFargateTasks, BucketFargateSpotTasks, BucketInstances, BucketTerminatedInstances:
+		return 10
+	}
+	return 1
 }
 
 // cotenantDraw is the co-tenant caller's state on one bucket.
 type cotenantDraw struct {
 	share     float64 // while present, else 0
-	want      float64 // tokens asked for and not granted yet
+	want      float64 // tokens wanted and not granted yet
+	retryAt   time.Time
 	taken     float64
 	calls     int64
 	throttled int64
@@ -49,20 +72,26 @@ func (b *bucket) drawnByCotenant() bool {
 	return !b.unlimited() && !strings.HasPrefix(b.name, hiddenPrefix)
 }
 
-// cotenantCall is one co-tenant call for everything it wants at at.
-func (b *bucket) cotenantCall(at time.Time) {
-	if b.cot.want <= 1e-12 {
+// cotenantCalls makes the co-tenant's calls on b at at, one call's tokens
+// each, until its demand is below one call or a call is throttled; none
+// while it waits after a throttled call.
+func (b *bucket) cotenantCalls(at time.Time) {
+	call := cotenantCallTokens(b.name)
+	if at.Before(b.cot.retryAt) {
 		return
 	}
 	b.advance(at)
-	b.cot.calls++
-	if !b.has(b.cot.want) {
-		b.cot.throttled++
-		return
+	for b.cot.want+1e-9 >= call {
+		b.cot.calls++
+		if !b.has(call) {
+			b.cot.throttled++
+			b.cot.retryAt = at.Add(cotenantRetry)
+			return
+		}
+		b.tokens -= call
+		b.cot.taken += call
+		b.cot.want -= call
 	}
-	b.tokens -= b.cot.want
-	b.cot.taken += b.cot.want
-	b.cot.want = 0
 }
 
 // SetCotenantTraffic replaces the co-tenant caller: from from until until
@@ -102,7 +131,7 @@ func (s *Sim) startCotenant(now time.Time, share float64, from, until time.Time)
 	c.generation++
 	c.share, c.from, c.until = share, from, until
 	for _, b := range s.buckets {
-		b.cot.share, b.cot.want = 0, 0
+		b.cot.share, b.cot.want, b.cot.retryAt = 0, 0, time.Time{}
 	}
 	if share == 0 {
 		return
@@ -127,14 +156,14 @@ func (s *Sim) cotenantArrive(at time.Time, gen int, burst bool) {
 		b.cot.share = c.share
 		if burst {
 			b.cot.want = c.share * b.cfg.Burst
-			b.cotenantCall(at)
+			b.cotenantCalls(at)
 		}
 	}
 	s.scheduleCotenant(at, gen)
 }
 
-// cotenantCalls is one round of co-tenant calls, one per published bucket.
-func (s *Sim) cotenantCalls(at time.Time, gen int) {
+// cotenantRound is one round of co-tenant calls on every published bucket.
+func (s *Sim) cotenantRound(at time.Time, gen int) {
 	c := &s.caller
 	if gen != c.generation {
 		return
@@ -145,9 +174,9 @@ func (s *Sim) cotenantCalls(at time.Time, gen int) {
 		if !b.drawnByCotenant() {
 			continue
 		}
-		most := c.share * (b.cfg.Burst + b.cfg.Rate*cotenantStep.Seconds())
+		most := c.share*b.cfg.Burst + cotenantCallTokens(b.name)
 		b.cot.want = math.Min(b.cot.want+c.share*b.cfg.Rate*dt, most)
-		b.cotenantCall(at)
+		b.cotenantCalls(at)
 	}
 	if !c.until.IsZero() && !at.Before(c.until) {
 		for _, b := range s.buckets {
@@ -158,12 +187,12 @@ func (s *Sim) cotenantCalls(at time.Time, gen int) {
 	s.scheduleCotenant(at, gen)
 }
 
-// scheduleCotenant schedules the next round of calls after at, the last
-// one at the co-tenant's departure.
+// scheduleCotenant schedules the next round after at, the last one at the
+// co-tenant's departure.
 func (s *Sim) scheduleCotenant(at time.Time, gen int) {
 	next := at.Add(cotenantStep)
 	if u := s.caller.until; !u.IsZero() && next.After(u) {
 		next = u
 	}
-	s.sched.at(next, func(t time.Time) { s.cotenantCalls(t, gen) })
+	s.sched.at(next, func(t time.Time) { s.cotenantRound(t, gen) })
 }

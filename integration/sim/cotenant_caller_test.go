@@ -8,86 +8,91 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 )
 
-// TestCotenantCaller follows "Amazon ECS API request throttling": one token
-// bucket per action category per account and Region, shared by every caller
-// in the account. The co-tenant caller draws half of the RunTask bucket (20
-// burst, 40 per s: 2 tokens per 100 ms step) from the same bucket as the
-// product's RunTask calls (EC2 launch type, count 1: one RunTask token
-// each). A product that draws only what the co-tenant leaves (its share of
-// the burst taken at the start, 2 of the 4 tokens refilled each step while
-// it is there) is never refused and never refuses the co-tenant; one that
-// drains the bucket just before each co-tenant call throttles it on every
-// call but its first.
+// TestCotenantCaller follows "Amazon ECS API request throttling" (one token
+// bucket per action category per account and Region, shared by every
+// caller in the account) and "AWS Fargate throttling quotas" (the Fargate
+// task bucket; 100 burst and 19 tasks per s here, so that no refill lands
+// on a round of co-tenant calls exactly). The co-tenant draws half of it,
+// 9.5 tasks per s, in RunTask calls of ten tasks as the product launches
+// them (count at most 10: "RunTask", Amazon ECS API Reference). A product
+// that launches only what the co-tenant leaves (the burst, less the
+// co-tenant's half when it is there from the start, then 19 or 9.5 tasks
+// per s) is never refused and never refuses it; one that calls every 10 ms
+// and takes every ten tasks the bucket holds throttles every call the
+// co-tenant makes after its burst, each retry 1 s later included.
 func TestCotenantCaller(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
 		start, stop float64 // seconds; stop 0: never
 		greedy      bool
-		// co-tenant calls on the RunTask bucket, and how many throttled
-		calls, minThrottled, maxThrottled int64
+		// co-tenant calls on the task bucket in 5 s, and how many were throttled
+		calls, throttled int64
 	}{
-		// 31 calls: its burst share at 0 s, then one every 100 ms to 3 s.
-		{"there all along, polite", 0, 0, false, 31, 0, 0},
-		{"there all along, greedy", 0, 0, true, 31, 30, 30},
-		// No burst for a late arrival: calls from 1.1 s to 3 s.
-		{"arrives at 1 s, polite", 1, 0, false, 20, 0, 0},
-		{"arrives at 1 s, greedy", 1, 0, true, 20, 20, 20},
-		// Its burst share, then calls to 1 s.
-		{"leaves at 1 s, polite", 0, 1, false, 11, 0, 0},
-		{"leaves at 1 s, greedy", 0, 1, true, 11, 10, 10},
-		{"arrives at 1 s, leaves at 2 s, greedy", 1, 2, true, 10, 10, 10},
+		// Its burst share (5 calls), then a call whenever 10 tasks are due:
+		// at 1.1, 2.2, 3.2 and 4.3 s.
+		{"there all along, polite", 0, 0, false, 9, 0},
+		// Throttled at 1.1 s, and again each time it retries, 1 s later.
+		{"there all along, greedy", 0, 0, true, 9, 4},
+		// No burst for a late arrival: 10 tasks due at 2.1, 3.2 and 4.2 s.
+		{"arrives at 1 s, polite", 1, 0, false, 3, 0},
+		{"arrives at 1 s, greedy", 1, 0, true, 3, 3},
+		{"leaves at 2 s, polite", 0, 2, false, 6, 0},
+		{"leaves at 2 s, greedy", 0, 2, true, 6, 1},
+		{"there from 1 s to 3.5 s, greedy", 1, 3.5, true, 2, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, sim.Config{Buckets: map[string]sim.Bucket{sim.BucketRunTask: {Burst: 20, Rate: 40}},
+			e := newEnv(t, sim.Config{Buckets: map[string]sim.Bucket{sim.BucketFargateTasks: {Burst: 100, Rate: 19}},
 				CotenantShare: 0.5, CotenantStartSeconds: tc.start, CotenantStopSeconds: tc.stop})
-			present := func(s float64) bool { return s > tc.start && (tc.stop == 0 || s <= tc.stop) }
-			if tc.greedy {
-				drain(t, e)
-			} else if tc.start == 0 {
-				take(t, e, 10) // the burst the co-tenant left
-			} else {
-				take(t, e, 20)
+			polite := 100.0 // tasks the co-tenant leaves us, not launched yet
+			if tc.start == 0 {
+				polite = 50
 			}
-			for k := 1; k <= 30; k++ {
+			for k := 0; k <= 500; k++ { // 10 ms steps
+				if k > 0 {
+					e.step(t, 10*time.Millisecond)
+				}
 				if tc.greedy {
-					e.step(t, 99*time.Millisecond)
 					drain(t, e)
-					e.step(t, time.Millisecond)
 					continue
 				}
-				e.step(t, 100*time.Millisecond)
-				if present(float64(k) / 10) {
-					take(t, e, 2)
-				} else {
-					take(t, e, 4)
+				if k > 0 && k%10 == 0 {
+					if s := float64(k) / 100; s > tc.start && (tc.stop == 0 || s <= tc.stop) {
+						polite += 0.95
+					} else {
+						polite += 1.9
+					}
+				}
+				for ; polite >= 10-1e-9; polite -= 10 {
+					if _, err := e.ecs.RunTask(context.Background(), fargate10()); err != nil {
+						t.Fatalf("polite call at +%v: %v", e.clk.Now().Sub(t0), err)
+					}
 				}
 			}
 			st := e.sim.Stats()
-			b := st.Buckets[sim.BucketRunTask]
-			if b.CotenantCalls != tc.calls || b.CotenantThrottled < tc.minThrottled || b.CotenantThrottled > tc.maxThrottled {
-				t.Errorf("co-tenant on RunTask: %d calls, %d throttled; want %d calls, %d–%d throttled",
-					b.CotenantCalls, b.CotenantThrottled, tc.calls, tc.minThrottled, tc.maxThrottled)
+			b := st.Buckets[sim.BucketFargateTasks]
+			if b.CotenantCalls != tc.calls || b.CotenantThrottled != tc.throttled {
+				t.Errorf("co-tenant on the task bucket: %d calls, %d throttled; want %d, %d", b.CotenantCalls, b.CotenantThrottled, tc.calls, tc.throttled)
 			}
-			var calls, throttled int64
+			var calls int64
 			for _, b := range st.Buckets {
 				calls += b.CotenantCalls
-				throttled += b.CotenantThrottled
 			}
-			if st.CotenantCalls != calls || st.CotenantThrottledCalls != throttled || st.CotenantThrottledCalls != b.CotenantThrottled {
-				t.Errorf("Stats: %d calls, %d throttled; want the buckets' sums %d, %d, all throttles on RunTask (%d)",
-					st.CotenantCalls, st.CotenantThrottledCalls, calls, throttled, b.CotenantThrottled)
+			if st.CotenantCalls != calls || st.CotenantThrottledCalls != b.CotenantThrottled {
+				t.Errorf("Stats: %d calls, %d throttled; want the buckets' %d calls, every throttle on the task bucket (%d)",
+					st.CotenantCalls, st.CotenantThrottledCalls, calls, b.CotenantThrottled)
 			}
 		})
 	}
 }
 
-// TestCotenantCallerSpares covers what the co-tenant does not draw on:
-// hidden buckets (ECS's own calls, "Amazon ECS API request throttling"
-// lists only the account's API actions) and disabled ones; and that
-// SetCotenantTraffic replaces the caller, share 0 removing it.
+// TestCotenantCallerSpares covers which buckets the co-tenant calls on:
+// every published one ("Amazon ECS API request throttling", "Request
+// throttling for the Amazon EC2 API"), one request a call, but not the
+// hidden ones (ECS's own calls) or disabled ones; and that
+// SetCotenantTraffic replaces it, share 0 removing it.
 func TestCotenantCallerSpares(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sim.Config{Buckets: map[string]sim.Bucket{sim.BucketClusterRead: {}}, CotenantShare: 0.3})
@@ -100,9 +105,13 @@ func TestCotenantCallerSpares(t *testing.T) {
 			if b.CotenantCalls != 0 || b.Share != 0 {
 				t.Errorf("%s: %d co-tenant calls at share %v, want none", name, b.CotenantCalls, b.Share)
 			}
-		case b.CotenantCalls != 11 || b.CotenantThrottled != 0 || b.Share != 0.3:
-			t.Errorf("%s: %d co-tenant calls (%d throttled) at share %v, want 11 (0) at 0.3", name, b.CotenantCalls, b.CotenantThrottled, b.Share)
+		case b.CotenantCalls == 0 || b.CotenantThrottled != 0 || b.Share != 0.3:
+			t.Errorf("%s: %d co-tenant calls (%d throttled) at share %v, want some (none) at 0.3", name, b.CotenantCalls, b.CotenantThrottled, b.Share)
 		}
+	}
+	// RunTask (100 burst, 40 per s): 30 calls for its burst share, then 12 a second.
+	if got := st.Buckets[sim.BucketRunTask].CotenantCalls; got != 42 {
+		t.Errorf("RunTask: %d co-tenant calls in 1 s, want 30 + 12", got)
 	}
 	if err := e.sim.SetCotenantTraffic(0, e.clk.Now(), time.Time{}); err != nil {
 		t.Fatal(err)
@@ -145,21 +154,11 @@ func TestCotenantTrafficErrors(t *testing.T) {
 	}
 }
 
-// take makes n RunTask calls, each of which must be admitted.
-func take(t *testing.T, e *env, n int) {
-	t.Helper()
-	for i := 0; i < n; i++ {
-		if _, err := e.ecs.RunTask(context.Background(), runTaskEC2("")); err != nil {
-			t.Fatalf("call %d of %d at +%v: %v", i+1, n, e.clk.Now().Sub(t0), err)
-		}
-	}
-}
-
-// drain makes RunTask calls until one is throttled.
+// drain launches ten Fargate tasks at a time until a call is throttled.
 func drain(t *testing.T, e *env) {
 	t.Helper()
 	for {
-		_, err := e.ecs.RunTask(context.Background(), runTaskEC2(""))
+		_, err := e.ecs.RunTask(context.Background(), fargate10())
 		if isThrottle(err) {
 			return
 		}
