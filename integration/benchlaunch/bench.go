@@ -78,21 +78,12 @@ func ChartPath(chart, scenario string) string {
 func saveChart(p Params, scenario string, rows []Result) (string, error) {
 	ch := report.Chart{Title: fmt.Sprintf("launch benchmark, scenario %s: share of the request launched over time", scenario),
 		XLabel: "simulated seconds since submit", YLabel: "% of the request launched"}
-	var end float64
 	idealDone := map[int]bool{}
 	for _, r := range rows {
 		if r.Skipped != "" || len(r.curve) == 0 {
 			continue
 		}
-		end = max(end, r.MakespanS, r.IdealMakespanS)
-		pct := func(pts []report.Point) []report.Point {
-			out := make([]report.Point, len(pts))
-			for i, q := range pts {
-				out[i] = report.Point{X: q.X, Y: 100 * q.Y / float64(r.Requested)}
-			}
-			return out
-		}
-		curve := pct(r.curve)
+		curve := percentOf(r.curve, r.Requested)
 		col := strategyColor(r.Strategy)
 		ch.Lines = append(ch.Lines, report.Series{Name: fmt.Sprintf("%s (%d units, %.0f s, ×%.2f ideal)", r.Strategy, r.Requested, r.MakespanS, r.MakespanRatio), Points: curve, Color: col})
 		var marks []report.Point
@@ -103,18 +94,11 @@ func saveChart(p Params, scenario string, rows []Result) (string, error) {
 			ch.Marks = append(ch.Marks, report.Series{Name: fmt.Sprintf("%s: throttles (%d)", r.Strategy, r.ThrottledCalls+r.AsyncThrottles),
 				Points: marks, Color: col})
 		}
-		// One dashed ideal per request size: sdk-adaptive's smaller request
-		// has its own (same colour as its curve).
+		// One set of ideals per request size: sdk-adaptive's smaller
+		// request has its own.
 		if !idealDone[r.Requested] {
-			if s, err := newSetup(p, scenario, r.Strategy); err == nil {
-				ideal := report.IdealCurve(r.Requested, s.units, s.ideal, max(r.MakespanS, r.IdealMakespanS)*1.05, 0.5)
-				name, c := fmt.Sprintf("ideal at the account's buckets, %d units (%.0f s)", r.Requested, r.IdealMakespanS), color.Color(color.RGBA{110, 110, 110, 255})
-				if r.Strategy == SDKAdaptive {
-					c = col
-				}
-				ch.Lines = append(ch.Lines, report.Series{Name: name, Points: pct(ideal), Dashed: true, Color: c})
-				idealDone[r.Requested] = true
-			}
+			ch.Lines = append(ch.Lines, idealLines(p, scenario, r, col)...)
+			idealDone[r.Requested] = true
 		}
 	}
 	if len(ch.Lines) == 0 {
@@ -125,6 +109,38 @@ func saveChart(p Params, scenario string, rows []Result) (string, error) {
 		return "", err
 	}
 	return path, ch.Save(path)
+}
+
+// percentOf is pts with Y as a percentage of requested.
+func percentOf(pts []report.Point, requested int) []report.Point {
+	out := make([]report.Point, len(pts))
+	for i, q := range pts {
+		out[i] = report.Point{X: q.X, Y: 100 * q.Y / float64(requested)}
+	}
+	return out
+}
+
+// idealLines are the dashed ideals of r's request: at the account's
+// buckets, and on the capacity the co-tenant leaves when there is one.
+// Grey, or sdk-adaptive's colour for its own smaller request.
+func idealLines(p Params, scenario string, r Result, col color.Color) []report.Series {
+	s, err := newSetup(p, scenario, r.Strategy)
+	if err != nil {
+		return nil
+	}
+	until := max(r.MakespanS, r.IdealMakespanS, r.IdealRemainingS) * 1.05
+	full, left := color.Color(color.RGBA{110, 110, 110, 255}), color.Color(color.RGBA{170, 170, 170, 255})
+	if r.Strategy == SDKAdaptive {
+		full, left = col, col
+	}
+	out := []report.Series{{Name: fmt.Sprintf("ideal at the account's buckets, %d units (%.0f s)", r.Requested, r.IdealMakespanS),
+		Points: percentOf(report.IdealCurve(r.Requested, s.units, s.ideal, until, 0.5), r.Requested), Dashed: true, Color: full}}
+	if s.cotenant.Share > 0 {
+		pts := report.IdealCurveLeft(r.Requested, s.units, s.ideal, s.cotenant, published, until, 0.5)
+		out = append(out, report.Series{Name: fmt.Sprintf("ideal on what the co-tenant leaves, %d units (%.0f s)", r.Requested, r.IdealRemainingS),
+			Points: percentOf(pts, r.Requested), Dashed: true, Color: left})
+	}
+	return out
 }
 
 // EncodeJSON writes v (the results, or a SeedsReport) as indented JSON to w.

@@ -133,11 +133,14 @@ func newSetup(p Params, scenario, strategy string) (setup, error) {
 	return s, nil
 }
 
-// idealRemaining is the ideal over the capacity the co-tenant leaves: it
-// draws on the published buckets, not the hidden ones (ECS's own calls).
+// idealRemaining is the ideal over the capacity the co-tenant leaves.
 func (s setup) idealRemaining() float64 {
-	return report.IdealRemaining(s.units, s.ideal, s.cotenant, func(name string) bool { return !strings.HasPrefix(name, "hidden:") })
+	return report.IdealRemaining(s.units, s.ideal, s.cotenant, published)
 }
+
+// published tells the buckets the co-tenant draws on: not the hidden ones,
+// ECS's own calls.
+func published(bucket string) bool { return !strings.HasPrefix(bucket, "hidden:") }
 
 // requested is the request's units.
 func (s setup) requested() int { return s.request.Requested() }

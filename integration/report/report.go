@@ -150,8 +150,21 @@ func IdealMakespan(units map[string]float64, buckets map[string]Bucket) float64 
 // simulated seconds from 0 until total is reached (or until), and ends at
 // IdealMakespan exactly.
 func IdealCurve(total int, units map[string]float64, buckets map[string]Bucket, until, step float64) []Point {
+	return IdealCurveLeft(total, units, buckets, Cotenant{}, nil, until, step)
+}
+
+// IdealCurveLeft is IdealCurve on the capacity c leaves on the buckets
+// shared accepts (nil: all): Left instead of burst + rate·t, ending at
+// IdealRemaining.
+func IdealCurveLeft(total int, units map[string]float64, buckets map[string]Bucket, c Cotenant, shared func(bucket string) bool, until, step float64) []Point {
 	if total <= 0 || step <= 0 {
 		return nil
+	}
+	of := func(name string) Cotenant {
+		if shared != nil && !shared(name) {
+			return Cotenant{}
+		}
+		return c
 	}
 	at := func(t float64) float64 {
 		y := float64(total)
@@ -160,11 +173,11 @@ func IdealCurve(total int, units map[string]float64, buckets map[string]Bucket, 
 			if !ok || b.Rate <= 0 || n <= 0 {
 				continue
 			}
-			y = math.Min(y, (b.Burst+b.Rate*t)*float64(total)/n)
+			y = math.Min(y, of(name).Left(b, t)*float64(total)/n)
 		}
 		return y
 	}
-	end := IdealMakespan(units, buckets)
+	end := IdealRemaining(units, buckets, c, shared)
 	var pts []Point
 	for t := 0.0; t < end && t <= until; t += step {
 		pts = append(pts, Point{t, at(t)})

@@ -219,3 +219,20 @@ func TestIdealRemaining(t *testing.T) {
 		t.Errorf("no co-tenant: %v, want IdealMakespan's %v", got, want)
 	}
 }
+
+func TestIdealCurveLeft(t *testing.T) {
+	t.Parallel()
+	// 1,000 tasks; the co-tenant takes 30 % of the rate from 20 s on: the
+	// task bucket allows 100 + 20·t until then, 500 + 14·(t − 20) after.
+	c := Cotenant{Share: 0.3, StartS: 20}
+	pts := IdealCurveLeft(1000, fargateUnits(1000), fargate, c, nil, 100, 1)
+	for x, y := range map[float64]float64{10: 300, 20: 500, 30: 640} {
+		if got := At(pts, x); math.Abs(got-y) > 1e-9 {
+			t.Errorf("at %v s: %v, want %v", x, got, y)
+		}
+	}
+	end := IdealRemaining(fargateUnits(1000), fargate, c, nil)
+	if At(pts, end) != 1000 || At(pts, end-0.5) >= 1000 {
+		t.Errorf("reaches 1000 at %v, want at IdealRemaining %v", pts, end)
+	}
+}
