@@ -94,20 +94,23 @@ func (b *bucket) cotenantCalls(at time.Time) {
 	}
 }
 
-// SetCotenantTraffic replaces the co-tenant caller: from from until until
-// (zero: never leaves) it draws share of every published bucket. A from not
-// after now means it is already there and has taken its share of each burst;
-// share 0 removes it.
+// SetCotenantTraffic replaces the co-tenant caller: from from (zero: now)
+// until until (zero: never) it draws share of every published bucket. A
+// from not after now means it is already there and has taken its share of
+// each burst; share 0 removes it.
 func (s *Sim) SetCotenantTraffic(share float64, from, until time.Time) error {
 	if share < 0 || share >= 1 {
 		return fmt.Errorf("sim: co-tenant share must be in [0, 1), got %v", share)
 	}
-	if !until.IsZero() && !until.After(from) {
-		return fmt.Errorf("sim: the co-tenant must leave after it arrives, got %v → %v", from, until)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.tick()
+	if from.IsZero() {
+		from = now
+	}
+	if !until.IsZero() && !until.After(from) {
+		return fmt.Errorf("sim: the co-tenant must leave after it arrives, got %v → %v", from, until)
+	}
 	s.startCotenant(now, share, from, until)
 	s.cfg.CotenantShare, s.cfg.CotenantStartSeconds, s.cfg.CotenantStopSeconds = share, 0, 0
 	if share > 0 {
@@ -122,7 +125,7 @@ func (s *Sim) SetCotenantTraffic(share float64, from, until time.Time) error {
 // SetCotenantShare makes a co-tenant caller that is already there draw
 // share of every published bucket from now on, for good.
 func (s *Sim) SetCotenantShare(share float64) error {
-	return s.SetCotenantTraffic(share, s.clock.Now(), time.Time{})
+	return s.SetCotenantTraffic(share, time.Time{}, time.Time{})
 }
 
 // startCotenant replaces the co-tenant caller at now. Callers hold s.mu.

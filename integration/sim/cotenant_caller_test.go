@@ -26,26 +26,42 @@ func TestCotenantCaller(t *testing.T) {
 		name        string
 		start, stop float64 // seconds; stop 0: never
 		greedy      bool
+		runTime     bool // SetCotenantTraffic at 0 s instead of the Config
 		// co-tenant calls on the task bucket in 5 s, and how many were throttled
 		calls, throttled int64
 	}{
 		// Its burst share (5 calls), then a call whenever 10 tasks are due:
 		// at 1.1, 2.2, 3.2 and 4.3 s.
-		{"there all along, polite", 0, 0, false, 9, 0},
+		{"there all along, polite", 0, 0, false, false, 9, 0},
 		// Throttled at 1.1 s, and again each time it retries, 1 s later.
-		{"there all along, greedy", 0, 0, true, 9, 4},
+		{"there all along, greedy", 0, 0, true, false, 9, 4},
 		// No burst for a late arrival: 10 tasks due at 2.1, 3.2 and 4.2 s.
-		{"arrives at 1 s, polite", 1, 0, false, 3, 0},
-		{"arrives at 1 s, greedy", 1, 0, true, 3, 3},
-		{"leaves at 2 s, polite", 0, 2, false, 6, 0},
-		{"leaves at 2 s, greedy", 0, 2, true, 6, 1},
-		{"there from 1 s to 3.5 s, greedy", 1, 3.5, true, 2, 2},
+		{"arrives at 1 s, polite", 1, 0, false, false, 3, 0},
+		{"arrives at 1 s, greedy", 1, 0, true, false, 3, 3},
+		{"leaves at 2 s, polite", 0, 2, false, false, 6, 0},
+		{"leaves at 2 s, greedy", 0, 2, true, false, 6, 1},
+		{"there from 1 s to 3.5 s, greedy", 1, 3.5, true, false, 2, 2},
+		{"set at run time, there all along, polite", 0, 0, false, true, 9, 0},
+		{"set at run time, from 1 s to 3.5 s, greedy", 1, 3.5, true, true, 2, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, sim.Config{Buckets: map[string]sim.Bucket{sim.BucketFargateTasks: {Burst: 100, Rate: 19}},
-				CotenantShare: 0.5, CotenantStartSeconds: tc.start, CotenantStopSeconds: tc.stop})
+			cfg := sim.Config{Buckets: map[string]sim.Bucket{sim.BucketFargateTasks: {Burst: 100, Rate: 19}},
+				CotenantShare: 0.5, CotenantStartSeconds: tc.start, CotenantStopSeconds: tc.stop}
+			if tc.runTime {
+				cfg.CotenantShare, cfg.CotenantStartSeconds, cfg.CotenantStopSeconds = 0, 0, 0
+			}
+			e := newEnv(t, cfg)
+			if tc.runTime {
+				var until time.Time
+				if tc.stop > 0 {
+					until = t0.Add(time.Duration(tc.stop * float64(time.Second)))
+				}
+				if err := e.sim.SetCotenantTraffic(0.5, t0.Add(time.Duration(tc.start*float64(time.Second))), until); err != nil {
+					t.Fatal(err)
+				}
+			}
 			polite := 100.0 // tasks the co-tenant leaves us, not launched yet
 			if tc.start == 0 {
 				polite = 50
@@ -136,6 +152,7 @@ func TestCotenantTrafficErrors(t *testing.T) {
 		"share of 1":          {1, now, time.Time{}},
 		"negative share":      {-0.1, now, time.Time{}},
 		"leaves before it is": {0.3, now.Add(time.Second), now},
+		"leaves before now":   {0.3, time.Time{}, now.Add(-time.Second)},
 	} {
 		if err := e.sim.SetCotenantTraffic(tc.share, tc.from, tc.until); err == nil {
 			t.Errorf("%s: no error", name)
