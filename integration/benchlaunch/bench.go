@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/throttle-handler/throttle-handler/integration/report"
@@ -21,6 +22,10 @@ import (
 func Run(ctx context.Context, p Params) ([]Result, error) {
 	if err := p.defaults(); err != nil {
 		return nil, err
+	}
+	if slices.Contains(p.Strategies, SDKAdaptive) {
+		fmt.Fprintf(p.Out, "sdk-adaptive launches %d tasks at time scale 1 (the SDK's clock cannot be scaled); the others %d tasks (ec2: %d instances) at %g×: compare ratios, not seconds\n",
+			p.AdaptiveTasks, p.Tasks, p.Instances, p.TimeScale)
 	}
 	var results []Result
 	total, i := len(p.Scenarios)*len(p.Strategies), 0
@@ -44,6 +49,10 @@ func Run(ctx context.Context, p Params) ([]Result, error) {
 			}
 			fmt.Fprintf(p.Out, "        makespan %.1f s (ideal %.1f s, ×%.2f), %d/%d launched, %d throttled of %d calls, %d lost, %d duplicates, %.1f s real\n",
 				r.MakespanS, r.IdealMakespanS, r.MakespanRatio, r.Launched, r.Requested, r.ThrottledCalls+r.AsyncThrottles, r.Calls, r.Lost, r.Duplicates, r.WallS)
+			if r.CotenantCalls > 0 {
+				fmt.Fprintf(p.Out, "        co-tenant: %d of its %d calls throttled; %.0f %% of the capacity it left used (ideal %.1f s)\n",
+					r.CotenantThrottledCalls, r.CotenantCalls, r.CapacityUsedPct, r.IdealRemainingS)
+			}
 			rows = append(rows, r)
 		}
 		if path, err := saveChart(p, sc, rows); err != nil {
@@ -69,21 +78,12 @@ func ChartPath(chart, scenario string) string {
 func saveChart(p Params, scenario string, rows []Result) (string, error) {
 	ch := report.Chart{Title: fmt.Sprintf("launch benchmark, scenario %s: share of the request launched over time", scenario),
 		XLabel: "simulated seconds since submit", YLabel: "% of the request launched"}
-	var end float64
 	idealDone := map[int]bool{}
 	for _, r := range rows {
 		if r.Skipped != "" || len(r.curve) == 0 {
 			continue
 		}
-		end = max(end, r.MakespanS, r.IdealMakespanS)
-		pct := func(pts []report.Point) []report.Point {
-			out := make([]report.Point, len(pts))
-			for i, q := range pts {
-				out[i] = report.Point{X: q.X, Y: 100 * q.Y / float64(r.Requested)}
-			}
-			return out
-		}
-		curve := pct(r.curve)
+		curve := percentOf(r.curve, r.Requested)
 		col := strategyColor(r.Strategy)
 		ch.Lines = append(ch.Lines, report.Series{Name: fmt.Sprintf("%s (%d units, %.0f s, ×%.2f ideal)", r.Strategy, r.Requested, r.MakespanS, r.MakespanRatio), Points: curve, Color: col})
 		var marks []report.Point
@@ -94,18 +94,11 @@ func saveChart(p Params, scenario string, rows []Result) (string, error) {
 			ch.Marks = append(ch.Marks, report.Series{Name: fmt.Sprintf("%s: throttles (%d)", r.Strategy, r.ThrottledCalls+r.AsyncThrottles),
 				Points: marks, Color: col})
 		}
-		// One dashed ideal per request size: sdk-adaptive's smaller request
-		// has its own (same colour as its curve).
+		// One set of ideals per request size: sdk-adaptive's smaller
+		// request has its own.
 		if !idealDone[r.Requested] {
-			if s, err := newSetup(p, scenario, r.Strategy); err == nil {
-				ideal := report.IdealCurve(r.Requested, s.units, s.ideal, max(r.MakespanS, r.IdealMakespanS)*1.05, 0.5)
-				name, c := fmt.Sprintf("ideal at the published buckets, %d units (%.0f s)", r.Requested, r.IdealMakespanS), color.Color(color.RGBA{110, 110, 110, 255})
-				if r.Strategy == SDKAdaptive {
-					c = col
-				}
-				ch.Lines = append(ch.Lines, report.Series{Name: name, Points: pct(ideal), Dashed: true, Color: c})
-				idealDone[r.Requested] = true
-			}
+			ch.Lines = append(ch.Lines, idealLines(p, scenario, r, col)...)
+			idealDone[r.Requested] = true
 		}
 	}
 	if len(ch.Lines) == 0 {
@@ -118,9 +111,41 @@ func saveChart(p Params, scenario string, rows []Result) (string, error) {
 	return path, ch.Save(path)
 }
 
-// EncodeJSON writes results as one indented JSON array to w.
-func EncodeJSON(w io.Writer, rs []Result) error {
-	b, err := json.MarshalIndent(rs, "", "  ")
+// percentOf is pts with Y as a percentage of requested.
+func percentOf(pts []report.Point, requested int) []report.Point {
+	out := make([]report.Point, len(pts))
+	for i, q := range pts {
+		out[i] = report.Point{X: q.X, Y: 100 * q.Y / float64(requested)}
+	}
+	return out
+}
+
+// idealLines are the dashed ideals of r's request: at the account's
+// buckets, and on the capacity the co-tenant leaves when there is one.
+// Grey, or sdk-adaptive's colour for its own smaller request.
+func idealLines(p Params, scenario string, r Result, col color.Color) []report.Series {
+	s, err := newSetup(p, scenario, r.Strategy)
+	if err != nil {
+		return nil
+	}
+	until := max(r.MakespanS, r.IdealMakespanS, r.IdealRemainingS) * 1.05
+	full, left := color.Color(color.RGBA{110, 110, 110, 255}), color.Color(color.RGBA{170, 170, 170, 255})
+	if r.Strategy == SDKAdaptive {
+		full, left = col, col
+	}
+	out := []report.Series{{Name: fmt.Sprintf("ideal at the account's buckets, %d units (%.0f s)", r.Requested, r.IdealMakespanS),
+		Points: percentOf(report.IdealCurve(r.Requested, s.units, s.ideal, until, 0.5), r.Requested), Dashed: true, Color: full}}
+	if s.cotenant.Share > 0 {
+		pts := report.IdealCurveLeft(r.Requested, s.units, s.ideal, s.cotenant, published, until, 0.5)
+		out = append(out, report.Series{Name: fmt.Sprintf("ideal on what the co-tenant leaves, %d units (%.0f s)", r.Requested, r.IdealRemainingS),
+			Points: percentOf(pts, r.Requested), Dashed: true, Color: left})
+	}
+	return out
+}
+
+// EncodeJSON writes v (the results, or a SeedsReport) as indented JSON to w.
+func EncodeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -128,9 +153,10 @@ func EncodeJSON(w io.Writer, rs []Result) error {
 	return err
 }
 
-// WriteJSON writes results as one indented JSON array to path.
-func WriteJSON(path string, rs []Result) error {
-	b, err := json.MarshalIndent(rs, "", "  ")
+// WriteJSON writes v (the results, or a SeedsReport) as indented JSON to
+// path.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 )
 
@@ -99,6 +100,13 @@ func TestSetupIdeal(t *testing.T) {
 	}{
 		{"design example", Burst, Ours, Params{Tasks: 10000}, 495, 495},
 		{"co-tenant takes 30 %", Cotenant, Naive, Params{Tasks: 10000, CotenantShare: 0.3}, 495, (10000 - 70) / 14.0},
+		// 100 + 20·100 = 2,100 tasks by 100 s, the other 7,900 at 14 per s.
+		{"co-tenant arrives at 100 s", Cotenant, Ours, Params{Tasks: 10000, CotenantShare: 0.3, CotenantStartS: 100}, 495, 100 + 7900/14.0},
+		// 70 + 14·200 = 2,870 tasks by 200 s, the other 7,130 at 20 per s.
+		{"co-tenant leaves at 200 s", Cotenant, Ours, Params{Tasks: 10000, CotenantShare: 0.3, CotenantStopS: 200}, 495, 200 + 7130/20.0},
+		// The account's buckets, not the published ones: (10,000 − 90) / 16.
+		{"unknown account", Unknown, Ours, Params{Tasks: 10000}, 9910 / 16.0, 9910 / 16.0},
+		{"unknown account, flags override", Unknown, Naive, Params{Tasks: 10000, FargateBurst: 100, FargateRate: 10}, 990, 990},
 		{"hidden ENI bucket bounds", Async, Ours, Params{Tasks: 1000, ENIBurst: 100, ENIRate: 15}, 60, 60},
 		{"sdk-adaptive's own size", Burst, SDKAdaptive, Params{Tasks: 10000, AdaptiveTasks: 300}, 10, 10},
 		{"EC2 below the burst", EC2, Ours, Params{Instances: 500}, 0, 0},
@@ -106,22 +114,68 @@ func TestSetupIdeal(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := tc.p
-			if err := p.defaults(); err != nil {
-				t.Fatal(err)
-			}
-			s, err := newSetup(p, tc.scenario, tc.strategy)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var r Result
-			r.IdealMakespanS = idealOf(s.units, s.ideal)
-			r.IdealRemainingS = idealOf(s.units, s.remaining)
-			if math.Abs(r.IdealMakespanS-tc.ideal) > 1e-9 || math.Abs(r.IdealRemainingS-tc.remaining) > 1e-9 {
-				t.Errorf("ideal %g remaining %g, want %g %g", r.IdealMakespanS, r.IdealRemainingS, tc.ideal, tc.remaining)
+			s := setupOf(t, tc.p, tc.scenario, tc.strategy)
+			ideal, remaining := idealOf(s.units, s.ideal), s.idealRemaining()
+			if math.Abs(ideal-tc.ideal) > 1e-9 || math.Abs(remaining-tc.remaining) > 1e-9 {
+				t.Errorf("ideal %g remaining %g, want %g %g", ideal, remaining, tc.ideal, tc.remaining)
 			}
 		})
 	}
+}
+
+// TestAccount: what the simulated account has and what ours is told. In
+// unknown, ours keeps the published defaults (no limits document) while the
+// account has the flags' buckets, or the scenario's 70/27 and 90/16.
+func TestAccount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, scenario   string
+		p                Params
+		runTask, fargate sim.Bucket
+		told             string // in ours' limits document; "" for none
+	}{
+		{"burst, published", Burst, Params{}, sim.Bucket{Burst: 100, Rate: 40}, sim.Bucket{Burst: 100, Rate: 20},
+			`"ecs:FargateTasks":{"burst":100,"rate":20}`},
+		{"burst, told the flags", Burst, Params{RunTaskBurst: 70, RunTaskRate: 27, FargateBurst: 90, FargateRate: 16},
+			sim.Bucket{Burst: 70, Rate: 27}, sim.Bucket{Burst: 90, Rate: 16}, `"ecs:RunTask":{"burst":70,"rate":27}`},
+		{"unknown, its defaults", Unknown, Params{}, sim.Bucket{Burst: 70, Rate: 27}, sim.Bucket{Burst: 90, Rate: 16}, ""},
+		{"unknown, one flag", Unknown, Params{FargateRate: 12}, sim.Bucket{Burst: 70, Rate: 27}, sim.Bucket{Burst: 90, Rate: 12}, ""},
+		{"unknown, every flag", Unknown, Params{RunTaskBurst: 50, RunTaskRate: 20, FargateBurst: 60, FargateRate: 10},
+			sim.Bucket{Burst: 50, Rate: 20}, sim.Bucket{Burst: 60, Rate: 10}, ""},
+		{"cotenant, told the account", Cotenant, Params{FargateRate: 10}, sim.Bucket{Burst: 100, Rate: 40}, sim.Bucket{Burst: 100, Rate: 10},
+			`"ecs:FargateTasks":{"burst":100,"rate":10}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := setupOf(t, tc.p, tc.scenario, Ours)
+			if got := s.sim.Buckets[sim.BucketRunTask]; got != tc.runTask {
+				t.Errorf("account RunTask %+v, want %+v", got, tc.runTask)
+			}
+			if got := s.sim.Buckets[sim.BucketFargateTasks]; got != tc.fargate {
+				t.Errorf("account Fargate tasks %+v, want %+v", got, tc.fargate)
+			}
+			if got := s.sim.Buckets[sim.BucketFargateRunTask]; got != (sim.Bucket{Burst: 20, Rate: 20}) {
+				t.Errorf("account Fargate RunTask %+v, want the published 20/20", got)
+			}
+			if tc.told == "" && s.limitsJSON != "" || !strings.Contains(s.limitsJSON, tc.told) {
+				t.Errorf("ours is told %q, want %q", s.limitsJSON, tc.told)
+			}
+		})
+	}
+}
+
+// setupOf is newSetup after p's defaults.
+func setupOf(t *testing.T, p Params, scenario, strategy string) setup {
+	t.Helper()
+	if err := p.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := newSetup(p, scenario, strategy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestParamsErrorsNameTheFlag(t *testing.T) {
@@ -130,21 +184,38 @@ func TestParamsErrorsNameTheFlag(t *testing.T) {
 		p    Params
 		want string
 	}{
-		"unknown scenario": {Params{Scenarios: []string{"storm"}}, "--scenario"},
-		"unknown strategy": {Params{Strategies: []string{"yolo"}}, "--strategies"},
-		"share of 1":       {Params{CotenantShare: 1}, "--cotenant-share"},
-		"negative tasks":   {Params{Tasks: -1}, "--tasks"},
-		"chart not png":    {Params{Chart: "x.svg"}, "--chart"},
-		"crash rate":       {Params{CrashRate: 2}, "--crash-rate"},
+		"unknown scenario":           {Params{Scenarios: []string{"storm"}}, "--scenario"},
+		"unknown strategy":           {Params{Strategies: []string{"yolo"}}, "--strategies"},
+		"share of 1":                 {Params{CotenantShare: 1}, "--cotenant-share"},
+		"negative tasks":             {Params{Tasks: -1}, "--tasks"},
+		"chart not png":              {Params{Chart: "x.svg"}, "--chart"},
+		"crash rate":                 {Params{CrashRate: 2}, "--crash-rate"},
+		"negative runtask burst":     {Params{RunTaskBurst: -1}, "--runtask-burst"},
+		"negative runtask rate":      {Params{RunTaskRate: -40}, "--runtask-rate"},
+		"negative fargate burst":     {Params{FargateBurst: -5}, "--fargate-burst"},
+		"negative fargate rate":      {Params{FargateRate: -0.5}, "--fargate-rate"},
+		"co-tenant arrives before 0": {Params{CotenantStartS: -1}, "--cotenant-start"},
+		"co-tenant leaves before 0":  {Params{CotenantStopS: -1}, "--cotenant-stop"},
+		"leaves before it arrives":   {Params{CotenantStartS: 60, CotenantStopS: 30}, "--cotenant-stop"},
+		"leaves as it arrives":       {Params{CotenantStartS: 60, CotenantStopS: 60}, "--cotenant-stop"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			err := tc.p.defaults()
+			err := tc.p.Validate()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error naming %s", err, tc.want)
 			}
 		})
+	}
+	for name, p := range map[string]Params{
+		"co-tenant from 30 s to 60 s": {CotenantStartS: 30, CotenantStopS: 60},
+		"co-tenant leaves at 60 s":    {CotenantStopS: 60},
+		"unknown with its defaults":   {Scenarios: []string{Unknown}},
+	} {
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 

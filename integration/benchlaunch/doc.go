@@ -2,7 +2,7 @@
 // `go run ./integration/cmd/bench launch`: it launches the same request
 // through several strategies — the product ("ours") and three baselines
 // users run today ("naive", "asl-jitter", "sdk-adaptive") — in several
-// scenarios (burst, cotenant, async, ec2, faults), each pair on a fresh
+// scenarios (burst, unknown, cotenant, async, ec2, faults), each pair on a fresh
 // local AWS (integration/awslocal) with the same seed, and measures each run
 // from the simulator's ledger and counters (the fields of integration/report.Report:
 // makespan_s, ideal_makespan_s, calls, throttled_calls, async_throttles,
@@ -15,6 +15,9 @@
 // on the SDK's real clock, which cannot be scaled, so it always runs at time
 // scale 1 on a smaller request (AdaptiveTasks): compare its ratios (makespan
 // ÷ ideal, throttled share), not its absolute numbers.
+//
+// RunSeeds repeats the whole run per seed and Summarize gives each pair's
+// medians and range over the seeds (`make bench-full`).
 //
 // Nothing here changes what the product's handlers do: the run wraps the
 // handler values of pkg/lambdafn only to time them (Lambda GB-seconds) and

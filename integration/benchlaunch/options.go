@@ -18,7 +18,10 @@ const (
 
 // Scenario names.
 const (
-	Burst    = "burst"
+	Burst = "burst"
+	// Unknown is burst on an account whose buckets are not the published
+	// ones, and ours is not told them.
+	Unknown  = "unknown"
 	Cotenant = "cotenant"
 	Async    = "async"
 	EC2      = "ec2"
@@ -28,7 +31,7 @@ const (
 // AllStrategies and AllScenarios in table order.
 var (
 	AllStrategies = []string{Ours, Naive, ASLJitter, SDKAdaptive}
-	AllScenarios  = []string{Burst, Cotenant, Async, EC2, Faults}
+	AllScenarios  = []string{Burst, Unknown, Cotenant, Async, EC2, Faults}
 )
 
 // Params configure a benchmark. Zero fields take the defaults named; Quick
@@ -45,12 +48,18 @@ type Params struct {
 	AdaptiveTasks int
 	// Concurrency is every Map's MaxConcurrency (default 400).
 	Concurrency int
-	// Account buckets (defaults: AWS's published 100/40 RunTask, Fargate
-	// 100/20 tasks per s; the Fargate RunTask cap is 20/20).
+	// Account buckets; zero takes the scenario's default: AWS's published
+	// RunTask 100 burst/40 per s and Fargate tasks 100/20, except in the
+	// unknown scenario, RunTask 70/27 and Fargate tasks 90/16. The Fargate
+	// RunTask cap stays 20/20. Ours is told them, except in unknown.
 	RunTaskBurst, RunTaskRate, FargateBurst, FargateRate float64
-	// CotenantShare is the share of every bucket the co-tenant takes in the
-	// cotenant scenario (default 0.3); the strategies are not told.
-	CotenantShare float64
+	// CotenantShare is the share of every published bucket the co-tenant
+	// caller draws in the cotenant scenario (default 0.3), from
+	// CotenantStartS to CotenantStopS, simulated seconds since submit
+	// (defaults 0, already there; and 0, never leaves). The strategies are
+	// not told.
+	CotenantShare                 float64
+	CotenantStartS, CotenantStopS float64
 	// ENIBurst and ENIRate are the hidden ENI bucket of the async scenario
 	// (default 100/15: below the Fargate rate, so ECS throttles
 	// asynchronously).
@@ -88,6 +97,10 @@ type Params struct {
 	RunTimeout time.Duration
 }
 
+// Validate reports the first bad parameter, naming its flag, before
+// anything is started.
+func (p Params) Validate() error { return p.defaults() }
+
 func (p *Params) defaults() error {
 	if len(p.Scenarios) == 0 || slices.Contains(p.Scenarios, "all") {
 		p.Scenarios = AllScenarios
@@ -112,10 +125,6 @@ func (p *Params) defaults() error {
 			*v = d
 		}
 	}
-	deff(&p.RunTaskBurst, 100)
-	deff(&p.RunTaskRate, 40)
-	deff(&p.FargateBurst, 100)
-	deff(&p.FargateRate, 20)
 	deff(&p.CotenantShare, 0.3)
 	deff(&p.ENIBurst, 100)
 	deff(&p.ENIRate, 15)
@@ -160,18 +169,26 @@ func (p *Params) defaults() error {
 		return fmt.Errorf("--adaptive-tasks: must be 1..100000, got %d", p.AdaptiveTasks)
 	case p.Concurrency < 1 || p.Concurrency > 10000:
 		return fmt.Errorf("--concurrency: must be 1..10000, got %d", p.Concurrency)
-	case p.RunTaskBurst < 0 || p.RunTaskRate <= 0:
-		return fmt.Errorf("--runtask-burst/--runtask-rate: burst ≥ 0 and rate > 0, got %g/%g", p.RunTaskBurst, p.RunTaskRate)
-	case p.FargateBurst < 0 || p.FargateRate <= 0:
-		return fmt.Errorf("--fargate-burst/--fargate-rate: burst ≥ 0 and rate > 0, got %g/%g", p.FargateBurst, p.FargateRate)
 	case p.CotenantShare < 0 || p.CotenantShare >= 1:
 		return fmt.Errorf("--cotenant-share: must be in [0, 1), got %g", p.CotenantShare)
+	case p.CotenantStartS < 0:
+		return fmt.Errorf("--cotenant-start: must be ≥ 0 simulated seconds since submit, got %g", p.CotenantStartS)
+	case p.CotenantStopS < 0 || p.CotenantStopS > 0 && p.CotenantStopS <= p.CotenantStartS:
+		return fmt.Errorf("--cotenant-stop: must be after --cotenant-start (%g s), or 0 for never, got %g", p.CotenantStartS, p.CotenantStopS)
 	case p.ENIBurst < 0 || p.ENIRate <= 0:
 		return fmt.Errorf("--eni-burst/--eni-rate: burst ≥ 0 and rate > 0, got %g/%g", p.ENIBurst, p.ENIRate)
 	case p.TimeScale <= 0 || p.TimeScale > 200:
 		return fmt.Errorf("--time-scale: must be in (0, 200], got %g", p.TimeScale)
 	case !strings.HasSuffix(p.Chart, ".png"):
 		return fmt.Errorf("--chart: must name a .png file, got %q", p.Chart)
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"--runtask-burst", p.RunTaskBurst}, {"--runtask-rate", p.RunTaskRate}, {"--fargate-burst", p.FargateBurst}, {"--fargate-rate", p.FargateRate}} {
+		if f.v < 0 {
+			return fmt.Errorf("%s: must be ≥ 0 (0: the scenario's default), got %g", f.name, f.v)
+		}
 	}
 	for name, v := range map[string]float64{"--lost-rate": p.LostRate, "--server-error-rate": p.ServerErrorRate, "--crash-rate": p.CrashRate} {
 		if v < 0 || v >= 1 {

@@ -27,6 +27,7 @@ const (
 type Result struct {
 	Scenario string `json:"scenario"`
 	Strategy string `json:"strategy"`
+	Seed     uint64 `json:"seed"`
 	// Skipped says why the pair was not run (then only the names are set).
 	Skipped string `json:"skipped,omitempty"`
 	// Error says why a run failed to complete (the numbers are what it did).
@@ -56,10 +57,19 @@ type Result struct {
 	MakespanS      float64 `json:"makespan_s"`
 	IdealMakespanS float64 `json:"ideal_makespan_s"`
 	MakespanRatio  float64 `json:"makespan_ratio"`
-	// IdealRemainingS is the ideal with the co-tenant's share taken out of
-	// the buckets; CapacityUsedPct = 100 × IdealRemainingS / MakespanS.
+	// IdealRemainingS is the ideal over the capacity the co-tenant leaves
+	// while it is there (report.IdealRemaining); CapacityUsedPct = 100 ×
+	// IdealRemainingS / MakespanS.
 	IdealRemainingS float64 `json:"ideal_remaining_s"`
 	CapacityUsedPct float64 `json:"capacity_used_pct"`
+	// CotenantCalls counts the co-tenant caller's calls (cotenant scenario:
+	// one per published bucket per 100 ms while it is there);
+	// CotenantThrottledCalls those that found a bucket short, the harm the
+	// strategy did to the rest of the account; CotenantThrottledBy names
+	// the buckets.
+	CotenantCalls          int64            `json:"cotenant_calls"`
+	CotenantThrottledCalls int64            `json:"cotenant_throttled_calls"`
+	CotenantThrottledBy    map[string]int64 `json:"cotenant_throttled_by,omitempty"`
 	// FirstLaunchS is submit → first launch: the start-up cost (plan,
 	// cold starts) that the ideal does not count.
 	FirstLaunchS float64 `json:"first_launch_s"`
@@ -120,7 +130,7 @@ func percentile(sorted []float64, p float64) float64 {
 // that ran, then a note per pair skipped or ended badly.
 func WriteTable(w io.Writer, rs []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tstrategy\tk\trequested\tlaunched\tfailed\tlost\tdup\tcalls\tthrottled\tasync\tthr %\tcalls/task\tmakespan s\tideal s\tratio\tcap used %\tp50 s\tp99 s\t$/1000\t")
+	fmt.Fprintln(tw, "scenario\tstrategy\tseed\tk\trequested\tlaunched\tfailed\tlost\tdup\tcalls\tthrottled\tasync\tthr %\tcalls/task\tmakespan s\tideal s\tratio\tcap used %\tco-tenant thr\tp50 s\tp99 s\t$/1000\t")
 	var notes []string
 	for _, r := range rs {
 		if r.Skipped != "" {
@@ -130,18 +140,26 @@ func WriteTable(w io.Writer, rs []Result) error {
 		if r.Error != "" {
 			notes = append(notes, fmt.Sprintf("%s × %s: %s", r.Scenario, r.Strategy, r.Error))
 		}
-		ratio, capUsed := "-", "-"
+		ratio, capUsed, harm := "-", "-", "-"
 		if r.IdealMakespanS > 0 {
 			ratio = fmt.Sprintf("%.3f", r.MakespanRatio)
 		}
 		if r.IdealRemainingS != r.IdealMakespanS {
 			capUsed = fmt.Sprintf("%.0f", r.CapacityUsedPct)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%g\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%.1f\t%.1f\t%.4f\t\n",
-			r.Scenario, r.Strategy, r.TimeScale, r.Requested, r.Launched, r.Failed, r.Lost, r.Duplicates, r.Calls, r.ThrottledCalls,
-			r.AsyncThrottles, r.ThrottledPct, r.CallsPerTask, r.MakespanS, r.IdealMakespanS, ratio, capUsed,
+		if r.CotenantCalls > 0 {
+			harm = fmt.Sprintf("%d of %d", r.CotenantThrottledCalls, r.CotenantCalls)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%g\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\t%.1f\t%.1f\t%.4f\t\n",
+			r.Scenario, r.Strategy, r.Seed, r.TimeScale, r.Requested, r.Launched, r.Failed, r.Lost, r.Duplicates, r.Calls, r.ThrottledCalls,
+			r.AsyncThrottles, r.ThrottledPct, r.CallsPerTask, r.MakespanS, r.IdealMakespanS, ratio, capUsed, harm,
 			r.P50LaunchS, r.P99LaunchS, r.CostPer1000USD)
 	}
+	return flushNotes(w, tw, notes)
+}
+
+// flushNotes flushes a table to w, then prints notes under it, indented.
+func flushNotes(w io.Writer, tw *tabwriter.Writer, notes []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}

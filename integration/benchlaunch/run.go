@@ -31,7 +31,7 @@ import (
 // that ended badly (failed execution, timeout) is a Result with Error set.
 func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 	wall := time.Now()
-	r := Result{Scenario: s.scenario, Strategy: s.strategy, Requested: s.requested(), TimeScale: s.timeScale}
+	r := Result{Scenario: s.scenario, Strategy: s.strategy, Seed: p.Seed, Requested: s.requested(), TimeScale: s.timeScale}
 	dir, err := machinesDir(s.strategy, p.Concurrency)
 	if err != nil {
 		return r, err
@@ -76,6 +76,9 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 
 	hash := launch.RequestHash(s.request.RequestID)
 	submitted := stack.Clock.Now()
+	if err := startCotenant(stack.Sim, s.cotenant, submitted); err != nil {
+		return r, err
+	}
 	var arn string
 	if s.strategy == Ours {
 		body, _ := json.Marshal(s.request)
@@ -247,14 +250,9 @@ func measure(r *Result, s setup, stack *awslocal.Stack, hash string, submitted t
 	r.Launched, r.Duplicates = c.Unique, c.Duplicates
 	r.Calls = st.Calls["ecs:RunTask"] + st.Calls["ec2:RunInstances"]
 	r.ThrottledCalls, r.AsyncThrottles = st.ThrottledCalls, st.AsyncThrottles
-	for name, b := range st.Buckets {
-		if b.Throttled > 0 {
-			if r.ThrottledBy == nil {
-				r.ThrottledBy = map[string]int64{}
-			}
-			r.ThrottledBy[name] = b.Throttled
-		}
-	}
+	r.ThrottledBy = byBucket(st.Buckets, func(b sim.BucketStats) int64 { return b.Throttled })
+	r.CotenantCalls, r.CotenantThrottledCalls = st.CotenantCalls, st.CotenantThrottledCalls
+	r.CotenantThrottledBy = byBucket(st.Buckets, func(b sim.BucketStats) int64 { return b.CotenantThrottled })
 	var launched []float64
 	for _, e := range entries {
 		if !e.FailedToStart {
@@ -267,8 +265,35 @@ func measure(r *Result, s setup, stack *awslocal.Stack, hash string, submitted t
 	}
 	r.P50LaunchS, r.P99LaunchS = percentile(launched, 50), percentile(launched, 99)
 	r.IdealMakespanS = idealOf(s.units, s.ideal)
-	r.IdealRemainingS = idealOf(s.units, s.remaining)
+	r.IdealRemainingS = s.idealRemaining()
 	r.curve = report.Steps(launched)
+}
+
+// byBucket is count of each bucket where it is not 0; nil when none is.
+func byBucket(buckets map[string]sim.BucketStats, count func(sim.BucketStats) int64) map[string]int64 {
+	var out map[string]int64
+	for name, b := range buckets {
+		if n := count(b); n > 0 {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[name] = n
+		}
+	}
+	return out
+}
+
+// startCotenant sets the co-tenant caller on the simulator, its times
+// counted from submitted.
+func startCotenant(sm *sim.Sim, c report.Cotenant, submitted time.Time) error {
+	if c.Share == 0 {
+		return nil
+	}
+	var until time.Time
+	if c.StopS > 0 {
+		until = submitted.Add(time.Duration(c.StopS * float64(time.Second)))
+	}
+	return sm.SetCotenantTraffic(c.Share, submitted.Add(time.Duration(c.StartS*float64(time.Second))), until)
 }
 
 // idealOf is the contracts' ideal makespan of units over buckets.

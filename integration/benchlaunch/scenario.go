@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 
 	"github.com/throttle-handler/throttle-handler/integration/report"
@@ -23,11 +24,41 @@ type setup struct {
 	// crashRate makes that share of the strategy's Lambda invocations that
 	// launch crash after their work (Runtime.ExitError).
 	crashRate float64
-	// units drawn per bucket, and the buckets as published (ideal) and as
-	// left by the co-tenant (remaining).
-	units            map[string]float64
-	ideal, remaining map[string]report.Bucket
-	limitsJSON       string
+	// units drawn per bucket, and the account's buckets (the ideal's).
+	units map[string]float64
+	ideal map[string]report.Bucket
+	// cotenant is the co-tenant caller, set on the simulator at submit.
+	cotenant report.Cotenant
+	// limitsJSON is what ours is told of the account's buckets ("": the
+	// published defaults).
+	limitsJSON string
+}
+
+// Buckets of the unknown scenario's account when the flags leave them: the
+// figures of an account on which ours, told them, still throttled.
+var (
+	unknownRunTask = sim.Bucket{Burst: 70, Rate: 27}
+	unknownFargate = sim.Bucket{Burst: 90, Rate: 16}
+)
+
+// account is the account's RunTask and Fargate task buckets in scenario:
+// each flag that is set, else the scenario's default.
+func (p Params) account(scenario string) (runTask, fargate sim.Bucket) {
+	published := sim.DefaultBuckets()
+	runTask, fargate = published[sim.BucketRunTask], published[sim.BucketFargateTasks]
+	if scenario == Unknown {
+		runTask, fargate = unknownRunTask, unknownFargate
+	}
+	set := func(v *float64, flag float64) {
+		if flag > 0 {
+			*v = flag
+		}
+	}
+	set(&runTask.Burst, p.RunTaskBurst)
+	set(&runTask.Rate, p.RunTaskRate)
+	set(&fargate.Burst, p.FargateBurst)
+	set(&fargate.Rate, p.FargateRate)
+	return runTask, fargate
 }
 
 var subnets = []string{"subnet-a", "subnet-b", "subnet-c"}
@@ -43,14 +74,16 @@ func newSetup(p Params, scenario, strategy string) (setup, error) {
 	}
 	s := setup{scenario: scenario, strategy: strategy, timeScale: p.TimeScale}
 	buckets := sim.DefaultBuckets()
-	buckets[sim.BucketRunTask] = sim.Bucket{Burst: p.RunTaskBurst, Rate: p.RunTaskRate}
-	buckets[sim.BucketFargateTasks] = sim.Bucket{Burst: p.FargateBurst, Rate: p.FargateRate}
+	runTask, fargate := p.account(scenario)
+	buckets[sim.BucketRunTask], buckets[sim.BucketFargateTasks] = runTask, fargate
 	s.sim = sim.Config{Seed: p.Seed, Buckets: buckets,
 		Resources: sim.Resources{Subnets: map[string]string{"subnet-a": "us-east-1a", "subnet-b": "us-east-1b", "subnet-c": "us-east-1c"}}}
 	// ours is told the account's limits, as a user configures them; never
-	// the co-tenant's share or the hidden buckets.
-	s.limitsJSON = fmt.Sprintf(`{"actions":{%q:{"burst":%g,"rate":%g},%q:{"burst":%g,"rate":%g}}}`,
-		sim.BucketRunTask, p.RunTaskBurst, p.RunTaskRate, sim.BucketFargateTasks, p.FargateBurst, p.FargateRate)
+	// the co-tenant's share or the hidden buckets; in unknown, nothing.
+	if scenario != Unknown {
+		s.limitsJSON = fmt.Sprintf(`{"actions":{%q:{"burst":%g,"rate":%g},%q:{"burst":%g,"rate":%g}}}`,
+			sim.BucketRunTask, runTask.Burst, runTask.Rate, sim.BucketFargateTasks, fargate.Burst, fargate.Rate)
+	}
 
 	tasks := p.Tasks
 	if strategy == SDKAdaptive {
@@ -63,9 +96,9 @@ func newSetup(p Params, scenario, strategy string) (setup, error) {
 	s.units = map[string]float64{sim.BucketRunTask: calls, sim.BucketFargateRunTask: calls, sim.BucketFargateTasks: float64(tasks)}
 
 	switch scenario {
-	case Burst:
+	case Burst, Unknown:
 	case Cotenant:
-		s.sim.CotenantShare = p.CotenantShare
+		s.cotenant = report.Cotenant{Share: p.CotenantShare, StartS: p.CotenantStartS, StopS: p.CotenantStopS}
 	case Async:
 		buckets[sim.BucketHiddenENI] = sim.Bucket{Burst: p.ENIBurst, Rate: p.ENIRate}
 		s.sim.Lifecycle = sim.Lifecycle{ENITimeoutSeconds: 10}
@@ -93,18 +126,21 @@ func newSetup(p Params, scenario, strategy string) (setup, error) {
 	default:
 		return setup{}, fmt.Errorf("unknown scenario %q", scenario)
 	}
-	s.ideal, s.remaining = map[string]report.Bucket{}, map[string]report.Bucket{}
+	s.ideal = map[string]report.Bucket{}
 	for name := range s.units {
-		b := buckets[name]
-		s.ideal[name] = report.Bucket{Burst: b.Burst, Rate: b.Rate}
-		left := 1 - s.sim.CotenantShare
-		if len(name) > 7 && name[:7] == "hidden:" {
-			left = 1 // the co-tenant share applies to the published buckets
-		}
-		s.remaining[name] = report.Bucket{Burst: b.Burst * left, Rate: b.Rate * left}
+		s.ideal[name] = report.Bucket{Burst: buckets[name].Burst, Rate: buckets[name].Rate}
 	}
 	return s, nil
 }
+
+// idealRemaining is the ideal over the capacity the co-tenant leaves.
+func (s setup) idealRemaining() float64 {
+	return report.IdealRemaining(s.units, s.ideal, s.cotenant, published)
+}
+
+// published tells the buckets the co-tenant draws on: not the hidden ones,
+// ECS's own calls.
+func published(bucket string) bool { return !strings.HasPrefix(bucket, "hidden:") }
 
 // requested is the request's units.
 func (s setup) requested() int { return s.request.Requested() }

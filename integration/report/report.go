@@ -150,8 +150,21 @@ func IdealMakespan(units map[string]float64, buckets map[string]Bucket) float64 
 // simulated seconds from 0 until total is reached (or until), and ends at
 // IdealMakespan exactly.
 func IdealCurve(total int, units map[string]float64, buckets map[string]Bucket, until, step float64) []Point {
+	return IdealCurveLeft(total, units, buckets, Cotenant{}, nil, until, step)
+}
+
+// IdealCurveLeft is IdealCurve on the capacity c leaves on the buckets
+// shared accepts (nil: all): Left instead of burst + rate·t, ending at
+// IdealRemaining.
+func IdealCurveLeft(total int, units map[string]float64, buckets map[string]Bucket, c Cotenant, shared func(bucket string) bool, until, step float64) []Point {
 	if total <= 0 || step <= 0 {
 		return nil
+	}
+	of := func(name string) Cotenant {
+		if shared != nil && !shared(name) {
+			return Cotenant{}
+		}
+		return c
 	}
 	at := func(t float64) float64 {
 		y := float64(total)
@@ -160,11 +173,11 @@ func IdealCurve(total int, units map[string]float64, buckets map[string]Bucket, 
 			if !ok || b.Rate <= 0 || n <= 0 {
 				continue
 			}
-			y = math.Min(y, (b.Burst+b.Rate*t)*float64(total)/n)
+			y = math.Min(y, of(name).Left(b, t)*float64(total)/n)
 		}
 		return y
 	}
-	end := IdealMakespan(units, buckets)
+	end := IdealRemaining(units, buckets, c, shared)
 	var pts []Point
 	for t := 0.0; t < end && t <= until; t += step {
 		pts = append(pts, Point{t, at(t)})
@@ -174,4 +187,83 @@ func IdealCurve(total int, units map[string]float64, buckets map[string]Bucket, 
 		pts = append(pts, Point{until, float64(total)})
 	}
 	return pts
+}
+
+// Cotenant is another caller of the buckets: from StartS to StopS
+// (simulated seconds since submit; StopS 0: it never leaves) it draws Share
+// of each bucket's rate, and, when there from the start, Share of its burst.
+type Cotenant struct {
+	Share, StartS, StopS float64
+}
+
+// present is how long, of [0, t], the co-tenant is there.
+func (c Cotenant) present(t float64) float64 {
+	end := t
+	if c.StopS > 0 {
+		end = math.Min(t, c.StopS)
+	}
+	return math.Max(0, end-c.StartS)
+}
+
+// Left is the capacity of b left to us by t: the burst left (all of it,
+// less the co-tenant's share when it is there from the start) plus the
+// integral over [0, t] of the rate left (less its share while it is there).
+func (c Cotenant) Left(b Bucket, t float64) float64 {
+	burst := b.Burst
+	if c.StartS <= 0 {
+		burst -= c.Share * b.Burst
+	}
+	return burst + b.Rate*t - c.Share*b.Rate*c.present(t)
+}
+
+// CoveredAt is the first time at which Left covers n units of b: the
+// ideal makespan of n units on b shared with c. Left grows piecewise
+// linearly (slope rate·(1−share) while the co-tenant is there, rate
+// otherwise), so the answer is found on the segment where it crosses n.
+func (c Cotenant) CoveredAt(n float64, b Bucket) float64 {
+	if n <= c.Left(b, 0) {
+		return 0
+	}
+	// The breaks of the slope, in order; the last segment is unbounded.
+	breaks := []float64{}
+	if c.Share > 0 {
+		if c.StartS > 0 {
+			breaks = append(breaks, c.StartS)
+		}
+		if c.StopS > 0 {
+			breaks = append(breaks, c.StopS)
+		}
+	}
+	t0 := 0.0
+	for _, t1 := range append(breaks, math.Inf(1)) {
+		left0 := c.Left(b, t0)
+		slope := b.Rate
+		if c.Share > 0 && t0 >= c.StartS && (c.StopS <= 0 || t0 < c.StopS) {
+			slope *= 1 - c.Share
+		}
+		if t := t0 + (n-left0)/slope; t <= t1 {
+			return t
+		}
+		t0 = t1
+	}
+	return math.Inf(1) // unreachable: the last segment is unbounded
+}
+
+// IdealRemaining is IdealMakespan with c drawing on the buckets that shared
+// accepts (nil: all): the latest CoveredAt over the buckets the work draws
+// on, the binding bucket deciding. Buckets with no rate do not bound it.
+func IdealRemaining(units map[string]float64, buckets map[string]Bucket, c Cotenant, shared func(bucket string) bool) float64 {
+	var worst float64
+	for name, n := range units {
+		b, ok := buckets[name]
+		if !ok || b.Rate <= 0 {
+			continue
+		}
+		cc := c
+		if shared != nil && !shared(name) {
+			cc = Cotenant{}
+		}
+		worst = math.Max(worst, cc.CoveredAt(n, b))
+	}
+	return worst
 }

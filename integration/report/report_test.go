@@ -160,3 +160,79 @@ func TestChartSave(t *testing.T) {
 		t.Error("an empty chart saved without error")
 	}
 }
+
+// TestCoveredAt checks the ideal with a co-tenant against hand-computed
+// cases on the published Fargate task bucket (100 burst, 20 per s; "AWS
+// Fargate throttling quotas"), 1,000 tasks, a co-tenant drawing 30 % of the
+// rate from the same bucket ("Amazon ECS API request throttling": one
+// bucket per account and Region, shared by every caller).
+func TestCoveredAt(t *testing.T) {
+	t.Parallel()
+	b := Bucket{Burst: 100, Rate: 20}
+	tests := []struct {
+		name string
+		c    Cotenant
+		n    float64
+		want float64
+	}{
+		{"no co-tenant: (1000 − 100) / 20", Cotenant{}, 1000, 45},
+		{"share 0 anywhere is no co-tenant", Cotenant{Share: 0, StartS: 10, StopS: 20}, 1000, 45},
+		{"there all along: (1000 − 70) / 14", Cotenant{Share: 0.3}, 1000, 930.0 / 14},
+		{"arrives at 20 s: 100 + 20·20 = 500 by then, 500 more at 14/s", Cotenant{Share: 0.3, StartS: 20}, 1000, 20 + 500.0/14},
+		{"arrives at 60 s, after the work is done", Cotenant{Share: 0.3, StartS: 60}, 1000, 45},
+		{"leaves at 30 s: 70 + 14·30 = 490 by then, 510 more at 20/s", Cotenant{Share: 0.3, StopS: 30}, 1000, 30 + 510.0/20},
+		{"leaves at 100 s, after the work is done", Cotenant{Share: 0.3, StopS: 100}, 1000, 930.0 / 14},
+		{"there from 10 s to 40 s: 300, then 720, then 280 more at 20/s", Cotenant{Share: 0.3, StartS: 10, StopS: 40}, 1000, 40 + 280.0/20},
+		{"within the burst it leaves", Cotenant{Share: 0.3}, 70, 0},
+		{"just past it", Cotenant{Share: 0.3}, 80, 10.0 / 14},
+		{"within the whole burst, arriving later", Cotenant{Share: 0.3, StartS: 5}, 100, 0},
+		{"half the bucket, there all along", Cotenant{Share: 0.5}, 1000, 950.0 / 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := tt.c.CoveredAt(tt.n, b)
+			if math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("CoveredAt(%v) = %v, want %v", tt.n, got, tt.want)
+			}
+			if left := tt.c.Left(b, got); got > 0 && math.Abs(left-tt.n) > 1e-9 {
+				t.Errorf("Left at %v = %v, want the %v units", got, left, tt.n)
+			}
+		})
+	}
+}
+
+func TestIdealRemaining(t *testing.T) {
+	t.Parallel()
+	units := fargateUnits(1000)
+	c := Cotenant{Share: 0.3}
+	// The task bucket binds: 100 calls leave the call buckets done within
+	// (100 − 14) / 14 s.
+	if got, want := IdealRemaining(units, fargate, c, nil), 930.0/14; math.Abs(got-want) > 1e-9 {
+		t.Errorf("shared by every bucket: %v, want %v", got, want)
+	}
+	notTasks := func(name string) bool { return name != "ecs:FargateTasks" }
+	if got, want := IdealRemaining(units, fargate, c, notTasks), 45.0; math.Abs(got-want) > 1e-9 {
+		t.Errorf("task bucket not shared: %v, want the unshared %v", got, want)
+	}
+	if got, want := IdealRemaining(units, fargate, Cotenant{}, nil), IdealMakespan(units, fargate); got != want {
+		t.Errorf("no co-tenant: %v, want IdealMakespan's %v", got, want)
+	}
+}
+
+func TestIdealCurveLeft(t *testing.T) {
+	t.Parallel()
+	// 1,000 tasks; the co-tenant takes 30 % of the rate from 20 s on: the
+	// task bucket allows 100 + 20·t until then, 500 + 14·(t − 20) after.
+	c := Cotenant{Share: 0.3, StartS: 20}
+	pts := IdealCurveLeft(1000, fargateUnits(1000), fargate, c, nil, 100, 1)
+	for x, y := range map[float64]float64{10: 300, 20: 500, 30: 640} {
+		if got := At(pts, x); math.Abs(got-y) > 1e-9 {
+			t.Errorf("at %v s: %v, want %v", x, got, y)
+		}
+	}
+	end := IdealRemaining(fargateUnits(1000), fargate, c, nil)
+	if At(pts, end) != 1000 || At(pts, end-0.5) >= 1000 {
+		t.Errorf("reaches 1000 at %v, want at IdealRemaining %v", pts, end)
+	}
+}

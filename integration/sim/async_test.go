@@ -194,8 +194,10 @@ func admitted(t *testing.T, e *env, steps int) int {
 	return int(n.Load())
 }
 
-// TestCotenantShareHalvesRate: a co-tenant taking 50 % of every bucket
-// halves what the product is admitted, burst and refill alike.
+// TestCotenantShareHalvesRate: a co-tenant caller drawing 50 % of the
+// RunTask bucket, which it shares with the product ("Amazon ECS API request
+// throttling": one bucket per account and Region for every caller), halves
+// what the product is admitted, burst and refill alike.
 func TestCotenantShareHalvesRate(t *testing.T) {
 	t.Parallel()
 	// A small RunTask bucket keeps the test to a few hundred calls.

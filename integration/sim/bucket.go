@@ -5,26 +5,26 @@ import (
 	"time"
 )
 
-// bucket is one token bucket. Its effective size and refill are scaled by the
-// co-tenant share (traffic we do not control takes that part of both) and by
-// a storm factor (a window where the bucket refills at a fraction of its
-// rate). Not safe for concurrent use: the Sim's mutex guards it.
+// bucket is one token bucket, shared by every caller of the account: the
+// product, the co-tenant caller (cotenantDraw) and the co-tenant services.
+// A storm factor makes it refill at a fraction of its rate for a while. Not
+// safe for concurrent use: the Sim's mutex guards it.
 type bucket struct {
 	name     string
 	cfg      Bucket
-	share    float64 // co-tenant share in [0, 1)
 	storm    float64 // refill factor, 1 outside storms
 	stormEnd time.Time
 	tokens   float64
 	last     time.Time
 
-	taken     float64 // tokens granted
+	taken     float64 // tokens granted to the product (and co-tenant services)
 	admitted  int64   // takes granted
 	throttled int64   // takes refused
+	cot       cotenantDraw
 }
 
-func newBucket(name string, cfg Bucket, share float64, now time.Time) *bucket {
-	b := &bucket{name: name, cfg: cfg, share: share, storm: 1, last: now}
+func newBucket(name string, cfg Bucket, now time.Time) *bucket {
+	b := &bucket{name: name, cfg: cfg, storm: 1, last: now}
 	b.tokens = b.capacity()
 	return b
 }
@@ -32,8 +32,8 @@ func newBucket(name string, cfg Bucket, share float64, now time.Time) *bucket {
 // unlimited reports whether the bucket is disabled (no burst, no rate).
 func (b *bucket) unlimited() bool { return b.cfg.Burst == 0 && b.cfg.Rate == 0 }
 
-func (b *bucket) capacity() float64 { return b.cfg.Burst * (1 - b.share) }
-func (b *bucket) rate() float64     { return b.cfg.Rate * (1 - b.share) * b.storm }
+func (b *bucket) capacity() float64 { return b.cfg.Burst }
+func (b *bucket) rate() float64     { return b.cfg.Rate * b.storm }
 
 // advance refills the bucket up to now. Time never runs backwards here: an
 // earlier now is ignored.
@@ -62,27 +62,35 @@ func (b *bucket) take(n float64) {
 
 // reconfigure changes the bucket at now, refilling at the old rate first so
 // no time is accounted at the wrong rate.
-func (b *bucket) reconfigure(now time.Time, cfg Bucket, share, storm float64) {
+func (b *bucket) reconfigure(now time.Time, cfg Bucket, storm float64) {
 	b.advance(now)
-	b.cfg, b.share, b.storm = cfg, share, storm
+	b.cfg, b.storm = cfg, storm
 	b.tokens = math.Min(b.tokens, b.capacity())
 }
 
-// BucketStats is a bucket's state for the stats view and tests.
+// BucketStats is a bucket's state for the stats view and tests. Taken,
+// Admitted and Throttled count the product's calls (and the co-tenant
+// services'); the Cotenant fields count the co-tenant caller's.
 type BucketStats struct {
 	Burst     float64 `json:"burst"`
 	Rate      float64 `json:"rate"`
-	Share     float64 `json:"cotenantShare"`
 	Storm     float64 `json:"stormFactor"`
 	Tokens    float64 `json:"tokens"`
 	Taken     float64 `json:"taken"`
 	Admitted  int64   `json:"admitted"`
 	Throttled int64   `json:"throttled"`
+	// Share is the co-tenant caller's share of this bucket while it is
+	// present (0 otherwise, and on hidden buckets).
+	Share             float64 `json:"cotenantShare"`
+	CotenantTaken     float64 `json:"cotenantTaken"`
+	CotenantCalls     int64   `json:"cotenantCalls"`
+	CotenantThrottled int64   `json:"cotenantThrottled"`
 }
 
 func (b *bucket) stats() BucketStats {
-	return BucketStats{Burst: b.cfg.Burst, Rate: b.cfg.Rate, Share: b.share, Storm: b.storm,
-		Tokens: b.tokens, Taken: b.taken, Admitted: b.admitted, Throttled: b.throttled}
+	return BucketStats{Burst: b.cfg.Burst, Rate: b.cfg.Rate, Storm: b.storm,
+		Tokens: b.tokens, Taken: b.taken, Admitted: b.admitted, Throttled: b.throttled,
+		Share: b.cot.share, CotenantTaken: b.cot.taken, CotenantCalls: b.cot.calls, CotenantThrottled: b.cot.throttled}
 }
 
 // take is a request for n tokens of one bucket.

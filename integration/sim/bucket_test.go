@@ -12,7 +12,7 @@ func TestBucketTimeline(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	b := newBucket("b", Bucket{Burst: 4, Rate: 2}, 0, t0)
+	b := newBucket("b", Bucket{Burst: 4, Rate: 2}, t0)
 	for i, step := range []struct {
 		ms int
 		n  float64
@@ -38,25 +38,25 @@ func TestBucketTimeline(t *testing.T) {
 	}
 }
 
-func TestBucketShareAndStorm(t *testing.T) {
+// TestBucketStorm: a storm slows the refill, never the burst (the
+// co-tenant caller, which draws on the bucket as a caller, is tested in
+// cotenant_caller_test.go).
+func TestBucketStorm(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	for name, tc := range map[string]struct {
-		share, storm float64
-		wantBurst    float64
-		wantAfter1s  float64 // tokens one second after emptying
+		storm       float64
+		wantAfter1s float64 // tokens one second after emptying
 	}{
-		"alone":          {0, 1, 100, 40},
-		"half co-tenant": {0.5, 1, 50, 20},
-		"storm":          {0, 0.1, 100, 4},
-		"both":           {0.5, 0.1, 50, 2},
+		"calm":  {1, 40},
+		"storm": {0.1, 4},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			b := newBucket("b", Bucket{Burst: 100, Rate: 40}, 0, t0)
-			b.reconfigure(t0, b.cfg, tc.share, tc.storm)
-			if b.tokens != tc.wantBurst {
-				t.Fatalf("burst: got %v, want %v", b.tokens, tc.wantBurst)
+			b := newBucket("b", Bucket{Burst: 100, Rate: 40}, t0)
+			b.reconfigure(t0, b.cfg, tc.storm)
+			if b.tokens != 100 {
+				t.Fatalf("burst: got %v, want 100", b.tokens)
 			}
 			b.take(b.tokens)
 			b.advance(t0.Add(time.Second))
@@ -69,7 +69,7 @@ func TestBucketShareAndStorm(t *testing.T) {
 
 func TestUnlimitedBucket(t *testing.T) {
 	t.Parallel()
-	b := newBucket("b", Bucket{}, 0, time.Time{})
+	b := newBucket("b", Bucket{}, time.Time{})
 	for i := 0; i < 1000; i++ {
 		if !b.has(1e9) {
 			t.Fatal("a zero bucket must be unlimited")

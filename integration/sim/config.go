@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"time"
 )
 
 // Bucket names. Visible buckets answer the caller with a throttle; hidden
@@ -137,13 +138,30 @@ type Config struct {
 	Capacity  Capacity  `json:"capacity,omitempty"`
 	// Lifecycle schedules task and instance state changes.
 	Lifecycle Lifecycle `json:"lifecycle,omitempty"`
-	// CotenantShare in [0, 1) is the share of every bucket (burst and rate)
-	// taken by traffic the product does not control. Default 0.
+	// CotenantShare in [0, 1) is the share of every published bucket's rate
+	// that a co-tenant caller (traffic the product does not control) draws
+	// from the same buckets (see SetCotenantTraffic). Default 0.
 	CotenantShare float64 `json:"cotenantShare,omitempty"`
+	// CotenantStartSeconds and CotenantStopSeconds place the co-tenant
+	// caller in simulated seconds since New: it arrives at the start
+	// (default 0: already there, its share of each burst taken) and leaves
+	// at the stop (default 0: never).
+	CotenantStartSeconds float64 `json:"cotenantStartSeconds,omitempty"`
+	CotenantStopSeconds  float64 `json:"cotenantStopSeconds,omitempty"`
 	// Cotenants are simulated ECS services in the same account.
 	Cotenants Cotenants `json:"cotenants,omitempty"`
 	// Faults are injected at the given rates.
 	Faults Faults `json:"faults,omitempty"`
+}
+
+// cotenantWindow is the co-tenant caller's arrival and departure (zero:
+// never) for a simulator started at epoch.
+func (c Config) cotenantWindow(epoch time.Time) (from, until time.Time) {
+	from = epoch.Add(secs(c.CotenantStartSeconds))
+	if c.CotenantStopSeconds > 0 {
+		until = epoch.Add(secs(c.CotenantStopSeconds))
+	}
+	return from, until
 }
 
 // withDefaults returns c with defaults filled in and the bucket table
@@ -185,6 +203,11 @@ func (c Config) Validate() error {
 	}
 	if c.CotenantShare < 0 || c.CotenantShare >= 1 {
 		return fmt.Errorf("sim: CotenantShare must be in [0, 1), got %v", c.CotenantShare)
+	}
+	if c.CotenantStartSeconds < 0 || c.CotenantStopSeconds < 0 ||
+		c.CotenantStopSeconds != 0 && c.CotenantStopSeconds <= c.CotenantStartSeconds {
+		return fmt.Errorf("sim: CotenantStartSeconds and CotenantStopSeconds must be ≥ 0 and the stop (0: never) after the start, got %v and %v",
+			c.CotenantStartSeconds, c.CotenantStopSeconds)
 	}
 	if err := c.Lifecycle.validate(); err != nil {
 		return err

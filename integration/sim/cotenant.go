@@ -130,22 +130,6 @@ func (s *Sim) SetCotenants(c Cotenants) error {
 	return nil
 }
 
-// SetCotenantShare sets the share of every bucket taken by traffic the
-// product does not control, from now on.
-func (s *Sim) SetCotenantShare(share float64) error {
-	if share < 0 || share >= 1 {
-		return fmt.Errorf("sim: co-tenant share must be in [0, 1), got %v", share)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.tick()
-	s.cfg.CotenantShare = share
-	for _, b := range s.buckets {
-		b.reconfigure(now, b.cfg, share, b.storm)
-	}
-	return nil
-}
-
 // SetBucket changes one bucket's burst and rate from now on.
 func (s *Sim) SetBucket(name string, cfg Bucket) error {
 	if cfg.Burst < 0 || cfg.Rate < 0 {
@@ -159,7 +143,7 @@ func (s *Sim) SetBucket(name string, cfg Bucket) error {
 		return fmt.Errorf("sim: unknown bucket %q", name)
 	}
 	s.cfg.Buckets[name] = cfg
-	b.reconfigure(now, cfg, b.share, b.storm)
+	b.reconfigure(now, cfg, b.storm)
 	return nil
 }
 

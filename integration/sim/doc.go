@@ -24,7 +24,9 @@
 //     TaskFailedToStart or make RunTask answer the wrapped
 //     InvalidParameterException "… Rate exceeded (ErrorCode: Throttling)", and
 //     co-tenant ECS services that receive "ECS Service Action" throttle events;
-//   - a co-tenant share of every bucket, and seeded faults (5xx, latency,
+//   - a co-tenant caller that draws a share of every published bucket from
+//     the same buckets, arriving and leaving when told, its throttled calls
+//     counted (SetCotenantTraffic); and seeded faults (5xx, latency,
 //     connection resets, lost responses, throttle storms).
 //
 // Time. The simulator reads one clock.Clock. Every rate is per simulated
@@ -35,8 +37,9 @@
 // call, so a response never shows a state older than the clock.
 //
 // Run-time changes. Tests and chaos suites change the account while it runs:
-// SetFaults, SetCapacity, SetBucket, SetCotenantShare, SetCotenants, Storm
-// and SetSink; Stats, Ledger, FaultTrace and Events read it.
+// SetFaults, SetCapacity, SetBucket, SetCotenantShare, SetCotenantTraffic,
+// SetCotenants, Storm and SetSink; Stats, Ledger, FaultTrace and Events read
+// it.
 //
 // Concurrency. A Sim is safe for concurrent use. One mutex guards its state;
 // events are handed to the sink after the mutex is released, in order.

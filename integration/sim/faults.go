@@ -232,13 +232,13 @@ func (s *Sim) startStorm(at time.Time, names []string, fraction float64, d time.
 		if b == nil {
 			continue
 		}
-		b.reconfigure(at, b.cfg, b.share, fraction)
+		b.reconfigure(at, b.cfg, fraction)
 		b.stormEnd = laterOf(b.stormEnd, at.Add(d))
 		s.sched.at(at.Add(d), func(end time.Time) {
 			if end.Before(b.stormEnd) {
 				return // a later storm on the same bucket is still on
 			}
-			b.reconfigure(end, b.cfg, b.share, 1)
+			b.reconfigure(end, b.cfg, 1)
 		})
 	}
 }

@@ -32,6 +32,7 @@ type Sim struct {
 
 	mu      sync.Mutex
 	cfg     Config
+	epoch   time.Time // the clock at New
 	now     time.Time // latest clock reading; never rewinds
 	buckets map[string]*bucket
 	sched   schedule
@@ -41,6 +42,7 @@ type Sim struct {
 	ecs     ecsState
 	ec2     ec2State
 	cot     cotenantState
+	caller  cotenantCaller
 	stats   callStats
 	outbox  []pendingEvent
 
@@ -69,15 +71,18 @@ func New(clk clock.Clock, cfg Config, optFns ...func(*Options)) (*Sim, error) {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	s.now = clk.Now()
+	s.epoch = s.now
 	s.buckets = make(map[string]*bucket, len(cfg.Buckets))
 	for name, b := range cfg.Buckets {
-		s.buckets[name] = newBucket(name, b, cfg.CotenantShare, s.now)
+		s.buckets[name] = newBucket(name, b, s.now)
 	}
 	s.ecs.init()
 	s.ec2.init()
 	s.stats.init()
 	s.faults.init(cfg.Seed)
 	s.initCotenants()
+	from, until := cfg.cotenantWindow(s.now)
+	s.startCotenant(s.now, cfg.CotenantShare, from, until)
 	s.scheduleStorm(s.now)
 	return s, nil
 }

@@ -41,17 +41,21 @@ type Stats struct {
 	// AsyncThrottles counts the throttles of ECS's calls on the account's
 	// behalf that reached the product: tasks stopped with TaskFailedToStart
 	// plus RunTask's wrapped InvalidParameterException.
-	AsyncThrottles    int64                  `json:"asyncThrottles"`
-	Errors            map[string]int64       `json:"errors"`
-	Faults            map[string]int64       `json:"faults"`
-	TasksLaunched     int64                  `json:"tasksLaunched"`
-	InstancesLaunched int64                  `json:"instancesLaunched"`
-	FailedToStart     int64                  `json:"tasksFailedToStart"`
-	WrappedThrottles  int64                  `json:"wrappedThrottles"`
-	ServiceActions    map[string]int64       `json:"serviceActionEvents"`
-	CotenantDeploys   int64                  `json:"cotenantDeployments"`
-	Storms            int64                  `json:"storms"`
-	Buckets           map[string]BucketStats `json:"buckets"`
+	AsyncThrottles    int64            `json:"asyncThrottles"`
+	Errors            map[string]int64 `json:"errors"`
+	Faults            map[string]int64 `json:"faults"`
+	TasksLaunched     int64            `json:"tasksLaunched"`
+	InstancesLaunched int64            `json:"instancesLaunched"`
+	FailedToStart     int64            `json:"tasksFailedToStart"`
+	WrappedThrottles  int64            `json:"wrappedThrottles"`
+	ServiceActions    map[string]int64 `json:"serviceActionEvents"`
+	CotenantDeploys   int64            `json:"cotenantDeployments"`
+	// CotenantCalls and CotenantThrottledCalls count the co-tenant caller's
+	// calls over every published bucket, and those that found it short.
+	CotenantCalls          int64                  `json:"cotenantCalls"`
+	CotenantThrottledCalls int64                  `json:"cotenantThrottledCalls"`
+	Storms                 int64                  `json:"storms"`
+	Buckets                map[string]BucketStats `json:"buckets"`
 }
 
 // Stats returns a snapshot of the counters and buckets at the clock's time.
@@ -74,6 +78,8 @@ func (s *Sim) Stats() Stats {
 	for name, b := range s.buckets {
 		b.advance(now)
 		st.Buckets[name] = b.stats()
+		st.CotenantCalls += b.cot.calls
+		st.CotenantThrottledCalls += b.cot.throttled
 	}
 	return st
 }

@@ -1,6 +1,7 @@
 // Command bench runs the project's measurements, one subcommand each:
 //
 //	go run ./integration/cmd/bench limiter [--json FILE|-] [flags]
+//	go run ./integration/cmd/bench launch [--json FILE|-] [--seeds 1,2,3] [flags]
 //
 // Each subcommand prints a readable table, or with --json one JSON object
 // (to FILE, or stdout for -). Durations in the JSON are seconds unless the

@@ -19,6 +19,13 @@ func TestDispatch(t *testing.T) {
 		{"no subcommand", nil, 2, "limiter "},
 		{"unknown subcommand", []string{"nope"}, 2, "usage: bench <subcommand>"},
 		{"bad flag", []string{"limiter", "--bogus"}, 1, "flag provided but not defined: -bogus"},
+		// bench launch checks its flags before it installs or starts anything.
+		{"co-tenant leaves first", []string{"launch", "--cotenant-start", "10", "--cotenant-stop", "5"}, 1, "--cotenant-stop: must be after --cotenant-start"},
+		{"co-tenant arrives before submit", []string{"launch", "--cotenant-start", "-1"}, 1, "--cotenant-start"},
+		{"negative account rate", []string{"launch", "--scenario", "unknown", "--fargate-rate", "-16"}, 1, "--fargate-rate"},
+		{"seed twice", []string{"launch", "--seeds", "1,2,1"}, 1, "--seeds: seed 1 given twice"},
+		{"seed and seeds", []string{"launch", "--seed", "4", "--seeds", "1,2"}, 1, "--seed or --seeds, not both"},
+		{"not a seed", []string{"launch", "--seeds", "1,two"}, 1, "--seeds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
