@@ -89,6 +89,11 @@ type Options struct {
 	// early still conforms to the real bucket. Default 0: calls are made at
 	// their slots.
 	EarlyCalls time.Duration
+	// InFlight is how far ahead a caller may already be asleep for its slot
+	// in process, where no re-check reaches it (runtask's defer threshold).
+	// A decrease leaves positions due within it at their time and re-times
+	// from there. Default 2 s.
+	InFlight time.Duration
 	// Logger receives store failures and rate decreases. Default: discard.
 	Logger *slog.Logger
 	// Recorder receives the counters of metrics.go. Default: none.
@@ -135,6 +140,10 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = 2 * time.Second
 	}
+	if o.InFlight == 0 {
+		o.InFlight = 2 * time.Second
+	}
+	o.InFlight = max(0, o.InFlight)
 	o.EarlyCalls = max(0, o.EarlyCalls)
 	if limits == nil {
 		limits = DefaultLimits()
@@ -439,7 +448,10 @@ func retime(item Item, s Slot) Slot {
 	out := Slot{Positions: make([]Position, len(s.Positions))}
 	for i, p := range s.Positions {
 		st := item[p.Bucket]
-		if st.Epoch > p.Epoch && st.AnchorRate > 0 {
+		// Positions up to the anchor keep their time and epoch: they were
+		// due (or asleep in process) before the decrease took effect, so
+		// their throttles belong to the old timing.
+		if st.Epoch > p.Epoch && st.AnchorRate > 0 && p.End > st.AnchorPos {
 			due := st.AnchorAt.Add(Limit(st.AnchorRate).durationFor(p.End - st.AnchorPos))
 			if due.After(p.At) {
 				p.At = due

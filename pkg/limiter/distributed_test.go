@@ -171,7 +171,7 @@ func TestSignalFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, clk := newTestDistributed(t, NewMemoryStore(), lims)
+	d, clk := newTestDistributed(t, NewMemoryStore(), lims, func(o *Options) { o.InFlight = -1 })
 	for range 40 {
 		clk.Advance(time.Millisecond)
 		if err := d.Signal(context.Background(), "ec2", EC2RunInstances, Signal{}); err != nil {

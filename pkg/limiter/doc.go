@@ -48,17 +48,25 @@
 // keeps, besides its GCRA frontier (TAT, Pos), an epoch that counts
 // decreases and the anchor of the last one: position AnchorPos was due at
 // AnchorAt and later positions follow at AnchorRate. A decrease re-anchors
-// in one conditional write: the position due now under the old timing
-// becomes the anchor, every later one moves to the new rate at once (no
-// per-slot writes), and the frontier grants no burst (the real bucket is
-// empty after a throttle; the allowance grows back with idle time, as GCRA
-// has it). Recheck (one read) re-times a slot of an older epoch from the
-// anchor, never earlier than it was, and gives it the current epoch. An
-// increase (the learned rate growing back) applies only to takes made
-// after it, beyond the frontier: chunks asleep in Wait states cannot wake
-// early, so moving booked positions earlier would run two schedules at
-// once. A take computed in an older epoch is refused by the store
-// (*EpochError) and made again at the new rate.
+// in one conditional write: positions due before the in-flight horizon
+// (Options.InFlight, 2 s: calls asleep in a Lambda cannot move) plus one
+// call's refill keep their time, the position due then becomes the anchor,
+// every later one moves to the new rate at once (no per-slot writes), and
+// the frontier grants no burst (the real bucket is empty after a throttle;
+// the allowance grows back with idle time, as GCRA has it). Recheck (one
+// read) re-times a slot of an older epoch whose position lies beyond the
+// anchor, never earlier than it was, and gives it the current epoch;
+// positions up to the anchor keep their time and epoch. An increase (the
+// learned rate growing back) applies only to takes made after it, beyond
+// the frontier: chunks asleep in Wait states cannot wake early, so moving
+// booked positions earlier would run two schedules at once. A take
+// computed in an older epoch is refused by the store (*EpochError) and made
+// again at the new rate.
+//
+// A decrease compares the bucket's frontier, which takes move; at a
+// fleet's start hundreds of takes can starve it, so after four tries it is
+// written on the epoch alone, and the few tokens taken during its round
+// trip are re-timed onto the first increments of the new timing.
 //
 // Release gives a slot's tokens back at the frontier: for each position
 // not yet due (as Recheck times it), N tokens at the bucket's current rate
@@ -147,15 +155,20 @@
 // the throttled count) at the throttle that made the last decrease; at the
 // next, what it admitted of ours in between — the positions between the
 // two throttled calls less those reported throttled — over the time
-// between is the rate left to us, and the rate goes to it less 3 %
-// (measureMargin), at least ×0.95. Marks between 1 s and 60 s apart are
-// used; otherwise (the first throttle, or an old mark) the decrease is
-// blind: × Decrease (0.7). Every count rides on the signal's own write
-// (Swap, conditional on the bucket's state); nothing is written per
-// success. After a decrease the rate holds for 10 s, then grows ×(1 +
-// Recovery) per second up to the configured rate, probing gently.
+// between is the rate left to us, and the rate goes to it less 5 %
+// (measureMargin: a bucket run at its exact rate holds under one call's
+// tokens, and any jitter is then a throttle), at least ×0.95 and at most
+// one blind step (× Decrease, 0.85): a window can catch a co-tenant
+// catching up on its own backlog, and a rate still too high is throttled
+// and measured again. Marks between 1 s and 60 s apart are used;
+// otherwise (the first throttle, or an old mark) the decrease is blind.
+// Counts ride on the signal's own write (Swap); a count alone is an
+// increment, so signals conflict neither with takes nor with each other;
+// nothing is written per success. After a decrease the rate holds for
+// 10 s, then grows ×(1 + Recovery) per second up to the configured rate,
+// probing gently — for takes made from then on.
 //
-// Defaults (limits.go, README "Tuning"): decrease ×0.7, signal window 5 s,
+// Defaults (limits.go, README "Tuning"): blind decrease ×0.85, signal window 5 s,
 // recovery ×1.01 per second, floor 5 % of the rate, and a burst fraction
 // of 0.9: the limiter hands out 90 % of a bucket's burst at once, the rest
 // being headroom for the refill the real bucket loses while full between

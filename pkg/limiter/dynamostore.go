@@ -25,13 +25,14 @@ type DynamoAPI interface {
 
 // Attribute name prefixes of the bucket item; the bucket name follows.
 const (
-	attrTAT    = "tat_"
-	attrPos    = "pos_"
-	attrRate   = "rate_"
-	attrRateAt = "rateAt_"
-	attrEpoch  = "ep_"
-	attrSignal = "why_"
-	sortKey    = "bucket"
+	attrTAT       = "tat_"
+	attrPos       = "pos_"
+	attrRate      = "rate_"
+	attrRateAt    = "rateAt_"
+	attrEpoch     = "ep_"
+	attrSignal    = "why_"
+	attrThrottled = "thr_"
+	sortKey       = "bucket"
 	// keepFor is how long an idle item outlives its last slot (TTL).
 	keepFor = 24 * time.Hour
 	// maxAttempts bounds the conditional writes of one operation.
@@ -381,36 +382,56 @@ func (s *DynamoStore) Give(ctx context.Context, key string, now time.Time, debit
 	return nil, fmt.Errorf("limiter: give %s: still conflicting", key)
 }
 
+// swapExpr is a Swap's update: the fields that change (a count alone as
+// an increment) and the conditions on the compared ones (Store.Swap).
+type swapExpr struct {
+	names  map[string]string
+	values map[string]ddbtypes.AttributeValue
+	sets   []string
+	conds  []string
+}
+
+func (x *swapExpr) field(i int, f stateField, bucket string, prev, next BucketState) {
+	n, v := fmt.Sprintf("#a%d", i), fmt.Sprintf(":v%d", i)
+	pv, nv := f.get(prev), f.get(next)
+	reanchor, marks := prev.Epoch != next.Epoch, marksChange(prev, next)
+	switch {
+	case nv.(*ddbtypes.AttributeValueMemberN).Value == pv.(*ddbtypes.AttributeValueMemberN).Value:
+	case f.prefix == attrThrottled && !marks: // a count alone adds
+		x.names[n], x.values[v], x.values[":zero"] = f.prefix+bucket, numF(next.Throttled-prev.Throttled), num(0)
+		x.sets = append(x.sets, fmt.Sprintf("%s = if_not_exists(%s, :zero) + %s", n, n, v))
+	default:
+		x.names[n], x.values[v] = f.prefix+bucket, nv
+		x.sets = append(x.sets, n+" = "+v)
+	}
+	if f.compare == compareNever || f.compare == compareOnReanchor && (!reanchor || prev.loose) || f.compare == compareOnMarks && !marks {
+		return
+	}
+	x.names[n] = f.prefix + bucket
+	if pv.(*ddbtypes.AttributeValueMemberN).Value == "0" {
+		x.values[":zero"] = num(0)
+		x.conds = append(x.conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s = :zero)", n, n))
+		return
+	}
+	x.values[fmt.Sprintf(":p%d", i)] = pv
+	x.conds = append(x.conds, fmt.Sprintf("%s = :p%d", n, i))
+}
+
 // Swap implements Store with one UpdateItem conditioned on the compared
 // attributes of prev (absent or 0 for zero values).
 func (s *DynamoStore) Swap(ctx context.Context, key, bucket string, prev, next BucketState) (bool, Item, error) {
-	names := map[string]string{"#e": s.o.TTLAttribute}
-	values := map[string]ddbtypes.AttributeValue{}
-	var sets, conds []string
+	x := &swapExpr{names: map[string]string{"#e": s.o.TTLAttribute}, values: map[string]ddbtypes.AttributeValue{}}
 	for i, f := range stateFields {
-		n, v := fmt.Sprintf("#a%d", i), fmt.Sprintf(":v%d", i)
-		names[n] = f.prefix + bucket
-		values[v] = f.get(next)
-		sets = append(sets, n+" = "+v)
-		if !f.compared {
-			continue
-		}
-		pv := f.get(prev)
-		if pv.(*ddbtypes.AttributeValueMemberN).Value == "0" {
-			values[":zero"] = num(0)
-			conds = append(conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s = :zero)", n, n))
-			continue
-		}
-		values[fmt.Sprintf(":p%d", i)] = pv
-		conds = append(conds, fmt.Sprintf("%s = :p%d", n, i))
+		x.field(i, f, bucket, prev, next)
 	}
-	values[":e"] = num(max(next.TAT.Unix(), next.RateAt.Unix()) + int64(keepFor.Seconds()))
-	sets = append(sets, "#e = :e")
-	if next.LastSignal != "" {
-		names["#w"] = attrSignal + bucket
-		values[":w"] = &ddbtypes.AttributeValueMemberS{Value: next.LastSignal}
-		sets = append(sets, "#w = :w")
+	x.values[":e"] = num(max(next.TAT.Unix(), next.RateAt.Unix()) + int64(keepFor.Seconds()))
+	x.sets = append(x.sets, "#e = :e")
+	if next.LastSignal != prev.LastSignal {
+		x.names["#w"] = attrSignal + bucket
+		x.values[":w"] = &ddbtypes.AttributeValueMemberS{Value: next.LastSignal}
+		x.sets = append(x.sets, "#w = :w")
 	}
+	names, values, sets, conds := x.names, x.values, x.sets, x.conds
 	s.writes.Add(1)
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.table),
@@ -453,42 +474,50 @@ func (s *DynamoStore) Load(ctx context.Context, key string) (Item, error) {
 	return parseItem(out.Item), nil
 }
 
+// When Swap compares a field (see Store.Swap).
+const (
+	compareNever = iota
+	compareAlways
+	compareOnReanchor
+	compareOnMarks
+)
+
 // stateField is one attribute of a bucket's state: its name prefix, how
-// it is read and written, and whether Swap compares it.
+// it is read and written, and when Swap compares it.
 type stateField struct {
-	prefix   string
-	compared bool
-	get      func(BucketState) ddbtypes.AttributeValue
-	set      func(*BucketState, string)
+	prefix  string
+	compare int
+	get     func(BucketState) ddbtypes.AttributeValue
+	set     func(*BucketState, string)
 }
 
-func timeField(prefix string, compared bool, f func(*BucketState) *time.Time) stateField {
-	return stateField{prefix, compared,
+func timeField(prefix string, compare int, f func(*BucketState) *time.Time) stateField {
+	return stateField{prefix, compare,
 		func(s BucketState) ddbtypes.AttributeValue { return num(micros(*f(&s))) },
 		func(s *BucketState, v string) { us, _ := strconv.ParseInt(v, 10, 64); *f(s) = fromMicros(us) }}
 }
 
-func floatField(prefix string, compared bool, f func(*BucketState) *float64) stateField {
-	return stateField{prefix, compared,
+func floatField(prefix string, compare int, f func(*BucketState) *float64) stateField {
+	return stateField{prefix, compare,
 		func(s BucketState) ddbtypes.AttributeValue { return numF(*f(&s)) },
 		func(s *BucketState, v string) { *f(s), _ = strconv.ParseFloat(v, 64) }}
 }
 
 // stateFields are the bucket attributes, named <prefix><bucket>.
 var stateFields = []stateField{
-	timeField(attrTAT, true, func(s *BucketState) *time.Time { return &s.TAT }),
-	floatField(attrPos, true, func(s *BucketState) *float64 { return &s.Pos }),
-	floatField(attrRate, false, func(s *BucketState) *float64 { return &s.Rate }),
-	timeField(attrRateAt, true, func(s *BucketState) *time.Time { return &s.RateAt }),
-	{attrEpoch, true, func(s BucketState) ddbtypes.AttributeValue { return num(s.Epoch) },
+	timeField(attrTAT, compareOnReanchor, func(s *BucketState) *time.Time { return &s.TAT }),
+	floatField(attrPos, compareOnReanchor, func(s *BucketState) *float64 { return &s.Pos }),
+	floatField(attrRate, compareNever, func(s *BucketState) *float64 { return &s.Rate }),
+	timeField(attrRateAt, compareOnReanchor, func(s *BucketState) *time.Time { return &s.RateAt }),
+	{attrEpoch, compareAlways, func(s BucketState) ddbtypes.AttributeValue { return num(s.Epoch) },
 		func(s *BucketState, v string) { s.Epoch, _ = strconv.ParseInt(v, 10, 64) }},
-	timeField("aAt_", false, func(s *BucketState) *time.Time { return &s.AnchorAt }),
-	floatField("aPos_", false, func(s *BucketState) *float64 { return &s.AnchorPos }),
-	floatField("aRate_", false, func(s *BucketState) *float64 { return &s.AnchorRate }),
-	floatField("thr_", false, func(s *BucketState) *float64 { return &s.Throttled }),
-	timeField("mAt_", true, func(s *BucketState) *time.Time { return &s.MarkAt }),
-	floatField("mPos_", false, func(s *BucketState) *float64 { return &s.MarkPos }),
-	floatField("mThr_", false, func(s *BucketState) *float64 { return &s.MarkThrottled }),
+	timeField("aAt_", compareNever, func(s *BucketState) *time.Time { return &s.AnchorAt }),
+	floatField("aPos_", compareNever, func(s *BucketState) *float64 { return &s.AnchorPos }),
+	floatField("aRate_", compareNever, func(s *BucketState) *float64 { return &s.AnchorRate }),
+	floatField(attrThrottled, compareOnMarks, func(s *BucketState) *float64 { return &s.Throttled }),
+	timeField("mAt_", compareAlways, func(s *BucketState) *time.Time { return &s.MarkAt }),
+	floatField("mPos_", compareNever, func(s *BucketState) *float64 { return &s.MarkPos }),
+	floatField("mThr_", compareNever, func(s *BucketState) *float64 { return &s.MarkThrottled }),
 }
 
 func numF(v float64) ddbtypes.AttributeValue {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -140,24 +141,28 @@ func TestDecreaseRetimesBookedSlots(t *testing.T) {
 	if err := d.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException", Position: p}); err != nil {
 		t.Fatal(err)
 	}
-	// Blind decrease to 14/s (no earlier mark). Position 90 is due now;
-	// the 21 slots beyond it follow at 14/s: the 30th (end 300) at 15 s.
+	// Blind decrease to 17/s (no earlier mark), from 2 s (the in-flight
+	// horizon) plus one call's refill (10/17 s): the position due then
+	// under the old timing (20/s) is the anchor, the rest follow at 17/s.
+	from := 2*time.Second + fromSeconds(10.0/17)
+	anchor := 300 - (10.5-from.Seconds())*20
+	want := from + fromSeconds((300-anchor)/17)
 	moved, err := d.Recheck(ctx, "ecs", last)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mp, _ := moved.Position(ECSFargateTasks); !near(moved.Wait, 15*time.Second) || mp.Epoch != 1 || mp.End != 300 {
-		t.Fatalf("re-timed 30th slot: wait %v, %+v; want 15s, epoch 1, same position", moved.Wait, mp)
+	if mp, _ := moved.Position(ECSFargateTasks); !near(moved.Wait, want) || mp.Epoch != 1 || mp.End != 300 {
+		t.Fatalf("re-timed 30th slot: wait %v, %+v; want %v, epoch 1, same position", moved.Wait, mp, want)
 	}
 	if due, _ := d.Recheck(ctx, "ecs", slots[5]); due.Wait != 0 {
 		t.Fatalf("a slot due before the decrease: wait %v, want 0", due.Wait)
 	}
-	if next := reserveN(t, d, "ecs", takes, 1)[0]; !near(next.Wait, ms(15714)) {
-		t.Fatalf("first new slot: %v, want one increment (714 ms at 14/s) after the last booked, no burst", next.Wait)
+	if next := reserveN(t, d, "ecs", takes, 1)[0]; !near(next.Wait, want+fromSeconds(10.0/17)) {
+		t.Fatalf("first new slot: %v, want one increment (588 ms at 17/s) after the last booked, no burst", next.Wait)
 	}
-	// 31 acquisitions at the configured rate (ratio 1), the last at 0.7.
-	if got := rec.Get(MetricRateRatio, "ecs"); got < 30.69 || got > 30.71 {
-		t.Fatalf("%s summed %v, want 30 × 1 + 0.7", MetricRateRatio, got)
+	// 31 acquisitions at the configured rate (ratio 1), the last at 0.85.
+	if got := rec.Get(MetricRateRatio, "ecs"); got < 30.84 || got > 30.86 {
+		t.Fatalf("%s summed %v, want 30 × 1 + 0.85", MetricRateRatio, got)
 	}
 	if rec.Get(MetricRetimed, "ecs") != 1 {
 		t.Fatalf("%s = %v, want 1", MetricRetimed, rec.Get(MetricRetimed, "ecs"))
@@ -193,10 +198,9 @@ func TestOneDecreasePerEpoch(t *testing.T) {
 	if st := it[ECSRunTask]; st.Epoch != 1 || st.Throttled != 50 || st.LastSignal != "ThrottlingException" {
 		t.Fatalf("bucket after the storm: %+v; want epoch 1, 50 throttled counted", st)
 	}
-	// A slot re-timed into epoch 1 and throttled decreases again.
+	// A call timed in epoch 1 and throttled decreases again.
 	clk.Advance(2 * time.Second)
-	moved, _ := d.Recheck(ctx, "ecs", slots[119])
-	p, _ := moved.Position(ECSRunTask)
+	p, _ := reserveN(t, d, "ecs", []Take{{ECSRunTask, 1}}, 1)[0].Position(ECSRunTask)
 	if err := d.Signal(ctx, "ecs", ECSRunTask, Signal{Reason: "ThrottlingException", Position: p}); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +209,7 @@ func TestOneDecreasePerEpoch(t *testing.T) {
 	for _, step := range []struct {
 		advance time.Duration
 		want    float64
-	}{{time.Second, 2}, {defaultSignalWindow, 3}} {
+	}{{time.Second, 2}, {defaultSignalWindow + 2*time.Second, 3}} { // the window counts from the decrease's in-flight horizon
 		clk.Advance(step.advance)
 		if err := d.Signal(ctx, "ecs", ECSRunTask, Signal{Reason: "TaskFailedToStart"}); err != nil {
 			t.Fatal(err)
@@ -231,16 +235,25 @@ func TestDecreaseToTheMeasuredRate(t *testing.T) {
 		}
 	}
 	clk.Advance(10 * time.Second)
-	sig(200, 0) // blind: 20 → 14/s; the mark
+	sig(200, 0) // blind: 20 → 17/s; the mark
 	clk.Advance(2 * time.Second)
 	sig(220, 0) // epoch 0: counted only
 	sig(230, 0)
 	clk.Advance(8 * time.Second)
-	// Ours between the marks: 330 − 10 − 200 = 120 positions, 20 of them
-	// throttled: 100 admitted in 10 s → 10/s, less 3 %.
-	sig(330, 1)
-	if r, _ := d.Rate("ecs", ECSFargateTasks); !(float64(r) > 9.69 && float64(r) < 9.71) {
-		t.Fatalf("rate after a measured decrease: %v, want 9.7", r)
+	// Ours between the marks: 390 − 10 − 200 = 180 positions, 20 of them
+	// throttled: 160 admitted in 10 s → 16/s, less 5 %: 15.2, within one
+	// blind step of 17 (14.45).
+	sig(390, 1)
+	if r, _ := d.Rate("ecs", ECSFargateTasks); !(float64(r) > 15.19 && float64(r) < 15.21) {
+		t.Fatalf("rate after a measured decrease: %v, want 15.2", r)
+	}
+	// A measurement far below (a co-tenant catching up on its backlog)
+	// moves the rate one blind step at most: × 0.85.
+	clk.Advance(20 * time.Second)
+	before, _ := d.Rate("ecs", ECSFargateTasks)
+	sig(420, 2)
+	if r, _ := d.Rate("ecs", ECSFargateTasks); math.Abs(float64(r-before*0.85)) > 1e-9 {
+		t.Fatalf("rate after a measurement far below: %v, want %v × 0.85", r, before)
 	}
 }
 
@@ -258,12 +271,13 @@ func TestEpochErrorRetakesAtTheNewRate(t *testing.T) {
 	if err := a.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException"}); err != nil {
 		t.Fatal(err)
 	}
-	// Re-anchored at 0: position 90 due now, 100 at 10/14 s; then 14/s.
-	inc := fromSeconds(10.0 / 14)
-	for i, want := range []time.Duration{2 * inc, 3 * inc} {
+	// Re-anchored at 2 s (the in-flight horizon): every booked position is
+	// due by then; new ones follow at 17/s with no burst.
+	inc := fromSeconds(10.0 / 17)
+	for i, want := range []time.Duration{2*time.Second + inc, 2*time.Second + 2*inc} {
 		s := reserveN(t, b, "ecs", takes, 1)[0]
 		if p, _ := s.Position(ECSFargateTasks); !near(s.Wait, want) || p.Epoch != 1 {
-			t.Fatalf("reservation %d after the decrease: wait %v epoch %d; want %v, epoch 1", i, s.Wait, p.Epoch, want)
+			t.Fatalf("reservation %d after the decrease: wait %v epoch %d; want %v, epoch 1 (paced at 17/s)", i, s.Wait, p.Epoch, want)
 		}
 	}
 }
@@ -339,7 +353,9 @@ func TestStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ = d.Status(ctx, "ecs")
-	if s := st[0]; s.Rate != 14 || s.Epoch != 1 || s.LastSignal != "ThrottlingException" || !s.LastDecrease.Equal(t0) || !near(time.Duration(s.QueueSeconds*1e9), 15*time.Second) {
-		t.Fatalf("after a decrease: %+v; want rate 14, epoch 1, the signal, 15 s queued", s)
+	// Blind ×0.85 to 17/s from 2 s on (the in-flight horizon): position
+	// 130 is due then, the 170 after it follow at 17/s, 12 s ahead.
+	if s := st[0]; s.Rate != 17 || s.Epoch != 1 || s.LastSignal != "ThrottlingException" || !s.LastDecrease.Equal(t0.Add(2*time.Second)) || !near(time.Duration(s.QueueSeconds*1e9), 12*time.Second) {
+		t.Fatalf("after a decrease: %+v; want rate 17, epoch 1, the signal, from 2 s, 12 s queued", s)
 	}
 }

@@ -54,5 +54,5 @@ func ExampleDistributed() {
 	// deferred 500ms
 	// deferred 1s
 	// deferred 1.5s
-	// Fargate tasks now at 14 per s
+	// Fargate tasks now at 17 per s
 }

@@ -97,7 +97,14 @@ func builtin() map[string][2]float64 {
 //     reading and the call (Lambda and DynamoDB latency, jitter, slots
 //     reordered in transit); 10 tokens of 100 absorb 0.5 s of that at 20/s.
 //     Without it a single spurious throttle costs a whole decrease.
-//   - decrease 0.7: one decrease reaches a co-tenant's 30 % share. A storm
+//   - decrease 0.85: the blind decrease, for a throttle with no earlier
+//     mark to measure from (the first of a run). It need not reach the
+//     real rate: the next throttle, a few seconds on, measures it (see
+//     Signal), and with every slot booked at the start of a run a rate
+//     decreased too far would hold for the whole run (increases reach only
+//     slots booked after them). Under the previous design (no re-timing,
+//     no measurement) it was 0.7: one decrease reached a co-tenant's 30 %
+//     share. A storm
 //     at 0.85 needs 2–3 windows to get there while slots held at the old
 //     rate keep arriving; 0.5 (TCP's) overshoots and loses 30 % throughput.
 //   - signalWindow 5 s: throttles of slots handed out before a decrease
@@ -108,7 +115,7 @@ func builtin() map[string][2]float64 {
 //   - floorFraction 0.05: a storm never stops a bucket.
 const (
 	defaultFloorFraction = 0.05
-	defaultDecrease      = 0.7
+	defaultDecrease      = 0.85
 	defaultRecovery      = 0.01 // ×1.01 per second
 	defaultSignalWindow  = 5 * time.Second
 	defaultBurstFraction = 0.9

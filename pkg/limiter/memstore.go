@@ -85,10 +85,10 @@ func (m *MemoryStore) Swap(ctx context.Context, key, bucket string, prev, next B
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it := m.itemLocked(key)
-	if !sameState(it[bucket], prev) {
+	if !sameState(it[bucket], prev, prev.Epoch != next.Epoch, marksChange(prev, next)) {
 		return false, maps.Clone(it), nil
 	}
-	it[bucket] = next.truncate()
+	it[bucket] = applyChanges(it[bucket], prev, next)
 	return true, maps.Clone(it), nil
 }
 

@@ -14,13 +14,17 @@ const (
 	measureMin = time.Second
 	measureMax = 60 * time.Second
 	// measureMargin is kept below a measured rate: the real bucket's refill
-	// over the window includes what it lost while full.
-	measureMargin = 0.03
+	// over the window includes what it lost while full, and a bucket run at
+	// its exact rate never holds more than one call's tokens, so any
+	// jitter in call times is a throttle.
+	measureMargin = 0.05
 	// leastStep is the smallest decrease (×0.95): a throttle at or under
 	// the measured rate still says the rate is too high.
 	leastStep = 0.95
-	// signalSwaps bounds the conditional writes of one signal.
-	signalSwaps = 8
+	// signalSwaps bounds the conditional writes of one signal; after
+	// exactSwaps a decrease compares only the epoch and the mark.
+	signalSwaps = 12
+	exactSwaps  = 4
 )
 
 // Signal reports a throttle on bucket. It counts the throttled tokens and
@@ -58,6 +62,12 @@ func (d *Distributed) Signal(ctx context.Context, service, bucket string, sig Si
 		if !write {
 			return nil
 		}
+		// Takes landing between this read and the write move the frontier
+		// a decrease is computed from; at a fleet's start they can starve
+		// it. After a few tries the decrease is written on the epoch alone:
+		// the tokens taken in between (a round trip's worth) are then
+		// re-timed onto the first increments of the new timing.
+		st.loose = try >= exactSwaps
 		var ok bool
 		sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
 		ok, item, err = d.store.Swap(sctx, key, bucket, st, next)
@@ -99,10 +109,20 @@ func (d *Distributed) afterSignal(lim BucketLimit, st BucketState, sig Signal, a
 	r := effRate(lim, st, now)
 	target := r * Limit(lim.Decrease)
 	if m, ok := measured(st, p, at); ok {
-		target = min(r*leastStep, m*(1-measureMargin))
+		// A window can catch a co-tenant catching up on its own backlog:
+		// one measurement moves the rate by at most the blind step, and a
+		// rate still too high is throttled and measured again.
+		target = max(target, min(r*leastStep, m*(1-measureMargin)))
 	}
 	target = max(lim.Floor, target)
-	reanchor(&next, st, r, target, now, d.tau(lim))
+	// The new timing starts after the calls asleep in process and one
+	// call's refill: the real bucket is empty after a throttle, and a call
+	// of N tokens needs N of them there.
+	from := now.Add(d.o.InFlight)
+	if hasPos {
+		from = from.Add(target.durationFor(p.N))
+	}
+	reanchor(&next, st, r, target, from, d.tau(lim))
 	next.LastSignal = sig.Reason
 	if hasPos {
 		next.MarkAt, next.MarkPos, next.MarkThrottled = at, p.End, next.Throttled
@@ -140,18 +160,19 @@ func measured(st BucketState, p Position, at time.Time) (Limit, bool) {
 	return Limit(max(0, admitted) / span.Seconds()), true
 }
 
-// reanchor sets next to st decreased from rate r to target at now: the
-// position due now under the old timing (underestimated when the rate grew
-// while booking, which only delays) becomes the anchor, later positions
-// follow at target with no burst (the real bucket is empty after a
-// throttle), and the epoch advances.
-func reanchor(next *BucketState, st BucketState, r, target Limit, now time.Time, tau time.Duration) {
-	pNow := st.Pos
-	if f := st.TAT.Add(-tau); f.After(now) {
-		pNow = st.Pos - f.Sub(now).Seconds()*float64(r)
+// reanchor sets next to st decreased from rate r to target, from `from`
+// on (now plus the in-flight horizon: calls asleep in process until then
+// cannot move): the position due at `from` under the old timing
+// (underestimated when the rate grew while booking, which only delays)
+// becomes the anchor, later positions follow at target with no burst (the
+// real bucket is empty after a throttle), and the epoch advances.
+func reanchor(next *BucketState, st BucketState, r, target Limit, from time.Time, tau time.Duration) {
+	pAt := st.Pos
+	if f := st.TAT.Add(-tau); f.After(from) {
+		pAt = st.Pos - f.Sub(from).Seconds()*float64(r)
 	}
-	next.AnchorAt, next.AnchorPos, next.AnchorRate = now, pNow, float64(target)
-	next.TAT = now.Add(tau + target.durationFor(st.Pos-pNow))
-	next.Rate, next.RateAt = float64(target), now
+	next.AnchorAt, next.AnchorPos, next.AnchorRate = from, pAt, float64(target)
+	next.TAT = from.Add(tau + target.durationFor(st.Pos-pAt))
+	next.Rate, next.RateAt = float64(target), from
 	next.Epoch = st.Epoch + 1
 }

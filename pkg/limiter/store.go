@@ -51,6 +51,10 @@ type BucketState struct {
 	MarkThrottled float64
 	// LastSignal is the reason of the last decrease, for Status.
 	LastSignal string
+
+	// loose, on a Swap's prev, compares a re-anchor on the epoch and the
+	// mark only (see Distributed.Signal).
+	loose bool
 }
 
 // Item is the stored state of one service's buckets (one DynamoDB item),
@@ -78,10 +82,14 @@ type Store interface {
 	// refilled, or a decrease re-timed them). It returns the item after the
 	// write.
 	Give(ctx context.Context, key string, now time.Time, debits []Debit) (Item, error)
-	// Swap replaces bucket's state by next if it still is prev (TAT, Pos,
-	// Epoch, RateAt and MarkAt compared; a zero prev matches a bucket never
-	// written). It reports whether it applied and returns the item either
-	// way. Decreases and throttle counts use it.
+	// Swap changes bucket's state from prev to next, writing only the
+	// fields that differ, if the stored state still agrees with prev on
+	// the epoch and the mark; when the mark moves or the epoch changes, on
+	// the throttled count too; and when the epoch changes (a re-anchor,
+	// computed from the frontier), on TAT, Pos and RateAt. A zero prev
+	// matches a bucket never written. A change of the throttled count alone
+	// is added, so counts neither conflict with takes nor with each other. It reports whether it applied
+	// and returns the item either way. Decreases and throttle counts use it.
 	Swap(ctx context.Context, key, bucket string, prev, next BucketState) (bool, Item, error)
 	// Load returns the item (empty, no error, when it does not exist).
 	Load(ctx context.Context, key string) (Item, error)
@@ -174,10 +182,43 @@ func checkEpoch(item Item, debits []Debit) error {
 	return nil
 }
 
-// sameState says a and b agree on what Swap compares.
-func sameState(a, b BucketState) bool {
-	return micros(a.TAT) == micros(b.TAT) && a.Pos == b.Pos && a.Epoch == b.Epoch &&
-		micros(a.RateAt) == micros(b.RateAt) && micros(a.MarkAt) == micros(b.MarkAt)
+// sameState says a agrees with b on what Swap compares; reanchor adds the
+// frontier and the rate's time.
+func sameState(a, b BucketState, reanchor, marks bool) bool {
+	if a.Epoch != b.Epoch || micros(a.MarkAt) != micros(b.MarkAt) || marks && a.Throttled != b.Throttled {
+		return false
+	}
+	return !reanchor || b.loose || micros(a.TAT) == micros(b.TAT) && a.Pos == b.Pos && micros(a.RateAt) == micros(b.RateAt)
+}
+
+// marksChange says a Swap from prev to next moves the mark or re-anchors:
+// the throttled count is then compared and set, not added to.
+func marksChange(prev, next BucketState) bool {
+	return prev.Epoch != next.Epoch || micros(prev.MarkAt) != micros(next.MarkAt) || prev.MarkPos != next.MarkPos
+}
+
+// applyChanges returns cur with the fields that differ between prev and
+// next set to next's.
+func applyChanges(cur, prev, next BucketState) BucketState {
+	prev, next = prev.truncate(), next.truncate()
+	if !prev.TAT.Equal(next.TAT) || prev.Pos != next.Pos {
+		cur.TAT, cur.Pos = next.TAT, next.Pos
+	}
+	if prev.Rate != next.Rate || !prev.RateAt.Equal(next.RateAt) {
+		cur.Rate, cur.RateAt = next.Rate, next.RateAt
+	}
+	if prev.Epoch != next.Epoch || !prev.AnchorAt.Equal(next.AnchorAt) || prev.AnchorPos != next.AnchorPos || prev.AnchorRate != next.AnchorRate {
+		cur.Epoch, cur.AnchorAt, cur.AnchorPos, cur.AnchorRate = next.Epoch, next.AnchorAt, next.AnchorPos, next.AnchorRate
+	}
+	if marksChange(prev, next) {
+		cur.Throttled, cur.MarkAt, cur.MarkPos, cur.MarkThrottled = next.Throttled, next.MarkAt, next.MarkPos, next.MarkThrottled
+	} else {
+		cur.Throttled += next.Throttled - prev.Throttled // a count alone adds
+	}
+	if next.LastSignal != prev.LastSignal {
+		cur.LastSignal = next.LastSignal
+	}
+	return cur
 }
 
 // truncate rounds the state's times to the store's microseconds.
