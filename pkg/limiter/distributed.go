@@ -448,15 +448,25 @@ func retime(item Item, s Slot) Slot {
 	out := Slot{Positions: make([]Position, len(s.Positions))}
 	for i, p := range s.Positions {
 		st := item[p.Bucket]
-		// Positions up to the anchor keep their time and epoch: they were
-		// due (or asleep in process) before the decrease took effect, so
-		// their throttles belong to the old timing.
-		if st.Epoch > p.Epoch && st.AnchorRate > 0 && p.End > st.AnchorPos {
+		switch {
+		case st.Epoch <= p.Epoch || st.AnchorRate <= 0:
+		case p.End > st.AnchorPos:
 			due := st.AnchorAt.Add(Limit(st.AnchorRate).durationFor(p.End - st.AnchorPos))
 			if due.After(p.At) {
 				p.At = due
 			}
 			p.Epoch = st.Epoch
+		case st.AnchorPrev > 0:
+			// Up to the anchor, a position keeps the timing before the
+			// decrease (its calls were due, or asleep in process, before
+			// the decrease took effect) and its epoch. One that missed an
+			// earlier decrease too is timed back from the anchor at that
+			// timing's rate, which is no earlier than the decrease it missed
+			// put it.
+			due := st.AnchorAt.Add(-Limit(st.AnchorPrev).durationFor(st.AnchorPos - p.End))
+			if due.After(p.At) {
+				p.At = due
+			}
 		}
 		out.Positions[i] = p
 		if p.At.After(out.At) || out.Binding == "" {

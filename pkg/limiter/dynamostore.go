@@ -514,6 +514,7 @@ var stateFields = []stateField{
 	timeField("aAt_", compareNever, func(s *BucketState) *time.Time { return &s.AnchorAt }),
 	floatField("aPos_", compareNever, func(s *BucketState) *float64 { return &s.AnchorPos }),
 	floatField("aRate_", compareNever, func(s *BucketState) *float64 { return &s.AnchorRate }),
+	floatField("aPrev_", compareNever, func(s *BucketState) *float64 { return &s.AnchorPrev }),
 	floatField(attrThrottled, compareOnMarks, func(s *BucketState) *float64 { return &s.Throttled }),
 	timeField("mAt_", compareAlways, func(s *BucketState) *time.Time { return &s.MarkAt }),
 	floatField("mPos_", compareNever, func(s *BucketState) *float64 { return &s.MarkPos }),

@@ -171,7 +171,7 @@ func reanchor(next *BucketState, st BucketState, r, target Limit, from time.Time
 	if f := st.TAT.Add(-tau); f.After(from) {
 		pAt = st.Pos - f.Sub(from).Seconds()*float64(r)
 	}
-	next.AnchorAt, next.AnchorPos, next.AnchorRate = from, pAt, float64(target)
+	next.AnchorAt, next.AnchorPos, next.AnchorRate, next.AnchorPrev = from, pAt, float64(target), float64(r)
 	next.TAT = from.Add(tau + target.durationFor(st.Pos-pAt))
 	next.Rate, next.RateAt = float64(target), from
 	next.Epoch = st.Epoch + 1

@@ -41,6 +41,9 @@ type BucketState struct {
 	AnchorAt   time.Time
 	AnchorPos  float64
 	AnchorRate float64
+	// AnchorPrev is the rate before the last decrease: positions up to the
+	// anchor were timed at it, back from AnchorAt.
+	AnchorPrev float64
 	// Throttled counts the tokens reported throttled. The mark is the last
 	// throttle counted with its position: when (MarkAt), where (MarkPos),
 	// and Throttled right after it (MarkThrottled). Two marks bracket what
@@ -208,7 +211,7 @@ func applyChanges(cur, prev, next BucketState) BucketState {
 		cur.Rate, cur.RateAt = next.Rate, next.RateAt
 	}
 	if prev.Epoch != next.Epoch || !prev.AnchorAt.Equal(next.AnchorAt) || prev.AnchorPos != next.AnchorPos || prev.AnchorRate != next.AnchorRate {
-		cur.Epoch, cur.AnchorAt, cur.AnchorPos, cur.AnchorRate = next.Epoch, next.AnchorAt, next.AnchorPos, next.AnchorRate
+		cur.Epoch, cur.AnchorAt, cur.AnchorPos, cur.AnchorRate, cur.AnchorPrev = next.Epoch, next.AnchorAt, next.AnchorPos, next.AnchorRate, next.AnchorPrev
 	}
 	if marksChange(prev, next) {
 		cur.Throttled, cur.MarkAt, cur.MarkPos, cur.MarkThrottled = next.Throttled, next.MarkAt, next.MarkPos, next.MarkThrottled

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/throttle-handler/throttle-handler/pkg/handler"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
 
 // The functions' EMF metrics are pkg/launch's: namespace
@@ -114,6 +115,9 @@ func (p *parts) addAlarms() {
 	alarm("FailedExecutionsAlarm", "Launch executions ended without a summary: see the state machine's log group.", failed, a.FailedExecutions, 1)
 	alarm("LimiterStoreAlarm", "The limiter could not read or write its DynamoDB item and admitted nothing: launches wait until it answers (a configuration error, such as access denied or a missing table, does not pass by itself).",
 		p.metric(handler.MetricLimiterBusy), a.LimiterBusy, 1)
+	alarm("LimiterStoreConfigAlarm", "The limiter's DynamoDB table refused it for a reason waiting will not cure (access denied, no such table, bad credentials): nothing launches until it is fixed.",
+		p.metric("Limiter."+string(limiter.MetricStoreConfig)), 1, 1)
+	alarms = append(alarms, p.learnedRateAlarm())
 
 	if p.settings.AlarmTopicArn != "" {
 		topic := awssns.Topic_FromTopicArn(p.stack, jsii.String("AlarmTopic"), jsii.String(p.settings.AlarmTopicArn))
@@ -122,6 +126,25 @@ func (p *parts) addAlarms() {
 		}
 	}
 	p.addDashboard(alarms, throttleRate)
+}
+
+// learnedRateAlarm fires when every acquisition for 15 minutes saw a
+// learned rate under half the configured one: a limit to raise with AWS,
+// or a co-tenant to find.
+func (p *parts) learnedRateAlarm() awscloudwatch.IAlarm {
+	m := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(handler.MetricNamespace), MetricName: jsii.String("Limiter." + string(limiter.MetricRateRatio)),
+		DimensionsMap: &map[string]*string{metricDimension: jsii.String("runtask")},
+		Statistic:     jsii.String("Maximum"), Period: period(),
+	})
+	return awscloudwatch.NewAlarm(p.stack, jsii.String("LearnedRateLowAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription:   jsii.String("For 15 minutes the limiter has paced launches at under half the configured rate of their binding bucket: the account's limit is lower than TH_LIMITS_JSON says (ask AWS to raise it, or lower the setting), or another workload shares the bucket."),
+		Metric:             m,
+		Threshold:          jsii.Number(0.5),
+		EvaluationPeriods:  jsii.Number(3),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
 }
 
 func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awscloudwatch.IMetric) {

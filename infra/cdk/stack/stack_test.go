@@ -18,6 +18,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/handler"
+	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
@@ -686,7 +687,7 @@ func TestAlarms(t *testing.T) {
 	s := sharedStack(t)
 	want := map[string]float64{
 		"ThrottleRateAlarm": 2, "DeadLetterQueueAlarm": 1, "EventDeadLetterQueueAlarm": 1, "RelaunchDeadLetterQueueAlarm": 1,
-		"FailedExecutionsAlarm": 1, "LimiterStoreAlarm": 1,
+		"FailedExecutionsAlarm": 1, "LimiterStoreAlarm": 1, "LimiterStoreConfigAlarm": 1, "LearnedRateLowAlarm": 0.5,
 	}
 	got := map[string]float64{}
 	for id, r := range s.resources("AWS::CloudWatch::Alarm") {
@@ -701,6 +702,13 @@ func TestAlarms(t *testing.T) {
 		}
 		if p["TreatMissingData"] != "notBreaching" {
 			t.Errorf("%s: got TreatMissingData %v", id, p["TreatMissingData"])
+		}
+		if strings.HasPrefix(id, "LearnedRateLowAlarm") {
+			// The maximum of runtask's gauge under 0.5 for three 5-minute periods.
+			if p["ComparisonOperator"] != "LessThanThreshold" || p["EvaluationPeriods"] != 3.0 || p["Statistic"] != "Maximum" ||
+				p["MetricName"] != "Limiter."+string(limiter.MetricRateRatio) || p["Period"] != 300.0 {
+				t.Errorf("%s: got %v", id, p)
+			}
 		}
 		if strings.HasPrefix(id, "ThrottleRateAlarm") || strings.HasPrefix(id, "LimiterStoreAlarm") {
 			// Each EMF metric is summed over the functions, by the dimension
