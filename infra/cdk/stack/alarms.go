@@ -115,9 +115,8 @@ func (p *parts) addAlarms() {
 	alarm("FailedExecutionsAlarm", "Launch executions ended without a summary: see the state machine's log group.", failed, a.FailedExecutions, 1)
 	alarm("LimiterStoreAlarm", "The limiter could not read or write its DynamoDB item and admitted nothing: launches wait until it answers (a configuration error, such as access denied or a missing table, does not pass by itself).",
 		p.metric(handler.MetricLimiterBusy), a.LimiterBusy, 1)
-	alarm("LimiterStoreConfigAlarm", "The limiter's DynamoDB table refused it for a reason waiting will not cure (access denied, no such table, bad credentials): nothing launches until it is fixed.",
-		p.metric("Limiter."+string(limiter.MetricStoreConfig)), 1, 1)
-	alarms = append(alarms, p.learnedRateAlarm())
+	own := p.limiterAlarms(alarm) // appends through alarm first
+	alarms = append(alarms, own...)
 
 	if p.settings.AlarmTopicArn != "" {
 		topic := awssns.Topic_FromTopicArn(p.stack, jsii.String("AlarmTopic"), jsii.String(p.settings.AlarmTopicArn))
@@ -126,6 +125,14 @@ func (p *parts) addAlarms() {
 		}
 	}
 	p.addDashboard(alarms, throttleRate)
+}
+
+// limiterAlarms are the limiter's own: a store configuration error, and a
+// learned rate that stays low.
+func (p *parts) limiterAlarms(alarm func(id, desc string, m awscloudwatch.IMetric, threshold, periods float64)) []awscloudwatch.IAlarm {
+	alarm("LimiterStoreConfigAlarm", "The limiter's DynamoDB table refused it for a reason waiting will not cure (access denied, no such table, bad credentials): nothing launches until it is fixed.",
+		p.metric("Limiter."+string(limiter.MetricStoreConfig)), 1, 1)
+	return []awscloudwatch.IAlarm{p.learnedRateAlarm()}
 }
 
 // learnedRateAlarm fires when every acquisition for 15 minutes saw a
