@@ -30,9 +30,9 @@ const (
 // Signal reports a throttle on bucket. It counts the throttled tokens and
 // moves the bucket's mark (when the signal carries its position) and, the
 // first time a call timed in the current epoch is throttled, decreases the
-// rate for the whole fleet: to the measured rate less a margin when two
-// marks bracket a usable window, else by the bucket's Decrease factor (not
-// below Floor). A decrease re-anchors the bucket: every booked position not
+// rate for the whole fleet: to the measured rate less a margin, within one
+// blind step, when two marks bracket a usable window, else by the bucket's
+// Decrease factor (not below Floor). A decrease re-anchors the bucket: every booked position not
 // yet due moves to the new rate at once (Recheck), the frontier grants no
 // burst, and the epoch advances, so throttles of calls timed before it
 // count but do not decrease again. A signal without a position counts for
