@@ -36,7 +36,7 @@ func TestResourceCounts(t *testing.T) {
 		"AWS::DynamoDB::Table":             1,
 		"AWS::SQS::Queue":                  4, // product DLQ, event DLQ, relaunch queue and its DLQ
 		"AWS::Lambda::EventSourceMapping":  1, // retry on the relaunch queue
-		"AWS::CloudWatch::Alarm":           6,
+		"AWS::CloudWatch::Alarm":           8,
 		"AWS::CloudWatch::Dashboard":       1,
 		"AWS::Logs::LogGroup":              7, // one per function, one for the machine
 	} {
