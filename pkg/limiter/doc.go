@@ -98,7 +98,7 @@
 // and TTL attribute names are DynamoOptions), with per bucket attributes
 // tat_<bucket> (theoretical arrival time, µs since the epoch), pos_ (the
 // frontier position), ep_ (epoch), rate_ and rateAt_ (the learned rate),
-// aAt_, aPos_, aRate_ (the anchor), thr_, mAt_, mPos_, mThr_ (throttle
+// aAt_, aPos_, aRate_, aPrev_ (the anchor), thr_, mAt_, mPos_, mThr_ (throttle
 // count and mark), why_ (last decrease's reason), and expiresAt: about
 // 330 bytes a bucket, so about 1.1 KB and two write units per write for the
 // three ECS launch buckets. An acquisition is one UpdateItem that pushes every bucket's TAT
