@@ -311,17 +311,7 @@ func (s *DynamoStore) takeOnce(ctx context.Context, key string, atUS, limitUS in
 		}
 	}
 	sets = append(sets, "#e = :e")
-	s.writes.Add(1)
-	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.table),
-		Key:                                 s.keyAttrs(key),
-		UpdateExpression:                    aws.String("SET " + strings.Join(sets, ", ")),
-		ConditionExpression:                 aws.String(strings.Join(conds, " AND ")),
-		ExpressionAttributeNames:            names,
-		ExpressionAttributeValues:           values,
-		ReturnValues:                        ddbtypes.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	out, err := s.update(ctx, key, names, values, sets, conds)
 	if err != nil {
 		return nil, err
 	}
@@ -417,6 +407,23 @@ func (x *swapExpr) field(i int, f stateField, bucket string, prev, next BucketSt
 	x.conds = append(x.conds, fmt.Sprintf("%s = :p%d", n, i))
 }
 
+// update is one conditional UpdateItem of key's item: SET sets if every
+// cond holds, answering the item after (ALL_NEW) or, on a failed
+// condition, before (ALL_OLD, where DynamoDB returns it).
+func (s *DynamoStore) update(ctx context.Context, key string, names map[string]string, values map[string]ddbtypes.AttributeValue, sets, conds []string) (*dynamodb.UpdateItemOutput, error) {
+	s.writes.Add(1)
+	return s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 s.keyAttrs(key),
+		UpdateExpression:                    aws.String("SET " + strings.Join(sets, ", ")),
+		ConditionExpression:                 aws.String(strings.Join(conds, " AND ")),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+}
+
 // Swap implements Store with one UpdateItem conditioned on the compared
 // attributes of prev (absent or 0 for zero values).
 func (s *DynamoStore) Swap(ctx context.Context, key, bucket string, prev, next BucketState) (bool, Item, error) {
@@ -432,17 +439,7 @@ func (s *DynamoStore) Swap(ctx context.Context, key, bucket string, prev, next B
 		x.sets = append(x.sets, "#w = :w")
 	}
 	names, values, sets, conds := x.names, x.values, x.sets, x.conds
-	s.writes.Add(1)
-	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.table),
-		Key:                                 s.keyAttrs(key),
-		UpdateExpression:                    aws.String("SET " + strings.Join(sets, ", ")),
-		ConditionExpression:                 aws.String(strings.Join(conds, " AND ")),
-		ExpressionAttributeNames:            names,
-		ExpressionAttributeValues:           values,
-		ReturnValues:                        ddbtypes.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	out, err := s.update(ctx, key, names, values, sets, conds)
 	if err == nil {
 		it := parseItem(out.Attributes)
 		s.note(key, it, true)
