@@ -349,16 +349,7 @@ func (s *DynamoStore) Give(ctx context.Context, key string, now time.Time, debit
 		if len(sets) == 0 {
 			return item, nil
 		}
-		s.writes.Add(1)
-		out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(s.table),
-			Key:                       s.keyAttrs(key),
-			UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
-			ConditionExpression:       aws.String(strings.Join(conds, " AND ")),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
-			ReturnValues:              ddbtypes.ReturnValueAllNew,
-		})
+		out, err := s.update(ctx, key, names, values, sets, conds)
 		if err == nil {
 			it := parseItem(out.Attributes)
 			s.note(key, it, true)
