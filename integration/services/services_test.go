@@ -146,9 +146,16 @@ func TestPutEventsStartsExecutions(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(d.Input)), &env); err != nil || env.Source != "tests" {
 		t.Errorf("execution input: got %s, want the event envelope", aws.ToString(d.Input))
 	}
-	held, err := c.ListExecutions(ctx, &awssfn.ListExecutionsInput{StateMachineArn: aws.String(arns["hold"])})
-	if err != nil {
-		t.Fatal(err)
+	// The submit function counts a run when it starts; its StartExecution
+	// may still be on its way.
+	var held *awssfn.ListExecutionsOutput
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if held, err = c.ListExecutions(ctx, &awssfn.ListExecutionsInput{StateMachineArn: aws.String(arns["hold"])}); err != nil {
+			t.Fatal(err)
+		}
+		if len(held.Executions) > 0 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if len(held.Executions) != 1 || aws.ToString(held.Executions[0].Name) != "nightly-1" {
 		t.Fatalf("launch executions: got %+v, want one named nightly-1", held.Executions)
