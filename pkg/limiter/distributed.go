@@ -469,10 +469,18 @@ func retime(item Item, s Slot) Slot {
 			}
 		}
 		out.Positions[i] = p
-		if p.At.After(out.At) || out.Binding == "" {
-			out.Binding = p.Bucket
-			if p.At.After(out.At) {
-				out.At = p.At
+		if p.At.After(out.At) {
+			out.At = p.At
+		}
+	}
+	// The binding bucket stays the limiter's choice unless another
+	// position now lies later than it.
+	out.Binding = s.Binding
+	if b, ok := out.Position(s.Binding); !ok || out.At.After(b.At) {
+		for _, p := range out.Positions {
+			if p.At.Equal(out.At) {
+				out.Binding = p.Bucket
+				break
 			}
 		}
 	}

@@ -154,8 +154,8 @@ func TestDecreaseRetimesBookedSlots(t *testing.T) {
 	if mp, _ := moved.Position(ECSFargateTasks); !near(moved.Wait, want) || mp.Epoch != 1 || mp.End != 300 {
 		t.Fatalf("re-timed 30th slot: wait %v, %+v; want %v, epoch 1, same position", moved.Wait, mp, want)
 	}
-	if due, _ := d.Recheck(ctx, "ecs", slots[5]); due.Wait != 0 {
-		t.Fatalf("a slot due before the decrease: wait %v, want 0", due.Wait)
+	if due, _ := d.Recheck(ctx, "ecs", slots[5]); due.Wait != 0 || due.Binding != slots[5].Binding {
+		t.Fatalf("a slot due before the decrease: wait %v binding %s, want 0 and its binding %s kept", due.Wait, due.Binding, slots[5].Binding)
 	}
 	if next := reserveN(t, d, "ecs", takes, 1)[0]; !near(next.Wait, want+fromSeconds(10.0/17)) {
 		t.Fatalf("first new slot: %v, want one increment (588 ms at 17/s) after the last booked, no burst", next.Wait)
@@ -357,5 +357,25 @@ func TestStatus(t *testing.T) {
 	// 130 is due then, the 170 after it follow at 17/s, 12 s ahead.
 	if s := st[0]; s.Rate != 17 || s.Epoch != 1 || s.LastSignal != "ThrottlingException" || !s.LastDecrease.Equal(t0.Add(2*time.Second)) || !near(time.Duration(s.QueueSeconds*1e9), 12*time.Second) {
 		t.Fatalf("after a decrease: %+v; want rate 17, epoch 1, the signal, from 2 s, 12 s queued", s)
+	}
+}
+
+// TestRecheckKeepsTheBinding: re-timing a slot keeps the limiter's choice
+// of binding bucket unless another position now lies later, so a throttle
+// after a wake still blames the bucket that timed the call.
+func TestRecheckKeepsTheBinding(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, _ := newTestDistributed(t, NewMemoryStore(), nil)
+	s := reserveN(t, d, "ecs", fargate10, 1)[0] // within every burst: tasks bind
+	if s.Binding != ECSFargateTasks {
+		t.Fatalf("binding %s, want %s", s.Binding, ECSFargateTasks)
+	}
+	// A decrease on another bucket of the slot makes Recheck re-time it.
+	if err := d.Signal(ctx, "ecs", ECSRunTask, Signal{Reason: "ThrottlingException"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.Recheck(ctx, "ecs", s); err != nil || got.Binding != ECSFargateTasks || got.Wait != 0 {
+		t.Fatalf("re-checked: %+v, %v; want binding %s kept, due now", got, err, ECSFargateTasks)
 	}
 }

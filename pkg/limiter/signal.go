@@ -167,11 +167,14 @@ func measured(st BucketState, p Position, at time.Time) (Limit, bool) {
 // becomes the anchor, later positions follow at target with no burst (the
 // real bucket is empty after a throttle), and the epoch advances.
 func reanchor(next *BucketState, st BucketState, r, target Limit, from time.Time, tau time.Duration) {
-	pAt := st.Pos
+	pAt, prev := st.Pos, 0.0
 	if f := st.TAT.Add(-tau); f.After(from) {
-		pAt = st.Pos - f.Sub(from).Seconds()*float64(r)
+		pAt, prev = st.Pos-f.Sub(from).Seconds()*float64(r), float64(r)
 	}
-	next.AnchorAt, next.AnchorPos, next.AnchorRate, next.AnchorPrev = from, pAt, float64(target), float64(r)
+	// prev times positions up to the anchor back from it (Recheck); when the
+	// whole frontier was due before `from`, the anchor is not where the old
+	// timing put position pAt, and those positions keep their own times.
+	next.AnchorAt, next.AnchorPos, next.AnchorRate, next.AnchorPrev = from, pAt, float64(target), prev
 	next.TAT = from.Add(tau + target.durationFor(st.Pos-pAt))
 	next.Rate, next.RateAt = float64(target), from
 	next.Epoch = st.Epoch + 1
