@@ -99,9 +99,9 @@
 // tat_<bucket> (theoretical arrival time, µs since the epoch), pos_ (the
 // frontier position), ep_ (epoch), rate_ and rateAt_ (the learned rate),
 // aAt_, aPos_, aRate_, aPrev_ (the anchor), thr_, mAt_, mPos_, mThr_ (throttle
-// count and mark), why_ (last decrease's reason), and expiresAt: about
-// 330 bytes a bucket, so about 1.1 KB and two write units per write for the
-// three ECS launch buckets. An acquisition is one UpdateItem that pushes every bucket's TAT
+// count and mark), why_ (last decrease's reason), and expiresAt. By
+// DynamoDB's item-size rules a fully written item for the three ECS launch
+// buckets is about 1,160 bytes: two write units per write. An acquisition is one UpdateItem that pushes every bucket's TAT
 // and position forward, conditioned on each bucket's epoch,
 // with ReturnValues ALL_NEW telling the caller its slot: the latest over
 // the buckets of new TAT − tolerance (inc is n / the current, possibly

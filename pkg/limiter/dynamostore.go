@@ -429,8 +429,7 @@ func (s *DynamoStore) Swap(ctx context.Context, key, bucket string, prev, next B
 		x.values[":w"] = &ddbtypes.AttributeValueMemberS{Value: next.LastSignal}
 		x.sets = append(x.sets, "#w = :w")
 	}
-	names, values, sets, conds := x.names, x.values, x.sets, x.conds
-	out, err := s.update(ctx, key, names, values, sets, conds)
+	out, err := s.update(ctx, key, x.names, x.values, x.sets, x.conds)
 	if err == nil {
 		it := parseItem(out.Attributes)
 		s.note(key, it, true)

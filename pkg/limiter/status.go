@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 )
@@ -38,7 +39,7 @@ func (d *Distributed) Status(ctx context.Context, service string) ([]BucketStatu
 	d.remember(key, item, true)
 	now := d.now()
 	var out []BucketStatus
-	for _, b := range slices.Sorted(mapKeys(item)) {
+	for _, b := range slices.Sorted(maps.Keys(item)) {
 		l, err := d.Limit(b)
 		if err != nil {
 			continue // a bucket no longer configured
@@ -54,14 +55,4 @@ func (d *Distributed) Status(ctx context.Context, service string) ([]BucketStatu
 		out = append(out, bs)
 	}
 	return out, nil
-}
-
-func mapKeys(it Item) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range it {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
