@@ -40,7 +40,7 @@ func commands() []Command {
 		{
 			Name:     "redrive",
 			Synopsis: "re-submit what a finished request dead-lettered, once, as <requestId>.redrive",
-			Usage:    "redrive [--table NAME] [--state-machine-arn ARN] <requestId>",
+			Usage:    "redrive [--include-unknown] [--table NAME] [--state-machine-arn ARN] <requestId>",
 			Run:      runRedrive,
 		},
 		{

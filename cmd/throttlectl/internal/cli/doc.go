@@ -15,7 +15,9 @@
 //	         (StopTask / TerminateInstances paced by the fleet's limiter,
 //	         after a confirmation on stdin or --yes)
 //	redrive  re-submit what a finished request dead-lettered, once, as
-//	         <requestId>.redrive (fresh identities and client tokens)
+//	         <requestId>.redrive (fresh identities and client tokens; a
+//	         new execution, not Step Functions' redrive); units of
+//	         unknown outcome (OutcomeUnknown) only with --include-unknown
 //	invoke   run a function's real handler in-process on an event
 //
 // throttlectl talks only to AWS (a deployed stack, or the local one at
