@@ -53,15 +53,8 @@ func runRedrive(ctx context.Context, app *App, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := p.status(ctx, id)
-	if err != nil {
+	if err := p.redrivable(ctx, id); err != nil {
 		return err
-	}
-	if st.Execution == string(sfntypes.ExecutionStatusRunning) {
-		return fmt.Errorf("redrive %s: the request is still running (execution %s); wait for it to end (throttlectl status --watch %s) or cancel it", id, st.ExecutionARN, id)
-	}
-	if !st.Planned {
-		return fmt.Errorf("redrive %s: the request was never planned (execution %s %s %s): nothing was launched or dead-lettered; fix it and submit again", id, st.Execution, st.Error, st.Cause)
 	}
 	redo, skipped, err := p.deadLettered(ctx, id, *includeUnknown)
 	if err != nil {
@@ -77,6 +70,27 @@ func runRedrive(ctx context.Context, app *App, args []string) error {
 		}
 		return app.emit(out)
 	}
+	return p.submitRedrive(ctx, app, id, redo, skipped)
+}
+
+// redrivable refuses a request that still runs or was never planned.
+func (p *product) redrivable(ctx context.Context, id string) error {
+	st, err := p.status(ctx, id)
+	if err != nil {
+		return err
+	}
+	if st.Execution == string(sfntypes.ExecutionStatusRunning) {
+		return fmt.Errorf("redrive %s: the request is still running (execution %s); wait for it to end (throttlectl status --watch %s) or cancel it", id, st.ExecutionARN, id)
+	}
+	if !st.Planned {
+		return fmt.Errorf("redrive %s: the request was never planned (execution %s %s %s): nothing was launched or dead-lettered; fix it and submit again", id, st.Execution, st.Error, st.Cause)
+	}
+	return nil
+}
+
+// submitRedrive starts the redrive request's execution (once: its name is
+// its requestId's).
+func (p *product) submitRedrive(ctx context.Context, app *App, id string, redo launch.Request, skipped int) error {
 	body, err := json.Marshal(redo)
 	if err != nil {
 		return err
@@ -100,7 +114,7 @@ func runRedrive(ctx context.Context, app *App, args []string) error {
 func skippedNote(id string, n int) string {
 	return fmt.Sprintf("redrive %s: %d unit(s) dead-lettered as %s were not re-submitted: their launch call's outcome is unknown, so they may be running. "+
 		"Check first (throttlectl status %s lists what the table knows; in ECS, ListTasks by the startedBy th/<hash>/<chunk>/<attempt> of each dead letter; in EC2, the th:requestId tag), "+
-		"then run throttlectl redrive --include-unknown %s to re-submit them too (a second redrive of the same request is refused: use --include-unknown the first time)",
+		"then run throttlectl redrive --include-unknown %s to re-submit them too (a request is redriven once: pass --include-unknown on that run)",
 		id, n, launch.CodeOutcomeUnknown, id, id)
 }
 
