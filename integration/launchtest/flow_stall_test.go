@@ -9,13 +9,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/throttle-handler/throttle-handler/integration/awslocal"
 	lambdasvc "github.com/throttle-handler/throttle-handler/integration/services/lambda"
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
 
@@ -101,6 +105,24 @@ func TestFlowChunkPastItsRetriesLosesNothing(t *testing.T) {
 		t.Errorf("summary: launched %d, dead-lettered %d, pending %d of %d; want launched + dead-lettered = requested", sum.Launched, sum.DeadLettered, sum.Pending, sum.Requested)
 	}
 	if dlq != 1 {
-		t.Errorf("dead-letter queue holds %d messages, want 1 (the stuck chunk's 10 units)", dlq)
+		t.Fatalf("dead-letter queue holds %d messages, want 1 (the stuck chunk's 10 units)", dlq)
+	}
+	// Stated per unit and attempt: the dead letter names the chunk, how
+	// many of its units and the attempt they belong to.
+	msgs, err := sqs.NewFromConfig(awsCfg).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(svc.Config.DLQURL), MaxNumberOfMessages: 10})
+	if err != nil || len(msgs.Messages) != 1 {
+		t.Fatalf("receive from the DLQ: %v, %d messages", err, len(msgs.Messages))
+	}
+	st, err := launchstore.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), svc.Config.Table).Chunk(ctx, req.RequestID, stuck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := 0 // runtask crashed before recording any attempt
+	for a := range st.Attempts {
+		last = max(last, a)
+	}
+	var dl handler.DeadLetter
+	if err := json.Unmarshal([]byte(aws.ToString(msgs.Messages[0].Body)), &dl); err != nil || dl.Chunk != stuck || dl.Missing != 10 || dl.Attempt != last || dl.Class != launch.ClassUnfinished || dl.Reason == "" {
+		t.Errorf("dead letter %+v (%v): want chunk %d, 10 missing, attempt %d, class %s and a reason", dl, err, stuck, last, launch.ClassUnfinished)
 	}
 }
