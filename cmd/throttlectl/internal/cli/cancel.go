@@ -61,16 +61,25 @@ func runCancel(ctx context.Context, app *App, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.markCancelled(ctx, app, id, f.cause, res); err != nil {
+	d, put, err := p.markCancelled(ctx, id, f.cause, res)
+	if err != nil {
 		return err
 	}
+	var stopErr error
 	if f.stopLaunched {
-		stopped, err := p.stopLaunched(ctx, app, id, f.yes)
-		res["stoppedLaunched"] = stopped
-		if err != nil {
+		d.Stopped, stopErr = p.stopLaunched(ctx, app, id, f.yes)
+		res["stoppedLaunched"] = d.Stopped
+	}
+	if put { // after --stop-launched, so that it carries what was stopped
+		if err := p.putCancelled(ctx, d); err != nil {
 			_ = app.emit(res)
-			return err
+			return errors.Join(stopErr, fmt.Errorf("cancel %s: %w", id, err))
 		}
+		res["event"] = launch.DetailLaunchCancelled
+	}
+	if stopErr != nil {
+		_ = app.emit(res)
+		return stopErr
 	}
 	return app.emit(res)
 }
@@ -99,8 +108,9 @@ func (p *product) stopExecution(ctx context.Context, id, cause string) (map[stri
 }
 
 // markCancelled closes the request as cancelled (unless it completed
-// first), counts it, and puts LaunchCancelled. res gets the counts.
-func (p *product) markCancelled(ctx context.Context, app *App, id, cause string, res map[string]any) error {
+// first) and counts it: the LaunchCancelled detail, and whether to put it
+// (the request is cancelled). res gets the counts.
+func (p *product) markCancelled(ctx context.Context, id, cause string, res map[string]any) (launch.LaunchCancelledDetail, bool, error) {
 	closer, _ := p.store().(launchstore.Closer)
 	state := ""
 	if closer != nil {
@@ -108,29 +118,22 @@ func (p *product) markCancelled(ctx context.Context, app *App, id, cause string,
 		if state, err = closer.CloseRequest(ctx, id, launchstore.ClosedCancelled, time.Now()); errors.Is(err, launchstore.ErrNotFound) {
 			res["note"] = "the request was never planned: nothing launched"
 		} else if err != nil {
-			return fmt.Errorf("cancel %s: mark the request cancelled: %w", id, err)
+			return launch.LaunchCancelledDetail{}, false, fmt.Errorf("cancel %s: mark the request cancelled: %w", id, err)
 		}
 	}
 	st, err := p.status(ctx, id)
 	if err != nil {
-		return err
+		return launch.LaunchCancelledDetail{}, false, err
 	}
 	d := launch.LaunchCancelledDetail{RequestID: id, Requested: st.Requested, Launched: st.Launched, DeadLettered: st.DeadLettered,
 		CancelledBeforeLaunch: max(0, st.Requested-st.Launched-st.DeadLettered), Cause: cause, At: time.Now().UTC()}
 	res["execution"], res["requested"], res["launched"], res["deadLettered"] = st.Execution, d.Requested, d.Launched, d.DeadLettered
 	res["cancelledBeforeLaunch"], res["notLaunched"] = d.CancelledBeforeLaunch, d.CancelledBeforeLaunch
 	res["closed"] = state
-	if state != launchstore.ClosedCancelled {
-		if state != "" {
-			res["note"] = "the request had already " + state + "; it is not marked cancelled"
-		}
-		return nil
+	if state != "" && state != launchstore.ClosedCancelled {
+		res["note"] = "the request had already " + state + "; it is not marked cancelled"
 	}
-	if err := p.putCancelled(ctx, d); err != nil {
-		return fmt.Errorf("cancel %s: %w", id, err)
-	}
-	res["event"] = launch.DetailLaunchCancelled
-	return nil
+	return d, state == launchstore.ClosedCancelled, nil
 }
 
 func (p *product) putCancelled(ctx context.Context, d launch.LaunchCancelledDetail) error {
