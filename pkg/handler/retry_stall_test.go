@@ -1,8 +1,13 @@
 package handler
 
 import (
+	"context"
+	"encoding/json"
+	"os"
 	"testing"
 	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
 )
 
 // TestStallBudget: the stall loop of a chunk ends about at the deadline
@@ -35,5 +40,37 @@ func TestStallBudget(t *testing.T) {
 				t.Errorf("stalls last about %v, want within one loop above the %v left", loops, tt.left)
 			}
 		})
+	}
+}
+
+// plan answers the chunks' stall budget beside the plan, for the time left
+// when it answers (the same request planned again gets the time left then),
+// in the JSON the state machine's Map reads ($.stall.limit, waitSeconds).
+func TestPlanAnswersStallBudget(t *testing.T) {
+	t.Parallel()
+	st, _ := newTestStore(t)
+	clk := clock.NewFake(t0)
+	h := NewPlanHandler(st, func(o *HandlerOptions) { o.Clock = clk })
+	b, _ := os.ReadFile("../launch/testdata/request-ecs-ec2.json")
+	for _, at := range []time.Duration{0, 50 * time.Minute} {
+		clk.Set(t0.Add(at))
+		p, err := h.Handle(context.Background(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := NewStallBudget(p.Deadline, t0.Add(at)); p.Stall != want {
+			t.Errorf("at +%v: stall %+v, want %+v", at, p.Stall, want)
+		}
+		raw, _ := json.Marshal(p)
+		var m struct {
+			Chunks []int `json:"chunks"`
+			Stall  struct {
+				Limit       *int `json:"limit"`
+				WaitSeconds *int `json:"waitSeconds"`
+			} `json:"stall"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil || len(m.Chunks) != 251 || m.Stall.Limit == nil || m.Stall.WaitSeconds == nil {
+			t.Errorf("JSON %s: want chunks and stall.limit, stall.waitSeconds", raw)
+		}
 	}
 }
