@@ -104,9 +104,9 @@ func TestRetriesStopAtMaximumEventAge(t *testing.T) {
 	}
 }
 
-// Fidelity: "Amazon EventBridge User Guide: Event retry policy and using
-// dead-letter queues" (delivery is at least once and unordered) — with
-// Reorder each delivery waits a random hold first, so events put in one
+// Fidelity: "Amazon EventBridge User Guide: Ordering and deduplicating
+// events on a Custom Event Bus" (an unordered subscriber, the rules' kind,
+// delivers events in parallel, in no set order) — with Reorder each delivery waits a random hold first, so events put in one
 // order reach the target in another. Rand here gives the first event the
 // longest hold: the target sees them reversed.
 func TestReorderHoldsDeliveries(t *testing.T) {
