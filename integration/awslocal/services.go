@@ -51,6 +51,10 @@ type ServicesOptions struct {
 	// Metrics receives the in-process functions' EMF lines (default
 	// os.Stdout, as Lambda's log stream).
 	Metrics io.Writer
+
+	// Fidelity turns off emulated AWS behaviours of SQS, EventBridge and
+	// DynamoDB (services.Fidelity); all are on by default.
+	Fidelity services.Fidelity
 }
 
 // LocalServices returns the running Lambda, Step Functions, EventBridge,
@@ -72,6 +76,7 @@ func (s *Stack) startServices(ctx context.Context, o Options) error {
 		EventDuplicates: so.EventDuplicates, NoDynamoDB: so.NoDynamoDB, DynamoDBPath: so.DynamoDBPath,
 		RunnerStderr: so.RunnerStderr, Logger: s.logger,
 	}
+	opts.Fidelity = so.Fidelity
 	cfg, err := opts.Config()
 	if err != nil {
 		return err
