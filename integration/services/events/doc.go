@@ -19,8 +19,9 @@
 // attempts, 24 h); then it goes to the target's dead-letter queue with
 // EventBridge's message attributes (RULE_ARN, TARGET_ARN, ERROR_CODE,
 // ERROR_MESSAGE, EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS), or is dropped
-// ("Amazon EventBridge User Guide: Event retry policy and using dead-letter
-// queues").
+// ("Amazon EventBridge User Guide: How EventBridge retries delivering
+// events"; "Using dead-letter queues to process undelivered events in
+// EventBridge").
 //
 // Put is the Go entry for AWS service events (the simulator's EventSink):
 // full envelopes, matched on the default bus, where AWS puts them.

@@ -16,8 +16,9 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 )
 
-// Fidelity: "Amazon EventBridge User Guide: Event retry policy and using
-// dead-letter queues" — a target's RetryPolicy bounds the retries of a
+// Fidelity: "Amazon EventBridge User Guide: How EventBridge retries
+// delivering events" and "Using dead-letter queues to process undelivered
+// events in EventBridge" — a target's RetryPolicy bounds the retries of a
 // throttled delivery (default 185 attempts within 24 hours); when they are
 // exhausted, or the event is older than MaximumEventAgeInSeconds, the
 // event goes to the target's dead-letter queue with RULE_ARN, TARGET_ARN,
@@ -79,8 +80,8 @@ func TestRuleFilesRetryAsTheStack(t *testing.T) {
 	}
 }
 
-// Fidelity: "Amazon EventBridge User Guide: Event retry policy and using
-// dead-letter queues" — retries stop once the event is older than
+// Fidelity: "Amazon EventBridge User Guide: How EventBridge retries
+// delivering events" — retries stop once the event is older than
 // MaximumEventAgeInSeconds, whatever attempts remain, and the dead letter
 // says so.
 func TestRetriesStopAtMaximumEventAge(t *testing.T) {
@@ -106,7 +107,8 @@ func TestRetriesStopAtMaximumEventAge(t *testing.T) {
 
 // Fidelity: "Amazon EventBridge User Guide: Ordering and deduplicating
 // events on a Custom Event Bus" (an unordered subscriber, the rules' kind,
-// delivers events in parallel, in no set order) — with Reorder each delivery waits a random hold first, so events put in one
+// delivers events in parallel, in no set order) — with Reorder each
+// delivery waits a random hold first, so events put in one
 // order reach the target in another. Rand here gives the first event the
 // longest hold: the target sees them reversed.
 func TestReorderHoldsDeliveries(t *testing.T) {
