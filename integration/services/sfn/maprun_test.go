@@ -251,3 +251,27 @@ func waitMapRunEnd(t *testing.T, c *awssfn.Client, execARN *string) *awssfn.Desc
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Fidelity: "Step Functions Developer Guide: Using Map state in Distributed
+// mode" — MaxConcurrency bounds the child executions running at once, and
+// DescribeMapRun reports it.
+func TestDistributedMapMaxConcurrency(t *testing.T) {
+	t.Parallel()
+	w := newWorker()
+	st, arns := newStack(t, w)
+	c := st.SFNClient()
+	specs := make([]string, 30)
+	for i := range specs {
+		specs[i] = fmt.Sprintf(`{"value":%d}`, i)
+	}
+	d := run(t, c, waiter(st), arns["counted"], `{"items":`+items(specs...)+`}`)
+	if d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("got %s (%s)", d.Status, aws.ToString(d.Cause))
+	}
+	if p := w.peak.Load(); p > 10 {
+		t.Errorf("peak concurrency %d over the Map's MaxConcurrency 10", p)
+	}
+	if mr := onlyMapRun(t, c, d.ExecutionArn); mr.MaxConcurrency != 10 || mr.ExecutionCounts.Succeeded != 30 {
+		t.Errorf("DescribeMapRun: got maxConcurrency %d, executions %+v", mr.MaxConcurrency, *mr.ExecutionCounts)
+	}
+}
