@@ -86,8 +86,11 @@ func threePasses(mode string) string {
     "End": true}}}`
 }
 
-// Fidelity: "Step Functions service quotas" — an execution fails when its
-// history reaches 25,000 events (here a limit of 60); a DISTRIBUTED Map's
+// Fidelity: "Step Functions service quotas" and "Step Functions Developer
+// Guide: Avoid reaching the history quota" — unless the last of its 25,000
+// events (here 60) is ExecutionSucceeded, an execution that reaches the
+// quota fails with "The execution reached the maximum number of history
+// events"; a DISTRIBUTED Map's
 // children have histories of their own ("Step Functions Developer Guide:
 // Using Map state in Distributed mode"), an INLINE Map's iterations count
 // in the parent's.
