@@ -14,7 +14,7 @@
 // Where the library runs a DISTRIBUTED Map inline, the runner rewrites it:
 // the ItemProcessor becomes a child machine (ARN <machine>/<Label>) and each
 // item a child execution of it, with its own ARN, history and history limit,
-// inside a Map Run. The Map Run counts failed, timed-out and aborted children
+// inside a Map Run. The Map Run counts failed and timed-out children
 // against ToleratedFailurePercentage(Path) / ToleratedFailureCount(Path)
 // (none set: one failure is too many); past the threshold the Map fails with
 // States.ExceedToleratedFailureThreshold and the children still running are

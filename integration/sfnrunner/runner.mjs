@@ -679,10 +679,11 @@ function endMapRun(run, status) {
   record(run.ex, { ev: 'h', arn: run.ex.arn, t, s: run.state });
 }
 
-// exceeded applies the Map Run's tolerance: without one, any failed item
-// fails it; with a percentage and/or a count, exceeding either does.
+// exceeded applies the Map Run's tolerance to the failed and timed-out
+// children: without one, any fails it; with a percentage (of all items)
+// and/or a count, exceeding either does.
 function exceeded(run) {
-  const failures = run.failed + run.timedOut + run.aborted;
+  const failures = run.failed + run.timedOut;
   const hasP = run.tp !== undefined && run.tp !== null;
   const hasC = run.tc !== undefined && run.tc !== null;
   if (!hasP && !hasC) return failures > 0;
