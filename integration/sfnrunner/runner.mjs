@@ -655,7 +655,8 @@ function mapRunFor(ex, d, input) {
   const run = {
     ex, arn: `${d.childArn.replace(':stateMachine:', ':mapRun:')}:${crypto.randomUUID()}`, state: d.state,
     machine: d.childArn, execPrefix: d.childArn.replace(':stateMachine:', ':execution:'),
-    total: Number(input.n) || 0, tp: input.p ?? d.tp, tc: input.c ?? d.tc, mc: d.mc,
+    total: Number(input.n) || 0, tp: input.p === undefined ? d.tp : Number(input.p),
+    tc: input.c === undefined ? d.tc : Number(input.c), mc: d.mc,
     started: 0, succeeded: 0, failed: 0, timedOut: 0, aborted: 0, running: new Set(), over: false, status: 'RUNNING',
   };
   ex.mapRuns.set(d.state, run);
