@@ -80,6 +80,9 @@ type Options struct {
 	DynamoDBPath string
 	// RunnerStderr receives the Step Functions runner's diagnostics.
 	RunnerStderr io.Writer
+	// SFN tweaks Step Functions: its AWS behaviours (Map Runs, history
+	// limit, Wait lateness) are on unless turned off here.
+	SFN func(*sfn.Options)
 	// Logger (default: discard).
 	Logger *slog.Logger
 }
@@ -183,7 +186,11 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	var wg sync.WaitGroup
 	var sfnErr, ddbErr error
 	wg.Go(func() {
-		s.SFN, sfnErr = sfn.Start(ctx, sfn.Options{Endpoint: o.Endpoint, Clock: o.Clock, Region: o.Region, Account: account, RunnerStderr: o.RunnerStderr})
+		so := sfn.Options{Endpoint: o.Endpoint, Clock: o.Clock, Region: o.Region, Account: account, RunnerStderr: o.RunnerStderr}
+		if o.SFN != nil {
+			o.SFN(&so)
+		}
+		s.SFN, sfnErr = sfn.Start(ctx, so)
 	})
 	if !o.NoDynamoDB {
 		wg.Go(func() {
