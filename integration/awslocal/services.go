@@ -10,6 +10,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/integration/services"
 	lambdasvc "github.com/throttle-handler/throttle-handler/integration/services/lambda"
+	sfnsvc "github.com/throttle-handler/throttle-handler/integration/services/sfn"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
 )
@@ -48,9 +49,16 @@ type ServicesOptions struct {
 	DynamoDBPath string
 	// RunnerStderr receives the Step Functions runner's diagnostics.
 	RunnerStderr io.Writer
+	// SFN tweaks Step Functions (its AWS behaviours are on unless turned
+	// off: Map Runs, history limit, Wait lateness).
+	SFN func(*sfnsvc.Options)
 	// Metrics receives the in-process functions' EMF lines (default
 	// os.Stdout, as Lambda's log stream).
 	Metrics io.Writer
+
+	// Fidelity turns off emulated AWS behaviours of SQS, EventBridge and
+	// DynamoDB (services.Fidelity); all are on by default.
+	Fidelity services.Fidelity
 }
 
 // LocalServices returns the running Lambda, Step Functions, EventBridge,
@@ -70,8 +78,9 @@ func (s *Stack) startServices(ctx context.Context, o Options) error {
 		Endpoint: s.Endpoint, Clock: s.Scaled, Region: s.Region, Lambda: so.Lambda, Configure: so.Configure,
 		StateMachinesDir: so.StateMachinesDir, ProductBus: so.ProductBus, Queue: so.Queue, Table: so.Table,
 		EventDuplicates: so.EventDuplicates, NoDynamoDB: so.NoDynamoDB, DynamoDBPath: so.DynamoDBPath,
-		RunnerStderr: so.RunnerStderr, Logger: s.logger,
+		RunnerStderr: so.RunnerStderr, Logger: s.logger, SFN: so.SFN,
 	}
+	opts.Fidelity = so.Fidelity
 	cfg, err := opts.Config()
 	if err != nil {
 		return err

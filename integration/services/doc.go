@@ -13,4 +13,14 @@
 // an SQS event source mapping (package esm); retry's asynchronous
 // invocations that fail after Lambda's retries go to the dead-letter queue
 // as on-failure destination records.
+//
+// Fidelity (harsh by default): standard SQS queues deliver seeded duplicate
+// copies and reorder receives, EventBridge holds each delivery a random
+// time so events overtake each other, and the DynamoDB proxy adds the Item
+// that dynalite leaves out of a ConditionalCheckFailedException when the
+// write asked ReturnValuesOnConditionCheckFailure=ALL_OLD ("Amazon DynamoDB
+// API Reference: UpdateItem"). That item is read right after the failed
+// write, not atomically with it: a write in between shows through, so
+// callers see an item newer than the one their condition failed on.
+// Options.Fidelity turns each off.
 package services

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -74,12 +72,17 @@ type Options struct {
 	// EventDuplicates is the probability that EventBridge delivers an event
 	// twice (at least once).
 	EventDuplicates float64
+	// Fidelity turns off emulated AWS behaviours (all on by default).
+	Fidelity Fidelity
 	// NoDynamoDB skips dynalite (tests that do not need it start faster).
 	NoDynamoDB bool
 	// DynamoDBPath keeps dynalite's data on disk, so a restart keeps it.
 	DynamoDBPath string
 	// RunnerStderr receives the Step Functions runner's diagnostics.
 	RunnerStderr io.Writer
+	// SFN tweaks Step Functions: its AWS behaviours (Map Runs, history
+	// limit, Wait lateness) are on unless turned off here.
+	SFN func(*sfn.Options)
 	// Logger (default: discard).
 	Logger *slog.Logger
 }
@@ -183,7 +186,11 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	var wg sync.WaitGroup
 	var sfnErr, ddbErr error
 	wg.Go(func() {
-		s.SFN, sfnErr = sfn.Start(ctx, sfn.Options{Endpoint: o.Endpoint, Clock: o.Clock, Region: o.Region, Account: account, RunnerStderr: o.RunnerStderr})
+		so := sfn.Options{Endpoint: o.Endpoint, Clock: o.Clock, Region: o.Region, Account: account, RunnerStderr: o.RunnerStderr}
+		if o.SFN != nil {
+			o.SFN(&so)
+		}
+		s.SFN, sfnErr = sfn.Start(ctx, so)
 	})
 	if !o.NoDynamoDB {
 		wg.Go(func() {
@@ -237,6 +244,8 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 			return err
 		},
 		Duplicates: o.EventDuplicates,
+		Reorder:    o.Fidelity.eventReorder(),
+		Rand:       o.Fidelity.rand(2),
 		Logger:     o.Logger,
 	})
 	if err != nil {
@@ -248,7 +257,7 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	r.Handle(RouteEvents, s.Events)
 	r.Handle(RouteSQS, s.SQS)
 	if s.Dynalite != nil {
-		r.Handle(RouteDynamoDB, dynamoProxy(s.Dynalite.Endpoint, o.Logger))
+		r.Handle(RouteDynamoDB, newDynamoProxy(s.Dynalite.Endpoint, o.Logger, !o.Fidelity.NoConditionalItem))
 	}
 	if o.StateMachinesDir != "-" {
 		if err := s.load(ctx, o); err != nil {
@@ -270,29 +279,11 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	return s, nil
 }
 
-// dynamoProxy forwards DynamoDB requests to dynalite. A client that went
-// away (its context cancelled) is not an error worth a line; anything else
-// answers 502 with a short log (the default handler logs every one). The
-// proxy's other complaints go to log too, never to the standard logger.
-func dynamoProxy(endpoint string, log *slog.Logger) http.Handler {
-	target, _ := url.Parse(endpoint)
-	p := httputil.NewSingleHostReverseProxy(target)
-	p.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		if errors.Is(err, context.Canceled) || errors.Is(r.Context().Err(), context.Canceled) {
-			w.WriteHeader(http.StatusBadGateway)
-			return
-		}
-		log.Warn("dynamodb proxy", "target", endpoint, "err", err)
-		w.WriteHeader(http.StatusBadGateway)
-	}
-	return p
-}
-
 // startSQS returns the SQS service with the product's dead-letter queue and
 // the relaunch queue, whose redrive target is the dead-letter queue.
 func startSQS(o Options) (*sqs.Service, error) {
-	q := sqs.New(sqs.Options{Endpoint: o.Endpoint, Region: o.Region, Account: account, Clock: o.Clock})
+	q := sqs.New(sqs.Options{Endpoint: o.Endpoint, Region: o.Region, Account: account, Clock: o.Clock,
+		Duplicates: o.Fidelity.sqsDuplicates(), Reorder: !o.Fidelity.NoSQSReorder, Seed: o.Fidelity.seed()})
 	if _, err := q.CreateQueue(o.Queue, nil); err != nil {
 		return nil, fmt.Errorf("services: Queue %q: %w", o.Queue, err)
 	}

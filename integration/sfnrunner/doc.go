@@ -10,4 +10,27 @@
 // Step Functions calls Lambda and the other services on AWS. The runner
 // divides all its timers by the time scale, so Wait states, Retry intervals
 // and timeouts elapse in simulated seconds of the stack's clock.Scaled.
+//
+// Where the library runs a DISTRIBUTED Map inline, the runner rewrites it:
+// the ItemProcessor becomes a child machine (ARN <machine>/<Label>) and each
+// item a child execution of it, with its own ARN, history and history limit,
+// inside a Map Run. The Map Run counts failed and timed-out children
+// against ToleratedFailurePercentage(Path) / ToleratedFailureCount(Path)
+// (none set: one failure is too many); past the threshold the Map fails with
+// States.ExceedToleratedFailureThreshold and the children still running are
+// aborted, as are those of a stopped or failed parent. A tolerated failed
+// item's place in the Map's output holds its Error and Cause. A
+// MapRunListener hears the Map Runs and children (messages "maprun" and
+// "child"); their events and ends come as any execution's.
+//
+// Options, each off at its zero value (the sfn service turns them on):
+// HistoryLimit fails an execution with States.Runtime when its history
+// reaches that many events (AWS: 25,000); WaitLateness ends each Wait state
+// up to that much simulated time late, drawn uniformly from Seed, through a
+// runner-made pass-through state kept out of the history;
+// InlineDistributedMap restores the library's inline DISTRIBUTED Map.
+//
+// The runner also makes JSONPath '$' read a falsy document (0, false, null)
+// as itself: jsonpath-plus answers nothing there, so a Choice on '$' of the
+// item 0 failed with States.Runtime where AWS compares the number.
 package sfnrunner

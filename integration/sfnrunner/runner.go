@@ -39,6 +39,42 @@ type Result struct {
 	Cause  string          `json:"cause,omitempty"`
 }
 
+// MapRun is a DISTRIBUTED Map's Map Run as the runner reports it: once when
+// it starts (Status RUNNING) and once when it ends.
+type MapRun struct {
+	ARN string `json:"arn"`
+	// Parent is the execution whose Map state started the run.
+	Parent string `json:"parent"`
+	State  string `json:"s"`
+	// Machine is the ARN the child executions run under (parent machine/Label).
+	Machine string `json:"machine"`
+	Total   int    `json:"total"`
+	// ToleratedPercentage and ToleratedCount are nil when not set.
+	ToleratedPercentage *float64 `json:"tp,omitempty"`
+	ToleratedCount      *int     `json:"tc,omitempty"`
+	MaxConcurrency      int      `json:"mc"`
+	Status              string   `json:"status"` // RUNNING, SUCCEEDED, FAILED, ABORTED
+}
+
+// Child is a child execution a Map Run starts; it is reported before any of
+// its events.
+type Child struct {
+	ARN     string          `json:"arn"`
+	Parent  string          `json:"parent"`
+	MapRun  string          `json:"mapRun"`
+	Machine string          `json:"machine"`
+	Name    string          `json:"name"`
+	Input   json.RawMessage `json:"input"`
+}
+
+// MapRunListener is a Listener that also follows DISTRIBUTED Maps; a plain
+// Listener receives the children's events and ends all the same.
+type MapRunListener interface {
+	Listener
+	MapRun(m MapRun)
+	Child(c Child)
+}
+
 // Listener receives what the runner reports. Calls for one execution arrive
 // in order, from one goroutine; they must not block for long.
 type Listener interface {
@@ -58,6 +94,17 @@ type Options struct {
 	Stderr io.Writer
 	// StartTimeout bounds the wait for the runner to be ready (default 20 s).
 	StartTimeout time.Duration
+
+	// InlineDistributedMap runs a DISTRIBUTED Map like an INLINE one (no
+	// child executions, no Map Run, no tolerance), as before Map Runs.
+	InlineDistributedMap bool
+	// HistoryLimit fails an execution whose history reaches that many events
+	// with States.Runtime (AWS: 25,000); 0 sets no limit.
+	HistoryLimit int
+	// WaitLateness is the most a Wait state ends late, in simulated time,
+	// drawn uniformly with Seed; 0 ends Wait states on time.
+	WaitLateness time.Duration
+	Seed         int64
 }
 
 // Runner is a running Node runner process. Safe for concurrent use.
@@ -106,6 +153,10 @@ func Start(ctx context.Context, l Listener, o Options) (*Runner, error) {
 		"TH_SFN_ENDPOINT="+o.Endpoint,
 		"TH_TIME_SCALE="+strconv.FormatFloat(o.TimeScale, 'g', -1, 64),
 		"AWS_REGION="+o.Region,
+		"TH_SFN_DISTRIBUTED="+map[bool]string{true: "0", false: "1"}[o.InlineDistributedMap],
+		"TH_SFN_HISTORY_LIMIT="+strconv.Itoa(max(0, o.HistoryLimit)),
+		"TH_SFN_WAIT_LATE_MS="+strconv.FormatFloat(float64(max(0, o.WaitLateness))/float64(time.Millisecond), 'g', -1, 64),
+		"TH_SFN_SEED="+strconv.FormatInt(o.Seed, 10),
 	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if o.Stderr != nil {
@@ -203,6 +254,26 @@ func (r *Runner) dispatch(line []byte, ready chan struct{}) {
 		if json.Unmarshal(line, &res) == nil {
 			r.listener.Done(m.ARN, res)
 		}
+	case "maprun", "child":
+		r.dispatchMap(m.Ev, line)
+	}
+}
+
+func (r *Runner) dispatchMap(ev string, line []byte) {
+	ml, ok := r.listener.(MapRunListener)
+	if !ok {
+		return
+	}
+	if ev == "maprun" {
+		var mr MapRun
+		if json.Unmarshal(line, &mr) == nil {
+			ml.MapRun(mr)
+		}
+		return
+	}
+	var c Child
+	if json.Unmarshal(line, &c) == nil {
+		ml.Child(c)
 	}
 }
 

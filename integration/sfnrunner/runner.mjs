@@ -9,6 +9,15 @@
 // States.DataLimitExceeded; and every timer of the process is divided by the
 // time scale k, so Wait, Retry intervals and timeouts run in simulated seconds.
 //
+// A DISTRIBUTED Map runs each item as a child execution of its ItemProcessor
+// with its own ARN and history, inside a Map Run that counts the children
+// and fails the Map with States.ExceedToleratedFailureThreshold past the
+// tolerated failures, aborting the children still running. An execution whose
+// history reaches the limit fails with States.Runtime. Wait states end a
+// seeded random lateness after their time, as on AWS. JSONPath '$' on a falsy
+// value (0, false, "", null) yields that value, as on AWS (jsonpath-plus
+// returns nothing for it).
+//
 // Protocol (newline-delimited JSON):
 //   stdin  {"op":"define","req":n,"arn":…,"definition":{…},"validate":bool}
 //          {"op":"start","arn":execArn,"machine":smArn,"input":…,"context":{…}}
@@ -16,9 +25,17 @@
 //   stdout {"ev":"ready"} | {"ev":"reply","req":n,"error":…}
 //          {"ev":"h","arn":…,"t":type,"s":state,"i":index,"err":…,"cause":…}
 //          {"ev":"done","arn":…,"status":…,"output":…,"error":…,"cause":…}
+//          {"ev":"maprun","arn":mapRunArn,"parent":execArn,"s":state,
+//           "machine":childMachineArn,"total":n,"tp":pct,"tc":count,
+//           "mc":maxConcurrency,"status":RUNNING|SUCCEEDED|FAILED|ABORTED}
+//          {"ev":"child","arn":childArn,"parent":execArn,"mapRun":…,
+//           "machine":…,"name":…,"input":…}  (before the child's events)
 //
 // Environment: TH_SFN_ENDPOINT (http://127.0.0.1:PORT, the edge),
-// TH_TIME_SCALE (k, default 1), AWS_REGION, TH_ACCOUNT.
+// TH_TIME_SCALE (k, default 1), AWS_REGION, TH_SFN_DISTRIBUTED (0: run a
+// DISTRIBUTED Map inline), TH_SFN_HISTORY_LIMIT (events, 0: none),
+// TH_SFN_WAIT_LATE_MS (most simulated ms a Wait ends late, 0: none),
+// TH_SFN_SEED (the lateness draws).
 
 import http from 'node:http';
 import readline from 'node:readline';
@@ -35,6 +52,19 @@ globalThis.setTimeout = function scaledSetTimeout(fn, ms, ...args) {
 };
 
 const { StateMachine, ExecutionError, ExecutionAbortedError, ExecutionTimeoutError } = await import('aws-local-stepfunctions');
+const { JSONPath } = await import('jsonpath-plus');
+
+// jsonpath-plus answers nothing for any path on a falsy document, so '$' on
+// an item 0 is "not a value" to the library; AWS reads it as the number.
+const jsonPathEvaluate = JSONPath.prototype.evaluate;
+JSONPath.prototype.evaluate = function evaluateFalsy(expr, ...rest) {
+  if (expr && typeof expr === 'object' && !Array.isArray(expr) && expr.path === '$'
+    && Object.hasOwn(expr, 'json') && expr.json !== undefined && !expr.json) {
+    const wrap = Object.hasOwn(expr, 'wrap') ? expr.wrap : this.wrap;
+    return wrap ? [expr.json] : expr.json;
+  }
+  return jsonPathEvaluate.call(this, expr, ...rest);
+};
 
 const ENDPOINT = new URL(process.env.TH_SFN_ENDPOINT || 'http://127.0.0.1:4566');
 const REGION = process.env.AWS_REGION || 'us-east-1';
@@ -42,6 +72,23 @@ const DATA_LIMIT = 256 * 1024; // bytes, UTF-8
 const INLINE_MAX = 40;
 const DISTRIBUTED_DEFAULT = 10000;
 const TASK_DEFAULT_TIMEOUT = 99999999; // seconds, AWS's default for Task states
+const DISTRIBUTED = process.env.TH_SFN_DISTRIBUTED !== '0';
+const HISTORY_LIMIT = Math.max(0, Number(process.env.TH_SFN_HISTORY_LIMIT || '0'));
+const WAIT_LATE_MS = Math.max(0, Number(process.env.TH_SFN_WAIT_LATE_MS || '0'));
+// Runner-made states: a DISTRIBUTED Map's item slot and a Wait's lateness.
+// They never show in a history.
+const SLOT = '\u0000item:';
+const LATE = '\u0000late:';
+
+// mulberry32: the seeded draws of the Wait lateness.
+let seed = (Number(process.env.TH_SFN_SEED || '1') >>> 0) || 1;
+function random() {
+  seed = (seed + 0x6D2B79F5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 
@@ -300,12 +347,15 @@ function taskFunction(ex, resource) {
 }
 
 // ---- definitions ----
-const machines = new Map(); // arn -> {sm, tasks: Map(name -> resource)}
+const machines = new Map(); // arn -> {sm, tasks: Map(name -> resource | runner-made handler spec)}
 
-// prepare walks a definition: it clamps Map concurrency as AWS does and
-// gives Task states AWS's default timeout; it returns the Task resources by
-// state name (the library keys local handlers by state name).
-function prepare(def, tasks) {
+// prepare walks a definition: it clamps Map concurrency as AWS does, gives
+// Task states AWS's default timeout, turns each DISTRIBUTED Map's
+// ItemProcessor into a child machine and each Wait into a Wait plus a
+// lateness state; it returns the Task resources by state name (the library
+// keys local handlers by state name). arn names the machine (child machines
+// are arn/Label).
+function prepare(def, tasks, arn) {
   for (const [name, st] of Object.entries(def.States || {})) {
     if (st.Type === 'Task') {
       const prev = tasks.get(name);
@@ -315,26 +365,81 @@ function prepare(def, tasks) {
       tasks.set(name, st.Resource);
       if (st.TimeoutSeconds === undefined && st.TimeoutSecondsPath === undefined) st.TimeoutSeconds = TASK_DEFAULT_TIMEOUT;
     } else if (st.Type === 'Map') {
-      const proc = st.ItemProcessor || st.Iterator;
-      const distributed = proc?.ProcessorConfig?.Mode === 'DISTRIBUTED';
-      const mc = st.MaxConcurrency || 0;
-      if (!distributed) st.MaxConcurrency = mc === 0 || mc > INLINE_MAX ? INLINE_MAX : mc;
-      else if (mc === 0) st.MaxConcurrency = DISTRIBUTED_DEFAULT;
-      if (proc) prepare(proc, tasks);
+      prepareMap(name, st, tasks, arn);
     } else if (st.Type === 'Parallel') {
-      for (const b of st.Branches || []) prepare(b, tasks);
+      for (const b of st.Branches || []) prepare(b, tasks, arn);
+    } else if (st.Type === 'Wait' && WAIT_LATE_MS > 0) {
+      addLateness(def, name, st, tasks);
     }
   }
 }
 
+function prepareMap(name, st, tasks, arn) {
+  const proc = st.ItemProcessor || st.Iterator;
+  const distributed = proc?.ProcessorConfig?.Mode === 'DISTRIBUTED';
+  const mc = st.MaxConcurrency || 0;
+  if (!distributed) st.MaxConcurrency = mc === 0 || mc > INLINE_MAX ? INLINE_MAX : mc;
+  else if (mc === 0) st.MaxConcurrency = DISTRIBUTED_DEFAULT;
+  if (!proc) return;
+  if (distributed && DISTRIBUTED) distribute(name, st, proc, tasks, arn);
+  else prepare(proc, tasks, arn);
+}
+
+// addLateness sends a Wait state through a pass-through Task that sleeps a
+// seeded random part of WAIT_LATE_MS: AWS ends Wait states late.
+function addLateness(def, name, st, tasks) {
+  const late = `${LATE}${name}`;
+  const next = { Type: 'Task', Resource: 'arn:aws:states:::awslocal:late', TimeoutSeconds: TASK_DEFAULT_TIMEOUT };
+  if (st.End) next.End = true;
+  else next.Next = st.Next;
+  delete st.End;
+  st.Next = late;
+  def.States[late] = next;
+  tasks.set(late, { late: true });
+}
+
+// distribute makes the Map's ItemProcessor a child machine and leaves the
+// library's Map one runner-made Task per item that runs the item as a child
+// execution. The ItemSelector is wrapped to hand that Task the item's input,
+// index, the item count and the tolerance paths, all read where AWS reads them.
+function distribute(name, st, proc, tasks, arn) {
+  const label = String(st.Label || name).replace(/[^A-Za-z0-9_-]/g, '_');
+  const childDef = { ...proc };
+  delete childDef.ProcessorConfig;
+  const childArn = `${arn}/${label}`;
+  const childTasks = new Map();
+  prepare(childDef, childTasks, childArn);
+  const child = { sm: new StateMachine(childDef, { validationOptions: { noValidate: true } }), tasks: childTasks };
+  const sel = st.ItemSelector ?? st.Parameters;
+  const wrapped = { 'i.$': '$$.Map.Item.Index', 'n.$': `States.ArrayLength(${st.ItemsPath || '$'})` };
+  if (sel === undefined) wrapped['v.$'] = '$$.Map.Item.Value';
+  else wrapped.v = sel;
+  if (st.ToleratedFailurePercentagePath) wrapped['p.$'] = st.ToleratedFailurePercentagePath;
+  if (st.ToleratedFailureCountPath) wrapped['c.$'] = st.ToleratedFailureCountPath;
+  delete st.Parameters;
+  delete st.Iterator;
+  st.ItemSelector = wrapped;
+  const slot = `${SLOT}${name}`;
+  st.ItemProcessor = {
+    StartAt: slot,
+    States: { [slot]: { Type: 'Task', Resource: 'arn:aws:states:::awslocal:mapItem', TimeoutSeconds: TASK_DEFAULT_TIMEOUT, End: true } },
+  };
+  tasks.set(slot, {
+    distributed: {
+      state: name, child, childArn, tp: st.ToleratedFailurePercentage, tc: st.ToleratedFailureCount, mc: st.MaxConcurrency,
+    },
+  });
+}
+
 function define(msg) {
-  const def = msg.definition;
-  const tasks = new Map();
-  prepare(def, tasks);
   // Validation (asl-validator) costs ~1 s per definition: only on request
   // (CreateStateMachine); the repository's files are checked by make asl.
-  const validationOptions = msg.validate ? { checkPaths: true, checkArn: true } : { noValidate: true };
-  const sm = new StateMachine(def, { validationOptions });
+  // It reads the definition as written, before prepare rewrites it.
+  if (msg.validate) new StateMachine(structuredClone(msg.definition), { validationOptions: { checkPaths: true, checkArn: true } });
+  const def = msg.definition;
+  const tasks = new Map();
+  prepare(def, tasks, msg.arn);
+  const sm = new StateMachine(def, { validationOptions: { noValidate: true } });
   machines.set(msg.arn, { sm, tasks });
 }
 
@@ -358,42 +463,80 @@ function failData(ex, what) {
   ex.abort();
 }
 
+function failHistory(ex) {
+  if (ex.failure) return;
+  ex.failure = { error: 'States.Runtime', cause: `The execution reached the maximum number of history events (${HISTORY_LIMIT}).` };
+  ex.abort();
+}
+
+// hidden reports whether a library event has no place in an AWS history:
+// the runner-made states, and a DISTRIBUTED Map's iterations (its items are
+// child executions with histories of their own).
+function hidden(ex, e) {
+  const name = e.state?.name;
+  if (typeof name === 'string' && (name.startsWith(SLOT) || name.startsWith(LATE))) return true;
+  return e.parentState !== undefined && ex.distributedMaps.has(e.parentState.name);
+}
+
+function historyEvent(ex, e) {
+  const h = { ev: 'h', arn: ex.arn };
+  switch (e.type) {
+    case 'StateEntered':
+      h.t = `${e.state.type}StateEntered`;
+      h.s = e.state.name;
+      if (byteSize(e.state.input) > DATA_LIMIT) failData(ex, e.state.name);
+      break;
+    case 'StateExited':
+      h.t = `${e.state.type}StateExited`;
+      h.s = e.state.name;
+      if (byteSize(e.state.output) > DATA_LIMIT) failData(ex, e.state.name);
+      break;
+    case 'StateFailed':
+      h.t = e.state.type === 'Task' ? 'TaskFailed' : `${e.state.type}StateFailed`;
+      h.s = e.state.name; h.err = e.Error; h.cause = String(e.Cause ?? '');
+      break;
+    case 'StateRetried':
+      h.t = 'TaskScheduled'; h.s = e.state.name; h.retry = true;
+      break;
+    case 'StateCaught':
+      h.t = 'StateCaught'; h.s = e.state.name;
+      break;
+    case 'MapIterationStarted': case 'MapIterationSucceeded': case 'MapIterationFailed':
+      h.t = e.type; h.s = e.parentState.name; h.i = e.index;
+      if (e.Error) { h.err = e.Error; h.cause = String(e.Cause ?? ''); }
+      break;
+    case 'ParallelBranchStarted': case 'ParallelBranchSucceeded': case 'ParallelBranchFailed':
+      h.t = e.type; h.s = e.parentState.name;
+      break;
+    default:
+      return null; // execution-level events: Go records them from "done"
+  }
+  if (e.index !== undefined && h.i === undefined) h.i = e.index;
+  return h;
+}
+
+// record sends a history event unless the history is full: at the limit the
+// execution fails (Go adds a TaskScheduled to each TaskStateEntered, and the
+// end event takes the last place).
+function record(ex, h) {
+  const cost = h.t === 'TaskStateEntered' ? 2 : 1;
+  if (HISTORY_LIMIT > 0) {
+    if (ex.full) return;
+    if (ex.events + cost >= HISTORY_LIMIT) {
+      ex.full = true;
+      failHistory(ex);
+      return;
+    }
+  }
+  ex.events += cost;
+  send(h);
+}
+
 async function consume(ex, logs) {
   for await (const e of logs) {
-    const h = { ev: 'h', arn: ex.arn };
-    switch (e.type) {
-      case 'StateEntered':
-        h.t = `${e.state.type}StateEntered`;
-        h.s = e.state.name;
-        if (byteSize(e.state.input) > DATA_LIMIT) failData(ex, e.state.name);
-        break;
-      case 'StateExited':
-        h.t = `${e.state.type}StateExited`;
-        h.s = e.state.name;
-        if (byteSize(e.state.output) > DATA_LIMIT) failData(ex, e.state.name);
-        break;
-      case 'StateFailed':
-        h.t = e.state.type === 'Task' ? 'TaskFailed' : `${e.state.type}StateFailed`;
-        h.s = e.state.name; h.err = e.Error; h.cause = String(e.Cause ?? '');
-        break;
-      case 'StateRetried':
-        h.t = 'TaskScheduled'; h.s = e.state.name; h.retry = true;
-        break;
-      case 'StateCaught':
-        h.t = 'StateCaught'; h.s = e.state.name;
-        break;
-      case 'MapIterationStarted': case 'MapIterationSucceeded': case 'MapIterationFailed':
-        h.t = e.type; h.s = e.parentState.name; h.i = e.index;
-        if (e.Error) { h.err = e.Error; h.cause = String(e.Cause ?? ''); }
-        break;
-      case 'ParallelBranchStarted': case 'ParallelBranchSucceeded': case 'ParallelBranchFailed':
-        h.t = e.type; h.s = e.parentState.name;
-        break;
-      default:
-        continue; // execution-level events: Go records them from "done"
-    }
-    if (e.index !== undefined && h.i === undefined) h.i = e.index;
-    send(h);
+    if (hidden(ex, e)) continue;
+    const h = historyEvent(ex, e);
+    if (h) record(ex, h);
   }
 }
 
@@ -403,10 +546,36 @@ function start(msg) {
     send({ ev: 'done', arn: msg.arn, status: 'FAILED', error: 'States.Runtime', cause: `state machine ${msg.machine} is not defined in the runner` });
     return;
   }
-  const ex = { arn: msg.arn, failure: null, stopped: false, children: new Set(), abort: () => {} };
+  runExecution(msg.arn, m, msg.input, msg.context);
+}
+
+// lateness passes its input through after a seeded random part of
+// WAIT_LATE_MS (setTimeout is scaled: simulated milliseconds).
+async function lateness(input) {
+  await new Promise((resolve) => setTimeout(resolve, random() * WAIT_LATE_MS));
+  return input;
+}
+
+function taskHandler(ex, spec) {
+  if (typeof spec === 'string') return taskFunction(ex, spec);
+  if (spec.late) return lateness;
+  return (input) => mapItem(ex, spec.distributed, input);
+}
+
+function newExecution(arn, m, context) {
+  const distributedMaps = new Set();
+  for (const spec of m.tasks.values()) if (spec.distributed) distributedMaps.add(spec.distributed.state);
+  return {
+    arn, context, failure: null, stopped: false, children: new Set(), mapChildren: new Set(), mapRuns: new Map(),
+    distributedMaps, events: 1, full: false, abort: () => {}, ended: Promise.withResolvers(),
+  };
+}
+
+function runExecution(arn, m, input, context) {
+  const ex = newExecution(arn, m, context);
   const handlers = {};
-  for (const [name, resource] of m.tasks) {
-    const fn = taskFunction(ex, resource);
+  for (const [name, spec] of m.tasks) {
+    const fn = taskHandler(ex, spec);
     handlers[name] = async (input) => {
       if (ex.failure || ex.stopped) return new Promise(() => {}); // the execution is ending: never call out
       const out = await fn(input);
@@ -414,7 +583,7 @@ function start(msg) {
       return out;
     };
   }
-  const run = m.sm.run(msg.input, { overrides: { taskResourceLocalHandlers: handlers }, context: msg.context, noThrowOnAbort: true });
+  const run = m.sm.run(input, { overrides: { taskResourceLocalHandlers: handlers }, context, noThrowOnAbort: true });
   ex.abort = run.abort;
   executions.set(ex.arn, ex);
   // The history must be complete before the end is reported: finish waits
@@ -430,30 +599,35 @@ function start(msg) {
       await drained();
       throw err;
     },
-  ).then(
-    (out) => {
-      if (ex.failure) return finish(ex, { status: 'FAILED', error: ex.failure.error, cause: ex.failure.cause });
-      if (ex.stopped) return finish(ex, { status: 'ABORTED' });
-      if (byteSize(out) > DATA_LIMIT) {
-        return finish(ex, { status: 'FAILED', error: 'States.DataLimitExceeded', cause: 'The execution output exceeds the maximum number of bytes service limit.' });
-      }
-      return finish(ex, { status: 'SUCCEEDED', output: out });
-    },
-    (err) => {
-      if (ex.failure) return finish(ex, { status: 'FAILED', error: ex.failure.error, cause: ex.failure.cause });
-      if (err instanceof ExecutionAbortedError || ex.stopped) return finish(ex, { status: 'ABORTED' });
-      if (err instanceof ExecutionTimeoutError) return finish(ex, { status: 'TIMED_OUT', error: 'States.Timeout', cause: '' });
-      const c = err instanceof ExecutionError && err.cause ? err.cause : err;
-      return finish(ex, { status: 'FAILED', error: c.name || 'States.Runtime', cause: String(c.message ?? '') });
-    },
-  );
+  ).then((out) => finishOK(ex, out), (err) => finishErr(ex, err));
+  return ex;
+}
+
+function finishOK(ex, out) {
+  if (ex.failure) return finish(ex, { status: 'FAILED', error: ex.failure.error, cause: ex.failure.cause });
+  if (ex.stopped) return finish(ex, { status: 'ABORTED' });
+  if (byteSize(out) > DATA_LIMIT) {
+    return finish(ex, { status: 'FAILED', error: 'States.DataLimitExceeded', cause: 'The execution output exceeds the maximum number of bytes service limit.' });
+  }
+  return finish(ex, { status: 'SUCCEEDED', output: out });
+}
+
+function finishErr(ex, err) {
+  if (ex.failure) return finish(ex, { status: 'FAILED', error: ex.failure.error, cause: ex.failure.cause });
+  if (err instanceof ExecutionAbortedError || ex.stopped) return finish(ex, { status: 'ABORTED' });
+  if (err instanceof ExecutionTimeoutError) return finish(ex, { status: 'TIMED_OUT', error: 'States.Timeout', cause: '' });
+  const c = err instanceof ExecutionError && err.cause ? err.cause : err;
+  return finish(ex, { status: 'FAILED', error: c.name || 'States.Runtime', cause: String(c.message ?? '') });
 }
 
 function finish(ex, r) {
   executions.delete(ex.arn);
   for (const child of ex.children) sfnCall('StopExecution', { executionArn: child }).catch(() => {});
+  for (const child of ex.mapChildren) stopLocal(child);
+  for (const run of ex.mapRuns.values()) endMapRun(run, 'ABORTED');
   send({ ev: 'done', arn: ex.arn, ...r });
   finished.add(ex.arn);
+  ex.ended.resolve(r);
   const list = waiters.get(ex.arn);
   if (list) {
     waiters.delete(ex.arn);
@@ -461,11 +635,110 @@ function finish(ex, r) {
   }
 }
 
-function stop(msg) {
-  const ex = executions.get(msg.arn);
-  if (!ex) return;
+function stopLocal(ex) {
   ex.stopped = true;
   ex.abort();
+}
+
+function stop(msg) {
+  const ex = executions.get(msg.arn);
+  if (ex) stopLocal(ex);
+}
+
+// ---- DISTRIBUTED Map: Map Runs and child executions ----
+
+// mapRunFor returns the Map Run an item belongs to: item 0 opens a new one
+// (the library starts the items in order), the others join it.
+function mapRunFor(ex, d, input) {
+  const cur = ex.mapRuns.get(d.state);
+  if (cur && !(input.i === 0 && cur.started > 0)) return cur;
+  const run = {
+    ex, arn: `${d.childArn.replace(':stateMachine:', ':mapRun:')}:${crypto.randomUUID()}`, state: d.state,
+    machine: d.childArn, execPrefix: d.childArn.replace(':stateMachine:', ':execution:'),
+    total: Number(input.n) || 0, tp: input.p === undefined ? d.tp : Number(input.p),
+    tc: input.c === undefined ? d.tc : Number(input.c), mc: d.mc,
+    started: 0, succeeded: 0, failed: 0, timedOut: 0, aborted: 0, running: new Set(), over: false, status: 'RUNNING',
+  };
+  ex.mapRuns.set(d.state, run);
+  sendMapRun(run);
+  record(ex, { ev: 'h', arn: ex.arn, t: 'MapRunStarted', s: d.state });
+  return run;
+}
+
+function sendMapRun(run) {
+  send({
+    ev: 'maprun', arn: run.arn, parent: run.ex.arn, s: run.state, machine: run.machine, total: run.total,
+    tp: run.tp, tc: run.tc, mc: run.mc, status: run.status,
+  });
+}
+
+function endMapRun(run, status) {
+  if (run.status !== 'RUNNING') return;
+  run.status = status;
+  sendMapRun(run);
+  const t = { SUCCEEDED: 'MapRunSucceeded', FAILED: 'MapRunFailed', ABORTED: 'MapRunAborted' }[status];
+  record(run.ex, { ev: 'h', arn: run.ex.arn, t, s: run.state });
+}
+
+// exceeded applies the Map Run's tolerance to the failed and timed-out
+// children: without one, any fails it; with a percentage (of all items)
+// and/or a count, exceeding either does.
+function exceeded(run) {
+  const failures = run.failed + run.timedOut;
+  const hasP = run.tp !== undefined && run.tp !== null;
+  const hasC = run.tc !== undefined && run.tc !== null;
+  if (!hasP && !hasC) return failures > 0;
+  return (hasP && failures * 100 > Number(run.tp) * run.total) || (hasC && failures > Number(run.tc));
+}
+
+function thresholdError() {
+  return taskError('States.ExceedToleratedFailureThreshold', 'The specified tolerated failure threshold was exceeded');
+}
+
+function countChild(run, r) {
+  switch (r.status) {
+    case 'SUCCEEDED': run.succeeded++; break;
+    case 'TIMED_OUT': run.timedOut++; break;
+    case 'ABORTED': run.aborted++; break;
+    default: run.failed++;
+  }
+}
+
+function startChild(ex, run, item) {
+  const name = crypto.randomUUID();
+  const arn = `${run.execPrefix}:${name}`;
+  send({ ev: 'child', arn, parent: ex.arn, mapRun: run.arn, machine: run.machine, name, input: item });
+  const context = {
+    Execution: { Id: arn, Name: name, RoleArn: ex.context?.Execution?.RoleArn },
+    StateMachine: { Id: run.machine, Name: run.machine.slice(run.machine.lastIndexOf(':') + 1) },
+  };
+  return context;
+}
+
+// mapItem runs one item of a DISTRIBUTED Map as a child execution and
+// returns its output; a failed child within the tolerance yields its Error
+// and Cause, past it the Map Run fails and aborts the children still running.
+async function mapItem(ex, d, input) {
+  const run = mapRunFor(ex, d, input);
+  if (run.over || run.status !== 'RUNNING') throw thresholdError();
+  run.started++;
+  const item = input.v;
+  const context = startChild(ex, run, item);
+  const child = runExecution(context.Execution.Id, d.child, item, context);
+  run.running.add(child);
+  ex.mapChildren.add(child);
+  const r = await child.ended.promise;
+  run.running.delete(child);
+  ex.mapChildren.delete(child);
+  countChild(run, r);
+  if (r.status !== 'SUCCEEDED' && !run.over && exceeded(run)) {
+    run.over = true;
+    for (const c of run.running) stopLocal(c);
+    endMapRun(run, 'FAILED');
+  }
+  if (run.over) throw thresholdError();
+  if (run.succeeded + run.failed + run.timedOut + run.aborted >= run.total) endMapRun(run, 'SUCCEEDED');
+  return r.status === 'SUCCEEDED' ? r.output : { Error: r.error ?? null, Cause: r.cause ?? null };
 }
 
 // One failing execution must not take the others down: Node would exit on

@@ -50,7 +50,8 @@ type Rule struct {
 // "product" becomes productBus, "default" the default bus. A rule's target
 // is the function's Lambda ARN of the given region and account, or, for
 // "via": "relaunch-queue", relaunchQueue (an SQS queue ARN); dlq is every
-// target's dead-letter queue. A rule is named after its file.
+// target's dead-letter queue, and its RetryPolicy is the one the CDK stack
+// gives the rule's bus (StackRetryPolicy). A rule is named after its file.
 func LoadRules(dir, productBus, region, account, dlq, relaunchQueue string) ([]Rule, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
@@ -79,8 +80,20 @@ func LoadRules(dir, productBus, region, account, dlq, relaunchQueue string) ([]R
 		}
 		rules = append(rules, Rule{
 			Name: rf.Name, Bus: bus, Description: rf.Description, Pattern: rf.Pattern,
-			Targets: []Target{{ARN: arn, DeadLetterQueue: dlq}},
+			Targets: []Target{{ARN: arn, DeadLetterQueue: dlq, RetryPolicy: StackRetryPolicy(rf.Bus)}},
 		})
 	}
 	return rules, nil
+}
+
+// StackRetryPolicy is the target RetryPolicy the CDK stack sets on a rule
+// file's targets (infra/cdk/stack addRules; the rule files carry none):
+// EventBridge's defaults (nil) for product requests, which must not be
+// lost; 8 attempts within an hour for AWS service events on the default
+// bus, signals that are stale after that.
+func StackRetryPolicy(fileBus string) *RetryPolicy {
+	if fileBus == statemachines.BusProduct {
+		return nil
+	}
+	return &RetryPolicy{MaximumRetryAttempts: 8, MaximumEventAge: time.Hour}
 }

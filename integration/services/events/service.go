@@ -40,6 +40,11 @@ type Options struct {
 	// Duplicates is the probability in [0, 1] that a delivery happens twice
 	// (EventBridge is at least once).
 	Duplicates float64
+	// Reorder holds each delivery (each copy of a duplicate too) for a
+	// random time in [0, Reorder) simulated before its first attempt, so
+	// events reach a target in another order than they were put
+	// (EventBridge does not order deliveries). 0: no hold.
+	Reorder time.Duration
 	// Rand returns numbers in [0, 1) for jitter and duplicates (default math/rand/v2).
 	Rand func() float64
 	// Logger receives dropped events (default: discard).
@@ -228,15 +233,27 @@ func (s *Service) route(busRef string, env []byte) error {
 				s.matched.Add(1)
 				s.pending.Add(1)
 				s.inflight.Add(1)
+				hold := s.hold()
 				go func() {
 					defer s.pending.Done()
 					defer s.inflight.Add(-1)
+					if hold > 0 && s.o.Clock.Sleep(s.ctx, hold) != nil {
+						return // closed: abandoned like a pending retry
+					}
 					s.deliver(r, t, env)
 				}()
 			}
 		}
 	}
 	return nil
+}
+
+// hold is how long a delivery waits before its first attempt (Reorder).
+func (s *Service) hold() time.Duration {
+	if s.o.Reorder <= 0 {
+		return 0
+	}
+	return time.Duration(s.o.Rand() * float64(s.o.Reorder))
 }
 
 func (s *Service) send(ctx context.Context, t Target, env []byte) error {

@@ -33,6 +33,10 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 		out, err = s.apiDescribeMachine(r)
 	case "ListStateMachines":
 		out, err = s.apiListMachines()
+	case "DescribeMapRun":
+		out, err = s.apiDescribeMapRun(r)
+	case "ListMapRuns":
+		out, err = s.apiListMapRuns(r)
 	default:
 		err = awsjson.Errorf(400, "UnknownOperationException", "awslocal does not implement Step Functions %s", op)
 	}
@@ -83,6 +87,9 @@ func describeDoc(e ExecutionInfo) map[string]any {
 	if e.Cause != "" {
 		d["cause"] = e.Cause
 	}
+	if e.MapRunARN != "" {
+		d["mapRunArn"] = e.MapRunARN
+	}
 	return d
 }
 
@@ -128,6 +135,7 @@ func page(n int, maxResults int, token string) (int, int, string, error) {
 func (s *Service) apiList(r *http.Request) (any, error) {
 	var in struct {
 		StateMachineArn string `json:"stateMachineArn"`
+		MapRunArn       string `json:"mapRunArn"`
 		StatusFilter    string `json:"statusFilter"`
 		MaxResults      int    `json:"maxResults"`
 		NextToken       string `json:"nextToken"`
@@ -135,13 +143,10 @@ func (s *Service) apiList(r *http.Request) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	_, ok := s.machines[in.StateMachineArn]
-	s.mu.Unlock()
-	if !ok {
-		return nil, awsjson.Errorf(400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", in.StateMachineArn)
+	list, err := s.listFor(in.StateMachineArn, in.MapRunArn, in.StatusFilter)
+	if err != nil {
+		return nil, err
 	}
-	list := s.Executions(in.StateMachineArn, in.StatusFilter)
 	from, to, next, err := page(len(list), in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
@@ -150,6 +155,9 @@ func (s *Service) apiList(r *http.Request) (any, error) {
 	for _, e := range list[from:to] {
 		it := map[string]any{"executionArn": e.ARN, "stateMachineArn": e.StateMachineARN, "name": e.Name,
 			"status": e.Status, "startDate": epoch(e.StartDate)}
+		if e.MapRunARN != "" {
+			it["mapRunArn"] = e.MapRunARN
+		}
 		if e.Status != StatusRunning {
 			it["stopDate"] = epoch(e.StopDate)
 		}
@@ -160,6 +168,24 @@ func (s *Service) apiList(r *http.Request) (any, error) {
 		out["nextToken"] = next
 	}
 	return out, nil
+}
+
+// listFor answers ListExecutions: a machine's executions, or a Map Run's
+// child executions (exactly one of the two ARNs, as on AWS).
+func (s *Service) listFor(machineARN, mapRunARN, status string) ([]ExecutionInfo, error) {
+	if (machineARN == "") == (mapRunARN == "") {
+		return nil, awsjson.Errorf(400, "ValidationException", "Exactly one of stateMachineArn and mapRunArn must be given")
+	}
+	if mapRunARN != "" {
+		return s.mapRunExecutions(mapRunARN, status)
+	}
+	s.mu.Lock()
+	_, ok := s.machines[machineARN]
+	s.mu.Unlock()
+	if !ok {
+		return nil, awsjson.Errorf(400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", machineARN)
+	}
+	return s.Executions(machineARN, status), nil
 }
 
 func (s *Service) apiStop(r *http.Request) (any, error) {

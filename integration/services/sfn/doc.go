@@ -2,7 +2,8 @@
 // sfn client's JSON 1.0 protocol (X-Amz-Target AWSStepFunctions.*):
 // CreateStateMachine, DescribeStateMachine, ListStateMachines,
 // StartExecution, DescribeExecution, ListExecutions, StopExecution and
-// GetExecutionHistory. Executions run in one long-lived Node runner
+// GetExecutionHistory, ListMapRuns and DescribeMapRun (ListExecutions also
+// takes a mapRunArn). Executions run in one long-lived Node runner
 // (integration/sfnrunner) around aws-local-stepfunctions.
 //
 // AWS rules kept: execution names are ≤ 80 characters without whitespace,
@@ -17,6 +18,20 @@
 // Task), TaskFailed, MapIteration*, and the execution's end. Billed state
 // transitions = the *StateEntered events + the Task retries (TaskScheduled −
 // TaskStateEntered); Transitions counts them.
+//
+// AWS behaviours on by default, each with an Options switch:
+//   - DISTRIBUTED Map (InlineDistributedMap turns it off): each item is a
+//     child execution (DescribeExecution answers its mapRunArn; its history
+//     is its own) in a Map Run whose itemCounts / executionCounts,
+//     tolerated failures, maxConcurrency and status DescribeMapRun reports
+//     (resultsWritten stays 0: no ResultWriter; redriveCount 0). Item
+//     counts: total is the items, pending those not started; execution
+//     counts cover the children started. The parent's history shows
+//     MapRunStarted and MapRunSucceeded/Failed/Aborted, not the items.
+//   - History limit (HistoryLimit, default 25,000; NoHistoryLimit): an
+//     execution whose history reaches it fails with States.Runtime.
+//   - Wait lateness (WaitLateness, default 250 ms simulated; NoWaitLateness):
+//     a Wait state ends up to that late, drawn from Seed.
 //
 // Definitions come from statemachines/*.asl.json with the CDK stack's
 // ${...} definition substitutions (LoadDir, Substitutions).

@@ -1,6 +1,7 @@
 package sfn
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,42 @@ type Options struct {
 	RoleArn string
 	// RunnerStderr receives the Node runner's diagnostics; nil discards them.
 	RunnerStderr io.Writer
+
+	// AWS behaviours, each on unless turned off here.
+	//
+	// InlineDistributedMap runs a DISTRIBUTED Map like an INLINE one: no
+	// child executions, no Map Run, no failure tolerance.
+	InlineDistributedMap bool
+	// HistoryLimit is the events an execution's history may reach before it
+	// fails with States.Runtime (default 25,000, AWS's quota); NoHistoryLimit
+	// sets none.
+	HistoryLimit   int
+	NoHistoryLimit bool
+	// WaitLateness is the most a Wait state ends late (simulated, default
+	// DefaultWaitLateness), drawn with Seed; NoWaitLateness ends them on time.
+	WaitLateness   time.Duration
+	NoWaitLateness bool
+	Seed           int64
+}
+
+// Defaults of the AWS behaviours.
+const (
+	DefaultHistoryLimit = 25000
+	// DefaultWaitLateness keeps Wait states a little late, as on AWS,
+	// without weighing on the launch benchmark (a Wait lasts seconds).
+	DefaultWaitLateness = 250 * time.Millisecond
+)
+
+func (o Options) runnerOptions() sfnrunner.Options {
+	r := sfnrunner.Options{Endpoint: o.Endpoint, TimeScale: o.Clock.Factor(), Region: o.Region, Stderr: o.RunnerStderr,
+		InlineDistributedMap: o.InlineDistributedMap, Seed: o.Seed}
+	if !o.NoHistoryLimit {
+		r.HistoryLimit = cmp.Or(o.HistoryLimit, DefaultHistoryLimit)
+	}
+	if !o.NoWaitLateness {
+		r.WaitLateness = cmp.Or(o.WaitLateness, DefaultWaitLateness)
+	}
+	return r
 }
 
 // Service is the local Step Functions. Safe for concurrent use.
@@ -50,6 +87,7 @@ type Service struct {
 	mu         sync.Mutex
 	machines   map[string]*machine   // by ARN
 	executions map[string]*execution // by ARN
+	mapRuns    map[string]*mapRun    // by ARN
 	seq        int64
 }
 
@@ -71,6 +109,8 @@ type execution struct {
 	transitions        int
 	seq                int64
 	done               chan struct{}
+	// mapRun is the Map Run that started a child execution.
+	mapRun string
 }
 
 type event struct {
@@ -92,8 +132,8 @@ func Start(ctx context.Context, o Options) (*Service, error) {
 	if o.RoleArn == "" {
 		o.RoleArn = fmt.Sprintf("arn:aws:iam::%s:role/awslocal-states", o.Account)
 	}
-	s := &Service{o: o, machines: map[string]*machine{}, executions: map[string]*execution{}}
-	r, err := sfnrunner.Start(ctx, s, sfnrunner.Options{Endpoint: o.Endpoint, TimeScale: o.Clock.Factor(), Region: o.Region, Stderr: o.RunnerStderr})
+	s := &Service{o: o, machines: map[string]*machine{}, executions: map[string]*execution{}, mapRuns: map[string]*mapRun{}}
+	r, err := sfnrunner.Start(ctx, s, o.runnerOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -311,15 +351,20 @@ type ExecutionInfo struct {
 	Error, Cause               string
 	// Transitions are the billed state transitions so far.
 	Transitions int
-	// HistoryEvents is the length of the history; AWS fails a Standard
-	// execution beyond 25,000 events (not enforced locally).
+	// HistoryEvents is the length of the history (see Options.HistoryLimit).
 	HistoryEvents int
+	// MapRunARN is the Map Run that started a child execution.
+	MapRunARN string
 }
 
 func (e *execution) info() ExecutionInfo {
+	n := len(e.events) + 1
+	if e.status != StatusRunning {
+		n++
+	}
 	return ExecutionInfo{ARN: e.arn, Name: e.name, StateMachineARN: e.machine, Status: e.status, StartDate: e.start,
 		StopDate: e.stop, Input: e.input, Output: e.output, Error: e.errName, Cause: e.cause, Transitions: e.transitions,
-		HistoryEvents: len(e.events) + 2}
+		HistoryEvents: n, MapRunARN: e.mapRun}
 }
 
 // Describe returns an execution.

@@ -10,6 +10,14 @@
 // next receive. Receive and Delete serve in-process consumers (the local
 // event source mapping).
 //
+// Standard queues are at least once and unordered ("Amazon SQS Developer
+// Guide: Amazon SQS standard queues"): with Options.Duplicates a received
+// message stays behind as a second copy, visible at once, so it can be
+// received again (even concurrently) with another receipt handle, and
+// deleting one copy leaves the other; with Options.Reorder a receive picks
+// among the visible messages at random. Both are seeded (Options.Seed).
+// Queues named *.fifo get neither. Copies are not counted in the depth.
+//
 // Delays, visibility timeouts and long-poll waits are simulated seconds on the
 // stack's scaled clock. Queue URLs are <endpoint>/<account>/<name>; a queue
 // is found by the last segment of its URL or ARN, whatever the host.

@@ -24,10 +24,14 @@ type message struct {
 	sent, visibleAt, firstRecv  time.Time
 	receives                    int
 	receipt                     string
+	// copy marks a second copy of a message (at-least-once delivery): it
+	// is received and deleted on its own and not counted in the depth.
+	copy bool
 }
 
 type queue struct {
 	name, url, arn string
+	fifo           bool // FIFO queues are exactly once and ordered: no faults
 	created        time.Time
 	visibility     time.Duration
 	delay          time.Duration
@@ -48,7 +52,7 @@ type redrivePolicy struct {
 }
 
 func newQueue(name, url, arn string, now time.Time) *queue {
-	return &queue{name: name, url: url, arn: arn, created: now, visibility: 30 * time.Second,
+	return &queue{name: name, url: url, arn: arn, fifo: strings.HasSuffix(name, ".fifo"), created: now, visibility: 30 * time.Second,
 		retention: 4 * 24 * time.Hour, notify: make(chan struct{})}
 }
 
@@ -62,15 +66,17 @@ func (q *queue) add(m *message) {
 
 // take makes up to n visible messages invisible for vis and returns copies,
 // plus when the next hidden message becomes visible (zero if none) and the
-// channel that signals a new message.
+// channel that signals a new message. f picks which visible messages a
+// standard queue returns and which it leaves behind as a second copy.
 //
 // With a redrive policy, a visible message already received maxReceives
 // times is removed and returned in dead instead (SQS moves it to the
 // dead-letter queue on the receive that would exceed the count).
-func (q *queue) take(now time.Time, n int, vis time.Duration, newReceipt func() string) (out []message, next time.Time, notify <-chan struct{}, dead []*message) {
+func (q *queue) take(now time.Time, n int, vis time.Duration, newReceipt func() string, f faults) (out []message, next time.Time, notify <-chan struct{}, dead []*message) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	kept := q.msgs[:0]
+	var visible []*message
 	for _, m := range q.msgs {
 		if now.Sub(m.sent) > q.retention {
 			continue // expired
@@ -86,9 +92,13 @@ func (q *queue) take(now time.Time, n int, vis time.Duration, newReceipt func() 
 			}
 			continue
 		}
-		if len(out) == n {
-			continue
-		}
+		visible = append(visible, m)
+	}
+	q.msgs = kept
+	if !q.fifo {
+		f.shuffle(visible)
+	}
+	for _, m := range visible[:min(n, len(visible))] {
 		m.receives++
 		if m.firstRecv.IsZero() {
 			m.firstRecv = now
@@ -96,9 +106,25 @@ func (q *queue) take(now time.Time, n int, vis time.Duration, newReceipt func() 
 		m.visibleAt = now.Add(vis)
 		m.receipt = newReceipt()
 		out = append(out, *m)
+		if !q.fifo && !m.copy && f.duplicate() {
+			// The copy another server kept: visible now, so a concurrent
+			// receive may get it while this one is in flight.
+			c := *m
+			c.copy, c.receipt, c.visibleAt = true, "", now
+			q.msgs = append(q.msgs, &c)
+			close(q.notify)
+			q.notify = make(chan struct{})
+		}
 	}
-	q.msgs = kept
 	return out, next, q.notify, dead
+}
+
+// faults are a standard queue's at-least-once and unordered delivery.
+type faults struct {
+	// duplicate reports whether a received message leaves a second copy.
+	duplicate func() bool
+	// shuffle reorders the visible messages a receive picks from.
+	shuffle func([]*message)
 }
 
 func (q *queue) remove(receipt string) bool {
@@ -132,6 +158,7 @@ func (q *queue) counts(now time.Time) (visible, inflight, delayed int) {
 	defer q.mu.Unlock()
 	for _, m := range q.msgs {
 		switch {
+		case m.copy:
 		case !m.visibleAt.After(now):
 			visible++
 		case m.receives > 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strconv"
@@ -25,6 +26,16 @@ type Options struct {
 	Region, Account string
 	// Clock is the stack's scaled clock (default: factor 1).
 	Clock *clock.Scaled
+	// Duplicates is the probability in [0, 1] that a message received from
+	// a standard queue stays behind as a second copy, visible at once, with
+	// its own receipt handle (at-least-once delivery). Deleting one copy
+	// leaves the other.
+	Duplicates float64
+	// Reorder makes a standard queue's receives pick among the visible
+	// messages at random rather than oldest first (best-effort ordering).
+	Reorder bool
+	// Seed seeds duplicates and reordering, so a run repeats.
+	Seed uint64
 }
 
 // Service is the local SQS. Safe for concurrent use.
@@ -32,6 +43,9 @@ type Service struct {
 	o      Options
 	mu     sync.Mutex
 	queues map[string]*queue // by name
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
 }
 
 // New returns a Service with no queues.
@@ -46,7 +60,29 @@ func New(o Options) *Service {
 		o.Clock = clock.NewScaled(time.Now(), 1)
 	}
 	o.Endpoint = strings.TrimSuffix(o.Endpoint, "/")
-	return &Service{o: o, queues: map[string]*queue{}}
+	return &Service{o: o, queues: map[string]*queue{}, rng: rand.New(rand.NewPCG(o.Seed, 0x5153))}
+}
+
+// faults returns the at-least-once and ordering faults of o.
+func (s *Service) faults() faults {
+	return faults{
+		duplicate: func() bool {
+			if s.o.Duplicates <= 0 {
+				return false
+			}
+			s.rngMu.Lock()
+			defer s.rngMu.Unlock()
+			return s.rng.Float64() < s.o.Duplicates
+		},
+		shuffle: func(ms []*message) {
+			if !s.o.Reorder {
+				return
+			}
+			s.rngMu.Lock()
+			defer s.rngMu.Unlock()
+			s.rng.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
+		},
+	}
 }
 
 // QueueURL returns the URL of queue name.
@@ -189,7 +225,7 @@ func (s *Service) receive(ctx context.Context, queueRef string, max int, vis, wa
 	deadline := s.o.Clock.Now().Add(wait)
 	for {
 		now := s.o.Clock.Now()
-		msgs, next, notify, dead := q.take(now, max, vis, awsjson.NewID)
+		msgs, next, notify, dead := q.take(now, max, vis, awsjson.NewID, s.faults())
 		s.redrive(q, dead, now)
 		if len(msgs) > 0 || !now.Before(deadline) {
 			return msgs, nil

@@ -1,0 +1,33 @@
+package sfn
+
+import (
+	"testing"
+	"time"
+
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
+)
+
+// The AWS behaviours are on unless an option turns them off.
+func TestRunnerOptionsDefaults(t *testing.T) {
+	clk := clock.NewScaled(time.Now(), 1)
+	tests := []struct {
+		name          string
+		o             Options
+		limit         int
+		late          time.Duration
+		inlineDistMap bool
+	}{
+		{"defaults", Options{}, DefaultHistoryLimit, DefaultWaitLateness, false},
+		{"set", Options{HistoryLimit: 100, WaitLateness: time.Second}, 100, time.Second, false},
+		{"off", Options{NoHistoryLimit: true, NoWaitLateness: true, InlineDistributedMap: true}, 0, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Clock = clk
+			r := tc.o.runnerOptions()
+			if r.HistoryLimit != tc.limit || r.WaitLateness != tc.late || r.InlineDistributedMap != tc.inlineDistMap {
+				t.Errorf("got limit %d, lateness %v, inline %v; want %d, %v, %v", r.HistoryLimit, r.WaitLateness, r.InlineDistributedMap, tc.limit, tc.late, tc.inlineDistMap)
+			}
+		})
+	}
+}
