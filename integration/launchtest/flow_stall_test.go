@@ -61,14 +61,15 @@ type flowRun struct {
 }
 
 // runFlow submits 100 Fargate tasks (10 chunks) to the launch state
-// machine on the local stack with faults on one chunk's invocations, and
-// waits for the execution to end.
-func runFlow(t *testing.T, faults *chunkCrashes) flowRun {
+// machine on the local stack set up by setup (faults on one chunk's
+// invocations), waits for the execution to end, and reads chunk's item.
+func runFlow(t *testing.T, chunk int, setup func(*awslocal.ServicesOptions)) flowRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: 40, Sim: sim.Config{Seed: 7},
-		Services: awslocal.ServicesOptions{Metrics: io.Discard, Lambda: func(o *lambdasvc.Options) { o.Fault = faults.hook }}})
+	so := awslocal.ServicesOptions{Metrics: io.Discard}
+	setup(&so)
+	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: 40, Sim: sim.Config{Seed: 7}, Services: so})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func runFlow(t *testing.T, faults *chunkCrashes) flowRun {
 		}
 		r.dlq = append(r.dlq, dl)
 	}
-	if r.chunk, err = launchstore.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), svc.Config.Table).Chunk(ctx, r.req.RequestID, faults.chunk); err != nil {
+	if r.chunk, err = launchstore.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), svc.Config.Table).Chunk(ctx, r.req.RequestID, chunk); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("summary %+v; ledger %+v; %d dead letters; lambda %+v", r.sum, r.counts, len(r.dlq), svc.Lambda.Stats())
@@ -146,7 +147,9 @@ func TestFlowChunkPastItsRetriesLosesNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			faults := &chunkCrashes{chunk: stuck, crashes: tt.crashes, calls: map[string]int{}}
-			r := runFlow(t, faults)
+			r := runFlow(t, stuck, func(so *awslocal.ServicesOptions) {
+				so.Lambda = func(o *lambdasvc.Options) { o.Fault = faults.hook }
+			})
 			if n := faults.calls["retry"]; n <= 7 {
 				t.Fatalf("retry called %d times for chunk %d: the scenario never drove it past its native retries", n, stuck)
 			}
