@@ -17,9 +17,9 @@ type SummaryInput struct {
 	RequestID string `json:"requestId"`
 	// WaitForRelaunches is the state machine's call once the chunks have
 	// ended: it dead-letters every unit still pending (closePending); while
-	// relaunches are pending and the deadline (plus RelaunchGrace) has not
-	// passed, the summary is returned with WaitSeconds and LaunchCompleted
-	// is not put; the final one closes the request and dead-letters the
+	// relaunches are pending and the deadline has not passed (plus
+	// RelaunchGrace while one's call has an unknown outcome), the summary
+	// is returned with WaitSeconds and LaunchCompleted is not put; the final one closes the request and dead-letters the
 	// relaunches still pending (closeRelaunches). Without it every call is
 	// final and only reports (throttlectl invoke).
 	WaitForRelaunches bool `json:"waitForRelaunches,omitempty"`
