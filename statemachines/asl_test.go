@@ -43,12 +43,23 @@ func TestASLValidator(t *testing.T) {
 type state struct {
 	Type          string
 	Retry         []retrier
-	Catch         []struct{ ErrorEquals []string }
+	Catch         []catcher
 	ItemProcessor *machine
-	Iterator      *machine
-	Timestamp     string
-	TimestampPath string
-	SecondsPath   string
+	Next          string
+	Default       string
+	Choices       []struct{ Next string }
+	// Map fields.
+	ToleratedFailurePercentage *float64
+	ToleratedFailureCount      *int
+	Iterator                   *machine
+	Timestamp                  string
+	TimestampPath              string
+	SecondsPath                string
+}
+
+type catcher struct {
+	ErrorEquals []string
+	Next        string
 }
 
 type retrier struct {
@@ -144,7 +155,7 @@ func TestRetryPolicy(t *testing.T) {
 					t.Errorf("%s: state %s waits on a timestamp; use SecondsPath from a handler", name, sn)
 				}
 				if s.Type == "Task" {
-					launchCall := inChunk && len(s.Catch) > 0 // RunTask, RunTaskAtSlot: their Catch goes to classify
+					launchCall := inChunk && catchesTo(s, "Classify") // RunTask, RunTaskAtSlot
 					retried := map[string]bool{}
 					for _, r := range s.Retry {
 						for _, e := range r.ErrorEquals {
@@ -174,6 +185,46 @@ func TestRetryPolicy(t *testing.T) {
 			check(false)(sn, s)
 			if s.ItemProcessor != nil {
 				walk(*s.ItemProcessor, check(true))
+			}
+		}
+	}
+}
+
+func catchesTo(s state, next string) bool {
+	return slices.ContainsFunc(s.Catch, func(c catcher) bool {
+		return c.Next == next && slices.Contains(c.ErrorEquals, "States.ALL")
+	})
+}
+
+// TestChunkFailureNeverAbortsTheMap: a DISTRIBUTED Map without a tolerated
+// failure threshold fails its Map Run when one child execution fails, and
+// Step Functions then aborts every other child (AWS Step Functions
+// Developer Guide: "Setting failure thresholds for Distributed Map states
+// in Step Functions"); the aborted chunks' units would be neither launched
+// nor dead-lettered. So the Map tolerates every child failure, and every
+// Task of the chunk loop catches States.ALL: no error a native retry could
+// not absorb ends a chunk by failing it, and no chunk ends in a Fail state.
+func TestChunkFailureNeverAbortsTheMap(t *testing.T) {
+	t.Parallel()
+	m := parse(t, Launch)
+	for sn, s := range m.States {
+		if s.ItemProcessor == nil {
+			continue
+		}
+		if p := s.ToleratedFailurePercentage; p == nil || *p != 100 {
+			t.Errorf("Map %s: ToleratedFailurePercentage %v, want 100", sn, p)
+		}
+		if s.ToleratedFailureCount != nil {
+			t.Errorf("Map %s: ToleratedFailureCount %d: a count threshold would fail the Map Run again", sn, *s.ToleratedFailureCount)
+		}
+		for cn, c := range s.ItemProcessor.States {
+			if c.Type == "Task" && !slices.ContainsFunc(c.Catch, func(c catcher) bool {
+				return slices.Contains(c.ErrorEquals, "States.ALL")
+			}) {
+				t.Errorf("Map %s: task %s has no Catch on States.ALL: its failure would fail the chunk", sn, cn)
+			}
+			if c.Type == "Fail" {
+				t.Errorf("Map %s: state %s fails the chunk; end it with Succeed and let the summary dead-letter it", sn, cn)
 			}
 		}
 	}

@@ -88,7 +88,8 @@ func ok(p any) answer { return answer{Payload: p} }
 
 func plan(chunks ...int) answer {
 	return ok(map[string]any{"requestId": "r1", "chunks": chunks, "chunkCount": len(chunks),
-		"ecsChunks": len(chunks), "ec2Chunks": 0, "deadline": "2026-11-23T20:00:00Z"})
+		"ecsChunks": len(chunks), "ec2Chunks": 0, "deadline": "2026-11-23T20:00:00Z",
+		"stall": map[string]any{"limit": 2, "waitSeconds": 60}})
 }
 
 var (
@@ -275,14 +276,60 @@ func TestLaunchFlow(t *testing.T) {
 			},
 		},
 		{
-			name: "a failing chunk still gets the request summarised, then fails it",
-			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary}, "classify": {classed},
-				"runtask": {{Error: "ThrottledError", Cause: "x"}},
-				"retry":   {{Error: "PermanentError", Cause: "retry: table gone"}}},
+			// Retry failing past its native retries used to fail the chunk,
+			// hence the Map Run and every other chunk with it.
+			name: "a chunk whose retry keeps failing stalls within its budget, ends, and the others still launch",
+			script: map[string][]answer{"plan": {plan(0, 1)}, "summary": {summary}, "classify": {classed},
+				"runtask#0": {launched}, "runtask#1": {{Error: "ThrottledError", Cause: "x"}},
+				"retry": {{Error: "PermanentError", Cause: "retry: table gone"}}},
 			check: func(t *testing.T, r flowResult) {
-				wantStatus(t, r, "FAILED")
-				if r.Entered["Summary"] != 1 || r.Error != "PermanentError" {
-					t.Errorf("got error %q, entered %v; want a Summary then PermanentError", r.Error, r.Entered)
+				wantStatus(t, r, "SUCCEEDED")
+				// limit 2: two stalls wait and ask again, the third ends the chunk.
+				want := map[string]int{"Stalled": 3, "StallWait": 2, "ChunkStalled": 1, "ChunkDone": 1, "Summary": 1}
+				for st, n := range want {
+					if r.Entered[st] != n {
+						t.Errorf("entered %s %d times, want %d (entered %v)", st, r.Entered[st], n, r.Entered)
+					}
+				}
+				if n := len(r.callsTo("Retry")); n != 3 {
+					t.Errorf("retry called %d times, want 3 (once a stall)", n)
+				}
+			},
+		},
+		{
+			name: "a stall waits and asks classify and retry again with the same input",
+			script: map[string][]answer{"plan": {plan(0)}, "summary": {summary},
+				"classify": {{Error: "PermanentError", Cause: "bad input"}, classed},
+				"runtask":  {{Error: "ThrottledError", Cause: "x"}, launched},
+				"retry":    {{Error: "Lambda.Unknown", Cause: "?"}, {Error: "Lambda.Unknown", Cause: "?"}, {Error: "Lambda.Unknown", Cause: "?"}, {Error: "Lambda.Unknown", Cause: "?"}, {Error: "Lambda.Unknown", Cause: "?"}, {Error: "Lambda.Unknown", Cause: "?"}, {Error: "Lambda.Unknown", Cause: "?"}, retryAnswer("retry", 0, 2, false, nil)}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				if r.Entered["Stalled"] != 2 || r.Entered["StallWait"] != 2 || r.Entered["ChunkDone"] != 1 || r.Entered["ChunkStalled"] != 0 {
+					t.Errorf("entered %v, want two stalls (classify, then retry past its 6 native retries), then ChunkDone", r.Entered)
+				}
+				c := r.callsTo("Classify")
+				if len(c) != 3 || !reflect.DeepEqual(c[0], c[2]) {
+					t.Errorf("classify inputs %v, want the same runtask answer three times", c)
+				}
+				if rt := r.callsTo("Retry"); len(rt) != 8 || !reflect.DeepEqual(rt[0], rt[7]) {
+					t.Errorf("retry inputs %v, want 8 identical calls", rt)
+				}
+				if runs := r.callsTo("RunTask"); len(runs) != 2 || runs[1]["attempt"] != 2.0 {
+					t.Errorf("runtask inputs %v, want attempt 2 after the stalls", runs)
+				}
+			},
+		},
+		{
+			name: "the stall budget comes from the plan",
+			script: map[string][]answer{"summary": {summary}, "classify": {classed},
+				"plan": {ok(map[string]any{"requestId": "r1", "chunks": []int{0}, "chunkCount": 1, "ecsChunks": 1, "ec2Chunks": 0,
+					"deadline": "2026-11-23T20:00:00Z", "stall": map[string]any{"limit": 0, "waitSeconds": 60}})},
+				"runtask": {{Error: "ThrottledError", Cause: "x"}},
+				"retry":   {{Error: "PermanentError", Cause: "gone"}}},
+			check: func(t *testing.T, r flowResult) {
+				wantStatus(t, r, "SUCCEEDED")
+				if r.Entered["Stalled"] != 1 || r.Entered["StallWait"] != 0 || r.Entered["ChunkStalled"] != 1 {
+					t.Errorf("entered %v, want one stall ending the chunk at once (limit 0)", r.Entered)
 				}
 			},
 		},

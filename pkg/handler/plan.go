@@ -56,9 +56,9 @@ func NewPlanHandler(store launchstore.Store, optFns ...func(*HandlerOptions)) *P
 // Handle plans the request in raw: the launch request itself, or a
 // LaunchRequested envelope (its detail is the request). An invalid request
 // is a PermanentError naming every bad field; nothing is stored. The same
-// request again returns the stored plan; a different request under a used
-// requestId is a PermanentError.
-func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (launch.Plan, error) {
+// request again returns the stored plan (with a stall budget for the time
+// left); a different request under a used requestId is a PermanentError.
+func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (PlanOutput, error) {
 	var env struct {
 		DetailType string          `json:"detail-type"`
 		Detail     json.RawMessage `json:"detail"`
@@ -69,17 +69,17 @@ func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (launch.P
 	r, err := launch.ParseRequest(raw)
 	if err != nil {
 		h.o.Logger.Warn("invalid request", "requestId", loggableID(raw), "kind", failure.Permanent, "err", err)
-		return launch.Plan{}, permanent("plan", "InvalidRequest", err)
+		return PlanOutput{}, permanent("plan", "InvalidRequest", err)
 	}
 	log := h.o.Logger.With("requestId", r.RequestID)
 	sr, err := h.store.CreateRequest(ctx, r, h.o.Clock.Now())
 	if errors.Is(err, launchstore.ErrRequestConflict) {
-		return launch.Plan{}, permanent("plan", "RequestConflict", fmt.Errorf("%w (requestId %q)", err, r.RequestID))
+		return PlanOutput{}, permanent("plan", "RequestConflict", fmt.Errorf("%w (requestId %q)", err, r.RequestID))
 	} else if err != nil {
-		return launch.Plan{}, transientErr("plan", err)
+		return PlanOutput{}, transientErr("plan", err)
 	}
 	log.Info("planned", "chunks", sr.Plan.Count, "ecsChunks", sr.Plan.ECSChunks, "ec2Chunks", sr.Plan.EC2Chunks, "deadline", sr.Deadline)
-	return sr.Plan, nil
+	return PlanOutput{Plan: sr.Plan, Stall: NewStallBudget(sr.Deadline, h.o.Clock.Now())}, nil
 }
 
 // loggableID is the requestId of a request that failed validation, for the

@@ -35,8 +35,8 @@ func (j *relaunchJob) reason() string  { return j.ev.Task.StoppedReason }
 func (j *relaunchJob) fargate() bool   { return j.sr.Request.ECS.Fargate() }
 
 // relaunch launches one task in place of a stopped one, in named steps:
-// find the request → register the relaunch → claim it → hold a slot →
-// call → record.
+// find the request → stop if it is closed → register the relaunch → claim
+// it → hold a slot → (closed? again) call → record.
 //
 // How: a direct RunTask of count 1 through the limiter (same buckets as a
 // chunk's call), with client token RelaunchTokenGen(taskARN, claim.Gen) and
@@ -57,7 +57,7 @@ func (h *Relaunch) relaunch(ctx context.Context, ev ECSEvent) (EventOutput, erro
 	if done || err != nil {
 		return out, err
 	}
-	for _, step := range []func(context.Context, *relaunchJob) (bool, EventOutput, error){h.register, h.claim, h.call} {
+	for _, step := range []func(context.Context, *relaunchJob) (bool, EventOutput, error){h.stopIfClosed, h.register, h.claim, h.call} {
 		if done, out, err := step(ctx, j); done || err != nil {
 			return out, err
 		}
@@ -169,6 +169,12 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		if err := h.o.Clock.Sleep(ctx, wait); err != nil {
 			return true, EventOutput{}, transientErr("retry", fmt.Errorf("waiting for the relaunch slot: %w", err))
 		}
+	}
+	if done, out, err := h.stopIfClosed(ctx, j); done || err != nil {
+		if err == nil && !j.slot.At.IsZero() {
+			_ = giveBack(ctx, h.lim, ServiceECS, j.slot)
+		}
+		return true, out, err
 	}
 	rec := launch.AttemptRecord{Count: 1, Token: launch.RelaunchTokenGen(j.taskARN(), j.claim.Gen),
 		StartedBy: launch.RelaunchStartedBy(j.requestID, j.id.Chunk, j.taskARN())}

@@ -15,10 +15,13 @@ import (
 // SummaryInput is the summary function's input.
 type SummaryInput struct {
 	RequestID string `json:"requestId"`
-	// WaitForRelaunches asks for a check: while relaunches are pending and
-	// the deadline (plus RelaunchGrace) has not passed, the summary is
-	// returned with WaitSeconds and LaunchCompleted is not put. Without it
-	// every call is final.
+	// WaitForRelaunches is the state machine's call once the chunks have
+	// ended: it dead-letters every unit still pending (closePending); while
+	// relaunches are pending and the deadline has not passed (plus
+	// RelaunchGrace while one's call has an unknown outcome), the summary
+	// is returned with WaitSeconds and LaunchCompleted is not put; the final one closes the request and dead-letters the
+	// relaunches still pending (closeRelaunches). Without it every call is
+	// final and only reports (throttlectl invoke).
 	WaitForRelaunches bool `json:"waitForRelaunches,omitempty"`
 }
 
@@ -27,9 +30,8 @@ type SummaryInput struct {
 const RelaunchCheckSeconds = 30
 
 // RelaunchGrace is how long after the deadline the summary still waits for
-// pending relaunches: one given up at the deadline comes back from the
-// relaunch queue after its delay (≤ the slot wait plus 30 s of jitter), and
-// a call of unknown outcome is replayed past the deadline.
+// a pending relaunch whose call has an unknown outcome: it is replayed at
+// the deadline, from the relaunch queue.
 const RelaunchGrace = 2 * time.Minute
 
 // SummaryHandler sums a request's chunk results from the table and puts
@@ -37,6 +39,8 @@ const RelaunchGrace = 2 * time.Minute
 type SummaryHandler struct {
 	store  launchstore.Store
 	events EventsAPI
+	sqs    SQSAPI // nil: closed units are announced, not queued
+	dlq    string
 	o      HandlerOptions
 }
 
@@ -55,22 +59,15 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (launch.Su
 	if in.RequestID == "" {
 		return launch.Summary{}, permanent("summary", "InvalidInput", errors.New("summary input: requestId: required"))
 	}
-	sum, err := h.Summarize(ctx, in.RequestID)
-	if errors.Is(err, launchstore.ErrNotFound) {
-		return launch.Summary{}, permanent("summary", "RequestNotFound", err)
-	} else if err != nil {
-		return launch.Summary{}, transientErr("summary", err)
-	}
 	if in.WaitForRelaunches {
-		wait, err := h.waitFor(ctx, sum)
-		if err != nil {
-			return launch.Summary{}, transientErr("summary", err)
+		sum, done, err := h.check(ctx, in.RequestID)
+		if done || err != nil {
+			return sum, err
 		}
-		if wait > 0 {
-			sum.WaitSeconds = wait
-			h.o.Logger.Info("summary waits for relaunches", "requestId", sum.RequestID, "pendingRelaunches", sum.PendingRelaunches, "waitSeconds", wait)
-			return sum, nil
-		}
+	}
+	sum, err := h.summarize(ctx, in.RequestID)
+	if err != nil {
+		return launch.Summary{}, err
 	}
 	if err := putEvent(ctx, h.events, h.o.Bus, launch.DetailLaunchCompleted, sum); err != nil {
 		return launch.Summary{}, transientErr("summary", err)
@@ -80,11 +77,56 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (launch.Su
 	return sum, nil
 }
 
+// summarize is Summarize with the handler's errors.
+func (h *SummaryHandler) summarize(ctx context.Context, requestID string) (launch.Summary, error) {
+	sum, err := h.Summarize(ctx, requestID)
+	if errors.Is(err, launchstore.ErrNotFound) {
+		return launch.Summary{}, permanent("summary", "RequestNotFound", err)
+	} else if err != nil {
+		return launch.Summary{}, transientErr("summary", err)
+	}
+	return sum, nil
+}
+
+// check is the state machine's call: it dead-letters the units the chunks
+// left pending, then either answers a wait (done) or closes the
+// relaunches still pending before the final summary.
+func (h *SummaryHandler) check(ctx context.Context, requestID string) (launch.Summary, bool, error) {
+	sr, err := h.store.Request(ctx, requestID)
+	if errors.Is(err, launchstore.ErrNotFound) {
+		return launch.Summary{}, true, permanent("summary", "RequestNotFound", err)
+	} else if err != nil {
+		return launch.Summary{}, true, transientErr("summary", err)
+	}
+	if _, err := h.closePending(ctx, sr); err != nil {
+		return launch.Summary{}, true, transientErr("summary", err)
+	}
+	sum, err := h.summarize(ctx, requestID)
+	if err != nil {
+		return launch.Summary{}, true, err
+	}
+	wait, err := h.waitFor(ctx, sum)
+	if err != nil {
+		return launch.Summary{}, true, transientErr("summary", err)
+	}
+	if wait > 0 {
+		sum.WaitSeconds = wait
+		h.o.Logger.Info("summary waits for relaunches", "requestId", sum.RequestID, "pendingRelaunches", sum.PendingRelaunches, "waitSeconds", wait)
+		return sum, true, nil
+	}
+	if _, err := h.closeRelaunches(ctx, requestID); err != nil {
+		return launch.Summary{}, true, transientErr("summary", err)
+	}
+	return launch.Summary{}, false, nil
+}
+
 // waitFor returns how long a check should wait before the final summary
-// (0: final now). It waits while relaunches are pending, until RelaunchGrace
-// after the deadline or after the first check, whichever is later (a
-// relaunch registered past the deadline is given up or replayed at once),
-// and, for a request with ECS tasks launched, StartWatch from the first check.
+// (0: final now). It waits while relaunches are pending until the deadline
+// or the first check, whichever is later (the relaunch path gives up at the
+// deadline, so one still pending then is lost: its event late or on the
+// relaunch dead-letter queue), RelaunchGrace longer only while a relaunch's
+// call has an unknown outcome (it is replayed at the deadline); and, for a
+// request with ECS tasks launched, StartWatch from the first check.
 func (h *SummaryHandler) waitFor(ctx context.Context, sum launch.Summary) (int, error) {
 	sr, err := h.store.Request(ctx, sum.RequestID) // cached by Summarize
 	if err != nil {
@@ -95,7 +137,17 @@ func (h *SummaryHandler) waitFor(ctx context.Context, sum launch.Summary) (int, 
 	if err != nil {
 		return 0, err
 	}
-	if limit := later(sr.Deadline, first).Add(RelaunchGrace); sum.PendingRelaunches > 0 && now.Before(limit) {
+	limit := later(sr.Deadline, first)
+	if sum.PendingRelaunches > 0 {
+		unknown, err := h.relaunchOutcomeUnknown(ctx, sum.RequestID)
+		if err != nil {
+			return 0, err
+		}
+		if unknown {
+			limit = limit.Add(RelaunchGrace)
+		}
+	}
+	if sum.PendingRelaunches > 0 && now.Before(limit) {
 		// A hundredth of the time left, so that a deadline of days stays
 		// within a few hundred loops (the execution's history holds 25,000
 		// events, ≈ 9 a loop).
@@ -141,6 +193,9 @@ func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (launc
 		if c.GaveUp {
 			sum.Failed += c.DeadLettered
 			sum.DeadLettered += c.DeadLettered
+			if c.Class == launch.ClassUnfinished {
+				sum.Unfinished += c.DeadLettered
+			}
 			sum.Reasons[summaryReason(sr, c)] += c.DeadLettered
 		} else {
 			sum.Pending += max(0, spec.Size-settled-relaunching-c.Lost)
@@ -150,6 +205,10 @@ func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (launc
 		sum.Failed += l.Units
 		sum.DeadLettered += l.Units
 		sum.Reasons["relaunch: "+l.Reason] += l.Units
+		if closedRelaunch(l.Reason) {
+			sum.Unfinished += l.Units
+			sum.RelaunchesUnfinished += l.Units
+		}
 	}
 	for i := range sr.Plan.Count {
 		if !seen[i] {

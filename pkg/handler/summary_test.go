@@ -76,9 +76,12 @@ func TestSummaryWaitsForPendingRelaunches(t *testing.T) {
 	}
 }
 
-// A relaunch still pending once the deadline (or the first check) and the
-// grace have passed does not hold the summary forever: it is final and says what is pending. A
-// summary asked without waitForRelaunches is always final.
+// A relaunch still pending once the deadline (or the first check) has
+// passed does not hold the summary: its event is late or on the relaunch
+// dead-letter queue, the relaunch path gives up at the deadline. The final
+// summary dead-letters it (DLQ, LaunchFailed naming the stopped task),
+// counts it, and the event coming back afterwards relaunches nothing. A
+// summary asked without waitForRelaunches only reports.
 func TestSummaryStopsWaitingAfterDeadline(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -92,21 +95,35 @@ func TestSummaryStopsWaitingAfterDeadline(t *testing.T) {
 	st, _ := e.st.Chunk(ctx, "r1", 0)
 	withQueue(e)
 	e.lim.waits = []time.Duration{300 * time.Second}
-	if out, err := e.event(ctx, taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")); err != nil || out.Action != EventDeferred {
+	ev := taskEvent(t, st.IDs[0], launch.StartedBy("r1", 0, 1), "")
+	if out, err := e.event(ctx, ev); err != nil || out.Action != EventDeferred {
 		t.Fatalf("got %+v, %v; want deferred", out, err)
 	}
-	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })
+	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" }).WithDeadLetters(e.sqs, "http://127.0.0.1/q")
 	sum, err := sh.Handle(ctx, SummaryInput{RequestID: "r1"})
-	if err != nil || sum.WaitSeconds != 0 || sum.PendingRelaunches != 1 || completedEvents(e) != 1 {
-		t.Fatalf("without waitForRelaunches: %+v, %v, %d LaunchCompleted; want final with 1 pending relaunch", sum, err, completedEvents(e))
+	if err != nil || sum.WaitSeconds != 0 || sum.PendingRelaunches != 1 || completedEvents(e) != 1 || len(e.sqs.msgs) != 0 {
+		t.Fatalf("without waitForRelaunches: %+v, %v, %d LaunchCompleted; want a report with 1 pending relaunch, nothing dead-lettered", sum, err, completedEvents(e))
 	}
 	if sum, err := sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true}); err != nil || sum.WaitSeconds != RelaunchCheckSeconds {
 		t.Fatalf("first check: %+v, %v; want a wait", sum, err)
 	}
-	e.clk.Advance(600*time.Second + RelaunchGrace)
+	e.clk.Advance(600 * time.Second) // the deadline, no grace: nothing's outcome is unknown
 	sum, err = sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true})
-	if err != nil || sum.WaitSeconds != 0 || sum.PendingRelaunches != 1 || sum.Launched != 9 || completedEvents(e) != 2 {
-		t.Fatalf("past the grace: %+v, %v; want final with 1 pending relaunch and 9 launched", sum, err)
+	if err != nil || sum.WaitSeconds != 0 || sum.PendingRelaunches != 0 || sum.Launched != 9 || sum.DeadLettered != 1 || sum.RelaunchesUnfinished != 1 || completedEvents(e) != 2 {
+		t.Fatalf("at the deadline: %+v, %v; want final: 9 launched, the pending relaunch dead-lettered and counted", sum, err)
+	}
+	if sum.Launched+sum.DeadLettered != sum.Requested {
+		t.Errorf("launched %d + dead-lettered %d != requested %d", sum.Launched, sum.DeadLettered, sum.Requested)
+	}
+	if n := failedEvents(e, launch.CodeRelaunchUnfinished, st.IDs[0]); n != 1 || len(e.sqs.msgs) != 1 {
+		t.Errorf("%d LaunchFailed for the stopped task, %d DLQ messages; want 1 and 1", n, len(e.sqs.msgs))
+	}
+	calls := len(e.ecs.calls)
+	if resp, err := e.queue(ctx, batch(string(ev))); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("back from the queue: %+v, %v", resp, err)
+	}
+	if len(e.ecs.calls) != calls || len(e.sqs.msgs) != 1 {
+		t.Errorf("after LaunchCompleted: %d RunTask calls, %d DLQ messages; want none new", len(e.ecs.calls)-calls, len(e.sqs.msgs))
 	}
 }
 

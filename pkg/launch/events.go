@@ -11,6 +11,26 @@ const (
 	DetailLaunchCompleted = "LaunchCompleted" // detail: Summary
 	DetailLaunchFailed    = "LaunchFailed"    // detail: LaunchFailedDetail
 	DetailTaskRelaunched  = "TaskRelaunched"  // detail: TaskRelaunchedDetail
+	DetailLaunchCancelled = "LaunchCancelled" // detail: LaunchCancelledDetail
+)
+
+// Codes of the dead letters the summary writes for units still pending when
+// a request ends (LaunchFailedDetail.Code, class ClassUnfinished).
+const (
+	// ClassUnfinished is the class of a unit the request ended without a
+	// decision about: its chunk stalled, failed or never ran.
+	ClassUnfinished = "unfinished"
+	// CodeOutcomeUnknown: the unit's last call has an unknown outcome (a
+	// lost response, a crash): it may be running. Redrive skips it unless
+	// asked, since launching it again may run it twice.
+	CodeOutcomeUnknown = "OutcomeUnknown"
+	// CodeChunkUnfinished: the chunk ended (or never ran) with units
+	// neither launched nor given up; nothing of them runs.
+	CodeChunkUnfinished = "ChunkUnfinished"
+	// CodeRelaunchUnfinished: a task that failed to start was still
+	// waiting for its relaunch when the request ended (its event late, or
+	// on the relaunch dead-letter queue).
+	CodeRelaunchUnfinished = "RelaunchUnfinished"
 )
 
 // Summary is the end of every request (the summary function's output and
@@ -32,6 +52,12 @@ type Summary struct {
 	// queue); they are not in Launched. Zero in a final summary unless the
 	// deadline and its grace passed first.
 	PendingRelaunches int `json:"pendingRelaunches"`
+	// Unfinished counts the failed units the summary itself dead-lettered
+	// because the request ended without a decision about them (class
+	// "unfinished"); RelaunchesUnfinished those of them that were waiting
+	// for a relaunch.
+	Unfinished           int `json:"unfinished,omitempty"`
+	RelaunchesUnfinished int `json:"relaunchesUnfinished,omitempty"`
 	// Reasons counts failed units by reason.
 	Reasons     map[string]int `json:"reasons"`
 	Relaunched  int            `json:"relaunched"`
@@ -69,4 +95,23 @@ type TaskRelaunchedDetail struct {
 	NewTaskARN     string    `json:"newTaskArn"`
 	StoppedReason  string    `json:"stoppedReason,omitempty"`
 	At             time.Time `json:"at"`
+}
+
+// LaunchCancelledDetail is put once when a request is cancelled
+// (throttlectl cancel): what it launched, what it dead-lettered, and what
+// it never launched because of the cancel. Launched + DeadLettered +
+// CancelledBeforeLaunch = Requested.
+type LaunchCancelledDetail struct {
+	RequestID    string `json:"requestId"`
+	Requested    int    `json:"requested"`
+	Launched     int    `json:"launched"`
+	DeadLettered int    `json:"deadLettered"`
+	// CancelledBeforeLaunch counts units neither launched nor dead-lettered
+	// when the request was cancelled; they never will be.
+	CancelledBeforeLaunch int `json:"cancelledBeforeLaunch"`
+	// Stopped counts launched tasks stopped / instances terminated by
+	// cancel --stop-launched (0 otherwise).
+	Stopped int       `json:"stopped"`
+	Cause   string    `json:"cause,omitempty"`
+	At      time.Time `json:"at"`
 }

@@ -169,12 +169,15 @@ func (p *parts) grantFunctions() {
 	for _, name := range []string{"plan", "summary", "retry"} {
 		p.bus.GrantPutEventsTo(f[name], nil)
 	}
-	// retry dead-letters the chunks it gives up on.
-	f["retry"].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("DeadLetterGivenUpChunks"),
-		Actions:   jsii.Strings("sqs:SendMessage"),
-		Resources: jsii.Strings(*p.dlq.QueueArn()),
-	}))
+	// retry dead-letters the chunks it gives up on; summary the units a
+	// request ended without a decision about.
+	for _, name := range []string{"retry", "summary"} {
+		f[name].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("DeadLetterGivenUpChunks"),
+			Actions:   jsii.Strings("sqs:SendMessage"),
+			Resources: jsii.Strings(*p.dlq.QueueArn()),
+		}))
+	}
 	// retry defers relaunches to its queue and consumes it in batches of
 	// 10, reporting failed items so only they are received again.
 	p.relaunch.GrantSendMessages(f["retry"])

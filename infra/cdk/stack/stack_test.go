@@ -509,7 +509,7 @@ func TestServicePermissions(t *testing.T) {
 	want := map[string][]string{
 		"classify": logs,
 		"plan":     with(logs, rw, []string{"events:PutEvents"}),
-		"summary":  with(logs, rw, []string{"events:PutEvents"}),
+		"summary":  with(logs, rw, []string{"events:PutEvents", "sqs:SendMessage"}), // LaunchFailed + the DLQ for unfinished units
 		"submit":   with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
 		"retry":    with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents"}),
 	}

@@ -37,6 +37,10 @@ type Env struct {
 	Getenv func(string) string
 	Build  func(ctx context.Context, name string, d lambdafn.Deps) (lambda.Handler, error)
 	Names  func() []string
+	// Clock paces the calls cancel --stop-launched makes (the limiter's
+	// slots are on it); default the wall clock, the local stack's scaled
+	// clock in tests.
+	Clock clock.Clock
 }
 
 func (e Env) fill() Env {
@@ -57,6 +61,9 @@ func (e Env) fill() Env {
 	}
 	if e.Names == nil {
 		e.Names = lambdafn.Names
+	}
+	if e.Clock == nil {
+		e.Clock = clock.Real{}
 	}
 	return e
 }

@@ -33,14 +33,14 @@ func commands() []Command {
 		},
 		{
 			Name:     "cancel",
-			Synopsis: "stop a request's execution; what was launched stays launched and reported",
-			Usage:    "cancel [--cause TEXT] [--table NAME] [--state-machine-arn ARN] <requestId>",
+			Synopsis: "stop a request's execution and its relaunches, put LaunchCancelled; --stop-launched also stops what it launched",
+			Usage:    "cancel [--stop-launched [--yes]] [--cause TEXT] [--table NAME] [--event-bus NAME] [--state-machine-arn ARN] <requestId>",
 			Run:      runCancel,
 		},
 		{
 			Name:     "redrive",
 			Synopsis: "re-submit what a finished request dead-lettered, once, as <requestId>.redrive",
-			Usage:    "redrive [--table NAME] [--state-machine-arn ARN] <requestId>",
+			Usage:    "redrive [--include-unknown] [--table NAME] [--state-machine-arn ARN] <requestId>",
 			Run:      runRedrive,
 		},
 		{

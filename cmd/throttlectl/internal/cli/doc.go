@@ -9,9 +9,15 @@
 //	         submit function names it (pkg/submit), or --via-events
 //	status   the request's execution, summary counts (computed as the
 //	         summary function does), chunks by state, reasons, ARNs/IDs; --watch
-//	cancel   StopExecution; launched work stays launched and reported
+//	cancel   StopExecution, mark the request cancelled (no relaunch runs
+//	         after it) and put LaunchCancelled with the counts; launched
+//	         work stays launched and reported, unless --stop-launched
+//	         (StopTask / TerminateInstances paced by the fleet's limiter,
+//	         after a confirmation on stdin or --yes)
 //	redrive  re-submit what a finished request dead-lettered, once, as
-//	         <requestId>.redrive (fresh identities and client tokens)
+//	         <requestId>.redrive (fresh identities and client tokens; a
+//	         new execution, not Step Functions' redrive); units of
+//	         unknown outcome (OutcomeUnknown) only with --include-unknown
 //	invoke   run a function's real handler in-process on an event
 //
 // throttlectl talks only to AWS (a deployed stack, or the local one at

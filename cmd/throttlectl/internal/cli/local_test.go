@@ -39,7 +39,7 @@ func startLocal(t *testing.T, cfg sim.Config) *local {
 	}
 	t.Cleanup(func() { _ = stack.Close() })
 	vars := stack.Env()
-	return &local{stack: stack, env: Env{Getenv: func(k string) string { return vars[k] }}}
+	return &local{stack: stack, env: Env{Getenv: func(k string) string { return vars[k] }, Clock: stack.Clock}}
 }
 
 func (l *local) run(t *testing.T, args ...string) result {
