@@ -110,6 +110,7 @@ func collectFaults(into map[string]int64, st sim.Stats, svc services.Stats, c *c
 	add("sim:tasksFailedToStart", st.FailedToStart)
 	add("sim:wrappedThrottles", st.WrappedThrottles)
 	add("lambda:crashBefore", c.crashBefore.Load())
+	add("lambda:childCrashes", c.childCrashes.Load())
 	add("lambda:crashAfter", c.crashAfter.Load())
 	add("lambda:timeoutAfter", c.timeoutAfter.Load())
 	add("events:duplicated", svc.Events.Duplicates)

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -27,6 +28,7 @@ type counters struct {
 	// again (simulated time).
 	outageFrom, outageTo                  atomic.Pointer[time.Time]
 	crashBefore, crashAfter, timeoutAfter atomic.Int64
+	childCrashes                          atomic.Int64
 	lateEvents                            atomic.Int64
 	dynamoRestarts                        atomic.Int64
 	// asyncDropped: asynchronous invocations (EventBridge → retry) that
@@ -82,11 +84,46 @@ func (d *draws) float() float64 {
 	return d.r.Float64()
 }
 
+// childFault crashes the first sc.ChildFailCrashes invocations of
+// runtask, classify and retry for chunk 0 of one request: its Map child
+// runs out of every state's retries (see Scenario.ChildFailCrashes).
+type childFault struct {
+	requestID string
+	crashes   int
+	mu        sync.Mutex
+	calls     int
+}
+
+func (f *childFault) crash(function string, payload []byte) bool {
+	if f == nil || (function != "runtask" && function != "classify" && function != "retry") {
+		return false
+	}
+	var in struct {
+		RequestID string `json:"requestId"`
+		Chunk     *int   `json:"chunk"`
+	}
+	if json.Unmarshal(payload, &in) != nil || in.RequestID != f.requestID || in.Chunk == nil || *in.Chunk != 0 {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return f.calls <= f.crashes
+}
+
 // lambdaFaults returns the Lambda fault hook: a crash before the handler
 // runs (nothing happened) or after it ran (the work happened, the answer
-// is lost: RunTask committed mid-chunk).
+// is lost: RunTask committed mid-chunk), and the one failing Map child.
 func lambdaFaults(sc Scenario, faulty map[string]bool, d *draws, c *counters) lambdasvc.FaultHook {
-	return func(_ context.Context, function string, _ []byte) lambdasvc.FaultKind {
+	var child *childFault
+	if sc.ChildFailCrashes > 0 {
+		child = &childFault{requestID: sc.Requests[sc.ChildFailRequest].RequestID, crashes: sc.ChildFailCrashes}
+	}
+	return func(_ context.Context, function string, payload []byte) lambdasvc.FaultKind {
+		if child.crash(function, payload) {
+			c.childCrashes.Add(1)
+			return lambdasvc.FaultCrashBefore
+		}
 		if !faulty[function] {
 			return lambdasvc.FaultNone
 		}

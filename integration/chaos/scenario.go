@@ -31,6 +31,11 @@ type Scenario struct {
 	// DynamoOutageAt > 0 kills dynalite that long after the first
 	// submission and restarts it after DynamoOutageFor.
 	DynamoOutageAt, DynamoOutageFor time.Duration
+	// ChildFailCrashes > 0 makes one Map child fail past its retries: the
+	// first ChildFailCrashes invocations of runtask, classify and retry for
+	// chunk 0 of request ChildFailRequest crash before their handler runs,
+	// more than the state machine's Retry of any one state absorbs.
+	ChildFailRequest, ChildFailCrashes int
 }
 
 // Subnets of the simulated account (two zones, so failover has somewhere to go).
@@ -134,6 +139,11 @@ func NewScenario(seed uint64) Scenario {
 		sc.DynamoOutageAt = time.Duration(between(0.5, 20) * float64(time.Second))
 		sc.DynamoOutageFor = time.Duration(between(3, 30) * float64(time.Second))
 	}
+	// Drawn last, so the draws above (and the seeds replayed before these
+	// faults existed) are unchanged.
+	if on(0.3) {
+		sc.ChildFailRequest, sc.ChildFailCrashes = r.IntN(len(sc.Requests)), 8+r.IntN(16)
+	}
 	return sc
 }
 
@@ -158,8 +168,9 @@ func (sc Scenario) String() string {
 		}
 	}
 	f := sc.Sim.Faults
-	return fmt.Sprintf("seed %d:%s | storms/h %.0f 5xx %.2f reset %.2f latency %.2f lost %.2f(%s) | lambda crash %.2f/%.2f timeout %.2f | events dup %.2f late %.2f | dynamo outage %v+%v | ENI %v | capacity %v",
+	return fmt.Sprintf("seed %d:%s | storms/h %.0f 5xx %.2f reset %.2f latency %.2f lost %.2f(%s) | lambda crash %.2f/%.2f timeout %.2f | events dup %.2f late %.2f | dynamo outage %v+%v | child fail %d×%d | ENI %v | capacity %v",
 		sc.Seed, mix, f.StormsPerHour, f.ServerErrorRate, f.ResetRate, f.LatencyRate, f.LostResponseRate, f.LostMode,
 		sc.CrashBefore, sc.CrashAfter, sc.TimeoutAfter, sc.EventDuplicates, sc.EventLate,
-		sc.DynamoOutageAt.Round(100*time.Millisecond), sc.DynamoOutageFor.Round(100*time.Millisecond), sc.Sim.Buckets[sim.BucketHiddenENI], sc.Sim.Capacity)
+		sc.DynamoOutageAt.Round(100*time.Millisecond), sc.DynamoOutageFor.Round(100*time.Millisecond),
+		sc.ChildFailRequest, sc.ChildFailCrashes, sc.Sim.Buckets[sim.BucketHiddenENI], sc.Sim.Capacity)
 }
