@@ -36,6 +36,12 @@ const (
 	AttemptDone = "done"
 	// AttemptFailed: the call was definitively refused (nothing launched).
 	AttemptFailed = "failed"
+	// AttemptUnknown: the outcome could not be settled by a replay (the
+	// token expired, or replays kept failing) and was settled by evidence:
+	// Launched units were found; the rest may or may not run. The chunk
+	// makes no new attempt after it (that could launch them twice): its
+	// missing units are dead-lettered as OutcomeUnknown.
+	AttemptUnknown = "unknown"
 )
 
 // Failure is one RunTask failures[] entry, or the reason a part of an EC2
@@ -61,6 +67,17 @@ type AttemptRecord struct {
 	Launched     int       `json:"launched"`
 	Failures     []Failure `json:"failures,omitempty"`
 	Code         string    `json:"code,omitempty"`
+	// Sends fences the attempt: every invocation that sends it first
+	// claims the next send (ClaimSend), and a state change carries the
+	// send it answers, so a stale invocation cannot overwrite the answer
+	// of a send it did not make.
+	Sends int `json:"sends,omitempty"`
+	// Replays counts the sends claimed while the outcome was unknown
+	// (replays with the same token).
+	Replays int `json:"replays,omitempty"`
+	// SentAt is when the attempt was first claimed for sending: its
+	// client token's lifetime counts from then.
+	SentAt time.Time `json:"sentAt,omitzero"`
 }
 
 // ChunkState is a chunk's item.
@@ -135,6 +152,17 @@ func (c ChunkState) Unsettled() (AttemptRecord, bool) {
 		}
 	}
 	return best, ok
+}
+
+// Unknown returns the attempt settled by evidence with an outcome left
+// unknown (AttemptUnknown), if any.
+func (c ChunkState) Unknown() (AttemptRecord, bool) {
+	for _, a := range c.Attempts {
+		if a.State == AttemptUnknown {
+			return a, true
+		}
+	}
+	return AttemptRecord{}, false
 }
 
 // LostRecord is a relaunch that was given up.
