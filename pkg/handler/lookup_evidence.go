@@ -2,7 +2,7 @@ package handler
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"

@@ -191,29 +191,11 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	}
 	out := RunTaskOutput{RequestID: in.RequestID, Chunk: in.Chunk, Attempt: in.Attempt, Kind: v.spec.Kind, Exclude: in.Exclude}
 	now := h.o.Clock.Now()
-	held, holding := in.held()
 	rec, call, err := h.nextCall(ctx, v.sr, v.spec, v.state, in, now)
-	if err != nil || !call {
-		if holding {
-			h.release(ctx, v.spec.Kind, held)
-		}
-		if err != nil {
-			return RunTaskOutput{}, err
-		}
-		return h.answer(out, v.spec, v.state, rec), nil
+	if out, done, err := h.withoutCall(ctx, in, v, out, rec, call, err, now); done {
+		return out, err
 	}
-	// A call that would launch anew (not the replay of an attempt whose
-	// outcome is unknown) is not made once the deadline has passed.
 	fresh := rec.State != launch.AttemptSent
-	if fresh && !holding && !now.Before(v.sr.Deadline) {
-		return h.pastDeadline(out, v.spec, v.state, v.sr.Deadline, now), nil
-	}
-	if !fresh && h.beyondReplay(rec, v.sr, now) {
-		if holding {
-			h.release(ctx, v.spec.Kind, held)
-		}
-		return h.settleByEvidence(ctx, in, v, rec, out)
-	}
 	if rec, err = h.begin(ctx, in, &v, rec); err != nil {
 		return RunTaskOutput{}, err
 	}
@@ -223,6 +205,36 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		return out, err
 	}
 	return h.callAndRecord(ctx, c, out)
+}
+
+// withoutCall answers when no call is made: nextCall failed or found
+// nothing to call (a held slot goes back), a new call after the deadline,
+// or an attempt whose outcome is unknown beyond the replay window (settled
+// by evidence). done says out and err are the answer.
+func (h *RunTask) withoutCall(ctx context.Context, in RunTaskInput, v chunkView, out RunTaskOutput, rec launch.AttemptRecord, call bool, err error, now time.Time) (RunTaskOutput, bool, error) {
+	held, holding := in.held()
+	// A call that would launch anew (not the replay of an attempt whose
+	// outcome is unknown) is not made once the deadline has passed.
+	fresh := rec.State != launch.AttemptSent
+	switch {
+	case err != nil || !call:
+		if holding {
+			h.release(ctx, v.spec.Kind, held)
+		}
+		if err != nil {
+			return RunTaskOutput{}, true, err
+		}
+		return h.answer(out, v.spec, v.state, rec), true, nil
+	case fresh && !holding && !now.Before(v.sr.Deadline):
+		return h.pastDeadline(out, v.spec, v.state, v.sr.Deadline, now), true, nil
+	case !fresh && h.beyondReplay(rec, v.sr, now):
+		if holding {
+			h.release(ctx, v.spec.Kind, held)
+		}
+		out, err := h.settleByEvidence(ctx, in, v, rec, out)
+		return out, true, err
+	}
+	return out, false, nil
 }
 
 // launchCall is one invocation's call as its steps see it.

@@ -47,6 +47,20 @@ func outcomeUnknownErr(requestID string, chunk int, rec launch.AttemptRecord) er
 		requestID, chunk, rec.Attempt, rec.Count-rec.Launched, rec.Count, rec.StartedBy, rec.Token))
 }
 
+// markOutcomeUnknown marks the dead letter of a chunk given up on
+// OutcomeUnknown, naming the attempt's client token: whatever gives the
+// chunk up, the marker travels with it.
+func markOutcomeUnknown(dl DeadLetter) DeadLetter {
+	if dl.Code != CodeOutcomeUnknown {
+		return dl
+	}
+	dl.OutcomeUnknown = true
+	if dl.Token == "" {
+		dl.Token = launch.ClientToken(dl.RequestID, dl.Chunk, dl.Attempt)
+	}
+	return dl
+}
+
 // unknownOutcome is the error for a chunk with an attempt settled as
 // unknown: it makes no new attempt (that could launch its units twice).
 func unknownOutcome(requestID string, spec launch.ChunkSpec, state launch.ChunkState) error {

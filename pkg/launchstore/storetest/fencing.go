@@ -19,8 +19,15 @@ import (
 // an attempt already answered, is refused with ErrFenced and writes
 // nothing.
 func testAttemptFencing(t *testing.T, newStore storeFunc) {
+	t.Run("StaleSendCannotFail", func(t *testing.T) { staleSendCannotFail(t, newStore) })
+	testNoChangeAfterAnswer(t, newStore)
+	t.Run("SettleRecordsEvidence", func(t *testing.T) { settleRecordsEvidence(t, newStore) })
+	t.Run("ConcurrentClaims", func(t *testing.T) { concurrentClaims(t, newStore) })
+}
+
+func staleSendCannotFail(t *testing.T, newStore storeFunc) {
 	ctx := context.Background()
-	t.Run("StaleSendCannotFail", func(t *testing.T) {
+	{
 		t.Parallel()
 		st := newStore(t)
 		begin(t, st, req, 0, rec(1, "a"))
@@ -43,7 +50,13 @@ func testAttemptFencing(t *testing.T, newStore storeFunc) {
 		if got := chunk(t, st, req, 0).Attempts[1]; got.State != launch.AttemptFailed {
 			t.Fatalf("B's own fail: %+v, want failed", got)
 		}
-	})
+	}
+}
+
+// testNoChangeAfterAnswer: an attempt answered, refused or settled takes
+// no fail or settle of the send that ended it.
+func testNoChangeAfterAnswer(t *testing.T, newStore storeFunc) {
+	ctx := context.Background()
 	for name, answer := range map[string]func(t *testing.T, st launchstore.Store){
 		"answered": func(t *testing.T, st launchstore.Store) { finish(t, st, req, 0, 1, "t1") },
 		"refused":  func(t *testing.T, st launchstore.Store) { must(t, st.FailAttempt(ctx, req, 0, 1, 1, "Capacity")) },
@@ -70,8 +83,12 @@ func testAttemptFencing(t *testing.T, newStore storeFunc) {
 			}
 		})
 	}
-	t.Run("SettleRecordsEvidence", func(t *testing.T) {
-		t.Parallel()
+}
+
+func settleRecordsEvidence(t *testing.T, newStore storeFunc) {
+	ctx := context.Background()
+	t.Parallel()
+	{
 		st := newStore(t)
 		begin(t, st, req, 0, rec(1, "a"))
 		claimSend(t, st, 0, 1, 0)
@@ -90,9 +107,13 @@ func testAttemptFencing(t *testing.T, newStore storeFunc) {
 		if read := chunk(t, st, req, 0); !reflect.DeepEqual(read.Attempts[1], a) {
 			t.Fatalf("Chunk: %+v, want %+v", read.Attempts[1], a)
 		}
-	})
-	t.Run("ConcurrentClaims", func(t *testing.T) {
-		t.Parallel()
+	}
+}
+
+func concurrentClaims(t *testing.T, newStore storeFunc) {
+	ctx := context.Background()
+	t.Parallel()
+	{
 		st := newStore(t)
 		begin(t, st, req, 0, rec(1, "a"))
 		var wg sync.WaitGroup
@@ -113,5 +134,5 @@ func testAttemptFencing(t *testing.T, newStore storeFunc) {
 		if won != 1 {
 			t.Fatalf("%d invocations own send 1, want 1", won)
 		}
-	})
+	}
 }
