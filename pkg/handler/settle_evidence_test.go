@@ -373,3 +373,28 @@ func TestRunTaskSettlesEC2ByClientToken(t *testing.T) {
 		t.Fatalf("client-token filter %v, want attempt 1's token", got)
 	}
 }
+
+// GIVEN a slot held across a Wait, woken 6 s after it, and a limiter that
+// cannot re-check it (store busy)
+// THEN nothing is called at that stale slot: the chunk waits for the
+// limiter's retry-after, its attempt not left "sent" (old code: called at
+// once on the unchecked stale slot)
+func TestRunTaskStaleHeldSlotUncheckedWaits(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
+	e.lim.waits = []time.Duration{4 * time.Second}
+	first, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || first.Status != StatusDeferred {
+		t.Fatalf("first: %+v, %v; want deferred", first, err)
+	}
+	e.lim.recheckErr = &limiter.StoreBusyError{Key: "ecs", Wait: 5 * time.Second, Err: context.DeadlineExceeded}
+	e.clk.Advance(10 * time.Second)
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, Slot: first.Slot})
+	if err != nil || out.Status != StatusDeferred || out.WaitSeconds != 5 || len(e.ecs.Calls()) != 0 {
+		t.Fatalf("got %+v, %v, %d calls; want deferred 5 s, no call", out, err, len(e.ecs.Calls()))
+	}
+	if st, _ := e.st.Chunk(context.Background(), "r1", 0); st.Attempts[1].State == launch.AttemptSent {
+		t.Fatalf("attempt %+v left sent without a call", st.Attempts[1])
+	}
+}
