@@ -276,7 +276,7 @@ func (h *RunTask) begin(ctx context.Context, in RunTaskInput, v *chunkView, rec 
 		rec = state.Attempts[rec.Attempt] // a concurrent invocation's record wins
 	}
 	now := h.o.Clock.Now()
-	sends, err := h.store.ClaimSend(ctx, in.RequestID, in.Chunk, rec.Attempt, rec.Sends, rec.State == launch.AttemptSent && rec.Sends > 0, now)
+	sends, err := h.store.ClaimSend(ctx, in.RequestID, in.Chunk, rec.Attempt, rec.Sends, now)
 	if err != nil {
 		// Fenced: another invocation sends the attempt now; the step is
 		// retried and finds its record.
@@ -424,6 +424,9 @@ func (h *RunTask) callFailed(ctx context.Context, c *launchCall, op string, err 
 	}
 	log.Warn("call failed", "err", err, "replay", !c.fresh)
 	if !c.fresh && cl.Class != failure.Throttled && cl.Class != failure.Transient {
+		if nerr := h.store.NoteUnsettled(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, c.rec.Sends, CodeReplayUnsettled); nerr != nil {
+			log.Warn("unsettled replay not counted", "err", nerr)
+		}
 		return replayUnsettled(c.rec, cl, op, err)
 	}
 	return failure.ErrorFor(cl, op, err)

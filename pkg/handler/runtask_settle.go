@@ -91,7 +91,7 @@ func (h *RunTask) beyondReplay(rec launch.AttemptRecord, sr launch.StoredRequest
 // when fewer than asked were found: those are never relaunched.
 func (h *RunTask) settleByEvidence(ctx context.Context, in RunTaskInput, v chunkView, rec launch.AttemptRecord, out RunTaskOutput) (RunTaskOutput, error) {
 	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", rec.Attempt)
-	sends, err := h.store.ClaimSend(ctx, in.RequestID, in.Chunk, rec.Attempt, rec.Sends, false, h.o.Clock.Now())
+	sends, err := h.store.ClaimSend(ctx, in.RequestID, in.Chunk, rec.Attempt, rec.Sends, h.o.Clock.Now())
 	if err != nil {
 		return RunTaskOutput{}, transientErr("runtask", err)
 	}

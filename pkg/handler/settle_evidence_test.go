@@ -278,21 +278,38 @@ func TestOutcomeUnknownIsDeadLetteredNotRelaunched(t *testing.T) {
 
 // Replays that keep failing (within the token's lifetime) end in the
 // evidence after MaxReplays, before the retry's own bound gives the chunk
-// up as a plain failure.
+// up as a plain failure. Throttled replays do not count: ECS refused them
+// before it looked the token up, and the next replay settles.
 func TestRunTaskReplaysBoundedThenEvidence(t *testing.T) {
 	t.Parallel()
-	sc := &scriptECS{fail: map[int]error{2: errProvisioning, 3: errProvisioning}}
-	e := scriptPlan(t, sc, func(o *RunTaskOptions) { o.MaxReplays = 2 })
-	e.ecs.loseResponse = map[int]bool{1: true}
-	in := RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, ReuseToken: true}
-	for i := range 3 {
-		if _, err := e.run(t, in); err == nil {
-			t.Fatalf("call %d: want an error", i+1)
-		}
+	throttled := &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+	tests := []struct {
+		name          string
+		answer        error
+		wantRunTasks  int
+		wantListTasks int
+	}{
+		{name: "refused replays", answer: errProvisioning, wantRunTasks: 3, wantListTasks: 1},
+		{name: "throttled replays", answer: throttled, wantRunTasks: 4},
 	}
-	out, err := e.run(t, in)
-	if err != nil || out.Status != StatusLaunched || sc.n != 3 || len(sc.looks) != 1 {
-		t.Fatalf("got %+v, %v, %d calls, %d looks; want launched from the listing after 2 replays", out, err, sc.n, len(sc.looks))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sc := &scriptECS{fail: map[int]error{2: tc.answer, 3: tc.answer}}
+			e := scriptPlan(t, sc, func(o *RunTaskOptions) { o.MaxReplays = 2 })
+			e.ecs.loseResponse = map[int]bool{1: true}
+			in := RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, ReuseToken: true}
+			for i := range 3 {
+				if _, err := e.run(t, in); err == nil {
+					t.Fatalf("call %d: want an error", i+1)
+				}
+			}
+			out, err := e.run(t, in)
+			if err != nil || out.Status != StatusLaunched || sc.n != tc.wantRunTasks || len(sc.looks) != tc.wantListTasks || e.ecs.seq != 10 {
+				t.Fatalf("got %+v, %v, %d RunTask, %d ListTasks, %d tasks; want launched 10 after %d RunTask and %d ListTasks",
+					out, err, sc.n, len(sc.looks), e.ecs.seq, tc.wantRunTasks, tc.wantListTasks)
+			}
+		})
 	}
 }
 

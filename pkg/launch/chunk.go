@@ -72,8 +72,8 @@ type AttemptRecord struct {
 	// send it answers, so a stale invocation cannot overwrite the answer
 	// of a send it did not make.
 	Sends int `json:"sends,omitempty"`
-	// Replays counts the sends claimed while the outcome was unknown
-	// (replays with the same token).
+	// Replays counts the replays (same token) answered with an error
+	// other than a throttle: they left the outcome unknown.
 	Replays int `json:"replays,omitempty"`
 	// SentAt is when the attempt was first claimed for sending: its
 	// client token's lifetime counts from then.

@@ -89,7 +89,7 @@ func (st *DynamoDB) FinishAttempt(ctx context.Context, requestID string, chunk, 
 // ClaimSend claims the next send of a begun attempt: one conditional
 // write on the send counter, so two invocations of one attempt cannot
 // both own a send. A record written before the counter existed counts 0.
-func (st *DynamoDB) ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, replay bool, at time.Time) (int, error) {
+func (st *DynamoDB) ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, at time.Time) (int, error) {
 	cond := "#a.#n = :sends"
 	if sends == 0 {
 		cond = "attribute_exists(#a) AND (attribute_not_exists(#a.#n) OR #a.#n = :sends)"
@@ -99,10 +99,6 @@ func (st *DynamoDB) ClaimSend(ctx context.Context, requestID string, chunk, atte
 	vals := map[string]ddb.AttributeValue{
 		":sent": s(launch.AttemptSent), ":sends": n(int64(sends)), ":next": n(int64(sends + 1)),
 		":at": s(at.UTC().Format(time.RFC3339Nano)),
-	}
-	if replay {
-		expr += ", #a.#r = if_not_exists(#a.#r, :zero) + :one"
-		names["#r"], vals[":zero"], vals[":one"] = "replays", n(0), n(1)
 	}
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key: key(reqPK(requestID), chunkSK(chunk)), UpdateExpression: aws.String(expr),
@@ -139,6 +135,24 @@ func (st *DynamoDB) FailAttempt(ctx context.Context, requestID string, chunk, at
 	})
 	if err != nil {
 		return fenceErr("fail attempt", requestID, chunk, attempt, err)
+	}
+	return nil
+}
+
+// NoteUnsettled records that send sends, a replay, was answered without
+// settling the attempt (code): it stays "sent" and counts one more replay.
+func (st *DynamoDB) NoteUnsettled(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error {
+	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                 key(reqPK(requestID), chunkSK(chunk)),
+		UpdateExpression:    aws.String("SET #a.#code = :code, #a.#r = if_not_exists(#a.#r, :zero) + :one"),
+		ConditionExpression: aws.String(fenceCond),
+		ExpressionAttributeNames: map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#code": "code",
+			"#n": "sends", "#r": "replays"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":code": s(code), ":zero": n(0), ":one": n(1),
+			":sends": n(int64(sends)), ":sent": s(launch.AttemptSent)},
+	})
+	if err != nil {
+		return fenceErr("note unsettled", requestID, chunk, attempt, err)
 	}
 	return nil
 }

@@ -103,15 +103,12 @@ func (m *Memory) setAttempt(ctx context.Context, op, requestID string, chunk, at
 }
 
 // ClaimSend implements Store.
-func (m *Memory) ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, replay bool, at time.Time) (int, error) {
+func (m *Memory) ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, at time.Time) (int, error) {
 	err := m.setAttempt(ctx, "claim send", requestID, chunk, attempt, func(r *launch.AttemptRecord) error {
 		if r.Sends != sends {
 			return ErrFenced
 		}
 		r.State, r.Sends = launch.AttemptSent, sends+1
-		if replay {
-			r.Replays++
-		}
 		if r.SentAt.IsZero() {
 			r.SentAt = at.UTC()
 		}
@@ -135,6 +132,17 @@ func (m *Memory) FailAttempt(ctx context.Context, requestID string, chunk, attem
 			return err
 		}
 		r.State, r.Code = launch.AttemptFailed, code
+		return nil
+	})
+}
+
+// NoteUnsettled implements Store.
+func (m *Memory) NoteUnsettled(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error {
+	return m.setAttempt(ctx, "note unsettled", requestID, chunk, attempt, func(r *launch.AttemptRecord) error {
+		if err := fenced(r, sends); err != nil {
+			return err
+		}
+		r.Code, r.Replays = code, r.Replays+1
 		return nil
 	})
 }

@@ -26,10 +26,13 @@ type Store interface {
 	BeginAttempt(ctx context.Context, requestID string, c launch.ChunkSpec, rec launch.AttemptRecord, expires time.Time) (launch.ChunkState, error)
 	FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure) (launch.ChunkState, error)
 	// ClaimSend claims send sends+1 of a begun attempt (state "sent"
-	// again, SentAt set on the first claim, Replays counted when replay)
-	// if sends is still its last; ErrFenced otherwise. FailAttempt and SettleAttempt change the
-	// attempt only while it is "sent" and sends is its last claim.
-	ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, replay bool, at time.Time) (int, error)
+	// again, SentAt set on the first claim) if sends is still its last;
+	// ErrFenced otherwise. FailAttempt, NoteUnsettled and SettleAttempt
+	// change the attempt only while it is "sent" and sends is its last
+	// claim. NoteUnsettled counts a replay answered without settling
+	// (Replays) and keeps the attempt "sent".
+	ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, at time.Time) (int, error)
+	NoteUnsettled(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error
 	FailAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error
 	SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string) (launch.ChunkState, error)
 	AddRetry(ctx context.Context, requestID string, chunk int) (int, error)

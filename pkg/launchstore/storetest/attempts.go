@@ -151,7 +151,7 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 			state, code string
 		}{
 			{func() error { return st.FailAttempt(ctx, req, 0, 1, 1, "InsufficientCapacity") }, launch.AttemptFailed, "InsufficientCapacity"},
-			{func() error { _, err := st.ClaimSend(ctx, req, 0, 1, 1, false, t0); return err }, launch.AttemptSent, "InsufficientCapacity"},
+			{func() error { _, err := st.ClaimSend(ctx, req, 0, 1, 1, t0); return err }, launch.AttemptSent, "InsufficientCapacity"},
 			{func() error { _, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1"}, nil); return err }, launch.AttemptDone, "InsufficientCapacity"},
 		}
 		for i, s := range steps {
@@ -170,9 +170,10 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 		},
 		"FailAttempt": func(st launchstore.Store, c, a int) error { return st.FailAttempt(ctx, req, c, a, 1, "X") },
 		"ClaimSend": func(st launchstore.Store, c, a int) error {
-			_, err := st.ClaimSend(ctx, req, c, a, 0, false, t0)
+			_, err := st.ClaimSend(ctx, req, c, a, 0, t0)
 			return err
 		},
+		"NoteUnsettled": func(st launchstore.Store, c, a int) error { return st.NoteUnsettled(ctx, req, c, a, 1, "X") },
 		"SettleAttempt": func(st launchstore.Store, c, a int) error {
 			_, err := st.SettleAttempt(ctx, req, c, a, 1, nil, "X")
 			return err

@@ -32,18 +32,23 @@ func staleSendCannotFail(t *testing.T, newStore storeFunc) {
 		st := newStore(t)
 		begin(t, st, req, 0, rec(1, "a"))
 		claimSend(t, st, 0, 1, 0) // invocation A: send 1
-		if _, err := st.ClaimSend(ctx, req, 0, 1, 0, false, t0.Add(time.Second)); !errors.Is(err, launchstore.ErrFenced) {
+		if _, err := st.ClaimSend(ctx, req, 0, 1, 0, t0.Add(time.Second)); !errors.Is(err, launchstore.ErrFenced) {
 			t.Fatalf("a second claim of send 1: got %v, want ErrFenced", err)
 		}
-		// Invocation B: send 2, a replay of the unknown send 1.
-		if n, err := st.ClaimSend(ctx, req, 0, 1, 1, true, t0.Add(time.Second)); err != nil || n != 2 {
+		// Invocation B: send 2, a replay of the unknown send 1, answered
+		// without settling it.
+		if n, err := st.ClaimSend(ctx, req, 0, 1, 1, t0.Add(time.Second)); err != nil || n != 2 {
 			t.Fatalf("B's claim: %d, %v; want send 2", n, err)
 		}
+		if err := st.NoteUnsettled(ctx, req, 0, 1, 1, "Late"); !errors.Is(err, launchstore.ErrFenced) {
+			t.Fatalf("A notes its replay after B sent: got %v, want ErrFenced", err)
+		}
+		must(t, st.NoteUnsettled(ctx, req, 0, 1, 2, "ReplayUnsettled"))
 		if err := st.FailAttempt(ctx, req, 0, 1, 1, "Capacity"); !errors.Is(err, launchstore.ErrFenced) {
 			t.Fatalf("A fails after B sent: got %v, want ErrFenced", err)
 		}
 		got := chunk(t, st, req, 0).Attempts[1]
-		if got.State != launch.AttemptSent || got.Sends != 2 || got.Replays != 1 || got.Code != "" || !got.SentAt.Equal(t0) {
+		if got.State != launch.AttemptSent || got.Sends != 2 || got.Replays != 1 || got.Code != "ReplayUnsettled" || !got.SentAt.Equal(t0) {
 			t.Fatalf("attempt after the refused fail: %+v; want sent, 2 sends (1 replay), first sent at t0", got)
 		}
 		must(t, st.FailAttempt(ctx, req, 0, 1, 2, "Capacity"))
@@ -74,6 +79,9 @@ func testNoChangeAfterAnswer(t *testing.T, newStore storeFunc) {
 			before := chunk(t, st, req, 0)
 			if err := st.FailAttempt(ctx, req, 0, 1, 1, "Late"); !errors.Is(err, launchstore.ErrFenced) {
 				t.Fatalf("fail after the attempt ended: got %v, want ErrFenced", err)
+			}
+			if err := st.NoteUnsettled(ctx, req, 0, 1, 1, "Late"); !errors.Is(err, launchstore.ErrFenced) {
+				t.Fatalf("note after the attempt ended: got %v, want ErrFenced", err)
 			}
 			if _, err := st.SettleAttempt(ctx, req, 0, 1, 1, []string{"t9"}, "Late"); !errors.Is(err, launchstore.ErrFenced) {
 				t.Fatalf("settle after the attempt ended: got %v, want ErrFenced", err)
@@ -121,7 +129,7 @@ func concurrentClaims(t *testing.T, newStore storeFunc) {
 		won := 0
 		for range 8 {
 			wg.Go(func() {
-				if _, err := st.ClaimSend(ctx, req, 0, 1, 0, false, t0); err == nil {
+				if _, err := st.ClaimSend(ctx, req, 0, 1, 0, t0); err == nil {
 					mu.Lock()
 					won++
 					mu.Unlock()

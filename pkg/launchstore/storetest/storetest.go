@@ -91,7 +91,7 @@ func begin(t *testing.T, st launchstore.Store, requestID string, i int, r launch
 // claimSend claims send sends+1 of an attempt of req at t0.
 func claimSend(t *testing.T, st launchstore.Store, i, attempt, sends int) {
 	t.Helper()
-	got, err := st.ClaimSend(context.Background(), req, i, attempt, sends, false, t0)
+	got, err := st.ClaimSend(context.Background(), req, i, attempt, sends, t0)
 	must(t, err)
 	if got != sends+1 {
 		t.Fatalf("ClaimSend after %d sends: %d, want %d", sends, got, sends+1)
