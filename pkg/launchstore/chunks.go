@@ -88,17 +88,20 @@ func (st *DynamoDB) FinishAttempt(ctx context.Context, requestID string, chunk, 
 
 // ClaimSend claims the next send of a begun attempt: one conditional
 // write on the send counter, so two invocations of one attempt cannot
-// both own a send. A record written before the counter existed counts 0.
+// both own a send. A record written before the counter existed counts 0;
+// an attempt already answered or settled is not claimed (ErrFenced).
 func (st *DynamoDB) ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, at time.Time) (int, error) {
 	cond := "#a.#n = :sends"
 	if sends == 0 {
 		cond = "attribute_exists(#a) AND (attribute_not_exists(#a.#n) OR #a.#n = :sends)"
 	}
+	// An answered or settled attempt is never sent again.
+	cond += " AND #a.#st <> :done AND #a.#st <> :unknown"
 	expr := "SET #a.#st = :sent, #a.#n = :next, #a.#at = if_not_exists(#a.#at, :at)"
 	names := map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#n": "sends", "#at": "sentAt"}
 	vals := map[string]ddb.AttributeValue{
 		":sent": s(launch.AttemptSent), ":sends": n(int64(sends)), ":next": n(int64(sends + 1)),
-		":at": s(at.UTC().Format(time.RFC3339Nano)),
+		":at": s(at.UTC().Format(time.RFC3339Nano)), ":done": s(launch.AttemptDone), ":unknown": s(launch.AttemptUnknown),
 	}
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key: key(reqPK(requestID), chunkSK(chunk)), UpdateExpression: aws.String(expr),

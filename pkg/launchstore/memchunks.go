@@ -105,7 +105,7 @@ func (m *Memory) setAttempt(ctx context.Context, op, requestID string, chunk, at
 // ClaimSend implements Store.
 func (m *Memory) ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, at time.Time) (int, error) {
 	err := m.setAttempt(ctx, "claim send", requestID, chunk, attempt, func(r *launch.AttemptRecord) error {
-		if r.Sends != sends {
+		if r.Sends != sends || r.State == launch.AttemptDone || r.State == launch.AttemptUnknown {
 			return ErrFenced
 		}
 		r.State, r.Sends = launch.AttemptSent, sends+1

@@ -89,6 +89,11 @@ func testNoChangeAfterAnswer(t *testing.T, newStore storeFunc) {
 			if after := chunk(t, st, req, 0); !slices.Equal(after.IDs, before.IDs) || !reflect.DeepEqual(after.Attempts[1], before.Attempts[1]) {
 				t.Fatalf("chunk after the refused writes: %+v, want %+v", after, before)
 			}
+			// An answered or settled attempt is never sent again; a refused
+			// one may be.
+			if _, err := st.ClaimSend(ctx, req, 0, 1, 1, t0); errors.Is(err, launchstore.ErrFenced) != (name != "refused") {
+				t.Fatalf("claim after the attempt was %s: got %v", name, err)
+			}
 		})
 	}
 }
