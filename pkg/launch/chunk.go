@@ -165,6 +165,17 @@ func (c ChunkState) Unknown() (AttemptRecord, bool) {
 	return AttemptRecord{}, false
 }
 
+// MayBeRunning says units of the chunk may run without being counted: an
+// attempt was settled as unknown, or is still unknown ("sent"). Such a
+// chunk's dead-lettered units must not be launched again under new tokens
+// (a redrive would double them); they are looked up by the attempt's
+// startedBy / token.
+func (c ChunkState) MayBeRunning() bool {
+	_, unknown := c.Unknown()
+	_, unsettled := c.Unsettled()
+	return unknown || unsettled
+}
+
 // LostRecord is a relaunch that was given up.
 type LostRecord struct {
 	Chunk  int
