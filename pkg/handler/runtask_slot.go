@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
-
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
