@@ -18,6 +18,9 @@
 //	TH_DEFER_THRESHOLD_SECONDS   a slot further away than this is returned as         2
 //	                             "deferred" instead of waited for in Lambda
 //	TH_MAX_AHEAD_SECONDS         how far ahead the limiter hands out slots            900
+//	TH_TOKEN_LIFETIME_SECONDS    how long a launch's client token is honoured:        86400
+//	                             within it an unknown outcome is replayed, beyond
+//	                             it settled by evidence (set it to the emulator's)
 //	TH_LOG_LEVEL                 debug, info, warn, error                             info
 //	AWS_REGION                   the region                                           us-east-1
 package config
@@ -44,6 +47,7 @@ const (
 	EnvAccountScope     = "TH_ACCOUNT_SCOPE"
 	EnvDeferThreshold   = "TH_DEFER_THRESHOLD_SECONDS"
 	EnvMaxAhead         = "TH_MAX_AHEAD_SECONDS"
+	EnvTokenLifetime    = "TH_TOKEN_LIFETIME_SECONDS"
 	EnvLogLevel         = "TH_LOG_LEVEL"
 	EnvRegion           = "AWS_REGION"
 )
@@ -73,8 +77,11 @@ type Config struct {
 	AccountScope   string
 	DeferThreshold time.Duration
 	MaxAhead       time.Duration
-	LogLevel       slog.Level
-	Region         string
+	// TokenLifetime is how long ECS / EC2 honour a client token (24 h for
+	// RunTask).
+	TokenLifetime time.Duration
+	LogLevel      slog.Level
+	Region        string
 }
 
 // Load parses the environment through getenv (os.Getenv in mains, a map in
@@ -90,6 +97,7 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 		Region:           getenv(EnvRegion),
 		DeferThreshold:   2 * time.Second,
 		MaxAhead:         900 * time.Second,
+		TokenLifetime:    24 * time.Hour,
 	}
 	for _, name := range required {
 		if strings.TrimSpace(getenv(name)) == "" {
@@ -118,6 +126,9 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 		return Config{}, err
 	}
 	if c.MaxAhead, err = seconds(getenv, EnvMaxAhead, c.MaxAhead, 1, 86400); err != nil {
+		return Config{}, err
+	}
+	if c.TokenLifetime, err = seconds(getenv, EnvTokenLifetime, c.TokenLifetime, 1, 86400); err != nil {
 		return Config{}, err
 	}
 	if v := getenv(EnvLogLevel); v != "" {
@@ -159,6 +170,7 @@ func (c Config) Environ() map[string]string {
 		EnvAccountScope:     c.AccountScope,
 		EnvDeferThreshold:   strconv.FormatFloat(c.DeferThreshold.Seconds(), 'f', -1, 64),
 		EnvMaxAhead:         strconv.FormatFloat(c.MaxAhead.Seconds(), 'f', -1, 64),
+		EnvTokenLifetime:    strconv.FormatFloat(c.TokenLifetime.Seconds(), 'f', -1, 64),
 		EnvLogLevel:         c.LogLevel.String(),
 		EnvRegion:           c.Region,
 	}

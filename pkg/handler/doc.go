@@ -25,13 +25,22 @@
 // # Idempotency
 //
 // Every call of a chunk is an attempt record written before the call with
-// the parameters, token (launch.ClientToken) and startedBy it uses. An
-// attempt whose outcome is unknown (state "sent": timeout, 5xx, lost
-// response, crashed Lambda) is always repeated first, with the same token
-// and parameters, so AWS answers with what it already launched; only a
-// definitive answer (launched, partial, throttled, capacity) lets a new
-// attempt with a new token launch what is still missing. Launched ARNs /
-// instance IDs are kept as a set, so a replayed answer adds nothing.
+// the parameters, token (launch.ClientToken) and startedBy it uses, and
+// each send of it is claimed first (ClaimSend: a fence, so a stale
+// invocation cannot mark refused a send it did not make). An attempt
+// whose outcome is unknown (state "sent": timeout, 5xx, lost response,
+// crashed Lambda) is always repeated first, with the same token and
+// parameters, so AWS answers with what it already launched; only a first
+// call's definitive answer (throttled, capacity, quota) or a success lets
+// a new attempt with a new token launch what is still missing — a replay
+// refused with anything but success stays unknown (ReplayUnsettled).
+// Beyond the token's lifetime, or after MaxReplays, the attempt is settled
+// by evidence (runtask_settle.go, lookup_evidence.go): ListTasks by
+// startedBy, DescribeInstances by client-token, each under a limiter slot;
+// what is not found is dead-lettered as OutcomeUnknown, never relaunched.
+// Launched ARNs / instance IDs are kept as a set, so a replayed answer
+// adds nothing. The limiter's back-pressure calls nothing: runtask answers
+// "deferred" for its retry-after and leaves no attempt "sent".
 //
 // # Errors
 //

@@ -61,6 +61,12 @@ type DeadLetter struct {
 	// StartedBy and Token are the last attempt's identity (for finding
 	// whatever it did launch).
 	StartedBy string `json:"startedBy,omitempty"`
+	// OutcomeUnknown says the units may be running: an attempt's outcome
+	// was settled by evidence that did not find them all. They must not be
+	// launched again under a new token (redrive refuses them); Token is
+	// that attempt's client token, to look them up.
+	OutcomeUnknown bool   `json:"outcomeUnknown,omitempty"`
+	Token          string `json:"token,omitempty"`
 }
 
 // sendDeadLetter sends d to the queue. The message attributes let a consumer
@@ -95,6 +101,7 @@ type deadLetters struct {
 }
 
 func (d deadLetters) send(ctx context.Context, dl DeadLetter) error {
+	dl = markOutcomeUnknown(dl)
 	if err := sendDeadLetter(ctx, d.sqs, d.dlq, dl); err != nil {
 		return err
 	}

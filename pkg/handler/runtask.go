@@ -42,10 +42,11 @@ type RunTaskInput struct {
 	SlotAt *time.Time `json:"slotAt,omitempty"`
 }
 
-// held returns the slot the input holds, if any.
+// held returns the slot the input holds, if any. A slot without positions
+// or time holds nothing: the answer of a wait on a busy limiter.
 func (in RunTaskInput) held() (limiter.Slot, bool) {
 	switch {
-	case in.Slot != nil:
+	case in.Slot != nil && (len(in.Slot.Positions) > 0 || !in.Slot.At.IsZero()):
 		return *in.Slot, true
 	case in.SlotAt != nil:
 		return limiter.Slot{At: *in.SlotAt}, true
@@ -95,6 +96,19 @@ type RunTaskOptions struct {
 	AccountScope string
 	// Classify classifies call errors; default failure.ClassifyError.
 	Classify func(error) failure.Classification
+	// TokenLifetime is how long ECS / EC2 keep a client token: within it
+	// an attempt whose outcome is unknown is replayed with its token
+	// (authoritative); beyond it, it is settled by evidence, never sent
+	// again. Default 24 h, RunTask's documented token lifetime.
+	TokenLifetime time.Duration
+	// MaxReplays: an attempt replayed this often without an answer that
+	// settles it is settled by evidence. Default 3.
+	MaxReplays int
+	// EvidenceLooks and EvidenceSpacing: how often, and how far apart, the
+	// evidence is looked for (the listings are eventually consistent).
+	// Defaults 3 and 2 s.
+	EvidenceLooks   int
+	EvidenceSpacing time.Duration
 }
 
 func (o *RunTaskOptions) defaults() {
@@ -110,6 +124,18 @@ func (o *RunTaskOptions) defaults() {
 	}
 	if o.Classify == nil {
 		o.Classify = failure.ClassifyError
+	}
+	if o.TokenLifetime == 0 {
+		o.TokenLifetime = 24 * time.Hour
+	}
+	if o.MaxReplays == 0 {
+		o.MaxReplays = 3
+	}
+	if o.EvidenceLooks == 0 {
+		o.EvidenceLooks = 3
+	}
+	if o.EvidenceSpacing == 0 {
+		o.EvidenceSpacing = 2 * time.Second
 	}
 }
 
@@ -165,23 +191,11 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	}
 	out := RunTaskOutput{RequestID: in.RequestID, Chunk: in.Chunk, Attempt: in.Attempt, Kind: v.spec.Kind, Exclude: in.Exclude}
 	now := h.o.Clock.Now()
-	held, holding := in.held()
 	rec, call, err := h.nextCall(ctx, v.sr, v.spec, v.state, in, now)
-	if err != nil || !call {
-		if holding {
-			h.release(ctx, v.spec.Kind, held)
-		}
-		if err != nil {
-			return RunTaskOutput{}, err
-		}
-		return h.answer(out, v.spec, v.state, rec), nil
+	if out, done, err := h.withoutCall(ctx, in, v, out, rec, call, err, now); done {
+		return out, err
 	}
-	// A call that would launch anew (not the replay of an attempt whose
-	// outcome is unknown) is not made once the deadline has passed.
 	fresh := rec.State != launch.AttemptSent
-	if fresh && !holding && !now.Before(v.sr.Deadline) {
-		return h.pastDeadline(out, v.spec, v.state, v.sr.Deadline, now), nil
-	}
 	if rec, err = h.begin(ctx, in, &v, rec); err != nil {
 		return RunTaskOutput{}, err
 	}
@@ -191,6 +205,36 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		return out, err
 	}
 	return h.callAndRecord(ctx, c, out)
+}
+
+// withoutCall answers when no call is made: nextCall failed or found
+// nothing to call (a held slot goes back), a new call after the deadline,
+// or an attempt whose outcome is unknown beyond the replay window (settled
+// by evidence). done says out and err are the answer.
+func (h *RunTask) withoutCall(ctx context.Context, in RunTaskInput, v chunkView, out RunTaskOutput, rec launch.AttemptRecord, call bool, err error, now time.Time) (RunTaskOutput, bool, error) {
+	held, holding := in.held()
+	// A call that would launch anew (not the replay of an attempt whose
+	// outcome is unknown) is not made once the deadline has passed.
+	fresh := rec.State != launch.AttemptSent
+	switch {
+	case err != nil || !call:
+		if holding {
+			h.release(ctx, v.spec.Kind, held)
+		}
+		if err != nil {
+			return RunTaskOutput{}, true, err
+		}
+		return h.answer(out, v.spec, v.state, rec), true, nil
+	case fresh && !holding && !now.Before(v.sr.Deadline):
+		return h.pastDeadline(out, v.spec, v.state, v.sr.Deadline, now), true, nil
+	case !fresh && h.beyondReplay(rec, v.sr, now):
+		if holding {
+			h.release(ctx, v.spec.Kind, held)
+		}
+		out, err := h.settleByEvidence(ctx, in, v, rec, out)
+		return out, true, err
+	}
+	return out, false, nil
 }
 
 // launchCall is one invocation's call as its steps see it.
@@ -216,24 +260,33 @@ func (h *RunTask) newCall(in RunTaskInput, v chunkView, rec launch.AttemptRecord
 // acquired, so that the slot is used right after the limiter hands it out:
 // the limiter assumes the call happens at the slot, and every delay
 // between its clock reading and the call lets the real bucket refill less
-// than it believes. A deferred attempt stays "sent" and is what the next
-// invocation (with its slot) makes; repeating its token is always safe.
+// than it believes. It then claims the attempt's next send (ClaimSend):
+// two invocations of one attempt (Step Functions retrying an invocation
+// that still runs) never own the same send, and each state change carries
+// its send, so a stale invocation cannot fail a send it did not make. A
+// deferred attempt stays "sent" and is what the next invocation (with its
+// slot) makes; repeating its token is always safe.
 func (h *RunTask) begin(ctx context.Context, in RunTaskInput, v *chunkView, rec launch.AttemptRecord) (launch.AttemptRecord, error) {
-	switch rec.State {
-	case launch.AttemptSent: // stored already: replayed as it is
-		return rec, nil
-	case launch.AttemptFailed: // repeated: its outcome is unknown again until it answers
-		if err := h.store.ResendAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt); err != nil {
+	if rec.State == "" {
+		state, err := h.store.BeginAttempt(ctx, in.RequestID, v.spec, rec, v.sr.Deadline.Add(launchstore.Retention))
+		if err != nil {
 			return rec, transientErr("runtask", err)
 		}
-		return rec, nil
+		v.state = state
+		rec = state.Attempts[rec.Attempt] // a concurrent invocation's record wins
 	}
-	state, err := h.store.BeginAttempt(ctx, in.RequestID, v.spec, rec, v.sr.Deadline.Add(launchstore.Retention))
+	now := h.o.Clock.Now()
+	sends, err := h.store.ClaimSend(ctx, in.RequestID, in.Chunk, rec.Attempt, rec.Sends, now)
 	if err != nil {
+		// Fenced: another invocation sends the attempt now; the step is
+		// retried and finds its record.
 		return rec, transientErr("runtask", err)
 	}
-	v.state = state
-	return state.Attempts[rec.Attempt], nil // a concurrent invocation's record wins
+	rec.State, rec.Sends = launch.AttemptSent, sends
+	if rec.SentAt.IsZero() {
+		rec.SentAt = now
+	}
+	return rec, nil
 }
 
 // callAndRecord makes the call and records its answer in the chunk.
@@ -269,11 +322,15 @@ func (h *RunTask) callAndRecord(ctx context.Context, c *launchCall, out RunTaskO
 	return out, nil
 }
 
-// nextCall decides what this invocation calls: an attempt whose outcome is
-// unknown is replayed first (same token, same parameters); an attempt
+// nextCall decides what this invocation calls: a chunk with an attempt
+// settled as unknown calls nothing more (OutcomeUnknown); an attempt whose
+// outcome is unknown is replayed first (same token, same parameters); an attempt
 // already answered is answered again from the table (call false); otherwise
 // a new attempt for the missing units.
 func (h *RunTask) nextCall(ctx context.Context, sr launch.StoredRequest, spec launch.ChunkSpec, state launch.ChunkState, in RunTaskInput, now time.Time) (launch.AttemptRecord, bool, error) {
+	if err := unknownOutcome(in.RequestID, spec, state); err != nil {
+		return launch.AttemptRecord{}, false, err
+	}
 	if rec, ok := state.Unsettled(); ok {
 		return rec, true, nil
 	}
@@ -342,15 +399,12 @@ func (h *RunTask) markUnavailable(ctx context.Context, log *slog.Logger, p launc
 func (h *RunTask) callFailed(ctx context.Context, c *launchCall, op string, err error) error {
 	cl := h.o.Classify(err)
 	log := c.log.With("kind", cl.Class, "code", cl.Code)
-	// ECS and EC2 throttle a call before they look its client token up, so
-	// a throttled replay says nothing about the first call, which may have
-	// launched: the attempt stays unknown ("sent") and is replayed again;
-	// marking it refused would let a new token launch the units twice.
-	replay := !c.fresh
-	definitive := cl.Class != failure.Transient && !(replay && cl.Class == failure.Throttled)
-	if definitive {
-		// Nothing was launched under this token.
-		if ferr := h.store.FailAttempt(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, cl.Code); ferr != nil {
+	// Only a fresh call's refusal says nothing was launched. ECS and EC2
+	// throttle a call before they look its client token up, and a replay
+	// refused for capacity or a quota may have been launched by an
+	// earlier send: only a success settles a replay.
+	if c.fresh && cl.Class != failure.Transient {
+		if ferr := h.store.FailAttempt(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, c.rec.Sends, cl.Code); ferr != nil {
 			log.Warn("attempt not marked failed", "err", ferr)
 		}
 	}
@@ -368,7 +422,13 @@ func (h *RunTask) callFailed(ctx context.Context, c *launchCall, op string, err 
 			cl.Scope, cl.ScopeValue = failure.ScopeInstanceType, p.Key()
 		}
 	}
-	log.Warn("call failed", "err", err)
+	log.Warn("call failed", "err", err, "replay", !c.fresh)
+	if !c.fresh && cl.Class != failure.Throttled && cl.Class != failure.Transient {
+		if nerr := h.store.NoteUnsettled(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, c.rec.Sends, CodeReplayUnsettled); nerr != nil {
+			log.Warn("unsettled replay not counted", "err", nerr)
+		}
+		return replayUnsettled(c.rec, cl, op, err)
+	}
 	return failure.ErrorFor(cl, op, err)
 }
 

@@ -2,10 +2,13 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
@@ -20,9 +23,13 @@ func (h *RunTask) hold(ctx context.Context, c *launchCall, in RunTaskInput, out 
 }
 
 // acquire reserves the call's slot in every bucket it draws on, then
-// places it (see place).
+// places it (see place). The limiter's back-pressure waits (see waitBusy).
 func (h *RunTask) acquire(ctx context.Context, c *launchCall, out RunTaskOutput) (RunTaskOutput, bool, error) {
 	slot, err := h.reserve(ctx, c.log, c.service, c.takes)
+	if le, ok := errors.AsType[failure.LimiterError](err); ok {
+		out, err := h.waitBusy(ctx, c, out, le.RetryAfter())
+		return out, true, err
+	}
 	if err != nil {
 		return RunTaskOutput{}, true, err
 	}
@@ -40,6 +47,13 @@ func (h *RunTask) acquire(ctx context.Context, c *launchCall, out RunTaskOutput)
 func (h *RunTask) wake(ctx context.Context, c *launchCall, held limiter.Slot, out RunTaskOutput) (RunTaskOutput, bool, error) {
 	slot, err := h.lim.Recheck(ctx, c.service, held)
 	switch {
+	case err != nil && h.o.Clock.Now().Sub(held.At) > h.o.StaleSlot:
+		// Late and not re-checked: calling now could land far off the
+		// schedule, and a new slot needs the same store. Wait for it.
+		countBusy(h.o.Metrics, err)
+		c.log.Warn("stale held slot not re-checked; waiting for the limiter", "err", err)
+		out, err := h.waitBusy(ctx, c, out, busyWait(err))
+		return out, true, err
 	case err != nil:
 		countBusy(h.o.Metrics, err)
 		c.log.Warn("held slot not re-timed; kept as it was", "err", err)
@@ -101,7 +115,7 @@ func (h *RunTask) markHeld(ctx context.Context, c *launchCall) {
 	if !c.fresh {
 		return
 	}
-	if err := h.store.FailAttempt(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, codeSlotHeld); err != nil {
+	if err := h.store.FailAttempt(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, c.rec.Sends, codeSlotHeld); err != nil {
 		c.log.Warn("deferred attempt left as sent", "err", err)
 	}
 }
@@ -110,7 +124,7 @@ func (h *RunTask) markHeld(ctx context.Context, c *launchCall) {
 // deadline and closes the attempt as refused.
 func (h *RunTask) slotPastDeadline(ctx context.Context, c *launchCall, out RunTaskOutput) (RunTaskOutput, error) {
 	v := c.v
-	ferr := h.store.FailAttempt(ctx, v.sr.Request.RequestID, v.spec.Index, c.rec.Attempt, CodeDeadlinePassed)
+	ferr := h.store.FailAttempt(ctx, v.sr.Request.RequestID, v.spec.Index, c.rec.Attempt, c.rec.Sends, CodeDeadlinePassed)
 	if rerr := giveBack(ctx, h.lim, c.service, c.slot); rerr != nil {
 		c.log.Warn("slot past the deadline not released", "err", rerr)
 	}
@@ -167,4 +181,41 @@ func (h *RunTask) release(ctx context.Context, kind launch.Kind, slot limiter.Sl
 	if err := giveBack(ctx, h.lim, serviceOf(kind), slot); err != nil {
 		h.o.Logger.Warn("held slot not released", "err", err)
 	}
+}
+
+// codeLimiterWait marks a new attempt that was not sent because the
+// limiter pushed back (backlog full, store busy).
+const codeLimiterWait = "LimiterWait"
+
+// busyWait is the wait a limiter failure asks for (1 s if it says none).
+func busyWait(err error) time.Duration {
+	if le, ok := errors.AsType[failure.LimiterError](err); ok && le.RetryAfter() > 0 {
+		return le.RetryAfter()
+	}
+	return time.Second
+}
+
+// waitBusy answers the limiter's back-pressure (backlog full, store busy):
+// nothing was called, so a new attempt is recorded as not sent and the
+// chunk is "deferred" for the limiter's retry-after, holding no slot. It
+// spends no attempt; only the request's deadline bounds it. A replay stays
+// unknown and is made after the wait.
+func (h *RunTask) waitBusy(ctx context.Context, c *launchCall, out RunTaskOutput, wait time.Duration) (RunTaskOutput, error) {
+	wait = max(wait, time.Second)
+	now := h.o.Clock.Now()
+	if c.fresh {
+		if err := h.store.FailAttempt(ctx, c.v.sr.Request.RequestID, c.v.spec.Index, c.rec.Attempt, c.rec.Sends, codeLimiterWait); err != nil {
+			c.log.Warn("attempt not sent, left as sent", "err", err)
+		}
+		if now.Add(wait).After(c.v.sr.Deadline) {
+			return h.pastDeadline(out, c.v.spec, c.v.state, c.v.sr.Deadline, now.Add(wait)), nil
+		}
+	}
+	out.Status, out.WaitSeconds = StatusDeferred, int(math.Ceil(wait.Seconds()))
+	out.Slot, out.SlotAt = &limiter.Slot{}, nil // the Wait state's next step reads a slot
+	out.Launched, out.Missing = c.v.state.Launched(), c.v.state.Missing(c.v.spec.Size)
+	h.o.Metrics.Add(MetricDeferrals, 1, UnitCount)
+	h.o.Metrics.Add(MetricDeferSeconds, wait.Seconds(), UnitSeconds)
+	c.log.Info("limiter busy; deferred", "delayMs", wait.Milliseconds())
+	return out, nil
 }

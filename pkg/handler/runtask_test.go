@@ -521,29 +521,48 @@ func TestRunTaskRetakesStaleSlot(t *testing.T) {
 
 // GIVEN a limiter whose store is busy (it timed out)
 // WHEN runtask reserves
-// THEN its error keeps the limiter's code and wait, the state machine's
-// classify reads that code back, and retry repeats the attempt without
-// spending one of the request's attempts
-func TestRunTaskLimiterBusyKeepsItsCode(t *testing.T) {
+// THEN nothing is called and nothing is left "sent": the chunk is deferred
+// for the limiter's 5 s retry-after, spending no attempt; after the wait
+// the same attempt is made (old code: a LimiterStoreBusy error that left
+// the uncalled attempt "sent", outcome unknown)
+func TestRunTaskLimiterBusyDefers(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	e := newRetryEnv(t, 0)
 	plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
 	e.lim.err = &limiter.StoreBusyError{Key: "ecs", Wait: 5 * time.Second, Err: context.DeadlineExceeded}
-	_, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
-	var te *failure.TransientError
-	if !errors.As(err, &te) || te.Code != "LimiterStoreBusy" || te.RetryAfter != 5*time.Second {
-		t.Fatalf("got %T %v, want TransientError LimiterStoreBusy with a 5 s retry-after", err, err)
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || out.Status != StatusDeferred || out.WaitSeconds != 5 || out.Slot == nil {
+		t.Fatalf("got %+v, %v; want deferred 5 s with a slot that holds nothing", out, err)
 	}
-	doc, _ := json.Marshal(map[string]string{"errorType": "TransientError", "errorMessage": err.Error()})
-	c := failure.ClassifyStates("TransientError", string(doc))
-	if c.Code != "LimiterStoreBusy" {
-		t.Fatalf("classify read code %q from %s, want LimiterStoreBusy", c.Code, doc)
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	if u, ok := st.Unsettled(); ok || st.Retries != 0 || len(e.ecs.Calls()) != 0 {
+		t.Fatalf("attempt %+v left unknown (%v), retries %d, calls %d; want none", u, ok, st.Retries, len(e.ecs.Calls()))
 	}
-	out, err := e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: &c})
-	if err != nil || out.Action != ActionRetry || out.Attempt != 1 || !out.ReuseToken {
-		t.Fatalf("retry: %+v, %v; want attempt 1 again", out, err)
+	e.lim.err = nil
+	e.clk.Advance(5 * time.Second)
+	out, err = e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, Slot: out.Slot})
+	if err != nil || out.Status != StatusLaunched || out.Attempt != 1 || len(e.lim.reserves) != 1 {
+		t.Fatalf("after the wait: %+v, %v, %d reserves; want attempt 1 launched under one new slot", out, err, len(e.lim.reserves))
 	}
-	if st, _ := e.st.Chunk(context.Background(), "r1", 0); st.Retries != 0 {
-		t.Errorf("retries counted: %d, want 0", st.Retries)
+}
+
+// GIVEN a busy limiter and a request whose deadline comes before the
+// limiter's retry-after
+// THEN the new attempt is not made: partial with DeadlinePassed, nothing
+// called, nothing left unknown
+func TestRunTaskLimiterBusyBoundedByDeadline(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	r := launchtest.ECSRequest("r1", 10)
+	r.DeadlineSeconds = 3
+	plan(t, e.st, r, t0)
+	e.lim.err = &limiter.BacklogFullError{Wait: 10 * time.Second}
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
+	if err != nil || out.Status != StatusPartial || len(out.Failures) != 1 || out.Failures[0].Reason != CodeDeadlinePassed {
+		t.Fatalf("got %+v, %v; want partial DeadlinePassed", out, err)
+	}
+	if st, _ := e.st.Chunk(context.Background(), "r1", 0); len(e.ecs.Calls()) != 0 || st.Attempts[1].State == launch.AttemptSent {
+		t.Fatalf("calls %d, attempt %+v; want no call and the attempt not sent", len(e.ecs.Calls()), st.Attempts[1])
 	}
 }

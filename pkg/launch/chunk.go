@@ -36,6 +36,12 @@ const (
 	AttemptDone = "done"
 	// AttemptFailed: the call was definitively refused (nothing launched).
 	AttemptFailed = "failed"
+	// AttemptUnknown: the outcome could not be settled by a replay (the
+	// token expired, or replays kept failing) and was settled by evidence:
+	// Launched units were found; the rest may or may not run. The chunk
+	// makes no new attempt after it (that could launch them twice): its
+	// missing units are dead-lettered as OutcomeUnknown.
+	AttemptUnknown = "unknown"
 )
 
 // Failure is one RunTask failures[] entry, or the reason a part of an EC2
@@ -61,6 +67,17 @@ type AttemptRecord struct {
 	Launched     int       `json:"launched"`
 	Failures     []Failure `json:"failures,omitempty"`
 	Code         string    `json:"code,omitempty"`
+	// Sends fences the attempt: every invocation that sends it first
+	// claims the next send (ClaimSend), and a state change carries the
+	// send it answers, so a stale invocation cannot overwrite the answer
+	// of a send it did not make.
+	Sends int `json:"sends,omitempty"`
+	// Replays counts the replays (same token) answered with an error
+	// other than a throttle: they left the outcome unknown.
+	Replays int `json:"replays,omitempty"`
+	// SentAt is when the attempt was first claimed for sending: its
+	// client token's lifetime counts from then.
+	SentAt time.Time `json:"sentAt,omitzero"`
 }
 
 // ChunkState is a chunk's item.
@@ -135,6 +152,28 @@ func (c ChunkState) Unsettled() (AttemptRecord, bool) {
 		}
 	}
 	return best, ok
+}
+
+// Unknown returns the attempt settled by evidence with an outcome left
+// unknown (AttemptUnknown), if any.
+func (c ChunkState) Unknown() (AttemptRecord, bool) {
+	for _, a := range c.Attempts {
+		if a.State == AttemptUnknown {
+			return a, true
+		}
+	}
+	return AttemptRecord{}, false
+}
+
+// MayBeRunning says units of the chunk may run without being counted: an
+// attempt was settled as unknown, or is still unknown ("sent"). Such a
+// chunk's dead-lettered units must not be launched again under new tokens
+// (a redrive would double them); they are looked up by the attempt's
+// startedBy / token.
+func (c ChunkState) MayBeRunning() bool {
+	_, unknown := c.Unknown()
+	_, unsettled := c.Unsettled()
+	return unknown || unsettled
 }
 
 // LostRecord is a relaunch that was given up.

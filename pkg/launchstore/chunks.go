@@ -42,7 +42,7 @@ func (st *DynamoDB) Chunk(ctx context.Context, requestID string, chunk int) (lau
 // attempt is already recorded, and returns the chunk with the attempt as
 // stored (the earlier record wins: its parameters must be reused).
 func (st *DynamoDB) BeginAttempt(ctx context.Context, requestID string, c launch.ChunkSpec, rec launch.AttemptRecord, expires time.Time) (launch.ChunkState, error) {
-	rec.State = launch.AttemptSent
+	rec.State, rec.Sends, rec.SentAt = launch.AttemptSent, 0, time.Time{}
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:              key(reqPK(requestID), chunkSK(c.Index)),
 		UpdateExpression: aws.String("SET #a = if_not_exists(#a, :rec), #kind = :kind, #size = :size, #ttl = :ttl"),
@@ -86,34 +86,102 @@ func (st *DynamoDB) FinishAttempt(ctx context.Context, requestID string, chunk, 
 	return parseChunk(chunk, attrs), nil
 }
 
-// FailAttempt marks an attempt definitively refused (nothing launched).
-func (st *DynamoDB) FailAttempt(ctx context.Context, requestID string, chunk, attempt int, code string) error {
+// ClaimSend claims the next send of a begun attempt: one conditional
+// write on the send counter, so two invocations of one attempt cannot
+// both own a send. A record written before the counter existed counts 0;
+// an attempt already answered or settled is not claimed (ErrFenced).
+func (st *DynamoDB) ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, at time.Time) (int, error) {
+	cond := "#a.#n = :sends"
+	if sends == 0 {
+		cond = "attribute_exists(#a) AND (attribute_not_exists(#a.#n) OR #a.#n = :sends)"
+	}
+	// An answered or settled attempt is never sent again.
+	cond += " AND #a.#st <> :done AND #a.#st <> :unknown"
+	expr := "SET #a.#st = :sent, #a.#n = :next, #a.#at = if_not_exists(#a.#at, :at)"
+	names := map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#n": "sends", "#at": "sentAt"}
+	vals := map[string]ddb.AttributeValue{
+		":sent": s(launch.AttemptSent), ":sends": n(int64(sends)), ":next": n(int64(sends + 1)),
+		":at": s(at.UTC().Format(time.RFC3339Nano)), ":done": s(launch.AttemptDone), ":unknown": s(launch.AttemptUnknown),
+	}
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
-		Key:                       key(reqPK(requestID), chunkSK(chunk)),
-		UpdateExpression:          aws.String("SET #a.#st = :failed, #a.#code = :code"),
-		ConditionExpression:       aws.String("attribute_exists(#a)"),
-		ExpressionAttributeNames:  map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#code": "code"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":failed": s(launch.AttemptFailed), ":code": s(code)},
+		Key: key(reqPK(requestID), chunkSK(chunk)), UpdateExpression: aws.String(expr),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
 	})
 	if err != nil {
-		return fmt.Errorf("fail attempt %s/%d/%d: %w", requestID, chunk, attempt, err)
+		return 0, fenceErr("claim send", requestID, chunk, attempt, err)
+	}
+	return sends + 1, nil
+}
+
+// fenceErr names a refused fenced write ErrFenced.
+func fenceErr(op, requestID string, chunk, attempt int, err error) error {
+	if isConditionFailed(err) {
+		return fmt.Errorf("%s %s/%d/%d: %w: %w", op, requestID, chunk, attempt, ErrFenced, err)
+	}
+	return fmt.Errorf("%s %s/%d/%d: %w", op, requestID, chunk, attempt, err)
+}
+
+// fenceCond is the condition of a state change by send :sends.
+const fenceCond = "#a.#n = :sends AND #a.#st = :sent"
+
+// FailAttempt marks an attempt definitively refused (nothing launched) by
+// its send sends.
+func (st *DynamoDB) FailAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error {
+	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                      key(reqPK(requestID), chunkSK(chunk)),
+		UpdateExpression:         aws.String("SET #a.#st = :failed, #a.#code = :code"),
+		ConditionExpression:      aws.String(fenceCond),
+		ExpressionAttributeNames: map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#code": "code", "#n": "sends"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{
+			":failed": s(launch.AttemptFailed), ":code": s(code), ":sends": n(int64(sends)), ":sent": s(launch.AttemptSent),
+		},
+	})
+	if err != nil {
+		return fenceErr("fail attempt", requestID, chunk, attempt, err)
 	}
 	return nil
 }
 
-// ResendAttempt marks a refused attempt "sent" again before it is repeated.
-func (st *DynamoDB) ResendAttempt(ctx context.Context, requestID string, chunk, attempt int) error {
+// NoteUnsettled records that send sends, a replay, was answered without
+// settling the attempt (code): it stays "sent" and counts one more replay.
+func (st *DynamoDB) NoteUnsettled(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error {
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
-		Key:                       key(reqPK(requestID), chunkSK(chunk)),
-		UpdateExpression:          aws.String("SET #a.#st = :sent"),
-		ConditionExpression:       aws.String("attribute_exists(#a)"),
-		ExpressionAttributeNames:  map[string]string{"#a": attemptAttr(attempt), "#st": "state"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":sent": s(launch.AttemptSent)},
+		Key:                 key(reqPK(requestID), chunkSK(chunk)),
+		UpdateExpression:    aws.String("SET #a.#code = :code, #a.#r = if_not_exists(#a.#r, :zero) + :one"),
+		ConditionExpression: aws.String(fenceCond),
+		ExpressionAttributeNames: map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#code": "code",
+			"#n": "sends", "#r": "replays"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":code": s(code), ":zero": n(0), ":one": n(1),
+			":sends": n(int64(sends)), ":sent": s(launch.AttemptSent)},
 	})
 	if err != nil {
-		return fmt.Errorf("resend attempt %s/%d/%d: %w", requestID, chunk, attempt, err)
+		return fenceErr("note unsettled", requestID, chunk, attempt, err)
 	}
 	return nil
+}
+
+// SettleAttempt closes an attempt whose outcome no replay settled: ids are
+// the units evidence proves it launched (they join the chunk's set); the
+// attempt becomes "unknown" with code.
+func (st *DynamoDB) SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string) (launch.ChunkState, error) {
+	expr := "SET #a.#st = :unknown, #a.#l = :l, #a.#code = :code"
+	names := map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#l": "launched", "#code": "code", "#n": "sends"}
+	vals := map[string]ddb.AttributeValue{":unknown": s(launch.AttemptUnknown), ":l": n(int64(len(ids))), ":code": s(code),
+		":sends": n(int64(sends)), ":sent": s(launch.AttemptSent)}
+	if len(ids) > 0 {
+		expr += " ADD #ids :ids"
+		vals[":ids"] = ss(ids)
+		names["#ids"] = "ids"
+	}
+	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key: key(reqPK(requestID), chunkSK(chunk)), UpdateExpression: aws.String(expr),
+		ConditionExpression: aws.String(fenceCond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
+		ReturnValues: ddb.ReturnValueAllNew,
+	})
+	if err != nil {
+		return launch.ChunkState{}, fenceErr("settle attempt", requestID, chunk, attempt, err)
+	}
+	return parseChunk(chunk, attrs), nil
 }
 
 // AddRetry counts one retry decision for the chunk and returns the new count.
@@ -193,6 +261,7 @@ func attemptAV(r launch.AttemptRecord) ddb.AttributeValue {
 	m := map[string]ddb.AttributeValue{
 		"attempt": n(int64(r.Attempt)), "count": n(int64(r.Count)), "token": s(r.Token),
 		"startedBy": s(r.StartedBy), "state": s(r.State), "launched": n(int64(r.Launched)),
+		"sends": n(int64(r.Sends)),
 	}
 	if r.InstanceType != "" {
 		m["instanceType"] = s(r.InstanceType)
@@ -243,8 +312,9 @@ func parseChunk(idx int, it map[string]ddb.AttributeValue) launch.ChunkState {
 				Attempt: a, Count: num(m.Value["count"]), Token: str(m.Value["token"]),
 				StartedBy: str(m.Value["startedBy"]), InstanceType: str(m.Value["instanceType"]),
 				Subnet: str(m.Value["subnet"]), State: str(m.Value["state"]),
-				Launched: num(m.Value["launched"]), Code: str(m.Value["code"]),
+				Launched: num(m.Value["launched"]), Code: str(m.Value["code"]), Sends: num(m.Value["sends"]), Replays: num(m.Value["replays"]),
 			}
+			rec.SentAt, _ = time.Parse(time.RFC3339Nano, str(m.Value["sentAt"]))
 			if f := str(m.Value["failures"]); f != "" {
 				_ = json.Unmarshal([]byte(f), &rec.Failures)
 			}

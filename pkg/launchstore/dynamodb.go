@@ -36,7 +36,8 @@ const Retention = 7 * 24 * time.Hour
 // (layout in docs/contracts.md):
 //
 //	req#<requestId>     / meta                     the request, its fingerprint, plan counts, deadline
-//	req#<requestId>     / chunk#<6 digits>         ids, stoppedIds, attempt records a<n>, retries, give-up
+//	req#<requestId>     / chunk#<6 digits>         ids, stoppedIds, attempt records a<n> (with their send fence
+//	                                               sends / replays / sentAt), retries, give-up
 //	req#<requestId>     / chunk#<6 digits>#lost#…  a relaunch that was given up
 //	reqhash#<12 hex>    / meta                     requestId (events carry only the hash in startedBy)
 //	failover#<scope>    / <instanceType>#<subnet>  capacity mark, until expiresAt

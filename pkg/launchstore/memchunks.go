@@ -48,7 +48,7 @@ func (m *Memory) BeginAttempt(ctx context.Context, requestID string, c launch.Ch
 		return launch.ChunkState{}, err
 	}
 	defer m.mu.Unlock()
-	rec.State, rec.Failures, rec.Code = launch.AttemptSent, nil, ""
+	rec.State, rec.Failures, rec.Code, rec.Sends, rec.Replays, rec.SentAt = launch.AttemptSent, nil, "", 0, 0, time.Time{}
 	it := m.chunk(requestID, c.Index)
 	if _, ok := it.attempts[rec.Attempt]; !ok {
 		it.attempts[rec.Attempt] = rec
@@ -84,8 +84,8 @@ func hasAttempt(it *memChunk, attempt int) bool {
 }
 
 // setAttempt changes a begun attempt's record, or fails as the condition
-// attribute_exists(a<attempt>) does.
-func (m *Memory) setAttempt(ctx context.Context, op, requestID string, chunk, attempt int, set func(*launch.AttemptRecord)) error {
+// attribute_exists(a<attempt>) does; set may refuse the change.
+func (m *Memory) setAttempt(ctx context.Context, op, requestID string, chunk, attempt int, set func(*launch.AttemptRecord) error) error {
 	if err := m.lock(ctx); err != nil {
 		return err
 	}
@@ -95,23 +95,75 @@ func (m *Memory) setAttempt(ctx context.Context, op, requestID string, chunk, at
 		return fmt.Errorf("%s %s/%d/%d: %w", op, requestID, chunk, attempt, conditionFailed())
 	}
 	rec := it.attempts[attempt]
-	set(&rec)
+	if err := set(&rec); err != nil {
+		return fmt.Errorf("%s %s/%d/%d: %w", op, requestID, chunk, attempt, err)
+	}
 	it.attempts[attempt] = rec
 	return nil
 }
 
-// FailAttempt implements Store; the attempt must have begun.
-func (m *Memory) FailAttempt(ctx context.Context, requestID string, chunk, attempt int, code string) error {
-	return m.setAttempt(ctx, "fail attempt", requestID, chunk, attempt, func(r *launch.AttemptRecord) {
+// ClaimSend implements Store.
+func (m *Memory) ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, at time.Time) (int, error) {
+	err := m.setAttempt(ctx, "claim send", requestID, chunk, attempt, func(r *launch.AttemptRecord) error {
+		if r.Sends != sends || r.State == launch.AttemptDone || r.State == launch.AttemptUnknown {
+			return ErrFenced
+		}
+		r.State, r.Sends = launch.AttemptSent, sends+1
+		if r.SentAt.IsZero() {
+			r.SentAt = at.UTC()
+		}
+		return nil
+	})
+	return sends + 1, err
+}
+
+// fenced is the condition of a state change by send sends.
+func fenced(r *launch.AttemptRecord, sends int) error {
+	if r.Sends != sends || r.State != launch.AttemptSent {
+		return ErrFenced
+	}
+	return nil
+}
+
+// FailAttempt implements Store.
+func (m *Memory) FailAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error {
+	return m.setAttempt(ctx, "fail attempt", requestID, chunk, attempt, func(r *launch.AttemptRecord) error {
+		if err := fenced(r, sends); err != nil {
+			return err
+		}
 		r.State, r.Code = launch.AttemptFailed, code
+		return nil
 	})
 }
 
-// ResendAttempt implements Store; the attempt must have begun. Its code stays.
-func (m *Memory) ResendAttempt(ctx context.Context, requestID string, chunk, attempt int) error {
-	return m.setAttempt(ctx, "resend attempt", requestID, chunk, attempt, func(r *launch.AttemptRecord) {
-		r.State = launch.AttemptSent
+// NoteUnsettled implements Store.
+func (m *Memory) NoteUnsettled(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error {
+	return m.setAttempt(ctx, "note unsettled", requestID, chunk, attempt, func(r *launch.AttemptRecord) error {
+		if err := fenced(r, sends); err != nil {
+			return err
+		}
+		r.Code, r.Replays = code, r.Replays+1
+		return nil
 	})
+}
+
+// SettleAttempt implements Store.
+func (m *Memory) SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string) (launch.ChunkState, error) {
+	if len(addSet(nil, ids...)) != len(ids) {
+		return launch.ChunkState{}, fmt.Errorf("settle attempt %s/%d/%d: %w", requestID, chunk, attempt, errDuplicates(ids))
+	}
+	err := m.setAttempt(ctx, "settle attempt", requestID, chunk, attempt, func(r *launch.AttemptRecord) error {
+		if err := fenced(r, sends); err != nil {
+			return err
+		}
+		r.State, r.Launched, r.Code = launch.AttemptUnknown, len(ids), code
+		m.chunks[requestID][chunk].ids = addSet(m.chunks[requestID][chunk].ids, ids...)
+		return nil
+	})
+	if err != nil {
+		return launch.ChunkState{}, err
+	}
+	return m.Chunk(ctx, requestID, chunk)
 }
 
 // AddRetry implements Store.

@@ -25,8 +25,16 @@ type Store interface {
 	Chunks(ctx context.Context, requestID string) ([]launch.ChunkState, []launch.LostRecord, error)
 	BeginAttempt(ctx context.Context, requestID string, c launch.ChunkSpec, rec launch.AttemptRecord, expires time.Time) (launch.ChunkState, error)
 	FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure) (launch.ChunkState, error)
-	FailAttempt(ctx context.Context, requestID string, chunk, attempt int, code string) error
-	ResendAttempt(ctx context.Context, requestID string, chunk, attempt int) error
+	// ClaimSend claims send sends+1 of a begun attempt (state "sent"
+	// again, SentAt set on the first claim) if sends is still its last;
+	// ErrFenced otherwise. FailAttempt, NoteUnsettled and SettleAttempt
+	// change the attempt only while it is "sent" and sends is its last
+	// claim. NoteUnsettled counts a replay answered without settling
+	// (Replays) and keeps the attempt "sent".
+	ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, at time.Time) (int, error)
+	NoteUnsettled(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error
+	FailAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error
+	SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string) (launch.ChunkState, error)
 	AddRetry(ctx context.Context, requestID string, chunk int) (int, error)
 	GiveUp(ctx context.Context, requestID string, chunk, missing int, class, code, reason string) (first bool, err error)
 	MarkSummaryCheck(ctx context.Context, requestID string, now time.Time) (time.Time, error)
@@ -50,6 +58,10 @@ type Store interface {
 // ErrRequestConflict is returned by CreateRequest when the requestId is
 // already used by a different request.
 var ErrRequestConflict = errors.New("requestId: already used by a different request")
+
+// ErrFenced is returned when an attempt's record changed since the caller
+// claimed its send: another invocation sent it since, or it was answered.
+var ErrFenced = errors.New("attempt: changed by another send")
 
 // ErrNotFound is returned when an item does not exist.
 var ErrNotFound = errors.New("not found")

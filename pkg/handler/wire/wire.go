@@ -132,6 +132,7 @@ func RunTask(d Deps) (*handler.RunTask, error) {
 		func(o *handler.RunTaskOptions) {
 			o.Clock, o.Logger, o.Metrics = d.Clock, d.Logger, rec
 			o.DeferThreshold, o.AccountScope = d.Config.DeferThreshold, d.Config.AccountScope
+			o.TokenLifetime = d.Config.TokenLifetime
 		}), nil
 }
 

@@ -39,10 +39,14 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 	}{
 		"sent":     {func(*testing.T, launchstore.Store) {}, launch.AttemptSent, ""},
 		"answered": {func(t *testing.T, st launchstore.Store) { finish(t, st, req, 0, 1, "task-1") }, launch.AttemptDone, ""},
-		"refused":  {func(t *testing.T, st launchstore.Store) { must(t, st.FailAttempt(ctx, req, 0, 1, "Capacity")) }, launch.AttemptFailed, "Capacity"},
+		"refused": {func(t *testing.T, st launchstore.Store) {
+			claimSend(t, st, 0, 1, 0)
+			must(t, st.FailAttempt(ctx, req, 0, 1, 1, "Capacity"))
+		}, launch.AttemptFailed, "Capacity"},
 		"refused, resent": {func(t *testing.T, st launchstore.Store) {
-			must(t, st.FailAttempt(ctx, req, 0, 1, "Capacity"))
-			must(t, st.ResendAttempt(ctx, req, 0, 1))
+			claimSend(t, st, 0, 1, 0)
+			must(t, st.FailAttempt(ctx, req, 0, 1, 1, "Capacity"))
+			claimSend(t, st, 0, 1, 1)
 		}, launch.AttemptSent, "Capacity"},
 	} {
 		t.Run("BeginAgainKeepsTheRecord/"+name, func(t *testing.T) {
@@ -59,6 +63,12 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 			want.State, want.Code = c.state, c.code
 			if c.state == launch.AttemptDone {
 				want.Launched = 1
+			}
+			if c.code != "" {
+				want.Sends, want.SentAt = 1, t0
+				if c.state == launch.AttemptSent {
+					want.Sends = 2
+				}
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("BeginAttempt again returned %+v, want the earlier record %+v", got, want)
@@ -135,12 +145,13 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 		t.Parallel()
 		st := newStore(t)
 		begin(t, st, req, 0, rec(1, "a"))
+		claimSend(t, st, 0, 1, 0)
 		steps := []struct {
 			do          func() error
 			state, code string
 		}{
-			{func() error { return st.FailAttempt(ctx, req, 0, 1, "InsufficientCapacity") }, launch.AttemptFailed, "InsufficientCapacity"},
-			{func() error { return st.ResendAttempt(ctx, req, 0, 1) }, launch.AttemptSent, "InsufficientCapacity"},
+			{func() error { return st.FailAttempt(ctx, req, 0, 1, 1, "InsufficientCapacity") }, launch.AttemptFailed, "InsufficientCapacity"},
+			{func() error { _, err := st.ClaimSend(ctx, req, 0, 1, 1, t0); return err }, launch.AttemptSent, "InsufficientCapacity"},
 			{func() error { _, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1"}, nil); return err }, launch.AttemptDone, "InsufficientCapacity"},
 		}
 		for i, s := range steps {
@@ -150,15 +161,23 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 			}
 		}
 	})
-	// Finish, Fail and Resend need the attempt begun: otherwise the write's
+	// Finish, Fail, ClaimSend and Settle need the attempt begun: otherwise the write's
 	// condition fails, as an error, and nothing is written.
 	for name, op := range map[string]func(st launchstore.Store, chunk, attempt int) error{
 		"FinishAttempt": func(st launchstore.Store, c, a int) error {
 			_, err := st.FinishAttempt(ctx, req, c, a, []string{"t9"}, nil)
 			return err
 		},
-		"FailAttempt":   func(st launchstore.Store, c, a int) error { return st.FailAttempt(ctx, req, c, a, "X") },
-		"ResendAttempt": func(st launchstore.Store, c, a int) error { return st.ResendAttempt(ctx, req, c, a) },
+		"FailAttempt": func(st launchstore.Store, c, a int) error { return st.FailAttempt(ctx, req, c, a, 1, "X") },
+		"ClaimSend": func(st launchstore.Store, c, a int) error {
+			_, err := st.ClaimSend(ctx, req, c, a, 0, t0)
+			return err
+		},
+		"NoteUnsettled": func(st launchstore.Store, c, a int) error { return st.NoteUnsettled(ctx, req, c, a, 1, "X") },
+		"SettleAttempt": func(st launchstore.Store, c, a int) error {
+			_, err := st.SettleAttempt(ctx, req, c, a, 1, nil, "X")
+			return err
+		},
 	} {
 		t.Run("NotBegun/"+name, func(t *testing.T) {
 			t.Parallel()

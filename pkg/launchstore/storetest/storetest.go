@@ -44,12 +44,6 @@ func TestStore(t *testing.T, newStore func(t *testing.T) launchstore.Store) {
 	}
 }
 
-// testAttemptFencing is the place for attempt fencing (a stale invocation
-// must not overwrite a newer attempt's record): later work.
-func testAttemptFencing(t *testing.T, _ storeFunc) {
-	t.Skip("attempt fencing: not implemented yet")
-}
-
 var t0 = launchtest.T0
 
 // ecs is the chunk spec of chunk i (< 10) of a 100-task ECS request.
@@ -92,6 +86,16 @@ func begin(t *testing.T, st launchstore.Store, requestID string, i int, r launch
 	c, err := st.BeginAttempt(context.Background(), requestID, ecs(i), r, t0.Add(time.Hour))
 	must(t, err)
 	return c
+}
+
+// claimSend claims send sends+1 of an attempt of req at t0.
+func claimSend(t *testing.T, st launchstore.Store, i, attempt, sends int) {
+	t.Helper()
+	got, err := st.ClaimSend(context.Background(), req, i, attempt, sends, t0)
+	must(t, err)
+	if got != sends+1 {
+		t.Fatalf("ClaimSend after %d sends: %d, want %d", sends, got, sends+1)
+	}
 }
 
 func finish(t *testing.T, st launchstore.Store, requestID string, i, attempt int, ids ...string) launch.ChunkState {
