@@ -248,7 +248,10 @@ func (h *ChunkRetry) settleOrGiveUp(ctx context.Context, log *slog.Logger, in Re
 	u, unsettled := v.state.Unsettled()
 	if !unsettled || retries >= v.sr.Request.Attempts()+settleReplays {
 		if unsettled {
+			// Its units may be running: dead-lettered as OutcomeUnknown with
+			// that attempt's token, so redrive never launches them again.
 			reason += fmt.Sprintf("; attempt %d's outcome still unknown after %d replays", u.Attempt, settleReplays)
+			c.Code, in.Attempt = CodeOutcomeUnknown, u.Attempt
 		}
 		return h.giveUp(ctx, log, in, out, v, c, reason)
 	}

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
@@ -121,5 +122,17 @@ func TestRetrySettleReplaysBounded(t *testing.T) {
 	dec, err := e.r.Handle(ctx, in)
 	if err != nil || dec.Action != ActionGiveUp || !strings.Contains(dec.Reason, "outcome still unknown") {
 		t.Fatalf("got %+v, %v; want a give-up naming the unknown outcome", dec, err)
+	}
+	// The units may be running: the dead letter says so, with the token of
+	// the unknown attempt, so redrive leaves them alone.
+	if len(e.sqs.msgs) != 1 {
+		t.Fatalf("dead letters %v: want 1", e.sqs.msgs)
+	}
+	var dl DeadLetter
+	if err := json.Unmarshal([]byte(e.sqs.msgs[0]), &dl); err != nil {
+		t.Fatal(err)
+	}
+	if dl.Code != CodeOutcomeUnknown || !dl.OutcomeUnknown || dl.Token != launch.ClientToken("r1", 0, 1) {
+		t.Errorf("dead letter code %q outcomeUnknown %v token %q: want %s, true, attempt 1's token", dl.Code, dl.OutcomeUnknown, dl.Token, CodeOutcomeUnknown)
 	}
 }

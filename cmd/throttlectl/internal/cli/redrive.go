@@ -161,7 +161,9 @@ func redriveRequest(sr launch.StoredRequest, chunks []launch.ChunkState, lost []
 	}
 	for _, c := range chunks {
 		if c.GaveUp {
-			add(c.Index, c.DeadLettered, outcomeUnknown(c.Code, c.Reason))
+			// An attempt left unknown or unsettled may have launched,
+			// whatever code the chunk was given up with.
+			add(c.Index, c.DeadLettered, outcomeUnknown(c.Code, c.Reason) || c.MayBeRunning())
 		}
 	}
 	for _, l := range lost {
