@@ -195,6 +195,9 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	if out, done, err := h.withoutCall(ctx, in, v, out, rec, call, err, now); done {
 		return out, err
 	}
+	if err := h.stopIfClosed(ctx, in); err != nil {
+		return RunTaskOutput{}, err
+	}
 	fresh := rec.State != launch.AttemptSent
 	if rec, err = h.begin(ctx, in, &v, rec); err != nil {
 		return RunTaskOutput{}, err
