@@ -163,7 +163,7 @@ func TestReservedConcurrency(t *testing.T) {
 		}
 		return base(name)
 	}
-	s := New(resolve, func(o *Options) { o.Concurrency = 3; o.Reserved = map[string]int{"work": 1} })
+	s := New(resolve, func(o *Options) { o.Concurrency, o.UnreservedMin = 3, new(int); o.Reserved = map[string]int{"work": 1} })
 	t.Cleanup(s.Close)
 	c := newClient(t, s)
 	invoke := func(fn, mode string) error {
@@ -287,7 +287,7 @@ func TestInvokeAsyncRetriesFunctionErrors(t *testing.T) {
 					}
 					return nil
 				}), nil
-			}, func(o *Options) { o.Clock = clock.NewScaled(time.Now(), 100000) }) // a minute is 0.6 ms
+			}, func(o *Options) { o.Clock, o.NoAsyncDisorder = clock.NewScaled(time.Now(), 100000), true }) // a minute is 0.6 ms
 			if err := s.InvokeAsync(context.Background(), "f", []byte(`{}`)); err != nil {
 				t.Fatal(err)
 			}
@@ -317,7 +317,7 @@ func TestInvokeAsyncOnFailureDestination(t *testing.T) {
 	s := New(func(string) (awslambda.Handler, error) {
 		return awslambda.NewHandler(func() error { return &ThrottledError{Msg: "SlotDeferred"} }), nil
 	}, func(o *Options) {
-		o.Clock = clock.NewScaled(time.Now(), 100000)
+		o.Clock, o.NoAsyncDisorder = clock.NewScaled(time.Now(), 100000), true
 		o.OnFailure = map[string]string{"retry": "http://127.0.0.1/000000000000/dlq"}
 		o.SendToQueue = func(_ context.Context, q, body string) error {
 			mu.Lock()
