@@ -13,7 +13,9 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
-func noFunctions(name string) (awslambda.Handler, error) { return nil, errors.New("no function " + name) }
+func noFunctions(name string) (awslambda.Handler, error) {
+	return nil, errors.New("no function " + name)
+}
 
 // TestStackLambdaAsDeployed: the local Lambda runs each function with the
 // timeout the stack deploys (not 900 s for all) and the stack's reserved
