@@ -36,8 +36,13 @@ func TestStackLambdaAsDeployed(t *testing.T) {
 	if want := (map[string]int{"runtask": settings.DefaultRunTaskConcurrency, "retry": settings.DefaultRetryConcurrency}); !maps.Equal(got.Reserved, want) {
 		t.Errorf("reserved: got %v, want %v", got.Reserved, want)
 	}
-	if got.MaxEventAges["retry"] != settings.MaxEventAge || got.OnFailure["retry"] != "dlq" {
-		t.Errorf("retry's asynchronous configuration: %v, %v", got.MaxEventAges, got.OnFailure)
+	for _, name := range []string{"retry", "submit"} {
+		if got.MaxEventAges[name] != settings.MaxEventAge || got.OnFailure[name] != "dlq" || *got.AsyncRetries != settings.AsyncRetries {
+			t.Errorf("%s's asynchronous configuration: %v, %v", name, got.MaxEventAges, got.OnFailure)
+		}
+	}
+	if _, ok := got.OnFailure["runtask"]; ok {
+		t.Error("runtask, not an event target, has an on-failure destination")
 	}
 }
 
