@@ -10,9 +10,9 @@
 // DynamoDB requests are proxied to dynalite, where the product's table is
 // created at start. The relaunch queue (TH_RELAUNCH_QUEUE_URL; redrive to
 // the dead-letter queue after 10 receives) feeds the retry function through
-// an SQS event source mapping (package esm); retry's asynchronous
-// invocations that fail after Lambda's retries go to the dead-letter queue
-// as on-failure destination records.
+// an SQS event source mapping (package esm); the event targets' (retry's,
+// submit's) asynchronous invocations that fail after Lambda's retries go
+// to the dead-letter queue as on-failure destination records.
 //
 // Fidelity (harsh by default): standard SQS queues deliver seeded duplicate
 // copies and reorder receives, EventBridge holds each delivery a random
