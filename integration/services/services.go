@@ -208,6 +208,8 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	var lambdaErr error
 	s.Lambda, lambdaErr = lambda.Create(resolver, stackLambda(cfg), func(lo *lambda.Options) {
 		lo.Region, lo.Account, lo.Clock, lo.Logger = o.Region, account, o.Clock, o.Logger
+		// Cold starts and the asynchronous queue draw from the stack's seed.
+		lo.Seed = o.Fidelity.seed()
 		lo.SendToQueue = func(ctx context.Context, q, body string) error {
 			_, err := s.SQS.Send(ctx, q, body, nil)
 			return err
