@@ -150,6 +150,10 @@ func TestBadInputEndToEnd(t *testing.T) {
 		if err := svc.Events.Drain(ctx); err != nil {
 			t.Fatal(err)
 		}
+		// Lambda's asynchronous queue runs the event after Drain hands it over.
+		for deadline := time.Now().Add(10 * time.Second); svc.Stats().Lambda.Invocations == inv0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
 		_, err = sfnc.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(submit.ExecutionARN(cfg.StateMachineARN, submit.ExecutionName("bad-event")))})
 		if err == nil || !strings.Contains(err.Error(), "ExecutionDoesNotExist") {
 			t.Errorf("an execution started for a bad LaunchRequested event (%v)", err)

@@ -10,9 +10,9 @@
 // DynamoDB requests are proxied to dynalite, where the product's table is
 // created at start. The relaunch queue (TH_RELAUNCH_QUEUE_URL; redrive to
 // the dead-letter queue after 10 receives) feeds the retry function through
-// an SQS event source mapping (package esm); retry's asynchronous
-// invocations that fail after Lambda's retries go to the dead-letter queue
-// as on-failure destination records.
+// an SQS event source mapping (package esm); the event targets' (retry's,
+// submit's) asynchronous invocations that fail after Lambda's retries go
+// to the dead-letter queue as on-failure destination records.
 //
 // Fidelity (harsh by default): standard SQS queues deliver seeded duplicate
 // copies and reorder receives, EventBridge holds each delivery a random
@@ -23,4 +23,13 @@
 // write, not atomically with it: a write in between shows through, so
 // callers see an item newer than the one their condition failed on.
 // Options.Fidelity turns each off.
+//
+// The Lambda service runs as the CDK stack deploys the functions
+// (stackLambda): each function's timeout from infra/cdk/settings.Functions,
+// runtask's and retry's reserved concurrency from the default settings
+// (Start fails, as Lambda refuses them, when Options.Lambda sets an account
+// limit that cannot keep 100 unreserved beside them), and the event
+// targets' asynchronous retries and maximum event age. Cold starts and the
+// asynchronous queue's duplicates and disorder are on; Options.Lambda may
+// turn any of it off.
 package services

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/integration/services/esm"
 	"github.com/throttle-handler/throttle-handler/integration/services/events"
 	"github.com/throttle-handler/throttle-handler/integration/services/lambda"
@@ -206,15 +205,11 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	}
 	var sqsErr error
 	s.SQS, sqsErr = startSQS(o)
-	s.Lambda = lambda.New(resolver, func(lo *lambda.Options) {
+	var lambdaErr error
+	s.Lambda, lambdaErr = lambda.Create(resolver, stackLambda(cfg), func(lo *lambda.Options) {
 		lo.Region, lo.Account, lo.Clock, lo.Logger = o.Region, account, o.Clock, o.Logger
-		// As the stack: retry's failed asynchronous invocations (ECS
-		// events) go to the product's dead-letter queue.
-		lo.OnFailure = map[string]string{"retry": cfg.DLQURL}
-		// As the stack's defaults: runtask and retry run within their
-		// reserved concurrency (429 beyond, which the state machine and
-		// the asynchronous invoker retry).
-		lo.Reserved = map[string]int{"runtask": settings.DefaultRunTaskConcurrency, "retry": settings.DefaultRetryConcurrency}
+		// Cold starts and the asynchronous queue draw from the stack's seed.
+		lo.Seed = o.Fidelity.seed()
 		lo.SendToQueue = func(ctx context.Context, q, body string) error {
 			_, err := s.SQS.Send(ctx, q, body, nil)
 			return err
@@ -224,7 +219,7 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 		}
 	})
 	wg.Wait()
-	if err := errors.Join(sfnErr, ddbErr, sqsErr); err != nil {
+	if err := errors.Join(sfnErr, ddbErr, sqsErr, lambdaErr); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -217,10 +217,8 @@ async function invokeLambda(fn, payload) {
     return { payload: out, rid: r.headers['x-amzn-requestid'] || requestId(), headers: r.headers };
   }
   if (r.status === 429) throw serviceError(r, 'Lambda', 'AWSLambda', null, 'TooManyRequestsException');
-  if (r.status >= 500) {
-    const { code, message, rid } = errorInfo(r);
-    throw taskError('Lambda.ServiceException', javaCause(message, 'AWSLambda', r.status, code || 'ServiceException', rid));
-  }
+  // Each Invoke error code is its own SDK exception: Lambda.<code>.
+  if (r.status >= 500) throw serviceError(r, 'Lambda', 'AWSLambda', null, 'ServiceException');
   throw serviceError(r, 'Lambda', 'AWSLambda', null, 'AWSLambdaException');
 }
 

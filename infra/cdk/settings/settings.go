@@ -1,7 +1,10 @@
 // Package settings holds what differs between users of the throttle-handler
 // stack (the resources it may launch into, limit overrides, alarm
-// thresholds), their validation, and how they are read from CDK context. It
-// imports no CDK code, so its tests need no jsii runtime.
+// thresholds), their validation, and how they are read from CDK context;
+// and the table of the stack's functions (Functions: memory, timeout,
+// asynchronous configuration), which the CDK stack deploys and the local
+// Lambda (integration/services) runs with. It imports no CDK code, so its
+// tests need no jsii runtime.
 package settings
 
 import (

@@ -167,9 +167,9 @@ func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awsclou
 	}
 	var fnErrors, fnThrottles []awscloudwatch.IMetric
 	for _, spec := range functionSpecs {
-		fn := p.functions[spec.name]
-		fnErrors = append(fnErrors, fn.MetricErrors(&awscloudwatch.MetricOptions{Label: jsii.String(spec.name), Period: period()}))
-		fnThrottles = append(fnThrottles, fn.MetricThrottles(&awscloudwatch.MetricOptions{Label: jsii.String(spec.name), Period: period()}))
+		fn := p.functions[spec.Name]
+		fnErrors = append(fnErrors, fn.MetricErrors(&awscloudwatch.MetricOptions{Label: jsii.String(spec.Name), Period: period()}))
+		fnThrottles = append(fnThrottles, fn.MetricThrottles(&awscloudwatch.MetricOptions{Label: jsii.String(spec.Name), Period: period()}))
 	}
 	awscloudwatch.NewDashboard(p.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		Widgets: &[]*[]awscloudwatch.IWidget{

@@ -13,36 +13,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
-// functionSpec sizes one function. Go on arm64 needs little memory; memory
-// also buys CPU, which matters only where a function does many writes.
-type functionSpec struct {
-	name    string
-	id      string // construct ID stem, as in the ASL placeholder
-	memory  float64
-	timeout float64 // seconds
-	// needsMachine: the function starts executions of the launch machine
-	// (TH_STATE_MACHINE_ARN).
-	needsMachine bool
-	// eventTarget: invoked asynchronously by an EventBridge rule.
-	eventTarget bool
-}
-
-var functionSpecs = []functionSpec{
-	// classify is pure: a small function with nothing to reach.
-	{name: "classify", id: "Classify", memory: 128, timeout: 10},
-	// plan writes one item per chunk (10,000 chunks for 100,000 tasks).
-	{name: "plan", id: "Plan", memory: 512, timeout: 120},
-	// runtask waits at most the defer threshold in Lambda, then one call.
-	{name: "runtask", id: "RunTask", memory: 256, timeout: 30},
-	// retry also relaunches tasks that failed to start (event mode).
-	{name: "retry", id: "Retry", memory: 256, timeout: 30, eventTarget: true},
-	// summary counts a request's chunk items.
-	{name: "summary", id: "Summary", memory: 512, timeout: 120},
-	{name: "submit", id: "Submit", memory: 128, timeout: 30, needsMachine: true, eventTarget: true},
-}
+// functionSpecs are the stack's functions: settings.Functions, the table
+// the local Lambda also runs with.
+var functionSpecs = settings.Functions
 
 // addFunctions makes every function with its own role (logs to its own log
 // group only: no AWSLambdaBasicExecutionRole), its configuration as the
@@ -66,36 +43,30 @@ func (p *parts) addFunctions(assetDir string) {
 		for k, v := range env {
 			fnEnv[k] = v
 		}
-		if spec.needsMachine {
+		if spec.NeedsMachine {
 			fnEnv[config.EnvStateMachineARN] = p.machineARNs[EntryMachine]
 		}
-		if spec.name == "retry" {
+		if spec.Name == "retry" {
 			fnEnv[config.EnvRelaunchQueueURL] = p.relaunch.QueueUrl()
 		}
-		logs := awslogs.NewLogGroup(p.stack, jsii.String(spec.id+"Logs"), &awslogs.LogGroupProps{
+		logs := awslogs.NewLogGroup(p.stack, jsii.String(spec.ID+"Logs"), &awslogs.LogGroupProps{
 			Retention:     retentionDays(s.LogRetentionDays),
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
-		role := awsiam.NewRole(p.stack, jsii.String(spec.id+"Role"), &awsiam.RoleProps{
+		role := awsiam.NewRole(p.stack, jsii.String(spec.ID+"Role"), &awsiam.RoleProps{
 			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-			Description: jsii.String("throttle-handler " + spec.name + " function"),
+			Description: jsii.String("throttle-handler " + spec.Name + " function"),
 		})
 		logs.GrantWrite(role)
-		var reserved *float64
-		switch spec.name {
-		case "runtask":
-			reserved = concurrency(*s.RunTaskConcurrency)
-		case "retry":
-			reserved = concurrency(*s.RetryConcurrency)
-		}
-		fn := awslambda.NewFunction(p.stack, jsii.String(spec.id+"Function"), &awslambda.FunctionProps{
-			Description:                  jsii.String("throttle-handler " + spec.name),
+		reserved := concurrency(s.ReservedConcurrency()[spec.Name])
+		fn := awslambda.NewFunction(p.stack, jsii.String(spec.ID+"Function"), &awslambda.FunctionProps{
+			Description:                  jsii.String("throttle-handler " + spec.Name),
 			Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
 			Architecture:                 awslambda.Architecture_ARM_64(),
 			Handler:                      jsii.String("bootstrap"),
-			Code:                         awslambda.Code_FromAsset(jsii.String(filepath.Join(assetDir, spec.name)), nil),
-			MemorySize:                   jsii.Number(spec.memory),
-			Timeout:                      awscdk.Duration_Seconds(jsii.Number(spec.timeout)),
+			Code:                         awslambda.Code_FromAsset(jsii.String(filepath.Join(assetDir, spec.Name)), nil),
+			MemorySize:                   jsii.Number(float64(spec.MemoryMB)),
+			Timeout:                      awscdk.Duration_Seconds(jsii.Number(spec.Timeout.Seconds())),
 			Environment:                  &fnEnv,
 			Role:                         role,
 			LogGroup:                     logs,
@@ -104,7 +75,7 @@ func (p *parts) addFunctions(assetDir string) {
 			SystemLogLevelV2:             awslambda.SystemLogLevel_WARN,
 			ReservedConcurrentExecutions: reserved,
 		})
-		if spec.eventTarget {
+		if spec.EventTarget {
 			// EventBridge invokes asynchronously: an event Lambda accepted
 			// but the handler kept failing goes to the OnFailure
 			// destination, not to the rule target's DLQ. submit's go to
@@ -113,28 +84,27 @@ func (p *parts) addFunctions(assetDir string) {
 			// otherwise have dead-lettered itself: the product DLQ, where
 			// given-up work is read and redriven.
 			dest := p.targetDLQ
-			if spec.name == "retry" {
+			if spec.Name == "retry" {
 				dest = p.dlq
 			}
 			fn.ConfigureAsyncInvoke(&awslambda.EventInvokeConfigOptions{
 				OnFailure:     awslambdadestinations.NewSqsDestination(dest),
-				RetryAttempts: jsii.Number(2),
-				MaxEventAge:   awscdk.Duration_Hours(jsii.Number(6)),
+				RetryAttempts: jsii.Number(settings.AsyncRetries),
+				MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(settings.MaxEventAge.Seconds())),
 			})
 		}
-		p.functions[spec.name] = fn
+		p.functions[spec.Name] = fn
 	}
 	p.grantFunctions()
 }
 
 // specOf returns the spec of the function named name.
-func specOf(name string) functionSpec {
-	for _, s := range functionSpecs {
-		if s.name == name {
-			return s
-		}
+func specOf(name string) settings.Function {
+	f, ok := settings.FunctionByName(name)
+	if !ok {
+		panic("stack: no function spec " + name)
 	}
-	panic("stack: no function spec " + name)
+	return f
 }
 
 func concurrency(n int) *float64 {

@@ -158,7 +158,7 @@ func (p *parts) addData() {
 		// AWS's guidance for a Lambda event source: 6× the function's
 		// timeout, so a batch whose invocation is throttled or retried is
 		// not received again while it is still being worked on.
-		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(6 * specOf("retry").timeout)),
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(6 * specOf("retry").Timeout.Seconds())),
 		// A relaunch that fails 10 receives (each handled with
 		// ReportBatchItemFailures, so only the failing message counts) is
 		// kept, alarmed on and redriven by hand, never dropped.

@@ -15,12 +15,19 @@ const restJSON = "application/json"
 var jsonMarshal = json.Marshal
 
 // ServeHTTP serves POST /2015-03-31/functions/{name}/invocations with the
-// invocation types RequestResponse (default), Event and DryRun.
+// invocation types RequestResponse (default), Event and DryRun, and
+// PutFunctionConcurrency (PUT /2017-10-31/functions/{name}/concurrency).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/2017-10-31/functions/"); ok && r.Method == http.MethodPut {
+		if name, ok := strings.CutSuffix(rest, "/concurrency"); ok {
+			s.servePutConcurrency(w, r, name)
+			return
+		}
+	}
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/2015-03-31/functions/")
 	name, tail, _ := strings.Cut(rest, "/")
 	if !ok || tail != "invocations" || r.Method != http.MethodPost {
-		awsjson.WriteError(w, restJSON, awsjson.Errorf(404, "UnknownOperationException", "awslocal serves only Invoke (POST /2015-03-31/functions/{name}/invocations)"))
+		awsjson.WriteError(w, restJSON, awsjson.Errorf(404, "UnknownOperationException", "awslocal serves only Invoke and PutFunctionConcurrency"))
 		return
 	}
 	name, err := url.PathUnescape(name)
@@ -71,4 +78,22 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Amz-Function-Error", resp.FunctionError)
 	}
 	_, _ = w.Write(resp.Payload)
+}
+
+// servePutConcurrency answers PutFunctionConcurrency.
+func (s *Service) servePutConcurrency(w http.ResponseWriter, r *http.Request, name string) {
+	var in struct{ ReservedConcurrentExecutions *int }
+	name, err := url.PathUnescape(name)
+	if err == nil {
+		err = json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in)
+	}
+	if err != nil || in.ReservedConcurrentExecutions == nil {
+		awsjson.WriteError(w, restJSON, awsjson.Errorf(400, "InvalidParameterValueException", "ReservedConcurrentExecutions is required"))
+		return
+	}
+	if err := s.PutFunctionConcurrency(name, *in.ReservedConcurrentExecutions); err != nil {
+		awsjson.WriteError(w, restJSON, err)
+		return
+	}
+	awsjson.Write(w, restJSON, map[string]int{"ReservedConcurrentExecutions": *in.ReservedConcurrentExecutions})
 }

@@ -2,12 +2,14 @@ package lambda
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math/rand/v2"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,23 +27,6 @@ import (
 // function does not exist (ResourceNotFoundException).
 type Resolver func(name string) (awslambda.Handler, error)
 
-// FaultKind is what an injected fault does to one invocation.
-type FaultKind int
-
-const (
-	// FaultNone runs the invocation normally.
-	FaultNone FaultKind = iota
-	// FaultThrottle answers 429 TooManyRequestsException without running the handler.
-	FaultThrottle
-	// FaultServiceError answers 500 ServiceException without running the handler.
-	FaultServiceError
-	// FaultCrashBefore answers Runtime.ExitError without running the handler.
-	FaultCrashBefore
-	// FaultCrashAfter runs the handler, then answers Runtime.ExitError: the
-	// work happened but the caller never learns its result.
-	FaultCrashAfter
-)
-
 // FaultHook decides the fault of one invocation; nil injects none. It is
 // called concurrently.
 type FaultHook func(ctx context.Context, function string, payload []byte) FaultKind
@@ -50,22 +35,34 @@ type FaultHook func(ctx context.Context, function string, payload []byte) FaultK
 type Options struct {
 	// Region and Account build function ARNs (default us-east-1, 000000000000).
 	Region, Account string
-	// Clock is the stack's scaled clock; timeouts are simulated seconds on
-	// it (default: a clock at factor 1).
+	// Clock is the stack's scaled clock; timeouts, cold starts and
+	// asynchronous delays are simulated time on it (default: a clock at
+	// factor 1).
 	Clock *clock.Scaled
 	// Concurrency is the account's concurrent executions limit; more
 	// in-flight invocations answer 429 (default 1000, as on AWS).
 	Concurrency int
+	// UnreservedMin is how many concurrent executions reservations must
+	// leave to the functions without one: Create refuses Reserved, and
+	// PutFunctionConcurrency a reservation, that leaves fewer (default 100,
+	// as on AWS; a pointer to 0 turns the floor off).
+	UnreservedMin *int
 	// Reserved maps a function name to its reserved concurrency: it may
 	// never run more invocations at once (more answer 429 with reason
 	// ReservedFunctionConcurrentInvocationLimitExceeded) and the others
-	// share what is left of Concurrency (never less than 1 here; AWS keeps
-	// 100 unreserved). A value ≤ 0 reserves nothing.
+	// share what is left of Concurrency. A value ≤ 0 reserves nothing.
 	Reserved map[string]int
 	// Timeout is the functions' timeout in simulated time (default 900 s);
 	// Timeouts overrides it per function name.
 	Timeout  time.Duration
 	Timeouts map[string]time.Duration
+	// ColdStartMin and ColdStartMax bound the simulated latency an
+	// invocation waits when it gets a new execution environment (default
+	// 100–400 ms, drawn from Seed). NoColdStart turns it off.
+	ColdStartMin, ColdStartMax time.Duration
+	NoColdStart                bool
+	// Seed seeds the cold starts and the asynchronous queue's disorder.
+	Seed uint64
 	// Fault injects faults; nil injects none.
 	Fault FaultHook
 	// Logger receives async invocation failures (default: discard).
@@ -73,12 +70,54 @@ type Options struct {
 	// AsyncRetries is how many times an asynchronous (Event) invocation is
 	// retried after a function error (default 2, as Lambda).
 	AsyncRetries *int
+	// MaxEventAge is how long an asynchronous event may wait (throttled,
+	// or between retries) before it is dropped to the on-failure
+	// destination (default 6 h, as Lambda); MaxEventAges overrides it per
+	// function name.
+	MaxEventAge  time.Duration
+	MaxEventAges map[string]time.Duration
+	// AsyncDuplicates is the probability that an asynchronous event is
+	// delivered twice, and AsyncDelayMax the most an event waits in the
+	// queue before its first attempt, so that events run out of order
+	// (defaults 0.02 and 2 s of simulated time). NoAsyncDisorder turns both
+	// off: each event runs once, at once.
+	AsyncDuplicates float64
+	AsyncDelayMax   time.Duration
+	NoAsyncDisorder bool
 	// OnFailure maps a function name to the SQS queue (URL or ARN) of its
 	// asynchronous invocations' on-failure destination: an invocation that
-	// still fails after AsyncRetries is sent there as Lambda's destination
-	// record, through SendToQueue. Without one it is only logged.
+	// still fails after AsyncRetries, or outlives MaxEventAge, is sent there
+	// as Lambda's destination record, through SendToQueue. Without one it is
+	// only logged.
 	OnFailure   map[string]string
 	SendToQueue func(ctx context.Context, queue, body string) error
+}
+
+func (o *Options) defaults() {
+	if o.Clock == nil {
+		o.Clock = clock.NewScaled(time.Now(), 1)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.AsyncRetries == nil {
+		two := 2
+		o.AsyncRetries = &two
+	}
+	if o.UnreservedMin == nil {
+		floor := 100
+		o.UnreservedMin = &floor
+	}
+	if o.MaxEventAge == 0 {
+		o.MaxEventAge = 6 * time.Hour
+	}
+	if o.ColdStartMin == 0 && o.ColdStartMax == 0 {
+		o.ColdStartMin, o.ColdStartMax = 100*time.Millisecond, 400*time.Millisecond
+	}
+	o.ColdStartMax = max(o.ColdStartMax, o.ColdStartMin)
+	if o.AsyncDuplicates == 0 && o.AsyncDelayMax == 0 {
+		o.AsyncDuplicates, o.AsyncDelayMax = 0.02, 2*time.Second
+	}
 }
 
 // Stats counts invocations since the service started.
@@ -87,6 +126,7 @@ type Stats struct {
 	Errors         int64 `json:"errors"`      // function errors, timeouts and crashes
 	Throttles      int64 `json:"throttles"`   // 429 answers
 	PeakConcurrent int64 `json:"peakConcurrent"`
+	ColdStarts     int64 `json:"coldStarts"` // invocations that waited for a new environment
 }
 
 // Service is the local Lambda. Safe for concurrent use.
@@ -97,14 +137,16 @@ type Service struct {
 	mu       sync.Mutex
 	handlers map[string]*sandboxes
 
-	inflight   atomic.Int64
-	unreserved atomic.Int64             // in flight of functions without a reservation
-	byFunc     map[string]*atomic.Int64 // in flight per reserved function
-	pool       int64                    // Concurrency less the reservations
-	peak       atomic.Int64
-	invoked    atomic.Int64
-	errored    atomic.Int64
-	throttle   atomic.Int64
+	conc     *concurrency
+	inflight atomic.Int64
+	peak     atomic.Int64
+	invoked  atomic.Int64
+	errored  atomic.Int64
+	throttle atomic.Int64
+	colds    atomic.Int64
+
+	rmu sync.Mutex
+	rnd *rand.Rand
 
 	bg     sync.WaitGroup
 	bgCtx  context.Context
@@ -116,35 +158,45 @@ type Service struct {
 // aws-lambda-go's handlers reuse their output buffer between calls, so they
 // are not safe for concurrent Invoke.
 type sandboxes struct {
-	idle []awslambda.Handler
+	idle []sandbox
 }
 
-// New returns a Service that runs the handlers resolve builds.
-func New(resolve Resolver, optFns ...func(*Options)) *Service {
+// sandbox is one instance; warm once it has served an invocation (a
+// handler built only to see that the function exists has not started).
+type sandbox struct {
+	h    awslambda.Handler
+	warm bool
+}
+
+// Create returns a Service that runs the handlers resolve builds, or
+// InvalidParameterValueException when Options.Reserved leaves fewer than
+// UnreservedMin unreserved executions (as Lambda refuses such a function).
+func Create(resolve Resolver, optFns ...func(*Options)) (*Service, error) {
 	o := Options{Region: "us-east-1", Account: "000000000000", Concurrency: 1000, Timeout: 900 * time.Second}
 	for _, f := range optFns {
 		f(&o)
 	}
-	if o.Clock == nil {
-		o.Clock = clock.NewScaled(time.Now(), 1)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.AsyncRetries == nil {
-		two := 2
-		o.AsyncRetries = &two
-	}
+	o.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{resolve: resolve, o: o, handlers: map[string]*sandboxes{}, bgCtx: ctx, cancel: cancel,
-		byFunc: map[string]*atomic.Int64{}, pool: int64(o.Concurrency)}
-	for name, n := range o.Reserved {
-		if n > 0 {
-			s.byFunc[name] = new(atomic.Int64)
-			s.pool -= int64(n)
+		conc: newConcurrency(o.Concurrency, *o.UnreservedMin), rnd: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))}
+	for _, name := range slices.Sorted(maps.Keys(o.Reserved)) {
+		if n := o.Reserved[name]; n > 0 {
+			if err := s.conc.put(name, n); err != nil {
+				cancel()
+				return nil, fmt.Errorf("lambda: reserved concurrency of %s: %w", name, err)
+			}
 		}
 	}
-	s.pool = max(s.pool, 1)
+	return s, nil
+}
+
+// New is Create for options known to be valid: it panics on an error.
+func New(resolve Resolver, optFns ...func(*Options)) *Service {
+	s, err := Create(resolve, optFns...)
+	if err != nil {
+		panic(err)
+	}
 	return s
 }
 
@@ -167,26 +219,26 @@ func (s *Service) ARN(name string) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.o.Region, s.o.Account, name)
 }
 
-// acquire takes an idle instance of the function or builds one (a cold
-// start). Give it back with release.
-func (s *Service) acquire(name string) (awslambda.Handler, error) {
+// acquire takes an idle instance of the function or builds one. cold says
+// it has not served an invocation yet. Give it back with release.
+func (s *Service) acquire(name string) (h awslambda.Handler, cold bool, err error) {
 	s.mu.Lock()
 	sb, ok := s.handlers[name]
 	if ok && len(sb.idle) > 0 {
-		h := sb.idle[len(sb.idle)-1]
+		x := sb.idle[len(sb.idle)-1]
 		sb.idle = sb.idle[:len(sb.idle)-1]
 		s.mu.Unlock()
-		return h, nil
+		return x.h, !x.warm, nil
 	}
 	s.mu.Unlock()
-	h, err := s.resolve(name)
+	h, err = s.resolve(name)
 	if err == nil && h == nil {
 		err = fmt.Errorf("resolver returned no handler for %s", name)
 	}
-	return h, err
+	return h, true, err
 }
 
-func (s *Service) release(name string, h awslambda.Handler) {
+func (s *Service) release(name string, h awslambda.Handler, warm bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sb, ok := s.handlers[name]
@@ -194,16 +246,16 @@ func (s *Service) release(name string, h awslambda.Handler) {
 		sb = &sandboxes{}
 		s.handlers[name] = sb
 	}
-	sb.idle = append(sb.idle, h)
+	sb.idle = append(sb.idle, sandbox{h: h, warm: warm})
 }
 
 // exists reports whether the function can be built.
 func (s *Service) exists(name string) bool {
-	h, err := s.acquire(name)
+	h, cold, err := s.acquire(name)
 	if err != nil {
 		return false
 	}
-	s.release(name, h)
+	s.release(name, h, !cold)
 	return true
 }
 
@@ -221,7 +273,8 @@ const maxPayload = 6 * 1024 * 1024 // bytes, synchronous request and response
 // Invoke runs function synchronously (RequestResponse). Errors are API
 // errors (*awsjson.Error: 404 ResourceNotFoundException, 413
 // RequestTooLargeException, 429 TooManyRequestsException, 500
-// ServiceException); a function error is a Response with FunctionError set.
+// ServiceException, 502 ResourceNotReadyException and the EC2/ENI errors);
+// a function error is a Response with FunctionError set.
 func (s *Service) Invoke(ctx context.Context, function string, payload []byte) (Response, error) {
 	name := FunctionName(function)
 	if len(payload) > maxPayload {
@@ -234,18 +287,17 @@ func (s *Service) Invoke(ctx context.Context, function string, payload []byte) (
 	if s.o.Fault != nil {
 		fault = s.o.Fault(ctx, name, payload)
 	}
-	switch fault {
-	case FaultThrottle:
-		s.throttle.Add(1)
-		return Response{}, tooMany()
-	case FaultServiceError:
-		return Response{}, awsjson.Errorf(500, "ServiceException", "Lambda was unable to process the request (injected fault)")
+	if e := faultError(fault); e != nil {
+		if e.Status == http.StatusTooManyRequests {
+			s.throttle.Add(1)
+		}
+		return Response{}, e
 	}
-	if err := s.admit(name); err != nil {
+	if err := s.conc.admit(name); err != nil {
 		s.throttle.Add(1)
 		return Response{}, err
 	}
-	defer s.done(name)
+	defer s.conc.done(name)
 	n := s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
@@ -254,105 +306,94 @@ func (s *Service) Invoke(ctx context.Context, function string, payload []byte) (
 	rid := awsjson.NewID()
 	if fault == FaultCrashBefore {
 		s.errored.Add(1)
-		return errorResponse(rid, "Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status 2", rid)), nil
+		return crashResponse(rid), nil
 	}
 	out, ferr := s.run(ctx, name, rid, payload)
-	if fault == FaultCrashAfter {
+	switch {
+	case fault == FaultCrashAfter:
 		s.errored.Add(1)
-		return errorResponse(rid, "Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status 2", rid)), nil
-	}
-	if ferr != nil {
+		return crashResponse(rid), nil
+	case ferr != nil:
 		s.errored.Add(1)
 		return Response{Payload: ferr.doc(), FunctionError: "Unhandled", RequestID: rid}, nil
-	}
-	if len(out) > maxPayload {
+	case len(out) > maxPayload:
 		s.errored.Add(1)
 		return errorResponse(rid, "Function.ResponseSizeTooLarge", fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", maxPayload)), nil
 	}
 	return Response{Payload: out, RequestID: rid}, nil
 }
 
-// admit counts an invocation of name in flight against its reservation, or
-// against the unreserved pool, and answers 429 when that is exhausted.
-// Undo with done.
-func (s *Service) admit(name string) error {
-	if c, ok := s.byFunc[name]; ok {
-		if c.Add(1) > int64(s.o.Reserved[name]) {
-			c.Add(-1)
-			e := tooMany()
-			e.Fields["Reason"] = "ReservedFunctionConcurrentInvocationLimitExceeded"
-			return e
-		}
-		return nil
-	}
-	if s.unreserved.Add(1) > s.pool {
-		s.unreserved.Add(-1)
-		return tooMany()
-	}
-	return nil
-}
-
-func (s *Service) done(name string) {
-	if c, ok := s.byFunc[name]; ok {
-		c.Add(-1)
-		return
-	}
-	s.unreserved.Add(-1)
-}
-
-func tooMany() *awsjson.Error {
-	e := awsjson.Errorf(429, "TooManyRequestsException", "Rate Exceeded.")
-	e.Fields = map[string]any{"Reason": "ConcurrentInvocationLimitExceeded", "Type": "User"}
-	return e
+func crashResponse(rid string) Response {
+	return errorResponse(rid, "Runtime.ExitError", fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status 2", rid))
 }
 
 func errorResponse(rid, typ, msg string) Response {
 	return Response{Payload: (&funcError{Type: typ, Message: msg}).doc(), FunctionError: "Unhandled", RequestID: rid}
 }
 
-// run calls the handler with a deadline of the function's timeout.
+// timeout returns the function's timeout.
+func (s *Service) timeout(name string) time.Duration {
+	if t, ok := s.o.Timeouts[name]; ok {
+		return t
+	}
+	return s.o.Timeout
+}
+
+// coldStart waits the seeded latency of a new execution environment's
+// initialisation, before the function's timeout starts counting.
+func (s *Service) coldStart(ctx context.Context) {
+	if s.o.NoColdStart || s.o.ColdStartMax <= 0 {
+		return
+	}
+	s.colds.Add(1)
+	d := s.o.ColdStartMin
+	if span := s.o.ColdStartMax - s.o.ColdStartMin; span > 0 {
+		d += time.Duration(s.float64() * float64(span))
+	}
+	_ = s.o.Clock.Sleep(ctx, d)
+}
+
+func (s *Service) float64() float64 {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return s.rnd.Float64()
+}
+
+type result struct {
+	out      []byte
+	err      *funcError
+	reusable bool // the runtime survived: the instance may serve again
+}
+
+// run calls the handler with a deadline of the function's timeout. A
+// timed-out instance is not reused: Lambda resets its environment.
 func (s *Service) run(ctx context.Context, name, rid string, payload []byte) ([]byte, *funcError) {
-	h, err := s.acquire(name)
+	h, cold, err := s.acquire(name)
 	if err != nil {
 		return nil, &funcError{Type: "Runtime.InitError", Message: err.Error()}
 	}
-	timeout := s.o.Timeout
-	if t, ok := s.o.Timeouts[name]; ok {
-		timeout = t
-	}
-	// A Go context's deadline is real time: the handler sees the simulated
-	// timeout divided by k.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.Clock.RealDuration(timeout))
-	defer cancel()
 	// The caller going away does not stop a function (as on Lambda), but
 	// Close does: otherwise the edge's Shutdown waits for the handler.
-	stop := context.AfterFunc(s.bgCtx, cancel)
+	base, stopBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBase()
+	stop := context.AfterFunc(s.bgCtx, stopBase)
 	defer stop()
-	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: rid, InvokedFunctionArn: s.ARN(name)})
-	type result struct {
-		out []byte
-		err *funcError
+	if cold {
+		s.coldStart(base)
 	}
+	timeout := s.timeout(name)
+	// A Go context's deadline is real time: the handler sees the simulated
+	// timeout divided by k.
+	ctx, cancel := context.WithTimeout(base, s.o.Clock.RealDuration(timeout))
+	defer cancel()
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: rid, InvokedFunctionArn: s.ARN(name)})
 	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				// A panic kills the runtime: the instance is not reused.
-				done <- result{err: &funcError{Type: typeName(p), Message: fmt.Sprint(p)}}
-			}
-		}()
-		out, err := h.Invoke(ctx, payload)
-		if err != nil {
-			s.release(name, h)
-			done <- result{err: toFuncError(err)}
-			return
-		}
-		out = append([]byte(nil), out...) // the handler reuses its buffer
-		s.release(name, h)
-		done <- result{out: out}
-	}()
+	go func() { done <- invokeHandler(ctx, h, payload) }()
 	select {
 	case r := <-done:
+		if r.reusable {
+			s.release(name, h, true)
+		}
 		return r.out, r.err
 	case <-ctx.Done():
 		if s.bgCtx.Err() != nil {
@@ -360,6 +401,20 @@ func (s *Service) run(ctx context.Context, name, rid string, payload []byte) ([]
 		}
 		return nil, &funcError{Type: "Sandbox.Timedout", Message: fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", rid, timeout.Seconds())}
 	}
+}
+
+// invokeHandler runs one invocation; a panic kills the runtime.
+func invokeHandler(ctx context.Context, h awslambda.Handler, payload []byte) (r result) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = result{err: &funcError{Type: typeName(p), Message: fmt.Sprint(p)}}
+		}
+	}()
+	out, err := h.Invoke(ctx, payload)
+	if err != nil {
+		return result{err: toFuncError(err), reusable: true}
+	}
+	return result{out: append([]byte(nil), out...), reusable: true} // the handler reuses its buffer
 }
 
 type funcError struct {
@@ -398,109 +453,10 @@ func typeName(v any) string {
 	return t.Name()
 }
 
-// InvokeAsync queues an asynchronous (Event) invocation and returns at
-// once. Like Lambda, a throttled event waits and tries again, and a function
-// error is retried AsyncRetries times, one then two simulated minutes apart.
-// Only a missing function is an error.
-func (s *Service) InvokeAsync(ctx context.Context, function string, payload []byte) error {
-	name := FunctionName(function)
-	if !s.exists(name) {
-		return awsjson.Errorf(404, "ResourceNotFoundException", "Function not found: %s", s.ARN(name))
-	}
-	payload = append([]byte(nil), payload...)
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.deliverAsync(name, payload)
-	}()
-	return nil
-}
-
-func (s *Service) deliverAsync(name string, payload []byte) {
-	ctx := s.bgCtx
-	retries := 0
-	for wait := time.Second; ; {
-		resp, err := s.Invoke(ctx, name, payload)
-		var api *awsjson.Error
-		switch {
-		case errors.As(err, &api) && (api.Status == http.StatusTooManyRequests || api.Status >= 500):
-			// Lambda keeps throttled events queued and retries them.
-			if s.o.Clock.Sleep(ctx, wait) != nil {
-				return
-			}
-			wait = min(2*wait, 5*time.Minute)
-			continue
-		case err != nil:
-			s.o.Logger.Error("async invocation failed", "function", name, "code", api.Code, "err", err)
-			return
-		case resp.FunctionError != "" && retries < *s.o.AsyncRetries:
-			retries++
-			if s.o.Clock.Sleep(ctx, time.Duration(retries)*time.Minute) != nil {
-				return
-			}
-			continue
-		case resp.FunctionError != "":
-			if q := s.o.OnFailure[name]; q != "" && s.o.SendToQueue != nil {
-				s.sendOnFailure(ctx, name, q, payload, resp, retries)
-				return
-			}
-			s.o.Logger.Error("async invocation failed after retries", "function", name, "retries", retries, "error", string(resp.Payload))
-		}
-		return
-	}
-}
-
-// destinationRecord is the document Lambda sends to an on-failure
-// destination of an asynchronous invocation.
-type destinationRecord struct {
-	Version        string `json:"version"`
-	Timestamp      string `json:"timestamp"`
-	RequestContext struct {
-		RequestID              string `json:"requestId"`
-		FunctionARN            string `json:"functionArn"`
-		Condition              string `json:"condition"`
-		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-	} `json:"requestContext"`
-	RequestPayload  json.RawMessage `json:"requestPayload"`
-	ResponseContext struct {
-		StatusCode      int    `json:"statusCode"`
-		ExecutedVersion string `json:"executedVersion"`
-		FunctionError   string `json:"functionError"`
-	} `json:"responseContext"`
-	ResponsePayload json.RawMessage `json:"responsePayload"`
-}
-
-// sendOnFailure sends the destination record to queue, trying again while
-// the send fails (the event is not dropped while the service runs).
-func (s *Service) sendOnFailure(ctx context.Context, name, queue string, payload []byte, resp Response, retries int) {
-	var rec destinationRecord
-	rec.Version, rec.Timestamp = "1.0", s.o.Clock.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	rec.RequestContext.RequestID, rec.RequestContext.FunctionARN = resp.RequestID, s.ARN(name)+":$LATEST"
-	rec.RequestContext.Condition, rec.RequestContext.ApproximateInvokeCount = "RetriesExhausted", retries+1
-	rec.RequestPayload = payload
-	rec.ResponseContext.StatusCode, rec.ResponseContext.ExecutedVersion, rec.ResponseContext.FunctionError = 200, "$LATEST", resp.FunctionError
-	rec.ResponsePayload = resp.Payload
-	if !json.Valid(resp.Payload) {
-		rec.ResponsePayload, _ = json.Marshal(string(resp.Payload))
-	}
-	body, _ := json.Marshal(rec)
-	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
-		err := s.o.SendToQueue(ctx, queue, string(body))
-		if err == nil {
-			s.o.Logger.Warn("async invocation failed after retries; sent to its on-failure destination", "function", name, "retries", retries, "queue", queue)
-			return
-		}
-		s.o.Logger.Error("on-failure destination", "function", name, "queue", queue, "err", err)
-		if s.o.Clock.Sleep(ctx, wait) != nil {
-			s.o.Logger.Error("async invocation failed after retries", "function", name, "retries", retries, "error", string(resp.Payload))
-			return
-		}
-	}
-}
-
 // Stats returns the counters.
 func (s *Service) Stats() Stats {
-	return Stats{Invocations: s.invoked.Load(), Errors: s.errored.Load(), Throttles: s.throttle.Load(), PeakConcurrent: s.peak.Load()}
+	return Stats{Invocations: s.invoked.Load(), Errors: s.errored.Load(), Throttles: s.throttle.Load(), PeakConcurrent: s.peak.Load(),
+		ColdStarts: s.colds.Load()}
 }
 
 // InFlight returns the number of invocations running now.
