@@ -168,8 +168,12 @@ func TestRetryPolicy(t *testing.T) {
 							}
 						}
 					}
-					if !retried["Lambda.ServiceException"] {
-						t.Errorf("%s: task %s does not retry Lambda.ServiceException", name, sn)
+					// Lambda's Invoke API names ResourceNotReadyException
+					// (the function is being set up) as one to wait on and retry.
+					for _, e := range []string{"Lambda.ServiceException", "Lambda.ResourceNotReadyException"} {
+						if !retried[e] {
+							t.Errorf("%s: task %s does not retry %s", name, sn, e)
+						}
 					}
 					if !launchCall {
 						for _, e := range append([]string{"Lambda.Unknown", "States.Timeout", "TransientError", "ThrottledError"}, lambdaRuntimeErrors...) {

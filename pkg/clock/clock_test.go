@@ -76,3 +76,24 @@ func TestScaledRunsFaster(t *testing.T) {
 		t.Fatalf("RealDuration: got %v, want %v", got, want)
 	}
 }
+
+// A deadline 1.5 s away in real time is 30 s away on a clock 20× faster:
+// the local Lambda's 30 s timeout at time scale 20.
+func TestRemaining(t *testing.T) {
+	t.Parallel()
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	tests := []struct {
+		name   string
+		clk    Clock
+		lo, hi time.Duration
+	}{
+		{"real", Real{}, time.Second, 1500 * time.Millisecond},
+		{"scaled 20", NewScaled(time.Now(), 20), 20 * time.Second, 30 * time.Second},
+		{"fake", NewFake(time.Now()), time.Second, 1500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := Remaining(tt.clk, deadline); got < tt.lo || got > tt.hi {
+			t.Errorf("%s: Remaining = %v, want within [%v, %v]", tt.name, got, tt.lo, tt.hi)
+		}
+	}
+}

@@ -59,3 +59,17 @@ func (s *Scaled) Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// Remaining is the time left until deadline, a real-time instant (a
+// context's deadline), measured on c: a Scaled clock runs Factor times
+// faster, so a Lambda's 30 s timeout is 30 simulated seconds on the local
+// stack whatever the scale. Other clocks measure it in real time.
+func Remaining(c Clock, deadline time.Time) time.Duration {
+	left := time.Until(deadline)
+	if s, ok := c.(interface {
+		SimDuration(time.Duration) time.Duration
+	}); ok {
+		return s.SimDuration(left)
+	}
+	return left
+}

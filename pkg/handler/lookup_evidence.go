@@ -113,7 +113,7 @@ func (h *RunTask) lookupSlot(ctx context.Context, service, bucket string) error 
 	if wait <= 0 {
 		return nil
 	}
-	if wait > max(h.o.DeferThreshold, time.Second) || lambdaTooNear(ctx, wait) {
+	if wait > max(h.o.DeferThreshold, time.Second) || lambdaTooNear(ctx, h.o.Clock, wait) {
 		if rerr := giveBack(ctx, h.lim, service, slot); rerr != nil {
 			h.o.Logger.Warn("lookup slot not released", "bucket", bucket, "err", rerr)
 		}

@@ -276,7 +276,7 @@ func (h *Relaunch) holdSlot(ctx context.Context, j *relaunchJob) (near bool, wai
 	if at := j.claim.SlotAt; !at.IsZero() {
 		j.slot = limiter.Slot{At: at}
 		w := at.Sub(h.o.Clock.Now())
-		if w > h.o.DeferThreshold || lambdaTooNear(ctx, w) {
+		if w > h.o.DeferThreshold || lambdaTooNear(ctx, h.o.Clock, w) {
 			return false, w, nil
 		}
 		return true, max(0, w), nil
@@ -290,7 +290,7 @@ func (h *Relaunch) holdSlot(ctx context.Context, j *relaunchJob) (near bool, wai
 	j.slot = slot
 	// From now, not from the limiter's reading of the clock: its write took time.
 	w := slot.At.Sub(h.o.Clock.Now())
-	if w <= h.o.DeferThreshold && !lambdaTooNear(ctx, w) {
+	if w <= h.o.DeferThreshold && !lambdaTooNear(ctx, h.o.Clock, w) {
 		return true, max(0, w), nil
 	}
 	if err := h.store.SetRelaunchSlot(ctx, j.claim.TaskARN, slot.At); err != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
@@ -144,14 +145,15 @@ func (o *RunTaskOptions) defaults() {
 // slot is answered "deferred" instead.
 const callReserve = 5 * time.Second
 
-// lambdaTooNear says the invocation's deadline (real time) leaves no
-// callReserve after a wait of d (runtask's and relaunch's slot waits).
-func lambdaTooNear(ctx context.Context, d time.Duration) bool {
+// lambdaTooNear says the invocation's deadline leaves no callReserve after
+// a wait of d on clk (runtask's and relaunch's slot waits). The deadline is
+// a real instant and d is on clk: both are compared on clk.
+func lambdaTooNear(ctx context.Context, clk clock.Clock, d time.Duration) bool {
 	if d <= 0 {
 		return false
 	}
 	dl, ok := ctx.Deadline()
-	return ok && time.Until(dl) < d+callReserve
+	return ok && clock.Remaining(clk, dl) < d+callReserve
 }
 
 // RunTask is the runtask handler: it makes one chunk's launch call under the

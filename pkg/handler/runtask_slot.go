@@ -91,7 +91,7 @@ func (h *RunTask) place(ctx context.Context, c *launchCall, out RunTaskOutput, s
 	if wait <= 0 {
 		return out, false, nil
 	}
-	if wait <= sleepMax && !lambdaTooNear(ctx, wait) {
+	if wait <= sleepMax && !lambdaTooNear(ctx, h.o.Clock, wait) {
 		if err := h.o.Clock.Sleep(ctx, wait); err != nil {
 			// The attempt stays "sent": the next invocation replays it.
 			return RunTaskOutput{}, true, transientErr("runtask", fmt.Errorf("waiting for the slot: %w", err))
