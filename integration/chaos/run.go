@@ -34,8 +34,9 @@ type Options struct {
 	TimeScale float64
 	// Timeout bounds one seed in real time. Default 5 minutes.
 	Timeout time.Duration
-	// FunctionTimeout is runtask's and retry's Lambda timeout (simulated),
-	// what a TimeoutAfter fault waits for. Default 60 s.
+	// FunctionTimeout, when set, replaces every function's Lambda timeout
+	// (simulated), what a TimeoutAfter fault waits for. Default: the
+	// stack's own (infra/cdk/settings: runtask and retry 30 s).
 	FunctionTimeout time.Duration
 	// Settle bounds (simulated) how long after the executions end, or
 	// after the ledger last moved, it may still converge: relaunches after
@@ -67,9 +68,6 @@ func (o *Options) defaults() {
 	}
 	if o.Settle == 0 {
 		o.Settle = 300 * time.Second
-	}
-	if o.FunctionTimeout == 0 {
-		o.FunctionTimeout = 60 * time.Second
 	}
 	if o.Metrics == nil {
 		o.Metrics = io.Discard
@@ -150,7 +148,11 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 	so.Configure = func(cfg *config.Config) { cfg.LimitsJSON = sc.LimitsJSON }
 	so.Lambda = func(lo *lambdasvc.Options) {
 		lo.Fault = lambdaFaults(sc, faulty, ld, &c)
-		lo.Timeouts = map[string]time.Duration{"runtask": o.FunctionTimeout, "retry": o.FunctionTimeout, "plan": o.FunctionTimeout, "summary": o.FunctionTimeout}
+		if o.FunctionTimeout > 0 {
+			for name := range lo.Timeouts {
+				lo.Timeouts[name] = o.FunctionTimeout
+			}
+		}
 	}
 	so.Functions = functions(sc, faulty, fd, &c)
 	origin := time.Now().UTC()

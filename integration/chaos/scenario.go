@@ -144,6 +144,13 @@ func NewScenario(seed uint64) Scenario {
 	if on(0.3) {
 		sc.ChildFailRequest, sc.ChildFailCrashes = r.IntN(len(sc.Requests)), 8+r.IntN(16)
 	}
+	// A Lambda timeout mid-call: the launch commits, its answer is held
+	// past the calling function's timeout (runtask and retry: 30 s), so the
+	// function ends Sandbox.Timedout inside the call.
+	if on(0.25) {
+		sc.Sim.Faults.LostResponseRate = max(sc.Sim.Faults.LostResponseRate, between(0.03, 0.1))
+		sc.Sim.Faults.LostMode, sc.Sim.Faults.LostHoldSeconds = sim.LostAsTimeout, between(35, 90)
+	}
 	return sc
 }
 
@@ -168,8 +175,8 @@ func (sc Scenario) String() string {
 		}
 	}
 	f := sc.Sim.Faults
-	return fmt.Sprintf("seed %d:%s | storms/h %.0f 5xx %.2f reset %.2f latency %.2f lost %.2f(%s) | lambda crash %.2f/%.2f timeout %.2f | events dup %.2f late %.2f | dynamo outage %v+%v | child fail %d×%d | ENI %v | capacity %v",
-		sc.Seed, mix, f.StormsPerHour, f.ServerErrorRate, f.ResetRate, f.LatencyRate, f.LostResponseRate, f.LostMode,
+	return fmt.Sprintf("seed %d:%s | storms/h %.0f 5xx %.2f reset %.2f latency %.2f lost %.2f(%s %.0fs) | lambda crash %.2f/%.2f timeout %.2f | events dup %.2f late %.2f | dynamo outage %v+%v | child fail %d×%d | ENI %v | capacity %v",
+		sc.Seed, mix, f.StormsPerHour, f.ServerErrorRate, f.ResetRate, f.LatencyRate, f.LostResponseRate, f.LostMode, f.LostHoldSeconds,
 		sc.CrashBefore, sc.CrashAfter, sc.TimeoutAfter, sc.EventDuplicates, sc.EventLate,
 		sc.DynamoOutageAt.Round(100*time.Millisecond), sc.DynamoOutageFor.Round(100*time.Millisecond),
 		sc.ChildFailRequest, sc.ChildFailCrashes, sc.Sim.Buckets[sim.BucketHiddenENI], sc.Sim.Capacity)
