@@ -175,8 +175,8 @@ type Config struct {
 	// Tokens sets how long client tokens stay bound (see Tokens).
 	Tokens Tokens `json:"tokens,omitempty"`
 	// Listing sets what ListTasks shows (see Listing).
-	Listing Listing `json:"listing,omitempty"`
-	Capacity  Capacity  `json:"capacity,omitempty"`
+	Listing  Listing  `json:"listing,omitempty"`
+	Capacity Capacity `json:"capacity,omitempty"`
 	// Lifecycle schedules task and instance state changes.
 	Lifecycle Lifecycle `json:"lifecycle,omitempty"`
 	// CotenantShare in [0, 1) is the share of every published bucket's rate
