@@ -1,0 +1,201 @@
+package sim_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/throttle-handler/throttle-handler/integration/sim"
+)
+
+func runTaskFargate(startedBy string, count int32) *ecs.RunTaskInput {
+	return &ecs.RunTaskInput{Cluster: aws.String("jobs"), TaskDefinition: aws.String("job:3"), Count: aws.Int32(count),
+		LaunchType: "FARGATE", StartedBy: aws.String(startedBy),
+		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{
+			Subnets: []string{"subnet-a", "subnet-b"}}}}
+}
+
+func taskArns(ts []ecstypes.Task) []string {
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, *t.TaskArn)
+	}
+	return out
+}
+
+// TestFargateVCPUQuota follows AWS documentation "Amazon ECS service
+// quotas" (Fargate On-Demand and Spot vCPU resource counts): Fargate tasks
+// not yet stopped count their vCPUs (cpu units / 1024) against the quota;
+// a task beyond it is answered in failures[] with "You've reached the limit
+// on the number of vCPUs you can run concurrently", and stopping tasks
+// frees room.
+func TestFargateVCPUQuota(t *testing.T) {
+	t.Parallel()
+	spot := []ecstypes.CapacityProviderStrategyItem{{CapacityProvider: aws.String("FARGATE_SPOT"), Weight: 1}}
+	tests := []struct {
+		name          string
+		capacity      sim.Capacity
+		cpu           string // overrides.cpu; "" keeps the task definition's 256
+		spot          bool
+		count         int32
+		tasks, failed int
+	}{
+		{"quarter vCPU tasks fill one vCPU", sim.Capacity{FargateVCPULimit: 1}, "", false, 6, 4, 2},
+		{"cpu override counts", sim.Capacity{FargateVCPULimit: 2}, "1024", false, 3, 2, 1},
+		{"vCPU override counts", sim.Capacity{FargateVCPULimit: 2}, "2 vCPU", false, 2, 1, 1},
+		{"spot has its own quota", sim.Capacity{FargateVCPULimit: 1, FargateSpotVCPULimit: 2}, "", true, 10, 8, 2},
+		{"negative disables", sim.Capacity{FargateVCPULimit: -1}, "4096", false, 10, 10, 0},
+		{"default is an established account's", sim.Capacity{}, "4096", false, 10, 10, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sim.Config{Capacity: tt.capacity})
+			in := runTaskFargate("th/quota", tt.count)
+			if tt.cpu != "" {
+				in.Overrides = &ecstypes.TaskOverride{Cpu: aws.String(tt.cpu)}
+			}
+			if tt.spot {
+				in.LaunchType, in.CapacityProviderStrategy = "", spot
+			}
+			out, err := e.ecs.RunTask(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Tasks) != tt.tasks || len(out.Failures) != tt.failed {
+				t.Fatalf("got %d tasks and %d failures, want %d and %d", len(out.Tasks), len(out.Failures), tt.tasks, tt.failed)
+			}
+			for _, f := range out.Failures {
+				if aws.ToString(f.Reason) != sim.FargateVCPULimitReason {
+					t.Fatalf("failure reason %q, want %q", aws.ToString(f.Reason), sim.FargateVCPULimitReason)
+				}
+			}
+		})
+	}
+}
+
+// TestFargateVCPUQuotaFreedOnStop: the quota counts running tasks, so a
+// task that stops gives its vCPUs back ("Amazon ECS service quotas").
+func TestFargateVCPUQuotaFreedOnStop(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Config{Capacity: sim.Capacity{FargateVCPULimit: 1}})
+	ctx := context.Background()
+	first, err := e.ecs.RunTask(ctx, runTaskFargate("th/a", 4))
+	if err != nil || len(first.Tasks) != 4 {
+		t.Fatalf("first: %v, %d tasks", err, len(first.Tasks))
+	}
+	full, err := e.ecs.RunTask(ctx, runTaskFargate("th/b", 1))
+	if err != nil || len(full.Failures) != 1 {
+		t.Fatalf("at the quota: %v, %d failures, want 1", err, len(full.Failures))
+	}
+	if _, err := e.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("jobs"), Task: first.Tasks[0].TaskArn}); err != nil {
+		t.Fatal(err)
+	}
+	e.settle(t, time.Minute)
+	again, err := e.ecs.RunTask(ctx, runTaskFargate("th/c", 2))
+	if err != nil || len(again.Tasks) != 1 || len(again.Failures) != 1 {
+		t.Fatalf("after one stop: %v, %d tasks and %d failures, want 1 and 1", err, len(again.Tasks), len(again.Failures))
+	}
+}
+
+// TestClientTokenLifetime follows AWS documentation "Ensuring idempotency"
+// (Amazon ECS API Reference): a RunTask client token answers with its
+// first result for its lifetime (24 hours by default, bounded by the
+// simulator's second bound, an hour after its tasks stop), and a reused
+// token after that launches anew.
+func TestClientTokenLifetime(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		tokens  sim.Tokens
+		stop    bool
+		advance time.Duration
+		replays bool
+	}{
+		{"within the lifetime", sim.Tokens{LifetimeSeconds: 60}, false, 59 * time.Second, true},
+		{"after the lifetime", sim.Tokens{LifetimeSeconds: 60}, false, 61 * time.Second, false},
+		{"default lifetime is 24 h", sim.Tokens{}, false, 23 * time.Hour, true},
+		{"default lifetime ends at 24 h", sim.Tokens{}, false, 24 * time.Hour, false},
+		{"an hour after its tasks stop", sim.Tokens{}, true, 61 * time.Minute, false},
+		{"within the hour after its tasks stop", sim.Tokens{}, true, 50 * time.Minute, true},
+		{"stop bound off", sim.Tokens{AfterStopSeconds: -1}, true, 2 * time.Hour, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sim.Config{Tokens: tt.tokens, Listing: sim.Listing{StoppedVisibleSeconds: -1}})
+			ctx := context.Background()
+			in := runTaskEC2("th/token")
+			in.ClientToken = aws.String("tok-1")
+			first, err := e.ecs.RunTask(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.stop {
+				if _, err := e.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("jobs"), Task: first.Tasks[0].TaskArn}); err != nil {
+					t.Fatal(err)
+				}
+				e.settle(t, time.Minute)
+			}
+			e.step(t, tt.advance)
+			again, err := e.ecs.RunTask(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Equal(taskArns(again.Tasks), taskArns(first.Tasks)); got != tt.replays {
+				t.Fatalf("replayed = %v, want %v (first %v, again %v)", got, tt.replays, taskArns(first.Tasks), taskArns(again.Tasks))
+			}
+		})
+	}
+}
+
+// TestFailuresBindToken: a RunTask answer with only failures[] binds its
+// token by default ("Ensuring idempotency": a retry with the same token and
+// parameters returns the original result), so the retry replays the
+// failure even once capacity is back; Tokens.FailuresDoNotBind lets it
+// launch.
+func TestFailuresBindToken(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name        string
+		doNotBind   bool
+		wantLaunch  bool
+		wantFailure bool
+	}{
+		{"binds by default", false, false, true},
+		{"does not bind when off", true, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sim.Config{Tokens: sim.Tokens{FailuresDoNotBind: tt.doNotBind},
+				Capacity: sim.Capacity{Clusters: map[string]sim.ClusterCapacity{"jobs": {MaxTasks: 1}}}})
+			ctx := context.Background()
+			holder, err := e.ecs.RunTask(ctx, runTaskEC2("th/holder"))
+			if err != nil || len(holder.Tasks) != 1 {
+				t.Fatalf("holder: %v", err)
+			}
+			in := runTaskEC2("th/retry")
+			in.ClientToken = aws.String("tok-full")
+			full, err := e.ecs.RunTask(ctx, in)
+			if err != nil || len(full.Tasks) != 0 || len(full.Failures) != 1 {
+				t.Fatalf("full cluster: %v, %d tasks, %d failures", err, len(full.Tasks), len(full.Failures))
+			}
+			if _, err := e.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("jobs"), Task: holder.Tasks[0].TaskArn}); err != nil {
+				t.Fatal(err)
+			}
+			e.settle(t, time.Minute)
+			retry, err := e.ecs.RunTask(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if launched := len(retry.Tasks) == 1; launched != tt.wantLaunch || (len(retry.Failures) == 1) != tt.wantFailure {
+				t.Fatalf("retry: %d tasks, %d failures; want launch=%v failure=%v", len(retry.Tasks), len(retry.Failures), tt.wantLaunch, tt.wantFailure)
+			}
+		})
+	}
+}
