@@ -199,3 +199,188 @@ func TestFailuresBindToken(t *testing.T) {
 		})
 	}
 }
+
+// TestStrictByDefault: the zero Config checks requests against the
+// account (DefaultResources when Resources is empty), answering as ECS does
+// for a missing cluster or task definition ("Amazon ECS API Reference:
+// RunTask", ClusterNotFoundException / ClientException); Lenient turns it
+// off.
+func TestStrictByDefault(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		cfg     sim.Config
+		cluster string
+		taskDef string
+		want    string
+	}{
+		{"default cluster and family", sim.Config{}, "jobs", "job:7", ""},
+		{"unknown cluster", sim.Config{}, "nope", "job:3", "ClusterNotFoundException"},
+		{"unknown family", sim.Config{}, "jobs", "nope:1", "ClientException"},
+		{"lenient accepts", sim.Config{Lenient: true}, "nope", "nope:1", ""},
+		{"explicit resources replace the defaults", sim.Config{Resources: sim.Resources{Clusters: []string{"mine"}}}, "jobs", "job:3", "ClusterNotFoundException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, tt.cfg)
+			in := runTaskEC2("th/strict")
+			in.Cluster, in.TaskDefinition = aws.String(tt.cluster), aws.String(tt.taskDef)
+			_, err := e.ecs.RunTask(context.Background(), in)
+			if got := code(err); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func listTasks(t *testing.T, e *env, in *ecs.ListTasksInput) ([]string, error) {
+	t.Helper()
+	out, err := e.ecs.ListTasks(context.Background(), in)
+	if err != nil {
+		return nil, err
+	}
+	return out.TaskArns, nil
+}
+
+// TestListTasksStartedByIsTheOnlyFilter follows "Amazon ECS API Reference:
+// ListTasks": startedBy must be the only filter (the cluster is the scope,
+// the desired status picks running or stopped tasks).
+func TestListTasksStartedByIsTheOnlyFilter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sim.Config{Listing: sim.Listing{NewTaskDelaySeconds: -1}})
+	if _, err := e.ecs.RunTask(context.Background(), runTaskEC2("th/only")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		in   ecs.ListTasksInput
+		want string
+		n    int
+	}{
+		{"alone", ecs.ListTasksInput{StartedBy: aws.String("th/only")}, "", 1},
+		{"with desired status", ecs.ListTasksInput{StartedBy: aws.String("th/only"), DesiredStatus: ecstypes.DesiredStatusRunning}, "", 1},
+		{"with family", ecs.ListTasksInput{StartedBy: aws.String("th/only"), Family: aws.String("job")}, "InvalidParameterException", 0},
+		{"with launch type", ecs.ListTasksInput{StartedBy: aws.String("th/only"), LaunchType: ecstypes.LaunchTypeEc2}, "InvalidParameterException", 0},
+		{"with service", ecs.ListTasksInput{StartedBy: aws.String("th/only"), ServiceName: aws.String("web")}, "InvalidParameterException", 0},
+		{"family alone", ecs.ListTasksInput{Family: aws.String("job")}, "", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.in
+			in.Cluster = aws.String("jobs")
+			arns, err := listTasks(t, e, &in)
+			if got := code(err); got != tt.want || len(arns) != tt.n {
+				t.Fatalf("got %q and %d tasks, want %q and %d", got, len(arns), tt.want, tt.n)
+			}
+		})
+	}
+}
+
+// TestListTasksStoppedWindow: a stopped task stays listed (desiredStatus
+// STOPPED, by startedBy) for an hour after it stops, then leaves the
+// listing ("Amazon ECS API Reference: ListTasks", "DescribeTasks").
+func TestListTasksStoppedWindow(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		listing sim.Listing
+		after   time.Duration
+		want    int
+	}{
+		{"just stopped", sim.Listing{}, time.Second, 1},
+		{"within the hour", sim.Listing{}, 59 * time.Minute, 1},
+		{"after the hour", sim.Listing{}, 61 * time.Minute, 0},
+		{"window off", sim.Listing{StoppedVisibleSeconds: -1}, 5 * time.Hour, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sim.Config{Listing: tt.listing})
+			ctx := context.Background()
+			out, err := e.ecs.RunTask(ctx, runTaskEC2("th/stopped"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.ecs.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("jobs"), Task: out.Tasks[0].TaskArn}); err != nil {
+				t.Fatal(err)
+			}
+			e.settle(t, time.Minute) // STOPPED after StoppingSeconds
+			e.step(t, tt.after)
+			arns, err := listTasks(t, e, &ecs.ListTasksInput{Cluster: aws.String("jobs"), StartedBy: aws.String("th/stopped"),
+				DesiredStatus: ecstypes.DesiredStatusStopped})
+			if err != nil || len(arns) != tt.want {
+				t.Fatalf("got %v (%v), want %d tasks", arns, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestListTasksNewTaskDelay: ListTasks is eventually consistent ("Amazon
+// ECS API Reference: RunTask"), so tasks just launched may be missing for
+// up to NewTaskDelaySeconds (seeded); with the delay off they are listed at
+// once.
+func TestListTasksNewTaskDelay(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name       string
+		listing    sim.Listing
+		wantHidden bool
+	}{
+		{"delayed by default", sim.Listing{}, true},
+		{"off", sim.Listing{NewTaskDelaySeconds: -1}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sim.Config{Listing: tt.listing})
+			in := runTaskEC2("th/new")
+			in.Count = aws.Int32(10)
+			if _, err := e.ecs.RunTask(context.Background(), in); err != nil {
+				t.Fatal(err)
+			}
+			list := &ecs.ListTasksInput{Cluster: aws.String("jobs"), StartedBy: aws.String("th/new")}
+			now, err := listTasks(t, e, list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hidden := len(now) < 10; hidden != tt.wantHidden {
+				t.Fatalf("listed %d of 10 at once, want hidden=%v", len(now), tt.wantHidden)
+			}
+			e.step(t, time.Second)
+			if later, err := listTasks(t, e, list); err != nil || len(later) != 10 {
+				t.Fatalf("after 1 s: listed %d of 10 (%v)", len(later), err)
+			}
+		})
+	}
+}
+
+// TestCotenantsRunTaskBucket: co-tenant service deployments draw from the
+// Fargate task launch bucket ("AWS Fargate throttling quotas") but, by
+// default, not from the RunTask API request buckets, which AWS charges for
+// API requests ("Request throttling for the Amazon ECS API");
+// Cotenants.ChargeRunTaskAPI puts them back on those buckets.
+func TestCotenantsRunTaskBucket(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		charge bool
+	}{{"off the RunTask buckets", false}, {"charged to the RunTask buckets", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sim.Config{Cotenants: sim.Cotenants{Services: 3, IntervalSeconds: 5, TasksPerDeployment: 5, ChargeRunTaskAPI: tt.charge}})
+			e.settle(t, 60*time.Second)
+			st := e.sim.Stats()
+			if st.CotenantDeploys == 0 {
+				t.Fatal("no co-tenant deployments in 60 s")
+			}
+			if taken := st.Buckets[sim.BucketFargateTasks].Taken; taken < float64(5*st.CotenantDeploys) {
+				t.Fatalf("Fargate task bucket: %v taken, want ≥ %d", taken, 5*st.CotenantDeploys)
+			}
+			for _, b := range []string{sim.BucketRunTask, sim.BucketFargateRunTask} {
+				if taken := st.Buckets[b].Taken; (taken > 0) != tt.charge {
+					t.Fatalf("%s: %v taken, want charged=%v", b, taken, tt.charge)
+				}
+			}
+		})
+	}
+}
