@@ -14,9 +14,9 @@ const (
 
 // Cotenants are ECS services of other teams in the same account. Each
 // deploys or scales on its own (seeded, Poisson) schedule, launching Fargate
-// tasks through the account's shared budget: the ECS launch buckets, the
-// hidden ENI and load balancer buckets, and (every second service) Cloud
-// Map. When a bucket it needs is short, ECS emits an "ECS Service Action"
+// tasks through the account's shared budget: the Fargate task launch
+// bucket (and the RunTask API buckets with ChargeRunTaskAPI), the hidden
+// ENI and load balancer buckets, and (every second service) Cloud Map. When a bucket it needs is short, ECS emits an "ECS Service Action"
 // event — ECS_OPERATION_THROTTLED, or SERVICE_DISCOVERY_OPERATION_THROTTLED
 // for Cloud Map — and the service retries after RetrySeconds.
 type Cotenants struct {

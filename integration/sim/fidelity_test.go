@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
@@ -380,6 +382,56 @@ func TestCotenantsRunTaskBucket(t *testing.T) {
 				if taken := st.Buckets[b].Taken; (taken > 0) != tt.charge {
 					t.Fatalf("%s: %v taken, want charged=%v", b, taken, tt.charge)
 				}
+			}
+		})
+	}
+}
+
+// TestRunInstancesTokenLifetime follows "Ensuring idempotency in Amazon EC2
+// API requests": a reused client token answers with the original
+// reservation while the token lives (Tokens.LifetimeSeconds) and launches
+// anew after; DescribeInstances' client-token filter finds every instance
+// launched under a token, the evidence a caller settles a lost answer by.
+func TestRunInstancesTokenLifetime(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		advance time.Duration
+		replays bool
+	}{{"within", 59 * time.Second, true}, {"after", 61 * time.Second, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sim.Config{Tokens: sim.Tokens{LifetimeSeconds: 60}})
+			ctx := context.Background()
+			in := &ec2.RunInstancesInput{MinCount: aws.Int32(1), MaxCount: aws.Int32(1), ImageId: aws.String("ami-1"),
+				InstanceType: "c7g.large", ClientToken: aws.String("ec2-tok"), SubnetId: aws.String("subnet-a")}
+			first, err := e.ec2.RunInstances(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.step(t, tt.advance)
+			again, err := e.ec2.RunInstances(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := *again.ReservationId == *first.ReservationId; got != tt.replays {
+				t.Fatalf("replayed = %v, want %v", got, tt.replays)
+			}
+			want := 2
+			if tt.replays {
+				want = 1
+			}
+			out, err := e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{
+				Filters: []ec2types.Filter{{Name: aws.String("client-token"), Values: []string{"ec2-tok"}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, r := range out.Reservations {
+				n += len(r.Instances)
+			}
+			if n != want {
+				t.Fatalf("client-token filter: %d instances, want %d", n, want)
 			}
 		})
 	}
