@@ -123,6 +123,23 @@ func TestSetupIdeal(t *testing.T) {
 	}
 }
 
+// TestCotenantServicesSetting: the cotenant scenario carries the co-tenant
+// services and the RunTask-charging setting into the account; other
+// scenarios have none.
+func TestCotenantServicesSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		scenario string
+		charge   bool
+		want     int
+	}{{Cotenant, false, 4}, {Cotenant, true, 4}, {Burst, true, 0}} {
+		s := setupOf(t, Params{Tasks: 100, CotenantServices: 4, CotenantServicesRunTask: tc.charge}, tc.scenario, Ours)
+		if c := s.sim.Cotenants; c.Services != tc.want || (tc.want > 0 && c.ChargeRunTaskAPI != tc.charge) {
+			t.Errorf("%s charge=%v: got %+v", tc.scenario, tc.charge, c)
+		}
+	}
+}
+
 // TestAccount: what the simulated account has and what ours is told. In
 // unknown, ours keeps the published defaults (no limits document) while the
 // account has the flags' buckets, or the scenario's 70/27 and 90/16.
@@ -184,20 +201,21 @@ func TestParamsErrorsNameTheFlag(t *testing.T) {
 		p    Params
 		want string
 	}{
-		"unknown scenario":           {Params{Scenarios: []string{"storm"}}, "--scenario"},
-		"unknown strategy":           {Params{Strategies: []string{"yolo"}}, "--strategies"},
-		"share of 1":                 {Params{CotenantShare: 1}, "--cotenant-share"},
-		"negative tasks":             {Params{Tasks: -1}, "--tasks"},
-		"chart not png":              {Params{Chart: "x.svg"}, "--chart"},
-		"crash rate":                 {Params{CrashRate: 2}, "--crash-rate"},
-		"negative runtask burst":     {Params{RunTaskBurst: -1}, "--runtask-burst"},
-		"negative runtask rate":      {Params{RunTaskRate: -40}, "--runtask-rate"},
-		"negative fargate burst":     {Params{FargateBurst: -5}, "--fargate-burst"},
-		"negative fargate rate":      {Params{FargateRate: -0.5}, "--fargate-rate"},
-		"co-tenant arrives before 0": {Params{CotenantStartS: -1}, "--cotenant-start"},
-		"co-tenant leaves before 0":  {Params{CotenantStopS: -1}, "--cotenant-stop"},
-		"leaves before it arrives":   {Params{CotenantStartS: 60, CotenantStopS: 30}, "--cotenant-stop"},
-		"leaves as it arrives":       {Params{CotenantStartS: 60, CotenantStopS: 60}, "--cotenant-stop"},
+		"unknown scenario":            {Params{Scenarios: []string{"storm"}}, "--scenario"},
+		"unknown strategy":            {Params{Strategies: []string{"yolo"}}, "--strategies"},
+		"share of 1":                  {Params{CotenantShare: 1}, "--cotenant-share"},
+		"negative tasks":              {Params{Tasks: -1}, "--tasks"},
+		"chart not png":               {Params{Chart: "x.svg"}, "--chart"},
+		"crash rate":                  {Params{CrashRate: 2}, "--crash-rate"},
+		"negative runtask burst":      {Params{RunTaskBurst: -1}, "--runtask-burst"},
+		"negative runtask rate":       {Params{RunTaskRate: -40}, "--runtask-rate"},
+		"negative fargate burst":      {Params{FargateBurst: -5}, "--fargate-burst"},
+		"negative fargate rate":       {Params{FargateRate: -0.5}, "--fargate-rate"},
+		"co-tenant arrives before 0":  {Params{CotenantStartS: -1}, "--cotenant-start"},
+		"co-tenant leaves before 0":   {Params{CotenantStopS: -1}, "--cotenant-stop"},
+		"leaves before it arrives":    {Params{CotenantStartS: 60, CotenantStopS: 30}, "--cotenant-stop"},
+		"leaves as it arrives":        {Params{CotenantStartS: 60, CotenantStopS: 60}, "--cotenant-stop"},
+		"negative co-tenant services": {Params{CotenantServices: -1}, "--cotenant-services"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
