@@ -128,14 +128,16 @@ func TestSetupIdeal(t *testing.T) {
 // scenarios have none.
 func TestCotenantServicesSetting(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		scenario string
-		charge   bool
-		want     int
-	}{{Cotenant, false, 4}, {Cotenant, true, 4}, {Burst, true, 0}} {
-		s := setupOf(t, Params{Tasks: 100, CotenantServices: 4, CotenantServicesRunTask: tc.charge}, tc.scenario, Ours)
-		if c := s.sim.Cotenants; c.Services != tc.want || (tc.want > 0 && c.ChargeRunTaskAPI != tc.charge) {
-			t.Errorf("%s charge=%v: got %+v", tc.scenario, tc.charge, c)
+	want := map[string]sim.Cotenants{
+		Cotenant + " free":    {Services: 4},
+		Cotenant + " charged": {Services: 4, ChargeRunTaskAPI: true},
+		Burst + " charged":    {},
+	}
+	for name, w := range want {
+		scenario, mode, _ := strings.Cut(name, " ")
+		s := setupOf(t, Params{Tasks: 100, CotenantServices: 4, CotenantServicesRunTask: mode == "charged"}, scenario, Ours)
+		if s.sim.Cotenants != w {
+			t.Errorf("%s: got %+v, want %+v", name, s.sim.Cotenants, w)
 		}
 	}
 }
