@@ -84,7 +84,7 @@ func DefaultBuckets() map[string]Bucket {
 type Resources struct {
 	Clusters        []string          `json:"clusters,omitempty"`        // names
 	TaskDefinitions []string          `json:"taskDefinitions,omitempty"` // "family:revision" or "family"
-	Subnets         map[string]string `json:"subnets,omitempty"`         // subnet ID → availability zone
+	Subnets         map[string]string `json:"subnets,omitempty"`         // subnet ID → availability zone ("": a stable guess)
 	LaunchTemplates map[string]string `json:"launchTemplates,omitempty"` // template ID → default instance type
 	InstanceTypes   []string          `json:"instanceTypes,omitempty"`
 }
@@ -223,7 +223,7 @@ func (c Config) withDefaults() Config {
 	c.Capacity = c.Capacity.withDefaults()
 	c.Strict = c.Strict || !c.Lenient
 	if c.Strict {
-		c.Resources = c.Resources.withDefaults(c.Region)
+		c.Resources = c.Resources.withDefaults()
 	}
 	c.Tokens = c.Tokens.withDefaults()
 	c.Listing = c.Listing.withDefaults()

@@ -5,19 +5,16 @@ import "maps"
 // DefaultResources is the account a strict simulator has when Config leaves
 // a list empty: every cluster, task definition family, subnet, launch
 // template and instance type the README, docs/, the demo, integration/cmd
-// and the test suites use, so they run strict. Subnets are placed in the
-// region's a, b and c zones.
-func DefaultResources(region string) Resources {
-	if region == "" {
-		region = "us-east-1"
-	}
-	a, b, c := region+"a", region+"b", region+"c"
+// and the test suites use, so they run strict. The subnets' zones are left
+// empty: the simulator's stable guess (a, b or c of the region by the
+// subnet ID) places them, as it did before they were listed.
+func DefaultResources() Resources {
 	return Resources{
 		Clusters:        []string{"default", "jobs", "ec2-jobs", "demo", "bench", "batch", "other"},
 		TaskDefinitions: []string{"job", "sample-fargate", "render", "web"},
 		Subnets: map[string]string{
-			"subnet-a": a, "subnet-b": b, "subnet-c": c,
-			"subnet-0a1b2c3d": a, "subnet-0a1b2c3d4e5f60718": b,
+			"subnet-a": "", "subnet-b": "", "subnet-c": "",
+			"subnet-0a1b2c3d": "", "subnet-0a1b2c3d4e5f60718": "",
 		},
 		LaunchTemplates: map[string]string{
 			"lt-1": "c7g.large", "lt-0123456789abcdef0": "c7g.large", "lt-bench": "c7g.large",
@@ -27,8 +24,8 @@ func DefaultResources(region string) Resources {
 }
 
 // withDefaults fills each empty list from DefaultResources.
-func (r Resources) withDefaults(region string) Resources {
-	d := DefaultResources(region)
+func (r Resources) withDefaults() Resources {
+	d := DefaultResources()
 	if len(r.Clusters) == 0 {
 		r.Clusters = d.Clusters
 	}
