@@ -57,6 +57,38 @@ type Flags struct {
 	noServices  bool
 	cfg         sim.Config
 	burst, rate map[string]*float64
+	fid         fidelityFlags
+}
+
+// fidelityFlags are the simulator behaviours whose flag reads "on" or "0 is
+// off" where sim.Config's zero value means the default; fidelity maps them.
+type fidelityFlags struct {
+	strict, failuresBind                 bool
+	fargateVCPU, fargateSpotVCPU         int
+	tokenLifetime, tokenAfterStop        time.Duration
+	listNewTaskDelay, listStoppedVisible time.Duration
+}
+
+// off maps a flag's 0 ("off" or "unlimited") to sim.Config's negative.
+func off(v float64) float64 {
+	if v == 0 {
+		return -1
+	}
+	return v
+}
+
+// fidelity writes the fidelity flags into c.
+func (f *Flags) fidelity(c *sim.Config) {
+	d := f.fid
+	c.Lenient = !d.strict
+	c.Strict = d.strict
+	c.Capacity.FargateVCPULimit = int(off(float64(d.fargateVCPU)))
+	c.Capacity.FargateSpotVCPULimit = int(off(float64(d.fargateSpotVCPU)))
+	c.Tokens.LifetimeSeconds = d.tokenLifetime.Seconds()
+	c.Tokens.AfterStopSeconds = off(d.tokenAfterStop.Seconds())
+	c.Tokens.FailuresDoNotBind = !d.failuresBind
+	c.Listing.NewTaskDelaySeconds = off(d.listNewTaskDelay.Seconds())
+	c.Listing.StoppedVisibleSeconds = off(d.listStoppedVisible.Seconds())
 }
 
 // BindFlags defines every flag on fs. Bucket defaults are AWS's published
@@ -73,11 +105,12 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of IDs, faults, storms and co-tenants")
 	fs.StringVar(&c.Region, "region", "us-east-1", "region")
 	fs.StringVar(&c.Account, "account", "000000000000", "account ID")
-	fs.BoolVar(&c.Strict, "strict", false, "reject clusters, task definitions, subnets, launch templates and instance types not in --config's resources")
+	fs.BoolVar(&f.fid.strict, "strict", true, "reject clusters, task definitions, subnets, launch templates and instance types not in --config's resources (or sim.DefaultResources)")
 	f.burst, f.rate = BindBucketFlags(fs)
 	fs.IntVar(&c.Capacity.VCPULimit, "vcpu-limit", 0, "On-Demand vCPU quota (0: unlimited)")
 	fs.IntVar(&c.Capacity.SpotInstanceLimit, "spot-limit", 0, "spot instance limit (0: unlimited)")
 	fs.IntVar(&c.Capacity.ProvisioningPerCluster, "provisioning-quota", 500, "ECS tasks in PROVISIONING per cluster (-1: unlimited)")
+	bindFidelityFlags(fs, &f.fid)
 	l := &c.Lifecycle
 	fs.Float64Var(&l.ProvisioningSeconds, "provisioning-seconds", 5, "PROVISIONING → PENDING (awsvpc tasks)")
 	fs.Float64Var(&l.PendingSeconds, "pending-seconds", 10, "PENDING → RUNNING")
@@ -88,6 +121,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.IntVar(&c.Cotenants.Services, "cotenant-services", 0, "co-tenant ECS services receiving ECS Service Action throttle events")
 	fs.Float64Var(&c.Cotenants.IntervalSeconds, "cotenant-interval-seconds", 30, "mean seconds between a co-tenant service's deployments")
 	fs.IntVar(&c.Cotenants.TasksPerDeployment, "cotenant-tasks", 5, "tasks per co-tenant deployment")
+	fs.BoolVar(&c.Cotenants.ChargeRunTaskAPI, "cotenant-services-runtask", false, "co-tenant deployments also draw from the RunTask API request buckets")
 	fl := &c.Faults
 	fs.Float64Var(&fl.ServerErrorRate, "fault-server-error-rate", 0, "share of calls answered 500 ServerException / InternalError")
 	fs.Float64Var(&fl.ResetRate, "fault-reset-rate", 0, "share of calls whose connection is reset")
@@ -101,10 +135,24 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	return f
 }
 
+// bindFidelityFlags defines the quota, token and listing flags, on by
+// default as in the simulator.
+func bindFidelityFlags(fs *flag.FlagSet, d *fidelityFlags) {
+	fs.IntVar(&d.fargateVCPU, "fargate-vcpu-limit", sim.DefaultFargateVCPULimit, "Fargate On-Demand vCPU quota (0: unlimited)")
+	fs.IntVar(&d.fargateSpotVCPU, "fargate-spot-vcpu-limit", sim.DefaultFargateVCPULimit, "Fargate Spot vCPU quota (0: unlimited)")
+	fs.DurationVar(&d.tokenLifetime, "token-lifetime", 24*time.Hour, "lifetime of RunTask and RunInstances client tokens (simulated)")
+	fs.DurationVar(&d.tokenAfterStop, "token-after-stop", time.Hour, "a RunTask token also expires this long after its last task stops (0: no such bound)")
+	fs.BoolVar(&d.failuresBind, "failures-bind-token", true, "a RunTask answer with only failures[] binds its client token")
+	fs.DurationVar(&d.listNewTaskDelay, "list-new-task-delay", time.Second, "new tasks are missing from ListTasks for a seeded delay up to this (0: none)")
+	fs.DurationVar(&d.listStoppedVisible, "list-stopped-window", time.Hour, "stopped tasks stay in ListTasks this long (0: forever)")
+}
+
 // Options returns the Options the flags describe; fs is the parsed flag set,
 // whose explicitly set flags override a --config file.
 func (f *Flags) Options(fs *flag.FlagSet) (Options, error) {
-	cfg := f.cfg
+	flagCfg := f.cfg
+	f.fidelity(&flagCfg)
+	cfg := flagCfg
 	if f.configFile != "" {
 		b, err := os.ReadFile(f.configFile)
 		if err != nil {
@@ -114,7 +162,7 @@ func (f *Flags) Options(fs *flag.FlagSet) (Options, error) {
 		if err := json.Unmarshal(b, &fileCfg); err != nil {
 			return Options{}, fmt.Errorf("--config %s: %w", f.configFile, err)
 		}
-		cfg = overlay(fileCfg, f.cfg, fs)
+		cfg = overlay(fileCfg, flagCfg, fs)
 	}
 	if cfg.Buckets == nil {
 		cfg.Buckets = map[string]sim.Bucket{}
@@ -156,7 +204,23 @@ func overlay(file, flags sim.Config, fs *flag.FlagSet) sim.Config {
 		case "account":
 			out.Account = flags.Account
 		case "strict":
-			out.Strict = flags.Strict
+			out.Strict, out.Lenient = flags.Strict, flags.Lenient
+		case "fargate-vcpu-limit":
+			out.Capacity.FargateVCPULimit = flags.Capacity.FargateVCPULimit
+		case "fargate-spot-vcpu-limit":
+			out.Capacity.FargateSpotVCPULimit = flags.Capacity.FargateSpotVCPULimit
+		case "token-lifetime":
+			out.Tokens.LifetimeSeconds = flags.Tokens.LifetimeSeconds
+		case "token-after-stop":
+			out.Tokens.AfterStopSeconds = flags.Tokens.AfterStopSeconds
+		case "failures-bind-token":
+			out.Tokens.FailuresDoNotBind = flags.Tokens.FailuresDoNotBind
+		case "list-new-task-delay":
+			out.Listing.NewTaskDelaySeconds = flags.Listing.NewTaskDelaySeconds
+		case "list-stopped-window":
+			out.Listing.StoppedVisibleSeconds = flags.Listing.StoppedVisibleSeconds
+		case "cotenant-services-runtask":
+			out.Cotenants.ChargeRunTaskAPI = flags.Cotenants.ChargeRunTaskAPI
 		case "vcpu-limit":
 			out.Capacity.VCPULimit = flags.Capacity.VCPULimit
 		case "spot-limit":

@@ -58,6 +58,37 @@ func TestFlagsToOptions(t *testing.T) {
 				t.Errorf("flags over file: got share %v seed %d", o.Sim.CotenantShare, o.Sim.Seed)
 			}
 		}},
+		"fidelity on by default": {nil, func(t *testing.T, o awslocal.Options) {
+			c := o.Sim
+			if !c.Strict || c.Lenient || c.Capacity.FargateVCPULimit != sim.DefaultFargateVCPULimit || c.Capacity.FargateSpotVCPULimit != sim.DefaultFargateVCPULimit {
+				t.Errorf("strict %v lenient %v vCPU %d/%d", c.Strict, c.Lenient, c.Capacity.FargateVCPULimit, c.Capacity.FargateSpotVCPULimit)
+			}
+			if c.Tokens != (sim.Tokens{LifetimeSeconds: 86400, AfterStopSeconds: 3600}) || c.Listing != (sim.Listing{NewTaskDelaySeconds: 1, StoppedVisibleSeconds: 3600}) {
+				t.Errorf("tokens %+v listing %+v", c.Tokens, c.Listing)
+			}
+			if c.Cotenants.ChargeRunTaskAPI {
+				t.Errorf("co-tenants charged to the RunTask API buckets by default")
+			}
+		}},
+		"fidelity off": {[]string{"--strict=false", "--fargate-vcpu-limit", "0", "--fargate-spot-vcpu-limit", "0", "--token-lifetime", "1m",
+			"--token-after-stop", "0", "--failures-bind-token=false", "--list-new-task-delay", "0", "--list-stopped-window", "0",
+			"--cotenant-services-runtask"}, func(t *testing.T, o awslocal.Options) {
+			c := o.Sim
+			if c.Strict || !c.Lenient || c.Capacity.FargateVCPULimit != -1 || c.Capacity.FargateSpotVCPULimit != -1 {
+				t.Errorf("strict %v lenient %v vCPU %d/%d", c.Strict, c.Lenient, c.Capacity.FargateVCPULimit, c.Capacity.FargateSpotVCPULimit)
+			}
+			if c.Tokens != (sim.Tokens{LifetimeSeconds: 60, AfterStopSeconds: -1, FailuresDoNotBind: true}) || c.Listing != (sim.Listing{NewTaskDelaySeconds: -1, StoppedVisibleSeconds: -1}) {
+				t.Errorf("tokens %+v listing %+v", c.Tokens, c.Listing)
+			}
+			if !c.Cotenants.ChargeRunTaskAPI {
+				t.Errorf("--cotenant-services-runtask not applied")
+			}
+		}},
+		"config file, fidelity flags win": {[]string{"--config", file, "--strict=false", "--fargate-vcpu-limit", "8"}, func(t *testing.T, o awslocal.Options) {
+			if !o.Sim.Lenient || o.Sim.Capacity.FargateVCPULimit != 8 || len(o.Sim.Resources.Clusters) != 1 {
+				t.Errorf("got lenient %v vCPU %d clusters %v", o.Sim.Lenient, o.Sim.Capacity.FargateVCPULimit, o.Sim.Resources.Clusters)
+			}
+		}},
 		"simulator only": {[]string{"--no-services"}, func(t *testing.T, o awslocal.Options) {
 			if !o.Services.Disabled {
 				t.Errorf("--no-services: Services.Disabled is false")

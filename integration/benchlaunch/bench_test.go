@@ -123,6 +123,25 @@ func TestSetupIdeal(t *testing.T) {
 	}
 }
 
+// TestCotenantServicesSetting: the cotenant scenario carries the co-tenant
+// services and the RunTask-charging setting into the account; other
+// scenarios have none.
+func TestCotenantServicesSetting(t *testing.T) {
+	t.Parallel()
+	want := map[string]sim.Cotenants{
+		Cotenant + " free":    {Services: 4},
+		Cotenant + " charged": {Services: 4, ChargeRunTaskAPI: true},
+		Burst + " charged":    {},
+	}
+	for name, w := range want {
+		scenario, mode, _ := strings.Cut(name, " ")
+		s := setupOf(t, Params{Tasks: 100, CotenantServices: 4, CotenantServicesRunTask: mode == "charged"}, scenario, Ours)
+		if s.sim.Cotenants != w {
+			t.Errorf("%s: got %+v, want %+v", name, s.sim.Cotenants, w)
+		}
+	}
+}
+
 // TestAccount: what the simulated account has and what ours is told. In
 // unknown, ours keeps the published defaults (no limits document) while the
 // account has the flags' buckets, or the scenario's 70/27 and 90/16.
@@ -184,20 +203,21 @@ func TestParamsErrorsNameTheFlag(t *testing.T) {
 		p    Params
 		want string
 	}{
-		"unknown scenario":           {Params{Scenarios: []string{"storm"}}, "--scenario"},
-		"unknown strategy":           {Params{Strategies: []string{"yolo"}}, "--strategies"},
-		"share of 1":                 {Params{CotenantShare: 1}, "--cotenant-share"},
-		"negative tasks":             {Params{Tasks: -1}, "--tasks"},
-		"chart not png":              {Params{Chart: "x.svg"}, "--chart"},
-		"crash rate":                 {Params{CrashRate: 2}, "--crash-rate"},
-		"negative runtask burst":     {Params{RunTaskBurst: -1}, "--runtask-burst"},
-		"negative runtask rate":      {Params{RunTaskRate: -40}, "--runtask-rate"},
-		"negative fargate burst":     {Params{FargateBurst: -5}, "--fargate-burst"},
-		"negative fargate rate":      {Params{FargateRate: -0.5}, "--fargate-rate"},
-		"co-tenant arrives before 0": {Params{CotenantStartS: -1}, "--cotenant-start"},
-		"co-tenant leaves before 0":  {Params{CotenantStopS: -1}, "--cotenant-stop"},
-		"leaves before it arrives":   {Params{CotenantStartS: 60, CotenantStopS: 30}, "--cotenant-stop"},
-		"leaves as it arrives":       {Params{CotenantStartS: 60, CotenantStopS: 60}, "--cotenant-stop"},
+		"unknown scenario":            {Params{Scenarios: []string{"storm"}}, "--scenario"},
+		"unknown strategy":            {Params{Strategies: []string{"yolo"}}, "--strategies"},
+		"share of 1":                  {Params{CotenantShare: 1}, "--cotenant-share"},
+		"negative tasks":              {Params{Tasks: -1}, "--tasks"},
+		"chart not png":               {Params{Chart: "x.svg"}, "--chart"},
+		"crash rate":                  {Params{CrashRate: 2}, "--crash-rate"},
+		"negative runtask burst":      {Params{RunTaskBurst: -1}, "--runtask-burst"},
+		"negative runtask rate":       {Params{RunTaskRate: -40}, "--runtask-rate"},
+		"negative fargate burst":      {Params{FargateBurst: -5}, "--fargate-burst"},
+		"negative fargate rate":       {Params{FargateRate: -0.5}, "--fargate-rate"},
+		"co-tenant arrives before 0":  {Params{CotenantStartS: -1}, "--cotenant-start"},
+		"co-tenant leaves before 0":   {Params{CotenantStopS: -1}, "--cotenant-stop"},
+		"leaves before it arrives":    {Params{CotenantStartS: 60, CotenantStopS: 30}, "--cotenant-stop"},
+		"leaves as it arrives":        {Params{CotenantStartS: 60, CotenantStopS: 60}, "--cotenant-stop"},
+		"negative co-tenant services": {Params{CotenantServices: -1}, "--cotenant-services"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -16,6 +16,13 @@
 // scale 1 on a smaller request (AdaptiveTasks): compare its ratios (makespan
 // ÷ ideal, throttled share), not its absolute numbers.
 //
+// The cotenant scenario can add co-tenant ECS services (CotenantServices,
+// `--cotenant-services`) whose deployments draw from the Fargate task
+// launch bucket and, with CotenantServicesRunTask
+// (`--cotenant-services-runtask`), from the RunTask API buckets too; each
+// Result records which setting ran (cotenant_services,
+// cotenant_services_runtask) and the throttle events the services received.
+//
 // RunSeeds repeats the whole run per seed and Summarize gives each pair's
 // medians and range over the seeds (`make bench-full`).
 //

@@ -60,6 +60,14 @@ type Params struct {
 	// not told.
 	CotenantShare                 float64
 	CotenantStartS, CotenantStopS float64
+	// CotenantServices adds that many co-tenant ECS services to the
+	// cotenant scenario (sim.Cotenants, deploying 5 tasks every 30 s on
+	// average; default 0, none). CotenantServicesRunTask charges their
+	// deployments to the RunTask API request buckets
+	// (sim.Cotenants.ChargeRunTaskAPI; default false, AWS's documented
+	// charging).
+	CotenantServices        int
+	CotenantServicesRunTask bool
 	// ENIBurst and ENIRate are the hidden ENI bucket of the async scenario
 	// (default 100/15: below the Fargate rate, so ECS throttles
 	// asynchronously).
@@ -171,6 +179,8 @@ func (p *Params) defaults() error {
 		return fmt.Errorf("--concurrency: must be 1..10000, got %d", p.Concurrency)
 	case p.CotenantShare < 0 || p.CotenantShare >= 1:
 		return fmt.Errorf("--cotenant-share: must be in [0, 1), got %g", p.CotenantShare)
+	case p.CotenantServices < 0 || p.CotenantServices > 1000:
+		return fmt.Errorf("--cotenant-services: must be 0..1000, got %d", p.CotenantServices)
 	case p.CotenantStartS < 0:
 		return fmt.Errorf("--cotenant-start: must be ≥ 0 simulated seconds since submit, got %g", p.CotenantStartS)
 	case p.CotenantStopS < 0 || p.CotenantStopS > 0 && p.CotenantStopS <= p.CotenantStartS:

@@ -70,6 +70,13 @@ type Result struct {
 	CotenantCalls          int64            `json:"cotenant_calls"`
 	CotenantThrottledCalls int64            `json:"cotenant_throttled_calls"`
 	CotenantThrottledBy    map[string]int64 `json:"cotenant_throttled_by,omitempty"`
+	// CotenantServices is the co-tenant ECS services of the run, and
+	// CotenantServicesRunTask whether their deployments drew from the
+	// RunTask API buckets (sim.Cotenants.ChargeRunTaskAPI);
+	// CotenantServiceActions counts the throttle events they received.
+	CotenantServices        int   `json:"cotenant_services"`
+	CotenantServicesRunTask bool  `json:"cotenant_services_runtask"`
+	CotenantServiceActions  int64 `json:"cotenant_service_actions"`
 	// FirstLaunchS is submit → first launch: the start-up cost (plan,
 	// cold starts) that the ideal does not count.
 	FirstLaunchS float64 `json:"first_launch_s"`

@@ -253,6 +253,10 @@ func measure(r *Result, s setup, stack *awslocal.Stack, hash string, submitted t
 	r.ThrottledBy = byBucket(st.Buckets, func(b sim.BucketStats) int64 { return b.Throttled })
 	r.CotenantCalls, r.CotenantThrottledCalls = st.CotenantCalls, st.CotenantThrottledCalls
 	r.CotenantThrottledBy = byBucket(st.Buckets, func(b sim.BucketStats) int64 { return b.CotenantThrottled })
+	r.CotenantServices, r.CotenantServicesRunTask = s.sim.Cotenants.Services, s.sim.Cotenants.ChargeRunTaskAPI
+	for _, n := range st.ServiceActions {
+		r.CotenantServiceActions += n
+	}
 	var launched []float64
 	for _, e := range entries {
 		if !e.FailedToStart {

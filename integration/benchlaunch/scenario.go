@@ -99,6 +99,7 @@ func newSetup(p Params, scenario, strategy string) (setup, error) {
 	case Burst, Unknown:
 	case Cotenant:
 		s.cotenant = report.Cotenant{Share: p.CotenantShare, StartS: p.CotenantStartS, StopS: p.CotenantStopS}
+		s.sim.Cotenants = sim.Cotenants{Services: p.CotenantServices, ChargeRunTaskAPI: p.CotenantServicesRunTask}
 	case Async:
 		buckets[sim.BucketHiddenENI] = sim.Bucket{Burst: p.ENIBurst, Rate: p.ENIRate}
 		s.sim.Lifecycle = sim.Lifecycle{ENITimeoutSeconds: 10}

@@ -84,7 +84,7 @@ func DefaultBuckets() map[string]Bucket {
 type Resources struct {
 	Clusters        []string          `json:"clusters,omitempty"`        // names
 	TaskDefinitions []string          `json:"taskDefinitions,omitempty"` // "family:revision" or "family"
-	Subnets         map[string]string `json:"subnets,omitempty"`         // subnet ID → availability zone
+	Subnets         map[string]string `json:"subnets,omitempty"`         // subnet ID → availability zone ("": a stable guess)
 	LaunchTemplates map[string]string `json:"launchTemplates,omitempty"` // template ID → default instance type
 	InstanceTypes   []string          `json:"instanceTypes,omitempty"`
 }
@@ -119,6 +119,39 @@ type Capacity struct {
 	// cluster: a RunTask that would exceed it fails with ClientException.
 	// Default 500 (the AWS default); negative disables it.
 	ProvisioningPerCluster int `json:"provisioningPerCluster,omitempty"`
+	// FargateVCPULimit and FargateSpotVCPULimit are the account's Fargate
+	// On-Demand and Spot vCPU quotas: the vCPUs (task cpu units / 1024) of
+	// Fargate tasks not yet STOPPED. A task beyond them is answered in
+	// RunTask's failures[] with FargateVCPULimitReason. 0 means
+	// DefaultFargateVCPULimit; negative disables the quota.
+	FargateVCPULimit     int `json:"fargateVcpuLimit,omitempty"`
+	FargateSpotVCPULimit int `json:"fargateSpotVcpuLimit,omitempty"`
+}
+
+// Fargate vCPU quotas. AWSNewAccountFargateVCPULimit is the quota a new
+// account starts with (AWS documentation: "Amazon ECS service quotas",
+// "Fargate On-Demand vCPU resource count"); AWS raises it with use. The
+// simulator's default is an established account's, high enough for the
+// suites' thousands of 0.25-vCPU tasks, so only tests that ask for a small
+// quota meet it.
+const (
+	AWSNewAccountFargateVCPULimit = 6
+	DefaultFargateVCPULimit       = 4000
+	// FargateVCPULimitReason is RunTask's failures[] reason at the quota.
+	FargateVCPULimitReason = "You've reached the limit on the number of vCPUs you can run concurrently"
+)
+
+func (c Capacity) withDefaults() Capacity {
+	if c.ProvisioningPerCluster == 0 {
+		c.ProvisioningPerCluster = 500
+	}
+	if c.FargateVCPULimit == 0 {
+		c.FargateVCPULimit = DefaultFargateVCPULimit
+	}
+	if c.FargateSpotVCPULimit == 0 {
+		c.FargateSpotVCPULimit = DefaultFargateVCPULimit
+	}
+	return c
 }
 
 // Config is the simulated account. The zero value plus Defaults is AWS's
@@ -131,11 +164,19 @@ type Config struct {
 	Seed uint64 `json:"seed,omitempty"`
 	// Buckets overrides DefaultBuckets by name.
 	Buckets map[string]Bucket `json:"buckets,omitempty"`
-	// Strict rejects clusters, task definitions, subnets, launch templates
-	// and instance types not in Resources, with the errors AWS gives.
+	// Strict checking is on unless Lenient is set: clusters, task
+	// definitions, subnets, launch templates and instance types not in
+	// Resources (DefaultResources for the lists left empty) are rejected
+	// with the errors AWS gives. Strict is kept for callers that ask for it
+	// explicitly; it overrides Lenient.
 	Strict    bool      `json:"strict,omitempty"`
+	Lenient   bool      `json:"lenient,omitempty"`
 	Resources Resources `json:"resources,omitempty"`
-	Capacity  Capacity  `json:"capacity,omitempty"`
+	// Tokens sets how long client tokens stay bound (see Tokens).
+	Tokens Tokens `json:"tokens,omitempty"`
+	// Listing sets what ListTasks shows (see Listing).
+	Listing  Listing  `json:"listing,omitempty"`
+	Capacity Capacity `json:"capacity,omitempty"`
 	// Lifecycle schedules task and instance state changes.
 	Lifecycle Lifecycle `json:"lifecycle,omitempty"`
 	// CotenantShare in [0, 1) is the share of every published bucket's rate
@@ -179,9 +220,13 @@ func (c Config) withDefaults() Config {
 	b := DefaultBuckets()
 	maps.Copy(b, c.Buckets)
 	c.Buckets = b
-	if c.Capacity.ProvisioningPerCluster == 0 {
-		c.Capacity.ProvisioningPerCluster = 500
+	c.Capacity = c.Capacity.withDefaults()
+	c.Strict = c.Strict || !c.Lenient
+	if c.Strict {
+		c.Resources = c.Resources.withDefaults()
 	}
+	c.Tokens = c.Tokens.withDefaults()
+	c.Listing = c.Listing.withDefaults()
 	c.Lifecycle = c.Lifecycle.withDefaults()
 	c.Cotenants = c.Cotenants.withDefaults()
 	c.Faults = c.Faults.withDefaults()
@@ -210,6 +255,9 @@ func (c Config) Validate() error {
 			c.CotenantStartSeconds, c.CotenantStopSeconds)
 	}
 	if err := c.Lifecycle.validate(); err != nil {
+		return err
+	}
+	if err := c.Tokens.validate(); err != nil {
 		return err
 	}
 	if err := c.Cotenants.validate(); err != nil {

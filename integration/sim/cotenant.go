@@ -14,9 +14,9 @@ const (
 
 // Cotenants are ECS services of other teams in the same account. Each
 // deploys or scales on its own (seeded, Poisson) schedule, launching Fargate
-// tasks through the account's shared budget: the ECS launch buckets, the
-// hidden ENI and load balancer buckets, and (every second service) Cloud
-// Map. When a bucket it needs is short, ECS emits an "ECS Service Action"
+// tasks through the account's shared budget: the Fargate task launch
+// bucket (and the RunTask API buckets with ChargeRunTaskAPI), the hidden
+// ENI and load balancer buckets, and (every second service) Cloud Map. When a bucket it needs is short, ECS emits an "ECS Service Action"
 // event — ECS_OPERATION_THROTTLED, or SERVICE_DISCOVERY_OPERATION_THROTTLED
 // for Cloud Map — and the service retries after RetrySeconds.
 type Cotenants struct {
@@ -29,6 +29,14 @@ type Cotenants struct {
 	TasksPerDeployment int `json:"tasksPerDeployment,omitempty"`
 	// RetrySeconds is how soon a throttled deployment retries. Default 10.
 	RetrySeconds float64 `json:"retrySeconds,omitempty"`
+	// ChargeRunTaskAPI makes deployments draw from the RunTask API request
+	// buckets (ecs:RunTask, ecs:FargateRunTask) as if the scheduler called
+	// RunTask. Default false: AWS documentation ("Request throttling for the
+	// Amazon ECS API") charges those buckets for API requests from
+	// applications, tools and the console; the service scheduler's
+	// launches are not such requests, and only the Fargate task launch
+	// rate ("AWS Fargate throttling quotas") counts every task.
+	ChargeRunTaskAPI bool `json:"chargeRunTaskApi,omitempty"`
 }
 
 func (c Cotenants) withDefaults() Cotenants {
@@ -101,8 +109,11 @@ func (s *Sim) deploy(at time.Time, svc *cotenantService) {
 		}))
 		s.sched.at(at.Add(secs(s.cfg.Cotenants.RetrySeconds)), func(at time.Time) { s.deploy(at, svc) })
 	}
-	if _, ok := s.takeAll(at, take{BucketRunTask, calls}, take{BucketFargateRunTask, calls}, take{BucketFargateTasks, n},
-		take{BucketHiddenENI, n}, take{BucketHiddenLoadBalancer, n}); !ok {
+	takes := []take{{BucketFargateTasks, n}, {BucketHiddenENI, n}, {BucketHiddenLoadBalancer, n}}
+	if s.cfg.Cotenants.ChargeRunTaskAPI {
+		takes = append(takes, take{BucketRunTask, calls}, take{BucketFargateRunTask, calls})
+	}
+	if _, ok := s.takeAll(at, takes...); !ok {
 		retry(EventECSOperationThrottled)
 		return
 	}
@@ -148,11 +159,10 @@ func (s *Sim) SetBucket(name string, cfg Bucket) error {
 }
 
 // SetCapacity replaces the account's capacity limits from now on (running
-// work is not stopped). A zero ProvisioningPerCluster means the default.
+// work is not stopped). Zero ProvisioningPerCluster and Fargate vCPU
+// limits mean the defaults.
 func (s *Sim) SetCapacity(c Capacity) {
-	if c.ProvisioningPerCluster == 0 {
-		c.ProvisioningPerCluster = 500
-	}
+	c = c.withDefaults()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tick()

@@ -11,8 +11,9 @@
 //   - launch semantics: parameter validation with ECS's and EC2's error codes,
 //     clientToken idempotency (ConflictException / IdempotentParameterMismatch),
 //     partial success through failures[], cluster/subnet/instance-type
-//     capacity, the PROVISIONING-tasks-per-cluster quota, a vCPU quota and
-//     spot limits;
+//     capacity, the PROVISIONING-tasks-per-cluster quota, the EC2 On-Demand
+//     vCPU quota, spot limits and the Fargate On-Demand and Spot vCPU
+//     quotas;
 //   - a Ledger of every launched task and instance, with the request hash and
 //     chunk parsed from startedBy "th/<hash>/<chunk>/<attempt>" (or the EC2 tag
 //     th:startedBy), from which duplicates and lost work are counted;
@@ -23,11 +24,49 @@
 //     lookups, load balancer and Cloud Map registration) that stop tasks with
 //     TaskFailedToStart or make RunTask answer the wrapped
 //     InvalidParameterException "… Rate exceeded (ErrorCode: Throttling)", and
-//     co-tenant ECS services that receive "ECS Service Action" throttle events;
+//     co-tenant ECS services that receive "ECS Service Action" throttle events
+//     (they draw from the Fargate task launch and hidden buckets, and from
+//     the RunTask API buckets only with Cotenants.ChargeRunTaskAPI);
 //   - a co-tenant caller that draws a share of every published bucket from
 //     the same buckets, arriving and leaving when told, its throttled calls
 //     counted (SetCotenantTraffic); and seeded faults (5xx, latency,
 //     connection resets, lost responses, throttle storms).
+//
+// Strict by default. Unless Config.Lenient is set, requests are checked
+// against Config.Resources, each empty list taking DefaultResources (every
+// cluster, task definition family, subnet, launch template and instance
+// type the README, docs/, the demo, integration/cmd and the suites use):
+// an unknown cluster is ClusterNotFoundException, an unknown task
+// definition ClientException, an unknown subnet the wrapped
+// InvalidParameterException (ECS) or InvalidSubnetID.NotFound (EC2).
+//
+// Quotas. Fargate tasks not yet STOPPED hold their vCPUs (task cpu units,
+// from overrides.cpu or the task definition's 256, over 1024) against
+// Capacity.FargateVCPULimit or FargateSpotVCPULimit (default
+// DefaultFargateVCPULimit; AWS starts a new account at
+// AWSNewAccountFargateVCPULimit). A task beyond the quota is answered in
+// RunTask's failures[] with FargateVCPULimitReason; other tasks of the call
+// may launch. STOPPED tasks give their vCPUs back.
+//
+// Client tokens (Config.Tokens). A RunTask token is bound, per cluster, to
+// its first answer for LifetimeSeconds (default 24 h) or until
+// AfterStopSeconds (default 1 h) after the last of its tasks stops,
+// whichever comes first; a RunInstances token for LifetimeSeconds. After
+// that a reused token launches anew. An answer with only failures[] binds
+// its token too, unless FailuresDoNotBind.
+//
+// Evidence of unknown outcomes. Two calls tell a caller whether a launch
+// whose answer was lost happened:
+//   - ListTasks by startedBy (with cluster and, optionally, desiredStatus:
+//     startedBy cannot be combined with family, serviceName,
+//     containerInstance or launchType — InvalidParameterException) lists
+//     running tasks, and with desiredStatus STOPPED the tasks that stopped
+//     within Listing.StoppedVisibleSeconds (default 1 h). A new task is
+//     missing from it for a seeded delay below Listing.NewTaskDelaySeconds
+//     (default 1 s), as the listing is eventually consistent: an empty
+//     answer right after a launch is not proof that nothing launched.
+//   - DescribeInstances with the client-token filter returns every instance
+//     launched under a token, whatever its state.
 //
 // Time. The simulator reads one clock.Clock. Every rate is per simulated
 // second and every duration it reports is in simulated seconds, so running it

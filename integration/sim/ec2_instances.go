@@ -178,7 +178,7 @@ func (s *Sim) ec2RunInstances(form url.Values) (any, *apiError) {
 	}
 	list := s.launchInstances(now, &in, n)
 	if in.token != "" {
-		s.ec2.tokens[in.token] = &ec2Idem{params: ph, instances: list, expires: now.Add(tokenTTL)}
+		s.ec2.tokens[in.token] = &ec2Idem{params: ph, instances: list, expires: now.Add(secs(s.cfg.Tokens.LifetimeSeconds))}
 	}
 	return s.reservation(list), nil
 }

@@ -58,37 +58,61 @@ func (s *Sim) strictCluster(cluster string) *apiError {
 	return nil
 }
 
-func (s *Sim) ecsListTasks(body []byte) (any, *apiError) {
-	var in struct {
-		Cluster       string `json:"cluster"`
-		Family        string `json:"family"`
-		StartedBy     string `json:"startedBy"`
-		DesiredStatus string `json:"desiredStatus"`
-		LaunchType    string `json:"launchType"`
-		MaxResults    *int   `json:"maxResults"`
-		NextToken     string `json:"nextToken"`
-	}
-	if e := decodeJSON(body, &in); e != nil {
-		return nil, e
-	}
-	limit := 100
+// listTasksInput is ListTasks' request.
+type listTasksInput struct {
+	Cluster           string `json:"cluster"`
+	Family            string `json:"family"`
+	StartedBy         string `json:"startedBy"`
+	ServiceName       string `json:"serviceName"`
+	ContainerInstance string `json:"containerInstance"`
+	DesiredStatus     string `json:"desiredStatus"`
+	LaunchType        string `json:"launchType"`
+	MaxResults        *int   `json:"maxResults"`
+	NextToken         string `json:"nextToken"`
+}
+
+// validate checks paging and ECS's rule that startedBy is the only filter
+// besides the cluster and the desired status (Amazon ECS API Reference:
+// "ListTasks"). It returns the page size and the start index.
+func (in *listTasksInput) validate() (limit, start int, e *apiError) {
+	limit = 100
 	if in.MaxResults != nil {
 		if *in.MaxResults < 1 || *in.MaxResults > 100 {
-			return nil, errorf(400, "InvalidParameterException", "maxResults: must be between 1 and 100, got %d.", *in.MaxResults)
+			return 0, 0, errorf(400, "InvalidParameterException", "maxResults: must be between 1 and 100, got %d.", *in.MaxResults)
 		}
 		limit = *in.MaxResults
 	}
-	desired := in.DesiredStatus
-	if desired == "" {
-		desired = StatusRunning
+	if in.StartedBy != "" && (in.Family != "" || in.ServiceName != "" || in.ContainerInstance != "" || in.LaunchType != "") {
+		return 0, 0, errorf(400, "InvalidParameterException", "startedBy cannot be combined with family, serviceName, containerInstance or launchType.")
 	}
-	start := 0
 	if in.NextToken != "" {
 		n, err := strconv.Atoi(in.NextToken)
 		if err != nil || n < 0 {
-			return nil, errorf(400, "InvalidParameterException", "nextToken: Invalid token %q.", in.NextToken)
+			return 0, 0, errorf(400, "InvalidParameterException", "nextToken: Invalid token %q.", in.NextToken)
 		}
 		start = n
+	}
+	if in.DesiredStatus == "" {
+		in.DesiredStatus = StatusRunning
+	}
+	return limit, start, nil
+}
+
+// matches reports whether t passes the request's filters.
+func (in *listTasksInput) matches(t *task) bool {
+	return t.desiredStatus == in.DesiredStatus && (in.StartedBy == "" || t.startedBy == in.StartedBy) &&
+		(in.Family == "" || t.container == in.Family) && (in.LaunchType == "" || t.kind.launchType == in.LaunchType) &&
+		(in.ServiceName == "" && in.ContainerInstance == "")
+}
+
+func (s *Sim) ecsListTasks(body []byte) (any, *apiError) {
+	var in listTasksInput
+	if e := decodeJSON(body, &in); e != nil {
+		return nil, e
+	}
+	limit, start, e := in.validate()
+	if e != nil {
+		return nil, e
 	}
 	cluster := nameFromARN(in.Cluster, "cluster/", "default")
 	s.mu.Lock()
@@ -111,8 +135,7 @@ func (s *Sim) ecsListTasks(body []byte) (any, *apiError) {
 	}
 	for i := start; i < len(cs.tasks); i++ {
 		t := cs.tasks[i]
-		if t.desiredStatus != desired || (in.StartedBy != "" && t.startedBy != in.StartedBy) ||
-			(in.Family != "" && t.container != in.Family) || (in.LaunchType != "" && t.kind.launchType != in.LaunchType) {
+		if !in.matches(t) || !s.listed(t, now) {
 			continue
 		}
 		if len(out.TaskArns) == limit {

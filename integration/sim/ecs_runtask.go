@@ -62,15 +62,14 @@ type runTaskOutput struct {
 	Failures []ecsFailure `json:"failures"`
 }
 
-// ecsIdem is what a RunTask client token is bound to, per cluster, for 24 h.
+// ecsIdem is what a RunTask client token is bound to, per cluster, while
+// ecsTokenLive holds.
 type ecsIdem struct {
 	params   [32]byte
 	tasks    []*task
 	failures []ecsFailure
-	expires  time.Time
+	issued   time.Time
 }
-
-const tokenTTL = 24 * time.Hour
 
 // launchKind is how a RunTask call's tasks are placed.
 type launchKind struct {
@@ -140,7 +139,7 @@ func (s *Sim) ecsRunTask(body []byte) (any, *apiError) {
 	var prior *ecsIdem
 	key := cluster + "\x00" + in.ClientToken
 	if in.ClientToken != "" {
-		if p := s.ecs.tokens[key]; p != nil && now.Before(p.expires) {
+		if p := s.ecs.tokens[key]; p != nil && s.ecsTokenLive(p, now) {
 			prior = p
 		}
 	}
@@ -196,8 +195,8 @@ func (s *Sim) ecsRunTask(body []byte) (any, *apiError) {
 		}
 	}
 	tasks, failures := s.launchTasks(now, cluster, &in, kind, count)
-	if in.ClientToken != "" {
-		s.ecs.tokens[key] = &ecsIdem{params: ph, tasks: tasks, failures: failures, expires: now.Add(tokenTTL)}
+	if in.ClientToken != "" && s.bindsToken(tasks) {
+		s.ecs.tokens[key] = &ecsIdem{params: ph, tasks: tasks, failures: failures, issued: now}
 	}
 	out := runTaskOutput{Tasks: make([]taskDoc, len(tasks)), Failures: failures}
 	for i, t := range tasks {
@@ -247,7 +246,12 @@ func (s *Sim) launchTasks(now time.Time, cluster string, in *runTaskInput, kind 
 	var tasks []*task
 	var failures []ecsFailure
 	subnets := in.subnets()
+	cpu := taskCPU(in.Overrides)
 	for i := 0; i < count; i++ {
+		if kind.fargate && !s.fargateVCPURoom(kind, cpu) {
+			failures = append(failures, ecsFailure{Reason: FargateVCPULimitReason})
+			continue
+		}
 		subnet := ""
 		if kind.awsvpc {
 			subnet = s.pickSubnet(kind, subnets, i)
@@ -267,7 +271,7 @@ func (s *Sim) launchTasks(now time.Time, cluster string, in *runTaskInput, kind 
 				continue
 			}
 		}
-		t := s.newTask(now, cs, in, kind, family, tdArn, subnet)
+		t := s.newTask(now, cs, in, kind, family, tdArn, subnet, cpu)
 		tasks = append(tasks, t)
 	}
 	return tasks, failures

@@ -43,7 +43,9 @@ type task struct {
 	exitCode                *int
 	version                 int64
 	eniDeadline             time.Time
-	entry                   int // index in the ledger
+	entry                   int       // index in the ledger
+	listedFrom              time.Time // ListTasks shows the task from then
+	cpuUnits                int       // Fargate vCPU quota use, in cpu units
 }
 
 type clusterState struct {
@@ -62,6 +64,9 @@ type ecsState struct {
 	clusters        map[string]*clusterState
 	tokens          map[string]*ecsIdem // cluster + "\x00" + clientToken
 	fargateBySubnet map[string]int      // Fargate tasks not yet STOPPED per subnet
+	// cpu units of Fargate On-Demand and Spot tasks not yet STOPPED
+	// (Capacity.FargateVCPULimit, FargateSpotVCPULimit)
+	fargateCPU, fargateSpotCPU int
 }
 
 func (e *ecsState) init() {
@@ -96,7 +101,7 @@ func (s *Sim) azOf(subnet string) string {
 
 // newTask creates a task, records it in the ledger, emits its first state
 // change and schedules the rest of its life. Callers hold s.mu.
-func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind launchKind, family, tdArn, subnet string) *task {
+func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind launchKind, family, tdArn, subnet string, cpu int) *task {
 	id := fmt.Sprintf("%016x%016x", s.nextID(), s.nextID())
 	t := &task{
 		arn:         fmt.Sprintf("arn:aws:ecs:%s:%s:task/%s/%s", s.cfg.Region, s.cfg.Account, cs.name, id),
@@ -110,7 +115,8 @@ func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind la
 		group:       in.Group,
 		tags:        in.Tags,
 		clientToken: in.ClientToken,
-		cpu:         "256",
+		cpu:         strconv.Itoa(cpu),
+		cpuUnits:    cpu,
 		memory:      "512",
 		createdAt:   now,
 		version:     1,
@@ -120,6 +126,7 @@ func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind la
 	if t.group == "" {
 		t.group = "family:" + family
 	}
+	t.listedFrom = now.Add(s.listDelay(id))
 	if subnet != "" {
 		t.az = s.azOf(subnet)
 	} else {
@@ -130,6 +137,7 @@ func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind la
 	cs.tasks = append(cs.tasks, t)
 	if kind.fargate {
 		s.ecs.fargateBySubnet[subnet]++
+		s.useFargateVCPU(t, 1)
 	} else {
 		cs.active++
 	}
@@ -150,6 +158,7 @@ func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind la
 func (s *Sim) release(t *task) {
 	if t.kind.fargate {
 		s.ecs.fargateBySubnet[t.subnet]--
+		s.useFargateVCPU(t, -1)
 	} else {
 		t.cluster.active--
 	}

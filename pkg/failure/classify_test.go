@@ -144,6 +144,7 @@ func TestClassifyStatesTable(t *testing.T) {
 		{"ecs access denied", "ECS.AccessDeniedException", "User is not authorized (Service: AmazonECS; Status Code: 400; Error Code: AccessDeniedException)", Permanent, "AccessDeniedException", false},
 		{"ecs limit", "ECS.LimitExceededException", "The limit for the resource has been exceeded.", Quota, "LimitExceededException", false},
 		{"ecs client provisioning", "ECS.ClientException", "Tasks provisioning capacity limit exceeded.", Capacity, "Tasks provisioning capacity limit exceeded", false},
+		{"fargate vcpu quota", "ECS.AmazonECSException", "You've reached the limit on the number of vCPUs you can run concurrently", Quota, "FargateVCPULimitExceeded", false},
 		{"lambda throttled ec2", "Lambda.EC2ThrottledException", "", Throttled, "Lambda.EC2ThrottledException", false},
 		{"lambda new service error", "Lambda.SomethingNewException", "", Transient, "SomethingNewException", true},
 		{"runtime exit", "Runtime.ExitError", "signal: killed", Transient, "Runtime.ExitError", true},
@@ -179,6 +180,10 @@ func TestClassifyRunTaskFailureTable(t *testing.T) {
 		{"RESOURCE:ENI", "", Capacity, ScopeCluster, "RESOURCE:ENI"},
 		{"RESOURCE:GPU", "", Capacity, ScopeCluster, "RESOURCE:GPU"},
 		{"RESOURCE:FARGATE", "", Capacity, ScopeAZ, "RESOURCE:FARGATE"},
+		// AWS Fargate's concurrent vCPU quota ("Amazon ECS service quotas"):
+		// an account limit, not a transient failure.
+		{"You've reached the limit on the number of vCPUs you can run concurrently", "", Quota, ScopeNone, "FargateVCPULimitExceeded"},
+		{"You've reached the limit on the number of tasks you can run concurrently", "", Quota, ScopeNone, "TaskLimitExceeded"},
 		{"RESOURCE:SOMETHING_NEW", "", Capacity, ScopeCluster, "RESOURCE:SOMETHING_NEW"},
 		{"INACTIVE", "", Permanent, ScopeNone, "INACTIVE"},
 		{"Rate exceeded", "", Throttled, ScopeNone, "Rate exceeded"},

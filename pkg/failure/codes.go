@@ -190,6 +190,7 @@ var messageRules = [...]messageRule{
 	{"capacity is unavailable at this time", "Capacity is unavailable at this time", rule{class: Capacity, scope: ScopeAZ}},
 	{"tasks provisioning capacity limit exceeded", "Tasks provisioning capacity limit exceeded", rule{class: Capacity, scope: ScopeCluster}},
 	{"reached the limit on the number of tasks", "TaskLimitExceeded", rule{class: Quota}},
+	{"reached the limit on the number of vcpus", "FargateVCPULimitExceeded", rule{class: Quota}},
 	{"not supported in your requested availability zone", "", rule{class: Capacity, scope: ScopeAZ}},
 	{"rate exceeded", "", rule{class: Throttled}},
 	{"request limit exceeded", "", rule{class: Throttled}},

@@ -43,7 +43,8 @@
 // Throttling)" or "Error Code: ThrottlingException", then phrases such as
 // "Rate exceeded", "Capacity is unavailable at this time", "Tasks
 // provisioning capacity limit exceeded", "reached the limit on the number
-// of tasks". ECS's InvalidParameterException "... Rate exceeded (ErrorCode:
+// of tasks" and "... of vCPUs" (Fargate's concurrent vCPU quota, class
+// quota). ECS's InvalidParameterException "... Rate exceeded (ErrorCode:
 // Throttling)" is therefore throttled, not bad input. An unrecognised
 // failure is transient (code Unknown when there is no code): it may have
 // happened, and a retry with the same token is safe. Unreadable input is

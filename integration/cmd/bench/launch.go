@@ -34,6 +34,8 @@ func runLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Float64Var(&p.CotenantShare, "cotenant-share", 0.3, "share of every published bucket the co-tenant draws (cotenant scenario)")
 	fs.Float64Var(&p.CotenantStartS, "cotenant-start", 0, "when the co-tenant arrives, simulated seconds since submit (0: already there)")
 	fs.Float64Var(&p.CotenantStopS, "cotenant-stop", 0, "when the co-tenant leaves, simulated seconds since submit (default 0: never)")
+	fs.IntVar(&p.CotenantServices, "cotenant-services", 0, "co-tenant ECS services deploying in the cotenant scenario")
+	fs.BoolVar(&p.CotenantServicesRunTask, "cotenant-services-runtask", false, "co-tenant services' deployments also draw from the RunTask API buckets")
 	fs.Float64Var(&p.ENIBurst, "eni-burst", 100, "hidden ENI bucket burst (async scenario)")
 	fs.Float64Var(&p.ENIRate, "eni-rate", 15, "hidden ENI bucket rate (async scenario)")
 	fs.Float64Var(&p.LostRate, "lost-rate", 0.03, "share of launch calls whose response is lost (faults scenario)")
