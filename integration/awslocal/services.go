@@ -81,6 +81,15 @@ func (s *Stack) startServices(ctx context.Context, o Options) error {
 		RunnerStderr: so.RunnerStderr, Logger: s.logger, SFN: so.SFN,
 	}
 	opts.Fidelity = so.Fidelity
+	// The product replays a token only while the simulator certainly keeps
+	// it (a shorter token lifetime in a test shortens the product's too).
+	window := s.Sim.Config().Tokens.CertainWindow()
+	opts.Configure = func(c *config.Config) {
+		c.TokenLifetime = min(c.TokenLifetime, window)
+		if so.Configure != nil {
+			so.Configure(c)
+		}
+	}
 	cfg, err := opts.Config()
 	if err != nil {
 		return err

@@ -436,3 +436,23 @@ func TestRunInstancesTokenLifetime(t *testing.T) {
 		})
 	}
 }
+
+// The window in which a token certainly binds is the lifetime, or the
+// after-stop bound when shorter: a task cannot stop before the call.
+func TestTokensCertainWindow(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		tokens sim.Tokens
+		want   time.Duration
+	}{
+		{sim.Tokens{}, time.Hour},
+		{sim.Tokens{LifetimeSeconds: 600}, 10 * time.Minute},
+		{sim.Tokens{AfterStopSeconds: -1}, 24 * time.Hour},
+		{sim.Tokens{LifetimeSeconds: 7200, AfterStopSeconds: 30}, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := tt.tokens.CertainWindow(); got != tt.want {
+			t.Errorf("%+v: CertainWindow = %v, want %v", tt.tokens, got, tt.want)
+		}
+	}
+}

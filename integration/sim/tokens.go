@@ -71,3 +71,16 @@ func (s *Sim) ecsTokenLive(p *ecsIdem, now time.Time) bool {
 func (s *Sim) bindsToken(tasks []*task) bool {
 	return len(tasks) > 0 || !s.cfg.Tokens.FailuresDoNotBind
 }
+
+// CertainWindow is how long after a token's first use it certainly still
+// binds, whatever its tasks do: the lifetime, or the after-stop bound when
+// that is shorter (tasks cannot stop before the call that launched them).
+// The local stack gives the product this as its token lifetime.
+func (t Tokens) CertainWindow() time.Duration {
+	t = t.withDefaults()
+	w := t.LifetimeSeconds
+	if t.AfterStopSeconds > 0 {
+		w = min(w, t.AfterStopSeconds)
+	}
+	return time.Duration(w * float64(time.Second))
+}

@@ -18,7 +18,7 @@
 //	TH_DEFER_THRESHOLD_SECONDS   a slot further away than this is returned as         2
 //	                             "deferred" instead of waited for in Lambda
 //	TH_MAX_AHEAD_SECONDS         how far ahead the limiter hands out slots            900
-//	TH_TOKEN_LIFETIME_SECONDS    how long a launch's client token is honoured:        86400
+//	TH_TOKEN_LIFETIME_SECONDS    how long a launch's client token is honoured:        3600
 //	                             within it an unknown outcome is replayed, beyond
 //	                             it settled by evidence (set it to the emulator's)
 //	TH_LOG_LEVEL                 debug, info, warn, error                             info
@@ -77,8 +77,8 @@ type Config struct {
 	AccountScope   string
 	DeferThreshold time.Duration
 	MaxAhead       time.Duration
-	// TokenLifetime is how long ECS / EC2 honour a client token (24 h for
-	// RunTask).
+	// TokenLifetime is how long after a launch's first send its client
+	// token certainly binds (see handler.RunTaskOptions.TokenLifetime).
 	TokenLifetime time.Duration
 	LogLevel      slog.Level
 	Region        string
@@ -97,7 +97,7 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 		Region:           getenv(EnvRegion),
 		DeferThreshold:   2 * time.Second,
 		MaxAhead:         900 * time.Second,
-		TokenLifetime:    24 * time.Hour,
+		TokenLifetime:    time.Hour,
 	}
 	for _, name := range required {
 		if strings.TrimSpace(getenv(name)) == "" {

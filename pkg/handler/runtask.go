@@ -97,10 +97,14 @@ type RunTaskOptions struct {
 	AccountScope string
 	// Classify classifies call errors; default failure.ClassifyError.
 	Classify func(error) failure.Classification
-	// TokenLifetime is how long ECS / EC2 keep a client token: within it
-	// an attempt whose outcome is unknown is replayed with its token
-	// (authoritative); beyond it, it is settled by evidence, never sent
-	// again. Default 24 h, RunTask's documented token lifetime.
+	// TokenLifetime is how long after an attempt's first send its client
+	// token certainly still binds: within it an attempt whose outcome is
+	// unknown is replayed with its token (authoritative); beyond it, it is
+	// settled by evidence, never sent again. Default 1 h: ECS keeps a
+	// RunTask token at most 24 h and, by the second bound of its
+	// idempotency page as modelled here, an hour after the tasks launched
+	// under it stop; tasks cannot stop before the send, so an hour from
+	// the first send is within both bounds.
 	TokenLifetime time.Duration
 	// MaxReplays: an attempt replayed this often without an answer that
 	// settles it is settled by evidence. Default 3.
@@ -127,7 +131,7 @@ func (o *RunTaskOptions) defaults() {
 		o.Classify = failure.ClassifyError
 	}
 	if o.TokenLifetime == 0 {
-		o.TokenLifetime = 24 * time.Hour
+		o.TokenLifetime = time.Hour
 	}
 	if o.MaxReplays == 0 {
 		o.MaxReplays = 3
