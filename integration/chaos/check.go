@@ -109,6 +109,10 @@ func collectFaults(into map[string]int64, st sim.Stats, svc services.Stats, c *c
 	add("sim:throttledCalls", st.ThrottledCalls)
 	add("sim:tasksFailedToStart", st.FailedToStart)
 	add("sim:wrappedThrottles", st.WrappedThrottles)
+	// The evidence calls: an unknown outcome settled past its token's window.
+	add("evidence:ecs:ListTasks", st.Calls["ecs:ListTasks"])
+	add("evidence:ec2:DescribeInstances", st.Calls["ec2:DescribeInstances"])
+	add("lambda:coldStarts", svc.Lambda.ColdStarts)
 	add("lambda:crashBefore", c.crashBefore.Load())
 	add("lambda:childCrashes", c.childCrashes.Load())
 	add("lambda:crashAfter", c.crashAfter.Load())

@@ -151,6 +151,15 @@ func NewScenario(seed uint64) Scenario {
 		sc.Sim.Faults.LostResponseRate = max(sc.Sim.Faults.LostResponseRate, between(0.03, 0.1))
 		sc.Sim.Faults.LostMode, sc.Sim.Faults.LostHoldSeconds = sim.LostAsTimeout, between(35, 90)
 	}
+	// A token that expires before its outcome is settled: the product may
+	// not replay it (it would launch anew) and must settle by evidence.
+	// And whether an answer of failures[] alone binds the token (AWS does
+	// not say): the product must be right either way.
+	if on(0.3) {
+		sc.Sim.Tokens.LifetimeSeconds = between(5, 60)
+		sc.Sim.Faults.LostResponseRate = max(sc.Sim.Faults.LostResponseRate, between(0.05, 0.15))
+	}
+	sc.Sim.Tokens.FailuresDoNotBind = on(0.5)
 	return sc
 }
 
@@ -175,9 +184,9 @@ func (sc Scenario) String() string {
 		}
 	}
 	f := sc.Sim.Faults
-	return fmt.Sprintf("seed %d:%s | storms/h %.0f 5xx %.2f reset %.2f latency %.2f lost %.2f(%s %.0fs) | lambda crash %.2f/%.2f timeout %.2f | events dup %.2f late %.2f | dynamo outage %v+%v | child fail %d×%d | ENI %v | capacity %v",
+	return fmt.Sprintf("seed %d:%s | storms/h %.0f 5xx %.2f reset %.2f latency %.2f lost %.2f(%s %.0fs) | lambda crash %.2f/%.2f timeout %.2f | events dup %.2f late %.2f | dynamo outage %v+%v | child fail %d×%d | tokens %.0fs bind %v | ENI %v | capacity %v",
 		sc.Seed, mix, f.StormsPerHour, f.ServerErrorRate, f.ResetRate, f.LatencyRate, f.LostResponseRate, f.LostMode, f.LostHoldSeconds,
 		sc.CrashBefore, sc.CrashAfter, sc.TimeoutAfter, sc.EventDuplicates, sc.EventLate,
 		sc.DynamoOutageAt.Round(100*time.Millisecond), sc.DynamoOutageFor.Round(100*time.Millisecond),
-		sc.ChildFailRequest, sc.ChildFailCrashes, sc.Sim.Buckets[sim.BucketHiddenENI], sc.Sim.Capacity)
+		sc.ChildFailRequest, sc.ChildFailCrashes, sc.Sim.Tokens.LifetimeSeconds, !sc.Sim.Tokens.FailuresDoNotBind, sc.Sim.Buckets[sim.BucketHiddenENI], sc.Sim.Capacity)
 }
