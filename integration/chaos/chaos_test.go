@@ -8,6 +8,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
@@ -127,6 +128,9 @@ func TestCheckCatchesBrokenPromises(t *testing.T) {
 		{"no reason", func(r *RequestResult) { r.Summary.Reasons = map[string]int{"": 2} }, "without a reason"},
 		{"reasons short", func(r *RequestResult) { r.Summary.Reasons = map[string]int{"x": 1} }, "reasons"},
 		{"dlq short", func(r *RequestResult) { r.DeadLettered = 1 }, "DLQ holds 1"},
+		{"dead-lettered after the close", func(r *RequestResult) { r.DeadLettered, r.DeadLetteredAfterClose = 3, 1 }, ""},
+		{"after the close, none extra", func(r *RequestResult) { r.DeadLetteredAfterClose = 1 }, "DLQ holds 2"},
+		{"dlq extra", func(r *RequestResult) { r.DeadLettered = 3 }, "DLQ holds 3"},
 		{"sum", func(r *RequestResult) { r.Summary.Launched = 7 }, "≠ requested"},
 	}
 	for _, tt := range tests {
@@ -159,5 +163,24 @@ func TestCheckBuckets(t *testing.T) {
 	st.Calls["ecs:RunTask"] = 31
 	if v := checkBuckets(sc, st, origin); len(v) != 1 || !strings.Contains(v[0], "ecs:RunTask") {
 		t.Fatalf("over the budget: %q", v)
+	}
+}
+
+// TestDeadLetteredAfterClose: only the relaunch path's letters for a task
+// that failed to start once its request was closed count as after the
+// close; a chunk's give-up or another relaunch give-up does not.
+func TestDeadLetteredAfterClose(t *testing.T) {
+	letter := func(arn, reason string) handler.DeadLetter {
+		return handler.DeadLetter{LaunchFailedDetail: launch.LaunchFailedDetail{Missing: 1, StoppedTaskARN: arn, Reason: reason}}
+	}
+	c := chunkLetters{
+		"0/ecs/a": letter("arn:a", "request completed before the relaunch: not relaunched; last: ENI timeout"),
+		"0/ecs/b": letter("arn:b", "request cancelled before the relaunch: not relaunched; last: x"),
+		"0/ecs/c": letter("arn:c", "deadline 2026-01-01T00:00:00Z passed before the relaunch; last: x"),
+		"0/ecs/d": letter("arn:d", "relaunch budget spent"),
+		"1/ecs":   letter("", "request completed before the relaunch"),
+	}
+	if got := c.afterClose(); got != 2 {
+		t.Fatalf("afterClose = %d, want 2 (completed and cancelled)", got)
 	}
 }

@@ -10,8 +10,11 @@
 //   - 0 duplicates: no chunk has more live tasks/instances than its size;
 //   - every request terminal with a reason: the execution succeeded with a
 //     summary, nothing pending, every failed unit counted under a reason;
-//   - the DLQ matches the failures: dead-lettered units = summary.failed,
-//     and the final summary has no relaunch pending;
+//   - the DLQ matches the failures: dead-lettered units = summary.failed +
+//     those of tasks that failed to start after the final summary closed the
+//     request (the relaunch path's "request completed before the relaunch";
+//     counted apart, fault dlq:afterClose), and the final summary has no
+//     relaunch pending;
 //   - the limiter never admitted above the bucket: the product's RunTask and
 //     RunInstances calls never exceed the bucket's burst + rate × elapsed
 //     (the simulator's counters; the limiter and simulator share limits).

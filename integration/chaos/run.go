@@ -84,6 +84,9 @@ type RequestResult struct {
 	// DeadLettered counts the units of the DLQ's messages (the last
 	// message per chunk: sends are at least once).
 	DeadLettered int `json:"deadLettered"`
+	// DeadLetteredAfterClose counts those of them a task failing to start
+	// after the final summary closed the request put there (check.go).
+	DeadLetteredAfterClose int `json:"deadLetteredAfterClose,omitempty"`
 	// EventDeadLettered counts the request's tasks whose TaskFailedToStart
 	// event EventBridge could not deliver to retry (dead-lettered raw):
 	// not lost, but not relaunched nor counted failed either.
@@ -250,6 +253,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 		for i, r := range sc.Requests {
 			res.Requests[i].Ledger = ledgerCounts(stack.Sim, r)
 			res.Requests[i].DeadLettered = dead[r.RequestID].units()
+			res.Requests[i].DeadLetteredAfterClose = dead[r.RequestID].afterClose()
 			res.Requests[i].EventDeadLettered = undelivered(stack.Sim, r, dead[rawPrefix+launch.RequestHash(r.RequestID)])
 			res.Requests[i].Lost = res.Requests[i].Requested - res.Requests[i].Ledger.Unique - res.Requests[i].DeadLettered - res.Requests[i].EventDeadLettered
 			unique += res.Requests[i].Ledger.Unique + res.Requests[i].DeadLettered + res.Requests[i].EventDeadLettered
@@ -292,6 +296,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 	res.Violations = append(res.Violations, check(sc, res.Requests, dead)...)
 	res.Violations = append(res.Violations, checkBuckets(sc, st, origin)...)
 	collectFaults(res.Faults, st, svc.Stats(), &c)
+	countAfterClose(res.Faults, res.Requests)
 	if from, to := c.outageFrom.Load(), c.outageTo.Load(); from != nil && to != nil {
 		res.OutageFrom, res.OutageTo = *from, *to
 		for _, r := range sc.Requests {

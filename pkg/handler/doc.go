@@ -17,7 +17,10 @@
 //	                slow the ECS buckets on throttle events; relaunch a
 //	                TaskFailedToStart task keyed by its ARN (relaunch_steps.go:
 //	                find → register → claim → slot → call → record)
-//	SummaryHandler  counts from the table → LaunchCompleted
+//	SummaryHandler  counts from the table → LaunchCompleted; the machine's
+//	                check waits for pending relaunches and, for ECS, until
+//	                StartWatch after the latest launch (the chunks'
+//	                LaunchedAt), then closes the request
 //
 // Every wait — a chunk's retry, a relaunch, a hand-off to the relaunch
 // queue, a busy limiter — is decided by pkg/backoff's Policy.Delay.

@@ -17,8 +17,9 @@ type HandlerOptions struct {
 	Options
 	// Bus is the product's event bus (summary puts LaunchCompleted there).
 	Bus string
-	// StartWatch is how long after the chunks end (the first check) the
-	// summary of a request with ECS tasks waits for those just launched to
+	// StartWatch is how long after the request's latest launch (an
+	// attempt's answer or a relaunch, and no earlier than the first check)
+	// the summary of a request with ECS tasks waits for those launched to
 	// fail to start: their TaskFailedToStart event, not yet there, would
 	// dead-letter a unit LaunchCompleted counted launched. Default
 	// DefaultStartWatch; negative: no watch.

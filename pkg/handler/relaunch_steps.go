@@ -322,7 +322,7 @@ func (h *Relaunch) callFailed(ctx context.Context, j *relaunchJob, err error) (E
 
 // record closes the claim with the new task and announces it.
 func (h *Relaunch) record(ctx context.Context, j *relaunchJob, newARN string) (EventOutput, error) {
-	if err := h.store.FinishRelaunch(ctx, j.claim, newARN); err != nil {
+	if err := h.store.FinishRelaunch(ctx, j.claim, newARN, h.o.Clock.Now()); err != nil {
 		return EventOutput{}, transientErr("retry", err)
 	}
 	h.o.Metrics.Add(MetricRelaunched, 1, UnitCount)

@@ -315,7 +315,7 @@ func (h *RunTask) callAndRecord(ctx context.Context, c *launchCall, out RunTaskO
 	if err != nil {
 		return RunTaskOutput{}, h.callFailed(ctx, c, op, err)
 	}
-	state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures)
+	state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures, h.o.Clock.Now())
 	if err != nil {
 		// The call happened; its record stays "sent", so the next
 		// invocation replays it with the same token and records it.

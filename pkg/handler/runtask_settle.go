@@ -103,14 +103,14 @@ func (h *RunTask) settleByEvidence(ctx context.Context, in RunTaskInput, v chunk
 		return RunTaskOutput{}, err
 	}
 	if len(ids) >= rec.Count {
-		state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, ids, nil)
+		state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, ids, nil, h.o.Clock.Now())
 		if err != nil {
 			return RunTaskOutput{}, transientErr("runtask", err)
 		}
 		log.Info("settled by evidence", "found", len(ids))
 		return h.answer(out, v.spec, state, state.Attempts[rec.Attempt]), nil
 	}
-	state, err := h.store.SettleAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, rec.Sends, ids, CodeOutcomeUnknown)
+	state, err := h.store.SettleAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, rec.Sends, ids, CodeOutcomeUnknown, h.o.Clock.Now())
 	if err != nil {
 		return RunTaskOutput{}, transientErr("runtask", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -87,7 +88,7 @@ func TestRetrySettlesUnknownAttemptBeforeGivingUp(t *testing.T) {
 	}
 	// One of the ten fails to start and is relaunched.
 	stopped := "arn:aws:ecs:us-east-1:000000000000:task/jobs/0001"
-	if err := e.st.FinishRelaunch(ctx, launch.RelaunchClaim{TaskARN: stopped, RequestID: "r1", Chunk: 0}, "arn:aws:ecs:us-east-1:000000000000:task/jobs/r001"); err != nil {
+	if err := e.st.FinishRelaunch(ctx, launch.RelaunchClaim{TaskARN: stopped, RequestID: "r1", Chunk: 0}, "arn:aws:ecs:us-east-1:000000000000:task/jobs/r001", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })

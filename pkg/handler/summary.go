@@ -65,7 +65,7 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (launch.Su
 			return sum, err
 		}
 	}
-	sum, err := h.summarize(ctx, in.RequestID)
+	sum, _, err := h.summarize(ctx, in.RequestID)
 	if err != nil {
 		return launch.Summary{}, err
 	}
@@ -77,15 +77,16 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (launch.Su
 	return sum, nil
 }
 
-// summarize is Summarize with the handler's errors.
-func (h *SummaryHandler) summarize(ctx context.Context, requestID string) (launch.Summary, error) {
-	sum, err := h.Summarize(ctx, requestID)
+// summarize is Summarize with the handler's errors, and the time of the
+// request's latest launch (zero: none).
+func (h *SummaryHandler) summarize(ctx context.Context, requestID string) (launch.Summary, time.Time, error) {
+	sum, latest, err := h.summary(ctx, requestID)
 	if errors.Is(err, launchstore.ErrNotFound) {
-		return launch.Summary{}, permanent("summary", "RequestNotFound", err)
+		return launch.Summary{}, time.Time{}, permanent("summary", "RequestNotFound", err)
 	} else if err != nil {
-		return launch.Summary{}, transientErr("summary", err)
+		return launch.Summary{}, time.Time{}, transientErr("summary", err)
 	}
-	return sum, nil
+	return sum, latest, nil
 }
 
 // check is the state machine's call: it dead-letters the units the chunks
@@ -101,11 +102,11 @@ func (h *SummaryHandler) check(ctx context.Context, requestID string) (launch.Su
 	if _, err := h.closePending(ctx, sr); err != nil {
 		return launch.Summary{}, true, transientErr("summary", err)
 	}
-	sum, err := h.summarize(ctx, requestID)
+	sum, latest, err := h.summarize(ctx, requestID)
 	if err != nil {
 		return launch.Summary{}, true, err
 	}
-	wait, err := h.waitFor(ctx, sum)
+	wait, err := h.waitFor(ctx, sum, latest)
 	if err != nil {
 		return launch.Summary{}, true, transientErr("summary", err)
 	}
@@ -126,8 +127,9 @@ func (h *SummaryHandler) check(ctx context.Context, requestID string) (launch.Su
 // deadline, so one still pending then is lost: its event late or on the
 // relaunch dead-letter queue), RelaunchGrace longer only while a relaunch's
 // call has an unknown outcome (it is replayed at the deadline); and, for a
-// request with ECS tasks launched, StartWatch from the first check.
-func (h *SummaryHandler) waitFor(ctx context.Context, sum launch.Summary) (int, error) {
+// request with ECS tasks launched, StartWatch past its latest launch (see
+// startWatch).
+func (h *SummaryHandler) waitFor(ctx context.Context, sum launch.Summary, latest time.Time) (int, error) {
 	sr, err := h.store.Request(ctx, sum.RequestID) // cached by Summarize
 	if err != nil {
 		return 0, err
@@ -153,10 +155,29 @@ func (h *SummaryHandler) waitFor(ctx context.Context, sum launch.Summary) (int, 
 		// events, ≈ 9 a loop).
 		return max(RelaunchCheckSeconds, int(math.Ceil(limit.Sub(now).Seconds()/100))), nil
 	}
-	if end := first.Add(h.o.StartWatch); sr.Plan.ECSChunks > 0 && sum.Launched+sum.Relaunched > 0 && now.Before(end) {
-		return min(RelaunchCheckSeconds, int(math.Ceil(end.Sub(now).Seconds()))), nil
+	if sr.Plan.ECSChunks > 0 && sum.Launched+sum.Relaunched > 0 {
+		return startWatch(now, first, latest, later(sr.Deadline, first).Add(RelaunchGrace), h.o.StartWatch), nil
 	}
 	return 0, nil
+}
+
+// startWatch is the wait of a check at now for the tasks launched last
+// (at latest) to fail to start: StartWatch past the later of latest and
+// the first check, a launch counted no later than bound (the relaunch path
+// launches nothing after the deadline and its grace). Steps are at most
+// RelaunchCheckSeconds, but at least a fiftieth of the time since the first
+// check, so that relaunches all along a deadline of days keep the watch
+// within a few hundred loops.
+func startWatch(now, first, latest, bound time.Time, watch time.Duration) int {
+	if latest.After(bound) {
+		latest = bound
+	}
+	end := later(first, latest).Add(watch)
+	if !now.Before(end) {
+		return 0
+	}
+	step := min(RelaunchCheckSeconds, int(math.Ceil(end.Sub(now).Seconds())))
+	return max(step, int(math.Ceil(now.Sub(first).Seconds()/50)))
 }
 
 func later(a, b time.Time) time.Time {
@@ -169,18 +190,26 @@ func later(a, b time.Time) time.Time {
 // Summarize computes a request's summary from the table without side effects
 // (throttlectl status uses it too).
 func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (launch.Summary, error) {
+	sum, _, err := h.summary(ctx, requestID)
+	return sum, err
+}
+
+// summary is Summarize, and the latest LaunchedAt of the request's chunks.
+func (h *SummaryHandler) summary(ctx context.Context, requestID string) (launch.Summary, time.Time, error) {
 	sr, err := h.store.Request(ctx, requestID)
 	if err != nil {
-		return launch.Summary{}, err
+		return launch.Summary{}, time.Time{}, err
 	}
 	chunks, lost, err := h.store.Chunks(ctx, requestID)
 	if err != nil {
-		return launch.Summary{}, err
+		return launch.Summary{}, time.Time{}, err
 	}
+	var latest time.Time
 	sum := launch.Summary{RequestID: requestID, Requested: sr.Request.Requested(), Reasons: map[string]int{}, CompletedAt: h.o.Clock.Now().UTC()}
 	seen := map[int]bool{}
 	for _, c := range chunks {
 		seen[c.Index] = true
+		latest = later(latest, c.LaunchedAt)
 		spec, err := sr.Request.Chunk(c.Index)
 		if err != nil {
 			continue
@@ -216,7 +245,7 @@ func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (launc
 			sum.Pending += spec.Size
 		}
 	}
-	return sum, nil
+	return sum, latest, nil
 }
 
 // summaryReason is the Reasons key of a given-up chunk: "<class>: <code>"

@@ -190,3 +190,85 @@ func TestGiveUpRelaunchCountedOnce(t *testing.T) {
 		t.Fatalf("lost %d missing %d pending relaunches %d settled %d; want 1, 0, 0, 9", st.Lost, st.Missing(10), st.PendingRelaunches(), st.Settled())
 	}
 }
+
+// A task relaunched after the first check may fail to start StartWatch
+// later (chaos seed 4: relaunched after TaskFailedToStart near the end, then
+// dead-lettered because the summary had closed the request 60 s after its
+// first check). The watch runs StartWatch past the latest launch.
+func TestSummaryWatchesLateRelaunch(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		relaunchAt time.Duration // after the first check; negative: none
+		want       []int
+	}{
+		"no relaunch":        {-1, []int{30, 30, 0}},
+		"relaunched at 45 s": {45 * time.Second, []int{30, 30, 30, 15, 0}},
+		"relaunched at 20 s": {20 * time.Second, []int{30, 30, 20, 0}},
+		"relaunched at once": {0, []int{30, 30, 0}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			e := newRetryEnv(t, 0)
+			arns := launchChunk(t, e)
+			sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })
+			first := e.clk.Now()
+			relaunch := func() {
+				ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
+				if out, err := e.event(ctx, ev); err != nil || out.Action != EventRelaunched {
+					t.Fatalf("relaunch: %+v, %v", out, err)
+				}
+			}
+			if tc.relaunchAt == 0 {
+				relaunch()
+			}
+			var waits []int
+			for len(waits) < 8 {
+				sum, err := sh.Handle(ctx, SummaryInput{RequestID: "r1", WaitForRelaunches: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				waits = append(waits, sum.WaitSeconds)
+				if sum.WaitSeconds == 0 {
+					break
+				}
+				// The relaunch happens during this wait.
+				next := e.clk.Now().Add(time.Duration(sum.WaitSeconds) * time.Second)
+				if at := first.Add(tc.relaunchAt); tc.relaunchAt > 0 && at.After(e.clk.Now()) && !at.After(next) {
+					e.clk.Advance(at.Sub(e.clk.Now()))
+					relaunch()
+				}
+				e.clk.Advance(next.Sub(e.clk.Now()))
+			}
+			if fmt.Sprint(waits) != fmt.Sprint(tc.want) {
+				t.Fatalf("waits %v, want %v", waits, tc.want)
+			}
+		})
+	}
+}
+
+// startWatch's steps: StartWatch past the later of the latest launch and
+// the first check, a launch counted no later than the bound, steps of at
+// most RelaunchCheckSeconds but at least a fiftieth of the time watched.
+func TestStartWatchSteps(t *testing.T) {
+	t.Parallel()
+	s := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	for name, tc := range map[string]struct {
+		now, latest time.Time
+		bound       time.Time
+		want        int
+	}{
+		"first check, launched before": {s(0), s(-10), s(3600), 30},
+		"watch over":                   {s(60), s(-10), s(3600), 0},
+		"last seconds":                 {s(50), s(-10), s(3600), 10},
+		"launch after the first check": {s(60), s(40), s(3600), 30},
+		"launch past the bound":        {s(3630), s(4000), s(3600), 73}, // the watch ends at the bound + 60 s; a fiftieth of 3630 s
+		"after the bound's watch":      {s(3660), s(4000), s(3600), 0},
+		"a day of relaunches":          {s(86400), s(86390), s(7 * 86400), 1728},
+		"no launch recorded (zero)":    {s(10), time.Time{}, s(3600), 30},
+	} {
+		if got := startWatch(tc.now, t0, tc.latest, tc.bound, DefaultStartWatch); got != tc.want {
+			t.Errorf("%s: startWatch = %d, want %d", name, got, tc.want)
+		}
+	}
+}

@@ -101,6 +101,9 @@ type ChunkState struct {
 	Reason       string
 	Class        string
 	Code         string
+	// LaunchedAt is when ids last joined IDs (an attempt's answer or a
+	// relaunch); zero before any.
+	LaunchedAt time.Time
 }
 
 // Launched is the number of units of the chunk launched and not stopped

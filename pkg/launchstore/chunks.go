@@ -62,16 +62,12 @@ func (st *DynamoDB) BeginAttempt(ctx context.Context, requestID string, c launch
 
 // FinishAttempt stores the answer of an attempt: the launched ids join the
 // chunk's set (a replayed answer adds nothing new), failures are kept.
-func (st *DynamoDB) FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure) (launch.ChunkState, error) {
+func (st *DynamoDB) FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure, at time.Time) (launch.ChunkState, error) {
 	fj, _ := json.Marshal(failures)
 	expr := "SET #a.#st = :done, #a.#l = :n, #a.#f = :f"
 	vals := map[string]ddb.AttributeValue{":done": s(launch.AttemptDone), ":n": n(int64(len(ids))), ":f": s(string(fj))}
 	names := map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#l": "launched", "#f": "failures"}
-	if len(ids) > 0 { // DynamoDB rejects empty sets and unused names
-		expr += " ADD #ids :ids"
-		vals[":ids"] = ss(ids)
-		names["#ids"] = "ids"
-	}
+	expr = addIDs(expr, names, vals, ids, at)
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                       key(reqPK(requestID), chunkSK(chunk)),
 		UpdateExpression:          aws.String(expr),
@@ -84,6 +80,18 @@ func (st *DynamoDB) FinishAttempt(ctx context.Context, requestID string, chunk, 
 		return launch.ChunkState{}, fmt.Errorf("finish attempt %s/%d/%d: %w", requestID, chunk, attempt, err)
 	}
 	return parseChunk(chunk, attrs), nil
+}
+
+// addIDs extends a SET expression with the launched ids and the chunk's
+// launch time (the summary's start watch runs from the latest); DynamoDB
+// rejects empty sets and unused names, so nothing is added without ids.
+func addIDs(expr string, names map[string]string, vals map[string]ddb.AttributeValue, ids []string, at time.Time) string {
+	if len(ids) == 0 {
+		return expr
+	}
+	names["#ids"], names["#lat"] = "ids", "launchedAt"
+	vals[":ids"], vals[":lat"] = ss(ids), s(at.UTC().Format(time.RFC3339Nano))
+	return strings.Replace(expr, "SET ", "SET #lat = :lat, ", 1) + " ADD #ids :ids"
 }
 
 // ClaimSend claims the next send of a begun attempt: one conditional
@@ -163,16 +171,12 @@ func (st *DynamoDB) NoteUnsettled(ctx context.Context, requestID string, chunk, 
 // SettleAttempt closes an attempt whose outcome no replay settled: ids are
 // the units evidence proves it launched (they join the chunk's set); the
 // attempt becomes "unknown" with code.
-func (st *DynamoDB) SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string) (launch.ChunkState, error) {
+func (st *DynamoDB) SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string, at time.Time) (launch.ChunkState, error) {
 	expr := "SET #a.#st = :unknown, #a.#l = :l, #a.#code = :code"
 	names := map[string]string{"#a": attemptAttr(attempt), "#st": "state", "#l": "launched", "#code": "code", "#n": "sends"}
 	vals := map[string]ddb.AttributeValue{":unknown": s(launch.AttemptUnknown), ":l": n(int64(len(ids))), ":code": s(code),
 		":sends": n(int64(sends)), ":sent": s(launch.AttemptSent)}
-	if len(ids) > 0 {
-		expr += " ADD #ids :ids"
-		vals[":ids"] = ss(ids)
-		names["#ids"] = "ids"
-	}
+	expr = addIDs(expr, names, vals, ids, at)
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key: key(reqPK(requestID), chunkSK(chunk)), UpdateExpression: aws.String(expr),
 		ConditionExpression: aws.String(fenceCond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
@@ -299,6 +303,8 @@ func parseChunk(idx int, it map[string]ddb.AttributeValue) launch.ChunkState {
 			c.Class = str(v)
 		case "code":
 			c.Code = str(v)
+		case "launchedAt":
+			c.LaunchedAt, _ = time.Parse(time.RFC3339Nano, str(v))
 		default:
 			if len(k) < 2 || k[0] != 'a' {
 				continue

@@ -158,14 +158,15 @@ func (st *DynamoDB) ChargeRelaunch(ctx context.Context, requestID string, chunk,
 }
 
 // FinishRelaunch records the relaunched task in its chunk (the stopped task
-// leaves the launched count, the new one joins it) and closes the claim.
-func (st *DynamoDB) FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string) error {
+// leaves the launched count, the new one joins it, at is the chunk's latest
+// launch) and closes the claim.
+func (st *DynamoDB) FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string, at time.Time) error {
 	if _, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                      key(reqPK(c.RequestID), chunkSK(c.Chunk)),
-		UpdateExpression:         aws.String("ADD #ids :new, #stopped :old"),
-		ExpressionAttributeNames: map[string]string{"#ids": "ids", "#stopped": "stoppedIds"},
+		UpdateExpression:         aws.String("SET #lat = :lat ADD #ids :new, #stopped :old"),
+		ExpressionAttributeNames: map[string]string{"#ids": "ids", "#stopped": "stoppedIds", "#lat": "launchedAt"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{
-			":new": ss([]string{newARN}), ":old": ss([]string{c.TaskARN}),
+			":new": ss([]string{newARN}), ":old": ss([]string{c.TaskARN}), ":lat": s(at.UTC().Format(time.RFC3339Nano)),
 		},
 	}); err != nil {
 		return fmt.Errorf("record relaunch of %s: %w", c.TaskARN, err)

@@ -57,7 +57,7 @@ func (m *Memory) BeginAttempt(ctx context.Context, requestID string, c launch.Ch
 }
 
 // FinishAttempt implements Store; the attempt must have begun.
-func (m *Memory) FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure) (launch.ChunkState, error) {
+func (m *Memory) FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure, at time.Time) (launch.ChunkState, error) {
 	if err := m.lock(ctx); err != nil {
 		return launch.ChunkState{}, err
 	}
@@ -74,7 +74,7 @@ func (m *Memory) FinishAttempt(ctx context.Context, requestID string, chunk, att
 	fj, _ := json.Marshal(failures) // stored as JSON: nil reads back nil, empty empty
 	_ = json.Unmarshal(fj, &rec.Failures)
 	it.attempts[attempt] = rec
-	it.ids = addSet(it.ids, ids...)
+	it.addIDs(ids, at)
 	return it.state(chunk), nil
 }
 
@@ -148,7 +148,7 @@ func (m *Memory) NoteUnsettled(ctx context.Context, requestID string, chunk, att
 }
 
 // SettleAttempt implements Store.
-func (m *Memory) SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string) (launch.ChunkState, error) {
+func (m *Memory) SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string, at time.Time) (launch.ChunkState, error) {
 	if len(addSet(nil, ids...)) != len(ids) {
 		return launch.ChunkState{}, fmt.Errorf("settle attempt %s/%d/%d: %w", requestID, chunk, attempt, errDuplicates(ids))
 	}
@@ -157,7 +157,7 @@ func (m *Memory) SettleAttempt(ctx context.Context, requestID string, chunk, att
 			return err
 		}
 		r.State, r.Launched, r.Code = launch.AttemptUnknown, len(ids), code
-		m.chunks[requestID][chunk].ids = addSet(m.chunks[requestID][chunk].ids, ids...)
+		m.chunks[requestID][chunk].addIDs(ids, at)
 		return nil
 	})
 	if err != nil {

@@ -52,6 +52,14 @@ type memChunk struct {
 	retries, relaunches, lost, deadLettered int
 	gaveUp                                  bool
 	reason, class, code                     string
+	launchedAt                              time.Time
+}
+
+// addIDs records launched ids and, as DynamoDB's SET, their launch time.
+func (it *memChunk) addIDs(ids []string, at time.Time) {
+	if len(ids) > 0 {
+		it.ids, it.launchedAt = addSet(it.ids, ids...), at.UTC()
+	}
 }
 
 type memClaim struct {
@@ -142,7 +150,7 @@ func (c *memChunk) state(i int) launch.ChunkState {
 		s.Attempts[a] = rec
 	}
 	s.Retries, s.Relaunches, s.Lost, s.DeadLettered = c.retries, c.relaunches, c.lost, c.deadLettered
-	s.GaveUp, s.Reason, s.Class, s.Code = c.gaveUp, c.reason, c.class, c.code
+	s.GaveUp, s.Reason, s.Class, s.Code, s.LaunchedAt = c.gaveUp, c.reason, c.class, c.code, c.launchedAt
 	return s
 }
 

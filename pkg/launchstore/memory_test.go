@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
@@ -70,7 +71,7 @@ func TestMemoryLen(t *testing.T) {
 			return nil
 		}, 2},
 		{"a refused finish", func() error {
-			if _, err := m.FinishAttempt(ctx, "r", 0, 1, []string{"t"}, nil); err == nil {
+			if _, err := m.FinishAttempt(ctx, "r", 0, 1, []string{"t"}, nil, time.Time{}); err == nil {
 				return errors.New("finish of no attempt accepted")
 			}
 			return nil

@@ -100,13 +100,13 @@ func (m *Memory) RelaunchUnsettled(ctx context.Context, arn string) (bool, error
 }
 
 // FinishRelaunch implements Store.
-func (m *Memory) FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string) error {
+func (m *Memory) FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string, at time.Time) error {
 	if err := m.lock(ctx); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
 	it := m.chunk(c.RequestID, c.Chunk)
-	it.ids = addSet(it.ids, newARN)
+	it.addIDs([]string{newARN}, at)
 	it.stopped = addSet(it.stopped, c.TaskARN)
 	m.closeClaim(c.TaskARN, launch.RelaunchDone, newARN)
 	return nil

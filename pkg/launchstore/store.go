@@ -24,7 +24,9 @@ type Store interface {
 	Chunk(ctx context.Context, requestID string, chunk int) (launch.ChunkState, error)
 	Chunks(ctx context.Context, requestID string) ([]launch.ChunkState, []launch.LostRecord, error)
 	BeginAttempt(ctx context.Context, requestID string, c launch.ChunkSpec, rec launch.AttemptRecord, expires time.Time) (launch.ChunkState, error)
-	FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure) (launch.ChunkState, error)
+	// FinishAttempt, SettleAttempt and FinishRelaunch set the chunk's
+	// LaunchedAt to at when they record new ids, in the same write.
+	FinishAttempt(ctx context.Context, requestID string, chunk, attempt int, ids []string, failures []launch.Failure, at time.Time) (launch.ChunkState, error)
 	// ClaimSend claims send sends+1 of a begun attempt (state "sent"
 	// again, SentAt set on the first claim) if sends is still its last;
 	// ErrFenced otherwise. FailAttempt, NoteUnsettled and SettleAttempt
@@ -34,7 +36,7 @@ type Store interface {
 	ClaimSend(ctx context.Context, requestID string, chunk, attempt, sends int, at time.Time) (int, error)
 	NoteUnsettled(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error
 	FailAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error
-	SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string) (launch.ChunkState, error)
+	SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string, at time.Time) (launch.ChunkState, error)
 	AddRetry(ctx context.Context, requestID string, chunk int) (int, error)
 	GiveUp(ctx context.Context, requestID string, chunk, missing int, class, code, reason string) (first bool, err error)
 	MarkSummaryCheck(ctx context.Context, requestID string, now time.Time) (time.Time, error)
@@ -51,7 +53,7 @@ type Store interface {
 	AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error
 	SetRelaunchUnsettled(ctx context.Context, arn string, unsettled bool) error
 	RelaunchUnsettled(ctx context.Context, arn string) (bool, error)
-	FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string) error
+	FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string, at time.Time) error
 	GiveUpRelaunch(ctx context.Context, c launch.RelaunchClaim, reason string) error
 }
 

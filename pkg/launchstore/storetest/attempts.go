@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
@@ -129,13 +130,13 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 		st := newStore(t)
 		begin(t, st, req, 0, rec(1, "a"))
 		fs := []launch.Failure{{Reason: "RESOURCE:MEMORY", Detail: "d", ARN: "arn:x"}, {Reason: "AGENT"}}
-		got, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1"}, fs)
+		got, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1"}, fs, time.Time{})
 		must(t, err)
 		if !reflect.DeepEqual(got.Attempts[1].Failures, fs) {
 			t.Fatalf("failures %+v, want %+v", got.Attempts[1].Failures, fs)
 		}
 		// A replay answers again: its failures replace the first ones.
-		got, err = st.FinishAttempt(ctx, req, 0, 1, []string{"t1"}, nil)
+		got, err = st.FinishAttempt(ctx, req, 0, 1, []string{"t1"}, nil, time.Time{})
 		must(t, err)
 		if len(got.Attempts[1].Failures) != 0 {
 			t.Fatalf("failures after a replay without any: %+v", got.Attempts[1].Failures)
@@ -152,7 +153,7 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 		}{
 			{func() error { return st.FailAttempt(ctx, req, 0, 1, 1, "InsufficientCapacity") }, launch.AttemptFailed, "InsufficientCapacity"},
 			{func() error { _, err := st.ClaimSend(ctx, req, 0, 1, 1, t0); return err }, launch.AttemptSent, "InsufficientCapacity"},
-			{func() error { _, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1"}, nil); return err }, launch.AttemptDone, "InsufficientCapacity"},
+			{func() error { _, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1"}, nil, time.Time{}); return err }, launch.AttemptDone, "InsufficientCapacity"},
 		}
 		for i, s := range steps {
 			must(t, s.do())
@@ -165,7 +166,7 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 	// condition fails, as an error, and nothing is written.
 	for name, op := range map[string]func(st launchstore.Store, chunk, attempt int) error{
 		"FinishAttempt": func(st launchstore.Store, c, a int) error {
-			_, err := st.FinishAttempt(ctx, req, c, a, []string{"t9"}, nil)
+			_, err := st.FinishAttempt(ctx, req, c, a, []string{"t9"}, nil, time.Time{})
 			return err
 		},
 		"FailAttempt": func(st launchstore.Store, c, a int) error { return st.FailAttempt(ctx, req, c, a, 1, "X") },
@@ -175,7 +176,7 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 		},
 		"NoteUnsettled": func(st launchstore.Store, c, a int) error { return st.NoteUnsettled(ctx, req, c, a, 1, "X") },
 		"SettleAttempt": func(st launchstore.Store, c, a int) error {
-			_, err := st.SettleAttempt(ctx, req, c, a, 1, nil, "X")
+			_, err := st.SettleAttempt(ctx, req, c, a, 1, nil, "X", time.Time{})
 			return err
 		},
 	} {
@@ -198,7 +199,7 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 		t.Parallel()
 		st := newStore(t)
 		before := begin(t, st, req, 0, rec(1, "a"))
-		if _, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1", "t1"}, nil); err == nil {
+		if _, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1", "t1"}, nil, time.Time{}); err == nil {
 			t.Fatal("FinishAttempt with ids [t1 t1]: nil error, want DynamoDB's refusal of a set with duplicates")
 		}
 		if got := chunk(t, st, req, 0); !reflect.DeepEqual(got, before) {
@@ -252,7 +253,7 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 		t.Parallel()
 		st := newStore(t)
 		begin(t, st, req, 0, rec(1, "a"))
-		got, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1", "t2"}, []launch.Failure{{Reason: "AGENT"}})
+		got, err := st.FinishAttempt(ctx, req, 0, 1, []string{"t1", "t2"}, []launch.Failure{{Reason: "AGENT"}}, time.Time{})
 		must(t, err)
 		want := chunk(t, st, req, 0)
 		for _, c := range []launch.ChunkState{got, want} {

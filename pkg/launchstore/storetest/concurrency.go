@@ -128,7 +128,7 @@ func testConcurrency(t *testing.T, newStore storeFunc) {
 		begin(t, st, req, 0, rec(1, "a"))
 		race(t, func(i int) (launch.ChunkState, error) {
 			if i%2 == 0 {
-				return st.FinishAttempt(ctx, req, 0, 1, []string{"t1", "t2"}, nil)
+				return st.FinishAttempt(ctx, req, 0, 1, []string{"t1", "t2"}, nil, time.Time{})
 			}
 			return st.RegisterRelaunch(ctx, req, 0, "t1")
 		})

@@ -66,7 +66,7 @@ func testNoChangeAfterAnswer(t *testing.T, newStore storeFunc) {
 		"answered": func(t *testing.T, st launchstore.Store) { finish(t, st, req, 0, 1, "t1") },
 		"refused":  func(t *testing.T, st launchstore.Store) { must(t, st.FailAttempt(ctx, req, 0, 1, 1, "Capacity")) },
 		"settled": func(t *testing.T, st launchstore.Store) {
-			_, err := st.SettleAttempt(ctx, req, 0, 1, 1, []string{"t1"}, "OutcomeUnknown")
+			_, err := st.SettleAttempt(ctx, req, 0, 1, 1, []string{"t1"}, "OutcomeUnknown", time.Time{})
 			must(t, err)
 		},
 	} {
@@ -83,7 +83,7 @@ func testNoChangeAfterAnswer(t *testing.T, newStore storeFunc) {
 			if err := st.NoteUnsettled(ctx, req, 0, 1, 1, "Late"); !errors.Is(err, launchstore.ErrFenced) {
 				t.Fatalf("note after the attempt ended: got %v, want ErrFenced", err)
 			}
-			if _, err := st.SettleAttempt(ctx, req, 0, 1, 1, []string{"t9"}, "Late"); !errors.Is(err, launchstore.ErrFenced) {
+			if _, err := st.SettleAttempt(ctx, req, 0, 1, 1, []string{"t9"}, "Late", time.Time{}); !errors.Is(err, launchstore.ErrFenced) {
 				t.Fatalf("settle after the attempt ended: got %v, want ErrFenced", err)
 			}
 			if after := chunk(t, st, req, 0); !slices.Equal(after.IDs, before.IDs) || !reflect.DeepEqual(after.Attempts[1], before.Attempts[1]) {
@@ -105,7 +105,7 @@ func settleRecordsEvidence(t *testing.T, newStore storeFunc) {
 		st := newStore(t)
 		begin(t, st, req, 0, rec(1, "a"))
 		claimSend(t, st, 0, 1, 0)
-		got, err := st.SettleAttempt(ctx, req, 0, 1, 1, []string{"t1", "t2"}, "OutcomeUnknown")
+		got, err := st.SettleAttempt(ctx, req, 0, 1, 1, []string{"t1", "t2"}, "OutcomeUnknown", time.Time{})
 		must(t, err)
 		a := got.Attempts[1]
 		if a.State != launch.AttemptUnknown || a.Launched != 2 || a.Code != "OutcomeUnknown" || !slices.Equal(slices.Sorted(slices.Values(got.IDs)), []string{"t1", "t2"}) {

@@ -120,10 +120,10 @@ func testMissing(t *testing.T, newStore storeFunc) {
 			"Chunk":                func() error { _, err := st.Chunk(cctx, "r", 0); return err },
 			"Chunks":               func() error { _, _, err := st.Chunks(cctx, "r"); return err },
 			"BeginAttempt":         func() error { _, err := st.BeginAttempt(cctx, "r", ecs(0), rec(1, "a"), t0); return err },
-			"FinishAttempt":        func() error { _, err := st.FinishAttempt(cctx, "r", 0, 1, nil, nil); return err },
+			"FinishAttempt":        func() error { _, err := st.FinishAttempt(cctx, "r", 0, 1, nil, nil, time.Time{}); return err },
 			"FailAttempt":          func() error { return st.FailAttempt(cctx, "r", 0, 1, 1, "X") },
 			"ClaimSend":            func() error { _, err := st.ClaimSend(cctx, "r", 0, 1, 0, t0); return err },
-			"SettleAttempt":        func() error { _, err := st.SettleAttempt(cctx, "r", 0, 1, 1, nil, "X"); return err },
+			"SettleAttempt":        func() error { _, err := st.SettleAttempt(cctx, "r", 0, 1, 1, nil, "X", time.Time{}); return err },
 			"NoteUnsettled":        func() error { return st.NoteUnsettled(cctx, "r", 0, 1, 1, "X") },
 			"AddRetry":             func() error { _, err := st.AddRetry(cctx, "r", 0); return err },
 			"GiveUp":               func() error { _, err := st.GiveUp(cctx, "r", 0, 1, "", "", ""); return err },
@@ -137,7 +137,7 @@ func testMissing(t *testing.T, newStore storeFunc) {
 			"AdvanceRelaunchToken": func() error { return st.AdvanceRelaunchToken(cctx, "arn:t", 0) },
 			"SetRelaunchUnsettled": func() error { return st.SetRelaunchUnsettled(cctx, "arn:t", true) },
 			"RelaunchUnsettled":    func() error { _, err := st.RelaunchUnsettled(cctx, "arn:t"); return err },
-			"FinishRelaunch":       func() error { return st.FinishRelaunch(cctx, c, "arn:new") },
+			"FinishRelaunch":       func() error { return st.FinishRelaunch(cctx, c, "arn:new", time.Time{}) },
 			"GiveUpRelaunch":       func() error { return st.GiveUpRelaunch(cctx, c, "gone") },
 		} {
 			if err := call(); !errors.Is(err, context.Canceled) {

@@ -46,7 +46,7 @@ func testRelaunch(t *testing.T, newStore storeFunc) {
 		}, launch.RelaunchClaim{State: launch.RelaunchPending}},
 		"token advanced": {func(st launchstore.Store) error { return st.AdvanceRelaunchToken(ctx, stoppedARN, 0) },
 			launch.RelaunchClaim{State: launch.RelaunchPending, Gen: 1}},
-		"relaunched": {func(st launchstore.Store) error { return st.FinishRelaunch(ctx, mine, "arn:new") },
+		"relaunched": {func(st launchstore.Store) error { return st.FinishRelaunch(ctx, mine, "arn:new", time.Time{}) },
 			launch.RelaunchClaim{State: launch.RelaunchDone, NewARN: "arn:new"}},
 		"given up": {func(st launchstore.Store) error { return st.GiveUpRelaunch(ctx, mine, "budget spent") },
 			launch.RelaunchClaim{State: launch.RelaunchGaveUp}},
@@ -155,7 +155,7 @@ func testRelaunchTransitions(t *testing.T, newStore storeFunc) {
 	c := launch.RelaunchClaim{TaskARN: t1, RequestID: req, Chunk: 2, State: launch.RelaunchPending}
 	type step = func(launchstore.Store) error
 	register := func(st launchstore.Store) error { _, err := st.RegisterRelaunch(ctx, req, 2, t1); return err }
-	relaunch := func(st launchstore.Store) error { return st.FinishRelaunch(ctx, c, "arn:t4") }
+	relaunch := func(st launchstore.Store) error { return st.FinishRelaunch(ctx, c, "arn:t4", time.Time{}) }
 	giveUp := func(reason string) step {
 		return func(st launchstore.Store) error { return st.GiveUpRelaunch(ctx, c, reason) }
 	}

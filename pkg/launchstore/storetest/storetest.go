@@ -39,6 +39,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) launchstore.Store) {
 		{"Missing", testMissing},
 		{"Concurrency", testConcurrency},
 		{"AttemptFencing", testAttemptFencing},
+		{"LaunchedAt", testLaunchedAt},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, newStore) })
 	}
@@ -100,7 +101,7 @@ func claimSend(t *testing.T, st launchstore.Store, i, attempt, sends int) {
 
 func finish(t *testing.T, st launchstore.Store, requestID string, i, attempt int, ids ...string) launch.ChunkState {
 	t.Helper()
-	c, err := st.FinishAttempt(context.Background(), requestID, i, attempt, ids, nil)
+	c, err := st.FinishAttempt(context.Background(), requestID, i, attempt, ids, nil, time.Time{})
 	must(t, err)
 	return c
 }
