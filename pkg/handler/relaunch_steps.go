@@ -200,17 +200,22 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		out, err := h.callFailed(ctx, j, err)
 		return true, out, err
 	}
+	out, err = h.answered(ctx, j, res)
+	return true, out, err
+}
+
+// answered records the call's answer: the new task, or failures[] (the
+// token's own answer: nothing launched), retried later.
+func (h *Relaunch) answered(ctx context.Context, j *relaunchJob, res result) (EventOutput, error) {
 	if len(res.IDs) == 0 {
 		reason := "no task launched"
 		if len(res.Failures) > 0 {
 			reason = res.Failures[0].Reason + " " + res.Failures[0].Detail
 		}
 		fc := failure.ClassifyRunTaskFailure(firstReason(res.Failures), firstDetail(res.Failures))
-		out, err := h.retryLater(ctx, j, true, fc, errors.New(reason))
-		return true, out, err
+		return h.retryLater(ctx, j, true, fc, errors.New(reason))
 	}
-	out, err = h.record(ctx, j, res.IDs[0])
-	return true, out, err
+	return h.record(ctx, j, res.IDs[0])
 }
 
 // slot decides when the call goes: a call of unknown outcome past the
