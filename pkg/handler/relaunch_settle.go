@@ -34,18 +34,31 @@ func (h *Relaunch) settleIfExpired(ctx context.Context, j *relaunchJob) (bool, E
 	return true, out, err
 }
 
-// beyondReplay says the relaunch's call of unknown outcome may not be
-// replayed: its first send is TokenLifetime or more ago. A mark without a
-// time counts from the request's creation.
-func (h *Relaunch) beyondReplay(j *relaunchJob) bool {
+// markUnsettled is the time of the unsettled mark written before a call;
+// the first such call starts the token's window (the store keeps the first).
+func (h *Relaunch) markUnsettled(j *relaunchJob) time.Time {
+	now := h.o.Clock.Now()
 	if !j.unsettled {
-		return false
+		j.unsettled, j.unsettledAt = true, now
 	}
+	return now
+}
+
+// replayWindowLeft is the time left to replay the relaunch's call of
+// unknown outcome with its token (≤ 0: none; it is settled by evidence).
+func (h *Relaunch) replayWindowLeft(j *relaunchJob) time.Duration {
 	first := j.unsettledAt
 	if first.IsZero() {
 		first = j.sr.Created
 	}
-	return h.o.Clock.Now().Sub(first) >= h.o.TokenLifetime
+	return first.Add(h.o.TokenLifetime).Sub(h.o.Clock.Now())
+}
+
+// beyondReplay says the relaunch's call of unknown outcome may not be
+// replayed: its first send is TokenLifetime or more ago. A mark without a
+// time counts from the request's creation.
+func (h *Relaunch) beyondReplay(j *relaunchJob) bool {
+	return j.unsettled && h.replayWindowLeft(j) <= 0
 }
 
 // evidence is the lookup of relaunch calls of unknown outcome.

@@ -1,14 +1,18 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 
+	"github.com/throttle-handler/throttle-handler/pkg/backoff"
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
@@ -37,7 +41,7 @@ func relaunchScriptEnv(t *testing.T, sc *scriptECS, lifetime time.Duration, dead
 	q := &queueSQS{}
 	e.rl = NewRelaunch(e.st, e.lim, sc, e.events, q, func(o *RelaunchOptions) {
 		o.Clock, o.Peek, o.Bus, o.DLQURL, o.RelaunchQueueURL = e.clk, e.peek, "product", dlqURL, relaunchQueue
-		o.TokenLifetime, o.Metrics = lifetime, e.metrics
+		o.TokenLifetime, o.Metrics, o.Rand = lifetime, e.metrics, func() float64 { return 0.9 }
 	})
 	return e, q, st.IDs
 }
@@ -165,5 +169,58 @@ func TestRelaunchReplayAtDeadlinePastTokenWindowSettlesByEvidence(t *testing.T) 
 	if sc.n != 1 || len(sc.looks) != 1 || e.ecs.seq != 11 || st.Launched() != 10 || st.Lost != 0 || len(q.to(dlqURL)) != 0 {
 		t.Fatalf("calls %d looks %d tasks %d launched %d lost %d; want 1, 1, 11, 10, 0 (the lost call's task recorded)",
 			sc.n, len(sc.looks), e.ecs.seq, st.Launched(), st.Lost)
+	}
+}
+
+// GIVEN a relaunch call answered with a server error (its outcome unknown)
+// WHEN it goes back on the relaunch queue
+// THEN it comes back within its token's window (half of what is left), so
+// the replay settles it by the token's answer, not by evidence that cannot
+// tell a task never launched from one not listed yet; a window too short
+// for that keeps the policy's wait (old code: the policy's wait whatever
+// the window, and the replay past it)
+func TestRelaunchRetryOfUnknownOutcomeComesBackWithinTheWindow(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		lifetime  time.Duration
+		wantDelay int32 // 0: the policy's
+	}{
+		{lifetime: 7 * time.Second, wantDelay: 4},
+		{lifetime: 3 * time.Second, wantDelay: 2},
+		{lifetime: time.Second},
+		{lifetime: time.Hour},
+	} {
+		t.Run(tc.lifetime.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			serverErr := &smithy.GenericAPIError{Code: "ServerException", Message: "Service Unavailable"}
+			sc := &scriptECS{fail: map[int]error{1: serverErr}}
+			policy := backoff.Policy{}.Delay(backoff.Input{Case: backoff.RelaunchCall, MinDelay: failure.ClassifyError(serverErr).MinDelay(), Rand: 0.9}).Delay
+			if policy < 5*time.Second {
+				t.Fatalf("policy wait %v: too short to show the window's bound", policy)
+			}
+			e, q, arns := relaunchScriptEnv(t, sc, tc.lifetime, 3600)
+			ev := taskEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "")
+			if out, err := e.event(ctx, ev); err != nil || out.Action != EventDeferred {
+				t.Fatalf("got %+v, %v; want deferred", out, err)
+			}
+			sent := q.to(relaunchQueue)
+			if len(sent) != 1 {
+				t.Fatalf("relaunch queue: %d messages, want 1", len(sent))
+			}
+			d := sent[0].DelaySeconds
+			want := cmp.Or(tc.wantDelay, int32(math.Ceil(policy.Seconds())))
+			if d != want {
+				t.Fatalf("delay %d s, want %d (policy %v)", d, want, policy)
+			}
+			if tc.wantDelay == 0 {
+				return
+			}
+			e.clk.Advance(time.Duration(d) * time.Second)
+			out, err := e.event(ctx, ev)
+			if err != nil || out.Action != EventRelaunched || sc.n != 2 || len(sc.looks) != 0 {
+				t.Fatalf("back: %+v, %v, calls %d looks %d; want relaunched by a replay, no lookup", out, err, sc.n, len(sc.looks))
+			}
+		})
 	}
 }

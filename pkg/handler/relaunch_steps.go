@@ -190,7 +190,7 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		return true, out, err
 	}
 	rec := j.record()
-	if err := h.store.SetRelaunchUnsettled(ctx, j.taskARN(), h.o.Clock.Now()); err != nil {
+	if err := h.store.SetRelaunchUnsettled(ctx, j.taskARN(), h.markUnsettled(j)); err != nil {
 		return true, EventOutput{}, transientErr("retry", err)
 	}
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
