@@ -41,6 +41,13 @@
 // by evidence (runtask_settle.go, lookup_evidence.go): ListTasks by
 // startedBy, DescribeInstances by client-token, each under a limiter slot;
 // what is not found is dead-lettered as OutcomeUnknown, never relaunched.
+// Relaunches follow the same rule (relaunch_settle.go): the unsettled mark
+// of a relaunch call keeps its first send (unsettledAt); a call retried
+// from the relaunch queue comes back within half of the window left, and
+// one back beyond TokenLifetime (also at the deadline) is settled by
+// ListTasks on the relaunch's startedBy through the same lookup (evidence,
+// lookup_evidence.go): found, recorded as the new task; not found, given
+// up as OutcomeUnknown with its startedBy and token.
 // Launched ARNs / instance IDs are kept as a set, so a replayed answer
 // adds nothing. The limiter's back-pressure calls nothing: runtask answers
 // "deferred" for its retry-after and leaves no attempt "sent".

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -89,6 +90,17 @@ type RelaunchOptions struct {
 	// ClassifyError classifies call and limiter errors; default
 	// failure.ClassifyError.
 	ClassifyError func(error) failure.Classification
+	// TokenLifetime is how long after a relaunch call's first send of
+	// unknown outcome its client token certainly still binds (as
+	// RunTaskOptions.TokenLifetime): within it the call is replayed with the
+	// token; beyond it, it is settled by evidence, never sent again.
+	// Default 1 h.
+	TokenLifetime time.Duration
+	// EvidenceLooks and EvidenceSpacing: how often, and how far apart, the
+	// evidence is looked for (ListTasks is eventually consistent).
+	// Defaults 3 and 2 s.
+	EvidenceLooks   int
+	EvidenceSpacing time.Duration
 }
 
 // Relaunch reacts to ECS events from the default bus. Its two entry points
@@ -130,6 +142,9 @@ func NewRelaunch(store launchstore.Store, lim Limiter, ecsc ECSAPI, events Event
 	if o.ClassifyError == nil {
 		o.ClassifyError = failure.ClassifyError
 	}
+	o.TokenLifetime = cmp.Or(o.TokenLifetime, time.Hour)
+	o.EvidenceLooks = cmp.Or(o.EvidenceLooks, 3)
+	o.EvidenceSpacing = cmp.Or(o.EvidenceSpacing, 2*time.Second)
 	return &Relaunch{store: store, lim: lim, ecs: ecsc, sqs: sqsc,
 		dead: deadLetters{events: events, sqs: sqsc, bus: o.Bus, dlq: o.DLQURL}, o: o}
 }

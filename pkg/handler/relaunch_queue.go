@@ -90,12 +90,27 @@ func (h *Relaunch) retryLater(ctx context.Context, j *relaunchJob, answered bool
 		}
 	}
 	dec := h.o.Policy.Delay(backoff.Input{Case: backoff.RelaunchCall, MinDelay: lc.MinDelay(), NextSlot: next, Rand: h.o.Rand()})
-	out, err := h.deferRelaunch(ctx, j, dec.Delay)
+	out, err := h.deferRelaunch(ctx, j, h.withinWindow(j, answered, dec.Delay))
 	if err != nil {
 		return out, err
 	}
 	out.Reason = fmt.Sprintf("relaunch call %s: %s; again in %d s", lc.Class, lc.Code, out.WaitSeconds)
 	return out, nil
+}
+
+// withinWindow shortens the wait of a call left with an unknown outcome to
+// half the time its token still binds, so the replay settles it by the
+// token's answer rather than by evidence (which cannot tell a task never
+// launched from one not listed yet). A window too short for that (under
+// 2 s left) keeps the policy's wait: the evidence settles it.
+func (h *Relaunch) withinWindow(j *relaunchJob, answered bool, wait time.Duration) time.Duration {
+	if answered || !j.unsettled {
+		return wait
+	}
+	if half := h.replayWindowLeft(j) / 2; half >= time.Second {
+		return min(wait, half)
+	}
+	return wait
 }
 
 // reserveTime returns a context that ends when a fifth of ctx's remaining

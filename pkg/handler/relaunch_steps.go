@@ -26,8 +26,12 @@ type relaunchJob struct {
 	// when reserved by this invocation, only a time when kept in the claim.
 	slot     limiter.Slot
 	calledAt time.Time
-	log      *slog.Logger
-	out      EventOutput
+	// unsettled: an earlier call of the current token has an unknown
+	// outcome, first sent at unsettledAt (zero: a mark without a time).
+	unsettled   bool
+	unsettledAt time.Time
+	log         *slog.Logger
+	out         EventOutput
 }
 
 func (j *relaunchJob) taskARN() string { return j.ev.Task.TaskArn }
@@ -160,6 +164,9 @@ func (h *Relaunch) claim(ctx context.Context, j *relaunchJob) (bool, EventOutput
 // call holds the relaunch's slot, waits for it, makes the call and
 // records its answer.
 func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+	if done, out, err := h.settleIfExpired(ctx, j); done || err != nil {
+		return true, out, err
+	}
 	wait, done, out, err := h.slot(ctx, j)
 	if done || err != nil {
 		return true, out, err
@@ -176,9 +183,14 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		}
 		return true, out, err
 	}
-	rec := launch.AttemptRecord{Count: 1, Token: launch.RelaunchTokenGen(j.taskARN(), j.claim.Gen),
-		StartedBy: launch.RelaunchStartedBy(j.requestID, j.id.Chunk, j.taskARN())}
-	if err := h.store.SetRelaunchUnsettled(ctx, j.taskARN(), true); err != nil {
+	if h.beyondReplay(j) {
+		// The wait outlasted the token's window.
+		_ = giveBack(ctx, h.lim, ServiceECS, j.slot)
+		out, err := h.settleByEvidence(ctx, j)
+		return true, out, err
+	}
+	rec := j.record()
+	if err := h.store.SetRelaunchUnsettled(ctx, j.taskARN(), h.markUnsettled(j)); err != nil {
 		return true, EventOutput{}, transientErr("retry", err)
 	}
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
@@ -188,30 +200,33 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		out, err := h.callFailed(ctx, j, err)
 		return true, out, err
 	}
+	out, err = h.answered(ctx, j, res)
+	return true, out, err
+}
+
+// answered records the call's answer: the new task, or failures[] (the
+// token's own answer: nothing launched), retried later.
+func (h *Relaunch) answered(ctx context.Context, j *relaunchJob, res result) (EventOutput, error) {
 	if len(res.IDs) == 0 {
 		reason := "no task launched"
 		if len(res.Failures) > 0 {
 			reason = res.Failures[0].Reason + " " + res.Failures[0].Detail
 		}
 		fc := failure.ClassifyRunTaskFailure(firstReason(res.Failures), firstDetail(res.Failures))
-		out, err := h.retryLater(ctx, j, true, fc, errors.New(reason))
-		return true, out, err
+		return h.retryLater(ctx, j, true, fc, errors.New(reason))
 	}
-	out, err = h.record(ctx, j, res.IDs[0])
-	return true, out, err
+	return h.record(ctx, j, res.IDs[0])
 }
 
 // slot decides when the call goes: a call of unknown outcome past the
-// deadline is replayed at once (settle); otherwise a slot is held, and a
+// deadline (and within its token's window) is replayed at once; otherwise a slot is held, and a
 // far one sends the event to the relaunch queue, or — beyond the deadline
 // — gives the relaunch up. wait is the time left to a near slot.
 func (h *Relaunch) slot(ctx context.Context, j *relaunchJob) (time.Duration, bool, EventOutput, error) {
 	if !h.o.Clock.Now().Before(j.sr.Deadline) {
-		settle, err := h.store.RelaunchUnsettled(ctx, j.taskARN())
-		if err != nil {
-			return 0, true, EventOutput{}, transientErr("retry", err)
-		}
-		if !settle {
+		// An unsettled call is still within its token's window here
+		// (settleIfExpired): it is replayed.
+		if !j.unsettled {
 			out, err := h.giveUp(ctx, j, j.ev.Class, fmt.Sprintf("deadline %s passed before the relaunch; last: %s", j.sr.Deadline.Format(time.RFC3339), j.reason()))
 			return 0, true, out, err
 		}
@@ -237,13 +252,11 @@ func (h *Relaunch) slot(ctx context.Context, j *relaunchJob) (time.Duration, boo
 // only a time, with nothing exact to give back, so it stays counted). An
 // earlier call of unknown outcome may have launched the task: giving up
 // would count it lost while it runs, so the event waits for the deadline,
-// where the call is replayed with its token (slot's settle) and only then
-// settled. Otherwise the relaunch is given up.
+// where the call is replayed with its token (slot's settle) if still within
+// its window, or settled by evidence beyond it (settleIfExpired).
+// Otherwise the relaunch is given up.
 func (h *Relaunch) slotPastDeadline(ctx context.Context, j *relaunchJob, wait time.Duration) (EventOutput, error) {
-	unsettled, err := h.store.RelaunchUnsettled(ctx, j.taskARN())
-	if err != nil {
-		return EventOutput{}, transientErr("retry", err)
-	}
+	unsettled := j.unsettled
 	if unsettled {
 		// Cleared first: a pass back before the deadline must not release
 		// the same slot twice.
@@ -339,10 +352,16 @@ func (h *Relaunch) record(ctx context.Context, j *relaunchJob, newARN string) (E
 // giveUp dead-letters the stopped task's unit, puts LaunchFailed and
 // closes the claim as given up.
 func (h *Relaunch) giveUp(ctx context.Context, j *relaunchJob, c failure.Classification, reason string) (EventOutput, error) {
+	return h.giveUpCall(ctx, j, c, reason, launch.AttemptRecord{})
+}
+
+// giveUpCall is giveUp naming the call's startedBy and token in the dead
+// letter (rec; zero for none).
+func (h *Relaunch) giveUpCall(ctx context.Context, j *relaunchJob, c failure.Classification, reason string, rec launch.AttemptRecord) (EventOutput, error) {
 	claim := j.claim
 	detail := launch.LaunchFailedDetail{RequestID: claim.RequestID, Chunk: claim.Chunk, Kind: launch.KindECS, Attempt: -1, Missing: 1,
 		Class: string(c.Class), Code: c.Code, Reason: reason, StoppedTaskARN: claim.TaskARN, At: h.o.Clock.Now().UTC()}
-	if err := h.dead.send(ctx, DeadLetter{LaunchFailedDetail: detail}); err != nil {
+	if err := h.dead.send(ctx, DeadLetter{LaunchFailedDetail: detail, StartedBy: rec.StartedBy, Token: rec.Token}); err != nil {
 		return EventOutput{}, transientErr("retry", err)
 	}
 	if err := h.store.GiveUpRelaunch(ctx, claim, reason); err != nil {

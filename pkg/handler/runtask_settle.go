@@ -3,8 +3,6 @@ package handler
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
@@ -119,27 +117,17 @@ func (h *RunTask) settleByEvidence(ctx context.Context, in RunTaskInput, v chunk
 	return RunTaskOutput{}, outcomeUnknownErr(in.RequestID, in.Chunk, state.Attempts[rec.Attempt])
 }
 
-// gather looks EvidenceLooks times, EvidenceSpacing apart, for the units
-// the attempt launched, and returns every one seen (a unit seen once
-// exists: the listings lag, they do not invent).
+// evidence is the lookup of runtask's calls of unknown outcome.
+func (h *RunTask) evidence() evidence {
+	return evidence{lim: h.lim, ecs: h.ecs, ec2: h.ec2, o: h.o.Options, op: "runtask", classify: h.o.Classify,
+		deferThreshold: h.o.DeferThreshold, looks: h.o.EvidenceLooks, spacing: h.o.EvidenceSpacing}
+}
+
+// gather looks for the units the attempt launched (evidence.gather).
 func (h *RunTask) gather(ctx context.Context, v chunkView, rec launch.AttemptRecord) ([]string, error) {
-	found := map[string]bool{}
-	for i := range h.o.EvidenceLooks {
-		if i > 0 {
-			if err := h.o.Clock.Sleep(ctx, h.o.EvidenceSpacing); err != nil {
-				return nil, transientErr("runtask", fmt.Errorf("waiting to look again: %w", err))
-			}
-		}
-		ids, err := h.look(ctx, v, rec)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			found[id] = true
-		}
-		if len(found) >= rec.Count {
-			break
-		}
+	cluster := ""
+	if v.sr.Request.ECS != nil {
+		cluster = v.sr.Request.ECS.Cluster
 	}
-	return slices.Sorted(maps.Keys(found)), nil
+	return h.evidence().gather(ctx, v.spec.Kind, cluster, rec)
 }

@@ -188,34 +188,42 @@ func strs(v ddb.AttributeValue) []string {
 	return nil
 }
 
-// SetRelaunchUnsettled marks (true) or clears the relaunch claim of arn as
-// having a RunTask call whose outcome is unknown: written before the call,
-// cleared when the call is refused. A relaunch that is so marked is never
-// given up at the deadline (its task may run): the call is replayed with
-// its token instead, as chunk mode replays an unknown attempt.
-func (st *DynamoDB) SetRelaunchUnsettled(ctx context.Context, arn string, unsettled bool) error {
-	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
-		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #u = :u"),
-		ExpressionAttributeNames:  map[string]string{"#u": "unsettled"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":u": &ddb.AttributeValueMemberBOOL{Value: unsettled}},
-	})
-	if err != nil {
+// SetRelaunchUnsettled marks the relaunch claim of arn as having a RunTask
+// call whose outcome is unknown (at non-zero), or clears the mark (zero):
+// written before the call. The mark keeps the time of the first call so
+// marked (unsettledAt, if_not_exists: the same write), which bounds the
+// token's replay window. A relaunch so marked is never given up at the
+// deadline (its task may run): the call is replayed with its token within
+// the window, and settled by evidence beyond it.
+func (st *DynamoDB) SetRelaunchUnsettled(ctx context.Context, arn string, at time.Time) error {
+	in := &dynamodb.UpdateItemInput{
+		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #u = :u, #ua = if_not_exists(#ua, :at)"),
+		ExpressionAttributeNames: map[string]string{"#u": "unsettled", "#ua": "unsettledAt"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{
+			":u": &ddb.AttributeValueMemberBOOL{Value: true}, ":at": s(at.UTC().Format(time.RFC3339Nano))},
+	}
+	if at.IsZero() {
+		in.UpdateExpression = aws.String("SET #u = :u REMOVE #ua")
+		in.ExpressionAttributeValues = map[string]ddb.AttributeValue{":u": &ddb.AttributeValueMemberBOOL{Value: false}}
+	}
+	if _, err := st.update(ctx, in); err != nil {
 		return fmt.Errorf("relaunch of %s: unsettled: %w", arn, err)
 	}
 	return nil
 }
 
 // AdvanceRelaunchToken moves the relaunch of arn from token generation gen
-// to gen+1 and marks it settled, after a call with generation gen answered
+// to gen+1 and marks it settled (the next token's window starts at its own
+// first call), after a call with generation gen answered
 // failures[] (nothing launched). Only from gen: a concurrent delivery that
 // saw the same answer does not advance it twice, so every delivery calls
 // with the one token that may have launched.
 func (st *DynamoDB) AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error {
 	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
-		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #g = :next, #u = :u"),
+		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #g = :next, #u = :u REMOVE #ua"),
 		// Generation 0 is stored as no attribute.
 		ConditionExpression:      aws.String("attribute_not_exists(#g) OR #g = :gen"),
-		ExpressionAttributeNames: map[string]string{"#g": "tokenGen", "#u": "unsettled"},
+		ExpressionAttributeNames: map[string]string{"#g": "tokenGen", "#u": "unsettled", "#ua": "unsettledAt"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{
 			":gen": n(int64(gen)), ":next": n(int64(gen + 1)), ":u": &ddb.AttributeValueMemberBOOL{Value: false},
 		},
@@ -228,13 +236,25 @@ func (st *DynamoDB) AdvanceRelaunchToken(ctx context.Context, arn string, gen in
 
 // RelaunchUnsettled reports SetRelaunchUnsettled's mark (consistent read).
 func (st *DynamoDB) RelaunchUnsettled(ctx context.Context, arn string) (bool, error) {
+	u, _, err := st.RelaunchUnsettledSince(ctx, arn)
+	return u, err
+}
+
+// RelaunchUnsettledSince reports the mark and the time of the first call
+// so marked (zero for a mark written without one) (consistent read).
+func (st *DynamoDB) RelaunchUnsettledSince(ctx context.Context, arn string) (bool, time.Time, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: relaunchKey(arn),
-		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#u"), ExpressionAttributeNames: map[string]string{"#u": "unsettled"}})
+		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#u, #ua"),
+		ExpressionAttributeNames: map[string]string{"#u": "unsettled", "#ua": "unsettledAt"}})
 	if err != nil {
-		return false, fmt.Errorf("relaunch of %s: unsettled: %w", arn, err)
+		return false, time.Time{}, fmt.Errorf("relaunch of %s: unsettled: %w", arn, err)
 	}
 	b, _ := out.Item["unsettled"].(*ddb.AttributeValueMemberBOOL)
-	return b != nil && b.Value, nil
+	if b == nil || !b.Value {
+		return false, time.Time{}, nil
+	}
+	at, _ := time.Parse(time.RFC3339Nano, str(out.Item["unsettledAt"]))
+	return true, at, nil
 }
 
 // Table is the name of the store's table.

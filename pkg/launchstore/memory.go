@@ -68,6 +68,7 @@ type memClaim struct {
 	slotAt                   time.Time
 	gen                      *int // tokenGen; nil is generation 0
 	unsettled                bool
+	unsettledAt              time.Time
 }
 
 // NewMemory returns an empty Memory.

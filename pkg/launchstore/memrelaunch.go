@@ -75,28 +75,46 @@ func (m *Memory) AdvanceRelaunchToken(ctx context.Context, arn string, gen int) 
 		return nil
 	}
 	it, next := m.claim(arn), gen+1
-	it.gen, it.unsettled = &next, false
+	it.gen, it.unsettled, it.unsettledAt = &next, false, time.Time{}
 	return nil
 }
 
-// SetRelaunchUnsettled implements Store.
-func (m *Memory) SetRelaunchUnsettled(ctx context.Context, arn string, unsettled bool) error {
+// SetRelaunchUnsettled implements Store: a mark keeps its first time; a
+// zero at clears both.
+func (m *Memory) SetRelaunchUnsettled(ctx context.Context, arn string, at time.Time) error {
 	if err := m.lock(ctx); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
-	m.claim(arn).unsettled = unsettled
+	it := m.claim(arn)
+	switch {
+	case at.IsZero():
+		it.unsettled, it.unsettledAt = false, time.Time{}
+	case it.unsettledAt.IsZero():
+		it.unsettled, it.unsettledAt = true, at.UTC()
+	default:
+		it.unsettled = true
+	}
 	return nil
 }
 
 // RelaunchUnsettled implements Store (false for a missing claim).
 func (m *Memory) RelaunchUnsettled(ctx context.Context, arn string) (bool, error) {
+	u, _, err := m.RelaunchUnsettledSince(ctx, arn)
+	return u, err
+}
+
+// RelaunchUnsettledSince implements Store (false for a missing claim).
+func (m *Memory) RelaunchUnsettledSince(ctx context.Context, arn string) (bool, time.Time, error) {
 	if err := m.lock(ctx); err != nil {
-		return false, err
+		return false, time.Time{}, err
 	}
 	defer m.mu.Unlock()
 	it := m.claims[arn]
-	return it != nil && it.unsettled, nil
+	if it == nil || !it.unsettled {
+		return false, time.Time{}, nil
+	}
+	return true, it.unsettledAt, nil
 }
 
 // FinishRelaunch implements Store.

@@ -51,8 +51,9 @@ type Store interface {
 	ChargeRelaunch(ctx context.Context, requestID string, chunk, max int) (ok bool, err error)
 	SetRelaunchSlot(ctx context.Context, arn string, at time.Time) error
 	AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error
-	SetRelaunchUnsettled(ctx context.Context, arn string, unsettled bool) error
+	SetRelaunchUnsettled(ctx context.Context, arn string, at time.Time) error
 	RelaunchUnsettled(ctx context.Context, arn string) (bool, error)
+	RelaunchUnsettledSince(ctx context.Context, arn string) (unsettled bool, since time.Time, err error)
 	FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string, at time.Time) error
 	GiveUpRelaunch(ctx context.Context, c launch.RelaunchClaim, reason string) error
 }

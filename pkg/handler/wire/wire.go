@@ -165,6 +165,7 @@ func Retry(d Deps) (RetryHandlers, error) {
 		func(o *handler.RelaunchOptions) {
 			o.Options, o.Peek, o.Bus, o.DLQURL = base, peek, d.Config.EventBus, d.Config.DLQURL
 			o.DeferThreshold, o.RelaunchQueueURL = d.Config.DeferThreshold, d.Config.RelaunchQueueURL
+			o.TokenLifetime = d.Config.TokenLifetime
 		})
 	return RetryHandlers{Chunk: chunk, Relaunch: relaunch}, nil
 }

@@ -95,8 +95,8 @@ func testMissing(t *testing.T, newStore storeFunc) {
 		if cs, lost, err := st.Chunks(ctx, "missing"); err != nil || len(cs) != 0 || len(lost) != 0 {
 			t.Errorf("Chunks of a missing request: %v, %v, %v; want none", cs, lost, err)
 		}
-		if u, err := st.RelaunchUnsettled(ctx, "arn:missing"); err != nil || u {
-			t.Errorf("RelaunchUnsettled of a missing claim: %v, %v; want false", u, err)
+		if u, since, err := st.RelaunchUnsettledSince(ctx, "arn:missing"); err != nil || u || !since.IsZero() {
+			t.Errorf("RelaunchUnsettled of a missing claim: %v since %v, %v; want false", u, since, err)
 		}
 		if m, err := st.Unavailable(ctx, "acct", t0); err != nil || len(m) != 0 {
 			t.Errorf("Unavailable with no marks: %v, %v", m, err)
@@ -135,10 +135,14 @@ func testMissing(t *testing.T, newStore storeFunc) {
 			"ChargeRelaunch":       func() error { _, err := st.ChargeRelaunch(cctx, "r", 0, 1); return err },
 			"SetRelaunchSlot":      func() error { return st.SetRelaunchSlot(cctx, "arn:t", t0) },
 			"AdvanceRelaunchToken": func() error { return st.AdvanceRelaunchToken(cctx, "arn:t", 0) },
-			"SetRelaunchUnsettled": func() error { return st.SetRelaunchUnsettled(cctx, "arn:t", true) },
+			"SetRelaunchUnsettled": func() error { return st.SetRelaunchUnsettled(cctx, "arn:t", t0) },
 			"RelaunchUnsettled":    func() error { _, err := st.RelaunchUnsettled(cctx, "arn:t"); return err },
-			"FinishRelaunch":       func() error { return st.FinishRelaunch(cctx, c, "arn:new", time.Time{}) },
-			"GiveUpRelaunch":       func() error { return st.GiveUpRelaunch(cctx, c, "gone") },
+			"RelaunchUnsettledSince": func() error {
+				_, _, err := st.RelaunchUnsettledSince(cctx, "arn:t")
+				return err
+			},
+			"FinishRelaunch": func() error { return st.FinishRelaunch(cctx, c, "arn:new", time.Time{}) },
+			"GiveUpRelaunch": func() error { return st.GiveUpRelaunch(cctx, c, "gone") },
 		} {
 			if err := call(); !errors.Is(err, context.Canceled) {
 				t.Errorf("%s with a canceled context: %v, want context.Canceled", name, err)

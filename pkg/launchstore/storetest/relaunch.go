@@ -74,7 +74,7 @@ func testRelaunch(t *testing.T, newStore storeFunc) {
 	t.Run("WriteBeforeClaim", func(t *testing.T) {
 		t.Parallel()
 		st := newStore(t)
-		must(t, st.SetRelaunchUnsettled(ctx, stoppedARN, true))
+		must(t, st.SetRelaunchUnsettled(ctx, stoppedARN, t0))
 		got := claim(t, st, stoppedARN)
 		if got.RequestID != "" || got.State != "" || got.Gen != 0 {
 			t.Fatalf("claim after an unsettled mark: %+v, want an empty stored claim", got)
@@ -103,7 +103,7 @@ func testRelaunch(t *testing.T, newStore storeFunc) {
 		}
 		for i, s := range steps {
 			if s.unsettle {
-				must(t, st.SetRelaunchUnsettled(ctx, stoppedARN, true))
+				must(t, st.SetRelaunchUnsettled(ctx, stoppedARN, t0.Add(time.Duration(i)*time.Second)))
 			}
 			must(t, st.AdvanceRelaunchToken(ctx, stoppedARN, s.from))
 			u, err := st.RelaunchUnsettled(ctx, stoppedARN)
@@ -113,16 +113,43 @@ func testRelaunch(t *testing.T, newStore storeFunc) {
 			}
 		}
 	})
+	// The unsettled mark keeps the time of the first call so marked (the
+	// start of its token's replay window) until it is cleared, by a zero
+	// time or by a token advance; the next mark starts a new window.
 	t.Run("Unsettled", func(t *testing.T) {
 		t.Parallel()
 		st := newStore(t)
 		if _, _, err := st.ClaimRelaunch(ctx, mine, t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		for i, set := range []bool{true, true, false, true} {
-			must(t, st.SetRelaunchUnsettled(ctx, stoppedARN, set))
-			if got, err := st.RelaunchUnsettled(ctx, stoppedARN); err != nil || got != set {
-				t.Fatalf("step %d: RelaunchUnsettled %v, %v; want %v", i, got, err, set)
+		at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+		steps := []struct {
+			mark    time.Time // zero clears
+			advance bool      // AdvanceRelaunchToken instead of a mark
+			want    bool
+			since   time.Time
+		}{
+			{mark: at(1), want: true, since: at(1)},
+			{mark: at(5), want: true, since: at(1)}, // a re-send keeps the first time
+			{mark: time.Time{}, want: false},
+			{mark: at(9), want: true, since: at(9)},
+			{mark: at(12).In(time.FixedZone("UTC+3", 3*3600)), want: true, since: at(9)},
+			{advance: true, want: false},
+			{mark: at(20), want: true, since: at(20)},
+		}
+		for i, s := range steps {
+			if s.advance {
+				c := claim(t, st, stoppedARN)
+				must(t, st.AdvanceRelaunchToken(ctx, stoppedARN, c.Gen))
+			} else {
+				must(t, st.SetRelaunchUnsettled(ctx, stoppedARN, s.mark))
+			}
+			got, since, err := st.RelaunchUnsettledSince(ctx, stoppedARN)
+			if u, uerr := st.RelaunchUnsettled(ctx, stoppedARN); uerr != nil || u != got {
+				t.Fatalf("step %d: RelaunchUnsettled %v, %v; RelaunchUnsettledSince %v", i, u, uerr, got)
+			}
+			if err != nil || got != s.want || !since.Equal(s.since) {
+				t.Fatalf("step %d: RelaunchUnsettled %v since %v, %v; want %v since %v", i, got, since, err, s.want, s.since)
 			}
 		}
 	})
