@@ -156,7 +156,7 @@ func NewScenario(seed uint64) Scenario {
 	// And whether an answer of failures[] alone binds the token (AWS does
 	// not say): the product must be right either way.
 	if on(0.3) {
-		sc.Sim.Tokens.LifetimeSeconds = between(5, 60)
+		sc.Sim.Tokens.LifetimeSeconds = between(45, 240)
 		sc.Sim.Faults.LostResponseRate = max(sc.Sim.Faults.LostResponseRate, between(0.05, 0.15))
 	}
 	sc.Sim.Tokens.FailuresDoNotBind = on(0.5)

@@ -104,6 +104,9 @@ func (h *Relaunch) find(ctx context.Context, ev ECSEvent) (*relaunchJob, bool, E
 // replacement on top of the task it replaced, which the table still
 // counts as launched.
 func (h *Relaunch) register(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+	if done, out, err := h.accountedByPredecessor(ctx, j); done || err != nil {
+		return true, out, err
+	}
 	st, err := h.store.RegisterRelaunch(ctx, j.requestID, j.id.Chunk, j.taskARN())
 	if err != nil {
 		return true, EventOutput{}, transientErr("retry", err)

@@ -1,0 +1,44 @@
+package handler
+
+import (
+	"context"
+	"testing"
+
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
+)
+
+// GIVEN a relaunch whose call's answer was lost and which was then given
+// up (its unit dead-lettered: the evidence did not show the task)
+// WHEN the task that call did launch fails to start, unrecorded
+// THEN its event is a duplicate: no relaunch registered, no call, no
+// second dead letter (old code: it waited for a predecessor that would
+// never be recorded and was given up at the deadline, counted twice).
+func TestRelaunchOfAGivenUpRelaunchIsAccounted(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	ctx := context.Background()
+	p := arns[0]
+	if _, err := e.st.RegisterRelaunch(ctx, "r1", 0, p); err != nil {
+		t.Fatal(err)
+	}
+	claim, _, err := e.st.ClaimRelaunch(ctx, launch.RelaunchClaim{TaskARN: p, RequestID: "r1", Chunk: 0}, t0.Add(24*3600e9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.GiveUpRelaunch(ctx, claim, launch.CodeOutcomeUnknown+": not found"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.st.Chunk(ctx, "r1", 0)
+	calls, letters := len(e.ecs.Calls()), len(e.sqs.msgs)
+	hidden := "arn:aws:ecs:us-east-1:000000000000:task/jobs/hidden"
+	out, err := e.event(ctx, taskEvent(t, hidden, launch.RelaunchStartedBy("r1", 0, p), ""))
+	if err != nil || out.Action != EventDuplicate {
+		t.Fatalf("got %+v, %v; want a duplicate", out, err)
+	}
+	after, _ := e.st.Chunk(ctx, "r1", 0)
+	if len(e.ecs.Calls()) != calls || len(e.sqs.msgs) != letters || len(after.Relaunching) != len(before.Relaunching) || after.Lost != before.Lost {
+		t.Errorf("calls %d→%d, dead letters %d→%d, relaunching %d→%d, lost %d→%d: want nothing new",
+			calls, len(e.ecs.Calls()), letters, len(e.sqs.msgs), len(before.Relaunching), len(after.Relaunching), before.Lost, after.Lost)
+	}
+}
