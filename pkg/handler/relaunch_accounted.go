@@ -7,13 +7,22 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
-// accountedByPredecessor ends the relaunch of a relaunched task the table
-// never recorded whose predecessor's relaunch has ended: its call's answer
-// was lost and the relaunch was given up (dead-lettered, OutcomeUnknown
-// when the evidence did not show the task: a task that already stopped is
-// not listed). The unit was counted then; relaunching it, or giving it up
-// again, would count it twice. One read, only for relaunched tasks.
-func (h *Relaunch) accountedByPredecessor(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+// predecessor decides the event of a relaunched task the table has not
+// recorded (its relaunch call's answer was lost, or a crash came between
+// the call and its record). Its unit belongs to the relaunch it came from,
+// the predecessor:
+//   - still pending (or not found before the deadline): the event waits on
+//     the relaunch queue, unregistered, until the predecessor is recorded
+//     (then this task is ours as any other) or ends;
+//   - ended without recording it (given up, OutcomeUnknown when the
+//     evidence did not show a task that had already stopped, or
+//     RelaunchUnfinished at the final summary): the unit was counted then,
+//     so this event is a duplicate — relaunching the task or giving it up
+//     again would count the unit twice.
+//
+// Checked before anything else, the closed mark included; one read, only
+// for relaunched tasks.
+func (h *Relaunch) predecessor(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
 	if j.id.Attempt < launch.RelaunchAttemptBase {
 		return false, EventOutput{}, nil
 	}
@@ -24,12 +33,21 @@ func (h *Relaunch) accountedByPredecessor(ctx context.Context, j *relaunchJob) (
 	if slices.Contains(st.IDs, j.taskARN()) {
 		return false, EventOutput{}, nil
 	}
-	for _, p := range st.Relaunching {
-		if launch.RelaunchStartedBy(j.requestID, j.id.Chunk, p) == j.ev.Task.StartedBy && slices.Contains(st.Stopped, p) {
-			j.out.Action, j.out.Reason = EventDuplicate, "the relaunch this task came from ended without recording it (given up, its unit already dead-lettered)"
-			j.log.Info("relaunched task already accounted", "predecessor", p)
-			return true, j.out, nil
-		}
+	i := slices.IndexFunc(st.Relaunching, func(p string) bool {
+		return launch.RelaunchStartedBy(j.requestID, j.id.Chunk, p) == j.ev.Task.StartedBy
+	})
+	switch {
+	case i >= 0 && slices.Contains(st.Stopped, st.Relaunching[i]):
+		j.out.Action, j.out.Reason = EventDuplicate, "the relaunch this task came from ended without recording it: its unit is already counted"
+		j.log.Info("relaunched task already accounted", "predecessor", st.Relaunching[i])
+		return true, j.out, nil
+	case h.o.RelaunchQueueURL == "", i < 0 && !h.o.Clock.Now().Before(j.sr.Deadline):
+		// No queue to wait on, or no predecessor to wait for any more.
+		return false, EventOutput{}, nil
 	}
-	return false, EventOutput{}, nil
+	out, err := h.deferRelaunch(ctx, j, predecessorWait)
+	if err == nil {
+		out.Reason = "the relaunch this task came from is not recorded yet"
+	}
+	return true, out, err
 }

@@ -42,3 +42,41 @@ func TestRelaunchOfAGivenUpRelaunchIsAccounted(t *testing.T) {
 			calls, len(e.ecs.Calls()), letters, len(e.sqs.msgs), len(before.Relaunching), len(after.Relaunching), before.Lost, after.Lost)
 	}
 }
+
+// GIVEN the same, but the unrecorded task's event arrives while its
+// predecessor's relaunch is still pending
+// THEN it waits on the relaunch queue without being registered, and once
+// the predecessor has ended it is a duplicate: the summary never counts a
+// relaunch of it (old code: registered at once, it was closed as
+// RelaunchUnfinished beside the predecessor's own dead letter).
+func TestRelaunchOfAPendingRelaunchWaitsUnregistered(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	withQueue(e)
+	ctx := context.Background()
+	p := arns[0]
+	if _, err := e.st.RegisterRelaunch(ctx, "r1", 0, p); err != nil {
+		t.Fatal(err)
+	}
+	hidden := taskEvent(t, "arn:aws:ecs:us-east-1:000000000000:task/jobs/hidden", launch.RelaunchStartedBy("r1", 0, p), "")
+	if out, err := e.event(ctx, hidden); err != nil || out.Action != EventDeferred {
+		t.Fatalf("predecessor pending: got %+v, %v; want deferred", out, err)
+	}
+	if st, _ := e.st.Chunk(ctx, "r1", 0); len(st.Relaunching) != 1 {
+		t.Fatalf("relaunching %v: want only the predecessor", st.Relaunching)
+	}
+	claim, _, err := e.st.ClaimRelaunch(ctx, launch.RelaunchClaim{TaskARN: p, RequestID: "r1", Chunk: 0}, t0.Add(24*3600e9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.GiveUpRelaunch(ctx, claim, launch.CodeRelaunchUnfinished+": the request ended"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.event(ctx, hidden); err != nil || out.Action != EventDuplicate {
+		t.Fatalf("predecessor ended: got %+v, %v; want a duplicate", out, err)
+	}
+	if st, _ := e.st.Chunk(ctx, "r1", 0); len(st.Relaunching) != 1 || st.Lost != 1 {
+		t.Errorf("relaunching %v, lost %d: want the predecessor alone, counted once", st.Relaunching, st.Lost)
+	}
+}

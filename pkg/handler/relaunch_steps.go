@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
@@ -61,7 +60,7 @@ func (h *Relaunch) relaunch(ctx context.Context, ev ECSEvent) (EventOutput, erro
 	if done || err != nil {
 		return out, err
 	}
-	for _, step := range []func(context.Context, *relaunchJob) (bool, EventOutput, error){h.stopIfClosed, h.register, h.claim, h.call} {
+	for _, step := range []func(context.Context, *relaunchJob) (bool, EventOutput, error){h.predecessor, h.stopIfClosed, h.register, h.claim, h.call} {
 		if done, out, err := step(ctx, j); done || err != nil {
 			return out, err
 		}
@@ -104,23 +103,10 @@ func (h *Relaunch) find(ctx context.Context, ev ECSEvent) (*relaunchJob, bool, E
 // replacement on top of the task it replaced, which the table still
 // counts as launched.
 func (h *Relaunch) register(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
-	if done, out, err := h.accountedByPredecessor(ctx, j); done || err != nil {
-		return true, out, err
-	}
-	st, err := h.store.RegisterRelaunch(ctx, j.requestID, j.id.Chunk, j.taskARN())
-	if err != nil {
+	if _, err := h.store.RegisterRelaunch(ctx, j.requestID, j.id.Chunk, j.taskARN()); err != nil {
 		return true, EventOutput{}, transientErr("retry", err)
 	}
-	waitsForPredecessor := j.id.Attempt >= launch.RelaunchAttemptBase && h.o.RelaunchQueueURL != "" &&
-		h.o.Clock.Now().Before(j.sr.Deadline) && !slices.Contains(st.IDs, j.taskARN())
-	if !waitsForPredecessor {
-		return false, EventOutput{}, nil
-	}
-	out, err := h.deferRelaunch(ctx, j, predecessorWait)
-	if err == nil {
-		out.Reason = "the relaunch this task came from is not recorded yet"
-	}
-	return true, out, err
+	return false, EventOutput{}, nil
 }
 
 // claim creates the relaunch claim keyed by the stopped task's ARN. Only
