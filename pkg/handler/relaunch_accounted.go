@@ -20,18 +20,26 @@ import (
 //     so this event is a duplicate — relaunching the task or giving it up
 //     again would count the unit twice.
 //
-// Checked before anything else, the closed mark included; one read, only
-// for relaunched tasks.
+// Checked before anything else, the closed mark included: one read.
+//
+// A task of the chunk's own attempts the table has not recorded joins the
+// chunk's ids when its relaunch is registered (its event is the evidence
+// that it launched); but once the chunk was given up, its unit was among
+// the missing ones dead-lettered then, and the event is a duplicate.
 func (h *Relaunch) predecessor(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
-	if j.id.Attempt < launch.RelaunchAttemptBase {
-		return false, EventOutput{}, nil
-	}
 	st, err := h.store.Chunk(ctx, j.requestID, j.id.Chunk)
 	if err != nil {
 		return true, EventOutput{}, transientErr("retry", err)
 	}
 	if slices.Contains(st.IDs, j.taskARN()) {
 		return false, EventOutput{}, nil
+	}
+	if j.id.Attempt < launch.RelaunchAttemptBase {
+		if !st.GaveUp {
+			return false, EventOutput{}, nil
+		}
+		j.out.Action, j.out.Reason = EventDuplicate, "the chunk was given up before this unrecorded task failed: its unit is already dead-lettered"
+		return true, j.out, nil
 	}
 	i := slices.IndexFunc(st.Relaunching, func(p string) bool {
 		return launch.RelaunchStartedBy(j.requestID, j.id.Chunk, p) == j.ev.Task.StartedBy

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
@@ -79,4 +80,49 @@ func TestRelaunchOfAPendingRelaunchWaitsUnregistered(t *testing.T) {
 	if st, _ := e.st.Chunk(ctx, "r1", 0); len(st.Relaunching) != 1 || st.Lost != 1 {
 		t.Errorf("relaunching %v, lost %d: want the predecessor alone, counted once", st.Relaunching, st.Lost)
 	}
+}
+
+// GIVEN a chunk whose attempt launched a task the table never recorded
+// (the answer was lost)
+// WHEN that task fails to start
+// THEN its event is the evidence: it joins the chunk's ids and is
+// relaunched, so the chunk counts its unit once, never also as missing;
+// and once the chunk has been given up (the unit dead-lettered among the
+// missing), a later such event is a duplicate (old code: relaunched on top
+// of the dead letter, counted twice).
+func TestRelaunchOfAnUnrecordedChunkTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	hidden := "arn:aws:ecs:us-east-1:000000000000:task/jobs/hidden"
+	t.Run("relaunched and counted", func(t *testing.T) {
+		t.Parallel()
+		e := newRetryEnv(t, 0)
+		launchChunk(t, e)
+		calls := len(e.ecs.Calls())
+		out, err := e.event(ctx, taskEvent(t, hidden, launch.StartedBy("r1", 0, 1), ""))
+		if err != nil || out.Action != EventRelaunched || len(e.ecs.Calls()) != calls+1 {
+			t.Fatalf("got %+v, %v, %d calls; want relaunched with one call", out, err, len(e.ecs.Calls())-calls)
+		}
+		st, _ := e.st.Chunk(ctx, "r1", 0)
+		if !slices.Contains(st.IDs, hidden) || !slices.Contains(st.Stopped, hidden) || st.Launched() != 11 {
+			t.Errorf("ids has it %v, stopped has it %v, launched %d; want true, true, 11 (10 + the relaunch)",
+				slices.Contains(st.IDs, hidden), slices.Contains(st.Stopped, hidden), st.Launched())
+		}
+	})
+	t.Run("after the give-up", func(t *testing.T) {
+		t.Parallel()
+		e := newRetryEnv(t, 0)
+		launchChunk(t, e)
+		if _, err := e.st.GiveUp(ctx, "r1", 0, 0, "transient", launch.CodeOutcomeUnknown, "not found"); err != nil {
+			t.Fatal(err)
+		}
+		calls := len(e.ecs.Calls())
+		out, err := e.event(ctx, taskEvent(t, hidden, launch.StartedBy("r1", 0, 1), ""))
+		if err != nil || out.Action != EventDuplicate || len(e.ecs.Calls()) != calls {
+			t.Fatalf("got %+v, %v; want a duplicate without a call", out, err)
+		}
+		if st, _ := e.st.Chunk(ctx, "r1", 0); slices.Contains(st.Relaunching, hidden) {
+			t.Errorf("relaunching %v: want it unregistered", st.Relaunching)
+		}
+	})
 }

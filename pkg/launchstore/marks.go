@@ -87,11 +87,15 @@ func (st *DynamoDB) ClaimRelaunch(ctx context.Context, c launch.RelaunchClaim, e
 // invocation) adds it again without counting twice. Its relaunch is pending
 // until the task joins stoppedIds (FinishRelaunch, GiveUpRelaunch), which the
 // summary reads from the chunk items it reads anyway (no extra read).
+// The task joins ids too: its TaskFailedToStart event proves the chunk
+// launched it, even when the answer that named it was lost, so the chunk
+// counts its unit (launched, then relaunched or given up) and never also
+// as missing.
 func (st *DynamoDB) RegisterRelaunch(ctx context.Context, requestID string, chunk int, arn string) (launch.ChunkState, error) {
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                       key(reqPK(requestID), chunkSK(chunk)),
-		UpdateExpression:          aws.String("ADD #rl :arn"),
-		ExpressionAttributeNames:  map[string]string{"#rl": "relaunchIds"},
+		UpdateExpression:          aws.String("ADD #rl :arn, #ids :arn"),
+		ExpressionAttributeNames:  map[string]string{"#rl": "relaunchIds", "#ids": "ids"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":arn": ss([]string{arn})},
 		ReturnValues:              ddb.ReturnValueAllNew,
 	})

@@ -35,7 +35,7 @@ func (m *Memory) RegisterRelaunch(ctx context.Context, requestID string, chunk i
 	}
 	defer m.mu.Unlock()
 	it := m.chunk(requestID, chunk)
-	it.relaunching = addSet(it.relaunching, arn)
+	it.relaunching, it.ids = addSet(it.relaunching, arn), addSet(it.ids, arn)
 	return it.state(chunk), nil
 }
 

@@ -182,6 +182,7 @@ func testRelaunchTransitions(t *testing.T, newStore storeFunc) {
 	c := launch.RelaunchClaim{TaskARN: t1, RequestID: req, Chunk: 2, State: launch.RelaunchPending}
 	type step = func(launchstore.Store) error
 	register := func(st launchstore.Store) error { _, err := st.RegisterRelaunch(ctx, req, 2, t1); return err }
+	registerHidden := func(st launchstore.Store) error { _, err := st.RegisterRelaunch(ctx, req, 2, "arn:hidden"); return err }
 	relaunch := func(st launchstore.Store) error { return st.FinishRelaunch(ctx, c, "arn:t4", time.Time{}) }
 	giveUp := func(reason string) step {
 		return func(st launchstore.Store) error { return st.GiveUpRelaunch(ctx, c, reason) }
@@ -202,6 +203,9 @@ func testRelaunchTransitions(t *testing.T, newStore storeFunc) {
 		"given up":               {[]step{register, giveUp("budget")}, want{[]string{t1, t2, t3}, []string{t1}, []string{t1}, 1, 0, 2, 2, 1, "budget"}},
 		"given up twice":         {[]step{register, giveUp("budget"), giveUp("deadline")}, want{[]string{t1, t2, t3}, []string{t1}, []string{t1}, 1, 0, 2, 2, 1, "deadline"}},
 		"unregistered, given up": {[]step{giveUp("permanent")}, want{[]string{t1, t2, t3}, []string{t1}, nil, 1, 0, 2, 2, 1, "permanent"}},
+		// A task the chunk launched but never recorded (its answer lost)
+		// joins ids when its TaskFailedToStart registers a relaunch.
+		"unrecorded, registered": {[]step{registerHidden}, want{[]string{t1, t2, t3, "arn:hidden"}, nil, []string{"arn:hidden"}, 0, 1, 4, 3, 0, ""}},
 		// Not counted lost (the task is in stoppedIds already), but the lost
 		// record is written before that check, so Chunks reports it.
 		"relaunched, then given up": {[]step{register, relaunch, giveUp("late")}, want{[]string{t1, t2, t3, "arn:t4"}, []string{t1}, []string{t1}, 0, 0, 3, 3, 1, "late"}},
