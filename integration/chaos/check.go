@@ -90,12 +90,16 @@ func (c chunkLetters) afterClose() int {
 	return n
 }
 
-// countAfterClose adds the units dead-lettered after their request's close
-// to the faults, so a run shows how often a task failed to start that late.
+// countAfterClose adds the units dead-lettered after their request's close,
+// and the OutcomeUnknown units found running, to the faults, so a run shows
+// how often each happened.
 func countAfterClose(into map[string]int64, rs []RequestResult) {
 	for _, r := range rs {
 		if r.DeadLetteredAfterClose != 0 {
 			into["dlq:afterClose"] += int64(r.DeadLetteredAfterClose)
+		}
+		if r.UnknownRunning != 0 {
+			into["dlq:outcomeUnknownRunning"] += int64(r.UnknownRunning)
 		}
 	}
 }

@@ -19,6 +19,11 @@
 //     RunInstances calls never exceed the bucket's burst + rate × elapsed
 //     (the simulator's counters; the limiter and simulator share limits).
 //
+// A unit dead-lettered as OutcomeUnknown ("may be running": the evidence
+// did not show it) that the ledger shows running under the dead letter's
+// startedBy, uncounted by the table, is counted once, not lost (fault
+// dlq:outcomeUnknownRunning): the dead letter names it for a person.
+//
 // Faults a seed may draw: throttle storms, 5xx, connection resets,
 // latency, responses lost after the launch committed (reset, 500 or
 // timeout), Lambda crashes before/after the handler ran and timeouts after
@@ -27,7 +32,11 @@
 // failing closed, and the store's retries), EventBridge events duplicated,
 // delivered late and out of order, tasks stopped with TaskFailedToStart
 // (ENI attachments starved), EC2-launch-type cluster capacity
-// (RESOURCE:MEMORY), instance-type capacity and the On-Demand vCPU quota.
+// (RESOURCE:MEMORY), instance-type capacity and the On-Demand vCPU quota;
+// a Map child failing past its retries, a Lambda timeout mid-call (an
+// answer held past the caller's 30 s timeout), client tokens expiring
+// before the outcome is settled, and failures[]-only answers binding the
+// token or not.
 //
 // A seed's scenario (mix and schedule) is a pure function of the seed
 // (NewScenario), so a failing seed can be replayed with

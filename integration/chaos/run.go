@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -25,6 +26,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
 
@@ -94,7 +96,12 @@ type RequestResult struct {
 	// Short lists, when units are lost, the chunks short of their size
 	// with what the ledger holds for them (for replays).
 	Short []string `json:"short,omitempty"`
-	// Lost = requested − unique launched − dead-lettered.
+	// UnknownRunning counts units dead-lettered as OutcomeUnknown ("may be
+	// running": the evidence did not show them) that the ledger shows
+	// running under the dead letter's startedBy: counted once, not lost and
+	// not doubled — the dead letter names them for a person.
+	UnknownRunning int `json:"unknownRunning,omitempty"`
+	// Lost = requested − unique launched − dead-lettered + UnknownRunning.
 	Lost int `json:"lost"`
 }
 
@@ -192,6 +199,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 	awsCfg := aws.Config{Region: stack.Region, BaseEndpoint: aws.String(stack.Endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
 	sfnc, sqsc := sfn.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)
+	store := launchstore.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), cfg.Table)
 
 	arns := make([]string, len(sc.Requests))
 	for i, r := range sc.Requests {
@@ -255,7 +263,9 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 			res.Requests[i].DeadLettered = dead[r.RequestID].units()
 			res.Requests[i].DeadLetteredAfterClose = dead[r.RequestID].afterClose()
 			res.Requests[i].EventDeadLettered = undelivered(stack.Sim, r, dead[rawPrefix+launch.RequestHash(r.RequestID)])
-			res.Requests[i].Lost = res.Requests[i].Requested - res.Requests[i].Ledger.Unique - res.Requests[i].DeadLettered - res.Requests[i].EventDeadLettered
+			res.Requests[i].UnknownRunning = dead[r.RequestID].unknownRunning(stack.Sim, r, recordedIDs(ctx, store, r.RequestID))
+			res.Requests[i].Lost = res.Requests[i].Requested - res.Requests[i].Ledger.Unique - res.Requests[i].DeadLettered - res.Requests[i].EventDeadLettered +
+				res.Requests[i].UnknownRunning
 			unique += res.Requests[i].Ledger.Unique + res.Requests[i].DeadLettered + res.Requests[i].EventDeadLettered
 			if res.Requests[i].Status == string(sfntypes.ExecutionStatusSucceeded) {
 				lost += max(0, res.Requests[i].Lost) // a failed execution will not recover
@@ -368,6 +378,40 @@ const rawPrefix = "event-dlq:"
 
 // chunkLetters are one request's dead letters, the last per chunk and kind.
 type chunkLetters map[string]handler.DeadLetter
+
+// unknownRunning counts, over the OutcomeUnknown dead letters, the tasks
+// the ledger shows launched and not failed to start under the letter's
+// startedBy that the product's table does not count (recorded holds the
+// table's ids by chunk), at most the units the letter names.
+func (c chunkLetters) unknownRunning(s *sim.Sim, r launch.Request, recorded map[int][]string) int {
+	n := 0
+	for _, d := range c {
+		if !d.OutcomeUnknown || d.StartedBy == "" {
+			continue
+		}
+		running := 0
+		for _, e := range s.Ledger().For(launch.RequestHash(r.RequestID)) {
+			if e.StartedBy == d.StartedBy && !e.FailedToStart && !slices.Contains(recorded[d.Chunk], e.ID) {
+				running++
+			}
+		}
+		n += min(running, d.Missing)
+	}
+	return n
+}
+
+// recordedIDs reads the ids the product's table counts, by chunk.
+func recordedIDs(ctx context.Context, st *launchstore.DynamoDB, requestID string) map[int][]string {
+	out := map[int][]string{}
+	chunks, _, err := st.Chunks(ctx, requestID)
+	if err != nil {
+		return out
+	}
+	for _, c := range chunks {
+		out[c.Index] = c.IDs
+	}
+	return out
+}
 
 func (c chunkLetters) units() int {
 	n := 0

@@ -2,8 +2,9 @@ package launchstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +12,7 @@ import (
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/throttle-handler/throttle-handler/pkg/config"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
 // MarkUnavailable records fleet-wide that p has no capacity until until, so
@@ -165,14 +167,29 @@ func (st *DynamoDB) ChargeRelaunch(ctx context.Context, requestID string, chunk,
 // leaves the launched count, the new one joins it, at is the chunk's latest
 // launch) and closes the claim.
 func (st *DynamoDB) FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, newARN string, at time.Time) error {
-	if _, err := st.update(ctx, &dynamodb.UpdateItemInput{
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(st.table),
 		Key:                      key(reqPK(c.RequestID), chunkSK(c.Chunk)),
 		UpdateExpression:         aws.String("SET #lat = :lat ADD #ids :new, #stopped :old"),
+		ConditionExpression:      aws.String("NOT contains(#stopped, :arn)"),
 		ExpressionAttributeNames: map[string]string{"#ids": "ids", "#stopped": "stoppedIds", "#lat": "launchedAt"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{
 			":new": ss([]string{newARN}), ":old": ss([]string{c.TaskARN}), ":lat": s(at.UTC().Format(time.RFC3339Nano)),
+			":arn": s(c.TaskARN),
 		},
-	}); err != nil {
+		ReturnValuesOnConditionCheckFailure: ddb.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if ccf, ok := errors.AsType[*ddb.ConditionalCheckFailedException](err); ok {
+		// The stopped task was settled first: recorded (this is a repeat)
+		// or given up, its unit already dead-lettered; then the new task
+		// is not counted on top of it (the dead letter names it as one
+		// that may be running).
+		if !slices.Contains(parseChunk(c.Chunk, ccf.Item).IDs, newARN) {
+			return nil
+		}
+		err = nil
+	}
+	if err != nil {
 		return fmt.Errorf("record relaunch of %s: %w", c.TaskARN, err)
 	}
 	return st.closeClaim(ctx, c.TaskARN, launch.RelaunchDone, newARN, "")

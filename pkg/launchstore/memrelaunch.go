@@ -124,6 +124,13 @@ func (m *Memory) FinishRelaunch(ctx context.Context, c launch.RelaunchClaim, new
 	}
 	defer m.mu.Unlock()
 	it := m.chunk(c.RequestID, c.Chunk)
+	if slices.Contains(it.stopped, c.TaskARN) {
+		// Settled first (see DynamoDB.FinishRelaunch).
+		if slices.Contains(it.ids, newARN) {
+			m.closeClaim(c.TaskARN, launch.RelaunchDone, newARN)
+		}
+		return nil
+	}
 	it.addIDs([]string{newARN}, at)
 	it.stopped = addSet(it.stopped, c.TaskARN)
 	m.closeClaim(c.TaskARN, launch.RelaunchDone, newARN)

@@ -209,6 +209,9 @@ func testRelaunchTransitions(t *testing.T, newStore storeFunc) {
 		// Not counted lost (the task is in stoppedIds already), but the lost
 		// record is written before that check, so Chunks reports it.
 		"relaunched, then given up": {[]step{register, relaunch, giveUp("late")}, want{[]string{t1, t2, t3, "arn:t4"}, []string{t1}, []string{t1}, 0, 0, 3, 3, 1, "late"}},
+		// Given up first (its unit dead-lettered): a late record of the
+		// relaunch's task does not count it on top.
+		"given up, then relaunched": {[]step{register, giveUp("unknown"), relaunch}, want{[]string{t1, t2, t3}, []string{t1}, []string{t1}, 1, 0, 2, 2, 1, "unknown"}},
 	} {
 		t.Run("Transitions/"+name, func(t *testing.T) {
 			t.Parallel()
