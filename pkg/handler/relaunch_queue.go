@@ -71,7 +71,7 @@ func (h *Relaunch) retryLater(ctx context.Context, j *relaunchJob, answered bool
 		// failures[] is the token's own answer: nothing launched, and a
 		// replay of that token would get the same answer; the next call
 		// uses the next generation.
-		if err := h.store.AdvanceRelaunchToken(ctx, j.claim.TaskARN, j.claim.Gen); err != nil {
+		if err := h.store.AdvanceRelaunchToken(ctx, j.claim.TaskARN, j.claim.Gen, j.sends); err != nil {
 			return EventOutput{}, transientErr("retry", err)
 		}
 	}

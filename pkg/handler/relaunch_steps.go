@@ -29,8 +29,10 @@ type relaunchJob struct {
 	// outcome, first sent at unsettledAt (zero: a mark without a time).
 	unsettled   bool
 	unsettledAt time.Time
-	log         *slog.Logger
-	out         EventOutput
+	// sends is this delivery's claimed send (ClaimRelaunchSend).
+	sends int
+	log   *slog.Logger
+	out   EventOutput
 }
 
 func (j *relaunchJob) taskARN() string { return j.ev.Task.TaskArn }
@@ -179,6 +181,13 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		return true, out, err
 	}
 	rec := j.record()
+	sends, err := h.store.ClaimRelaunchSend(ctx, j.taskARN(), j.claim.Gen)
+	if err != nil {
+		// Fenced: another delivery moved the token on; the next delivery
+		// reads it.
+		return true, EventOutput{}, transientErr("retry", err)
+	}
+	j.sends = sends
 	if err := h.store.SetRelaunchUnsettled(ctx, j.taskARN(), h.markUnsettled(j)); err != nil {
 		return true, EventOutput{}, transientErr("retry", err)
 	}

@@ -753,7 +753,7 @@ func TestRelaunchAfterAnsweredFailureAdvancesToken(t *testing.T) {
 		t.Fatalf("got %+v, %v; want deferred after the capacity failure", out, err)
 	}
 	// A delivery that saw generation 0 fail too: no second advance.
-	if err := e.st.AdvanceRelaunchToken(ctx, arns[0], 0); err != nil {
+	if err := e.st.AdvanceRelaunchToken(ctx, arns[0], 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	sent := q.to(relaunchQueue)

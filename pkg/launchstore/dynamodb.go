@@ -212,14 +212,39 @@ func (st *DynamoDB) SetRelaunchUnsettled(ctx context.Context, arn string, at tim
 	return nil
 }
 
+// ClaimRelaunchSend claims the next send of the relaunch of arn with token
+// generation gen: a delivery that read an older generation (another one
+// advanced it after a failures[] answer) may not call with its stale token,
+// which, when a failures[] answer does not bind it, would launch anew.
+func (st *DynamoDB) ClaimRelaunchSend(ctx context.Context, arn string, gen int) (int, error) {
+	cond := "#g = :gen"
+	if gen == 0 {
+		cond = "attribute_not_exists(#g) OR #g = :gen"
+	}
+	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key: relaunchKey(arn), UpdateExpression: aws.String("ADD #s :one"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#g": "tokenGen", "#s": "sends"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":gen": n(int64(gen)), ":one": n(1)},
+		ReturnValues:              ddb.ReturnValueUpdatedNew,
+	})
+	if isConditionFailed(err) {
+		return 0, ErrFenced
+	}
+	if err != nil {
+		return 0, fmt.Errorf("relaunch of %s: claim send: %w", arn, err)
+	}
+	return num(attrs["sends"]), nil
+}
+
 // AdvanceRelaunchToken moves the relaunch of arn from token generation gen
 // to gen+1 and marks it settled (the next token's window starts at its own
 // first call), after a call with generation gen answered
 // failures[] (nothing launched). Only from gen: a concurrent delivery that
 // saw the same answer does not advance it twice, so every delivery calls
 // with the one token that may have launched.
-func (st *DynamoDB) AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error {
-	_, err := st.update(ctx, &dynamodb.UpdateItemInput{
+func (st *DynamoDB) AdvanceRelaunchToken(ctx context.Context, arn string, gen, sends int) error {
+	in := &dynamodb.UpdateItemInput{
 		Key: relaunchKey(arn), UpdateExpression: aws.String("SET #g = :next, #u = :u REMOVE #ua"),
 		// Generation 0 is stored as no attribute.
 		ConditionExpression:      aws.String("attribute_not_exists(#g) OR #g = :gen"),
@@ -227,7 +252,14 @@ func (st *DynamoDB) AdvanceRelaunchToken(ctx context.Context, arn string, gen in
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{
 			":gen": n(int64(gen)), ":next": n(int64(gen + 1)), ":u": &ddb.AttributeValueMemberBOOL{Value: false},
 		},
-	})
+	}
+	if sends > 0 {
+		// Another delivery sent the same token since: its answer decides.
+		in.ConditionExpression = aws.String("(attribute_not_exists(#g) OR #g = :gen) AND #s = :sends")
+		in.ExpressionAttributeNames["#s"] = "sends"
+		in.ExpressionAttributeValues[":sends"] = n(int64(sends))
+	}
+	_, err := st.update(ctx, in)
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("relaunch of %s: token generation: %w", arn, err)
 	}

@@ -67,6 +67,7 @@ type memClaim struct {
 	chunk                    int
 	slotAt                   time.Time
 	gen                      *int // tokenGen; nil is generation 0
+	sends                    int  // ClaimRelaunchSend's counter
 	unsettled                bool
 	unsettledAt              time.Time
 }

@@ -66,17 +66,36 @@ func (m *Memory) SetRelaunchSlot(ctx context.Context, arn string, at time.Time) 
 
 // AdvanceRelaunchToken implements Store: from gen to gen+1 (and settled)
 // only if the stored generation is gen or has never been advanced.
-func (m *Memory) AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error {
+func (m *Memory) AdvanceRelaunchToken(ctx context.Context, arn string, gen, sends int) error {
 	if err := m.lock(ctx); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
-	if it := m.claims[arn]; it != nil && it.gen != nil && *it.gen != gen {
+	if it := m.claims[arn]; it != nil && ((it.gen != nil && *it.gen != gen) || (sends > 0 && it.sends != sends)) {
 		return nil
 	}
 	it, next := m.claim(arn), gen+1
 	it.gen, it.unsettled, it.unsettledAt = &next, false, time.Time{}
 	return nil
+}
+
+// ClaimRelaunchSend implements Store.
+func (m *Memory) ClaimRelaunchSend(ctx context.Context, arn string, gen int) (int, error) {
+	if err := m.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer m.mu.Unlock()
+	it := m.claim(arn)
+	if cur := 0; it.gen != nil {
+		cur = *it.gen
+		if cur != gen {
+			return 0, ErrFenced
+		}
+	} else if gen != cur {
+		return 0, ErrFenced
+	}
+	it.sends++
+	return it.sends, nil
 }
 
 // SetRelaunchUnsettled implements Store: a mark keeps its first time; a

@@ -50,7 +50,12 @@ type Store interface {
 	RegisterRelaunch(ctx context.Context, requestID string, chunk int, arn string) (launch.ChunkState, error)
 	ChargeRelaunch(ctx context.Context, requestID string, chunk, max int) (ok bool, err error)
 	SetRelaunchSlot(ctx context.Context, arn string, at time.Time) error
-	AdvanceRelaunchToken(ctx context.Context, arn string, gen int) error
+	// ClaimRelaunchSend claims the next send of the relaunch's call with
+	// token generation gen (ErrFenced when the generation moved on) and
+	// returns its number; AdvanceRelaunchToken moves gen to gen+1 only if
+	// no other send was claimed since sends (0: unconditional on sends).
+	ClaimRelaunchSend(ctx context.Context, arn string, gen int) (int, error)
+	AdvanceRelaunchToken(ctx context.Context, arn string, gen, sends int) error
 	SetRelaunchUnsettled(ctx context.Context, arn string, at time.Time) error
 	RelaunchUnsettled(ctx context.Context, arn string) (bool, error)
 	RelaunchUnsettledSince(ctx context.Context, arn string) (unsettled bool, since time.Time, err error)

@@ -103,7 +103,7 @@ func testConcurrency(t *testing.T, newStore storeFunc) {
 		if _, _, err := st.ClaimRelaunch(ctx, launch.RelaunchClaim{TaskARN: stoppedARN, RequestID: req}, t0); err != nil {
 			t.Fatal(err)
 		}
-		race(t, func(int) (struct{}, error) { return struct{}{}, st.AdvanceRelaunchToken(ctx, stoppedARN, 0) })
+		race(t, func(int) (struct{}, error) { return struct{}{}, st.AdvanceRelaunchToken(ctx, stoppedARN, 0, 0) })
 		if c := claim(t, st, stoppedARN); c.Gen != 1 {
 			t.Fatalf("generation %d after %d advances from 0, want 1", c.Gen, racers)
 		}

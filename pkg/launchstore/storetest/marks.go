@@ -134,7 +134,7 @@ func testMissing(t *testing.T, newStore storeFunc) {
 			"RegisterRelaunch":     func() error { _, err := st.RegisterRelaunch(cctx, "r", 0, "arn:t"); return err },
 			"ChargeRelaunch":       func() error { _, err := st.ChargeRelaunch(cctx, "r", 0, 1); return err },
 			"SetRelaunchSlot":      func() error { return st.SetRelaunchSlot(cctx, "arn:t", t0) },
-			"AdvanceRelaunchToken": func() error { return st.AdvanceRelaunchToken(cctx, "arn:t", 0) },
+			"AdvanceRelaunchToken": func() error { return st.AdvanceRelaunchToken(cctx, "arn:t", 0, 0) },
 			"SetRelaunchUnsettled": func() error { return st.SetRelaunchUnsettled(cctx, "arn:t", t0) },
 			"RelaunchUnsettled":    func() error { _, err := st.RelaunchUnsettled(cctx, "arn:t"); return err },
 			"RelaunchUnsettledSince": func() error {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func testRelaunch(t *testing.T, newStore storeFunc) {
 			}
 			return st.SetRelaunchSlot(ctx, stoppedARN, time.Time{})
 		}, launch.RelaunchClaim{State: launch.RelaunchPending}},
-		"token advanced": {func(st launchstore.Store) error { return st.AdvanceRelaunchToken(ctx, stoppedARN, 0) },
+		"token advanced": {func(st launchstore.Store) error { return st.AdvanceRelaunchToken(ctx, stoppedARN, 0, 0) },
 			launch.RelaunchClaim{State: launch.RelaunchPending, Gen: 1}},
 		"relaunched": {func(st launchstore.Store) error { return st.FinishRelaunch(ctx, mine, "arn:new", time.Time{}) },
 			launch.RelaunchClaim{State: launch.RelaunchDone, NewARN: "arn:new"}},
@@ -105,12 +106,44 @@ func testRelaunch(t *testing.T, newStore storeFunc) {
 			if s.unsettle {
 				must(t, st.SetRelaunchUnsettled(ctx, stoppedARN, t0.Add(time.Duration(i)*time.Second)))
 			}
-			must(t, st.AdvanceRelaunchToken(ctx, stoppedARN, s.from))
+			must(t, st.AdvanceRelaunchToken(ctx, stoppedARN, s.from, 0))
 			u, err := st.RelaunchUnsettled(ctx, stoppedARN)
 			must(t, err)
 			if got := claim(t, st, stoppedARN); got.Gen != s.gen || u == s.settled {
 				t.Fatalf("step %d, advance from %d: generation %d unsettled %v; want %d, unsettled %v", i, s.from, got.Gen, u, s.gen, !s.settled)
 			}
+		}
+	})
+	// Sends are fenced by generation: a delivery that read generation 0
+	// cannot claim a send once another advanced it; and an advance after a
+	// send of its own is refused once another delivery claimed a later send
+	// of the same token (that send's answer decides).
+	t.Run("SendFence", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		if _, _, err := st.ClaimRelaunch(ctx, mine, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		first, err := st.ClaimRelaunchSend(ctx, stoppedARN, 0)
+		must(t, err)
+		second, err := st.ClaimRelaunchSend(ctx, stoppedARN, 0)
+		must(t, err)
+		if first != 1 || second != 2 {
+			t.Fatalf("sends %d, %d: want 1, 2", first, second)
+		}
+		must(t, st.AdvanceRelaunchToken(ctx, stoppedARN, 0, first))
+		if got := claim(t, st, stoppedARN); got.Gen != 0 {
+			t.Fatalf("advance after a later send: generation %d, want 0", got.Gen)
+		}
+		must(t, st.AdvanceRelaunchToken(ctx, stoppedARN, 0, second))
+		if got := claim(t, st, stoppedARN); got.Gen != 1 {
+			t.Fatalf("advance by the last send: generation %d, want 1", got.Gen)
+		}
+		if _, err := st.ClaimRelaunchSend(ctx, stoppedARN, 0); !errors.Is(err, launchstore.ErrFenced) {
+			t.Fatalf("a send of generation 0 after the advance: %v, want ErrFenced", err)
+		}
+		if n, err := st.ClaimRelaunchSend(ctx, stoppedARN, 1); err != nil || n != 3 {
+			t.Fatalf("a send of generation 1: %d, %v; want 3", n, err)
 		}
 	})
 	// The unsettled mark keeps the time of the first call so marked (the
@@ -140,7 +173,7 @@ func testRelaunch(t *testing.T, newStore storeFunc) {
 		for i, s := range steps {
 			if s.advance {
 				c := claim(t, st, stoppedARN)
-				must(t, st.AdvanceRelaunchToken(ctx, stoppedARN, c.Gen))
+				must(t, st.AdvanceRelaunchToken(ctx, stoppedARN, c.Gen, 0))
 			} else {
 				must(t, st.SetRelaunchUnsettled(ctx, stoppedARN, s.mark))
 			}
