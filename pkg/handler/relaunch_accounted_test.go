@@ -2,9 +2,11 @@ package handler
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"testing"
 
+	"github.com/throttle-handler/throttle-handler/pkg/failure"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
@@ -125,4 +127,38 @@ func TestRelaunchOfAnUnrecordedChunkTask(t *testing.T) {
 			t.Errorf("relaunching %v: want it unregistered", st.Relaunching)
 		}
 	})
+}
+
+// GIVEN a relaunch whose record committed while its answer timed out (the
+// chunk has the new task; the claim is still pending)
+// WHEN a later delivery gives the relaunch up (its evidence no longer shows
+// the new task, which has stopped since)
+// THEN nothing is dead-lettered and nothing counted lost: the unit is
+// already counted (old code: a dead letter and a lost record on top of the
+// relaunch, so the summary counted launched + failed above the request).
+func TestRelaunchGiveUpOfASettledTaskIsADuplicate(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchChunk(t, e)
+	ctx := context.Background()
+	p := arns[0]
+	if _, err := e.st.RegisterRelaunch(ctx, "r1", 0, p); err != nil {
+		t.Fatal(err)
+	}
+	claim := launch.RelaunchClaim{TaskARN: p, RequestID: "r1", Chunk: 0, State: launch.RelaunchPending}
+	if err := e.st.FinishRelaunch(ctx, claim, "arn:aws:ecs:us-east-1:000000000000:task/jobs/new", t0); err != nil {
+		t.Fatal(err)
+	}
+	letters := len(e.sqs.msgs)
+	j := &relaunchJob{claim: claim, requestID: "r1", log: slog.New(slog.DiscardHandler)}
+	out, err := e.rl.giveUp(ctx, j, failure.Classification{Class: failure.Transient, Code: launch.CodeOutcomeUnknown}, "not found")
+	if err != nil || out.Action != EventDuplicate {
+		t.Fatalf("got %+v, %v; want a duplicate", out, err)
+	}
+	st, _ := e.st.Chunk(ctx, "r1", 0)
+	_, lost, _ := e.st.Chunks(ctx, "r1")
+	if len(e.sqs.msgs) != letters || st.Lost != 0 || len(lost) != 0 || st.Launched() != 10 {
+		t.Errorf("dead letters %d→%d, lost %d, lost records %d, launched %d: want no dead letter, nothing lost, 10 launched",
+			letters, len(e.sqs.msgs), st.Lost, len(lost), st.Launched())
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
@@ -357,6 +358,17 @@ func (h *Relaunch) giveUp(ctx context.Context, j *relaunchJob, c failure.Classif
 // letter (rec; zero for none).
 func (h *Relaunch) giveUpCall(ctx context.Context, j *relaunchJob, c failure.Classification, reason string, rec launch.AttemptRecord) (EventOutput, error) {
 	claim := j.claim
+	// Settled already: recorded (a write that committed while its answer
+	// timed out) or given up by another delivery, which sent its dead
+	// letter first. A second give-up would count the unit failed on top.
+	st, err := h.store.Chunk(ctx, claim.RequestID, claim.Chunk)
+	if err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
+	if slices.Contains(st.Stopped, claim.TaskARN) {
+		j.out.Action, j.out.Reason = EventDuplicate, "the stopped task is already settled (relaunched or given up)"
+		return j.out, nil
+	}
 	detail := launch.LaunchFailedDetail{RequestID: claim.RequestID, Chunk: claim.Chunk, Kind: launch.KindECS, Attempt: -1, Missing: 1,
 		Class: string(c.Class), Code: c.Code, Reason: reason, StoppedTaskARN: claim.TaskARN, At: h.o.Clock.Now().UTC()}
 	if err := h.dead.send(ctx, DeadLetter{LaunchFailedDetail: detail, StartedBy: rec.StartedBy, Token: rec.Token}); err != nil {
