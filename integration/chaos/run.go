@@ -93,7 +93,8 @@ type RequestResult struct {
 	// event EventBridge could not deliver to retry (dead-lettered raw):
 	// not lost, but not relaunched nor counted failed either.
 	EventDeadLettered int `json:"eventDeadLettered,omitempty"`
-	// Short lists, when units are lost, the chunks short of their size
+	// Short lists, when units are lost or doubled, the chunks whose live
+	// tasks and dead letters do not add up to their size
 	// with what the ledger holds for them (for replays).
 	Short []string `json:"short,omitempty"`
 	// UnknownRunning counts units dead-lettered as OutcomeUnknown ("may be
@@ -295,7 +296,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 		}
 	}
 	for i, r := range sc.Requests {
-		if res.Requests[i].Lost > 0 {
+		if res.Requests[i].Lost != 0 || res.Requests[i].Ledger.Duplicates > 0 {
 			res.Requests[i].Short = shortChunks(stack.Sim, r, dead[r.RequestID])
 		}
 	}
@@ -527,7 +528,8 @@ func shortChunks(s *sim.Sim, r launch.Request, dead chunkLetters) []string {
 			if !e.FailedToStart {
 				live++
 			}
-			desc += fmt.Sprintf(" [%s attempt %d failedToStart %v lostResponse %v stop %s]", e.ID[max(0, len(e.ID)-8):], e.Attempt, e.FailedToStart, e.LostResponse, e.StopCode)
+			desc += fmt.Sprintf(" [%s attempt %d token …%s failedToStart %v lostResponse %v stop %s at %s]", e.ID[max(0, len(e.ID)-8):], e.Attempt,
+				e.ClientToken[max(0, len(e.ClientToken)-6):], e.FailedToStart, e.LostResponse, e.StopCode, e.LaunchedAt.Format("15:04:05.0"))
 		}
 		deadUnits := 0
 		for _, d := range dead {
@@ -535,7 +537,7 @@ func shortChunks(s *sim.Sim, r launch.Request, dead chunkLetters) []string {
 				deadUnits += d.Missing
 			}
 		}
-		if live+deadUnits < c.Size {
+		if live+deadUnits != c.Size {
 			out = append(out, fmt.Sprintf("chunk %d: size %d, live %d, dead-lettered %d:%s", i, c.Size, live, deadUnits, desc))
 		}
 	}
