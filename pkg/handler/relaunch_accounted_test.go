@@ -162,3 +162,27 @@ func TestRelaunchGiveUpOfASettledTaskIsADuplicate(t *testing.T) {
 			letters, len(e.sqs.msgs), st.Lost, len(lost), st.Launched())
 	}
 }
+
+// GIVEN a chunk whose give-up has begun (its missing units counted)
+// WHEN a task the chunk never recorded fails to start
+// THEN it is a duplicate: not registered, not relaunched (old code: it
+// joined the chunk and was relaunched after the give-up had counted its
+// unit missing, so the unit was both launched and dead-lettered).
+func TestRelaunchDuringAGiveUpIsAccounted(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	launchChunk(t, e)
+	ctx := context.Background()
+	if _, err := e.st.BeginGiveUp(ctx, "r1", 0); err != nil {
+		t.Fatal(err)
+	}
+	calls := len(e.ecs.Calls())
+	hidden := "arn:aws:ecs:us-east-1:000000000000:task/jobs/hidden"
+	out, err := e.event(ctx, taskEvent(t, hidden, launch.StartedBy("r1", 0, 1), ""))
+	if err != nil || out.Action != EventDuplicate || len(e.ecs.Calls()) != calls {
+		t.Fatalf("got %+v, %v, %d calls; want a duplicate without a call", out, err, len(e.ecs.Calls())-calls)
+	}
+	if st, _ := e.st.Chunk(ctx, "r1", 0); slices.Contains(st.IDs, hidden) || slices.Contains(st.Relaunching, hidden) {
+		t.Errorf("ids %v relaunching %v: want the hidden task in neither", st.IDs, st.Relaunching)
+	}
+}

@@ -106,7 +106,14 @@ func (h *Relaunch) find(ctx context.Context, ev ECSEvent) (*relaunchJob, bool, E
 // replacement on top of the task it replaced, which the table still
 // counts as launched.
 func (h *Relaunch) register(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
-	if _, err := h.store.RegisterRelaunch(ctx, j.requestID, j.id.Chunk, j.taskARN()); err != nil {
+	_, err := h.store.RegisterRelaunch(ctx, j.requestID, j.id.Chunk, j.taskARN())
+	if errors.Is(err, launchstore.ErrFenced) {
+		// Unrecorded, and the chunk is being given up: its unit is among
+		// the missing ones the give-up dead-letters.
+		j.out.Action, j.out.Reason = EventDuplicate, "the chunk is being given up: this unrecorded task's unit is among its missing ones"
+		return true, j.out, nil
+	}
+	if err != nil {
 		return true, EventOutput{}, transientErr("retry", err)
 	}
 	return false, EventOutput{}, nil

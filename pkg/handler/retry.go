@@ -274,6 +274,14 @@ const reasonDeadline = "deadline"
 // records the give-up. The sends come first: if this invocation dies, the
 // state machine's retry sends again (at least once, never zero times).
 func (h *ChunkRetry) giveUp(ctx context.Context, log *slog.Logger, in RetryInput, out RetryOutput, v chunkView, c failure.Classification, reason string) (RetryOutput, error) {
+	// The missing units are counted from the chunk as it stands when the
+	// give-up begins: a task that failed to start unrecorded cannot join
+	// the chunk after that (its unit is among these).
+	state, err := h.store.BeginGiveUp(ctx, in.RequestID, in.Chunk)
+	if err != nil {
+		return RetryOutput{}, transientErr("retry", err)
+	}
+	v.state = state
 	missing := v.state.Missing(v.spec.Size)
 	last := v.state.Attempts[in.Attempt]
 	detail := launch.LaunchFailedDetail{

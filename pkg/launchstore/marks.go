@@ -96,13 +96,35 @@ func (st *DynamoDB) ClaimRelaunch(ctx context.Context, c launch.RelaunchClaim, e
 func (st *DynamoDB) RegisterRelaunch(ctx context.Context, requestID string, chunk int, arn string) (launch.ChunkState, error) {
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
 		Key:                       key(reqPK(requestID), chunkSK(chunk)),
-		UpdateExpression:          aws.String("ADD #rl :arn, #ids :arn"),
-		ExpressionAttributeNames:  map[string]string{"#rl": "relaunchIds", "#ids": "ids"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":arn": ss([]string{arn})},
+		UpdateExpression: aws.String("ADD #rl :arn, #ids :arn"),
+		// A task the chunk never recorded is not added once the chunk is
+		// being given up: its unit is among the missing ones.
+		ConditionExpression:       aws.String("attribute_not_exists(#gu) OR contains(#ids, :one)"),
+		ExpressionAttributeNames:  map[string]string{"#rl": "relaunchIds", "#ids": "ids", "#gu": "givingUp"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":arn": ss([]string{arn}), ":one": s(arn)},
+		ReturnValues:              ddb.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return launch.ChunkState{}, ErrFenced
+	}
+	if err != nil {
+		return launch.ChunkState{}, fmt.Errorf("register relaunch of %s: %w", arn, err)
+	}
+	return parseChunk(chunk, attrs), nil
+}
+
+// BeginGiveUp marks the chunk as being given up and returns it as stored
+// (one write): the give-up counts its missing units from this snapshot.
+func (st *DynamoDB) BeginGiveUp(ctx context.Context, requestID string, chunk int) (launch.ChunkState, error) {
+	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
+		Key:                       key(reqPK(requestID), chunkSK(chunk)),
+		UpdateExpression:          aws.String("SET #gu = :t"),
+		ExpressionAttributeNames:  map[string]string{"#gu": "givingUp"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":t": &ddb.AttributeValueMemberBOOL{Value: true}},
 		ReturnValues:              ddb.ReturnValueAllNew,
 	})
 	if err != nil {
-		return launch.ChunkState{}, fmt.Errorf("register relaunch of %s: %w", arn, err)
+		return launch.ChunkState{}, fmt.Errorf("begin give-up of %s/%d: %w", requestID, chunk, err)
 	}
 	return parseChunk(chunk, attrs), nil
 }

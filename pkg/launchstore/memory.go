@@ -50,7 +50,7 @@ type memChunk struct {
 	ids, stopped, relaunching               []string // string sets, in insertion order
 	attempts                                map[int]launch.AttemptRecord
 	retries, relaunches, lost, deadLettered int
-	gaveUp                                  bool
+	gaveUp, givingUp                        bool
 	reason, class, code                     string
 	launchedAt                              time.Time
 }

@@ -35,7 +35,21 @@ func (m *Memory) RegisterRelaunch(ctx context.Context, requestID string, chunk i
 	}
 	defer m.mu.Unlock()
 	it := m.chunk(requestID, chunk)
+	if it.givingUp && !slices.Contains(it.ids, arn) {
+		return launch.ChunkState{}, ErrFenced
+	}
 	it.relaunching, it.ids = addSet(it.relaunching, arn), addSet(it.ids, arn)
+	return it.state(chunk), nil
+}
+
+// BeginGiveUp implements Store.
+func (m *Memory) BeginGiveUp(ctx context.Context, requestID string, chunk int) (launch.ChunkState, error) {
+	if err := m.lock(ctx); err != nil {
+		return launch.ChunkState{}, err
+	}
+	defer m.mu.Unlock()
+	it := m.chunk(requestID, chunk)
+	it.givingUp = true
 	return it.state(chunk), nil
 }
 

@@ -38,6 +38,11 @@ type Store interface {
 	FailAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, code string) error
 	SettleAttempt(ctx context.Context, requestID string, chunk, attempt, sends int, ids []string, code string, at time.Time) (launch.ChunkState, error)
 	AddRetry(ctx context.Context, requestID string, chunk int) (int, error)
+	// BeginGiveUp marks the chunk as being given up and returns it as
+	// stored then: its missing units are counted from that snapshot, and
+	// RegisterRelaunch of a task the chunk never recorded fails with
+	// ErrFenced from then on (its unit is among those missing).
+	BeginGiveUp(ctx context.Context, requestID string, chunk int) (launch.ChunkState, error)
 	GiveUp(ctx context.Context, requestID string, chunk, missing int, class, code, reason string) (first bool, err error)
 	MarkSummaryCheck(ctx context.Context, requestID string, now time.Time) (time.Time, error)
 

@@ -114,6 +114,29 @@ func testRelaunch(t *testing.T, newStore storeFunc) {
 			}
 		}
 	})
+	// Once a chunk's give-up has begun, a task it never recorded cannot
+	// join it (its unit is among the missing ones counted then); a
+	// recorded task's relaunch still registers.
+	t.Run("GiveUpFence", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		begin(t, st, req, 2, rec(1, "a"))
+		finish(t, st, req, 2, 1, "arn:t1")
+		snap, err := st.BeginGiveUp(ctx, req, 2)
+		must(t, err)
+		if !sameSet(snap.IDs, []string{"arn:t1"}) {
+			t.Fatalf("snapshot ids %q, want arn:t1", snap.IDs)
+		}
+		if _, err := st.RegisterRelaunch(ctx, req, 2, "arn:hidden"); !errors.Is(err, launchstore.ErrFenced) {
+			t.Fatalf("an unrecorded task after the give-up began: %v, want ErrFenced", err)
+		}
+		if _, err := st.RegisterRelaunch(ctx, req, 2, "arn:t1"); err != nil {
+			t.Fatalf("a recorded task: %v", err)
+		}
+		if got := chunk(t, st, req, 2); !sameSet(got.IDs, []string{"arn:t1"}) || !sameSet(got.Relaunching, []string{"arn:t1"}) {
+			t.Fatalf("ids %q relaunching %q: want arn:t1 in both, nothing else", got.IDs, got.Relaunching)
+		}
+	})
 	// Sends are fenced by generation: a delivery that read generation 0
 	// cannot claim a send once another advanced it; and an advance after a
 	// send of its own is refused once another delivery claimed a later send
