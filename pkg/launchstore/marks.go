@@ -95,7 +95,7 @@ func (st *DynamoDB) ClaimRelaunch(ctx context.Context, c launch.RelaunchClaim, e
 // as missing.
 func (st *DynamoDB) RegisterRelaunch(ctx context.Context, requestID string, chunk int, arn string) (launch.ChunkState, error) {
 	attrs, err := st.update(ctx, &dynamodb.UpdateItemInput{
-		Key:                       key(reqPK(requestID), chunkSK(chunk)),
+		Key:              key(reqPK(requestID), chunkSK(chunk)),
 		UpdateExpression: aws.String("ADD #rl :arn, #ids :arn"),
 		// A task the chunk never recorded is not added once the chunk is
 		// being given up: its unit is among the missing ones.
