@@ -201,7 +201,7 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 	if out, done, err := h.withoutCall(ctx, in, v, out, rec, call, err, now); done {
 		return out, err
 	}
-	if err := h.stopIfClosed(ctx, in); err != nil {
+	if err := h.stopIfClosed(ctx, in, v.spec.Kind); err != nil {
 		return RunTaskOutput{}, err
 	}
 	fresh := rec.State != launch.AttemptSent

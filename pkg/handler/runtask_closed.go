@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 )
 
@@ -17,7 +18,7 @@ const CodeRequestClosed = "RequestClosed"
 // not marked sent; what remains is at most the in-Lambda sleep for a near
 // slot (DeferThreshold). A held slot goes back to the limiter. Costs one
 // consistent read of the request's meta item per invocation.
-func (h *RunTask) stopIfClosed(ctx context.Context, in RunTaskInput) error {
+func (h *RunTask) stopIfClosed(ctx context.Context, in RunTaskInput, kind launch.Kind) error {
 	c, ok := h.store.(launchstore.Closer)
 	if !ok {
 		return nil
@@ -30,10 +31,7 @@ func (h *RunTask) stopIfClosed(ctx context.Context, in RunTaskInput) error {
 		return nil
 	}
 	if held, holding := in.held(); holding {
-		v, err := loadChunk(ctx, h.store, "runtask", in.RequestID, in.Chunk)
-		if err == nil {
-			h.release(ctx, v.spec.Kind, held)
-		}
+		h.release(ctx, kind, held)
 	}
 	return permanent("runtask", CodeRequestClosed, fmt.Errorf("request %s is %s: chunk %d not launched", in.RequestID, state, in.Chunk))
 }
