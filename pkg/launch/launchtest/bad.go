@@ -66,7 +66,7 @@ func BadCatalogue() []BadCase {
 		{"requestId wrong type", "requestId", 12, false, "request"},
 		{"requestId oversized", "requestId", big, false, "requestId"},
 		{"requestId bad characters", "requestId", "a b;c", false, "requestId"},
-		{"version unknown", "version", 2, false, "version"},
+		{"version unknown", "version", 3, false, "version"},
 		{"unknown field", "cout", 3, false, "request"},
 		{"ecs and ec2 missing", "ecs", nil, true, ""}, // + ec2 below
 		{"maxAttempts negative", "maxAttempts", -1, false, "maxAttempts"},
