@@ -9,7 +9,7 @@ import (
 
 // Retry strategy limits (AWS Batch's).
 const (
-	MaxTaskAttempts  = 10
+	MaxTaskAttempts   = 10
 	MaxEvaluateOnExit = 5
 	maxPatternLen     = 512
 	// StopCodeSpot is ECS's stop code for a Fargate Spot interruption.
