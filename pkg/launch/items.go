@@ -86,6 +86,7 @@ func (s *ECSSpec) itemProblems(requestID string) []string {
 // eachItemProblems checks every inline item alone and merged.
 func (s *ECSSpec) eachItemProblems(requestID string) []string {
 	var p []string
+	var unnamed []int
 	for i, it := range s.Items {
 		field := "ecs.items[" + strconv.Itoa(i) + "]"
 		if b, _ := json.Marshal(it); len(b) > MaxOverridesBytes {
@@ -99,11 +100,14 @@ func (s *ECSSpec) eachItemProblems(requestID string) []string {
 		}
 		o := s.itemOverrides(requestID, i, it)
 		if len(o.ContainerOverrides) == 0 {
-			p = append(p, fmt.Sprintf("%s: names no container: name one in ecs.itemContainer, ecs.overrides or the item (%s and %s go to the named containers)", field, EnvRequestID, EnvArrayIndex))
+			unnamed = append(unnamed, i)
 		}
 		if b, _ := json.Marshal(o); len(b) > MaxOverridesBytes {
 			p = append(p, fmt.Sprintf("%s: merged with ecs.overrides must be at most %d bytes as JSON, got %d", field, MaxOverridesBytes, len(b)))
 		}
+	}
+	if len(unnamed) > 0 { // one problem: every item may lack it
+		p = append(p, fmt.Sprintf("ecs.items[%d]: names no container (%d items do): name one in ecs.itemContainer, ecs.overrides or the item (%s and %s go to the named containers)", unnamed[0], len(unnamed), EnvRequestID, EnvArrayIndex))
 	}
 	return p
 }

@@ -3,6 +3,7 @@ package launch_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -26,6 +27,40 @@ func itemsRequest(t *testing.T) launch.Request {
 	}
 	if err := r.Validate(); err != nil {
 		t.Fatalf("the base items request is invalid: %v", err)
+	}
+	return r
+}
+
+// validationCase mutates itemsRequest; want is a problem's substring, or
+// "" for valid.
+type validationCase struct {
+	name   string
+	mutate func(r *launch.Request)
+	want   string
+}
+
+func runValidationCases(t *testing.T, tests []validationCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := itemsRequest(t)
+			tt.mutate(&r)
+			checkProblem(t, r.Validate(), tt.want)
+		})
+	}
+}
+
+// parseFile parses a request of testdata.
+func parseFile(t *testing.T, name string) launch.Request {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := launch.ParseRequest(b)
+	if err != nil {
+		t.Fatalf("ParseRequest(%s): %v", name, err)
 	}
 	return r
 }
@@ -173,11 +208,7 @@ func TestItemsValidation(t *testing.T) {
 		}
 		return out
 	}
-	tests := []struct {
-		name   string
-		mutate func(r *launch.Request)
-		want   string
-	}{
+	tests := []validationCase{
 		{"valid", func(*launch.Request) {}, ""},
 		{"count disagrees", func(r *launch.Request) { r.ECS.Count = 4 }, "ecs.count: must equal the number of ecs.items (3), got 4"},
 		{"empty items", func(r *launch.Request) { r.ECS.Items = []launch.TaskOverride{}; r.ECS.Count = 0 }, "ecs.items: must have 1..10000 entries, got 0"},
@@ -197,20 +228,17 @@ func TestItemsValidation(t *testing.T) {
 		}, "ecs.count: must be at most 10000 with items"},
 		{"both items and itemsFrom", func(r *launch.Request) { r.ECS.ItemsFrom = &launch.S3Ref{Bucket: "inputs", Key: "k"} }, "ecs.items: must not be set with ecs.itemsFrom"},
 		{"itemContainer without items", func(r *launch.Request) { r.ECS.Items = nil; r.ECS.ItemContainer = "main" }, "ecs.itemContainer: only with ecs.items or ecs.itemsFrom"},
-		{"itemsFrom without count", func(r *launch.Request) { r.ECS.Items = nil; r.ECS.Count = 0; r.ECS.ItemsFrom = &launch.S3Ref{Bucket: "inputs", Key: "k"} }, "ecs.count: required with ecs.itemsFrom"},
+		{"itemsFrom without count", func(r *launch.Request) {
+			r.ECS.Items = nil
+			r.ECS.Count = 0
+			r.ECS.ItemsFrom = &launch.S3Ref{Bucket: "inputs", Key: "k"}
+		}, "ecs.count: required with ecs.itemsFrom"},
 		{"itemsFrom without container", func(r *launch.Request) {
 			r.ECS.Items, r.ECS.Overrides = nil, nil
 			r.ECS.ItemsFrom = &launch.S3Ref{Bucket: "inputs", Key: "k"}
 		}, "ecs.itemContainer: required with ecs.itemsFrom"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := itemsRequest(t)
-			tt.mutate(&r)
-			checkProblem(t, r.Validate(), tt.want)
-		})
-	}
+	runValidationCases(t, tests)
 }
 
 // TestItemsFromReference: S3's bucket naming rules and the key's length.

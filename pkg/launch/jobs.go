@@ -107,28 +107,42 @@ func (r Request) jobProblems() []string {
 			add("retryStrategy: requires waitForCompletion true (exits are watched only while the request waits)")
 		}
 	}
-	if t := r.Timeout; t != nil {
-		limit := int(r.deadlineSeconds())
-		if t.AttemptDurationSeconds < MinAttemptDurationSeconds || t.AttemptDurationSeconds > limit {
-			add("timeout.attemptDurationSeconds: must be %d..%d (the request's deadline), got %d", MinAttemptDurationSeconds, limit, t.AttemptDurationSeconds)
-		}
-		if !r.WaitForCompletion {
-			add("timeout: requires waitForCompletion true (attempts are timed only while the request waits)")
-		}
-	}
+	p = append(p, r.timeoutProblems()...)
 	if v := r.ToleratedFailurePercentage; v != nil && !(*v >= 0 && *v <= 100) {
 		add("toleratedFailurePercentage: must be 0..100, got %g", *v)
 	}
 	if v := r.ToleratedFailureCount; v != nil && *v < 0 {
 		add("toleratedFailureCount: must be ≥ 0, got %d", *v)
 	}
-	if r.EC2 != nil && r.EC2.WaitFor != "" {
-		if r.EC2.WaitFor != WaitRunning && r.EC2.WaitFor != WaitStatusOK {
-			add("ec2.waitFor: must be %s or %s, got %s", WaitRunning, WaitStatusOK, quoteClipped(r.EC2.WaitFor))
-		}
-		if !r.WaitForCompletion {
-			add("ec2.waitFor: requires waitForCompletion true")
-		}
+	return append(p, r.waitForProblems()...)
+}
+
+func (r Request) timeoutProblems() []string {
+	t := r.Timeout
+	if t == nil {
+		return nil
+	}
+	var p []string
+	limit := int(r.deadlineSeconds())
+	if t.AttemptDurationSeconds < MinAttemptDurationSeconds || t.AttemptDurationSeconds > limit {
+		p = append(p, fmt.Sprintf("timeout.attemptDurationSeconds: must be %d..%d (the request's deadline), got %d", MinAttemptDurationSeconds, limit, t.AttemptDurationSeconds))
+	}
+	if !r.WaitForCompletion {
+		p = append(p, "timeout: requires waitForCompletion true (attempts are timed only while the request waits)")
+	}
+	return p
+}
+
+func (r Request) waitForProblems() []string {
+	if r.EC2 == nil || r.EC2.WaitFor == "" {
+		return nil
+	}
+	var p []string
+	if w := r.EC2.WaitFor; w != WaitRunning && w != WaitStatusOK {
+		p = append(p, fmt.Sprintf("ec2.waitFor: must be %s or %s, got %s", WaitRunning, WaitStatusOK, quoteClipped(w)))
+	}
+	if !r.WaitForCompletion {
+		p = append(p, "ec2.waitFor: requires waitForCompletion true")
 	}
 	return p
 }

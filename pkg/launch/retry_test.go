@@ -13,11 +13,11 @@ func code(n int) *int { return &n }
 func TestRetryDecide(t *testing.T) {
 	t.Parallel()
 	rules := []launch.EvaluateOnExit{
-		{OnExitCode: "137", Action: "exit"},                                  // 0: exact code, lower-case action
+		{OnExitCode: "137", Action: "exit"},                                        // 0: exact code, lower-case action
 		{OnStatusReason: "Essential container*", OnExitCode: "1", Action: "Retry"}, // 1: two conditions
-		{OnReason: "OutOfMemoryError*", Action: "EXIT"},                      // 2: prefix
-		{OnExitCode: "4*", Action: "EXIT"},                                   // 3: code prefix
-		{OnStatusReason: "Host EC2*", Action: "RETRY"},                       // 4
+		{OnReason: "OutOfMemoryError*", Action: "EXIT"},                            // 2: prefix
+		{OnExitCode: "4*", Action: "EXIT"},                                         // 3: code prefix
+		{OnStatusReason: "Host EC2*", Action: "RETRY"},                             // 4
 	}
 	s := launch.RetryStrategy{Attempts: 3, EvaluateOnExit: rules}
 	tests := []struct {
