@@ -113,3 +113,22 @@ func TestRetryStrategyValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryStarAlone: "*" matches anything, an absent exit code included;
+// "1*" needs a code starting with 1.
+func TestRetryStarAlone(t *testing.T) {
+	t.Parallel()
+	s := launch.RetryStrategy{Attempts: 4, EvaluateOnExit: []launch.EvaluateOnExit{{OnExitCode: "1*", Action: "RETRY"}, {OnExitCode: "*", Action: "EXIT"}}}
+	for _, tt := range []struct {
+		e     launch.TaskExit
+		entry int
+	}{
+		{launch.TaskExit{Attempt: 1, StatusReason: "stopped"}, 1},
+		{launch.TaskExit{Attempt: 1, ExitCode: code(2)}, 1},
+		{launch.TaskExit{Attempt: 1, ExitCode: code(12)}, 0},
+	} {
+		if d := s.Decide(tt.e); d.Entry != tt.entry || d.Retry != (tt.entry == 0) {
+			t.Errorf("Decide(%+v) = %+v, want entry %d", tt.e, d, tt.entry)
+		}
+	}
+}
