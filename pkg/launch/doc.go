@@ -1,6 +1,9 @@
 // Package launch is the launch domain's model, pure and free of AWS: the
-// launch request and its validation (request.go), the deterministic split
-// into chunks (plan.go), task identity and idempotency tokens
+// launch request and its validation (request.go), its version-2 jobs
+// fields — per-task items and their overrides (items.go), retry by exit
+// (retry.go), timeout, waiting and the final status (jobs.go, outcome.go)
+// — the deterministic split into chunks and the ideal makespan (plan.go),
+// task identity and idempotency tokens
 // (identity.go), the records a launch leaves — stored requests, chunk
 // state, attempt records, failover placements, relaunch claims (chunk.go) —
 // and the detail shapes of the product's events (events.go).

@@ -13,8 +13,9 @@ import (
 	"unicode/utf8"
 )
 
-// CurrentVersion is the request schema version this package writes and
-// accepts. A request with version 0 (absent) is read as version 1.
+// CurrentVersion is the version an absent version field means for a
+// request without version-2 fields (so stored version-1 requests keep
+// their fingerprint); Version2 (jobs.go) is the other version accepted.
 const CurrentVersion = 1
 
 // Limits of the request model. They are rules of this product (a request is
@@ -46,6 +47,18 @@ type Request struct {
 	DeadlineSeconds float64 `json:"deadlineSeconds,omitempty"`
 	// Caps is an optional cost guard.
 	Caps *Caps `json:"caps,omitempty"`
+
+	// Version-2 fields (jobs.go, retry.go, outcome.go).
+
+	// WaitForCompletion: the request ends when its tasks have stopped (and
+	// its instances reached ec2.waitFor), not when they are launched.
+	WaitForCompletion bool           `json:"waitForCompletion,omitempty"`
+	RetryStrategy     *RetryStrategy `json:"retryStrategy,omitempty"`
+	Timeout           *JobTimeout    `json:"timeout,omitempty"`
+	// ToleratedFailurePercentage (0..100) and ToleratedFailureCount bound
+	// the failures a SUCCEEDED request may have (Outcome); absent: none.
+	ToleratedFailurePercentage *float64 `json:"toleratedFailurePercentage,omitempty"`
+	ToleratedFailureCount      *int     `json:"toleratedFailureCount,omitempty"`
 }
 
 // Caps guard against a request that is larger or longer than its sender
@@ -72,6 +85,14 @@ type ECSSpec struct {
 	Overrides                *TaskOverride          `json:"overrides,omitempty"`
 	Group                    string                 `json:"group,omitempty"`
 	Tags                     map[string]string      `json:"tags,omitempty"`
+	// Items are per-task inputs (version 2): task i runs with Overrides
+	// merged with Items[i] (items.go); Count is len(Items).
+	Items []TaskOverride `json:"items,omitempty"`
+	// ItemsFrom names a JSON Lines object of Count items instead.
+	ItemsFrom *S3Ref `json:"itemsFrom,omitempty"`
+	// ItemContainer is a container that gets the task's variables
+	// (TH_REQUEST_ID, TH_ARRAY_INDEX) besides those the overrides name.
+	ItemContainer string `json:"itemContainer,omitempty"`
 }
 
 // CapacityProviderItem is one entry of an ECS capacity provider strategy.
@@ -122,6 +143,9 @@ type EC2Spec struct {
 	// Market is "on-demand" (default) or "spot".
 	Market string            `json:"market,omitempty"`
 	Tags   map[string]string `json:"tags,omitempty"`
+	// WaitFor (version 2) is the state a waiting request waits for:
+	// running (default) or status-ok (both status checks passed).
+	WaitFor string `json:"waitFor,omitempty"`
 }
 
 // LaunchTemplate names an EC2 launch template by id or name.
@@ -158,6 +182,9 @@ func ParseRequest(b []byte) (Request, error) {
 		// The decoder's message quotes an unknown field's whole name.
 		return Request{}, &ValidationError{Problems: []string{"request: not a valid launch request JSON: " + clipN(err.Error(), maxDecodeEcho)}}
 	}
+	if r.ECS != nil && r.ECS.Count == 0 && len(r.ECS.Items) > 0 {
+		r.ECS.Count = len(r.ECS.Items) // with inline items, count may be left out
+	}
 	if err := r.Validate(); err != nil {
 		return Request{}, err
 	}
@@ -169,9 +196,7 @@ func ParseRequest(b []byte) (Request, error) {
 func (r Request) Validate() error {
 	var p []string
 	add := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
-	if r.Version != 0 && r.Version != CurrentVersion {
-		add("version: must be %d, got %d", CurrentVersion, r.Version)
-	}
+	p = append(p, r.versionProblems()...)
 	switch {
 	case r.RequestID == "":
 		add("requestId: required")
@@ -191,7 +216,10 @@ func (r Request) Validate() error {
 	}
 	if r.ECS != nil {
 		p = append(p, r.ECS.problems(r.Caps)...)
+		p = append(p, r.ECS.itemProblems(r.RequestID)...)
+		p = append(p, r.ECS.itemsFromProblems()...)
 	}
+	p = append(p, r.jobProblems()...)
 	if r.EC2 != nil {
 		p = append(p, r.EC2.problems(r.Caps)...)
 	}
@@ -258,11 +286,11 @@ func (s *ECSSpec) problems(caps *Caps) []string {
 	if s.TaskDefinition == "" {
 		add("ecs.taskDefinition: required")
 	}
-	if s.Count < 1 || s.Count > MaxECSCount {
-		add("ecs.count: must be 1..%d, got %d", MaxECSCount, s.Count)
+	if n := s.taskCount(); n < 1 || n > MaxECSCount {
+		add("ecs.count: must be 1..%d, got %d", MaxECSCount, n)
 	}
-	if caps != nil && caps.MaxTasks > 0 && s.Count > caps.MaxTasks {
-		add("ecs.count: must not exceed caps.maxTasks %d, got %d", caps.MaxTasks, s.Count)
+	if caps != nil && caps.MaxTasks > 0 && s.taskCount() > caps.MaxTasks {
+		add("ecs.count: must not exceed caps.maxTasks %d, got %d", caps.MaxTasks, s.taskCount())
 	}
 	if s.LaunchType != "" && !launchTypes[s.LaunchType] {
 		add("ecs.launchType: must be FARGATE, EC2 or EXTERNAL, got %s", quoteClipped(s.LaunchType))

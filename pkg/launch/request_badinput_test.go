@@ -48,6 +48,10 @@ func TestBadInputErrorsAreBounded(t *testing.T) {
 	for i := range many {
 		many[i] = "bad type"
 	}
+	manyEmpty := make([]any, 20_000) // {} each: 60 KB, within the inline limit
+	for i := range manyEmpty {
+		manyEmpty[i] = map[string]any{}
+	}
 	for name, tc := range map[string]struct {
 		mutate func(m map[string]any)
 		field  string
@@ -62,6 +66,20 @@ func TestBadInputErrorsAreBounded(t *testing.T) {
 		"request id":     {func(m map[string]any) { m["requestId"] = huge }, "requestId"},
 		"unknown field":  {func(m map[string]any) { m[huge] = 1 }, "unknown field"},
 		"wrong type":     {func(m map[string]any) { launchtest.Set(m, "ecs.count", huge, false) }, "ecs.count"},
+		"items without containers": {func(m map[string]any) {
+			launchtest.Set(m, "ecs.items", manyEmpty, false)
+			launchtest.Set(m, "ecs.overrides", nil, true)
+		}, "ecs.items[0]: names no container"},
+		"retry pattern": {func(m map[string]any) {
+			launchtest.Set(m, "retryStrategy", map[string]any{"attempts": 2, "evaluateOnExit": []any{map[string]any{"onReason": huge[:400] + "!", "action": "EXIT"}}}, false)
+		}, "retryStrategy.evaluateOnExit[0].onReason"},
+		"retry action": {func(m map[string]any) {
+			launchtest.Set(m, "retryStrategy", map[string]any{"attempts": 2, "evaluateOnExit": []any{map[string]any{"action": huge}}}, false)
+		}, "action"},
+		"waitFor": {func(m map[string]any) { launchtest.Set(m, "ec2.waitFor", huge, false) }, "ec2.waitFor"},
+		"itemsFrom": {func(m map[string]any) {
+			launchtest.Set(m, "ecs.itemsFrom", map[string]any{"bucket": huge, "key": huge}, false)
+		}, "ecs.itemsFrom.bucket"},
 		"assignPublicIp": {func(m map[string]any) {
 			launchtest.Set(m, "ecs.networkConfiguration.awsvpcConfiguration.assignPublicIp", huge, false)
 		}, "assignPublicIp"},

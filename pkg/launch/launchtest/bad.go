@@ -60,13 +60,13 @@ func BadCatalogue() []BadCase {
 	for i := range 41 {
 		tags["k"+strings.Repeat("x", i)] = "v"
 	}
-	return []BadCase{
+	return append([]BadCase{
 		{"requestId missing", "requestId", nil, true, "requestId"},
 		{"requestId empty", "requestId", "", false, "requestId"},
 		{"requestId wrong type", "requestId", 12, false, "request"},
 		{"requestId oversized", "requestId", big, false, "requestId"},
 		{"requestId bad characters", "requestId", "a b;c", false, "requestId"},
-		{"version unknown", "version", 2, false, "version"},
+		{"version unknown", "version", 3, false, "version"},
 		{"unknown field", "cout", 3, false, "request"},
 		{"ecs and ec2 missing", "ecs", nil, true, ""}, // + ec2 below
 		{"maxAttempts negative", "maxAttempts", -1, false, "maxAttempts"},
@@ -116,6 +116,50 @@ func BadCatalogue() []BadCase {
 		{"ec2.count above caps", "ec2.count", 11, false, "ec2.count"},
 		{"ec2.market unknown", "ec2.market", "reserved", false, "ec2.market"},
 		{"ec2.tags reserved prefix", "ec2.tags", map[string]any{"th:requestId": "someone-else"}, false, "ec2.tags"},
+	}, v2Catalogue()...)
+}
+
+// v2Catalogue breaks the version-2 (jobs) fields.
+func v2Catalogue() []BadCase {
+	item := func(cmd string) any {
+		return map[string]any{"containerOverrides": []any{map[string]any{"name": "main", "command": []any{cmd}}}}
+	}
+	rule := func(k, v string) any { return []any{map[string]any{k: v, "action": "EXIT"}} }
+	return []BadCase{
+		{"version 1 with a version-2 field", "waitForCompletion", true, false, "version"}, // + version 1 below
+		{"waitForCompletion wrong type", "waitForCompletion", "yes", false, "request"},
+		{"ecs.items wrong type", "ecs.items", "all", false, "request"},
+		{"ecs.items count disagrees", "ecs.items", many(2, func(int) any { return item("run") }), false, "ecs.count"},
+		{"ecs.items empty", "ecs.items", []any{}, false, "ecs.items"},
+		{"ecs.items item oversized", "ecs.items", many(2, func(int) any { return item(strings.Repeat("y", 9000)) }), false, "ecs.items[0]"},
+		{"ecs.items over 200 KB", "ecs.items", many(30, func(int) any { return item(strings.Repeat("y", 7000)) }), false, "ecs.items"},
+		{"ecs.items item container without name", "ecs.items", many(25, func(int) any {
+			return map[string]any{"containerOverrides": []any{map[string]any{"command": []any{"x"}}}}
+		}), false, "ecs.items[0].containerOverrides[0].name"},
+		{"ecs.items with ecs.itemsFrom", "ecs.itemsFrom", map[string]any{"bucket": "inputs", "key": "k"}, false, "ecs.items"}, // + items below
+		{"ecs.itemsFrom wrong type", "ecs.itemsFrom", "s3://inputs/k", false, "request"},
+		{"ecs.itemsFrom bucket malformed", "ecs.itemsFrom", map[string]any{"bucket": "Inputs_1", "key": "k"}, false, "ecs.itemsFrom.bucket"},
+		{"ecs.itemsFrom bucket an IP address", "ecs.itemsFrom", map[string]any{"bucket": "10.0.0.1", "key": "k"}, false, "ecs.itemsFrom.bucket"},
+		{"ecs.itemsFrom key empty", "ecs.itemsFrom", map[string]any{"bucket": "inputs"}, false, "ecs.itemsFrom.key"},
+		{"ecs.itemsFrom key oversized", "ecs.itemsFrom", map[string]any{"bucket": "inputs", "key": strings.Repeat("k", 1025)}, false, "ecs.itemsFrom.key"},
+		{"ecs.itemContainer without items", "ecs.itemContainer", "main", false, "ecs.itemContainer"},
+		{"retryStrategy wrong type", "retryStrategy", 3, false, "request"},
+		{"retryStrategy.attempts zero", "retryStrategy", map[string]any{"attempts": 0}, false, "retryStrategy.attempts"},
+		{"retryStrategy.attempts above 10", "retryStrategy", map[string]any{"attempts": 11}, false, "retryStrategy.attempts"},
+		{"retryStrategy without waitForCompletion", "retryStrategy", map[string]any{"attempts": 2}, false, "retryStrategy"},
+		{"retryStrategy.evaluateOnExit too many", "retryStrategy", map[string]any{"attempts": 2, "evaluateOnExit": many(6, func(int) any { return map[string]any{"action": "EXIT"} })}, false, "retryStrategy.evaluateOnExit"},
+		{"onExitCode star inside", "retryStrategy", map[string]any{"attempts": 2, "evaluateOnExit": rule("onExitCode", "1*3")}, false, "retryStrategy.evaluateOnExit[0].onExitCode"},
+		{"onReason bad character", "retryStrategy", map[string]any{"attempts": 2, "evaluateOnExit": rule("onReason", "Error!")}, false, "retryStrategy.evaluateOnExit[0].onReason"},
+		{"onStatusReason oversized", "retryStrategy", map[string]any{"attempts": 2, "evaluateOnExit": rule("onStatusReason", strings.Repeat("a", 513))}, false, "retryStrategy.evaluateOnExit[0].onStatusReason"},
+		{"evaluateOnExit action unknown", "retryStrategy", map[string]any{"attempts": 2, "evaluateOnExit": []any{map[string]any{"onExitCode": "1", "action": "IGNORE"}}}, false, "retryStrategy.evaluateOnExit[0].action"},
+		{"timeout below 60", "timeout", map[string]any{"attemptDurationSeconds": 59}, false, "timeout.attemptDurationSeconds"},
+		{"timeout beyond the deadline", "timeout", map[string]any{"attemptDurationSeconds": 601}, false, "timeout.attemptDurationSeconds"},
+		{"toleratedFailurePercentage above 100", "toleratedFailurePercentage", 101, false, "toleratedFailurePercentage"},
+		{"toleratedFailurePercentage negative", "toleratedFailurePercentage", -0.5, false, "toleratedFailurePercentage"},
+		{"toleratedFailurePercentage wrong type", "toleratedFailurePercentage", "10%", false, "request"},
+		{"toleratedFailureCount negative", "toleratedFailureCount", -1, false, "toleratedFailureCount"},
+		{"toleratedFailureCount fraction", "toleratedFailureCount", 1.5, false, "request"},
+		{"ec2.waitFor unknown", "ec2.waitFor", "stopped", false, "ec2.waitFor"},
 	}
 }
 
@@ -130,6 +174,12 @@ func BadRequest(c BadCase) []byte {
 	case "ecs capacity provider weight out of range":
 		Set(m, "ecs.launchType", nil, true)
 		Set(m, "ecs.capacityProviderStrategy", []any{map[string]any{"capacityProvider": "FARGATE", "weight": 1001}}, false)
+	case "version 1 with a version-2 field":
+		m["version"] = 1
+		Set(m, c.Path, c.Value, c.Del)
+	case "ecs.items with ecs.itemsFrom":
+		Set(m, "ecs.items", []any{map[string]any{}}, false)
+		Set(m, c.Path, c.Value, c.Del)
 	default:
 		Set(m, c.Path, c.Value, c.Del)
 	}
