@@ -24,7 +24,8 @@ type Runs struct {
 	FailureRate float64 `json:"failureRate,omitempty"`
 	// SpotInterruptionRate in [0, 1] is the share of Fargate Spot tasks
 	// interrupted while RUNNING, after a draw from [0.5, 1.5) ×
-	// SpotInterruptionSeconds (default 60). The interruption is the
+	// SpotInterruptionSeconds (default 60); a task whose run ends before
+	// its interruption is not interrupted. The interruption is the
 	// two-minute warning (desiredStatus STOPPED, stopCode SpotInterruption,
 	// lastStatus still RUNNING); the task reaches STOPPED
 	// SpotWarningSeconds later (default 120).
