@@ -15,7 +15,11 @@
 // HeadObject answers 404 without a body; ListObjectsV2 returns keys in
 // UTF-8 binary order, at most MaxKeys (default 1000) a page with a
 // continuation token. Bodies the SDK sends aws-chunked (a trailing
-// checksum) are decoded. Signatures are not checked. Range reads,
+// checksum) are decoded. An upload's x-amz-checksum-* values (header or
+// trailer) are kept; an upload without one gets S3's own CRC-64/NVME
+// ("Amazon S3 User Guide: Checking object integrity in Amazon S3"); both
+// are returned to a GetObject with checksum mode ENABLED, which the SDK
+// asks for and validates. Signatures are not checked. Range reads,
 // versioning, multipart uploads and deletes are not served.
 //
 // The local stack creates the product's results bucket and exports its

@@ -81,6 +81,14 @@ func TestObjectsFidelity(t *testing.T) {
 				get.LastModified == nil || !get.LastModified.Equal(t0) {
 				t.Errorf("GetObject: %q %s %s %v", got, aws.ToString(get.ETag), aws.ToString(get.ContentType), get.LastModified)
 			}
+			sumGet, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("results"), Key: aws.String("jobs/a b/input.jsonl"),
+				ChecksumMode: types.ChecksumModeEnabled})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadAll(sumGet.Body); err != nil || aws.ToString(sumGet.ChecksumCRC64NVME) == "" {
+				t.Errorf("GetObject with ChecksumMode: %v, CRC64NVME %q (S3's own, validated by the SDK)", err, aws.ToString(sumGet.ChecksumCRC64NVME))
+			}
 			head, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("results"), Key: aws.String("jobs/a b/input.jsonl")})
 			if err != nil || aws.ToInt64(head.ContentLength) != int64(len(body)) || aws.ToString(head.ETag) != want {
 				t.Errorf("HeadObject: %v %+v", err, head)
@@ -178,6 +186,9 @@ func TestPutObjectChunked(t *testing.T) {
 		got, err := svc.Get("results", strings.ReplaceAll(name, " ", "-"))
 		if err != nil || string(got.Body) != tc.want {
 			t.Errorf("%s: stored %q (%v), want %q", name, got.Body, err, tc.want)
+		}
+		if name == "two chunks" && got.Checksums["x-amz-checksum-crc32"] != "AAAAAA==" {
+			t.Errorf("trailer checksum not kept: %v", got.Checksums)
 		}
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/md5"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"io"
 	"net"
 	"net/http"
@@ -26,6 +29,9 @@ type Object struct {
 	ETag         string // quoted MD5, as S3 sends it
 	ContentType  string
 	LastModified time.Time
+	// Checksums are the x-amz-checksum-* values the upload sent (header
+	// or aws-chunked trailer), returned when a GetObject asks for them.
+	Checksums map[string]string
 }
 
 // Service is the local S3. Safe for concurrent use.
@@ -65,6 +71,16 @@ func (s *Service) Put(bucket, key string, body []byte, contentType string) (stri
 	}
 	b[key] = Object{Body: append([]byte(nil), body...), ETag: etag, ContentType: contentType, LastModified: s.clk.Now().UTC().Truncate(time.Second)}
 	return etag, nil
+}
+
+// putChecksums records an object's checksums.
+func (s *Service) putChecksums(bucket, key string, sums map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o, ok := s.buckets[bucket][key]; ok && len(sums) > 0 {
+		o.Checksums = sums
+		s.buckets[bucket][key] = o
+	}
 }
 
 // Get returns an object.
@@ -160,7 +176,8 @@ func (s *Service) address(r *http.Request) (bucket, key string) {
 }
 
 func (s *Service) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
-	body, err := readBody(r)
+	sums := checksums(r.Header)
+	body, err := readBody(r, sums)
 	if err != nil {
 		return &s3Error{http.StatusBadRequest, "IncompleteBody", err.Error()}
 	}
@@ -168,6 +185,10 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	if err != nil {
 		return err
 	}
+	if len(sums) == 0 {
+		sums["x-amz-checksum-crc64nvme"] = crc64NVME(body)
+	}
+	s.putChecksums(bucket, key, sums)
 	w.Header().Set("ETag", etag)
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -184,6 +205,11 @@ func (s *Service) getObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	h.Set("Content-Length", strconv.Itoa(len(o.Body)))
 	h.Set("Last-Modified", o.LastModified.Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
+	if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
+		for k, v := range o.Checksums {
+			h.Set(k, v)
+		}
+	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(o.Body)
@@ -191,9 +217,31 @@ func (s *Service) getObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	return nil
 }
 
+var nvme = crc64.MakeTable(0x9A6C9329AC4BC9B5)
+
+// crc64NVME is the full-object checksum S3 computes for an upload that
+// sent none (Amazon S3 User Guide: "Checking object integrity in Amazon
+// S3"), base64 of the big-endian CRC-64/NVME.
+func crc64NVME(body []byte) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], crc64.Checksum(body, nvme))
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// checksums returns the x-amz-checksum-* headers of an upload.
+func checksums(h http.Header) map[string]string {
+	out := map[string]string{}
+	for k, v := range h {
+		if k = strings.ToLower(k); strings.HasPrefix(k, "x-amz-checksum-") && k != "x-amz-checksum-mode" && k != "x-amz-checksum-type" {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
+
 // readBody returns the payload, decoding the aws-chunked encoding the SDK
-// uses to send a trailing checksum.
-func readBody(r *http.Request) ([]byte, error) {
+// uses to send a trailing checksum, which it adds to sums.
+func readBody(r *http.Request, sums map[string]string) ([]byte, error) {
 	chunked := strings.Contains(r.Header.Get("Content-Encoding"), "aws-chunked") ||
 		strings.HasPrefix(r.Header.Get("X-Amz-Content-Sha256"), "STREAMING-")
 	if !chunked {
@@ -212,13 +260,28 @@ func readBody(r *http.Request) ([]byte, error) {
 			return nil, fmt.Errorf("aws-chunked: bad chunk size %q", line)
 		}
 		if n == 0 {
-			return out.Bytes(), nil // trailers follow; the checksum is not kept
+			readTrailers(br, sums)
+			return out.Bytes(), nil
 		}
 		if _, err := io.CopyN(&out, br, n); err != nil {
 			return nil, fmt.Errorf("aws-chunked: %w", err)
 		}
 		if _, err := br.ReadString('\n'); err != nil {
 			return nil, fmt.Errorf("aws-chunked: %w", err)
+		}
+	}
+}
+
+// readTrailers adds the x-amz-checksum-* trailers of an aws-chunked body.
+func readTrailers(br *bufio.Reader, sums map[string]string) {
+	for {
+		line, err := br.ReadString('\n')
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if k = strings.ToLower(strings.TrimSpace(k)); ok && strings.HasPrefix(k, "x-amz-checksum-") {
+			sums[k] = strings.TrimSpace(v)
+		}
+		if err != nil || strings.TrimSpace(line) == "" {
+			return
 		}
 	}
 }
