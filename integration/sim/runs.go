@@ -183,5 +183,5 @@ func taskOverrides(in json.RawMessage) json.RawMessage {
 		b, _ := json.Marshal(probe)
 		return b
 	}
-	return append(json.RawMessage(nil), in...)
+	return in
 }

@@ -104,6 +104,9 @@ func (s *Sim) azOf(subnet string) string {
 // change and schedules the rest of its life. Callers hold s.mu.
 func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind launchKind, family, tdArn, subnet string, cpu int) *task {
 	id := fmt.Sprintf("%016x%016x", s.nextID(), s.nextID())
+	if in.overrides == nil {
+		in.overrides, in.arrayIndex = taskOverrides(in.Overrides), arrayIndex(in.Overrides)
+	}
 	t := &task{
 		arn:         fmt.Sprintf("arn:aws:ecs:%s:%s:task/%s/%s", s.cfg.Region, s.cfg.Account, cs.name, id),
 		id:          id,
@@ -121,7 +124,7 @@ func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind la
 		memory:      "512",
 		createdAt:   now,
 		version:     1,
-		overrides:   taskOverrides(in.Overrides),
+		overrides:   in.overrides,
 
 		desiredStatus: StatusRunning,
 	}
@@ -151,7 +154,7 @@ func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind la
 	t.entry = s.ledger.add(LedgerEntry{
 		Kind: KindTask, ID: t.arn, Cluster: cs.name, ClientToken: in.ClientToken,
 		StartedBy: in.StartedBy, Group: t.group, Tags: tags, LaunchedAt: now,
-		ArrayIndex: arrayIndex(in.Overrides),
+		ArrayIndex: in.arrayIndex,
 	})
 	s.startLifecycle(now, t)
 	return t
