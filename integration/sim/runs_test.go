@@ -139,6 +139,10 @@ func checkDescribed(t *testing.T, e *env, arn, code, reason string, exit *int) {
 		d.StoppedAt == nil || d.StartedAt == nil || !sameExit32(d.Containers[0].ExitCode, exit) {
 		t.Errorf("DescribeTasks: %s %s %q %v", aws.ToString(d.LastStatus), d.StopCode, aws.ToString(d.StoppedReason), d.Containers[0].ExitCode)
 	}
+	listed, err := e.ecs.ListTasks(context.Background(), &ecs.ListTasksInput{Cluster: aws.String("jobs"), DesiredStatus: ecstypes.DesiredStatusStopped})
+	if err != nil || len(listed.TaskArns) != 1 || listed.TaskArns[0] != arn {
+		t.Errorf("ListTasks STOPPED: %v %+v", err, listed)
+	}
 	if len(d.Overrides.ContainerOverrides) != 1 || aws.ToString(d.Overrides.ContainerOverrides[0].Environment[0].Value) != "4" {
 		t.Errorf("DescribeTasks overrides: %+v", d.Overrides)
 	}
