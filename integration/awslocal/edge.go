@@ -18,6 +18,7 @@ const (
 	ServiceSQS         = "sqs"
 	ServiceLambda      = "lambda"
 	ServiceDynamoDB    = "dynamodb"
+	ServiceS3          = "s3"
 	ServiceAdmin       = "admin" // /_awslocal/... (ledger, stats)
 	ServiceUnsupported = ""
 )
@@ -61,6 +62,10 @@ func ServiceOf(r *http.Request) string {
 		return ServiceSQS
 	case strings.HasPrefix(target, "DynamoDB_20120810."):
 		return ServiceDynamoDB
+	}
+	// S3's REST protocol: any request signed for the s3 service.
+	if strings.Contains(r.Header.Get("Authorization"), "/s3/aws4_request") {
+		return ServiceS3
 	}
 	// EC2's Query protocol: a form POST signed for the ec2 service.
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") &&

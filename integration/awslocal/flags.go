@@ -117,6 +117,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.Float64Var(&l.RunSeconds, "run-seconds", 0, "RUNNING → STOPPED (0: until stopped)")
 	fs.Float64Var(&l.StoppingSeconds, "stopping-seconds", 5, "StopTask → STOPPED")
 	fs.Float64Var(&l.ENITimeoutSeconds, "eni-timeout-seconds", 30, "a task without an ENI after this long stops with TaskFailedToStart")
+	bindRunFlags(fs, &c.Runs)
 	fs.Float64Var(&c.CotenantShare, "cotenant-share", 0, "share of every bucket taken by traffic the product does not control, in [0, 1)")
 	fs.IntVar(&c.Cotenants.Services, "cotenant-services", 0, "co-tenant ECS services receiving ECS Service Action throttle events")
 	fs.Float64Var(&c.Cotenants.IntervalSeconds, "cotenant-interval-seconds", 30, "mean seconds between a co-tenant service's deployments")
@@ -145,6 +146,15 @@ func bindFidelityFlags(fs *flag.FlagSet, d *fidelityFlags) {
 	fs.BoolVar(&d.failuresBind, "failures-bind-token", true, "a RunTask answer with only failures[] binds its client token")
 	fs.DurationVar(&d.listNewTaskDelay, "list-new-task-delay", time.Second, "new tasks are missing from ListTasks for a seeded delay up to this (0: none)")
 	fs.DurationVar(&d.listStoppedVisible, "list-stopped-window", time.Hour, "stopped tasks stay in ListTasks this long (0: forever)")
+}
+
+// bindRunFlags defines the flags of tasks that end on their own (sim.Runs);
+// each 0 turns its behaviour off.
+func bindRunFlags(fs *flag.FlagSet, r *sim.Runs) {
+	fs.Float64Var(&r.MeanSeconds, "task-run-seconds", 0, "mean run time of a started task, drawn uniformly from ±50 % (0: --run-seconds, a fixed time or until stopped)")
+	fs.Float64Var(&r.FailureRate, "task-failure-rate", 0, "share of tasks whose essential container exits 1, in [0, 1]")
+	fs.Float64Var(&r.SpotInterruptionRate, "spot-interruption-rate", 0, "share of Fargate Spot tasks interrupted (two-minute warning, then SpotInterruption), in [0, 1]")
+	fs.Float64Var(&r.SpotInterruptionSeconds, "spot-interruption-seconds", 60, "mean time from RUNNING to a Spot interruption's warning, drawn uniformly from ±50 %")
 }
 
 // Options returns the Options the flags describe; fs is the parsed flag set,
@@ -237,6 +247,14 @@ func overlay(file, flags sim.Config, fs *flag.FlagSet) sim.Config {
 			out.Lifecycle.StoppingSeconds = flags.Lifecycle.StoppingSeconds
 		case "eni-timeout-seconds":
 			out.Lifecycle.ENITimeoutSeconds = flags.Lifecycle.ENITimeoutSeconds
+		case "task-run-seconds":
+			out.Runs.MeanSeconds = flags.Runs.MeanSeconds
+		case "task-failure-rate":
+			out.Runs.FailureRate = flags.Runs.FailureRate
+		case "spot-interruption-rate":
+			out.Runs.SpotInterruptionRate = flags.Runs.SpotInterruptionRate
+		case "spot-interruption-seconds":
+			out.Runs.SpotInterruptionSeconds = flags.Runs.SpotInterruptionSeconds
 		case "cotenant-share":
 			out.CotenantShare = flags.CotenantShare
 		case "cotenant-services":

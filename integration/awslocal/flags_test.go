@@ -58,6 +58,16 @@ func TestFlagsToOptions(t *testing.T) {
 				t.Errorf("flags over file: got share %v seed %d", o.Sim.CotenantShare, o.Sim.Seed)
 			}
 		}},
+		"task runs off by default": {nil, func(t *testing.T, o awslocal.Options) {
+			if r := o.Sim.Runs; r.MeanSeconds != 0 || r.FailureRate != 0 || r.SpotInterruptionRate != 0 || r.SpotInterruptionSeconds != 60 {
+				t.Errorf("runs %+v", r)
+			}
+		}},
+		"task runs": {[]string{"--config", file, "--task-run-seconds", "30", "--task-failure-rate", "0.2", "--spot-interruption-rate", "0.1", "--spot-interruption-seconds", "90"}, func(t *testing.T, o awslocal.Options) {
+			if r := o.Sim.Runs; r != (sim.Runs{MeanSeconds: 30, FailureRate: 0.2, SpotInterruptionRate: 0.1, SpotInterruptionSeconds: 90}) {
+				t.Errorf("runs %+v", r)
+			}
+		}},
 		"fidelity on by default": {nil, func(t *testing.T, o awslocal.Options) {
 			c := o.Sim
 			if !c.Strict || c.Lenient || c.Capacity.FargateVCPULimit != sim.DefaultFargateVCPULimit || c.Capacity.FargateSpotVCPULimit != sim.DefaultFargateVCPULimit {

@@ -15,6 +15,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/services/esm"
 	"github.com/throttle-handler/throttle-handler/integration/services/events"
 	"github.com/throttle-handler/throttle-handler/integration/services/lambda"
+	"github.com/throttle-handler/throttle-handler/integration/services/s3"
 	"github.com/throttle-handler/throttle-handler/integration/services/sfn"
 	"github.com/throttle-handler/throttle-handler/integration/services/sqs"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
@@ -30,6 +31,7 @@ const (
 	RouteEvents   = "events"
 	RouteSQS      = "sqs"
 	RouteDynamoDB = "dynamodb"
+	RouteS3       = "s3"
 )
 
 // Router registers a service's handler on the edge (*awslocal.Edge).
@@ -84,7 +86,19 @@ type Options struct {
 	SFN func(*sfn.Options)
 	// Logger (default: discard).
 	Logger *slog.Logger
+
+	// ResultsBucket names the S3 bucket the stack creates for per-task
+	// input and results, exported as EnvResultsBucket (default
+	// DefaultResultsBucket); "-" serves no S3.
+	ResultsBucket string
 }
+
+// S3 of the local stack (package s3): the results bucket's default name
+// and the variable Env exports it in. Clients use path-style addressing.
+const (
+	DefaultResultsBucket = "throttle-handler-results"
+	EnvResultsBucket     = "TH_RESULTS_BUCKET"
+)
 
 func (o *Options) defaults() error {
 	if o.Endpoint == "" {
@@ -116,6 +130,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ResultsBucket == "" {
+		o.ResultsBucket = DefaultResultsBucket
 	}
 	o.Endpoint = strings.TrimSuffix(o.Endpoint, "/")
 	return nil
@@ -157,6 +174,10 @@ type Services struct {
 	Dynalite *testenv.Dynalite // nil with NoDynamoDB
 	// Relaunches is the relaunch queue's event source mapping (→ retry).
 	Relaunches *esm.Mapping
+	// S3 holds the results bucket (nil when Options.ResultsBucket is "-").
+	S3 *s3.Service
+	// ResultsBucket is the bucket's name ("" without S3).
+	ResultsBucket string
 
 	// StateMachines maps machine names (launch, …) to ARNs.
 	StateMachines map[string]string
@@ -254,6 +275,12 @@ func Start(ctx context.Context, r Router, o Options) (*Services, error) {
 	if s.Dynalite != nil {
 		r.Handle(RouteDynamoDB, newDynamoProxy(s.Dynalite.Endpoint, o.Logger, !o.Fidelity.NoConditionalItem))
 	}
+	// S3: the results bucket, created before any client can ask for it.
+	if o.ResultsBucket != "-" {
+		s.S3, s.ResultsBucket = s3.New(o.Clock), o.ResultsBucket
+		s.S3.CreateBucket(o.ResultsBucket)
+		r.Handle(RouteS3, s.S3)
+	}
 	if o.StateMachinesDir != "-" {
 		if err := s.load(ctx, o); err != nil {
 			s.Close()
@@ -328,6 +355,10 @@ func (s *Services) Env() map[string]string {
 	}
 	if s.Dynalite != nil {
 		env["AWS_ENDPOINT_URL_DYNAMODB"] = s.endpoint
+	}
+	if s.S3 != nil {
+		env["AWS_ENDPOINT_URL_S3"] = s.endpoint
+		env[EnvResultsBucket] = s.ResultsBucket
 	}
 	for k, v := range s.Config.Environ() {
 		if v != "" {

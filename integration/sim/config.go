@@ -179,6 +179,9 @@ type Config struct {
 	Capacity Capacity `json:"capacity,omitempty"`
 	// Lifecycle schedules task and instance state changes.
 	Lifecycle Lifecycle `json:"lifecycle,omitempty"`
+	// Runs makes tasks end on their own: run times, exit codes, Spot
+	// interruptions (see Runs). The zero value: tasks run until stopped.
+	Runs Runs `json:"runs,omitempty"`
 	// CotenantShare in [0, 1) is the share of every published bucket's rate
 	// that a co-tenant caller (traffic the product does not control) draws
 	// from the same buckets (see SetCotenantTraffic). Default 0.
@@ -228,6 +231,7 @@ func (c Config) withDefaults() Config {
 	c.Tokens = c.Tokens.withDefaults()
 	c.Listing = c.Listing.withDefaults()
 	c.Lifecycle = c.Lifecycle.withDefaults()
+	c.Runs = c.Runs.withDefaults()
 	c.Cotenants = c.Cotenants.withDefaults()
 	c.Faults = c.Faults.withDefaults()
 	return c
@@ -255,6 +259,9 @@ func (c Config) Validate() error {
 			c.CotenantStartSeconds, c.CotenantStopSeconds)
 	}
 	if err := c.Lifecycle.validate(); err != nil {
+		return err
+	}
+	if err := c.Runs.validate(); err != nil {
 		return err
 	}
 	if err := c.Tokens.validate(); err != nil {

@@ -19,7 +19,8 @@
 //     th:startedBy), from which duplicates and lost work are counted;
 //   - the task lifecycle PROVISIONING → PENDING → RUNNING → STOPPED in
 //     simulated time, published as "ECS Task State Change" events to an
-//     EventSink;
+//     EventSink (one per change, desiredStatus STOPPED before lastStatus
+//     STOPPED, version increasing per task, the RunTask's overrides);
 //   - asynchronous throttling: hidden upstream buckets (ENI attachment, subnet
 //     lookups, load balancer and Cloud Map registration) that stop tasks with
 //     TaskFailedToStart or make RunTask answer the wrapped
@@ -54,6 +55,21 @@
 // whichever comes first; a RunInstances token for LifetimeSeconds. After
 // that a reused token launches anew. An answer with only failures[] binds
 // its token too, unless FailuresDoNotBind.
+//
+// Tasks that end (Config.Runs; zero: tasks run until StopTask or
+// Lifecycle.RunSeconds). A RUNNING task runs for a seeded time drawn
+// uniformly from [0.5, 1.5) × Runs.MeanSeconds, then its essential
+// container exits: 1 for a seeded Runs.FailureRate share, else 0, and the
+// task stops with stopCode EssentialContainerExited, stoppedReason
+// EssentialExitedReason and the container's exitCode. A seeded
+// Runs.SpotInterruptionRate share of Fargate Spot tasks is interrupted:
+// the two-minute warning (desiredStatus STOPPED, stopCode SpotInterruption,
+// stoppedReason SpotInterruptedReason, lastStatus still RUNNING), then
+// STOPPED Runs.SpotWarningSeconds later, no exit code. Draws come from the
+// task ID and the seed. DescribeTasks, ListTasks, the events and the
+// ledger (LedgerTasks: exit code, stopCode, stoppedReason and the
+// TH_ARRAY_INDEX of the task's container overrides) answer from the same
+// state.
 //
 // Evidence of unknown outcomes. Two calls tell a caller whether a launch
 // whose answer was lost happened:

@@ -178,7 +178,7 @@ func (s *Sim) ec2TerminateInstances(form url.Values) (any, *apiError) {
 		if prev != "shutting-down" && prev != "terminated" {
 			in.state = "shutting-down"
 			s.useCapacity(in, -1)
-			s.ledger.stopped(in.entry, now, "TerminateInstances", "User initiated")
+			s.ledger.stopped(in.entry, now, "TerminateInstances", "User initiated", nil)
 			s.sched.at(now.Add(secs(s.cfg.Lifecycle.InstanceShutdownSeconds)), func(time.Time) { in.state = "terminated" })
 		}
 		out.Instances = append(out.Instances, instanceChangeXML{InstanceID: id, CurrentState: stateOf(in.state), PreviousState: stateOf(prev)})

@@ -41,6 +41,10 @@ type runTaskInput struct {
 	PlacementConstraints []json.RawMessage `json:"placementConstraints"`
 	PlacementStrategy    []json.RawMessage `json:"placementStrategy"`
 	PlatformVersion      string            `json:"platformVersion"`
+
+	// parsed once per call for all its tasks (see taskOverrides, arrayIndex)
+	overrides  json.RawMessage
+	arrayIndex *int
 }
 
 func (in *runTaskInput) subnets() []string {

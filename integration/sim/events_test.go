@@ -28,8 +28,15 @@ type taskDetail struct {
 	StoppedReason string `json:"stoppedReason"`
 	CreatedAt     string `json:"createdAt"`
 	StoppedAt     string `json:"stoppedAt"`
+	StartedAt     string `json:"startedAt"`
+	StoppingAt    string `json:"stoppingAt"`
 	Version       int    `json:"version"`
-	Containers    []struct {
+	Overrides     struct {
+		ContainerOverrides []struct {
+			Environment []struct{ Name, Value string }
+		}
+	} `json:"overrides"`
+	Containers []struct {
 		Name       string `json:"name"`
 		LastStatus string `json:"lastStatus"`
 		ExitCode   *int   `json:"exitCode"`

@@ -45,6 +45,13 @@ type LedgerEntry struct {
 	StoppedAt     *time.Time `json:"stoppedAt,omitempty"`
 	StopCode      string     `json:"stopCode,omitempty"`
 	StoppedReason string     `json:"stoppedReason,omitempty"`
+	// ExitCode is the essential container's exit code, when it exited on
+	// its own (nil for tasks stopped by StopTask, a Spot interruption or a
+	// failure to start).
+	ExitCode *int `json:"exitCode,omitempty"`
+	// ArrayIndex is TH_ARRAY_INDEX from the RunTask's container overrides'
+	// environment, when present and numeric.
+	ArrayIndex *int `json:"arrayIndex,omitempty"`
 	// FailedToStart: stopped with TaskFailedToStart (not counted as launched
 	// work by Counts).
 	FailedToStart bool `json:"failedToStart,omitempty"`
@@ -94,11 +101,15 @@ func (l *Ledger) add(e LedgerEntry) int {
 	return len(l.entries) - 1
 }
 
-func (l *Ledger) stopped(i int, at time.Time, code, reason string) {
+func (l *Ledger) stopped(i int, at time.Time, code, reason string, exit *int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.entries[i]
 	e.StoppedAt = &at
+	if exit != nil {
+		c := *exit
+		e.ExitCode = &c
+	}
 	e.StopCode, e.StoppedReason = code, reason
 	e.FailedToStart = code == StopTaskFailedToStart
 }
@@ -127,6 +138,21 @@ func (l *Ledger) Entries() []LedgerEntry {
 	out := make([]LedgerEntry, len(l.entries))
 	for i, e := range l.entries {
 		out[i] = *e
+	}
+	return out
+}
+
+// Tasks returns the entries of ECS tasks, in launch order: each task's
+// final state once it stopped (ExitCode, StopCode, StoppedReason,
+// StoppedAt) with its ArrayIndex, for comparing per-index results with
+// what the product reports.
+func (l *Ledger) Tasks() []LedgerEntry {
+	all := l.Entries()
+	out := all[:0]
+	for _, e := range all {
+		if e.Kind == KindTask {
+			out = append(out, e)
+		}
 	}
 	return out
 }

@@ -43,7 +43,7 @@ func TestCountDuplicatesAndLost(t *testing.T) {
 	add("th/h1/1/1", 3)  // … plus a retry that launched 3 more: 3 duplicates
 	failed := add("th/h1/2/0", 10)
 	for _, i := range failed[:4] { // 4 failed to start …
-		l.stopped(i, time.Time{}, StopTaskFailedToStart, "Timeout waiting for network interface provisioning to complete.")
+		l.stopped(i, time.Time{}, StopTaskFailedToStart, "Timeout waiting for network interface provisioning to complete.", nil)
 	}
 	add("th/h1/2/1", 4) // … and were relaunched: no duplicates
 	add("manual", 2)

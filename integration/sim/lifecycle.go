@@ -13,8 +13,9 @@ type Lifecycle struct {
 	ProvisioningSeconds float64 `json:"provisioningSeconds,omitempty"`
 	// PendingSeconds: PENDING → RUNNING (image pull, container start). Default 10.
 	PendingSeconds float64 `json:"pendingSeconds,omitempty"`
-	// RunSeconds: RUNNING → STOPPED with EssentialContainerExited, exit 0.
-	// 0 (default) runs until StopTask.
+	// RunSeconds: RUNNING → STOPPED with EssentialContainerExited, exit 0
+	// (Runs.FailureRate: exit 1), a fixed time; Runs.MeanSeconds draws it
+	// instead. 0 (default) runs until StopTask.
 	RunSeconds float64 `json:"runSeconds,omitempty"`
 	// StoppingSeconds: desired STOPPED → STOPPED after StopTask. Default 5.
 	StoppingSeconds float64 `json:"stoppingSeconds,omitempty"`
@@ -115,21 +116,17 @@ func (s *Sim) taskRunning(at time.Time, t *task) {
 	t.startedAt = at
 	t.version++
 	s.emitTask(at, t)
-	if run := s.cfg.Lifecycle.RunSeconds; run > 0 {
-		s.sched.at(at.Add(secs(run)), func(at time.Time) {
-			if t.desiredStatus == StatusStopped {
-				return
-			}
-			zero := 0
-			t.exitCode = &zero
-			s.beginStop(at, t, StopEssentialContainerExit, "Essential container in task exited")
-		})
-	}
+	s.scheduleEnd(at, t)
 }
 
 // beginStop sets desiredStatus STOPPED (an event of its own) and schedules
 // the final STOPPED.
 func (s *Sim) beginStop(at time.Time, t *task, code, reason string) {
+	s.stopAfter(at, t, code, reason, s.cfg.Lifecycle.StoppingSeconds)
+}
+
+// stopAfter is beginStop with the final STOPPED after stopping seconds.
+func (s *Sim) stopAfter(at time.Time, t *task, code, reason string, stopping float64) {
 	if t.desiredStatus == StatusStopped {
 		return
 	}
@@ -138,7 +135,7 @@ func (s *Sim) beginStop(at time.Time, t *task, code, reason string) {
 	t.stoppingAt = at
 	t.version++
 	s.emitTask(at, t)
-	s.sched.at(at.Add(secs(s.cfg.Lifecycle.StoppingSeconds)), func(at time.Time) { s.finishStop(at, t) })
+	s.sched.at(at.Add(secs(stopping)), func(at time.Time) { s.finishStop(at, t) })
 }
 
 func (s *Sim) finishStop(at time.Time, t *task) {
@@ -149,7 +146,7 @@ func (s *Sim) finishStop(at time.Time, t *task) {
 	t.stoppedAt = at
 	t.version++
 	s.release(t)
-	s.ledger.stopped(t.entry, at, t.stopCode, t.stoppedReason)
+	s.ledger.stopped(t.entry, at, t.stopCode, t.stoppedReason, t.exitCode)
 	s.emitTask(at, t)
 }
 
@@ -164,7 +161,7 @@ func (s *Sim) failToStart(at time.Time, t *task, reason string) {
 	t.version++
 	s.stats.failedToStart++
 	s.release(t)
-	s.ledger.stopped(t.entry, at, t.stopCode, reason)
+	s.ledger.stopped(t.entry, at, t.stopCode, reason, nil)
 	s.emitTask(at, t)
 }
 

@@ -36,11 +36,7 @@ func (s *Sim) listDelay(id string) time.Duration {
 	if d <= 0 {
 		return 0
 	}
-	h := s.cfg.Seed
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint64(id[i])) * 1099511628211
-	}
-	frac := float64(splitmix64(h)>>11) / (1 << 53)
+	frac := s.draw(id, drawList)
 	return secs(d * frac)
 }
 

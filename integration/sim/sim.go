@@ -93,6 +93,12 @@ func (s *Sim) Clock() clock.Clock { return s.clock }
 // Ledger returns the record of every launch.
 func (s *Sim) Ledger() *Ledger { return s.ledger }
 
+// LedgerTasks returns every launched ECS task's ledger entry, in launch
+// order: its final state once stopped (exit code, stopCode, stoppedReason)
+// and the TH_ARRAY_INDEX of its overrides, so a test can compare per-index
+// results with what the product reports.
+func (s *Sim) LedgerTasks() []LedgerEntry { return s.ledger.Tasks() }
+
 // SetSink replaces the event sink (the local stack connects its event bus
 // here once it is up). Envelopes already handed to the old sink stay there.
 func (s *Sim) SetSink(sink EventSink) {

@@ -46,6 +46,7 @@ type task struct {
 	entry                   int       // index in the ledger
 	listedFrom              time.Time // ListTasks shows the task from then
 	cpuUnits                int       // Fargate vCPU quota use, in cpu units
+	overrides               json.RawMessage
 }
 
 type clusterState struct {
@@ -103,6 +104,9 @@ func (s *Sim) azOf(subnet string) string {
 // change and schedules the rest of its life. Callers hold s.mu.
 func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind launchKind, family, tdArn, subnet string, cpu int) *task {
 	id := fmt.Sprintf("%016x%016x", s.nextID(), s.nextID())
+	if in.overrides == nil {
+		in.overrides, in.arrayIndex = taskOverrides(in.Overrides), arrayIndex(in.Overrides)
+	}
 	t := &task{
 		arn:         fmt.Sprintf("arn:aws:ecs:%s:%s:task/%s/%s", s.cfg.Region, s.cfg.Account, cs.name, id),
 		id:          id,
@@ -120,6 +124,7 @@ func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind la
 		memory:      "512",
 		createdAt:   now,
 		version:     1,
+		overrides:   in.overrides,
 
 		desiredStatus: StatusRunning,
 	}
@@ -149,6 +154,7 @@ func (s *Sim) newTask(now time.Time, cs *clusterState, in *runTaskInput, kind la
 	t.entry = s.ledger.add(LedgerEntry{
 		Kind: KindTask, ID: t.arn, Cluster: cs.name, ClientToken: in.ClientToken,
 		StartedBy: in.StartedBy, Group: t.group, Tags: tags, LaunchedAt: now,
+		ArrayIndex: in.arrayIndex,
 	})
 	s.startLifecycle(now, t)
 	return t
@@ -214,23 +220,21 @@ type taskDoc struct {
 	LastStatus           string          `json:"lastStatus"`
 	LaunchType           string          `json:"launchType"`
 	Memory               string          `json:"memory,omitempty"`
-	Overrides            struct {
-		ContainerOverrides []struct{} `json:"containerOverrides"`
-	} `json:"overrides"`
-	PlatformVersion   string   `json:"platformVersion,omitempty"`
-	PullStartedAt     any      `json:"pullStartedAt,omitempty"`
-	PullStoppedAt     any      `json:"pullStoppedAt,omitempty"`
-	StartedAt         any      `json:"startedAt,omitempty"`
-	StartedBy         string   `json:"startedBy,omitempty"`
-	StopCode          string   `json:"stopCode,omitempty"`
-	StoppedAt         any      `json:"stoppedAt,omitempty"`
-	StoppedReason     string   `json:"stoppedReason,omitempty"`
-	StoppingAt        any      `json:"stoppingAt,omitempty"`
-	Tags              []ecsTag `json:"tags,omitempty"`
-	TaskArn           string   `json:"taskArn"`
-	TaskDefinitionArn string   `json:"taskDefinitionArn"`
-	UpdatedAt         any      `json:"updatedAt,omitempty"`
-	Version           int64    `json:"version"`
+	Overrides            json.RawMessage `json:"overrides"`
+	PlatformVersion      string          `json:"platformVersion,omitempty"`
+	PullStartedAt        any             `json:"pullStartedAt,omitempty"`
+	PullStoppedAt        any             `json:"pullStoppedAt,omitempty"`
+	StartedAt            any             `json:"startedAt,omitempty"`
+	StartedBy            string          `json:"startedBy,omitempty"`
+	StopCode             string          `json:"stopCode,omitempty"`
+	StoppedAt            any             `json:"stoppedAt,omitempty"`
+	StoppedReason        string          `json:"stoppedReason,omitempty"`
+	StoppingAt           any             `json:"stoppingAt,omitempty"`
+	Tags                 []ecsTag        `json:"tags,omitempty"`
+	TaskArn              string          `json:"taskArn"`
+	TaskDefinitionArn    string          `json:"taskDefinitionArn"`
+	UpdatedAt            any             `json:"updatedAt,omitempty"`
+	Version              int64           `json:"version"`
 }
 
 // doc renders the task; event=true gives the event detail form.
@@ -251,7 +255,7 @@ func (t *task) doc(event bool) taskDoc {
 		StartedBy: t.startedBy, StopCode: t.stopCode, StoppedAt: at(t.stoppedAt), StoppedReason: t.stoppedReason,
 		StoppingAt: at(t.stoppingAt), TaskArn: t.arn, TaskDefinitionArn: t.taskDefArn, Version: t.version,
 	}
-	d.Overrides.ContainerOverrides = []struct{}{}
+	d.Overrides = t.overrides
 	if !t.stoppedAt.IsZero() {
 		d.ExecutionStoppedAt = at(t.stoppedAt)
 	}
