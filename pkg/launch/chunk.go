@@ -104,6 +104,9 @@ type ChunkState struct {
 	// LaunchedAt is when ids last joined IDs (an attempt's answer or a
 	// relaunch); zero before any.
 	LaunchedAt time.Time
+	// QuotaWaitSince is when the chunk began waiting for quota (zero: it
+	// does not wait).
+	QuotaWaitSince time.Time
 }
 
 // Launched is the number of units of the chunk launched and not stopped

@@ -36,6 +36,7 @@ type Memory struct {
 	lost     map[string]map[string]launch.LostRecord // req#<id> / chunk#<i>#lost#<hash>, by sort key
 	marks    map[string]map[string]time.Time         // failover#<scope> / <placement>: until
 	claims   map[string]*memClaim                    // relaunch#<arn> / relaunch
+	jobs     map[string]*memJobs                     // req#<id> / item#<i>, task#<arn>, quota
 }
 
 type memRequest struct {
@@ -53,6 +54,7 @@ type memChunk struct {
 	gaveUp, givingUp                        bool
 	reason, class, code                     string
 	launchedAt                              time.Time
+	quotaWaitSince                          time.Time
 }
 
 // addIDs records launched ids and, as DynamoDB's SET, their launch time.
@@ -78,6 +80,7 @@ func NewMemory() *Memory {
 		requests: map[string]*memRequest{}, hashes: map[string]string{},
 		chunks: map[string]map[int]*memChunk{}, lost: map[string]map[string]launch.LostRecord{},
 		marks: map[string]map[string]time.Time{}, claims: map[string]*memClaim{},
+		jobs: map[string]*memJobs{},
 	}
 }
 
@@ -97,6 +100,9 @@ func (m *Memory) Len() int {
 	}
 	for _, mk := range m.marks {
 		n += len(mk)
+	}
+	for _, j := range m.jobs {
+		n += j.len()
 	}
 	return n
 }
@@ -153,6 +159,7 @@ func (c *memChunk) state(i int) launch.ChunkState {
 	}
 	s.Retries, s.Relaunches, s.Lost, s.DeadLettered = c.retries, c.relaunches, c.lost, c.deadLettered
 	s.GaveUp, s.Reason, s.Class, s.Code, s.LaunchedAt = c.gaveUp, c.reason, c.class, c.code, c.launchedAt
+	s.QuotaWaitSince = c.quotaWaitSince
 	return s
 }
 

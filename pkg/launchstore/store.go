@@ -2,6 +2,7 @@ package launchstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -45,6 +46,41 @@ type Store interface {
 	BeginGiveUp(ctx context.Context, requestID string, chunk int) (launch.ChunkState, error)
 	GiveUp(ctx context.Context, requestID string, chunk, missing int, class, code, reason string) (first bool, err error)
 	MarkSummaryCheck(ctx context.Context, requestID string, now time.Time) (time.Time, error)
+
+	// Items: a version-2 request's per-task inputs (req#<id> / item#<i>),
+	// written by plan before any chunk runs, read by the launchers.
+	// PutItems writes items first.. first+len-1 (idempotent: the same
+	// index always gets the same item); Item returns one (ErrNotFound).
+	PutItems(ctx context.Context, requestID string, first int, items []json.RawMessage) error
+	Item(ctx context.Context, requestID string, index int) (json.RawMessage, error)
+
+	// Tasks (req#<id> / task#<arn>): see launch.TaskRecord. RecordTasks
+	// writes the launcher's fields of each ref (setting Referenced), and
+	// creates the record if absent; it never touches the observation or
+	// the outcome. ObserveTask stores o if it is After the stored
+	// observation (advanced true) and returns the record as stored after
+	// the call, creating it (not Referenced) if absent. DecideTask sets
+	// the outcome once (first false: it was already decided; the stored
+	// record is returned either way). Task: ErrNotFound when absent.
+	RecordTasks(ctx context.Context, requestID string, refs []launch.TaskRef) error
+	ObserveTask(ctx context.Context, requestID string, o launch.TaskObservation) (rec launch.TaskRecord, advanced bool, err error)
+	DecideTask(ctx context.Context, requestID, arn, outcome, why string) (rec launch.TaskRecord, first bool, err error)
+	Task(ctx context.Context, requestID, arn string) (launch.TaskRecord, error)
+	Tasks(ctx context.Context, requestID string) ([]launch.TaskRecord, error)
+
+	// Quota gate (req#<id> / quota): a request's units waiting for quota
+	// probe at most once per interval, or once per task of the request
+	// that stopped since the last probe. NoteTaskStopped counts a stop
+	// (creating the gate if absent). ClaimQuotaProbe claims a probe at
+	// now if a stop was counted since the last claim or the last claim is
+	// at least every old (ok false otherwise: wait). QuotaGate reads it
+	// (zero value when absent).
+	NoteTaskStopped(ctx context.Context, requestID string) error
+	ClaimQuotaProbe(ctx context.Context, requestID string, now time.Time, every time.Duration) (ok bool, err error)
+	QuotaGate(ctx context.Context, requestID string) (launch.QuotaGate, error)
+	// SetQuotaWait records that a chunk waits for quota since since (zero:
+	// it no longer waits); ChunkState.QuotaWaitSince reads it back.
+	SetQuotaWait(ctx context.Context, requestID string, chunk int, since time.Time) error
 
 	// Failover marks: placements without capacity, fleet-wide.
 	MarkUnavailable(ctx context.Context, scope string, p launch.Placement, until time.Time) error

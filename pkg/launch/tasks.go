@@ -1,0 +1,151 @@
+package launch
+
+import (
+	"time"
+)
+
+// Per-task results (version 2's jobs): every task launched has a record
+// keyed by its ARN (an instance by its id), written by two parties that
+// never overwrite each other's fields:
+//   - the launcher (runtask, relaunch) writes the TaskRef: which unit index
+//     the task runs and which attempt of it it is;
+//   - the tracker writes the latest TaskObservation (from ECS Task State
+//     Change events, or DescribeTasks when events are overdue), only ever
+//     moving it forward, and once the task has stopped, its Outcome.
+//
+// A unit's result is its latest attempt's record (Results).
+
+// Task outcomes, decided once per task record when it stops.
+const (
+	// OutcomeSucceeded: the essential container exited 0.
+	OutcomeSucceeded = "SUCCEEDED"
+	// OutcomeFailed: the attempt failed and retryStrategy ends the unit.
+	OutcomeFailed = "FAILED"
+	// OutcomeRetried: the attempt failed and a new attempt is launched.
+	OutcomeRetried = "RETRIED"
+	// OutcomeRelaunched: the task failed to start (TaskFailedToStart); the
+	// relaunch path launches its replacement, same attempt.
+	OutcomeRelaunched = "RELAUNCHED"
+)
+
+// Result statuses of a unit (one row of `throttlectl results`).
+const (
+	ResultSucceeded    = "SUCCEEDED"
+	ResultFailed       = "FAILED"
+	ResultDeadLettered = "DEAD_LETTERED"
+	ResultCancelled    = "CANCELLED"
+	// Not final: the unit's latest task has not stopped yet, or the unit
+	// has no task yet.
+	ResultRunning = "RUNNING"
+	ResultPending = "PENDING"
+)
+
+// ECS lastStatus values in the order a task moves through them.
+var taskStatusOrder = []string{"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"}
+
+// StatusRank orders ECS lastStatus values (0 for an unknown one): a task
+// record only moves to a higher rank, or to a higher event version within
+// one.
+func StatusRank(lastStatus string) int {
+	for i, s := range taskStatusOrder {
+		if s == lastStatus {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// TaskRef is what the launcher knows of a task it launched.
+type TaskRef struct {
+	ARN   string `json:"taskArn"`
+	Chunk int    `json:"chunk"`
+	// Index is the unit the task runs (UnitIndex), its array index for an
+	// items request.
+	Index int `json:"index"`
+	// Attempt numbers the unit's task runs from 1; a relaunch after
+	// TaskFailedToStart keeps its predecessor's attempt.
+	Attempt    int       `json:"attempt"`
+	LaunchedAt time.Time `json:"launchedAt"`
+	// Predecessor is the task this one replaces (relaunch or retry).
+	Predecessor string `json:"predecessor,omitempty"`
+}
+
+// TaskObservation is one state of a task, as an ECS Task State Change
+// event or a DescribeTasks answer shows it.
+type TaskObservation struct {
+	ARN        string `json:"taskArn"`
+	LastStatus string `json:"lastStatus"`
+	// Version is the event detail's version (ECS increments it with each
+	// change of the task); 0 from DescribeTasks, which has none.
+	Version       int64  `json:"version,omitempty"`
+	StopCode      string `json:"stopCode,omitempty"`
+	StoppedReason string `json:"stoppedReason,omitempty"`
+	// ExitCode and Reason are the essential container's; ExitCode is nil
+	// while it has none.
+	ExitCode  *int      `json:"exitCode,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	StoppedAt time.Time `json:"stoppedAt,omitzero"`
+	// LogStream is the essential container's awslogs stream, when known.
+	LogStream string `json:"logStream,omitempty"`
+	// ObservedAt is when the tracker recorded it.
+	ObservedAt time.Time `json:"observedAt,omitzero"`
+}
+
+// After says whether o is a later state of the task than prev.
+func (o TaskObservation) After(prev TaskObservation) bool {
+	r, p := StatusRank(o.LastStatus), StatusRank(prev.LastStatus)
+	return r > p || (r == p && o.Version > prev.Version)
+}
+
+// TaskRecord is a task's item.
+type TaskRecord struct {
+	TaskRef
+	// Referenced: the launcher's fields are written (a record created by
+	// an event that outran the launcher's write has only the observation).
+	Referenced  bool            `json:"referenced"`
+	Observation TaskObservation `json:"observation"`
+	// Outcome is decided once, when the task has stopped ("" before).
+	Outcome string `json:"outcome,omitempty"`
+	Why     string `json:"why,omitempty"`
+}
+
+// Stopped says whether the task's latest observation is STOPPED.
+func (t TaskRecord) Stopped() bool { return t.Observation.LastStatus == "STOPPED" }
+
+// UnitIndex is the index of unit k of a chunk: its position in the
+// request's ECS tasks, then its EC2 instances.
+func (r Request) UnitIndex(c ChunkSpec, k int) int {
+	if c.Kind == KindEC2 && r.ECS != nil {
+		return r.ECS.taskCount() + c.Offset + k
+	}
+	return c.Offset + k
+}
+
+// ResultRow is one unit's result: its latest attempt.
+type ResultRow struct {
+	Index      int    `json:"index"`
+	TaskARN    string `json:"taskArn,omitempty"`
+	InstanceID string `json:"instanceId,omitempty"`
+	Attempts   int    `json:"attempts"`
+	LastStatus string `json:"lastStatus,omitempty"`
+	ExitCode   *int   `json:"exitCode,omitempty"`
+	StopCode   string `json:"stopCode,omitempty"`
+	// StoppedReason is the task's; for a dead-lettered unit, the reason
+	// it was given up.
+	StoppedReason string     `json:"stoppedReason,omitempty"`
+	StartedAt     *time.Time `json:"startedAt,omitempty"`
+	StoppedAt     *time.Time `json:"stoppedAt,omitempty"`
+	LogStream     string     `json:"logStream,omitempty"`
+	Status        string     `json:"status"`
+}
+
+// QuotaGate is a request's quota gate: its units waiting for quota probe
+// at most once per interval, or once per task of the request that stopped
+// since the last probe (its capacity came back).
+type QuotaGate struct {
+	// Stops counts the request's tasks that stopped; ProbeStops is Stops at
+	// the last probe claimed, ProbedAt its time; Probes counts the claims.
+	Stops, ProbeStops, Probes int
+	ProbedAt                  time.Time
+}
