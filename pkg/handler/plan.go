@@ -24,6 +24,13 @@ type HandlerOptions struct {
 	// dead-letter a unit LaunchCompleted counted launched. Default
 	// DefaultStartWatch; negative: no watch.
 	StartWatch time.Duration
+	// S3 reads ecs.itemsFrom objects (plan) and writes results objects
+	// (summary, to ResultsBucket when set); nil: itemsFrom is refused and
+	// results stay in the table only.
+	S3            S3API
+	ResultsBucket string
+	// Sweeper looks after a waiting request's tasks (summary); nil: none.
+	Sweeper Sweeper
 }
 
 // DefaultStartWatch covers ECS's ENI attachment timeout and the event's
