@@ -25,7 +25,7 @@ func rec(index, a, m int, outcome string, exit *int) launch.TaskRecord {
 		obs.LastStatus, obs.ExitCode, obs.StoppedAt = "STOPPED", exit, obs.StartedAt.Add(time.Minute)
 	}
 	return launch.TaskRecord{
-		TaskRef:  launch.TaskRef{ARN: obs.ARN, Index: index, Chunk: index / 10, Attempt: a, LaunchedAt: obs.StartedAt},
+		TaskRef:    launch.TaskRef{ARN: obs.ARN, Index: index, Chunk: index / 10, Attempt: a, LaunchedAt: obs.StartedAt},
 		Referenced: true, Observation: obs, Outcome: outcome,
 	}
 }
