@@ -168,3 +168,23 @@ func TestFinalCountsOf(t *testing.T) {
 		t.Errorf("StatusCounts = %v, want every status, zeros included", counts)
 	}
 }
+
+// TestWaitInterval: 5 % of the time waited, within [5 s, 600 s]; the
+// longest deadline takes about 1,100 checks.
+func TestWaitInterval(t *testing.T) {
+	t.Parallel()
+	for waited, want := range map[time.Duration]time.Duration{
+		0: 5 * time.Second, 99 * time.Second: 5 * time.Second, 200 * time.Second: 10 * time.Second,
+		time.Hour: 180 * time.Second, 3 * time.Hour: 540 * time.Second, 4 * time.Hour: 600 * time.Second, launch.MaxDeadline: 600 * time.Second,
+	} {
+		if got := launch.WaitInterval(waited); got != want {
+			t.Errorf("WaitInterval(%v) = %v, want %v", waited, got, want)
+		}
+	}
+	if n := launch.WaitLoops(launch.MaxDeadline); n < 1000 || n > 1200 {
+		t.Errorf("WaitLoops(7 days) = %d, want about 1,100", n)
+	}
+	if n := launch.WaitLoops(time.Minute); n != 13 {
+		t.Errorf("WaitLoops(1 min) = %d, want 13 (12 checks 5 s apart, and the first)", n)
+	}
+}

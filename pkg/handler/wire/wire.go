@@ -179,5 +179,5 @@ func Summary(d Deps) (*handler.SummaryHandler, error) {
 	st := launchstore.NewDynamoDB(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
 	return handler.NewSummaryHandler(st, eventbridge.NewFromConfig(d.AWS), func(o *handler.HandlerOptions) {
 		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("summary"), d.Config.EventBus
-	}).WithDeadLetters(sqs.NewFromConfig(d.AWS), d.Config.DLQURL), nil
+	}).WithDeadLetters(sqs.NewFromConfig(d.AWS), d.Config.DLQURL).WithResultsTable(d.Config.Table), nil
 }
