@@ -80,14 +80,10 @@ func allFinal(rows []launch.ResultRow) bool {
 }
 
 // waitJobs is the wait of a check at now of a request waiting for its
-// tasks: launch.WaitInterval of the time since the first check, no later
-// than the next attempt's timeout (next > 0) or the deadline; at least 1 s.
+// tasks: launch.WaitInterval of the time since the first check and the
+// next attempt's timeout, no later than the deadline; at least 1 s.
 func waitJobs(now, first, deadline time.Time, next time.Duration) int {
-	d := launch.WaitInterval(now.Sub(first))
-	if next > 0 {
-		d = min(d, next)
-	}
-	d = min(d, deadline.Sub(now))
+	d := min(launch.WaitInterval(now.Sub(first), next), deadline.Sub(now))
 	return max(1, int(math.Ceil(d.Seconds())))
 }
 

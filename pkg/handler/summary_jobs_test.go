@@ -143,11 +143,13 @@ func TestSummaryWaitsForCompletion(t *testing.T) {
 	if want := []int{5, 5, 50, 150}; fmt.Sprint(waits) != fmt.Sprint(want) {
 		t.Errorf("waits %v, want %v (5 %% of the time since the first check, at least 5 s)", waits, want)
 	}
-	e.sweep.next = 7 * time.Second
-	if sum := e.check(t); sum.WaitSeconds != 7 {
-		t.Errorf("wait %d with an attempt timing out in 7 s, want 7", sum.WaitSeconds)
+	for next, want := range map[time.Duration]int{100 * time.Second: 100, 7 * time.Second: 75} {
+		e.sweep.next = next
+		if sum := e.check(t); sum.WaitSeconds != want {
+			t.Errorf("wait %d with an attempt timing out in %v, want %d (not past it, not below half of 150 s)", sum.WaitSeconds, next, want)
+		}
 	}
-	if e.sweep.calls != 5 || completedEvents(e.retryEnv) != 0 {
+	if e.sweep.calls != 6 || completedEvents(e.retryEnv) != 0 {
 		t.Errorf("%d sweeps, %d LaunchCompleted; want a sweep per check and nothing put", e.sweep.calls, completedEvents(e.retryEnv))
 	}
 	for k := range 10 {

@@ -169,22 +169,31 @@ func TestFinalCountsOf(t *testing.T) {
 	}
 }
 
-// TestWaitInterval: 5 % of the time waited, within [5 s, 600 s]; the
-// longest deadline takes about 1,100 checks.
+// TestWaitInterval: 5 % of the time waited, within [5 s, 600 s]; a
+// timeout due sooner shortens it to no less than half; the longest
+// deadline takes about 1,100 checks, at most twice that with timeouts due
+// at every check.
 func TestWaitInterval(t *testing.T) {
 	t.Parallel()
-	for waited, want := range map[time.Duration]time.Duration{
-		0: 5 * time.Second, 99 * time.Second: 5 * time.Second, 200 * time.Second: 10 * time.Second,
-		time.Hour: 180 * time.Second, 3 * time.Hour: 540 * time.Second, 4 * time.Hour: 600 * time.Second, launch.MaxDeadline: 600 * time.Second,
-	} {
-		if got := launch.WaitInterval(waited); got != want {
-			t.Errorf("WaitInterval(%v) = %v, want %v", waited, got, want)
+	s := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	tests := []struct{ waited, next, want time.Duration }{
+		{0, 0, s(5)}, {s(99), 0, s(5)}, {s(200), 0, s(10)}, {time.Hour, 0, s(180)},
+		{3 * time.Hour, 0, s(540)}, {4 * time.Hour, 0, s(600)}, {launch.MaxDeadline, 0, s(600)},
+		{time.Hour, s(200), s(180)}, {time.Hour, s(120), s(120)}, {time.Hour, s(30), s(90)},
+		{0, s(2), s(5)}, {4 * time.Hour, time.Nanosecond, s(300)},
+	}
+	for _, tt := range tests {
+		if got := launch.WaitInterval(tt.waited, tt.next); got != tt.want {
+			t.Errorf("WaitInterval(%v, next %v) = %v, want %v", tt.waited, tt.next, got, tt.want)
 		}
 	}
-	if n := launch.WaitLoops(launch.MaxDeadline); n < 1000 || n > 1200 {
+	if n := launch.WaitLoops(launch.MaxDeadline, 0); n < 1000 || n > 1200 {
 		t.Errorf("WaitLoops(7 days) = %d, want about 1,100", n)
 	}
-	if n := launch.WaitLoops(time.Minute); n != 13 {
+	if n, base := launch.WaitLoops(launch.MaxDeadline, time.Nanosecond), launch.WaitLoops(launch.MaxDeadline, 0); n > 2*base {
+		t.Errorf("WaitLoops(7 days, a timeout at every check) = %d, want at most twice %d", n, base)
+	}
+	if n := launch.WaitLoops(time.Minute, 0); n != 13 {
 		t.Errorf("WaitLoops(1 min) = %d, want 13 (12 checks 5 s apart, and the first)", n)
 	}
 }
