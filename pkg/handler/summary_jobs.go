@@ -29,15 +29,39 @@ func ResultsKey(requestID string) string { return "results/" + requestID + ".jso
 
 // results are the request's per-unit rows (launch.Results).
 func (h *SummaryHandler) results(ctx context.Context, sr launch.StoredRequest, chunks []launch.ChunkState) ([]launch.ResultRow, error) {
-	tasks, err := h.store.Tasks(ctx, sr.Request.RequestID)
+	return resultRows(ctx, h.store, sr, chunks, launch.Results)
+}
+
+// LoadResults reads a request's per-unit rows from the store as the
+// summary computes them (throttlectl results), or every attempt of each
+// unit (launch.AllAttemptResults). ErrNotFound for an unknown request.
+func LoadResults(ctx context.Context, st launchstore.Store, requestID string, allAttempts bool) ([]launch.ResultRow, error) {
+	sr, err := st.Request(ctx, requestID)
 	if err != nil {
 		return nil, err
 	}
-	cancelled, err := requestCancelled(ctx, h.store, sr.Request.RequestID)
+	chunks, _, err := st.Chunks(ctx, requestID)
 	if err != nil {
 		return nil, err
 	}
-	return launch.Results(sr, chunks, tasks, cancelled), nil
+	rows := launch.Results
+	if allAttempts {
+		rows = launch.AllAttemptResults
+	}
+	return resultRows(ctx, st, sr, chunks, rows)
+}
+
+func resultRows(ctx context.Context, st launchstore.Store, sr launch.StoredRequest, chunks []launch.ChunkState,
+	rows func(launch.StoredRequest, []launch.ChunkState, []launch.TaskRecord, bool) []launch.ResultRow) ([]launch.ResultRow, error) {
+	tasks, err := st.Tasks(ctx, sr.Request.RequestID)
+	if err != nil {
+		return nil, err
+	}
+	cancelled, err := requestCancelled(ctx, st, sr.Request.RequestID)
+	if err != nil {
+		return nil, err
+	}
+	return rows(sr, chunks, tasks, cancelled), nil
 }
 
 // requestCancelled says the request was cancelled (false for a store
