@@ -521,8 +521,8 @@ func TestServicePermissions(t *testing.T) {
 		// LaunchFailed + the DLQ for unfinished units; the results object;
 		// the tracker's sweep of overdue and timed-out tasks.
 		"summary": with(logs, rw, []string{"events:PutEvents", "sqs:SendMessage", "s3:PutObject", "ecs:DescribeTasks", "ecs:StopTask"}),
-		"submit":   with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
-		"retry":    with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents"}),
+		"submit":  with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
+		"retry":   with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents"}),
 	}
 	for name, w := range want {
 		if got := actions(s.roleStatements(t, name)); !slices.Equal(got, w) {
