@@ -24,6 +24,7 @@ type DynamoDBAPI interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
@@ -48,6 +49,9 @@ type DynamoDB struct {
 	db    DynamoDBAPI
 	table string
 	cache sync.Map // requestId → *StoredRequest (requests never change)
+	// pageLimit caps the items of one Query page (nil: DynamoDB's 1 MB
+	// page), so tests can page without writing a megabyte.
+	pageLimit *int32
 }
 
 // NewDynamoDB returns the store on table.

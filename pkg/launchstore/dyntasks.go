@@ -2,22 +2,14 @@ package launchstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
-// errTODO marks the DynamoDB side of the jobs items, being written.
+// errTODO marks the DynamoDB side of the task records, being written.
 var errTODO = errors.New("launchstore: not implemented yet")
 
-func (st *DynamoDB) PutItems(ctx context.Context, requestID string, first int, items []json.RawMessage) error {
-	return errTODO
-}
-func (st *DynamoDB) Item(ctx context.Context, requestID string, index int) (json.RawMessage, error) {
-	return nil, errTODO
-}
 func (st *DynamoDB) RecordTasks(ctx context.Context, requestID string, refs []launch.TaskRef) error {
 	return errTODO
 }
@@ -32,14 +24,4 @@ func (st *DynamoDB) Task(ctx context.Context, requestID, arn string) (launch.Tas
 }
 func (st *DynamoDB) Tasks(ctx context.Context, requestID string) ([]launch.TaskRecord, error) {
 	return nil, errTODO
-}
-func (st *DynamoDB) NoteTaskStopped(ctx context.Context, requestID string) error { return errTODO }
-func (st *DynamoDB) ClaimQuotaProbe(ctx context.Context, requestID string, now time.Time, every time.Duration) (bool, error) {
-	return false, errTODO
-}
-func (st *DynamoDB) QuotaGate(ctx context.Context, requestID string) (launch.QuotaGate, error) {
-	return launch.QuotaGate{}, errTODO
-}
-func (st *DynamoDB) SetQuotaWait(ctx context.Context, requestID string, chunk int, since time.Time) error {
-	return errTODO
 }
