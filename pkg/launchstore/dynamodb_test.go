@@ -56,8 +56,14 @@ func newDynamoDB(t *testing.T) *launchstore.DynamoDB {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return launchstore.NewDynamoDB(c, name)
+	st := launchstore.NewDynamoDB(c, name)
+	launchstore.SetPageLimit(st, suitePageLimit)
+	return st
 }
+
+// suitePageLimit makes the suite's Tasks queries span pages with a few
+// records (dynalite, as DynamoDB, pages at 1 MB).
+const suitePageLimit = 4
 
 // TestDynamoDB runs the conformance suite on dynalite through the real
 // aws-sdk-go-v2 client.

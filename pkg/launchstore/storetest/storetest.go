@@ -40,6 +40,14 @@ func TestStore(t *testing.T, newStore func(t *testing.T) launchstore.Store) {
 		{"Concurrency", testConcurrency},
 		{"AttemptFencing", testAttemptFencing},
 		{"LaunchedAt", testLaunchedAt},
+		{"Items", testItems},
+		{"TaskParts", testTaskParts},
+		{"Observe", testObserve},
+		{"ObserveRace", testObserveRace},
+		{"Decide", testDecide},
+		{"Tasks", testTasks},
+		{"QuotaGate", testQuotaGate},
+		{"QuotaWait", testQuotaWait},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, newStore) })
 	}
