@@ -40,9 +40,20 @@ const Retention = 7 * 24 * time.Hour
 //	req#<requestId>     / chunk#<6 digits>         ids, stoppedIds, attempt records a<n> (with their send fence
 //	                                               sends / replays / sentAt), retries, give-up
 //	req#<requestId>     / chunk#<6 digits>#lost#…  a relaunch that was given up
+//	req#<requestId>     / item#<6 digits>          a version-2 request's per-task input (item)
+//	req#<requestId>     / task#<taskArn>           a task record (see dyntasks.go for its attributes)
+//	req#<requestId>     / quota                    the quota gate: stops, probeStops, probes, probedAt (ns)
 //	reqhash#<12 hex>    / meta                     requestId (events carry only the hash in startedBy)
 //	failover#<scope>    / <instanceType>#<subnet>  capacity mark, until expiresAt
 //	relaunch#<taskArn>  / relaunch                 relaunch claim of a task that failed to start
+//
+// A chunk item also holds quotaWaitSince while the chunk waits for quota.
+// Items, task records and the quota gate carry the request's TTL (its
+// deadline plus Retention) when the request is stored. A fully written task
+// record is about 700 bytes by DynamoDB's item-size rules (a UUID
+// requestId, typical ECS reasons; TestDynamoDBTaskRecordSize): a 1 MB Tasks
+// page holds about 1,500 records, and a consistent Tasks query reads one
+// unit per 4 KB, about 6 records.
 //
 // Safe for concurrent use.
 type DynamoDB struct {
