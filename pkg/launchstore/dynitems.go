@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,43 +31,76 @@ const (
 	batchRetryMax  = 2 * time.Second
 )
 
-// expiresAt is the TTL of a request's items (the request's deadline plus
-// Retention), from the cached request; ok is false when the request is not
+// writesInFlight bounds the concurrent writes of one call: PutItems'
+// batches, RecordTasks' updates.
+const writesInFlight = 8
+
+// ttlOf is the TTL attribute of a request's items (the request's deadline
+// plus Retention), from the cached request; nil when the request is not
 // stored (the items then have no TTL).
-func (st *DynamoDB) expiresAt(ctx context.Context, requestID string) (ttl int64, ok bool, err error) {
+func (st *DynamoDB) ttlOf(ctx context.Context, requestID string) (ddb.AttributeValue, error) {
 	sr, err := st.Request(ctx, requestID)
 	if errors.Is(err, ErrNotFound) {
-		return 0, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
-	return sr.Deadline.Add(Retention).Unix(), true, nil
+	return n(sr.Deadline.Add(Retention).Unix()), nil
 }
 
-// PutItems writes the items with BatchWriteItem, 25 per call; the items a
-// call leaves unprocessed (throttling) are sent again after a backoff until
-// ctx ends. A put replaces the item, so a repeated call is harmless.
+// inParallel runs do(ctx, 0..count-1), at most limit at once; the first
+// error cancels the calls not yet started, and all errors are returned.
+func inParallel(ctx context.Context, count, limit int, do func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, count)
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range count {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if errs[i] = do(ctx, i); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// PutItems writes the items with BatchWriteItem, 25 per call and a few
+// calls at once; the items a call leaves unprocessed (throttling) are sent
+// again after a backoff until ctx ends. A put replaces the item, so a
+// repeated call is harmless.
 func (st *DynamoDB) PutItems(ctx context.Context, requestID string, first int, items []json.RawMessage) error {
-	ttl, hasTTL, err := st.expiresAt(ctx, requestID)
+	ttl, err := st.ttlOf(ctx, requestID)
 	if err != nil {
 		return fmt.Errorf("put items of %s: %w", requestID, err)
 	}
-	for lo := 0; lo < len(items); lo += batchSize {
+	batches := (len(items) + batchSize - 1) / batchSize
+	return inParallel(ctx, batches, writesInFlight, func(ctx context.Context, b int) error {
+		lo := b * batchSize
 		var reqs []ddb.WriteRequest
 		for k, it := range items[lo:min(lo+batchSize, len(items))] {
 			item := key(reqPK(requestID), itemSK(first+lo+k))
 			item["item"] = s(string(it))
-			if hasTTL {
-				item[config.TableTTL] = n(ttl)
+			if ttl != nil {
+				item[config.TableTTL] = ttl
 			}
 			reqs = append(reqs, ddb.WriteRequest{PutRequest: &ddb.PutRequest{Item: item}})
 		}
 		if err := st.batchWrite(ctx, reqs); err != nil {
 			return fmt.Errorf("put items %d.. of %s: %w", first+lo, requestID, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // batchWrite sends one batch and its unprocessed remainder until none is left.
@@ -114,12 +148,10 @@ func (st *DynamoDB) Item(ctx context.Context, requestID string, index int) (json
 // number of fraction digits do not sort by time).
 func quotaKey(requestID string) map[string]ddb.AttributeValue { return key(reqPK(requestID), "quota") }
 
-// withTTL adds the request's TTL to an update (nothing when the request
-// is not stored).
-func (st *DynamoDB) withTTL(ctx context.Context, requestID string, in *dynamodb.UpdateItemInput) error {
-	ttl, ok, err := st.expiresAt(ctx, requestID)
-	if err != nil || !ok {
-		return err
+// withTTL adds the TTL attribute ttl to an update (nothing for nil).
+func withTTL(in *dynamodb.UpdateItemInput, ttl ddb.AttributeValue) {
+	if ttl == nil {
+		return
 	}
 	expr, found := strings.CutPrefix(*in.UpdateExpression, "SET ")
 	if found {
@@ -128,9 +160,21 @@ func (st *DynamoDB) withTTL(ctx context.Context, requestID string, in *dynamodb.
 		expr = "SET #ttl = :ttl " + expr
 	}
 	in.UpdateExpression = aws.String(expr)
+	if in.ExpressionAttributeValues == nil {
+		in.ExpressionAttributeValues = map[string]ddb.AttributeValue{}
+	}
 	in.ExpressionAttributeNames["#ttl"] = config.TableTTL
-	in.ExpressionAttributeValues[":ttl"] = n(ttl)
-	return nil
+	in.ExpressionAttributeValues[":ttl"] = ttl
+}
+
+// updateWithTTL is update with the request's TTL added.
+func (st *DynamoDB) updateWithTTL(ctx context.Context, requestID string, in *dynamodb.UpdateItemInput) (map[string]ddb.AttributeValue, error) {
+	ttl, err := st.ttlOf(ctx, requestID)
+	if err != nil {
+		return nil, err
+	}
+	withTTL(in, ttl)
+	return st.update(ctx, in)
 }
 
 // NoteTaskStopped counts a stop of one of the request's tasks (ADD: the
@@ -141,10 +185,7 @@ func (st *DynamoDB) NoteTaskStopped(ctx context.Context, requestID string) error
 		ExpressionAttributeNames:  map[string]string{"#stops": "stops"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":one": n(1)},
 	}
-	if err := st.withTTL(ctx, requestID, in); err != nil {
-		return fmt.Errorf("quota gate of %s: note stop: %w", requestID, err)
-	}
-	if _, err := st.update(ctx, in); err != nil {
+	if _, err := st.updateWithTTL(ctx, requestID, in); err != nil {
 		return fmt.Errorf("quota gate of %s: note stop: %w", requestID, err)
 	}
 	return nil
@@ -166,10 +207,7 @@ func (st *DynamoDB) ClaimQuotaProbe(ctx context.Context, requestID string, now t
 			":zero": n(0), ":one": n(1), ":now": n(now.UnixNano()), ":cutoff": n(now.Add(-every).UnixNano()),
 		},
 	}
-	if err := st.withTTL(ctx, requestID, in); err != nil {
-		return false, fmt.Errorf("quota gate of %s: claim probe: %w", requestID, err)
-	}
-	_, err := st.update(ctx, in)
+	_, err := st.updateWithTTL(ctx, requestID, in)
 	if isConditionFailed(err) {
 		return false, nil
 	}

@@ -89,10 +89,16 @@ func (u *updateBuilder) input(requestID, arn string) *dynamodb.UpdateItemInput {
 }
 
 // RecordTasks writes each ref's launcher attributes with its own
-// UpdateItem. BatchWriteItem cannot do it: its puts replace whole items,
-// which would erase an observation or outcome the tracker wrote first.
+// UpdateItem, a few at once. BatchWriteItem cannot do it: its puts replace
+// whole items, which would erase an observation or outcome the tracker
+// wrote first.
 func (st *DynamoDB) RecordTasks(ctx context.Context, requestID string, refs []launch.TaskRef) error {
-	for _, r := range refs {
+	ttl, err := st.ttlOf(ctx, requestID)
+	if err != nil {
+		return fmt.Errorf("record tasks of %s: %w", requestID, err)
+	}
+	return inParallel(ctx, len(refs), writesInFlight, func(ctx context.Context, i int) error {
+		r := refs[i]
 		u := newUpdate()
 		u.put("ref", &ddb.AttributeValueMemberBOOL{Value: true})
 		u.put("chunk", n(int64(r.Chunk)))
@@ -101,14 +107,12 @@ func (st *DynamoDB) RecordTasks(ctx context.Context, requestID string, refs []la
 		u.time("launchedAt", r.LaunchedAt)
 		u.str("pred", r.Predecessor)
 		in := u.input(requestID, r.ARN)
-		if err := st.withTTL(ctx, requestID, in); err != nil {
-			return fmt.Errorf("record task %s of %s: %w", r.ARN, requestID, err)
-		}
+		withTTL(in, ttl)
 		if _, err := st.update(ctx, in); err != nil {
 			return fmt.Errorf("record task %s of %s: %w", r.ARN, requestID, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // observation is the update that stores o as the record's observation.
@@ -140,11 +144,7 @@ func observation(requestID string, o launch.TaskObservation) *dynamodb.UpdateIte
 // ObserveTask stores o with one conditional UpdateItem if it is after the
 // stored observation; otherwise it reads the record (consistent).
 func (st *DynamoDB) ObserveTask(ctx context.Context, requestID string, o launch.TaskObservation) (launch.TaskRecord, bool, error) {
-	in := observation(requestID, o)
-	if err := st.withTTL(ctx, requestID, in); err != nil {
-		return launch.TaskRecord{}, false, fmt.Errorf("observe task %s of %s: %w", o.ARN, requestID, err)
-	}
-	attrs, err := st.update(ctx, in)
+	attrs, err := st.updateWithTTL(ctx, requestID, observation(requestID, o))
 	if isConditionFailed(err) {
 		rec, err := st.Task(ctx, requestID, o.ARN)
 		return rec, false, err
@@ -170,10 +170,7 @@ func (st *DynamoDB) DecideTask(ctx context.Context, requestID, arn, outcome, why
 	in := u.input(requestID, arn)
 	in.ConditionExpression = aws.String("attribute_not_exists(#outcome)")
 	in.ReturnValues = ddb.ReturnValueAllNew
-	if err := st.withTTL(ctx, requestID, in); err != nil {
-		return launch.TaskRecord{}, false, fmt.Errorf("decide task %s of %s: %w", arn, requestID, err)
-	}
-	attrs, err := st.update(ctx, in)
+	attrs, err := st.updateWithTTL(ctx, requestID, in)
 	if isConditionFailed(err) {
 		rec, err := st.Task(ctx, requestID, arn)
 		return rec, false, err

@@ -24,11 +24,16 @@ import (
 type partialBatches struct {
 	launchstore.DynamoDBAPI
 	keep         int
+	failAt       int64 // the call that fails (0: none)
 	calls, items atomic.Int64
 }
 
+var errBatch = errors.New("batch refused")
+
 func (p *partialBatches) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	p.calls.Add(1)
+	if p.calls.Add(1) == p.failAt {
+		return nil, errBatch
+	}
 	for table, reqs := range in.RequestItems {
 		k := min(p.keep, len(reqs))
 		p.items.Add(int64(k))
@@ -74,6 +79,14 @@ func TestDynamoDBPutItemsRetriesUnprocessed(t *testing.T) {
 			if got, err := st.Item(context.Background(), "r", i); err != nil || string(got) != string(items[i]) {
 				t.Fatalf("Item %d: %s, %v", i, got, err)
 			}
+		}
+	})
+	t.Run("a call fails", func(t *testing.T) {
+		t.Parallel()
+		c, table := newTable(t)
+		p := &partialBatches{DynamoDBAPI: c, keep: 25, failAt: 2}
+		if err := launchstore.NewDynamoDB(p, table).PutItems(context.Background(), "r", 0, items); !errors.Is(err, errBatch) {
+			t.Fatalf("PutItems: %v, want the failed call's error", err)
 		}
 	})
 	t.Run("none processed", func(t *testing.T) {

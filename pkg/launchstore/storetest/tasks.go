@@ -141,6 +141,13 @@ func testTaskParts(t *testing.T, newStore storeFunc) {
 			sameRecord(t, "Task", task(t, st, r.ARN), full)
 		})
 	}
+	testTaskPartsAlone(t, newStore, r, o)
+}
+
+// testTaskPartsAlone: a record with only the tracker's part or only the
+// launcher's, and many refs recorded by one call.
+func testTaskPartsAlone(t *testing.T, newStore storeFunc, r launch.TaskRef, o launch.TaskObservation) {
+	ctx := context.Background()
 	t.Run("observed only", func(t *testing.T) {
 		t.Parallel()
 		st := newStore(t)
@@ -152,10 +159,27 @@ func testTaskParts(t *testing.T, newStore storeFunc) {
 		sameRecord(t, "ObserveTask", rec, want)
 		sameRecord(t, "Task", task(t, st, o.ARN), want)
 	})
+	t.Run("many refs at once", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		var refs []launch.TaskRef
+		for i := range 30 {
+			refs = append(refs, ref(i))
+		}
+		must(t, st.RecordTasks(ctx, req, refs))
+		got, err := st.Tasks(ctx, req)
+		must(t, err)
+		if len(got) != len(refs) {
+			t.Fatalf("Tasks: %d records, want %d", len(got), len(refs))
+		}
+		for i := range refs {
+			sameRecord(t, fmt.Sprint("Tasks[", i, "]"), got[i], launch.TaskRecord{TaskRef: refs[i], Referenced: true})
+		}
+	})
 	t.Run("referenced only", func(t *testing.T) {
 		t.Parallel()
 		st := newStore(t)
-		must(t, record(st))
+		must(t, st.RecordTasks(ctx, req, []launch.TaskRef{r}))
 		sameRecord(t, "Task", task(t, st, r.ARN), launch.TaskRecord{TaskRef: r, Referenced: true})
 	})
 }
