@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
@@ -133,5 +135,45 @@ func TestCountsRow(t *testing.T) {
 		if got := countsRow(counts); got != want {
 			t.Errorf("countsRow(%v) = %q, want %q", counts, got, want)
 		}
+	}
+}
+
+// On the local AWS: results lists one row per unit with the task the
+// simulator launched for it, as JSON Lines or a table; --status filters.
+func TestResultsLocal(t *testing.T) {
+	t.Parallel()
+	l := startLocal(t, sim.Config{})
+	file := writeRequest(t, "cli-results", 25, nil)
+	if r := l.run(t, "submit", file); r.code != ExitOK {
+		t.Fatalf("submit: exit %d: %s", r.code, r.stderr)
+	}
+	if st := l.waitDone(t, "cli-results"); st.Execution != "SUCCEEDED" || st.Counts == nil {
+		t.Fatalf("status %+v: want SUCCEEDED with counts", st)
+	}
+	r := l.run(t, "results", "cli-results")
+	rows := decodeAll[launch.ResultRow](t, r.stdout)
+	if r.code != ExitOK || len(rows) != 25 || strings.Count(r.stdout, "\n") != 25 {
+		t.Fatalf("results: exit %d, %d rows (stderr %s); want 25 JSON lines", r.code, len(rows), r.stderr)
+	}
+	var arns []string
+	for i, row := range rows {
+		if row.Index != i || row.Attempts != 1 || (row.Status != launch.ResultRunning && row.Status != launch.ResultSucceeded) {
+			t.Errorf("row %d: %+v; want index %d, 1 attempt, running or succeeded", i, row, i)
+		}
+		arns = append(arns, row.TaskARN)
+	}
+	slices.Sort(arns)
+	if want := l.ledgerIDs("cli-results"); !slices.Equal(arns, want) {
+		t.Errorf("results name %v, the simulator launched %v", arns, want)
+	}
+	if r := l.run(t, "results", "--status", "DEAD_LETTERED", "cli-results"); r.code != ExitOK || r.stdout != "" {
+		t.Errorf("--status DEAD_LETTERED: exit %d, stdout %q; want no row", r.code, r.stdout)
+	}
+	r = l.run(t, "--output", "table", "results", "cli-results")
+	if r.code != ExitOK || strings.Count(r.stdout, "\n") != 26 || !strings.HasPrefix(r.stdout, "INDEX  STATUS") {
+		t.Errorf("table: exit %d:\n%s", r.code, r.stdout)
+	}
+	if r := l.run(t, "results", "nope"); r.code != ExitFailure || !strings.Contains(r.stderr, `request "nope" not found`) {
+		t.Errorf("unknown request: exit %d, stderr %s", r.code, r.stderr)
 	}
 }
