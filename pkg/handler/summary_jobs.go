@@ -153,19 +153,22 @@ func (h *SummaryHandler) writeResults(ctx context.Context, requestID string, row
 	return err
 }
 
-// firstReasons are the first units, by index, that count as failures of
-// the request (FinalCountsOf): dead-lettered, never launched, and — when
-// the request waits — failed or not finished by its end.
+// firstReasons are, for each distinct status and reason, the first unit
+// (by index) that counts as a failure of the request (FinalCountsOf):
+// dead-lettered, never launched, and — when the request waits — failed or
+// not finished by its end. A chunk's units given up together share one.
 func firstReasons(rows []launch.ResultRow, waiting bool) []launch.UnitReason {
 	var out []launch.UnitReason
+	seen := map[string]bool{}
 	for _, r := range rows {
 		if len(out) == launch.MaxFirstReasons {
 			break
 		}
 		reason, failed := unitFailure(r, waiting)
-		if !failed {
+		if !failed || seen[r.Status+" "+reason] {
 			continue
 		}
+		seen[r.Status+" "+reason] = true
 		if len(reason) > launch.MaxReasonLength {
 			reason = reason[:launch.MaxReasonLength]
 		}

@@ -84,7 +84,7 @@ type Summary struct {
 	// Results says where the per-unit results are.
 	Results *ResultsLocation `json:"results,omitempty"`
 	// FirstReasons are up to MaxFirstReasons units that count as
-	// failures, by index.
+	// failures: the first (by index) of each distinct status and reason.
 	FirstReasons []UnitReason `json:"firstReasons,omitempty"`
 }
 
