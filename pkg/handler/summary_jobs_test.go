@@ -303,6 +303,7 @@ func TestSummaryOutputBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(sum)
+	t.Logf("output of 10,000 failed units: %d bytes", len(b))
 	if len(b) > 8<<10 || sum.Counts[launch.ResultFailed] != 10000 || len(sum.FirstReasons) != launch.MaxFirstReasons {
 		t.Errorf("output %d bytes with %d failed, %d first reasons; want ≤ 8 KB (Step Functions allows 256 KB), all failed, %d reasons",
 			len(b), sum.Counts[launch.ResultFailed], len(sum.FirstReasons), launch.MaxFirstReasons)
