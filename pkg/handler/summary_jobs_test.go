@@ -312,3 +312,29 @@ func TestSummaryOutputBounded(t *testing.T) {
 		t.Errorf("results object has %d rows, want 10000", n)
 	}
 }
+
+// A chunk waiting for quota shows its missing units as waitingForQuota;
+// once it no longer waits, none.
+func TestSummaryWaitingForQuota(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newRetryEnv(t, 0)
+	plan(t, e.st, launchtest.ECSRequest("r1", 25), t0)
+	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil || out.Status != StatusLaunched {
+		t.Fatalf("launch: %+v, %v", out, err)
+	}
+	sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock = e.clk })
+	for _, tc := range []struct {
+		chunk int
+		since time.Time
+		want  int
+	}{{2, t0, 5}, {1, t0, 15}, {2, time.Time{}, 10}, {0, t0, 10}} {
+		if err := e.st.SetQuotaWait(ctx, "r1", tc.chunk, tc.since); err != nil {
+			t.Fatal(err)
+		}
+		sum, err := sh.Summarize(ctx, "r1")
+		if err != nil || sum.WaitingForQuota != tc.want {
+			t.Errorf("chunk %d waits since %v: waitingForQuota %d (%v), want %d", tc.chunk, tc.since, sum.WaitingForQuota, err, tc.want)
+		}
+	}
+}

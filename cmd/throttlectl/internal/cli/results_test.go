@@ -177,3 +177,35 @@ func TestResultsLocal(t *testing.T) {
 		t.Errorf("unknown request: exit %d, stderr %s", r.code, r.stderr)
 	}
 }
+
+// status --output table shows the units waiting for quota, and the units
+// by status of a request that waits for completion.
+func TestPrintStatusJobs(t *testing.T) {
+	t.Parallel()
+	st := Status{RequestID: "r1", Planned: true, Requested: 30, Launched: 20, WaitingForQuota: 10, WaitForCompletion: true,
+		Counts: map[string]int{launch.ResultSucceeded: 12, launch.ResultRunning: 8, launch.ResultPending: 10}}
+	for _, tc := range []struct {
+		st   Status
+		want []string
+		not  []string
+	}{
+		{st, []string{"waiting for quota  10", "units              12 SUCCEEDED, 8 RUNNING, 10 PENDING"}, nil},
+		{Status{RequestID: "r2", Planned: true, Requested: 10, Launched: 10, Counts: map[string]int{launch.ResultRunning: 10}}, nil, []string{"waiting for quota", "units"}},
+	} {
+		var out bytes.Buffer
+		app := &App{Env: Env{Stdout: &out}, Globals: Globals{Output: "table"}}
+		if err := app.printStatus(tc.st); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("table lacks %q:\n%s", w, out.String())
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(out.String(), w) {
+				t.Errorf("table has %q for a request not waiting:\n%s", w, out.String())
+			}
+		}
+	}
+}
