@@ -205,6 +205,9 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		return RunTaskOutput{}, err
 	}
 	fresh := rec.State != launch.AttemptSent
+	if err := h.quotaGate(ctx, in, v, fresh); err != nil {
+		return RunTaskOutput{}, err
+	}
 	if rec, err = h.begin(ctx, in, &v, rec); err != nil {
 		return RunTaskOutput{}, err
 	}
@@ -334,6 +337,7 @@ func (h *RunTask) callAndRecord(ctx context.Context, c *launchCall, out RunTaskO
 		return RunTaskOutput{}, transientErr("runtask", err)
 	}
 	h.o.Metrics.Add(MetricLaunched, float64(len(res.IDs)), UnitCount)
+	h.endQuotaWait(ctx, c, len(res.IDs))
 	rec = state.Attempts[rec.Attempt]
 	if v.spec.Kind == launch.KindEC2 && len(res.IDs) < rec.Count {
 		h.markUnavailable(ctx, c.log, launch.Placement{InstanceType: rec.InstanceType, Subnet: rec.Subnet})
