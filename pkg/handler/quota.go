@@ -174,6 +174,7 @@ func (h *RunTask) endQuotaWait(ctx context.Context, c *launchCall, launched int)
 func (h *ChunkRetry) waitForQuota(ctx context.Context, in RetryInput, out RetryOutput, v chunkView, c failure.Classification) (RetryOutput, error) {
 	now := h.o.Clock.Now()
 	log := h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt, "kind", c.Class, "code", c.Code)
+	h.o.Metrics.Add(MetricRetries, 1, UnitCount)
 	h.o.Metrics.Add(MetricRetries+"."+string(c.Class), 1, UnitCount)
 	since, err := beginQuotaWait(ctx, h.store, in.RequestID, in.Chunk, v.state, now)
 	if err != nil {
