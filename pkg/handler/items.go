@@ -92,9 +92,15 @@ type itemKey struct {
 // maxCachedItems bounds a sandbox's cache; it starts over when full.
 const maxCachedItems = 4096
 
-// itemCaches: one cache per store value (a sandbox has one), so handlers
-// built on different stores (tests) never share items.
-var itemCaches sync.Map // launchstore.Store → *itemCache
+// itemCaches: one cache per store value (a Lambda sandbox has one), so
+// handlers built on different stores (tests, the local stack's pool) never
+// share items; at most maxItemCaches, then they start over.
+var (
+	itemCachesMu sync.Mutex
+	itemCaches   = map[launchstore.Store]*itemCache{}
+)
+
+const maxItemCaches = 64
 
 // itemsOf returns st's cache; a store of a type that cannot key a map gets
 // a fresh cache each time (no caching).
@@ -102,8 +108,17 @@ func itemsOf(st launchstore.Store) *itemCache {
 	if st == nil || !reflect.TypeOf(st).Comparable() {
 		return &itemCache{}
 	}
-	c, _ := itemCaches.LoadOrStore(st, &itemCache{})
-	return c.(*itemCache)
+	itemCachesMu.Lock()
+	defer itemCachesMu.Unlock()
+	c := itemCaches[st]
+	if c == nil {
+		if len(itemCaches) >= maxItemCaches {
+			clear(itemCaches)
+		}
+		c = &itemCache{}
+		itemCaches[st] = c
+	}
+	return c
 }
 
 func (c *itemCache) item(ctx context.Context, st launchstore.Store, requestID string, i int) (launch.TaskOverride, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 )
 
 // fakeS3 serves objects by bucket and key with S3's error codes.
@@ -262,5 +263,42 @@ func TestItemNotStoredIsTransient(t *testing.T) {
 	var te *failure.TransientError
 	if !errors.As(err, &te) || te.Code != "ItemNotFound" || len(e.ecs.Calls()) != 0 {
 		t.Fatalf("got %v and %d calls, want ItemNotFound and no call", err, len(e.ecs.Calls()))
+	}
+}
+
+// countingItems counts the item reads that reach the table.
+type countingItems struct {
+	launchstore.Store
+	mu    sync.Mutex
+	reads map[int]int
+}
+
+func (c *countingItems) Item(ctx context.Context, requestID string, i int) (json.RawMessage, error) {
+	c.mu.Lock()
+	c.reads[i]++
+	c.mu.Unlock()
+	return c.Store.Item(ctx, requestID, i)
+}
+
+// TestItemReadOncePerSandbox: a replay of an itemsFrom chunk's call (its
+// answer lost) builds its overrides from the sandbox's cache, not the table.
+func TestItemReadOncePerSandbox(t *testing.T) {
+	t.Parallel()
+	e := newRunTaskEnv(t)
+	st := &countingItems{Store: e.st, reads: map[int]int{}}
+	e.h = NewRunTask(st, e.lim, e.ecs, e.ec2, func(o *RunTaskOptions) { o.Clock = e.clk })
+	e.ecs.loseResponse = map[int]bool{1: true}
+	ss := &fakeS3{objects: map[string]map[string][]byte{"inputs": {"jobs.jsonl": jsonl(3)}}}
+	if _, err := NewPlanHandler(e.st, func(o *HandlerOptions) { o.Clock, o.S3 = e.clk, ss }).Handle(context.Background(), itemsRequest(t, "r1", 3, false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 2, Attempt: 1}); errorTypeName(err) != "TransientError" {
+		t.Fatalf("first send: %v, want its answer lost", err)
+	}
+	if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 2, Attempt: 1, ReuseToken: true}); err != nil || out.Status != StatusLaunched {
+		t.Fatalf("replay: %+v, %v", out, err)
+	}
+	if len(e.ecs.Calls()) != 2 || st.reads[2] != 1 {
+		t.Fatalf("%d calls, item 2 read %d times; want 2 calls and one read", len(e.ecs.Calls()), st.reads[2])
 	}
 }
