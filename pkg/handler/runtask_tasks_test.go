@@ -3,8 +3,11 @@ package handler
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -153,6 +156,34 @@ func TestRunTaskRecordFailureLosesNoLaunch(t *testing.T) {
 		}
 		if refs := indexByARN(t, e.st, "r1"); len(refs) != 10 {
 			t.Fatalf("%d records after the replay, want 10", len(refs))
+		}
+	}
+}
+
+// TestEvidenceRecordsUnitIndex: units an expired attempt is settled with
+// by evidence get their records too (ids sorted: the listing has no
+// answer order), including when fewer than asked are found.
+func TestEvidenceRecordsUnitIndex(t *testing.T) {
+	t.Parallel()
+	sc := &scriptECS{hidden: 4, hideLooks: 99}
+	e := newScriptEnv(t, sc, func(o *RunTaskOptions) { o.TokenLifetime = time.Hour })
+	r := launchtest.ECSRequest("r1", 10)
+	r.DeadlineSeconds = 4 * 3600
+	plan(t, e.st, r, t0)
+	e.ecs.loseResponse = map[int]bool{1: true}
+	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err == nil {
+		t.Fatal("lost response: want an error")
+	}
+	e.clk.Advance(time.Hour)
+	_, _ = e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, ReuseToken: true}) // OutcomeUnknown for 4
+	refs := indexByARN(t, e.st, "r1")
+	arns := slices.Sorted(maps.Keys(refs))
+	if len(arns) != 6 {
+		t.Fatalf("%d records, want the 6 found", len(arns))
+	}
+	for k, arn := range arns {
+		if refs[arn].Index != k || refs[arn].Attempt != 1 {
+			t.Errorf("%s: %+v, want index %d attempt 1", arn, refs[arn], k)
 		}
 	}
 }
