@@ -5,11 +5,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/throttle-handler/throttle-handler/pkg/config"
 )
 
-// envResultsBucket is the summary function's results bucket variable
-// (handler.HandlerOptions.ResultsBucket).
-const envResultsBucket = "TH_RESULTS_BUCKET"
+// envResultsBucket is the summary function's results bucket variable.
+const envResultsBucket = config.EnvResultsBucket
 
 // ResultsExpirationDays is how long a request's results object is kept;
 // its task records stay in the table.
