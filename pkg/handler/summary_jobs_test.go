@@ -4,50 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launch/launchtest"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 )
-
-// fakeS3 keeps the objects put.
-type fakeS3 struct {
-	mu      sync.Mutex
-	objects map[string][]byte // bucket/key → body
-}
-
-func (f *fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	b, ok := f.objects[aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key)]
-	if !ok {
-		return nil, fmt.Errorf("NoSuchKey")
-	}
-	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(b))}, nil
-}
-
-func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	b, err := io.ReadAll(in.Body)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.objects == nil {
-		f.objects = map[string][]byte{}
-	}
-	f.objects[aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key)] = b
-	return &s3.PutObjectOutput{}, nil
-}
 
 // fakeSweeper counts its sweeps and reports a next timeout.
 type fakeSweeper struct {
@@ -164,7 +133,7 @@ func TestSummaryWaitsForCompletion(t *testing.T) {
 	if sum.Results == nil || *sum.Results != want {
 		t.Errorf("results %+v, want %+v", sum.Results, want)
 	}
-	lines := strings.Split(strings.TrimSpace(string(e.s3.objects["results-bucket/results/r1.jsonl"])), "\n")
+	lines := strings.Split(strings.TrimSpace(string(e.s3.puts["results-bucket/results/r1.jsonl"])), "\n")
 	var row launch.ResultRow
 	if len(lines) != 10 || json.Unmarshal([]byte(lines[9]), &row) != nil || row.Index != 9 || row.TaskARN != e.arns[9] || row.Status != launch.ResultSucceeded {
 		t.Errorf("results object: %d lines, last %s; want 10 rows, unit 9 SUCCEEDED", len(lines), lines[len(lines)-1])
@@ -308,7 +277,7 @@ func TestSummaryOutputBounded(t *testing.T) {
 		t.Errorf("output %d bytes with %d failed, %d first reasons; want ≤ 8 KB (Step Functions allows 256 KB), all failed, %d reasons",
 			len(b), sum.Counts[launch.ResultFailed], len(sum.FirstReasons), launch.MaxFirstReasons)
 	}
-	if n := bytes.Count(s3.objects["b/results/big.jsonl"], []byte("\n")); n != 10000 {
+	if n := bytes.Count(s3.puts["b/results/big.jsonl"], []byte("\n")); n != 10000 {
 		t.Errorf("results object has %d rows, want 10000", n)
 	}
 }
@@ -336,5 +305,27 @@ func TestSummaryWaitingForQuota(t *testing.T) {
 		if err != nil || sum.WaitingForQuota != tc.want {
 			t.Errorf("chunk %d waits since %v: waitingForQuota %d (%v), want %d", tc.chunk, tc.since, sum.WaitingForQuota, err, tc.want)
 		}
+	}
+}
+
+// failingPuts is an S3 whose PutObject fails.
+type failingPuts struct{ fakeS3 }
+
+func (*failingPuts) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return nil, errors.New("connection reset")
+}
+
+// A results object that cannot be written fails the final summary as a
+// transient error (the state machine retries it): nothing is put before.
+func TestSummaryResultsWriteFails(t *testing.T) {
+	t.Parallel()
+	e := newJobsEnv(t, nil)
+	e.sh.o.S3 = &failingPuts{}
+	for k := range 10 {
+		e.stop(t, k, 0, launch.OutcomeSucceeded)
+	}
+	_, err := e.sh.Handle(context.Background(), SummaryInput{RequestID: "r1", WaitForRelaunches: true})
+	if errorTypeName(err) != "TransientError" || completedEvents(e.retryEnv) != 0 {
+		t.Fatalf("got %v and %d LaunchCompleted; want a TransientError, nothing put", err, completedEvents(e.retryEnv))
 	}
 }
