@@ -18,10 +18,13 @@ type SummaryInput struct {
 	// WaitForRelaunches is the state machine's call once the chunks have
 	// ended: it dead-letters every unit still pending (closePending); while
 	// relaunches are pending and the deadline has not passed (plus
-	// RelaunchGrace while one's call has an unknown outcome), the summary
-	// is returned with WaitSeconds and LaunchCompleted is not put; the final one closes the request and dead-letters the
-	// relaunches still pending (closeRelaunches). Without it every call is
-	// final and only reports (throttlectl invoke).
+	// RelaunchGrace while one's call has an unknown outcome), or — for a
+	// request waiting for completion — while a unit is not final and the
+	// deadline has not passed, the summary is returned with WaitSeconds and
+	// LaunchCompleted is not put; the final one closes the request and
+	// dead-letters the relaunches still pending (closeRelaunches). Without
+	// it every call is final and only reports (throttlectl invoke). Every
+	// final summary carries the request's status (finish).
 	WaitForRelaunches bool `json:"waitForRelaunches,omitempty"`
 }
 
@@ -34,7 +37,8 @@ const RelaunchCheckSeconds = 30
 // the deadline, from the relaunch queue.
 const RelaunchGrace = 2 * time.Minute
 
-// SummaryHandler sums a request's chunk results from the table and puts
+// SummaryHandler sums a request's chunk results and per-unit results from
+// the table, decides its final status, writes its results object and puts
 // LaunchCompleted. Safe for concurrent use.
 type SummaryHandler struct {
 	store  launchstore.Store
