@@ -65,7 +65,11 @@ type AttemptRecord struct {
 	Subnet       string    `json:"subnet,omitempty"`
 	State        string    `json:"state"`
 	Launched     int       `json:"launched"`
-	Failures     []Failure `json:"failures,omitempty"`
+	// IDs are the attempt's launched ids in the answer's order (evidence:
+	// sorted): with the lower attempts' Launched they give each task its
+	// unit (RefFromChunk).
+	IDs      []string  `json:"ids,omitempty"`
+	Failures []Failure `json:"failures,omitempty"`
 	Code         string    `json:"code,omitempty"`
 	// Sends fences the attempt: every invocation that sends it first
 	// claims the next send (ClaimSend), and a state change carries the

@@ -63,7 +63,7 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 			want := first
 			want.State, want.Code = c.state, c.code
 			if c.state == launch.AttemptDone {
-				want.Launched = 1
+				want.Launched, want.IDs = 1, []string{"task-1"}
 			}
 			if c.code != "" {
 				want.Sends, want.SentAt = 1, t0
