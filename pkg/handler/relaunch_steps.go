@@ -34,13 +34,18 @@ type relaunchJob struct {
 	sends int
 	log   *slog.Logger
 	out   EventOutput
+	// retry: the stopped task exited and retryStrategy retries it (a new
+	// attempt), rather than a relaunch after TaskFailedToStart; pred is
+	// the stopped task's record (its unit and attempt).
+	retry bool
+	pred  launch.TaskRecord
 }
 
 func (j *relaunchJob) taskARN() string { return j.ev.Task.TaskArn }
 func (j *relaunchJob) reason() string  { return j.ev.Task.StoppedReason }
 func (j *relaunchJob) fargate() bool   { return j.sr.Request.ECS.Fargate() }
 
-// relaunch launches one task in place of a stopped one, in named steps:
+// relaunchSteps launches one task in place of a stopped one, in named steps:
 // find the request → stop if it is closed → register the relaunch → claim
 // it → hold a slot → (closed? again) call → record.
 //
@@ -58,11 +63,11 @@ func (j *relaunchJob) fargate() bool   { return j.sr.Request.ECS.Fargate() }
 // waits forever. A chunk may relaunch at most maxAttempts × chunk size
 // tasks; a task that cannot start for a permanent reason (bad image,
 // missing secret) is dead-lettered with LaunchFailed, not relaunched.
-func (h *Relaunch) relaunch(ctx context.Context, ev ECSEvent) (EventOutput, error) {
-	j, done, out, err := h.find(ctx, ev)
-	if done || err != nil {
-		return out, err
-	}
+//
+// A retry after an exit (j.retry) takes the same steps but spends no
+// relaunch budget and is never refused for the stop's class: its bound is
+// retryStrategy's attempts, decided before (decideTask).
+func (h *Relaunch) relaunchSteps(ctx context.Context, j *relaunchJob) (EventOutput, error) {
 	for _, step := range []func(context.Context, *relaunchJob) (bool, EventOutput, error){h.predecessor, h.stopIfClosed, h.register, h.claim, h.call} {
 		if done, out, err := step(ctx, j); done || err != nil {
 			return out, err
@@ -134,7 +139,7 @@ func (h *Relaunch) claim(ctx context.Context, j *relaunchJob) (bool, EventOutput
 		j.log.Info("duplicate TaskFailedToStart event", "state", claim.State)
 		return true, j.out, nil
 	}
-	if !created {
+	if !created || j.retry {
 		return false, EventOutput{}, nil
 	}
 	// Once per stopped task: the same event back from the relaunch queue
@@ -341,6 +346,11 @@ func (h *Relaunch) callFailed(ctx context.Context, j *relaunchJob, err error) (E
 
 // record closes the claim with the new task and announces it.
 func (h *Relaunch) record(ctx context.Context, j *relaunchJob, newARN string) (EventOutput, error) {
+	// The new task's unit and attempt first: a failure here leaves the
+	// claim pending, and the next delivery replays the same token.
+	if err := h.store.RecordTasks(ctx, j.requestID, []launch.TaskRef{j.nextRef(newARN, h.o.Clock.Now())}); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
 	if err := h.store.FinishRelaunch(ctx, j.claim, newARN, h.o.Clock.Now()); err != nil {
 		return EventOutput{}, transientErr("retry", err)
 	}
