@@ -21,11 +21,11 @@ const (
 // observation is stored (forward only), a first STOPPED counts in the
 // request's quota gate, and decideTask says what the recorded state calls
 // for.
-func observeTask(ctx context.Context, store launchstore.Store, o Options, j *relaunchJob) (launch.TaskRecord, taskDecision, error) {
+func observeTask(ctx context.Context, store launchstore.Store, o Options, j *relaunchJob) (launch.TaskRecord, taskDecision, bool, error) {
 	obs := taskObservation(j.sr.Request, j.ev.Task, o.Clock.Now())
 	rec, advanced, err := store.ObserveTask(ctx, j.requestID, obs)
 	if err != nil {
-		return rec, taskDecision{}, transientErr("retry", fmt.Errorf("recording task state: %w", err))
+		return rec, taskDecision{}, false, transientErr("retry", fmt.Errorf("recording task state: %w", err))
 	}
 	if advanced && rec.Stopped() {
 		// Once: a duplicate or older event does not advance the record.
@@ -33,7 +33,7 @@ func observeTask(ctx context.Context, store launchstore.Store, o Options, j *rel
 			j.log.Warn("task stop not counted in the quota gate", "err", err)
 		}
 	}
-	return rec, decideTask(j.sr.Request, rec), nil
+	return rec, decideTask(j.sr.Request, rec), advanced, nil
 }
 
 // ours says whether an ECS Task State Change is of a task the product
@@ -51,7 +51,7 @@ func (h *Relaunch) track(ctx context.Context, ev ECSEvent) (EventOutput, error) 
 	if done || err != nil {
 		return out, err
 	}
-	_, d, err := observeTask(ctx, h.store, h.o.Options, j)
+	_, d, _, err := observeTask(ctx, h.store, h.o.Options, j)
 	if err != nil {
 		return EventOutput{}, err
 	}
