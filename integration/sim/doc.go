@@ -65,7 +65,10 @@
 // Runs.SpotInterruptionRate share of Fargate Spot tasks is interrupted:
 // the two-minute warning (desiredStatus STOPPED, stopCode SpotInterruption,
 // stoppedReason SpotInterruptedReason, lastStatus still RUNNING), then
-// STOPPED Runs.SpotWarningSeconds later, no exit code. Draws come from the
+// STOPPED Runs.SpotWarningSeconds later, no exit code. A task StopTask
+// stops after it started gets stopCode UserInitiated and, once STOPPED,
+// its container's exitCode StopTaskExitCode (137: killed at the stop
+// timeout; Runs.NoStopExitCode turns it off). Draws come from the
 // task ID and the seed. DescribeTasks, ListTasks, the events and the
 // ledger (LedgerTasks: exit code, stopCode, stoppedReason and the
 // TH_ARRAY_INDEX of the task's container overrides) answer from the same

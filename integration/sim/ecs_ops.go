@@ -181,6 +181,9 @@ func (s *Sim) ecsStopTask(body []byte) (any, *apiError) {
 	if reason == "" {
 		reason = "Task stopped by user"
 	}
+	if !s.cfg.Runs.NoStopExitCode && t.exitCode == nil && !t.startedAt.IsZero() {
+		t.killOnStop = true
+	}
 	s.beginStop(now, t, StopUserInitiated, reason)
 	return struct {
 		Task taskDoc `json:"task"`

@@ -144,6 +144,9 @@ func (s *Sim) finishStop(at time.Time, t *task) {
 	}
 	s.setLast(t, StatusStopped)
 	t.stoppedAt = at
+	if t.killOnStop && t.exitCode == nil {
+		t.exitCode = new(StopTaskExitCode)
+	}
 	t.version++
 	s.release(t)
 	s.ledger.stopped(t.entry, at, t.stopCode, t.stoppedReason, t.exitCode)
