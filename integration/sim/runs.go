@@ -44,6 +44,10 @@ type Runs struct {
 // after the stop timeout a SIGKILL.
 const StopTaskExitCode = 137
 
+// AWSLogsStreamPrefix is the awslogs-stream-prefix of the simulator's task
+// definitions (Config.NoAWSLogs turns their log configuration off).
+const AWSLogsStreamPrefix = "ecs"
+
 // DefaultFailSeconds is the mean time to a failing task's exit when tasks
 // otherwise run until stopped.
 const DefaultFailSeconds = 10

@@ -23,7 +23,7 @@ func TestParseECSTaskTracking(t *testing.T) {
 			detail: `{"clusterArn":"arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster","containers":[{"name":"FargateApp","lastStatus":"STOPPED"}],"launchType":"FARGATE","lastStatus":"STOPPED","stopCode":"TaskFailedToStart","stoppedReason":"Timeout waiting for network interface provisioning to complete.","stoppedAt":"2020-01-23T17:58:10.103Z","taskArn":"arn:t","taskDefinitionArn":"arn:td","version":3}`,
 			want: ECSTask{TaskArn: "arn:t", LastStatus: "STOPPED", StopCode: "TaskFailedToStart",
 				StoppedReason: "Timeout waiting for network interface provisioning to complete.",
-				ClusterArn:    "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster", Version: 3, StoppedAt: stop,
+				ClusterArn:    "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster", TaskDefinitionArn: "arn:td", Version: 3, StoppedAt: stop,
 				Containers: []ECSContainer{{Name: "FargateApp"}}},
 		},
 		"essential container exited": {

@@ -33,6 +33,8 @@ type taskDetail struct {
 	StopCode         string `json:"stopCode"`
 	StoppedReason    string `json:"stoppedReason"`
 	AvailabilityZone string `json:"availabilityZone"`
+	// TaskDefinitionArn names the task definition (its log configuration).
+	TaskDefinitionArn string `json:"taskDefinitionArn"`
 	// Version, the times, the exit codes and the overrides are what
 	// tracking reads (see ECSTask).
 	Version    int64          `json:"version"`
@@ -64,8 +66,9 @@ type ECSEvent struct {
 // task changed, who started it, its state and, once stopped, why.
 type ECSTask struct {
 	TaskArn, StartedBy, LastStatus, StopCode, StoppedReason string
-	// ClusterArn is the task's cluster.
-	ClusterArn string
+	// ClusterArn is the task's cluster; TaskDefinitionArn its task
+	// definition.
+	ClusterArn, TaskDefinitionArn string
 	// Version is the detail's version: ECS increments it with each change
 	// of the task, so of two events of one status the higher is the later.
 	Version int64
@@ -137,7 +140,7 @@ func (e *eventTime) UnmarshalJSON(b []byte) error {
 
 func (d taskDetail) task() ECSTask {
 	t := ECSTask{TaskArn: d.TaskArn, StartedBy: d.StartedBy, LastStatus: d.LastStatus, StopCode: d.StopCode,
-		StoppedReason: d.StoppedReason, ClusterArn: d.ClusterArn, Version: d.Version,
+		StoppedReason: d.StoppedReason, ClusterArn: d.ClusterArn, TaskDefinitionArn: d.TaskDefinitionArn, Version: d.Version,
 		StartedAt: d.StartedAt.Time, StoppedAt: d.StoppedAt.Time, Containers: d.Containers}
 	for _, o := range d.Overrides.ContainerOverrides {
 		t.OverrideContainers = append(t.OverrideContainers, o.Name)

@@ -127,6 +127,7 @@ type Relaunch struct {
 	sqs   SQSAPI
 	dead  deadLetters
 	o     RelaunchOptions
+	logs  *logStreams
 }
 
 // NewRelaunch returns the relaunch handler.
@@ -146,7 +147,7 @@ func NewRelaunch(store launchstore.Store, lim Limiter, ecsc ECSAPI, events Event
 	o.EvidenceLooks = cmp.Or(o.EvidenceLooks, 3)
 	o.EvidenceSpacing = cmp.Or(o.EvidenceSpacing, 2*time.Second)
 	return &Relaunch{store: store, lim: lim, ecs: ecsc, sqs: sqsc,
-		dead: deadLetters{events: events, sqs: sqsc, bus: o.Bus, dlq: o.DLQURL}, o: o}
+		dead: deadLetters{events: events, sqs: sqsc, bus: o.Bus, dlq: o.DLQURL}, o: o, logs: newLogStreams(ecsc, o.Options)}
 }
 
 // HandleEvent is the entry point of an event delivered by an EventBridge

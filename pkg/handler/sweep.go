@@ -71,6 +71,7 @@ type Tracker struct {
 	lim   Limiter
 	ecs   TrackerECSAPI
 	o     TrackerOptions
+	logs  *logStreams
 
 	mu        sync.Mutex
 	described map[string]time.Time
@@ -89,7 +90,8 @@ func NewTracker(store launchstore.Store, lim Limiter, ecsc TrackerECSAPI, optFns
 	if o.ClassifyError == nil {
 		o.ClassifyError = failure.ClassifyError
 	}
-	return &Tracker{store: store, lim: lim, ecs: ecsc, o: o, described: map[string]time.Time{}, stopSent: map[string]time.Time{}}
+	return &Tracker{store: store, lim: lim, ecs: ecsc, o: o, logs: newLogStreams(ecsc, o.Options),
+		described: map[string]time.Time{}, stopSent: map[string]time.Time{}}
 }
 
 var _ Sweeper = (*Tracker)(nil)

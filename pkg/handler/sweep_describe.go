@@ -98,7 +98,7 @@ func (t *Tracker) apply(ctx context.Context, sr launch.StoredRequest, raw []byte
 		return launch.TaskRecord{}, err
 	}
 	j := &relaunchJob{ev: ev, requestID: sr.Request.RequestID, sr: sr, log: t.o.Logger.With("requestId", sr.Request.RequestID, "taskArn", ev.Task.TaskArn)}
-	rec, d, advanced, err := observeTask(ctx, t.store, t.o.Options, j)
+	rec, d, advanced, err := observeTask(ctx, t.store, t.o.Options, t.logs, j)
 	if err != nil {
 		return rec, err
 	}
@@ -137,7 +137,8 @@ func (t *Tracker) handToRelaunch(ctx context.Context, j *relaunchJob) error {
 func describedEvent(task ecstypes.Task) []byte {
 	d := map[string]any{
 		"taskArn": aws.ToString(task.TaskArn), "clusterArn": aws.ToString(task.ClusterArn), "startedBy": aws.ToString(task.StartedBy),
-		"lastStatus": aws.ToString(task.LastStatus), "stopCode": string(task.StopCode), "stoppedReason": aws.ToString(task.StoppedReason),
+		"taskDefinitionArn": aws.ToString(task.TaskDefinitionArn),
+		"lastStatus":        aws.ToString(task.LastStatus), "stopCode": string(task.StopCode), "stoppedReason": aws.ToString(task.StoppedReason),
 		"version": task.Version, "startedAt": isoTime(task.StartedAt), "stoppedAt": isoTime(task.StoppedAt),
 	}
 	var cs []failure.ECSContainer

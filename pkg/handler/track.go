@@ -19,10 +19,12 @@ const (
 // observeTask is the one reading of a task's state change, shared by the
 // events (Relaunch.track) and DescribeTasks answers (Tracker): the
 // observation is stored (forward only), a first STOPPED counts in the
-// request's quota gate, and decideTask says what the recorded state calls
+// request's quota gate (advanced says the record moved), and decideTask says what the recorded state calls
 // for.
-func observeTask(ctx context.Context, store launchstore.Store, o Options, j *relaunchJob) (launch.TaskRecord, taskDecision, bool, error) {
-	obs := taskObservation(j.sr.Request, j.ev.Task, o.Clock.Now())
+func observeTask(ctx context.Context, store launchstore.Store, o Options, logs *logStreams, j *relaunchJob) (launch.TaskRecord, taskDecision, bool, error) {
+	t := j.ev.Task
+	obs, container := taskObservation(j.sr.Request, t, o.Clock.Now())
+	obs.LogStream = logs.stream(ctx, t.TaskDefinitionArn, container, t.TaskArn)
 	rec, advanced, err := store.ObserveTask(ctx, j.requestID, obs)
 	if err != nil {
 		return rec, taskDecision{}, false, transientErr("retry", fmt.Errorf("recording task state: %w", err))
@@ -51,7 +53,7 @@ func (h *Relaunch) track(ctx context.Context, ev ECSEvent) (EventOutput, error) 
 	if done || err != nil {
 		return out, err
 	}
-	_, d, _, err := observeTask(ctx, h.store, h.o.Options, j)
+	_, d, _, err := observeTask(ctx, h.store, h.o.Options, h.logs, j)
 	if err != nil {
 		return EventOutput{}, err
 	}

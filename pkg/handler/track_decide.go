@@ -103,14 +103,16 @@ func taskExit(rec launch.TaskRecord) launch.TaskExit {
 }
 
 // taskObservation is an ECS task's state as a record stores it; the exit
-// code and reason are the essential container's (essentialNames).
-func taskObservation(r launch.Request, t failure.ECSTask, now time.Time) launch.TaskObservation {
+// code and reason are the essential container's (essentialNames), whose
+// name it returns.
+func taskObservation(r launch.Request, t failure.ECSTask, now time.Time) (launch.TaskObservation, string) {
 	o := launch.TaskObservation{ARN: t.TaskArn, LastStatus: t.LastStatus, Version: t.Version, StopCode: t.StopCode,
 		StoppedReason: t.StoppedReason, StartedAt: t.StartedAt, StoppedAt: t.StoppedAt, ObservedAt: now}
-	if c, ok := t.Essential(essentialNames(r, t)...); ok {
+	c, ok := t.Essential(essentialNames(r, t)...)
+	if ok {
 		o.ExitCode, o.Reason = c.ExitCode, c.Reason
 	}
-	return o
+	return o, c.Name
 }
 
 // essentialNames are the containers whose exit is the task's, in order of

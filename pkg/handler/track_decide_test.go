@@ -70,7 +70,7 @@ func TestTaskObservationEssentialContainer(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			o := taskObservation(launch.Request{ECS: tc.spec}, task, t0)
+			o, _ := taskObservation(launch.Request{ECS: tc.spec}, task, t0)
 			if o.ExitCode == nil || *o.ExitCode != tc.want {
 				t.Errorf("exit code %v, want %d", o.ExitCode, tc.want)
 			}
