@@ -104,6 +104,7 @@ func (t *Tracker) Sweep(ctx context.Context, sr launch.StoredRequest) (SweepRepo
 	if sr.Request.ECS == nil {
 		return rep, nil
 	}
+	t.forget(t.o.Clock.Now())
 	recs, err := t.store.Tasks(ctx, sr.Request.RequestID)
 	if err != nil {
 		return rep, transientErr("summary", err)
@@ -140,6 +141,21 @@ func (t *Tracker) slot(ctx context.Context, bucket string) (bool, error) {
 		return false, transientErr("summary", err)
 	}
 	return true, nil
+}
+
+// forget drops what the Tracker remembers of calls older than Overdue:
+// they no longer hold a task back, and a warm instance serves many
+// requests.
+func (t *Tracker) forget(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, m := range []map[string]time.Time{t.described, t.stopSent} {
+		for arn, at := range m {
+			if !now.Before(at.Add(t.o.Overdue)) {
+				delete(m, arn)
+			}
+		}
+	}
 }
 
 // overdue says whether a not-stopped task's state is due a look.
