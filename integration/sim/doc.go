@@ -68,8 +68,10 @@
 // STOPPED Runs.SpotWarningSeconds later, no exit code. A task StopTask
 // stops after it started gets stopCode UserInitiated and, once STOPPED,
 // its container's exitCode StopTaskExitCode (137: killed at the stop
-// timeout; Runs.NoStopExitCode turns it off). Draws come from the
-// task ID and the seed. DescribeTasks, ListTasks, the events and the
+// timeout; Runs.NoStopExitCode turns it off). Task definitions
+// (DescribeTaskDefinition) log with awslogs, group /ecs/<family> and
+// stream prefix AWSLogsStreamPrefix, unless Config.NoAWSLogs. Draws come
+// from the task ID and the seed. DescribeTasks, ListTasks, the events and the
 // ledger (LedgerTasks: exit code, stopCode, stoppedReason and the
 // TH_ARRAY_INDEX of the task's container overrides) answer from the same
 // state.
