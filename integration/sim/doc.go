@@ -71,7 +71,10 @@
 // timeout; Runs.NoStopExitCode turns it off). Task definitions
 // (DescribeTaskDefinition) log with awslogs, group /ecs/<family> and
 // stream prefix AWSLogsStreamPrefix, unless Config.NoAWSLogs. Draws come
-// from the task ID and the seed. DescribeTasks, ListTasks, the events and the
+// from the task ID and the seed. Instances run InstancePendingSeconds after
+// launch; DescribeInstanceStatus reports their status checks initializing
+// for Lifecycle.InstanceStatusSeconds (default 120), then ok
+// (NoInstanceStatusDelay: ok at once). DescribeTasks, ListTasks, the events and the
 // ledger (LedgerTasks: exit code, stopCode, stoppedReason and the
 // TH_ARRAY_INDEX of the task's container overrides) answer from the same
 // state.
