@@ -44,11 +44,15 @@ type TrackerOptions struct {
 	// ClassifyError classifies call and limiter errors; default
 	// failure.ClassifyError.
 	ClassifyError func(error) failure.Classification
+	// EC2 answers DescribeInstanceStatus for waiting EC2 requests
+	// (ec2.waitFor); nil: instances are not followed.
+	EC2 TrackerEC2API
 }
 
 // Tracker is the waiting request's Sweeper: ECS Task State Change events
 // keep the task records current; the Tracker looks only where they are
-// overdue, and enforces timeout.attemptDurationSeconds.
+// overdue, and enforces timeout.attemptDurationSeconds. For a waiting EC2
+// request it follows the instances to ec2.waitFor (waitInstances).
 //
 //   - Tasks not STOPPED whose latest observation (or launch) is older than
 //     Overdue, and not described within it, are described (DescribeTasks,
@@ -101,13 +105,18 @@ var _ Sweeper = (*Tracker)(nil)
 // the next loop carries on.
 func (t *Tracker) Sweep(ctx context.Context, sr launch.StoredRequest) (SweepReport, error) {
 	var rep SweepReport
-	if sr.Request.ECS == nil {
-		return rep, nil
-	}
 	t.forget(t.o.Clock.Now())
 	recs, err := t.store.Tasks(ctx, sr.Request.RequestID)
 	if err != nil {
 		return rep, transientErr("summary", err)
+	}
+	if sr.Request.EC2 != nil && t.o.EC2 != nil {
+		if err := t.waitInstances(ctx, sr, recs, &rep); err != nil {
+			return rep, err
+		}
+	}
+	if sr.Request.ECS == nil {
+		return rep, nil
 	}
 	recs, err = t.reconcile(ctx, sr, recs, &rep)
 	if err != nil {
@@ -121,7 +130,12 @@ func (t *Tracker) Sweep(ctx context.Context, sr launch.StoredRequest) (SweepRepo
 // the slot is too far (given back exactly; the sweep stops here and the
 // next loop carries on); err: the limiter failed.
 func (t *Tracker) slot(ctx context.Context, bucket string) (bool, error) {
-	slot, err := t.lim.Reserve(ctx, ServiceECS, []limiter.Take{{Bucket: bucket, N: 1}})
+	return t.slotOf(ctx, ServiceECS, bucket)
+}
+
+// slotOf is slot in service's buckets.
+func (t *Tracker) slotOf(ctx context.Context, service, bucket string) (bool, error) {
+	slot, err := t.lim.Reserve(ctx, service, []limiter.Take{{Bucket: bucket, N: 1}})
 	if err != nil {
 		countBusy(t.o.Metrics, err)
 		return false, limiterErr(t.o.ClassifyError(err), err)
@@ -131,7 +145,7 @@ func (t *Tracker) slot(ctx context.Context, bucket string) (bool, error) {
 		return true, nil
 	}
 	if wait > t.o.DeferThreshold || lambdaTooNear(ctx, t.o.Clock, wait) {
-		if rerr := giveBack(ctx, t.lim, ServiceECS, slot); rerr != nil {
+		if rerr := giveBack(ctx, t.lim, service, slot); rerr != nil {
 			t.o.Logger.Warn("sweep slot not released", "bucket", bucket, "err", rerr)
 		}
 		t.o.Logger.Info("sweep waits for the next loop", "bucket", bucket, "slotIn", wait)
