@@ -54,8 +54,9 @@ type TrackerOptions struct {
 // overdue, and enforces timeout.attemptDurationSeconds. For a waiting EC2
 // request it follows the instances to ec2.waitFor (waitInstances).
 //
-//   - Tasks not STOPPED whose latest observation (or launch) is older than
-//     Overdue, and not described within it, are described (DescribeTasks,
+//   - Tasks not STOPPED (or STOPPED without an outcome) whose latest
+//     observation (or launch) is older than Overdue, and not described
+//     within it, are described (DescribeTasks,
 //     ≤ 100 a call, each call a slot of the limiter's ecs:DescribeTasks
 //     bucket, "cluster resource read", shared with ListTasks). Each answer
 //     is read as the event it stands for and goes through the same
@@ -172,9 +173,12 @@ func (t *Tracker) forget(now time.Time) {
 	}
 }
 
-// overdue says whether a not-stopped task's state is due a look.
+// overdue says whether a task's state is due a look: not stopped, or
+// stopped without an outcome (its decision waited for the launcher's
+// record and its event may not come again), with nothing heard of it
+// within Overdue.
 func (t *Tracker) overdue(rec launch.TaskRecord, now time.Time) bool {
-	if rec.Stopped() {
+	if rec.Stopped() && rec.Outcome != "" {
 		return false
 	}
 	last := rec.Observation.ObservedAt

@@ -112,11 +112,14 @@ func TestTrackerDescribesOverdueTasks(t *testing.T) {
 	s.ecs.tasks[arns[2]] = ecsTask(arns[2], "STOPPED", &zero, sb) // its event was lost
 	delete(s.ecs.tasks, arns[3])                                  // ECS forgot it
 	s.e.clk.Advance(11 * time.Minute)
-	// arns[0] was observed a minute ago, arns[1] has stopped: not overdue.
+	// arns[0] was observed a minute ago, arns[1] has stopped and is decided: not overdue.
 	if _, _, err := s.st.ObserveTask(ctx, "r1", launch.TaskObservation{ARN: arns[0], LastStatus: "RUNNING", ObservedAt: s.e.clk.Now().Add(-time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.st.ObserveTask(ctx, "r1", launch.TaskObservation{ARN: arns[1], LastStatus: "STOPPED", ExitCode: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.st.DecideTask(ctx, "r1", arns[1], launch.OutcomeSucceeded, "exit code 0"); err != nil {
 		t.Fatal(err)
 	}
 	rep := s.sweep(t)
@@ -218,5 +221,36 @@ func TestTrackerHandsRetriesToTheRelaunchQueue(t *testing.T) {
 	out := mustEvent(t, e, []byte(e.sqs.msgs[0]), EventRelaunched)
 	if rec := task(t, e, out.NewTaskARN); rec.Attempt != 2 || rec.Index != 6 {
 		t.Errorf("replacement: %+v, want index 6 attempt 2", rec.TaskRef)
+	}
+}
+
+// A described stop that could not be decided (the launcher's record came
+// later) is described again once overdue, and decided then.
+func TestTrackerDecidesAStopLeftUndecided(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	sr := plan(t, e.st, waitingRequest(1), t0)
+	arn := "arn:aws:ecs:us-east-1:000000000000:task/jobs/0001"
+	one := 1
+	f := &fakeTrackerECS{tasks: map[string]ecstypes.Task{arn: ecsTask(arn, "STOPPED", &one, launch.StartedBy("r1", 0, 1))}}
+	ctx := context.Background()
+	if _, _, err := e.st.ObserveTask(ctx, "r1", launch.TaskObservation{ARN: arn, LastStatus: "RUNNING", ObservedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTracker(e.st, e.lim, f, func(o *TrackerOptions) { o.Clock = e.clk })
+	e.clk.Advance(11 * time.Minute)
+	if _, err := tr.Sweep(ctx, sr); err != nil {
+		t.Fatal(err)
+	}
+	if rec := task(t, e, arn); !rec.Stopped() || rec.Outcome != "" {
+		t.Fatalf("without the launcher's record: %+v", rec)
+	}
+	recordRefs(t, e, "r1", []string{arn})
+	e.clk.Advance(11 * time.Minute)
+	if _, err := tr.Sweep(ctx, sr); err != nil {
+		t.Fatal(err)
+	}
+	if rec := task(t, e, arn); rec.Outcome != launch.OutcomeFailed {
+		t.Errorf("outcome %q, want FAILED (one attempt)", rec.Outcome)
 	}
 }
