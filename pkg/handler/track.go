@@ -100,18 +100,26 @@ func (h *Relaunch) replace(ctx context.Context, j *relaunchJob, d taskDecision) 
 	return h.relaunchSteps(ctx, j)
 }
 
-// nextRef is the launcher's record of the task that replaces the stopped
-// one: the predecessor's unit, its attempt (a relaunch) or the next one (a
-// retry). A predecessor the launcher never recorded (a request that does
-// not wait, whose launcher predates task records) falls back to the
-// chunk's first unit, attempt 1: exact for items requests (one unit a
+// unit is the unit index the stopped task ran, which its replacement
+// runs too (the item whose overrides the replacement's call carries): the
+// predecessor's recorded index, or, for a predecessor the launcher never
+// recorded (a request that does not wait, whose launcher predates task
+// records), the chunk's first unit — exact for items requests (one unit a
 // chunk).
+func (j *relaunchJob) unit() int {
+	if j.pred.Referenced {
+		return j.pred.Index
+	}
+	return j.sr.Request.UnitIndex(j.spec, 0)
+}
+
+// nextRef is the launcher's record of the task that replaces the stopped
+// one: its unit, the predecessor's attempt (a relaunch; 1 when not
+// recorded) or the next one (a retry).
 func (j *relaunchJob) nextRef(newARN string, now time.Time) launch.TaskRef {
-	ref := launch.TaskRef{ARN: newARN, Chunk: j.id.Chunk, Predecessor: j.taskARN(), LaunchedAt: now}
-	if p := j.pred; p.Referenced {
-		ref.Index, ref.Attempt = p.Index, max(1, p.Attempt)
-	} else {
-		ref.Index, ref.Attempt = j.sr.Request.UnitIndex(j.spec, 0), 1
+	ref := launch.TaskRef{ARN: newARN, Chunk: j.id.Chunk, Index: j.unit(), Attempt: 1, Predecessor: j.taskARN(), LaunchedAt: now}
+	if j.pred.Referenced {
+		ref.Attempt = max(1, j.pred.Attempt)
 	}
 	if j.retry {
 		ref.Attempt++
