@@ -71,6 +71,9 @@ func TestStopTaskFidelity(t *testing.T) {
 			if x := dt.Containers[0].ExitCode; x != nil {
 				dcode = aws.Int(int(*x))
 			}
+			if !aws.ToTime(dt.StartedAt).Equal(last.StartedAt) || !aws.ToTime(dt.StoppedAt).Equal(last.StoppedAt) {
+				t.Errorf("times: DescribeTasks started %v stopped %v; the event %v, %v", dt.StartedAt, dt.StoppedAt, last.StartedAt, last.StoppedAt)
+			}
 			if aws.ToString(dt.LastStatus) != "STOPPED" || dt.Version != last.Version || !sameCode(dcode, tc.wantExit) {
 				t.Errorf("DescribeTasks: %s v%d exit %v; the event: v%d exit %v", aws.ToString(dt.LastStatus), dt.Version, dcode, last.Version, c.ExitCode)
 			}
