@@ -39,6 +39,8 @@ type relaunchJob struct {
 	// the stopped task's record (its unit and attempt).
 	retry bool
 	pred  launch.TaskRecord
+	// quotaProbe: the quota gate granted this delivery's call a probe.
+	quotaProbe bool
 }
 
 func (j *relaunchJob) taskARN() string { return j.ev.Task.TaskArn }
@@ -149,9 +151,13 @@ func (h *Relaunch) claim(ctx context.Context, j *relaunchJob) (bool, EventOutput
 		h.o.Metrics.Add(MetricThrottledAsync, 1, UnitCount)
 		h.slowTasks(ctx, j, "TaskFailedToStart:"+c.Code)
 	}
-	if c.Class == failure.Permanent || c.Class == failure.Quota {
+	if c.Class == failure.Permanent {
 		out, err := h.giveUp(ctx, j, c, fmt.Sprintf("not relaunched: %s: %s: %s", c.Class, c.Code, j.reason()))
 		return true, out, err
+	}
+	if c.Class == failure.Quota {
+		// Waits for quota (holdForQuota); no attempt spent.
+		return false, EventOutput{}, nil
 	}
 	budget := j.sr.Request.Attempts() * j.spec.Size
 	ok, err := h.store.ChargeRelaunch(ctx, j.requestID, j.id.Chunk, budget)
@@ -165,10 +171,13 @@ func (h *Relaunch) claim(ctx context.Context, j *relaunchJob) (bool, EventOutput
 	return false, EventOutput{}, nil
 }
 
-// call holds the relaunch's slot, waits for it, makes the call and
-// records its answer.
-func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+// awaitSlot settles an expired call, passes the quota gate, holds the
+// relaunch's slot and waits for it.
+func (h *Relaunch) awaitSlot(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
 	if done, out, err := h.settleIfExpired(ctx, j); done || err != nil {
+		return true, out, err
+	}
+	if done, out, err := h.holdForQuota(ctx, j); done || err != nil {
 		return true, out, err
 	}
 	wait, done, out, err := h.slot(ctx, j)
@@ -180,6 +189,15 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		if err := h.o.Clock.Sleep(ctx, wait); err != nil {
 			return true, EventOutput{}, transientErr("retry", fmt.Errorf("waiting for the relaunch slot: %w", err))
 		}
+	}
+	return false, EventOutput{}, nil
+}
+
+// call holds the relaunch's slot, waits for it, makes the call and
+// records its answer.
+func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+	if done, out, err := h.awaitSlot(ctx, j); done || err != nil {
+		return true, out, err
 	}
 	if done, out, err := h.stopIfClosed(ctx, j); done || err != nil {
 		if err == nil && !j.slot.At.IsZero() {
@@ -211,7 +229,7 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		out, err := h.callFailed(ctx, j, err)
 		return true, out, err
 	}
-	out, err = h.answered(ctx, j, res)
+	out, err := h.answered(ctx, j, res)
 	return true, out, err
 }
 
@@ -353,6 +371,12 @@ func (h *Relaunch) record(ctx context.Context, j *relaunchJob, newARN string) (E
 	}
 	if err := h.store.FinishRelaunch(ctx, j.claim, newARN, h.o.Clock.Now()); err != nil {
 		return EventOutput{}, transientErr("retry", err)
+	}
+	if j.quotaProbe {
+		// The probe launched: the chunk no longer waits for quota.
+		if err := h.store.SetQuotaWait(ctx, j.requestID, j.id.Chunk, time.Time{}); err != nil {
+			j.log.Warn("quota wait not cleared", "err", err)
+		}
 	}
 	h.o.Metrics.Add(MetricRelaunched, 1, UnitCount)
 	detail := launch.TaskRelaunchedDetail{RequestID: j.requestID, Chunk: j.id.Chunk, StoppedTaskARN: j.taskARN(), NewTaskARN: newARN,

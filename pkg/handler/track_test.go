@@ -129,7 +129,9 @@ func TestTrackRetryOnExit(t *testing.T) {
 func TestTrackStoppedBeforeRecordTasksIsRedelivered(t *testing.T) {
 	t.Parallel()
 	e := newRetryEnv(t, 0)
-	arns := launchWaiting(t, e, waitingRequest(2), false)
+	launchWaiting(t, e, waitingRequest(2), false)
+	// A task of the chunk whose TaskRef the launcher has not written yet.
+	arns := []string{"arn:aws:ecs:us-east-1:000000000000:task/jobs/9999"}
 	one := 1
 	ev := stateEvent(t, arns[0], launch.StartedBy("r1", 0, 1), "STOPPED", 4, "EssentialContainerExited", &one)
 	if _, err := e.rl.react(context.Background(), decodeEvent(t, ev)); err == nil {
