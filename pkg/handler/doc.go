@@ -77,6 +77,9 @@
 // spent, probing only when the request's quota gate grants (a stop of one
 // of its tasks, or 30 s since the last probe), waits growing 5 % of the
 // time waited within [10 s, 600 s], until the deadline (class quota).
+// The relaunch path waits the same way (relaunch_quota.go): a
+// TaskFailedToStart of quota kind, a relaunch refused for quota, or a
+// relaunch of a chunk that waits for quota.
 //
 // # Errors
 //
