@@ -49,6 +49,9 @@ func (p *parts) addFunctions(assetDir string) {
 		if spec.Name == "retry" {
 			fnEnv[config.EnvRelaunchQueueURL] = p.relaunch.QueueUrl()
 		}
+		if spec.Name == "summary" {
+			fnEnv[envResultsBucket] = p.results.BucketName()
+		}
 		logs := awslogs.NewLogGroup(p.stack, jsii.String(spec.ID+"Logs"), &awslogs.LogGroupProps{
 			Retention:     retentionDays(s.LogRetentionDays),
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,

@@ -34,6 +34,8 @@ func TestResourceCounts(t *testing.T) {
 		"AWS::Events::EventBus":            1,
 		"AWS::Events::Rule":                3,
 		"AWS::DynamoDB::Table":             1,
+		"AWS::S3::Bucket":                  1, // the results bucket
+		"AWS::S3::BucketPolicy":            1, // its TLS-only policy
 		"AWS::SQS::Queue":                  4, // product DLQ, event DLQ, relaunch queue and its DLQ
 		"AWS::Lambda::EventSourceMapping":  1, // retry on the relaunch queue
 		"AWS::CloudWatch::Alarm":           8,
@@ -79,6 +81,8 @@ func TestFunctions(t *testing.T) {
 				want = append(want, config.EnvStateMachineARN)
 			case "retry":
 				want = append(want, config.EnvRelaunchQueueURL)
+			case "summary":
+				want = append(want, envResultsBucket)
 			}
 			var got []string
 			for k := range env {
@@ -95,6 +99,11 @@ func TestFunctions(t *testing.T) {
 			if name == "retry" {
 				if url := render(env[config.EnvRelaunchQueueURL]); url != "${"+queueID(t, s, "RelaunchQueue")+"}" {
 					t.Errorf("%s: got %s, want the relaunch queue's URL", config.EnvRelaunchQueueURL, url)
+				}
+			}
+			if name == "summary" {
+				if b := render(env[envResultsBucket]); b != "${"+onlyID(t, s, "AWS::S3::Bucket")+"}" {
+					t.Errorf("%s: got %s, want the results bucket's name", envResultsBucket, b)
 				}
 			}
 			if name == "submit" {
@@ -508,10 +517,12 @@ func TestServicePermissions(t *testing.T) {
 	consume := []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"} // the relaunch queue's event source
 	want := map[string][]string{
 		"classify": logs,
-		"plan":     with(logs, rw, []string{"events:PutEvents"}),
-		"summary":  with(logs, rw, []string{"events:PutEvents", "sqs:SendMessage"}), // LaunchFailed + the DLQ for unfinished units
-		"submit":   with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
-		"retry":    with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents"}),
+		"plan":     with(logs, rw, []string{"events:PutEvents", "s3:GetObject"}), // itemsFrom objects
+		// LaunchFailed + the DLQ for unfinished units; the results object;
+		// the tracker's sweep of overdue and timed-out tasks.
+		"summary": with(logs, rw, []string{"events:PutEvents", "sqs:SendMessage", "s3:PutObject", "ecs:DescribeTasks", "ecs:StopTask"}),
+		"submit":  with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
+		"retry":   with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents"}),
 	}
 	for name, w := range want {
 		if got := actions(s.roleStatements(t, name)); !slices.Equal(got, w) {

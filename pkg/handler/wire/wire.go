@@ -182,7 +182,7 @@ func Summary(d Deps) (*handler.SummaryHandler, error) {
 	return handler.NewSummaryHandler(st, eventbridge.NewFromConfig(d.AWS), func(o *handler.HandlerOptions) {
 		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("summary"), d.Config.EventBus
 		o.S3, o.ResultsBucket = NewS3(d.AWS), d.Config.ResultsBucket
-	}).WithDeadLetters(sqs.NewFromConfig(d.AWS), d.Config.DLQURL), nil
+	}).WithDeadLetters(sqs.NewFromConfig(d.AWS), d.Config.DLQURL).WithResultsTable(d.Config.Table), nil
 }
 
 // NewS3 is the S3 client of plan (ecs.itemsFrom) and summary (results
