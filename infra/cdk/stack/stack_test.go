@@ -314,9 +314,9 @@ func TestRulePatternsMatchEvents(t *testing.T) {
 		"ecs-service-discovery-throttled.json":     {"ecs-service-throttled"},
 		"ecs-service-placement-failure.json":       nil,
 		"ecs-task-failed-to-start-ours.json":       {"ecs-task-failed-to-start"},
-		"ecs-task-failed-to-start-documented.json": nil, // no startedBy: not ours
-		"ecs-task-failed-to-start-service.json":    nil, // started by a service
-		"ecs-task-exited-ours.json":                nil, // ours, but it ran
+		"ecs-task-failed-to-start-documented.json": nil,                          // no startedBy: not ours
+		"ecs-task-failed-to-start-service.json":    nil,                          // started by a service
+		"ecs-task-exited-ours.json":                {"ecs-task-failed-to-start"}, // ours: every state change is tracked
 		"launch-requested.json":                    {"launch-requested"},
 		"launch-completed.json":                    nil,
 	}
