@@ -111,6 +111,13 @@ func (t *Tracker) Sweep(ctx context.Context, sr launch.StoredRequest) (SweepRepo
 	if err != nil {
 		return rep, transientErr("summary", err)
 	}
+	// The chunks hold what each attempt launched: a task none of whose
+	// events arrived has no record but is looked after all the same.
+	chunks, _, err := t.store.Chunks(ctx, sr.Request.RequestID)
+	if err != nil {
+		return rep, transientErr("summary", err)
+	}
+	recs = launch.WithChunkRefs(sr, chunks, recs)
 	if sr.Request.EC2 != nil && t.o.EC2 != nil {
 		if err := t.waitInstances(ctx, sr, recs, &rep); err != nil {
 			return rep, err

@@ -29,6 +29,9 @@ func observeTask(ctx context.Context, store launchstore.Store, o Options, logs *
 	if err != nil {
 		return rec, taskDecision{}, false, transientErr("retry", fmt.Errorf("recording task state: %w", err))
 	}
+	if !rec.Referenced {
+		rec = referenceFromChunk(ctx, store, j, rec)
+	}
 	if advanced && rec.Stopped() {
 		// Once: a duplicate or older event does not advance the record.
 		if err := store.NoteTaskStopped(ctx, j.requestID); err != nil {
@@ -36,6 +39,29 @@ func observeTask(ctx context.Context, store launchstore.Store, o Options, logs *
 		}
 	}
 	return rec, decideTask(j.sr.Request, rec), advanced, nil
+}
+
+// referenceFromChunk gives a record the launcher's fields derived from
+// its chunk (launch.RefFromChunk), and writes them: runtask writes no
+// per-task record, the chunk's attempts are the record of what each
+// launched. A task the chunk does not hold yet (its answer not recorded,
+// or a replacement the relaunch path records itself) stays unreferenced.
+func referenceFromChunk(ctx context.Context, store launchstore.Store, j *relaunchJob, rec launch.TaskRecord) launch.TaskRecord {
+	state, err := store.Chunk(ctx, j.requestID, j.id.Chunk)
+	if err != nil {
+		j.log.Warn("chunk not read for the task's unit", "err", err)
+		return rec
+	}
+	ref, ok := launch.RefFromChunk(j.sr.Request, j.spec, state, rec.ARN)
+	if !ok {
+		return rec
+	}
+	if err := store.RecordTasks(ctx, j.requestID, []launch.TaskRef{ref}); err != nil {
+		j.log.Warn("task's unit not recorded", "err", err)
+		return rec
+	}
+	rec.TaskRef, rec.Referenced = ref, true
+	return rec
 }
 
 // ours says whether an ECS Task State Change is of a task the product

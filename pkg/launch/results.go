@@ -201,6 +201,7 @@ func timePtr(t time.Time) *time.Time {
 // records, and gives the chunk's record-less live tasks to the units
 // without a live task.
 func buildUnits(sr StoredRequest, chunks []ChunkState, tasks []TaskRecord) []*unit {
+	tasks = WithChunkRefs(sr, chunks, tasks)
 	byChunk := make(map[int]ChunkState, len(chunks))
 	for _, c := range chunks {
 		byChunk[c.Index] = c

@@ -46,7 +46,7 @@ func (p *parts) addFunctions(assetDir string) {
 		if spec.NeedsMachine {
 			fnEnv[config.EnvStateMachineARN] = p.machineARNs[EntryMachine]
 		}
-		if spec.Name == "retry" {
+		if spec.Name == "retry" || spec.Name == "summary" {
 			fnEnv[config.EnvRelaunchQueueURL] = p.relaunch.QueueUrl()
 		}
 		if spec.Name == "summary" {

@@ -79,6 +79,11 @@ func addJobsSuppressions(p *parts) {
 	suppress(summary, "AwsSolutions-IAM5",
 		"The tracker's sweep describes and stops the request's own tasks, whose IDs exist only after RunTask, on the tasks of the configured clusters only, with the condition ecs:cluster among them.",
 		`/^Resource::arn:.+:ecs:.+:task\/[A-Za-z0-9_-]+\/\*$/`)
+	for _, name := range []string{"summary", "retry"} {
+		suppress(p.functions[name].Role(), "AwsSolutions-IAM5",
+			"ecs:DescribeTaskDefinition and ec2:DescribeInstanceStatus are read-only and support no resource-level permissions: a task's log stream comes from its task definition, an instance's status checks from DescribeInstanceStatus.",
+			`/^Resource::\*$/`)
+	}
 	suppress(p.functions["plan"].Role(), "AwsSolutions-IAM5",
 		"ecs.itemsFrom names an object chosen by the request; plan may read (s3:GetObject only) the objects of the buckets configured as itemsBuckets and no other.",
 		`/^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+\/\*$/`)

@@ -63,6 +63,22 @@ func (p *parts) grantJobs() {
 			Conditions: &map[string]any{"ArnEquals": map[string]any{"ecs:cluster": clusters}},
 		}))
 	}
+	// The tracker hands a described stop that needs a replacement to the
+	// relaunch queue; both tracking functions name a task's awslogs stream
+	// from its task definition, and the sweep follows instances to
+	// ec2.waitFor. Neither describe action has resource-level permissions.
+	p.relaunch.GrantSendMessages(summary)
+	for _, name := range []string{"summary", "retry"} {
+		actions := []string{"ecs:DescribeTaskDefinition"}
+		if name == "summary" && len(s.LaunchTemplates) > 0 {
+			actions = append(actions, "ec2:DescribeInstanceStatus")
+		}
+		p.functions[name].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("DescribeForTracking"),
+			Actions:   jsii.Strings(actions...),
+			Resources: jsii.Strings("*"),
+		}))
+	}
 	if len(s.ItemsBuckets) > 0 {
 		var objects []*string
 		for _, b := range s.ItemsBuckets {

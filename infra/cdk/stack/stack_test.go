@@ -82,7 +82,7 @@ func TestFunctions(t *testing.T) {
 			case "retry":
 				want = append(want, config.EnvRelaunchQueueURL)
 			case "summary":
-				want = append(want, envResultsBucket)
+				want = append(want, envResultsBucket, config.EnvRelaunchQueueURL)
 			}
 			var got []string
 			for k := range env {
@@ -520,9 +520,12 @@ func TestServicePermissions(t *testing.T) {
 		"plan":     with(logs, rw, []string{"events:PutEvents", "s3:GetObject"}), // itemsFrom objects
 		// LaunchFailed + the DLQ for unfinished units; the results object;
 		// the tracker's sweep of overdue and timed-out tasks.
-		"summary": with(logs, rw, []string{"events:PutEvents", "sqs:SendMessage", "s3:PutObject", "ecs:DescribeTasks", "ecs:StopTask"}),
+		// Log streams from task definitions, instances to ec2.waitFor, and
+		// described stops handed to the relaunch queue.
+		"summary": with(logs, rw, asyncDest, []string{"events:PutEvents", "sqs:SendMessage", "s3:PutObject", "ecs:DescribeTasks", "ecs:StopTask",
+			"ecs:DescribeTaskDefinition", "ec2:DescribeInstanceStatus"}),
 		"submit":  with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
-		"retry":   with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents"}),
+		"retry":   with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents", "ecs:DescribeTaskDefinition"}),
 	}
 	for name, w := range want {
 		if got := actions(s.roleStatements(t, name)); !slices.Equal(got, w) {
