@@ -524,8 +524,8 @@ func TestServicePermissions(t *testing.T) {
 		// described stops handed to the relaunch queue.
 		"summary": with(logs, rw, asyncDest, []string{"events:PutEvents", "sqs:SendMessage", "s3:PutObject", "ecs:DescribeTasks", "ecs:StopTask",
 			"ecs:DescribeTaskDefinition", "ec2:DescribeInstanceStatus"}),
-		"submit":  with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
-		"retry":   with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents", "ecs:DescribeTaskDefinition"}),
+		"submit": with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
+		"retry":  with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents", "ecs:DescribeTaskDefinition"}),
 	}
 	for name, w := range want {
 		if got := actions(s.roleStatements(t, name)); !slices.Equal(got, w) {
