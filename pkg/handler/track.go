@@ -29,7 +29,9 @@ func observeTask(ctx context.Context, store launchstore.Store, o Options, logs *
 	if err != nil {
 		return rec, taskDecision{}, false, transientErr("retry", fmt.Errorf("recording task state: %w", err))
 	}
-	if !rec.Referenced {
+	if !rec.Referenced && j.sr.Request.WaitForCompletion {
+		// Only a waiting request's decisions need the unit (its retries);
+		// the results derive it from the chunks anyway.
 		rec = referenceFromChunk(ctx, store, j, rec)
 	}
 	if advanced && rec.Stopped() {
@@ -78,6 +80,12 @@ func (h *Relaunch) track(ctx context.Context, ev ECSEvent) (EventOutput, error) 
 	j, done, out, err := h.find(ctx, ev)
 	if done || err != nil {
 		return out, err
+	}
+	if !j.sr.Request.WaitForCompletion && ev.Task.LastStatus != "STOPPED" {
+		// Nothing waits for it: only its stop is recorded (it carries the
+		// start time too), which saves a write per task.
+		j.out.Action, j.out.Reason = EventIgnored, "task is "+ev.Task.LastStatus+"; the request does not wait for completion"
+		return j.out, nil
 	}
 	_, d, _, err := observeTask(ctx, h.store, h.o.Options, h.logs, j)
 	if err != nil {
