@@ -271,10 +271,10 @@ func (w *world) throttlectl(args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// results runs `throttlectl results ID --output json` and decodes its rows
-// (JSON Lines; a JSON array is accepted too).
+// results runs `throttlectl results --output json ID` and decodes its
+// rows (JSON Lines; a JSON array is accepted too).
 func (w *world) results(requestID string) ([]launch.ResultRow, error) {
-	out, err := w.throttlectl("results", requestID, "--output", "json")
+	out, err := w.throttlectl("results", "--output", "json", requestID)
 	if err != nil {
 		return nil, fmt.Errorf("%w (finish: throttlectl results)", err)
 	}
