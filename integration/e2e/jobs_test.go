@@ -130,6 +130,9 @@ func (w *world) stuck(req launch.Request) string {
 			stopped++
 		}
 	}
+	if n := req.Requested(); running+stopped < n {
+		return fmt.Sprintf("only %d tasks of %d units were launched (%d still running): the launch stalled (see the stack's log: E2E_LOG=1)", running+stopped, n, running)
+	}
 	if running == 0 && stopped > 0 {
 		return fmt.Sprintf("every one of the %d tasks launched has stopped, yet the execution waits: the summary does not see the stops (tracker: ECS Task State Change events → ObserveTask/DecideTask; finish: the waiting check)", stopped)
 	}
