@@ -84,6 +84,8 @@ type jobRun struct {
 	Status, Error, Cause, Output string
 	Out                          jobsOutput
 	Wall                         time.Duration
+	// Start and Stop are the execution's, simulated.
+	Start, Stop time.Time
 }
 
 // runJob starts req and polls it every 50 ms until it ends or timeout
@@ -102,7 +104,7 @@ func (w *world) runJob(req launch.Request, timeout time.Duration, poll func()) j
 		}
 		if d.Status != sfntypes.ExecutionStatusRunning {
 			r := jobRun{Status: string(d.Status), Error: aws.ToString(d.Error), Cause: aws.ToString(d.Cause),
-				Output: aws.ToString(d.Output), Wall: time.Since(begin)}
+				Output: aws.ToString(d.Output), Wall: time.Since(begin), Start: aws.ToTime(d.StartDate), Stop: aws.ToTime(d.StopDate)}
 			doc := r.Output
 			if doc == "" {
 				doc = r.Cause
@@ -137,6 +139,23 @@ func (w *world) stuck(req launch.Request) string {
 		return fmt.Sprintf("every one of the %d tasks launched has stopped, yet the execution waits: the summary does not see the stops (tracker: ECS Task State Change events → ObserveTask/DecideTask; finish: the waiting check)", stopped)
 	}
 	return fmt.Sprintf("%d tasks still running, %d stopped", running, stopped)
+}
+
+// timeline says, in simulated seconds since the execution started, when
+// the request's last task was launched and stopped and the execution
+// ended: where a long run spent its time.
+func timeline(run jobRun, entries []sim.LedgerEntry) string {
+	var launched, stopped time.Time
+	for _, e := range entries {
+		if e.LaunchedAt.After(launched) {
+			launched = e.LaunchedAt
+		}
+		if e.StoppedAt != nil && e.StoppedAt.After(stopped) {
+			stopped = *e.StoppedAt
+		}
+	}
+	since := func(t time.Time) float64 { return t.Sub(run.Start).Seconds() }
+	return fmt.Sprintf("simulated seconds from the start: last launch %.0f, last stop %.0f, execution end %.0f", since(launched), since(stopped), since(run.Stop))
 }
 
 // requestTasks are the ledger's tasks of one request, in launch order.
@@ -379,6 +398,7 @@ func TestItemsWaitForCompletion(t *testing.T) {
 	t.Logf("execution %s %s in %.1f s wall (%.0f s simulated at %g×); output %.400s%.400s",
 		run.Status, run.Error, run.Wall.Seconds(), run.Wall.Seconds()*scale, float64(scale), run.Output, run.Cause)
 
+	t.Log(timeline(run, requestTasks(w.stack.Sim, req.RequestID)))
 	failed, neverRan := judgeItems(t, w, req.RequestID, n, attempts)
 	if failed >= 0 {
 		wantSt, wantErr := wantStatus(failed, neverRan, n, tolerated)
@@ -501,6 +521,7 @@ func TestQuotaQueue(t *testing.T) {
 	t.Logf("execution %s %s in %.1f s wall; output %.400s%.400s", run.Status, run.Error, run.Wall.Seconds(), run.Output, run.Cause)
 
 	entries := requestTasks(w.stack.Sim, req.RequestID)
+	t.Log(timeline(run, entries))
 	u := byIndex(entries)
 	if u.unindexed > 0 {
 		t.Errorf("%d ledger tasks carry no %s: runtask does not apply the items' overrides (launchpath: items in the launch path); the per-index check is skipped", u.unindexed, sim.ArrayIndexEnv)
