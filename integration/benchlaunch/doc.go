@@ -31,7 +31,9 @@
 // reports when the last task stopped (last_stop_s) and the execution ended
 // (execution_end_s) against ideal_completion_s = the launch's ideal + the
 // time to RUNNING (provisioning + pending, 15 s in the local AWS) + the
-// mean run time (completion_ratio = end ÷ ideal), and the quota probes of
+// longest run drawn (1.5 × the mean, which the slowest of many tasks
+// approaches) + the stop (5 s) (completion_ratio = end ÷ ideal), and the
+// quota probes of
 // the request's quota gate (quota_probes, absent when no unit waited for
 // quota); Items (`--items`) gives each task its own item, so each costs a
 // RunTask call: on Fargate the 20-calls/s bucket binds and the ideal is

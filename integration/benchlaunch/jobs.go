@@ -75,8 +75,9 @@ func (p Params) applyJobs(s *setup) {
 }
 
 // measureJobs fills the jobs fields of r: when the last task stopped and
-// the execution ended, against the ideal (the launch's ideal, then the
-// start-up and the mean run time of the last task launched), and the
+// the execution ended, against the ideal end — the launch's ideal, then
+// the time to RUNNING, the longest run the simulator draws (1.5 × the
+// mean, which the slowest of many tasks approaches) and the stop — and the
 // quota probes the request's gate counted, when it has one.
 func measureJobs(r *Result, p Params, stack *awslocal.Stack, requestID string, submitted, ended time.Time) {
 	if !p.jobsVariant() {
@@ -97,7 +98,7 @@ func measureJobs(r *Result, p Params, stack *awslocal.Stack, requestID string, s
 	}
 	if p.WaitForCompletion {
 		l := stack.Sim.Config().Lifecycle
-		r.IdealCompletionS = r.IdealMakespanS + l.ProvisioningSeconds + l.PendingSeconds + p.TaskRunSeconds
+		r.IdealCompletionS = r.IdealMakespanS + l.ProvisioningSeconds + l.PendingSeconds + 1.5*p.TaskRunSeconds + l.StoppingSeconds
 		if r.IdealCompletionS > 0 && r.ExecutionEndS > 0 {
 			r.CompletionRatio = r.ExecutionEndS / r.IdealCompletionS
 		}

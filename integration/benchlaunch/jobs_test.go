@@ -57,13 +57,13 @@ func TestRunJobsTiny(t *testing.T) {
 	if r.Launched != 20 || r.Duplicates != 0 || !r.WaitForCompletion || !r.Items {
 		t.Errorf("result %+v: want 20 items launched once, the variant recorded", r)
 	}
-	// Every task starts 15 s after launch (provisioning 5 + pending 10)
-	// and runs 5–15 s: the last stops after the last launch, and the
-	// ideal is the launch's plus 15 s plus the mean run.
+	// Every task starts 15 s after launch (provisioning 5 + pending 10),
+	// runs 5–15 s and stops in 5 s: the last stops after the last launch,
+	// and the ideal is the launch's plus 15 + 15 + 5 s.
 	if r.LastStopS <= r.MakespanS || r.ExecutionEndS <= r.MakespanS {
 		t.Errorf("last stop %.1f s, end %.1f s, last launch %.1f s: want both after the launch", r.LastStopS, r.ExecutionEndS, r.MakespanS)
 	}
-	if want := r.IdealMakespanS + 15 + 10; r.IdealCompletionS != want {
+	if want := r.IdealMakespanS + 15 + 15 + 5; r.IdealCompletionS != want {
 		t.Errorf("ideal completion %.1f s, want %.1f", r.IdealCompletionS, want)
 	}
 	var table bytes.Buffer

@@ -98,8 +98,8 @@ type Result struct {
 	// Jobs variants (jobs.go): whether the request waited for its tasks
 	// and carried items, the tasks' mean run time; when the last task
 	// stopped and the execution ended, the ideal of that end (launch ideal
-	// + start-up + mean run time) and their ratio; the quota probes of the
-	// request's gate (absent when it has none).
+	// + start-up + the longest run drawn + the stop) and their ratio; the
+	// quota probes of the request's gate (absent when it has none).
 	WaitForCompletion bool    `json:"wait_for_completion,omitempty"`
 	Items             bool    `json:"items,omitempty"`
 	TaskRunS          float64 `json:"task_run_s,omitempty"`
