@@ -155,6 +155,10 @@ func (o Options) Config() (config.Config, error) {
 		config.EnvStateMachineARN:  fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", o.Region, account, statemachines.Launch),
 		config.EnvRegion:           o.Region,
 	}
+	// The handlers' results bucket (summary) is the one the stack creates.
+	if o.ResultsBucket != "-" {
+		env[config.EnvResultsBucket] = o.ResultsBucket
+	}
 	c, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		return config.Config{}, err

@@ -21,6 +21,7 @@
 //	TH_TOKEN_LIFETIME_SECONDS    how long a launch's client token is honoured:        3600
 //	                             within it an unknown outcome is replayed, beyond
 //	                             it settled by evidence (set it to the emulator's)
+//	TH_RESULTS_BUCKET            S3 bucket of per-request results objects (summary)   unset: results in the table only
 //	TH_LOG_LEVEL                 debug, info, warn, error                             info
 //	AWS_REGION                   the region                                           us-east-1
 package config
@@ -49,6 +50,7 @@ const (
 	EnvMaxAhead         = "TH_MAX_AHEAD_SECONDS"
 	EnvTokenLifetime    = "TH_TOKEN_LIFETIME_SECONDS"
 	EnvLogLevel         = "TH_LOG_LEVEL"
+	EnvResultsBucket    = "TH_RESULTS_BUCKET"
 	EnvRegion           = "AWS_REGION"
 )
 
@@ -82,6 +84,9 @@ type Config struct {
 	TokenLifetime time.Duration
 	LogLevel      slog.Level
 	Region        string
+	// ResultsBucket is the S3 bucket the summary writes each request's
+	// results object to; empty: results stay in the table only.
+	ResultsBucket string
 }
 
 // Load parses the environment through getenv (os.Getenv in mains, a map in
@@ -95,6 +100,7 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 		StateMachineARN:  getenv(EnvStateMachineARN),
 		LimitsJSON:       getenv(EnvLimitsJSON),
 		Region:           getenv(EnvRegion),
+		ResultsBucket:    getenv(EnvResultsBucket),
 		DeferThreshold:   2 * time.Second,
 		MaxAhead:         900 * time.Second,
 		TokenLifetime:    time.Hour,
@@ -173,5 +179,6 @@ func (c Config) Environ() map[string]string {
 		EnvTokenLifetime:    strconv.FormatFloat(c.TokenLifetime.Seconds(), 'f', -1, 64),
 		EnvLogLevel:         c.LogLevel.String(),
 		EnvRegion:           c.Region,
+		EnvResultsBucket:    c.ResultsBucket,
 	}
 }

@@ -41,7 +41,7 @@ func TestLoad(t *testing.T) {
 
 func TestEnvironRoundTrip(t *testing.T) {
 	t.Parallel()
-	c, err := Load(FromMap(map[string]string{EnvTable: "t", EnvRelaunchQueueURL: "http://127.0.0.1/000000000000/relaunch", EnvDeferThreshold: "1.5", EnvRegion: "eu-west-1"}))
+	c, err := Load(FromMap(map[string]string{EnvTable: "t", EnvRelaunchQueueURL: "http://127.0.0.1/000000000000/relaunch", EnvDeferThreshold: "1.5", EnvRegion: "eu-west-1", EnvResultsBucket: "results"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,9 @@ func (c Class) Valid() bool {
 }
 
 // Retryable reports whether a failure of class c is worth retrying at all.
-// Quota failures are not retried by default.
+// Quota failures are not: a call repeated on a schedule does not bring the
+// capacity back; the launcher waits for quota instead (pkg/handler's
+// quota gate: a stop of one of the request's tasks, or a probe every 30 s).
 func (c Class) Retryable() bool {
 	return c == Throttled || c == Capacity || c == Transient
 }

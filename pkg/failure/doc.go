@@ -62,7 +62,8 @@
 //	  after the SDK's own retries (MaxAttemptsError) doubled
 //	  LimiterBacklogFull (a LimiterError)         its RetryAfter, if longer
 //	capacity                                      5 s
-//	quota                                        60 s  (not retried by default)
+//	quota                                        60 s  (not retryable: the launcher waits
+//	                                                   for quota instead, see pkg/handler)
 //	transient                                     1 s
 //	  LimiterStoreBusy (a LimiterError)           its RetryAfter, if longer
 //	  Lambda service errors (Lambda.*, Sandbox.*)  2 s  AWS's advice

@@ -6,13 +6,16 @@
 //
 // # Flow
 //
-//	PlanHandler     validate → store request + plan → chunk indices
-//	RunTask         one chunk: loadChunk → nextCall → begin → acquire (one
+//	PlanHandler     validate (ecs.itemsFrom read from S3, every line) →
+//	                store request + plan → items per index → chunk indices
+//	RunTask         one chunk: loadChunk → nextCall → quota gate → begin → acquire (one
 //	                limiter write for every bucket; a far slot is answered
 //	                deferred) → callAndRecord (RunTask / RunInstances, SDK
-//	                retries off); callFailed signals throttles
+//	                retries off; an items request's item merged into the
+//	                overrides, items.go) → task records → the chunk's ids;
+//	                callFailed signals throttles
 //	ChunkRetry      next attempt, token reuse, wait, failover, give-up
-//	                (DLQ + LaunchFailed)
+//	                (DLQ + LaunchFailed); quota waits (quota.go)
 //	Relaunch        HandleEvent (EventBridge) and HandleSQS (relaunch queue):
 //	                slow the ECS buckets on throttle events; relaunch a
 //	                TaskFailedToStart task keyed by its ARN (relaunch_steps.go:
@@ -51,6 +54,22 @@
 // Launched ARNs / instance IDs are kept as a set, so a replayed answer
 // adds nothing. The limiter's back-pressure calls nothing: runtask answers
 // "deferred" for its retry-after and leaves no attempt "sent".
+//
+// # Jobs (version 2)
+//
+// Items: plan stores the request as sent (inline items included: the
+// fingerprint stays the request's) and every item per index (item#<i>)
+// before it answers; runtask and the relaunch path build an items chunk's
+// RunTask with chunkRunTaskInput (items.go): ecs.overrides merged with the
+// item and TH_REQUEST_ID / TH_ARRAY_INDEX, items cached per sandbox.
+// Task records: each launched id's TaskRef (unit index = the units the
+// chunk's lower attempts launched + its place in the answer; attempt 1) is
+// written before the ids join the chunk, so a failed write leaves the
+// attempt "sent" and its replay writes both (runtask_tasks.go).
+// Quota as a queue (quota.go): a quota refusal waits with no attempt
+// spent, probing only when the request's quota gate grants (a stop of one
+// of its tasks, or 30 s since the last probe), waits growing 5 % of the
+// time waited within [10 s, 600 s], until the deadline (class quota).
 //
 // # Errors
 //

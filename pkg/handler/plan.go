@@ -66,6 +66,18 @@ func NewPlanHandler(store launchstore.Store, optFns ...func(*HandlerOptions)) *P
 // is a PermanentError naming every bad field; nothing is stored. The same
 // request again returns the stored plan (with a stall budget for the time
 // left); a different request under a used requestId is a PermanentError.
+//
+// Items (version 2). Every item is read and validated before the first
+// write (ecs.itemsFrom's lines too: a bad line, a count that does not
+// match, an object that cannot be read store nothing). The request is
+// stored as sent, inline items included: it stays one item of at most
+// 400 KB (inline items are at most 200 KB), its fingerprint is the
+// request's own (the same request sent twice is the same request, a
+// different one under its id a conflict), and the launchers, which cache
+// the request per sandbox, read inline items without another read. Then
+// every item, un-merged, is written per index (PutItems: item#<i>) before
+// the plan answers, so no chunk runs before its item exists; a retried
+// plan writes the same items again.
 func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (PlanOutput, error) {
 	var env struct {
 		DetailType string          `json:"detail-type"`
@@ -80,13 +92,23 @@ func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (PlanOutp
 		return PlanOutput{}, permanent("plan", "InvalidRequest", err)
 	}
 	log := h.o.Logger.With("requestId", r.RequestID)
+	items, err := h.planItems(ctx, r)
+	if err != nil {
+		log.Warn("items not read", "err", err)
+		return PlanOutput{}, err
+	}
 	sr, err := h.store.CreateRequest(ctx, r, h.o.Clock.Now())
 	if errors.Is(err, launchstore.ErrRequestConflict) {
 		return PlanOutput{}, permanent("plan", "RequestConflict", fmt.Errorf("%w (requestId %q)", err, r.RequestID))
 	} else if err != nil {
 		return PlanOutput{}, transientErr("plan", err)
 	}
-	log.Info("planned", "chunks", sr.Plan.Count, "ecsChunks", sr.Plan.ECSChunks, "ec2Chunks", sr.Plan.EC2Chunks, "deadline", sr.Deadline)
+	if len(items) > 0 {
+		if err := h.store.PutItems(ctx, r.RequestID, 0, items); err != nil {
+			return PlanOutput{}, transientErr("plan", fmt.Errorf("items: %w", err))
+		}
+	}
+	log.Info("planned", "items", len(items), "chunks", sr.Plan.Count, "ecsChunks", sr.Plan.ECSChunks, "ec2Chunks", sr.Plan.EC2Chunks, "deadline", sr.Deadline)
 	return PlanOutput{Plan: sr.Plan, Stall: NewStallBudget(sr.Deadline, h.o.Clock.Now())}, nil
 }
 

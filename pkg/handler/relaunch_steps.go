@@ -201,7 +201,7 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 	}
 	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
 	j.calledAt = h.o.Clock.Now()
-	res, err := callRunTask(ctx, h.ecs, runTaskInput(j.sr.Request.ECS, j.requestID, rec))
+	res, err := runChunkTask(ctx, h.ecs, h.store, j.sr, j.spec, rec)
 	if err != nil {
 		out, err := h.callFailed(ctx, j, err)
 		return true, out, err

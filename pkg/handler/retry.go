@@ -108,6 +108,9 @@ func (h *ChunkRetry) Handle(ctx context.Context, in RetryInput) (RetryOutput, er
 		out.Reason = "chunk already ended"
 		return out, nil
 	}
+	if c.Class == failure.Quota {
+		return h.waitForQuota(ctx, in, out, v, c)
+	}
 	wc := waitCase(c)
 	retries, err := h.countRetry(ctx, in, v, c, wc)
 	if err != nil {

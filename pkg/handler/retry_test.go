@@ -74,8 +74,13 @@ func TestRetryDecisions(t *testing.T) {
 			want: RetryOutput{Action: ActionRetry, Attempt: 2, WaitSeconds: 64}}, // min(300, 2^6) × .99 → 63.36
 		{name: "permanent gives up", class: classification(failure.Permanent, "ClientException", 0),
 			want: RetryOutput{Action: ActionGiveUp, Attempt: 1}},
-		{name: "quota gives up", class: classification(failure.Quota, "LimitExceededException", 60),
-			want: RetryOutput{Action: ActionGiveUp, Attempt: 1}},
+		// Quota is a queue: the chunk waits 10 s (the schedule's first
+		// wait, not the class's 60 s minimum), the same attempt again
+		// (nothing was recorded: no token bound), even with the budget spent.
+		{name: "quota waits", class: classification(failure.Quota, "LimitExceededException", 60),
+			want: RetryOutput{Action: ActionRetry, Attempt: 1, WaitSeconds: 10}},
+		{name: "quota waits past the attempt budget", class: classification(failure.Quota, "LimitExceededException", 60), retriesBef: 7,
+			want: RetryOutput{Action: ActionRetry, Attempt: 1, WaitSeconds: 10}},
 		{name: "attempt budget", class: classification(failure.Throttled, "ThrottlingException", 1), retriesBef: 7,
 			want: RetryOutput{Action: ActionGiveUp, Attempt: 1}},
 	}

@@ -205,6 +205,9 @@ func (h *RunTask) Handle(ctx context.Context, in RunTaskInput) (RunTaskOutput, e
 		return RunTaskOutput{}, err
 	}
 	fresh := rec.State != launch.AttemptSent
+	if err := h.quotaGate(ctx, in, v, fresh); err != nil {
+		return RunTaskOutput{}, err
+	}
 	if rec, err = h.begin(ctx, in, &v, rec); err != nil {
 		return RunTaskOutput{}, err
 	}
@@ -304,24 +307,37 @@ func (h *RunTask) callAndRecord(ctx context.Context, c *launchCall, out RunTaskO
 	op := "ecs:RunTask"
 	var res result
 	var err error
-	h.o.Metrics.Add(MetricCalls, 1, UnitCount)
-	c.at = h.o.Clock.Now()
 	if v.spec.Kind == launch.KindECS {
-		res, err = callRunTask(ctx, h.ecs, runTaskInput(v.sr.Request.ECS, in.RequestID, rec))
+		call, ierr := chunkRunTaskInput(ctx, h.store, v.sr, v.spec, rec)
+		if ierr != nil {
+			// Nothing was sent; the attempt stays "sent" and is made
+			// again with its token.
+			return RunTaskOutput{}, ierr
+		}
+		h.o.Metrics.Add(MetricCalls, 1, UnitCount)
+		c.at = h.o.Clock.Now()
+		res, err = callRunTask(ctx, h.ecs, call)
 	} else {
 		op = "ec2:RunInstances"
+		h.o.Metrics.Add(MetricCalls, 1, UnitCount)
+		c.at = h.o.Clock.Now()
 		res, err = callRunInstances(ctx, h.ec2, runInstancesInput(v.sr.Request.EC2, in.RequestID, rec))
 	}
 	if err != nil {
 		return RunTaskOutput{}, h.callFailed(ctx, c, op, err)
 	}
-	state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures, h.o.Clock.Now())
+	at := h.o.Clock.Now()
+	if err := h.recordTasks(ctx, c.log, v, rec.Attempt, res.IDs, at); err != nil {
+		return RunTaskOutput{}, err
+	}
+	state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures, at)
 	if err != nil {
 		// The call happened; its record stays "sent", so the next
 		// invocation replays it with the same token and records it.
 		return RunTaskOutput{}, transientErr("runtask", err)
 	}
 	h.o.Metrics.Add(MetricLaunched, float64(len(res.IDs)), UnitCount)
+	h.endQuotaWait(ctx, c, len(res.IDs))
 	rec = state.Attempts[rec.Attempt]
 	if v.spec.Kind == launch.KindEC2 && len(res.IDs) < rec.Count {
 		h.markUnavailable(ctx, c.log, launch.Placement{InstanceType: rec.InstanceType, Subnet: rec.Subnet})

@@ -100,15 +100,19 @@ func (h *RunTask) settleByEvidence(ctx context.Context, in RunTaskInput, v chunk
 		// The attempt stays "sent": the next invocation looks again.
 		return RunTaskOutput{}, err
 	}
+	at := h.o.Clock.Now()
+	if err := h.recordTasks(ctx, log, v, rec.Attempt, sortedIDs(ids), at); err != nil {
+		return RunTaskOutput{}, err
+	}
 	if len(ids) >= rec.Count {
-		state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, ids, nil, h.o.Clock.Now())
+		state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, ids, nil, at)
 		if err != nil {
 			return RunTaskOutput{}, transientErr("runtask", err)
 		}
 		log.Info("settled by evidence", "found", len(ids))
 		return h.answer(out, v.spec, state, state.Attempts[rec.Attempt]), nil
 	}
-	state, err := h.store.SettleAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, rec.Sends, ids, CodeOutcomeUnknown, h.o.Clock.Now())
+	state, err := h.store.SettleAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, rec.Sends, ids, CodeOutcomeUnknown, at)
 	if err != nil {
 		return RunTaskOutput{}, transientErr("runtask", err)
 	}

@@ -231,31 +231,44 @@ func (st *DynamoDB) GiveUp(ctx context.Context, requestID string, chunk, missing
 func (st *DynamoDB) Chunks(ctx context.Context, requestID string) ([]launch.ChunkState, []launch.LostRecord, error) {
 	var chunks []launch.ChunkState
 	var lost []launch.LostRecord
+	err := st.queryPrefix(ctx, requestID, "chunk#", func(it map[string]ddb.AttributeValue) {
+		rest := strings.TrimPrefix(str(it[config.TableSK]), "chunk#")
+		idx, _ := strconv.Atoi(rest[:min(6, len(rest))])
+		if strings.Contains(rest, "#lost#") {
+			lost = append(lost, launch.LostRecord{Chunk: idx, Reason: str(it["reason"]), Units: num(it["units"])})
+			return
+		}
+		chunks = append(chunks, parseChunk(idx, it))
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list chunks of %s: %w", requestID, err)
+	}
+	return chunks, lost, nil
+}
+
+// queryPrefix passes each item of the request whose sort key begins with
+// prefix to each, in sort-key order, one consistent Query page after
+// another.
+func (st *DynamoDB) queryPrefix(ctx context.Context, requestID, prefix string, each func(map[string]ddb.AttributeValue)) error {
 	var start map[string]ddb.AttributeValue
 	for {
 		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(st.table),
-			KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :c)"),
+			KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :p)"),
 			ExpressionAttributeNames:  map[string]string{"#pk": config.TablePK, "#sk": config.TableSK},
-			ExpressionAttributeValues: map[string]ddb.AttributeValue{":pk": s(reqPK(requestID)), ":c": s("chunk#")},
+			ExpressionAttributeValues: map[string]ddb.AttributeValue{":pk": s(reqPK(requestID)), ":p": s(prefix)},
 			ConsistentRead:            aws.Bool(true),
 			ExclusiveStartKey:         start,
+			Limit:                     st.pageLimit,
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("list chunks of %s: %w", requestID, err)
+			return err
 		}
 		for _, it := range out.Items {
-			sk := str(it[config.TableSK])
-			rest := strings.TrimPrefix(sk, "chunk#")
-			idx, _ := strconv.Atoi(rest[:min(6, len(rest))])
-			if strings.Contains(rest, "#lost#") {
-				lost = append(lost, launch.LostRecord{Chunk: idx, Reason: str(it["reason"]), Units: num(it["units"])})
-				continue
-			}
-			chunks = append(chunks, parseChunk(idx, it))
+			each(it)
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return chunks, lost, nil
+			return nil
 		}
 		start = out.LastEvaluatedKey
 	}
@@ -305,6 +318,8 @@ func parseChunk(idx int, it map[string]ddb.AttributeValue) launch.ChunkState {
 			c.Code = str(v)
 		case "launchedAt":
 			c.LaunchedAt, _ = time.Parse(time.RFC3339Nano, str(v))
+		case "quotaWaitSince":
+			c.QuotaWaitSince, _ = time.Parse(time.RFC3339Nano, str(v))
 		default:
 			if len(k) < 2 || k[0] != 'a' {
 				continue

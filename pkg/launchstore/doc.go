@@ -9,5 +9,11 @@
 // concurrent Lambdas do not race. A few methods make more than one write
 // (GiveUpRelaunch: the lost record, the chunk's count, the claim); each
 // write is safe to repeat, and Memory makes them atomic.
+// Version 2's jobs add per-task items, task records and a quota gate per
+// request: a task record has three groups of attributes, one per writer
+// (the launcher's RecordTasks, the tracker's ObserveTask, which only moves
+// forward, and DecideTask, once), so no writer erases another's; a fully
+// written record is about 700 bytes, which sets a Tasks query's pages and
+// read units (DynamoDB's doc comment).
 // The DynamoDB layout is in DynamoDB's doc comment and docs/contracts.md.
 package launchstore

@@ -24,6 +24,7 @@ type DynamoDBAPI interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
@@ -39,15 +40,29 @@ const Retention = 7 * 24 * time.Hour
 //	req#<requestId>     / chunk#<6 digits>         ids, stoppedIds, attempt records a<n> (with their send fence
 //	                                               sends / replays / sentAt), retries, give-up
 //	req#<requestId>     / chunk#<6 digits>#lost#…  a relaunch that was given up
+//	req#<requestId>     / item#<6 digits>          a version-2 request's per-task input (item)
+//	req#<requestId>     / task#<taskArn>           a task record (see dyntasks.go for its attributes)
+//	req#<requestId>     / quota                    the quota gate: stops, probeStops, probes, probedAt (ns)
 //	reqhash#<12 hex>    / meta                     requestId (events carry only the hash in startedBy)
 //	failover#<scope>    / <instanceType>#<subnet>  capacity mark, until expiresAt
 //	relaunch#<taskArn>  / relaunch                 relaunch claim of a task that failed to start
+//
+// A chunk item also holds quotaWaitSince while the chunk waits for quota.
+// Items, task records and the quota gate carry the request's TTL (its
+// deadline plus Retention) when the request is stored. A fully written task
+// record is about 700 bytes by DynamoDB's item-size rules (a UUID
+// requestId, typical ECS reasons; TestDynamoDBTaskRecordSize): a 1 MB Tasks
+// page holds about 1,500 records, and a consistent Tasks query reads one
+// unit per 4 KB, about 6 records.
 //
 // Safe for concurrent use.
 type DynamoDB struct {
 	db    DynamoDBAPI
 	table string
 	cache sync.Map // requestId → *StoredRequest (requests never change)
+	// pageLimit caps the items of one Query page (nil: DynamoDB's 1 MB
+	// page), so tests can page without writing a megabyte.
+	pageLimit *int32
 }
 
 // NewDynamoDB returns the store on table.

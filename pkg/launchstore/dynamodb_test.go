@@ -40,6 +40,19 @@ func TestMain(m *testing.M) {
 // newDynamoDB returns a store on a new, active table.
 func newDynamoDB(t *testing.T) *launchstore.DynamoDB {
 	t.Helper()
+	c, name := newTable(t)
+	st := launchstore.NewDynamoDB(c, name)
+	launchstore.SetPageLimit(st, suitePageLimit)
+	return st
+}
+
+// suitePageLimit makes the suite's queries span pages with a few items
+// (dynalite, as DynamoDB, pages at 1 MB).
+const suitePageLimit = 4
+
+// newTable makes a new, active table and returns a client for it.
+func newTable(t *testing.T) (*dynamodb.Client, string) {
+	t.Helper()
 	name := fmt.Sprintf("table-%d", tableSeq.Add(1))
 	c := testenv.PooledDynamoDBClient(dynalite.Endpoint, 64)
 	ctx := context.Background()
@@ -56,7 +69,7 @@ func newDynamoDB(t *testing.T) *launchstore.DynamoDB {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return launchstore.NewDynamoDB(c, name)
+	return c, name
 }
 
 // TestDynamoDB runs the conformance suite on dynalite through the real

@@ -116,6 +116,9 @@ func (m *Memory) ObserveTask(ctx context.Context, requestID string, o launch.Tas
 
 // DecideTask implements Store.
 func (m *Memory) DecideTask(ctx context.Context, requestID, arn, outcome, why string) (launch.TaskRecord, bool, error) {
+	if outcome == "" {
+		return launch.TaskRecord{}, false, errNoOutcome
+	}
 	if err := m.lock(ctx); err != nil {
 		return launch.TaskRecord{}, false, err
 	}

@@ -61,7 +61,8 @@ type Store interface {
 	// observation (advanced true) and returns the record as stored after
 	// the call, creating it (not Referenced) if absent. DecideTask sets
 	// the outcome once (first false: it was already decided; the stored
-	// record is returned either way). Task: ErrNotFound when absent.
+	// record is returned either way; an empty outcome is an error). Task:
+	// ErrNotFound when absent.
 	RecordTasks(ctx context.Context, requestID string, refs []launch.TaskRef) error
 	ObserveTask(ctx context.Context, requestID string, o launch.TaskObservation) (rec launch.TaskRecord, advanced bool, err error)
 	DecideTask(ctx context.Context, requestID, arn, outcome, why string) (rec launch.TaskRecord, first bool, err error)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
@@ -113,6 +114,7 @@ func Plan(d Deps) (*handler.PlanHandler, error) {
 	st := launchstore.NewDynamoDB(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
 	return handler.NewPlanHandler(st, func(o *handler.HandlerOptions) {
 		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("plan"), d.Config.EventBus
+		o.S3 = NewS3(d.AWS)
 	}), nil
 }
 
@@ -179,5 +181,18 @@ func Summary(d Deps) (*handler.SummaryHandler, error) {
 	st := launchstore.NewDynamoDB(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
 	return handler.NewSummaryHandler(st, eventbridge.NewFromConfig(d.AWS), func(o *handler.HandlerOptions) {
 		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("summary"), d.Config.EventBus
+		o.S3, o.ResultsBucket = NewS3(d.AWS), d.Config.ResultsBucket
 	}).WithDeadLetters(sqs.NewFromConfig(d.AWS), d.Config.DLQURL), nil
+}
+
+// NewS3 is the S3 client of plan (ecs.itemsFrom) and summary (results
+// objects). An endpoint of its own (the local stack's, from the config or
+// AWS_ENDPOINT_URL_S3) is addressed path-style: its host is an IP address,
+// which cannot carry a bucket as a subdomain. On AWS, virtual-hosted
+// style, the SDK's default ("Amazon S3 User Guide: Virtual hosting of
+// buckets").
+func NewS3(cfg aws.Config) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = o.BaseEndpoint != nil
+	})
 }

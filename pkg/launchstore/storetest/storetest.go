@@ -2,8 +2,10 @@
 // passes: launchstore.Memory in its unit tests, launchstore.DynamoDB over
 // dynalite. It pins what the handlers rely on — conditional claims and
 // their failure branches, set and counter semantics, what Chunk and Chunks
-// report after each transition, marks expiring, missing items — and that
-// the conditional writes hold under concurrent callers. Where the two
+// report after each transition, marks expiring, missing items, the jobs
+// items (per-task inputs, task records whose writers never erase each
+// other, forward-only observations, one decision, the quota gate) — and
+// that the conditional writes hold under concurrent callers. Where the two
 // could differ, the DynamoDB store is the reference.
 package storetest
 
@@ -40,6 +42,14 @@ func TestStore(t *testing.T, newStore func(t *testing.T) launchstore.Store) {
 		{"Concurrency", testConcurrency},
 		{"AttemptFencing", testAttemptFencing},
 		{"LaunchedAt", testLaunchedAt},
+		{"Items", testItems},
+		{"TaskParts", testTaskParts},
+		{"Observe", testObserve},
+		{"ObserveRace", testObserveRace},
+		{"Decide", testDecide},
+		{"Tasks", testTasks},
+		{"QuotaGate", testQuotaGate},
+		{"QuotaWait", testQuotaWait},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, newStore) })
 	}
