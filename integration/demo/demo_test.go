@@ -74,7 +74,7 @@ func TestDemoSmall(t *testing.T) {
 	checkJobs(t, rep, text)
 }
 
-// checkJobs: the demo's tasks ran and stopped (30 s on average, from a
+// checkJobs: the demo's tasks ran and stopped (20 s on average, from a
 // launch that ends by about 10 s, so by the execution's end at least one
 // has); the completed line ends at the count of stops, and the counts come
 // from the execution's output when it has them, else from the ledger.
@@ -102,7 +102,7 @@ func checkJobs(t *testing.T, rep report.Report, text string) {
 	default:
 		t.Errorf("counts from %q", rep.CountsFrom)
 	}
-	if !strings.Contains(text, "counts          SUCCEEDED ") || !strings.Contains(text, "tasks run 30 s on average") {
+	if !strings.Contains(text, "counts          SUCCEEDED ") || !strings.Contains(text, "tasks run 20 s on average") {
 		t.Errorf("output lacks the counts row or the tasks' line:\n%s", text)
 	}
 }

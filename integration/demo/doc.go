@@ -12,9 +12,9 @@
 // tree. The command installs the Node tools first (Options.Install).
 //
 // The tasks run and stop (jobs.go): the simulator gives each started task
-// a run of Options.TaskRunSeconds on average (default 30 s, drawn from
-// ±50 %, so the last tasks stop about when the launch-only demo's
-// execution ended), TaskFailureRate of them exiting 1 (default 0). The
+// a run of Options.TaskRunSeconds on average (default 20 s, drawn from
+// ±50 %, so the last tasks have stopped before the launch-only demo's
+// execution ended, 60 s after the last launch), TaskFailureRate of them exiting 1 (default 0). The
 // request waits for them (waitForCompletion, retryStrategy.attempts
 // RetryAttempts, default 3) unless NoWait. The progress and the chart show
 // a second line, the tasks completed (stopped after they started, retries

@@ -12,11 +12,13 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
-// Defaults of the demo's tasks: they run 30 s on average (15–45 s), so the
-// last ones stop about when the launch-only demo's execution ended (60 s
-// after the last launch); a failed run is retried up to 3 attempts.
+// Defaults of the demo's tasks: they run 20 s on average (10–30 s), so the
+// last ones have stopped (15 s to start, 5 s to stop) before the
+// launch-only demo's execution ended, 60 s after the last launch, and the
+// waiting execution ends about then; a failed run is retried up to 3
+// attempts.
 const (
-	DefaultTaskRunSeconds = 30
+	DefaultTaskRunSeconds = 20
 	DefaultRetryAttempts  = 3
 )
 
