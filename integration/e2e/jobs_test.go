@@ -451,7 +451,7 @@ func judgeItems(t *testing.T, w *world, requestID string, n, attempts int) (fail
 	reportAll(t, fmt.Sprintf("attempts per index against the ledger (attempts = 1 + retryable failures, capped at %d)", attempts), chain, 8)
 	t.Logf("ledger: %d units, %d retries, %d failed, %d never ran, %d tasks failed to start (relaunched)", n, retried, failed, neverRan, u.failedToStart)
 	if retried == 0 {
-		t.Errorf("no unit was retried: the run proves nothing about the retry strategy (check the simulator's Runs)")
+		t.Errorf("no unit was retried: the run proves nothing about the retry strategy (tracker: retry on exit; or the simulator's Runs end no task with a retryable failure)")
 	}
 	rows, err := w.results(requestID)
 	if err != nil {
