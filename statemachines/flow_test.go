@@ -397,6 +397,54 @@ func TestLaunchFlow(t *testing.T) {
 	}
 }
 
+// The final summary's status decides the execution's: FAILED fails it with
+// the summary's error and cause (Fail's ErrorPath / CausePath), after the
+// waiting loop; a summary without a status (a reporting-only answer)
+// succeeds as before.
+func TestLaunchFlowFinalStatus(t *testing.T) {
+	t.Parallel()
+	final := func(status, errName, cause string) answer {
+		s := map[string]any{"requestId": "r1", "requested": 10, "launched": 10, "reasons": map[string]int{},
+			"counts": map[string]int{"SUCCEEDED": 9, "FAILED": 1}}
+		for k, v := range map[string]string{"status": status, "error": errName, "cause": cause} {
+			if v != "" {
+				s[k] = v
+			}
+		}
+		return ok(s)
+	}
+	waiting := ok(map[string]any{"requestId": "r1", "requested": 10, "launched": 10, "waitSeconds": 5, "reasons": map[string]int{}})
+	cause := `{"requestId":"r1","counts":{"FAILED":1,"SUCCEEDED":9},"firstReasons":[{"index":3,"status":"FAILED","reason":"exit code 1"}]}`
+	tests := []struct {
+		name                         string
+		summary                      []answer
+		status, wantError, wantCause string
+	}{
+		{"tasks failed", []answer{waiting, waiting, final("FAILED", "TasksFailed", cause)}, "FAILED", "TasksFailed", cause},
+		{"launch incomplete", []answer{final("FAILED", "LaunchIncomplete", cause)}, "FAILED", "LaunchIncomplete", cause},
+		{"succeeded", []answer{waiting, final("SUCCEEDED", "", "")}, "SUCCEEDED", "", ""},
+		{"no status", []answer{summary}, "SUCCEEDED", "", ""},
+	}
+	jobs := make([]flowJob, len(tests))
+	for i, tt := range tests {
+		jobs[i] = flowJob{Input: map[string]any{"requestId": "r1"},
+			Script: map[string][]answer{"plan": {plan(0)}, "runtask": {launched}, "summary": tt.summary}}
+	}
+	results := runFlows(t, jobs)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := results[i]
+			wantStatus(t, r, tt.status)
+			if r.Error != tt.wantError || r.Cause != tt.wantCause {
+				t.Errorf("error %q cause %q, want %q %q", r.Error, r.Cause, tt.wantError, tt.wantCause)
+			}
+			if n := len(r.callsTo("Summary")); n != len(tt.summary) || r.Entered["WaitForRelaunches"] != n-1 {
+				t.Errorf("%d summaries, entered %v; want %d, each but the last followed by a wait", n, r.Entered, len(tt.summary))
+			}
+		})
+	}
+}
+
 func wantStatus(t *testing.T, r flowResult, want string) {
 	t.Helper()
 	if r.Status != want {

@@ -15,6 +15,8 @@
 //	launchTemplates       EC2 launch template IDs (lt-…)
 //	subnets               subnet IDs (subnet-…) for RunInstances
 //	instanceProfileRoles  roles of the launch templates' instance profiles (names or ARNs)
+//	itemsBuckets          S3 buckets (names) ecs.itemsFrom objects may be read from: plan gets
+//	                      s3:GetObject on their objects only (default none: itemsFrom cannot be read)
 //	limitsJson            limiter overrides, TH_LIMITS_JSON (a JSON object, ≤ 2 KB)
 //	deferThresholdSeconds TH_DEFER_THRESHOLD_SECONDS (default: the functions' 2 s)
 //	logLevel              debug | info | warn | error (default info)
@@ -31,7 +33,9 @@
 // The stack (package stack) also makes the relaunch queue that retry
 // defers relaunches to and consumes (TH_RELAUNCH_QUEUE_URL; its own DLQ
 // after 10 receives) and sends retry's failed asynchronous invocations to
-// the product DLQ; see `go doc ./infra/cdk/stack`.
+// the product DLQ, and the results bucket the summary writes each
+// request's results object to (TH_RESULTS_BUCKET); see
+// `go doc ./infra/cdk/stack`.
 //
 // Either the ECS group (clusters + taskDefinitions) or the EC2 group
 // (launchTemplates + subnets) or both must be set: the launch permissions

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -19,7 +20,9 @@ import (
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
 	"github.com/throttle-handler/throttle-handler/pkg/config"
+	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
 
@@ -119,9 +122,15 @@ func TestBadInputEndToEnd(t *testing.T) {
 				}
 				return
 			}
-			var s launch.Summary
-			if status != "SUCCEEDED" || json.Unmarshal([]byte(output), &s) != nil {
-				t.Fatalf("execution %s %s %s, want SUCCEEDED with a summary", status, output, cause)
+			// Every unit dead-lettered: the request fails (LaunchIncomplete)
+			// with the reason in its cause; the summary is read back from
+			// the table as throttlectl status reads it.
+			if !requestFailed(status, cause) || !strings.HasPrefix(cause, launch.ErrLaunchIncomplete) || !strings.Contains(cause, tt.reason) || output != "" {
+				t.Fatalf("execution %s %s %s, want FAILED LaunchIncomplete naming %s", status, output, cause, tt.reason)
+			}
+			s, err := handler.NewSummaryHandler(launchstore.NewDynamoDB(dynamodb.NewFromConfig(ac), cfg.Table), nil).Summarize(ctx, id)
+			if err != nil {
+				t.Fatal(err)
 			}
 			reasons, _ := json.Marshal(s.Reasons)
 			if s.Failed != 3 || s.Launched != 0 || !strings.Contains(string(reasons), tt.reason) {

@@ -222,6 +222,15 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 			continue
 		}
 		rr.Status = status
+		if requestFailed(status, cause) {
+			// More units dead-lettered than tolerated fail the request
+			// (LaunchIncomplete); its summary is LaunchCompleted's, read
+			// back from the table as throttlectl status reads it.
+			if rr.Summary, err = handler.NewSummaryHandler(store, nil).Summarize(ctx, r.RequestID); err != nil {
+				res.Violations = append(res.Violations, fmt.Sprintf("%s: summary of the failed request: %v", r.RequestID, err))
+			}
+			continue
+		}
 		if status != string(sfntypes.ExecutionStatusSucceeded) {
 			res.Violations = append(res.Violations, fmt.Sprintf("%s: execution %s without a summary: %s", r.RequestID, status, cause))
 			continue
@@ -268,8 +277,8 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result, err error) {
 			res.Requests[i].Lost = res.Requests[i].Requested - res.Requests[i].Ledger.Unique - res.Requests[i].DeadLettered - res.Requests[i].EventDeadLettered +
 				res.Requests[i].UnknownRunning
 			unique += res.Requests[i].Ledger.Unique + res.Requests[i].DeadLettered + res.Requests[i].EventDeadLettered
-			if res.Requests[i].Status == string(sfntypes.ExecutionStatusSucceeded) {
-				lost += max(0, res.Requests[i].Lost) // a failed execution will not recover
+			if res.Requests[i].Summary.RequestID != "" {
+				lost += max(0, res.Requests[i].Lost) // an execution without a summary will not recover
 			}
 		}
 		if unique != progress {
@@ -331,6 +340,13 @@ func relaunchQueued(svc *services.Services, url string) (int, error) {
 		return 0, fmt.Errorf("chaos: relaunch queue depth: %w", err)
 	}
 	return v + f + d, nil
+}
+
+// requestFailed says an execution failed with the request's own final
+// status (the summary's error), not for want of a summary.
+func requestFailed(status, cause string) bool {
+	return status == string(sfntypes.ExecutionStatusFailed) &&
+		(strings.HasPrefix(cause, launch.ErrLaunchIncomplete+" ") || strings.HasPrefix(cause, launch.ErrTasksFailed+" "))
 }
 
 // waitExecution polls an execution until it ends.

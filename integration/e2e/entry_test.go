@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/throttle-handler/throttle-handler/integration/sim"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
 
@@ -105,8 +106,8 @@ func TestDeadlinePassed(t *testing.T) {
 	req.DeadlineSeconds = 20
 	submitted := w.now()
 	e := w.wait(w.start(req), 90*time.Second)
-	if e.Status != "SUCCEEDED" {
-		t.Fatalf("execution %s: %s %s", e.Status, e.Error, e.Cause)
+	if e.Status != "FAILED" || e.Error != launch.ErrLaunchIncomplete {
+		t.Fatalf("execution %s: %s %s; want FAILED LaunchIncomplete (units dead-lettered at the deadline)", e.Status, e.Error, e.Cause)
 	}
 	s := e.Summary
 	t.Logf("summary: launched %d, failed %d, dead-lettered %d, reasons %v", s.Launched, s.Failed, s.DeadLettered, s.Reasons)

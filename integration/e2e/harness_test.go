@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -28,6 +29,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/handler"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
+	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
 )
 
@@ -142,6 +144,20 @@ func (w *world) start(req any) string {
 	return aws.ToString(out.ExecutionArn)
 }
 
+// summary is the summary of a request that failed with its own status (a
+// Fail state has no output): LaunchCompleted's, read back from the table
+// as throttlectl status reads it.
+func (w *world) summary(execARN string) launch.Summary {
+	w.t.Helper()
+	id := execARN[strings.LastIndex(execARN, ":")+1:]
+	store := launchstore.NewDynamoDB(dynamodb.NewFromConfig(w.aws), w.cfg.Table)
+	sum, err := handler.NewSummaryHandler(store, nil).Summarize(w.t.Context(), id)
+	if err != nil {
+		w.t.Fatalf("summary of %s: %v", id, err)
+	}
+	return sum
+}
+
 // wait polls an execution until it ends or timeout (real time) passes.
 func (w *world) wait(arn string, timeout time.Duration) execution {
 	w.t.Helper()
@@ -156,6 +172,9 @@ func (w *world) wait(arn string, timeout time.Duration) execution {
 				if err := json.Unmarshal([]byte(*d.Output), &e.Summary); err != nil {
 					w.t.Fatalf("execution output %s: %v", *d.Output, err)
 				}
+			}
+			if e.Error == launch.ErrLaunchIncomplete || e.Error == launch.ErrTasksFailed {
+				e.Summary = w.summary(arn)
 			}
 			return e
 		case err != nil && !strings.Contains(err.Error(), "ExecutionDoesNotExist"):

@@ -55,6 +55,7 @@ func (c *chunkCrashes) hook(_ context.Context, function string, payload []byte) 
 type flowRun struct {
 	req    launch.Request
 	sum    launch.Summary
+	status string // the execution's; FAILED (LaunchIncomplete) when a unit was dead-lettered
 	counts sim.Counts
 	dlq    []handler.DeadLetter
 	chunk  launch.ChunkState // the faulted chunk's table item
@@ -90,8 +91,22 @@ func runFlow(t *testing.T, chunk int, setup func(*awslocal.ServicesOptions)) flo
 	if err != nil {
 		t.Fatalf("execution never ended: %v", err)
 	}
-	if err := json.Unmarshal([]byte(ex.Output), &r.sum); ex.Status != "SUCCEEDED" || err != nil {
-		t.Fatalf("execution %s (%s: %s), output %q: want SUCCEEDED with the summary", ex.Status, ex.Error, ex.Cause, ex.Output)
+	r.status = ex.Status
+	switch {
+	case ex.Status == "SUCCEEDED":
+		if err := json.Unmarshal([]byte(ex.Output), &r.sum); err != nil {
+			t.Fatalf("execution output %q: %v", ex.Output, err)
+		}
+	case ex.Status == "FAILED" && ex.Error == launch.ErrLaunchIncomplete:
+		// A dead-lettered unit fails the request; its summary (that of
+		// LaunchCompleted) is read back from the table as throttlectl
+		// status reads it.
+		store := launchstore.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), svc.Config.Table)
+		if r.sum, err = handler.NewSummaryHandler(store, nil).Summarize(ctx, r.req.RequestID); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("execution %s (%s: %s), output %q: want SUCCEEDED with the summary, or FAILED LaunchIncomplete", ex.Status, ex.Error, ex.Cause, ex.Output)
 	}
 	size := func(_ string, chunk int) int {
 		s, _ := r.req.Chunk(chunk)
@@ -152,6 +167,9 @@ func TestFlowChunkPastItsRetriesLosesNothing(t *testing.T) {
 			})
 			if n := faults.calls["retry"]; n <= 7 {
 				t.Fatalf("retry called %d times for chunk %d: the scenario never drove it past its native retries", n, stuck)
+			}
+			if wantStatus := map[bool]string{true: "FAILED", false: "SUCCEEDED"}[tt.wantDead > 0]; r.status != wantStatus {
+				t.Errorf("execution %s, want %s (a dead-lettered unit fails the request)", r.status, wantStatus)
 			}
 			want := 100 - tt.wantDead
 			if r.counts.Unique != want || r.counts.Duplicates != 0 {

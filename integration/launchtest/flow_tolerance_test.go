@@ -52,6 +52,9 @@ func TestFlowFailedChildNeverAbortsTheOthers(t *testing.T) {
 			return badDeferral{chunk: failing, next: h}, nil
 		}
 	})
+	if r.status != "FAILED" {
+		t.Errorf("execution %s, want FAILED (LaunchIncomplete: 10 units dead-lettered)", r.status)
+	}
 	if r.counts.Unique != 90 || r.counts.Duplicates != 0 {
 		t.Errorf("ledger: %d unique, %d duplicates; want the 9 other chunks launched (90), none twice", r.counts.Unique, r.counts.Duplicates)
 	}

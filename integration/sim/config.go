@@ -182,6 +182,11 @@ type Config struct {
 	// Runs makes tasks end on their own: run times, exit codes, Spot
 	// interruptions (see Runs). The zero value: tasks run until stopped.
 	Runs Runs `json:"runs,omitempty"`
+	// NoAWSLogs: task definitions have no log configuration. By default
+	// each container logs with the awslogs driver (group
+	// /ecs/<family>, stream prefix AWSLogsStreamPrefix), so a task's
+	// log stream is <prefix>/<container>/<task id>.
+	NoAWSLogs bool `json:"noAwsLogs,omitempty"`
 	// CotenantShare in [0, 1) is the share of every published bucket's rate
 	// that a co-tenant caller (traffic the product does not control) draws
 	// from the same buckets (see SetCotenantTraffic). Default 0.

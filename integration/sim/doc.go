@@ -65,8 +65,16 @@
 // Runs.SpotInterruptionRate share of Fargate Spot tasks is interrupted:
 // the two-minute warning (desiredStatus STOPPED, stopCode SpotInterruption,
 // stoppedReason SpotInterruptedReason, lastStatus still RUNNING), then
-// STOPPED Runs.SpotWarningSeconds later, no exit code. Draws come from the
-// task ID and the seed. DescribeTasks, ListTasks, the events and the
+// STOPPED Runs.SpotWarningSeconds later, no exit code. A task StopTask
+// stops after it started gets stopCode UserInitiated and, once STOPPED,
+// its container's exitCode StopTaskExitCode (137: killed at the stop
+// timeout; Runs.NoStopExitCode turns it off). Task definitions
+// (DescribeTaskDefinition) log with awslogs, group /ecs/<family> and
+// stream prefix AWSLogsStreamPrefix, unless Config.NoAWSLogs. Draws come
+// from the task ID and the seed. Instances run InstancePendingSeconds after
+// launch; DescribeInstanceStatus reports their status checks initializing
+// for Lifecycle.InstanceStatusSeconds (default 120), then ok
+// (NoInstanceStatusDelay: ok at once). DescribeTasks, ListTasks, the events and the
 // ledger (LedgerTasks: exit code, stopCode, stoppedReason and the
 // TH_ARRAY_INDEX of the task's container overrides) answer from the same
 // state.

@@ -65,10 +65,11 @@ func (ec2Protocol) serverError() *apiError {
 func ec2Throttle() *apiError { return errorf(503, "RequestLimitExceeded", "Request limit exceeded.") }
 
 var ec2Ops = map[string]func(s *Sim, form url.Values) (any, *apiError){
-	"RunInstances":       (*Sim).ec2RunInstances,
-	"DescribeInstances":  (*Sim).ec2DescribeInstances,
-	"TerminateInstances": (*Sim).ec2TerminateInstances,
-	"CreateTags":         (*Sim).ec2CreateTags,
+	"RunInstances":           (*Sim).ec2RunInstances,
+	"DescribeInstances":      (*Sim).ec2DescribeInstances,
+	"TerminateInstances":     (*Sim).ec2TerminateInstances,
+	"DescribeInstanceStatus": (*Sim).ec2DescribeInstanceStatus,
+	"CreateTags":             (*Sim).ec2CreateTags,
 }
 
 // EC2Handler serves EC2's Query protocol.

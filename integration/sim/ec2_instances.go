@@ -31,6 +31,7 @@ type instance struct {
 	spot                                   bool
 	vcpus                                  int
 	launchTime                             time.Time
+	runningAt                              time.Time
 	state                                  string
 	tags                                   []ec2Tag
 	entry                                  int
@@ -241,9 +242,9 @@ func (s *Sim) launchInstances(now time.Time, in *runInstancesInput, n int) []*in
 		}
 		inst.entry = s.ledger.add(LedgerEntry{Kind: KindInstance, ID: inst.id, ClientToken: in.token,
 			StartedBy: tags[TagStartedBy], Tags: tags, LaunchedAt: now})
-		s.sched.at(now.Add(secs(s.cfg.Lifecycle.InstancePendingSeconds)), func(time.Time) {
+		s.sched.at(now.Add(secs(s.cfg.Lifecycle.InstancePendingSeconds)), func(at time.Time) {
 			if inst.state == "pending" {
-				inst.state = "running"
+				inst.state, inst.runningAt = "running", at
 			}
 		})
 		list = append(list, inst)

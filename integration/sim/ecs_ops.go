@@ -181,6 +181,9 @@ func (s *Sim) ecsStopTask(body []byte) (any, *apiError) {
 	if reason == "" {
 		reason = "Task stopped by user"
 	}
+	if !s.cfg.Runs.NoStopExitCode && t.exitCode == nil && !t.startedAt.IsZero() {
+		t.killOnStop = true
+	}
 	s.beginStop(now, t, StopUserInitiated, reason)
 	return struct {
 		Task taskDoc `json:"task"`
@@ -260,9 +263,16 @@ func (s *Sim) ecsDescribeTaskDefinition(body []byte) (any, *apiError) {
 	}
 	r, _ := strconv.Atoi(rev)
 	type container struct {
-		Name      string `json:"name"`
-		Image     string `json:"image"`
-		Essential bool   `json:"essential"`
+		Name             string         `json:"name"`
+		Image            string         `json:"image"`
+		Essential        bool           `json:"essential"`
+		LogConfiguration map[string]any `json:"logConfiguration,omitempty"`
+	}
+	c := container{Name: family, Image: "public.ecr.aws/docker/library/busybox:latest", Essential: true}
+	if !s.cfg.NoAWSLogs {
+		// Amazon ECS Developer Guide: "Send Amazon ECS logs to CloudWatch".
+		c.LogConfiguration = map[string]any{"logDriver": "awslogs", "options": map[string]string{
+			"awslogs-group": "/ecs/" + family, "awslogs-region": s.cfg.Region, "awslogs-stream-prefix": AWSLogsStreamPrefix}}
 	}
 	return map[string]any{"taskDefinition": map[string]any{
 		"taskDefinitionArn":       "arn:aws:ecs:" + s.cfg.Region + ":" + s.cfg.Account + ":task-definition/" + family + ":" + rev,
@@ -273,6 +283,6 @@ func (s *Sim) ecsDescribeTaskDefinition(body []byte) (any, *apiError) {
 		"requiresCompatibilities": []string{"EC2", "FARGATE"},
 		"cpu":                     "256",
 		"memory":                  "512",
-		"containerDefinitions":    []container{{Name: family, Image: "public.ecr.aws/docker/library/busybox:latest", Essential: true}},
+		"containerDefinitions":    []container{c},
 	}}, nil
 }

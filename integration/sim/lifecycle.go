@@ -30,6 +30,11 @@ type Lifecycle struct {
 	InstancePendingSeconds float64 `json:"instancePendingSeconds,omitempty"`
 	// InstanceShutdownSeconds: shutting-down → terminated. Default 10.
 	InstanceShutdownSeconds float64 `json:"instanceShutdownSeconds,omitempty"`
+	// InstanceStatusSeconds: running → status checks ok
+	// (DescribeInstanceStatus says initializing until then). Default 120;
+	// NoInstanceStatusDelay makes them ok as soon as the instance runs.
+	InstanceStatusSeconds float64 `json:"instanceStatusSeconds,omitempty"`
+	NoInstanceStatusDelay bool    `json:"noInstanceStatusDelay,omitempty"`
 }
 
 func (l Lifecycle) withDefaults() Lifecycle {
@@ -45,6 +50,7 @@ func (l Lifecycle) withDefaults() Lifecycle {
 	def(&l.ENITimeoutSeconds, 30)
 	def(&l.InstancePendingSeconds, 15)
 	def(&l.InstanceShutdownSeconds, 10)
+	def(&l.InstanceStatusSeconds, 120)
 	return l
 }
 
@@ -54,6 +60,7 @@ func (l Lifecycle) validate() error {
 		"RunSeconds": l.RunSeconds, "StoppingSeconds": l.StoppingSeconds,
 		"ENIRetrySeconds": l.ENIRetrySeconds, "ENITimeoutSeconds": l.ENITimeoutSeconds,
 		"InstancePendingSeconds": l.InstancePendingSeconds, "InstanceShutdownSeconds": l.InstanceShutdownSeconds,
+		"InstanceStatusSeconds": l.InstanceStatusSeconds,
 	} {
 		if v < 0 {
 			return fmt.Errorf("sim: Lifecycle.%s must be ≥ 0, got %v", name, v)
@@ -144,6 +151,9 @@ func (s *Sim) finishStop(at time.Time, t *task) {
 	}
 	s.setLast(t, StatusStopped)
 	t.stoppedAt = at
+	if t.killOnStop && t.exitCode == nil {
+		t.exitCode = new(StopTaskExitCode)
+	}
 	t.version++
 	s.release(t)
 	s.ledger.stopped(t.entry, at, t.stopCode, t.stoppedReason, t.exitCode)

@@ -32,7 +32,21 @@ type Runs struct {
 	SpotInterruptionRate    float64 `json:"spotInterruptionRate,omitempty"`
 	SpotInterruptionSeconds float64 `json:"spotInterruptionSeconds,omitempty"`
 	SpotWarningSeconds      float64 `json:"spotWarningSeconds,omitempty"`
+	// NoStopExitCode turns off the exit code of a task StopTask stops
+	// after its container started: by default its container exits
+	// StopTaskExitCode, as a container that does not stop on SIGTERM is
+	// killed (SIGKILL) when the stop timeout passes.
+	NoStopExitCode bool `json:"noStopExitCode,omitempty"`
 }
+
+// StopTaskExitCode is the exit code of a container StopTask killed
+// (128 + SIGKILL). Amazon ECS API Reference: "StopTask": a SIGTERM, then
+// after the stop timeout a SIGKILL.
+const StopTaskExitCode = 137
+
+// AWSLogsStreamPrefix is the awslogs-stream-prefix of the simulator's task
+// definitions (Config.NoAWSLogs turns their log configuration off).
+const AWSLogsStreamPrefix = "ecs"
 
 // DefaultFailSeconds is the mean time to a failing task's exit when tasks
 // otherwise run until stopped.

@@ -47,6 +47,9 @@ type task struct {
 	listedFrom              time.Time // ListTasks shows the task from then
 	cpuUnits                int       // Fargate vCPU quota use, in cpu units
 	overrides               json.RawMessage
+	// killOnStop: StopTask stopped the task after it started; its
+	// container exits StopTaskExitCode when it reaches STOPPED.
+	killOnStop bool
 }
 
 type clusterState struct {

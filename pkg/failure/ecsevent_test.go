@@ -1,6 +1,7 @@
 package failure
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -47,7 +48,7 @@ func TestParseECSEvent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ev.EventName != tc.eventName || ev.Task != tc.task || ev.Class.Class != tc.class {
+			if ev.EventName != tc.eventName || !reflect.DeepEqual(ev.Task, tc.task) || ev.Class.Class != tc.class {
 				t.Errorf("got %q %+v %s, want %q %+v %s", ev.EventName, ev.Task, ev.Class.Class, tc.eventName, tc.task, tc.class)
 			}
 			if c := ClassifyEvent([]byte(tc.in)); c != ev.Class {

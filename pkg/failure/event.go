@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 )
 
 // eventEnvelope is the EventBridge envelope; unknown fields are ignored.
@@ -32,10 +33,19 @@ type taskDetail struct {
 	StopCode         string `json:"stopCode"`
 	StoppedReason    string `json:"stoppedReason"`
 	AvailabilityZone string `json:"availabilityZone"`
-	Containers       []struct {
-		Name   string `json:"name"`
-		Reason string `json:"reason"`
-	} `json:"containers"`
+	// TaskDefinitionArn names the task definition (its log configuration).
+	TaskDefinitionArn string `json:"taskDefinitionArn"`
+	// Version, the times, the exit codes and the overrides are what
+	// tracking reads (see ECSTask).
+	Version    int64          `json:"version"`
+	StartedAt  eventTime      `json:"startedAt"`
+	StoppedAt  eventTime      `json:"stoppedAt"`
+	Containers []ECSContainer `json:"containers"`
+	Overrides  struct {
+		ContainerOverrides []struct {
+			Name string `json:"name"`
+		} `json:"containerOverrides"`
+	} `json:"overrides"`
 }
 
 // ECSEvent is an EventBridge event from source aws.ecs, parsed once: its
@@ -53,9 +63,89 @@ type ECSEvent struct {
 }
 
 // ECSTask is the part of an "ECS Task State Change" detail that tells which
-// task stopped, who started it and why.
+// task changed, who started it, its state and, once stopped, why.
 type ECSTask struct {
 	TaskArn, StartedBy, LastStatus, StopCode, StoppedReason string
+	// ClusterArn is the task's cluster; TaskDefinitionArn its task
+	// definition.
+	ClusterArn, TaskDefinitionArn string
+	// Version is the detail's version: ECS increments it with each change
+	// of the task, so of two events of one status the higher is the later.
+	Version int64
+	// StartedAt and StoppedAt are zero until the task started / stopped
+	// (or when the detail's time cannot be read).
+	StartedAt, StoppedAt time.Time
+	// Containers are the task's containers with their exit codes.
+	Containers []ECSContainer
+	// OverrideContainers names the containers of the task's
+	// overrides.containerOverrides, in order.
+	OverrideContainers []string
+}
+
+// ECSContainer is one container of a task: ExitCode is nil until it has
+// exited (or when it never ran).
+type ECSContainer struct {
+	Name     string `json:"name"`
+	ExitCode *int   `json:"exitCode"`
+	Reason   string `json:"reason"`
+}
+
+// Essential returns the container whose exit decides the task's. ECS's
+// task and its events do not say which containers are essential, so it is
+// chosen: the first of names (in order) that the task has, else the first
+// container that has an exit code, else the first container. ok is false
+// for a task without containers.
+func (t ECSTask) Essential(names ...string) (c ECSContainer, ok bool) {
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		for _, ct := range t.Containers {
+			if ct.Name == n {
+				return ct, true
+			}
+		}
+	}
+	for _, ct := range t.Containers {
+		if ct.ExitCode != nil {
+			return ct, true
+		}
+	}
+	if len(t.Containers) == 0 {
+		return ECSContainer{}, false
+	}
+	return t.Containers[0], true
+}
+
+// eventTime reads a task time as events carry it (an ISO 8601 string) or
+// as the API does (epoch seconds); anything else reads as zero, so a time
+// the product only reports cannot make an event unreadable.
+type eventTime struct{ time.Time }
+
+func (e *eventTime) UnmarshalJSON(b []byte) error {
+	e.Time = time.Time{}
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			e.Time = t.UTC()
+		}
+		return nil
+	}
+	var f float64
+	if json.Unmarshal(b, &f) == nil && f > 0 {
+		e.Time = time.UnixMilli(int64(f * 1000)).UTC()
+	}
+	return nil
+}
+
+func (d taskDetail) task() ECSTask {
+	t := ECSTask{TaskArn: d.TaskArn, StartedBy: d.StartedBy, LastStatus: d.LastStatus, StopCode: d.StopCode,
+		StoppedReason: d.StoppedReason, ClusterArn: d.ClusterArn, TaskDefinitionArn: d.TaskDefinitionArn, Version: d.Version,
+		StartedAt: d.StartedAt.Time, StoppedAt: d.StoppedAt.Time, Containers: d.Containers}
+	for _, o := range d.Overrides.ContainerOverrides {
+		t.OverrideContainers = append(t.OverrideContainers, o.Name)
+	}
+	return t
 }
 
 // Detail types of the ECS events the product reads.
@@ -101,7 +191,7 @@ func parseEnvelope(env eventEnvelope) (ECSEvent, error) {
 		if err := unmarshalDetail(env.Detail, &d); err != nil {
 			return ECSEvent{}, errors.New("ECS Task State Change: detail: " + err.Error())
 		}
-		ev.Task = ECSTask{TaskArn: d.TaskArn, StartedBy: d.StartedBy, LastStatus: d.LastStatus, StopCode: d.StopCode, StoppedReason: d.StoppedReason}
+		ev.Task = d.task()
 		c = classifyTask(d, SourceEvent)
 	default:
 		c = build(rule{class: Permanent}, env.DetailType, SourceEvent, env.DetailType+" is not a failure event: nothing to retry")

@@ -17,9 +17,16 @@
 //	ChunkRetry      next attempt, token reuse, wait, failover, give-up
 //	                (DLQ + LaunchFailed); quota waits (quota.go)
 //	Relaunch        HandleEvent (EventBridge) and HandleSQS (relaunch queue):
-//	                slow the ECS buckets on throttle events; relaunch a
-//	                TaskFailedToStart task keyed by its ARN (relaunch_steps.go:
-//	                find → register → claim → slot → call → record)
+//	                slow the ECS buckets on throttle events; record every
+//	                ECS Task State Change of our tasks and decide it once
+//	                (track.go: observeTask → decideTask): relaunch a
+//	                TaskFailedToStart task keyed by its ARN, retry an exit
+//	                by the request's retryStrategy through the same steps
+//	                (relaunch_steps.go: find → register → claim → slot →
+//	                call → record, the new task's TaskRef first)
+//	Tracker         Sweeper of a waiting request (sweep*.go): DescribeTasks
+//	                of tasks whose events are overdue, decided as events;
+//	                StopTask of attempts past their timeout
 //	SummaryHandler  counts from the table → LaunchCompleted; the machine's
 //	                check waits for pending relaunches and, for ECS, until
 //	                StartWatch after the latest launch (the chunks'
@@ -70,6 +77,9 @@
 // spent, probing only when the request's quota gate grants (a stop of one
 // of its tasks, or 30 s since the last probe), waits growing 5 % of the
 // time waited within [10 s, 600 s], until the deadline (class quota).
+// The relaunch path waits the same way (relaunch_quota.go): a
+// TaskFailedToStart of quota kind, a relaunch refused for quota, or a
+// relaunch of a chunk that waits for quota.
 //
 // # Errors
 //

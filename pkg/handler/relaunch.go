@@ -8,13 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/backoff"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
-	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
@@ -115,9 +113,11 @@ type RelaunchOptions struct {
 //     without a position (no slot comes with the event): the limiter
 //     decreases a bucket once per SignalWindow, so a storm of events is one
 //     step, not a collapse; the rate then recovers gradually.
-//   - "ECS Task State Change" STOPPED, stopCode TaskFailedToStart, startedBy
-//     th/…: the task is relaunched (relaunch_steps.go); a throttling cause
-//     slows the tasks bucket (slowTasks).
+//   - "ECS Task State Change" of a task of ours (startedBy th/…): its
+//     state is recorded and decided (track.go): a TaskFailedToStart is
+//     relaunched (relaunch_steps.go; a throttling cause slows the tasks
+//     bucket, slowTasks), an exit of a waiting request retried or ended by
+//     its retryStrategy.
 //
 // Anything else is ignored.
 type Relaunch struct {
@@ -127,6 +127,7 @@ type Relaunch struct {
 	sqs   SQSAPI
 	dead  deadLetters
 	o     RelaunchOptions
+	logs  *logStreams
 }
 
 // NewRelaunch returns the relaunch handler.
@@ -146,7 +147,7 @@ func NewRelaunch(store launchstore.Store, lim Limiter, ecsc ECSAPI, events Event
 	o.EvidenceLooks = cmp.Or(o.EvidenceLooks, 3)
 	o.EvidenceSpacing = cmp.Or(o.EvidenceSpacing, 2*time.Second)
 	return &Relaunch{store: store, lim: lim, ecs: ecsc, sqs: sqsc,
-		dead: deadLetters{events: events, sqs: sqsc, bus: o.Bus, dlq: o.DLQURL}, o: o}
+		dead: deadLetters{events: events, sqs: sqsc, bus: o.Bus, dlq: o.DLQURL}, o: o, logs: newLogStreams(ecsc, o.Options)}
 }
 
 // HandleEvent is the entry point of an event delivered by an EventBridge
@@ -256,11 +257,10 @@ func (h *Relaunch) react(ctx context.Context, ev ECSEvent) (EventOutput, error) 
 		h.o.Metrics.Add(MetricThrottledAsync, 1, UnitCount)
 		return EventOutput{Action: EventSlowed, Reason: ev.EventName, Buckets: h.slowECS(ctx, ev.EventName)}, nil
 	case failure.DetailECSTaskStateChange:
-		t := ev.Task
-		if t.LastStatus != "STOPPED" || t.StopCode != "TaskFailedToStart" || !strings.HasPrefix(t.StartedBy, launch.StartedByPrefix) {
-			return EventOutput{Action: EventIgnored, Reason: "not a task of ours that failed to start"}, nil
+		if !ours(ev) {
+			return EventOutput{Action: EventIgnored, Reason: "not a task of ours"}, nil
 		}
-		return h.relaunch(ctx, ev)
+		return h.track(ctx, ev)
 	}
 	return EventOutput{Action: EventIgnored, Reason: "detail-type " + ev.DetailType}, nil
 }

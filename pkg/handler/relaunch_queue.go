@@ -64,6 +64,9 @@ func (h *Relaunch) deferRelaunch(ctx context.Context, j *relaunchJob, wait time.
 // (failures[]), which settles the call. Without a queue, or for another
 // class, the invocation fails.
 func (h *Relaunch) retryLater(ctx context.Context, j *relaunchJob, answered bool, lc failure.Classification, cause error) (EventOutput, error) {
+	if lc.Class == failure.Quota && h.o.RelaunchQueueURL != "" {
+		return h.quotaLater(ctx, j, answered)
+	}
 	if h.o.RelaunchQueueURL == "" || !lc.Class.Retryable() {
 		return EventOutput{}, failure.ErrorFor(lc, "ecs:RunTask", cause)
 	}

@@ -34,13 +34,20 @@ type relaunchJob struct {
 	sends int
 	log   *slog.Logger
 	out   EventOutput
+	// retry: the stopped task exited and retryStrategy retries it (a new
+	// attempt), rather than a relaunch after TaskFailedToStart; pred is
+	// the stopped task's record (its unit and attempt).
+	retry bool
+	pred  launch.TaskRecord
+	// quotaProbe: the quota gate granted this delivery's call a probe.
+	quotaProbe bool
 }
 
 func (j *relaunchJob) taskARN() string { return j.ev.Task.TaskArn }
 func (j *relaunchJob) reason() string  { return j.ev.Task.StoppedReason }
 func (j *relaunchJob) fargate() bool   { return j.sr.Request.ECS.Fargate() }
 
-// relaunch launches one task in place of a stopped one, in named steps:
+// relaunchSteps launches one task in place of a stopped one, in named steps:
 // find the request → stop if it is closed → register the relaunch → claim
 // it → hold a slot → (closed? again) call → record.
 //
@@ -58,11 +65,11 @@ func (j *relaunchJob) fargate() bool   { return j.sr.Request.ECS.Fargate() }
 // waits forever. A chunk may relaunch at most maxAttempts × chunk size
 // tasks; a task that cannot start for a permanent reason (bad image,
 // missing secret) is dead-lettered with LaunchFailed, not relaunched.
-func (h *Relaunch) relaunch(ctx context.Context, ev ECSEvent) (EventOutput, error) {
-	j, done, out, err := h.find(ctx, ev)
-	if done || err != nil {
-		return out, err
-	}
+//
+// A retry after an exit (j.retry) takes the same steps but spends no
+// relaunch budget and is never refused for the stop's class: its bound is
+// retryStrategy's attempts, decided before (decideTask).
+func (h *Relaunch) relaunchSteps(ctx context.Context, j *relaunchJob) (EventOutput, error) {
 	for _, step := range []func(context.Context, *relaunchJob) (bool, EventOutput, error){h.predecessor, h.stopIfClosed, h.register, h.claim, h.call} {
 		if done, out, err := step(ctx, j); done || err != nil {
 			return out, err
@@ -134,7 +141,7 @@ func (h *Relaunch) claim(ctx context.Context, j *relaunchJob) (bool, EventOutput
 		j.log.Info("duplicate TaskFailedToStart event", "state", claim.State)
 		return true, j.out, nil
 	}
-	if !created {
+	if !created || j.retry {
 		return false, EventOutput{}, nil
 	}
 	// Once per stopped task: the same event back from the relaunch queue
@@ -144,9 +151,13 @@ func (h *Relaunch) claim(ctx context.Context, j *relaunchJob) (bool, EventOutput
 		h.o.Metrics.Add(MetricThrottledAsync, 1, UnitCount)
 		h.slowTasks(ctx, j, "TaskFailedToStart:"+c.Code)
 	}
-	if c.Class == failure.Permanent || c.Class == failure.Quota {
+	if c.Class == failure.Permanent {
 		out, err := h.giveUp(ctx, j, c, fmt.Sprintf("not relaunched: %s: %s: %s", c.Class, c.Code, j.reason()))
 		return true, out, err
+	}
+	if c.Class == failure.Quota {
+		// Waits for quota (holdForQuota); no attempt spent.
+		return false, EventOutput{}, nil
 	}
 	budget := j.sr.Request.Attempts() * j.spec.Size
 	ok, err := h.store.ChargeRelaunch(ctx, j.requestID, j.id.Chunk, budget)
@@ -160,10 +171,13 @@ func (h *Relaunch) claim(ctx context.Context, j *relaunchJob) (bool, EventOutput
 	return false, EventOutput{}, nil
 }
 
-// call holds the relaunch's slot, waits for it, makes the call and
-// records its answer.
-func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+// awaitSlot settles an expired call, passes the quota gate, holds the
+// relaunch's slot and waits for it.
+func (h *Relaunch) awaitSlot(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
 	if done, out, err := h.settleIfExpired(ctx, j); done || err != nil {
+		return true, out, err
+	}
+	if done, out, err := h.holdForQuota(ctx, j); done || err != nil {
 		return true, out, err
 	}
 	wait, done, out, err := h.slot(ctx, j)
@@ -175,6 +189,15 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		if err := h.o.Clock.Sleep(ctx, wait); err != nil {
 			return true, EventOutput{}, transientErr("retry", fmt.Errorf("waiting for the relaunch slot: %w", err))
 		}
+	}
+	return false, EventOutput{}, nil
+}
+
+// call holds the relaunch's slot, waits for it, makes the call and
+// records its answer.
+func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput, error) {
+	if done, out, err := h.awaitSlot(ctx, j); done || err != nil {
+		return true, out, err
 	}
 	if done, out, err := h.stopIfClosed(ctx, j); done || err != nil {
 		if err == nil && !j.slot.At.IsZero() {
@@ -206,7 +229,7 @@ func (h *Relaunch) call(ctx context.Context, j *relaunchJob) (bool, EventOutput,
 		out, err := h.callFailed(ctx, j, err)
 		return true, out, err
 	}
-	out, err = h.answered(ctx, j, res)
+	out, err := h.answered(ctx, j, res)
 	return true, out, err
 }
 
@@ -341,8 +364,19 @@ func (h *Relaunch) callFailed(ctx context.Context, j *relaunchJob, err error) (E
 
 // record closes the claim with the new task and announces it.
 func (h *Relaunch) record(ctx context.Context, j *relaunchJob, newARN string) (EventOutput, error) {
+	// The new task's unit and attempt first: a failure here leaves the
+	// claim pending, and the next delivery replays the same token.
+	if err := h.store.RecordTasks(ctx, j.requestID, []launch.TaskRef{j.nextRef(newARN, h.o.Clock.Now())}); err != nil {
+		return EventOutput{}, transientErr("retry", err)
+	}
 	if err := h.store.FinishRelaunch(ctx, j.claim, newARN, h.o.Clock.Now()); err != nil {
 		return EventOutput{}, transientErr("retry", err)
+	}
+	if j.quotaProbe {
+		// The probe launched: the chunk no longer waits for quota.
+		if err := h.store.SetQuotaWait(ctx, j.requestID, j.id.Chunk, time.Time{}); err != nil {
+			j.log.Warn("quota wait not cleared", "err", err)
+		}
 	}
 	h.o.Metrics.Add(MetricRelaunched, 1, UnitCount)
 	detail := launch.TaskRelaunchedDetail{RequestID: j.requestID, Chunk: j.id.Chunk, StoppedTaskARN: j.taskARN(), NewTaskARN: newARN,

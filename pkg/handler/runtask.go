@@ -327,9 +327,6 @@ func (h *RunTask) callAndRecord(ctx context.Context, c *launchCall, out RunTaskO
 		return RunTaskOutput{}, h.callFailed(ctx, c, op, err)
 	}
 	at := h.o.Clock.Now()
-	if err := h.recordTasks(ctx, c.log, v, rec.Attempt, res.IDs, at); err != nil {
-		return RunTaskOutput{}, err
-	}
 	state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures, at)
 	if err != nil {
 		// The call happened; its record stays "sent", so the next

@@ -101,9 +101,7 @@ func (h *RunTask) settleByEvidence(ctx context.Context, in RunTaskInput, v chunk
 		return RunTaskOutput{}, err
 	}
 	at := h.o.Clock.Now()
-	if err := h.recordTasks(ctx, log, v, rec.Attempt, sortedIDs(ids), at); err != nil {
-		return RunTaskOutput{}, err
-	}
+	ids = sortedIDs(ids) // the attempt keeps its ids in order: the listing has none
 	if len(ids) >= rec.Count {
 		state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, ids, nil, at)
 		if err != nil {

@@ -2,10 +2,8 @@ package handler
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +16,29 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
 )
 
-// indexByARN reads the task records of request id: unit index and
-// attempt by task ARN, only those the launcher referenced.
+// indexByARN derives the unit index and attempt of every task request id
+// launched from its chunks (launch.WithChunkRefs), as the tracker and the
+// results do.
 func indexByARN(t *testing.T, st launchstore.Store, id string) map[string]launch.TaskRef {
 	t.Helper()
-	recs, err := st.Tasks(context.Background(), id)
+	ctx := context.Background()
+	sr, err := st.Request(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, _, err := st.Chunks(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]launch.TaskRef{}
-	for _, r := range recs {
-		if r.Referenced {
-			out[r.ARN] = r.TaskRef
-		}
+	for _, r := range launch.WithChunkRefs(sr, chunks, nil) {
+		out[r.ARN] = r.TaskRef
 	}
 	return out
 }
 
-// TestRunTaskRecordsUnitIndex: every launched task gets a record with its
-// unit index: unit k of a chunk counts the units its lower attempts
+// TestRunTaskRecordsUnitIndex: every launched task has its unit index in
+// the chunk's attempts: unit k of a chunk counts the units its lower attempts
 // launched, then the position in the answer; instances too (by id).
 func TestRunTaskRecordsUnitIndex(t *testing.T) {
 	t.Parallel()
@@ -102,66 +104,8 @@ func taskARNs(first, n int) []string {
 	return out
 }
 
-// failingRecords fails RecordTasks its first fails calls.
-type failingRecords struct {
-	launchstore.Store
-	mu    sync.Mutex
-	fails int
-}
-
-func (f *failingRecords) RecordTasks(ctx context.Context, requestID string, refs []launch.TaskRef) error {
-	f.mu.Lock()
-	fail := f.fails > 0
-	f.fails--
-	f.mu.Unlock()
-	if fail {
-		return errors.New("ProvisionedThroughputExceededException: table busy")
-	}
-	return f.Store.RecordTasks(ctx, requestID, refs)
-}
-
-// TestRunTaskRecordFailureLosesNoLaunch: task records that cannot be
-// written (every try of the invocation) fail the step transiently with the
-// attempt still "sent"; the next invocation replays it with its token (ECS
-// launches nothing new), writes the records and the chunk's ids. A record
-// that fails once is tried again within the invocation.
-func TestRunTaskRecordFailureLosesNoLaunch(t *testing.T) {
-	t.Parallel()
-	for _, fails := range []int{1, recordTries} {
-		e := newRunTaskEnv(t)
-		st := &failingRecords{Store: e.st, fails: fails}
-		e.h = NewRunTask(st, e.lim, e.ecs, e.ec2, func(o *RunTaskOptions) { o.Clock = e.clk })
-		plan(t, e.st, launchtest.ECSRequest("r1", 10), t0)
-		out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1})
-		if fails < recordTries {
-			if err != nil || out.Status != StatusLaunched || len(indexByARN(t, e.st, "r1")) != 10 {
-				t.Fatalf("one failure: got %+v, %v", out, err)
-			}
-			continue
-		}
-		if errorTypeName(err) != "TransientError" {
-			t.Fatalf("got %+v, %v; want a TransientError", out, err)
-		}
-		state, _ := e.st.Chunk(context.Background(), "r1", 0)
-		if rec := state.Attempts[1]; rec.State != launch.AttemptSent || len(state.IDs) != 0 {
-			t.Fatalf("after the failed record: attempt %+v ids %d, want still sent", rec, len(state.IDs))
-		}
-		out, err = e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, ReuseToken: true})
-		if err != nil || out.Status != StatusLaunched || out.Launched != 10 {
-			t.Fatalf("replay: got %+v, %v", out, err)
-		}
-		calls := e.ecs.Calls()
-		if len(calls) != 2 || aws.ToString(calls[0].ClientToken) != aws.ToString(calls[1].ClientToken) || e.ecs.seq != 10 {
-			t.Fatalf("%d calls, %d tasks: want the replay of one token and 10 tasks", len(calls), e.ecs.seq)
-		}
-		if refs := indexByARN(t, e.st, "r1"); len(refs) != 10 {
-			t.Fatalf("%d records after the replay, want 10", len(refs))
-		}
-	}
-}
-
 // TestEvidenceRecordsUnitIndex: units an expired attempt is settled with
-// by evidence get their records too (ids sorted: the listing has no
+// by evidence have their unit index too (ids sorted: the listing has no
 // answer order), including when fewer than asked are found.
 func TestEvidenceRecordsUnitIndex(t *testing.T) {
 	t.Parallel()

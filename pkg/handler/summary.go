@@ -18,10 +18,13 @@ type SummaryInput struct {
 	// WaitForRelaunches is the state machine's call once the chunks have
 	// ended: it dead-letters every unit still pending (closePending); while
 	// relaunches are pending and the deadline has not passed (plus
-	// RelaunchGrace while one's call has an unknown outcome), the summary
-	// is returned with WaitSeconds and LaunchCompleted is not put; the final one closes the request and dead-letters the
-	// relaunches still pending (closeRelaunches). Without it every call is
-	// final and only reports (throttlectl invoke).
+	// RelaunchGrace while one's call has an unknown outcome), or — for a
+	// request waiting for completion — while a unit is not final and the
+	// deadline has not passed, the summary is returned with WaitSeconds and
+	// LaunchCompleted is not put; the final one closes the request and
+	// dead-letters the relaunches still pending (closeRelaunches). Without
+	// it every call is final and only reports (throttlectl invoke). Every
+	// final summary carries the request's status (finish).
 	WaitForRelaunches bool `json:"waitForRelaunches,omitempty"`
 }
 
@@ -34,13 +37,15 @@ const RelaunchCheckSeconds = 30
 // the deadline, from the relaunch queue.
 const RelaunchGrace = 2 * time.Minute
 
-// SummaryHandler sums a request's chunk results from the table and puts
+// SummaryHandler sums a request's chunk results and per-unit results from
+// the table, decides its final status, writes its results object and puts
 // LaunchCompleted. Safe for concurrent use.
 type SummaryHandler struct {
 	store  launchstore.Store
 	events EventsAPI
 	sqs    SQSAPI // nil: closed units are announced, not queued
 	dlq    string
+	table  string // the results location's table (WithResultsTable)
 	o      HandlerOptions
 }
 
@@ -65,28 +70,31 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (launch.Su
 			return sum, err
 		}
 	}
-	sum, _, err := h.summarize(ctx, in.RequestID)
+	st, err := h.summarize(ctx, in.RequestID)
 	if err != nil {
 		return launch.Summary{}, err
 	}
+	if err := h.finish(ctx, &st); err != nil {
+		return launch.Summary{}, transientErr("summary", err)
+	}
+	sum := st.sum
 	if err := putEvent(ctx, h.events, h.o.Bus, launch.DetailLaunchCompleted, sum); err != nil {
 		return launch.Summary{}, transientErr("summary", err)
 	}
-	h.o.Logger.Info("summary", "requestId", sum.RequestID, "requested", sum.Requested, "launched", sum.Launched,
-		"failed", sum.Failed, "deadLettered", sum.DeadLettered, "pending", sum.Pending, "pendingRelaunches", sum.PendingRelaunches)
+	h.o.Logger.Info("summary", "requestId", sum.RequestID, "status", sum.Status, "error", sum.Error, "requested", sum.Requested, "launched", sum.Launched,
+		"failed", sum.Failed, "deadLettered", sum.DeadLettered, "pending", sum.Pending, "pendingRelaunches", sum.PendingRelaunches, "counts", sum.Counts)
 	return sum, nil
 }
 
-// summarize is Summarize with the handler's errors, and the time of the
-// request's latest launch (zero: none).
-func (h *SummaryHandler) summarize(ctx context.Context, requestID string) (launch.Summary, time.Time, error) {
-	sum, latest, err := h.summary(ctx, requestID)
+// summarize is summary with the handler's errors.
+func (h *SummaryHandler) summarize(ctx context.Context, requestID string) (summaryState, error) {
+	st, err := h.summary(ctx, requestID)
 	if errors.Is(err, launchstore.ErrNotFound) {
-		return launch.Summary{}, time.Time{}, permanent("summary", "RequestNotFound", err)
+		return summaryState{}, permanent("summary", "RequestNotFound", err)
 	} else if err != nil {
-		return launch.Summary{}, time.Time{}, transientErr("summary", err)
+		return summaryState{}, transientErr("summary", err)
 	}
-	return sum, latest, nil
+	return st, nil
 }
 
 // check is the state machine's call: it dead-letters the units the chunks
@@ -102,17 +110,19 @@ func (h *SummaryHandler) check(ctx context.Context, requestID string) (launch.Su
 	if _, err := h.closePending(ctx, sr); err != nil {
 		return launch.Summary{}, true, transientErr("summary", err)
 	}
-	sum, latest, err := h.summarize(ctx, requestID)
+	next := h.sweep(ctx, sr)
+	st, err := h.summarize(ctx, requestID)
 	if err != nil {
 		return launch.Summary{}, true, err
 	}
-	wait, err := h.waitFor(ctx, sum, latest)
+	wait, err := h.waitFor(ctx, st, next)
 	if err != nil {
 		return launch.Summary{}, true, transientErr("summary", err)
 	}
 	if wait > 0 {
+		sum := st.sum
 		sum.WaitSeconds = wait
-		h.o.Logger.Info("summary waits for relaunches", "requestId", sum.RequestID, "pendingRelaunches", sum.PendingRelaunches, "waitSeconds", wait)
+		h.o.Logger.Info("summary waits", "requestId", sum.RequestID, "pendingRelaunches", sum.PendingRelaunches, "counts", sum.Counts, "waitSeconds", wait)
 		return sum, true, nil
 	}
 	if _, err := h.closeRelaunches(ctx, requestID); err != nil {
@@ -122,22 +132,25 @@ func (h *SummaryHandler) check(ctx context.Context, requestID string) (launch.Su
 }
 
 // waitFor returns how long a check should wait before the final summary
-// (0: final now). It waits while relaunches are pending until the deadline
+// (0: final now). A request waiting for completion waits while a unit is
+// not final, until its deadline (waitJobs; next is the sweep's next
+// timeout). Otherwise it waits while relaunches are pending until the deadline
 // or the first check, whichever is later (the relaunch path gives up at the
 // deadline, so one still pending then is lost: its event late or on the
 // relaunch dead-letter queue), RelaunchGrace longer only while a relaunch's
 // call has an unknown outcome (it is replayed at the deadline); and, for a
 // request with ECS tasks launched, StartWatch past its latest launch (see
 // startWatch).
-func (h *SummaryHandler) waitFor(ctx context.Context, sum launch.Summary, latest time.Time) (int, error) {
-	sr, err := h.store.Request(ctx, sum.RequestID) // cached by Summarize
-	if err != nil {
-		return 0, err
-	}
+func (h *SummaryHandler) waitFor(ctx context.Context, st summaryState, next time.Duration) (int, error) {
+	sum, sr := st.sum, st.sr
 	now := h.o.Clock.Now()
 	first, err := h.store.MarkSummaryCheck(ctx, sum.RequestID, now)
 	if err != nil {
 		return 0, err
+	}
+	waiting := sr.Request.WaitForCompletion
+	if waiting && now.Before(sr.Deadline) && !allFinal(st.rows) {
+		return waitJobs(now, first, sr.Deadline, next), nil
 	}
 	limit := later(sr.Deadline, first)
 	if sum.PendingRelaunches > 0 {
@@ -155,8 +168,8 @@ func (h *SummaryHandler) waitFor(ctx context.Context, sum launch.Summary, latest
 		// events, ≈ 9 a loop).
 		return max(RelaunchCheckSeconds, int(math.Ceil(limit.Sub(now).Seconds()/100))), nil
 	}
-	if sr.Plan.ECSChunks > 0 && sum.Launched+sum.Relaunched > 0 {
-		return startWatch(now, first, latest, later(sr.Deadline, first).Add(RelaunchGrace), h.o.StartWatch), nil
+	if !waiting && sr.Plan.ECSChunks > 0 && sum.Launched+sum.Relaunched > 0 {
+		return startWatch(now, first, st.latest, later(sr.Deadline, first).Add(RelaunchGrace), h.o.StartWatch), nil
 	}
 	return 0, nil
 }
@@ -190,22 +203,44 @@ func later(a, b time.Time) time.Time {
 // Summarize computes a request's summary from the table without side effects
 // (throttlectl status uses it too).
 func (h *SummaryHandler) Summarize(ctx context.Context, requestID string) (launch.Summary, error) {
-	sum, _, err := h.summary(ctx, requestID)
-	return sum, err
+	st, err := h.summary(ctx, requestID)
+	return st.sum, err
 }
 
-// summary is Summarize, and the latest LaunchedAt of the request's chunks.
-func (h *SummaryHandler) summary(ctx context.Context, requestID string) (launch.Summary, time.Time, error) {
+// summaryState is what one read of the table says of a request.
+type summaryState struct {
+	sr   launch.StoredRequest
+	sum  launch.Summary
+	rows []launch.ResultRow
+	// latest is the latest LaunchedAt of the request's chunks.
+	latest time.Time
+}
+
+// summary is Summarize, with the request, its result rows and its latest
+// launch.
+func (h *SummaryHandler) summary(ctx context.Context, requestID string) (summaryState, error) {
 	sr, err := h.store.Request(ctx, requestID)
 	if err != nil {
-		return launch.Summary{}, time.Time{}, err
+		return summaryState{}, err
 	}
 	chunks, lost, err := h.store.Chunks(ctx, requestID)
 	if err != nil {
-		return launch.Summary{}, time.Time{}, err
+		return summaryState{}, err
 	}
+	rows, err := h.results(ctx, sr, chunks)
+	if err != nil {
+		return summaryState{}, err
+	}
+	sum, latest := chunkSummary(sr, chunks, lost, h.o.Clock.Now().UTC())
+	sum.Counts = launch.StatusCounts(rows)
+	return summaryState{sr: sr, sum: sum, rows: rows, latest: latest}, nil
+}
+
+// chunkSummary sums the chunks' launches and losses, and returns the
+// latest LaunchedAt.
+func chunkSummary(sr launch.StoredRequest, chunks []launch.ChunkState, lost []launch.LostRecord, now time.Time) (launch.Summary, time.Time) {
 	var latest time.Time
-	sum := launch.Summary{RequestID: requestID, Requested: sr.Request.Requested(), Reasons: map[string]int{}, CompletedAt: h.o.Clock.Now().UTC()}
+	sum := launch.Summary{RequestID: sr.Request.RequestID, Requested: sr.Request.Requested(), Reasons: map[string]int{}, CompletedAt: now}
 	seen := map[int]bool{}
 	for _, c := range chunks {
 		seen[c.Index] = true
@@ -229,6 +264,9 @@ func (h *SummaryHandler) summary(ctx context.Context, requestID string) (launch.
 		} else {
 			sum.Pending += max(0, spec.Size-settled-relaunching-c.Lost)
 		}
+		if !c.QuotaWaitSince.IsZero() {
+			sum.WaitingForQuota += c.Missing(spec.Size)
+		}
 	}
 	for _, l := range lost {
 		sum.Failed += l.Units
@@ -245,7 +283,7 @@ func (h *SummaryHandler) summary(ctx context.Context, requestID string) (launch.
 			sum.Pending += spec.Size
 		}
 	}
-	return sum, latest, nil
+	return sum, latest
 }
 
 // summaryReason is the Reasons key of a given-up chunk: "<class>: <code>"

@@ -57,16 +57,20 @@ type Failure struct {
 // sends exactly the same parameters (ECS answers ConflictException, EC2
 // IdempotentParameterMismatch otherwise).
 type AttemptRecord struct {
-	Attempt      int       `json:"attempt"`
-	Count        int       `json:"count"`
-	Token        string    `json:"token"`
-	StartedBy    string    `json:"startedBy"`
-	InstanceType string    `json:"instanceType,omitempty"`
-	Subnet       string    `json:"subnet,omitempty"`
-	State        string    `json:"state"`
-	Launched     int       `json:"launched"`
-	Failures     []Failure `json:"failures,omitempty"`
-	Code         string    `json:"code,omitempty"`
+	Attempt      int    `json:"attempt"`
+	Count        int    `json:"count"`
+	Token        string `json:"token"`
+	StartedBy    string `json:"startedBy"`
+	InstanceType string `json:"instanceType,omitempty"`
+	Subnet       string `json:"subnet,omitempty"`
+	State        string `json:"state"`
+	Launched     int    `json:"launched"`
+	// IDs are the attempt's launched ids in the answer's order (evidence:
+	// sorted): with the lower attempts' Launched they give each task its
+	// unit (RefFromChunk).
+	IDs      []string  `json:"ids,omitempty"`
+	Failures []Failure `json:"failures,omitempty"`
+	Code     string    `json:"code,omitempty"`
 	// Sends fences the attempt: every invocation that sends it first
 	// claims the next send (ClaimSend), and a state change carries the
 	// send it answers, so a stale invocation cannot overwrite the answer

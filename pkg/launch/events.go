@@ -63,9 +63,59 @@ type Summary struct {
 	Relaunched  int            `json:"relaunched"`
 	CompletedAt time.Time      `json:"completedAt"`
 	// WaitSeconds > 0 says the summary is not final (nothing was put): ask
-	// again in that many seconds, relaunches are pending. Only when asked
-	// with waitForRelaunches.
+	// again in that many seconds, relaunches are pending or (waiting for
+	// completion) units are not final. Only when asked with
+	// waitForRelaunches.
 	WaitSeconds int `json:"waitSeconds,omitempty"`
+
+	// WaitingForQuota counts the units of chunks waiting for quota.
+	WaitingForQuota int `json:"waitingForQuota,omitempty"`
+	// Counts are the units by result status (Results), every status
+	// present.
+	Counts map[string]int `json:"counts"`
+	// Status (StatusSucceeded, StatusFailed) and Error (ErrLaunchIncomplete,
+	// ErrTasksFailed; empty on success) are Request.Outcome of the final
+	// summary; empty while it is not final. Cause is the JSON of
+	// SummaryCause when the status is FAILED: the execution fails with
+	// Error and Cause.
+	Status string `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Cause  string `json:"cause,omitempty"`
+	// Results says where the per-unit results are.
+	Results *ResultsLocation `json:"results,omitempty"`
+	// FirstReasons are up to MaxFirstReasons units that count as
+	// failures: the first (by index) of each distinct status and reason.
+	FirstReasons []UnitReason `json:"firstReasons,omitempty"`
+}
+
+// MaxFirstReasons bounds Summary.FirstReasons; MaxReasonLength each reason.
+const (
+	MaxFirstReasons = 5
+	MaxReasonLength = 256
+)
+
+// ResultsLocation says where a request's results are: its task records
+// (table, partition key, sort-key prefix) and, when the stack has a
+// results bucket, a JSON Lines object of its rows (ResultRow).
+type ResultsLocation struct {
+	Table    string `json:"table,omitempty"`
+	PK       string `json:"pk"`
+	SKPrefix string `json:"skPrefix"`
+	S3       string `json:"s3,omitempty"`
+}
+
+// UnitReason is why one unit failed.
+type UnitReason struct {
+	Index  int    `json:"index"`
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+// SummaryCause is the cause of a FAILED execution (Summary.Cause).
+type SummaryCause struct {
+	RequestID    string         `json:"requestId"`
+	Counts       map[string]int `json:"counts"`
+	FirstReasons []UnitReason   `json:"firstReasons,omitempty"`
 }
 
 // LaunchFailedDetail is put when a chunk is given up on: its missing units

@@ -1,6 +1,8 @@
 package launch
 
 import (
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -75,8 +77,8 @@ type TaskRef struct {
 type TaskObservation struct {
 	ARN        string `json:"taskArn"`
 	LastStatus string `json:"lastStatus"`
-	// Version is the event detail's version (ECS increments it with each
-	// change of the task); 0 from DescribeTasks, which has none.
+	// Version is the task's version (ECS increments it with each change of
+	// the task; events and DescribeTasks both carry it).
 	Version       int64  `json:"version,omitempty"`
 	StopCode      string `json:"stopCode,omitempty"`
 	StoppedReason string `json:"stoppedReason,omitempty"`
@@ -148,4 +150,59 @@ type QuotaGate struct {
 	// the last probe claimed, ProbedAt its time; Probes counts the claims.
 	Stops, ProbeStops, Probes int
 	ProbedAt                  time.Time
+}
+
+// RefFromChunk derives the TaskRef of a task launched by one of the
+// chunk's attempts from the chunk itself: an attempt keeps its launched
+// ids in order, and unit k of the chunk is the units its lower attempts
+// launched plus the position in its ids (attempts of a chunk are made one
+// after another: a higher one begins only once the lower ones are
+// settled). A replacement launched by the relaunch path is not among them
+// (ok false): its launcher records it.
+func RefFromChunk(r Request, spec ChunkSpec, state ChunkState, arn string) (TaskRef, bool) {
+	nums := slices.Sorted(maps.Keys(state.Attempts))
+	k := 0
+	for _, n := range nums {
+		a := state.Attempts[n]
+		if j := slices.Index(a.IDs, arn); j >= 0 {
+			return TaskRef{ARN: arn, Chunk: spec.Index, Index: r.UnitIndex(spec, k+j), Attempt: 1, LaunchedAt: state.LaunchedAt}, true
+		}
+		k += a.Launched
+	}
+	return TaskRef{}, false
+}
+
+// WithChunkRefs completes a request's task records from its chunks: a
+// record the launcher's fields are missing from gets them (RefFromChunk),
+// and a task a chunk launched with no record yet (no event of it arrived)
+// gets a record with its ref and no observation. Records are in the order
+// given, the added ones after them.
+func WithChunkRefs(sr StoredRequest, chunks []ChunkState, tasks []TaskRecord) []TaskRecord {
+	out := slices.Clone(tasks)
+	seen := make(map[string]int, len(tasks))
+	for i, t := range out {
+		seen[t.ARN] = i
+	}
+	for _, c := range chunks {
+		spec, err := sr.Request.Chunk(c.Index)
+		if err != nil {
+			continue
+		}
+		for _, n := range slices.Sorted(maps.Keys(c.Attempts)) {
+			for _, id := range c.Attempts[n].IDs {
+				i, ok := seen[id]
+				if ok && out[i].Referenced {
+					continue
+				}
+				ref, _ := RefFromChunk(sr.Request, spec, c, id)
+				if !ok {
+					seen[id] = len(out)
+					out = append(out, TaskRecord{TaskRef: ref, Referenced: true})
+					continue
+				}
+				out[i].TaskRef, out[i].Referenced = ref, true
+			}
+		}
+	}
+	return out
 }

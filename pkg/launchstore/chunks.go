@@ -82,16 +82,16 @@ func (st *DynamoDB) FinishAttempt(ctx context.Context, requestID string, chunk, 
 	return parseChunk(chunk, attrs), nil
 }
 
-// addIDs extends a SET expression with the launched ids and the chunk's
-// launch time (the summary's start watch runs from the latest); DynamoDB
+// addIDs extends a SET expression on attempt #a with the launched ids (the
+// chunk's set, and the attempt's ordered list) and the chunk's launch time (the summary's start watch runs from the latest); DynamoDB
 // rejects empty sets and unused names, so nothing is added without ids.
 func addIDs(expr string, names map[string]string, vals map[string]ddb.AttributeValue, ids []string, at time.Time) string {
 	if len(ids) == 0 {
 		return expr
 	}
-	names["#ids"], names["#lat"] = "ids", "launchedAt"
-	vals[":ids"], vals[":lat"] = ss(ids), s(at.UTC().Format(time.RFC3339Nano))
-	return strings.Replace(expr, "SET ", "SET #lat = :lat, ", 1) + " ADD #ids :ids"
+	names["#ids"], names["#lat"], names["#ol"] = "ids", "launchedAt", "ids"
+	vals[":ids"], vals[":lat"], vals[":ol"] = ss(ids), s(at.UTC().Format(time.RFC3339Nano)), list(ids)
+	return strings.Replace(expr, "SET ", "SET #lat = :lat, #a.#ol = :ol, ", 1) + " ADD #ids :ids"
 }
 
 // ClaimSend claims the next send of a begun attempt: one conditional
@@ -336,6 +336,7 @@ func parseChunk(idx int, it map[string]ddb.AttributeValue) launch.ChunkState {
 				Launched: num(m.Value["launched"]), Code: str(m.Value["code"]), Sends: num(m.Value["sends"]), Replays: num(m.Value["replays"]),
 			}
 			rec.SentAt, _ = time.Parse(time.RFC3339Nano, str(m.Value["sentAt"]))
+			rec.IDs = listStrs(m.Value["ids"])
 			if f := str(m.Value["failures"]); f != "" {
 				_ = json.Unmarshal([]byte(f), &rec.Failures)
 			}
@@ -348,4 +349,25 @@ func parseChunk(idx int, it map[string]ddb.AttributeValue) launch.ChunkState {
 func shortHash(v string) string {
 	h := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(h[:8])
+}
+
+// list is a DynamoDB list of strings, in order (a set has none).
+func list(v []string) ddb.AttributeValue {
+	l := make([]ddb.AttributeValue, len(v))
+	for i, x := range v {
+		l[i] = s(x)
+	}
+	return &ddb.AttributeValueMemberL{Value: l}
+}
+
+func listStrs(v ddb.AttributeValue) []string {
+	l, ok := v.(*ddb.AttributeValueMemberL)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(l.Value))
+	for _, x := range l.Value {
+		out = append(out, str(x))
+	}
+	return out
 }

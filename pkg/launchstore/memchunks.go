@@ -71,6 +71,9 @@ func (m *Memory) FinishAttempt(ctx context.Context, requestID string, chunk, att
 	}
 	rec := it.attempts[attempt]
 	rec.State, rec.Launched, rec.Failures = launch.AttemptDone, len(ids), nil
+	if len(ids) > 0 {
+		rec.IDs = slices.Clone(ids)
+	}
 	fj, _ := json.Marshal(failures) // stored as JSON: nil reads back nil, empty empty
 	_ = json.Unmarshal(fj, &rec.Failures)
 	it.attempts[attempt] = rec
@@ -157,6 +160,9 @@ func (m *Memory) SettleAttempt(ctx context.Context, requestID string, chunk, att
 			return err
 		}
 		r.State, r.Launched, r.Code = launch.AttemptUnknown, len(ids), code
+		if len(ids) > 0 {
+			r.IDs = slices.Clone(ids)
+		}
 		m.chunks[requestID][chunk].addIDs(ids, at)
 		return nil
 	})

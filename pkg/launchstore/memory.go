@@ -154,7 +154,7 @@ func (c *memChunk) state(i int) launch.ChunkState {
 	}
 	s.IDs, s.Stopped, s.Relaunching = slices.Clone(c.ids), slices.Clone(c.stopped), slices.Clone(c.relaunching)
 	for a, rec := range c.attempts {
-		rec.Failures = slices.Clone(rec.Failures)
+		rec.Failures, rec.IDs = slices.Clone(rec.Failures), slices.Clone(rec.IDs)
 		s.Attempts[a] = rec
 	}
 	s.Retries, s.Relaunches, s.Lost, s.DeadLettered = c.retries, c.relaunches, c.lost, c.deadLettered

@@ -20,7 +20,7 @@ const (
 // listKeys, stringKeys and numberKeys are the Settings fields by kind, so a
 // `-c key=value` string can be converted to the field's type.
 var (
-	listKeys   = []string{"clusters", "taskDefinitions", "taskRoles", "launchTemplates", "subnets", "instanceProfileRoles"}
+	listKeys   = []string{"clusters", "taskDefinitions", "taskRoles", "launchTemplates", "subnets", "instanceProfileRoles", "itemsBuckets"}
 	stringKeys = []string{"limitsJson", "logLevel", "alarmTopicArn"}
 	numberKeys = []string{"deferThresholdSeconds", "logRetentionDays", "runTaskConcurrency", "retryConcurrency"}
 	alarmKeys  = []string{"throttleRatePercent", "dlqDepth", "failedExecutions", "limiterBusy"}

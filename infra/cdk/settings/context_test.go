@@ -43,9 +43,10 @@ func TestFromContext(t *testing.T) {
 			context: map[string]any{
 				"clusters": "jobs, batch", "taskDefinitions": "job:3", "subnets": "",
 				"deferThresholdSeconds": "1.5", "alarms.dlqDepth": "3", "retryConcurrency": "0",
+				"itemsBuckets": "team-items,shared-inputs",
 			},
 			want: Settings{
-				Clusters: []string{"jobs", "batch"}, TaskDefinitions: []string{"job:3"},
+				Clusters: []string{"jobs", "batch"}, TaskDefinitions: []string{"job:3"}, ItemsBuckets: []string{"team-items", "shared-inputs"},
 				DeferThresholdSeconds: 1.5, RetryConcurrency: intp(0), Alarms: AlarmThresholds{DLQDepth: 3},
 			},
 			wantOpts: Options{StackName: "ThrottleHandler"},

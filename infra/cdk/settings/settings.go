@@ -35,6 +35,10 @@ type Settings struct {
 	// InstanceProfileRoles are the roles (names or ARNs) of the launch
 	// templates' instance profiles; iam:PassRole to ec2.amazonaws.com only.
 	InstanceProfileRoles []string `json:"instanceProfileRoles,omitempty"`
+	// ItemsBuckets are the S3 buckets (names) requests may read their
+	// ecs.itemsFrom objects from: plan gets s3:GetObject on their objects
+	// and nothing else. Empty (the default): itemsFrom cannot be read.
+	ItemsBuckets []string `json:"itemsBuckets,omitempty"`
 
 	// LimitsJSON overrides the limiter's built-in AWS defaults
 	// (TH_LIMITS_JSON, see pkg/limiter). Empty: the defaults. Must be a JSON
@@ -98,7 +102,10 @@ var (
 	roleARN        = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$`)
 	launchTemplate = regexp.MustCompile(`^lt-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	subnetID       = regexp.MustCompile(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	topicARN       = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$`)
+	// bucketName: S3's general purpose bucket naming rules, without the
+	// IP-address form.
+	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	topicARN   = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$`)
 )
 
 // allowedRetention are the retention periods CloudWatch Logs accepts, in days.
@@ -140,6 +147,7 @@ func (s Settings) Validate() error {
 		{"launchTemplates", s.LaunchTemplates, launchTemplate.MatchString, "a launch template ID lt-<8 or 17 hex>"},
 		{"subnets", s.Subnets, subnetID.MatchString, "a subnet ID subnet-<8 or 17 hex>"},
 		{"instanceProfileRoles", s.InstanceProfileRoles, matchAny(roleName, roleARN), "a role name or arn:aws:iam::<account>:role/<name>"},
+		{"itemsBuckets", s.ItemsBuckets, validBucket, "an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)"},
 	}
 	for _, c := range checks {
 		seen := map[string]bool{}
@@ -196,6 +204,10 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("alarmTopicArn: must be arn:aws:sns:<region>:<account>:<topic>, got %q", s.AlarmTopicArn)
 	}
 	return nil
+}
+
+func validBucket(b string) bool {
+	return bucketName.MatchString(b) && !strings.Contains(b, "..")
 }
 
 func matchAny(res ...*regexp.Regexp) func(string) bool {

@@ -59,6 +59,10 @@ func TestValidate(t *testing.T) {
 		"throttle rate":      {s: ecs(func(s *Settings) { s.Alarms.ThrottleRatePercent = 150 }), wantErr: "alarms.throttleRatePercent"},
 		"negative threshold": {s: ecs(func(s *Settings) { s.Alarms.DLQDepth = -1 }), wantErr: "alarms.dlqDepth"},
 		"topic":              {s: ecs(func(s *Settings) { s.AlarmTopicArn = "ops" }), wantErr: "alarmTopicArn"},
+		"items bucket":       {s: ecs(func(s *Settings) { s.ItemsBuckets = []string{"my-items.example"} })},
+		"bucket wildcard":    {s: ecs(func(s *Settings) { s.ItemsBuckets = []string{"items-*"} }), wantErr: "itemsBuckets[0]"},
+		"bucket uppercase":   {s: ecs(func(s *Settings) { s.ItemsBuckets = []string{"ok-bucket", "Items"} }), wantErr: "itemsBuckets[1]"},
+		"bucket dots":        {s: ecs(func(s *Settings) { s.ItemsBuckets = []string{"a..b"} }), wantErr: "itemsBuckets[0]"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

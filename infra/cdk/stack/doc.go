@@ -31,6 +31,12 @@
 //     guidance, so a throttled or retried batch is not received twice while
 //     in work); after 10 receives a relaunch goes to the relaunch DLQ,
 //     which has its own alarm.
+//   - The results bucket (TH_RESULTS_BUCKET on summary): each request's
+//     results as a JSON Lines object results/<requestId>.jsonl, written by
+//     the final summary; SSE-S3, public access blocked, TLS only, bucket
+//     owner enforced, objects expire after ResultsExpirationDays (30), kept
+//     with the stack deleted like the table. Summary may only put objects
+//     under results/.
 //   - Asynchronous invocations (EventBridge targets): 2 retries within 6 h,
 //     then the event goes to an OnFailure destination: the product DLQ for
 //     retry (beside the chunks it gives up on), the event DLQ for submit.
@@ -40,7 +46,11 @@
 // in the configured clusters (ecs:cluster condition), tag only at RunTask
 // (ecs:CreateAction), pass only the configured roles to ecs-tasks; RunInstances
 // only through the configured launch templates into the configured subnets,
-// tag only at RunInstances, pass only instance-profile roles to EC2. No
+// tag only at RunInstances, pass only instance-profile roles to EC2.
+// summary (whose waiting check runs the tracker's sweep) may DescribeTasks
+// and StopTask only the tasks of the configured clusters (ecs:cluster
+// condition); plan may GetObject only the objects of the configured
+// itemsBuckets (ecs.itemsFrom). No
 // statement allows a wildcard action; every wildcard resource carries a
 // cdk-nag suppression with its reason (nag.go).
 //

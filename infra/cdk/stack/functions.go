@@ -46,8 +46,11 @@ func (p *parts) addFunctions(assetDir string) {
 		if spec.NeedsMachine {
 			fnEnv[config.EnvStateMachineARN] = p.machineARNs[EntryMachine]
 		}
-		if spec.Name == "retry" {
+		if spec.Name == "retry" || spec.Name == "summary" {
 			fnEnv[config.EnvRelaunchQueueURL] = p.relaunch.QueueUrl()
+		}
+		if spec.Name == "summary" {
+			fnEnv[envResultsBucket] = p.results.BucketName()
 		}
 		logs := awslogs.NewLogGroup(p.stack, jsii.String(spec.ID+"Logs"), &awslogs.LogGroupProps{
 			Retention:     retentionDays(s.LogRetentionDays),

@@ -60,6 +60,7 @@ func fullSettings() settings.Settings {
 		LaunchTemplates:       []string{"lt-0123456789abcdef0"},
 		Subnets:               []string{"subnet-0a1b2c3d", "subnet-0a1b2c3d4e5f60718"},
 		InstanceProfileRoles:  []string{"runnerInstanceRole"},
+		ItemsBuckets:          []string{"team-items"},
 		LimitsJSON:            `{"ecs:RunTask":{"burst":50,"rate":20}}`,
 		DeferThresholdSeconds: 1.5,
 		AlarmTopicArn:         "arn:aws:sns:eu-west-1:111122223333:ops",

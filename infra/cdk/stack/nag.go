@@ -11,17 +11,6 @@ import (
 // elsewhere still fails. No suppression covers an action wildcard: there is
 // none.
 func addNagSuppressions(p *parts) {
-	suppress := func(construct any, id, reason string, appliesTo ...string) {
-		s := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
-		if len(appliesTo) > 0 {
-			var at []any
-			for _, re := range appliesTo {
-				at = append(at, &cdknag.RegexAppliesTo{Regex: jsii.String(re)})
-			}
-			s.AppliesTo = &at
-		}
-		cdknag.NagSuppressions_AddResourceSuppressions(construct, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
-	}
 	for _, q := range []any{p.dlq, p.targetDLQ, p.relaunchDLQ} {
 		suppress(q, "AwsSolutions-SQS3",
 			"This queue is itself a dead-letter queue (the product's give-up queue, the EventBridge targets' and async invokes' undeliverable events, or the relaunch queue's poisoned relaunches); nothing consumes it automatically, so it needs no DLQ of its own.")
@@ -41,6 +30,7 @@ func addNagSuppressions(p *parts) {
 		"RunInstances creates instances, volumes and network interfaces whose IDs do not exist yet, and uses the AMI, security groups and key pair named in the launch template; every such statement requires ec2:LaunchTemplate to be one of the configured templates, and CreateTags requires ec2:CreateAction = RunInstances.",
 		`/^Resource::arn:.+:ec2:.+:(instance|volume|network-interface|security-group|key-pair|spot-instances-request|image)\/\*$/`)
 
+	addJobsSuppressions(p)
 	suppress(p.functions["submit"].Role(), "AwsSolutions-IAM5",
 		"Execution names are derived from request IDs at run time; the pattern is limited to the executions of the launch state machine.",
 		`/^Resource::arn:.+:states:.+:execution:`+*p.machineNames[EntryMachine]+`:\*$/`)
@@ -62,4 +52,39 @@ func addNagSuppressions(p *parts) {
 			}
 		}
 	}
+}
+
+// suppress records one accepted finding on construct (and its children),
+// for IAM5 limited to the resource patterns appliesTo.
+func suppress(construct any, id, reason string, appliesTo ...string) {
+	s := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
+	if len(appliesTo) > 0 {
+		var at []any
+		for _, re := range appliesTo {
+			at = append(at, &cdknag.RegexAppliesTo{Regex: jsii.String(re)})
+		}
+		s.AppliesTo = &at
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(construct, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
+}
+
+// addJobsSuppressions: the results bucket and the jobs grants (results.go).
+func addJobsSuppressions(p *parts) {
+	suppress(p.results, "AwsSolutions-S1",
+		"The results bucket holds only objects the summary function writes, one per request, expiring after 30 days; who wrote them is known, and reads can be audited with CloudTrail data events where required, so no server access log bucket is kept.")
+	summary := p.functions["summary"].Role()
+	suppress(summary, "AwsSolutions-IAM5",
+		"The summary writes one results object per request, named by its request ID at run time, under the results/ prefix of the stack's own results bucket only.",
+		`/^Resource::<ResultsBucket[A-Za-z0-9]+\.Arn>\/results\/\*$/`)
+	suppress(summary, "AwsSolutions-IAM5",
+		"The tracker's sweep describes and stops the request's own tasks, whose IDs exist only after RunTask, on the tasks of the configured clusters only, with the condition ecs:cluster among them.",
+		`/^Resource::arn:.+:ecs:.+:task\/[A-Za-z0-9_-]+\/\*$/`)
+	for _, name := range []string{"summary", "retry"} {
+		suppress(p.functions[name].Role(), "AwsSolutions-IAM5",
+			"ecs:DescribeTaskDefinition and ec2:DescribeInstanceStatus are read-only and support no resource-level permissions: a task's log stream comes from its task definition, an instance's status checks from DescribeInstanceStatus.",
+			`/^Resource::\*$/`)
+	}
+	suppress(p.functions["plan"].Role(), "AwsSolutions-IAM5",
+		"ecs.itemsFrom names an object chosen by the request; plan may read (s3:GetObject only) the objects of the buckets configured as itemsBuckets and no other.",
+		`/^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+\/\*$/`)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -31,8 +32,10 @@ type parts struct {
 	// retry consumes it. relaunchDLQ takes a relaunch after 10 receives.
 	relaunch    awssqs.Queue
 	relaunchDLQ awssqs.Queue
-	functions   map[string]awslambda.Function
-	machines    map[string]awsstepfunctions.StateMachine
+	// results holds each request's results object (TH_RESULTS_BUCKET).
+	results   awss3.Bucket
+	functions map[string]awslambda.Function
+	machines  map[string]awsstepfunctions.StateMachine
 	// machineNames/ARNs are known before the machines exist (see machines.go).
 	machineNames map[string]*string
 	machineARNs  map[string]*string
@@ -43,7 +46,7 @@ type parts struct {
 
 // NewThrottleStack builds the whole product: the Lambda functions, the state
 // machines of StateMachineDir, the product bus and the rules of
-// StateMachineDir/rules, the table, the dead-letter queues, least-privilege
+// StateMachineDir/rules, the table, the results bucket, the dead-letter queues, least-privilege
 // IAM, alarms and a dashboard. It is environment-agnostic unless props.Env
 // is set. Invalid props panic (as CDK constructs throw) with an error naming
 // the setting; call props.Settings.Validate first for a clean message.
@@ -95,9 +98,11 @@ func NewThrottleStack(scope constructs.Construct, id string, props *ThrottleStac
 	}
 	p.machineFiles = machineFiles
 	p.addData()
+	p.addResultsBucket()
 	p.nameMachines(machineFiles)
 	p.addFunctions(assetDir)
 	p.addLaunchPermissions()
+	p.grantJobs()
 	p.addMachines(machineFiles)
 	p.addRules(rules)
 	p.addAlarms()

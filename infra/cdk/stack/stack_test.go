@@ -34,6 +34,8 @@ func TestResourceCounts(t *testing.T) {
 		"AWS::Events::EventBus":            1,
 		"AWS::Events::Rule":                3,
 		"AWS::DynamoDB::Table":             1,
+		"AWS::S3::Bucket":                  1, // the results bucket
+		"AWS::S3::BucketPolicy":            1, // its TLS-only policy
 		"AWS::SQS::Queue":                  4, // product DLQ, event DLQ, relaunch queue and its DLQ
 		"AWS::Lambda::EventSourceMapping":  1, // retry on the relaunch queue
 		"AWS::CloudWatch::Alarm":           8,
@@ -79,6 +81,8 @@ func TestFunctions(t *testing.T) {
 				want = append(want, config.EnvStateMachineARN)
 			case "retry":
 				want = append(want, config.EnvRelaunchQueueURL)
+			case "summary":
+				want = append(want, envResultsBucket, config.EnvRelaunchQueueURL)
 			}
 			var got []string
 			for k := range env {
@@ -95,6 +99,11 @@ func TestFunctions(t *testing.T) {
 			if name == "retry" {
 				if url := render(env[config.EnvRelaunchQueueURL]); url != "${"+queueID(t, s, "RelaunchQueue")+"}" {
 					t.Errorf("%s: got %s, want the relaunch queue's URL", config.EnvRelaunchQueueURL, url)
+				}
+			}
+			if name == "summary" {
+				if b := render(env[envResultsBucket]); b != "${"+onlyID(t, s, "AWS::S3::Bucket")+"}" {
+					t.Errorf("%s: got %s, want the results bucket's name", envResultsBucket, b)
 				}
 			}
 			if name == "submit" {
@@ -305,9 +314,9 @@ func TestRulePatternsMatchEvents(t *testing.T) {
 		"ecs-service-discovery-throttled.json":     {"ecs-service-throttled"},
 		"ecs-service-placement-failure.json":       nil,
 		"ecs-task-failed-to-start-ours.json":       {"ecs-task-failed-to-start"},
-		"ecs-task-failed-to-start-documented.json": nil, // no startedBy: not ours
-		"ecs-task-failed-to-start-service.json":    nil, // started by a service
-		"ecs-task-exited-ours.json":                nil, // ours, but it ran
+		"ecs-task-failed-to-start-documented.json": nil,                          // no startedBy: not ours
+		"ecs-task-failed-to-start-service.json":    nil,                          // started by a service
+		"ecs-task-exited-ours.json":                {"ecs-task-failed-to-start"}, // ours: every state change is tracked
 		"launch-requested.json":                    {"launch-requested"},
 		"launch-completed.json":                    nil,
 	}
@@ -508,10 +517,15 @@ func TestServicePermissions(t *testing.T) {
 	consume := []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"} // the relaunch queue's event source
 	want := map[string][]string{
 		"classify": logs,
-		"plan":     with(logs, rw, []string{"events:PutEvents"}),
-		"summary":  with(logs, rw, []string{"events:PutEvents", "sqs:SendMessage"}), // LaunchFailed + the DLQ for unfinished units
-		"submit":   with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
-		"retry":    with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents"}),
+		"plan":     with(logs, rw, []string{"events:PutEvents", "s3:GetObject"}), // itemsFrom objects
+		// LaunchFailed + the DLQ for unfinished units; the results object;
+		// the tracker's sweep of overdue and timed-out tasks.
+		// Log streams from task definitions, instances to ec2.waitFor, and
+		// described stops handed to the relaunch queue.
+		"summary": with(logs, rw, asyncDest, []string{"events:PutEvents", "sqs:SendMessage", "s3:PutObject", "ecs:DescribeTasks", "ecs:StopTask",
+			"ecs:DescribeTaskDefinition", "ec2:DescribeInstanceStatus"}),
+		"submit": with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
+		"retry":  with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents", "ecs:DescribeTaskDefinition"}),
 	}
 	for name, w := range want {
 		if got := actions(s.roleStatements(t, name)); !slices.Equal(got, w) {

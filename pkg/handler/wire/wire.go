@@ -178,11 +178,33 @@ func Summary(d Deps) (*handler.SummaryHandler, error) {
 	if err := need(d.Config, "summary", config.EnvTable, config.EnvEventBus); err != nil {
 		return nil, err
 	}
-	st := launchstore.NewDynamoDB(dynamodb.NewFromConfig(d.AWS), d.Config.Table)
+	db := dynamodb.NewFromConfig(d.AWS)
+	st, rec := launchstore.NewDynamoDB(db, d.Config.Table), d.recorder("summary")
+	tracker, err := newTracker(d, db, st, rec)
+	if err != nil {
+		return nil, err
+	}
 	return handler.NewSummaryHandler(st, eventbridge.NewFromConfig(d.AWS), func(o *handler.HandlerOptions) {
-		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("summary"), d.Config.EventBus
+		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, rec, d.Config.EventBus
 		o.S3, o.ResultsBucket = NewS3(d.AWS), d.Config.ResultsBucket
-	}).WithDeadLetters(sqs.NewFromConfig(d.AWS), d.Config.DLQURL), nil
+		o.Sweeper = tracker
+	}).WithDeadLetters(sqs.NewFromConfig(d.AWS), d.Config.DLQURL).WithResultsTable(d.Config.Table), nil
+}
+
+// newTracker is the summary's Sweeper: it describes a waiting request's
+// overdue tasks (through the limiter's DescribeTasks bucket), stops the
+// attempts past their timeout and follows EC2 instances to ec2.waitFor;
+// a stop that needs a replacement goes to the relaunch queue (when set).
+func newTracker(d Deps, db *dynamodb.Client, st launchstore.Store, rec handler.Recorder) (*handler.Tracker, error) {
+	lim, _, err := newLimiter(d, db, rec)
+	if err != nil {
+		return nil, err
+	}
+	return handler.NewTracker(st, lim, ecs.NewFromConfig(d.AWS), func(o *handler.TrackerOptions) {
+		o.Options = handler.Options{Clock: d.Clock, Logger: d.Logger, Metrics: rec}
+		o.RelaunchQueueURL, o.SQS = d.Config.RelaunchQueueURL, sqs.NewFromConfig(d.AWS)
+		o.EC2, o.DeferThreshold = ec2.NewFromConfig(d.AWS), d.Config.DeferThreshold
+	}), nil
 }
 
 // NewS3 is the S3 client of plan (ecs.itemsFrom) and summary (results

@@ -14,6 +14,25 @@ const req = "req-1"
 
 func testAttempts(t *testing.T, newStore storeFunc) {
 	ctx := context.Background()
+	t.Run("AttemptKeepsItsIDsInOrder", func(t *testing.T) {
+		// The unit index of a task derives from its position in its
+		// attempt's ids (launch.RefFromChunk): a set would lose it.
+		t.Parallel()
+		st := newStore(t)
+		begin(t, st, req, 0, rec(1, "tok-1"))
+		begin(t, st, req, 0, rec(2, "tok-2"))
+		ids := []string{"task-z", "task-a", "task-m"}
+		finish(t, st, req, 0, 1, ids...)
+		_, err := st.SettleAttempt(ctx, req, 0, 2, 0, []string{"task-q", "task-b"}, "OutcomeUnknown", t0)
+		must(t, err)
+		c := chunk(t, st, req, 0)
+		if got := c.Attempts[1].IDs; !reflect.DeepEqual(got, ids) {
+			t.Errorf("attempt 1 ids %v, want %v", got, ids)
+		}
+		if got := c.Attempts[2].IDs; !reflect.DeepEqual(got, []string{"task-q", "task-b"}) {
+			t.Errorf("attempt 2 ids %v, want [task-q task-b]", got)
+		}
+	})
 	t.Run("BeginRecordsASentAttempt", func(t *testing.T) {
 		t.Parallel()
 		st := newStore(t)
@@ -63,7 +82,7 @@ func testAttempts(t *testing.T, newStore storeFunc) {
 			want := first
 			want.State, want.Code = c.state, c.code
 			if c.state == launch.AttemptDone {
-				want.Launched = 1
+				want.Launched, want.IDs = 1, []string{"task-1"}
 			}
 			if c.code != "" {
 				want.Sends, want.SentAt = 1, t0

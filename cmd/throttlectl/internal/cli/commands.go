@@ -32,6 +32,12 @@ func commands() []Command {
 			Run:      runStatus,
 		},
 		{
+			Name:     "results",
+			Synopsis: "list a request's per-unit results: index, task, attempts, exit code, status (JSON Lines with --output json)",
+			Usage:    "results [--status SUCCEEDED|FAILED|DEAD_LETTERED|CANCELLED|RUNNING|PENDING] [--all-attempts] [--table NAME] <requestId>",
+			Run:      runResults,
+		},
+		{
 			Name:     "cancel",
 			Synopsis: "stop a request's execution and its relaunches, put LaunchCancelled; --stop-launched also stops what it launched",
 			Usage:    "cancel [--stop-launched [--yes]] [--cause TEXT] [--table NAME] [--event-bus NAME] [--state-machine-arn ARN] <requestId>",

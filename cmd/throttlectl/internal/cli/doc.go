@@ -8,7 +8,14 @@
 //	submit   validate a launch request, then StartExecution named as the
 //	         submit function names it (pkg/submit), or --via-events
 //	status   the request's execution, summary counts (computed as the
-//	         summary function does), chunks by state, reasons, ARNs/IDs; --watch
+//	         summary function does), chunks by state, reasons, ARNs/IDs,
+//	         units waiting for quota, and for a request that waits for
+//	         completion its units by result status; --watch
+//	results  one row per unit (launch.Results, as the summary computes
+//	         them): index, task ARN / instance id, attempts, exit code,
+//	         stop code and reason, status; --status filters,
+//	         --all-attempts lists each unit's earlier tasks too; JSON
+//	         Lines with --output json, a table with --output table
 //	cancel   StopExecution, mark the request cancelled (no relaunch runs
 //	         after it) and put LaunchCancelled with the counts; launched
 //	         work stays launched and reported, unless --stop-launched

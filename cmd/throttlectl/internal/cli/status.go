@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -43,7 +44,15 @@ type Status struct {
 	Pending      int     `json:"pending"`
 	Relaunched   int     `json:"relaunched"`
 	Progress     float64 `json:"progressPercent"`
-	Chunks       Chunks  `json:"chunks"`
+	// WaitForCompletion: the request waits for its tasks to stop; Counts
+	// are its units by result status (throttlectl results), every status
+	// present.
+	WaitForCompletion bool           `json:"waitForCompletion,omitempty"`
+	Counts            map[string]int `json:"counts,omitempty"`
+	// WaitingForQuota counts the units of chunks waiting for quota (no
+	// attempt spent) until capacity frees or the deadline passes.
+	WaitingForQuota int    `json:"waitingForQuota"`
+	Chunks          Chunks `json:"chunks"`
 	// Reasons: dead-lettered units by "class: code" (or "relaunch: …").
 	Reasons map[string]int `json:"reasons,omitempty"`
 	// Failures: RunTask failures[] / capacity reasons met on the way, by
@@ -145,6 +154,7 @@ func (p *product) status(ctx context.Context, id string) (Status, error) {
 	st.Planned = true
 	st.Requested, st.Launched, st.Failed, st.DeadLettered = sum.Requested, sum.Launched, sum.Failed, sum.DeadLettered
 	st.Pending, st.Relaunched, st.Reasons = sum.Pending, sum.Relaunched, sum.Reasons
+	st.Counts, st.WaitingForQuota = sum.Counts, sum.WaitingForQuota
 	if st.Requested > 0 {
 		st.Progress = 100 * float64(st.Launched) / float64(st.Requested)
 	}
@@ -157,6 +167,7 @@ func (p *product) status(ctx context.Context, id string) (Status, error) {
 		return Status{}, fmt.Errorf("status %s: %w", id, err)
 	}
 	st.Chunks.Total = sr.Plan.Count
+	st.WaitForCompletion = sr.Request.WaitForCompletion
 	st.Failures = map[string]int{}
 	for _, c := range chunks {
 		spec, err := sr.Request.Chunk(c.Index)
@@ -236,6 +247,12 @@ func (a *App) printStatus(st Status) error {
 	row("progress", fmt.Sprintf("%d/%d launched (%.1f %%)", st.Launched, st.Requested, st.Progress))
 	row("pending", fmt.Sprint(st.Pending))
 	row("dead-lettered", fmt.Sprint(st.DeadLettered))
+	if st.WaitingForQuota > 0 {
+		row("waiting for quota", fmt.Sprint(st.WaitingForQuota))
+	}
+	if st.WaitForCompletion {
+		row("units", countsRow(st.Counts))
+	}
 	row("relaunched", fmt.Sprint(st.Relaunched))
 	c := st.Chunks
 	row("chunks", fmt.Sprintf("%d: %d launched, %d in progress, %d dead-lettered, %d not started", c.Total, c.Launched, c.InProgress, c.DeadLettered, c.NotStarted))
@@ -257,6 +274,20 @@ func (a *App) printStatus(st Status) error {
 		row(map[bool]string{true: "ids", false: ""}[i == 0], id)
 	}
 	return tw.Flush()
+}
+
+// countsRow is the units by status, final ones first, zeros left out.
+func countsRow(counts map[string]int) string {
+	var parts []string
+	for _, s := range launch.ResultStatuses {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	if len(parts) == 0 {
+		return "none yet"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // limiterRow is one bucket's line: learned of configured rate, epoch,
