@@ -16,8 +16,11 @@ import (
 // TestEC2FailoverAndQuota asks for 40 instances of c7g.large or c6g.large
 // in subnet-a or subnet-b. c7g.large has room for 5 instances in subnet-a's
 // zone, so the launcher must fail over to other placements; the account's
-// On-Demand vCPU quota (60 vCPUs: 30 two-vCPU instances) then stops the
-// rest, which must end failed with the quota as the reason.
+// On-Demand vCPU quota (60 vCPUs: 30 two-vCPU instances) then holds the
+// rest: quota is a queue, so they wait (no attempt spent) for capacity the
+// request's own instances never free, and at the deadline (5 simulated
+// minutes) end dead-lettered with the quota as the reason — which fails the
+// execution (LaunchIncomplete: no failure is tolerated).
 func TestEC2FailoverAndQuota(t *testing.T) {
 	w := newWorld(t, setup{sim: sim.Config{
 		Resources: sim.Resources{Subnets: map[string]string{"subnet-a": "us-east-1a", "subnet-b": "us-east-1b"}},
@@ -26,10 +29,10 @@ func TestEC2FailoverAndQuota(t *testing.T) {
 	req := launch.Request{RequestID: "e2e-ec2", EC2: &launch.EC2Spec{
 		LaunchTemplate: launch.LaunchTemplate{LaunchTemplateID: "lt-1", Version: "$Latest"},
 		InstanceTypes:  []string{"c7g.large", "c6g.large"}, SubnetIDs: []string{"subnet-a", "subnet-b"}, Count: 40,
-	}}
+	}, DeadlineSeconds: 300}
 	e := w.wait(w.start(req), 90*time.Second)
-	if e.Status != "SUCCEEDED" {
-		t.Fatalf("execution %s: %s %s", e.Status, e.Error, e.Cause)
+	if e.Status != "FAILED" || e.Error != launch.ErrLaunchIncomplete {
+		t.Fatalf("execution %s: %s %s; want FAILED %s", e.Status, e.Error, e.Cause, launch.ErrLaunchIncomplete)
 	}
 	s := e.Summary
 	if s.Launched != 30 || s.Failed != 10 || s.Launched+s.Failed != 40 {

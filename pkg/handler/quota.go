@@ -3,6 +3,8 @@ package handler
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
@@ -182,7 +184,11 @@ func (h *ChunkRetry) waitForQuota(ctx context.Context, in RetryInput, out RetryO
 	}
 	wait := QuotaWaitInterval(now.Sub(since))
 	if !now.Add(wait).Before(v.sr.Deadline) {
-		reason := fmt.Sprintf("%s: %s: %s: %d of %d units not launched", c.Class, c.Code, quotaDeadlineReason(since, v.sr.Deadline), v.state.Missing(v.spec.Size), v.spec.Size)
+		code := c.Code
+		if cause := lastQuotaRefusal(v.state); code == CodeQuotaWait && cause != "" {
+			code += " (last refused: " + cause + ")" // which quota: the gate's own code does not say
+		}
+		reason := fmt.Sprintf("%s: %s: %s: %d of %d units not launched", c.Class, code, quotaDeadlineReason(since, v.sr.Deadline), v.state.Missing(v.spec.Size), v.spec.Size)
 		return h.settleOrGiveUp(ctx, log, in, out, v, c, v.state.Retries, wait, reason)
 	}
 	h.o.Metrics.Add(MetricQuotaWaits, 1, UnitCount)
@@ -211,4 +217,20 @@ func quotaAttempt(failed int, c failure.Classification, state launch.ChunkState)
 		last = max(last, a)
 	}
 	return last + 1, false
+}
+
+// lastQuotaRefusal is the code (or failures[] reason) of the chunk's
+// latest attempt that was refused: the quota the chunk waited for.
+func lastQuotaRefusal(state launch.ChunkState) string {
+	nums := slices.Sorted(maps.Keys(state.Attempts))
+	for _, n := range slices.Backward(nums) {
+		a := state.Attempts[n]
+		switch {
+		case a.Code != "" && a.Code != CodeQuotaWait:
+			return a.Code
+		case len(a.Failures) > 0:
+			return a.Failures[0].Reason
+		}
+	}
+	return ""
 }
