@@ -12,6 +12,7 @@ import (
 
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 )
 
 // TestRunTiny runs the benchmark harness end to end on a tiny burst with
@@ -110,6 +111,11 @@ func TestSetupIdeal(t *testing.T) {
 		{"hidden ENI bucket bounds", Async, Ours, Params{Tasks: 1000, ENIBurst: 100, ENIRate: 15}, 60, 60},
 		{"sdk-adaptive's own size", Burst, SDKAdaptive, Params{Tasks: 10000, AdaptiveTasks: 300}, 10, 10},
 		{"EC2 below the burst", EC2, Ours, Params{Instances: 500}, 0, 0},
+		// One call per task: Fargate's 20 calls/s bind, (1,000 − 20) / 20.
+		{"items", Burst, Ours, Params{Tasks: 1000, Items: true}, launch.IdealECSMakespan(1000, 1, true), launch.IdealECSMakespan(1000, 1, true)},
+		{"items, by hand", Burst, Ours, Params{Tasks: 1000, Items: true}, 49, 49},
+		// Waiting does not change the launch: 10 tasks a call, (1,000 − 100) / 20.
+		{"wait for completion", Burst, Ours, Params{Tasks: 1000, WaitForCompletion: true}, 45, 45},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,6 +224,10 @@ func TestParamsErrorsNameTheFlag(t *testing.T) {
 		"leaves before it arrives":    {Params{CotenantStartS: 60, CotenantStopS: 30}, "--cotenant-stop"},
 		"leaves as it arrives":        {Params{CotenantStartS: 60, CotenantStopS: 60}, "--cotenant-stop"},
 		"negative co-tenant services": {Params{CotenantServices: -1}, "--cotenant-services"},
+		"run time without waiting":    {Params{TaskRunSeconds: 30}, "--task-run-seconds: only with --wait-for-completion"},
+		"negative run time":           {Params{WaitForCompletion: true, TaskRunSeconds: -1}, "--task-run-seconds"},
+		"waiting in another scenario": {Params{WaitForCompletion: true, Scenarios: []string{Burst, Cotenant}}, "--scenario burst"},
+		"items in another scenario":   {Params{Items: true, Scenarios: []string{EC2}}, "--scenario burst"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -232,6 +242,7 @@ func TestParamsErrorsNameTheFlag(t *testing.T) {
 		"co-tenant from 30 s to 60 s": {CotenantStartS: 30, CotenantStopS: 60},
 		"co-tenant leaves at 60 s":    {CotenantStopS: 60},
 		"unknown with its defaults":   {Scenarios: []string{Unknown}},
+		"waiting, every scenario":     {WaitForCompletion: true, Scenarios: []string{"all"}},
 	} {
 		if err := p.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -23,6 +23,23 @@
 // Result records which setting ran (cotenant_services,
 // cotenant_services_runtask) and the throttle events the services received.
 //
+// The burst scenario has two jobs variants, ours only (jobs.go; the
+// baselines launch without waiting and without per-task input, so they are
+// skipped): WaitForCompletion (`--wait-for-completion`) submits the request
+// with waitForCompletion while the simulator runs each task TaskRunSeconds
+// on average (`--task-run-seconds`, default 60 s, drawn from ±50 %), and
+// reports when the last task stopped (last_stop_s) and the execution ended
+// (execution_end_s) against ideal_completion_s = the launch's ideal + the
+// time to RUNNING (provisioning + pending, 15 s in the local AWS) + the
+// longest run drawn (1.5 × the mean, which the slowest of many tasks
+// approaches) + the stop (5 s) (completion_ratio = end ÷ ideal), and the
+// quota probes of
+// the request's quota gate (quota_probes, absent when no unit waited for
+// quota); Items (`--items`) gives each task its own item, so each costs a
+// RunTask call: on Fargate the 20-calls/s bucket binds and the ideal is
+// (N − 20) / 20 s (launch.IdealECSMakespan with one task a call) instead of
+// (N − 100) / 20 s. The table prints them in a jobs section.
+//
 // RunSeeds repeats the whole run per seed and Summarize gives each pair's
 // medians and range over the seeds (`make bench-full`).
 //

@@ -76,6 +76,12 @@ type Params struct {
 	// lost responses, 5xx answers and Lambda crashes (after the work)
 	// (defaults 0.03, 0.03, 0.01).
 	LostRate, ServerErrorRate, CrashRate float64
+	// WaitForCompletion and Items are the jobs variants of the burst
+	// scenario (jobs.go; ours only): the request waits for its tasks,
+	// which run TaskRunSeconds on average (default DefaultTaskRunSeconds),
+	// and/or carries one item per task (one RunTask call each).
+	WaitForCompletion, Items bool
+	TaskRunSeconds           float64
 	// DeferThreshold overrides ours' TH_DEFER_THRESHOLD_SECONDS (nil: the
 	// product's default).
 	DeferThreshold *time.Duration
@@ -110,6 +116,9 @@ type Params struct {
 func (p Params) Validate() error { return p.defaults() }
 
 func (p *Params) defaults() error {
+	if p.jobsVariant() && (len(p.Scenarios) == 0 || slices.Equal(p.Scenarios, []string{"all"})) {
+		p.Scenarios = []string{Burst} // the jobs variants are burst's
+	}
 	if len(p.Scenarios) == 0 || slices.Contains(p.Scenarios, "all") {
 		p.Scenarios = AllScenarios
 	}
@@ -191,6 +200,9 @@ func (p *Params) defaults() error {
 		return fmt.Errorf("--time-scale: must be in (0, 200], got %g", p.TimeScale)
 	case !strings.HasSuffix(p.Chart, ".png"):
 		return fmt.Errorf("--chart: must name a .png file, got %q", p.Chart)
+	}
+	if err := p.jobsProblem(); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string

@@ -95,6 +95,20 @@ type Result struct {
 	LambdaErrors   int64   `json:"lambda_errors"`
 	CostPer1000USD float64 `json:"cost_per_1000_usd"`
 
+	// Jobs variants (jobs.go): whether the request waited for its tasks
+	// and carried items, the tasks' mean run time; when the last task
+	// stopped and the execution ended, the ideal of that end (launch ideal
+	// + start-up + the longest run drawn + the stop) and their ratio; the
+	// quota probes of the request's gate (absent when it has none).
+	WaitForCompletion bool    `json:"wait_for_completion,omitempty"`
+	Items             bool    `json:"items,omitempty"`
+	TaskRunS          float64 `json:"task_run_s,omitempty"`
+	LastStopS         float64 `json:"last_stop_s,omitempty"`
+	ExecutionEndS     float64 `json:"execution_end_s,omitempty"`
+	IdealCompletionS  float64 `json:"ideal_completion_s,omitempty"`
+	CompletionRatio   float64 `json:"completion_ratio,omitempty"`
+	QuotaProbes       *int    `json:"quota_probes,omitempty"`
+
 	Status    string  `json:"status"` // the execution's final status
 	TimeScale float64 `json:"time_scale"`
 	WallS     float64 `json:"wall_s"` // real seconds, start-up included
@@ -162,7 +176,10 @@ func WriteTable(w io.Writer, rs []Result) error {
 			r.AsyncThrottles, r.ThrottledPct, r.CallsPerTask, r.MakespanS, r.IdealMakespanS, ratio, capUsed, harm,
 			r.P50LaunchS, r.P99LaunchS, r.CostPer1000USD)
 	}
-	return flushNotes(w, tw, notes)
+	if err := flushNotes(w, tw, notes); err != nil {
+		return err
+	}
+	return writeJobsTable(w, rs)
 }
 
 // flushNotes flushes a table to w, then prints notes under it, indented.

@@ -136,6 +136,7 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 	r.Failed = failedUnits(s.strategy, info.Output)
 
 	measure(&r, s, stack, hash, submitted, size)
+	measureJobs(&r, p, stack, s.request.RequestID, submitted, info.StopDate)
 	r.throttles = throttles
 	for _, p := range throttles {
 		for range int(p.Y) {

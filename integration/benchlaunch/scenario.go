@@ -2,6 +2,7 @@ package benchlaunch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -72,6 +73,9 @@ func newSetup(p Params, scenario, strategy string) (setup, error) {
 	if scenario == EC2 && strategy == SDKAdaptive {
 		return setup{}, fmt.Errorf("%s: not implemented for EC2 (RunTask only)", strategy)
 	}
+	if why := p.jobsSkip(strategy); why != "" {
+		return setup{}, errors.New(why)
+	}
 	s := setup{scenario: scenario, strategy: strategy, timeScale: p.TimeScale}
 	buckets := sim.DefaultBuckets()
 	runTask, fargate := p.account(scenario)
@@ -127,6 +131,7 @@ func newSetup(p Params, scenario, strategy string) (setup, error) {
 	default:
 		return setup{}, fmt.Errorf("unknown scenario %q", scenario)
 	}
+	p.applyJobs(&s)
 	s.ideal = map[string]report.Bucket{}
 	for name := range s.units {
 		s.ideal[name] = report.Bucket{Burst: buckets[name].Burst, Rate: buckets[name].Rate}

@@ -46,6 +46,17 @@ type Options struct {
 	Buckets map[string]sim.Bucket
 	// Seed of the simulator's IDs (default 1).
 	Seed uint64
+	// TaskRunSeconds is the mean run time of a started task, drawn from
+	// ±50 % (default DefaultTaskRunSeconds; negative: tasks run until
+	// stopped). TaskFailureRate is the share whose essential container
+	// exits 1 (default 0).
+	TaskRunSeconds, TaskFailureRate float64
+	// NoWait submits the request without waitForCompletion: the execution
+	// ends after the launch, as before jobs. Otherwise it waits for every
+	// task to stop, retrying failed runs up to RetryAttempts attempts
+	// (default DefaultRetryAttempts).
+	NoWait        bool
+	RetryAttempts int
 	// DeferThreshold, when ≥ 0, overrides the functions' defer threshold
 	// (TH_DEFER_THRESHOLD_SECONDS); negative keeps the product's default.
 	DeferThreshold time.Duration
@@ -91,6 +102,9 @@ func (o *Options) defaults() error {
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Minute
 	}
+	if err := o.jobDefaults(); err != nil {
+		return err
+	}
 	switch {
 	case o.Tasks < 1 || o.Tasks > 100000:
 		return fmt.Errorf("--tasks: must be 1..100000 (a request's ecs.count), got %d", o.Tasks)
@@ -124,6 +138,7 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 	defer cancel()
 	out := o.Out
 	fmt.Fprintf(out, "throttle-handler demo: %d Fargate tasks, Map concurrency %d, local AWS at %g× real time\n", o.Tasks, o.Concurrency, o.TimeScale)
+	fmt.Fprintln(out, o.jobsLine())
 
 	if o.Install != nil {
 		if err := o.Install(ctx, out); err != nil {
@@ -136,10 +151,7 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	req := launch.Request{RequestID: fmt.Sprintf("demo-%d-tasks", o.Tasks), ECS: &launch.ECSSpec{
-		Cluster: "demo", TaskDefinition: "job:1", Count: o.Tasks, LaunchType: "FARGATE",
-		NetworkConfiguration: &launch.NetworkConfiguration{AwsvpcConfiguration: &launch.AwsvpcConfiguration{
-			Subnets: []string{"subnet-a", "subnet-b", "subnet-c"}}}}}
+	req := o.request()
 	size := func(chunk int) int {
 		c, err := req.Chunk(chunk)
 		if err != nil {
@@ -163,7 +175,7 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 		so.RunnerStderr = o.Log
 	}
 	fmt.Fprintln(out, "starting the local AWS (ECS/EC2 simulator, Lambda, Step Functions, EventBridge, SQS, DynamoDB) …")
-	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: o.TimeScale, Sim: sim.Config{Seed: o.Seed, Buckets: buckets},
+	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: o.TimeScale, Sim: sim.Config{Seed: o.Seed, Buckets: buckets, Runs: o.runs()},
 		Logger: logger, Services: so})
 	if err != nil {
 		return report.Report{}, fmt.Errorf("start the local AWS: %w", err)
@@ -195,11 +207,13 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 
 	hash := launch.RequestHash(req.RequestID)
 	snapshot := func() report.Snapshot {
-		c := sim.Count(stack.Sim.Ledger().For(hash), func(_ string, chunk int) int { return size(chunk) })
+		entries := stack.Sim.Ledger().For(hash)
+		c := countRuns(entries, size)
 		st := stack.Sim.Stats()
 		inFlight, deferred := obs.counts()
 		return report.Snapshot{SimSeconds: stack.Clock.Now().Sub(submitted).Seconds(), Requested: o.Tasks,
-			Launched: c.Unique, InFlight: inFlight, Deferred: deferred, Throttled: st.ThrottledCalls, Async: st.AsyncThrottles}
+			Launched: c.Unique, InFlight: inFlight, Deferred: deferred, Throttled: st.ThrottledCalls, Async: st.AsyncThrottles,
+			Completed: len(stoppedTimes(entries, submitted))}
 	}
 	prog := report.NewProgress(ctx, out, o.TTY, o.Tasks, o.ProgressEvery)
 	status, output, err := follow(ctx, sfnc, res.ExecutionARN, prog, snapshot)
@@ -212,11 +226,16 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 	if output != "" {
 		_ = json.Unmarshal([]byte(output), &sum)
 	}
+	if c := outputCounts(output); sum.DeadLettered == 0 && c != nil {
+		sum.DeadLettered = c[launch.ResultDeadLettered] // a failed execution's cause
+	}
 	final.DeadLettered = sum.DeadLettered
 	final.InFlight, final.Deferred = 0, 0
 	prog.Done(final)
 
 	rep, chart := measure(stack, req, submitted, sum, obs, buckets)
+	rep.EndS = final.SimSeconds
+	addJobs(&rep, &chart, stack.Sim.Ledger().For(hash), submitted, output)
 	rep.Status = status
 	rep.Concurrency, rep.TimeScale = o.Concurrency, o.TimeScale
 	rep.StartupS = startup.Seconds()
@@ -242,7 +261,7 @@ func Run(ctx context.Context, o Options) (report.Report, error) {
 }
 
 // follow updates prog until the execution ends, and returns its status
-// and output.
+// and output (a failed execution's cause).
 func follow(ctx context.Context, c *sfn.Client, arn string, prog report.Progress, snap func() report.Snapshot) (status, output string, err error) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -269,6 +288,9 @@ func follow(ctx context.Context, c *sfn.Client, arn string, prog report.Progress
 			return "", "", fmt.Errorf("DescribeExecution: %w", err)
 		}
 		if d.Status != sfntypes.ExecutionStatusRunning {
+			if d.Output == nil { // a failed execution's summary is its cause
+				return string(d.Status), aws.ToString(d.Cause), nil
+			}
 			return string(d.Status), aws.ToString(d.Output), nil
 		}
 	}
@@ -279,7 +301,7 @@ func follow(ctx context.Context, c *sfn.Client, arn string, prog report.Progress
 func measure(stack *awslocal.Stack, req launch.Request, submitted time.Time, sum launch.Summary, obs *observer, buckets map[string]sim.Bucket) (report.Report, report.Chart) {
 	n := req.Requested()
 	entries := stack.Sim.Ledger().For(launch.RequestHash(req.RequestID))
-	c := sim.Count(entries, func(_ string, chunk int) int {
+	c := countRuns(entries, func(chunk int) int {
 		spec, err := req.Chunk(chunk)
 		if err != nil {
 			return 0

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/throttle-handler/throttle-handler/integration/report"
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/internal/testenv"
+	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
@@ -69,6 +71,40 @@ func TestDemoSmall(t *testing.T) {
 	if last := rep.Timeline[len(rep.Timeline)-1]; last.Y != 60 {
 		t.Errorf("timeline ends at %v, want 60 launched", last)
 	}
+	checkJobs(t, rep, text)
+}
+
+// checkJobs: the demo's tasks ran and stopped (20 s on average, from a
+// launch that ends by about 10 s, so by the execution's end at least one
+// has); the completed line ends at the count of stops, and the counts come
+// from the execution's output when it has them, else from the ledger.
+func checkJobs(t *testing.T, rep report.Report, text string) {
+	t.Helper()
+	if rep.Completed == 0 || len(rep.CompletedTimeline) == 0 {
+		t.Fatalf("no task stopped by the end (%.0f s simulated): the tasks do not run and stop", rep.EndS)
+	}
+	if last := rep.CompletedTimeline[len(rep.CompletedTimeline)-1]; int(last.Y) != rep.Completed {
+		t.Errorf("completed timeline ends at %v, want %d", last, rep.Completed)
+	}
+	total := 0
+	for _, n := range rep.Counts {
+		total += n
+	}
+	switch rep.CountsFrom {
+	case CountsFromOutput: // units
+		if total != rep.Requested || rep.Counts[launch.ResultSucceeded] != rep.Requested {
+			t.Errorf("counts %v from the output: want all %d SUCCEEDED (no task fails)", rep.Counts, rep.Requested)
+		}
+	case CountsFromLedger: // tasks
+		if total < rep.Requested || rep.Counts[launch.ResultSucceeded] != rep.Completed {
+			t.Errorf("counts %v from the ledger: want ≥ %d tasks, %d of them SUCCEEDED (every stop)", rep.Counts, rep.Requested, rep.Completed)
+		}
+	default:
+		t.Errorf("counts from %q", rep.CountsFrom)
+	}
+	if !strings.Contains(text, "counts          SUCCEEDED ") || !strings.Contains(text, "tasks run 20 s on average") {
+		t.Errorf("output lacks the counts row or the tasks' line:\n%s", text)
+	}
 }
 
 func TestOptionsErrors(t *testing.T) {
@@ -77,11 +113,13 @@ func TestOptionsErrors(t *testing.T) {
 		o    Options
 		want string
 	}{
-		"tasks":       {Options{Tasks: -1}, "--tasks"},
-		"concurrency": {Options{Concurrency: -4}, "--concurrency"},
-		"scale":       {Options{TimeScale: 1000}, "--time-scale"},
-		"report":      {Options{Report: "out.txt"}, "--report: must name a .json file"},
-		"bucket":      {Options{Buckets: map[string]sim.Bucket{"ecs:RunTask": {Burst: -1}}}, "bucket ecs:RunTask"},
+		"tasks":        {Options{Tasks: -1}, "--tasks"},
+		"concurrency":  {Options{Concurrency: -4}, "--concurrency"},
+		"scale":        {Options{TimeScale: 1000}, "--time-scale"},
+		"report":       {Options{Report: "out.txt"}, "--report: must name a .json file"},
+		"bucket":       {Options{Buckets: map[string]sim.Bucket{"ecs:RunTask": {Burst: -1}}}, "bucket ecs:RunTask"},
+		"failure rate": {Options{TaskFailureRate: 1.5}, "--task-failure-rate"},
+		"attempts":     {Options{RetryAttempts: 11}, "--retry-attempts: must be 1..10"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

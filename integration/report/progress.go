@@ -23,6 +23,8 @@ type Snapshot struct {
 	Launched, InFlight, Deferred, DeadLettered int
 	// Throttled counts synchronous throttles, Async the asynchronous ones.
 	Throttled, Async int64
+	// Completed counts tasks that ran and stopped (shown when > 0).
+	Completed int
 }
 
 // Progress shows a run's progress. Update may be called often; Done once,
@@ -83,6 +85,9 @@ func Line(s Snapshot) string {
 	}
 	line := fmt.Sprintf("t=%5.0fs  launched %d/%d (%3.0f%%)  in flight %d  deferred %d  throttled %d",
 		s.SimSeconds, s.Launched, s.Requested, p, s.InFlight, s.Deferred, s.Throttled+s.Async)
+	if s.Completed > 0 {
+		line += fmt.Sprintf("  completed %d", s.Completed)
+	}
 	if s.DeadLettered > 0 {
 		line += fmt.Sprintf("  dead-lettered %d", s.DeadLettered)
 	}
@@ -112,6 +117,9 @@ func newBar(ctx context.Context, w io.Writer, total int) *bar {
 			decor.Any(func(decor.Statistics) string {
 				s := pb.snap()
 				out := fmt.Sprintf("in flight %4d  deferred %4d  throttled %d", s.InFlight, s.Deferred, s.Throttled+s.Async)
+				if s.Completed > 0 {
+					out += fmt.Sprintf("  completed %d", s.Completed)
+				}
 				if s.DeadLettered > 0 {
 					out += fmt.Sprintf("  dead-lettered %d", s.DeadLettered)
 				}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -54,6 +55,19 @@ type Report struct {
 	Buckets     map[string]Bucket `json:"buckets,omitempty"`
 	// Timeline is the launch curve: units launched by simulated second.
 	Timeline []Point `json:"timeline,omitempty"`
+
+	// Jobs: tasks that run and stop. Completed counts the tasks that
+	// stopped after they started (retries included; TaskFailedToStart
+	// excluded), CompletedTimeline them by simulated second, EndS is the
+	// execution's end (simulated seconds since submit).
+	Completed         int     `json:"completed,omitempty"`
+	CompletedTimeline []Point `json:"completed_timeline,omitempty"`
+	EndS              float64 `json:"end_s,omitempty"`
+	// Counts are units by result status (SUCCEEDED, FAILED, …) and
+	// CountsFrom where they come from: "execution output", or the ledger
+	// when the output has none (then they count tasks, not units).
+	Counts     map[string]int `json:"counts,omitempty"`
+	CountsFrom string         `json:"counts_from,omitempty"`
 }
 
 // Finish fills the derived fields: Lost and ThrottledPct.
@@ -94,10 +108,48 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	row("makespan", fmt.Sprintf("%.1f s simulated%s", r.MakespanS, ratio))
 	row("ideal makespan", fmt.Sprintf("%.1f s simulated", r.IdealMakespanS))
+	if r.Completed > 0 {
+		row("completed", fmt.Sprintf("%d tasks stopped, the last at %.1f s; execution ended at %.1f s simulated", r.Completed, lastX(r.CompletedTimeline), r.EndS))
+	}
+	if r.Counts != nil {
+		row("counts", counts(r.Counts)+" ("+r.CountsFrom+")")
+	}
 	if r.WallS > 0 {
 		row("wall time", fmt.Sprintf("%.1f s real (start-up %.1f s, time scale %g×)", r.WallS, r.StartupS, r.TimeScale))
 	}
 	return tw.Flush()
+}
+
+// statusOrder is the order of result statuses in a counts row; others
+// follow, sorted.
+var statusOrder = []string{"SUCCEEDED", "FAILED", "DEAD_LETTERED", "CANCELLED", "RUNNING", "PENDING"}
+
+// counts renders counts by status: "SUCCEEDED 1998, FAILED 2, …", every
+// status of statusOrder shown (zeros included).
+func counts(m map[string]int) string {
+	var parts []string
+	for _, k := range statusOrder {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	var rest []string
+	for k := range m {
+		if !slices.Contains(statusOrder, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// lastX is the abscissa of a curve's last point (0 when empty).
+func lastX(c []Point) float64 {
+	if len(c) == 0 {
+		return 0
+	}
+	return c[len(c)-1].X
 }
 
 func pct(a, b int) string {

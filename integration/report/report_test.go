@@ -236,3 +236,53 @@ func TestIdealCurveLeft(t *testing.T) {
 		t.Errorf("reaches 1000 at %v, want at IdealRemaining %v", pts, end)
 	}
 }
+
+// TestJobsTable: a run whose tasks stop shows when they did and the
+// per-status counts with their source; one whose tasks do not shows
+// neither row (the launch-only table is unchanged).
+func TestJobsTable(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		r           Report
+		want, avoid []string
+	}{
+		"jobs": {
+			r: Report{Requested: 20, Launched: 20, Completed: 22, CompletedTimeline: []Point{{0, 0}, {30, 10}, {61.5, 22}}, EndS: 70,
+				Counts: map[string]int{"SUCCEEDED": 19, "FAILED": 1}, CountsFrom: "execution output"},
+			want: []string{"completed       22 tasks stopped, the last at 61.5 s; execution ended at 70.0 s simulated",
+				"counts          SUCCEEDED 19, FAILED 1, DEAD_LETTERED 0, CANCELLED 0, RUNNING 0, PENDING 0 (execution output)"},
+		},
+		"unknown status sorted after": {
+			r:    Report{Requested: 1, Counts: map[string]int{"SUCCEEDED": 1, "ZZ": 2, "AA": 3}, CountsFrom: "ledger"},
+			want: []string{"PENDING 0, AA 3, ZZ 2 (ledger)"},
+		},
+		"launch only": {r: Report{Requested: 5, Launched: 5}, avoid: []string{"completed", "counts"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			if err := tt.r.WriteTable(&b); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("table lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, a := range tt.avoid {
+				if strings.Contains(b.String(), a) {
+					t.Errorf("table shows %q:\n%s", a, b.String())
+				}
+			}
+		})
+	}
+}
+
+func TestLineCompleted(t *testing.T) {
+	t.Parallel()
+	s := Snapshot{SimSeconds: 40, Requested: 10, Launched: 10, Completed: 4}
+	if got, want := Line(s), "t=   40s  launched 10/10 (100%)  in flight 0  deferred 0  throttled 0  completed 4"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

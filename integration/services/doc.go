@@ -8,7 +8,9 @@
 // targets reach Lambda (async) and Step Functions (StartExecution, no name)
 // in-process; undeliverable events go to the product's dead-letter queue;
 // DynamoDB requests are proxied to dynalite, where the product's table is
-// created at start. The relaunch queue (TH_RELAUNCH_QUEUE_URL; redrive to
+// created at start; the proxy reads each request's body whole and forwards
+// it whatever its client does next (dynalite exits on a request aborted
+// mid-body). The relaunch queue (TH_RELAUNCH_QUEUE_URL; redrive to
 // the dead-letter queue after 10 receives) feeds the retry function through
 // an SQS event source mapping (package esm); the event targets' (retry's,
 // submit's) asynchronous invocations that fail after Lambda's retries go

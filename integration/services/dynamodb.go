@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -95,15 +96,25 @@ type conditionalWrite struct {
 
 type allOldKey struct{}
 
+// upstreamTimeout bounds a forwarded request whose client went away.
+const upstreamTimeout = time.Minute
+
 func (d *dynamoProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// dynalite exits on a request aborted before its body is complete (its
+	// handler throws the request's error): the body is read whole before
+	// anything is forwarded, and the forwarded request does not end with a
+	// client that goes away (a function that timed out mid-call).
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), upstreamTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 	if d.allOld && (op == "PutItem" || op == "UpdateItem" || op == "DeleteItem") {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		in := &conditionalWrite{op: op, auth: r.Header.Get("Authorization"), date: r.Header.Get("X-Amz-Date")}
 		if json.Unmarshal(body, in) == nil && in.ReturnValuesOnConditionCheckFailure == "ALL_OLD" {
 			// The error body is rewritten: it must come uncompressed.

@@ -3,8 +3,12 @@ package services
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +155,31 @@ func TestLimiterSwapToleratesNewerItem(t *testing.T) {
 	next.Epoch, next.Rate = 3, 4
 	if ok, after, err := store.Swap(ctx, "k", "b", item["b"], next); !ok || err != nil || after["b"].Epoch != 3 {
 		t.Fatalf("swap from the newer item: got %v %+v %v, want it applied", ok, after["b"], err)
+	}
+}
+
+// TestProxySurvivesAbortedBody: a client that goes away in the middle of
+// a request body (a function timed out while it wrote a BatchWriteItem)
+// must not reach dynalite as an aborted request: dynalite's handler throws
+// on it and the process exits, taking every table of the stack with it.
+func TestProxySurvivesAbortedBody(t *testing.T) {
+	proxied, direct, _ := startProxied(t, true)
+	u, err := url.Parse(aws.ToString(proxied.Options().BaseEndpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"RequestItems":{"` + table + `":[` + strings.Repeat(`{"PutRequest":{"Item":{"pk":{"S":"a"},"sk":{"S":"x"}}}},`, 20) + `]}}`
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.BatchWriteItem\r\n"+
+		"Authorization: AWS4-HMAC-SHA256 Credential=k/20261207/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n"+
+		"X-Amz-Date: 20261207T000000Z\r\nContent-Length: %d\r\n\r\n%s", u.Host, len(body), body[:len(body)/2])
+	time.Sleep(300 * time.Millisecond) // the proxy has the headers and half the body
+	_ = conn.Close()
+	time.Sleep(300 * time.Millisecond) // an aborted upstream request reaches dynalite
+	if _, err := direct.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err != nil {
+		t.Fatalf("dynalite is gone after a client left mid-body: %v", err)
 	}
 }

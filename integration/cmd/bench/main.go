@@ -2,6 +2,7 @@
 //
 //	go run ./integration/cmd/bench limiter [--json FILE|-] [flags]
 //	go run ./integration/cmd/bench launch [--json FILE|-] [--seeds 1,2,3] [flags]
+//	go run ./integration/cmd/bench launch --scenario burst --strategies ours --wait-for-completion [--task-run-seconds 60] [--items]
 //
 // Each subcommand prints a readable table, or with --json one JSON object
 // (to FILE, or stdout for -). Durations in the JSON are seconds unless the

@@ -26,6 +26,8 @@ func TestDispatch(t *testing.T) {
 		{"seed twice", []string{"launch", "--seeds", "1,2,1"}, 1, "--seeds: seed 1 given twice"},
 		{"seed and seeds", []string{"launch", "--seed", "4", "--seeds", "1,2"}, 1, "--seed or --seeds, not both"},
 		{"not a seed", []string{"launch", "--seeds", "1,two"}, 1, "--seeds"},
+		{"run time without waiting", []string{"launch", "--task-run-seconds", "30"}, 1, "--task-run-seconds: only with --wait-for-completion"},
+		{"items outside burst", []string{"launch", "--items", "--scenario", "cotenant"}, 1, "--scenario burst"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
