@@ -380,7 +380,15 @@ func wantStatus(failed, neverRan, n int, pct float64) (status, errName string) {
 // equals the ledger, the execution's status follows the tolerated-failure
 // rule, and the run takes at most 90 s of wall time (not asserted under
 // -short).
+//
+// It runs alone: 1,000 child executions saturate this machine's two cores,
+// so beside the rest of the suite its launch outlives the request's
+// deadline and the wall time means nothing. `make test` runs it after the
+// parallel suite, without the race detector, with TH_E2E_ALONE=1.
 func TestItemsWaitForCompletion(t *testing.T) {
+	if os.Getenv("TH_E2E_ALONE") == "" {
+		t.Skip("runs alone: make test runs it after the parallel suite (TH_E2E_ALONE=1)")
+	}
 	const (
 		n, scale, attempts = 1000, 10, 3
 		// 0.3 %: 3 failed units are tolerated; about 2 are expected

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -330,5 +331,39 @@ func TestHoldForQuota(t *testing.T) {
 		if IsQuotaStop(reason) != want {
 			t.Errorf("IsQuotaStop(%q) = %v, want %v", reason, !want, want)
 		}
+	}
+}
+
+// TestQuotaWaitEndsAtTheDeadlineAsQuota: a chunk waiting for quota whose
+// probe found no slot before the deadline (runtask's DeadlinePassed) is
+// given up as a quota failure that names the quota last refused, not as
+// a bare deadline.
+func TestQuotaWaitEndsAtTheDeadlineAsQuota(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	free := false
+	quotaECS(&e.runTaskEnv, &free)
+	r := launchtest.ECSRequest("r1", 10)
+	r.DeadlineSeconds = 600
+	plan(t, e.st, r, t0)
+	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	c := classification(failure.Quota, "FargateVCPULimitExceeded", 0)
+	if out, err := e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 1, Classification: c}); err != nil || out.Action != ActionRetry {
+		t.Fatalf("first quota refusal: %+v, %v; want a wait", out, err)
+	}
+	e.clk.Advance(10 * time.Minute)
+	out, err := e.r.Handle(context.Background(), RetryInput{RequestID: "r1", Chunk: 0, Attempt: 2,
+		Classification: classification(failure.Transient, CodeDeadlinePassed, 0)})
+	if err != nil || out.Action != ActionGiveUp {
+		t.Fatalf("deadline while waiting: %+v, %v; want a give-up", out, err)
+	}
+	var dl DeadLetter
+	if err := json.Unmarshal([]byte(e.sqs.msgs[len(e.sqs.msgs)-1]), &dl); err != nil {
+		t.Fatal(err)
+	}
+	if dl.Class != string(failure.Quota) || !strings.Contains(dl.Reason, "last refused") || !strings.Contains(dl.Reason, "vCPU") {
+		t.Errorf("dead letter class %q reason %q: want class quota naming the vCPU quota last refused", dl.Class, dl.Reason)
 	}
 }

@@ -108,6 +108,11 @@ func (h *ChunkRetry) Handle(ctx context.Context, in RetryInput) (RetryOutput, er
 		out.Reason = "chunk already ended"
 		return out, nil
 	}
+	if c.Code == CodeDeadlinePassed && !v.state.QuotaWaitSince.IsZero() {
+		// The deadline came while the chunk waited for quota (its probe's
+		// slot lay past it): that wait is why its units end, say so.
+		c = failure.Classification{Class: failure.Quota, Code: CodeQuotaWait, Retryable: failure.Quota.Retryable()}
+	}
 	if c.Class == failure.Quota {
 		return h.waitForQuota(ctx, in, out, v, c)
 	}

@@ -127,6 +127,11 @@ func (h *Relaunch) replace(ctx context.Context, j *relaunchJob, d taskDecision) 
 		j.out.Action, j.out.Reason = EventDecided, rec.Outcome+": "+rec.Why
 		return j.out, nil
 	}
+	if !rec.Referenced {
+		// The replacement runs the stopped task's unit: derive it from the
+		// chunk (a request that does not wait has not needed it yet).
+		rec = referenceFromChunk(ctx, h.store, j, rec)
+	}
 	j.pred = rec
 	if j.retry {
 		j.log = j.log.With("retry", rec.Attempt+1)

@@ -33,7 +33,11 @@ func startLocal(t *testing.T, cfg sim.Config) *local {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: 20, Sim: cfg})
+	// 10× real time: a function's 30 s timeout is then 3 s of the shared
+	// machine, which a busy dynalite does not reach (at 20× an invocation
+	// that timed out after its call left it unrecorded, and a cancelled
+	// request's table then trailed the ledger for good).
+	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: 10, Sim: cfg})
 	if err != nil {
 		t.Fatalf("awslocal.Start: %v", err)
 	}
