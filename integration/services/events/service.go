@@ -75,6 +75,10 @@ type Service struct {
 	inflight atomic.Int64
 	ctx      context.Context
 	cancel   context.CancelFunc
+	// closing is held (read) while a route adds deliveries, so Close's
+	// Wait never runs beside an Add; closed: routes start nothing more.
+	closing sync.RWMutex
+	closed  bool
 }
 
 type bus struct {
@@ -222,6 +226,11 @@ func (s *Service) route(busRef string, env []byte) error {
 	if err != nil {
 		return err
 	}
+	s.closing.RLock()
+	defer s.closing.RUnlock()
+	if s.closed {
+		return nil // a closed stack delivers nothing, as a pending retry is abandoned
+	}
 	for _, r := range rules {
 		for _, t := range r.Targets {
 			n := 1
@@ -354,22 +363,27 @@ func (s *Service) Stats() Stats {
 func (s *Service) Pending() int64 { return s.inflight.Load() }
 
 // Drain waits until no delivery is in progress, or ctx is done.
+// It watches the in-flight count rather than Wait on the deliveries' group:
+// events keep arriving while it waits (the simulator's tasks stop), and a
+// group's Add must not run beside its Wait.
 func (s *Service) Drain(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		s.pending.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for s.inflight.Load() > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // Close abandons pending retries and waits for deliveries to return.
 func (s *Service) Close() {
+	s.closing.Lock()
+	s.closed = true
+	s.closing.Unlock()
 	s.cancel()
 	s.pending.Wait()
 }
