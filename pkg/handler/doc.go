@@ -12,8 +12,9 @@
 //	                limiter write for every bucket; a far slot is answered
 //	                deferred) → callAndRecord (RunTask / RunInstances, SDK
 //	                retries off; an items request's item merged into the
-//	                overrides, items.go) → task records → the chunk's ids;
-//	                callFailed signals throttles
+//	                overrides, items.go) → the chunk's ids, in order per
+//	                attempt (each task's unit derives from them:
+//	                launch.RefFromChunk); callFailed signals throttles
 //	ChunkRetry      next attempt, token reuse, wait, failover, give-up
 //	                (DLQ + LaunchFailed); quota waits (quota.go)
 //	Relaunch        HandleEvent (EventBridge) and HandleSQS (relaunch queue):
@@ -30,7 +31,9 @@
 //	SummaryHandler  counts from the table → LaunchCompleted; the machine's
 //	                check waits for pending relaunches and, for ECS, until
 //	                StartWatch after the latest launch (the chunks'
-//	                LaunchedAt), then closes the request
+//	                LaunchedAt) — with waitForCompletion until every unit
+//	                is final, sweeping on each loop — then closes the
+//	                request and decides its status (summary_jobs.go)
 //
 // Every wait — a chunk's retry, a relaunch, a hand-off to the relaunch
 // queue, a busy limiter — is decided by pkg/backoff's Policy.Delay.

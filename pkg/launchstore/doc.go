@@ -11,7 +11,8 @@
 // write is safe to repeat, and Memory makes them atomic.
 // Version 2's jobs add per-task items, task records and a quota gate per
 // request: a task record has three groups of attributes, one per writer
-// (the launcher's RecordTasks, the tracker's ObserveTask, which only moves
+// (RecordTasks — the tracker and the relaunch path, runtask's units being
+// derived from the chunk's ordered attempt ids —, ObserveTask, which only moves
 // forward, and DecideTask, once), so no writer erases another's; a fully
 // written record is about 700 bytes, which sets a Tasks query's pages and
 // read units (DynamoDB's doc comment).
