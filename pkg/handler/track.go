@@ -29,9 +29,9 @@ func observeTask(ctx context.Context, store launchstore.Store, o Options, logs *
 	if err != nil {
 		return rec, taskDecision{}, false, transientErr("retry", fmt.Errorf("recording task state: %w", err))
 	}
-	if !rec.Referenced && j.sr.Request.WaitForCompletion {
-		// Only a waiting request's decisions need the unit (its retries);
-		// the results derive it from the chunks anyway.
+	if !rec.Referenced && rec.Stopped() && j.sr.Request.WaitForCompletion {
+		// Only a waiting request's decision on a stop needs the unit (its
+		// retries); the results and the sweep derive it from the chunks.
 		rec = referenceFromChunk(ctx, store, j, rec)
 	}
 	if advanced && rec.Stopped() {
