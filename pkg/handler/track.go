@@ -19,8 +19,8 @@ const (
 // observeTask is the one reading of a task's state change, shared by the
 // events (Relaunch.track) and DescribeTasks answers (Tracker): the
 // observation is stored (forward only), a first STOPPED counts in the
-// request's quota gate (advanced says the record moved), and decideTask says what the recorded state calls
-// for.
+// request's quota gate (advanced says the record moved), and decideTask
+// says what the recorded state calls for.
 func observeTask(ctx context.Context, store launchstore.Store, o Options, logs *logStreams, j *relaunchJob) (launch.TaskRecord, taskDecision, bool, error) {
 	t := j.ev.Task
 	obs, container := taskObservation(j.sr.Request, t, o.Clock.Now())
