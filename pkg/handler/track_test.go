@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -211,5 +212,29 @@ func TestTrackDeferredRetryContinues(t *testing.T) {
 	mustEvent(t, e, ev, EventDuplicate)
 	if n := len(e.ecs.Calls()); n != 2 {
 		t.Errorf("RunTask calls: got %d, want 2", n)
+	}
+}
+
+// A task that failed to start, of a request that does not wait, has no
+// record (runtask writes none): its replacement still runs the stopped
+// task's unit, derived from the chunk, not the chunk's first.
+func TestTrackFailedToStartUnitFromChunk(t *testing.T) {
+	t.Parallel()
+	e := newRetryEnv(t, 0)
+	arns := launchWaiting(t, e, launchtest.ECSRequest("r1", 10), false)
+	state, err := e.st.Chunk(context.Background(), "r1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := state.Attempts[1].IDs[7] // unit 7: the answer's order, not the set's
+	if !slices.Contains(arns, stopped) {
+		t.Fatalf("attempt ids %v not among the chunk's %v", state.Attempts[1].IDs, arns)
+	}
+	out := mustEvent(t, e, taskEvent(t, stopped, launch.StartedBy("r1", 0, 1), ""), EventRelaunched)
+	if next := task(t, e, out.NewTaskARN); next.Index != 7 || next.Attempt != 1 || next.Predecessor != stopped {
+		t.Errorf("replacement: %+v, want unit 7 attempt 1 predecessor %s", next.TaskRef, stopped)
+	}
+	if prev := task(t, e, stopped); !prev.Referenced || prev.Index != 7 {
+		t.Errorf("stopped task's record: %+v, want its unit (7) derived from the chunk", prev.TaskRef)
 	}
 }
