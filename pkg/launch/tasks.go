@@ -160,16 +160,27 @@ type QuotaGate struct {
 // settled). A replacement launched by the relaunch path is not among them
 // (ok false): its launcher records it.
 func RefFromChunk(r Request, spec ChunkSpec, state ChunkState, arn string) (TaskRef, bool) {
-	nums := slices.Sorted(maps.Keys(state.Attempts))
+	for _, ref := range chunkRefs(r, spec, state) {
+		if ref.ARN == arn {
+			return ref, true
+		}
+	}
+	return TaskRef{}, false
+}
+
+// chunkRefs are the refs of every task the chunk's attempts launched, in
+// unit order.
+func chunkRefs(r Request, spec ChunkSpec, state ChunkState) []TaskRef {
+	var refs []TaskRef
 	k := 0
-	for _, n := range nums {
+	for _, n := range slices.Sorted(maps.Keys(state.Attempts)) {
 		a := state.Attempts[n]
-		if j := slices.Index(a.IDs, arn); j >= 0 {
-			return TaskRef{ARN: arn, Chunk: spec.Index, Index: r.UnitIndex(spec, k+j), Attempt: 1, LaunchedAt: state.LaunchedAt}, true
+		for j, id := range a.IDs {
+			refs = append(refs, TaskRef{ARN: id, Chunk: spec.Index, Index: r.UnitIndex(spec, k+j), Attempt: 1, LaunchedAt: state.LaunchedAt})
 		}
 		k += a.Launched
 	}
-	return TaskRef{}, false
+	return refs
 }
 
 // WithChunkRefs completes a request's task records from its chunks: a
@@ -188,18 +199,13 @@ func WithChunkRefs(sr StoredRequest, chunks []ChunkState, tasks []TaskRecord) []
 		if err != nil {
 			continue
 		}
-		for _, n := range slices.Sorted(maps.Keys(c.Attempts)) {
-			for _, id := range c.Attempts[n].IDs {
-				i, ok := seen[id]
-				if ok && out[i].Referenced {
-					continue
-				}
-				ref, _ := RefFromChunk(sr.Request, spec, c, id)
-				if !ok {
-					seen[id] = len(out)
-					out = append(out, TaskRecord{TaskRef: ref, Referenced: true})
-					continue
-				}
+		for _, ref := range chunkRefs(sr.Request, spec, c) {
+			i, ok := seen[ref.ARN]
+			switch {
+			case !ok:
+				seen[ref.ARN] = len(out)
+				out = append(out, TaskRecord{TaskRef: ref, Referenced: true})
+			case !out[i].Referenced:
 				out[i].TaskRef, out[i].Referenced = ref, true
 			}
 		}
