@@ -37,6 +37,8 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 		out, err = s.apiDescribeMapRun(r)
 	case "ListMapRuns":
 		out, err = s.apiListMapRuns(r)
+	case "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat":
+		out, err = s.apiSendTask(r, op)
 	default:
 		err = awsjson.Errorf(400, "UnknownOperationException", "awslocal does not implement Step Functions %s", op)
 	}
