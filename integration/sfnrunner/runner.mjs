@@ -415,12 +415,36 @@ function isCallback(resource) {
 // (the library's timer could not end the token) and HeartbeatSeconds.
 function prepareCallback(st) {
   if (st.Parameters !== undefined) st.Parameters = withTokenHole(st.Parameters);
-  const spec = { resource: st.Resource, timeout: 0, heartbeat: Number(st.HeartbeatSeconds) || 0 };
-  if (st.TimeoutSeconds !== undefined) {
-    spec.timeout = Number(st.TimeoutSeconds);
-    st.TimeoutSeconds = TASK_DEFAULT_TIMEOUT;
+  const spec = { resource: st.Resource, timeout: 0, heartbeat: Number(st.HeartbeatSeconds) || 0, paths: false };
+  if (st.TimeoutSeconds !== undefined) spec.timeout = Number(st.TimeoutSeconds);
+  if (st.TimeoutSecondsPath !== undefined || st.HeartbeatSecondsPath !== undefined) {
+    // The handler sees only the processed input: Parameters carry the
+    // paths' values to it next to the task's own input.
+    spec.paths = true;
+    const wrapped = st.Parameters === undefined ? { 'p.$': '$' } : { p: st.Parameters };
+    if (st.TimeoutSecondsPath !== undefined) wrapped['t.$'] = st.TimeoutSecondsPath;
+    if (st.HeartbeatSecondsPath !== undefined) wrapped['h.$'] = st.HeartbeatSecondsPath;
+    st.Parameters = wrapped;
+    delete st.TimeoutSecondsPath;
+    delete st.HeartbeatSecondsPath;
   }
+  st.TimeoutSeconds = TASK_DEFAULT_TIMEOUT;
   return spec;
+}
+
+// attemptSpec reads an attempt's TimeoutSecondsPath / HeartbeatSecondsPath
+// values (positive integers, as AWS requires) out of the wrapped input.
+function attemptSpec(spec, input) {
+  if (!spec.paths) return { spec, input };
+  const s = { ...spec };
+  for (const [k, field] of [['t', 'timeout'], ['h', 'heartbeat']]) {
+    if (input[k] === undefined) continue;
+    if (!Number.isInteger(input[k]) || input[k] < 1) {
+      throw taskError('States.Runtime', `The value of ${field === 'timeout' ? 'TimeoutSecondsPath' : 'HeartbeatSecondsPath'} must be a positive integer, got ${JSON.stringify(input[k])}`);
+    }
+    s[field] = input[k];
+  }
+  return { spec: s, input: input.p };
 }
 
 function withTokenHole(v) {
@@ -568,7 +592,8 @@ function armHeartbeat(t) {
 // token, calls the integration with it and parks until SendTask* answers,
 // TimeoutSeconds passes, or HeartbeatSeconds pass without a heartbeat (the
 // heartbeat clock starts once the integration has been called).
-function callbackTask(ex, spec, call, input) {
+function callbackTask(ex, taskSpec, call, taskInput) {
+  const { spec, input } = attemptSpec(taskSpec, taskInput);
   const { promise, resolve, reject } = Promise.withResolvers();
   const t = { token: newToken(), ex, spec, resolve, reject, done: false, timeout: null, heartbeat: null, armed: false };
   liveTokens.set(t.token, t);
@@ -654,7 +679,7 @@ function historyEvent(ex, e) {
       if (byteSize(e.state.output) > DATA_LIMIT) failData(ex, e.state.name);
       break;
     case 'StateFailed':
-      h.t = e.state.type === 'Task' ? 'TaskFailed' : `${e.state.type}StateFailed`;
+      h.t = e.state.type === 'Task' ? taskFailedType(e.Error) : `${e.state.type}StateFailed`;
       h.s = e.state.name; h.err = e.Error; h.cause = String(e.Cause ?? '');
       break;
     case 'StateRetried':
@@ -675,6 +700,12 @@ function historyEvent(ex, e) {
   }
   if (e.index !== undefined && h.i === undefined) h.i = e.index;
   return h;
+}
+
+// taskFailedType: a Task that times out (TimeoutSeconds, HeartbeatSeconds)
+// records TaskTimedOut on AWS, any other failure TaskFailed.
+function taskFailedType(error) {
+  return error === 'States.Timeout' || error === 'States.HeartbeatTimeout' ? 'TaskTimedOut' : 'TaskFailed';
 }
 
 // record sends a history event unless the history is full: at the limit the

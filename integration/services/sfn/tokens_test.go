@@ -45,7 +45,7 @@ func (r *callbackRig) sim(d time.Duration) time.Duration { return time.Duration(
 func (r *callbackRig) start(t *testing.T, mode string) (execARN, queueURL string) {
 	t.Helper()
 	_, queueURL = r.queue(t)
-	input, _ := json.Marshal(map[string]any{"queue": queueURL, "mode": mode, "n": 7})
+	input, _ := json.Marshal(map[string]any{"queue": queueURL, "mode": mode, "n": 7, "hb": 120, "timeout": 400})
 	return r.startMachine(t, "callback", string(input)), queueURL
 }
 
@@ -161,6 +161,21 @@ func (r *callbackRig) heartbeats(token string, interval time.Duration, stop <-ch
 		}
 	}()
 	return done
+}
+
+// timedOutEvent returns the error of the execution's TaskTimedOut event.
+func (r *callbackRig) timedOutEvent(t *testing.T, arn string) string {
+	t.Helper()
+	h, err := r.c.GetExecutionHistory(context.Background(), &awssfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range h.Events {
+		if e.Type == types.HistoryEventTypeTaskTimedOut && e.TaskTimedOutEventDetails != nil {
+			return aws.ToString(e.TaskTimedOutEventDetails.Error)
+		}
+	}
+	return ""
 }
 
 func wantTimedOut(t *testing.T, what string, err error) {
@@ -294,6 +309,9 @@ func TestTaskTokenHeartbeats(t *testing.T) {
 		{"no heartbeat: States.HeartbeatTimeout", "", false, 0, "States.HeartbeatTimeout"},
 		// TimeoutSeconds 400 ends the task whatever the heartbeats.
 		{"heartbeats do not extend TimeoutSeconds", "timeout", true, 0, "States.Timeout"},
+		// The same through HeartbeatSecondsPath (120) and TimeoutSecondsPath (400).
+		{"HeartbeatSecondsPath: no heartbeat", "path", false, 0, "States.HeartbeatTimeout"},
+		{"TimeoutSecondsPath: heartbeats do not extend it", "path", true, 0, "States.Timeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -329,6 +347,9 @@ func TestTaskTokenHeartbeats(t *testing.T) {
 				t.Errorf("caught %q, want %s", e, tc.wantError)
 			}
 			wantTimedOut(t, "token of a timed-out task", r.succeed(m.Token, `{}`))
+			if got := r.timedOutEvent(t, arn); got != tc.wantError {
+				t.Errorf("history: TaskTimedOut with error %q, want %s", got, tc.wantError)
+			}
 		})
 	}
 }
@@ -441,4 +462,39 @@ func TestTaskTokenIntegrations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Fidelity: "Step Functions Developer Guide: Start a new AWS Step Functions
+// state machine execution from a running execution" — stopping the parent
+// stops the child it waits for, and "Step Functions API Reference:
+// SendTaskSuccess" — the token of the child's closed task is then answered
+// TaskTimedOut.
+func TestTaskTokenParentStop(t *testing.T) {
+	t.Parallel()
+	r := newCallbackRig(t)
+	def, _ := json.Marshal(map[string]any{"StartAt": "Child", "States": map[string]any{"Child": map[string]any{
+		"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": true,
+		"Parameters": map[string]any{"StateMachineArn": r.arns["callback"], "Input": map[string]any{"queue.$": "$.queue", "mode": "", "n": 1}},
+	}}})
+	parent, err := r.st.SFN.Define(context.Background(), fmt.Sprintf("callback-parent-%d", time.Now().UnixNano()), string(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, queueURL := r.queue(t)
+	arn, err := r.c.StartExecution(context.Background(), &awssfn.StartExecutionInput{StateMachineArn: aws.String(parent), Input: aws.String(`{"queue":"` + queueURL + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.next(t, queueURL)
+	if _, err := r.c.StopExecution(context.Background(), &awssfn.StopExecutionInput{ExecutionArn: arn.ExecutionArn}); err != nil {
+		t.Fatal(err)
+	}
+	children := r.st.SFN.Executions(r.arns["callback"], "")
+	if len(children) != 1 {
+		t.Fatalf("got %d child executions, want 1", len(children))
+	}
+	if d, _ := r.end(t, children[0].ARN); d.Status != types.ExecutionStatusAborted {
+		t.Errorf("child: got %s, want ABORTED", d.Status)
+	}
+	wantTimedOut(t, "the stopped child's token", r.succeed(m.Token, `{}`))
 }
