@@ -18,11 +18,23 @@
 // value (0, false, "", null) yields that value, as on AWS (jsonpath-plus
 // returns nothing for it).
 //
+// A .waitForTaskToken Task (sqs:sendMessage, events:putEvents, lambda:invoke
+// asynchronously, states:startExecution) gets a fresh opaque token per attempt
+// where its Parameters read $$.Task.Token, calls the integration and parks
+// until Go relays SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat
+// ("answer"), TimeoutSeconds(Path) passes (States.Timeout), or
+// HeartbeatSeconds(Path) pass without a heartbeat (States.HeartbeatTimeout).
+// A token ends with its attempt and with its execution.
+//
 // Protocol (newline-delimited JSON):
 //   stdin  {"op":"define","req":n,"arn":…,"definition":{…},"validate":bool}
 //          {"op":"start","arn":execArn,"machine":smArn,"input":…,"context":{…}}
 //          {"op":"stop","arn":execArn}
-//   stdout {"ev":"ready"} | {"ev":"reply","req":n,"error":…}
+//          {"op":"answer","req":n,"kind":"success"|"failure"|"heartbeat",
+//           "token":…,"output":jsonText,"error":…,"cause":…}
+//   stdout {"ev":"ready"} | {"ev":"reply","req":n,"error":…,"code":…}
+//          (code: the API error of a refused answer, InvalidToken or
+//           TaskTimedOut)
 //          {"ev":"h","arn":…,"t":type,"s":state,"i":index,"err":…,"cause":…}
 //          {"ev":"done","arn":…,"status":…,"output":…,"error":…,"cause":…}
 //          {"ev":"maprun","arn":mapRunArn,"parent":execArn,"s":state,
@@ -35,7 +47,8 @@
 // TH_TIME_SCALE (k, default 1), AWS_REGION, TH_SFN_DISTRIBUTED (0: run a
 // DISTRIBUTED Map inline), TH_SFN_HISTORY_LIMIT (events, 0: none),
 // TH_SFN_WAIT_LATE_MS (most simulated ms a Wait ends late, 0: none),
-// TH_SFN_SEED (the lateness draws).
+// TH_SFN_SEED (the lateness draws), TH_SFN_HEARTBEAT (0: ignore
+// HeartbeatSeconds).
 
 import http from 'node:http';
 import readline from 'node:readline';
