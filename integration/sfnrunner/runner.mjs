@@ -68,6 +68,21 @@ globalThis.setTimeout = function scaledSetTimeout(fn, ms, ...args) {
 const { StateMachine, ExecutionError, ExecutionAbortedError, ExecutionTimeoutError } = await import('aws-local-stepfunctions');
 const { JSONPath } = await import('jsonpath-plus');
 
+// The library matches States.TaskFailed against any error but its own
+// (unexported) StatesTimeoutError, as AWS excludes States.Timeout: a probe
+// Task that times out in a millisecond hands over the class, so the
+// runner's own task timeouts are that error too.
+const StatesTimeoutError = await (async () => {
+  const probe = new StateMachine({ StartAt: 'T', States: { T: { Type: 'Task', Resource: 'arn:aws:lambda:::function:probe', TimeoutSeconds: 0.001, End: true } } },
+    { validationOptions: { noValidate: true } });
+  try {
+    await probe.run({}, { overrides: { taskResourceLocalHandlers: { T: () => new Promise(() => {}) } } }).result;
+  } catch (e) {
+    if (e?.cause?.name === 'States.Timeout') return e.cause.constructor;
+  }
+  throw new Error('runner: the library did not time the probe task out');
+})();
+
 // jsonpath-plus answers nothing for any path on a falsy document, so '$' on
 // an item 0 is "not a value" to the library; AWS reads it as the number.
 const jsonPathEvaluate = JSONPath.prototype.evaluate;
@@ -611,7 +626,7 @@ function callbackTask(ex, taskSpec, call, taskInput) {
   const t = { token: newToken(), ex, spec, resolve, reject, done: false, timeout: null, heartbeat: null, armed: false };
   liveTokens.set(t.token, t);
   ex.tokens.add(t);
-  if (spec.timeout > 0) t.timeout = setTimeout(() => settle(t, taskError('States.Timeout', '')), spec.timeout * 1000);
+  if (spec.timeout > 0) t.timeout = setTimeout(() => settle(t, new StatesTimeoutError()), spec.timeout * 1000);
   Promise.resolve().then(() => call(withToken(input, t.token))).then(
     () => { t.armed = true; armHeartbeat(t); },
     (e) => settle(t, e),

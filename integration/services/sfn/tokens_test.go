@@ -194,6 +194,16 @@ func caught(t *testing.T, out map[string]any) (string, string) {
 	}
 	errName, _ := e["Error"].(string)
 	cause, _ := e["Cause"].(string)
+	// Fidelity: "Step Functions Developer Guide: Handling errors in Step
+	// Functions workflows" — States.TaskFailed matches any error of a Task
+	// but States.Timeout; the machine's first catcher is States.TaskFailed.
+	want := "States.TaskFailed"
+	if errName == "States.Timeout" {
+		want = "States.ALL"
+	}
+	if out["by"] != want {
+		t.Errorf("%s caught by %v, want %s", errName, out["by"], want)
+	}
 	return errName, cause
 }
 
