@@ -314,7 +314,7 @@ func TestTaskTokenHeartbeats(t *testing.T) {
 		answerAfter time.Duration
 		wantError   string
 	}{
-		// HeartbeatSeconds is 120: 400 s of heartbeats every 40 s keep it alive.
+		// HeartbeatSeconds is 120: 400 s of heartbeats every 20 s keep it alive.
 		{"heartbeats keep the task alive", "", true, 400 * time.Second, ""},
 		{"no heartbeat: States.HeartbeatTimeout", "", false, 0, "States.HeartbeatTimeout"},
 		// TimeoutSeconds 400 ends the task whatever the heartbeats.
@@ -331,7 +331,7 @@ func TestTaskTokenHeartbeats(t *testing.T) {
 			stop := make(chan struct{})
 			var refused <-chan error
 			if tc.heartbeats {
-				refused = r.heartbeats(m.Token, 40*time.Second, stop)
+				refused = r.heartbeats(m.Token, 20*time.Second, stop)
 			}
 			if tc.answerAfter > 0 {
 				time.Sleep(r.sim(tc.answerAfter))
