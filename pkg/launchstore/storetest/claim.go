@@ -23,17 +23,24 @@ func claimer(t *testing.T, st launchstore.Store) launchstore.Claimer {
 	return c
 }
 
-// testClaimExecution: one execution holds a request id. Each step is a
-// ClaimExecution call and what it must answer; the claim as stored after
-// the last step is checked through one more call of a stranger.
+// claimStep is one ClaimExecution call and what it must answer.
+type claimStep struct {
+	arn, replace string
+	wantHolder   string
+	wantOK       bool
+}
+
+// testClaimExecution: one execution holds a request id.
 func testClaimExecution(t *testing.T, newStore storeFunc) {
-	ctx := context.Background()
+	testClaimSteps(t, newStore)
+	testClaimApart(t, newStore)
+}
+
+// testClaimSteps: each case is a sequence of calls; the claim as stored
+// after the last is checked through one more call of a stranger.
+func testClaimSteps(t *testing.T, newStore storeFunc) {
 	a, b, c := execARN("a"), execARN("b"), execARN("c")
-	type step struct {
-		arn, replace string
-		wantHolder   string
-		wantOK       bool
-	}
+	type step = claimStep
 	for _, tc := range []struct {
 		name  string
 		steps []step
@@ -49,32 +56,42 @@ func testClaimExecution(t *testing.T, newStore storeFunc) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			st := claimer(t, newStore(t))
-			now := t0
-			var first time.Time
-			for i, s := range tc.steps {
-				now = now.Add(time.Minute)
-				got, ok, err := st.ClaimExecution(ctx, "req", s.arn, s.replace, now, now.Add(time.Hour))
-				must(t, err)
-				if ok != s.wantOK || got.ExecutionARN != s.wantHolder {
-					t.Fatalf("step %d: ClaimExecution(%s, replace %q) = %+v, %v; want holder %s, %v", i, s.arn, s.replace, got, ok, s.wantHolder, s.wantOK)
-				}
-				if i == 0 {
-					first = now
-				}
-				// A refusal or a repeat keeps the stored claim's time.
-				if s.wantHolder == tc.steps[0].arn && !got.ClaimedAt.Equal(first) {
-					t.Errorf("step %d: claimedAt %v, want the first claim's %v", i, got.ClaimedAt, first)
-				}
-			}
-			last := tc.steps[len(tc.steps)-1].wantHolder
-			got, ok, err := st.ClaimExecution(ctx, "req", execARN("stranger"), "", now, now)
-			must(t, err)
-			if ok || got.ExecutionARN != last {
-				t.Errorf("after the steps: held by %+v (stranger claimed: %v), want %s", got, ok, last)
-			}
+			runClaimSteps(t, claimer(t, newStore(t)), tc.steps)
 		})
 	}
+}
+
+func runClaimSteps(t *testing.T, st launchstore.Claimer, steps []claimStep) {
+	ctx := context.Background()
+	now := t0
+	var first time.Time
+	for i, s := range steps {
+		now = now.Add(time.Minute)
+		got, ok, err := st.ClaimExecution(ctx, "req", s.arn, s.replace, now, now.Add(time.Hour))
+		must(t, err)
+		if ok != s.wantOK || got.ExecutionARN != s.wantHolder {
+			t.Fatalf("step %d: ClaimExecution(%s, replace %q) = %+v, %v; want holder %s, %v", i, s.arn, s.replace, got, ok, s.wantHolder, s.wantOK)
+		}
+		if i == 0 {
+			first = now
+		}
+		// A refusal or a repeat keeps the stored claim's time.
+		if s.wantHolder == steps[0].arn && !got.ClaimedAt.Equal(first) {
+			t.Errorf("step %d: claimedAt %v, want the first claim's %v", i, got.ClaimedAt, first)
+		}
+	}
+	last := steps[len(steps)-1].wantHolder
+	got, ok, err := st.ClaimExecution(ctx, "req", execARN("stranger"), "", now, now)
+	must(t, err)
+	if ok || got.ExecutionARN != last {
+		t.Errorf("after the steps: held by %+v (stranger claimed: %v), want %s", got, ok, last)
+	}
+}
+
+// testClaimApart: ids do not share claims, an ARN is required, and of
+// racing executions one holds the id.
+func testClaimApart(t *testing.T, newStore storeFunc) {
+	ctx := context.Background()
 	t.Run("request ids are apart", func(t *testing.T) {
 		t.Parallel()
 		st := claimer(t, newStore(t))
