@@ -118,6 +118,9 @@ func TestPlanClaimsTheRequestID(t *testing.T) {
 		if e.st.Len() != items {
 			t.Errorf("the refused executions changed the table: %d items, then %d", items, e.st.Len())
 		}
+		if held, _, err := e.st.ClaimExecution(ctx, r.RequestID, "arn:aws:states:us-east-1:000000000000:execution:launch:probe", "", t0, t0); err != nil || held.ExecutionARN != execA || !held.ClaimedAt.Equal(t0) {
+			t.Errorf("claim after the refusals: %+v, %v; want A's, made at %v", held, err, t0)
+		}
 		sr, err := e.st.Request(ctx, r.RequestID)
 		if err != nil || !sr.Created.Equal(t0) || sr.Plan.Count != first.Count {
 			t.Errorf("stored request after the refusals: %+v, %v", sr, err)

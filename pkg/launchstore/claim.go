@@ -104,6 +104,18 @@ func parseClaim(item map[string]ddb.AttributeValue) ExecutionClaim {
 // so that the claim stays in this file.
 var memClaims sync.Map // *Memory → *sync.Map of requestId → ExecutionClaim
 
+// executionClaims counts the execution claims (items req#<id> /
+// execution) for Len; the caller holds m.mu.
+func (m *Memory) executionClaims() int {
+	v, ok := memClaims.Load(m)
+	if !ok {
+		return 0
+	}
+	n := 0
+	v.(*sync.Map).Range(func(any, any) bool { n++; return true })
+	return n
+}
+
 // ClaimExecution implements Claimer (see DynamoDB.ClaimExecution).
 func (m *Memory) ClaimExecution(ctx context.Context, requestID, arn, replace string, now, _ time.Time) (ExecutionClaim, bool, error) {
 	if arn == "" {
