@@ -135,7 +135,8 @@ type parentOutput struct {
 // States.StringToJson), one stopped by its parent (the launch execution is
 // stopped too), and one request id started by two parents at once (one
 // launch runs it, the other fails at Plan with RequestAlreadyRunning,
-// which its parent sees).
+// which its parent sees); then a parent started again for the request
+// that succeeded, after its launch ended, gets the same summary.
 //
 // Every task exits 1 after ~10 s: the succeeding request only launches
 // (a launched unit is its success), the others wait for their tasks.
@@ -183,6 +184,33 @@ func TestSyncParent(t *testing.T) {
 	w.checkSucceeded(results[first], ok)
 	w.checkSecondRefused(results[second], ok.RequestID)
 	w.checkFailedBeyondTolerance(results[fail], failing.RequestID)
+	w.checkRunAgain(parent, ok)
+}
+
+// checkRunAgain: a parent started again for a request whose launch has
+// ended takes the request id over and gets the same summary; nothing is
+// launched anew.
+func (w *world) checkRunAgain(parent string, req launch.Request) {
+	t := w.t
+	t.Helper()
+	d, err := w.ended(w.startParent(parent, "ok-again", req), 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("parent run again for %s: %s %s %s, want SUCCEEDED", req.RequestID, d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	var out parentOutput
+	var sum launch.Summary
+	if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &out); err != nil || json.Unmarshal(out.Launch.Summary, &sum) != nil {
+		t.Fatalf("parent output %s: %v", aws.ToString(d.Output), err)
+	}
+	if sum.Launched != 20 || sum.Status != launch.StatusSucceeded {
+		t.Errorf("summary run again: %+v, want the same 20 launched", sum)
+	}
+	if c := counts(req, w.ledger(req.RequestID)); c.Unique != 20 || c.Duplicates != 0 {
+		t.Errorf("ledger after running again: %+v, want the same 20 tasks, none launched anew", c)
+	}
 }
 
 // checkSucceeded: the parent's output holds the launch's summary as JSON
