@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/launchstore"
@@ -102,21 +103,22 @@ func (h *PlanHandler) claimExecution(ctx context.Context, r launch.Request, arn 
 
 // executionLive says whether the holder of a request id still runs:
 // DescribeExecution when plan has ExecutionsAPI (an execution that no
-// longer exists has ended); without it, the request's closed mark (an
-// open request's holder counts as live: a stopped one then blocks the id
-// until it is closed by cancel).
+// longer exists has ended); without it, or when the role may not call
+// it, the request's closed mark (an open request's holder counts as live:
+// a stopped one then blocks the id until it is closed by cancel).
 func (h *PlanHandler) executionLive(ctx context.Context, requestID, arn string) (bool, error) {
 	if h.o.Executions == nil {
-		c, ok := h.store.(launchstore.Closer)
-		if !ok {
-			return true, nil
-		}
-		state, err := c.RequestClosed(ctx, requestID)
-		return state == "", err
+		return h.openRequest(ctx, requestID)
 	}
 	d, err := h.o.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if _, gone := errors.AsType[*sfntypes.ExecutionDoesNotExist](err); gone {
 		return false, nil
+	}
+	if ae, ok := errors.AsType[smithy.APIError](err); ok && ae.ErrorCode() == "AccessDeniedException" {
+		// A role without states:DescribeExecution: still one execution
+		// per id, judged by the closed mark, and said in the log.
+		h.o.Logger.Warn("cannot read the execution holding the request id; the request's closed mark decides", "requestId", requestID, "holder", arn, "err", err)
+		return h.openRequest(ctx, requestID)
 	}
 	if err != nil {
 		return false, fmt.Errorf("describe the execution holding %s (%s): %w", requestID, arn, err)
@@ -126,4 +128,15 @@ func (h *PlanHandler) executionLive(ctx context.Context, requestID, arn string) 
 		return true, nil
 	}
 	return false, nil
+}
+
+// openRequest: the request is not closed (a holder of an open request
+// counts as live; a store without the mark: always).
+func (h *PlanHandler) openRequest(ctx context.Context, requestID string) (bool, error) {
+	c, ok := h.store.(launchstore.Closer)
+	if !ok {
+		return true, nil
+	}
+	state, err := c.RequestClosed(ctx, requestID)
+	return state == "", err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/failure"
@@ -146,7 +147,8 @@ func TestPlanClaimsTheRequestID(t *testing.T) {
 	})
 	for _, ended := range []sfntypes.ExecutionStatus{sfntypes.ExecutionStatusSucceeded, sfntypes.ExecutionStatusFailed,
 		sfntypes.ExecutionStatusAborted, sfntypes.ExecutionStatusTimedOut, ""} {
-		t.Run("a holder that ended ("+string(ended)+") is taken over", func(t *testing.T) {
+		status := map[bool]string{true: string(ended), false: "no longer known"}[ended != ""]
+		t.Run("a holder that ended ("+status+") is taken over", func(t *testing.T) {
 			t.Parallel()
 			e := newClaimEnv(t, true)
 			first, err := e.h.Handle(ctx, machineInput(t, r, execA))
@@ -180,21 +182,15 @@ func TestPlanClaimsTheRequestID(t *testing.T) {
 			t.Fatalf("got %v, want a TransientError (the Plan state retries it)", err)
 		}
 	})
+	t.Run("a role without DescribeExecution: the closed mark decides", func(t *testing.T) {
+		t.Parallel()
+		e := newClaimEnv(t, true)
+		e.sfn.err = &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform: states:DescribeExecution"}
+		testClosedMarkDecides(t, e, r)
+	})
 	t.Run("without DescribeExecution the closed mark decides", func(t *testing.T) {
 		t.Parallel()
-		e := newClaimEnv(t, false)
-		if _, err := e.h.Handle(ctx, machineInput(t, r, execA)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.h.Handle(ctx, machineInput(t, r, execB)); !isAlreadyRunning(err, execA) {
-			t.Fatalf("open request: %v, want RequestAlreadyRunning", err)
-		}
-		if _, err := e.st.CloseRequest(ctx, r.RequestID, launchstore.ClosedCompleted, t0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.h.Handle(ctx, machineInput(t, r, execB)); err != nil {
-			t.Fatalf("closed request: %v, want B to take it over", err)
-		}
+		testClosedMarkDecides(t, newClaimEnv(t, false), r)
 	})
 	t.Run("a bare request claims nothing", func(t *testing.T) {
 		t.Parallel()
@@ -230,4 +226,22 @@ func TestPlanClaimsTheRequestID(t *testing.T) {
 func isAlreadyRunning(err error, holder string) bool {
 	var running *RequestAlreadyRunning
 	return errors.As(err, &running) && running.Holder == holder
+}
+
+// testClosedMarkDecides: A holds the id; B is refused while the request is
+// open and takes it over once it is closed.
+func testClosedMarkDecides(t *testing.T, e claimEnv, r launch.Request) {
+	ctx := context.Background()
+	if _, err := e.h.Handle(ctx, machineInput(t, r, execA)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.h.Handle(ctx, machineInput(t, r, execB)); !isAlreadyRunning(err, execA) {
+		t.Fatalf("open request: %v, want RequestAlreadyRunning", err)
+	}
+	if _, err := e.st.CloseRequest(ctx, r.RequestID, launchstore.ClosedCompleted, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.h.Handle(ctx, machineInput(t, r, execB)); err != nil {
+		t.Fatalf("closed request: %v, want B to take it over", err)
+	}
 }
