@@ -36,6 +36,9 @@ func (l *loopLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := in["requestId"].(string)
+	if req, ok := in["request"].(map[string]any); ok { // plan: {"request", "executionArn"}
+		id, _ = req["requestId"].(string)
+	}
 	var out any
 	switch fn := r.URL.Path; {
 	case strings.Contains(fn, "plan"):

@@ -7,6 +7,7 @@
 // # Flow
 //
 //	PlanHandler     validate (ecs.itemsFrom read from S3, every line) →
+//	                claim the request id for the execution (plan_claim.go) →
 //	                store request + plan → items per index → chunk indices
 //	RunTask         one chunk: loadChunk → nextCall → quota gate → begin → acquire (one
 //	                limiter write for every bucket; a far slot is answered
@@ -37,6 +38,20 @@
 //
 // Every wait — a chunk's retry, a relaunch, a hand-off to the relaunch
 // queue, a busy limiter — is decided by pkg/backoff's Policy.Delay.
+//
+// # One live execution per request id
+//
+// The launch machine passes plan its execution's ARN ($$.Execution.Id).
+// Before writing anything, plan claims the request id for it with one
+// conditional write (launchstore.Claimer): the same execution again (a
+// retried plan) holds it already; another execution that still runs
+// (DescribeExecution) makes this one fail with RequestAlreadyRunning,
+// changing nothing; one that has ended is replaced (conditioned on its
+// ARN), and the request runs again from the table: done chunks answer
+// done, a stopped request resumes with its attempts' tokens. submit and
+// throttlectl name executions after the request id, so Step Functions
+// refuses their duplicates first; the claim covers executions started
+// under other names (a .sync:2 parent, StartExecution by hand).
 //
 // # Idempotency
 //

@@ -31,6 +31,9 @@ type HandlerOptions struct {
 	ResultsBucket string
 	// Sweeper looks after a waiting request's tasks (summary); nil: none.
 	Sweeper Sweeper
+	// Executions tells plan whether the execution holding a request id
+	// still runs (plan_claim.go); nil: the request's closed mark decides.
+	Executions ExecutionsAPI
 }
 
 // DefaultStartWatch covers ECS's ENI attachment timeout and the event's
@@ -62,7 +65,11 @@ func NewPlanHandler(store launchstore.Store, optFns ...func(*HandlerOptions)) *P
 }
 
 // Handle plans the request in raw: the launch request itself, or a
-// LaunchRequested envelope (its detail is the request). An invalid request
+// LaunchRequested envelope (its detail is the request), either of them
+// as "request" beside the execution's "executionArn" (the launch
+// machine's input to plan): the execution then claims the request id
+// before anything is written (claimExecution: one live execution per
+// request id, RequestAlreadyRunning for a second). An invalid request
 // is a PermanentError naming every bad field; nothing is stored. The same
 // request again returns the stored plan (with a stall budget for the time
 // left); a different request under a used requestId is a PermanentError.
@@ -79,6 +86,7 @@ func NewPlanHandler(store launchstore.Store, optFns ...func(*HandlerOptions)) *P
 // the plan answers, so no chunk runs before its item exists; a retried
 // plan writes the same items again.
 func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (PlanOutput, error) {
+	raw, execARN := splitPlanInput(raw)
 	var env struct {
 		DetailType string          `json:"detail-type"`
 		Detail     json.RawMessage `json:"detail"`
@@ -95,6 +103,9 @@ func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (PlanOutp
 	items, err := h.planItems(ctx, r)
 	if err != nil {
 		log.Warn("items not read", "err", err)
+		return PlanOutput{}, err
+	}
+	if err := h.claimExecution(ctx, r, execARN); err != nil {
 		return PlanOutput{}, err
 	}
 	sr, err := h.store.CreateRequest(ctx, r, h.o.Clock.Now())

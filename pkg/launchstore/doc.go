@@ -16,5 +16,7 @@
 // forward, and DecideTask, once), so no writer erases another's; a fully
 // written record is about 700 bytes, which sets a Tasks query's pages and
 // read units (DynamoDB's doc comment).
+// A request id is held by one execution at a time (Claimer, claim.go:
+// req#<id> / execution), taken over only from a named holder that ended.
 // The DynamoDB layout is in DynamoDB's doc comment and docs/contracts.md.
 package launchstore

@@ -43,6 +43,8 @@ const Retention = 7 * 24 * time.Hour
 //	req#<requestId>     / item#<6 digits>          a version-2 request's per-task input (item)
 //	req#<requestId>     / task#<taskArn>           a task record (see dyntasks.go for its attributes)
 //	req#<requestId>     / quota                    the quota gate: stops, probeStops, probes, probedAt (ns)
+//	req#<requestId>     / execution                the execution holding the request id: executionArn, claimedAt,
+//	                                               replaced (the ended holder it took over from) (claim.go)
 //	reqhash#<12 hex>    / meta                     requestId (events carry only the hash in startedBy)
 //	failover#<scope>    / <instanceType>#<subnet>  capacity mark, until expiresAt
 //	relaunch#<taskArn>  / relaunch                 relaunch claim of a task that failed to start

@@ -91,7 +91,7 @@ var _ Store = (*Memory)(nil)
 func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := len(m.requests) + len(m.hashes) + len(m.claims)
+	n := len(m.requests) + len(m.hashes) + len(m.claims) + m.executionClaims()
 	for _, c := range m.chunks {
 		n += len(c)
 	}

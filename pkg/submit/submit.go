@@ -32,6 +32,10 @@ type SFN interface {
 type Options struct {
 	// Logger receives one line per submission; default discards.
 	Logger *slog.Logger
+	// Account is the function's own account, which Handle compares with
+	// each event's; "" reads it from the invoked function's ARN in the
+	// Lambda context.
+	Account string
 }
 
 // Submitter starts one launch execution per request id. Safe for
@@ -40,6 +44,7 @@ type Submitter struct {
 	client  SFN
 	machine string
 	log     *slog.Logger
+	account string
 }
 
 // New returns a Submitter starting executions of the state machine
@@ -52,7 +57,7 @@ func New(client SFN, stateMachineARN string, optFns ...func(*Options)) *Submitte
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Submitter{client: client, machine: stateMachineARN, log: o.Logger}
+	return &Submitter{client: client, machine: stateMachineARN, log: o.Logger, account: o.Account}
 }
 
 // Result is the submit function's output.
@@ -66,12 +71,18 @@ type Result struct {
 	// Status is the existing execution's status (RUNNING, SUCCEEDED,
 	// FAILED, …) when AlreadySubmitted and it could be read.
 	Status string `json:"status,omitempty"`
+	// SourceAccount is the account of an event from another account,
+	// whose requestId was namespaced as <account>/<requestId>.
+	SourceAccount string `json:"sourceAccount,omitempty"`
 }
 
 // Handle is the submit function: it takes a LaunchRequested envelope from
-// the product's bus and submits its detail (see Submit). Errors are the
-// unwrapped named types of pkg/failure; a bad envelope or request is a
-// *failure.PermanentError naming the field.
+// the product's bus and submits its detail (see Submit). An event from
+// another account (its account is not the function's own) runs under the
+// request id <account>/<requestId> (NamespacedID); one from the account
+// itself keeps its id. Errors are the unwrapped named types of
+// pkg/failure; a bad envelope or request is a *failure.PermanentError
+// naming the field.
 func (s *Submitter) Handle(ctx context.Context, ev events.EventBridgeEvent) (Result, error) {
 	switch {
 	case ev.DetailType != launch.DetailLaunchRequested:
@@ -81,7 +92,13 @@ func (s *Submitter) Handle(ctx context.Context, ev events.EventBridgeEvent) (Res
 	case len(bytes.TrimSpace(ev.Detail)) == 0 || string(bytes.TrimSpace(ev.Detail)) == "null":
 		return Result{}, permanent(errors.New("detail: required (the launch request)"))
 	}
-	return s.Submit(ctx, ev.Detail)
+	detail, foreign, err := s.namespace(ctx, ev.AccountID, ev.Detail)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := s.Submit(ctx, detail)
+	res.SourceAccount = foreign
+	return res, err
 }
 
 // Submit validates a launch request (launch.ParseRequest) and starts the

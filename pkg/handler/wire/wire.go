@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
@@ -115,6 +116,7 @@ func Plan(d Deps) (*handler.PlanHandler, error) {
 	return handler.NewPlanHandler(st, func(o *handler.HandlerOptions) {
 		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("plan"), d.Config.EventBus
 		o.S3 = NewS3(d.AWS)
+		o.Executions = sfn.NewFromConfig(d.AWS) // is the request id's holder still running?
 	}), nil
 }
 
