@@ -16,5 +16,10 @@
 // forward, and DecideTask, once), so no writer erases another's; a fully
 // written record is about 700 bytes, which sets a Tasks query's pages and
 // read units (DynamoDB's doc comment).
+// Apart from Store, as optional interfaces both stores implement: Closer
+// (the request's closed mark) and Callbacks (callback.go: how the
+// caller's task token was answered, the chunks' failure for the final
+// summary, and the heartbeat chain's sequence number with the message that
+// claimed it), all attributes of the request's meta item.
 // The DynamoDB layout is in DynamoDB's doc comment and docs/contracts.md.
 package launchstore

@@ -50,6 +50,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) launchstore.Store) {
 		{"Tasks", testTasks},
 		{"QuotaGate", testQuotaGate},
 		{"QuotaWait", testQuotaWait},
+		{"Callback", testCallback},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, newStore) })
 	}
