@@ -23,12 +23,29 @@
 // MapRunListener hears the Map Runs and children (messages "maprun" and
 // "child"); their events and ends come as any execution's.
 //
+// Task tokens: a .waitForTaskToken Task (sqs:sendMessage, events:putEvents,
+// lambda:invoke — invoked asynchronously — and states:startExecution) gets a
+// new token per attempt wherever its Parameters read $$.Task.Token (the whole
+// path, or an intrinsic function's argument; the library has no Task in its
+// context object, so prepare puts a placeholder there and the task handler
+// the token). The task calls the integration and waits for Answer (success:
+// the output is the task's result, then ResultSelector/ResultPath/OutputPath;
+// failure: its error and cause meet Retry and Catch; heartbeat). The runner
+// keeps TimeoutSeconds(Path) of these tasks itself (States.Timeout) and
+// HeartbeatSeconds(Path), counted from the integration call and restarted by
+// each heartbeat (States.HeartbeatTimeout). Tokens are 640 base64 characters
+// of random bytes and an HMAC under a key of the process: Answer refuses a
+// token the runner did not issue with TokenError InvalidToken, and one whose
+// task has ended (answered, timed out, retried, execution stopped or failed)
+// with TaskTimedOut. Timeouts show in the history as TaskTimedOut.
+//
 // Options, each off at its zero value (the sfn service turns them on):
 // HistoryLimit fails an execution with States.Runtime when its history
 // reaches that many events (AWS: 25,000); WaitLateness ends each Wait state
 // up to that much simulated time late, drawn uniformly from Seed, through a
 // runner-made pass-through state kept out of the history;
-// InlineDistributedMap restores the library's inline DISTRIBUTED Map.
+// InlineDistributedMap restores the library's inline DISTRIBUTED Map;
+// IgnoreHeartbeat lets callback tasks wait past their HeartbeatSeconds.
 //
 // The runner also makes JSONPath '$' read a falsy document (0, false, null)
 // as itself: jsonpath-plus answers nothing there, so a Choice on '$' of the

@@ -105,6 +105,9 @@ type Options struct {
 	// drawn uniformly with Seed; 0 ends Wait states on time.
 	WaitLateness time.Duration
 	Seed         int64
+	// IgnoreHeartbeat keeps a .waitForTaskToken task waiting whatever its
+	// HeartbeatSeconds (no States.HeartbeatTimeout).
+	IgnoreHeartbeat bool
 }
 
 // Runner is a running Node runner process. Safe for concurrent use.
@@ -157,6 +160,7 @@ func Start(ctx context.Context, l Listener, o Options) (*Runner, error) {
 		"TH_SFN_HISTORY_LIMIT="+strconv.Itoa(max(0, o.HistoryLimit)),
 		"TH_SFN_WAIT_LATE_MS="+strconv.FormatFloat(float64(max(0, o.WaitLateness))/float64(time.Millisecond), 'g', -1, 64),
 		"TH_SFN_SEED="+strconv.FormatInt(o.Seed, 10),
+		"TH_SFN_HEARTBEAT="+map[bool]string{true: "0", false: "1"}[o.IgnoreHeartbeat],
 	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if o.Stderr != nil {
@@ -197,6 +201,8 @@ type message struct {
 	ARN      string  `json:"arn"`
 	Req      int     `json:"req"`
 	ReplyErr *string `json:"error"`
+	// Code is the API error code of a failed answer.
+	Code string `json:"code"`
 }
 
 func (r *Runner) read(stdout io.Reader, ready chan struct{}) {
@@ -238,9 +244,12 @@ func (r *Runner) dispatch(line []byte, ready chan struct{}) {
 		delete(r.replies, m.Req)
 		r.mu.Unlock()
 		if ch != nil {
-			if m.ReplyErr != nil {
+			switch {
+			case m.ReplyErr != nil && m.Code != "":
+				ch <- &TokenError{Code: m.Code, Message: *m.ReplyErr}
+			case m.ReplyErr != nil:
 				ch <- errors.New(*m.ReplyErr)
-			} else {
+			default:
 				ch <- nil
 			}
 		}
@@ -298,13 +307,48 @@ func (r *Runner) write(v any) error {
 // validate, the runner checks it with asl-validator first (about 1 s per
 // definition) and an invalid definition returns the validator's error.
 func (r *Runner) Define(ctx context.Context, arn string, definition json.RawMessage, validate bool) error {
+	return r.request(ctx, map[string]any{"op": "define", "arn": arn, "definition": definition, "validate": validate})
+}
+
+// Answer kinds: SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat.
+const (
+	AnswerSuccess   = "success"
+	AnswerFailure   = "failure"
+	AnswerHeartbeat = "heartbeat"
+)
+
+// Answer is what the Step Functions API received for a task token.
+type Answer struct {
+	Kind  string
+	Token string
+	// Output is the task's result (JSON) of a success.
+	Output string
+	// Error and Cause fail the task (failure).
+	Error, Cause string
+}
+
+// TokenError is the API error an answer gets: InvalidToken for a token the
+// runner did not issue, TaskTimedOut for one whose task has ended.
+type TokenError struct{ Code, Message string }
+
+func (e *TokenError) Error() string { return e.Code + ": " + e.Message }
+
+// Answer resumes (success, failure) or keeps alive (heartbeat) the task
+// parked on a token; a *TokenError says why it cannot.
+func (r *Runner) Answer(ctx context.Context, a Answer) error {
+	return r.request(ctx, map[string]any{"op": "answer", "kind": a.Kind, "token": a.Token, "output": a.Output, "error": a.Error, "cause": a.Cause})
+}
+
+// request sends msg with a request number and waits for the runner's reply.
+func (r *Runner) request(ctx context.Context, msg map[string]any) error {
 	ch := make(chan error, 1)
 	r.mu.Lock()
 	r.nextReq++
 	id := r.nextReq
 	r.replies[id] = ch
 	r.mu.Unlock()
-	if err := r.write(map[string]any{"op": "define", "req": id, "arn": arn, "definition": definition, "validate": validate}); err != nil {
+	msg["req"] = id
+	if err := r.write(msg); err != nil {
 		r.mu.Lock()
 		delete(r.replies, id)
 		r.mu.Unlock()

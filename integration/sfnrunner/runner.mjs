@@ -18,11 +18,23 @@
 // value (0, false, "", null) yields that value, as on AWS (jsonpath-plus
 // returns nothing for it).
 //
+// A .waitForTaskToken Task (sqs:sendMessage, events:putEvents, lambda:invoke
+// asynchronously, states:startExecution) gets a fresh opaque token per attempt
+// where its Parameters read $$.Task.Token, calls the integration and parks
+// until Go relays SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat
+// ("answer"), TimeoutSeconds(Path) passes (States.Timeout), or
+// HeartbeatSeconds(Path) pass without a heartbeat (States.HeartbeatTimeout).
+// A token ends with its attempt and with its execution.
+//
 // Protocol (newline-delimited JSON):
 //   stdin  {"op":"define","req":n,"arn":…,"definition":{…},"validate":bool}
 //          {"op":"start","arn":execArn,"machine":smArn,"input":…,"context":{…}}
 //          {"op":"stop","arn":execArn}
-//   stdout {"ev":"ready"} | {"ev":"reply","req":n,"error":…}
+//          {"op":"answer","req":n,"kind":"success"|"failure"|"heartbeat",
+//           "token":…,"output":jsonText,"error":…,"cause":…}
+//   stdout {"ev":"ready"} | {"ev":"reply","req":n,"error":…,"code":…}
+//          (code: the API error of a refused answer, InvalidToken or
+//           TaskTimedOut)
 //          {"ev":"h","arn":…,"t":type,"s":state,"i":index,"err":…,"cause":…}
 //          {"ev":"done","arn":…,"status":…,"output":…,"error":…,"cause":…}
 //          {"ev":"maprun","arn":mapRunArn,"parent":execArn,"s":state,
@@ -35,10 +47,12 @@
 // TH_TIME_SCALE (k, default 1), AWS_REGION, TH_SFN_DISTRIBUTED (0: run a
 // DISTRIBUTED Map inline), TH_SFN_HISTORY_LIMIT (events, 0: none),
 // TH_SFN_WAIT_LATE_MS (most simulated ms a Wait ends late, 0: none),
-// TH_SFN_SEED (the lateness draws).
+// TH_SFN_SEED (the lateness draws), TH_SFN_HEARTBEAT (0: ignore
+// HeartbeatSeconds).
 
 import http from 'node:http';
 import readline from 'node:readline';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 // Scale every timer before the library is imported (tooling.md §9). Node's
 // http module keeps its own timers, so network I/O is not affected.
@@ -75,6 +89,7 @@ const TASK_DEFAULT_TIMEOUT = 99999999; // seconds, AWS's default for Task states
 const DISTRIBUTED = process.env.TH_SFN_DISTRIBUTED !== '0';
 const HISTORY_LIMIT = Math.max(0, Number(process.env.TH_SFN_HISTORY_LIMIT || '0'));
 const WAIT_LATE_MS = Math.max(0, Number(process.env.TH_SFN_WAIT_LATE_MS || '0'));
+const HEARTBEAT = process.env.TH_SFN_HEARTBEAT !== '0';
 // Runner-made states: a DISTRIBUTED Map's item slot and a Wait's lateness.
 // They never show in a history.
 const SLOT = '\u0000item:';
@@ -236,6 +251,31 @@ async function lambdaInvokeIntegration(input) {
   };
 }
 
+// lambdaInvokeAsync queues the invocation (InvocationType Event unless the
+// Parameters say otherwise): the function answers with the task token.
+async function lambdaInvokeAsync(input) {
+  if (!input || typeof input !== 'object' || !input.FunctionName) {
+    throw taskError('States.Runtime', 'lambda:invoke needs Parameters.FunctionName');
+  }
+  const type = input.InvocationType || 'Event';
+  if (type === 'RequestResponse') {
+    await invokeLambda(input.FunctionName, input.Payload);
+    return {};
+  }
+  let r;
+  try {
+    r = await post(`/2015-03-31/functions/${encodeURIComponent(String(input.FunctionName))}/invocations`,
+      { 'Content-Type': 'application/json', 'X-Amz-Invocation-Type': type },
+      JSON.stringify(input.Payload === undefined ? {} : input.Payload));
+  } catch (e) {
+    throw taskError('Lambda.SdkClientException', `Unable to execute HTTP request: ${e.message}`);
+  }
+  if (r.status >= 200 && r.status < 300) return {};
+  if (r.status === 429) throw serviceError(r, 'Lambda', 'AWSLambda', null, 'TooManyRequestsException');
+  if (r.status >= 500) throw serviceError(r, 'Lambda', 'AWSLambda', null, 'ServiceException');
+  throw serviceError(r, 'Lambda', 'AWSLambda', null, 'AWSLambdaException');
+}
+
 const ECS_MODELED = new Set(['AccessDeniedException', 'BlockedException', 'ClientException', 'ClusterNotFoundException',
   'ConflictException', 'InvalidParameterException', 'PlatformTaskDefinitionIncompatibilityException',
   'PlatformUnknownException', 'ServerException', 'UnsupportedFeatureException']);
@@ -338,6 +378,10 @@ function taskFunction(ex, resource) {
     case 'states:startExecution.sync:2': return (input) => startExecution(ex, input, 'sync2');
     case 'events:putEvents': return putEvents;
     case 'sqs:sendMessage': return sqsSendMessage;
+    case 'lambda:invoke.waitForTaskToken': return lambdaInvokeAsync;
+    case 'states:startExecution.waitForTaskToken': return (input) => startExecution(ex, input, '');
+    case 'events:putEvents.waitForTaskToken': return putEvents;
+    case 'sqs:sendMessage.waitForTaskToken': return sqsSendMessage;
     default:
       if (service === 'dynamodb' && suffix === '') return (input) => dynamoCall(action, input);
   }
@@ -357,10 +401,11 @@ function prepare(def, tasks, arn) {
   for (const [name, st] of Object.entries(def.States || {})) {
     if (st.Type === 'Task') {
       const prev = tasks.get(name);
-      if (prev !== undefined && prev !== st.Resource) {
-        throw new Error(`Task state name ${name} is used with two resources (${prev}, ${st.Resource}); the local runner needs unique Task names`);
+      const prevResource = typeof prev === 'object' ? prev.callback?.resource : prev;
+      if (prev !== undefined && prevResource !== st.Resource) {
+        throw new Error(`Task state name ${name} is used with two resources (${prevResource}, ${st.Resource}); the local runner needs unique Task names`);
       }
-      tasks.set(name, st.Resource);
+      tasks.set(name, isCallback(st.Resource) ? { callback: prepareCallback(st) } : st.Resource);
       if (st.TimeoutSeconds === undefined && st.TimeoutSecondsPath === undefined) st.TimeoutSeconds = TASK_DEFAULT_TIMEOUT;
     } else if (st.Type === 'Map') {
       prepareMap(name, st, tasks, arn);
@@ -370,6 +415,61 @@ function prepare(def, tasks, arn) {
       addLateness(def, name, st, tasks);
     }
   }
+}
+
+function isCallback(resource) {
+  return typeof resource === 'string' && resource.startsWith('arn:aws:states:') && resource.endsWith('.waitForTaskToken');
+}
+
+// prepareCallback readies a .waitForTaskToken Task: the library knows no
+// $$.Task.Token, so each reference in Parameters (a whole path or an
+// intrinsic function's argument) becomes TOKEN_HOLE, which the task handler
+// replaces with the attempt's token. The handler keeps TimeoutSeconds itself
+// (the library's timer could not end the token) and HeartbeatSeconds.
+function prepareCallback(st) {
+  if (st.Parameters !== undefined) st.Parameters = withTokenHole(st.Parameters);
+  const spec = { resource: st.Resource, timeout: 0, heartbeat: Number(st.HeartbeatSeconds) || 0, paths: false };
+  if (st.TimeoutSeconds !== undefined) spec.timeout = Number(st.TimeoutSeconds);
+  if (st.TimeoutSecondsPath !== undefined || st.HeartbeatSecondsPath !== undefined) {
+    // The handler sees only the processed input: Parameters carry the
+    // paths' values to it next to the task's own input.
+    spec.paths = true;
+    const wrapped = st.Parameters === undefined ? { 'p.$': '$' } : { p: st.Parameters };
+    if (st.TimeoutSecondsPath !== undefined) wrapped['t.$'] = st.TimeoutSecondsPath;
+    if (st.HeartbeatSecondsPath !== undefined) wrapped['h.$'] = st.HeartbeatSecondsPath;
+    st.Parameters = wrapped;
+    delete st.TimeoutSecondsPath;
+    delete st.HeartbeatSecondsPath;
+  }
+  st.TimeoutSeconds = TASK_DEFAULT_TIMEOUT;
+  return spec;
+}
+
+// attemptSpec reads an attempt's TimeoutSecondsPath / HeartbeatSecondsPath
+// values (positive integers, as AWS requires) out of the wrapped input.
+function attemptSpec(spec, input) {
+  if (!spec.paths) return { spec, input };
+  const s = { ...spec };
+  for (const [k, field] of [['t', 'timeout'], ['h', 'heartbeat']]) {
+    if (input[k] === undefined) continue;
+    if (!Number.isInteger(input[k]) || input[k] < 1) {
+      throw taskError('States.Runtime', `The value of ${field === 'timeout' ? 'TimeoutSecondsPath' : 'HeartbeatSecondsPath'} must be a positive integer, got ${JSON.stringify(input[k])}`);
+    }
+    s[field] = input[k];
+  }
+  return { spec: s, input: input.p };
+}
+
+function withTokenHole(v) {
+  if (Array.isArray(v)) return v.map(withTokenHole);
+  if (!v || typeof v !== 'object') return v;
+  const o = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k.endsWith('.$') && x === '$$.Task.Token') o[k.slice(0, -2)] = TOKEN_HOLE;
+    else if (k.endsWith('.$') && typeof x === 'string' && x.startsWith('States.')) o[k] = x.replaceAll('$$.Task.Token', `'${TOKEN_HOLE}'`);
+    else o[k] = withTokenHole(x);
+  }
+  return o;
 }
 
 function prepareMap(name, st, tasks, arn) {
@@ -441,6 +541,106 @@ function define(msg) {
   machines.set(msg.arn, { sm, tasks });
 }
 
+// ---- task tokens (.waitForTaskToken) ----
+// A token is base64 of TOKEN_BYTES: random bytes (byte 0 the version) and an
+// HMAC of them under a key of this process, so a token cannot be derived from
+// an execution's ARN or forged: a token that fails the check is InvalidToken;
+// a genuine one that is no longer live (answered, timed out, its execution
+// ended) is TaskTimedOut, as the Step Functions API answers.
+const TOKEN_KEY = randomBytes(32);
+const TOKEN_BYTES = 480; // 640 characters, within the API's 2,048
+const TOKEN_MAC = 32;
+const TOKEN_HOLE = `awslocalTaskToken${randomBytes(12).toString('hex')}`;
+const liveTokens = new Map(); // token -> task
+
+function newToken() {
+  const body = randomBytes(TOKEN_BYTES - TOKEN_MAC);
+  body[0] = 1;
+  const mac = createHmac('sha256', TOKEN_KEY).update(body).digest();
+  return Buffer.concat([body, mac]).toString('base64');
+}
+
+function genuineToken(token) {
+  if (typeof token !== 'string') return false;
+  const b = Buffer.from(token, 'base64');
+  if (b.length !== TOKEN_BYTES || b.toString('base64') !== token || b[0] !== 1) return false;
+  const body = b.subarray(0, TOKEN_BYTES - TOKEN_MAC);
+  const mac = createHmac('sha256', TOKEN_KEY).update(body).digest();
+  return timingSafeEqual(mac, b.subarray(TOKEN_BYTES - TOKEN_MAC));
+}
+
+// withToken puts the attempt's token where Parameters referenced it.
+function withToken(input, token) {
+  if (input === undefined) return input;
+  const s = JSON.stringify(input);
+  return s.includes(TOKEN_HOLE) ? JSON.parse(s.replaceAll(TOKEN_HOLE, token)) : input;
+}
+
+// settle ends a parked task once: err fails it, else out is its result.
+function settle(t, err, out) {
+  if (!kill(t)) return;
+  if (err) t.reject(err);
+  else t.resolve(out);
+}
+
+// kill ends a token; the task's promise is left pending (its execution is
+// ending and must not record a failure of it).
+function kill(t) {
+  if (t.done) return false;
+  t.done = true;
+  clearTimeout(t.timeout);
+  clearTimeout(t.heartbeat);
+  liveTokens.delete(t.token);
+  t.ex.tokens.delete(t);
+  return true;
+}
+
+function armHeartbeat(t) {
+  if (t.done || !HEARTBEAT || !(t.spec.heartbeat > 0)) return;
+  clearTimeout(t.heartbeat);
+  t.heartbeat = setTimeout(() => settle(t, taskError('States.HeartbeatTimeout', '')), t.spec.heartbeat * 1000);
+}
+
+// callbackTask runs one attempt of a .waitForTaskToken Task: it issues a
+// token, calls the integration with it and parks until SendTask* answers,
+// TimeoutSeconds passes, or HeartbeatSeconds pass without a heartbeat (the
+// heartbeat clock starts once the integration has been called).
+function callbackTask(ex, taskSpec, call, taskInput) {
+  const { spec, input } = attemptSpec(taskSpec, taskInput);
+  const { promise, resolve, reject } = Promise.withResolvers();
+  const t = { token: newToken(), ex, spec, resolve, reject, done: false, timeout: null, heartbeat: null, armed: false };
+  liveTokens.set(t.token, t);
+  ex.tokens.add(t);
+  if (spec.timeout > 0) t.timeout = setTimeout(() => settle(t, taskError('States.Timeout', '')), spec.timeout * 1000);
+  Promise.resolve().then(() => call(withToken(input, t.token))).then(
+    () => { t.armed = true; armHeartbeat(t); },
+    (e) => settle(t, e),
+  );
+  return promise;
+}
+
+// endTokens kills the tokens of an execution that stops or fails.
+function endTokens(ex) {
+  for (const t of [...ex.tokens]) kill(t);
+}
+
+const TIMED_OUT = { code: 'TaskTimedOut', message: "Task Timed Out: 'Provided task does not exist anymore'" };
+
+// answer applies SendTaskSuccess (output: JSON text), SendTaskFailure or
+// SendTaskHeartbeat to a parked task; it returns the API error, if any.
+function answer(msg) {
+  if (!genuineToken(msg.token)) return { code: 'InvalidToken', message: "Invalid Token: 'Invalid token'" };
+  const t = liveTokens.get(msg.token);
+  if (!t || t.done) return TIMED_OUT;
+  switch (msg.kind) {
+    case 'success': settle(t, null, JSON.parse(msg.output)); break;
+    case 'failure': settle(t, taskError(msg.error ?? '', msg.cause ?? '')); break;
+    case 'heartbeat': if (t.armed) armHeartbeat(t); break;
+    default: throw new Error(`unknown answer ${msg.kind}`);
+  }
+  return null;
+}
+
 // ---- executions ----
 const executions = new Map(); // arn -> ex
 const finished = new Set();
@@ -459,12 +659,14 @@ function failData(ex, what) {
   if (ex.failure) return;
   ex.failure = { error: 'States.DataLimitExceeded', cause: `The state/task '${what}' returned a result with a size exceeding the maximum number of bytes service limit.` };
   ex.abort();
+  endTokens(ex);
 }
 
 function failHistory(ex) {
   if (ex.failure) return;
   ex.failure = { error: 'States.Runtime', cause: `The execution reached the maximum number of history events (${HISTORY_LIMIT}).` };
   ex.abort();
+  endTokens(ex);
 }
 
 // hidden reports whether a library event has no place in an AWS history:
@@ -490,7 +692,7 @@ function historyEvent(ex, e) {
       if (byteSize(e.state.output) > DATA_LIMIT) failData(ex, e.state.name);
       break;
     case 'StateFailed':
-      h.t = e.state.type === 'Task' ? 'TaskFailed' : `${e.state.type}StateFailed`;
+      h.t = e.state.type === 'Task' ? taskFailedType(e.Error) : `${e.state.type}StateFailed`;
       h.s = e.state.name; h.err = e.Error; h.cause = String(e.Cause ?? '');
       break;
     case 'StateRetried':
@@ -511,6 +713,12 @@ function historyEvent(ex, e) {
   }
   if (e.index !== undefined && h.i === undefined) h.i = e.index;
   return h;
+}
+
+// taskFailedType: a Task that times out (TimeoutSeconds, HeartbeatSeconds)
+// records TaskTimedOut on AWS, any other failure TaskFailed.
+function taskFailedType(error) {
+  return error === 'States.Timeout' || error === 'States.HeartbeatTimeout' ? 'TaskTimedOut' : 'TaskFailed';
 }
 
 // record sends a history event unless the history is full: at the limit the
@@ -557,6 +765,10 @@ async function lateness(input) {
 function taskHandler(ex, spec) {
   if (typeof spec === 'string') return taskFunction(ex, spec);
   if (spec.late) return lateness;
+  if (spec.callback) {
+    const call = taskFunction(ex, spec.callback.resource);
+    return (input) => callbackTask(ex, spec.callback, call, input);
+  }
   return (input) => mapItem(ex, spec.distributed, input);
 }
 
@@ -564,7 +776,7 @@ function newExecution(arn, m, context) {
   const distributedMaps = new Set();
   for (const spec of m.tasks.values()) if (spec.distributed) distributedMaps.add(spec.distributed.state);
   return {
-    arn, context, failure: null, stopped: false, children: new Set(), mapChildren: new Set(), mapRuns: new Map(),
+    arn, context, failure: null, stopped: false, children: new Set(), mapChildren: new Set(), mapRuns: new Map(), tokens: new Set(),
     distributedMaps, events: 1, full: false, abort: () => {}, ended: Promise.withResolvers(),
   };
 }
@@ -620,6 +832,7 @@ function finishErr(ex, err) {
 
 function finish(ex, r) {
   executions.delete(ex.arn);
+  endTokens(ex);
   for (const child of ex.children) sfnCall('StopExecution', { executionArn: child }).catch(() => {});
   for (const child of ex.mapChildren) stopLocal(child);
   for (const run of ex.mapRuns.values()) endMapRun(run, 'ABORTED');
@@ -636,6 +849,7 @@ function finish(ex, r) {
 function stopLocal(ex) {
   ex.stopped = true;
   ex.abort();
+  endTokens(ex);
 }
 
 function stop(msg) {
@@ -739,6 +953,10 @@ async function mapItem(ex, d, input) {
   return r.status === 'SUCCEEDED' ? r.output : { Error: r.error ?? null, Cause: r.cause ?? null };
 }
 
+function answerReply(e) {
+  return e ? { code: e.code, error: e.message } : {};
+}
+
 // One failing execution must not take the others down: Node would exit on
 // an unhandled rejection.
 process.on('unhandledRejection', (e) => process.stderr.write(`runner: unhandled rejection: ${e?.stack || e}\n`));
@@ -754,6 +972,7 @@ rl.on('line', (line) => {
       case 'define': define(msg); send({ ev: 'reply', req: msg.req }); break;
       case 'start': start(msg); break;
       case 'stop': stop(msg); break;
+      case 'answer': send({ ev: 'reply', req: msg.req, ...answerReply(answer(msg)) }); break;
       default: throw new Error(`unknown op ${msg.op}`);
     }
   } catch (e) {

@@ -37,6 +37,8 @@ func (s *Service) serveAPI(w http.ResponseWriter, r *http.Request) {
 		out, err = s.apiDescribeMapRun(r)
 	case "ListMapRuns":
 		out, err = s.apiListMapRuns(r)
+	case "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat":
+		out, err = s.apiSendTask(r, op)
 	default:
 		err = awsjson.Errorf(400, "UnknownOperationException", "awslocal does not implement Step Functions %s", op)
 	}
@@ -286,6 +288,8 @@ func eventDetails(ev event) (string, map[string]any) {
 		return "stateExitedEventDetails", map[string]any{"name": ev.State}
 	case t == "TaskFailed":
 		return "taskFailedEventDetails", map[string]any{"error": ev.Error, "cause": ev.Cause, "resource": ev.State, "resourceType": "states"}
+	case t == "TaskTimedOut":
+		return "taskTimedOutEventDetails", map[string]any{"error": ev.Error, "cause": ev.Cause, "resource": ev.State, "resourceType": "states"}
 	case t == "TaskScheduled":
 		return "taskScheduledEventDetails", map[string]any{"resource": ev.State, "resourceType": "states", "region": "us-east-1", "parameters": "{}"}
 	case t == "MapIterationStarted" || t == "MapIterationSucceeded" || t == "MapIterationFailed":

@@ -3,8 +3,9 @@
 // CreateStateMachine, DescribeStateMachine, ListStateMachines,
 // StartExecution, DescribeExecution, ListExecutions, StopExecution and
 // GetExecutionHistory, ListMapRuns and DescribeMapRun (ListExecutions also
-// takes a mapRunArn). Executions run in one long-lived Node runner
-// (integration/sfnrunner) around aws-local-stepfunctions.
+// takes a mapRunArn), SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat.
+// Executions run in one long-lived Node runner (integration/sfnrunner) around
+// aws-local-stepfunctions.
 //
 // AWS rules kept: execution names are ≤ 80 characters without whitespace,
 // brackets, wildcards or the characters " # % \ ^ | ~ ` $ & , ; : /; a
@@ -13,9 +14,24 @@
 // ExecutionAlreadyExists; input is limited to 256 KB; times are read from the
 // stack's scaled clock (simulated seconds).
 //
+// Task tokens (.waitForTaskToken on sqs:sendMessage, events:putEvents,
+// lambda:invoke, states:startExecution): the runner issues an opaque token
+// per attempt as $$.Task.Token and parks the task. SendTaskSuccess (output:
+// JSON of at most 256 KiB, else InvalidOutput) makes the output the task's
+// result; SendTaskFailure (error ≤ 256, cause ≤ 32,768 characters, else
+// ValidationException) fails the task with them, for its Retry and Catch;
+// SendTaskHeartbeat restarts the HeartbeatSeconds clock, not TimeoutSeconds.
+// A token the runner did not issue is InvalidToken; one whose task has closed
+// (answered, timed out, retried, its execution stopped, failed or stopped by
+// its parent) is TaskTimedOut, as the API reference describes it. Not
+// modelled: activities (TaskDoesNotExist), JSONata's
+// $states.context.Task.Token, the TaskSubmitted/TaskStarted/TaskSucceeded
+// history events, and tokens surviving a restart of the runner.
+//
 // History: GetExecutionHistory lists ExecutionStarted, the states'
 // <Type>StateEntered / <Type>StateExited, TaskScheduled (one per attempt of a
-// Task), TaskFailed, MapIteration*, and the execution's end. Billed state
+// Task), TaskFailed, TaskTimedOut (States.Timeout, States.HeartbeatTimeout),
+// MapIteration*, and the execution's end. Billed state
 // transitions = the *StateEntered events + the Task retries (TaskScheduled −
 // TaskStateEntered); Transitions counts them.
 //
@@ -32,6 +48,8 @@
 //     execution whose history reaches it fails with States.Runtime.
 //   - Wait lateness (WaitLateness, default 250 ms simulated; NoWaitLateness):
 //     a Wait state ends up to that late, drawn from Seed.
+//   - Heartbeat timeouts (NoHeartbeatTimeout): a callback task that gets no
+//     heartbeat within HeartbeatSeconds fails with States.HeartbeatTimeout.
 //
 // Definitions come from statemachines/*.asl.json with the CDK stack's
 // ${...} definition substitutions (LoadDir, Substitutions).

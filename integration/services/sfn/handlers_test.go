@@ -48,14 +48,17 @@ type worker struct {
 
 	inflight, peak, calls, throttled atomic.Int64
 	release                          chan struct{}
+	// tokens receives the task tokens the function is invoked with.
+	tokens chan string
 }
 
 func newWorker() *worker {
-	return &worker{attempts: map[string]int{}, throttle: map[string]int{}, release: make(chan struct{})}
+	return &worker{attempts: map[string]int{}, throttle: map[string]int{}, release: make(chan struct{}), tokens: make(chan string, 16)}
 }
 
 type workInput struct {
-	Item workItem `json:"item"`
+	Item  workItem `json:"item"`
+	Token string   `json:"token"`
 }
 
 func (w *worker) handle(ctx context.Context, in workInput) (map[string]any, error) {
@@ -63,6 +66,9 @@ func (w *worker) handle(ctx context.Context, in workInput) (map[string]any, erro
 	n := w.inflight.Add(1)
 	defer w.inflight.Add(-1)
 	for p := w.peak.Load(); n > p && !w.peak.CompareAndSwap(p, n); p = w.peak.Load() {
+	}
+	if in.Token != "" {
+		w.tokens <- in.Token
 	}
 	it := in.Item
 	if it.Block {

@@ -57,6 +57,9 @@ type Options struct {
 	WaitLateness   time.Duration
 	NoWaitLateness bool
 	Seed           int64
+	// NoHeartbeatTimeout keeps .waitForTaskToken tasks waiting past their
+	// HeartbeatSeconds instead of failing them with States.HeartbeatTimeout.
+	NoHeartbeatTimeout bool
 }
 
 // Defaults of the AWS behaviours.
@@ -69,7 +72,7 @@ const (
 
 func (o Options) runnerOptions() sfnrunner.Options {
 	r := sfnrunner.Options{Endpoint: o.Endpoint, TimeScale: o.Clock.Factor(), Region: o.Region, Stderr: o.RunnerStderr,
-		InlineDistributedMap: o.InlineDistributedMap, Seed: o.Seed}
+		InlineDistributedMap: o.InlineDistributedMap, Seed: o.Seed, IgnoreHeartbeat: o.NoHeartbeatTimeout}
 	if !o.NoHistoryLimit {
 		r.HistoryLimit = cmp.Or(o.HistoryLimit, DefaultHistoryLimit)
 	}
