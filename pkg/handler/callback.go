@@ -186,17 +186,35 @@ func (c *Callback) FailUnplanned(ctx context.Context, raw json.RawMessage, planE
 	c.o.Logger.Info("callback answered", "requestId", loggableID(raw), "answer", launchstore.AnswerFailure, "detail", name)
 }
 
-// rawTaskToken is callback.taskToken of a request (or LaunchRequested
-// envelope) as sent, "" when absent or not a string.
+// endsExecution says plan's error fails the execution at once: the Plan
+// state retries TransientError and ThrottledError (and Lambda's own
+// errors, which never reach here); any other error — PermanentError (an
+// invalid request, a requestId used by another request), a second live
+// execution's refusal — ends it with that error.
+func endsExecution(err error) bool {
+	if _, ok := errors.AsType[*failure.TransientError](err); ok {
+		return false
+	}
+	_, throttled := errors.AsType[*failure.ThrottledError](err)
+	return !throttled
+}
+
+// rawTaskToken is callback.taskToken of a request as sent (itself, in a
+// LaunchRequested envelope, or as plan's "request"), "" when absent or not
+// a string.
 func rawTaskToken(raw json.RawMessage) string {
 	var probe struct {
 		Detail   *json.RawMessage `json:"detail"`
+		Request  *json.RawMessage `json:"request"` // plan's input beside the execution's ARN
 		Callback struct {
 			TaskToken any `json:"taskToken"`
 		} `json:"callback"`
 	}
 	if json.Unmarshal(raw, &probe) != nil {
 		return ""
+	}
+	if probe.Request != nil {
+		return rawTaskToken(*probe.Request)
 	}
 	if probe.Detail != nil {
 		return rawTaskToken(*probe.Detail)
@@ -279,17 +297,16 @@ func (c *Callback) StartHeartbeats(ctx context.Context, sr launch.StoredRequest)
 }
 
 // callback is plan's part of a request's callback (Handle defers it with
-// its answer): a request refused for good (a PermanentError: no retry
-// plans it) gets its token answered with that error; a planned one starts
-// its heartbeats — a failure to start them fails plan as transient, so its
-// retry starts them.
+// its answer): a request refused for good gets its token answered with
+// plan's error; a planned one starts its heartbeats — a failure to start
+// them fails plan as transient, so its retry starts them.
 func (h *PlanHandler) callback(ctx context.Context, raw json.RawMessage, out PlanOutput, err error) error {
 	c := h.o.Callback
 	if c == nil {
 		return err
 	}
 	if err != nil {
-		if _, ok := errors.AsType[*failure.PermanentError](err); ok {
+		if endsExecution(err) {
 			c.FailUnplanned(ctx, raw, err)
 		}
 		return err

@@ -258,3 +258,53 @@ func TestLambdaError(t *testing.T) {
 		t.Fatalf("LambdaError = %q, %q", name, cause)
 	}
 }
+
+// refusalError stands for an error type of plan's own (a claim refused):
+// not retried by the Plan state, it ends the execution with its name.
+type refusalError struct{}
+
+func (refusalError) Error() string { return "another execution runs the request" }
+
+// TestPlanCallbackErrors: plan's errors that end the execution (any but
+// TransientError and ThrottledError, which the Plan state retries) answer
+// the token with the error's name as Step Functions reports it; a retried
+// one answers nothing (the retry may plan). The token is found in every
+// shape of plan's input: the request, a LaunchRequested envelope, and
+// {"request", "executionArn"}.
+func TestPlanCallbackErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	req := `{"requestId":"r","callback":{"taskToken":"tok"}}`
+	for name, tc := range map[string]struct {
+		raw  string
+		err  error
+		want string // the failure's error name; "" no answer
+	}{
+		"own error type":    {req, &refusalError{}, "refusalError"},
+		"permanent":         {req, &failure.PermanentError{}, "PermanentError"},
+		"transient":         {req, &failure.TransientError{}, ""},
+		"throttled":         {req, &failure.ThrottledError{}, ""},
+		"envelope":          {`{"detail-type":"LaunchRequested","detail":` + req + `}`, &failure.PermanentError{}, "PermanentError"},
+		"with executionArn": {`{"request":` + req + `,"executionArn":"arn:x"}`, &refusalError{}, "refusalError"},
+		"no token":          {`{"requestId":"r"}`, &failure.PermanentError{}, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newHBEnv(t)
+			p := NewPlanHandler(e.st, func(o *HandlerOptions) { o.Callback = e.cb })
+			if err := p.callback(ctx, json.RawMessage(tc.raw), PlanOutput{}, tc.err); err != tc.err {
+				t.Fatalf("callback changed plan's error: %v", err)
+			}
+			calls := e.api.got()
+			if tc.want == "" {
+				if len(calls) != 0 {
+					t.Fatalf("calls %+v, want none", calls)
+				}
+				return
+			}
+			if len(calls) != 1 || calls[0].Token != "tok" || calls[0].Error != tc.want {
+				t.Fatalf("calls %+v; want one failure %s to tok", calls, tc.want)
+			}
+		})
+	}
+}
