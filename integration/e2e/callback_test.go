@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,7 +97,8 @@ func sameJSON(a, b string) bool {
 // Catch (the launch execution's own). A Task with HeartbeatSeconds shorter
 // than the launch succeeds when the request asks for heartbeats and fails
 // with States.HeartbeatTimeout when it does not — the launch itself goes
-// on and succeeds, and its late answer is recorded as refused (final).
+// on and succeeds, and its late answer is recorded as refused (final). A
+// request refused before it runs (by submit) answers the token too.
 // The Fargate bucket refills one task a second, so each launch lasts
 // longer than the Task's 60 s heartbeat timeout.
 func TestCallbackParentWorkflow(t *testing.T) {
@@ -118,6 +120,7 @@ func TestCallbackParentWorkflow(t *testing.T) {
 		{"failed", failing, 0, 0, true, "SUCCEEDED", launch.ErrLaunchIncomplete},
 		{"heartbeats", fargate("e2e-cb-heartbeats", 40), 60, 60, false, "SUCCEEDED", ""},
 		{"no heartbeats", fargate("e2e-cb-silent", 40), 60, 0, false, "FAILED", "States.HeartbeatTimeout"},
+		{"refused", fargate("e2e-cb-refused", 0), 0, 0, true, "SUCCEEDED", "PermanentError"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -130,6 +133,10 @@ func TestCallbackParentWorkflow(t *testing.T) {
 			t.Logf("parent %s %s after %.0f s (simulated)", d.Status, aws.ToString(d.Error), w.now().Sub(begin).Seconds())
 			if string(d.Status) != tc.status {
 				t.Fatalf("parent %s %s %s; want %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), tc.status)
+			}
+			if tc.name == "refused" {
+				checkRefused(t, d)
+				return
 			}
 			launched := w.wait(w.executionARN(tc.req.RequestID), 120*time.Second)
 			child := w.launchExecution(tc.req.RequestID)
@@ -167,6 +174,18 @@ func checkParent(t *testing.T, errName string, d, child *sfn.DescribeExecutionOu
 			out.Error.Error != aws.ToString(child.Error) || out.Error.Cause != aws.ToString(child.Cause) {
 			t.Fatalf("parent caught %+v; want the launch execution's %s %s", out.Error, aws.ToString(child.Error), aws.ToString(child.Cause))
 		}
+	}
+}
+
+// checkRefused: a request submit refuses starts no execution; its token is
+// answered with the error the launch would have failed with at plan.
+func checkRefused(t *testing.T, d *sfn.DescribeExecutionOutput) {
+	t.Helper()
+	var out struct {
+		Error struct{ Error, Cause string } `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &out); err != nil || out.Error.Error != "PermanentError" || !strings.Contains(out.Error.Cause, "ecs.count") {
+		t.Fatalf("parent caught %+v; want PermanentError naming ecs.count", out.Error)
 	}
 }
 

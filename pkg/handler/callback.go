@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -174,11 +173,11 @@ func (c *Callback) state(ctx context.Context, requestID string) (launchstore.Cal
 // {errorMessage, errorType}). Nothing is recorded; an error is logged,
 // since plan's own error is what the execution reports.
 func (c *Callback) FailUnplanned(ctx context.Context, raw json.RawMessage, planErr error) {
-	token := rawTaskToken(raw)
+	token := launch.CallbackToken(raw)
 	if c == nil || token == "" {
 		return
 	}
-	name, cause := LambdaError(planErr)
+	name, cause := launch.FunctionError(planErr)
 	if err := c.sendFailure(ctx, token, name, cause); err != nil {
 		c.o.Logger.Warn("callback of a refused request not answered", "requestId", loggableID(raw), "err", err, "final", refusal(err) != "")
 		return
@@ -197,46 +196,6 @@ func endsExecution(err error) bool {
 	}
 	_, throttled := errors.AsType[*failure.ThrottledError](err)
 	return !throttled
-}
-
-// rawTaskToken is callback.taskToken of a request as sent (itself, in a
-// LaunchRequested envelope, or as plan's "request"), "" when absent or not
-// a string.
-func rawTaskToken(raw json.RawMessage) string {
-	var probe struct {
-		Detail   *json.RawMessage `json:"detail"`
-		Request  *json.RawMessage `json:"request"` // plan's input beside the execution's ARN
-		Callback struct {
-			TaskToken any `json:"taskToken"`
-		} `json:"callback"`
-	}
-	if json.Unmarshal(raw, &probe) != nil {
-		return ""
-	}
-	if probe.Request != nil {
-		return rawTaskToken(*probe.Request)
-	}
-	if probe.Detail != nil {
-		return rawTaskToken(*probe.Detail)
-	}
-	token, _ := probe.Callback.TaskToken.(string)
-	return token
-}
-
-// LambdaError is how Step Functions reports a Go function's error: the
-// error's type name (aws-lambda-go's errorType) and the JSON of
-// {errorMessage, errorType} as the cause.
-func LambdaError(err error) (name, cause string) {
-	t := reflect.TypeOf(err)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	name = t.Name()
-	b, _ := json.Marshal(struct {
-		Message string `json:"errorMessage"`
-		Type    string `json:"errorType"`
-	}{err.Error(), name})
-	return name, string(b)
 }
 
 // heartbeatAfterFailure is the delay of the next heartbeat after one that

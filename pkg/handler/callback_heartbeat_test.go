@@ -236,7 +236,7 @@ func TestPlanCallback(t *testing.T) {
 			t.Fatalf("%s: %v, want a PermanentError", name, err)
 		}
 		calls := e.api.got()[before:]
-		wantName, wantCause := LambdaError(err)
+		wantName, wantCause := launch.FunctionError(err)
 		if len(calls) != 1 || calls[0].Kind != "failure" || calls[0].Token != tc.token || calls[0].Error != "PermanentError" ||
 			calls[0].Error != wantName || calls[0].Cause != wantCause || !strings.Contains(calls[0].Cause, tc.causeNames) {
 			t.Fatalf("%s: calls %+v; want one failure to %s with PermanentError and the cause %s", name, calls, tc.token, wantCause)
@@ -245,17 +245,6 @@ func TestPlanCallback(t *testing.T) {
 	noQueue := NewPlanHandler(e.st, func(o *HandlerOptions) { o.Clock, o.Callback = e.clk, NewCallback(e.st, e.api, Options{}) })
 	if _, err := noQueue.Handle(ctx, body(callbackRequest("hb2", 60))); err == nil || !strings.Contains(err.Error(), "callback.heartbeatSeconds") {
 		t.Fatalf("heartbeats without a queue: %v, want a PermanentError naming callback.heartbeatSeconds", err)
-	}
-}
-
-// TestLambdaError: the error name and cause Step Functions shows for a Go
-// function's error (aws-lambda-go reports the type's name).
-func TestLambdaError(t *testing.T) {
-	t.Parallel()
-	name, cause := LambdaError(&failure.PermanentError{Detail: failure.Detail{Code: "InvalidRequest", Op: "plan", Err: errors.New("ecs.count: must be 1..100000, got 0")}})
-	var doc map[string]string
-	if err := json.Unmarshal([]byte(cause), &doc); err != nil || name != "PermanentError" || doc["errorType"] != name || !strings.Contains(doc["errorMessage"], "ecs.count") {
-		t.Fatalf("LambdaError = %q, %q", name, cause)
 	}
 }
 

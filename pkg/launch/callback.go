@@ -1,7 +1,9 @@
 package launch
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"unicode/utf8"
 )
 
@@ -69,4 +71,46 @@ func (r Request) callbackProblems() []string {
 		add("callback.heartbeatSeconds: must be at most the request's deadline (%d s), got %d", limit, hb)
 	}
 	return p
+}
+
+// CallbackToken is callback.taskToken of a request as sent — the request
+// itself, the detail of a LaunchRequested envelope, or plan's "request" —
+// read without validating it, so that a refused request's token can still
+// be answered; "" when absent or not a string.
+func CallbackToken(raw json.RawMessage) string {
+	var probe struct {
+		Detail   *json.RawMessage `json:"detail"`
+		Request  *json.RawMessage `json:"request"`
+		Callback struct {
+			TaskToken any `json:"taskToken"`
+		} `json:"callback"`
+	}
+	if json.Unmarshal(raw, &probe) != nil {
+		return ""
+	}
+	if probe.Request != nil {
+		return CallbackToken(*probe.Request)
+	}
+	if probe.Detail != nil {
+		return CallbackToken(*probe.Detail)
+	}
+	token, _ := probe.Callback.TaskToken.(string)
+	return token
+}
+
+// FunctionError is how Step Functions reports a Go Lambda function's
+// error, and so the failure a refused request's token is answered with:
+// the error's type name (the runtime's errorType) and, as the cause, the
+// JSON of {errorMessage, errorType}.
+func FunctionError(err error) (name, cause string) {
+	t := reflect.TypeOf(err)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	name = t.Name()
+	b, _ := json.Marshal(struct {
+		Message string `json:"errorMessage"`
+		Type    string `json:"errorType"`
+	}{err.Error(), name})
+	return name, string(b)
 }

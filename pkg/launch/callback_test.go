@@ -1,6 +1,8 @@
 package launch_test
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -53,3 +55,48 @@ func TestHeartbeatInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbackToken: the token is read from every shape a request reaches
+// plan or submit in, valid or not; nothing else is taken for one.
+func TestCallbackToken(t *testing.T) {
+	t.Parallel()
+	req := `{"requestId":"r","ecs":{"count":0},"callback":{"taskToken":"tok"}}`
+	for raw, want := range map[string]string{
+		req: "tok",
+		`{"detail-type":"LaunchRequested","detail":` + req + `}`: "tok",
+		`{"request":` + req + `,"executionArn":"arn"}`:           "tok",
+		`{"requestId":"r","callback":{"taskToken":7}}`:           "",
+		`{"requestId":"r"}`: "",
+		`not json`:          "",
+	} {
+		if got := launch.CallbackToken(json.RawMessage(raw)); got != want {
+			t.Errorf("CallbackToken(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+type planRefusal struct{ msg string }
+
+func (e *planRefusal) Error() string { return e.msg }
+
+// TestFunctionError: the error name and cause Step Functions shows for a
+// Go function's error — the type's name, as the runtime reports it, and
+// the JSON of {errorMessage, errorType}.
+func TestFunctionError(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{&planRefusal{"ecs.count: must be 1..100000, got 0"}, planRefusalValue{}} {
+		name, cause := launch.FunctionError(err)
+		var doc map[string]string
+		if json.Unmarshal([]byte(cause), &doc) != nil || doc["errorType"] != name || doc["errorMessage"] != err.Error() ||
+			!strings.HasPrefix(name, "planRefusal") {
+			t.Errorf("FunctionError(%T) = %q, %q", err, name, cause)
+		}
+	}
+	if name, _ := launch.FunctionError(errors.New("x")); name != "errorString" {
+		t.Errorf("FunctionError(errors.New) = %q, want errorString", name)
+	}
+}
+
+type planRefusalValue struct{}
+
+func (planRefusalValue) Error() string { return "refused" }
