@@ -99,8 +99,10 @@ func sameJSON(a, b string) bool {
 // with States.HeartbeatTimeout when it does not — the launch itself goes
 // on and succeeds, and its late answer is recorded as refused (final). A
 // request refused before it runs (by submit) answers the token too.
-// The Fargate bucket refills one task a second, so each launch lasts
-// longer than the Task's 60 s heartbeat timeout.
+// The Fargate bucket refills one task a second, so each launch of 100
+// tasks lasts longer than the Task's 120 s heartbeat timeout (heartbeats
+// every 40 s: 2 s real at the time scale of 20, slack for a loaded
+// machine).
 func TestCallbackParentWorkflow(t *testing.T) {
 	slow := map[string]sim.Bucket{sim.BucketFargateTasks: {Burst: 10, Rate: 1}}
 	w := newWorld(t, setup{sim: sim.Config{Buckets: slow}, config: func(c *configT) {
@@ -118,8 +120,8 @@ func TestCallbackParentWorkflow(t *testing.T) {
 	}{
 		{"summary", fargate("e2e-cb-ok", 5), 0, 0, true, "SUCCEEDED", ""},
 		{"failed", failing, 0, 0, true, "SUCCEEDED", launch.ErrLaunchIncomplete},
-		{"heartbeats", fargate("e2e-cb-heartbeats", 40), 60, 60, false, "SUCCEEDED", ""},
-		{"no heartbeats", fargate("e2e-cb-silent", 40), 60, 0, false, "FAILED", "States.HeartbeatTimeout"},
+		{"heartbeats", fargate("e2e-cb-heartbeats", 100), 120, 120, false, "SUCCEEDED", ""},
+		{"no heartbeats", fargate("e2e-cb-silent", 100), 120, 0, false, "FAILED", "States.HeartbeatTimeout"},
 		{"refused", fargate("e2e-cb-refused", 0), 0, 0, true, "SUCCEEDED", "PermanentError"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
