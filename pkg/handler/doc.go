@@ -99,6 +99,50 @@
 // TaskFailedToStart of quota kind, a relaunch refused for quota, or a
 // relaunch of a chunk that waits for quota.
 //
+// # Callback
+//
+// A request may carry callback {taskToken, heartbeatSeconds} (the caller's
+// .waitForTaskToken step). The token lives once, in the request on its
+// meta item; no chunk's Map input carries it (2 KB × thousands of chunks
+// of state payload and history). Who answers it (callback*.go):
+//
+//	summary         the final check of the execution: SendTaskFailure with
+//	                the chunks' failure (recorded by the RecordChunksError
+//	                state, ChunksFailed), or the summary's error and cause
+//	                (RequestFailed), else SendTaskSuccess with the summary
+//	plan            an error that ends the execution at Plan (invalid,
+//	                requestId conflict, a second live execution's refusal):
+//	                SendTaskFailure to the request's own token, as sent
+//	throttlectl     cancel: SendTaskFailure LaunchCancelled (the detail)
+//	pkg/submit      a LaunchRequested refused before any execution
+//
+// Exactly once in effect: sent, then recorded (RecordAnswer, first wins),
+// and nothing is sent once recorded; a crash between the two sends again,
+// and Step Functions refuses the second answer as final. A retryable error
+// fails the function (the state's Retry, or cancel run again); the answers
+// TaskTimedOut, TaskDoesNotExist and InvalidToken are final: recorded,
+// logged, never retried, and the launch ends as it would have. The summary
+// answers before LaunchCompleted, so a failed put, run again, does not
+// answer twice.
+//
+// Heartbeats (callback.heartbeatSeconds ≥ 60, at most the deadline): a
+// chain of delayed messages on the relaunch queue, no function of its own.
+// Plan queues heartbeat 0 at once; the relaunch consumer claims seq n on
+// the meta item for its message (ClaimHeartbeat: granted to the chain's
+// next seq, or to the same message redelivered), sends SendTaskHeartbeat
+// and queues n+1 a third of heartbeatSeconds later (≤ 900 s, SQS's
+// longest delay): two lost heartbeats still leave the caller's timer
+// running. A duplicate message (at-least-once delivery, a retried plan)
+// loses the claim and queues nothing, so the chain never forks. It ends
+// when the request is closed (final summary, cancel), its token answered
+// or refused, or HeartbeatGrace past the deadline.
+//
+// Not covered: a launch execution stopped other than by throttlectl
+// cancel, or timed out, answers nothing — the caller's HeartbeatSeconds
+// (the heartbeats end with the grace) or TimeoutSeconds is its guard; so
+// is a Plan or a submit that fails past its retries with a transient
+// error.
+//
 // # Errors
 //
 // Handlers return the unwrapped named errors of pkg/failure (ThrottledError,

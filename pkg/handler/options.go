@@ -20,6 +20,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics defaults to discarding.
 	Metrics Recorder
+	// Callback answers requests' task tokens and sends their heartbeats
+	// (plan, summary, the relaunch queue's consumer); nil: none.
+	Callback *Callback
 }
 
 func (o *Options) defaults() {

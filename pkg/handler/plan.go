@@ -85,7 +85,8 @@ func NewPlanHandler(store launchstore.Store, optFns ...func(*HandlerOptions)) *P
 // every item, un-merged, is written per index (PutItems: item#<i>) before
 // the plan answers, so no chunk runs before its item exists; a retried
 // plan writes the same items again.
-func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (PlanOutput, error) {
+func (h *PlanHandler) Handle(ctx context.Context, raw json.RawMessage) (out PlanOutput, err error) {
+	defer func() { err = h.callback(ctx, raw, out, err) }()
 	raw, execARN := splitPlanInput(raw)
 	var env struct {
 		DetailType string          `json:"detail-type"`

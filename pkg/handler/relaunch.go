@@ -189,7 +189,7 @@ type BatchItemFailure struct {
 }
 
 // HandleSQS is the entry point of the relaunch queue: it reacts to each
-// record's event (concurrently; a batch is at most 10) and reports the
+// record's event (or sends a callback's heartbeat) (concurrently; a batch is at most 10) and reports the
 // records that failed, so the event source deletes the others and
 // redelivers these after the visibility timeout (then the queue's redrive
 // policy dead-letters what keeps failing). A deferred relaunch has queued
@@ -205,12 +205,7 @@ func (h *Relaunch) HandleSQS(ctx context.Context, b SQSBatch) (SQSBatchResponse,
 	var wg sync.WaitGroup
 	for i, r := range b.Records {
 		wg.Go(func() {
-			var ev ECSEvent
-			err := json.Unmarshal([]byte(r.Body), &ev)
-			out := EventOutput{}
-			if err == nil {
-				out, err = h.react(work, ev)
-			}
+			out, err := h.queueRecord(work, r)
 			if err != nil {
 				failed[i] = true
 				h.o.Logger.Warn("relaunch queue record failed; redelivered", "messageId", r.MessageID, "err", err)
@@ -242,6 +237,23 @@ func (b SQSBatch) check() error {
 		}
 	}
 	return nil
+}
+
+// queueRecord answers one record of the relaunch queue: an ECS event, or a
+// callback's heartbeat (callback_heartbeat.go).
+func (h *Relaunch) queueRecord(ctx context.Context, r SQSRecord) (EventOutput, error) {
+	if m, ok := parseHeartbeat(r.Body); ok {
+		if h.o.Callback == nil {
+			return EventOutput{Action: EventIgnored, Reason: "a heartbeat, and no callback configured"}, nil
+		}
+		action, err := h.o.Callback.heartbeat(ctx, m, r.MessageID)
+		return EventOutput{Action: "heartbeat " + action, RequestID: m.Heartbeat.RequestID}, err
+	}
+	var ev ECSEvent
+	if err := json.Unmarshal([]byte(r.Body), &ev); err != nil {
+		return EventOutput{}, err
+	}
+	return h.react(ctx, ev)
 }
 
 // react answers one event, whichever entry point brought it.

@@ -32,8 +32,8 @@ func validateEvents(t *testing.T, e *retryEnv, want ...string) {
 	}
 }
 
-// finalSummary asks the summary (as the machine does) until it is final.
-func finalSummary(t *testing.T, e *retryEnv, sh *SummaryHandler) launch.Summary {
+// summaryUntilFinal asks the summary (as the machine does) until it is final.
+func summaryUntilFinal(t *testing.T, e *retryEnv, sh *SummaryHandler) launch.Summary {
 	t.Helper()
 	for range 100 {
 		sum, err := sh.Handle(context.Background(), SummaryInput{RequestID: "r1", WaitForRelaunches: true})
@@ -68,7 +68,7 @@ func TestEventsMatchTheirSchemas(t *testing.T) {
 			t.Fatal(err)
 		}
 		sh := NewSummaryHandler(e.st, e.events, func(o *HandlerOptions) { o.Clock, o.Bus = e.clk, "product" })
-		if sum := finalSummary(t, e, sh); sum.Status != launch.StatusFailed || sum.Unfinished == 0 {
+		if sum := summaryUntilFinal(t, e, sh); sum.Status != launch.StatusFailed || sum.Unfinished == 0 {
 			t.Fatalf("summary %+v: want FAILED with unfinished units", sum)
 		}
 		validateEvents(t, e, launch.DetailLaunchFailed, launch.DetailLaunchCompleted)
@@ -79,7 +79,7 @@ func TestEventsMatchTheirSchemas(t *testing.T) {
 		for k := range 10 {
 			e.stop(t, k, 1, launch.OutcomeFailed)
 		}
-		if sum := finalSummary(t, e.retryEnv, e.sh); sum.Error != launch.ErrTasksFailed || len(sum.FirstReasons) == 0 || sum.Results == nil {
+		if sum := summaryUntilFinal(t, e.retryEnv, e.sh); sum.Error != launch.ErrTasksFailed || len(sum.FirstReasons) == 0 || sum.Results == nil {
 			t.Fatalf("summary %+v: want TasksFailed with first reasons and results", sum)
 		}
 		validateEvents(t, e.retryEnv, launch.DetailLaunchCompleted)

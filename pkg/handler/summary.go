@@ -26,6 +26,10 @@ type SummaryInput struct {
 	// it every call is final and only reports (throttlectl invoke). Every
 	// final summary carries the request's status (finish).
 	WaitForRelaunches bool `json:"waitForRelaunches,omitempty"`
+	// ChunksError is the state machine's call when the chunks' Map failed
+	// (its Catch): the failure is recorded for the final summary, which
+	// answers the request's callback with it (callback_summary.go).
+	ChunksError *ExecutionError `json:"chunksError,omitempty"`
 }
 
 // RelaunchCheckSeconds is the shortest WaitSeconds of a summary that waits
@@ -64,6 +68,9 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (launch.Su
 	if in.RequestID == "" {
 		return launch.Summary{}, permanent("summary", "InvalidInput", errors.New("summary input: requestId: required"))
 	}
+	if in.ChunksError != nil {
+		return h.recordChunksError(ctx, in)
+	}
 	if in.WaitForRelaunches {
 		sum, done, err := h.check(ctx, in.RequestID)
 		if done || err != nil {
@@ -76,6 +83,11 @@ func (h *SummaryHandler) Handle(ctx context.Context, in SummaryInput) (launch.Su
 	}
 	if err := h.finish(ctx, &st); err != nil {
 		return launch.Summary{}, transientErr("summary", err)
+	}
+	if in.WaitForRelaunches { // the execution's end: answer its callback
+		if err := h.answer(ctx, st); err != nil {
+			return launch.Summary{}, transientErr("summary", err)
+		}
 	}
 	sum := st.sum
 	if err := putEvent(ctx, h.events, h.o.Bus, launch.DetailLaunchCompleted, sum); err != nil {

@@ -47,6 +47,9 @@ type Request struct {
 	DeadlineSeconds float64 `json:"deadlineSeconds,omitempty"`
 	// Caps is an optional cost guard.
 	Caps *Caps `json:"caps,omitempty"`
+	// Callback answers the caller's task token when the request ends
+	// (callback.go); valid in both versions.
+	Callback *Callback `json:"callback,omitempty"`
 
 	// Version-2 fields (jobs.go, retry.go, outcome.go).
 
@@ -220,6 +223,7 @@ func (r Request) Validate() error {
 		p = append(p, r.ECS.itemsFromProblems()...)
 	}
 	p = append(p, r.jobProblems()...)
+	p = append(p, r.callbackProblems()...)
 	if r.EC2 != nil {
 		p = append(p, r.EC2.problems(r.Caps)...)
 	}

@@ -18,5 +18,11 @@
 // read units (DynamoDB's doc comment).
 // A request id is held by one execution at a time (Claimer, claim.go:
 // req#<id> / execution), taken over only from a named holder that ended.
+//
+// Apart from Store, as optional interfaces both stores implement: Closer
+// (the request's closed mark) and Callbacks (callback.go: how the
+// caller's task token was answered, the chunks' failure for the final
+// summary, and the heartbeat chain's sequence number with the message that
+// claimed it), all attributes of the request's meta item.
 // The DynamoDB layout is in DynamoDB's doc comment and docs/contracts.md.
 package launchstore

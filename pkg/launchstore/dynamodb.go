@@ -50,6 +50,9 @@ const Retention = 7 * 24 * time.Hour
 //	relaunch#<taskArn>  / relaunch                 relaunch claim of a task that failed to start
 //
 // A chunk item also holds quotaWaitSince while the chunk waits for quota.
+// The meta item also holds the closed mark (closed, closedAt: cancel.go)
+// and the callback's state (callback.go): cbAnswer / cbDetail / cbAt, the
+// chunks' failure cbError / cbCause, the heartbeat chain's hbSeq / hbOwner.
 // Items, task records and the quota gate carry the request's TTL (its
 // deadline plus Retention) when the request is stored. A fully written task
 // record is about 700 bytes by DynamoDB's item-size rules (a UUID

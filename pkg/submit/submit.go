@@ -105,8 +105,15 @@ func (s *Submitter) Handle(ctx context.Context, ev events.EventBridgeEvent) (Res
 // execution named ExecutionName(requestId) with the request as its input.
 // ExecutionAlreadyExists means already submitted: the Result says so and
 // carries the existing execution's status. The same request id with a
-// different request is a *failure.PermanentError naming requestId.
+// different request is a *failure.PermanentError naming requestId. A
+// refused request's callback is answered (callback.go).
 func (s *Submitter) Submit(ctx context.Context, request []byte) (Result, error) {
+	res, err := s.submit(ctx, request)
+	s.answerRefusal(ctx, request, err)
+	return res, err
+}
+
+func (s *Submitter) submit(ctx context.Context, request []byte) (Result, error) {
 	req, err := launch.ParseRequest(request)
 	if err != nil {
 		return Result{}, permanent(err)

@@ -117,6 +117,7 @@ func Plan(d Deps) (*handler.PlanHandler, error) {
 		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, d.recorder("plan"), d.Config.EventBus
 		o.S3 = NewS3(d.AWS)
 		o.Executions = sfn.NewFromConfig(d.AWS) // is the request id's holder still running?
+		o.Callback = newCallback(d, st, o.Options)
 	}), nil
 }
 
@@ -162,6 +163,7 @@ func Retry(d Deps) (RetryHandlers, error) {
 	}
 	st, peek := launchstore.NewDynamoDB(db, d.Config.Table), handler.StorePeeker{Limiter: lim}
 	base := handler.Options{Clock: d.Clock, Logger: d.Logger, Metrics: rec}
+	base.Callback = newCallback(d, st, base)
 	chunk := handler.NewChunkRetry(st, eventbridge.NewFromConfig(d.AWS), sqs.NewFromConfig(d.AWS), func(o *handler.ChunkRetryOptions) {
 		o.Options, o.Peek, o.Bus, o.DLQURL = base, peek, d.Config.EventBus, d.Config.DLQURL
 	})
@@ -190,7 +192,18 @@ func Summary(d Deps) (*handler.SummaryHandler, error) {
 		o.Clock, o.Logger, o.Metrics, o.Bus = d.Clock, d.Logger, rec, d.Config.EventBus
 		o.S3, o.ResultsBucket = NewS3(d.AWS), d.Config.ResultsBucket
 		o.Sweeper = tracker
+		o.Callback = newCallback(d, st, o.Options)
 	}).WithDeadLetters(sqs.NewFromConfig(d.AWS), d.Config.DLQURL).WithResultsTable(d.Config.Table), nil
+}
+
+// newCallback answers requests' task tokens through Step Functions, with
+// the relaunch queue (when the function has it) carrying heartbeats.
+func newCallback(d Deps, st launchstore.Store, o handler.Options) *handler.Callback {
+	c := handler.NewCallback(st, sfn.NewFromConfig(d.AWS), o)
+	if d.Config.RelaunchQueueURL != "" {
+		c.WithQueue(sqs.NewFromConfig(d.AWS), d.Config.RelaunchQueueURL)
+	}
+	return c
 }
 
 // newTracker is the summary's Sweeper: it describes a waiting request's

@@ -160,6 +160,14 @@ func v2Catalogue() []BadCase {
 		{"toleratedFailureCount negative", "toleratedFailureCount", -1, false, "toleratedFailureCount"},
 		{"toleratedFailureCount fraction", "toleratedFailureCount", 1.5, false, "request"},
 		{"ec2.waitFor unknown", "ec2.waitFor", "stopped", false, "ec2.waitFor"},
+		{"callback.taskToken missing", "callback", map[string]any{"heartbeatSeconds": 60}, false, "callback.taskToken"},
+		{"callback.taskToken empty", "callback", map[string]any{"taskToken": ""}, false, "callback.taskToken"},
+		{"callback.taskToken oversized", "callback", map[string]any{"taskToken": strings.Repeat("t", launch.MaxTaskTokenLen+1)}, false, "callback.taskToken"},
+		{"callback.taskToken wrong type", "callback", map[string]any{"taskToken": 7}, false, "request"},
+		{"callback.heartbeatSeconds below 60", "callback", map[string]any{"taskToken": "t", "heartbeatSeconds": 59}, false, "callback.heartbeatSeconds"},
+		{"callback.heartbeatSeconds beyond the deadline", "callback", map[string]any{"taskToken": "t", "heartbeatSeconds": 601}, false, "callback.heartbeatSeconds"},
+		{"callback.heartbeatSeconds negative", "callback", map[string]any{"taskToken": "t", "heartbeatSeconds": -60}, false, "callback.heartbeatSeconds"},
+		{"callback unknown field", "callback", map[string]any{"taskToken": "t", "heartbeat": 60}, false, "request"},
 	}
 }
 

@@ -51,6 +51,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) launchstore.Store) {
 		{"QuotaGate", testQuotaGate},
 		{"QuotaWait", testQuotaWait},
 		{"ClaimExecution", testClaimExecution},
+		{"Callback", testCallback},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, newStore) })
 	}

@@ -34,7 +34,8 @@ type cancelFlags struct {
 // terminated (TerminateInstances), paced by the fleet's limiter in the
 // buckets those calls share with launching, after a confirmation on stdin
 // (--yes skips it). An execution that already ended is left as it is; a
-// request that already completed is not marked cancelled.
+// request that already completed is not marked cancelled. A cancelled
+// request's callback is answered with LaunchCancelled.
 func runCancel(ctx context.Context, app *App, args []string) error {
 	fs := app.flags("cancel")
 	var n names
@@ -65,6 +66,10 @@ func runCancel(ctx context.Context, app *App, args []string) error {
 	if err != nil {
 		return err
 	}
+	var cbErr error
+	if put { // the request's callback (cancel_callback.go)
+		cbErr = answerCancelled(ctx, p.store(), p.sfn(), d, res)
+	}
 	var stopErr error
 	if f.stopLaunched {
 		d.Stopped, stopErr = p.stopLaunched(ctx, app, id, f.yes)
@@ -73,11 +78,11 @@ func runCancel(ctx context.Context, app *App, args []string) error {
 	if put { // after --stop-launched, so that it carries what was stopped
 		if err := p.putCancelled(ctx, d); err != nil {
 			_ = app.emit(res)
-			return errors.Join(stopErr, fmt.Errorf("cancel %s: %w", id, err))
+			return errors.Join(stopErr, cbErr, fmt.Errorf("cancel %s: %w", id, err))
 		}
 		res["event"] = launch.DetailLaunchCancelled
 	}
-	if stopErr != nil {
+	if stopErr = errors.Join(stopErr, cbErr); stopErr != nil {
 		_ = app.emit(res)
 		return stopErr
 	}
