@@ -3,6 +3,7 @@ package stack
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
@@ -26,6 +27,8 @@ func (t *ThrottleHandler) GrantStartLaunch(grantee awsiam.IGrantable) awsiam.Gra
 		Grantee: grantee, Actions: jsii.Strings("states:DescribeExecution", "states:StopExecution"),
 		ResourceArns: &[]*string{p.executionARN(EntryMachine, ":*")},
 	})
+	suppressGrant(grantee, "Launch executions are named by request at run time; describe and stop are limited to the executions of the throttle-handler launch machine.",
+		`/^Resource::arn:.+:states:.+:execution:`+*p.machineNames[EntryMachine]+`:\*$/`)
 	return start.Combine(watch)
 }
 
@@ -57,10 +60,22 @@ func (t *ThrottleHandler) GrantPutLaunchRequested(grantee awsiam.IGrantable) aws
 // GrantReadResults lets grantee read the requests' results objects
 // (s3:GetObject under results/ of the results bucket).
 func (t *ThrottleHandler) GrantReadResults(grantee awsiam.IGrantable) awsiam.Grant {
+	suppressGrant(grantee, "Results objects are named by request ID at run time; reads are limited to results/ of the throttle-handler results bucket.",
+		resultsObjectsPattern)
 	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee: grantee, Actions: jsii.Strings("s3:GetObject"),
 		ResourceArns: &[]*string{t.p.results.ArnForObjects(jsii.String(resultsPrefix + "*"))},
 	})
+}
+
+// suppressGrant records on grantee (when it is a construct: a role, a
+// function, a state machine) the cdk-nag finding a grant's run-time named
+// resources raise, limited to exactly that resource pattern, so a user's
+// app checked with cdk-nag needs no suppression of its own for the grant.
+func suppressGrant(grantee awsiam.IGrantable, reason, appliesTo string) {
+	if c, ok := grantee.(constructs.IConstruct); ok {
+		suppress(c, "AwsSolutions-IAM5", reason, appliesTo)
+	}
 }
 
 // launchRequestedOnly limits events:PutEvents to LaunchRequested events of
@@ -70,7 +85,13 @@ func (t *ThrottleHandler) GrantReadResults(grantee awsiam.IGrantable) awsiam.Gra
 // entry's source must match; events:detail-type is a single string.
 func launchRequestedOnly() *map[string]*map[string]any {
 	return &map[string]*map[string]any{
-		"StringEquals":              {"events:detail-type": launch.DetailLaunchRequested},
-		"ForAllValues:StringEquals": {"events:source": []string{launch.EventSource}},
+		"StringEquals":              {"events:detail-type": launchRequestedDetailType},
+		"ForAllValues:StringEquals": {"events:source": []string{launchRequestedSource}},
 	}
 }
+
+// The envelope fields of a LaunchRequested event (pkg/launch).
+const (
+	launchRequestedDetailType = launch.DetailLaunchRequested
+	launchRequestedSource     = launch.EventSource
+)

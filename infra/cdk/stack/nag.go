@@ -54,6 +54,10 @@ func addNagSuppressions(p *parts) {
 	}
 }
 
+// resultsObjectsPattern is the cdk-nag form of the results objects' ARN
+// pattern (the bucket's logical ID carries the construct's path).
+const resultsObjectsPattern = `/^Resource::<[A-Za-z0-9]*ResultsBucket[A-Za-z0-9]+\.Arn>\/results\/\*$/`
+
 // suppress records one accepted finding on construct (and its children),
 // for IAM5 limited to the resource patterns appliesTo.
 func suppress(construct any, id, reason string, appliesTo ...string) {
@@ -75,7 +79,7 @@ func addJobsSuppressions(p *parts) {
 	summary := p.functions["summary"].Role()
 	suppress(summary, "AwsSolutions-IAM5",
 		"The summary writes one results object per request, named by its request ID at run time, under the results/ prefix of the stack's own results bucket only.",
-		`/^Resource::<[A-Za-z0-9]*ResultsBucket[A-Za-z0-9]+\.Arn>\/results\/\*$/`)
+		resultsObjectsPattern)
 	suppress(summary, "AwsSolutions-IAM5",
 		"The tracker's sweep describes and stops the request's own tasks, whose IDs exist only after RunTask, on the tasks of the configured clusters only, with the condition ecs:cluster among them.",
 		`/^Resource::arn:.+:ecs:.+:task\/[A-Za-z0-9_-]+\/\*$/`)
