@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -132,6 +133,9 @@ func (e *embedded) machines(t *testing.T) (launchID, launchName, parentRole stri
 	for id, r := range e.byType("AWS::StepFunctions::StateMachine") {
 		p := propsOf(r)
 		if def := stack.TestRender(p["DefinitionString"]); strings.Contains(def, "startExecution.sync:2") {
+			if !json.Valid([]byte(def)) {
+				t.Errorf("the parent's definition is not JSON: %s", def)
+			}
 			parentRole = p["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
 			continue
 		}
