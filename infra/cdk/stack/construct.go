@@ -40,7 +40,8 @@ type HandlerProps struct {
 
 // ThrottleHandler is the whole product as one construct in a stack of the
 // caller's: its handles are the resources it made, for the caller's own
-// grants, alarms and wiring. Everything it makes is a child of Construct.
+// grants, alarms and wiring. Everything it makes is its child; it may be
+// the scope of the caller's own constructs too.
 type ThrottleHandler struct {
 	constructs.Construct
 
@@ -156,9 +157,12 @@ func (hp *HandlerProps) load() inputs {
 }
 
 func newThrottleHandler(scope constructs.Construct, id string, in inputs) *ThrottleHandler {
-	c := constructs.NewConstruct(scope, jsii.String(id))
+	// A jsii subclass of Construct, not a struct beside one: the caller can
+	// pass it as the scope of constructs of its own.
+	th := &ThrottleHandler{}
+	constructs.NewConstruct_Override(th, scope, jsii.String(id))
 	p := &parts{
-		scope:         c,
+		scope:         th,
 		stack:         awscdk.Stack_Of(scope),
 		settings:      in.settings,
 		functions:     map[string]awslambda.Function{},
@@ -180,18 +184,10 @@ func newThrottleHandler(scope constructs.Construct, id string, in inputs) *Throt
 	p.addRules(in.rules)
 	p.addAlarms()
 	addNagSuppressions(p)
-	return &ThrottleHandler{
-		Construct:               c,
-		StateMachine:            p.machines[EntryMachine],
-		StateMachines:           p.machines,
-		EventBus:                p.bus,
-		Table:                   p.table,
-		ResultsBucket:           p.results,
-		DeadLetterQueue:         p.dlq,
-		EventDeadLetterQueue:    p.targetDLQ,
-		RelaunchQueue:           p.relaunch,
-		RelaunchDeadLetterQueue: p.relaunchDLQ,
-		Functions:               p.functions,
-		p:                       p,
-	}
+	th.StateMachine, th.StateMachines = p.machines[EntryMachine], p.machines
+	th.EventBus, th.Table, th.ResultsBucket = p.bus, p.table, p.results
+	th.DeadLetterQueue, th.EventDeadLetterQueue = p.dlq, p.targetDLQ
+	th.RelaunchQueue, th.RelaunchDeadLetterQueue = p.relaunch, p.relaunchDLQ
+	th.Functions, th.p = p.functions, p
+	return th
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
@@ -88,6 +89,13 @@ func TestEmbedExample(t *testing.T) {
 		Settings: settings.Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}, TaskRoles: []string{"jobTaskRole"}},
 		AssetDir: stack.TestAssets(t),
 	})
+	// The construct is a scope for the user's own constructs too.
+	note := awsssm.NewStringParameter(pf.Launcher, jsii.String("MachineArnParameter"), &awsssm.StringParameterProps{
+		StringValue: pf.Launcher.StateMachine.StateMachineArn(),
+	})
+	if got := *note.Node().Path(); got != "MyPlatform/Launcher/MachineArnParameter" {
+		t.Errorf("a construct under the ThrottleHandler: got path %s", got)
+	}
 	tpl := assertions.Template_FromStack(pf.Stack, nil)
 	js := *tpl.ToJSON()
 	e := &embedded{tpl: tpl, res: map[string]map[string]any{}, outs: js["Outputs"].(map[string]any)}
@@ -96,7 +104,7 @@ func TestEmbedExample(t *testing.T) {
 	}
 	for typ, n := range map[string]float64{
 		"AWS::Lambda::Function": 6, "AWS::StepFunctions::StateMachine": 2, "AWS::Events::EventBus": 1,
-		"AWS::Events::Rule": 4, "AWS::SQS::Queue": 5, "AWS::DynamoDB::Table": 1, "AWS::S3::Bucket": 1,
+		"AWS::Events::Rule": 4, "AWS::SQS::Queue": 5, "AWS::DynamoDB::Table": 1, "AWS::S3::Bucket": 1, "AWS::SSM::Parameter": 1,
 	} {
 		stack.TestAssert(t, func() { tpl.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
 	}
