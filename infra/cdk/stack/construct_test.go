@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/throttle-handler/throttle-handler/pkg/config"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
@@ -26,8 +25,7 @@ var regionPair map[string]*synthesized
 func twoStacksInOneRegion(t *testing.T) map[string]*synthesized {
 	t.Helper()
 	if regionPair == nil {
-		app := awscdk.NewApp(nil)
-		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+		app := nagApp()
 		env := &awscdk.Environment{Account: jsii.String("111122223333"), Region: jsii.String("eu-west-1")}
 		partners := fullSettings()
 		partners.EventSourceAccounts = []string{"444455556666", "777788889999"}

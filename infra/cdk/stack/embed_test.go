@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/throttle-handler/throttle-handler/examples/embed/platform"
 	"github.com/throttle-handler/throttle-handler/infra/cdk/settings"
@@ -83,9 +82,7 @@ func statement(t *testing.T, sts []map[string]any, actions ...string) map[string
 // outputs are exported as MyPlatform-Launcher-<output>; cdk-nag finds
 // nothing unsuppressed in the construct
 func TestEmbedExample(t *testing.T) {
-	app := awscdk.NewApp(nil)
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	pf := platform.New(app, "MyPlatform", platform.Options{
+	pf := platform.New(stack.TestNagApp(), "MyPlatform", platform.Options{
 		Settings: settings.Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}, TaskRoles: []string{"jobTaskRole"}},
 		AssetDir: stack.TestAssets(t),
 	})

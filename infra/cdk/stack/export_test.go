@@ -6,4 +6,5 @@ var (
 	TestAssets = assets
 	TestRender = render
 	TestAssert = assert
+	TestNagApp = nagApp
 )
