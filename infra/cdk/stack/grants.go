@@ -36,7 +36,9 @@ func (t *ThrottleHandler) GrantStartLaunch(grantee awsiam.IGrantable) awsiam.Gra
 // runs the launch machine with states:startExecution.sync or .sync:2 (see
 // docs/integration.md): it adds events:PutTargets, events:PutRule and
 // events:DescribeRule on the rule Step Functions manages for .sync
-// integrations, which the parent's role needs to wait for the child.
+// integrations, which the parent's role needs to wait for the child: the
+// synchronous policy of the AWS Step Functions Developer Guide page "IAM
+// policies for AWS Step Functions" (nested workflows).
 func (t *ThrottleHandler) GrantStartLaunchSync(grantee awsiam.IGrantable) awsiam.Grant {
 	rule := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee: grantee, Actions: jsii.Strings("events:PutTargets", "events:PutRule", "events:DescribeRule"),
