@@ -7,6 +7,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 
 FUNCTIONS := $(notdir $(wildcard functions/*))
+# The packages that import the CDK library: tested by the CDK step of make
+# test only, without -race (see there).
+CDK_PACKAGES := -e /infra/cdk -e /examples/embed
 GOTEST_FLAGS ?= -race -shuffle=on -count=1
 FUZZTIME ?= 60s
 SEEDS ?= 20
@@ -40,13 +43,14 @@ test: deps
 	@# on a cold cache the compiler would otherwise run beside the integration
 	@# tests, whose local AWS runs on a scaled clock (a cold-cache run lost its
 	@# local DynamoDB mid-test while the compiler ran beside it).
-	go list -race -export -deps -test $$(go list ./... | grep -v /infra/cdk) > /dev/null
-	go test $(GOTEST_FLAGS) $$(go list ./... | grep -v /infra/cdk)
+	go list -race -export -deps -test $$(go list ./... | grep -v $(CDK_PACKAGES)) > /dev/null
+	go test $(GOTEST_FLAGS) $$(go list ./... | grep -v $(CDK_PACKAGES))
 	@# The 1,000-item jobs test runs alone (see its comment): its wall time
 	@# is one of the issue's targets.
 	TH_E2E_ALONE=1 go test -count=1 -run '^TestItemsWaitForCompletion$$' ./integration/e2e/
 	@# The CDK tests run without -race: they start no goroutines of ours, and
 	@# the race build of the CDK library costs minutes on a cold cache.
+	@# examples/embed (a CDK app) is built and checked by them.
 	go test -count=1 -shuffle=on ./infra/cdk/...
 	@if ls statemachines/*.asl.json >/dev/null 2>&1; then $(MAKE) --no-print-directory asl; fi
 

@@ -27,6 +27,10 @@
 //	alarms.limiterBusy    alarm thresholds (defaults 5 %, 1, 1, 1); dlqDepth
 //	                      applies to each dead-letter queue (product, event, relaunch)
 //	alarmTopicArn         an SNS topic every alarm notifies (optional)
+//	eventSourceAccounts   other accounts (12-digit IDs) whose principals, and rules forwarding
+//	                      to the bus, may put LaunchRequested events on the product bus
+//	                      (default none)
+//	organizationId        an AWS organization (o-…) whose accounts may do the same (optional)
 //	stackName             the stack's name (default ThrottleHandler)
 //	assetDir, stateMachineDir, rulesDir   defaults: build/, statemachines/, statemachines/rules/
 //
@@ -36,6 +40,22 @@
 // the product DLQ, and the results bucket the summary writes each
 // request's results object to (TH_RESULTS_BUCKET); see
 // `go doc ./infra/cdk/stack`.
+//
+// The bus policy (eventSourceAccounts, organizationId) allows only
+// events:PutEvents, only on the product bus, and only for events whose
+// detail-type is LaunchRequested and whose source is throttle-handler (the
+// events:detail-type and events:source condition keys); submit namespaces
+// a request from another account by that account.
+//
+// Outputs (what throttlectl and `throttlectl doctor` read), each exported
+// as <stackName>-<output> so that two stacks in one region do not collide:
+// StateMachineArn, EventBusName, TableName, DeadLetterQueueUrl,
+// RelaunchQueueUrl, ResultsBucketName; each description starts with the
+// TH_* variable that carries the value.
+//
+// The stack is one construct, which a Go CDK app of your own can place in
+// its own stack: throttlehandler.New (package infra/cdk/throttlehandler),
+// with handles and grants; examples/embed is such an app.
 //
 // Either the ECS group (clusters + taskDefinitions) or the EC2 group
 // (launchTemplates + subnets) or both must be set: the launch permissions

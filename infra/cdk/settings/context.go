@@ -20,8 +20,8 @@ const (
 // listKeys, stringKeys and numberKeys are the Settings fields by kind, so a
 // `-c key=value` string can be converted to the field's type.
 var (
-	listKeys   = []string{"clusters", "taskDefinitions", "taskRoles", "launchTemplates", "subnets", "instanceProfileRoles", "itemsBuckets"}
-	stringKeys = []string{"limitsJson", "logLevel", "alarmTopicArn"}
+	listKeys   = []string{"clusters", "taskDefinitions", "taskRoles", "launchTemplates", "subnets", "instanceProfileRoles", "itemsBuckets", "eventSourceAccounts"}
+	stringKeys = []string{"limitsJson", "logLevel", "alarmTopicArn", "organizationId"}
 	numberKeys = []string{"deferThresholdSeconds", "logRetentionDays", "runTaskConcurrency", "retryConcurrency"}
 	alarmKeys  = []string{"throttleRatePercent", "dlqDepth", "failedExecutions", "limiterBusy"}
 )

@@ -59,6 +59,24 @@ func TestFromContext(t *testing.T) {
 			},
 			wantOpts: Options{StackName: "ThrottleHandler"},
 		},
+		"bus policy, -c strings": {
+			context: map[string]any{
+				"clusters": "jobs", "taskDefinitions": "job:3",
+				"eventSourceAccounts": "111122223333, 444455556666", "organizationId": "o-a1b2c3d4e5",
+			},
+			want: Settings{
+				Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"},
+				EventSourceAccounts: []string{"111122223333", "444455556666"}, OrganizationID: "o-a1b2c3d4e5",
+			},
+			wantOpts: Options{StackName: "ThrottleHandler"},
+		},
+		"bus policy, cdk.json types": {
+			context:  map[string]any{"clusters": []any{"jobs"}, "taskDefinitions": []any{"job:3"}, "eventSourceAccounts": []any{"111122223333"}},
+			want:     Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}, EventSourceAccounts: []string{"111122223333"}},
+			wantOpts: Options{StackName: "ThrottleHandler"},
+		},
+		"bad organization type": {context: map[string]any{"organizationId": []any{"o-a1b2c3d4e5"}}, wantErr: "organizationId"},
+		"bad accounts type":     {context: map[string]any{"eventSourceAccounts": 111122223333.0}, wantErr: "eventSourceAccounts"},
 		"bad number":            {context: map[string]any{"runTaskConcurrency": "lots"}, wantErr: "runTaskConcurrency"},
 		"fractional int":        {context: map[string]any{"logRetentionDays": 1.5}, wantErr: "logRetentionDays"},
 		"bad alarm":             {context: map[string]any{"alarms.dlqDepth": "deep"}, wantErr: "alarms.dlqDepth"},

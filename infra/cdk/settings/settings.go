@@ -69,6 +69,14 @@ type Settings struct {
 	Alarms AlarmThresholds `json:"alarms,omitempty"`
 	// AlarmTopicArn, when set, is an SNS topic every alarm notifies.
 	AlarmTopicArn string `json:"alarmTopicArn,omitempty"`
+
+	// EventSourceAccounts are other AWS accounts (12-digit IDs) the product
+	// bus's policy lets put LaunchRequested events. Empty (the default):
+	// only this account's principals with IAM permission may.
+	EventSourceAccounts []string `json:"eventSourceAccounts,omitempty"`
+	// OrganizationID (o-…), when set, lets every account of that AWS
+	// organization put LaunchRequested events on the product bus.
+	OrganizationID string `json:"organizationId,omitempty"`
 }
 
 // AlarmThresholds are the alarm thresholds. A zero field means its default.
@@ -106,6 +114,9 @@ var (
 	// IP-address form.
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	topicARN   = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$`)
+	accountID  = regexp.MustCompile(`^\d{12}$`)
+	// organizationID: AWS Organizations' ID pattern.
+	organizationID = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 )
 
 // allowedRetention are the retention periods CloudWatch Logs accepts, in days.
@@ -148,6 +159,7 @@ func (s Settings) Validate() error {
 		{"subnets", s.Subnets, subnetID.MatchString, "a subnet ID subnet-<8 or 17 hex>"},
 		{"instanceProfileRoles", s.InstanceProfileRoles, matchAny(roleName, roleARN), "a role name or arn:aws:iam::<account>:role/<name>"},
 		{"itemsBuckets", s.ItemsBuckets, validBucket, "an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)"},
+		{"eventSourceAccounts", s.EventSourceAccounts, accountID.MatchString, "a 12-digit AWS account ID"},
 	}
 	for _, c := range checks {
 		seen := map[string]bool{}
@@ -202,6 +214,9 @@ func (s Settings) Validate() error {
 	}
 	if s.AlarmTopicArn != "" && !topicARN.MatchString(s.AlarmTopicArn) {
 		return fmt.Errorf("alarmTopicArn: must be arn:aws:sns:<region>:<account>:<topic>, got %q", s.AlarmTopicArn)
+	}
+	if s.OrganizationID != "" && !organizationID.MatchString(s.OrganizationID) {
+		return fmt.Errorf("organizationId: must be an AWS Organizations ID o-<10 to 32 lowercase letters or digits>, got %q", s.OrganizationID)
 	}
 	return nil
 }

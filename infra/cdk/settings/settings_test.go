@@ -63,6 +63,17 @@ func TestValidate(t *testing.T) {
 		"bucket wildcard":    {s: ecs(func(s *Settings) { s.ItemsBuckets = []string{"items-*"} }), wantErr: "itemsBuckets[0]"},
 		"bucket uppercase":   {s: ecs(func(s *Settings) { s.ItemsBuckets = []string{"ok-bucket", "Items"} }), wantErr: "itemsBuckets[1]"},
 		"bucket dots":        {s: ecs(func(s *Settings) { s.ItemsBuckets = []string{"a..b"} }), wantErr: "itemsBuckets[0]"},
+		"source accounts": {s: ecs(func(s *Settings) {
+			s.EventSourceAccounts = []string{"111122223333", "444455556666"}
+			s.OrganizationID = "o-a1b2c3d4e5"
+		})},
+		"short account":      {s: ecs(func(s *Settings) { s.EventSourceAccounts = []string{"11112222333"} }), wantErr: "eventSourceAccounts[0]"},
+		"account as ARN":     {s: ecs(func(s *Settings) { s.EventSourceAccounts = []string{"111122223333", "arn:aws:iam::444455556666:root"} }), wantErr: "eventSourceAccounts[1]"},
+		"wildcard account":   {s: ecs(func(s *Settings) { s.EventSourceAccounts = []string{"*"} }), wantErr: "eventSourceAccounts[0]"},
+		"duplicate account":  {s: ecs(func(s *Settings) { s.EventSourceAccounts = []string{"111122223333", "111122223333"} }), wantErr: "eventSourceAccounts[1]: duplicate"},
+		"bad organization":   {s: ecs(func(s *Settings) { s.OrganizationID = "org-a1b2c3d4e5" }), wantErr: "organizationId"},
+		"short organization": {s: ecs(func(s *Settings) { s.OrganizationID = "o-abc" }), wantErr: "organizationId"},
+		"organization root":  {s: ecs(func(s *Settings) { s.OrganizationID = "r-a1b2" }), wantErr: "organizationId"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

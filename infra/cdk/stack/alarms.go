@@ -71,7 +71,7 @@ func (p *parts) addAlarms() {
 	machine := p.machines[EntryMachine]
 	var alarms []awscloudwatch.IAlarm
 	alarm := func(id, desc string, m awscloudwatch.IMetric, threshold, periods float64) {
-		al := awscloudwatch.NewAlarm(p.stack, jsii.String(id), &awscloudwatch.AlarmProps{
+		al := awscloudwatch.NewAlarm(p.scope, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(desc),
 			Metric:             m,
 			Threshold:          jsii.Number(threshold),
@@ -119,7 +119,7 @@ func (p *parts) addAlarms() {
 	alarms = append(alarms, own...)
 
 	if p.settings.AlarmTopicArn != "" {
-		topic := awssns.Topic_FromTopicArn(p.stack, jsii.String("AlarmTopic"), jsii.String(p.settings.AlarmTopicArn))
+		topic := awssns.Topic_FromTopicArn(p.scope, jsii.String("AlarmTopic"), jsii.String(p.settings.AlarmTopicArn))
 		for _, al := range alarms {
 			al.(awscloudwatch.Alarm).AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
 		}
@@ -144,7 +144,7 @@ func (p *parts) learnedRateAlarm() awscloudwatch.IAlarm {
 		DimensionsMap: &map[string]*string{metricDimension: jsii.String("runtask")},
 		Statistic:     jsii.String("Maximum"), Period: period(),
 	})
-	return awscloudwatch.NewAlarm(p.stack, jsii.String("LearnedRateLowAlarm"), &awscloudwatch.AlarmProps{
+	return awscloudwatch.NewAlarm(p.scope, jsii.String("LearnedRateLowAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription:   jsii.String("For 15 minutes the limiter has paced launches at under half the configured rate of their binding bucket: the account's limit is lower than TH_LIMITS_JSON says (ask AWS to raise it, or lower the setting), or another workload shares the bucket."),
 		Metric:             m,
 		Threshold:          jsii.Number(0.5),
@@ -171,7 +171,7 @@ func (p *parts) addDashboard(alarms []awscloudwatch.IAlarm, throttleRate awsclou
 		fnErrors = append(fnErrors, fn.MetricErrors(&awscloudwatch.MetricOptions{Label: jsii.String(spec.Name), Period: period()}))
 		fnThrottles = append(fnThrottles, fn.MetricThrottles(&awscloudwatch.MetricOptions{Label: jsii.String(spec.Name), Period: period()}))
 	}
-	awscloudwatch.NewDashboard(p.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+	awscloudwatch.NewDashboard(p.scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		Widgets: &[]*[]awscloudwatch.IWidget{
 			{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
 				Title: jsii.String("Alarms"), Alarms: &alarmRefs, Width: jsii.Number(24),

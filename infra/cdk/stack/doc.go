@@ -1,5 +1,11 @@
-// Package stack is the throttle-handler CloudFormation stack in Go CDK:
-// NewThrottleStack builds every resource the product runs on.
+// Package stack is the throttle-handler CloudFormation stack in Go CDK.
+// NewThrottleHandler builds every resource the product runs on as one
+// construct (ThrottleHandler), inside any scope of a caller's stack, and
+// returns its handles and grant helpers; NewThrottleStack is a stack of its
+// own around that construct, with the construct ID "Default" (which CDK
+// leaves out of logical IDs and names: the stack's resources kept the
+// logical IDs they had before the construct existed), and the outputs.
+// Users' apps reach the construct through package throttlehandler.
 //
 //   - Six Lambda functions (classify, plan, runtask, retry, summary, submit;
 //     docs/contracts.md): provided.al2023 on arm64 from build/<name>/bootstrap,
@@ -40,6 +46,28 @@
 //   - Asynchronous invocations (EventBridge targets): 2 retries within 6 h,
 //     then the event goes to an OnFailure destination: the product DLQ for
 //     retry (beside the chunks it gives up on), the event DLQ for submit.
+//   - Callbacks: plan, summary and retry may call states:SendTaskSuccess,
+//     SendTaskFailure and SendTaskHeartbeat (a request's callback task
+//     token), on Resource "*": a task token is not an IAM resource.
+//   - The product bus's resource-based policy, only with the settings
+//     eventSourceAccounts or organizationId: events:PutEvents on the bus
+//     for LaunchRequested events of the product's source (the
+//     events:detail-type and events:source conditions), from those accounts
+//     or from any principal of that organization (aws:PrincipalOrgID).
+//   - Outputs (AddOutputs; NewThrottleStack adds them): StateMachineArn,
+//     EventBusName, TableName, DeadLetterQueueUrl, RelaunchQueueUrl and
+//     ResultsBucketName, described by the TH_* variable that carries each,
+//     exported as <prefix>-<output> (the stack's name for NewThrottleStack,
+//     <stack name>-<construct ID> by default for an embedded construct).
+//
+// Grants for the caller's principals: GrantStartLaunch (states:StartExecution
+// on the launch machine; DescribeExecution and StopExecution on its
+// executions), GrantStartLaunchSync (the same, and the rule Step Functions
+// manages for .sync tasks: what a parent workflow's startExecution.sync:2
+// needs), GrantPutLaunchRequested (events:PutEvents on the bus, LaunchRequested
+// of the product's source only), GrantReadResults (s3:GetObject under
+// results/). Each records on a grantee that is a construct the cdk-nag
+// finding its run-time named resources raise, limited to that pattern.
 //
 // Least privilege: runtask (and retry, which relaunches a task that failed to
 // start) may RunTask only the configured task definitions

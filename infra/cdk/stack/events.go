@@ -30,7 +30,7 @@ func (p *parts) addRules(rules []ruleFile) {
 		} else {
 			retries, maxAge = 8, awscdk.Duration_Hours(jsii.Number(1))
 		}
-		rule := awsevents.NewRule(p.stack, jsii.String(ruleID(r.Name)), props)
+		rule := awsevents.NewRule(p.scope, jsii.String(ruleID(r.Name)), props)
 		rule.Node().DefaultChild().(awsevents.CfnRule).AddPropertyOverride(jsii.String("EventPattern"), r.Pattern)
 		if r.Via == statemachines.ViaRelaunchQueue {
 			// The queue's event source gives the event 10 receives of

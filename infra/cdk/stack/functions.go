@@ -52,17 +52,17 @@ func (p *parts) addFunctions(assetDir string) {
 		if spec.Name == "summary" {
 			fnEnv[envResultsBucket] = p.results.BucketName()
 		}
-		logs := awslogs.NewLogGroup(p.stack, jsii.String(spec.ID+"Logs"), &awslogs.LogGroupProps{
+		logs := awslogs.NewLogGroup(p.scope, jsii.String(spec.ID+"Logs"), &awslogs.LogGroupProps{
 			Retention:     retentionDays(s.LogRetentionDays),
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
-		role := awsiam.NewRole(p.stack, jsii.String(spec.ID+"Role"), &awsiam.RoleProps{
+		role := awsiam.NewRole(p.scope, jsii.String(spec.ID+"Role"), &awsiam.RoleProps{
 			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 			Description: jsii.String("throttle-handler " + spec.Name + " function"),
 		})
 		logs.GrantWrite(role)
 		reserved := concurrency(s.ReservedConcurrency()[spec.Name])
-		fn := awslambda.NewFunction(p.stack, jsii.String(spec.ID+"Function"), &awslambda.FunctionProps{
+		fn := awslambda.NewFunction(p.scope, jsii.String(spec.ID+"Function"), &awslambda.FunctionProps{
 			Description:                  jsii.String("throttle-handler " + spec.Name),
 			Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
 			Architecture:                 awslambda.Architecture_ARM_64(),
@@ -99,6 +99,25 @@ func (p *parts) addFunctions(assetDir string) {
 		p.functions[spec.Name] = fn
 	}
 	p.grantFunctions()
+}
+
+// callbackActions answer a request's task token (its callback): plan when
+// the request is refused, summary at its end, retry for heartbeats
+// (pkg/handler). Task tokens are not IAM resources: these actions take
+// Resource "*" only.
+var callbackActions = []string{"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+
+// callbackFunctions are the functions that answer callbacks.
+var callbackFunctions = []string{"plan", "summary", "retry"}
+
+func (p *parts) grantCallbacks() {
+	for _, name := range callbackFunctions {
+		p.functions[name].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("AnswerCallbacks"),
+			Actions:   jsii.Strings(callbackActions...),
+			Resources: jsii.Strings("*"),
+		}))
+	}
 }
 
 // specOf returns the spec of the function named name.

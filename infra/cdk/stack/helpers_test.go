@@ -122,12 +122,17 @@ func sharedStack(t *testing.T) *synthesized {
 	return shared
 }
 
+// nagApp is an app with the AwsSolutions pack applied, as main does.
+func nagApp() awscdk.App {
+	app := awscdk.NewApp(nil)
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	return app
+}
+
 // synth builds a stack with the AwsSolutions pack applied, as main does.
 func synth(t *testing.T, s settings.Settings, smDir string) *synthesized {
 	t.Helper()
-	app := awscdk.NewApp(nil)
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	st := NewThrottleStack(app, "ThrottleHandler", testProps(t, s, smDir))
+	st := NewThrottleStack(nagApp(), "ThrottleHandler", testProps(t, s, smDir))
 	out := &synthesized{stack: st, tpl: assertions.Template_FromStack(st, nil)}
 	out.json = *out.tpl.ToJSON()
 	ann := assertions.Annotations_FromStack(st)

@@ -20,7 +20,7 @@ import (
 // that is both a task of a machine and a starter of its executions.
 func (p *parts) nameMachines(files []machineFile) {
 	for _, m := range files {
-		scope := constructs.NewConstruct(p.stack, jsii.String(title(m.Stem)))
+		scope := constructs.NewConstruct(p.scope, jsii.String(title(m.Stem)))
 		name := awscdk.Names_UniqueResourceName(scope, &awscdk.UniqueResourceNameOptions{
 			MaxLength: jsii.Number(80), Separator: jsii.String("-"),
 		})

@@ -54,6 +54,10 @@ func addNagSuppressions(p *parts) {
 	}
 }
 
+// resultsObjectsPattern is the cdk-nag form of the results objects' ARN
+// pattern (the bucket's logical ID carries the construct's path).
+const resultsObjectsPattern = `/^Resource::<[A-Za-z0-9]*ResultsBucket[A-Za-z0-9]+\.Arn>\/results\/\*$/`
+
 // suppress records one accepted finding on construct (and its children),
 // for IAM5 limited to the resource patterns appliesTo.
 func suppress(construct any, id, reason string, appliesTo ...string) {
@@ -75,14 +79,16 @@ func addJobsSuppressions(p *parts) {
 	summary := p.functions["summary"].Role()
 	suppress(summary, "AwsSolutions-IAM5",
 		"The summary writes one results object per request, named by its request ID at run time, under the results/ prefix of the stack's own results bucket only.",
-		`/^Resource::<ResultsBucket[A-Za-z0-9]+\.Arn>\/results\/\*$/`)
+		resultsObjectsPattern)
 	suppress(summary, "AwsSolutions-IAM5",
 		"The tracker's sweep describes and stops the request's own tasks, whose IDs exist only after RunTask, on the tasks of the configured clusters only, with the condition ecs:cluster among them.",
 		`/^Resource::arn:.+:ecs:.+:task\/[A-Za-z0-9_-]+\/\*$/`)
-	for _, name := range []string{"summary", "retry"} {
-		suppress(p.functions[name].Role(), "AwsSolutions-IAM5",
-			"ecs:DescribeTaskDefinition and ec2:DescribeInstanceStatus are read-only and support no resource-level permissions: a task's log stream comes from its task definition, an instance's status checks from DescribeInstanceStatus.",
-			`/^Resource::\*$/`)
+	// One suppression of Resource::* per role, naming every statement it
+	// covers: cdk-nag reads the first suppression that matches.
+	tracking := "ecs:DescribeTaskDefinition and ec2:DescribeInstanceStatus are read-only and support no resource-level permissions: a task's log stream comes from its task definition, an instance's status checks from DescribeInstanceStatus."
+	callbacks := "states:SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat answer the task token a request carries; a task token is not an IAM resource, so these actions take Resource * only (the token itself is the authorization to answer)."
+	for name, reason := range map[string]string{"summary": tracking + " " + callbacks, "retry": tracking + " " + callbacks, "plan": callbacks} {
+		suppress(p.functions[name].Role(), "AwsSolutions-IAM5", reason, `/^Resource::\*$/`)
 	}
 	suppress(p.functions["plan"].Role(), "AwsSolutions-IAM5",
 		"ecs.itemsFrom names an object chosen by the request; plan may read (s3:GetObject only) the objects of the buckets configured as itemsBuckets and no other.",

@@ -23,7 +23,7 @@ const resultsPrefix = "results/"
 // results to (a JSON Lines object): private, encrypted, TLS only, objects
 // expiring after ResultsExpirationDays.
 func (p *parts) addResultsBucket() {
-	p.results = awss3.NewBucket(p.stack, jsii.String("ResultsBucket"), &awss3.BucketProps{
+	p.results = awss3.NewBucket(p.scope, jsii.String("ResultsBucket"), &awss3.BucketProps{
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),

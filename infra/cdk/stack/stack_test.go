@@ -514,18 +514,19 @@ func TestServicePermissions(t *testing.T) {
 	}
 	asyncDest := []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"} // OnFailure destination
 	relaunch := []string{"ecs:RunTask", "ecs:TagResource", "iam:PassRole"}
-	consume := []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"} // the relaunch queue's event source
+	consume := []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"}        // the relaunch queue's event source
+	callback := []string{"states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"} // a request's task token
 	want := map[string][]string{
 		"classify": logs,
-		"plan":     with(logs, rw, []string{"events:PutEvents", "s3:GetObject"}), // itemsFrom objects
+		"plan":     with(logs, rw, callback, []string{"events:PutEvents", "s3:GetObject"}), // itemsFrom objects
 		// LaunchFailed + the DLQ for unfinished units; the results object;
 		// the tracker's sweep of overdue and timed-out tasks.
 		// Log streams from task definitions, instances to ec2.waitFor, and
 		// described stops handed to the relaunch queue.
-		"summary": with(logs, rw, asyncDest, []string{"events:PutEvents", "sqs:SendMessage", "s3:PutObject", "ecs:DescribeTasks", "ecs:StopTask",
+		"summary": with(logs, rw, asyncDest, callback, []string{"events:PutEvents", "sqs:SendMessage", "s3:PutObject", "ecs:DescribeTasks", "ecs:StopTask",
 			"ecs:DescribeTaskDefinition", "ec2:DescribeInstanceStatus"}),
 		"submit": with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
-		"retry":  with(logs, rw, asyncDest, relaunch, consume, []string{"events:PutEvents", "ecs:DescribeTaskDefinition"}),
+		"retry":  with(logs, rw, asyncDest, relaunch, consume, callback, []string{"events:PutEvents", "ecs:DescribeTaskDefinition"}),
 	}
 	for name, w := range want {
 		if got := actions(s.roleStatements(t, name)); !slices.Equal(got, w) {
