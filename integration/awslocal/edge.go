@@ -20,6 +20,9 @@ const (
 	ServiceDynamoDB    = "dynamodb"
 	ServiceS3          = "s3"
 	ServiceAdmin       = "admin" // /_awslocal/... (ledger, stats)
+	// Account services for throttlectl doctor (account.go).
+	ServiceQuotas = "servicequotas"
+	ServiceIAM    = "iam"
 	ServiceUnsupported = ""
 )
 
@@ -47,8 +50,11 @@ func ServiceOf(r *http.Request) string {
 	if strings.HasPrefix(r.URL.Path, "/_awslocal/") {
 		return ServiceAdmin
 	}
-	if strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/") {
+	if strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/") || isLambdaSettings(r.URL.Path) {
 		return ServiceLambda
+	}
+	if s := accountService(r); s != "" {
+		return s
 	}
 	target := r.Header.Get("X-Amz-Target")
 	switch {
@@ -88,4 +94,24 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.ServeHTTP(w, r)
+}
+
+// isLambdaSettings: Lambda's concurrency and account settings paths
+// (PutFunctionConcurrency, GetFunctionConcurrency, GetAccountSettings).
+func isLambdaSettings(path string) bool {
+	return strings.HasPrefix(path, "/2017-10-31/functions/") || strings.HasPrefix(path, "/2019-09-30/functions/") ||
+		strings.HasPrefix(path, "/2016-08-19/account-settings")
+}
+
+// accountService recognises Service Quotas (JSON 1.1 target) and IAM (a
+// Query form signed for iam).
+func accountService(r *http.Request) string {
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "ServiceQuotasV20190624.") {
+		return ServiceQuotas
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") &&
+		strings.Contains(r.Header.Get("Authorization"), "/iam/aws4_request") {
+		return ServiceIAM
+	}
+	return ""
 }
