@@ -11,18 +11,18 @@ import (
 
 // Service names the edge dispatches to.
 const (
-	ServiceECS         = "ecs"
-	ServiceEC2         = "ec2"
-	ServiceSFN         = "sfn"
-	ServiceEvents      = "events"
-	ServiceSQS         = "sqs"
-	ServiceLambda      = "lambda"
-	ServiceDynamoDB    = "dynamodb"
-	ServiceS3          = "s3"
-	ServiceAdmin       = "admin" // /_awslocal/... (ledger, stats)
+	ServiceECS      = "ecs"
+	ServiceEC2      = "ec2"
+	ServiceSFN      = "sfn"
+	ServiceEvents   = "events"
+	ServiceSQS      = "sqs"
+	ServiceLambda   = "lambda"
+	ServiceDynamoDB = "dynamodb"
+	ServiceS3       = "s3"
+	ServiceAdmin    = "admin" // /_awslocal/... (ledger, stats)
 	// Account services for throttlectl doctor (account.go).
-	ServiceQuotas = "servicequotas"
-	ServiceIAM    = "iam"
+	ServiceQuotas      = "servicequotas"
+	ServiceIAM         = "iam"
 	ServiceUnsupported = ""
 )
 
