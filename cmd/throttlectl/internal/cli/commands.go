@@ -50,6 +50,12 @@ func commands() []Command {
 			Run:      runRedrive,
 		},
 		{
+			Name:     "doctor",
+			Synopsis: "check a deployed (or the local) stack in seconds: resources, Lambda concurrency, quotas, rules, task roles; each failure with its fix",
+			Usage:    "doctor [--stack-name NAME] [--task-roles R,…] [--task-definitions TD,…] [--tasks N] [--instance-vcpus N] [--strict]",
+			Run:      runDoctor,
+		},
+		{
 			Name:     "invoke",
 			Synopsis: "run a function's real handler in-process on an event",
 			Usage:    "invoke [--timeout 15m] <function> <event-file|->",
