@@ -36,14 +36,8 @@ func TestAccountServicesFromEnv(t *testing.T) {
 	}
 	o.Addr, o.TimeScale, o.Services.NoDynamoDB = "127.0.0.1:0", 20, true
 	st := start(t, o)
-	for k, v := range st.Env() {
-		t.Setenv(k, v)
-	}
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := envConfig(t, st.Env())
 	as, err := lambda.NewFromConfig(cfg).GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -76,4 +70,18 @@ func TestAccountServicesFromEnv(t *testing.T) {
 	if _, err := roles.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("other")}); !errors.As(err, &nse) {
 		t.Errorf("GetRole other: got %v, want NoSuchEntity", err)
 	}
+}
+
+// envConfig is the SDK's default configuration with only env set (as a
+// user's shell after the export lines).
+func envConfig(t *testing.T, env map[string]string) aws.Config {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

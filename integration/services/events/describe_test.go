@@ -24,20 +24,8 @@ import (
 func TestFidelityDescribeRules(t *testing.T) {
 	t.Parallel()
 	s := newService(t, &sink{}, nil)
-	rules, err := LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000",
-		"arn:aws:sqs:us-east-1:000000000000:dlq", relaunchARN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rules {
-		if err := s.AddRule(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	c := eventbridge.New(eventbridge.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1})
+	addRepoRules(t, s, "arn:aws:sqs:us-east-1:000000000000:dlq")
+	c := newClient(t, s)
 	ctx := context.Background()
 
 	tests := []struct {
@@ -104,4 +92,27 @@ func TestFidelityDescribeRules(t *testing.T) {
 			t.Errorf("%s: got %v, want ResourceNotFoundException", name, err)
 		}
 	}
+}
+
+// addRepoRules adds the repository's rule files to s, every target's
+// dead-letter queue dlq.
+func addRepoRules(t *testing.T, s *Service, dlq string) {
+	t.Helper()
+	rules, err := LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", dlq, relaunchARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if err := s.AddRule(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// newClient is an EventBridge client of s that does not retry.
+func newClient(t *testing.T, s *Service) *eventbridge.Client {
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return eventbridge.New(eventbridge.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1})
 }

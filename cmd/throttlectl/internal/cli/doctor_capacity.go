@@ -108,14 +108,23 @@ func (d *doctor) quota(ctx context.Context, name, service, code string) (float64
 	return aws.ToFloat64(out.Quota.Value), nil
 }
 
-// bucketBurst is a limiter bucket's burst as configured (TH_LIMITS_JSON).
-func (d *doctor) bucketBurst(bucket string) (float64, error) {
+// quotaAndBurst reads a quota and the burst of the limiter bucket that
+// fills it, as configured (TH_LIMITS_JSON); a check when either cannot be
+// read.
+func (d *doctor) quotaAndBurst(ctx context.Context, name, service, code, bucket string) (quota, burst float64, c *Check) {
+	q, skip := d.quota(ctx, name, service, code)
+	if skip != nil {
+		return 0, 0, skip
+	}
 	lims, err := limiter.ParseLimits(d.cfg.LimitsJSON)
 	if err != nil {
-		return 0, err
+		return 0, 0, &Check{Name: name, Status: statusFail, Detail: err.Error(), Fix: "fix TH_LIMITS_JSON"}
 	}
 	b, err := lims.Bucket(d.cfg.AccountScope, bucket)
-	return b.Burst, err
+	if err != nil {
+		return 0, 0, &Check{Name: name, Status: statusFail, Detail: err.Error(), Fix: "fix TH_LIMITS_JSON"}
+	}
+	return q, b.Burst, nil
 }
 
 // checkFargateQuota: the Fargate On-Demand vCPU quota must hold what the
@@ -124,13 +133,9 @@ func (d *doctor) bucketBurst(bucket string) (float64, error) {
 // quota and wait.
 func (d *doctor) checkFargateQuota(ctx context.Context) Check {
 	const name = "quota fargate vcpu"
-	q, skip := d.quota(ctx, name, "fargate", quotaFargate)
-	if skip != nil {
-		return *skip
-	}
-	burst, err := d.bucketBurst(limiter.ECSFargateTasks)
-	if err != nil {
-		return Check{Name: name, Status: statusFail, Detail: err.Error(), Fix: "fix TH_LIMITS_JSON"}
+	q, burst, c := d.quotaAndBurst(ctx, name, "fargate", quotaFargate, limiter.ECSFargateTasks)
+	if c != nil {
+		return *c
 	}
 	tasks, what := int(burst), fmt.Sprintf("the %s burst of %g tasks", limiter.ECSFargateTasks, burst)
 	if d.f.tasks > 0 {
@@ -179,13 +184,9 @@ func (d *doctor) checkEC2Quota(ctx context.Context) Check {
 	if !d.t.ec2 && d.f.instanceVCPUs == 0 {
 		return Check{Name: name, Status: statusSkipped, Detail: "the stack launches no EC2 instances (pass --instance-vcpus to check anyway)"}
 	}
-	q, skip := d.quota(ctx, name, "ec2", quotaEC2)
-	if skip != nil {
-		return *skip
-	}
-	burst, err := d.bucketBurst(limiter.EC2Instances)
-	if err != nil {
-		return Check{Name: name, Status: statusFail, Detail: err.Error(), Fix: "fix TH_LIMITS_JSON"}
+	q, burst, c := d.quotaAndBurst(ctx, name, "ec2", quotaEC2, limiter.EC2Instances)
+	if c != nil {
+		return *c
 	}
 	vcpus := d.f.instanceVCPUs
 	if vcpus == 0 {
