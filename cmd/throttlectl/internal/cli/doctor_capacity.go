@@ -133,6 +133,9 @@ func (d *doctor) quotaAndBurst(ctx context.Context, name, service, code, bucket 
 // quota and wait.
 func (d *doctor) checkFargateQuota(ctx context.Context) Check {
 	const name = "quota fargate vcpu"
+	if d.t.template && !d.t.ecs && d.f.tasks == 0 {
+		return Check{Name: name, Status: statusSkipped, Detail: "the stack runs no ECS task definitions (pass --tasks to check anyway)"}
+	}
 	q, burst, c := d.quotaAndBurst(ctx, name, "fargate", quotaFargate, limiter.ECSFargateTasks)
 	if c != nil {
 		return *c

@@ -175,6 +175,12 @@ func (d *doctor) checkQueues(ctx context.Context) []Check {
 		{resource{"dead-letter queue", "dead-letter queue URL", config.EnvDLQURL, "", d.t.dlqURL}, nil},
 		{resource{"relaunch queue", "relaunch queue URL", config.EnvRelaunchQueueURL, "", d.t.relaunchURL}, &d.t.relaunchARN},
 	} {
+		if q.r.value == "" {
+			// Not a stack output: known from the stack's resources or the
+			// local export lines only.
+			out = append(out, Check{Name: q.r.check, Status: statusSkipped, Detail: q.r.what + " unknown: pass --stack-name, or set " + q.r.env})
+			continue
+		}
 		attrs, c := describe(q.r, "sqs:GetQueueAttributes", func() (*sqs.GetQueueAttributesOutput, error) {
 			return d.c.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.r.value),
 				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})

@@ -31,8 +31,9 @@ type target struct {
 	reserved map[string]int
 	roles    []string
 	taskDefs []string
-	// ec2 is set when the stack may call RunInstances.
-	ec2 bool
+	// ec2 is set when the stack may call RunInstances; ecs when its
+	// template (read: template) lets it run task definitions.
+	ec2, ecs, template bool
 }
 
 // outputs the stack must have (pkg/config's variables, infra/cdk).
@@ -168,7 +169,7 @@ func (d *doctor) learnTemplate(ctx context.Context) error {
 	if d.f.taskDefs == "" {
 		d.t.taskDefs = defs
 	}
-	d.t.ec2 = ec2
+	d.t.ec2, d.t.ecs, d.t.template = ec2, len(defs) > 0, true
 	return nil
 }
 

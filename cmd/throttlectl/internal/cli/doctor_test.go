@@ -87,7 +87,7 @@ func TestDoctorFailures(t *testing.T) {
 			check: "stack resources", status: statusFail, detail: "1 of 9 resources not in place: ClassifyFunction1A2B3C4D UPDATE_FAILED", fix: "describe-stack-events"},
 		"no stack": {flags: func(fl *doctorFlags) { fl.stack = "Other" },
 			check: "stack outputs", status: statusFail, detail: "ValidationError", fix: "--stack-name",
-			alsoFailed: []string{"state machine", "event bus", "table", "dead-letter queue", "relaunch queue"}},
+			alsoFailed: []string{"state machine", "event bus", "table"}},
 		"state machine deleted": {breakIt: func(f *fakeAWS) { f.definition = "" },
 			check: "state machine", status: statusFail, detail: "StateMachineDoesNotExist", fix: "make deploy"},
 		"rule disabled": {breakIt: func(f *fakeAWS) { f.rules["default"][0].State = ebtypes.RuleStateDisabled },
@@ -121,13 +121,15 @@ func TestDoctorFailures(t *testing.T) {
 		"quotas not readable": {breakIt: func(f *fakeAWS) { f.errs["GetServiceQuota"] = apiErr("AccessDeniedException") },
 			check: "quota fargate vcpu", status: statusFail, detail: "AccessDeniedException", fix: "allow this caller servicequotas:GetServiceQuota",
 			alsoFailed: []string{"quota ec2 vcpu"}},
+		"a stack without ECS": {breakIt: func(f *fakeAWS) { f.template = `{"Resources":{}}` },
+			check: "quota fargate vcpu", status: statusSkipped, detail: "the stack runs no ECS task definitions"},
 		"a role missing": {breakIt: func(f *fakeAWS) { delete(f.roles, "job-exec") },
 			check: "task roles", status: statusFail, detail: "missing: job-exec", fix: "create the roles"},
 		"roles from the flag": {flags: func(fl *doctorFlags) { fl.taskRoles = "job-task, nope" },
 			check: "task roles", status: statusFail, detail: "missing: nope", fix: "create the roles"},
 		"no CloudFormation here": {breakIt: func(f *fakeAWS) { f.errs["DescribeStacks"] = apiErr("UnknownOperationException") },
 			check: "stack outputs", status: statusSkipped, detail: "not served by this endpoint",
-			alsoFailed: []string{"state machine", "event bus", "table", "dead-letter queue", "relaunch queue"}},
+			alsoFailed: []string{"state machine", "event bus", "table"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
