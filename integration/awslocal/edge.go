@@ -1,6 +1,10 @@
 // Package awslocal is the local AWS: one edge endpoint on 127.0.0.1 that
 // serves every service the product uses over its real wire protocol, so the
 // unmodified aws-sdk-go-v2 clients work against it with AWS_ENDPOINT_URL.
+// Besides the product's services it serves what throttlectl doctor reads
+// of the account (account.go): Service Quotas (the simulator's Fargate and
+// EC2 vCPU quotas, the local Lambda's concurrency limit) and a minimal IAM
+// (CreateRole, GetRole; --iam-roles creates roles at start).
 package awslocal
 
 import (
