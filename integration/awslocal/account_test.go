@@ -36,8 +36,14 @@ func TestAccountServicesFromEnv(t *testing.T) {
 	}
 	o.Addr, o.TimeScale, o.Services.NoDynamoDB = "127.0.0.1:0", 20, true
 	st := start(t, o)
+	env := st.Env()
+	for _, k := range []string{"AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_SERVICE_QUOTAS"} {
+		if env[k] != st.Endpoint {
+			t.Errorf("%s = %q, want %s", k, env[k], st.Endpoint)
+		}
+	}
 	ctx := context.Background()
-	cfg := envConfig(t, st.Env())
+	cfg := envConfig(t, env)
 	as, err := lambda.NewFromConfig(cfg).GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
 	if err != nil {
 		t.Fatal(err)

@@ -123,15 +123,16 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.Edge.Handle(ServiceECS, sm.ECSHandler())
 	s.Edge.Handle(ServiceEC2, sm.EC2Handler())
 	s.Edge.Handle(ServiceAdmin, s.adminHandler())
-	if err := s.startAccountServices(o.Account); err != nil {
-		return nil, fmt.Errorf("awslocal: account services: %w", err)
-	}
 
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("awslocal: listen on %s: %w", o.Addr, err)
 	}
 	s.Endpoint = "http://" + ln.Addr().String()
+	if err := s.startAccountServices(o.Account); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("awslocal: account services: %w", err)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.conns = map[net.Conn]http.ConnState{}
