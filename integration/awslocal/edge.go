@@ -91,6 +91,13 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.mu.RLock()
 	h := e.services[svc]
 	e.mu.RUnlock()
+	if h == nil && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		// A Query-protocol client (CloudFormation, …) reads only XML errors.
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>UnknownOperationException</Code><Message>awslocal does not serve this request</Message></Error><RequestId>0</RequestId></ErrorResponse>`))
+		return
+	}
 	if h == nil {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.WriteHeader(http.StatusBadRequest)

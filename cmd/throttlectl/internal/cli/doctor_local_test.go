@@ -63,6 +63,12 @@ func TestDoctorLocal(t *testing.T) {
 		"quota fargate vcpu": "quota 4000 vCPU; the ecs:FargateTasks burst of 100 tasks at 0.25 vCPU (task definition job:1) need 25",
 		"state machine":      "Map MaxConcurrency 400",
 	})
+	// The local AWS has no CloudFormation: --stack-name's checks are
+	// skipped, the names come from the TH_* variables.
+	code, checks, out = doctorReport(t, l, "--stack-name", "ThrottleHandler")
+	if c := checks["stack outputs"]; code != ExitOK || c.Status != statusSkipped || !strings.Contains(c.Detail, "not served") {
+		t.Errorf("--stack-name on the local AWS: exit %d, %+v\n%s", code, c, out)
+	}
 	// A role that does not exist fails the run, naming it.
 	code, checks, _ = doctorReport(t, l, "--task-roles", "job-task,no-such-role")
 	if c := checks["task roles"]; code != ExitFailure || c.Status != statusFail || !strings.Contains(c.Detail, "no-such-role") || c.Fix == "" {
