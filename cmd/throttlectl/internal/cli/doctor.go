@@ -47,12 +47,12 @@ type doctorFlags struct {
 
 func (f *doctorFlags) register(fs *flag.FlagSet) {
 	f.names.register(fs)
-	fs.StringVar(&f.stack, "stack-name", "", "the deployed CloudFormation stack: names from its outputs, roles and task definitions from its template (default: the TH_* variables)")
+	fs.StringVar(&f.stack, "stack-name", "", "the deployed CloudFormation stack: names from its outputs, roles and task definitions from its template (default: the TH_* variables; AWS only: the local AWS has no CloudFormation, so its stack checks are skipped)")
 	fs.StringVar(&f.taskRoles, "task-roles", "", "comma-separated IAM roles the tasks are passed (default: the stack's iam:PassRole resources)")
 	fs.StringVar(&f.taskDefs, "task-definitions", "", "comma-separated task definitions whose vCPU sizes the quota check (default: the stack's; none: 0.25 vCPU)")
 	fs.IntVar(&f.tasks, "tasks", 0, "Fargate tasks to have running at once for the quota check (default: the ecs:FargateTasks bucket's burst)")
 	fs.Float64Var(&f.instanceVCPUs, "instance-vcpus", 0, "vCPUs of one EC2 instance for the EC2 quota check (runs when the stack launches EC2 or this is set; default 2)")
-	fs.BoolVar(&f.strict, "strict", false, "a skipped check fails the run too")
+	fs.BoolVar(&f.strict, "strict", false, "a skipped check (one that could not run here) fails the run too; by default only a failed check does")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on the checks after this long")
 }
 

@@ -69,6 +69,10 @@ func TestDoctorLocal(t *testing.T) {
 	if c := checks["stack outputs"]; code != ExitOK || c.Status != statusSkipped || !strings.Contains(c.Detail, "not served") {
 		t.Errorf("--stack-name on the local AWS: exit %d, %+v\n%s", code, c, out)
 	}
+	// --strict: the skipped stack checks fail the run.
+	if r := l.run(t, "doctor", "--strict", "--task-roles", "job-task"); r.code != ExitFailure {
+		t.Errorf("doctor --strict with skipped checks: exit %d, want %d", r.code, ExitFailure)
+	}
 	// A role that does not exist fails the run, naming it.
 	code, checks, _ = doctorReport(t, l, "--task-roles", "job-task,no-such-role")
 	if c := checks["task roles"]; code != ExitFailure || c.Status != statusFail || !strings.Contains(c.Detail, "no-such-role") || c.Fix == "" {
