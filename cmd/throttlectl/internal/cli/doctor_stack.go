@@ -213,7 +213,8 @@ func appendAfter(list, actions []string, action, res, marker string) []string {
 	if marker == ":role/" {
 		v = v[strings.LastIndex(v, "/")+1:]
 	}
-	if v == "" || strings.Contains(v, "*") && marker == ":role/" || slices.Contains(list, v) {
+	wildRole := marker == ":role/" && strings.Contains(v, "*") // no role to look up
+	if v == "" || wildRole || slices.Contains(list, v) {
 		return list
 	}
 	return append(list, v)
