@@ -1,6 +1,10 @@
 // Package awslocal is the local AWS: one edge endpoint on 127.0.0.1 that
 // serves every service the product uses over its real wire protocol, so the
 // unmodified aws-sdk-go-v2 clients work against it with AWS_ENDPOINT_URL.
+// Besides the product's services it serves what throttlectl doctor reads
+// of the account (account.go): Service Quotas (the simulator's Fargate and
+// EC2 vCPU quotas, the local Lambda's concurrency limit) and a minimal IAM
+// (CreateRole, GetRole; --iam-roles creates roles at start).
 package awslocal
 
 import (
@@ -11,15 +15,18 @@ import (
 
 // Service names the edge dispatches to.
 const (
-	ServiceECS         = "ecs"
-	ServiceEC2         = "ec2"
-	ServiceSFN         = "sfn"
-	ServiceEvents      = "events"
-	ServiceSQS         = "sqs"
-	ServiceLambda      = "lambda"
-	ServiceDynamoDB    = "dynamodb"
-	ServiceS3          = "s3"
-	ServiceAdmin       = "admin" // /_awslocal/... (ledger, stats)
+	ServiceECS      = "ecs"
+	ServiceEC2      = "ec2"
+	ServiceSFN      = "sfn"
+	ServiceEvents   = "events"
+	ServiceSQS      = "sqs"
+	ServiceLambda   = "lambda"
+	ServiceDynamoDB = "dynamodb"
+	ServiceS3       = "s3"
+	ServiceAdmin    = "admin" // /_awslocal/... (ledger, stats)
+	// Account services for throttlectl doctor (account.go).
+	ServiceQuotas      = "servicequotas"
+	ServiceIAM         = "iam"
 	ServiceUnsupported = ""
 )
 
@@ -47,8 +54,11 @@ func ServiceOf(r *http.Request) string {
 	if strings.HasPrefix(r.URL.Path, "/_awslocal/") {
 		return ServiceAdmin
 	}
-	if strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/") {
+	if strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/") || isLambdaSettings(r.URL.Path) {
 		return ServiceLambda
+	}
+	if s := accountService(r); s != "" {
+		return s
 	}
 	target := r.Header.Get("X-Amz-Target")
 	switch {
@@ -81,6 +91,13 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.mu.RLock()
 	h := e.services[svc]
 	e.mu.RUnlock()
+	if h == nil && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		// A Query-protocol client (CloudFormation, …) reads only XML errors.
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>UnknownOperationException</Code><Message>awslocal does not serve this request</Message></Error><RequestId>0</RequestId></ErrorResponse>`))
+		return
+	}
 	if h == nil {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.WriteHeader(http.StatusBadRequest)
@@ -88,4 +105,24 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.ServeHTTP(w, r)
+}
+
+// isLambdaSettings: Lambda's concurrency and account settings paths
+// (PutFunctionConcurrency, GetFunctionConcurrency, GetAccountSettings).
+func isLambdaSettings(path string) bool {
+	return strings.HasPrefix(path, "/2017-10-31/functions/") || strings.HasPrefix(path, "/2019-09-30/functions/") ||
+		strings.HasPrefix(path, "/2016-08-19/account-settings")
+}
+
+// accountService recognises Service Quotas (JSON 1.1 target) and IAM (a
+// Query form signed for iam).
+func accountService(r *http.Request) string {
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "ServiceQuotasV20190624.") {
+		return ServiceQuotas
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") &&
+		strings.Contains(r.Header.Get("Authorization"), "/iam/aws4_request") {
+		return ServiceIAM
+	}
+	return ""
 }

@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	lambdasvc "github.com/throttle-handler/throttle-handler/integration/services/lambda"
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 )
 
@@ -58,6 +60,10 @@ type Flags struct {
 	cfg         sim.Config
 	burst, rate map[string]*float64
 	fid         fidelityFlags
+
+	// doctor: the account throttlectl doctor checks (account.go).
+	lambdaConcurrency int
+	iamRoles          string
 }
 
 // fidelityFlags are the simulator behaviours whose flag reads "on" or "0 is
@@ -111,6 +117,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.IntVar(&c.Capacity.SpotInstanceLimit, "spot-limit", 0, "spot instance limit (0: unlimited)")
 	fs.IntVar(&c.Capacity.ProvisioningPerCluster, "provisioning-quota", 500, "ECS tasks in PROVISIONING per cluster (-1: unlimited)")
 	bindFidelityFlags(fs, &f.fid)
+	bindAccountFlags(fs, f)
 	l := &c.Lifecycle
 	fs.Float64Var(&l.ProvisioningSeconds, "provisioning-seconds", 5, "PROVISIONING → PENDING (awsvpc tasks)")
 	fs.Float64Var(&l.PendingSeconds, "pending-seconds", 10, "PENDING → RUNNING")
@@ -198,6 +205,9 @@ func (f *Flags) Options(fs *flag.FlagSet) (Options, error) {
 	}
 	o := Options{Addr: f.addr, TimeScale: f.timeScale, Sim: cfg, StepInterval: step}
 	o.Services.Disabled = f.noServices
+	if err := f.account(&o); err != nil {
+		return Options{}, err
+	}
 	return o, nil
 }
 
@@ -284,4 +294,31 @@ func overlay(file, flags sim.Config, fs *flag.FlagSet) sim.Config {
 		}
 	})
 	return out
+}
+
+// bindAccountFlags defines the flags of the account throttlectl doctor
+// checks: the Lambda concurrency limit and the IAM roles that exist.
+func bindAccountFlags(fs *flag.FlagSet, f *Flags) {
+	fs.IntVar(&f.lambdaConcurrency, "lambda-concurrency", 1000, "Lambda concurrent executions of the account (AWS's default 1000); reservations must leave 100 unreserved")
+	fs.StringVar(&f.iamRoles, "iam-roles", "", "comma-separated IAM role names that exist (e.g. the task roles a stack passes)")
+}
+
+// account writes the account flags into o.
+func (f *Flags) account(o *Options) error {
+	if f.lambdaConcurrency <= 0 {
+		return fmt.Errorf("--lambda-concurrency must be > 0, got %d", f.lambdaConcurrency)
+	}
+	n, prev := f.lambdaConcurrency, o.Services.Lambda
+	o.Services.Lambda = func(lo *lambdasvc.Options) {
+		if prev != nil {
+			prev(lo)
+		}
+		lo.Concurrency = n
+	}
+	for _, r := range strings.Split(f.iamRoles, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			o.Account.Roles = append(o.Account.Roles, r)
+		}
+	}
+	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/throttle-handler/throttle-handler/integration/awslocal"
@@ -48,14 +47,8 @@ func TestResultsBucketFromEnv(t *testing.T) {
 	if bucket != services.DefaultResultsBucket || env["AWS_ENDPOINT_URL_S3"] != st.Endpoint {
 		t.Fatalf("env: bucket %q endpoint %q", bucket, env["AWS_ENDPOINT_URL_S3"])
 	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := envConfig(t, env)
 	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	body := `{"i":0}` + "\n"
 	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("jobs/1/input.jsonl"), Body: strings.NewReader(body)}); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/throttle-handler/throttle-handler/integration/services"
+	"github.com/throttle-handler/throttle-handler/integration/services/iam"
 	"github.com/throttle-handler/throttle-handler/integration/sim"
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 )
@@ -43,6 +44,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Services configures the other services (services.go).
 	Services ServicesOptions
+
+	// Account configures Service Quotas and IAM (account.go).
+	Account AccountOptions
 }
 
 // Stack is a running local AWS: one endpoint for every service, one clock.
@@ -73,6 +77,9 @@ type Stack struct {
 	// services are the Lambda, Step Functions, EventBridge, SQS and
 	// DynamoDB started by startServices; set once, read concurrently.
 	services atomic.Pointer[services.Services]
+
+	// IAM is the local IAM (account.go); nil with Account.Disabled.
+	IAM *iam.Service
 }
 
 // Start builds the clock, the simulator, the edge and the admin endpoints,
@@ -122,6 +129,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, fmt.Errorf("awslocal: listen on %s: %w", o.Addr, err)
 	}
 	s.Endpoint = "http://" + ln.Addr().String()
+	if err := s.startAccountServices(o.Account); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("awslocal: account services: %w", err)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.conns = map[net.Conn]http.ConnState{}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -58,14 +57,8 @@ func getJSON(t *testing.T, url string, v any) {
 // and the admin endpoints show what it launched.
 func TestClientsFromEnv(t *testing.T) {
 	st := start(t, awslocal.Options{Clock: clock.NewFake(t0), StepInterval: -1})
-	for k, v := range st.Env() {
-		t.Setenv(k, v)
-	}
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := envConfig(t, st.Env())
 	if _, err := ecs.NewFromConfig(cfg).RunTask(ctx, &ecs.RunTaskInput{TaskDefinition: aws.String("job:1"), Count: aws.Int32(2),
 		StartedBy: aws.String("th/0123456789ab/0/0")}); err != nil {
 		t.Fatal(err)

@@ -20,9 +20,14 @@ type entry struct {
 	Time         *float64 `json:"Time"`
 }
 
-// ServeHTTP serves AWSEvents.PutEvents.
+// ServeHTTP serves AWSEvents.PutEvents and the read operations of
+// describe.go.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if op := awsjson.Operation(r); op != "PutEvents" {
+	op := awsjson.Operation(r)
+	if s.serveRead(w, r, op) {
+		return
+	}
+	if op != "PutEvents" {
 		awsjson.WriteError(w, contentType, awsjson.Errorf(400, "UnknownOperationException", "awslocal does not implement EventBridge %s", op))
 		return
 	}

@@ -23,6 +23,10 @@
 // events"; "Using dead-letter queues to process undelivered events in
 // EventBridge").
 //
+// The read operations DescribeEventBus, ListRules, DescribeRule and
+// ListTargetsByRule answer what the rules are (one page; every rule is
+// ENABLED), for throttlectl doctor.
+//
 // Put is the Go entry for AWS service events (the simulator's EventSink):
 // full envelopes, matched on the default bus, where AWS puts them.
 package events

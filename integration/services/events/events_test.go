@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
@@ -86,19 +84,8 @@ func TestPutEventsMatchesProductRule(t *testing.T) {
 	t.Parallel()
 	k := &sink{}
 	s := newService(t, k, nil)
-	rules, err := LoadRules(filepath.Join(testenv.RepoRoot(), "statemachines", "rules"), "throttle-handler", "us-east-1", "000000000000", "dlq", relaunchARN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rules {
-		if err := s.AddRule(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	c := eventbridge.New(eventbridge.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")})
+	addRepoRules(t, s, "dlq")
+	c := newClient(t, s)
 	out, err := c.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{
 		{Source: aws.String("throttle-handler"), DetailType: aws.String("LaunchRequested"), Detail: aws.String(`{"requestId":"r1"}`), EventBusName: aws.String("throttle-handler")},
 		{Source: aws.String("throttle-handler"), DetailType: aws.String("LaunchRequested"), Detail: aws.String(`{"requestId":"r2"}`)}, // default bus: no rule
@@ -144,10 +131,7 @@ func TestPutEventsMatchesProductRule(t *testing.T) {
 func TestPutEventsTooManyEntries(t *testing.T) {
 	t.Parallel()
 	s := newService(t, &sink{}, nil)
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	c := eventbridge.New(eventbridge.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), RetryMaxAttempts: 1})
+	c := newClient(t, s)
 	entries := make([]types.PutEventsRequestEntry, 11)
 	for i := range entries {
 		entries[i] = types.PutEventsRequestEntry{Source: aws.String("s"), DetailType: aws.String("d"), Detail: aws.String("{}")}

@@ -1,5 +1,6 @@
 // Package lambda serves the Lambda Invoke API of the local stack
-// (POST /2015-03-31/functions/{name}/invocations) and PutFunctionConcurrency
+// (POST /2015-03-31/functions/{name}/invocations), GetAccountSettings,
+// GetFunctionConcurrency and PutFunctionConcurrency
 // by running the product's real handlers in-process, with Lambda's
 // semantics (each behaviour below follows the AWS page named beside it and
 // has an option to turn it off; all are on by default):
@@ -26,6 +27,13 @@
 //     beyond its reservation; reservations must leave UnreservedMin (100)
 //     unreserved, or Create and PutFunctionConcurrency refuse them with
 //     InvalidParameterValueException.
+//   - Account settings ("GetAccountSettings", "GetFunctionConcurrency" API
+//     references): GetAccountSettings answers AccountLimit's
+//     ConcurrentExecutions (Options.Concurrency) and
+//     UnreservedConcurrentExecutions (that less every reservation);
+//     GetFunctionConcurrency a function's reservation, if any (read APIs:
+//     nothing to turn off; the limit is the --lambda-concurrency flag of
+//     integration/cmd/awslocal).
 //   - Cold starts ("Understanding the Lambda execution environment
 //     lifecycle"): an invocation on a new environment first waits a seeded
 //     latency (ColdStartMin–ColdStartMax, 100–400 ms simulated; NoColdStart).

@@ -15,9 +15,13 @@ const restJSON = "application/json"
 var jsonMarshal = json.Marshal
 
 // ServeHTTP serves POST /2015-03-31/functions/{name}/invocations with the
-// invocation types RequestResponse (default), Event and DryRun, and
-// PutFunctionConcurrency (PUT /2017-10-31/functions/{name}/concurrency).
+// invocation types RequestResponse (default), Event and DryRun,
+// PutFunctionConcurrency (PUT /2017-10-31/functions/{name}/concurrency),
+// GetFunctionConcurrency and GetAccountSettings (settings.go).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveSettings(w, r) {
+		return
+	}
 	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/2017-10-31/functions/"); ok && r.Method == http.MethodPut {
 		if name, ok := strings.CutSuffix(rest, "/concurrency"); ok {
 			s.servePutConcurrency(w, r, name)
@@ -27,7 +31,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/2015-03-31/functions/")
 	name, tail, _ := strings.Cut(rest, "/")
 	if !ok || tail != "invocations" || r.Method != http.MethodPost {
-		awsjson.WriteError(w, restJSON, awsjson.Errorf(404, "UnknownOperationException", "awslocal serves only Invoke and PutFunctionConcurrency"))
+		awsjson.WriteError(w, restJSON, awsjson.Errorf(404, "UnknownOperationException", "awslocal serves only Invoke, PutFunctionConcurrency, GetFunctionConcurrency and GetAccountSettings"))
 		return
 	}
 	name, err := url.PathUnescape(name)

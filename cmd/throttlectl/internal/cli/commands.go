@@ -50,6 +50,12 @@ func commands() []Command {
 			Run:      runRedrive,
 		},
 		{
+			Name:     "doctor",
+			Synopsis: "check a deployed (or the local) stack in seconds: resources, Lambda concurrency, vCPU quotas, rules, task roles; each failure with its fix (pass/fail/skipped/assumed; exit 1 only on a fail; locally the stack checks are skipped: no CloudFormation)",
+			Usage:    "doctor [--stack-name NAME] [--task-roles R,…] [--task-definitions TD,…] [--tasks N] [--instance-vcpus N] [--strict]",
+			Run:      runDoctor,
+		},
+		{
 			Name:     "invoke",
 			Synopsis: "run a function's real handler in-process on an event",
 			Usage:    "invoke [--timeout 15m] <function> <event-file|->",

@@ -25,6 +25,21 @@
 //	         <requestId>.redrive (fresh identities and client tokens; a
 //	         new execution, not Step Functions' redrive); units of
 //	         unknown outcome (OutcomeUnknown) only with --include-unknown
+//	doctor   check a deployed stack (--stack-name: its outputs, resources
+//	         and template) or the names the other commands use (TH_*,
+//	         flags) in seconds: every resource exists; the account's
+//	         unreserved Lambda concurrency (GetAccountSettings) covers the
+//	         stack's unreserved functions under its Map's MaxConcurrency
+//	         and Lambda's floor of 100; the Fargate and EC2 On-Demand vCPU
+//	         quotas hold what the limiter starts at once; the rules of
+//	         statemachines/rules are enabled and target what the stack
+//	         wires them to; the task roles exist. One line per check:
+//	         pass, fail (with its fix), skipped (could not run here, and
+//	         why) or assumed (the API rate buckets: no API reads them).
+//	         Exit 0 unless a check failed (--strict: or was skipped).
+//	         Against the local AWS everything runs but the stack checks
+//	         (no CloudFormation) and the EC2 quota (no EC2 launch
+//	         configured); doctor_*.go
 //	invoke   run a function's real handler in-process on an event
 //
 // throttlectl talks only to AWS (a deployed stack, or the local one at

@@ -28,6 +28,13 @@ type local struct {
 // t ends.
 func startLocal(t *testing.T, cfg sim.Config) *local {
 	t.Helper()
+	return startLocalWith(t, awslocal.Options{Sim: cfg})
+}
+
+// startLocalWith is startLocal with more of the stack's options (o's time
+// scale is set).
+func startLocalWith(t *testing.T, o awslocal.Options) *local {
+	t.Helper()
 	if _, err := testenv.NodeBin("node"); err != nil {
 		t.Skipf("needs the Node tools (make deps): %v", err)
 	}
@@ -37,7 +44,8 @@ func startLocal(t *testing.T, cfg sim.Config) *local {
 	// machine, which a busy dynalite does not reach (at 20× an invocation
 	// that timed out after its call left it unrecorded, and a cancelled
 	// request's table then trailed the ledger for good).
-	stack, err := awslocal.Start(ctx, awslocal.Options{TimeScale: 10, Sim: cfg})
+	o.TimeScale = 10
+	stack, err := awslocal.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("awslocal.Start: %v", err)
 	}
