@@ -48,7 +48,11 @@
 //     retry (beside the chunks it gives up on), the event DLQ for submit.
 //   - Callbacks: plan, summary and retry may call states:SendTaskSuccess,
 //     SendTaskFailure and SendTaskHeartbeat (a request's callback task
-//     token), on Resource "*": a task token is not an IAM resource.
+//     token), on Resource "*": a task token is not an IAM resource;
+//     submit only SendTaskFailure (a request it refuses). plan also sends
+//     heartbeat messages to the relaunch queue (TH_RELAUNCH_QUEUE_URL) and
+//     describes the launch machine's executions (is the execution holding
+//     its request id still running?).
 //   - The product bus's resource-based policy, only with the settings
 //     eventSourceAccounts or organizationId: events:PutEvents on the bus
 //     for LaunchRequested events of the product's source (the

@@ -46,7 +46,7 @@ func (p *parts) addFunctions(assetDir string) {
 		if spec.NeedsMachine {
 			fnEnv[config.EnvStateMachineARN] = p.machineARNs[EntryMachine]
 		}
-		if spec.Name == "retry" || spec.Name == "summary" {
+		if spec.Name == "retry" || spec.Name == "summary" || spec.Name == "plan" {
 			fnEnv[config.EnvRelaunchQueueURL] = p.relaunch.QueueUrl()
 		}
 		if spec.Name == "summary" {
@@ -173,6 +173,14 @@ func (p *parts) grantFunctions() {
 	// retry defers relaunches to its queue and consumes it in batches of
 	// 10, reporting failed items so only they are received again.
 	p.relaunch.GrantSendMessages(f["retry"])
+	// plan starts a callback's heartbeat chain on the relaunch queue, and
+	// asks whether the execution holding its request id still runs.
+	p.relaunch.GrantSendMessages(f["plan"])
+	f["plan"].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("DescribeRequestHolder"),
+		Actions:   jsii.Strings("states:DescribeExecution"),
+		Resources: &[]*string{p.executionARN(EntryMachine, ":*")},
+	}))
 	f["retry"].AddEventSource(awslambdaeventsources.NewSqsEventSource(p.relaunch, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(10),
 		ReportBatchItemFailures: jsii.Bool(true),
@@ -188,5 +196,11 @@ func (p *parts) grantFunctions() {
 		Sid:       jsii.String("DescribeLaunchExecutions"),
 		Actions:   jsii.Strings("states:DescribeExecution"),
 		Resources: &[]*string{p.executionARN(EntryMachine, ":*")},
+	}))
+	// submit answers the task token of a request it refuses for good.
+	f["submit"].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AnswerRefusedCallbacks"),
+		Actions:   jsii.Strings("states:SendTaskFailure"),
+		Resources: jsii.Strings("*"),
 	}))
 }

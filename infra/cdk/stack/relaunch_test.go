@@ -127,7 +127,7 @@ func TestRelaunchQueue(t *testing.T) {
 		switch name {
 		case "retry":
 			want = []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"}
-		case "summary": // the sweep hands described stops that need a replacement to the queue
+		case "summary", "plan": // the sweep hands described stops that need a replacement to the queue; plan starts heartbeats
 			want = []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}
 		}
 		if !slices.Equal(got, want) {

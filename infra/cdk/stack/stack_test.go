@@ -79,7 +79,7 @@ func TestFunctions(t *testing.T) {
 			switch name {
 			case "submit":
 				want = append(want, config.EnvStateMachineARN)
-			case "retry":
+			case "retry", "plan":
 				want = append(want, config.EnvRelaunchQueueURL)
 			case "summary":
 				want = append(want, envResultsBucket, config.EnvRelaunchQueueURL)
@@ -518,14 +518,16 @@ func TestServicePermissions(t *testing.T) {
 	callback := []string{"states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"} // a request's task token
 	want := map[string][]string{
 		"classify": logs,
-		"plan":     with(logs, rw, callback, []string{"events:PutEvents", "s3:GetObject"}), // itemsFrom objects
+		"plan": with(logs, rw, callback, []string{"events:PutEvents", "s3:GetObject", // itemsFrom objects
+			"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage", // heartbeats on the relaunch queue
+			"states:DescribeExecution"}), // the request id's holder
 		// LaunchFailed + the DLQ for unfinished units; the results object;
 		// the tracker's sweep of overdue and timed-out tasks.
 		// Log streams from task definitions, instances to ec2.waitFor, and
 		// described stops handed to the relaunch queue.
 		"summary": with(logs, rw, asyncDest, callback, []string{"events:PutEvents", "sqs:SendMessage", "s3:PutObject", "ecs:DescribeTasks", "ecs:StopTask",
 			"ecs:DescribeTaskDefinition", "ec2:DescribeInstanceStatus"}),
-		"submit": with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution"}),
+		"submit": with(logs, asyncDest, []string{"states:DescribeExecution", "states:StartExecution", "states:SendTaskFailure"}),
 		"retry":  with(logs, rw, asyncDest, relaunch, consume, callback, []string{"events:PutEvents", "ecs:DescribeTaskDefinition"}),
 	}
 	for name, w := range want {
