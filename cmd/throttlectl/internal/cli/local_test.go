@@ -260,9 +260,13 @@ func TestCancelLocal(t *testing.T) {
 	// A task the table lacks must belong to a chunk whose call has an
 	// unknown outcome: its invocation timed out after the call, and the
 	// cancelled execution will not replay it (cancel --stop-launched finds
-	// such tasks by their startedBy).
+	// such tasks by their startedBy). Read in this order — the ledger, the
+	// unsettled chunks, the status — a task an invocation launches or
+	// settles between the reads is in one of them.
+	launched := l.stack.Sim.Ledger().For(launch.RequestHash("cli-cancel"))
 	unsettled := l.unsettledChunks(t, "cli-cancel")
-	for _, e := range l.stack.Sim.Ledger().For(launch.RequestHash("cli-cancel")) {
+	st = l.waitDone(t, "cli-cancel")
+	for _, e := range launched {
 		if !e.FailedToStart && !slices.Contains(st.IDs, e.ID) && !unsettled[e.Chunk] {
 			t.Errorf("task %s (chunk %d) launched but neither recorded nor of a chunk with an unknown outcome", e.ID, e.Chunk)
 		}
