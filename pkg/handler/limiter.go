@@ -94,6 +94,27 @@ func throttleSignal(slot limiter.Slot, takes []limiter.Take, reason string, at t
 	return takes[len(takes)-1].Bucket, sig
 }
 
+// failuresSignal is the signal a RunTask answer sends when its failures[]
+// entries classify as throttled (n of them, reason the first's code), and
+// the bucket it goes to. The call itself was answered, so the request
+// buckets (ecs:RunTask, ecs:FargateRunTask) admitted it; what refused was
+// a per-task step: on Fargate the task-launch bucket, on the EC2 launch
+// type ECS's work on the call's behalf, whose nearest bucket of ours is
+// ecs:RunTask. Both are the last take, the one weighted by the count. The
+// signal carries the slot's position there with N the throttled tasks
+// (the launched ones were admitted), so it counts once, for the epoch the
+// call was timed in, like a synchronous throttle; a slot without
+// positions sends one judged by its time.
+func failuresSignal(slot limiter.Slot, takes []limiter.Take, reason string, n int, at time.Time) (string, limiter.Signal) {
+	bucket := takes[len(takes)-1].Bucket
+	sig := limiter.Signal{Reason: reason, At: at}
+	if p, ok := slot.Position(bucket); ok {
+		p.N = min(p.N, float64(n))
+		sig.Position = p
+	}
+	return bucket, sig
+}
+
 // binding is the slot's position in the bucket the limiter named binding:
 // the one due latest or, when every bucket has burst left, the one with the
 // fewest calls left. A slot that names none (built by hand, or by an older

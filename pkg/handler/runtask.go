@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
@@ -326,6 +327,7 @@ func (h *RunTask) callAndRecord(ctx context.Context, c *launchCall, out RunTaskO
 	if err != nil {
 		return RunTaskOutput{}, h.callFailed(ctx, c, op, err)
 	}
+	h.signalFailures(ctx, c, res.Failures)
 	at := h.o.Clock.Now()
 	state, err := h.store.FinishAttempt(ctx, in.RequestID, in.Chunk, rec.Attempt, res.IDs, res.Failures, at)
 	if err != nil {
@@ -452,6 +454,26 @@ func (h *RunTask) callFailed(ctx context.Context, c *launchCall, op string, err 
 		return replayUnsettled(c.rec, cl, op, err)
 	}
 	return failure.ErrorFor(cl, op, err)
+}
+
+// signalFailures signals the limiter once for a call whose failures[]
+// entries say it was throttled (failuresSignal says which bucket).
+func (h *RunTask) signalFailures(ctx context.Context, c *launchCall, fs []launch.Failure) {
+	n, reason := 0, ""
+	for _, f := range fs {
+		if cl := failure.ClassifyRunTaskFailure(f.Reason, f.Detail); cl.Class == failure.Throttled {
+			n++
+			reason = cmp.Or(reason, cl.Code)
+		}
+	}
+	if n == 0 {
+		return
+	}
+	h.o.Metrics.Add(MetricThrottledSync, 1, UnitCount)
+	bucket, sig := failuresSignal(c.slot, c.takes, reason, n, c.at)
+	if err := h.lim.Signal(ctx, c.service, bucket, sig); err != nil {
+		c.log.Warn("throttle signal lost", "bucket", bucket, "err", err)
+	}
 }
 
 // answer builds the output from the chunk's state and the attempt's record.

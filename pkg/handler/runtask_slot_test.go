@@ -144,6 +144,20 @@ func (e *realLimiterEnv) bucket(t *testing.T, bucket string) limiter.BucketState
 	return item[bucket]
 }
 
+// wantFargateTasksOnly checks the Fargate task bucket's epoch and
+// throttled count, and that the request buckets were not signalled.
+func (e *realLimiterEnv) wantFargateTasksOnly(t *testing.T, epoch int64, throttled float64) {
+	t.Helper()
+	for bucket, want := range map[string]struct {
+		epoch     int64
+		throttled float64
+	}{limiter.ECSFargateTasks: {epoch, throttled}, limiter.ECSRunTask: {0, 0}, limiter.ECSFargateRunTask: {0, 0}} {
+		if st := e.bucket(t, bucket); st.Epoch != want.epoch || st.Throttled != want.throttled {
+			t.Errorf("%s: epoch %d, throttled %g; want %d, %g", bucket, st.Epoch, st.Throttled, want.epoch, want.throttled)
+		}
+	}
+}
+
 // flakyStore fails every call while down.
 type flakyStore struct {
 	limiter.Store
@@ -249,14 +263,7 @@ func TestRunTaskThrottleSlowsTheBindingBucket(t *testing.T) {
 	if _, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1}); errorTypeName(err) != "ThrottledError" {
 		t.Fatalf("got %v, want ThrottledError", err)
 	}
-	for bucket, want := range map[string]struct {
-		epoch     int64
-		throttled float64
-	}{limiter.ECSFargateTasks: {1, 10}, limiter.ECSRunTask: {0, 0}, limiter.ECSFargateRunTask: {0, 0}} {
-		if st := e.bucket(t, bucket); st.Epoch != want.epoch || st.Throttled != want.throttled {
-			t.Errorf("%s: epoch %d, throttled %g; want %d, %g", bucket, st.Epoch, st.Throttled, want.epoch, want.throttled)
-		}
-	}
+	e.wantFargateTasksOnly(t, 1, 10)
 }
 
 // GIVEN the limiter's store failing
