@@ -16,7 +16,7 @@ func TestStorePeekerMatchesReserve(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	store := limiter.NewMemoryStore()
-	d := limiter.NewDistributed(store, nil, func(o *limiter.Options) { o.Clock = clk })
+	d := limiter.NewDistributed(store, nil, func(o *limiter.Options) { o.Clock = clk; o.BurstFeedback = -1 })
 	p := StorePeeker{Limiter: d}
 	service, takes := takesFor(launch.KindECS, 10, true)
 	for i := range 12 {

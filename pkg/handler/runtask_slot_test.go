@@ -128,7 +128,7 @@ func newRealLimiterEnv(t *testing.T, limitsJSON string, threshold time.Duration)
 		t.Fatal(err)
 	}
 	store := &flakyStore{Store: limiter.NewMemoryStore()}
-	d := limiter.NewDistributed(store, lims, func(o *limiter.Options) { o.Clock = e.clk })
+	d := limiter.NewDistributed(store, lims, func(o *limiter.Options) { o.Clock = e.clk; o.BurstFeedback = -1 })
 	e.h = NewRunTask(e.st, d, e.ecs, e.ec2, func(o *RunTaskOptions) {
 		o.Clock, o.DeferThreshold, o.AccountScope, o.Metrics = e.clk, threshold, "test", e.metrics
 	})

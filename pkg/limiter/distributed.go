@@ -94,6 +94,11 @@ type Options struct {
 	// A decrease leaves positions due within it at their time and re-times
 	// from there. Default 2 s.
 	InFlight time.Duration
+	// BurstFeedback is how long after an idle take (the start, or a bucket
+	// that refilled) the second half of its burst allowance waits for
+	// feedback on the first half (see halves). Default InFlight + 1.5 s;
+	// negative: the whole allowance at once.
+	BurstFeedback time.Duration
 	// Logger receives store failures and rate decreases. Default: discard.
 	Logger *slog.Logger
 	// Recorder receives the counters of metrics.go. Default: none.
@@ -144,6 +149,9 @@ func NewDistributed(store Store, limits *Limits, optFns ...func(*Options)) *Dist
 		o.InFlight = 2 * time.Second
 	}
 	o.InFlight = max(0, o.InFlight)
+	if o.BurstFeedback == 0 {
+		o.BurstFeedback = o.InFlight + 1500*time.Millisecond
+	}
 	o.EarlyCalls = max(0, o.EarlyCalls)
 	if limits == nil {
 		limits = DefaultLimits()
@@ -338,7 +346,7 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		}
 		d.storeOK(key, service)
 		d.remember(key, item, false)
-		s := slotOf(item, at, debits)
+		s := d.slotOf(item, at, debits, lims)
 		d.recordSlot(service, s)
 		for i, t := range takes {
 			if t.Bucket == s.Binding {
@@ -353,13 +361,17 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 // after it. The binding bucket is the one whose position is due latest;
 // when every bucket still has burst left, the one with the fewest such
 // calls left (its allowance over this call's increment), which a burst of
-// launches, ours or a co-tenant's, empties first.
-func slotOf(item Item, at time.Time, debits []Debit) Slot {
+// launches, ours or a co-tenant's, empties first. A bucket handing out its
+// burst in halves times the second half after its feedback interval.
+func (d *Distributed) slotOf(item Item, at time.Time, debits []Debit, lims []BucketLimit) Slot {
 	s := Slot{At: at, Positions: make([]Position, len(debits))}
 	best := math.Inf(-1)
 	for i, db := range debits {
 		st := item[db.Bucket]
 		raw := st.TAT.Add(-db.Tau)
+		if h, ok := d.halvesOf(lims[i], st); ok {
+			raw = h.due(st.Pos, raw)
+		}
 		due := raw
 		if due.Before(at) {
 			due = at

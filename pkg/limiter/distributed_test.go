@@ -17,7 +17,9 @@ import (
 func newTestDistributed(t *testing.T, s Store, lims *Limits, optFns ...func(*Options)) (*Distributed, *clock.Fake) {
 	t.Helper()
 	clk := clock.NewFake(t0)
-	base := func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1" }
+	// The whole burst at once (BurstFeedback < 0): the tests of other
+	// behaviour count on GCRA's plain arithmetic; halves_test.go tests halves.
+	base := func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1"; o.BurstFeedback = -1 }
 	return NewDistributed(s, lims, append([]func(*Options){base}, optFns...)...), clk
 }
 

@@ -32,6 +32,8 @@ const (
 	attrEpoch     = "ep_"
 	attrSignal    = "why_"
 	attrThrottled = "thr_"
+	attrBurstAt   = "bAt_"
+	attrBurstPos  = "bPos_"
 	sortKey       = "bucket"
 	// keepFor is how long an idle item outlives its last slot (TTL).
 	keepFor = 24 * time.Hour
@@ -305,8 +307,12 @@ func (s *DynamoStore) takeOnce(ctx context.Context, key string, atUS, limitUS in
 			sets = append(sets, fmt.Sprintf("%s = %s + :i%d", t, t, i))
 			conds = append(conds, fmt.Sprintf("(%s >= :at AND %s <= :m%d)", t, t, i))
 		} else {
+			// The burst mark: DynamoDB evaluates every operand of an update
+			// on the item before it, so bPos_ gets the frontier before the take.
+			ba, bp := fmt.Sprintf("#ba%d", i), fmt.Sprintf("#bp%d", i)
+			names[ba], names[bp] = attrBurstAt+d.Bucket, attrBurstPos+d.Bucket
 			values[fmt.Sprintf(":n%d", i)] = num(atUS + inc)
-			sets = append(sets, fmt.Sprintf("%s = :n%d", t, i))
+			sets = append(sets, fmt.Sprintf("%s = :n%d", t, i), ba+" = :at", fmt.Sprintf("%s = if_not_exists(%s, :zero)", bp, p))
 			conds = append(conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s < :at)", t, t))
 		}
 	}
@@ -506,6 +512,8 @@ var stateFields = []stateField{
 	timeField("mAt_", compareAlways, func(s *BucketState) *time.Time { return &s.MarkAt }),
 	floatField("mPos_", compareNever, func(s *BucketState) *float64 { return &s.MarkPos }),
 	floatField("mThr_", compareNever, func(s *BucketState) *float64 { return &s.MarkThrottled }),
+	timeField(attrBurstAt, compareNever, func(s *BucketState) *time.Time { return &s.BurstAt }),
+	floatField(attrBurstPos, compareNever, func(s *BucketState) *float64 { return &s.BurstPos }),
 }
 
 func numF(v float64) ddbtypes.AttributeValue {

@@ -179,7 +179,7 @@ func TestOneDecreasePerEpoch(t *testing.T) {
 	store := NewMemoryStore()
 	rec := &Counters{}
 	d, clk := newTestDistributed(t, store, nil, func(o *Options) { o.Recorder = rec })
-	other := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1" })
+	other := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1"; o.BurstFeedback = -1 })
 	slots := reserveN(t, d, "ecs", []Take{{ECSRunTask, 1}}, 120)
 	for i, s := range slots[:50] { // a storm from calls timed in epoch 0
 		p, _ := s.Position(ECSRunTask)
@@ -265,7 +265,7 @@ func TestEpochErrorRetakesAtTheNewRate(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemoryStore()
 	a, clk := newTestDistributed(t, store, nil)
-	b := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1" })
+	b := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1"; o.BurstFeedback = -1 })
 	takes := []Take{{ECSFargateTasks, 10}}
 	reserveN(t, b, "ecs", takes, 10) // 90 at once, then 500 ms apart: the 10th at 0.5 s
 	if err := a.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException"}); err != nil {

@@ -50,9 +50,17 @@ func ExampleDistributed() {
 	_ = d.Signal(ctx, "ecs", limiter.ECSFargateTasks, limiter.Signal{Reason: "ThrottlingException"})
 	r, _ := d.Rate("ecs", limiter.ECSFargateTasks)
 	fmt.Printf("Fargate tasks now at %.0f per s\n", float64(r))
+	// The first half of the burst (40 tasks) goes at once; the rest waits
+	// 3.5 s for feedback on it (Options.BurstFeedback), then follows the rate.
+
 	// Output:
-	// deferred 500ms
-	// deferred 1s
-	// deferred 1.5s
+	// deferred 3.5s
+	// deferred 3.5s
+	// deferred 3.5s
+	// deferred 3.5s
+	// deferred 3.5s
+	// deferred 3.5s
+	// deferred 3.5s
+	// deferred 3.5s
 	// Fargate tasks now at 17 per s
 }

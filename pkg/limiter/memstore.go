@@ -49,6 +49,9 @@ func (m *MemoryStore) Take(ctx context.Context, key string, arrive Arrival, debi
 	}
 	for _, d := range debits {
 		s := it[d.Bucket]
+		if micros(s.TAT) < atUS { // idle: the burst allowance is whole again
+			s.BurstAt, s.BurstPos = fromMicros(atUS), s.Pos
+		}
 		s.TAT = fromMicros(max(micros(s.TAT), atUS) + d.Inc.Microseconds())
 		s.Pos += d.N
 		it[d.Bucket] = s

@@ -74,6 +74,7 @@ func runRegime(t *testing.T, r regime) (thrPct, makespan float64) {
 		procs[i] = NewDistributed(store, lims, func(o *Options) {
 			o.Clock = clk
 			o.MaxAhead = r.maxAhead
+			o.BurstFeedback = -1 // the regimes below were tuned on the whole burst
 			if r.compensate {
 				o.EarlyCalls = r.early
 			}

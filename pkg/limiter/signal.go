@@ -123,6 +123,15 @@ func (d *Distributed) afterSignal(lim BucketLimit, st BucketState, sig Signal, a
 		from = from.Add(target.durationFor(p.N))
 	}
 	reanchor(&next, st, r, target, from, d.tau(lim))
+	if h, ok := d.halvesOf(lim, st); ok {
+		if floor, ok := h.anchorFloor(from); ok && floor < next.AnchorPos {
+			// The second half, held for this feedback, moves too: the
+			// anchor is the first half's end, and positions up to it keep
+			// their own times.
+			next.TAT = next.TAT.Add(target.durationFor(next.AnchorPos - floor))
+			next.AnchorPos, next.AnchorPrev = floor, 0
+		}
+	}
 	next.LastSignal = sig.Reason
 	if hasPos {
 		next.MarkAt, next.MarkPos, next.MarkThrottled = at, p.End, next.Throttled

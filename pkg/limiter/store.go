@@ -54,6 +54,12 @@ type BucketState struct {
 	MarkThrottled float64
 	// LastSignal is the reason of the last decrease, for Status.
 	LastSignal string
+	// BurstAt and BurstPos are the last idle take: when the bucket went
+	// from full to busy, and its frontier then. Positions beyond the first
+	// half of the burst allowance from BurstPos wait for feedback on the
+	// first half (Options.BurstFeedback).
+	BurstAt  time.Time
+	BurstPos float64
 
 	// loose, on a Swap's prev, compares a re-anchor on the epoch and the
 	// mark only (see Distributed.Signal).
@@ -71,7 +77,8 @@ type Item map[string]BucketState
 type Store interface {
 	// Take applies one acquisition (GCRA) arriving at `at`, the first value
 	// of arrive: for every debit, TAT ← max(TAT, at) + Inc and Pos ← Pos +
-	// N, provided that for every debit the bucket's epoch is the debit's
+	// N (where TAT < at or is absent, also BurstAt ← at and BurstPos ← Pos
+	// before the take), provided that for every debit the bucket's epoch is the debit's
 	// (else an *EpochError carrying the item) and the new TAT − Tau ≤ limit
 	// (arrive's second value, the look-ahead bound: now + MaxAhead; else a
 	// *BacklogFullError). A store that writes more than once (a conditional
@@ -226,7 +233,7 @@ func applyChanges(cur, prev, next BucketState) BucketState {
 
 // truncate rounds the state's times to the store's microseconds.
 func (s BucketState) truncate() BucketState {
-	for _, t := range []*time.Time{&s.TAT, &s.RateAt, &s.AnchorAt, &s.MarkAt} {
+	for _, t := range []*time.Time{&s.TAT, &s.RateAt, &s.AnchorAt, &s.MarkAt, &s.BurstAt} {
 		*t = fromMicros(micros(*t))
 	}
 	return s

@@ -56,6 +56,7 @@ func wantTAT(t *testing.T, it limiter.Item, bucket string, want time.Time) {
 func equalState(a, b limiter.BucketState) bool {
 	eq := func(x, y time.Time) bool { return x.UnixMicro() == y.UnixMicro() }
 	return eq(a.TAT, b.TAT) && eq(a.RateAt, b.RateAt) && eq(a.AnchorAt, b.AnchorAt) && eq(a.MarkAt, b.MarkAt) &&
+		eq(a.BurstAt, b.BurstAt) && a.BurstPos == b.BurstPos &&
 		a.Pos == b.Pos && a.Rate == b.Rate && a.Epoch == b.Epoch && a.AnchorPos == b.AnchorPos && a.AnchorRate == b.AnchorRate &&
 		a.Throttled == b.Throttled && a.MarkPos == b.MarkPos && a.MarkThrottled == b.MarkThrottled && a.LastSignal == b.LastSignal
 }
@@ -82,11 +83,16 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		steps := []struct {
 			at   time.Duration
 			want time.Duration // TAT after, from T0
+			// The burst mark after: the last idle take's time (from T0)
+			// and the frontier before it.
+			burstAt  time.Duration
+			burstPos float64
 		}{
-			{0, sec(0.1)},         // idle: now + inc
-			{0, sec(0.2)},         // backlog: TAT + inc
-			{sec(0.05), sec(0.3)}, // still backlog
-			{sec(5), sec(5.1)},    // idle again
+			{0, sec(0.1), 0, 0},              // idle: now + inc
+			{0, sec(0.2), 0, 0},              // backlog: TAT + inc
+			{sec(0.05), sec(0.3), 0, 0},      // still backlog
+			{sec(5), sec(5.1), sec(5), 3},    // idle again
+			{sec(5.01), sec(5.2), sec(5), 3}, // backlog: the mark stays
 		}
 		for i, st := range steps {
 			now := T0.Add(st.at)
@@ -95,6 +101,9 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 				t.Fatalf("step %d: %v", i, err)
 			}
 			wantTAT(t, it, a.Bucket, T0.Add(st.want))
+			if got := it[a.Bucket]; !got.BurstAt.Equal(T0.Add(st.burstAt)) || got.BurstPos != st.burstPos {
+				t.Fatalf("step %d: burst mark %v at %g, want %v at %g", i, got.BurstAt.Sub(T0), got.BurstPos, st.burstAt, st.burstPos)
+			}
 		}
 	})
 	t.Run("TakeSeveralBucketsAtOnce", func(t *testing.T) {
@@ -313,6 +322,7 @@ func Contention(t *testing.T, s limiter.Store, workers int, window time.Duration
 		o.AccountScope = fmt.Sprintf("contention%d", keySeq.Add(1))
 		o.MaxAhead = 2 * time.Second // callers must come back: real contention
 		o.StoreTimeout = 30 * time.Second
+		o.BurstFeedback = -1 // the bound counts the whole burst at once
 	})
 	end := T0.Add(window)
 	var admitted, full, inflight atomic.Int64
