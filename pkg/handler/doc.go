@@ -15,7 +15,9 @@
 //	                retries off; an items request's item merged into the
 //	                overrides, items.go) → the chunk's ids, in order per
 //	                attempt (each task's unit derives from them:
-//	                launch.RefFromChunk); callFailed signals throttles
+//	                launch.RefFromChunk); callFailed signals throttles,
+//	                signalFailures a failures[] answer's throttled entries
+//	                (to the per-task bucket: the call itself was admitted)
 //	ChunkRetry      next attempt, token reuse, wait, failover, give-up
 //	                (DLQ + LaunchFailed); quota waits (quota.go)
 //	Relaunch        HandleEvent (EventBridge) and HandleSQS (relaunch queue):

@@ -63,6 +63,27 @@
 // computed in an older epoch is refused by the store (*EpochError) and made
 // again at the new rate.
 //
+// # The burst in halves
+//
+// An idle take (the start, or a bucket that refilled: its TAT lay in the
+// past) marks the bucket in the same write: BurstAt, the take's time, and
+// BurstPos, the frontier before it. Positions within the first half of
+// the allowance (Tolerance/2 tokens from BurstPos) are due as GCRA has
+// them, at once; later ones no earlier than Options.BurstFeedback after
+// BurstAt (default the in-flight horizon + 1.5 s = 3.5 s: long enough for
+// a throttle of the first half to come back and re-anchor what is not yet
+// asleep in process), and every later position of the run lies
+// max(0, BurstFeedback − half/rate) later: the refill the real bucket
+// loses while it sits full waiting for the second half (1.25 s for the
+// Fargate task bucket, 100 / 20 per s). A decrease whose re-anchor comes
+// before the second half is due anchors at the first half's end, so the
+// second half moves to the new rate: a co-tenant that drained the real
+// bucket costs the first half's calls (4 Fargate calls of 10 tasks), not
+// the whole burst (9) and the calls that followed it within the in-flight
+// horizon. After a decrease no halves apply until the next idle take (the
+// re-anchor grants no burst at all). Peek ignores the halves (its wait is
+// a lower bound).
+//
 // A decrease compares the bucket's frontier, which takes move; at a
 // fleet's start hundreds of takes can starve it, so after four tries it is
 // written on the epoch alone, and the few tokens taken during its round
@@ -99,9 +120,10 @@
 // tat_<bucket> (theoretical arrival time, µs since the epoch), pos_ (the
 // frontier position), ep_ (epoch), rate_ and rateAt_ (the learned rate),
 // aAt_, aPos_, aRate_, aPrev_ (the anchor), thr_, mAt_, mPos_, mThr_ (throttle
-// count and mark), why_ (last decrease's reason), and expiresAt. By
-// DynamoDB's item-size rules a fully written item for the three ECS launch
-// buckets is about 1,160 bytes: two write units per write. An acquisition is one UpdateItem that pushes every bucket's TAT
+// count and mark), why_ (last decrease's reason), bAt_ and bPos_ (the last
+// idle take, for the halves), and expiresAt. By DynamoDB's item-size rules
+// a fully written item for the three ECS launch buckets is about 1,330
+// bytes: two write units per write. An acquisition is one UpdateItem that pushes every bucket's TAT
 // and position forward, conditioned on each bucket's epoch,
 // with ReturnValues ALL_NEW telling the caller its slot: the latest over
 // the buckets of new TAT − tolerance (inc is n / the current, possibly
@@ -110,7 +132,8 @@
 // the burst is kept back by default, see Learning the rate). DynamoDB expressions cannot
 // compute max(TAT, now), so each bucket is written on one of two branches,
 // guarded by its condition: backlog (TAT ≥ now: TAT += inc, and TAT within
-// the look-ahead bound) or idle (TAT < now or absent: TAT = now + inc).
+// the look-ahead bound) or idle (TAT < now or absent: TAT = now + inc, and
+// the burst mark).
 // DynamoStore guesses the branch from the newest TAT this process has seen,
 // pushed forward by its own writes still in flight (a TAT only grows, so a
 // backlog guess stays right; without the in-flight term, guesses flip to
@@ -139,7 +162,10 @@
 //
 // Signal reports a throttle on a bucket; callers attribute an ambiguous
 // one (ECS's "Rate exceeded" does not say which bucket refused) to the
-// slot's Binding bucket, the one that set its time. A signal that carries
+// slot's Binding bucket, the one that set its time; a RunTask answer whose
+// failures[] entries say throttled was admitted by the request buckets,
+// so pkg/handler sends it to the per-task one (Fargate tasks), with N the
+// throttled tasks. A signal that carries
 // its slot's position counts the throttled tokens on the bucket and, if
 // the call was timed in the current epoch, decreases the rate — once per
 // epoch however many processes report the storm, since the decrease ends
