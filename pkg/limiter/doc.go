@@ -72,7 +72,9 @@
 // them, at once; later ones no earlier than Options.BurstFeedback after
 // BurstAt (default the in-flight horizon + 1.5 s = 3.5 s: long enough for
 // a throttle of the first half to come back and re-anchor what is not yet
-// asleep in process), and every later position of the run lies
+// asleep in process), the second half spread over the next 250 ms
+// (halfSpread: callers woken at one instant would all write at once and
+// conflict on the item), and every later position of the run lies
 // max(0, BurstFeedback − half/rate) later: the refill the real bucket
 // loses while it sits full waiting for the second half (1.25 s for the
 // Fargate task bucket, 100 / 20 per s). A decrease whose re-anchor comes

@@ -51,16 +51,17 @@ func ExampleDistributed() {
 	r, _ := d.Rate("ecs", limiter.ECSFargateTasks)
 	fmt.Printf("Fargate tasks now at %.0f per s\n", float64(r))
 	// The first half of the burst (40 tasks) goes at once; the rest waits
-	// 3.5 s for feedback on it (Options.BurstFeedback), then follows the rate.
+	// 3.5 s for feedback on it (Options.BurstFeedback), spread over 0.25 s,
+	// then follows the rate.
 
 	// Output:
-	// deferred 3.5s
-	// deferred 3.5s
-	// deferred 3.5s
-	// deferred 3.5s
-	// deferred 3.5s
-	// deferred 3.5s
-	// deferred 3.5s
-	// deferred 3.5s
+	// deferred 3.527777777s
+	// deferred 3.583333333s
+	// deferred 3.638888888s
+	// deferred 3.694444444s
+	// deferred 3.75s
+	// deferred 3.75s
+	// deferred 3.75s
+	// deferred 3.75s
 	// Fargate tasks now at 17 per s
 }

@@ -44,11 +44,18 @@ func (h halves) due(end float64, raw time.Time) time.Time {
 		return raw
 	}
 	raw = raw.Add(h.shift)
-	if f := h.at.Add(h.feedback); raw.Before(f) {
+	// The second half is spread over halfSpread rather than due at one
+	// instant: callers that all woke at once would all write at once, and
+	// conflict on the one item.
+	frac := min(1, (end-h.pos-h.half)/h.half)
+	if f := h.at.Add(h.feedback + time.Duration(frac*float64(halfSpread))); raw.Before(f) {
 		return f
 	}
 	return raw
 }
+
+// halfSpread is how long the second half of a burst takes to go out.
+const halfSpread = 250 * time.Millisecond
 
 // anchorFloor is the anchor position a decrease at from may take: when the
 // second half is not yet due at from, no later than the first half's end,

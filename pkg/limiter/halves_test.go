@@ -10,7 +10,9 @@ import (
 // WHEN 20 calls of 10 tasks reserve at once
 // THEN with halves (the default) the first 4 calls (40 tasks, the first
 // half of 90) go at once, the next wait 3.5 s for feedback (the 2-s
-// in-flight horizon + 1.5 s), and later ones follow the rate 1.25 s later
+// in-flight horizon + 1.5 s), spread over the next 0.25 s (halfSpread:
+// callers woken at one instant would all write at once), and later ones
+// follow the rate 1.25 s later
 // than the whole burst would (3.5 s less the 2.25 s the first half takes
 // to refill: the refill the full real bucket loses meanwhile); with
 // BurstFeedback < 0, the whole burst at once
@@ -20,7 +22,7 @@ func TestBurstInHalves(t *testing.T) {
 		feedback time.Duration
 		want     map[int]time.Duration // call (1-based) → wait
 	}{
-		"halves": {0, map[int]time.Duration{1: 0, 4: 0, 5: sec(3.5), 13: sec(3.5), 14: sec(3.75), 20: sec(6.75)}},
+		"halves": {0, map[int]time.Duration{1: 0, 4: 0, 5: sec(3.5) + halfSpread/9, 9: sec(3.75), 13: sec(3.75), 14: sec(3.75), 20: sec(6.75)}},
 		"whole":  {-1, map[int]time.Duration{1: 0, 4: 0, 5: 0, 9: 0, 10: sec(0.5), 13: sec(2), 14: sec(2.5), 20: sec(5.5)}},
 	} {
 		t.Run(name, func(t *testing.T) {
