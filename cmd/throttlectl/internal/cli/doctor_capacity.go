@@ -70,6 +70,11 @@ func (d *doctor) checkConcurrency(ctx context.Context) Check {
 				Fix: "aws lambda delete-function-concurrency --function-name " + d.t.functions[fn] + ", or deploy the stack again"}
 		}
 	}
+	if d.t.mapConcurrency == 0 {
+		// Without the Map's concurrency the demand would count one per
+		// function: a pass that means nothing.
+		return Check{Name: name, Status: statusSkipped, Detail: fmt.Sprintf("account limit %d, %d unreserved; the launch machine's definition was not read (see its check), so the Map's concurrency is unknown", limit, free)}
+	}
 	demand, unreserved := d.t.concurrencyDemand()
 	need := max(demand, unreservedMin)
 	detail := fmt.Sprintf("account limit %d, %d unreserved; the stack reserves %s; its unreserved functions (%s) need %d at once (Map MaxConcurrency %d), and Lambda keeps %d unreserved: %d needed",
