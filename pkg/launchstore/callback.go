@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -164,34 +163,20 @@ func (st *DynamoDB) ClaimHeartbeat(ctx context.Context, requestID string, seq in
 	return true, nil
 }
 
-// memCallbacks holds the Memory stores' callback states, beside the struct
-// as memClosed.
-var memCallbacks sync.Map // *Memory → *memCallbackStates
-
-type memCallbackStates struct {
-	mu sync.Mutex
-	m  map[string]*CallbackState
-}
-
 // callbackState runs f on the request's state under its lock
 // (ErrNotFound for an unknown request).
 func (m *Memory) callbackState(ctx context.Context, requestID string, f func(*CallbackState)) error {
 	if err := m.lock(ctx); err != nil {
 		return err
 	}
-	_, err := m.request(requestID)
-	m.mu.Unlock()
-	if err != nil {
+	defer m.mu.Unlock()
+	if _, err := m.request(requestID); err != nil {
 		return err
 	}
-	v, _ := memCallbacks.LoadOrStore(m, &memCallbackStates{m: map[string]*CallbackState{}})
-	all := v.(*memCallbackStates)
-	all.mu.Lock()
-	defer all.mu.Unlock()
-	cb := all.m[requestID]
+	cb := m.callbacks[requestID]
 	if cb == nil {
 		cb = &CallbackState{}
-		all.m[requestID] = cb
+		m.callbacks[requestID] = cb
 	}
 	f(cb)
 	return nil

@@ -3,7 +3,6 @@ package launchstore
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,35 +65,26 @@ func (st *DynamoDB) RequestClosed(ctx context.Context, requestID string) (string
 	return str(out.Item["closed"]), nil
 }
 
-// memClosed holds the Memory stores' closed marks, beside the struct so
-// that the mark stays in this file.
-var memClosed sync.Map // *Memory → *sync.Map of requestId → state
-
-func (m *Memory) closedMarks() *sync.Map {
-	v, _ := memClosed.LoadOrStore(m, &sync.Map{})
-	return v.(*sync.Map)
-}
-
 // CloseRequest marks the request closed (first close wins).
 func (m *Memory) CloseRequest(ctx context.Context, requestID, state string, _ time.Time) (string, error) {
 	if err := m.lock(ctx); err != nil {
 		return "", err
 	}
-	_, err := m.request(requestID)
-	m.mu.Unlock()
-	if err != nil {
+	defer m.mu.Unlock()
+	if _, err := m.request(requestID); err != nil {
 		return "", err
 	}
-	v, _ := m.closedMarks().LoadOrStore(requestID, state)
-	return v.(string), nil
+	if m.closed[requestID] == "" {
+		m.closed[requestID] = state
+	}
+	return m.closed[requestID], nil
 }
 
 // RequestClosed returns the request's mark, "" while open.
 func (m *Memory) RequestClosed(ctx context.Context, requestID string) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("launchstore: %w", err)
+	if err := m.lock(ctx); err != nil {
+		return "", err
 	}
-	v, _ := m.closedMarks().Load(requestID)
-	s, _ := v.(string)
-	return s, nil
+	defer m.mu.Unlock()
+	return m.closed[requestID], nil
 }

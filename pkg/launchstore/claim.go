@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -100,22 +99,6 @@ func parseClaim(item map[string]ddb.AttributeValue) ExecutionClaim {
 	return ExecutionClaim{ExecutionARN: str(item["executionArn"]), ClaimedAt: at, Replaced: str(item["replaced"])}
 }
 
-// memClaims holds the Memory stores' execution claims, beside the struct
-// so that the claim stays in this file.
-var memClaims sync.Map // *Memory → *sync.Map of requestId → ExecutionClaim
-
-// executionClaims counts the execution claims (items req#<id> /
-// execution) for Len; the caller holds m.mu.
-func (m *Memory) executionClaims() int {
-	v, ok := memClaims.Load(m)
-	if !ok {
-		return 0
-	}
-	n := 0
-	v.(*sync.Map).Range(func(any, any) bool { n++; return true })
-	return n
-}
-
 // ClaimExecution implements Claimer (see DynamoDB.ClaimExecution).
 func (m *Memory) ClaimExecution(ctx context.Context, requestID, arn, replace string, now, _ time.Time) (ExecutionClaim, bool, error) {
 	if arn == "" {
@@ -125,15 +108,12 @@ func (m *Memory) ClaimExecution(ctx context.Context, requestID, arn, replace str
 		return ExecutionClaim{}, false, err
 	}
 	defer m.mu.Unlock()
-	v, _ := memClaims.LoadOrStore(m, &sync.Map{})
-	claims := v.(*sync.Map)
-	if old, ok := claims.Load(requestID); ok {
-		held := old.(ExecutionClaim)
+	if held, ok := m.execClaims[requestID]; ok {
 		if held.ExecutionARN == arn || replace == "" || held.ExecutionARN != replace {
 			return held, held.ExecutionARN == arn, nil
 		}
 	}
 	c := ExecutionClaim{ExecutionARN: arn, ClaimedAt: now.UTC(), Replaced: replace}
-	claims.Store(requestID, c)
+	m.execClaims[requestID] = c
 	return c, true, nil
 }

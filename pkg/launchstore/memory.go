@@ -37,6 +37,11 @@ type Memory struct {
 	marks    map[string]map[string]time.Time         // failover#<scope> / <placement>: until
 	claims   map[string]*memClaim                    // relaunch#<arn> / relaunch
 	jobs     map[string]*memJobs                     // req#<id> / item#<i>, task#<arn>, quota
+	// Attributes of req#<id> / meta (closed mark, callback state) and the
+	// item req#<id> / execution (claim.go, cancel.go, callback.go).
+	closed     map[string]string
+	callbacks  map[string]*CallbackState
+	execClaims map[string]ExecutionClaim
 }
 
 type memRequest struct {
@@ -80,7 +85,8 @@ func NewMemory() *Memory {
 		requests: map[string]*memRequest{}, hashes: map[string]string{},
 		chunks: map[string]map[int]*memChunk{}, lost: map[string]map[string]launch.LostRecord{},
 		marks: map[string]map[string]time.Time{}, claims: map[string]*memClaim{},
-		jobs: map[string]*memJobs{},
+		jobs: map[string]*memJobs{}, closed: map[string]string{},
+		callbacks: map[string]*CallbackState{}, execClaims: map[string]ExecutionClaim{},
 	}
 }
 
@@ -91,7 +97,7 @@ var _ Store = (*Memory)(nil)
 func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := len(m.requests) + len(m.hashes) + len(m.claims) + m.executionClaims()
+	n := len(m.requests) + len(m.hashes) + len(m.claims) + len(m.execClaims)
 	for _, c := range m.chunks {
 		n += len(c)
 	}
