@@ -50,6 +50,9 @@ type Request struct {
 	// Callback answers the caller's task token when the request ends
 	// (callback.go); valid in both versions.
 	Callback *Callback `json:"callback,omitempty"`
+	// Priority is the limiter lane of the request's calls: high, normal
+	// (the default) or low (priority.go); valid in both versions.
+	Priority string `json:"priority,omitempty"`
 
 	// Version-2 fields (jobs.go, retry.go, outcome.go).
 
@@ -224,6 +227,7 @@ func (r Request) Validate() error {
 	}
 	p = append(p, r.jobProblems()...)
 	p = append(p, r.callbackProblems()...)
+	p = append(p, r.priorityProblems()...)
 	if r.EC2 != nil {
 		p = append(p, r.EC2.problems(r.Caps)...)
 	}
