@@ -136,15 +136,8 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 	if c.Region == "" {
 		c.Region = "us-east-1"
 	}
-	c.LimiterTable = getenv(EnvLimiterTable)
-	if c.LimiterTable == "" {
-		c.LimiterTable = c.Table
-	} else if !ValidTableName(c.LimiterTable) {
-		return Config{}, fmt.Errorf("config: %s: must be a DynamoDB table name (3-255 of a-z, A-Z, 0-9, _ . -), got %q", EnvLimiterTable, c.LimiterTable)
-	}
-	c.AccountScope = getenv(EnvAccountScope)
-	if c.AccountScope == "" {
-		c.AccountScope, c.AccountScopeDefault = c.Region, true
+	if err := c.loadLimiter(getenv); err != nil {
+		return Config{}, err
 	}
 	if f := getenv(EnvLimitsFile); f != "" {
 		if c.LimitsJSON != "" {
@@ -166,9 +159,6 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 	if c.TokenLifetime, err = seconds(getenv, EnvTokenLifetime, c.TokenLifetime, 1, 86400); err != nil {
 		return Config{}, err
 	}
-	if c.LimiterBusyRetry, err = seconds(getenv, EnvLimiterBusyRetry, c.LimiterBusyRetry, 0.1, 900); err != nil {
-		return Config{}, err
-	}
 	if v := getenv(EnvLogLevel); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return Config{}, fmt.Errorf("config: %s: must be debug, info, warn or error, got %q", EnvLogLevel, v)
@@ -181,6 +171,23 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 // (tests, the local stack, Environ's answer); unset names read "".
 func FromMap(env map[string]string) func(string) string {
 	return func(name string) string { return env[name] }
+}
+
+// loadLimiter reads the limiter's table, account scope and busy retry.
+func (c *Config) loadLimiter(getenv func(string) string) error {
+	c.LimiterTable = getenv(EnvLimiterTable)
+	if c.LimiterTable == "" {
+		c.LimiterTable = c.Table
+	} else if !ValidTableName(c.LimiterTable) {
+		return fmt.Errorf("config: %s: must be a DynamoDB table name (3-255 of a-z, A-Z, 0-9, _ . -), got %q", EnvLimiterTable, c.LimiterTable)
+	}
+	c.AccountScope = getenv(EnvAccountScope)
+	if c.AccountScope == "" {
+		c.AccountScope, c.AccountScopeDefault = c.Region, true
+	}
+	var err error
+	c.LimiterBusyRetry, err = seconds(getenv, EnvLimiterBusyRetry, c.LimiterBusyRetry, 0.1, 900)
+	return err
 }
 
 var tableNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
