@@ -31,15 +31,10 @@ func (d *doctor) limiterFromOutputs(outs map[string]string) {
 	}
 }
 
-// limiterFromEnv fills the limiter's table from TH_LIMITER_TABLE_NAME when
-// it names a table of its own, else it is the product table.
+// limiterFromEnv fills the limiter's table when neither a flag nor the
+// stack named it (limiterTableOf).
 func (d *doctor) limiterFromEnv() {
-	if d.t.limiterTable == "" && d.cfg.LimiterTable != d.cfg.Table {
-		d.t.limiterTable = d.cfg.LimiterTable
-	}
-	if d.t.limiterTable == "" {
-		d.t.limiterTable = d.t.table
-	}
+	d.t.limiterTable = limiterTableOf(d.t.limiterTable, d.cfg, d.t.table)
 }
 
 // checkLimiterTable checks a shared limiter table (limiterTableName)

@@ -67,12 +67,7 @@ func (a *App) product(ctx context.Context, n names, need int) (*product, error) 
 	if p.table == "" {
 		p.table = d.Config.Table
 	}
-	if p.limiterTable == "" && d.Config.LimiterTable != d.Config.Table {
-		p.limiterTable = d.Config.LimiterTable
-	}
-	if p.limiterTable == "" {
-		p.limiterTable = p.table
-	}
+	p.limiterTable = limiterTableOf(n.limiterTable, d.Config, p.table)
 	missing := func(what, env, flag, output string) error {
 		return fmt.Errorf("%s unknown: set %s or pass --%s (the deployed stack's output %s; locally, the export lines of go run ./integration/cmd/awslocal)", what, env, flag, output)
 	}
@@ -85,6 +80,19 @@ func (a *App) product(ctx context.Context, n names, need int) (*product, error) 
 		return nil, missing("product table", config.EnvTable, "table", "TableName")
 	}
 	return p, nil
+}
+
+// limiterTableOf is the limiter's table: the flag's, else
+// TH_LIMITER_TABLE_NAME when it names a table of its own, else the
+// product table.
+func limiterTableOf(flag string, cfg config.Config, table string) string {
+	switch {
+	case flag != "":
+		return flag
+	case cfg.LimiterTable != cfg.Table:
+		return cfg.LimiterTable
+	}
+	return table
 }
 
 func (p *product) sfn() *sfn.Client            { return sfn.NewFromConfig(p.deps.AWS) }
