@@ -75,9 +75,12 @@ func withMapConcurrency(path string, n int) (string, error) {
 		return "", fmt.Errorf("maxConcurrency: %s: no Map state %s to set it on", path, chunksMap)
 	}
 	m["MaxConcurrency"] = n
-	out, err := json.MarshalIndent(def, "", "  ")
-	if err != nil {
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false) // the definition's strings as written
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(def); err != nil {
 		return "", fmt.Errorf("maxConcurrency: %v", err)
 	}
-	return string(out), nil
+	return out.String(), nil
 }
