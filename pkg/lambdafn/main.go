@@ -51,5 +51,5 @@ func mainHandler(ctx context.Context, name string, getenv func(string) string, l
 	if err != nil {
 		return nil, err
 	}
-	return withScope(name, d, h), nil
+	return withScope(name, d, h, Build), nil
 }

@@ -62,13 +62,13 @@ func scopeOfContext(ctx context.Context) string {
 
 // withScope wraps h in a scopedHandler when the function builds a limiter
 // and TH_ACCOUNT_SCOPE was unset; otherwise it returns h.
-func withScope(name string, d Deps, h lambda.Handler) lambda.Handler {
+func withScope(name string, d Deps, h lambda.Handler, build func(context.Context, string, Deps) (lambda.Handler, error)) lambda.Handler {
 	if !d.Config.AccountScopeDefault || !slices.Contains(limiterFunctions, name) {
 		return h
 	}
 	return &scopedHandler{fallback: h, build: func(ctx context.Context, scope string) (lambda.Handler, error) {
 		d := d
 		d.Config.AccountScope, d.Config.AccountScopeDefault = scope, false
-		return Build(ctx, name, d)
+		return build(ctx, name, d)
 	}}
 }

@@ -78,6 +78,7 @@ func TestScopedHandler(t *testing.T) {
 
 // Only the functions with a limiter, and only when TH_ACCOUNT_SCOPE is
 // unset, resolve the scope from their ARN; the rebuilt handler builds.
+// (mainHandler: the registry's builders.)
 func TestMainScopesLimiterFunctions(t *testing.T) {
 	t.Parallel()
 	base := map[string]string{config.EnvTable: "t", config.EnvRegion: "eu-west-1"}
@@ -112,5 +113,31 @@ func TestMainScopesLimiterFunctions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// GIVEN runtask's Deps without TH_ACCOUNT_SCOPE
+// WHEN its scoped handler serves a first invocation from its ARN
+// THEN it is rebuilt from the same Deps but the scope "<account>/<region>"
+func TestWithScopeRebuildsWithTheScope(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(config.FromMap(map[string]string{config.EnvTable: "t", config.EnvRegion: "eu-west-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []config.Config
+	build := func(_ context.Context, name string, d Deps) (lambda.Handler, error) {
+		got = append(got, d.Config)
+		return answer(name), nil
+	}
+	h := withScope("runtask", Deps{Config: cfg}, answer("fallback"), build)
+	out, err := h.Invoke(withARN("arn:aws:lambda:eu-west-1:111122223333:function:th-runtask"), nil)
+	if err != nil || string(out) != "runtask" {
+		t.Fatalf("got %q, %v; want the rebuilt runtask", out, err)
+	}
+	want := cfg
+	want.AccountScope, want.AccountScopeDefault = "111122223333/eu-west-1", false
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("rebuilt with %+v, want %+v", got, want)
 	}
 }
