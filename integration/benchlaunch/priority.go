@@ -67,11 +67,12 @@ type PriorityFields struct {
 	BatchCapacityUsedPct float64 `json:"batch_capacity_used_pct"`
 }
 
-// urgentSetup is the priority scenario's second request.
+// urgentSetup is the priority scenario's second request: its units, and
+// the batch's (the setup's units are the whole run's).
 type urgentSetup struct {
-	request launch.Request
-	atS     float64
-	units   map[string]float64
+	request      launch.Request
+	atS          float64
+	units, batch map[string]float64
 }
 
 // ecsUnits is what n Fargate tasks in chunks of launch.ChunkSizeECS draw
@@ -86,11 +87,14 @@ func ecsUnits(n int) map[string]float64 {
 func (p Params) setPriority(s *setup) {
 	batch := s.request
 	batch.ECS.Count, batch.Priority = p.BatchTasks, launch.PriorityLow
-	s.request, s.units = batch, ecsUnits(p.BatchTasks)
 	ecs := *batch.ECS
 	ecs.Count = p.UrgentTasks
 	u := launch.Request{RequestID: batch.RequestID + "-urgent", Priority: launch.PriorityHigh, ECS: &ecs}
-	s.urgent = &urgentSetup{request: u, atS: p.UrgentAtS, units: ecsUnits(p.UrgentTasks)}
+	s.urgent = &urgentSetup{request: u, atS: p.UrgentAtS, units: ecsUnits(p.UrgentTasks), batch: ecsUnits(p.BatchTasks)}
+	s.request, s.units = batch, ecsUnits(p.BatchTasks)
+	for name, n := range s.urgent.units {
+		s.units[name] += n
+	}
 }
 
 // idealDrained is the time units take on buckets whose burst is spent:
@@ -206,6 +210,16 @@ func (ur *urgentRun) wait(ctx context.Context, stack *awslocal.Stack) error {
 	}
 }
 
+// urgentLaunched is the urgent request's unique launches so far (0
+// without one).
+func (s setup) urgentLaunched(stack *awslocal.Stack) int {
+	if s.urgent == nil {
+		return 0
+	}
+	c, _ := launchedOf(stack, s.urgent.request, time.Time{})
+	return c.Unique
+}
+
 // launchedOf counts req's launches in the ledger: unique units, duplicates
 // and the launch times (seconds since since, sorted).
 func launchedOf(stack *awslocal.Stack, req launch.Request, since time.Time) (sim.Counts, []float64) {
@@ -231,13 +245,12 @@ func measurePriority(r *Result, s setup, stack *awslocal.Stack, ur *urgentRun, s
 	f := &PriorityFields{BatchTasks: s.request.ECS.Count, UrgentTasks: ur.u.request.ECS.Count, UrgentAtS: ur.u.atS}
 	r.PriorityFields = f
 	f.BatchMakespanS = r.MakespanS
-	f.BatchIdealLeftS = batchIdealLeft(s.units, ur.u.units, s.ideal, ur.u.atS)
+	f.BatchIdealLeftS = batchIdealLeft(ur.u.batch, ur.u.units, s.ideal, ur.u.atS)
 	f.BatchCapacityUsedPct = capacityUsedPct(f.BatchIdealLeftS, f.BatchMakespanS)
 	f.UrgentIdealS = idealDrained(ur.u.units, s.ideal)
 
 	c, times := launchedOf(stack, ur.u.request, submitted)
 	f.UrgentLaunched = c.Unique
-	r.Requested += ur.u.request.Requested()
 	r.Launched += c.Unique
 	r.Duplicates += c.Duplicates
 	r.Failed += ur.failed

@@ -123,8 +123,13 @@ func TestPrioritySetup(t *testing.T) {
 			t.Errorf("%s: invalid request: %v", req.RequestID, err)
 		}
 	}
-	if s.units[sim.BucketFargateTasks] != DefaultBatchTasks || u.units[sim.BucketRunTask] != 5 {
-		t.Errorf("units: batch %v urgent %v", s.units, u.units)
+	// The run's units are both requests': its ideal and chart count both.
+	if s.units[sim.BucketFargateTasks] != DefaultBatchTasks+DefaultUrgentTasks || s.units[sim.BucketRunTask] != 505 ||
+		u.batch[sim.BucketFargateTasks] != DefaultBatchTasks || u.units[sim.BucketRunTask] != 5 {
+		t.Errorf("units: run %v batch %v urgent %v", s.units, u.batch, u.units)
+	}
+	if s.requested() != DefaultBatchTasks+DefaultUrgentTasks {
+		t.Errorf("requested %d, want both requests' %d", s.requested(), DefaultBatchTasks+DefaultUrgentTasks)
 	}
 	if s.limitsJSON == "" {
 		t.Error("ours is not told the account's (published) buckets")

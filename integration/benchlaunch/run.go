@@ -116,7 +116,7 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 			throttles = append(throttles, report.Point{X: t, Y: float64(n - lastThrottled)})
 			lastThrottled = n
 		}
-		return report.Snapshot{SimSeconds: t, Requested: r.Requested, Launched: c.Unique,
+		return report.Snapshot{SimSeconds: t, Requested: r.Requested, Launched: c.Unique + s.urgentLaunched(stack),
 			Throttled: st.ThrottledCalls, Async: st.AsyncThrottles}
 	}
 	prog := report.NewProgress(ctx, p.Out, p.TTY, r.Requested, 5*time.Second)

@@ -156,8 +156,14 @@ func (s setup) idealRemaining() float64 {
 // ECS's own calls.
 func published(bucket string) bool { return !strings.HasPrefix(bucket, "hidden:") }
 
-// requested is the request's units.
-func (s setup) requested() int { return s.request.Requested() }
+// requested is the run's units: the request's, and the priority
+// scenario's urgent request's.
+func (s setup) requested() int {
+	if s.urgent != nil {
+		return s.request.Requested() + s.urgent.request.Requested()
+	}
+	return s.request.Requested()
+}
 
 // faultHook crashes a seeded share of the launching invocations after the
 // work was done (the caller never learns its answer).
