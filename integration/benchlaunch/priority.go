@@ -322,3 +322,27 @@ func (p Params) priorityProblem() error {
 	}
 	return nil
 }
+
+// PrioritySummary is the priority scenario's figures over seeds (the runs
+// that measured them).
+type PrioritySummary struct {
+	UrgentDelayS         Spread `json:"urgent_delay_s"`
+	UrgentStartS         Spread `json:"urgent_start_s"`
+	UrgentMakespanS      Spread `json:"urgent_makespan_s"`
+	BatchCapacityUsedPct Spread `json:"batch_capacity_used_pct"`
+}
+
+// summarizePriority is g's priority figures; nil when no run has them.
+func summarizePriority(g []Result) *PrioritySummary {
+	var delay, start, span, capUsed []float64
+	for _, r := range g {
+		if f := r.PriorityFields; f != nil {
+			delay, start = append(delay, f.UrgentDelayS), append(start, f.UrgentStartS)
+			span, capUsed = append(span, f.UrgentMakespanS), append(capUsed, f.BatchCapacityUsedPct)
+		}
+	}
+	if len(delay) == 0 {
+		return nil
+	}
+	return &PrioritySummary{UrgentDelayS: spreadOf(delay), UrgentStartS: spreadOf(start), UrgentMakespanS: spreadOf(span), BatchCapacityUsedPct: spreadOf(capUsed)}
+}

@@ -239,3 +239,33 @@ func TestRunPriorityTiny(t *testing.T) {
 		t.Errorf("table (err %v) has no priority section:\n%s", err, table.String())
 	}
 }
+
+// TestSummarizePriority: over seeds, the priority figures get their median
+// and range from the runs that measured them; other scenarios have none.
+func TestSummarizePriority(t *testing.T) {
+	t.Parallel()
+	run := func(seed uint64, f *PriorityFields) Result {
+		return Result{Scenario: Priority, Strategy: Ours, Seed: seed, PriorityFields: f}
+	}
+	rs := []Result{
+		run(1, &PriorityFields{UrgentDelayS: 280.6, UrgentStartS: 9.5, UrgentMakespanS: 292.6, BatchCapacityUsedPct: 69}),
+		run(2, &PriorityFields{UrgentDelayS: 173.2, UrgentStartS: 3.1, UrgentMakespanS: 178.8, BatchCapacityUsedPct: 73}),
+		run(3, nil), // failed before measuring
+		{Scenario: Burst, Strategy: Ours, Seed: 1},
+	}
+	ss := Summarize(rs)
+	ps := ss[0].PrioritySummary
+	if ps == nil || ss[1].PrioritySummary != nil {
+		t.Fatalf("priority summary %+v, burst's %+v: want one for priority only", ps, ss[1].PrioritySummary)
+	}
+	if ps.UrgentDelayS != (Spread{Median: 226.9, Min: 173.2, Max: 280.6}) || ps.BatchCapacityUsedPct.Median != 71 || ps.UrgentStartS.Max != 9.5 {
+		t.Errorf("priority summary %+v", ps)
+	}
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, ss); err != nil {
+		t.Fatal(err)
+	}
+	if want := "urgent delay 226.9 [173.2–280.6] s"; !strings.Contains(buf.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, buf.String())
+	}
+}
