@@ -32,7 +32,7 @@ const (
 )
 
 // prioritySkip says why a strategy does not run the priority scenario.
-const prioritySkip = "the priority scenario runs ours only: the baselines have no notion of a request's priority, and two of their executions would only show their own first-come-first-served throttling"
+const prioritySkip = "the priority scenario runs ours only: the baselines have no request priority"
 
 // PriorityFields are the priority scenario's figures (absent elsewhere).
 // Times are simulated seconds; the batch's from its submit.
