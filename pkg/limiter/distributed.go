@@ -121,6 +121,8 @@ type Distributed struct {
 	known    map[string]Item        // last item seen per key (adaptive state)
 	resolved map[string]BucketLimit // per bucket
 	failing  map[string]bool        // per key: inside a run of store failures (logged once)
+
+	live map[string]appliedLimits // per key: the stored limits applied (livelimits.go)
 }
 
 // NewDistributed returns a limiter over store with limits (nil: the built-in
@@ -185,7 +187,7 @@ func (d *Distributed) limitLocked(bucket string) (BucketLimit, error) {
 	if l, ok := d.resolved[bucket]; ok {
 		return l, nil
 	}
-	l, err := d.lims.Bucket(d.o.AccountScope, bucket)
+	l, err := d.limitsOf(bucket).Bucket(d.o.AccountScope, bucket)
 	if err != nil {
 		return BucketLimit{}, err
 	}
@@ -318,6 +320,10 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 			return Slot{}, d.storeError(ctx, key, service, err)
 		}
 		d.remember(key, item, true)
+		d.firstLimits(ctx, key)
+		if lims, err = d.check(service, takes); err != nil { // in the stored limits
+			return Slot{}, err
+		}
 	}
 	// now is read again for each write attempt: a retry after a lost race
 	// arrives when it is made.
@@ -406,6 +412,7 @@ func (d *Distributed) recordSlot(service string, s Slot) {
 func (d *Distributed) remember(key string, item Item, replace bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.adoptLocked(key) // the answer carried the item's stored limits
 	old := d.known[key]
 	if replace || old == nil {
 		d.known[key] = item
