@@ -3,6 +3,7 @@ package limiter
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -170,5 +171,224 @@ func TestLiveLimitsLoweredAppliesAtOnce(t *testing.T) {
 	}
 	if p, _ := last.Position(ECSFargateTasks); p.At != last.At {
 		t.Fatalf("a booked position moved")
+	}
+}
+
+// A raise stores the rate in force as the learned rate from now, in the
+// bucket's epoch: it holds, then climbs ×(1+recovery) per second to the new
+// ceiling instead of jumping there.
+func TestLiveLimitsRaiseProbes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		learned float64 // a decrease's learned rate in force (0: none)
+		from    Limit   // the rate the probe starts from
+	}{
+		{"from the configured rate", 0, 20},
+		{"from the learned rate", 12, 12},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := NewMemoryStore()
+			fleet, clk := newTestDistributed(t, client(s), nil)
+			cli, _ := newTestDistributed(t, client(s), nil, func(o *Options) { o.Clock = clk })
+			key := fleet.Key("ecs")
+			if _, err := fleet.Reserve(ctx, "ecs", []Take{{ECSFargateTasks, 10}}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.learned > 0 {
+				item, _ := s.Load(ctx, key)
+				prev := item[ECSFargateTasks]
+				next := prev
+				next.Rate, next.RateAt, next.Epoch = tc.learned, clk.Now().Add(-time.Minute), 1
+				if ok, _, err := s.Swap(ctx, key, ECSFargateTasks, prev, next); !ok || err != nil {
+					t.Fatalf("swap: %v %v", ok, err)
+				}
+				// 61 s after the decrease (10 s of hold) the learned rate has grown
+				tc.from = Limit(tc.learned * math.Pow(1.01, 51))
+			}
+			clk.Advance(time.Second)
+			now := clk.Now()
+			if _, err := cli.SetLimits(ctx, services, `{"actions": {"ecs:FargateTasks": {"burst": 200, "rate": 40}}}`, "alice"); err != nil {
+				t.Fatal(err)
+			}
+			item, _ := s.Load(ctx, key)
+			st := item[ECSFargateTasks]
+			if math.Abs(st.Rate-float64(tc.from)) > 1e-6 || !st.RateAt.Equal(now) {
+				t.Fatalf("learned rate %v at %v, want %v at %v", st.Rate, st.RateAt, tc.from, now)
+			}
+			if want := int64(map[bool]int64{true: 1, false: 0}[tc.learned > 0]); st.Epoch != want {
+				t.Fatalf("epoch %d, want %d (unchanged)", st.Epoch, want)
+			}
+			if _, err := fleet.Reserve(ctx, "ecs", []Take{{ECSFargateTasks, 10}}); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				after time.Duration
+				want  Limit
+			}{
+				{0, tc.from},
+				{probeHold, tc.from},
+				{probeHold + 30*time.Second, min(40, tc.from*Limit(math.Pow(1.01, 30)))},
+				{probeHold + 200*time.Second, 40},
+			} {
+				clk.Set(now.Add(c.after))
+				got, _ := fleet.Rate("ecs", ECSFargateTasks)
+				if math.Abs(float64(got-c.want)) > 1e-6 {
+					t.Fatalf("%v after the raise: rate %v, want %v", c.after, got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// Versions only move forward: an older document an answer carries late
+// changes nothing; a reset (no document, newer version) brings back the
+// initial limits.
+func TestLiveLimitsVersionGateAndReset(t *testing.T) {
+	t.Parallel()
+	d, _ := newTestDistributed(t, NewMemoryStore(), nil)
+	key := d.Key("ecs")
+	steps := []struct {
+		s    StoredLimits
+		want Limit
+	}{
+		{StoredLimits{Version: 2, Doc: `{"actions":{"ecs:FargateTasks":{"rate":7}}}`}, 7},
+		{StoredLimits{Version: 1, Doc: `{"actions":{"ecs:FargateTasks":{"rate":9}}}`}, 7},
+		{StoredLimits{Version: 2, Doc: `{"actions":{"ecs:FargateTasks":{"rate":9}}}`}, 7},
+		{StoredLimits{Version: 3, Doc: `{"actions":{"ecs:FargateTasks":{"rate":-1}}}`}, 7}, // does not parse: kept
+		{StoredLimits{Version: 4}, 20}, // reset
+		{StoredLimits{Version: 5, Doc: `{"actions":{"ecs:FargateTasks":{"rate":9}}}`}, 9},
+	}
+	for i, st := range steps {
+		d.mu.Lock()
+		d.applyLocked(key, st.s)
+		d.mu.Unlock()
+		if got := mustRate(t, d, ECSFargateTasks); got != st.want {
+			t.Fatalf("step %d (version %d): rate %v, want %v", i, st.s.Version, got, st.want)
+		}
+	}
+	if got := mustRate(t, d, EC2RunInstances); got != 2 {
+		t.Fatalf("ecs's document changed ec2: rate %v", got)
+	}
+}
+
+// ResetLimits removes the document: every process goes back to the limits
+// it was deployed with at its next acquisition.
+func TestLiveLimitsReset(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := NewMemoryStore()
+	initial, _ := ParseLimits(`{"actions":{"ecs:FargateTasks":{"rate":15}}}`)
+	fleet, clk := newTestDistributed(t, client(s), initial)
+	cli, _ := newTestDistributed(t, client(s), initial, func(o *Options) { o.Clock = clk })
+	take := []Take{{ECSFargateTasks, 1}}
+	for i, step := range []struct {
+		set  string // "" resets
+		want Limit
+	}{{`{"actions":{"ecs:FargateTasks":{"rate":5}}}`, 5}, {"", 15}} {
+		var err error
+		if step.set != "" {
+			_, err = cli.SetLimits(ctx, services, step.set, "alice")
+		} else {
+			_, err = cli.ResetLimits(ctx, services, "bob")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := fleet.Reserve(ctx, "ecs", take); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := mustRate(t, fleet, ECSFargateTasks); got != step.want {
+			t.Fatalf("step %d: rate %v, want %v", i, got, step.want)
+		}
+	}
+	got, ok, err := cli.StoredLimits(ctx, "ec2")
+	if err != nil || !ok || got.Doc != "" || got.Version != 2 || got.By != "bob" || !got.At.Equal(clk.Now()) {
+		t.Fatalf("stored after reset: %+v %v %v; want version 2 by bob, no document", got, ok, err)
+	}
+}
+
+// A bad document is refused with ParseLimits's error, naming the key, and
+// nothing is written.
+func TestLiveLimitsBadDocument(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := NewMemoryStore()
+	cli, _ := newTestDistributed(t, client(s), nil)
+	for _, doc := range []string{
+		`{"actions":{"ecs:FargateTasks":{"rate":-1}}}`,
+		`{"accounts":{"111122223333/us-east-1":{"actions":{"ecs:RunTask":{"burst":0}}}}}`,
+		`{"defaults":{"decrease":2}}`,
+		`not json`,
+		` `,
+	} {
+		_, want := ParseLimits(doc)
+		_, err := cli.SetLimits(ctx, services, doc, "alice")
+		if err == nil || want != nil && err.Error() != want.Error() {
+			t.Fatalf("%s: error %v, want %v", doc, err, want)
+		}
+		for _, svc := range services {
+			if got, ok, _ := cli.StoredLimits(ctx, svc); ok {
+				t.Fatalf("%s: stored %+v", doc, got)
+			}
+		}
+	}
+}
+
+// Two sets racing: the one whose version moved under it fails with a
+// *LimitsConflictError and writes nothing.
+func TestLiveLimitsConcurrentSet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := NewMemoryStore()
+	c := client(s)
+	loser, clk := newTestDistributed(t, c, nil)
+	winner, _ := newTestDistributed(t, client(s), nil, func(o *Options) { o.Clock = clk })
+	c.beforeWrite = func() {
+		if _, err := winner.SetLimits(ctx, services, `{"actions":{"ecs:FargateTasks":{"rate":7}}}`, "bob"); err != nil {
+			t.Error(err)
+		}
+	}
+	_, err := loser.SetLimits(ctx, services, `{"actions":{"ecs:FargateTasks":{"rate":30}}}`, "alice")
+	var ce *LimitsConflictError
+	if !errors.As(err, &ce) || ce.Read != 0 || ce.Now != 1 {
+		t.Fatalf("error %v, want a conflict read 0, now 1", err)
+	}
+	for _, svc := range services {
+		got, _, _ := loser.StoredLimits(ctx, svc)
+		if got.By != "bob" || got.Version != 1 {
+			t.Fatalf("%s: stored %+v, want bob's version 1", svc, got)
+		}
+	}
+}
+
+// A failure on the second service puts the first back: no service is left
+// with a document the others lack.
+func TestLiveLimitsUndoOnPartialFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := NewMemoryStore()
+	c := client(s)
+	cli, _ := newTestDistributed(t, c, nil)
+	if _, err := cli.SetLimits(ctx, services, `{"actions":{"ecs:FargateTasks":{"rate":7}}}`, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Load(ctx, cli.Key("ecs"))
+	c.failKey = cli.Key("ec2")
+	if _, err := cli.SetLimits(ctx, services, `{"actions":{"ecs:FargateTasks":{"rate":30}}}`, "bob"); err == nil {
+		t.Fatal("set with a failing service succeeded")
+	}
+	got, _, _ := cli.StoredLimits(ctx, "ecs")
+	if got.Doc != `{"actions":{"ecs:FargateTasks":{"rate":7}}}` || got.Version != 3 {
+		t.Fatalf("ecs after the failed set: %+v, want alice's document back as version 3", got)
+	}
+	after, _ := s.Load(ctx, cli.Key("ecs"))
+	if b, a := before[ECSFargateTasks], after[ECSFargateTasks]; b.Rate != a.Rate || !b.RateAt.Equal(a.RateAt) {
+		t.Fatalf("the probe was not put back: %+v → %+v", b, a)
 	}
 }
