@@ -468,7 +468,7 @@ func (s *DynamoStore) Load(ctx context.Context, key string) (Item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("limiter: load %s: %w", key, err)
 	}
-	s.live.note(key, out.Item)
+	s.live.noteRead(key, out.Item)
 	return parseItem(out.Item), nil
 }
 

@@ -28,7 +28,8 @@ type StoredLimits struct {
 type LiveStore interface {
 	// SeenLimits returns the newest document carried by key's bucket item
 	// in the answers of this store's calls so far, without any I/O; ok is
-	// false when no answer carried one.
+	// false when no answer carried one. After a Load it is what that read
+	// found.
 	SeenLimits(key string) (StoredLimits, bool)
 	// LoadLimits reads key's durable copy (the bucket item expires with
 	// its TTL; the copy does not).

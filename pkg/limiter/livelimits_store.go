@@ -118,6 +118,22 @@ func (l *liveSeen) note(key string, av map[string]ddbtypes.AttributeValue) {
 	}
 }
 
+// noteRead records what a consistent read of key's item found, even none
+// (the item expired): what a limits write must condition on.
+func (l *liveSeen) noteRead(key string, av map[string]ddbtypes.AttributeValue) {
+	s, ok := decodeLimits(av)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !ok {
+		delete(l.seen, key)
+		return
+	}
+	if l.seen == nil {
+		l.seen = map[string]StoredLimits{}
+	}
+	l.seen[key] = s
+}
+
 // noteAnswer notes the item an UpdateItem answered: the item after, or
 // before on a failed condition.
 func (l *liveSeen) noteAnswer(key string, out *dynamodb.UpdateItemOutput, err error) {
@@ -230,7 +246,10 @@ func (s *DynamoStore) WriteLimits(ctx context.Context, key string, prev int64, n
 	s.live.noteAnswer(key, out, err)
 	if ccf, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err); ok {
 		s.conflicts.Add(1)
-		now, _ := decodeLimits(ccf.Item)
+		if ccf.Item == nil { // dynalite answers no ALL_OLD: read what won
+			_, _ = s.Load(ctx, key)
+		}
+		now, _ := s.SeenLimits(key)
 		return &LimitsConflictError{Key: key, Read: prev, Now: now.Version}
 	}
 	if err != nil {
