@@ -55,6 +55,12 @@ func (e *LimitsConflictError) Error() string {
 	return fmt.Sprintf("limits of %s changed concurrently (version %d read, now %d): another limits set or reset won; nothing was written by this one: read them again and retry", e.Key, e.Read, e.Now)
 }
 
+// maxStoredDoc bounds a stored document: limitsJson's bound (Lambda's
+// environment), which also bounds what it adds to every acquisition's
+// write: at most two write units (DynamoDB bills a write by the item's
+// size, per 1 KB).
+const maxStoredDoc = 2048
+
 // appliedLimits is the stored document a Distributed uses for one key.
 type appliedLimits struct {
 	version int64
@@ -200,6 +206,9 @@ func (d *Distributed) SetLimits(ctx context.Context, services []string, doc, by 
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, []byte(doc)); err != nil {
 		return StoredLimits{}, fmt.Errorf("limits: %w", err)
+	}
+	if buf.Len() > maxStoredDoc {
+		return StoredLimits{}, fmt.Errorf("limits: %d bytes compact, must be at most %d (the document rides in the bucket item every acquisition writes)", buf.Len(), maxStoredDoc)
 	}
 	return d.storeLimits(ctx, services, buf.String(), lims, by)
 }

@@ -56,6 +56,12 @@ func commands() []Command {
 			Run:      runDoctor,
 		},
 		{
+			Name:     "limits",
+			Synopsis: "read or change the limiter's limits in the table, without a redeploy (limitsJson's format, validated as it is; recorded with who and when); every process applies a change at its next acquisition",
+			Usage:    limitsUsage,
+			Run:      runLimits,
+		},
+		{
 			Name:     "invoke",
 			Synopsis: "run a function's real handler in-process on an event",
 			Usage:    "invoke [--timeout 15m] <function> <event-file|->",
