@@ -55,12 +55,7 @@ func commands() []Command {
 			Usage:    "doctor [--stack-name NAME] [--task-roles R,…] [--task-definitions TD,…] [--tasks N] [--instance-vcpus N] [--strict]",
 			Run:      runDoctor,
 		},
-		{
-			Name:     "limits",
-			Synopsis: "read or change the limiter's limits in the table, without a redeploy (limitsJson's format, validated as it is; recorded with who and when); every process applies a change at its next acquisition",
-			Usage:    limitsUsage,
-			Run:      runLimits,
-		},
+		limitsCommand(),
 		{
 			Name:     "invoke",
 			Synopsis: "run a function's real handler in-process on an event",

@@ -34,6 +34,16 @@ type LimitsView struct {
 	At      time.Time `json:"at,omitzero"`
 }
 
+// limitsCommand is the command's row of the command table.
+func limitsCommand() Command {
+	return Command{
+		Name:     "limits",
+		Synopsis: "read or change the limiter's limits in the table, without a redeploy (limitsJson's format, validated as it is; recorded with who and when); every process applies a change at its next acquisition",
+		Usage:    limitsUsage,
+		Run:      runLimits,
+	}
+}
+
 const limitsUsage = "limits get [--service ecs|ec2] [--json] | set --file F|- [--by WHO] | reset [--by WHO]   [--table NAME]"
 
 func runLimits(ctx context.Context, app *App, args []string) error {
