@@ -257,10 +257,10 @@
 // they drain at the old pace for at most the look-ahead they were booked
 // over, and a throttle they cause re-anchors them as any decrease does.
 //
-// The document adds its compact length and about 25 bytes to the item every
-// acquisition writes; DynamoDB bills a write per 1 KB of the item, so a
-// document up to about 650 bytes keeps the ECS launch buckets' item
-// (about 1,330 bytes) at two write units. SetLimits refuses more than
+// The document adds its compact length, who, and about 40 bytes to the
+// item every acquisition writes; DynamoDB bills a write per 1 KB of the
+// item, so a document up to about 650 bytes keeps the ECS launch buckets'
+// item (about 1,330 bytes) at two write units. SetLimits refuses more than
 // 2,048 bytes (limitsJson's bound).
 //
 // # Metrics
