@@ -320,10 +320,6 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 			return Slot{}, d.storeError(ctx, key, service, err)
 		}
 		d.remember(key, item, true)
-		d.firstLimits(ctx, key)
-		if lims, err = d.check(service, takes); err != nil { // in the stored limits
-			return Slot{}, err
-		}
 	}
 	// now is read again for each write attempt: a retry after a lost race
 	// arrives when it is made.
@@ -331,7 +327,8 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		t := d.now()
 		return t, t.Add(d.o.MaxAhead)
 	}
-	for try := 0; ; try++ {
+	for try, applied := 0, int64(-1); ; try++ {
+		lims = d.recheckLimits(ctx, service, takes, lims, &applied) // the stored limits may have changed
 		d.mu.Lock()
 		debits := d.debitsLocked(key, takes, lims, d.nowLocked())
 		d.mu.Unlock()
@@ -352,6 +349,9 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		}
 		d.storeOK(key, service)
 		d.remember(key, item, false)
+		if try < 4 && d.giveBackIfChanged(ctx, key, applied, debits) {
+			continue // the answer brought new limits: take again under them
+		}
 		s := d.slotOf(item, at, debits, lims)
 		d.recordSlot(service, s)
 		for i, t := range takes {
@@ -410,9 +410,9 @@ func (d *Distributed) recordSlot(service string, s Slot) {
 // authoritative fresh read; otherwise a bucket's state moves only forward
 // (responses to concurrent calls arrive in any order).
 func (d *Distributed) remember(key string, item Item, replace bool) {
+	d.adopt(key) // the answer carried the item's stored limits
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.adoptLocked(key) // the answer carried the item's stored limits
 	old := d.known[key]
 	if replace || old == nil {
 		d.known[key] = item

@@ -231,9 +231,11 @@
 // Recheck, Peek, Status and Signal); a Store implementing LiveStore
 // (MemoryStore, DynamoStore) keeps the newest document it has seen per
 // key, and after each call the Distributed applies it when its limV is
-// newer than the one it applied. No extra read: the acquisition whose
-// answer brings a change was timed under the old limits, the next one uses
-// the new. Versions only move forward (answers to concurrent calls arrive
+// newer than the one it applied: no read to learn of it. The acquisition
+// whose answer brings a change was timed under the old limits, so it gives
+// its tokens back (Give: one read, one write) and takes again under the
+// new ones, once per process and change: otherwise every warm process of a
+// fleet would take once more at the old rate. Versions only move forward (answers to concurrent calls arrive
 // in any order); a stored document that does not parse (a newer
 // release's) is logged and the limits in force kept. The limits the
 // Distributed was built with (TH_LIMITS_JSON, the stack's limitsJson) are
@@ -243,8 +245,8 @@
 // The bucket item expires a day after its last slot (TTL), so the write
 // also goes to a durable copy beside it (same partition key, sort key
 // limits, no TTL) that only moves forward; a process's first acquisition
-// reads it when the bucket item's first answer carries no document: one
-// GetItem per process and key, at its cold start.
+// reads it when the bucket item's answers carried no document: one GetItem
+// per process and key, at its cold start.
 //
 // A raise probes rather than jumps: for every bucket whose configured rate
 // the new document raises, the same write stores the rate in force now

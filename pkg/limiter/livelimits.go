@@ -77,16 +77,19 @@ func (d *Distributed) limitsOf(bucket string) *Limits {
 	return d.lims
 }
 
-// adoptLocked applies the document the store last saw in key's item when
-// it is newer than the one applied: the answer of the call just made
-// carries it, so a change costs no read. d.mu held.
-func (d *Distributed) adoptLocked(key string) {
+// adopt applies the document the store last saw in key's item when it is
+// newer than the one applied: the answer of the call just made carries
+// it, so a change costs no read. It asks the store before taking d.mu: a
+// store may read the clock (d.now) under its own lock.
+func (d *Distributed) adopt(key string) {
 	ls, ok := d.store.(LiveStore)
 	if !ok {
 		return
 	}
 	if s, ok := ls.SeenLimits(key); ok {
+		d.mu.Lock()
 		d.applyLocked(key, s)
+		d.mu.Unlock()
 	}
 }
 
@@ -120,16 +123,75 @@ func (d *Distributed) applyLocked(key string, s StoredLimits) {
 	d.log.Info("limiter: stored limits applied", "key", key, "version", s.Version, "by", s.By, "initial", s.Doc == "")
 }
 
-// firstLimits applies key's durable copy when the bucket item's first
-// answer carried no document (it expired with its TTL, or none was ever
-// stored): once per process and key, at its first acquisition. A failed
-// read keeps the initial limits until an answer carries a document.
+// appliedVersion is the version of key's stored limits in use (0: the
+// initial limits).
+func (d *Distributed) appliedVersion(key string) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.live[key].version
+}
+
+// recheckLimits returns takes' limits again when the stored limits changed
+// since *applied (the version lims were resolved in; -1: unknown), and
+// moves *applied. The first time per key it reads the durable copy if the
+// item carried no document (firstLimits). Takes the new limits refuse
+// (a bucket no longer configured) keep the old.
+func (d *Distributed) recheckLimits(ctx context.Context, service string, takes []Take, lims []BucketLimit, applied *int64) []BucketLimit {
+	key := d.Key(service)
+	d.firstLimits(ctx, key)
+	v := d.appliedVersion(key)
+	if v == *applied {
+		return lims
+	}
+	*applied = v
+	l, err := d.check(service, takes)
+	if err != nil {
+		d.log.Error("limiter: takes invalid under the stored limits; timed under those before", "key", key, "version", v, "err", err)
+		return lims
+	}
+	return l
+}
+
+// giveBackIfChanged gives a take's tokens back when its answer brought
+// stored limits newer than applied, the ones it was timed under, and
+// reports whether it did: the caller then takes again under the new ones.
+// So every process applies a change from the answer that brings it, not
+// one acquisition later (a fleet of warm sandboxes would otherwise each
+// take once more at the old rate). It costs one give-back per process and
+// change; a failed one keeps the take (as timed under the old limits).
+func (d *Distributed) giveBackIfChanged(ctx context.Context, key string, applied int64, debits []Debit) bool {
+	if d.appliedVersion(key) == applied {
+		return false
+	}
+	sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
+	defer cancel()
+	item, err := d.store.Give(sctx, key, d.now(), debits)
+	if err != nil {
+		return false
+	}
+	d.remember(key, item, true)
+	return true
+}
+
+// firstLimits applies key's durable copy when the bucket item's answers
+// carried no document (it expired with its TTL, or none was ever stored):
+// once per process and key, at its first acquisition. A failed read keeps
+// the initial limits until an answer carries a document.
 func (d *Distributed) firstLimits(ctx context.Context, key string) {
 	ls, ok := d.store.(LiveStore)
 	if !ok {
 		return
 	}
-	if _, seen := ls.SeenLimits(key); seen {
+	d.mu.Lock()
+	_, done := d.live[key]
+	if !done {
+		if d.live == nil {
+			d.live = map[string]appliedLimits{}
+		}
+		d.live[key] = appliedLimits{}
+	}
+	d.mu.Unlock()
+	if _, seen := ls.SeenLimits(key); done || seen {
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
