@@ -185,7 +185,7 @@ func (a *App) readDoc(file string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("limits set: %w", err)
+		return nil, usagef("limits set: --file: %v", err)
 	}
 	return b, nil
 }

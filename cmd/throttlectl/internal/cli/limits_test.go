@@ -154,10 +154,31 @@ func TestLimitsConcurrentSet(t *testing.T) {
 func TestLimitsUsage(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
-		{"limits"}, {"limits", "drop"}, {"limits", "set"}, {"limits", "get", "--service", "lambda"}, {"limits", "reset", "extra"},
+		{"limits"}, {"limits", "drop"}, {"limits", "set", "--file", "/nonexistent/limits.json"}, {"limits", "set"}, {"limits", "get", "--service", "lambda"}, {"limits", "reset", "extra"},
 	} {
 		if r := run(t, Env{}, args...); r.code != ExitUsage {
 			t.Fatalf("%v: exit %d, want %d: %s", args, r.code, ExitUsage, r.stderr)
+		}
+	}
+}
+
+// Who a change is recorded as by default: the user, with the profile.
+func TestLimitsCaller(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env     map[string]string
+		profile string
+		want    string
+	}{
+		{map[string]string{"USER": "alice"}, "", "alice"},
+		{map[string]string{"USER": "alice", "AWS_PROFILE": "prod"}, "", "alice (profile prod)"},
+		{map[string]string{"USER": "alice", "AWS_PROFILE": "prod"}, "ops", "alice (profile ops)"},
+		{map[string]string{"USERNAME": "bob"}, "", "bob"},
+		{map[string]string{}, "", "unknown"},
+	} {
+		app := &App{Env: Env{Getenv: func(k string) string { return tc.env[k] }}, Globals: Globals{Profile: tc.profile}}
+		if got := app.caller(); got != tc.want {
+			t.Errorf("env %v, --profile %q: %q, want %q", tc.env, tc.profile, got, tc.want)
 		}
 	}
 }
