@@ -121,6 +121,8 @@ type Distributed struct {
 	known    map[string]Item        // last item seen per key (adaptive state)
 	resolved map[string]BucketLimit // per bucket
 	failing  map[string]bool        // per key: inside a run of store failures (logged once)
+
+	live map[string]appliedLimits // per key: the stored limits applied (livelimits.go)
 }
 
 // NewDistributed returns a limiter over store with limits (nil: the built-in
@@ -185,7 +187,7 @@ func (d *Distributed) limitLocked(bucket string) (BucketLimit, error) {
 	if l, ok := d.resolved[bucket]; ok {
 		return l, nil
 	}
-	l, err := d.lims.Bucket(d.o.AccountScope, bucket)
+	l, err := d.limitsOf(bucket).Bucket(d.o.AccountScope, bucket)
 	if err != nil {
 		return BucketLimit{}, err
 	}
@@ -325,7 +327,8 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		t := d.now()
 		return t, t.Add(d.o.MaxAhead)
 	}
-	for try := 0; ; try++ {
+	for try, applied := 0, int64(-1); ; try++ {
+		lims = d.recheckLimits(ctx, service, takes, lims, &applied) // the stored limits may have changed
 		d.mu.Lock()
 		debits := d.debitsLocked(key, takes, lims, d.nowLocked())
 		d.mu.Unlock()
@@ -346,6 +349,9 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		}
 		d.storeOK(key, service)
 		d.remember(key, item, false)
+		if try < 4 && d.giveBackIfChanged(ctx, key, applied, debits) {
+			continue // the answer brought new limits: take again under them
+		}
 		s := d.slotOf(item, at, debits, lims)
 		d.recordSlot(service, s)
 		for i, t := range takes {
@@ -404,6 +410,7 @@ func (d *Distributed) recordSlot(service string, s Slot) {
 // authoritative fresh read; otherwise a bucket's state moves only forward
 // (responses to concurrent calls arrive in any order).
 func (d *Distributed) remember(key string, item Item, replace bool) {
+	d.adopt(key) // the answer carried the item's stored limits
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	old := d.known[key]
