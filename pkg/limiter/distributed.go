@@ -18,6 +18,20 @@ import (
 type Take struct {
 	Bucket string  `json:"bucket"`
 	N      float64 `json:"n"`
+	// Lane is the acquisition's priority lane: LaneHigh, LaneNormal ("",
+	// the default) or LaneLow; every take of one acquisition names the
+	// same lane (InLane sets it).
+	Lane string `json:"lane,omitempty"`
+}
+
+// InLane returns takes with their lane set to lane.
+func InLane(takes []Take, lane string) []Take {
+	out := make([]Take, len(takes))
+	for i, t := range takes {
+		t.Lane = lane
+		out[i] = t
+	}
+	return out
 }
 
 // Position is a slot's place in one bucket: End is the bucket's frontier
@@ -29,6 +43,10 @@ type Position struct {
 	N      float64
 	Epoch  int64
 	At     time.Time
+	// Base and Shift place a lower-lane position on its lane's push back
+	// (LaneShift): its TAT less the lane's push back when booked, and the
+	// push back it has seen (µs). Base 0: no preemption can move it.
+	Base, Shift int64
 }
 
 // Slot is a held place in every bucket a call draws on: the call may be made
@@ -41,6 +59,8 @@ type Slot struct {
 	Wait      time.Duration
 	Binding   string
 	Positions []Position
+	// Lane is the acquisition's lane ("" for normal).
+	Lane string
 }
 
 // Position returns the slot's position in bucket (ok false if none).
@@ -270,6 +290,12 @@ func (d *Distributed) check(service string, takes []Take) ([]BucketLimit, error)
 				return nil, fmt.Errorf("limiter: takes[%d].bucket %q appears twice", i, t.Bucket)
 			}
 		}
+		if _, ok := laneIndex(t.Lane); !ok {
+			return nil, fmt.Errorf("limiter: takes[%d].lane %q: want high, normal or low", i, t.Lane)
+		}
+		if t.Lane != takes[0].Lane {
+			return nil, fmt.Errorf("limiter: takes[%d].lane %q: every take of an acquisition names the same lane (takes[0] has %q)", i, t.Lane, takes[0].Lane)
+		}
 		lims[i] = l
 	}
 	return lims, nil
@@ -281,7 +307,10 @@ func (d *Distributed) debitsLocked(key string, takes []Take, lims []BucketLimit,
 		st := d.known[key][t.Bucket]
 		// A tolerance shorter than EarlyCalls turns negative: slots then lie
 		// after the TAT, so an early call still conforms.
-		debits[i] = Debit{Bucket: t.Bucket, N: t.N, Inc: effRate(lims[i], st, now).durationFor(t.N), Tau: d.tau(lims[i]), Epoch: st.Epoch}
+		debits[i] = Debit{Bucket: t.Bucket, N: t.N, Inc: effRate(lims[i], st, now).durationFor(t.N), Tau: d.tau(lims[i]), Epoch: st.Epoch, Lane: t.Lane}
+		l, _ := laneIndex(t.Lane)
+		debits[i].Lanes = lanePlan(st, l, debits[i].Inc.Microseconds(), debits[i].Tau.Microseconds(),
+			micros(now), d.o.InFlight.Microseconds(), lims[i].Shares)
 	}
 	return debits
 }
@@ -312,7 +341,9 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 	d.mu.Lock()
 	_, seen := d.known[key]
 	d.mu.Unlock()
-	if !seen { // learn the rates and epochs once per process
+	// A high take reads the item first: it preempts what the fleet has
+	// booked, which this process's view may not show yet.
+	if !seen || takes[0].Lane == LaneHigh { // otherwise learn the rates and epochs once per process
 		item, err := d.load(ctx, key)
 		if err != nil {
 			return Slot{}, d.storeError(ctx, key, service, err)
@@ -337,6 +368,11 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 			d.remember(key, ee.Item, true)
 			continue
 		}
+		if le, ok := errors.AsType[*LaneConflictError](err); ok && try < 8 {
+			// Another take moved the lanes a preemption was planned on.
+			d.remember(key, le.Item, true)
+			continue
+		}
 		if err != nil {
 			if full, ok := errors.AsType[*BacklogFullError](err); ok {
 				d.rec.Add(MetricBacklogFull, service, 1)
@@ -347,6 +383,7 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		d.storeOK(key, service)
 		d.remember(key, item, false)
 		s := d.slotOf(item, at, debits, lims)
+		s.Lane = takes[0].Lane
 		d.recordSlot(service, s)
 		for i, t := range takes {
 			if t.Bucket == s.Binding {
@@ -368,7 +405,8 @@ func (d *Distributed) slotOf(item Item, at time.Time, debits []Debit, lims []Buc
 	best := math.Inf(-1)
 	for i, db := range debits {
 		st := item[db.Bucket]
-		raw := st.TAT.Add(-db.Tau)
+		tat := laneTAT(st, db)
+		raw := tat.Add(-db.Tau)
 		if h, ok := d.halvesOf(lims[i], st); ok {
 			raw = h.due(st.Pos, raw)
 		}
@@ -377,6 +415,8 @@ func (d *Distributed) slotOf(item Item, at time.Time, debits []Debit, lims []Buc
 			due = at
 		}
 		s.Positions[i] = Position{Bucket: db.Bucket, End: st.Pos, N: db.N, Epoch: st.Epoch, At: due}
+		l, _ := laneIndex(db.Lane)
+		s.Positions[i].Base, s.Positions[i].Shift = laneBase(st, l, micros(tat))
 		score := raw.Sub(at).Seconds() // due later binds
 		if score < 0 && db.Inc > 0 {
 			score /= db.Inc.Seconds() // minus the calls of burst left
@@ -457,9 +497,13 @@ func (d *Distributed) Recheck(ctx context.Context, service string, s Slot) (Slot
 
 // retime applies the item's anchors to s's positions (see Recheck).
 func retime(item Item, s Slot) Slot {
-	out := Slot{Positions: make([]Position, len(s.Positions))}
+	out := Slot{Positions: make([]Position, len(s.Positions)), Lane: s.Lane}
 	for i, p := range s.Positions {
 		st := item[p.Bucket]
+		p = relane(st, s.Lane, p)
+		if st.Epoch > p.Epoch {
+			p.Base, p.Shift = 0, 0 // re-timed in booking order: no preemption moves it again
+		}
 		switch {
 		case st.Epoch <= p.Epoch || st.AnchorRate <= 0:
 		case p.End > st.AnchorPos:
