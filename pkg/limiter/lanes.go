@@ -40,11 +40,15 @@ func laneIndex(name string) (int, bool) {
 const (
 	// laneRuns is how many distinct push-back thresholds a lower lane
 	// keeps (see LaneShift).
-	laneRuns = 2
+	laneRuns = 4
 	// laneWindow is the preemption budget's window: a lower lane may be
 	// pushed back by at most (1 − share) × laneWindow at once, and by
 	// (1 − share) seconds per second after that.
 	laneWindow = 60 * time.Second
+	// laneFoldMargin is how long after its positions' due time a run is
+	// folded: a holder woken from a Wait at its slot's time rechecks
+	// within it.
+	laneFoldMargin = time.Second
 )
 
 // Default lane shares (BucketLimit.Shares): the part of a bucket a lower
@@ -178,7 +182,7 @@ func lanePlan(st BucketState, l int, inc, tau, at, horizon int64, shares [nLanes
 				p, changed = c, true
 				continue
 			}
-			if _, ok := shiftLane(st.Lanes.Shift[m], p, inc, at, horizon, shares[m]); !ok {
+			if _, ok := shiftLane(st.Lanes.Shift[m], p, inc, at, tau, shares[m]); !ok {
 				p, changed = front(m), true
 			}
 		}
@@ -189,7 +193,7 @@ func lanePlan(st BucketState, l int, inc, tau, at, horizon int64, shares [nLanes
 	for m := l + 1; m < nLanes; m++ {
 		if front(m) > p {
 			w.Shifted[m] = true
-			w.Next.Shift[m], _ = shiftLane(st.Lanes.Shift[m], p, inc, at, horizon, shares[m])
+			w.Next.Shift[m], _ = shiftLane(st.Lanes.Shift[m], p, inc, at, tau, shares[m])
 		}
 	}
 	w.Preempt, w.P = true, p
@@ -197,8 +201,10 @@ func lanePlan(st BucketState, l int, inc, tau, at, horizon int64, shares [nLanes
 }
 
 // shiftLane returns s after pushing lane positions beyond p back by inc,
-// and whether the lane's budget and runs allow it.
-func shiftLane(s LaneShift, p, inc, now, horizon int64, share float64) (LaneShift, bool) {
+// and whether the lane's budget and runs allow it. The oldest run is
+// folded when every position at or below it was due laneFoldMargin ago
+// (tau: the bucket's tolerance, TAT − due).
+func shiftLane(s LaneShift, p, inc, now, tau int64, share float64) (LaneShift, bool) {
 	if !(share > 0 && share < 1) {
 		return s, false
 	}
@@ -212,7 +218,7 @@ func shiftLane(s LaneShift, p, inc, now, horizon int64, share float64) (LaneShif
 	case n > 0 && beta == s.Thr[n-1]:
 		s.Cum[n-1] += inc
 		return s, true
-	case n == laneRuns && s.Thr[0]+s.Base+horizon > now:
+	case n == laneRuns && s.Thr[0]+s.Base-tau+laneFoldMargin.Microseconds() > now:
 		return s, false // the oldest run's positions may still be waiting
 	case n == laneRuns:
 		s.Base = s.Cum[0]
