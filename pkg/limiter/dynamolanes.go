@@ -3,6 +3,7 @@ package limiter
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -142,6 +143,20 @@ func (x *updateExpr) preempt(i int, d Debit, t string) {
 			}
 		default:
 			x.conds = append(x.conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s <= %s)", f, f, p))
+		}
+	}
+}
+
+// pruneValues drops the values no clause references (DynamoDB refuses
+// unused ones): a write made only of preemptions uses no arrival time.
+func pruneValues(values map[string]ddbtypes.AttributeValue, clauses ...[]string) {
+	all := ""
+	for _, c := range clauses {
+		all += strings.Join(c, " ") + " "
+	}
+	for v := range values {
+		if !strings.Contains(all, v+" ") && !strings.Contains(all, v+")") && !strings.Contains(all, v+",") {
+			delete(values, v)
 		}
 	}
 }

@@ -329,6 +329,7 @@ func (s *DynamoStore) takeOnce(ctx context.Context, key string, atUS, limitUS in
 	}
 	sets = append(append(sets, lx.sets...), "#e = :e")
 	conds = append(conds, lx.conds...)
+	pruneValues(values, sets, conds)
 	out, err := s.update(ctx, key, names, values, sets, conds)
 	if err != nil {
 		return nil, err

@@ -303,6 +303,133 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		t.Parallel()
 		Contention(t, s, 400, 5*time.Second)
 	})
+	testLanes(t, s)
+}
+
+// testLanes checks the lane part of takes: a lane's front, a preemption
+// (the frontier and the shifted lane's front move by the increment, the
+// take's lane front goes to the insertion point plus it, the push-back
+// state is swapped) and its refusal when the state moved.
+func testLanes(t *testing.T, s limiter.Store) {
+	ctx := context.Background()
+	const ahead = time.Hour
+	low := debit("svc:L", 1, 10, 3) // inc 100 ms
+	low.Lane = limiter.LaneLow
+	us := func(d time.Duration) int64 { return T0.Add(d).UnixMicro() }
+	backlog := func(t *testing.T, k string) limiter.Item {
+		t.Helper()
+		var it limiter.Item
+		for range 20 { // TAT T0 + 2 s
+			var err error
+			if it, _, err = s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{low}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return it
+	}
+	t.Run("LaneFront", func(t *testing.T) {
+		t.Parallel()
+		it := backlog(t, key(t))
+		if got := it[low.Bucket].Lanes.Front[2]; got != us(sec(2)) {
+			t.Fatalf("low front %v, want T0+2s", time.UnixMicro(got).Sub(T0))
+		}
+	})
+	preempt := func(prev limiter.LaneState) limiter.Debit {
+		high := low
+		high.Lane = limiter.LaneHigh
+		next := prev
+		next.Shift[2] = limiter.LaneShift{Thr: [4]int64{us(sec(1))}, Cum: [4]int64{sec(0.1).Microseconds()}, Budget: us(sec(0.2))}
+		high.Lanes = &limiter.LaneWrite{Prev: prev, Next: next, Preempt: true, P: us(sec(1)), Shifted: [3]bool{false, false, true}}
+		return high
+	}
+	t.Run("LanePreempt", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		it := backlog(t, k)
+		high := preempt(it[low.Bucket].Lanes)
+		it, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{high})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := it[low.Bucket]
+		wantTAT(t, it, low.Bucket, T0.Add(sec(2.1)))
+		if st.Pos != 21 || st.Lanes.Front[2] != us(sec(2.1)) || st.Lanes.Front[0] != us(sec(1.1)) || st.Lanes.Shift[2] != high.Lanes.Next.Shift[2] {
+			t.Fatalf("after the preemption: pos %g, lanes %+v", st.Pos, st.Lanes)
+		}
+	})
+	t.Run("LanePreemptRefused", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		it := backlog(t, k)
+		stale := it[low.Bucket].Lanes
+		stale.Shift[2].Budget = 1 // not what is stored
+		_, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{preempt(stale)})
+		if _, ok := errors.AsType[*limiter.LaneConflictError](err); !ok {
+			t.Fatalf("stale lane state: got %v, want a *LaneConflictError", err)
+		}
+		// A lane with positions beyond the insertion point that the take
+		// does not shift refuses it too.
+		d := preempt(it[low.Bucket].Lanes)
+		d.Lanes.Shifted[2] = false
+		_, _, err = s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{d})
+		if _, ok := errors.AsType[*limiter.LaneConflictError](err); !ok {
+			t.Fatalf("unshifted lane beyond P: got %v, want a *LaneConflictError", err)
+		}
+		after, err := s.Load(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalState(after[low.Bucket], it[low.Bucket]) || after[low.Bucket].Lanes != it[low.Bucket].Lanes {
+			t.Fatalf("a refused preemption wrote: %+v, want %+v", after[low.Bucket], it[low.Bucket])
+		}
+	})
+	t.Run("LaneUrgentThroughDistributed", func(t *testing.T) {
+		t.Parallel()
+		clk := clock.NewFake(T0)
+		d := limiter.NewDistributed(s, nil, func(o *limiter.Options) {
+			o.Clock, o.AccountScope, o.BurstFeedback = clk, key(t), -1
+		})
+		take := func(lane string) limiter.Slot {
+			t.Helper()
+			sl, err := d.Reserve(ctx, "ecs", []limiter.Take{{Bucket: limiter.ECSFargateTasks, N: 10, Lane: lane}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sl
+		}
+		var last limiter.Slot
+		for last.Wait < 60*time.Second { // a low batch booked a minute ahead
+			last = take(limiter.LaneLow)
+		}
+		clk.Advance(sec(0.1))
+		if h := take(limiter.LaneHigh); h.Wait > sec(2.5) {
+			t.Fatalf("high take behind a low batch: wait %v, want ≤ 2.5s (horizon 2 s + 0.5 s)", h.Wait)
+		}
+		r, err := d.Recheck(ctx, "ecs", last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if moved := r.At.Sub(last.At); moved != sec(0.5) {
+			t.Fatalf("the batch's last chunk moved %v, want 0.5s", moved)
+		}
+	})
+	t.Run("LaneStateStart", func(t *testing.T) {
+		t.Parallel()
+		k := key(t)
+		it := backlog(t, k)
+		d := low
+		d.Lane = limiter.LaneHigh
+		next := it[low.Bucket].Lanes
+		next.Gen, next.Floor = 3, us(sec(2))
+		d.Lanes = &limiter.LaneWrite{Prev: it[low.Bucket].Lanes, Next: next}
+		it, _, err := s.Take(ctx, k, limiter.At(T0, T0.Add(ahead)), []limiter.Debit{d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := it[low.Bucket].Lanes; l.Gen != 3 || l.Floor != us(sec(2)) || l.Front[0] != us(sec(2.1)) {
+			t.Fatalf("lane state %+v, want gen 3, floor T0+2s, high front T0+2.1s", l)
+		}
+	})
 }
 
 // Contention runs workers goroutines acquiring one token at a time from one
