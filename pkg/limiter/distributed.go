@@ -24,8 +24,12 @@ type Take struct {
 	Lane string `json:"lane,omitempty"`
 }
 
-// InLane returns takes with their lane set to lane.
+// InLane returns takes with their lane set to lane (normal as "", the
+// default).
 func InLane(takes []Take, lane string) []Take {
+	if lane == LaneNormal {
+		lane = ""
+	}
 	out := make([]Take, len(takes))
 	for i, t := range takes {
 		t.Lane = lane
