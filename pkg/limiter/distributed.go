@@ -569,6 +569,9 @@ func (d *Distributed) Peek(ctx context.Context, service string, takes []Take) (t
 	var wait time.Duration
 	for _, db := range debits {
 		tat := item[db.Bucket].TAT
+		if db.Lanes != nil && db.Lanes.Preempt { // a higher lane goes ahead
+			tat = fromMicros(db.Lanes.P)
+		}
 		if tat.Before(now) {
 			tat = now
 		}
