@@ -367,14 +367,7 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
 		item, at, err := d.store.Take(sctx, key, arrive, debits)
 		cancel()
-		if ee, ok := errors.AsType[*EpochError](err); ok && try < 4 {
-			// Another process decreased a rate: take again at the new one.
-			d.remember(key, ee.Item, true)
-			continue
-		}
-		if le, ok := errors.AsType[*LaneConflictError](err); ok && try < 8 {
-			// Another take moved the lanes a preemption was planned on.
-			d.remember(key, le.Item, true)
+		if d.planAgain(key, err, try) {
 			continue
 		}
 		if err != nil {
@@ -396,6 +389,22 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		}
 		return s, nil
 	}
+}
+
+// planAgain says a take refused for a stale plan is to be made again,
+// from the item the refusal carries: another process decreased a rate
+// (take again at the new one) or moved the lanes a preemption was planned
+// on.
+func (d *Distributed) planAgain(key string, err error, try int) bool {
+	if ee, ok := errors.AsType[*EpochError](err); ok && try < 4 {
+		d.remember(key, ee.Item, true)
+		return true
+	}
+	if le, ok := errors.AsType[*LaneConflictError](err); ok && try < 8 {
+		d.remember(key, le.Item, true)
+		return true
+	}
+	return false
 }
 
 // slotOf builds the slot a take applied at `at` got, from the item right

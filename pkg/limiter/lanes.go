@@ -167,6 +167,27 @@ func lanePlan(st BucketState, l int, inc, tau, at, horizon int64, shares [nLanes
 	if l == laneLow || u < at {
 		return nil
 	}
+	p := insertionPoint(st, l, inc, tau, at, horizon, shares)
+	if u <= p {
+		return nil
+	}
+	for m := l + 1; m < nLanes; m++ {
+		if min(st.Lanes.Front[m], u) > p {
+			w.Shifted[m] = true
+			w.Next.Shift[m], _ = shiftLane(st.Lanes.Shift[m], p, inc, at, tau, shares[m])
+		}
+	}
+	w.Preempt, w.P = true, p
+	return w
+}
+
+// insertionPoint is where a lane-l take of inc goes (a TAT, µs): beyond
+// the in-flight horizon, the lane state's floor and the fronts of its own
+// and higher lanes; beyond the last run of each lower lane it pushes
+// back; and behind every lower lane that cannot be pushed back (budget
+// spent, no run left).
+func insertionPoint(st BucketState, l int, inc, tau, at, horizon int64, shares [nLanes]float64) int64 {
+	u := micros(st.TAT)
 	front := func(m int) int64 { return min(st.Lanes.Front[m], u) }
 	p := max(at+horizon+tau, st.Lanes.Floor)
 	for m := 0; m <= l; m++ {
@@ -187,17 +208,7 @@ func lanePlan(st BucketState, l int, inc, tau, at, horizon int64, shares [nLanes
 			}
 		}
 	}
-	if u <= p {
-		return nil
-	}
-	for m := l + 1; m < nLanes; m++ {
-		if front(m) > p {
-			w.Shifted[m] = true
-			w.Next.Shift[m], _ = shiftLane(st.Lanes.Shift[m], p, inc, at, tau, shares[m])
-		}
-	}
-	w.Preempt, w.P = true, p
-	return w
+	return p
 }
 
 // shiftLane returns s after pushing lane positions beyond p back by inc,
@@ -240,7 +251,7 @@ func applyLanes(st BucketState, d Debit, atUS int64) (BucketState, bool) {
 	inc := d.Inc.Microseconds()
 	lw := d.Lanes
 	l, _ := laneIndex(d.Lane)
-	if lw != nil && st.Lanes.Gen != lw.Prev.Gen || lw != nil && st.Lanes.Floor != lw.Prev.Floor {
+	if lw != nil && (st.Lanes.Gen != lw.Prev.Gen || st.Lanes.Floor != lw.Prev.Floor) {
 		return st, false
 	}
 	if lw != nil {
@@ -255,16 +266,8 @@ func applyLanes(st BucketState, d Debit, atUS int64) (BucketState, bool) {
 		st.Lanes.Front[l] = micros(st.TAT)
 		return st, true
 	}
-	if micros(st.TAT) <= lw.P {
+	if !preemptHolds(st, l, lw) {
 		return st, false
-	}
-	for m := range nLanes {
-		switch {
-		case lw.Shifted[m] && (m <= l || st.Lanes.Shift[m] != lw.Prev.Shift[m]):
-			return st, false
-		case !lw.Shifted[m] && st.Lanes.Front[m] > lw.P:
-			return st, false
-		}
 	}
 	for m := range nLanes {
 		if lw.Shifted[m] {
@@ -276,6 +279,24 @@ func applyLanes(st BucketState, d Debit, atUS int64) (BucketState, bool) {
 	st.Pos += d.N
 	st.Lanes.Front[l] = lw.P + inc
 	return st, true
+}
+
+// preemptHolds says lw's preemption by a lane-l take still fits st:
+// backlog beyond P, the shifted lanes (all lower than l) as planned, and
+// no other lane with anything beyond P.
+func preemptHolds(st BucketState, l int, lw *LaneWrite) bool {
+	if micros(st.TAT) <= lw.P {
+		return false
+	}
+	for m := range nLanes {
+		switch {
+		case lw.Shifted[m] && (m <= l || st.Lanes.Shift[m] != lw.Prev.Shift[m]):
+			return false
+		case !lw.Shifted[m] && st.Lanes.Front[m] > lw.P:
+			return false
+		}
+	}
+	return true
 }
 
 // laneTAT is the TAT of the position debit d got, from the item right

@@ -406,11 +406,6 @@ func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
 		if s == nil {
 			return
 		}
-		for i, v := range s.Shares {
-			if v != nil {
-				shares[i] = *v
-			}
-		}
 		for _, p := range []struct {
 			src *float64
 			dst **float64
@@ -422,7 +417,8 @@ func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
 		for _, p := range []struct {
 			src *float64
 			dst *float64
-		}{{s.FloorFraction, &floor}, {s.Decrease, &dec}, {s.RecoveryPerSecond, &rec}, {s.SignalWindowSeconds, &win}, {s.BurstFraction, &bf}} {
+		}{{s.FloorFraction, &floor}, {s.Decrease, &dec}, {s.RecoveryPerSecond, &rec}, {s.SignalWindowSeconds, &win}, {s.BurstFraction, &bf},
+			{s.Shares[laneNormal], &shares[laneNormal]}, {s.Shares[laneLow], &shares[laneLow]}} {
 			if p.src != nil {
 				*p.dst = *p.src
 			}
