@@ -205,3 +205,69 @@ func (s *laneSim) roomy(n float64) bool {
 	}
 	return true
 }
+
+// TestLaneStarvationBound: a low batch booked up to 50 s ahead while a
+// high lane asks for twice the bucket's rate for 20 minutes. A low
+// position first due D0 seconds ahead is pushed back by at most its
+// lane's budget, (1 − share) × (laneWindow + the time it waits), so it is
+// called by (D0 + (1 − share) × laneWindow) / share: the low lane is
+// never starved, and the high lane is served meanwhile.
+func TestLaneStarvationBound(t *testing.T) {
+	t.Parallel()
+	d, _ := newTestDistributed(t, NewMemoryStore(), nil)
+	s := &laneSim{t: t, d: d, rng: rand.New(rand.NewPCG(1, 1)), now: t0, horizon: d.o.InFlight}
+	const share = defaultShareLow
+	type lowSlot struct {
+		bound time.Time
+		end   float64
+	}
+	var lows []lowSlot
+	for range 100 {
+		sl, err := d.Reserve(context.Background(), "ecs", []Take{{Bucket: ECSFargateTasks, N: 10, Lane: LaneLow}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound := (sl.Wait.Seconds() + (1-share)*laneWindow.Seconds()) / share
+		p, _ := sl.Position(ECSFargateTasks)
+		lows = append(lows, lowSlot{bound: t0.Add(time.Duration(bound * float64(time.Second))), end: p.End})
+		s.hold(sl)
+	}
+	highCalls := 0
+	for next := t0.Add(100 * time.Millisecond); next.Before(t0.Add(20 * time.Minute)); {
+		sort.Slice(s.wakes, func(i, j int) bool { return s.wakes[i].at.Before(s.wakes[j].at) })
+		if len(s.wakes) > 0 && !s.wakes[0].at.After(next) {
+			h := s.wakes[0]
+			s.wakes = s.wakes[1:]
+			s.set(h.at)
+			r, err := d.Recheck(context.Background(), "ecs", h.slot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.hold(r)
+			continue
+		}
+		s.set(next)
+		if sl, err := d.Reserve(context.Background(), "ecs", []Take{{Bucket: ECSFargateTasks, N: 10, Lane: LaneHigh}}); err == nil {
+			s.hold(sl)
+			highCalls++
+		}
+		next = next.Add(250 * time.Millisecond)
+	}
+	called := map[float64]time.Time{}
+	for _, c := range s.calls {
+		called[c.pos.End] = c.at
+	}
+	worst := time.Duration(0)
+	for i, l := range lows {
+		at, ok := called[l.end]
+		if !ok || at.After(l.bound) {
+			t.Fatalf("low chunk %d: called %v (ok %v), want by %v", i, at.Sub(t0), ok, l.bound.Sub(t0))
+		}
+		worst = max(worst, at.Sub(t0))
+	}
+	s.checkBound(90, 20)
+	if highCalls < 1000 {
+		t.Errorf("high takes served: %d, want ≥ 1000 over 20 minutes", highCalls)
+	}
+	t.Logf("last low chunk called at %v (bound for it %v); %d high takes", worst, lows[len(lows)-1].bound.Sub(t0), highCalls)
+}
