@@ -17,8 +17,22 @@
 //	instanceProfileRoles  roles of the launch templates' instance profiles (names or ARNs)
 //	itemsBuckets          S3 buckets (names) ecs.itemsFrom objects may be read from: plan gets
 //	                      s3:GetObject on their objects only (default none: itemsFrom cannot be read)
-//	limitsJson            limiter overrides, TH_LIMITS_JSON (a JSON object, ≤ 2 KB)
+//	limitsJson            limiter overrides, TH_LIMITS_JSON (a JSON object, ≤ 2 KB): defaults,
+//	                      services, accounts ("<account>/<region>"), actions, and lane shares
+//	                      ("laneShares": {"normal": 0.3, "low": 0.1}) at any of those levels
 //	deferThresholdSeconds TH_DEFER_THRESHOLD_SECONDS (default: the functions' 2 s)
+//	maxAheadSeconds       TH_MAX_AHEAD_SECONDS: how far ahead the limiter books slots, in
+//	                      [1, 86400] (default: the functions' 900 s)
+//	limiterBusyRetrySeconds TH_LIMITER_BUSY_RETRY_SECONDS: when the limiter's table fails,
+//	                      callers are answered busy and ask again after this long, in
+//	                      [0.1, 900] (default: the functions' 5 s); there is no local fallback
+//	limiterTableName      an existing DynamoDB table (this account and Region; string pk, sk;
+//	                      TTL expiresAt) for the limiter's buckets, TH_LIMITER_TABLE_NAME:
+//	                      stacks naming one table share one limiter (default: the stack's table)
+//	accountScope          TH_ACCOUNT_SCOPE, the limiter's key and limitsJson's accounts level
+//	                      (default: the stack's "<account>/<region>")
+//	maxConcurrency        the launch machine's Chunks Map MaxConcurrency, replacing the
+//	                      definition's (default: statemachines/launch.asl.json's; 0 = no limit)
 //	logLevel              debug | info | warn | error (default info)
 //	logRetentionDays      a CloudWatch retention value (default 30)
 //	runTaskConcurrency    runtask's reserved concurrency (default 100; 0 = unreserved)
@@ -50,8 +64,21 @@
 // Outputs (what throttlectl and `throttlectl doctor` read), each exported
 // as <stackName>-<output> so that two stacks in one region do not collide:
 // StateMachineArn, EventBusName, TableName, DeadLetterQueueUrl,
-// RelaunchQueueUrl, ResultsBucketName; each description starts with the
-// TH_* variable that carries the value.
+// RelaunchQueueUrl, ResultsBucketName, LimiterTableName, AccountScope;
+// each description starts with the TH_* variable that carries the value.
+//
+// One limiter for many stacks: the ECS and EC2 API buckets belong to the
+// account in a Region, not to a stack. Stacks launching into one account
+// and Region share one limiter by naming one table as limiterTableName
+// (their functions get dynamodb:GetItem and dynamodb:UpdateItem on it,
+// nothing more). Regions do not share buckets: one table per Region,
+// never a DynamoDB global table, whose last-writer-wins replication
+// would let two Regions' conditional writes both succeed.
+//
+// The limiter fails closed: when its table cannot be read or written, an
+// acquisition is answered busy (retry after limiterBusyRetrySeconds) and
+// nothing launches on a local guess, because a process cannot know what
+// the rest of the fleet booked; the limiterBusy alarm counts these.
 //
 // The stack is one construct, which a Go CDK app of your own can place in
 // its own stack: throttlehandler.New (package infra/cdk/throttlehandler),

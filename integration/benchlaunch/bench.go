@@ -49,6 +49,10 @@ func Run(ctx context.Context, p Params) ([]Result, error) {
 			}
 			fmt.Fprintf(p.Out, "        makespan %.1f s (ideal %.1f s, ×%.2f), %d/%d launched, %d throttled of %d calls, %d lost, %d duplicates, %.1f s real\n",
 				r.MakespanS, r.IdealMakespanS, r.MakespanRatio, r.Launched, r.Requested, r.ThrottledCalls+r.AsyncThrottles, r.Calls, r.Lost, r.Duplicates, r.WallS)
+			if f := r.PriorityFields; f != nil {
+				fmt.Fprintf(p.Out, "        urgent (%d tasks at %g s): started %.1f s after submit, delay %.1f s over its ideal %.1f s, done %.1f s after submit; batch used %.0f %% of the capacity left (ideal %.1f s)\n",
+					f.UrgentTasks, f.UrgentAtS, f.UrgentStartS, f.UrgentDelayS, f.UrgentIdealS, f.UrgentMakespanS, f.BatchCapacityUsedPct, f.BatchIdealLeftS)
+			}
 			if r.CotenantCalls > 0 {
 				fmt.Fprintf(p.Out, "        co-tenant: %d of its %d calls throttled; %.0f %% of the capacity it left used (ideal %.1f s)\n",
 					r.CotenantThrottledCalls, r.CotenantCalls, r.CapacityUsedPct, r.IdealRemainingS)

@@ -228,6 +228,9 @@ func TestParamsErrorsNameTheFlag(t *testing.T) {
 		"negative run time":           {Params{WaitForCompletion: true, TaskRunSeconds: -1}, "--task-run-seconds"},
 		"waiting in another scenario": {Params{WaitForCompletion: true, Scenarios: []string{Burst, Cotenant}}, "--scenario burst"},
 		"items in another scenario":   {Params{Items: true, Scenarios: []string{EC2}}, "--scenario burst"},
+		"negative batch":              {Params{BatchTasks: -1}, "--batch-tasks"},
+		"negative urgent":             {Params{UrgentTasks: -5}, "--urgent-tasks"},
+		"urgent before the batch":     {Params{UrgentAtS: -1}, "--urgent-at"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

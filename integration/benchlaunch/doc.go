@@ -2,7 +2,7 @@
 // `go run ./integration/cmd/bench launch`: it launches the same request
 // through several strategies — the product ("ours") and three baselines
 // users run today ("naive", "asl-jitter", "sdk-adaptive") — in several
-// scenarios (burst, unknown, cotenant, async, ec2, faults), each pair on a fresh
+// scenarios (burst, unknown, cotenant, async, ec2, faults, priority), each pair on a fresh
 // local AWS (integration/awslocal) with the same seed, and measures each run
 // from the simulator's ledger and counters (the fields of integration/report.Report:
 // makespan_s, ideal_makespan_s, calls, throttled_calls, async_throttles,
@@ -39,6 +39,28 @@
 // RunTask call: on Fargate the 20-calls/s bucket binds and the ideal is
 // (N − 20) / 20 s (launch.IdealECSMakespan with one task a call) instead of
 // (N − 100) / 20 s. The table prints them in a jobs section.
+//
+// The priority scenario (priority.go; ours only: the baselines have no
+// priority) submits a low-priority batch of BatchTasks (`--batch-tasks`,
+// default 5,000) and, UrgentAtS simulated seconds later (`--urgent-at`,
+// default 60, when the batch has spent the burst and booked far ahead), a
+// high-priority request of UrgentTasks (`--urgent-tasks`, default 50), both
+// through submit on the published buckets. Its Result adds
+// urgent_start_s (the urgent request's submit → its first acquisition),
+// urgent_delay_s (first acquisition → its last launch, minus
+// urgent_ideal_s), urgent_makespan_s, batch_makespan_s and
+// batch_capacity_used_pct = 100 × batch_ideal_left_s ÷ batch_makespan_s.
+// The first acquisition is observed, not inferred: the run tags each
+// runtask invocation's context with its request ID, and the first limiter
+// write (an UpdateItem on a limiter# item) of that request to answer 200 is
+// its first Reserve; the time is the stack's clock when it answered.
+// urgent_ideal_s is the urgent request's tasks on drained buckets (units ÷
+// rate, the longest over the buckets): a batch that is launching has spent
+// the burst, so the best the urgent request can do is take every token as
+// it refills — on the published buckets 50 ÷ 20 = 2.5 s. batch_ideal_left_s
+// is the batch's ideal with those tokens taken out: (batch + urgent −
+// burst) ÷ rate, unchanged when the batch alone is done before the urgent
+// request arrives.
 //
 // RunSeeds repeats the whole run per seed and Summarize gives each pair's
 // medians and range over the seeds (`make bench-full`).

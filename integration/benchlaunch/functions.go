@@ -1,7 +1,9 @@
 package benchlaunch
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -28,6 +30,7 @@ type meter struct {
 	writes      atomic.Int64
 	mu          sync.Mutex
 	gbSeconds   float64
+	acq         acquisitions
 }
 
 func (m *meter) snapshot() (invocations, writes int64, gbSeconds float64) {
@@ -41,7 +44,7 @@ func (m *meter) snapshot() (invocations, writes int64, gbSeconds float64) {
 // baseline's function, each timed, with a DynamoDB-write-counting HTTP
 // client in their AWS configuration.
 func (m *meter) build(ctx context.Context, name string, d lambdafn.Deps) (awslambda.Handler, error) {
-	d.AWS.HTTPClient = countingClient{inner: awshttp.NewBuildableClient(), writes: &m.writes}
+	d.AWS.HTTPClient = countingClient{inner: awshttp.NewBuildableClient(), writes: &m.writes, acq: &m.acq}
 	var h awslambda.Handler
 	var err error
 	if name == adaptiveFunction {
@@ -53,17 +56,21 @@ func (m *meter) build(ctx context.Context, name string, d lambdafn.Deps) (awslam
 	if !ok {
 		mb = 128
 	}
-	return timed{h: h, m: m, gb: mb / 1024}, nil
+	return timed{h: h, m: m, gb: mb / 1024, runtask: name == "runtask"}, nil
 }
 
 type timed struct {
-	h  awslambda.Handler
-	m  *meter
-	gb float64
+	h       awslambda.Handler
+	m       *meter
+	gb      float64
+	runtask bool
 }
 
 func (t timed) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	start := time.Now()
+	if t.runtask {
+		ctx = context.WithValue(ctx, requestKey{}, requestIDOf(payload))
+	}
 	out, err := t.h.Invoke(ctx, payload)
 	// Lambda bills by the millisecond, at least 1 ms.
 	ms := max(1, time.Since(start).Milliseconds())
@@ -80,11 +87,73 @@ var dynamoWrites = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteI
 type countingClient struct {
 	inner  *awshttp.BuildableClient
 	writes *atomic.Int64
+	acq    *acquisitions
 }
 
 func (c countingClient) Do(r *http.Request) (*http.Response, error) {
-	if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810."); ok && dynamoWrites[op] {
+	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	if ok && dynamoWrites[op] {
 		c.writes.Add(1)
 	}
-	return c.inner.Do(r)
+	id, _ := r.Context().Value(requestKey{}).(string)
+	if op != "UpdateItem" || id == "" || !c.acq.watching() || !limiterWrite(r) {
+		return c.inner.Do(r)
+	}
+	res, err := c.inner.Do(r)
+	if err == nil && res.StatusCode == http.StatusOK {
+		c.acq.saw(id)
+	}
+	return res, err
+}
+
+// requestKey carries a runtask invocation's request ID to its HTTP calls.
+type requestKey struct{}
+
+// limiterWrite says whether r writes a limiter bucket item (key
+// limiter#<service>#<scope>, pkg/limiter), keeping r's body readable.
+func limiterWrite(r *http.Request) bool {
+	if r.Body == nil {
+		return false
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return err == nil && bytes.Contains(b, []byte(`{"S":"limiter#`))
+}
+
+// acquisitions records, per request, when a runtask invocation's first
+// limiter write answered: the request's first acquisition (the first write
+// of a runtask invocation that holds no slot is its Reserve). now is the
+// stack's clock, set once the stack runs (nil: not watching).
+type acquisitions struct {
+	mu    sync.Mutex
+	now   func() time.Time
+	first map[string]time.Time
+}
+
+func (a *acquisitions) watch(now func() time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.now, a.first = now, map[string]time.Time{}
+}
+
+func (a *acquisitions) watching() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.now != nil
+}
+
+func (a *acquisitions) saw(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.first[id]; !ok && a.now != nil {
+		a.first[id] = a.now()
+	}
+}
+
+// of is request id's first acquisition (zero: none seen).
+func (a *acquisitions) of(id string) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.first[id]
 }

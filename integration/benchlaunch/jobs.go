@@ -109,18 +109,9 @@ func measureJobs(r *Result, p Params, stack *awslocal.Stack, requestID string, s
 // writeJobsTable prints the jobs variants' completion times under the
 // main table: nothing when no result ran one.
 func writeJobsTable(w io.Writer, rs []Result) error {
-	var jobs []Result
-	for _, r := range rs {
-		if r.Skipped == "" && (r.WaitForCompletion || r.Items) {
-			jobs = append(jobs, r)
-		}
-	}
-	if len(jobs) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w, "\njobs (simulated seconds since submit):")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tstrategy\titems\twait\trun s\tlaunch s\tlaunch ideal s\tlast stop s\tend s\tideal s\tratio\tquota probes\t")
+	jobs, tw := section(w, rs, func(r Result) bool { return r.Skipped == "" && (r.WaitForCompletion || r.Items) },
+		"jobs (simulated seconds since submit):",
+		"scenario\tstrategy\titems\twait\trun s\tlaunch s\tlaunch ideal s\tlast stop s\tend s\tideal s\tratio\tquota probes\t")
 	for _, r := range jobs {
 		ratio, probes := "-", "-"
 		if r.CompletionRatio > 0 {
@@ -132,5 +123,27 @@ func writeJobsTable(w io.Writer, rs []Result) error {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%g\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%s\t\n", r.Scenario, r.Strategy, r.Items, r.WaitForCompletion,
 			r.TaskRunS, r.MakespanS, r.IdealMakespanS, r.LastStopS, r.ExecutionEndS, r.IdealCompletionS, ratio, probes)
 	}
+	if tw == nil {
+		return nil
+	}
 	return tw.Flush()
+}
+
+// section starts a table under the main one for the results keep accepts:
+// a blank line, the title, then the header. Nil writer (and nothing
+// printed) when none does.
+func section(w io.Writer, rs []Result, keep func(Result) bool, title, header string) ([]Result, *tabwriter.Writer) {
+	var rows []Result
+	for _, r := range rs {
+		if keep(r) {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	fmt.Fprintln(w, "\n"+title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, header)
+	return rows, tw
 }

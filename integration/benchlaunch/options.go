@@ -26,12 +26,15 @@ const (
 	Async    = "async"
 	EC2      = "ec2"
 	Faults   = "faults"
+	// Priority is a high-priority request arriving while a low-priority
+	// batch is launching (priority.go; ours only).
+	Priority = "priority"
 )
 
 // AllStrategies and AllScenarios in table order.
 var (
 	AllStrategies = []string{Ours, Naive, ASLJitter, SDKAdaptive}
-	AllScenarios  = []string{Burst, Unknown, Cotenant, Async, EC2, Faults}
+	AllScenarios  = []string{Burst, Unknown, Cotenant, Async, EC2, Faults, Priority}
 )
 
 // Params configure a benchmark. Zero fields take the defaults named; Quick
@@ -82,6 +85,12 @@ type Params struct {
 	// and/or carries one item per task (one RunTask call each).
 	WaitForCompletion, Items bool
 	TaskRunSeconds           float64
+	// BatchTasks and UrgentTasks are the priority scenario's low-priority
+	// batch and high-priority request (defaults 5,000 and 50; quick 1,000
+	// and 50), the urgent one submitted UrgentAtS simulated seconds after
+	// the batch (default 60; quick 20).
+	BatchTasks, UrgentTasks int
+	UrgentAtS               float64
 	// DeferThreshold overrides ours' TH_DEFER_THRESHOLD_SECONDS (nil: the
 	// product's default).
 	DeferThreshold *time.Duration
@@ -137,6 +146,14 @@ func (p *Params) defaults() error {
 	def(&p.Instances, 500, 100)
 	def(&p.AdaptiveTasks, 1000, 300)
 	def(&p.Concurrency, 400, 400)
+	def(&p.BatchTasks, DefaultBatchTasks, 1000)
+	def(&p.UrgentTasks, DefaultUrgentTasks, DefaultUrgentTasks)
+	if p.UrgentAtS == 0 {
+		p.UrgentAtS = DefaultUrgentAtS
+		if p.Quick {
+			p.UrgentAtS = 20
+		}
+	}
 	deff := func(v *float64, d float64) {
 		if *v == 0 {
 			*v = d
@@ -202,6 +219,9 @@ func (p *Params) defaults() error {
 		return fmt.Errorf("--chart: must name a .png file, got %q", p.Chart)
 	}
 	if err := p.jobsProblem(); err != nil {
+		return err
+	}
+	if err := p.priorityProblem(); err != nil {
 		return err
 	}
 	for _, f := range []struct {

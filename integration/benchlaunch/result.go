@@ -108,6 +108,8 @@ type Result struct {
 	IdealCompletionS  float64 `json:"ideal_completion_s,omitempty"`
 	CompletionRatio   float64 `json:"completion_ratio,omitempty"`
 	QuotaProbes       *int    `json:"quota_probes,omitempty"`
+	// The priority scenario's figures (priority.go); absent elsewhere.
+	*PriorityFields
 
 	Status    string  `json:"status"` // the execution's final status
 	TimeScale float64 `json:"time_scale"`
@@ -179,7 +181,10 @@ func WriteTable(w io.Writer, rs []Result) error {
 	if err := flushNotes(w, tw, notes); err != nil {
 		return err
 	}
-	return writeJobsTable(w, rs)
+	if err := writeJobsTable(w, rs); err != nil {
+		return err
+	}
+	return writePriorityTable(w, rs)
 }
 
 // flushNotes flushes a table to w, then prints notes under it, indented.

@@ -63,6 +63,7 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 		return r, fmt.Errorf("start the local AWS: %w", err)
 	}
 	defer stack.Close()
+	m.acq.watch(stack.Clock.Now)
 	svc := stack.LocalServices()
 	if svc == nil {
 		return r, errors.New("the local AWS started without its services")
@@ -80,13 +81,17 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 		return r, err
 	}
 	var arn string
+	var ur *urgentRun
 	if s.strategy == Ours {
-		body, _ := json.Marshal(s.request)
-		res, err := submit.New(sfnc, machine).Submit(ctx, body)
-		if err != nil {
+		submitOurs := func(req launch.Request) (string, error) {
+			body, _ := json.Marshal(req)
+			res, err := submit.New(sfnc, machine).Submit(ctx, body)
+			return res.ExecutionARN, err
+		}
+		if arn, err = submitOurs(s.request); err != nil {
 			return r, fmt.Errorf("submit: %w", err)
 		}
-		arn = res.ExecutionARN
+		ur = startUrgent(ctx, s, stack, submitOurs, submitted)
 	} else {
 		input, err := baselineInput(s, hash)
 		if err != nil {
@@ -111,12 +116,15 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 			throttles = append(throttles, report.Point{X: t, Y: float64(n - lastThrottled)})
 			lastThrottled = n
 		}
-		return report.Snapshot{SimSeconds: t, Requested: r.Requested, Launched: c.Unique,
+		return report.Snapshot{SimSeconds: t, Requested: r.Requested, Launched: c.Unique + s.urgentLaunched(stack),
 			Throttled: st.ThrottledCalls, Async: st.AsyncThrottles}
 	}
 	prog := report.NewProgress(ctx, p.Out, p.TTY, r.Requested, 5*time.Second)
 	runCtx, cancel := context.WithTimeout(ctx, p.RunTimeout)
 	info, err := follow(runCtx, svc.SFN, arn, prog, snapshot)
+	if err == nil {
+		err = ur.wait(runCtx, stack)
+	}
 	if err == nil {
 		settle(runCtx, s, stack.Clock, prog, snapshot, failedUnits(s.strategy, info.Output))
 	}
@@ -137,6 +145,9 @@ func runPair(ctx context.Context, p Params, s setup) (Result, error) {
 
 	measure(&r, s, stack, hash, submitted, size)
 	measureJobs(&r, p, stack, s.request.RequestID, submitted, info.StopDate)
+	if perr := measurePriority(&r, s, stack, ur, submitted, m.acq.of(urgentID(s))); perr != nil && r.Error == "" {
+		r.Error = perr.Error()
+	}
 	r.throttles = throttles
 	for _, p := range throttles {
 		for range int(p.Y) {

@@ -30,6 +30,9 @@ type setup struct {
 	ideal map[string]report.Bucket
 	// cotenant is the co-tenant caller, set on the simulator at submit.
 	cotenant report.Cotenant
+	// urgent is the priority scenario's high-priority request (nil
+	// elsewhere); request is then its low-priority batch.
+	urgent *urgentSetup
 	// limitsJSON is what ours is told of the account's buckets ("": the
 	// published defaults).
 	limitsJSON string
@@ -73,6 +76,9 @@ func newSetup(p Params, scenario, strategy string) (setup, error) {
 	if scenario == EC2 && strategy == SDKAdaptive {
 		return setup{}, fmt.Errorf("%s: not implemented for EC2 (RunTask only)", strategy)
 	}
+	if scenario == Priority && strategy != Ours {
+		return setup{}, errors.New(prioritySkip)
+	}
 	if why := p.jobsSkip(strategy); why != "" {
 		return setup{}, errors.New(why)
 	}
@@ -101,6 +107,8 @@ func newSetup(p Params, scenario, strategy string) (setup, error) {
 
 	switch scenario {
 	case Burst, Unknown:
+	case Priority:
+		p.setPriority(&s)
 	case Cotenant:
 		s.cotenant = report.Cotenant{Share: p.CotenantShare, StartS: p.CotenantStartS, StopS: p.CotenantStopS}
 		s.sim.Cotenants = sim.Cotenants{Services: p.CotenantServices, ChargeRunTaskAPI: p.CotenantServicesRunTask}
@@ -148,8 +156,14 @@ func (s setup) idealRemaining() float64 {
 // ECS's own calls.
 func published(bucket string) bool { return !strings.HasPrefix(bucket, "hidden:") }
 
-// requested is the request's units.
-func (s setup) requested() int { return s.request.Requested() }
+// requested is the run's units: the request's, and the priority
+// scenario's urgent request's.
+func (s setup) requested() int {
+	if s.urgent != nil {
+		return s.request.Requested() + s.urgent.request.Requested()
+	}
+	return s.request.Requested()
+}
 
 // faultHook crashes a seeded share of the launching invocations after the
 // work was done (the caller never learns its answer).

@@ -70,6 +70,8 @@ type Summary struct {
 	Lost                   Spread   `json:"lost"`
 	Duplicates             Spread   `json:"duplicates"`
 	WallS                  Spread   `json:"wall_s"`
+	// The priority scenario's figures over the seeds (absent elsewhere).
+	*PrioritySummary
 	// Errors are the runs that ended badly, "seed N: why"; their figures
 	// are counted.
 	Errors []string `json:"errors,omitempty"`
@@ -116,6 +118,7 @@ func summarize(g []Result) Summary {
 		Lost:                   spread(func(r Result) float64 { return float64(r.Lost) }),
 		Duplicates:             spread(func(r Result) float64 { return float64(r.Duplicates) }),
 		WallS:                  spread(func(r Result) float64 { return r.WallS })}
+	s.PrioritySummary = summarizePriority(g)
 	for _, r := range g {
 		s.Seeds = append(s.Seeds, r.Seed)
 		if r.Error != "" {
@@ -148,6 +151,10 @@ func WriteSummary(w io.Writer, ss []Summary) error {
 			s.IdealMakespanS, s.IdealRemainingS, f(s.WallS, "%.0f"))
 		for _, e := range s.Errors {
 			notes = append(notes, fmt.Sprintf("%s × %s: %s", s.Scenario, s.Strategy, e))
+		}
+		if ps := s.PrioritySummary; ps != nil {
+			notes = append(notes, fmt.Sprintf("%s × %s: urgent delay %s s, urgent start %s s, batch used %s %% of the capacity left",
+				s.Scenario, s.Strategy, f(ps.UrgentDelayS, "%.1f"), f(ps.UrgentStartS, "%.1f"), f(ps.BatchCapacityUsedPct, "%.0f")))
 		}
 	}
 	return flushNotes(w, tw, notes)

@@ -4,7 +4,11 @@
 // exactly the same handler value with the same JSON semantics.
 //
 // Main is each Lambda main in full (func main() { lambdafn.Main("runtask") }):
-// environment → AWS configuration → Build → lambda.Start.
+// environment → AWS configuration → Build → lambda.Start. When
+// TH_ACCOUNT_SCOPE is unset (the CDK stack always sets it), the functions
+// with a limiter (runtask, retry, summary) are rebuilt at their first
+// invocation with the scope "<account>/<region>" of their own ARN, from
+// the invocation's Lambda context: no STS call at cold start (scope.go).
 //
 // Registered functions: classify (this package, pure), plan, runtask,
 // retry, summary (pkg/handler/wire) and submit (pkg/submit). To add one,

@@ -46,5 +46,10 @@ func mainHandler(ctx context.Context, name string, getenv func(string) string, l
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	return Build(ctx, name, Deps{Config: cfg, AWS: awsCfg, Clock: clock.Real{}, Logger: log})
+	d := Deps{Config: cfg, AWS: awsCfg, Clock: clock.Real{}, Logger: log}
+	h, err := Build(ctx, name, d)
+	if err != nil {
+		return nil, err
+	}
+	return withScope(name, d, h, Build), nil
 }

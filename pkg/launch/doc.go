@@ -1,5 +1,6 @@
 // Package launch is the launch domain's model, pure and free of AWS: the
-// launch request and its validation (request.go), its version-2 jobs
+// launch request and its validation (request.go), its priority — the
+// limiter lane of its calls (priority.go) — its version-2 jobs
 // fields — per-task items and their overrides (items.go), retry by exit
 // (retry.go), timeout, waiting and the final status (jobs.go, outcome.go)
 // — the deterministic split into chunks and the ideal makespan (plan.go),

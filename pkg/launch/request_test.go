@@ -28,6 +28,24 @@ func TestParseRequestExample(t *testing.T) {
 	}
 }
 
+// TestParseRequestExamplePriority: the README's priority example parses,
+// runs in the high lane, and is a version-1 request (priority is valid in
+// both versions).
+func TestParseRequestExamplePriority(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("testdata/request-priority.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := launch.ParseRequest(b)
+	if err != nil {
+		t.Fatalf("ParseRequest: %v", err)
+	}
+	if r.Lane() != launch.PriorityHigh || r.SchemaVersion() != 1 || r.Requested() != 50 {
+		t.Errorf("lane %q, version %d, requested %d: want high, 1, 50", r.Lane(), r.SchemaVersion(), r.Requested())
+	}
+}
+
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	valid := func() launch.Request {

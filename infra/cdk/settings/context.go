@@ -21,9 +21,10 @@ const (
 // `-c key=value` string can be converted to the field's type.
 var (
 	listKeys   = []string{"clusters", "taskDefinitions", "taskRoles", "launchTemplates", "subnets", "instanceProfileRoles", "itemsBuckets", "eventSourceAccounts"}
-	stringKeys = []string{"limitsJson", "logLevel", "alarmTopicArn", "organizationId"}
-	numberKeys = []string{"deferThresholdSeconds", "logRetentionDays", "runTaskConcurrency", "retryConcurrency"}
-	alarmKeys  = []string{"throttleRatePercent", "dlqDepth", "failedExecutions", "limiterBusy"}
+	stringKeys = []string{"limitsJson", "logLevel", "alarmTopicArn", "organizationId", "limiterTableName", "accountScope"}
+	numberKeys = []string{"deferThresholdSeconds", "logRetentionDays", "runTaskConcurrency", "retryConcurrency",
+		"maxAheadSeconds", "limiterBusyRetrySeconds", "maxConcurrency"}
+	alarmKeys = []string{"throttleRatePercent", "dlqDepth", "failedExecutions", "limiterBusy"}
 )
 
 // Options are the context keys that are not Settings: where the app finds

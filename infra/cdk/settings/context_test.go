@@ -75,6 +75,28 @@ func TestFromContext(t *testing.T) {
 			want:     Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}, EventSourceAccounts: []string{"111122223333"}},
 			wantOpts: Options{StackName: "ThrottleHandler"},
 		},
+		"limiter, -c strings": {
+			context: map[string]any{
+				"clusters": "jobs", "taskDefinitions": "job:3", "limiterTableName": "shared-limiter", "accountScope": "111122223333/eu-west-1",
+				"maxConcurrency": "100", "maxAheadSeconds": "120", "limiterBusyRetrySeconds": "2.5",
+			},
+			want: Settings{
+				Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}, LimiterTableName: "shared-limiter",
+				AccountScope: "111122223333/eu-west-1", MaxConcurrency: intp(100), MaxAheadSeconds: 120, LimiterBusyRetrySeconds: 2.5,
+			},
+			wantOpts: Options{StackName: "ThrottleHandler"},
+		},
+		"limiter, cdk.json types": {
+			context:  map[string]any{"clusters": []any{"jobs"}, "taskDefinitions": []any{"job:3"}, "limiterTableName": "shared-limiter", "maxConcurrency": 0.0},
+			want:     Settings{Clusters: []string{"jobs"}, TaskDefinitions: []string{"job:3"}, LimiterTableName: "shared-limiter", MaxConcurrency: intp(0)},
+			wantOpts: Options{StackName: "ThrottleHandler"},
+		},
+		"bad map concurrency":   {context: map[string]any{"maxConcurrency": "many"}, wantErr: "maxConcurrency"},
+		"fractional map":        {context: map[string]any{"maxConcurrency": 2.5}, wantErr: "maxConcurrency"},
+		"bad max ahead":         {context: map[string]any{"maxAheadSeconds": "later"}, wantErr: "maxAheadSeconds"},
+		"bad busy retry":        {context: map[string]any{"limiterBusyRetrySeconds": "soon"}, wantErr: "limiterBusyRetrySeconds"},
+		"bad table type":        {context: map[string]any{"limiterTableName": 3.0}, wantErr: "limiterTableName"},
+		"bad scope type":        {context: map[string]any{"accountScope": []any{"x"}}, wantErr: "accountScope"},
 		"bad organization type": {context: map[string]any{"organizationId": []any{"o-a1b2c3d4e5"}}, wantErr: "organizationId"},
 		"bad accounts type":     {context: map[string]any{"eventSourceAccounts": 111122223333.0}, wantErr: "eventSourceAccounts"},
 		"bad number":            {context: map[string]any{"runTaskConcurrency": "lots"}, wantErr: "runTaskConcurrency"},

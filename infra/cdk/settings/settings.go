@@ -47,6 +47,28 @@ type Settings struct {
 	// DeferThresholdSeconds is TH_DEFER_THRESHOLD_SECONDS; 0 keeps the
 	// functions' default (2 s).
 	DeferThresholdSeconds float64 `json:"deferThresholdSeconds,omitempty"`
+	// MaxAheadSeconds is TH_MAX_AHEAD_SECONDS, how far ahead the limiter
+	// hands out slots; 0 keeps the functions' default (900 s).
+	MaxAheadSeconds float64 `json:"maxAheadSeconds,omitempty"`
+	// LimiterBusyRetrySeconds is TH_LIMITER_BUSY_RETRY_SECONDS: when the
+	// limiter's table fails, a caller is answered busy and asks again after
+	// this long (there is no local fallback: the limiter fails closed). 0
+	// keeps the functions' default (5 s).
+	LimiterBusyRetrySeconds float64 `json:"limiterBusyRetrySeconds,omitempty"`
+	// LimiterTableName names an existing DynamoDB table (in the stack's
+	// account and Region, with the product's key schema: string pk and sk,
+	// TTL attribute expiresAt) that holds the limiter's bucket items
+	// (TH_LIMITER_TABLE_NAME): the stacks that name the same table share
+	// one limiter. Empty (the default): the stack's own table.
+	LimiterTableName string `json:"limiterTableName,omitempty"`
+	// AccountScope is TH_ACCOUNT_SCOPE, the key of the limiter's buckets
+	// and of the "accounts" level of limitsJson. Empty (the default): the
+	// stack's "<account>/<region>".
+	AccountScope string `json:"accountScope,omitempty"`
+	// MaxConcurrency replaces the MaxConcurrency of the launch machine's
+	// Chunks Map (statemachines/launch.asl.json) at synth. nil keeps the
+	// file's value; 0 means no limit.
+	MaxConcurrency *int `json:"maxConcurrency,omitempty"`
 	// LogLevel is TH_LOG_LEVEL and the Lambda application log level: debug,
 	// info (default), warn or error.
 	LogLevel string `json:"logLevel,omitempty"`
@@ -115,6 +137,11 @@ var (
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	topicARN   = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$`)
 	accountID  = regexp.MustCompile(`^\d{12}$`)
+	// tableName: DynamoDB's table naming rules.
+	tableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+	// accountScope: what may follow limiter#<service># in a bucket item's
+	// key, e.g. 111122223333/us-east-1.
+	accountScope = regexp.MustCompile(`^[a-zA-Z0-9_./:-]{1,128}$`)
 	// organizationID: AWS Organizations' ID pattern.
 	organizationID = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 )
@@ -183,8 +210,8 @@ func (s Settings) Validate() error {
 			return fmt.Errorf("limitsJson: %d bytes, must be at most 2048 (Lambda's environment is limited to 4 KB)", len(s.LimitsJSON))
 		}
 	}
-	if s.DeferThresholdSeconds < 0 || s.DeferThresholdSeconds > 900 {
-		return fmt.Errorf("deferThresholdSeconds: must be seconds in [0, 900], got %g", s.DeferThresholdSeconds)
+	if err := s.validateLimiter(); err != nil {
+		return err
 	}
 	switch strings.ToLower(s.LogLevel) {
 	case "", "debug", "info", "warn", "error":
@@ -217,6 +244,34 @@ func (s Settings) Validate() error {
 	}
 	if s.OrganizationID != "" && !organizationID.MatchString(s.OrganizationID) {
 		return fmt.Errorf("organizationId: must be an AWS Organizations ID o-<10 to 32 lowercase letters or digits>, got %q", s.OrganizationID)
+	}
+	return nil
+}
+
+// validateLimiter checks the limiter's and the launch Map's settings.
+func (s Settings) validateLimiter() error {
+	for _, r := range []struct {
+		key    string
+		v      float64
+		lo, hi float64
+	}{
+		{"deferThresholdSeconds", s.DeferThresholdSeconds, 0, 900},
+		{"maxAheadSeconds", s.MaxAheadSeconds, 1, 86400},
+		{"limiterBusyRetrySeconds", s.LimiterBusyRetrySeconds, 0.1, 900},
+	} {
+		// 0 is the functions' default; otherwise the range pkg/config takes.
+		if r.v != 0 && (r.v < r.lo || r.v > r.hi) || r.v < 0 {
+			return fmt.Errorf("%s: must be seconds in [%g, %g] (0 = default), got %g", r.key, r.lo, r.hi, r.v)
+		}
+	}
+	if s.LimiterTableName != "" && !tableName.MatchString(s.LimiterTableName) {
+		return fmt.Errorf("limiterTableName: must be a DynamoDB table name (3-255 of a-z, A-Z, 0-9, _ . -), got %q", s.LimiterTableName)
+	}
+	if s.AccountScope != "" && !accountScope.MatchString(s.AccountScope) {
+		return fmt.Errorf("accountScope: must be 1-128 of a-z, A-Z, 0-9, _ . / : - (e.g. 111122223333/us-east-1), got %q", s.AccountScope)
+	}
+	if s.MaxConcurrency != nil && (*s.MaxConcurrency < 0 || *s.MaxConcurrency > 10000) {
+		return fmt.Errorf("maxConcurrency: must be in [0, 10000] (0 = no limit), got %d", *s.MaxConcurrency)
 	}
 	return nil
 }

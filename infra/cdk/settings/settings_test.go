@@ -26,7 +26,7 @@ func TestValidate(t *testing.T) {
 		f(&s)
 		return s
 	}
-	neg := -1
+	neg, zero, big := -1, 0, 10001
 	tests := map[string]struct {
 		s       Settings
 		wantErr string
@@ -74,6 +74,21 @@ func TestValidate(t *testing.T) {
 		"bad organization":   {s: ecs(func(s *Settings) { s.OrganizationID = "org-a1b2c3d4e5" }), wantErr: "organizationId"},
 		"short organization": {s: ecs(func(s *Settings) { s.OrganizationID = "o-abc" }), wantErr: "organizationId"},
 		"organization root":  {s: ecs(func(s *Settings) { s.OrganizationID = "r-a1b2" }), wantErr: "organizationId"},
+		"limiter settings": {s: ecs(func(s *Settings) {
+			s.LimiterTableName, s.AccountScope, s.MaxConcurrency = "shared.limiter-1", "111122223333/us-east-1", &zero
+			s.MaxAheadSeconds, s.LimiterBusyRetrySeconds = 60, 0.5
+		})},
+		"short table":         {s: ecs(func(s *Settings) { s.LimiterTableName = "ab" }), wantErr: "limiterTableName"},
+		"table ARN":           {s: ecs(func(s *Settings) { s.LimiterTableName = "arn:aws:dynamodb:us-east-1:111122223333:table/t" }), wantErr: "limiterTableName"},
+		"long table":          {s: ecs(func(s *Settings) { s.LimiterTableName = strings.Repeat("t", 256) }), wantErr: "limiterTableName"},
+		"scope with hash":     {s: ecs(func(s *Settings) { s.AccountScope = "111122223333#us-east-1" }), wantErr: "accountScope"},
+		"max ahead":           {s: ecs(func(s *Settings) { s.MaxAheadSeconds = 0.5 }), wantErr: "maxAheadSeconds"},
+		"max ahead long":      {s: ecs(func(s *Settings) { s.MaxAheadSeconds = 86401 }), wantErr: "maxAheadSeconds"},
+		"busy retry":          {s: ecs(func(s *Settings) { s.LimiterBusyRetrySeconds = -1 }), wantErr: "limiterBusyRetrySeconds"},
+		"busy retry long":     {s: ecs(func(s *Settings) { s.LimiterBusyRetrySeconds = 1000 }), wantErr: "limiterBusyRetrySeconds"},
+		"negative defer":      {s: ecs(func(s *Settings) { s.DeferThresholdSeconds = -1 }), wantErr: "deferThresholdSeconds"},
+		"map concurrency":     {s: ecs(func(s *Settings) { s.MaxConcurrency = &neg }), wantErr: "maxConcurrency"},
+		"map concurrency big": {s: ecs(func(s *Settings) { s.MaxConcurrency = &big }), wantErr: "maxConcurrency"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -54,8 +54,12 @@ type ThrottleHandler struct {
 	// EventBus is the product bus: LaunchRequested in; LaunchCompleted,
 	// LaunchFailed, LaunchCancelled and TaskRelaunched out.
 	EventBus awsevents.EventBus
-	// Table holds requests, tasks and the limiter's buckets.
+	// Table holds requests, tasks and (without limiterTableName) the
+	// limiter's buckets.
 	Table awsdynamodb.Table
+	// LimiterTable holds the limiter's buckets: the table named by
+	// limiterTableName (imported), or Table.
+	LimiterTable awsdynamodb.ITable
 	// ResultsBucket holds each request's results object under results/.
 	ResultsBucket awss3.Bucket
 	// DeadLetterQueue holds the work retry gave up on (TH_DLQ_URL).
@@ -77,13 +81,16 @@ type ThrottleHandler struct {
 
 // parts are the resources the construct's pieces wire together.
 type parts struct {
-	scope     constructs.Construct // the ThrottleHandler: every resource's parent
-	stack     awscdk.Stack         // its stack: ARNs and the partition
-	settings  settings.Settings
-	table     awsdynamodb.Table
-	bus       awsevents.EventBus
-	dlq       awssqs.Queue // the product's: chunks retry gave up on
-	targetDLQ awssqs.Queue // EventBridge targets' and submit's async invokes' undeliverable events
+	scope    constructs.Construct // the ThrottleHandler: every resource's parent
+	stack    awscdk.Stack         // its stack: ARNs and the partition
+	settings settings.Settings
+	table    awsdynamodb.Table
+	// limiterTable holds the limiter's buckets: table, or the imported
+	// table named by limiterTableName.
+	limiterTable awsdynamodb.ITable
+	bus          awsevents.EventBus
+	dlq          awssqs.Queue // the product's: chunks retry gave up on
+	targetDLQ    awssqs.Queue // EventBridge targets' and submit's async invokes' undeliverable events
 	// relaunch holds the relaunches retry defers (TH_RELAUNCH_QUEUE_URL);
 	// retry consumes it. relaunchDLQ takes a relaunch after 10 receives.
 	relaunch    awssqs.Queue
@@ -98,6 +105,8 @@ type parts struct {
 	machineFiles []machineFile
 	// machineScopes hold each machine with its log group.
 	machineScopes map[string]constructs.Construct
+	// entryDef is inputs.entryDefinition.
+	entryDef string
 }
 
 // inputs are HandlerProps checked and read: what construction needs.
@@ -106,6 +115,9 @@ type inputs struct {
 	assetDir string
 	machines []machineFile
 	rules    []ruleFile
+	// entryDefinition is the launch machine's definition with the
+	// maxConcurrency setting applied; "" when unset (the file as is).
+	entryDefinition string
 }
 
 // NewThrottleHandler builds the whole product inside scope, a construct of
@@ -153,7 +165,13 @@ func (hp *HandlerProps) load() inputs {
 			panic(fmt.Errorf("throttle handler: assetDir: %s: missing (run make build)", filepath.Join(assetDir, name, "bootstrap")))
 		}
 	}
-	return inputs{settings: hp.Settings.WithDefaults(), assetDir: assetDir, machines: machines, rules: rules}
+	in := inputs{settings: hp.Settings.WithDefaults(), assetDir: assetDir, machines: machines, rules: rules}
+	if n := hp.Settings.MaxConcurrency; n != nil {
+		if in.entryDefinition, err = withMapConcurrency(filepath.Join(smDir, EntryMachine+".asl.json"), *n); err != nil {
+			panic(fmt.Errorf("throttle handler: %w", err))
+		}
+	}
+	return in
 }
 
 func newThrottleHandler(scope constructs.Construct, id string, in inputs) *ThrottleHandler {
@@ -171,12 +189,14 @@ func newThrottleHandler(scope constructs.Construct, id string, in inputs) *Throt
 		machineARNs:   map[string]*string{},
 		machineScopes: map[string]constructs.Construct{},
 		machineFiles:  in.machines,
+		entryDef:      in.entryDefinition,
 	}
 	p.addData()
 	p.addBusPolicy()
 	p.addResultsBucket()
 	p.nameMachines(in.machines)
 	p.addFunctions(in.assetDir)
+	p.addLimiterTable()
 	p.addLaunchPermissions()
 	p.grantJobs()
 	p.grantCallbacks()
@@ -186,6 +206,7 @@ func newThrottleHandler(scope constructs.Construct, id string, in inputs) *Throt
 	addNagSuppressions(p)
 	th.StateMachine, th.StateMachines = p.machines[EntryMachine], p.machines
 	th.EventBus, th.Table, th.ResultsBucket = p.bus, p.table, p.results
+	th.LimiterTable = p.limiterTable
 	th.DeadLetterQueue, th.EventDeadLetterQueue = p.dlq, p.targetDLQ
 	th.RelaunchQueue, th.RelaunchDeadLetterQueue = p.relaunch, p.relaunchDLQ
 	th.Functions, th.p = p.functions, p

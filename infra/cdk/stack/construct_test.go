@@ -63,6 +63,7 @@ func TestOutputsExportedPerStack(t *testing.T) {
 	keys := map[string]string{
 		OutputStateMachineArn: config.EnvStateMachineARN, OutputEventBusName: config.EnvEventBus, OutputTableName: config.EnvTable,
 		OutputDeadLetterQueueURL: config.EnvDLQURL, OutputRelaunchQueueURL: config.EnvRelaunchQueueURL, OutputResultsBucketName: config.EnvResultsBucket,
+		OutputLimiterTableName: config.EnvLimiterTable, OutputAccountScope: config.EnvAccountScope,
 	}
 	seen := map[string]string{}
 	for name, s := range twoStacksInOneRegion(t) {

@@ -58,9 +58,19 @@
 //     for LaunchRequested events of the product's source (the
 //     events:detail-type and events:source conditions), from those accounts
 //     or from any principal of that organization (aws:PrincipalOrgID).
+//   - The limiter (limiter.go): its buckets live in the stack's table, or in
+//     the existing table limiterTableName names (imported; runtask, retry
+//     and summary, the functions with a limiter, get dynamodb:GetItem and
+//     dynamodb:UpdateItem on its ARN and nothing else), so stacks of one
+//     account and Region share one limiter. TH_ACCOUNT_SCOPE is
+//     accountScope or the stack's own "<account>/<region>" (AWS::AccountId
+//     and AWS::Region, resolved at deploy: no STS call), so limitsJson's
+//     per-account overrides apply. maxConcurrency rewrites the launch
+//     machine's Chunks Map MaxConcurrency at synth (the definition is then
+//     inline, DefinitionString, instead of the file's S3 asset).
 //   - Outputs (AddOutputs; NewThrottleStack adds them): StateMachineArn,
-//     EventBusName, TableName, DeadLetterQueueUrl, RelaunchQueueUrl and
-//     ResultsBucketName, described by the TH_* variable that carries each,
+//     EventBusName, TableName, DeadLetterQueueUrl, RelaunchQueueUrl,
+//     ResultsBucketName, LimiterTableName and AccountScope, described by the TH_* variable that carries each,
 //     exported as <prefix>-<output> (the stack's name for NewThrottleStack,
 //     <stack name>-<construct ID> by default for an embedded construct).
 //

@@ -228,7 +228,8 @@ func (e *embedded) checkOutputs(t *testing.T) {
 	slices.Sort(exports)
 	var want []string
 	for _, k := range []string{stack.OutputStateMachineArn, stack.OutputEventBusName, stack.OutputTableName,
-		stack.OutputDeadLetterQueueURL, stack.OutputRelaunchQueueURL, stack.OutputResultsBucketName} {
+		stack.OutputDeadLetterQueueURL, stack.OutputRelaunchQueueURL, stack.OutputResultsBucketName,
+		stack.OutputLimiterTableName, stack.OutputAccountScope} {
 		want = append(want, "MyPlatform-Launcher-"+k)
 	}
 	slices.Sort(want)

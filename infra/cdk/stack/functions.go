@@ -31,12 +31,23 @@ func (p *parts) addFunctions(assetDir string) {
 		config.EnvEventBus: p.bus.EventBusName(),
 		config.EnvDLQURL:   p.dlq.QueueUrl(),
 		config.EnvLogLevel: jsii.String(s.LogLevel),
+		// The limiter's key and the "accounts" level of the limits.
+		config.EnvAccountScope: p.accountScope(),
+	}
+	if s.LimiterTableName != "" {
+		env[config.EnvLimiterTable] = jsii.String(s.LimiterTableName)
 	}
 	if s.LimitsJSON != "" {
 		env[config.EnvLimitsJSON] = jsii.String(s.LimitsJSON)
 	}
-	if s.DeferThresholdSeconds != 0 {
-		env[config.EnvDeferThreshold] = jsii.String(strconv.FormatFloat(s.DeferThresholdSeconds, 'f', -1, 64))
+	for name, v := range map[string]float64{
+		config.EnvDeferThreshold:   s.DeferThresholdSeconds,
+		config.EnvMaxAhead:         s.MaxAheadSeconds,
+		config.EnvLimiterBusyRetry: s.LimiterBusyRetrySeconds,
+	} {
+		if v != 0 { // 0: the functions' default
+			env[name] = jsii.String(strconv.FormatFloat(v, 'f', -1, 64))
+		}
 	}
 	for _, spec := range functionSpecs {
 		fnEnv := make(map[string]*string, len(env)+1)

@@ -16,7 +16,8 @@ import (
 // (a new, empty table and bus; the retained old ones orphaned). Only the
 // outputs added since then are new.
 func TestLogicalIDsStable(t *testing.T) {
-	added := []string{OutputRelaunchQueueURL + " Output", OutputResultsBucketName + " Output"}
+	added := []string{OutputRelaunchQueueURL + " Output", OutputResultsBucketName + " Output",
+		OutputLimiterTableName + " Output", OutputAccountScope + " Output"}
 	for name, s := range map[string]*synthesized{"full": sharedStack(t), "ecs-companion": ecsCompanionStack(t)} {
 		t.Run(name, func(t *testing.T) {
 			b, err := os.ReadFile(dir("testdata", "logicalids", name+".txt"))

@@ -76,10 +76,15 @@ func (p *parts) addMachines(files []machineFile) {
 		if len(subs) > 0 {
 			subsPtr = &subs
 		}
+		body := awsstepfunctions.DefinitionBody_FromFile(jsii.String(m.Path), nil)
+		if m.Stem == EntryMachine && p.entryDef != "" {
+			// maxConcurrency: the file with its Chunks Map changed.
+			body = awsstepfunctions.DefinitionBody_FromString(jsii.String(p.entryDef))
+		}
 		sm := awsstepfunctions.NewStateMachine(scope, jsii.String("StateMachine"), &awsstepfunctions.StateMachineProps{
 			StateMachineName:        p.machineNames[m.Stem],
 			StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
-			DefinitionBody:          awsstepfunctions.DefinitionBody_FromFile(jsii.String(m.Path), nil),
+			DefinitionBody:          body,
 			DefinitionSubstitutions: subsPtr,
 			Logs: &awsstepfunctions.LogOptions{
 				Destination: logs,

@@ -20,6 +20,10 @@ const (
 	OutputDeadLetterQueueURL = "DeadLetterQueueUrl"
 	OutputRelaunchQueueURL   = "RelaunchQueueUrl"
 	OutputResultsBucketName  = "ResultsBucketName"
+	// OutputLimiterTableName is the limiter's table (the stack's own, or
+	// limiterTableName's); OutputAccountScope the key of its buckets.
+	OutputLimiterTableName = "LimiterTableName"
+	OutputAccountScope     = "AccountScope"
 )
 
 // exportNameRE is what CloudFormation accepts in an export name.
@@ -54,4 +58,6 @@ func (t *ThrottleHandler) AddOutputs(exportPrefix string) {
 	out(OutputDeadLetterQueueURL, config.EnvDLQURL, p.dlq.QueueUrl())
 	out(OutputRelaunchQueueURL, config.EnvRelaunchQueueURL, p.relaunch.QueueUrl())
 	out(OutputResultsBucketName, config.EnvResultsBucket, p.results.BucketName())
+	out(OutputLimiterTableName, config.EnvLimiterTable, p.limiterTable.TableName())
+	out(OutputAccountScope, config.EnvAccountScope, p.accountScope())
 }

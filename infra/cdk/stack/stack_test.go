@@ -75,7 +75,7 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("log retention: got %v, want %d", got, settings.DefaultLogRetentionDays)
 			}
 			env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
-			want := []string{config.EnvDLQURL, config.EnvDeferThreshold, config.EnvEventBus, config.EnvLimitsJSON, config.EnvLogLevel, config.EnvTable}
+			want := []string{config.EnvDLQURL, config.EnvDeferThreshold, config.EnvEventBus, config.EnvLimitsJSON, config.EnvLogLevel, config.EnvTable, config.EnvAccountScope}
 			switch name {
 			case "submit":
 				want = append(want, config.EnvStateMachineARN)
@@ -667,6 +667,12 @@ func TestBadPropsFailSynth(t *testing.T) {
 		"no assets":         {&ThrottleStackProps{Settings: good, AssetDir: t.TempDir(), StateMachineDir: smDir, RulesDir: dir("..", "..", "..", "statemachines", "rules")}, "assetDir"},
 		"no launch machine": {testProps(t, good, t.TempDir()), "stateMachineDir"},
 		"no rules":          {&ThrottleStackProps{Settings: good, AssetDir: assets(t), StateMachineDir: smDir, RulesDir: t.TempDir()}, "rulesDir"},
+		"limiter table":     {testProps(t, with(good, func(s *settings.Settings) { s.LimiterTableName = "t" }), smDir), "limiterTableName"},
+		"account scope":     {testProps(t, with(good, func(s *settings.Settings) { s.AccountScope = "a#b" }), smDir), "accountScope"},
+		"max ahead":         {testProps(t, with(good, func(s *settings.Settings) { s.MaxAheadSeconds = -5 }), smDir), "maxAheadSeconds"},
+		"busy retry":        {testProps(t, with(good, func(s *settings.Settings) { s.LimiterBusyRetrySeconds = 901 }), smDir), "limiterBusyRetrySeconds"},
+		"map concurrency":   {testProps(t, with(good, func(s *settings.Settings) { n := -1; s.MaxConcurrency = &n }), smDir), "maxConcurrency"},
+		"no Chunks Map":     {testProps(t, with(good, func(s *settings.Settings) { n := 10; s.MaxConcurrency = &n }), noChunks(t)), "maxConcurrency"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -33,7 +33,7 @@ import (
 type Props = stack.HandlerProps
 
 // ThrottleHandler is the construct: handles (StateMachine, EventBus, Table,
-// ResultsBucket, the queues, Functions by name) and grant helpers
+// LimiterTable (the shared table of limiterTableName, or Table), ResultsBucket, the queues, Functions by name) and grant helpers
 // (GrantStartLaunch, GrantStartLaunchSync, GrantPutLaunchRequested,
 // GrantReadResults), and AddOutputs.
 type ThrottleHandler = stack.ThrottleHandler

@@ -21,7 +21,7 @@ func runLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("launch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var p benchlaunch.Params
-	scenario := fs.String("scenario", "all", "scenario: burst, unknown, cotenant, async, ec2, faults or all (comma-separated list allowed)")
+	scenario := fs.String("scenario", "all", "scenario: burst, unknown, cotenant, async, ec2, faults, priority or all (comma-separated list allowed)")
 	strategies := fs.String("strategies", "all", "strategies, comma-separated: ours, naive, asl-jitter, sdk-adaptive or all")
 	fs.IntVar(&p.Tasks, "tasks", 0, "Fargate tasks per request (default 10000; --quick 600)")
 	fs.IntVar(&p.Instances, "instances", 0, "EC2 instances in the ec2 scenario (default 500; --quick 100)")
@@ -44,6 +44,9 @@ func runLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&p.WaitForCompletion, "wait-for-completion", false, "burst, ours only: the request waits for its tasks, which run --task-run-seconds; reports the last stop and the execution's end against their ideal")
 	fs.Float64Var(&p.TaskRunSeconds, "task-run-seconds", 0, "mean run time of a task with --wait-for-completion, simulated seconds, drawn from ±50 % (default 60)")
 	fs.BoolVar(&p.Items, "items", false, "burst, ours only: one item (per-task overrides) per task, so one RunTask call per task; ideal (N − 20)/20 s on Fargate")
+	fs.IntVar(&p.BatchTasks, "batch-tasks", 0, "priority scenario: the low-priority batch's Fargate tasks (default 5000; --quick 1000)")
+	fs.IntVar(&p.UrgentTasks, "urgent-tasks", 0, "priority scenario: the high-priority request's Fargate tasks (default 50)")
+	fs.Float64Var(&p.UrgentAtS, "urgent-at", 0, "priority scenario: when the high-priority request is submitted, simulated seconds after the batch (default 60; --quick 20)")
 	fs.Uint64Var(&p.Seed, "seed", 1, "seed of every simulated account")
 	seeds := fs.String("seeds", "", "run every pair once per seed of this comma-separated `list` and print the medians (instead of --seed)")
 	fs.DurationVar(&p.RunTimeout, "run-timeout", 10*time.Minute, "bound on one pair's run, real time")

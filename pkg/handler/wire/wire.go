@@ -1,6 +1,7 @@
 // Package wire builds the launch handlers (plan, runtask, retry, summary)
 // from the parsed environment and an AWS configuration: the clients, the
-// fleet-wide limiter on the product's table, EMF metrics on stdout. The
+// fleet-wide limiter on its table (TH_LIMITER_TABLE_NAME, by default the
+// product's), EMF metrics on stdout. The
 // pkg/lambdafn registry calls these builders, so the Lambda mains,
 // throttlectl invoke and the local Lambda endpoint run the same handlers.
 package wire
@@ -76,10 +77,21 @@ func (l limiterRecorder) Add(m limiter.Metric, _ string, v float64) {
 	l.r.Add("Limiter."+string(m), v, m.Unit())
 }
 
-func newLimiter(d Deps, db *dynamodb.Client, rec handler.Recorder) (*limiter.Distributed, limiter.Store, error) {
-	store := limiter.NewDynamoStore(db, d.Config.Table, func(o *limiter.DynamoOptions) {
+// LimiterStore is the limiter's store on cfg's limiter table (the
+// product's when TH_LIMITER_TABLE_NAME is unset), with the product's key
+// schema: a table shared by several stacks must have it too.
+func LimiterStore(db limiter.DynamoAPI, cfg config.Config) *limiter.DynamoStore {
+	table := cfg.LimiterTable
+	if table == "" {
+		table = cfg.Table
+	}
+	return limiter.NewDynamoStore(db, table, func(o *limiter.DynamoOptions) {
 		o.PartitionKey, o.SortKey, o.TTLAttribute = config.TablePK, config.TableSK, config.TableTTL
 	})
+}
+
+func newLimiter(d Deps, db *dynamodb.Client, rec handler.Recorder) (*limiter.Distributed, limiter.Store, error) {
+	store := LimiterStore(db, d.Config)
 	lim, err := NewLimiter(store, d.Config, func(o *limiter.Options) {
 		o.Clock, o.Logger, o.Recorder = d.Clock, d.Logger, limiterRecorder{rec}
 	})
@@ -91,9 +103,9 @@ func newLimiter(d Deps, db *dynamodb.Client, rec handler.Recorder) (*limiter.Dis
 
 // NewLimiter builds the fleet-wide limiter on store from the parsed
 // environment: limits from cfg.LimitsJSON over the built-in defaults, and
-// the account scope and look-ahead from cfg; optFns apply after them. It
-// fails closed: a store failure answers busy, nothing falls back to a
-// local limit. EarlyCalls stays 0: pkg/launch calls at the slot. A bad
+// the account scope, look-ahead and busy retry from cfg; optFns apply
+// after them. It fails closed: a store failure answers busy (retry after
+// cfg.LimiterBusyRetry), nothing falls back to a local limit. EarlyCalls stays 0: pkg/launch calls at the slot. A bad
 // limits document is an error naming TH_LIMITS_JSON.
 func NewLimiter(store limiter.Store, cfg config.Config, optFns ...func(*limiter.Options)) (*limiter.Distributed, error) {
 	lims, err := limiter.ParseLimits(cfg.LimitsJSON)
@@ -101,7 +113,7 @@ func NewLimiter(store limiter.Store, cfg config.Config, optFns ...func(*limiter.
 		return nil, fmt.Errorf("%s: %w", config.EnvLimitsJSON, err)
 	}
 	fromEnv := func(o *limiter.Options) {
-		o.AccountScope, o.MaxAhead = cfg.AccountScope, cfg.MaxAhead
+		o.AccountScope, o.MaxAhead, o.BusyRetry = cfg.AccountScope, cfg.MaxAhead, cfg.LimiterBusyRetry
 	}
 	return limiter.NewDistributed(store, lims, append([]func(*limiter.Options){fromEnv}, optFns...)...), nil
 }

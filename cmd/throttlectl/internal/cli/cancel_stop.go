@@ -9,13 +9,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/throttle-handler/throttle-handler/pkg/clock"
 	"github.com/throttle-handler/throttle-handler/pkg/handler"
-	"github.com/throttle-handler/throttle-handler/pkg/handler/wire"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/limiter"
 )
@@ -83,8 +81,7 @@ func (p *product) stopLaunched(ctx context.Context, app *App, id string, yes boo
 			return 0, err
 		}
 	}
-	lim, err := wire.NewLimiter(limiter.NewDynamoStore(dynamodb.NewFromConfig(p.deps.AWS), p.table), p.deps.Config,
-		func(o *limiter.Options) { o.Clock = app.Clock })
+	lim, err := p.limiter(func(o *limiter.Options) { o.Clock = app.Clock })
 	if err != nil {
 		return 0, fmt.Errorf("cancel %s: limiter: %w", id, err)
 	}

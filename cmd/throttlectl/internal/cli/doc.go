@@ -33,7 +33,8 @@
 //	         and Lambda's floor of 100; the Fargate and EC2 On-Demand vCPU
 //	         quotas hold what the limiter starts at once; the rules of
 //	         statemachines/rules are enabled and target what the stack
-//	         wires them to; the task roles exist. One line per check:
+//	         wires them to; a shared limiter table (limiterTableName)
+//	         exists with the product's keys; the task roles exist. One line per check:
 //	         pass, fail (with its fix), skipped (could not run here, and
 //	         why) or assumed (the API rate buckets: no API reads them).
 //	         Exit 0 unless a check failed (--strict: or was skipped).
@@ -48,8 +49,13 @@
 // none of the test harness (TestShippedCodeLinksNoHarness).
 //
 // The product's resources come from the TH_* variables of pkg/config (the
-// deployed stack's outputs StateMachineArn, EventBusName, TableName carry
-// them) or from --state-machine-arn, --event-bus, --table; the AWS
+// deployed stack's outputs StateMachineArn, EventBusName, TableName,
+// LimiterTableName, AccountScope carry them) or from --state-machine-arn,
+// --event-bus, --table, --limiter-table. The commands that read the
+// limiter (status, cancel --stop-launched) read it from the limiter table
+// (TH_LIMITER_TABLE_NAME, else the product table) under TH_ACCOUNT_SCOPE,
+// the stack's "<account>/<region>": set both from the outputs, or status
+// reads another key than the functions write; the AWS
 // configuration from the SDK's chain, AWS_ENDPOINT_URL / --endpoint-url
 // pointing it at the local stack.
 //

@@ -114,7 +114,7 @@ type doctor struct {
 }
 
 func newDoctor(c doctorClients, cfg config.Config, f doctorFlags) *doctor {
-	t := target{machine: f.machine, bus: f.bus, table: f.table, functions: map[string]string{}, inMap: map[string]bool{}, reserved: map[string]int{}}
+	t := target{machine: f.machine, bus: f.bus, table: f.table, limiterTable: f.limiterTable, functions: map[string]string{}, inMap: map[string]bool{}, reserved: map[string]int{}}
 	return &doctor{c: c, cfg: cfg, f: f, t: t}
 }
 
@@ -123,7 +123,7 @@ func (d *doctor) run(ctx context.Context) []Check {
 	var out []Check
 	out = append(out, d.checkStack(ctx)...)
 	d.fillFromEnv()
-	out = append(out, d.checkStateMachine(ctx), d.checkBus(ctx), d.checkTable(ctx))
+	out = append(out, d.checkStateMachine(ctx), d.checkBus(ctx), d.checkTable(ctx), d.checkLimiterTable(ctx))
 	out = append(out, d.checkQueues(ctx)...)
 	out = append(out, d.checkBucket(ctx))
 	out = append(out, d.checkRules(ctx)...)
@@ -147,6 +147,7 @@ func (d *doctor) fillFromEnv() {
 	fill(&d.t.dlqURL, d.cfg.DLQURL)
 	fill(&d.t.relaunchURL, d.cfg.RelaunchQueueURL)
 	fill(&d.t.bucket, d.cfg.ResultsBucket)
+	d.limiterFromEnv()
 	if d.f.taskRoles != "" {
 		d.t.roles = splitList(d.f.taskRoles)
 	}

@@ -47,6 +47,8 @@ type fakeAWS struct {
 	roles       map[string]bool
 	taskDefCPU  map[string]string
 	errs        map[string]error
+	// tables are the tables besides the stack's, with their key schema.
+	tables map[string][]ddbtypes.KeySchemaElement
 }
 
 const (
@@ -72,7 +74,8 @@ func queueARN(url string) string {
 func newFakeAWS() *fakeAWS {
 	f := &fakeAWS{stackStatus: cfntypes.StackStatusUpdateComplete, limit: 1000,
 		outputs: map[string]string{"StateMachineArn": "arn:aws:states:us-east-1:" + fakeAccount + ":stateMachine:Launch", "EventBusName": fakeBus,
-			"TableName": "ThrottleHandler-Table", "DeadLetterQueueUrl": fakeDLQ},
+			"TableName": "ThrottleHandler-Table", "DeadLetterQueueUrl": fakeDLQ,
+			"LimiterTableName": "ThrottleHandler-Table", "AccountScope": fakeAccount + "/us-east-1"},
 		reserved:   map[string]int32{},
 		functions:  map[string]bool{},
 		quotas:     map[string]float64{quotaFargate: 4000, quotaEC2: 1000},
@@ -200,10 +203,11 @@ func (f *fakeAWS) ListTargetsByRule(_ context.Context, in *eventbridge.ListTarge
 }
 
 func (f *fakeAWS) DescribeTable(_ context.Context, in *dynamodb.DescribeTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
-	if aws.ToString(in.TableName) != f.outputs["TableName"] {
+	keys, shared := f.tables[aws.ToString(in.TableName)]
+	if aws.ToString(in.TableName) != f.outputs["TableName"] && !shared {
 		return nil, apiErr("ResourceNotFoundException")
 	}
-	return &dynamodb.DescribeTableOutput{Table: &ddbtypes.TableDescription{TableName: in.TableName, TableStatus: ddbtypes.TableStatusActive}}, nil
+	return &dynamodb.DescribeTableOutput{Table: &ddbtypes.TableDescription{TableName: in.TableName, TableStatus: ddbtypes.TableStatusActive, KeySchema: keys}}, nil
 }
 
 func (f *fakeAWS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesInput, _ ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {

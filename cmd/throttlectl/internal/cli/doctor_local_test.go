@@ -44,7 +44,7 @@ func TestDoctorLocal(t *testing.T) {
 	}
 	want := map[string]string{
 		"stack outputs": statusSkipped, "stack resources": statusSkipped, "state machine": statusPass, "event bus": statusPass,
-		"table": statusPass, "dead-letter queue": statusPass, "relaunch queue": statusPass, "results bucket": statusPass,
+		"table": statusPass, "limiter table": statusPass, "dead-letter queue": statusPass, "relaunch queue": statusPass, "results bucket": statusPass,
 		"rule ecs-service-throttled": statusPass, "rule ecs-task-failed-to-start": statusPass, "rule launch-requested": statusPass,
 		"functions": statusPass, "lambda concurrency": statusPass, "quota fargate vcpu": statusPass, "quota ec2 vcpu": statusSkipped,
 		"api rate limits": statusAssumed, "task roles": statusPass,

@@ -20,6 +20,9 @@ import (
 type target struct {
 	machine, bus, table, dlqURL, relaunchURL, bucket string
 	relaunchARN                                      string
+	// limiterTable holds the limiter's buckets (the product table unless
+	// limiterTableName named a shared one).
+	limiterTable string
 	// functions maps the product's function names (plan, runtask, …) to
 	// their deployed names or ARNs; inMap holds those the launch Map
 	// invokes; mapConcurrency is its MaxConcurrency.
@@ -74,6 +77,7 @@ func (d *doctor) stackOutputs(s cfntypes.Stack) Check {
 	set(&d.t.bus, "EventBusName")
 	set(&d.t.table, "TableName")
 	set(&d.t.dlqURL, "DeadLetterQueueUrl")
+	d.limiterFromOutputs(outs)
 	var missing []string
 	for _, k := range requiredOutputs {
 		if outs[k] == "" {

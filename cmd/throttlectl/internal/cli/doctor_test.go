@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/throttle-handler/throttle-handler/pkg/config"
@@ -52,6 +54,7 @@ func TestDoctorHealthyStack(t *testing.T) {
 		"relaunch queue":     ":relaunch",
 		"results bucket":     "throttlehandler-resultsbucket-x1",
 		"lambda concurrency": "1000, 880 unreserved; the stack reserves retry 20, runtask 100",
+		"limiter table":      "the product table; buckets keyed by 111122223333/us-east-1",
 	})
 }
 
@@ -130,6 +133,13 @@ func TestDoctorFailures(t *testing.T) {
 			check: "task roles", status: statusFail, detail: "missing: job-exec", fix: "create the roles"},
 		"roles from the flag": {flags: func(fl *doctorFlags) { fl.taskRoles = "job-task, nope" },
 			check: "task roles", status: statusFail, detail: "missing: nope", fix: "create the roles"},
+		"shared limiter table missing": {breakIt: func(f *fakeAWS) { f.outputs["LimiterTableName"] = "shared-limiter" },
+			check: "limiter table", status: statusFail, detail: "ResourceNotFoundException", fix: "create shared-limiter in this account and Region (string partition key pk, string sort key sk"},
+		"shared limiter table with other keys": {breakIt: func(f *fakeAWS) {
+			f.outputs["LimiterTableName"] = "shared-limiter"
+			f.tables = map[string][]ddbtypes.KeySchemaElement{"shared-limiter": {{AttributeName: aws.String("id"), KeyType: ddbtypes.KeyTypeHash}}}
+		},
+			check: "limiter table", status: statusFail, detail: "does not have the key schema pk (HASH), sk (RANGE)", fix: "limiterTableName"},
 		"no CloudFormation here": {breakIt: func(f *fakeAWS) { f.errs["DescribeStacks"] = apiErr("UnknownOperationException") },
 			check: "stack outputs", status: statusSkipped, detail: "not served by this endpoint",
 			alsoFailed: []string{"state machine", "event bus", "table"}},
@@ -234,5 +244,37 @@ func TestDoctorUsage(t *testing.T) {
 	}
 	if r := run(t, Env{}, "help"); !strings.Contains(r.stdout, "doctor") {
 		t.Errorf("help lacks doctor:\n%s", r.stdout)
+	}
+}
+
+// GIVEN a stack sharing a limiter table (its outputs LimiterTableName and
+// AccountScope), limits with an override for the stack's account, and a
+// --limiter-table flag
+// WHEN doctor runs
+// THEN the limiter table is checked (the flag's over the output's), and
+// the quota checks read the limits of the deployed scope
+func TestDoctorSharedLimiter(t *testing.T) {
+	t.Parallel()
+	keys := []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}}
+	f := newFakeAWS()
+	f.outputs["LimiterTableName"] = "shared-limiter"
+	f.tables = map[string][]ddbtypes.KeySchemaElement{"shared-limiter": keys, "other-limiter": keys}
+	cfg, err := config.Load(config.FromMap(map[string]string{
+		config.EnvLimitsJSON: `{"accounts": {"111122223333/us-east-1": {"actions": {"ecs:FargateTasks": {"rate": 5, "burst": 40}}}}}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{"": "shared-limiter ACTIVE, shared; buckets keyed by 111122223333/us-east-1", "other-limiter": "other-limiter ACTIVE"} {
+		fl := doctorFlags{stack: fakeStack}
+		fl.limiterTable = flag
+		checks := map[string]Check{}
+		for _, c := range newDoctor(f.clients(), cfg, fl).run(context.Background()) {
+			checks[c.Name] = c
+		}
+		if c := checks["limiter table"]; c.Status != statusPass {
+			t.Errorf("--limiter-table %q: %+v", flag, c)
+		}
+		wantDetails(t, checks, map[string]string{"limiter table": want, "quota fargate vcpu": "burst of 40 tasks"})
 	}
 }
