@@ -229,13 +229,19 @@
 // undone for the positions the decrease moves (a preempted high chunk may
 // go back to its booking-order place); the randomized test
 // (TestLanesFleetBound, with decreases) finds no window over the bound.
-// Release gives a lane position's tokens back at the frontier as before
+// A throttle's measurement counts the positions between two marks in
+// booking order, which a preemption between them reorders: the measured
+// step stays clamped between the blind step and ×0.95, as for any
+// window. Release gives a lane position's tokens back at the frontier as before
 // (positions are counts); Peek answers a high or normal take's wait at its
 // insertion point; Status lists each lane's queue (BucketStatus.Lanes).
 //
 // Storage: per bucket, fH_, fN_, fL_ (lane fronts, written by every take
 // of that lane), lg_ and lfl_ (lane state epoch and floor), and per lower
-// lane (N, L) sb, st0…st3, sc0…sc3, su (LaneShift); all numbers. By
+// lane (N, L) sb, st0…st3, sc0…sc3, su (LaneShift); all numbers. A
+// preemption conditions each lane it pushes back on su alone (every push
+// back raises the budget, so it versions the lane's state), and its
+// expressions stay well within DynamoDB's 4 KB (TestLanePreemptExpressionSize). By
 // DynamoDB's item-size rules (TestLaneItemSize) the three ECS launch
 // buckets' item is 1,285 bytes without lanes (2 write units per write),
 // 1,528 with the lane fronts (2 units: a product that never uses lanes

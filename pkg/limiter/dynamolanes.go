@@ -134,11 +134,16 @@ func (x *updateExpr) preempt(i int, d Debit, t string) {
 			x.sets = append(x.sets, fmt.Sprintf("%s = if_not_exists(%s, :zero) + %s", f, f, inc))
 			prev, next := lw.Prev.Shift[m], lw.Next.Shift[m]
 			pp, np := laneShiftPtrs(&prev), laneShiftPtrs(&next)
-			for j, a := range laneShiftAttrs(m) {
-				n := fmt.Sprintf("#ls%d_%d_%d", i, m, j)
-				x.equal(n, a+d.Bucket, fmt.Sprintf(":lsp%d_%d_%d", i, m, j), *pp[j])
+			attrs := laneShiftAttrs(m)
+			for j, a := range attrs {
+				n := fmt.Sprintf("#s%d%d%d", i, m, j)
+				if j == len(attrs)-1 {
+					// Every push back raises the budget's TAT, so it
+					// versions the lane's whole push-back state.
+					x.equal(n, a+d.Bucket, fmt.Sprintf(":sp%d%d", i, m), *pp[j])
+				}
 				if *pp[j] != *np[j] {
-					x.set(n, a+d.Bucket, fmt.Sprintf(":lsn%d_%d_%d", i, m, j), *np[j])
+					x.set(n, a+d.Bucket, fmt.Sprintf(":sn%d%d%d", i, m, j), *np[j])
 				}
 			}
 		default:
