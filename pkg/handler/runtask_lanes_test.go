@@ -59,6 +59,16 @@ func TestRunTaskLaneAheadOfBookedBatch(t *testing.T) {
 			if tc.priority != launch.PriorityNormal && tc.priority != "" && !strings.Contains(string(b), `"lane":"`+tc.priority+`"`) {
 				t.Errorf("slot JSON %s carries no lane %q", b, tc.priority)
 			}
+			// After the Wait, the slot (rechecked in its lane) is called.
+			e.clk.Advance(time.Duration(out.WaitSeconds) * time.Second)
+			calls := recordCalls(e.runTaskEnv, e.clk)
+			again, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 0, Attempt: 1, Slot: &back})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Status != StatusLaunched || len(*calls) != 1 {
+				t.Errorf("after the Wait: %s with %d calls, want launched by one call", again.Status, len(*calls))
+			}
 		})
 	}
 }
