@@ -195,3 +195,56 @@ func TestLaneSlotJSON(t *testing.T) {
 		t.Error("lane urgent: want an error")
 	}
 }
+
+// Peek, Release and a decrease with lanes: Peek answers a high take's
+// wait at its insertion point; a released low slot gives its tokens back
+// at the frontier; after a decrease the positions booked before it are
+// re-timed in booking order and no longer preempted (the next high take
+// queues behind them), while the lane state restarts for what follows.
+func TestLanePeekReleaseDecrease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, clk := newTestDistributed(t, NewMemoryStore(), nil)
+	low := bookAhead(t, d, LaneLow, 60*time.Second)
+	clk.Advance(100 * time.Millisecond)
+	one := []Take{{Bucket: ECSFargateTasks, N: 10}}
+	for _, tt := range []struct {
+		lane   string
+		lo, hi time.Duration
+	}{{LaneHigh, 2 * time.Second, 2600 * time.Millisecond}, {LaneLow, 59 * time.Second, 61 * time.Second}} {
+		w, err := d.Peek(ctx, "ecs", InLane(one, tt.lane))
+		if err != nil || w < tt.lo || w > tt.hi {
+			t.Errorf("Peek %s: %v, %v; want in [%v, %v]", tt.lane, w, err, tt.lo, tt.hi)
+		}
+	}
+	before, _ := d.store.Load(ctx, d.Key("ecs"))
+	if err := d.Release(ctx, "ecs", low[len(low)-1]); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := d.store.Load(ctx, d.Key("ecs"))
+	if got := after[ECSFargateTasks].Pos; got != before[ECSFargateTasks].Pos-10 {
+		t.Errorf("release: frontier %g, want %g", got, before[ECSFargateTasks].Pos-10)
+	}
+	p, _ := low[0].Position(ECSFargateTasks)
+	if err := d.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException", Position: p}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Recheck(ctx, "ecs", low[len(low)-2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rp, _ := r.Position(ECSFargateTasks); rp.Base != 0 || rp.Epoch != 1 {
+		t.Errorf("a position re-timed by the decrease: %+v, want base 0 in epoch 1", rp)
+	}
+	h, err := d.Reserve(ctx, "ecs", InLane(one, LaneHigh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Wait < 60*time.Second {
+		t.Errorf("high take after the decrease: wait %v, want behind the re-timed batch (≥ 60 s)", h.Wait)
+	}
+	st, _ := d.store.Load(ctx, d.Key("ecs"))
+	if l := st[ECSFargateTasks].Lanes; l.Gen != 1 || l.Floor == 0 {
+		t.Errorf("lane state after the decrease: %+v, want started in epoch 1 with a floor", l)
+	}
+}
