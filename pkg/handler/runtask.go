@@ -259,6 +259,7 @@ type launchCall struct {
 	service string
 	takes   []limiter.Take
 	slot    limiter.Slot // the slot held for the call
+	recheck bool         // slot was slept for: re-check it before the call
 	at      time.Time    // when the call was made
 	log     *slog.Logger
 }

@@ -37,14 +37,72 @@ func (h *RunTask) acquire(ctx context.Context, c *launchCall, out RunTaskOutput)
 	return h.place(ctx, c, out, h.o.DeferThreshold)
 }
 
-// wake re-times a slot held across a Wait state, with one read: a decrease
-// since it was booked moves it later, never earlier, and a slot that moved
-// beyond the defer threshold is deferred again with the same positions,
-// nothing reserved anew. If the limiter cannot read its store, the slot
-// keeps its place and time; a slot already more than StaleSlot past is
-// replaced by a new one. The Wait was rounded down, so up to a second
-// is left to sleep here whatever the defer threshold.
+// wake takes up a slot held across a Wait state. The Wait was rounded
+// down, so up to a second is left to sleep here whatever the defer
+// threshold; place re-checks the slot when its time has come.
 func (h *RunTask) wake(ctx context.Context, c *launchCall, held limiter.Slot, out RunTaskOutput) (RunTaskOutput, bool, error) {
+	c.slot, c.recheck = held, true
+	return h.place(ctx, c, out, max(h.o.DeferThreshold, time.Second))
+}
+
+// maxRetimes bounds the re-checks of one invocation: each one that moves
+// the slot stands for a decrease, and a storm of them ends in one call at
+// the last time read rather than an invocation that never calls.
+const maxRetimes = 3
+
+// place decides what happens at c.slot. A slot past the request's deadline
+// goes back and the attempt closes as refused; a slot at most sleepMax
+// away is slept for, so the call lands on the slot the limiter timed; a
+// further one (or a wait the Lambda deadline cannot hold) is answered
+// "deferred" with the slot held, for a Wait state. A slot that was slept
+// for (here or in a Wait) is re-checked just before the call, with one
+// read: a decrease while it slept moves it later (see recheck), and it is
+// placed again. So only the calls already sent miss a decrease, and the
+// limiter's in-flight horizon can be the call's round trip (wire sets
+// it). done says out is the answer.
+func (h *RunTask) place(ctx context.Context, c *launchCall, out RunTaskOutput, sleepMax time.Duration) (RunTaskOutput, bool, error) {
+	for retimes := 0; ; retimes++ {
+		if c.fresh && c.slot.At.After(c.v.sr.Deadline) {
+			out, err := h.slotPastDeadline(ctx, c, out)
+			return out, true, err
+		}
+		// The wait counts from now, not from the limiter's reading of the
+		// clock: the time its write took is already spent.
+		wait := c.slot.At.Sub(h.o.Clock.Now())
+		if wait > sleepMax || wait > 0 && lambdaTooNear(ctx, h.o.Clock, wait) {
+			h.markHeld(ctx, c)
+			return h.deferred(c, out, wait), true, nil
+		}
+		if wait > 0 {
+			if err := h.o.Clock.Sleep(ctx, wait); err != nil {
+				// The attempt stays "sent": the next invocation replays it.
+				return RunTaskOutput{}, true, transientErr("runtask", fmt.Errorf("waiting for the slot: %w", err))
+			}
+			c.recheck = true
+		}
+		if !c.recheck || retimes == maxRetimes {
+			return out, false, nil
+		}
+		c.recheck = false
+		held := c.slot
+		if out, done, err := h.recheck(ctx, c, out); done {
+			return out, true, err
+		}
+		if !c.slot.At.After(held.At) {
+			return out, false, nil
+		}
+	}
+}
+
+// recheck re-times c.slot with one read: a decrease since it was booked
+// moves it later, never earlier, with the same positions. If the limiter
+// cannot read its store, the slot keeps its place and time, unless it is
+// already more than StaleSlot past: then the chunk waits for the limiter.
+// A slot re-timed more than StaleSlot into the past (woken long after it:
+// retried through a store outage, a slow invocation) is replaced by a new
+// one. done says out is the answer.
+func (h *RunTask) recheck(ctx context.Context, c *launchCall, out RunTaskOutput) (RunTaskOutput, bool, error) {
+	held := c.slot
 	slot, err := h.lim.Recheck(ctx, c.service, held)
 	switch {
 	case err != nil && h.o.Clock.Now().Sub(held.At) > h.o.StaleSlot:
@@ -57,13 +115,11 @@ func (h *RunTask) wake(ctx context.Context, c *launchCall, held limiter.Slot, ou
 	case err != nil:
 		countBusy(h.o.Metrics, err)
 		c.log.Warn("held slot not re-timed; kept as it was", "err", err)
-		slot = held
+		return out, false, nil
 	case h.o.Clock.Now().Sub(slot.At) > h.o.StaleSlot:
-		// Woken long after its slot (retried through a store outage, a
-		// slow invocation): the real bucket lost the refill the slot stood
-		// for, and a crowd of such calls would go out at once. The old
-		// position stays charged (it pays for that refill); a new one is
-		// taken at the current time.
+		// The real bucket lost the refill the slot stood for, and a crowd
+		// of such calls would go out at once. The old position stays
+		// charged (it pays for that refill); a new one is taken now.
 		h.o.Metrics.Add(MetricStaleSlots, 1, UnitCount)
 		c.log.Info("held slot stale; taking a new one", "slotAt", slot.At.UTC(), "lateMs", h.o.Clock.Now().Sub(slot.At).Milliseconds())
 		return h.acquire(ctx, c, out)
@@ -71,35 +127,7 @@ func (h *RunTask) wake(ctx context.Context, c *launchCall, held limiter.Slot, ou
 		c.log.Info("held slot re-timed", "from", held.At.UTC(), "slotAt", slot.At.UTC(), "laterMs", slot.At.Sub(held.At).Milliseconds())
 	}
 	c.slot = slot
-	return h.place(ctx, c, out, max(h.o.DeferThreshold, time.Second))
-}
-
-// place decides what happens at c.slot. A slot past the request's deadline
-// goes back and the attempt closes as refused; a slot at most sleepMax
-// away is slept for, so the call lands on the slot the limiter timed; a
-// further one (or a wait the Lambda deadline cannot hold) is answered
-// "deferred" with the slot held, for a Wait state. done says out is the
-// answer.
-func (h *RunTask) place(ctx context.Context, c *launchCall, out RunTaskOutput, sleepMax time.Duration) (RunTaskOutput, bool, error) {
-	if c.fresh && c.slot.At.After(c.v.sr.Deadline) {
-		out, err := h.slotPastDeadline(ctx, c, out)
-		return out, true, err
-	}
-	// The wait counts from now, not from the limiter's reading of the
-	// clock: the time its write took is already spent.
-	wait := c.slot.At.Sub(h.o.Clock.Now())
-	if wait <= 0 {
-		return out, false, nil
-	}
-	if wait <= sleepMax && !lambdaTooNear(ctx, h.o.Clock, wait) {
-		if err := h.o.Clock.Sleep(ctx, wait); err != nil {
-			// The attempt stays "sent": the next invocation replays it.
-			return RunTaskOutput{}, true, transientErr("runtask", fmt.Errorf("waiting for the slot: %w", err))
-		}
-		return out, false, nil
-	}
-	h.markHeld(ctx, c)
-	return h.deferred(c, out, wait), true, nil
+	return out, false, nil
 }
 
 // codeSlotHeld marks a new attempt that waits for its slot across a Wait.

@@ -44,10 +44,12 @@ func recordCalls(e *runTaskEnv, clk clock.Clock) *[]time.Time {
 
 // GIVEN a chunk deferred with a slot 4.2 s away (waitSeconds 4, rounded down)
 // WHEN the Wait ends and runtask is called with the slot
-// THEN the slot is re-checked once, nothing is reserved anew, and:
-// unchanged or moved within the threshold, the rest is slept and the call
-// lands on the slot; moved beyond it, the slot is deferred again with the
-// same positions; unreadable (store busy), it keeps its place and time.
+// THEN the rest is slept, the slot is re-checked just before the call,
+// nothing is reserved anew, and: unchanged, the call lands on the slot;
+// moved within the threshold, the move is slept, the slot re-checked once
+// more, and the call lands on the moved slot; moved beyond it, the slot is
+// deferred again with the same positions; unreadable (store busy), it
+// keeps its place and time.
 func TestRunTaskWakesWithHeldSlot(t *testing.T) {
 	t.Parallel()
 	slotAt := t0.Add(4200 * time.Millisecond)
@@ -60,11 +62,12 @@ func TestRunTaskWakesWithHeldSlot(t *testing.T) {
 		calledAt  time.Time     // zero: deferred again
 		wantWait  int
 		busy      float64 // MetricLimiterBusy
+		rechecks  int     // 0: one
 	}{
 		"unchanged: the rest is slept":          {threshold: 2 * time.Second, calledAt: slotAt},
 		"unchanged, threshold 0: still slept":   {calledAt: slotAt},
 		"legacy slotAt: called at it":           {threshold: 2 * time.Second, legacy: true, calledAt: slotAt},
-		"re-timed within the threshold: slept":  {threshold: 2 * time.Second, later: 1500 * time.Millisecond, calledAt: slotAt.Add(1500 * time.Millisecond)},
+		"re-timed within the threshold: slept":  {threshold: 2 * time.Second, later: 1500 * time.Millisecond, calledAt: slotAt.Add(1500 * time.Millisecond), rechecks: 2},
 		"re-timed beyond it: deferred again":    {threshold: 2 * time.Second, later: 10 * time.Second, wantWait: 10},
 		"store busy: the slot keeps its place":  {threshold: 2 * time.Second, err: busy, calledAt: slotAt, busy: 1},
 		"threshold 0, re-timed beyond a second": {later: 3 * time.Second, wantWait: 3},
@@ -90,8 +93,8 @@ func TestRunTaskWakesWithHeldSlot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(e.lim.rechecks) != 1 || len(e.lim.reserves) != 1 {
-				t.Errorf("rechecks %d, reserves %d; want 1 and 1 (the held slot, nothing reserved anew)", len(e.lim.rechecks), len(e.lim.reserves))
+			if want := max(tc.rechecks, 1); len(e.lim.rechecks) != want || len(e.lim.reserves) != 1 {
+				t.Errorf("rechecks %d, reserves %d; want %d and 1 (the held slot, nothing reserved anew)", len(e.lim.rechecks), len(e.lim.reserves), want)
 			}
 			if got := e.metrics.get(MetricLimiterBusy); got != tc.busy {
 				t.Errorf("%s: got %v, want %v", MetricLimiterBusy, got, tc.busy)
@@ -248,6 +251,66 @@ func TestRunTaskRetimesAfterDecrease(t *testing.T) {
 	}
 	if got := (*calls)[2]; !got.Equal(again.Slot.At) {
 		t.Errorf("called at %v, want on the re-timed slot %v", got, again.Slot.At)
+	}
+}
+
+// sleepHook is a fake clock that runs onSleep (once) when a sleep starts:
+// what the fleet does while a call sleeps in process for its slot.
+type sleepHook struct {
+	*clock.Fake
+	onSleep func()
+}
+
+func (c *sleepHook) Sleep(ctx context.Context, d time.Duration) error {
+	if f := c.onSleep; f != nil {
+		c.onSleep = nil
+		f()
+	}
+	return c.Fake.Sleep(ctx, d)
+}
+
+// GIVEN a call sleeping in process for a slot 5 s away (defer threshold 10 s)
+// WHEN a throttle decreases its bucket while it sleeps
+// THEN it re-checks the slot before calling (one read), sleeps the move,
+// and the call lands on the re-timed slot, not the one it went to sleep
+// for: a decrease reaches every call not yet sent
+func TestRunTaskRechecksBeforeTheCall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newRealLimiterEnv(t, slowTasks, 10*time.Second)
+	hc := &sleepHook{Fake: e.clk}
+	e.h = NewRunTask(e.st, e.d, e.ecs, e.ec2, func(o *RunTaskOptions) {
+		o.Clock, o.DeferThreshold, o.AccountScope, o.Metrics = hc, 10*time.Second, "test", e.metrics
+	})
+	plan(t, e.st, launchtest.ECSRequest("r1", 30), t0)
+	calls := recordCalls(e.runTaskEnv, e.clk)
+	for chunk := range 2 {
+		if out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: chunk, Attempt: 1}); err != nil || out.Status != StatusLaunched {
+			t.Fatalf("chunk %d: got %+v, %v; want launched", chunk, out, err)
+		}
+	}
+	slept := false
+	hc.onSleep = func() {
+		if err := e.d.Signal(ctx, ServiceECS, limiter.ECSFargateTasks, limiter.Signal{Reason: "ThrottlingException", At: e.clk.Now()}); err != nil {
+			t.Error(err)
+		}
+		slept = true
+	}
+	out, err := e.run(t, RunTaskInput{RequestID: "r1", Chunk: 2, Attempt: 1})
+	if err != nil || out.Status != StatusLaunched || len(*calls) != 3 {
+		t.Fatalf("chunk 2: got %+v, %v, %d calls; want launched by the third call", out, err, len(*calls))
+	}
+	if !slept {
+		t.Fatal("chunk 2 did not sleep in process for its slot")
+	}
+	// Undecreased, the slot lay 5 s after chunk 1's call (10 tokens at 2
+	// per s); the decrease (×0.7) re-times what lies beyond the horizon.
+	undecreased := (*calls)[1].Add(5 * time.Second)
+	if got := (*calls)[2]; !got.After(undecreased) {
+		t.Errorf("called at %v, want after %v: the decrease while it slept must move it", got, undecreased)
+	}
+	if p := e.bucket(t, limiter.ECSFargateTasks); p.Epoch != 1 {
+		t.Errorf("epoch %d, want 1", p.Epoch)
 	}
 }
 

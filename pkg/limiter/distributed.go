@@ -145,6 +145,8 @@ type Distributed struct {
 	known    map[string]Item        // last item seen per key (adaptive state)
 	resolved map[string]BucketLimit // per bucket
 	failing  map[string]bool        // per key: inside a run of store failures (logged once)
+
+	live map[string]appliedLimits // per key: the stored limits applied (livelimits.go)
 }
 
 // NewDistributed returns a limiter over store with limits (nil: the built-in
@@ -209,7 +211,7 @@ func (d *Distributed) limitLocked(bucket string) (BucketLimit, error) {
 	if l, ok := d.resolved[bucket]; ok {
 		return l, nil
 	}
-	l, err := d.lims.Bucket(d.o.AccountScope, bucket)
+	l, err := d.limitsOf(bucket).Bucket(d.o.AccountScope, bucket)
 	if err != nil {
 		return BucketLimit{}, err
 	}
@@ -360,7 +362,8 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		t := d.now()
 		return t, t.Add(d.o.MaxAhead)
 	}
-	for try := 0; ; try++ {
+	for try, applied := 0, int64(-1); ; try++ {
+		lims = d.recheckLimits(ctx, service, takes, lims, &applied) // the stored limits may have changed
 		d.mu.Lock()
 		debits := d.debitsLocked(key, takes, lims, d.nowLocked())
 		d.mu.Unlock()
@@ -379,6 +382,9 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		}
 		d.storeOK(key, service)
 		d.remember(key, item, false)
+		if try < 4 && d.giveBackIfChanged(ctx, key, applied, debits) {
+			continue // the answer brought new limits: take again under them
+		}
 		s := d.slotOf(item, at, debits, lims)
 		s.Lane = takes[0].Lane
 		d.recordSlot(service, s)
@@ -457,6 +463,7 @@ func (d *Distributed) recordSlot(service string, s Slot) {
 // authoritative fresh read; otherwise a bucket's state moves only forward
 // (responses to concurrent calls arrive in any order).
 func (d *Distributed) remember(key string, item Item, replace bool) {
+	d.adopt(key) // the answer carried the item's stored limits
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	old := d.known[key]

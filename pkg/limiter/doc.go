@@ -309,6 +309,55 @@
 // an action to its bucket.
 // Inheritance: defaults → service → account/region → API action.
 //
+// # Live limits
+//
+// The override document can also live in the table, so a change needs no
+// deploy. SetLimits validates it exactly as ParseLimits does (the same
+// error, naming the key; nothing written) and writes it, compact, into
+// every service's bucket item as item-level attributes: lim (the
+// document), limV (a version counting sets and resets), limBy (who) and
+// limAt (when, µs). Each write is conditioned on the version read: a
+// concurrent set fails with a *LimitsConflictError and writes nothing;
+// when a later service's write fails, those already written are put back
+// (as a newer version holding the document before). Every answer of the
+// store carries the whole item (the acquisition's ALL_NEW, the reads of
+// Recheck, Peek, Status and Signal); a Store implementing LiveStore
+// (MemoryStore, DynamoStore) keeps the newest document it has seen per
+// key, and after each call the Distributed applies it when its limV is
+// newer than the one it applied: no read to learn of it. The acquisition
+// whose answer brings a change was timed under the old limits, so it gives
+// its tokens back (Give: one read, one write) and takes again under the
+// new ones, once per process and change: otherwise every warm process of a
+// fleet would take once more at the old rate. Versions only move forward (answers to concurrent calls arrive
+// in any order); a stored document that does not parse (a newer
+// release's) is logged and the limits in force kept. The limits the
+// Distributed was built with (TH_LIMITS_JSON, the stack's limitsJson) are
+// the initial value, in force while the item carries no document;
+// ResetLimits removes it (limV still counts, so every process goes back).
+//
+// The bucket item expires a day after its last slot (TTL), so the write
+// also goes to a durable copy beside it (same partition key, sort key
+// limits, no TTL) that only moves forward; a process's first acquisition
+// reads it when the bucket item's answers carried no document: one GetItem
+// per process and key, at its cold start.
+//
+// A raise probes rather than jumps: for every bucket whose configured rate
+// the new document raises, the same write stores the rate in force now
+// (the learned rate, else the old configured one) as the learned rate
+// (rate_, rateAt_ = now), conditioned on the bucket's epoch and without
+// changing it. The rate then holds for 10 s and grows ×(1 + Recovery) per
+// second to the new ceiling: from 20 to 40 per s in 10 s + ln 2 / ln 1.01 ≈
+// 80 s. A lowered limit applies at the next take (its increment and burst
+// allowance at the new rate); positions already booked keep their time:
+// they drain at the old pace for at most the look-ahead they were booked
+// over, and a throttle they cause re-anchors them as any decrease does.
+//
+// The document adds its compact length, who, and about 40 bytes to the
+// item every acquisition writes; DynamoDB bills a write per 1 KB of the
+// item, so a document up to about 650 bytes keeps the ECS launch buckets'
+// item (about 1,330 bytes) at two write units. SetLimits refuses more than
+// 2,048 bytes (limitsJson's bound).
+//
 // # Metrics
 //
 // Counters go to a Recorder (metrics.go): LimiterAcquisitions,

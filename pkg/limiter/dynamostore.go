@@ -70,6 +70,8 @@ type DynamoStore struct {
 	first    map[string]chan struct{} // key → serialises this process's first-contact writes
 
 	writes, conflicts, reads atomic.Int64
+
+	live liveSeen // stored limit documents answers carried (livelimits_store.go)
 }
 
 // NewDynamoStore returns a store on table through api.
@@ -422,7 +424,7 @@ func (x *swapExpr) field(i int, f stateField, bucket string, prev, next BucketSt
 // condition, before (ALL_OLD, where DynamoDB returns it).
 func (s *DynamoStore) update(ctx context.Context, key string, names map[string]string, values map[string]ddbtypes.AttributeValue, sets, conds []string) (*dynamodb.UpdateItemOutput, error) {
 	s.writes.Add(1)
-	return s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.table),
 		Key:                                 s.keyAttrs(key),
 		UpdateExpression:                    aws.String("SET " + strings.Join(sets, ", ")),
@@ -432,6 +434,8 @@ func (s *DynamoStore) update(ctx context.Context, key string, names map[string]s
 		ReturnValues:                        ddbtypes.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	s.live.noteAnswer(key, out, err) // the item's stored limits ride on every answer
+	return out, err
 }
 
 // Swap implements Store with one UpdateItem conditioned on the compared
@@ -477,6 +481,7 @@ func (s *DynamoStore) Load(ctx context.Context, key string) (Item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("limiter: load %s: %w", key, err)
 	}
+	s.live.noteRead(key, out.Item)
 	return parseItem(out.Item), nil
 }
 

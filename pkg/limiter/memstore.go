@@ -12,6 +12,8 @@ import (
 type MemoryStore struct {
 	mu    sync.Mutex
 	items map[string]Item
+
+	live liveMemory // stored limit documents (livelimits_store.go)
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -23,6 +25,7 @@ func (m *MemoryStore) itemLocked(key string) Item {
 	if m.items == nil {
 		m.items = map[string]Item{}
 	}
+	m.live.seeLocked(key) // every operation answers the item, limits included
 	it := m.items[key]
 	if it == nil {
 		it = Item{}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -101,6 +102,14 @@ func newLimiter(d Deps, db *dynamodb.Client, rec handler.Recorder) (*limiter.Dis
 	return lim, store, nil
 }
 
+// CallHorizon is the limiter's in-flight horizon for the product's calls:
+// runtask re-checks a slot it slept for just before calling (one read), so
+// a decrease can move every position but those of calls already on their
+// way — the read's and the call's round trips, well under half a second.
+// Every process that signals must use it: the decrease that re-anchors is
+// computed by whichever process reports the throttle.
+const CallHorizon = 500 * time.Millisecond
+
 // NewLimiter builds the fleet-wide limiter on store from the parsed
 // environment: limits from cfg.LimitsJSON over the built-in defaults, and
 // the account scope, look-ahead and busy retry from cfg; optFns apply
@@ -114,6 +123,7 @@ func NewLimiter(store limiter.Store, cfg config.Config, optFns ...func(*limiter.
 	}
 	fromEnv := func(o *limiter.Options) {
 		o.AccountScope, o.MaxAhead, o.BusyRetry = cfg.AccountScope, cfg.MaxAhead, cfg.LimiterBusyRetry
+		o.InFlight = CallHorizon
 	}
 	return limiter.NewDistributed(store, lims, append([]func(*limiter.Options){fromEnv}, optFns...)...), nil
 }

@@ -55,6 +55,7 @@ func commands() []Command {
 			Usage:    "doctor [--stack-name NAME] [--task-roles R,…] [--task-definitions TD,…] [--tasks N] [--instance-vcpus N] [--strict]",
 			Run:      runDoctor,
 		},
+		limitsCommand(),
 		{
 			Name:     "invoke",
 			Synopsis: "run a function's real handler in-process on an event",

@@ -41,6 +41,15 @@
 //	         Against the local AWS everything runs but the stack checks
 //	         (no CloudFormation) and the EC2 quota (no EC2 launch
 //	         configured); doctor_*.go
+//	limits   get: the limiter's effective limit document per service,
+//	         from the table or the deployment's initial value
+//	         (TH_LIMITS_JSON), with its version, who and when (--json);
+//	         set --file F|-: validate as limitsJson is (the error names
+//	         the key; nothing written) and store it in every service's
+//	         bucket item, conditioned on the version read, recorded --by
+//	         (default $USER and the profile); reset: back to the initial
+//	         value. Every function applies a change at its next
+//	         acquisition (pkg/limiter, Live limits); limits.go
 //	invoke   run a function's real handler in-process on an event
 //
 // throttlectl talks only to AWS (a deployed stack, or the local one at
