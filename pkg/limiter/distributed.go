@@ -388,12 +388,17 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		s := d.slotOf(item, at, debits, lims)
 		s.Lane = takes[0].Lane
 		d.recordSlot(service, s)
-		for i, t := range takes {
-			if t.Bucket == s.Binding {
-				d.rec.Add(MetricRateRatio, service, float64(effRate(lims[i], item[t.Bucket], at)/lims[i].Rate))
-			}
-		}
+		d.recordRatio(service, s, item, takes, lims, at)
 		return s, nil
+	}
+}
+
+// recordRatio records the binding bucket's learned / configured rate.
+func (d *Distributed) recordRatio(service string, s Slot, item Item, takes []Take, lims []BucketLimit, at time.Time) {
+	for i, t := range takes {
+		if t.Bucket == s.Binding {
+			d.rec.Add(MetricRateRatio, service, float64(effRate(lims[i], item[t.Bucket], at)/lims[i].Rate))
+		}
 	}
 }
 
