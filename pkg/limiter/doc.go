@@ -183,9 +183,11 @@
 // did; no lane runs at a fraction of the rate, which would overlap two
 // schedules. Positions due before the horizon (asleep in a Lambda, or in
 // flight) never move: that is the cost of a preemption, a high take waits
-// the horizon (2 s) plus its own increment (10 tasks at 20/s: 0.5 s) plus
-// the increments of high takes ahead of it, and a lower lane's calls
-// already in the horizon keep their time.
+// the horizon (Options.InFlight: 2 s by default, 0.5 s in the product's
+// functions, whose runtask re-checks a slot just before its call) plus its
+// own increment (10 tasks at 20/s: 0.5 s) plus the increments of high
+// takes ahead of it, and a lower lane's calls already in the horizon keep
+// their time.
 //
 // Lower-lane holders learn of the move at their wake-time Recheck (one
 // read): a lower-lane position carries its base (its TAT less its lane's
