@@ -34,7 +34,7 @@ type Options struct {
 	// Tasks is the Fargate tasks requested (default 2000).
 	Tasks int
 	// Concurrency is the launch state machine's Map MaxConcurrency
-	// (default 400, the machine's own).
+	// (default DefaultConcurrency, the machine's own).
 	Concurrency int
 	// TimeScale runs the local AWS k× faster than real time (default 10).
 	TimeScale float64
@@ -82,7 +82,7 @@ func (o *Options) defaults() error {
 		o.Tasks = 2000
 	}
 	if o.Concurrency == 0 {
-		o.Concurrency = 400
+		o.Concurrency = DefaultConcurrency
 	}
 	if o.TimeScale == 0 {
 		o.TimeScale = 10
@@ -398,3 +398,7 @@ func thousands(n int) string {
 	}
 	return s
 }
+
+// DefaultConcurrency is the launch machine's own Map MaxConcurrency
+// (statemachines/launch.asl.json; benchlaunch's test keeps the two equal).
+const DefaultConcurrency = 100

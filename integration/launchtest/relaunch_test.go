@@ -112,7 +112,7 @@ func TestRelaunchesWaitOnTheQueue(t *testing.T) {
 	}
 	c := &counters{decisions: map[string]int64{}, start: stack.Clock.Now()}
 	// One invoker a chunk, as the launch state machine's Map (MaxConcurrency
-	// 400): every chunk books its slots at the start, so the Fargate task
+	// 100, above these 40 chunks): every chunk books its slots at the start, so the Fargate task
 	// bucket is booked minutes ahead however fast this machine runs.
 	chunks := make(chan int)
 	errs := make(chan error, len(sr.Plan.Chunks))

@@ -249,7 +249,7 @@ func (d *Distributed) now() time.Time {
 
 // probeHold is how long a decreased rate holds before it probes upward:
 // a rate measured just under the real one would otherwise cross it again
-// within seconds (×1.01 per second from 3 % below: 3 s) and make a throttle
+// within seconds (×1.005 per second from 3 % below: 6 s) and make a throttle
 // per few seconds, which at 5 calls/s is several percent of the calls.
 const probeHold = 10 * time.Second
 

@@ -49,7 +49,9 @@
 // decreases and the anchor of the last one: position AnchorPos was due at
 // AnchorAt and later positions follow at AnchorRate. A decrease re-anchors
 // in one conditional write: positions due before the in-flight horizon
-// (Options.InFlight, 2 s: calls asleep in a Lambda cannot move) plus one
+// (Options.InFlight, 2 s: calls asleep in a Lambda cannot move; the
+// product's runtask re-checks a slot it slept for just before calling, so
+// it runs with 0.5 s, wire.CallHorizon) plus one
 // call's refill keep their time, the position due then becomes the anchor,
 // every later one moves to the new rate at once (no per-slot writes), and
 // the frontier grants no burst (the real bucket is empty after a throttle;
@@ -292,7 +294,7 @@
 // probing gently — for takes made from then on.
 //
 // Defaults (limits.go, README "Tuning"): blind decrease ×0.85, signal window 5 s,
-// recovery ×1.01 per second, floor 5 % of the rate, and a burst fraction
+// recovery ×1.005 per second, floor 5 % of the rate, and a burst fraction
 // of 0.9: the limiter hands out 90 % of a bucket's burst at once, the rest
 // being headroom for the refill the real bucket loses while full between
 // the limiter's reading and the call.
@@ -348,8 +350,8 @@
 // (the learned rate, else the old configured one) as the learned rate
 // (rate_, rateAt_ = now), conditioned on the bucket's epoch and without
 // changing it. The rate then holds for 10 s and grows ×(1 + Recovery) per
-// second to the new ceiling: from 20 to 40 per s in 10 s + ln 2 / ln 1.01 ≈
-// 80 s. A lowered limit applies at the next take (its increment and burst
+// second to the new ceiling: from 20 to 40 per s in 10 s + ln 2 / ln 1.005
+// ≈ 150 s. A lowered limit applies at the next take (its increment and burst
 // allowance at the new rate); positions already booked keep their time:
 // they drain at the old pace for at most the look-ahead they were booked
 // over, and a throttle they cause re-anchors them as any decrease does.

@@ -206,7 +206,7 @@ func TestLiveLimitsRaiseProbes(t *testing.T) {
 					t.Fatalf("swap: %v %v", ok, err)
 				}
 				// 61 s after the decrease (10 s of hold) the learned rate has grown
-				tc.from = Limit(tc.learned * math.Pow(1.01, 51))
+				tc.from = Limit(tc.learned * math.Pow(1+defaultRecovery, 51))
 			}
 			clk.Advance(time.Second)
 			now := clk.Now()
@@ -230,7 +230,7 @@ func TestLiveLimitsRaiseProbes(t *testing.T) {
 			}{
 				{0, tc.from},
 				{probeHold, tc.from},
-				{probeHold + 30*time.Second, min(40, tc.from*Limit(math.Pow(1.01, 30)))},
+				{probeHold + 30*time.Second, min(40, tc.from*Limit(math.Pow(1+defaultRecovery, 30)))},
 				{probeHold + 200*time.Second, 40},
 			} {
 				clk.Set(now.Add(c.after))

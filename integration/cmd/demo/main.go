@@ -1,7 +1,7 @@
 // Command demo is the local end-to-end run (integration/demo), what
 // `make demo` runs:
 //
-//	go run ./integration/cmd/demo [--tasks 2000] [--concurrency 400] [--time-scale 10]
+//	go run ./integration/cmd/demo [--tasks 2000] [--concurrency 100] [--time-scale 10]
 //	    [--task-run-seconds 20] [--task-failure-rate 0] [--wait-for-completion=true] [--retry-attempts 3]
 //	    [--report reports/demo.json] [--<bucket>-burst N --<bucket>-rate R …]
 //

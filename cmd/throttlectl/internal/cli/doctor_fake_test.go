@@ -96,7 +96,12 @@ func newFakeAWS() *fakeAWS {
 	if err != nil {
 		panic(err)
 	}
-	f.definition = string(def)
+	// The figures of TestDoctorFailures are for a Map of 400 (a stack
+	// deployed with maxConcurrency 400), whatever the file's default.
+	f.definition = strings.Replace(string(def), `"MaxConcurrency": 100,`, `"MaxConcurrency": 400,`, 1)
+	if !strings.Contains(f.definition, `"MaxConcurrency": 400,`) {
+		panic("fake stack: the launch machine's MaxConcurrency was not found")
+	}
 	byName := map[string]settings.Function{}
 	for _, fn := range settings.Functions {
 		byName[fn.Name] = fn

@@ -61,7 +61,7 @@ func TestDoctorLocal(t *testing.T) {
 		"functions":          "runtask (reserved 100)",
 		"lambda concurrency": "account limit 1000, 880 unreserved",
 		"quota fargate vcpu": "quota 4000 vCPU; the ecs:FargateTasks burst of 100 tasks at 0.25 vCPU (task definition job:1) need 25",
-		"state machine":      "Map MaxConcurrency 400",
+		"state machine":      "Map MaxConcurrency 100",
 	})
 	// The local AWS has no CloudFormation: --stack-name's checks are
 	// skipped, the names come from the TH_* variables.
@@ -86,20 +86,21 @@ func TestDoctorLocal(t *testing.T) {
 }
 
 // TestDoctorLocalLowConcurrency: with the account's Lambda concurrency at
-// 300, the stack's reservations (120) leave 180 unreserved, fewer than
-// the launch Map's 400 concurrent classify invocations need: doctor fails
+// 220, the stack's reservations (120) leave 100 unreserved (Lambda's
+// floor), fewer than the launch Map's 100 concurrent classify invocations
+// and the other unreserved functions need: doctor fails
 // with exit status 1 and names the quota to ask for.
 func TestDoctorLocalLowConcurrency(t *testing.T) {
 	t.Parallel()
-	l := startLocalWith(t, awslocal.Options{Services: awslocal.ServicesOptions{Lambda: func(o *lambdasvc.Options) { o.Concurrency = 300 }}})
+	l := startLocalWith(t, awslocal.Options{Services: awslocal.ServicesOptions{Lambda: func(o *lambdasvc.Options) { o.Concurrency = 220 }}})
 	code, checks, out := doctorReport(t, l)
 	c := checks["lambda concurrency"]
 	if code != ExitFailure || c.Status != statusFail {
 		t.Fatalf("exit %d, lambda concurrency %+v; want exit 1 and a failure\n%s", code, c, out)
 	}
-	// 403 needed (the Map's 400 classify calls, plan, summary, submit), 180
-	// free: a limit of 300 + 223.
-	for _, want := range []string{"account limit 300, 180 unreserved", "need 403 at once", "Concurrent executions to at least 523", "--quota-code L-B99A9384", "or free 223"} {
+	// 103 needed (the Map's 100 classify calls, plan, summary, submit), 100
+	// free: a limit of 220 + 3.
+	for _, want := range []string{"account limit 220, 100 unreserved", "need 103 at once", "Concurrent executions to at least 223", "--quota-code L-B99A9384", "or free 3"} {
 		if !strings.Contains(c.Detail+c.Fix, want) {
 			t.Errorf("lambda concurrency check %+v lacks %q", c, want)
 		}
