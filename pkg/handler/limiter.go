@@ -60,17 +60,18 @@ func serviceOf(kind launch.Kind) string {
 }
 
 // takesFor returns the limiter takes of a call launching count units of
-// kind; fargate adds the Fargate buckets for ECS. The last take is the
+// kind in lane (the request's priority, limiter "Lanes"); fargate adds
+// the Fargate buckets for ECS. The last take is the
 // one weighted by the count (see throttleSignal).
-func takesFor(kind launch.Kind, count int, fargate bool) (string, []limiter.Take) {
+func takesFor(kind launch.Kind, count int, fargate bool, lane string) (string, []limiter.Take) {
 	if kind == launch.KindEC2 {
-		return ServiceEC2, []limiter.Take{{Bucket: limiter.EC2RunInstances, N: 1}, {Bucket: limiter.EC2Instances, N: float64(count)}}
+		return ServiceEC2, limiter.InLane([]limiter.Take{{Bucket: limiter.EC2RunInstances, N: 1}, {Bucket: limiter.EC2Instances, N: float64(count)}}, lane)
 	}
 	t := []limiter.Take{{Bucket: limiter.ECSRunTask, N: 1}}
 	if fargate {
 		t = append(t, limiter.Take{Bucket: limiter.ECSFargateRunTask, N: 1}, limiter.Take{Bucket: limiter.ECSFargateTasks, N: float64(count)})
 	}
-	return ServiceECS, t
+	return ServiceECS, limiter.InLane(t, lane)
 }
 
 // ecsLaunchBuckets are the buckets an account-wide ECS congestion signal

@@ -18,7 +18,7 @@ func TestStorePeekerMatchesReserve(t *testing.T) {
 	store := limiter.NewMemoryStore()
 	d := limiter.NewDistributed(store, nil, func(o *limiter.Options) { o.Clock = clk; o.BurstFeedback = -1 })
 	p := StorePeeker{Limiter: d}
-	service, takes := takesFor(launch.KindECS, 10, true)
+	service, takes := takesFor(launch.KindECS, 10, true, "")
 	for i := range 12 {
 		if i == 6 {
 			if err := d.Signal(ctx, service, limiter.ECSFargateTasks, limiter.Signal{Reason: "ThrottlingException", At: clk.Now()}); err != nil {

@@ -87,7 +87,7 @@ func (h *Relaunch) retryLater(ctx context.Context, j *relaunchJob, answered bool
 	}
 	var next time.Duration
 	if h.o.Peek != nil {
-		service, takes := takesFor(launch.KindECS, 1, j.fargate())
+		service, takes := takesFor(launch.KindECS, 1, j.fargate(), j.sr.Request.Lane())
 		if d, err := h.o.Peek.NextSlot(ctx, service, takes); err == nil {
 			next = d
 		}

@@ -323,7 +323,7 @@ func (h *Relaunch) holdSlot(ctx context.Context, j *relaunchJob) (near bool, wai
 		}
 		return true, max(0, w), nil
 	}
-	service, takes := takesFor(launch.KindECS, 1, j.fargate())
+	service, takes := takesFor(launch.KindECS, 1, j.fargate(), j.sr.Request.Lane())
 	slot, err := h.lim.Reserve(ctx, service, takes)
 	if err != nil {
 		countBusy(h.o.Metrics, err)
@@ -349,7 +349,7 @@ func (h *Relaunch) callFailed(ctx context.Context, j *relaunchJob, err error) (E
 	lc := h.o.ClassifyError(err)
 	if lc.Class == failure.Throttled {
 		h.o.Metrics.Add(MetricThrottledSync, 1, UnitCount)
-		service, takes := takesFor(launch.KindECS, 1, j.fargate())
+		service, takes := takesFor(launch.KindECS, 1, j.fargate(), j.sr.Request.Lane())
 		bucket, sig := throttleSignal(j.slot, takes, lc.Code, j.calledAt)
 		if serr := h.lim.Signal(ctx, service, bucket, sig); serr != nil {
 			j.log.Warn("throttle signal lost", "bucket", bucket, "err", serr)

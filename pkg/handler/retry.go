@@ -204,7 +204,7 @@ func (h *ChunkRetry) nextSlot(ctx context.Context, v chunkView) time.Duration {
 	if h.o.Peek == nil {
 		return 0
 	}
-	service, takes := takesFor(v.spec.Kind, max(1, v.state.Missing(v.spec.Size)), v.fargate())
+	service, takes := takesFor(v.spec.Kind, max(1, v.state.Missing(v.spec.Size)), v.fargate(), v.sr.Request.Lane())
 	next, err := h.o.Peek.NextSlot(ctx, service, takes)
 	if err != nil {
 		return 0

@@ -265,7 +265,7 @@ type launchCall struct {
 }
 
 func (h *RunTask) newCall(in RunTaskInput, v chunkView, rec launch.AttemptRecord, fresh bool) *launchCall {
-	service, takes := takesFor(v.spec.Kind, rec.Count, v.fargate())
+	service, takes := takesFor(v.spec.Kind, rec.Count, v.fargate(), v.sr.Request.Lane())
 	return &launchCall{in: in, v: v, rec: rec, fresh: fresh, service: service, takes: takes,
 		log: h.o.Logger.With("requestId", in.RequestID, "chunk", in.Chunk, "attempt", in.Attempt)}
 }

@@ -18,6 +18,24 @@ import (
 type Take struct {
 	Bucket string  `json:"bucket"`
 	N      float64 `json:"n"`
+	// Lane is the acquisition's priority lane: LaneHigh, LaneNormal ("",
+	// the default) or LaneLow; every take of one acquisition names the
+	// same lane (InLane sets it).
+	Lane string `json:"lane,omitempty"`
+}
+
+// InLane returns takes with their lane set to lane (normal as "", the
+// default).
+func InLane(takes []Take, lane string) []Take {
+	if lane == LaneNormal {
+		lane = ""
+	}
+	out := make([]Take, len(takes))
+	for i, t := range takes {
+		t.Lane = lane
+		out[i] = t
+	}
+	return out
 }
 
 // Position is a slot's place in one bucket: End is the bucket's frontier
@@ -29,6 +47,10 @@ type Position struct {
 	N      float64
 	Epoch  int64
 	At     time.Time
+	// Base and Shift place a lower-lane position on its lane's push back
+	// (LaneShift): its TAT less the lane's push back when booked, and the
+	// push back it has seen (µs). Base 0: no preemption can move it.
+	Base, Shift int64
 }
 
 // Slot is a held place in every bucket a call draws on: the call may be made
@@ -41,6 +63,8 @@ type Slot struct {
 	Wait      time.Duration
 	Binding   string
 	Positions []Position
+	// Lane is the acquisition's lane ("" for normal).
+	Lane string
 }
 
 // Position returns the slot's position in bucket (ok false if none).
@@ -272,6 +296,12 @@ func (d *Distributed) check(service string, takes []Take) ([]BucketLimit, error)
 				return nil, fmt.Errorf("limiter: takes[%d].bucket %q appears twice", i, t.Bucket)
 			}
 		}
+		if _, ok := laneIndex(t.Lane); !ok {
+			return nil, fmt.Errorf("limiter: takes[%d].lane %q: want high, normal or low", i, t.Lane)
+		}
+		if t.Lane != takes[0].Lane {
+			return nil, fmt.Errorf("limiter: takes[%d].lane %q: every take of an acquisition names the same lane (takes[0] has %q)", i, t.Lane, takes[0].Lane)
+		}
 		lims[i] = l
 	}
 	return lims, nil
@@ -283,7 +313,10 @@ func (d *Distributed) debitsLocked(key string, takes []Take, lims []BucketLimit,
 		st := d.known[key][t.Bucket]
 		// A tolerance shorter than EarlyCalls turns negative: slots then lie
 		// after the TAT, so an early call still conforms.
-		debits[i] = Debit{Bucket: t.Bucket, N: t.N, Inc: effRate(lims[i], st, now).durationFor(t.N), Tau: d.tau(lims[i]), Epoch: st.Epoch}
+		debits[i] = Debit{Bucket: t.Bucket, N: t.N, Inc: effRate(lims[i], st, now).durationFor(t.N), Tau: d.tau(lims[i]), Epoch: st.Epoch, Lane: t.Lane}
+		l, _ := laneIndex(t.Lane)
+		debits[i].Lanes = lanePlan(st, l, debits[i].Inc.Microseconds(), debits[i].Tau.Microseconds(),
+			micros(now), d.o.InFlight.Microseconds(), lims[i].Shares)
 	}
 	return debits
 }
@@ -314,7 +347,9 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 	d.mu.Lock()
 	_, seen := d.known[key]
 	d.mu.Unlock()
-	if !seen { // learn the rates and epochs once per process
+	// A high take reads the item first: it preempts what the fleet has
+	// booked, which this process's view may not show yet.
+	if !seen || takes[0].Lane == LaneHigh { // otherwise learn the rates and epochs once per process
 		item, err := d.load(ctx, key)
 		if err != nil {
 			return Slot{}, d.storeError(ctx, key, service, err)
@@ -335,9 +370,7 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 		sctx, cancel := context.WithTimeout(ctx, d.o.StoreTimeout)
 		item, at, err := d.store.Take(sctx, key, arrive, debits)
 		cancel()
-		if ee, ok := errors.AsType[*EpochError](err); ok && try < 4 {
-			// Another process decreased a rate: take again at the new one.
-			d.remember(key, ee.Item, true)
+		if d.planAgain(key, err, try) {
 			continue
 		}
 		if err != nil {
@@ -353,14 +386,36 @@ func (d *Distributed) Reserve(ctx context.Context, service string, takes []Take)
 			continue // the answer brought new limits: take again under them
 		}
 		s := d.slotOf(item, at, debits, lims)
+		s.Lane = takes[0].Lane
 		d.recordSlot(service, s)
-		for i, t := range takes {
-			if t.Bucket == s.Binding {
-				d.rec.Add(MetricRateRatio, service, float64(effRate(lims[i], item[t.Bucket], at)/lims[i].Rate))
-			}
-		}
+		d.recordRatio(service, s, item, takes, lims, at)
 		return s, nil
 	}
+}
+
+// recordRatio records the binding bucket's learned / configured rate.
+func (d *Distributed) recordRatio(service string, s Slot, item Item, takes []Take, lims []BucketLimit, at time.Time) {
+	for i, t := range takes {
+		if t.Bucket == s.Binding {
+			d.rec.Add(MetricRateRatio, service, float64(effRate(lims[i], item[t.Bucket], at)/lims[i].Rate))
+		}
+	}
+}
+
+// planAgain says a take refused for a stale plan is to be made again,
+// from the item the refusal carries: another process decreased a rate
+// (take again at the new one) or moved the lanes a preemption was planned
+// on.
+func (d *Distributed) planAgain(key string, err error, try int) bool {
+	if ee, ok := errors.AsType[*EpochError](err); ok && try < 4 {
+		d.remember(key, ee.Item, true)
+		return true
+	}
+	if le, ok := errors.AsType[*LaneConflictError](err); ok && try < 8 {
+		d.remember(key, le.Item, true)
+		return true
+	}
+	return false
 }
 
 // slotOf builds the slot a take applied at `at` got, from the item right
@@ -374,7 +429,8 @@ func (d *Distributed) slotOf(item Item, at time.Time, debits []Debit, lims []Buc
 	best := math.Inf(-1)
 	for i, db := range debits {
 		st := item[db.Bucket]
-		raw := st.TAT.Add(-db.Tau)
+		tat := laneTAT(st, db)
+		raw := tat.Add(-db.Tau)
 		if h, ok := d.halvesOf(lims[i], st); ok {
 			raw = h.due(st.Pos, raw)
 		}
@@ -383,6 +439,8 @@ func (d *Distributed) slotOf(item Item, at time.Time, debits []Debit, lims []Buc
 			due = at
 		}
 		s.Positions[i] = Position{Bucket: db.Bucket, End: st.Pos, N: db.N, Epoch: st.Epoch, At: due}
+		l, _ := laneIndex(db.Lane)
+		s.Positions[i].Base, s.Positions[i].Shift = laneBase(st, l, micros(tat))
 		score := raw.Sub(at).Seconds() // due later binds
 		if score < 0 && db.Inc > 0 {
 			score /= db.Inc.Seconds() // minus the calls of burst left
@@ -464,9 +522,13 @@ func (d *Distributed) Recheck(ctx context.Context, service string, s Slot) (Slot
 
 // retime applies the item's anchors to s's positions (see Recheck).
 func retime(item Item, s Slot) Slot {
-	out := Slot{Positions: make([]Position, len(s.Positions))}
+	out := Slot{Positions: make([]Position, len(s.Positions)), Lane: s.Lane}
 	for i, p := range s.Positions {
 		st := item[p.Bucket]
+		p = relane(st, s.Lane, p)
+		if st.Epoch > p.Epoch {
+			p.Base, p.Shift = 0, 0 // re-timed in booking order: no preemption moves it again
+		}
 		switch {
 		case st.Epoch <= p.Epoch || st.AnchorRate <= 0:
 		case p.End > st.AnchorPos:
@@ -528,6 +590,9 @@ func (d *Distributed) Peek(ctx context.Context, service string, takes []Take) (t
 	var wait time.Duration
 	for _, db := range debits {
 		tat := item[db.Bucket].TAT
+		if db.Lanes != nil && db.Lanes.Preempt { // a higher lane goes ahead
+			tat = fromMicros(db.Lanes.P)
+		}
 		if tat.Before(now) {
 			tat = now
 		}

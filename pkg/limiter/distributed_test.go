@@ -23,7 +23,7 @@ func newTestDistributed(t *testing.T, s Store, lims *Limits, optFns ...func(*Opt
 	return NewDistributed(s, lims, append([]func(*Options){base}, optFns...)...), clk
 }
 
-var fargate10 = []Take{{ECSRunTask, 1}, {ECSFargateRunTask, 1}, {ECSFargateTasks, 10}}
+var fargate10 = []Take{{Bucket: ECSRunTask, N: 1}, {Bucket: ECSFargateRunTask, N: 1}, {Bucket: ECSFargateTasks, N: 10}}
 
 func TestReserveSlots(t *testing.T) {
 	t.Parallel()
@@ -36,13 +36,13 @@ func TestReserveSlots(t *testing.T) {
 	}{
 		// 100 burst at 40/s, 90 of it at once (burstFraction 0.9): the 91st
 		// call waits 25 ms.
-		{"RunTask burst then 25 ms apart", []Take{{ECSRunTask, 1}}, append(make([]time.Duration, 90), ms(25), ms(50))},
+		{"RunTask burst then 25 ms apart", []Take{{Bucket: ECSRunTask, N: 1}}, append(make([]time.Duration, 90), ms(25), ms(50))},
 		// Fargate tasks bucket (100 / 20 per s, 90 at once) binds: 9 calls
 		// of 10 tasks, then one every 500 ms.
 		{"Fargate 10 tasks per call", fargate10, append(make([]time.Duration, 9), ms(500), ms(1000))},
 		// RunInstances requests bucket (5 / 2 per s, 4 at once) binds
 		// before instances.
-		{"EC2 one instance per call", []Take{{EC2RunInstances, 1}, {EC2Instances, 1}}, []time.Duration{0, 0, 0, 0, ms(500), ms(1000)}},
+		{"EC2 one instance per call", []Take{{Bucket: EC2RunInstances, N: 1}, {Bucket: EC2Instances, N: 1}}, []time.Duration{0, 0, 0, 0, ms(500), ms(1000)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestEarlyCallsShortenTheTolerance(t *testing.T) {
 	// 5 calls of 10 tasks now, then 500 ms apart.
 	want := append(make([]time.Duration, 5), ms(500), ms(1000), ms(1500), ms(2000), ms(2500))
 	for i, w := range want {
-		s, err := d.Reserve(context.Background(), "ecs", []Take{{ECSFargateTasks, 10}})
+		s, err := d.Reserve(context.Background(), "ecs", []Take{{Bucket: ECSFargateTasks, N: 10}})
 		if err != nil || s.Wait != w {
 			t.Fatalf("reservation %d: wait %v, %v; want %v", i, s.Wait, err, w)
 		}
@@ -81,7 +81,7 @@ func TestEarlyCallsShortenTheTolerance(t *testing.T) {
 	// with the tasks bucket, it binds the first Fargate calls (each made at
 	// once: 1.15 s ≤ 2 s).
 	d, _ = newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.EarlyCalls = 2 * time.Second })
-	if s, err := d.Reserve(context.Background(), "ecs", []Take{{ECSFargateRunTask, 1}}); err != nil || s.Wait != ms(1150) {
+	if s, err := d.Reserve(context.Background(), "ecs", []Take{{Bucket: ECSFargateRunTask, N: 1}}); err != nil || s.Wait != ms(1150) {
 		t.Fatalf("short tolerance: wait %v, %v; want 1.15s", s.Wait, err)
 	}
 }
@@ -123,11 +123,11 @@ func TestReserveRejectsBadTakes(t *testing.T) {
 		want    string
 	}{
 		{"none", "ecs", nil, "no takes"},
-		{"other service", "ecs", []Take{{EC2RunInstances, 1}}, `takes[0].bucket "ec2:RunInstances" is not a bucket of service "ecs"`},
-		{"unknown bucket", "ecs", []Take{{"ecs:Nope", 1}}, `"ecs:Nope"`},
-		{"above burst", "ecs", []Take{{ECSFargateTasks, 101}}, "takes[0].n = 101 for ecs:FargateTasks: must be in (0, burst 100]"},
-		{"zero", "ecs", []Take{{ECSRunTask, 1}, {ECSFargateTasks, 0}}, "takes[1].n = 0"},
-		{"twice", "ecs", []Take{{ECSRunTask, 1}, {ECSRunTask, 1}}, `takes[1].bucket "ecs:RunTask" appears twice`},
+		{"other service", "ecs", []Take{{Bucket: EC2RunInstances, N: 1}}, `takes[0].bucket "ec2:RunInstances" is not a bucket of service "ecs"`},
+		{"unknown bucket", "ecs", []Take{{Bucket: "ecs:Nope", N: 1}}, `"ecs:Nope"`},
+		{"above burst", "ecs", []Take{{Bucket: ECSFargateTasks, N: 101}}, "takes[0].n = 101 for ecs:FargateTasks: must be in (0, burst 100]"},
+		{"zero", "ecs", []Take{{Bucket: ECSRunTask, N: 1}, {Bucket: ECSFargateTasks, N: 0}}, "takes[1].n = 0"},
+		{"twice", "ecs", []Take{{Bucket: ECSRunTask, N: 1}, {Bucket: ECSRunTask, N: 1}}, `takes[1].bucket "ecs:RunTask" appears twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,7 +145,7 @@ func TestReserveBacklogFull(t *testing.T) {
 	rec := &Counters{}
 	d, clk := newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.MaxAhead = time.Second; o.Recorder = rec })
 	ctx := context.Background()
-	takes := []Take{{EC2RunInstances, 1}}
+	takes := []Take{{Bucket: EC2RunInstances, N: 1}}
 	// 4 of the burst (burstFraction 0.9 of 5, in whole tokens) + 2 within
 	// the second ahead at 2/s.
 	for i := range 6 {
@@ -198,7 +198,7 @@ func TestAdaptiveConverges(t *testing.T) {
 		const total, settle = 1200 * time.Second, 300 * time.Second
 		var admitted, throttled int
 		for clk.Now().Before(t0.Add(total)) {
-			s, err := d.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}})
+			s, err := d.Reserve(ctx, "ecs", []Take{{Bucket: ECSRunTask, N: 1}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -282,7 +282,7 @@ func TestCallerCancellationIsNotAFallback(t *testing.T) {
 	d, _ := newTestDistributed(t, store, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	if _, err := d.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := d.Reserve(ctx, "ecs", []Take{{Bucket: ECSRunTask, N: 1}}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want the caller's context error", err)
 	}
 }
@@ -310,7 +310,7 @@ func TestMixedCallsShareABucket(t *testing.T) {
 	}
 	end := calls[len(calls)-1]
 	for clk.Now().Before(end) {
-		s, err := d.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}})
+		s, err := d.Reserve(ctx, "ecs", []Take{{Bucket: ECSRunTask, N: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +353,7 @@ func fuzzDistributedBody(t *testing.T, ops []byte) {
 	{
 		ctx := context.Background()
 		d, clk := newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.MaxAhead = 10 * time.Second })
-		takes := []Take{{EC2RunInstances, 1}}
+		takes := []Take{{Bucket: EC2RunInstances, N: 1}}
 		var slots []Slot
 		for i := 0; i+1 < len(ops); i += 2 {
 			clk.Advance(time.Duration(ops[i]) * 10 * time.Millisecond)

@@ -114,7 +114,10 @@
 // store down keeps the slot as it was (its place is still booked).
 //
 // A Slot survives JSON (what a Step Functions Wait carries):
-// {"at":"…","waitSeconds":1.5,"binding":"ecs:FargateTasks","positions":[{"bucket":"ecs:FargateTasks","end":130,"n":10,"epoch":2,"at":"…"}]}.
+// {"at":"…","waitSeconds":1.5,"binding":"ecs:FargateTasks","positions":[{"bucket":"ecs:FargateTasks","end":130,"n":10,"epoch":2,"at":"…"}]},
+// with "lane" for a high or low slot (omitted for normal, so slots of
+// older releases decode) and "base" and "shift" on a position a higher
+// lane may still push back (see Lanes).
 //
 // # Storage: one item, one conditional write
 //
@@ -161,6 +164,98 @@
 // at the slot instead would be exact but, a TAT being a single frontier,
 // would queue every other call behind the furthest slot (95 s there).
 // One write per acquisition, no starvation: that is the trade.
+//
+// # Lanes
+//
+// An acquisition names its lane (Take.Lane, the request's priority):
+// LaneHigh, LaneNormal ("", the default) or LaneLow, served in that order.
+// A bucket stays one GCRA timeline (TAT, Pos): lanes change where a take
+// lands on it, never how much it admits. A take in lane l preempts: it is
+// inserted at P, the latest of now + the in-flight horizon (in TAT terms,
+// + the tolerance), the fronts (last booked TAT) of lane l and every
+// higher lane, the lane state's floor and, for each lower lane it pushes
+// back, that lane's last run end (below); every lower lane with positions
+// beyond P has them all moved back by the take's increment n/rate, and
+// the frontier advances by the same increment — in the one conditional
+// write of the acquisition (no extra round trip; a preemption compares
+// the lane state it was planned on, and a conflict returns the item to
+// plan again from). The union of the schedules is then the old one with a
+// gap of exactly the increment opened at P and filled by the take, so the
+// fleet-wide bound (tolerance + rate × window, in any window) holds as it
+// did; no lane runs at a fraction of the rate, which would overlap two
+// schedules. Positions due before the horizon (asleep in a Lambda, or in
+// flight) never move: that is the cost of a preemption, a high take waits
+// the horizon (Options.InFlight: 2 s by default, 0.5 s in the product's
+// functions, whose runtask re-checks a slot just before its call) plus its
+// own increment (10 tasks at 20/s: 0.5 s) plus the increments of high
+// takes ahead of it, and a lower lane's calls already in the horizon keep
+// their time.
+//
+// Lower-lane holders learn of the move at their wake-time Recheck (one
+// read): a lower-lane position carries its base (its TAT less its lane's
+// push back when booked) and the push back it has seen; the lane keeps
+// the push back as a step function of the base (LaneShift: a Base value
+// and up to four runs, each a threshold and the push back beyond it), so
+// Recheck moves the slot by the push back it gained (later, never
+// earlier). A preemption whose P lies at a lane's last run end extends that
+// run (a high request's chunks arriving faster than they are served chain
+// into one run); otherwise it starts one. The oldest run folds into Base
+// once every position at or below it was due a second ago (a holder woken
+// from a Wait at its slot's time rechecks within it). A lane whose four
+// runs are all live, or whose budget is spent, is not pushed back: the
+// take goes behind it (first come, first served).
+//
+// Shares: each lower lane keeps a share of the bucket while a higher lane
+// has queued work (BucketLimit.Shares; "laneShares" at any level of the
+// limit document; defaults normal 0.3, low 0.1), enforced as a preemption
+// budget, a small GCRA per lane: a push back of i costs i / (1 − share)
+// of budget time, which refills at one second per second with at most
+// laneWindow (60 s) banked, so a lane is pushed back by at most
+// (1 − share) × 60 s at once and (1 − share) s per second after. A batch
+// alone uses the whole bucket (shares cap nothing without higher work).
+// Ageing: a lower-lane position first due D0 away is pushed back by at
+// most (1 − share)(60 s + D), D being the time it ends up waiting, so
+// D ≤ (D0 + (1 − share) × 60 s) / share: a low chunk booked 300 s ahead
+// is called within 3,540 s however much high work arrives (540 s for
+// one due now), a normal one within 1,140 s; TestLaneStarvationBound
+// checks it. The defaults keep 30 % for normal work under an urgent storm
+// and 10 % for a batch under both.
+//
+// Decreases: a decrease re-anchors every lane at once, since the
+// re-anchor counts positions of the one timeline (booking order); the
+// lane state belongs to the epoch it was started in (Gen), and the first
+// high or normal take of a new epoch starts it again with its floor at the
+// frontier: positions booked before the decrease are not preempted
+// afterwards (they drain first come, first served, behind the re-timed
+// positions). A position re-timed by a decrease loses its base. The
+// re-anchor re-times positions in booking order, not in the order
+// preemption had put them, so a preemption shortly before a decrease is
+// undone for the positions the decrease moves (a preempted high chunk may
+// go back to its booking-order place); the randomized test
+// (TestLanesFleetBound, with decreases) finds no window over the bound.
+// A throttle's measurement counts the positions between two marks in
+// booking order, which a preemption between them reorders: the measured
+// step stays clamped between the blind step and ×0.95, as for any
+// window. Release gives a lane position's tokens back at the frontier as before
+// (positions are counts); Peek answers a high or normal take's wait at its
+// insertion point; Status lists each lane's queue (BucketStatus.Lanes).
+//
+// Storage: per bucket, fH_, fN_, fL_ (lane fronts, written by every take
+// of that lane), lg_ and lfl_ (lane state epoch and floor), and per lower
+// lane (N, L) sb, st0…st3, sc0…sc3, su (LaneShift); all numbers. A
+// preemption conditions each lane it pushes back on su alone (every push
+// back raises the budget, so it versions the lane's state), and its
+// expressions stay well within DynamoDB's 4 KB (TestLanePreemptExpressionSize). By
+// DynamoDB's item-size rules (TestLaneItemSize) the three ECS launch
+// buckets' item is 1,285 bytes without lanes (2 write units per write),
+// 1,528 with the lane fronts (2 units: a product that never uses lanes
+// pays nothing more), and 3,280 with every lane attribute written (4
+// units per write: an item that preemptions touched, until its TTL).
+// One item tops out near 1,000 write units per second: about 500
+// acquisitions/s at 2 units, 250 at 4 (the Fargate task bucket admits 2
+// calls of 10 tasks per second). A high take reads the item before its
+// write (one read unit, strongly consistent): its process's view may not
+// show what the fleet booked.
 //
 // # Learning the rate
 //

@@ -261,6 +261,9 @@ func (s *DynamoStore) Take(ctx context.Context, key string, arrive Arrival, debi
 		if err := checkEpoch(fresh, debits); err != nil {
 			return nil, time.Time{}, err
 		}
+		if _, err := takeLanes(fresh, debits, atUS); err != nil {
+			return nil, time.Time{}, err // the lanes moved: plan again
+		}
 		// The race and the read took time: the retry arrives now.
 		at, limit = arrive()
 		atUS, limitUS = micros(at), micros(limit)
@@ -292,6 +295,7 @@ func (s *DynamoStore) takeOnce(ctx context.Context, key string, atUS, limitUS in
 	}
 	sets := make([]string, 0, len(debits)+1)
 	conds := make([]string, 0, len(debits))
+	lx := &updateExpr{names: names, values: values} // lanes (dynamolanes.go)
 	for i, d := range debits {
 		t, inc, tau := fmt.Sprintf("#t%d", i), d.Inc.Microseconds(), d.Tau.Microseconds()
 		names[t] = attrTAT + d.Bucket
@@ -302,7 +306,13 @@ func (s *DynamoStore) takeOnce(ctx context.Context, key string, atUS, limitUS in
 		values[fmt.Sprintf(":q%d", i)] = num(d.Epoch)
 		sets = append(sets, fmt.Sprintf("%s = if_not_exists(%s, :zero) + :k%d", p, p, i))
 		conds = append(conds, epochCond(ep, fmt.Sprintf(":q%d", i), d.Epoch))
-		if backlog[i] {
+		if d.Lanes != nil {
+			lx.laneEpoch(i, d)
+		}
+		if d.Lanes != nil && d.Lanes.Preempt {
+			lx.preempt(i, d, t)
+		} else if backlog[i] {
+			lx.laneFront(i, d, fmt.Sprintf("%s + :i%d", t, i))
 			// TAT += inc, if the new slot (TAT + inc − tau) is within the bound.
 			values[fmt.Sprintf(":i%d", i)] = num(inc)
 			values[fmt.Sprintf(":m%d", i)] = num(limitUS + tau - inc)
@@ -314,11 +324,14 @@ func (s *DynamoStore) takeOnce(ctx context.Context, key string, atUS, limitUS in
 			ba, bp := fmt.Sprintf("#ba%d", i), fmt.Sprintf("#bp%d", i)
 			names[ba], names[bp] = attrBurstAt+d.Bucket, attrBurstPos+d.Bucket
 			values[fmt.Sprintf(":n%d", i)] = num(atUS + inc)
+			lx.laneFront(i, d, fmt.Sprintf(":n%d", i))
 			sets = append(sets, fmt.Sprintf("%s = :n%d", t, i), ba+" = :at", fmt.Sprintf("%s = if_not_exists(%s, :zero)", bp, p))
 			conds = append(conds, fmt.Sprintf("(attribute_not_exists(%s) OR %s < :at)", t, t))
 		}
 	}
-	sets = append(sets, "#e = :e")
+	sets = append(append(sets, lx.sets...), "#e = :e")
+	conds = append(conds, lx.conds...)
+	pruneValues(values, sets, conds)
 	out, err := s.update(ctx, key, names, values, sets, conds)
 	if err != nil {
 		return nil, err
@@ -521,6 +534,9 @@ var stateFields = []stateField{
 	floatField(attrBurstPos, compareNever, func(s *BucketState) *float64 { return &s.BurstPos }),
 }
 
+// allFields are the attributes parseItem reads: the state and the lanes.
+var allFields = append(append([]stateField{}, stateFields...), laneFields()...)
+
 func numF(v float64) ddbtypes.AttributeValue {
 	return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(v, 'g', -1, 64)}
 }
@@ -548,7 +564,7 @@ func parseItem(av map[string]ddbtypes.AttributeValue) Item {
 		if !ok {
 			continue
 		}
-		for _, f := range stateFields {
+		for _, f := range allFields {
 			if bucket, ok := strings.CutPrefix(name, f.prefix); ok {
 				st := item[bucket]
 				f.set(&st, n.Value)

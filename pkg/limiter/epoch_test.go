@@ -83,7 +83,7 @@ func TestSlotsCarryPositions(t *testing.T) {
 func TestReleaseGivesPositionsBack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	takes := []Take{{EC2RunInstances, 1}}
+	takes := []Take{{Bucket: EC2RunInstances, N: 1}}
 	for _, viaJSON := range []bool{false, true} {
 		d, clk := newTestDistributed(t, NewMemoryStore(), nil)
 		last := reserveN(t, d, "ec2", takes, 6)[5] // 4 at once, then 500 ms apart
@@ -129,7 +129,7 @@ func TestDecreaseRetimesBookedSlots(t *testing.T) {
 	ctx := context.Background()
 	rec := &Counters{}
 	d, _ := newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.Recorder = rec })
-	takes := []Take{{ECSFargateTasks, 10}}
+	takes := []Take{{Bucket: ECSFargateTasks, N: 10}}
 	// 100 burst, 90 at once, 20/s: 9 slots now, then 500 ms apart; the
 	// 30th at 10.5 s.
 	slots := reserveN(t, d, "ecs", takes, 30)
@@ -180,7 +180,7 @@ func TestOneDecreasePerEpoch(t *testing.T) {
 	rec := &Counters{}
 	d, clk := newTestDistributed(t, store, nil, func(o *Options) { o.Recorder = rec })
 	other := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1"; o.BurstFeedback = -1 })
-	slots := reserveN(t, d, "ecs", []Take{{ECSRunTask, 1}}, 120)
+	slots := reserveN(t, d, "ecs", []Take{{Bucket: ECSRunTask, N: 1}}, 120)
 	for i, s := range slots[:50] { // a storm from calls timed in epoch 0
 		p, _ := s.Position(ECSRunTask)
 		l := d
@@ -200,7 +200,7 @@ func TestOneDecreasePerEpoch(t *testing.T) {
 	}
 	// A call timed in epoch 1 and throttled decreases again.
 	clk.Advance(2 * time.Second)
-	p, _ := reserveN(t, d, "ecs", []Take{{ECSRunTask, 1}}, 1)[0].Position(ECSRunTask)
+	p, _ := reserveN(t, d, "ecs", []Take{{Bucket: ECSRunTask, N: 1}}, 1)[0].Position(ECSRunTask)
 	if err := d.Signal(ctx, "ecs", ECSRunTask, Signal{Reason: "ThrottlingException", Position: p}); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestEpochErrorRetakesAtTheNewRate(t *testing.T) {
 	store := NewMemoryStore()
 	a, clk := newTestDistributed(t, store, nil)
 	b := NewDistributed(store, nil, func(o *Options) { o.Clock = clk; o.AccountScope = "111122223333/us-east-1"; o.BurstFeedback = -1 })
-	takes := []Take{{ECSFargateTasks, 10}}
+	takes := []Take{{Bucket: ECSFargateTasks, N: 10}}
 	reserveN(t, b, "ecs", takes, 10) // 90 at once, then 500 ms apart: the 10th at 0.5 s
 	if err := a.Signal(ctx, "ecs", ECSFargateTasks, Signal{Reason: "ThrottlingException"}); err != nil {
 		t.Fatal(err)
@@ -309,10 +309,10 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 				o.StoreTimeout = 10 * time.Millisecond
 				o.BusyRetry = 7 * time.Second
 			})
-			held := reserveN(t, d, "ecs", []Take{{ECSRunTask, 1}}, 95)[94]
+			held := reserveN(t, d, "ecs", []Take{{Bucket: ECSRunTask, N: 1}}, 95)[94]
 			store.down.Store(true)
 			for range 3 {
-				_, err := d.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}})
+				_, err := d.Reserve(ctx, "ecs", []Take{{Bucket: ECSRunTask, N: 1}})
 				busy, ok := errors.AsType[*StoreBusyError](err)
 				if !ok || busy.RetryAfter() != 7*time.Second || !busy.LimiterBusy() || busy.Config != tc.config {
 					t.Fatalf("got %v, want a busy answer retrying after 7s (config %v)", err, tc.config)
@@ -329,7 +329,7 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 				t.Fatalf("Recheck with the store down: %+v, %v; want the slot as it was and an error", kept, err)
 			}
 			store.down.Store(false)
-			if s, err := d.Reserve(ctx, "ecs", []Take{{ECSRunTask, 1}}); err != nil || s.Wait != ms(150) {
+			if s, err := d.Reserve(ctx, "ecs", []Take{{Bucket: ECSRunTask, N: 1}}); err != nil || s.Wait != ms(150) {
 				t.Fatalf("after recovery: %+v, %v; want the 96th slot, 150 ms away", s, err)
 			}
 		})
@@ -341,7 +341,7 @@ func TestStatus(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d, _ := newTestDistributed(t, NewMemoryStore(), nil)
-	reserveN(t, d, "ecs", []Take{{ECSFargateTasks, 10}}, 30) // frontier 10.5 s ahead at 20/s
+	reserveN(t, d, "ecs", []Take{{Bucket: ECSFargateTasks, N: 10}}, 30) // frontier 10.5 s ahead at 20/s
 	st, err := d.Status(ctx, "ecs")
 	if err != nil || len(st) != 1 {
 		t.Fatalf("status: %+v, %v", st, err)

@@ -31,6 +31,10 @@ type BucketLimit struct {
 	// (Burst × burstFraction in whole tokens, at least 1); the rest is headroom for the refill the real
 	// bucket loses between the limiter's reading and the call.
 	Tolerance float64
+	// Shares is, per lane (high, normal, low), the part of the bucket a
+	// lane keeps while a higher lane has queued work (lanes.go); the high
+	// lane's is unused.
+	Shares [nLanes]float64
 }
 
 // Built-in bucket names (docs/contracts.md). A bucket is one of AWS's
@@ -129,6 +133,9 @@ const (
 // settings is one level of the hierarchy; nil fields inherit.
 type settings struct {
 	Burst, Rate, FloorFraction, Decrease, RecoveryPerSecond, SignalWindowSeconds, BurstFraction *float64
+	// Shares are the lane shares ("laneShares": {"normal": …, "low": …});
+	// nil entries inherit.
+	Shares [nLanes]*float64
 }
 
 type accountLimits struct {
@@ -159,8 +166,10 @@ type accountLimits struct {
 // (lowest adaptive rate as a fraction of rate), decrease (factor per throttle
 // signal, in (0, 1)), recoveryPerSecond (growth of a lowered rate per
 // second: 0.01 multiplies it by 1.01 each second), signalWindowSeconds
-// (de-duplication window). A bucket not built
-// in must be named service:Action and given burst and rate.
+// (de-duplication window), laneShares (per lower lane, e.g. {"normal":
+// 0.3, "low": 0.1}, the defaults; each in (0, 1): the part of the bucket
+// a lane keeps while a higher lane has queued work, lanes.go). A bucket
+// not built in must be named service:Action and given burst and rate.
 type Limits struct {
 	defaults settings
 	services map[string]*settings
@@ -322,10 +331,16 @@ func parseSettings(raw json.RawMessage, path string) (*settings, error) {
 		"recoveryPerSecond":   {&s.RecoveryPerSecond, func(v float64) bool { return v >= 0 && v <= 1 }, "in [0, 1]"},
 		"signalWindowSeconds": {&s.SignalWindowSeconds, func(v float64) bool { return v >= 0 && v <= 3600 }, "in [0, 3600]"},
 	}
+	if raw, ok := obj["laneShares"]; ok {
+		if err := parseShares(raw, path+".laneShares", s); err != nil {
+			return nil, err
+		}
+		delete(obj, "laneShares")
+	}
 	for _, k := range sortedKeys(obj) {
 		f, ok := fields[k]
 		if !ok {
-			return nil, fmt.Errorf("%s.%s: unknown key (want %s)", path, k, strings.Join(sortedKeys(fields), ", "))
+			return nil, fmt.Errorf("%s.%s: unknown key (want %s, laneShares)", path, k, strings.Join(sortedKeys(fields), ", "))
 		}
 		var v float64
 		if err := json.Unmarshal(obj[k], &v); err != nil {
@@ -337,6 +352,30 @@ func parseSettings(raw json.RawMessage, path string) (*settings, error) {
 		*f.dst = &v
 	}
 	return s, nil
+}
+
+// parseShares reads "laneShares": {"normal": 0.3, "low": 0.1}, each in
+// (0, 1): the high lane is never preempted, so it has no share.
+func parseShares(raw json.RawMessage, path string, s *settings) error {
+	obj, err := object(raw, path)
+	if err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(obj) {
+		l, ok := laneIndex(k)
+		if !ok || k == "" || l == laneHigh {
+			return fmt.Errorf("%s.%s: unknown lane (want low, normal)", path, k)
+		}
+		var v float64
+		if err := json.Unmarshal(obj[k], &v); err != nil {
+			return fmt.Errorf("%s.%s: must be a number, got %s", path, k, obj[k])
+		}
+		if !(v > 0 && v < 1) {
+			return fmt.Errorf("%s.%s: must be in (0, 1), got %g", path, k, v)
+		}
+		s.Shares[l] = &v
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
@@ -367,6 +406,7 @@ func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
 		burst, rate = &d[0], &d[1]
 	}
 	floor, dec, rec, win, bf := defaultFloorFraction, defaultDecrease, defaultRecovery, defaultSignalWindow.Seconds(), defaultBurstFraction
+	shares := [nLanes]float64{1, defaultShareNormal, defaultShareLow}
 	apply := func(s *settings) {
 		if s == nil {
 			return
@@ -382,7 +422,8 @@ func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
 		for _, p := range []struct {
 			src *float64
 			dst *float64
-		}{{s.FloorFraction, &floor}, {s.Decrease, &dec}, {s.RecoveryPerSecond, &rec}, {s.SignalWindowSeconds, &win}, {s.BurstFraction, &bf}} {
+		}{{s.FloorFraction, &floor}, {s.Decrease, &dec}, {s.RecoveryPerSecond, &rec}, {s.SignalWindowSeconds, &win}, {s.BurstFraction, &bf},
+			{s.Shares[laneNormal], &shares[laneNormal]}, {s.Shares[laneLow], &shares[laneLow]}} {
 			if p.src != nil {
 				*p.dst = *p.src
 			}
@@ -413,5 +454,6 @@ func (l *Limits) Bucket(scope, bucket string) (BucketLimit, error) {
 		Decrease:     dec,
 		Recovery:     rec,
 		SignalWindow: time.Duration(win * float64(time.Second)),
+		Shares:       shares,
 	}, nil
 }

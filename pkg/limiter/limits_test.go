@@ -28,7 +28,7 @@ func TestLimitsBuiltIn(t *testing.T) {
 		}
 		want := BucketLimit{Burst: tt.burst, Rate: Limit(tt.rate), Floor: Limit(tt.rate * defaultFloorFraction),
 			Decrease: defaultDecrease, Recovery: defaultRecovery, SignalWindow: defaultSignalWindow,
-			Tolerance: math.Floor(tt.burst * defaultBurstFraction)}
+			Tolerance: math.Floor(tt.burst * defaultBurstFraction), Shares: defaultShares}
 		if got != want {
 			t.Errorf("%s: got %+v, want %+v", tt.bucket, got, want)
 		}
@@ -58,17 +58,17 @@ func TestLimitsInheritance(t *testing.T) {
 		want          BucketLimit
 	}{
 		// defaults → service
-		{"eu-west-1", ECSRunTask, BucketLimit{100, 40, 20, 0.6, 0.02, time.Second, math.Floor(100 * defaultBurstFraction)}},
+		{"eu-west-1", ECSRunTask, BucketLimit{100, 40, 20, 0.6, 0.02, time.Second, math.Floor(100 * defaultBurstFraction), defaultShares}},
 		// defaults only (ec2 has no service settings)
-		{"eu-west-1", EC2RunInstances, BucketLimit{5, 2, 0.1, 0.5, 0.02, time.Second, math.Floor(5 * defaultBurstFraction)}},
+		{"eu-west-1", EC2RunInstances, BucketLimit{5, 2, 0.1, 0.5, 0.02, time.Second, math.Floor(5 * defaultBurstFraction), defaultShares}},
 		// action over service over defaults
-		{"eu-west-1", ECSFargateTasks, BucketLimit{200, 40, 20, 0.6, 0.03, time.Second, math.Floor(200 * defaultBurstFraction)}},
+		{"eu-west-1", ECSFargateTasks, BucketLimit{200, 40, 20, 0.6, 0.03, time.Second, math.Floor(200 * defaultBurstFraction), defaultShares}},
 		// account over service; account action over account
-		{acct, ECSRunTask, BucketLimit{100, 80, 8, 0.7, 0.02, 3 * time.Second, math.Floor(100 * defaultBurstFraction)}},
+		{acct, ECSRunTask, BucketLimit{100, 80, 8, 0.7, 0.02, 3 * time.Second, math.Floor(100 * defaultBurstFraction), defaultShares}},
 		// account action over global action over account settings
-		{acct, ECSFargateTasks, BucketLimit{200, 60, 6, 0.7, 0.03, 3 * time.Second, math.Floor(200 * defaultBurstFraction)}},
+		{acct, ECSFargateTasks, BucketLimit{200, 60, 6, 0.7, 0.03, 3 * time.Second, math.Floor(200 * defaultBurstFraction), defaultShares}},
 		// a bucket that is not built in, given burst and rate
-		{acct, "ecs:CreateService", BucketLimit{50, 5, 0.5, 0.7, 0.02, 3 * time.Second, math.Floor(50 * defaultBurstFraction)}},
+		{acct, "ecs:CreateService", BucketLimit{50, 5, 0.5, 0.7, 0.02, 3 * time.Second, math.Floor(50 * defaultBurstFraction), defaultShares}},
 	}
 	for _, tt := range tests {
 		got, err := l.Bucket(tt.scope, tt.bucket)
@@ -200,6 +200,51 @@ func TestBucketOf(t *testing.T) {
 		}
 		if _, err := DefaultLimits().Bucket("", BucketOf(action)); err != nil {
 			t.Errorf("%s: its bucket has no built-in limit: %v", action, err)
+		}
+	}
+}
+
+var defaultShares = [nLanes]float64{1, defaultShareNormal, defaultShareLow}
+
+// Lane shares resolve through the hierarchy like every other setting.
+func TestLaneShares(t *testing.T) {
+	t.Parallel()
+	l, err := ParseLimits(`{"defaults": {"laneShares": {"low": 0.2}},
+		"services": {"ecs": {"laneShares": {"normal": 0.5}}},
+		"accounts": {"a/r": {"actions": {"ecs:FargateTasks": {"laneShares": {"low": 0.05}}}}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		scope, bucket string
+		want          [nLanes]float64
+	}{
+		{"x", EC2RunInstances, [nLanes]float64{1, defaultShareNormal, 0.2}},
+		{"x", ECSFargateTasks, [nLanes]float64{1, 0.5, 0.2}},
+		{"a/r", ECSFargateTasks, [nLanes]float64{1, 0.5, 0.05}},
+		{"a/r", ECSRunTask, [nLanes]float64{1, 0.5, 0.2}},
+	}
+	for _, tt := range tests {
+		got, err := l.Bucket(tt.scope, tt.bucket)
+		if err != nil || got.Shares != tt.want {
+			t.Errorf("%s %s: shares %v, %v; want %v", tt.scope, tt.bucket, got.Shares, err, tt.want)
+		}
+	}
+}
+
+func TestLaneSharesInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ doc, want string }{
+		{`{"defaults": {"laneShares": {"low": 1}}}`, "limits: defaults.laneShares.low: must be in (0, 1), got 1"},
+		{`{"defaults": {"laneShares": {"normal": 0}}}`, "limits: defaults.laneShares.normal: must be in (0, 1), got 0"},
+		{`{"services": {"ecs": {"laneShares": {"high": 0.5}}}}`, `limits: services["ecs"].laneShares.high: unknown lane (want low, normal)`},
+		{`{"actions": {"ecs:RunTask": {"laneShares": {"low": "x"}}}}`, `limits: actions["ecs:RunTask"].laneShares.low: must be a number, got "x"`},
+		{`{"accounts": {"a/r": {"laneShares": []}}}`, `limits: accounts["a/r"].laneShares: must be a JSON object`},
+	}
+	for _, tt := range tests {
+		_, err := ParseLimits(tt.doc)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want prefix %q", tt.doc, err, tt.want)
 		}
 	}
 }

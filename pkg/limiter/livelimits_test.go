@@ -111,7 +111,7 @@ func TestLiveLimitsApplyAtNextAcquisition(t *testing.T) {
 			s := client(m)
 			fleet, clk := newTestDistributed(t, s, nil)
 			cli, _ := newTestDistributed(t, client(m), nil, func(o *Options) { o.Clock = clk })
-			take := []Take{{ECSFargateTasks, 10}}
+			take := []Take{{Bucket: ECSFargateTasks, N: 10}}
 			if _, err := fleet.Reserve(ctx, "ecs", take); err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func TestLiveLimitsLoweredAppliesAtOnce(t *testing.T) {
 	s := NewMemoryStore()
 	fleet, clk := newTestDistributed(t, client(s), nil)
 	cli, _ := newTestDistributed(t, client(s), nil, func(o *Options) { o.Clock = clk })
-	take := []Take{{ECSFargateTasks, 10}}
+	take := []Take{{Bucket: ECSFargateTasks, N: 10}}
 	var last Slot
 	for range 10 { // the burst (90) and one call beyond: due 0.5 s on
 		var err error
@@ -194,7 +194,7 @@ func TestLiveLimitsRaiseProbes(t *testing.T) {
 			fleet, clk := newTestDistributed(t, client(s), nil)
 			cli, _ := newTestDistributed(t, client(s), nil, func(o *Options) { o.Clock = clk })
 			key := fleet.Key("ecs")
-			if _, err := fleet.Reserve(ctx, "ecs", []Take{{ECSFargateTasks, 10}}); err != nil {
+			if _, err := fleet.Reserve(ctx, "ecs", []Take{{Bucket: ECSFargateTasks, N: 10}}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.learned > 0 {
@@ -221,7 +221,7 @@ func TestLiveLimitsRaiseProbes(t *testing.T) {
 			if want := int64(map[bool]int64{true: 1, false: 0}[tc.learned > 0]); st.Epoch != want {
 				t.Fatalf("epoch %d, want %d (unchanged)", st.Epoch, want)
 			}
-			if _, err := fleet.Reserve(ctx, "ecs", []Take{{ECSFargateTasks, 10}}); err != nil {
+			if _, err := fleet.Reserve(ctx, "ecs", []Take{{Bucket: ECSFargateTasks, N: 10}}); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range []struct {
@@ -283,7 +283,7 @@ func TestLiveLimitsReset(t *testing.T) {
 	initial, _ := ParseLimits(`{"actions":{"ecs:FargateTasks":{"rate":15}}}`)
 	fleet, clk := newTestDistributed(t, client(s), initial)
 	cli, _ := newTestDistributed(t, client(s), initial, func(o *Options) { o.Clock = clk })
-	take := []Take{{ECSFargateTasks, 1}}
+	take := []Take{{Bucket: ECSFargateTasks, N: 1}}
 	for i, step := range []struct {
 		set  string // "" resets
 		want Limit

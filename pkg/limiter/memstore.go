@@ -50,15 +50,11 @@ func (m *MemoryStore) Take(ctx context.Context, key string, arrive Arrival, debi
 	if err := checkFull(it, atUS, micros(limit), debits); err != nil {
 		return nil, time.Time{}, err
 	}
-	for _, d := range debits {
-		s := it[d.Bucket]
-		if micros(s.TAT) < atUS { // idle: the burst allowance is whole again
-			s.BurstAt, s.BurstPos = fromMicros(atUS), s.Pos
-		}
-		s.TAT = fromMicros(max(micros(s.TAT), atUS) + d.Inc.Microseconds())
-		s.Pos += d.N
-		it[d.Bucket] = s
+	next, err := takeLanes(it, debits, atUS)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
+	maps.Copy(it, next)
 	return maps.Clone(it), at, nil
 }
 
@@ -106,4 +102,19 @@ func (m *MemoryStore) Load(ctx context.Context, key string) (Item, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return maps.Clone(m.itemLocked(key)), nil
+}
+
+// takeLanes applies debits to it (GCRA at the frontier, or a lane
+// preemption) and returns the changed buckets, or a *LaneConflictError
+// with nothing applied.
+func takeLanes(it Item, debits []Debit, atUS int64) (Item, error) {
+	next := Item{}
+	for _, d := range debits {
+		s, ok := applyLanes(it[d.Bucket], d, atUS)
+		if !ok {
+			return nil, &LaneConflictError{Bucket: d.Bucket, Item: maps.Clone(it)}
+		}
+		next[d.Bucket] = s
+	}
+	return next, nil
 }

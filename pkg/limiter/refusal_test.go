@@ -24,7 +24,7 @@ var (
 func TestRefusalsClassified(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	takes := []Take{{EC2RunInstances, 1}}
+	takes := []Take{{Bucket: EC2RunInstances, N: 1}}
 	tests := map[string]struct {
 		refuse func(t *testing.T) error
 		class  failure.Class
@@ -49,11 +49,11 @@ func TestRefusalsClassified(t *testing.T) {
 		"backlog far too full": {
 			refuse: func(t *testing.T) error {
 				d, _ := newTestDistributed(t, NewMemoryStore(), nil, func(o *Options) { o.MaxAhead = 10 * time.Second })
-				_, err := d.Reserve(ctx, "ec2", []Take{{EC2Instances, 900}, {EC2RunInstances, 1}})
+				_, err := d.Reserve(ctx, "ec2", []Take{{Bucket: EC2Instances, N: 900}, {Bucket: EC2RunInstances, N: 1}})
 				if err != nil {
 					return err
 				}
-				_, err = d.Reserve(ctx, "ec2", []Take{{EC2Instances, 50}, {EC2RunInstances, 1}})
+				_, err = d.Reserve(ctx, "ec2", []Take{{Bucket: EC2Instances, N: 50}, {Bucket: EC2RunInstances, N: 1}})
 				return err
 			},
 			// ec2:Instances 1000 / 2 per s, 900 at once: 50 more are 25 s away, 15 s beyond the bound.

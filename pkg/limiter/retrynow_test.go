@@ -104,7 +104,7 @@ func TestRetryAfterALostRaceArrivesNow(t *testing.T) {
 	ctx := context.Background()
 	tbl := &takeTable{attrs: map[string]int64{}}
 	d, clk := newTestDistributed(t, NewDynamoStore(takeAPI{t, tbl}, "th-test"), nil)
-	takes := []Take{{ECSRunTask, 1}} // inc 25 ms, tau 2.5 s
+	takes := []Take{{Bucket: ECSRunTask, N: 1}} // inc 25 ms, tau 2.5 s
 	attr := attrTAT + ECSRunTask
 	if _, err := d.Reserve(ctx, "ecs", takes); err != nil {
 		t.Fatal(err)

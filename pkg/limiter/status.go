@@ -26,6 +26,30 @@ type BucketStatus struct {
 	// (zero and empty when none).
 	LastDecrease time.Time `json:"lastDecrease,omitzero"`
 	LastSignal   string    `json:"lastSignal,omitempty"`
+	// Lanes is the queue per lane that has one (high, normal, low).
+	Lanes []LaneStatus `json:"lanes,omitempty"`
+}
+
+// LaneStatus is one lane's queue in a bucket: QueueSeconds is how far
+// ahead its last booked position lies; Queued the tokens that span holds
+// at the current rate, at most the bucket's whole queue (an upper bound:
+// lanes interleave).
+type LaneStatus struct {
+	Lane         string  `json:"lane"`
+	Queued       float64 `json:"queued"`
+	QueueSeconds float64 `json:"queueSeconds"`
+}
+
+// laneStatus returns the lanes of st with a queue at now.
+func laneStatus(st BucketState, tau time.Duration, r Limit, queued float64, now time.Time) []LaneStatus {
+	var out []LaneStatus
+	for l := range nLanes {
+		f := fromMicros(min(st.Lanes.Front[l], micros(st.TAT)))
+		if ahead := f.Add(-tau).Sub(now); st.Lanes.Front[l] != 0 && ahead > 0 {
+			out = append(out, LaneStatus{Lane: laneNames[l], QueueSeconds: ahead.Seconds(), Queued: min(queued, ahead.Seconds()*float64(r))})
+		}
+	}
+	return out
 }
 
 // Status returns the state of service's buckets that have been used, by
@@ -52,6 +76,7 @@ func (d *Distributed) Status(ctx context.Context, service string) ([]BucketStatu
 			bs.QueueSeconds = ahead.Seconds()
 			bs.Queued = min(st.Pos, ahead.Seconds()*float64(r))
 		}
+		bs.Lanes = laneStatus(st, d.tau(l), r, bs.Queued, now)
 		out = append(out, bs)
 	}
 	return out, nil

@@ -18,6 +18,11 @@ type Debit struct {
 	Inc    time.Duration
 	Tau    time.Duration
 	Epoch  int64
+	// Lane is the acquisition's lane ("" is normal); Lanes, when set, the
+	// lane state the take expects and writes (a preemption, or the start
+	// of a new epoch's lane state). See lanes.go.
+	Lane  string
+	Lanes *LaneWrite
 }
 
 // BucketState is one bucket's stored state.
@@ -60,6 +65,8 @@ type BucketState struct {
 	// first half (Options.BurstFeedback).
 	BurstAt  time.Time
 	BurstPos float64
+	// Lanes is the bucket's priority-lane bookkeeping (lanes.go).
+	Lanes LaneState
 
 	// loose, on a Swap's prev, compares a re-anchor on the epoch and the
 	// mark only (see Distributed.Signal).
@@ -170,6 +177,9 @@ func fromMicros(us int64) time.Time {
 func checkFull(item Item, atUS, limitUS int64, debits []Debit) error {
 	var worst *BacklogFullError
 	for _, d := range debits {
+		if d.Lanes != nil && d.Lanes.Preempt {
+			continue // the take lies at its insertion point, near now
+		}
 		tat := max(micros(item[d.Bucket].TAT), atUS)
 		over := tat + d.Inc.Microseconds() - d.Tau.Microseconds() - limitUS
 		if over > 0 && (worst == nil || time.Duration(over)*time.Microsecond > worst.Wait) {

@@ -303,6 +303,152 @@ func TestStore(t *testing.T, newStore func(t *testing.T) limiter.Store) {
 		t.Parallel()
 		Contention(t, s, 400, 5*time.Second)
 	})
+	testLanes(t, s)
+}
+
+// laneKit is what the lane subtests share: a store, a low debit (inc
+// 100 ms) and a backlog of 20 of them (TAT T0 + 2 s).
+type laneKit struct {
+	s   limiter.Store
+	low limiter.Debit
+}
+
+const laneAhead = time.Hour
+
+func us(d time.Duration) int64 { return T0.Add(d).UnixMicro() }
+
+func (k laneKit) backlog(t *testing.T, key string) limiter.Item {
+	t.Helper()
+	var it limiter.Item
+	for range 20 {
+		var err error
+		if it, _, err = k.s.Take(context.Background(), key, limiter.At(T0, T0.Add(laneAhead)), []limiter.Debit{k.low}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return it
+}
+
+// preempt is a high debit inserted at T0 + 1 s, pushing the low lane back.
+func (k laneKit) preempt(prev limiter.LaneState) limiter.Debit {
+	high := k.low
+	high.Lane = limiter.LaneHigh
+	next := prev
+	next.Shift[2] = limiter.LaneShift{Thr: [4]int64{us(sec(1))}, Cum: [4]int64{sec(0.1).Microseconds()}, Budget: us(sec(0.2))}
+	high.Lanes = &limiter.LaneWrite{Prev: prev, Next: next, Preempt: true, P: us(sec(1)), Shifted: [3]bool{false, false, true}}
+	return high
+}
+
+// testLanes checks the lane part of takes: a lane's front, a preemption
+// (the frontier and the shifted lane's front move by the increment, the
+// take's lane front goes to the insertion point plus it, the push-back
+// state is swapped), its refusal when the state moved, the start of a
+// lane state, and the urgent case through a Distributed.
+func testLanes(t *testing.T, s limiter.Store) {
+	low := debit("svc:L", 1, 10, 3)
+	low.Lane = limiter.LaneLow
+	k := laneKit{s: s, low: low}
+	t.Run("LaneFront", func(t *testing.T) {
+		t.Parallel()
+		it := k.backlog(t, key(t))
+		if got := it[low.Bucket].Lanes.Front[2]; got != us(sec(2)) {
+			t.Fatalf("low front %v, want T0+2s", time.UnixMicro(got).Sub(T0))
+		}
+	})
+	t.Run("LanePreempt", func(t *testing.T) { t.Parallel(); lanePreempt(t, k) })
+	t.Run("LanePreemptRefused", func(t *testing.T) { t.Parallel(); lanePreemptRefused(t, k) })
+	t.Run("LaneUrgentThroughDistributed", func(t *testing.T) { t.Parallel(); laneUrgent(t, s) })
+	t.Run("LaneStateStart", func(t *testing.T) { t.Parallel(); laneStateStart(t, k) })
+}
+
+func lanePreempt(t *testing.T, k laneKit) {
+	ky := key(t)
+	it := k.backlog(t, ky)
+	high := k.preempt(it[k.low.Bucket].Lanes)
+	it, _, err := k.s.Take(context.Background(), ky, limiter.At(T0, T0.Add(laneAhead)), []limiter.Debit{high})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := it[k.low.Bucket]
+	wantTAT(t, it, k.low.Bucket, T0.Add(sec(2.1)))
+	if st.Pos != 21 || st.Lanes.Front[2] != us(sec(2.1)) || st.Lanes.Front[0] != us(sec(1.1)) || st.Lanes.Shift[2] != high.Lanes.Next.Shift[2] {
+		t.Fatalf("after the preemption: pos %g, lanes %+v", st.Pos, st.Lanes)
+	}
+}
+
+func lanePreemptRefused(t *testing.T, k laneKit) {
+	ctx, ky := context.Background(), key(t)
+	it := k.backlog(t, ky)
+	stale := it[k.low.Bucket].Lanes
+	stale.Shift[2].Budget = 1 // not what is stored
+	// A lane with positions beyond the insertion point that the take does
+	// not shift refuses it too.
+	unshifted := k.preempt(it[k.low.Bucket].Lanes)
+	unshifted.Lanes.Shifted[2] = false
+	for name, d := range map[string]limiter.Debit{"stale lane state": k.preempt(stale), "unshifted lane beyond P": unshifted} {
+		_, _, err := k.s.Take(ctx, ky, limiter.At(T0, T0.Add(laneAhead)), []limiter.Debit{d})
+		if _, ok := errors.AsType[*limiter.LaneConflictError](err); !ok {
+			t.Fatalf("%s: got %v, want a *LaneConflictError", name, err)
+		}
+	}
+	after, err := k.s.Load(ctx, ky)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalState(after[k.low.Bucket], it[k.low.Bucket]) || after[k.low.Bucket].Lanes != it[k.low.Bucket].Lanes {
+		t.Fatalf("a refused preemption wrote: %+v, want %+v", after[k.low.Bucket], it[k.low.Bucket])
+	}
+}
+
+func laneStateStart(t *testing.T, k laneKit) {
+	ky := key(t)
+	it := k.backlog(t, ky)
+	d := k.low
+	d.Lane = limiter.LaneHigh
+	next := it[k.low.Bucket].Lanes
+	next.Gen, next.Floor = 3, us(sec(2))
+	d.Lanes = &limiter.LaneWrite{Prev: it[k.low.Bucket].Lanes, Next: next}
+	it, _, err := k.s.Take(context.Background(), ky, limiter.At(T0, T0.Add(laneAhead)), []limiter.Debit{d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := it[k.low.Bucket].Lanes; l.Gen != 3 || l.Floor != us(sec(2)) || l.Front[0] != us(sec(2.1)) {
+		t.Fatalf("lane state %+v, want gen 3, floor T0+2s, high front T0+2.1s", l)
+	}
+}
+
+// laneUrgent: through a Distributed, a high take behind a low batch booked
+// a minute ahead is due within the horizon plus its increment, and the
+// batch's last chunk moves back by that increment.
+func laneUrgent(t *testing.T, s limiter.Store) {
+	ctx := context.Background()
+	clk := clock.NewFake(T0)
+	d := limiter.NewDistributed(s, nil, func(o *limiter.Options) {
+		o.Clock, o.AccountScope, o.BurstFeedback = clk, key(t), -1
+	})
+	take := func(lane string) limiter.Slot {
+		t.Helper()
+		sl, err := d.Reserve(ctx, "ecs", []limiter.Take{{Bucket: limiter.ECSFargateTasks, N: 10, Lane: lane}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sl
+	}
+	var last limiter.Slot
+	for last.Wait < 60*time.Second {
+		last = take(limiter.LaneLow)
+	}
+	clk.Advance(sec(0.1))
+	if h := take(limiter.LaneHigh); h.Wait > sec(2.5) {
+		t.Fatalf("high take behind a low batch: wait %v, want ≤ 2.5s (horizon 2 s + 0.5 s)", h.Wait)
+	}
+	r, err := d.Recheck(ctx, "ecs", last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved := r.At.Sub(last.At); moved != sec(0.5) {
+		t.Fatalf("the batch's last chunk moved %v, want 0.5s", moved)
+	}
 }
 
 // Contention runs workers goroutines acquiring one token at a time from one

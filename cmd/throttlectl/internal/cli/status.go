@@ -291,12 +291,19 @@ func countsRow(counts map[string]int) string {
 }
 
 // limiterRow is one bucket's line: learned of configured rate, epoch,
-// queue and last decrease.
+// queue, last decrease and the queue per lane.
 func limiterRow(b limiter.BucketStatus) string {
 	line := fmt.Sprintf("%s: %.3g of %.3g per s, epoch %d, queue %.0f (%.1f s ahead), %.0f throttled",
 		b.Bucket, b.Rate, b.ConfiguredRate, b.Epoch, b.Queued, b.QueueSeconds, b.Throttled)
 	if b.LastSignal != "" {
 		line += fmt.Sprintf("; last decrease %s at %s", b.LastSignal, b.LastDecrease.UTC().Format(time.RFC3339))
+	}
+	if len(b.Lanes) > 0 {
+		parts := make([]string, len(b.Lanes))
+		for i, l := range b.Lanes {
+			parts[i] = fmt.Sprintf("%s ≤%.0f (%.1f s ahead)", l.Lane, l.Queued, l.QueueSeconds)
+		}
+		line += "; lanes " + strings.Join(parts, ", ")
 	}
 	return line
 }
