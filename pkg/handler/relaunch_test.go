@@ -343,7 +343,11 @@ func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
 	}
 	sb := launch.StartedBy("r1", 0, 1)
 	ctx := context.Background()
-	raw := batch(string(taskEvent(t, arns[1], sb, "")), "not json", string(taskEvent(t, arns[2], sb, "")), string(taskEvent(t, arns[3], sb, "")))
+	// A batch's records are handled concurrently, and a quota refusal
+	// makes every later relaunch of its chunk wait for quota: the quota
+	// record comes in its own batch, after, so the outcome does not
+	// depend on the order the records ran in.
+	raw := batch(string(taskEvent(t, arns[1], sb, "")), "not json", string(taskEvent(t, arns[3], sb, "")))
 	resp, err := e.queue(ctx, raw)
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +357,8 @@ func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
 		got = append(got, f.ItemIdentifier)
 	}
 	slices.Sort(got)
-	// m1 is not JSON; the quota refusal (m2) waits for quota on the queue.
+	// m1 is not JSON: the only failure; the throttled relaunch (m2)
+	// queued itself again.
 	if want := []string{"m1"}; !slices.Equal(got, want) {
 		t.Fatalf("batchItemFailures: got %v, want %v", got, want)
 	}
@@ -364,6 +369,10 @@ func TestRelaunchSQSBatchReportsOnlyFailures(t *testing.T) {
 	st, _ := e.st.Chunk(ctx, "r1", 0)
 	if len(st.Stopped) != 1 {
 		t.Errorf("stopped: got %d, want 1 relaunched", len(st.Stopped))
+	}
+	// The quota refusal waits for quota on the queue: not a failure either.
+	if resp, err := e.queue(ctx, batch(string(taskEvent(t, arns[2], sb, "")))); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("quota refusal: got %+v, %v; want no failure", resp, err)
 	}
 	// The throttled relaunch is back on the queue, without its slot, and
 	// so is the quota refusal, waiting for quota.
