@@ -64,9 +64,3 @@ func copyMachine(src, dst string, c int) error {
 	}
 	return os.WriteFile(dst, out, 0o644)
 }
-
-// DefaultConcurrency is the launch machine's own Map MaxConcurrency
-// (statemachines/launch.asl.json), which every strategy runs at unless
-// --concurrency says otherwise: the strategies then differ only in how
-// they call.
-const DefaultConcurrency = 100

@@ -2,6 +2,7 @@ package benchlaunch
 
 import (
 	"fmt"
+	"github.com/throttle-handler/throttle-handler/statemachines"
 	"io"
 	"slices"
 	"strings"
@@ -49,8 +50,9 @@ type Params struct {
 	// AdaptiveTasks is sdk-adaptive's request size: it runs at time scale 1
 	// (default 1,000; quick 300).
 	AdaptiveTasks int
-	// Concurrency is every Map's MaxConcurrency (default DefaultConcurrency,
-	// the launch machine's own).
+	// Concurrency is every Map's MaxConcurrency (default the launch
+	// machine's own, statemachines.LaunchConcurrency: the strategies then
+	// differ only in how they call).
 	Concurrency int
 	// Account buckets; zero takes the scenario's default: AWS's published
 	// RunTask 100 burst/40 per s and Fargate tasks 100/20, except in the
@@ -146,7 +148,7 @@ func (p *Params) defaults() error {
 	def(&p.Tasks, 10000, 600)
 	def(&p.Instances, 500, 100)
 	def(&p.AdaptiveTasks, 1000, 300)
-	def(&p.Concurrency, DefaultConcurrency, DefaultConcurrency)
+	def(&p.Concurrency, statemachines.LaunchConcurrency(), statemachines.LaunchConcurrency())
 	def(&p.BatchTasks, DefaultBatchTasks, 1000)
 	def(&p.UrgentTasks, DefaultUrgentTasks, DefaultUrgentTasks)
 	if p.UrgentAtS == 0 {

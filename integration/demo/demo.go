@@ -27,6 +27,7 @@ import (
 	"github.com/throttle-handler/throttle-handler/pkg/lambdafn"
 	"github.com/throttle-handler/throttle-handler/pkg/launch"
 	"github.com/throttle-handler/throttle-handler/pkg/submit"
+	"github.com/throttle-handler/throttle-handler/statemachines"
 )
 
 // Options configure a demo run. Zero fields take the defaults named.
@@ -34,7 +35,7 @@ type Options struct {
 	// Tasks is the Fargate tasks requested (default 2000).
 	Tasks int
 	// Concurrency is the launch state machine's Map MaxConcurrency
-	// (default DefaultConcurrency, the machine's own).
+	// (default the machine's own, statemachines.LaunchConcurrency).
 	Concurrency int
 	// TimeScale runs the local AWS k× faster than real time (default 10).
 	TimeScale float64
@@ -82,7 +83,7 @@ func (o *Options) defaults() error {
 		o.Tasks = 2000
 	}
 	if o.Concurrency == 0 {
-		o.Concurrency = DefaultConcurrency
+		o.Concurrency = statemachines.LaunchConcurrency()
 	}
 	if o.TimeScale == 0 {
 		o.TimeScale = 10
@@ -398,7 +399,3 @@ func thousands(n int) string {
 	}
 	return s
 }
-
-// DefaultConcurrency is the launch machine's own Map MaxConcurrency
-// (statemachines/launch.asl.json; benchlaunch's test keeps the two equal).
-const DefaultConcurrency = 100

@@ -77,11 +77,7 @@ func runLimitsGet(ctx context.Context, app *App, args []string) error {
 		}
 		svcs = []string{*service}
 	}
-	p, err := app.product(ctx, n, needTable)
-	if err != nil {
-		return err
-	}
-	lim, err := p.limiter()
+	p, lim, err := limitsLimiter(ctx, app, n)
 	if err != nil {
 		return err
 	}
@@ -100,6 +96,16 @@ func runLimitsGet(ctx context.Context, app *App, args []string) error {
 		printLimits(app.Stdout, v)
 	}
 	return nil
+}
+
+// limitsLimiter resolves the product and the limiter its limits live in.
+func limitsLimiter(ctx context.Context, app *App, n names) (*product, *limiter.Distributed, error) {
+	p, err := app.product(ctx, n, needTable)
+	if err != nil {
+		return nil, nil, err
+	}
+	lim, err := p.limiter()
+	return p, lim, err
 }
 
 // limitsView reads service's stored document; without one (never set, or
@@ -156,11 +162,7 @@ func runLimitsWrite(ctx context.Context, app *App, verb string, args []string) e
 			return err
 		}
 	}
-	p, err := app.product(ctx, n, needTable)
-	if err != nil {
-		return err
-	}
-	lim, err := p.limiter()
+	_, lim, err := limitsLimiter(ctx, app, n)
 	if err != nil {
 		return err
 	}
