@@ -29,7 +29,7 @@ type Flags struct {
 func BindFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{}
 	fs.IntVar(&f.o.Tasks, "tasks", 2000, "Fargate tasks to request")
-	fs.IntVar(&f.o.Concurrency, "concurrency", statemachines.LaunchConcurrency(), "the launch state machine's Map MaxConcurrency (default: the machine's own)")
+	fs.IntVar(&f.o.Concurrency, "concurrency", statemachines.LaunchConcurrency(), "the launch state machine's Map MaxConcurrency (its own by default)")
 	fs.Float64Var(&f.o.TimeScale, "time-scale", 10, "simulated seconds per real second")
 	fs.StringVar(&f.o.Report, "report", "reports/demo.json", "JSON report path (the PNG chart goes beside it)")
 	fs.Uint64Var(&f.o.Seed, "seed", 1, "seed of the simulator's IDs")

@@ -27,7 +27,7 @@ func runLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&p.Tasks, "tasks", 0, "Fargate tasks per request (default 10000; --quick 600)")
 	fs.IntVar(&p.Instances, "instances", 0, "EC2 instances in the ec2 scenario (default 500; --quick 100)")
 	fs.IntVar(&p.AdaptiveTasks, "adaptive-tasks", 0, "sdk-adaptive's tasks, run at time scale 1 (default 1000; --quick 300)")
-	fs.IntVar(&p.Concurrency, "concurrency", statemachines.LaunchConcurrency(), "every Map's MaxConcurrency (default: the launch machine's)")
+	fs.IntVar(&p.Concurrency, "concurrency", statemachines.LaunchConcurrency(), "every Map's MaxConcurrency (the launch machine's own by default)")
 	fs.Float64Var(&p.RunTaskBurst, "runtask-burst", 0, "the account's ECS RunTask bucket burst (default 100; unknown 70)")
 	fs.Float64Var(&p.RunTaskRate, "runtask-rate", 0, "the account's ECS RunTask bucket rate, calls/s (default 40; unknown 27)")
 	fs.Float64Var(&p.FargateBurst, "fargate-burst", 0, "the account's Fargate task launch bucket burst (default 100; unknown 90)")
